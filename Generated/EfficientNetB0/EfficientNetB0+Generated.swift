@@ -1493,7 +1493,8 @@ public final class EfficientNetB0Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
@@ -1518,6 +1519,18 @@ public final class EfficientNetB0Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 112, width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, threads: pool.threadCount))
         return floats
     }
 
@@ -3696,7 +3709,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(189),
             gradWeights: s.g + 3265152, workspace: s.ws, pool: pool)
         s.profiler?.stop(276)
-        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]
+        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(189), seInput: s.tensor(191), batch: s.n,
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360, seActivation: .silu,
@@ -3704,7 +3717,8 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(175), gradReduceWeights: s.g + 3153360, gradReduceBias: s.g + 3208656,
             gradExpandWeights: s.g + 3208704, gradExpandBias: s.g + 3264000, preActivation: s.tensor(170),
             gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
-            activation: .silu, gradGamma: s.g + 3148752, gradBeta: s.g + 3149904, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3148752, gradBeta: s.g + 3149904, reductions: s.f + 410880,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(277)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -3726,11 +3740,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 805920, count: 10368)
         s.profiler?.stop(280)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(193), batch: s.n, height: 7,
-            width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
-            weights: s.f + 795552, gradInput: s.tensor(192), gradWeights: s.f + 805920, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(189), preActivation: s.tensor(170),
+            gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(193), batch: s.n, height: 7, width: 7,
+            channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
+            weights: s.f + 795552, gradInput: s.tensor(192), gradWeights: s.f + 805920, workspace: s.ws, pool: pool)
         s.profiler?.stop(281)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3799,7 +3815,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(196),
             gradWeights: s.g + 2690640, workspace: s.ws, pool: pool)
         s.profiler?.stop(290)
-        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]
+        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(196), seInput: s.tensor(198), batch: s.n,
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848, seActivation: .silu,
@@ -3807,7 +3823,8 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(163), gradReduceWeights: s.g + 2578848, gradReduceBias: s.g + 2634144,
             gradExpandWeights: s.g + 2634192, gradExpandBias: s.g + 2689488, preActivation: s.tensor(158),
             gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
-            activation: .silu, gradGamma: s.g + 2574240, gradBeta: s.g + 2575392, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2574240, gradBeta: s.g + 2575392, reductions: s.f + 410880,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(291)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -3829,11 +3846,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 761760, count: 28800)
         s.profiler?.stop(294)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(196), input: s.tensor(200), batch: s.n, height: 7,
-            width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 732960, gradInput: s.tensor(199), gradWeights: s.f + 761760, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(196), preActivation: s.tensor(158),
+            gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(200), batch: s.n, height: 7, width: 7,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 732960, gradInput: s.tensor(199), gradWeights: s.f + 761760, workspace: s.ws, pool: pool)
         s.profiler?.stop(295)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3906,7 +3925,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(203),
             gradWeights: s.g + 2097696, workspace: s.ws, pool: pool)
         s.profiler?.stop(305)
-        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]
+        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(203), seInput: s.tensor(205), batch: s.n,
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904, seActivation: .silu,
@@ -3914,7 +3933,8 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(151), gradReduceWeights: s.g + 1985904, gradReduceBias: s.g + 2041200,
             gradExpandWeights: s.g + 2041248, gradExpandBias: s.g + 2096544, preActivation: s.tensor(146),
             gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
-            activation: .silu, gradGamma: s.g + 1981296, gradBeta: s.g + 1982448, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1981296, gradBeta: s.g + 1982448, reductions: s.f + 410880,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(306)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -3936,11 +3956,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 699168, count: 28800)
         s.profiler?.stop(309)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(203), input: s.tensor(207), batch: s.n, height: 7,
-            width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 670368, gradInput: s.tensor(206), gradWeights: s.f + 699168, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(203), preActivation: s.tensor(146),
+            gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(207), batch: s.n, height: 7, width: 7,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 670368, gradInput: s.tensor(206), gradWeights: s.f + 699168, workspace: s.ws, pool: pool)
         s.profiler?.stop(310)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4013,7 +4035,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(210),
             gradWeights: s.g + 1504752, workspace: s.ws, pool: pool)
         s.profiler?.stop(320)
-        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]
+        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(210), seInput: s.tensor(212), batch: s.n,
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960, seActivation: .silu,
@@ -4021,7 +4043,8 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(139), gradReduceWeights: s.g + 1392960, gradReduceBias: s.g + 1448256,
             gradExpandWeights: s.g + 1448304, gradExpandBias: s.g + 1503600, preActivation: s.tensor(134),
             gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
-            activation: .silu, gradGamma: s.g + 1388352, gradBeta: s.g + 1389504, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1388352, gradBeta: s.g + 1389504, reductions: s.f + 410880,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(321)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -4043,11 +4066,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 636576, count: 28800)
         s.profiler?.stop(324)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(210), input: s.tensor(214), batch: s.n, height: 7,
-            width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 607776, gradInput: s.tensor(213), gradWeights: s.f + 636576, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(210), preActivation: s.tensor(134),
+            gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(214), batch: s.n, height: 7, width: 7,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 607776, gradInput: s.tensor(213), gradWeights: s.f + 636576, workspace: s.ws, pool: pool)
         s.profiler?.stop(325)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4114,7 +4139,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(216), gradWeights: s.g + 1003968,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(334)
-        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 672]
+        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(216), seInput: s.tensor(218), batch: s.n,
             pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, seActivation: .silu,
@@ -4122,7 +4147,8 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(129), gradReduceWeights: s.g + 965632, gradReduceBias: s.g + 984448,
             gradExpandWeights: s.g + 984480, gradExpandBias: s.g + 1003296, preActivation: s.tensor(124),
             gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512,
-            activation: .silu, gradGamma: s.g + 962944, gradBeta: s.g + 963616, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 962944, gradBeta: s.g + 963616, reductions: s.f + 410880,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(335)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -4144,11 +4170,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 585984, count: 16800)
         s.profiler?.stop(338)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(216), input: s.tensor(220), batch: s.n, height: 14,
-            width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 569184, gradInput: s.tensor(219), gradWeights: s.f + 585984, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(216), preActivation: s.tensor(124),
+            gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(220), batch: s.n, height: 14, width: 14,
+            channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 569184, gradInput: s.tensor(219), gradWeights: s.f + 585984, workspace: s.ws, pool: pool)
         s.profiler?.stop(339)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4216,7 +4244,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(223), gradWeights: s.g + 792480,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(348)
-        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 672]
+        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(223), seInput: s.tensor(225), batch: s.n,
             pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144, seActivation: .silu,
@@ -4224,7 +4252,8 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(117), gradReduceWeights: s.g + 754144, gradReduceBias: s.g + 772960,
             gradExpandWeights: s.g + 772992, gradExpandBias: s.g + 791808, preActivation: s.tensor(112),
             gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
-            activation: .silu, gradGamma: s.g + 751456, gradBeta: s.g + 752128, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 751456, gradBeta: s.g + 752128, reductions: s.f + 410880,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(349)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -4246,11 +4275,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 549472, count: 16800)
         s.profiler?.stop(352)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(227), batch: s.n, height: 14,
-            width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 532672, gradInput: s.tensor(226), gradWeights: s.f + 549472, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(223), preActivation: s.tensor(112),
+            gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(227), batch: s.n, height: 14, width: 14,
+            channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
+            weights: s.f + 532672, gradInput: s.tensor(226), gradWeights: s.f + 549472, workspace: s.ws, pool: pool)
         s.profiler?.stop(353)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4322,7 +4353,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(230), gradWeights: s.g + 580992,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(363)
-        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 672]
+        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(230), seInput: s.tensor(232), batch: s.n,
             pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656, seActivation: .silu,
@@ -4330,7 +4361,8 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(105), gradReduceWeights: s.g + 542656, gradReduceBias: s.g + 561472,
             gradExpandWeights: s.g + 561504, gradExpandBias: s.g + 580320, preActivation: s.tensor(100),
             gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
-            activation: .silu, gradGamma: s.g + 539968, gradBeta: s.g + 540640, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 539968, gradBeta: s.g + 540640, reductions: s.f + 410880,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(364)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -4352,11 +4384,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 512960, count: 16800)
         s.profiler?.stop(367)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(230), input: s.tensor(234), batch: s.n, height: 14,
-            width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 496160, gradInput: s.tensor(233), gradWeights: s.f + 512960, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(230), preActivation: s.tensor(100),
+            gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(234), batch: s.n, height: 14, width: 14,
+            channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
+            weights: s.f + 496160, gradInput: s.tensor(233), gradWeights: s.f + 512960, workspace: s.ws, pool: pool)
         s.profiler?.stop(368)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4422,7 +4456,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(236), gradWeights: s.g + 391008,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(377)
-        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 480]
+        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(236), seInput: s.tensor(238), batch: s.n,
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296, seActivation: .silu,
@@ -4430,7 +4464,8 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(95), gradReduceWeights: s.g + 371296, gradReduceBias: s.g + 380896,
             gradExpandWeights: s.g + 380928, gradExpandBias: s.g + 390528, preActivation: s.tensor(90),
             gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768,
-            activation: .silu, gradGamma: s.g + 369376, gradBeta: s.g + 369856, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 369376, gradBeta: s.g + 369856, reductions: s.f + 410880,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(378)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -4452,11 +4487,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 481248, count: 12000)
         s.profiler?.stop(381)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(236), input: s.tensor(240), batch: s.n, height: 14,
-            width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 469248, gradInput: s.tensor(239), gradWeights: s.f + 481248, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(236), preActivation: s.tensor(90),
+            gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(240), batch: s.n, height: 14, width: 14,
+            channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
+            weights: s.f + 469248, gradInput: s.tensor(239), gradWeights: s.f + 481248, workspace: s.ws, pool: pool)
         s.profiler?.stop(382)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4524,7 +4561,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(243), gradWeights: s.g + 278336,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(391)
-        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 480]
+        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(243), seInput: s.tensor(245), batch: s.n,
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624, seActivation: .silu,
@@ -4532,7 +4569,8 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(83), gradReduceWeights: s.g + 258624, gradReduceBias: s.g + 268224,
             gradExpandWeights: s.g + 268256, gradExpandBias: s.g + 277856, preActivation: s.tensor(78),
             gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048,
-            activation: .silu, gradGamma: s.g + 256704, gradBeta: s.g + 257184, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 256704, gradBeta: s.g + 257184, reductions: s.f + 410880,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(392)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -4554,11 +4592,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 462848, count: 4320)
         s.profiler?.stop(395)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(243), input: s.tensor(247), batch: s.n, height: 14,
-            width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 458528, gradInput: s.tensor(246), gradWeights: s.f + 462848, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(243), preActivation: s.tensor(78),
+            gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(247), batch: s.n, height: 14, width: 14,
+            channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
+            weights: s.f + 458528, gradInput: s.tensor(246), gradWeights: s.f + 462848, workspace: s.ws, pool: pool)
         s.profiler?.stop(396)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4630,7 +4670,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(250), gradWeights: s.g + 173344,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(406)
-        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 480]
+        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(250), seInput: s.tensor(252), batch: s.n,
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632, seActivation: .silu,
@@ -4638,7 +4678,8 @@ public final class EfficientNetB0Training: TrainableModel {
             savedScale: s.tensor(71), gradReduceWeights: s.g + 153632, gradReduceBias: s.g + 163232,
             gradExpandWeights: s.g + 163264, gradExpandBias: s.g + 172864, preActivation: s.tensor(66),
             gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328,
-            activation: .silu, gradGamma: s.g + 151712, gradBeta: s.g + 152192, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 151712, gradBeta: s.g + 152192, reductions: s.f + 410880,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(407)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -4660,11 +4701,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 452128, count: 4320)
         s.profiler?.stop(410)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(250), input: s.tensor(254), batch: s.n, height: 14,
-            width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 447808, gradInput: s.tensor(253), gradWeights: s.f + 452128, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(250), preActivation: s.tensor(66),
+            gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(254), batch: s.n, height: 14, width: 14,
+            channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
+            weights: s.f + 447808, gradInput: s.tensor(253), gradWeights: s.f + 452128, workspace: s.ws, pool: pool)
         s.profiler?.stop(411)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4730,7 +4773,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(256), gradWeights: s.g + 87552,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(420)
-        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 240]
+        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(256), seInput: s.tensor(258), batch: s.n,
             pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, seActivation: .silu,
@@ -4738,7 +4781,7 @@ public final class EfficientNetB0Training: TrainableModel {
             gradReduceWeights: s.g + 82496, gradReduceBias: s.g + 84896, gradExpandWeights: s.g + 84912,
             gradExpandBias: s.g + 87312, preActivation: s.tensor(56), gamma: s.p + 81536, beta: s.p + 81776,
             savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .silu, gradGamma: s.g + 81536,
-            gradBeta: s.g + 81776, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 81776, reductions: s.f + 410880, workspace: s.ws, pool: pool)
         s.profiler?.stop(421)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -4760,11 +4803,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 443568, count: 2160)
         s.profiler?.stop(424)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(256), input: s.tensor(260), batch: s.n, height: 28,
-            width: 28, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 441408, gradInput: s.tensor(259), gradWeights: s.f + 443568, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(256), preActivation: s.tensor(56),
+            gamma: s.p + 81536, beta: s.p + 81776, savedMean: s.f + 440928, savedInvStd: s.f + 441168,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(260), batch: s.n, height: 28, width: 28,
+            channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
+            weights: s.f + 441408, gradInput: s.tensor(259), gradWeights: s.f + 443568, workspace: s.ws, pool: pool)
         s.profiler?.stop(425)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4832,7 +4877,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(263), gradWeights: s.g + 59024,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(434)
-        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 28, 28, 240]
+        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(263), seInput: s.tensor(265), batch: s.n,
             pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, seActivation: .silu,
@@ -4840,7 +4885,7 @@ public final class EfficientNetB0Training: TrainableModel {
             gradReduceWeights: s.g + 53968, gradReduceBias: s.g + 56368, gradExpandWeights: s.g + 56384,
             gradExpandBias: s.g + 58784, preActivation: s.tensor(44), gamma: s.p + 53008, beta: s.p + 53248,
             savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .silu, gradGamma: s.g + 53008,
-            gradBeta: s.g + 53248, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 53248, reductions: s.f + 410880, workspace: s.ws, pool: pool)
         s.profiler?.stop(435)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -4862,11 +4907,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 434368, count: 6000)
         s.profiler?.stop(438)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(267), batch: s.n, height: 28,
-            width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: s.f + 428368, gradInput: s.tensor(266), gradWeights: s.f + 434368, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(263), preActivation: s.tensor(44),
+            gamma: s.p + 53008, beta: s.p + 53248, savedMean: s.f + 427888, savedInvStd: s.f + 428128,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(267), batch: s.n, height: 28, width: 28,
+            channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
+            weights: s.f + 428368, gradInput: s.tensor(266), gradWeights: s.f + 434368, workspace: s.ws, pool: pool)
         s.profiler?.stop(439)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4932,7 +4979,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(269), gradWeights: s.g + 30496,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(448)
-        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 28, 28, 144]
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(269), seInput: s.tensor(271), batch: s.n,
             pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, seActivation: .silu,
@@ -4940,7 +4987,7 @@ public final class EfficientNetB0Training: TrainableModel {
             gradReduceWeights: s.g + 28608, gradReduceBias: s.g + 29472, gradExpandWeights: s.g + 29488,
             gradExpandBias: s.g + 30352, preActivation: s.tensor(34), gamma: s.p + 28032, beta: s.p + 28176,
             savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .silu, gradGamma: s.g + 28032,
-            gradBeta: s.g + 28176, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 28176, reductions: s.f + 410880, workspace: s.ws, pool: pool)
         s.profiler?.stop(449)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -4962,11 +5009,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 423728, count: 3600)
         s.profiler?.stop(452)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(273), batch: s.n, height: 56,
-            width: 56, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: s.f + 420128, gradInput: s.tensor(272), gradWeights: s.f + 423728, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(269), preActivation: s.tensor(34),
+            gamma: s.p + 28032, beta: s.p + 28176, savedMean: s.f + 419840, savedInvStd: s.f + 419984,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(273), batch: s.n, height: 56, width: 56,
+            channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
+            weights: s.f + 420128, gradInput: s.tensor(272), gradWeights: s.f + 423728, workspace: s.ws, pool: pool)
         s.profiler?.stop(453)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5034,7 +5083,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(276), gradWeights: s.g + 16816,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(462)
-        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 56, 56, 144]
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(276), seInput: s.tensor(278), batch: s.n,
             pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, seActivation: .silu,
@@ -5042,7 +5091,7 @@ public final class EfficientNetB0Training: TrainableModel {
             gradReduceWeights: s.g + 14928, gradReduceBias: s.g + 15792, gradExpandWeights: s.g + 15808,
             gradExpandBias: s.g + 16672, preActivation: s.tensor(22), gamma: s.p + 14352, beta: s.p + 14496,
             savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .silu, gradGamma: s.g + 14352,
-            gradBeta: s.g + 14496, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 14496, reductions: s.f + 410880, workspace: s.ws, pool: pool)
         s.profiler?.stop(463)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
@@ -5064,11 +5113,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 418208, count: 1296)
         s.profiler?.stop(466)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(276), input: s.tensor(280), batch: s.n, height: 56,
-            width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: s.f + 416912, gradInput: s.tensor(279), gradWeights: s.f + 418208, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(276), preActivation: s.tensor(22),
+            gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 416624, savedInvStd: s.f + 416768,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(280), batch: s.n, height: 56, width: 56,
+            channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
+            weights: s.f + 416912, gradInput: s.tensor(279), gradWeights: s.f + 418208, workspace: s.ws, pool: pool)
         s.profiler?.stop(467)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5133,7 +5184,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(282), gradWeights: s.g + 6592,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(476)
-        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 56, 56, 96]
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(282), seInput: s.tensor(284), batch: s.n,
             pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, seActivation: .silu,
@@ -5141,7 +5192,7 @@ public final class EfficientNetB0Training: TrainableModel {
             gradReduceWeights: s.g + 5712, gradReduceBias: s.g + 6096, gradExpandWeights: s.g + 6112,
             gradExpandBias: s.g + 6496, preActivation: s.tensor(12), gamma: s.p + 5328, beta: s.p + 5424,
             savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .silu, gradGamma: s.g + 5328,
-            gradBeta: s.g + 5424, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 5424, reductions: s.f + 410880, workspace: s.ws, pool: pool)
         s.profiler?.stop(477)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
@@ -5163,11 +5214,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 415424, count: 864)
         s.profiler?.stop(480)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(286), batch: s.n, height: 112,
-            width: 112, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: s.f + 414560, gradInput: s.tensor(285), gradWeights: s.f + 415424, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(282), preActivation: s.tensor(12),
+            gamma: s.p + 5328, beta: s.p + 5424, savedMean: s.f + 414368, savedInvStd: s.f + 414464,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(286), batch: s.n, height: 112, width: 112,
+            channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
+            weights: s.f + 414560, gradInput: s.tensor(285), gradWeights: s.f + 415424, workspace: s.ws, pool: pool)
         s.profiler?.stop(481)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5227,7 +5280,7 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(288), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(489)
-        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 112, 112, 32]
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(288), seInput: s.tensor(290), batch: s.n,
             pixels: 12544, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, seActivation: .silu,
@@ -5235,7 +5288,7 @@ public final class EfficientNetB0Training: TrainableModel {
             gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664, gradExpandWeights: s.g + 1680,
             gradExpandBias: s.g + 1936, preActivation: s.tensor(2), gamma: s.p + 1280, beta: s.p + 1312,
             savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .silu, gradGamma: s.g + 1280,
-            gradBeta: s.g + 1312, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 1312, reductions: s.f + 410880, workspace: s.ws, pool: pool)
         s.profiler?.stop(490)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -5257,11 +5310,13 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 413856, count: 288)
         s.profiler?.stop(493)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(288), input: s.tensor(292), batch: s.n, height: 112,
-            width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
-            weights: s.f + 413568, gradInput: s.tensor(291), gradWeights: s.f + 413856, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(288), preActivation: s.tensor(2),
+            gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536,
+            activation: .identity, reductions: s.f + 410880, input: s.tensor(292), batch: s.n, height: 112, width: 112,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
+            weights: s.f + 413568, gradInput: s.tensor(291), gradWeights: s.f + 413856, workspace: s.ws, pool: pool)
         s.profiler?.stop(494)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5516,16 +5571,16 @@ public final class EfficientNetB0Training: TrainableModel {
         (11590656, 5550720),  // 223: gradient of features.5.2.block.3 input, 131,712 floats per image
         (11458944, 5419008),  // 224: features.5.2.block.2 output (recomputed), 131,712 floats per image
         (11327232, 4716544),  // 225: features.5.2.block.1 output (recomputed), 131,712 floats per image
-        (11195520, 4848256),  // 226: gradient of features.5.2.block.1 input, 131,712 floats per image
+        (11327232, 5419008),  // 226: gradient of features.5.2.block.1 input, 131,712 floats per image
         (11063808, 4716544),  // 227: features.5.2.block.0 output (recomputed), 131,712 floats per image
-        (5967808, 5419008),  // 228: gradient of features.5.2.block.0 input, 21,952 floats per image
+        (5967808, 5550720),  // 228: gradient of features.5.2.block.0 input, 21,952 floats per image
         (5945856, 4979968),  // 229: gradient of features.5.1 branch, 21,952 floats per image
         (10932096, 4848256),  // 230: gradient of features.5.1.block.3 input, 131,712 floats per image
         (10800384, 4716544),  // 231: features.5.1.block.2 output (recomputed), 131,712 floats per image
         (10668672, 3255168),  // 232: features.5.1.block.1 output (recomputed), 131,712 floats per image
-        (10536960, 3386880),  // 233: gradient of features.5.1.block.1 input, 131,712 floats per image
+        (10668672, 4716544),  // 233: gradient of features.5.1.block.1 input, 131,712 floats per image
         (10405248, 3255168),  // 234: features.5.1.block.0 output (recomputed), 131,712 floats per image
-        (5945856, 4716544),  // 235: gradient of features.5.1.block.0 input, 21,952 floats per image
+        (5945856, 3405696),  // 235: gradient of features.5.1.block.0 input, 21,952 floats per image
         (10273536, 3311616),  // 236: gradient of features.5.0.block.3 input, 94,080 floats per image
         (13641600, 3217536),  // 237: features.5.0.block.2 output (recomputed), 94,080 floats per image
         (13547520, 3123456),  // 238: features.5.0.block.1 output (recomputed), 94,080 floats per image
@@ -5556,7 +5611,7 @@ public final class EfficientNetB0Training: TrainableModel {
         (9897216, 3311616),  // 263: gradient of features.3.1.block.3 input, 188,160 floats per image
         (9709056, 3123456),  // 264: features.3.1.block.2 output (recomputed), 188,160 floats per image
         (9520896, 2747136),  // 265: features.3.1.block.1 output (recomputed), 188,160 floats per image
-        (9332736, 2935296),  // 266: gradient of features.3.1.block.1 input, 188,160 floats per image
+        (9520896, 3123456),  // 266: gradient of features.3.1.block.1 input, 188,160 floats per image
         (5757696, 2747136),  // 267: features.3.1.block.0 output (recomputed), 188,160 floats per image
         (5757696, 2784768),  // 268: gradient of features.3.1.block.0 input, 31,360 floats per image
         (9332736, 3462144),  // 269: gradient of features.3.0.block.3 input, 112,896 floats per image
@@ -5569,7 +5624,7 @@ public final class EfficientNetB0Training: TrainableModel {
         (4666368, 3010560),  // 276: gradient of features.2.1.block.3 input, 451,584 floats per image
         (4214784, 2558976),  // 277: features.2.1.block.2 output (recomputed), 451,584 floats per image
         (3763200, 1655808),  // 278: features.2.1.block.1 output (recomputed), 451,584 floats per image
-        (3311616, 2107392),  // 279: gradient of features.2.1.block.1 input, 451,584 floats per image
+        (3763200, 2558976),  // 279: gradient of features.2.1.block.1 input, 451,584 floats per image
         (2860032, 1655808),  // 280: features.2.1.block.0 output (recomputed), 451,584 floats per image
         (2860032, 1806336),  // 281: gradient of features.2.1.block.0 input, 75,264 floats per image
         (3612672, 4716544),  // 282: gradient of features.2.0.block.3 input, 301,056 floats per image
@@ -6143,15 +6198,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 36126720,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1016064,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1016064,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6171,15 +6226,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 2822400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2822400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6201,15 +6256,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 2822400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2822400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6231,15 +6286,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 2822400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2822400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6259,15 +6314,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 12644352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 7, 7, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 672]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 1646400,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1646400,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6287,15 +6342,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 672]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 6585600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6585600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6317,15 +6372,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 672]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 6585600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6585600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6345,15 +6400,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21073920,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 4704000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 4704000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6373,15 +6428,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 1693440,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1693440,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6403,15 +6458,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 1693440,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1693440,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6431,15 +6486,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 7526400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 14, 14, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 240]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 846720,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 846720,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6459,15 +6514,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 28, 28, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 28, 28, 240]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 9408000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 9408000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6487,15 +6542,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 9031680,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 28, 28, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 28, 28, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 5644800,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5644800,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6515,15 +6570,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 56, 56, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 56, 56, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 8128512,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8128512,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6543,15 +6598,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14450688,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1536,
-              "squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 56, 56, 96]"),
+              "squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 56, 56, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 5419008,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5419008,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6569,15 +6624,15 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 12845056,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 112, 112, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 112, 112, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 7225344,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 7225344,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

@@ -2037,7 +2037,8 @@ public final class EfficientNetB1Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
@@ -2065,6 +2066,20 @@ public final class EfficientNetB1Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 16, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 8, width: 8, channels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 120, width: 120, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 120, width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, threads: pool.threadCount))
         return floats
     }
 
@@ -5136,7 +5151,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 1920, outChannels: 320, gradInput: s.tensor(272),
             gradWeights: s.g + 5545168, workspace: s.ws, pool: pool)
         s.profiler?.stop(391)
-        // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1920]
+        // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1920]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(272), seInput: s.tensor(274), batch: s.n,
             pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968, seActivation: .silu,
@@ -5144,7 +5159,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(255), gradReduceWeights: s.g + 5235968, gradReduceBias: s.g + 5389568,
             gradExpandWeights: s.g + 5389648, gradExpandBias: s.g + 5543248, preActivation: s.tensor(250),
             gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1153920, savedInvStd: s.f + 1155840,
-            activation: .silu, gradGamma: s.g + 5228288, gradBeta: s.g + 5230208, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 5228288, gradBeta: s.g + 5230208, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(392)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
@@ -5166,11 +5182,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1175040, count: 17280)
         s.profiler?.stop(395)
-        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 1920]
+        // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 1920]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(272), input: s.tensor(276), batch: s.n, height: 8,
-            width: 8, channels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
-            weights: s.f + 1157760, gradInput: s.tensor(275), gradWeights: s.f + 1175040, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(272), preActivation: s.tensor(250),
+            gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1153920, savedInvStd: s.f + 1155840,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(276), batch: s.n, height: 8, width: 8,
+            channels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
+            weights: s.f + 1157760, gradInput: s.tensor(275), gradWeights: s.f + 1175040, workspace: s.ws, pool: pool)
         s.profiler?.stop(396)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5237,7 +5255,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(278),
             gradWeights: s.g + 4219008, workspace: s.ws, pool: pool)
         s.profiler?.stop(405)
-        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]
+        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(278), seInput: s.tensor(280), batch: s.n,
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216, seActivation: .silu,
@@ -5245,7 +5263,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(245), gradReduceWeights: s.g + 4107216, gradReduceBias: s.g + 4162512,
             gradExpandWeights: s.g + 4162560, gradExpandBias: s.g + 4217856, preActivation: s.tensor(240),
             gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1126400, savedInvStd: s.f + 1127552,
-            activation: .silu, gradGamma: s.g + 4102608, gradBeta: s.g + 4103760, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4102608, gradBeta: s.g + 4103760, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(406)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
@@ -5267,11 +5286,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1139072, count: 10368)
         s.profiler?.stop(409)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(282), batch: s.n, height: 8,
-            width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
-            weights: s.f + 1128704, gradInput: s.tensor(281), gradWeights: s.f + 1139072, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(240),
+            gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1126400, savedInvStd: s.f + 1127552,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(282), batch: s.n, height: 8, width: 8,
+            channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
+            weights: s.f + 1128704, gradInput: s.tensor(281), gradWeights: s.f + 1139072, workspace: s.ws, pool: pool)
         s.profiler?.stop(410)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5340,7 +5361,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(285),
             gradWeights: s.g + 3644496, workspace: s.ws, pool: pool)
         s.profiler?.stop(419)
-        // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]
+        // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(285), seInput: s.tensor(287), batch: s.n,
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704, seActivation: .silu,
@@ -5348,7 +5369,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(233), gradReduceWeights: s.g + 3532704, gradReduceBias: s.g + 3588000,
             gradExpandWeights: s.g + 3588048, gradExpandBias: s.g + 3643344, preActivation: s.tensor(228),
             gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1063808, savedInvStd: s.f + 1064960,
-            activation: .silu, gradGamma: s.g + 3528096, gradBeta: s.g + 3529248, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3528096, gradBeta: s.g + 3529248, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(420)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -5370,11 +5392,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1094912, count: 28800)
         s.profiler?.stop(423)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(285), input: s.tensor(289), batch: s.n, height: 8,
-            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 1066112, gradInput: s.tensor(288), gradWeights: s.f + 1094912, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(285), preActivation: s.tensor(228),
+            gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1063808, savedInvStd: s.f + 1064960,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(289), batch: s.n, height: 8, width: 8,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 1066112, gradInput: s.tensor(288), gradWeights: s.f + 1094912, workspace: s.ws, pool: pool)
         s.profiler?.stop(424)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5447,7 +5471,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(292),
             gradWeights: s.g + 3051552, workspace: s.ws, pool: pool)
         s.profiler?.stop(434)
-        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]
+        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(292), seInput: s.tensor(294), batch: s.n,
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760, seActivation: .silu,
@@ -5455,7 +5479,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(221), gradReduceWeights: s.g + 2939760, gradReduceBias: s.g + 2995056,
             gradExpandWeights: s.g + 2995104, gradExpandBias: s.g + 3050400, preActivation: s.tensor(216),
             gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 1001216, savedInvStd: s.f + 1002368,
-            activation: .silu, gradGamma: s.g + 2935152, gradBeta: s.g + 2936304, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2935152, gradBeta: s.g + 2936304, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(435)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -5477,11 +5502,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1032320, count: 28800)
         s.profiler?.stop(438)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(296), batch: s.n, height: 8,
-            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 1003520, gradInput: s.tensor(295), gradWeights: s.f + 1032320, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(292), preActivation: s.tensor(216),
+            gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 1001216, savedInvStd: s.f + 1002368,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(296), batch: s.n, height: 8, width: 8,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 1003520, gradInput: s.tensor(295), gradWeights: s.f + 1032320, workspace: s.ws, pool: pool)
         s.profiler?.stop(439)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5554,7 +5581,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(299),
             gradWeights: s.g + 2458608, workspace: s.ws, pool: pool)
         s.profiler?.stop(449)
-        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]
+        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(299), seInput: s.tensor(301), batch: s.n,
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816, seActivation: .silu,
@@ -5562,7 +5589,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(209), gradReduceWeights: s.g + 2346816, gradReduceBias: s.g + 2402112,
             gradExpandWeights: s.g + 2402160, gradExpandBias: s.g + 2457456, preActivation: s.tensor(204),
             gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 938624, savedInvStd: s.f + 939776,
-            activation: .silu, gradGamma: s.g + 2342208, gradBeta: s.g + 2343360, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2342208, gradBeta: s.g + 2343360, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(450)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -5584,11 +5612,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 969728, count: 28800)
         s.profiler?.stop(453)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(303), batch: s.n, height: 8,
-            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 940928, gradInput: s.tensor(302), gradWeights: s.f + 969728, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(299), preActivation: s.tensor(204),
+            gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 938624, savedInvStd: s.f + 939776,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(303), batch: s.n, height: 8, width: 8,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 940928, gradInput: s.tensor(302), gradWeights: s.f + 969728, workspace: s.ws, pool: pool)
         s.profiler?.stop(454)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5661,7 +5691,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(306),
             gradWeights: s.g + 1865664, workspace: s.ws, pool: pool)
         s.profiler?.stop(464)
-        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]
+        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(306), seInput: s.tensor(308), batch: s.n,
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872, seActivation: .silu,
@@ -5669,7 +5699,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(197), gradReduceWeights: s.g + 1753872, gradReduceBias: s.g + 1809168,
             gradExpandWeights: s.g + 1809216, gradExpandBias: s.g + 1864512, preActivation: s.tensor(192),
             gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 876032, savedInvStd: s.f + 877184,
-            activation: .silu, gradGamma: s.g + 1749264, gradBeta: s.g + 1750416, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1749264, gradBeta: s.g + 1750416, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(465)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -5691,11 +5722,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 907136, count: 28800)
         s.profiler?.stop(468)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(310), batch: s.n, height: 8,
-            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 878336, gradInput: s.tensor(309), gradWeights: s.f + 907136, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(306), preActivation: s.tensor(192),
+            gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 876032, savedInvStd: s.f + 877184,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(310), batch: s.n, height: 8, width: 8,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 878336, gradInput: s.tensor(309), gradWeights: s.f + 907136, workspace: s.ws, pool: pool)
         s.profiler?.stop(469)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5762,7 +5795,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(312), gradWeights: s.g + 1364880,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(478)
-        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 672]
+        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(312), seInput: s.tensor(314), batch: s.n,
             pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544, seActivation: .silu,
@@ -5770,7 +5803,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(187), gradReduceWeights: s.g + 1326544, gradReduceBias: s.g + 1345360,
             gradExpandWeights: s.g + 1345392, gradExpandBias: s.g + 1364208, preActivation: s.tensor(182),
             gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 838400, savedInvStd: s.f + 839072,
-            activation: .silu, gradGamma: s.g + 1323856, gradBeta: s.g + 1324528, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1323856, gradBeta: s.g + 1324528, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(479)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -5792,11 +5826,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 856544, count: 16800)
         s.profiler?.stop(482)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(312), input: s.tensor(316), batch: s.n, height: 15,
-            width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 839744, gradInput: s.tensor(315), gradWeights: s.f + 856544, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(312), preActivation: s.tensor(182),
+            gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 838400, savedInvStd: s.f + 839072,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(316), batch: s.n, height: 15, width: 15,
+            channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 839744, gradInput: s.tensor(315), gradWeights: s.f + 856544, workspace: s.ws, pool: pool)
         s.profiler?.stop(483)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5865,7 +5901,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(319),
             gradWeights: s.g + 1153392, workspace: s.ws, pool: pool)
         s.profiler?.stop(492)
-        // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 672]
+        // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(319), seInput: s.tensor(321), batch: s.n,
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056, seActivation: .silu,
@@ -5873,7 +5909,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(175), gradReduceWeights: s.g + 1115056, gradReduceBias: s.g + 1133872,
             gradExpandWeights: s.g + 1133904, gradExpandBias: s.g + 1152720, preActivation: s.tensor(170),
             gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 801888, savedInvStd: s.f + 802560,
-            activation: .silu, gradGamma: s.g + 1112368, gradBeta: s.g + 1113040, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1112368, gradBeta: s.g + 1113040, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(493)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -5895,11 +5932,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 820032, count: 16800)
         s.profiler?.stop(496)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(319), input: s.tensor(323), batch: s.n, height: 15,
-            width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 803232, gradInput: s.tensor(322), gradWeights: s.f + 820032, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(319), preActivation: s.tensor(170),
+            gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 801888, savedInvStd: s.f + 802560,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(323), batch: s.n, height: 15, width: 15,
+            channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 803232, gradInput: s.tensor(322), gradWeights: s.f + 820032, workspace: s.ws, pool: pool)
         s.profiler?.stop(497)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5972,7 +6011,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(326), gradWeights: s.g + 941904,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(507)
-        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 672]
+        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(326), seInput: s.tensor(328), batch: s.n,
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568, seActivation: .silu,
@@ -5980,7 +6019,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(163), gradReduceWeights: s.g + 903568, gradReduceBias: s.g + 922384,
             gradExpandWeights: s.g + 922416, gradExpandBias: s.g + 941232, preActivation: s.tensor(158),
             gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 765376, savedInvStd: s.f + 766048,
-            activation: .silu, gradGamma: s.g + 900880, gradBeta: s.g + 901552, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 900880, gradBeta: s.g + 901552, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(508)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -6002,11 +6042,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 783520, count: 16800)
         s.profiler?.stop(511)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(326), input: s.tensor(330), batch: s.n, height: 15,
-            width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 766720, gradInput: s.tensor(329), gradWeights: s.f + 783520, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(326), preActivation: s.tensor(158),
+            gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 765376, savedInvStd: s.f + 766048,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(330), batch: s.n, height: 15, width: 15,
+            channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 766720, gradInput: s.tensor(329), gradWeights: s.f + 783520, workspace: s.ws, pool: pool)
         s.profiler?.stop(512)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6078,7 +6120,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(333), gradWeights: s.g + 730416,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(522)
-        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 672]
+        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(333), seInput: s.tensor(335), batch: s.n,
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080, seActivation: .silu,
@@ -6086,7 +6128,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(151), gradReduceWeights: s.g + 692080, gradReduceBias: s.g + 710896,
             gradExpandWeights: s.g + 710928, gradExpandBias: s.g + 729744, preActivation: s.tensor(146),
             gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 728864, savedInvStd: s.f + 729536,
-            activation: .silu, gradGamma: s.g + 689392, gradBeta: s.g + 690064, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 689392, gradBeta: s.g + 690064, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(523)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -6108,11 +6151,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 747008, count: 16800)
         s.profiler?.stop(526)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(337), batch: s.n, height: 15,
-            width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 730208, gradInput: s.tensor(336), gradWeights: s.f + 747008, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(333), preActivation: s.tensor(146),
+            gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 728864, savedInvStd: s.f + 729536,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(337), batch: s.n, height: 15, width: 15,
+            channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 730208, gradInput: s.tensor(336), gradWeights: s.f + 747008, workspace: s.ws, pool: pool)
         s.profiler?.stop(527)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6178,7 +6223,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(339), gradWeights: s.g + 540432,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(536)
-        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]
+        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(339), seInput: s.tensor(341), batch: s.n,
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720, seActivation: .silu,
@@ -6186,7 +6231,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(141), gradReduceWeights: s.g + 520720, gradReduceBias: s.g + 530320,
             gradExpandWeights: s.g + 530352, gradExpandBias: s.g + 539952, preActivation: s.tensor(136),
             gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 702336, savedInvStd: s.f + 702816,
-            activation: .silu, gradGamma: s.g + 518800, gradBeta: s.g + 519280, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 518800, gradBeta: s.g + 519280, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(537)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -6208,11 +6254,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 715296, count: 12000)
         s.profiler?.stop(540)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(339), input: s.tensor(343), batch: s.n, height: 15,
-            width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 703296, gradInput: s.tensor(342), gradWeights: s.f + 715296, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(339), preActivation: s.tensor(136),
+            gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 702336, savedInvStd: s.f + 702816,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(343), batch: s.n, height: 15, width: 15,
+            channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 703296, gradInput: s.tensor(342), gradWeights: s.f + 715296, workspace: s.ws, pool: pool)
         s.profiler?.stop(541)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6280,7 +6328,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(346), gradWeights: s.g + 427760,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(550)
-        // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]
+        // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(346), seInput: s.tensor(348), batch: s.n,
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048, seActivation: .silu,
@@ -6288,7 +6336,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(129), gradReduceWeights: s.g + 408048, gradReduceBias: s.g + 417648,
             gradExpandWeights: s.g + 417680, gradExpandBias: s.g + 427280, preActivation: s.tensor(124),
             gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 691616, savedInvStd: s.f + 692096,
-            activation: .silu, gradGamma: s.g + 406128, gradBeta: s.g + 406608, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 406128, gradBeta: s.g + 406608, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(551)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -6310,11 +6359,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 696896, count: 4320)
         s.profiler?.stop(554)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(350), batch: s.n, height: 15,
-            width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 692576, gradInput: s.tensor(349), gradWeights: s.f + 696896, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(346), preActivation: s.tensor(124),
+            gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 691616, savedInvStd: s.f + 692096,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(350), batch: s.n, height: 15, width: 15,
+            channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 692576, gradInput: s.tensor(349), gradWeights: s.f + 696896, workspace: s.ws, pool: pool)
         s.profiler?.stop(555)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6386,7 +6437,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(353), gradWeights: s.g + 322768,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(565)
-        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]
+        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(353), seInput: s.tensor(355), batch: s.n,
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056, seActivation: .silu,
@@ -6394,7 +6445,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(117), gradReduceWeights: s.g + 303056, gradReduceBias: s.g + 312656,
             gradExpandWeights: s.g + 312688, gradExpandBias: s.g + 322288, preActivation: s.tensor(112),
             gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 680896, savedInvStd: s.f + 681376,
-            activation: .silu, gradGamma: s.g + 301136, gradBeta: s.g + 301616, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 301136, gradBeta: s.g + 301616, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(566)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -6416,11 +6468,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 686176, count: 4320)
         s.profiler?.stop(569)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(357), batch: s.n, height: 15,
-            width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 681856, gradInput: s.tensor(356), gradWeights: s.f + 686176, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(353), preActivation: s.tensor(112),
+            gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 680896, savedInvStd: s.f + 681376,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(357), batch: s.n, height: 15, width: 15,
+            channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 681856, gradInput: s.tensor(356), gradWeights: s.f + 686176, workspace: s.ws, pool: pool)
         s.profiler?.stop(570)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6492,7 +6546,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(360), gradWeights: s.g + 217776,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(580)
-        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]
+        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(360), seInput: s.tensor(362), batch: s.n,
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064, seActivation: .silu,
@@ -6500,7 +6554,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(105), gradReduceWeights: s.g + 198064, gradReduceBias: s.g + 207664,
             gradExpandWeights: s.g + 207696, gradExpandBias: s.g + 217296, preActivation: s.tensor(100),
             gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 670176, savedInvStd: s.f + 670656,
-            activation: .silu, gradGamma: s.g + 196144, gradBeta: s.g + 196624, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 196144, gradBeta: s.g + 196624, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(581)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -6522,11 +6577,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 675456, count: 4320)
         s.profiler?.stop(584)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(364), batch: s.n, height: 15,
-            width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 671136, gradInput: s.tensor(363), gradWeights: s.f + 675456, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(360), preActivation: s.tensor(100),
+            gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 670176, savedInvStd: s.f + 670656,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(364), batch: s.n, height: 15, width: 15,
+            channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 671136, gradInput: s.tensor(363), gradWeights: s.f + 675456, workspace: s.ws, pool: pool)
         s.profiler?.stop(585)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6592,7 +6649,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(366), gradWeights: s.g + 131984,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(594)
-        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 240]
+        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(366), seInput: s.tensor(368), batch: s.n,
             pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928, seActivation: .silu,
@@ -6600,7 +6657,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(95), gradReduceWeights: s.g + 126928, gradReduceBias: s.g + 129328,
             gradExpandWeights: s.g + 129344, gradExpandBias: s.g + 131744, preActivation: s.tensor(90),
             gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496,
-            activation: .silu, gradGamma: s.g + 125968, gradBeta: s.g + 126208, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 125968, gradBeta: s.g + 126208, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(595)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -6622,11 +6680,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 666896, count: 2160)
         s.profiler?.stop(598)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(366), input: s.tensor(370), batch: s.n, height: 30,
-            width: 30, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 664736, gradInput: s.tensor(369), gradWeights: s.f + 666896, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(366), preActivation: s.tensor(90),
+            gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(370), batch: s.n, height: 30, width: 30,
+            channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 664736, gradInput: s.tensor(369), gradWeights: s.f + 666896, workspace: s.ws, pool: pool)
         s.profiler?.stop(599)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6694,7 +6754,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(373), gradWeights: s.g + 103456,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(608)
-        // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 30, 30, 240]
+        // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(373), seInput: s.tensor(375), batch: s.n,
             pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400, seActivation: .silu,
@@ -6702,7 +6762,8 @@ public final class EfficientNetB1Training: TrainableModel {
             savedScale: s.tensor(83), gradReduceWeights: s.g + 98400, gradReduceBias: s.g + 100800,
             gradExpandWeights: s.g + 100816, gradExpandBias: s.g + 103216, preActivation: s.tensor(78),
             gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456,
-            activation: .silu, gradGamma: s.g + 97440, gradBeta: s.g + 97680, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 97440, gradBeta: s.g + 97680, reductions: s.f + 616320,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(609)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -6724,11 +6785,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 657696, count: 6000)
         s.profiler?.stop(612)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(373), input: s.tensor(377), batch: s.n, height: 30,
-            width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 651696, gradInput: s.tensor(376), gradWeights: s.f + 657696, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(373), preActivation: s.tensor(78),
+            gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(377), batch: s.n, height: 30, width: 30,
+            channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
+            weights: s.f + 651696, gradInput: s.tensor(376), gradWeights: s.f + 657696, workspace: s.ws, pool: pool)
         s.profiler?.stop(613)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6800,7 +6863,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(380), gradWeights: s.g + 71088,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(623)
-        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 30, 30, 240]
+        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(380), seInput: s.tensor(382), batch: s.n,
             pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032, seActivation: .silu,
@@ -6808,7 +6871,7 @@ public final class EfficientNetB1Training: TrainableModel {
             gradReduceWeights: s.g + 66032, gradReduceBias: s.g + 68432, gradExpandWeights: s.g + 68448,
             gradExpandBias: s.g + 70848, preActivation: s.tensor(66), gamma: s.p + 65072, beta: s.p + 65312,
             savedMean: s.f + 638176, savedInvStd: s.f + 638416, activation: .silu, gradGamma: s.g + 65072,
-            gradBeta: s.g + 65312, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 65312, reductions: s.f + 616320, workspace: s.ws, pool: pool)
         s.profiler?.stop(624)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -6830,11 +6893,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 644656, count: 6000)
         s.profiler?.stop(627)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(380), input: s.tensor(384), batch: s.n, height: 30,
-            width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 638656, gradInput: s.tensor(383), gradWeights: s.f + 644656, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(380), preActivation: s.tensor(66),
+            gamma: s.p + 65072, beta: s.p + 65312, savedMean: s.f + 638176, savedInvStd: s.f + 638416,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(384), batch: s.n, height: 30, width: 30,
+            channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
+            weights: s.f + 638656, gradInput: s.tensor(383), gradWeights: s.f + 644656, workspace: s.ws, pool: pool)
         s.profiler?.stop(628)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6900,7 +6965,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(386), gradWeights: s.g + 42560,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(637)
-        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 30, 30, 144]
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(386), seInput: s.tensor(388), batch: s.n,
             pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, seActivation: .silu,
@@ -6908,7 +6973,7 @@ public final class EfficientNetB1Training: TrainableModel {
             gradReduceWeights: s.g + 40672, gradReduceBias: s.g + 41536, gradExpandWeights: s.g + 41552,
             gradExpandBias: s.g + 42416, preActivation: s.tensor(56), gamma: s.p + 40096, beta: s.p + 40240,
             savedMean: s.f + 630128, savedInvStd: s.f + 630272, activation: .silu, gradGamma: s.g + 40096,
-            gradBeta: s.g + 40240, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 40240, reductions: s.f + 616320, workspace: s.ws, pool: pool)
         s.profiler?.stop(638)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -6930,11 +6995,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 634016, count: 3600)
         s.profiler?.stop(641)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(386), input: s.tensor(390), batch: s.n, height: 60,
-            width: 60, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 630416, gradInput: s.tensor(389), gradWeights: s.f + 634016, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(386), preActivation: s.tensor(56),
+            gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 630128, savedInvStd: s.f + 630272,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(390), batch: s.n, height: 60, width: 60,
+            channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
+            weights: s.f + 630416, gradInput: s.tensor(389), gradWeights: s.f + 634016, workspace: s.ws, pool: pool)
         s.profiler?.stop(642)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7002,7 +7069,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(393), gradWeights: s.g + 28880,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(651)
-        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 60, 60, 144]
+        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(393), seInput: s.tensor(395), batch: s.n,
             pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, seActivation: .silu,
@@ -7010,7 +7077,7 @@ public final class EfficientNetB1Training: TrainableModel {
             gradReduceWeights: s.g + 26992, gradReduceBias: s.g + 27856, gradExpandWeights: s.g + 27872,
             gradExpandBias: s.g + 28736, preActivation: s.tensor(44), gamma: s.p + 26416, beta: s.p + 26560,
             savedMean: s.f + 626912, savedInvStd: s.f + 627056, activation: .silu, gradGamma: s.g + 26416,
-            gradBeta: s.g + 26560, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 26560, reductions: s.f + 616320, workspace: s.ws, pool: pool)
         s.profiler?.stop(652)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -7032,11 +7099,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 628496, count: 1296)
         s.profiler?.stop(655)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(393), input: s.tensor(397), batch: s.n, height: 60,
-            width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 627200, gradInput: s.tensor(396), gradWeights: s.f + 628496, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(393), preActivation: s.tensor(44),
+            gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 626912, savedInvStd: s.f + 627056,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(397), batch: s.n, height: 60, width: 60,
+            channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
+            weights: s.f + 627200, gradInput: s.tensor(396), gradWeights: s.f + 628496, workspace: s.ws, pool: pool)
         s.profiler?.stop(656)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7108,7 +7177,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(400), gradWeights: s.g + 17504,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(666)
-        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 60, 60, 144]
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(400), seInput: s.tensor(402), batch: s.n,
             pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, seActivation: .silu,
@@ -7116,7 +7185,7 @@ public final class EfficientNetB1Training: TrainableModel {
             gradReduceWeights: s.g + 15616, gradReduceBias: s.g + 16480, gradExpandWeights: s.g + 16496,
             gradExpandBias: s.g + 17360, preActivation: s.tensor(32), gamma: s.p + 15040, beta: s.p + 15184,
             savedMean: s.f + 623696, savedInvStd: s.f + 623840, activation: .silu, gradGamma: s.g + 15040,
-            gradBeta: s.g + 15184, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 15184, reductions: s.f + 616320, workspace: s.ws, pool: pool)
         s.profiler?.stop(667)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -7138,11 +7207,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 625280, count: 1296)
         s.profiler?.stop(670)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(404), batch: s.n, height: 60,
-            width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 623984, gradInput: s.tensor(403), gradWeights: s.f + 625280, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(32),
+            gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 623696, savedInvStd: s.f + 623840,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(404), batch: s.n, height: 60, width: 60,
+            channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
+            weights: s.f + 623984, gradInput: s.tensor(403), gradWeights: s.f + 625280, workspace: s.ws, pool: pool)
         s.profiler?.stop(671)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7207,7 +7278,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(406), gradWeights: s.g + 7280,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(680)
-        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 60, 60, 96]
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(406), seInput: s.tensor(408), batch: s.n,
             pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, seActivation: .silu,
@@ -7215,7 +7286,7 @@ public final class EfficientNetB1Training: TrainableModel {
             gradReduceWeights: s.g + 6400, gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800,
             gradExpandBias: s.g + 7184, preActivation: s.tensor(22), gamma: s.p + 6016, beta: s.p + 6112,
             savedMean: s.f + 621440, savedInvStd: s.f + 621536, activation: .silu, gradGamma: s.g + 6016,
-            gradBeta: s.g + 6112, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 6112, reductions: s.f + 616320, workspace: s.ws, pool: pool)
         s.profiler?.stop(681)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
@@ -7237,11 +7308,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 622496, count: 864)
         s.profiler?.stop(684)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(410), batch: s.n, height: 120,
-            width: 120, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 621632, gradInput: s.tensor(409), gradWeights: s.f + 622496, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(406), preActivation: s.tensor(22),
+            gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 621440, savedInvStd: s.f + 621536,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(410), batch: s.n, height: 120, width: 120,
+            channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
+            weights: s.f + 621632, gradInput: s.tensor(409), gradWeights: s.f + 622496, workspace: s.ws, pool: pool)
         s.profiler?.stop(685)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7307,7 +7380,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(413), gradWeights: s.g + 2912,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(694)
-        // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 120, 120, 16]
+        // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(413), seInput: s.tensor(415), batch: s.n,
             pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, seActivation: .silu,
@@ -7315,17 +7388,19 @@ public final class EfficientNetB1Training: TrainableModel {
             gradReduceWeights: s.g + 2752, gradReduceBias: s.g + 2816, gradExpandWeights: s.g + 2832,
             gradExpandBias: s.g + 2896, preActivation: s.tensor(10), gamma: s.p + 2688, beta: s.p + 2704,
             savedMean: s.f + 620896, savedInvStd: s.f + 620912, activation: .silu, gradGamma: s.g + 2688,
-            gradBeta: s.g + 2704, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 2704, reductions: s.f + 616320, workspace: s.ws, pool: pool)
         s.profiler?.stop(695)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 621072, count: 144)
         s.profiler?.stop(696)
-        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
+        // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(413), input: s.tensor(9), batch: s.n, height: 120,
-            width: 120, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: s.f + 620928, gradInput: s.tensor(416), gradWeights: s.f + 621072, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(413), preActivation: s.tensor(10),
+            gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 620896, savedInvStd: s.f + 620912,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(9), batch: s.n, height: 120, width: 120,
+            channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
+            weights: s.f + 620928, gradInput: s.tensor(416), gradWeights: s.f + 621072, workspace: s.ws, pool: pool)
         s.profiler?.stop(697)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7376,7 +7451,7 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(417), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(704)
-        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 120, 120, 32]
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(417), seInput: s.tensor(419), batch: s.n,
             pixels: 14400, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, seActivation: .silu,
@@ -7384,7 +7459,7 @@ public final class EfficientNetB1Training: TrainableModel {
             gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664, gradExpandWeights: s.g + 1680,
             gradExpandBias: s.g + 1936, preActivation: s.tensor(2), gamma: s.p + 1280, beta: s.p + 1312,
             savedMean: s.f + 620224, savedInvStd: s.f + 620256, activation: .silu, gradGamma: s.g + 1280,
-            gradBeta: s.g + 1312, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 1312, reductions: s.f + 616320, workspace: s.ws, pool: pool)
         s.profiler?.stop(705)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -7406,11 +7481,13 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 620576, count: 288)
         s.profiler?.stop(708)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(417), input: s.tensor(421), batch: s.n, height: 120,
-            width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: s.f + 620288, gradInput: s.tensor(420), gradWeights: s.f + 620576, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(417), preActivation: s.tensor(2),
+            gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 620224, savedInvStd: s.f + 620256,
+            activation: .identity, reductions: s.f + 616320, input: s.tensor(421), batch: s.n, height: 120, width: 120,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
+            weights: s.f + 620288, gradInput: s.tensor(420), gradWeights: s.f + 620576, workspace: s.ws, pool: pool)
         s.profiler?.stop(709)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7714,7 +7791,7 @@ public final class EfficientNetB1Training: TrainableModel {
         (20219520, 9231360),  // 272: gradient of features.7.1.block.3 input, 122,880 floats per image
         (20096640, 9108480),  // 273: features.7.1.block.2 output (recomputed), 122,880 floats per image
         (19973760, 8676480),  // 274: features.7.1.block.1 output (recomputed), 122,880 floats per image
-        (19850880, 8985600),  // 275: gradient of features.7.1.block.1 input, 122,880 floats per image
+        (19973760, 9108480),  // 275: gradient of features.7.1.block.1 input, 122,880 floats per image
         (19728000, 8676480),  // 276: features.7.1.block.0 output (recomputed), 122,880 floats per image
         (19728000, 8774784),  // 277: gradient of features.7.1.block.0 input, 20,480 floats per image
         (9417600, 8701056),  // 278: gradient of features.7.0.block.3 input, 73,728 floats per image
@@ -7761,23 +7838,23 @@ public final class EfficientNetB1Training: TrainableModel {
         (18885600, 8704800),  // 319: gradient of features.5.3.block.3 input, 151,200 floats per image
         (18734400, 8553600),  // 320: features.5.3.block.2 output (recomputed), 151,200 floats per image
         (18583200, 8251200),  // 321: features.5.3.block.1 output (recomputed), 151,200 floats per image
-        (18432000, 8402400),  // 322: gradient of features.5.3.block.1 input, 151,200 floats per image
+        (18583200, 8553600),  // 322: gradient of features.5.3.block.1 input, 151,200 floats per image
         (18280800, 8251200),  // 323: features.5.3.block.0 output (recomputed), 151,200 floats per image
-        (9442800, 8553600),  // 324: gradient of features.5.3.block.0 input, 25,200 floats per image
-        (9417600, 8578800),  // 325: gradient of features.5.2 branch, 25,200 floats per image
+        (9442800, 8704800),  // 324: gradient of features.5.3.block.0 input, 25,200 floats per image
+        (9417600, 8553600),  // 325: gradient of features.5.2 branch, 25,200 floats per image
         (18129600, 8402400),  // 326: gradient of features.5.2.block.3 input, 151,200 floats per image
         (17978400, 8251200),  // 327: features.5.2.block.2 output (recomputed), 151,200 floats per image
         (17827200, 7948800),  // 328: features.5.2.block.1 output (recomputed), 151,200 floats per image
-        (17676000, 8100000),  // 329: gradient of features.5.2.block.1 input, 151,200 floats per image
+        (17827200, 8251200),  // 329: gradient of features.5.2.block.1 input, 151,200 floats per image
         (17524800, 7948800),  // 330: features.5.2.block.0 output (recomputed), 151,200 floats per image
-        (9417600, 8251200),  // 331: gradient of features.5.2.block.0 input, 25,200 floats per image
-        (9442800, 8276400),  // 332: gradient of features.5.1 branch, 25,200 floats per image
+        (9417600, 8402400),  // 331: gradient of features.5.2.block.0 input, 25,200 floats per image
+        (9442800, 8251200),  // 332: gradient of features.5.1 branch, 25,200 floats per image
         (17373600, 8100000),  // 333: gradient of features.5.1.block.3 input, 151,200 floats per image
         (17222400, 7948800),  // 334: features.5.1.block.2 output (recomputed), 151,200 floats per image
         (17071200, 7646400),  // 335: features.5.1.block.1 output (recomputed), 151,200 floats per image
-        (16920000, 7797600),  // 336: gradient of features.5.1.block.1 input, 151,200 floats per image
+        (17071200, 7948800),  // 336: gradient of features.5.1.block.1 input, 151,200 floats per image
         (16768800, 7646400),  // 337: features.5.1.block.0 output (recomputed), 151,200 floats per image
-        (9442800, 7948800),  // 338: gradient of features.5.1.block.0 input, 25,200 floats per image
+        (9442800, 7862400),  // 338: gradient of features.5.1.block.0 input, 25,200 floats per image
         (16617600, 7754400),  // 339: gradient of features.5.0.block.3 input, 108,000 floats per image
         (22394400, 7646400),  // 340: features.5.0.block.2 output (recomputed), 108,000 floats per image
         (22286400, 4838400),  // 341: features.5.0.block.1 output (recomputed), 108,000 floats per image
@@ -7815,14 +7892,14 @@ public final class EfficientNetB1Training: TrainableModel {
         (16185600, 7862400),  // 373: gradient of features.3.2.block.3 input, 216,000 floats per image
         (15969600, 7646400),  // 374: features.3.2.block.2 output (recomputed), 216,000 floats per image
         (15753600, 4622400),  // 375: features.3.2.block.1 output (recomputed), 216,000 floats per image
-        (15537600, 7430400),  // 376: gradient of features.3.2.block.1 input, 216,000 floats per image
+        (15753600, 7646400),  // 376: gradient of features.3.2.block.1 input, 216,000 floats per image
         (15321600, 4622400),  // 377: features.3.2.block.0 output (recomputed), 216,000 floats per image
         (9453600, 4874400),  // 378: gradient of features.3.2.block.0 input, 36,000 floats per image
         (9417600, 4838400),  // 379: gradient of features.3.1 branch, 36,000 floats per image
         (15105600, 7430400),  // 380: gradient of features.3.1.block.3 input, 216,000 floats per image
         (14889600, 4622400),  // 381: features.3.1.block.2 output (recomputed), 216,000 floats per image
         (14673600, 4190400),  // 382: features.3.1.block.1 output (recomputed), 216,000 floats per image
-        (14457600, 4406400),  // 383: gradient of features.3.1.block.1 input, 216,000 floats per image
+        (14673600, 4622400),  // 383: gradient of features.3.1.block.1 input, 216,000 floats per image
         (9201600, 4190400),  // 384: features.3.1.block.0 output (recomputed), 216,000 floats per image
         (9201600, 4233600),  // 385: gradient of features.3.1.block.0 input, 36,000 floats per image
         (14457600, 7430400),  // 386: gradient of features.3.0.block.3 input, 129,600 floats per image
@@ -7835,14 +7912,14 @@ public final class EfficientNetB1Training: TrainableModel {
         (7948800, 4492800),  // 393: gradient of features.2.2.block.3 input, 518,400 floats per image
         (7430400, 3974400),  // 394: features.2.2.block.2 output (recomputed), 518,400 floats per image
         (6912000, 2937600),  // 395: features.2.2.block.1 output (recomputed), 518,400 floats per image
-        (6393600, 3456000),  // 396: gradient of features.2.2.block.1 input, 518,400 floats per image
+        (6912000, 3974400),  // 396: gradient of features.2.2.block.1 input, 518,400 floats per image
         (5875200, 2937600),  // 397: features.2.2.block.0 output (recomputed), 518,400 floats per image
-        (5875200, 3974400),  // 398: gradient of features.2.2.block.0 input, 86,400 floats per image
-        (5961600, 4060800),  // 399: gradient of features.2.1 branch, 86,400 floats per image
+        (5875200, 4492800),  // 398: gradient of features.2.2.block.0 input, 86,400 floats per image
+        (5961600, 3974400),  // 399: gradient of features.2.1 branch, 86,400 floats per image
         (5356800, 3456000),  // 400: gradient of features.2.1.block.3 input, 518,400 floats per image
         (4838400, 2937600),  // 401: features.2.1.block.2 output (recomputed), 518,400 floats per image
         (4320000, 1900800),  // 402: features.2.1.block.1 output (recomputed), 518,400 floats per image
-        (3801600, 2419200),  // 403: gradient of features.2.1.block.1 input, 518,400 floats per image
+        (4320000, 2937600),  // 403: gradient of features.2.1.block.1 input, 518,400 floats per image
         (3283200, 1900800),  // 404: features.2.1.block.0 output (recomputed), 518,400 floats per image
         (3283200, 2073600),  // 405: gradient of features.2.1.block.0 input, 86,400 floats per image
         (4147200, 4147200),  // 406: gradient of features.2.0.block.3 input, 345,600 floats per image
@@ -8651,15 +8728,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 78643200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 614400,
-              "squeeze-excitation 1920 -> 80 -> 1920 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1920]"),
+              "squeeze-excitation 1920 -> 80 -> 1920 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1920]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 2211840,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 1920]"),
+        .init("features.7.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2211840,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 1920]"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8679,15 +8756,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 47185920,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1327104,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1327104,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8707,15 +8784,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 3686400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3686400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8737,15 +8814,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 3686400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3686400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8767,15 +8844,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 3686400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3686400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8797,15 +8874,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 221184,
-              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 1152]"),
+              "squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 3686400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3686400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8825,15 +8902,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16515072,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 8, 8, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 672]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 2150400,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2150400,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8853,15 +8930,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 7560000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 7560000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8883,15 +8960,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 7560000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 7560000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8913,15 +8990,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 7560000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 7560000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8941,15 +9018,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24192000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 5400000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5400000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8969,15 +9046,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 1944000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1944000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8999,15 +9076,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 1944000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1944000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9029,15 +9106,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 1944000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1944000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9057,15 +9134,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 8640000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 240]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 972000,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 972000,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9085,15 +9162,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 30, 30, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 10800000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 10800000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9115,15 +9192,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 30, 30, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 10800000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 10800000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9143,15 +9220,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 10368000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 30, 30, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 6480000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6480000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9171,15 +9248,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 60, 60, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 9331200,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 9331200,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9201,15 +9278,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 60, 60, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 9331200,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 9331200,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9229,15 +9306,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1536,
-              "squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 60, 60, 96]"),
+              "squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 6220800,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6220800,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9257,11 +9334,11 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 7372800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 256,
-              "squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 120, 120, 16]"),
+              "squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 120, 120, 16]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 4147200,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]"),
+        .init("features.1.1.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 4147200,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
@@ -9277,15 +9354,15 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14745600,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 120, 120, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 120, 120, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 8294400,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8294400,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

@@ -2039,7 +2039,8 @@ public final class EfficientNetB2Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
@@ -2067,6 +2068,20 @@ public final class EfficientNetB2Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 16, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 9, width: 9, channels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 18, width: 18, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 18, width: 18, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 36, width: 36, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 72, width: 72, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 144, width: 144, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 144, width: 144, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 144, width: 144, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, threads: pool.threadCount))
         return floats
     }
 
@@ -5138,7 +5153,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 2112, outChannels: 352, gradInput: s.tensor(272),
             gradWeights: s.g + 6523024, workspace: s.ws, pool: pool)
         s.profiler?.stop(391)
-        // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 2112]
+        // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 2112]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(272), seInput: s.tensor(274), batch: s.n,
             pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104, seActivation: .silu,
@@ -5146,7 +5161,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(255), gradReduceWeights: s.g + 6149104, gradReduceBias: s.g + 6334960,
             gradExpandWeights: s.g + 6335056, gradExpandBias: s.g + 6520912, preActivation: s.tensor(250),
             gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1329520, savedInvStd: s.f + 1331632,
-            activation: .silu, gradGamma: s.g + 6140656, gradBeta: s.g + 6142768, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 6140656, gradBeta: s.g + 6142768, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(392)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
@@ -5168,11 +5184,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1352752, count: 19008)
         s.profiler?.stop(395)
-        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 2112]
+        // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 2112]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(272), input: s.tensor(276), batch: s.n, height: 9,
-            width: 9, channels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 1333744, gradInput: s.tensor(275), gradWeights: s.f + 1352752, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(272), preActivation: s.tensor(250),
+            gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1329520, savedInvStd: s.f + 1331632,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(276), batch: s.n, height: 9, width: 9,
+            channels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
+            weights: s.f + 1333744, gradInput: s.tensor(275), gradWeights: s.f + 1352752, workspace: s.ws, pool: pool)
         s.profiler?.stop(396)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5239,7 +5257,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(278),
             gradWeights: s.g + 4929072, workspace: s.ws, pool: pool)
         s.profiler?.stop(405)
-        // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]
+        // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(278), seInput: s.tensor(280), batch: s.n,
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968, seActivation: .silu,
@@ -5247,7 +5265,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(245), gradReduceWeights: s.g + 4797968, gradReduceBias: s.g + 4862864,
             gradExpandWeights: s.g + 4862928, gradExpandBias: s.g + 4927824, preActivation: s.tensor(240),
             gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1299632, savedInvStd: s.f + 1300880,
-            activation: .silu, gradGamma: s.g + 4792976, gradBeta: s.g + 4794224, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4792976, gradBeta: s.g + 4794224, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(406)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
@@ -5269,11 +5288,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1313360, count: 11232)
         s.profiler?.stop(409)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(278), input: s.tensor(282), batch: s.n, height: 9,
-            width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 1302128, gradInput: s.tensor(281), gradWeights: s.f + 1313360, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(240),
+            gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1299632, savedInvStd: s.f + 1300880,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(282), batch: s.n, height: 9, width: 9,
+            channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
+            weights: s.f + 1302128, gradInput: s.tensor(281), gradWeights: s.f + 1313360, workspace: s.ws, pool: pool)
         s.profiler?.stop(410)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5342,7 +5363,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(285),
             gradWeights: s.g + 4256752, workspace: s.ws, pool: pool)
         s.profiler?.stop(419)
-        // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]
+        // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(285), seInput: s.tensor(287), batch: s.n,
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648, seActivation: .silu,
@@ -5350,7 +5371,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(233), gradReduceWeights: s.g + 4125648, gradReduceBias: s.g + 4190544,
             gradExpandWeights: s.g + 4190608, gradExpandBias: s.g + 4255504, preActivation: s.tensor(228),
             gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1231824, savedInvStd: s.f + 1233072,
-            activation: .silu, gradGamma: s.g + 4120656, gradBeta: s.g + 4121904, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4120656, gradBeta: s.g + 4121904, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(420)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -5372,11 +5394,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1265520, count: 31200)
         s.profiler?.stop(423)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(285), input: s.tensor(289), batch: s.n, height: 9,
-            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1234320, gradInput: s.tensor(288), gradWeights: s.f + 1265520, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(285), preActivation: s.tensor(228),
+            gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1231824, savedInvStd: s.f + 1233072,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(289), batch: s.n, height: 9, width: 9,
+            channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 1234320, gradInput: s.tensor(288), gradWeights: s.f + 1265520, workspace: s.ws, pool: pool)
         s.profiler?.stop(424)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5449,7 +5473,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(292),
             gradWeights: s.g + 3564464, workspace: s.ws, pool: pool)
         s.profiler?.stop(434)
-        // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]
+        // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(292), seInput: s.tensor(294), batch: s.n,
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360, seActivation: .silu,
@@ -5457,7 +5481,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(221), gradReduceWeights: s.g + 3433360, gradReduceBias: s.g + 3498256,
             gradExpandWeights: s.g + 3498320, gradExpandBias: s.g + 3563216, preActivation: s.tensor(216),
             gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1164016, savedInvStd: s.f + 1165264,
-            activation: .silu, gradGamma: s.g + 3428368, gradBeta: s.g + 3429616, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3428368, gradBeta: s.g + 3429616, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(435)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -5479,11 +5504,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1197712, count: 31200)
         s.profiler?.stop(438)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(292), input: s.tensor(296), batch: s.n, height: 9,
-            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1166512, gradInput: s.tensor(295), gradWeights: s.f + 1197712, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(292), preActivation: s.tensor(216),
+            gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1164016, savedInvStd: s.f + 1165264,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(296), batch: s.n, height: 9, width: 9,
+            channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 1166512, gradInput: s.tensor(295), gradWeights: s.f + 1197712, workspace: s.ws, pool: pool)
         s.profiler?.stop(439)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5556,7 +5583,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(299),
             gradWeights: s.g + 2872176, workspace: s.ws, pool: pool)
         s.profiler?.stop(449)
-        // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]
+        // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(299), seInput: s.tensor(301), batch: s.n,
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072, seActivation: .silu,
@@ -5564,7 +5591,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(209), gradReduceWeights: s.g + 2741072, gradReduceBias: s.g + 2805968,
             gradExpandWeights: s.g + 2806032, gradExpandBias: s.g + 2870928, preActivation: s.tensor(204),
             gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1096208, savedInvStd: s.f + 1097456,
-            activation: .silu, gradGamma: s.g + 2736080, gradBeta: s.g + 2737328, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2736080, gradBeta: s.g + 2737328, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(450)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -5586,11 +5614,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1129904, count: 31200)
         s.profiler?.stop(453)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(303), batch: s.n, height: 9,
-            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1098704, gradInput: s.tensor(302), gradWeights: s.f + 1129904, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(299), preActivation: s.tensor(204),
+            gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1096208, savedInvStd: s.f + 1097456,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(303), batch: s.n, height: 9, width: 9,
+            channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 1098704, gradInput: s.tensor(302), gradWeights: s.f + 1129904, workspace: s.ws, pool: pool)
         s.profiler?.stop(454)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5663,7 +5693,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(306),
             gradWeights: s.g + 2179888, workspace: s.ws, pool: pool)
         s.profiler?.stop(464)
-        // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]
+        // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(306), seInput: s.tensor(308), batch: s.n,
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784, seActivation: .silu,
@@ -5671,7 +5701,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(197), gradReduceWeights: s.g + 2048784, gradReduceBias: s.g + 2113680,
             gradExpandWeights: s.g + 2113744, gradExpandBias: s.g + 2178640, preActivation: s.tensor(192),
             gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1028400, savedInvStd: s.f + 1029648,
-            activation: .silu, gradGamma: s.g + 2043792, gradBeta: s.g + 2045040, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2043792, gradBeta: s.g + 2045040, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(465)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -5693,11 +5724,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1062096, count: 31200)
         s.profiler?.stop(468)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(306), input: s.tensor(310), batch: s.n, height: 9,
-            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1030896, gradInput: s.tensor(309), gradWeights: s.f + 1062096, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(306), preActivation: s.tensor(192),
+            gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1028400, savedInvStd: s.f + 1029648,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(310), batch: s.n, height: 9, width: 9,
+            channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 1030896, gradInput: s.tensor(309), gradWeights: s.f + 1062096, workspace: s.ws, pool: pool)
         s.profiler?.stop(469)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5764,7 +5797,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(312), gradWeights: s.g + 1597424,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(478)
-        // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 720]
+        // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(312), seInput: s.tensor(314), batch: s.n,
             pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472, seActivation: .silu,
@@ -5772,7 +5805,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(187), gradReduceWeights: s.g + 1553472, gradReduceBias: s.g + 1575072,
             gradExpandWeights: s.g + 1575104, gradExpandBias: s.g + 1596704, preActivation: s.tensor(182),
             gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 988048, savedInvStd: s.f + 988768,
-            activation: .silu, gradGamma: s.g + 1550592, gradBeta: s.g + 1551312, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1550592, gradBeta: s.g + 1551312, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(479)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -5794,11 +5828,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1007488, count: 18000)
         s.profiler?.stop(482)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 9, 9, 720]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 9, 9, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(312), input: s.tensor(316), batch: s.n, height: 18,
-            width: 18, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 989488, gradInput: s.tensor(315), gradWeights: s.f + 1007488, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(312), preActivation: s.tensor(182),
+            gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 988048, savedInvStd: s.f + 988768,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(316), batch: s.n, height: 18, width: 18,
+            channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 989488, gradInput: s.tensor(315), gradWeights: s.f + 1007488, workspace: s.ws, pool: pool)
         s.profiler?.stop(483)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5867,7 +5903,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(319),
             gradWeights: s.g + 1356400, workspace: s.ws, pool: pool)
         s.profiler?.stop(492)
-        // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 720]
+        // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(319), seInput: s.tensor(321), batch: s.n,
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448, seActivation: .silu,
@@ -5875,7 +5911,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(175), gradReduceWeights: s.g + 1312448, gradReduceBias: s.g + 1334048,
             gradExpandWeights: s.g + 1334080, gradExpandBias: s.g + 1355680, preActivation: s.tensor(170),
             gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 948928, savedInvStd: s.f + 949648,
-            activation: .silu, gradGamma: s.g + 1309568, gradBeta: s.g + 1310288, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1309568, gradBeta: s.g + 1310288, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(493)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -5897,11 +5934,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 968368, count: 18000)
         s.profiler?.stop(496)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(319), input: s.tensor(323), batch: s.n, height: 18,
-            width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 950368, gradInput: s.tensor(322), gradWeights: s.f + 968368, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(319), preActivation: s.tensor(170),
+            gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 948928, savedInvStd: s.f + 949648,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(323), batch: s.n, height: 18, width: 18,
+            channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 950368, gradInput: s.tensor(322), gradWeights: s.f + 968368, workspace: s.ws, pool: pool)
         s.profiler?.stop(497)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5974,7 +6013,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(326),
             gradWeights: s.g + 1115376, workspace: s.ws, pool: pool)
         s.profiler?.stop(507)
-        // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 720]
+        // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(326), seInput: s.tensor(328), batch: s.n,
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424, seActivation: .silu,
@@ -5982,7 +6021,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(163), gradReduceWeights: s.g + 1071424, gradReduceBias: s.g + 1093024,
             gradExpandWeights: s.g + 1093056, gradExpandBias: s.g + 1114656, preActivation: s.tensor(158),
             gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 909808, savedInvStd: s.f + 910528,
-            activation: .silu, gradGamma: s.g + 1068544, gradBeta: s.g + 1069264, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1068544, gradBeta: s.g + 1069264, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(508)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -6004,11 +6044,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 929248, count: 18000)
         s.profiler?.stop(511)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(326), input: s.tensor(330), batch: s.n, height: 18,
-            width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 911248, gradInput: s.tensor(329), gradWeights: s.f + 929248, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(326), preActivation: s.tensor(158),
+            gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 909808, savedInvStd: s.f + 910528,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(330), batch: s.n, height: 18, width: 18,
+            channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 911248, gradInput: s.tensor(329), gradWeights: s.f + 929248, workspace: s.ws, pool: pool)
         s.profiler?.stop(512)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6081,7 +6123,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(333), gradWeights: s.g + 874352,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(522)
-        // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 720]
+        // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(333), seInput: s.tensor(335), batch: s.n,
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400, seActivation: .silu,
@@ -6089,7 +6131,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(151), gradReduceWeights: s.g + 830400, gradReduceBias: s.g + 852000,
             gradExpandWeights: s.g + 852032, gradExpandBias: s.g + 873632, preActivation: s.tensor(146),
             gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 870688, savedInvStd: s.f + 871408,
-            activation: .silu, gradGamma: s.g + 827520, gradBeta: s.g + 828240, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 827520, gradBeta: s.g + 828240, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(523)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -6111,11 +6154,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 890128, count: 18000)
         s.profiler?.stop(526)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(333), input: s.tensor(337), batch: s.n, height: 18,
-            width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 872128, gradInput: s.tensor(336), gradWeights: s.f + 890128, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(333), preActivation: s.tensor(146),
+            gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 870688, savedInvStd: s.f + 871408,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(337), batch: s.n, height: 18, width: 18,
+            channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 872128, gradInput: s.tensor(336), gradWeights: s.f + 890128, workspace: s.ws, pool: pool)
         s.profiler?.stop(527)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6181,7 +6226,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(339), gradWeights: s.g + 656368,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(536)
-        // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]
+        // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(339), seInput: s.tensor(341), batch: s.n,
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576, seActivation: .silu,
@@ -6189,7 +6234,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(141), gradReduceWeights: s.g + 632576, gradReduceBias: s.g + 644192,
             gradExpandWeights: s.g + 644224, gradExpandBias: s.g + 655840, preActivation: s.tensor(136),
             gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 841552, savedInvStd: s.f + 842080,
-            activation: .silu, gradGamma: s.g + 630464, gradBeta: s.g + 630992, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 630464, gradBeta: s.g + 630992, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(537)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -6211,11 +6257,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 855808, count: 13200)
         s.profiler?.stop(540)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(339), input: s.tensor(343), batch: s.n, height: 18,
-            width: 18, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 842608, gradInput: s.tensor(342), gradWeights: s.f + 855808, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(339), preActivation: s.tensor(136),
+            gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 841552, savedInvStd: s.f + 842080,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(343), batch: s.n, height: 18, width: 18,
+            channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 842608, gradInput: s.tensor(342), gradWeights: s.f + 855808, workspace: s.ws, pool: pool)
         s.profiler?.stop(541)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6283,7 +6331,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(346), gradWeights: s.g + 521840,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(550)
-        // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]
+        // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(346), seInput: s.tensor(348), batch: s.n,
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048, seActivation: .silu,
@@ -6291,7 +6339,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(129), gradReduceWeights: s.g + 498048, gradReduceBias: s.g + 509664,
             gradExpandWeights: s.g + 509696, gradExpandBias: s.g + 521312, preActivation: s.tensor(124),
             gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 829760, savedInvStd: s.f + 830288,
-            activation: .silu, gradGamma: s.g + 495936, gradBeta: s.g + 496464, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 495936, gradBeta: s.g + 496464, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(551)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -6313,11 +6362,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 835568, count: 4752)
         s.profiler?.stop(554)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(346), input: s.tensor(350), batch: s.n, height: 18,
-            width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 830816, gradInput: s.tensor(349), gradWeights: s.f + 835568, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(346), preActivation: s.tensor(124),
+            gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 829760, savedInvStd: s.f + 830288,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(350), batch: s.n, height: 18, width: 18,
+            channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 830816, gradInput: s.tensor(349), gradWeights: s.f + 835568, workspace: s.ws, pool: pool)
         s.profiler?.stop(555)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6389,7 +6440,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(353), gradWeights: s.g + 395760,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(565)
-        // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]
+        // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(353), seInput: s.tensor(355), batch: s.n,
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968, seActivation: .silu,
@@ -6397,7 +6448,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(117), gradReduceWeights: s.g + 371968, gradReduceBias: s.g + 383584,
             gradExpandWeights: s.g + 383616, gradExpandBias: s.g + 395232, preActivation: s.tensor(112),
             gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 817968, savedInvStd: s.f + 818496,
-            activation: .silu, gradGamma: s.g + 369856, gradBeta: s.g + 370384, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 369856, gradBeta: s.g + 370384, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(566)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -6419,11 +6471,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 823776, count: 4752)
         s.profiler?.stop(569)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(353), input: s.tensor(357), batch: s.n, height: 18,
-            width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 819024, gradInput: s.tensor(356), gradWeights: s.f + 823776, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(353), preActivation: s.tensor(112),
+            gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 817968, savedInvStd: s.f + 818496,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(357), batch: s.n, height: 18, width: 18,
+            channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 819024, gradInput: s.tensor(356), gradWeights: s.f + 823776, workspace: s.ws, pool: pool)
         s.profiler?.stop(570)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6495,7 +6549,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(360), gradWeights: s.g + 269680,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(580)
-        // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]
+        // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(360), seInput: s.tensor(362), batch: s.n,
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888, seActivation: .silu,
@@ -6503,7 +6557,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(105), gradReduceWeights: s.g + 245888, gradReduceBias: s.g + 257504,
             gradExpandWeights: s.g + 257536, gradExpandBias: s.g + 269152, preActivation: s.tensor(100),
             gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 806176, savedInvStd: s.f + 806704,
-            activation: .silu, gradGamma: s.g + 243776, gradBeta: s.g + 244304, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 243776, gradBeta: s.g + 244304, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(581)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -6525,11 +6580,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 811984, count: 4752)
         s.profiler?.stop(584)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(364), batch: s.n, height: 18,
-            width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 807232, gradInput: s.tensor(363), gradWeights: s.f + 811984, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(360), preActivation: s.tensor(100),
+            gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 806176, savedInvStd: s.f + 806704,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(364), batch: s.n, height: 18, width: 18,
+            channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 807232, gradInput: s.tensor(363), gradWeights: s.f + 811984, workspace: s.ws, pool: pool)
         s.profiler?.stop(585)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6595,7 +6652,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(366), gradWeights: s.g + 164720,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(594)
-        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 288]
+        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(366), seInput: s.tensor(368), batch: s.n,
             pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504, seActivation: .silu,
@@ -6603,7 +6660,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(95), gradReduceWeights: s.g + 157504, gradReduceBias: s.g + 160960,
             gradExpandWeights: s.g + 160976, gradExpandBias: s.g + 164432, preActivation: s.tensor(90),
             gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472,
-            activation: .silu, gradGamma: s.g + 156352, gradBeta: s.g + 156640, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 156352, gradBeta: s.g + 156640, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(595)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -6625,11 +6683,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 802352, count: 2592)
         s.profiler?.stop(598)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 18, 18, 288]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 18, 18, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(366), input: s.tensor(370), batch: s.n, height: 36,
-            width: 36, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 799760, gradInput: s.tensor(369), gradWeights: s.f + 802352, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(366), preActivation: s.tensor(90),
+            gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(370), batch: s.n, height: 36, width: 36,
+            channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 799760, gradInput: s.tensor(369), gradWeights: s.f + 802352, workspace: s.ws, pool: pool)
         s.profiler?.stop(599)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6697,7 +6757,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(373), gradWeights: s.g + 124768,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(608)
-        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 288]
+        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(373), seInput: s.tensor(375), batch: s.n,
             pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552, seActivation: .silu,
@@ -6705,7 +6765,8 @@ public final class EfficientNetB2Training: TrainableModel {
             savedScale: s.tensor(83), gradReduceWeights: s.g + 117552, gradReduceBias: s.g + 121008,
             gradExpandWeights: s.g + 121024, gradExpandBias: s.g + 124480, preActivation: s.tensor(78),
             gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 783536, savedInvStd: s.f + 783824,
-            activation: .silu, gradGamma: s.g + 116400, gradBeta: s.g + 116688, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 116400, gradBeta: s.g + 116688, reductions: s.f + 745536,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(609)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -6727,11 +6788,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 791312, count: 7200)
         s.profiler?.stop(612)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(373), input: s.tensor(377), batch: s.n, height: 36,
-            width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
-            weights: s.f + 784112, gradInput: s.tensor(376), gradWeights: s.f + 791312, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(373), preActivation: s.tensor(78),
+            gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 783536, savedInvStd: s.f + 783824,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(377), batch: s.n, height: 36, width: 36,
+            channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
+            weights: s.f + 784112, gradInput: s.tensor(376), gradWeights: s.f + 791312, workspace: s.ws, pool: pool)
         s.profiler?.stop(613)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6803,7 +6866,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(380), gradWeights: s.g + 80208,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(623)
-        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 288]
+        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(380), seInput: s.tensor(382), batch: s.n,
             pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992, seActivation: .silu,
@@ -6811,7 +6874,7 @@ public final class EfficientNetB2Training: TrainableModel {
             gradReduceWeights: s.g + 72992, gradReduceBias: s.g + 76448, gradExpandWeights: s.g + 76464,
             gradExpandBias: s.g + 79920, preActivation: s.tensor(66), gamma: s.p + 71840, beta: s.p + 72128,
             savedMean: s.f + 767888, savedInvStd: s.f + 768176, activation: .silu, gradGamma: s.g + 71840,
-            gradBeta: s.g + 72128, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 72128, reductions: s.f + 745536, workspace: s.ws, pool: pool)
         s.profiler?.stop(624)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -6833,11 +6896,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 775664, count: 7200)
         s.profiler?.stop(627)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(380), input: s.tensor(384), batch: s.n, height: 36,
-            width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
-            weights: s.f + 768464, gradInput: s.tensor(383), gradWeights: s.f + 775664, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(380), preActivation: s.tensor(66),
+            gamma: s.p + 71840, beta: s.p + 72128, savedMean: s.f + 767888, savedInvStd: s.f + 768176,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(384), batch: s.n, height: 36, width: 36,
+            channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
+            weights: s.f + 768464, gradInput: s.tensor(383), gradWeights: s.f + 775664, workspace: s.ws, pool: pool)
         s.profiler?.stop(628)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6903,7 +6968,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 1296 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(386), gradWeights: s.g + 42560,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(637)
-        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 144]
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(386), seInput: s.tensor(388), batch: s.n,
             pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, seActivation: .silu,
@@ -6911,7 +6976,7 @@ public final class EfficientNetB2Training: TrainableModel {
             gradReduceWeights: s.g + 40672, gradReduceBias: s.g + 41536, gradExpandWeights: s.g + 41552,
             gradExpandBias: s.g + 42416, preActivation: s.tensor(56), gamma: s.p + 40096, beta: s.p + 40240,
             savedMean: s.f + 759728, savedInvStd: s.f + 759872, activation: .silu, gradGamma: s.g + 40096,
-            gradBeta: s.g + 40240, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 40240, reductions: s.f + 745536, workspace: s.ws, pool: pool)
         s.profiler?.stop(638)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -6933,11 +6998,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 763616, count: 3600)
         s.profiler?.stop(641)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 36, 36, 144]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 36, 36, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(386), input: s.tensor(390), batch: s.n, height: 72,
-            width: 72, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
-            weights: s.f + 760016, gradInput: s.tensor(389), gradWeights: s.f + 763616, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(386), preActivation: s.tensor(56),
+            gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 759728, savedInvStd: s.f + 759872,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(390), batch: s.n, height: 72, width: 72,
+            channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
+            weights: s.f + 760016, gradInput: s.tensor(389), gradWeights: s.f + 763616, workspace: s.ws, pool: pool)
         s.profiler?.stop(642)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7005,7 +7072,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(393), gradWeights: s.g + 28880,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(651)
-        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 72, 72, 144]
+        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(393), seInput: s.tensor(395), batch: s.n,
             pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, seActivation: .silu,
@@ -7013,7 +7080,7 @@ public final class EfficientNetB2Training: TrainableModel {
             gradReduceWeights: s.g + 26992, gradReduceBias: s.g + 27856, gradExpandWeights: s.g + 27872,
             gradExpandBias: s.g + 28736, preActivation: s.tensor(44), gamma: s.p + 26416, beta: s.p + 26560,
             savedMean: s.f + 756512, savedInvStd: s.f + 756656, activation: .silu, gradGamma: s.g + 26416,
-            gradBeta: s.g + 26560, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 26560, reductions: s.f + 745536, workspace: s.ws, pool: pool)
         s.profiler?.stop(652)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -7035,11 +7102,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 758096, count: 1296)
         s.profiler?.stop(655)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(393), input: s.tensor(397), batch: s.n, height: 72,
-            width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
-            weights: s.f + 756800, gradInput: s.tensor(396), gradWeights: s.f + 758096, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(393), preActivation: s.tensor(44),
+            gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 756512, savedInvStd: s.f + 756656,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(397), batch: s.n, height: 72, width: 72,
+            channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
+            weights: s.f + 756800, gradInput: s.tensor(396), gradWeights: s.f + 758096, workspace: s.ws, pool: pool)
         s.profiler?.stop(656)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7111,7 +7180,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(400), gradWeights: s.g + 17504,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(666)
-        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 72, 72, 144]
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(400), seInput: s.tensor(402), batch: s.n,
             pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, seActivation: .silu,
@@ -7119,7 +7188,7 @@ public final class EfficientNetB2Training: TrainableModel {
             gradReduceWeights: s.g + 15616, gradReduceBias: s.g + 16480, gradExpandWeights: s.g + 16496,
             gradExpandBias: s.g + 17360, preActivation: s.tensor(32), gamma: s.p + 15040, beta: s.p + 15184,
             savedMean: s.f + 753296, savedInvStd: s.f + 753440, activation: .silu, gradGamma: s.g + 15040,
-            gradBeta: s.g + 15184, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 15184, reductions: s.f + 745536, workspace: s.ws, pool: pool)
         s.profiler?.stop(667)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -7141,11 +7210,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 754880, count: 1296)
         s.profiler?.stop(670)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(404), batch: s.n, height: 72,
-            width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
-            weights: s.f + 753584, gradInput: s.tensor(403), gradWeights: s.f + 754880, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(32),
+            gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 753296, savedInvStd: s.f + 753440,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(404), batch: s.n, height: 72, width: 72,
+            channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
+            weights: s.f + 753584, gradInput: s.tensor(403), gradWeights: s.f + 754880, workspace: s.ws, pool: pool)
         s.profiler?.stop(671)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7210,7 +7281,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(406), gradWeights: s.g + 7280,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(680)
-        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 72, 72, 96]
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(406), seInput: s.tensor(408), batch: s.n,
             pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, seActivation: .silu,
@@ -7218,7 +7289,7 @@ public final class EfficientNetB2Training: TrainableModel {
             gradReduceWeights: s.g + 6400, gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800,
             gradExpandBias: s.g + 7184, preActivation: s.tensor(22), gamma: s.p + 6016, beta: s.p + 6112,
             savedMean: s.f + 751040, savedInvStd: s.f + 751136, activation: .silu, gradGamma: s.g + 6016,
-            gradBeta: s.g + 6112, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 6112, reductions: s.f + 745536, workspace: s.ws, pool: pool)
         s.profiler?.stop(681)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
@@ -7240,11 +7311,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 752096, count: 864)
         s.profiler?.stop(684)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 144, 144, 96] <- [n, 72, 72, 96]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 144, 144, 96] <- [n, 72, 72, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(406), input: s.tensor(410), batch: s.n, height: 144,
-            width: 144, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
-            weights: s.f + 751232, gradInput: s.tensor(409), gradWeights: s.f + 752096, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(406), preActivation: s.tensor(22),
+            gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 751040, savedInvStd: s.f + 751136,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(410), batch: s.n, height: 144, width: 144,
+            channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
+            weights: s.f + 751232, gradInput: s.tensor(409), gradWeights: s.f + 752096, workspace: s.ws, pool: pool)
         s.profiler?.stop(685)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7310,7 +7383,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(413), gradWeights: s.g + 2912,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(694)
-        // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 144, 144, 16]
+        // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 144, 144, 16]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(413), seInput: s.tensor(415), batch: s.n,
             pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, seActivation: .silu,
@@ -7318,17 +7391,19 @@ public final class EfficientNetB2Training: TrainableModel {
             gradReduceWeights: s.g + 2752, gradReduceBias: s.g + 2816, gradExpandWeights: s.g + 2832,
             gradExpandBias: s.g + 2896, preActivation: s.tensor(10), gamma: s.p + 2688, beta: s.p + 2704,
             savedMean: s.f + 750496, savedInvStd: s.f + 750512, activation: .silu, gradGamma: s.g + 2688,
-            gradBeta: s.g + 2704, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 2704, reductions: s.f + 745536, workspace: s.ws, pool: pool)
         s.profiler?.stop(695)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 750672, count: 144)
         s.profiler?.stop(696)
-        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
+        // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(413), input: s.tensor(9), batch: s.n, height: 144,
-            width: 144, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
-            weights: s.f + 750528, gradInput: s.tensor(416), gradWeights: s.f + 750672, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(413), preActivation: s.tensor(10),
+            gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 750496, savedInvStd: s.f + 750512,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(9), batch: s.n, height: 144, width: 144,
+            channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
+            weights: s.f + 750528, gradInput: s.tensor(416), gradWeights: s.f + 750672, workspace: s.ws, pool: pool)
         s.profiler?.stop(697)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7379,7 +7454,7 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(417), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(704)
-        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 144, 144, 32]
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 144, 144, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(417), seInput: s.tensor(419), batch: s.n,
             pixels: 20736, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, seActivation: .silu,
@@ -7387,7 +7462,7 @@ public final class EfficientNetB2Training: TrainableModel {
             gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664, gradExpandWeights: s.g + 1680,
             gradExpandBias: s.g + 1936, preActivation: s.tensor(2), gamma: s.p + 1280, beta: s.p + 1312,
             savedMean: s.f + 749824, savedInvStd: s.f + 749856, activation: .silu, gradGamma: s.g + 1280,
-            gradBeta: s.g + 1312, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 1312, reductions: s.f + 745536, workspace: s.ws, pool: pool)
         s.profiler?.stop(705)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -7409,11 +7484,13 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 750176, count: 288)
         s.profiler?.stop(708)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 32]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(417), input: s.tensor(421), batch: s.n, height: 144,
-            width: 144, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
-            weights: s.f + 749888, gradInput: s.tensor(420), gradWeights: s.f + 750176, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(417), preActivation: s.tensor(2),
+            gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 749824, savedInvStd: s.f + 749856,
+            activation: .identity, reductions: s.f + 745536, input: s.tensor(421), batch: s.n, height: 144, width: 144,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
+            weights: s.f + 749888, gradInput: s.tensor(420), gradWeights: s.f + 750176, workspace: s.ws, pool: pool)
         s.profiler?.stop(709)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7447,29 +7524,29 @@ public final class EfficientNetB2Training: TrainableModel {
         (15012864, 7879680),  // 2: features.1.0.block.0 conv output, 663,552 floats per image
         (15676416, 0),  // 3: features.1.0.block.0 output, 663,552 floats per image
         (16339968, 663552),  // 4: features.1.0.block.1 output, 663,552 floats per image
-        (38606304, 18311632),  // 5: features.1.0.block.1 pooled, 32 floats per image
-        (38606592, 18311952),  // 6: features.1.0.block.1 hidden, 8 floats per image
-        (38606336, 18311664),  // 7: features.1.0.block.1 scale, 32 floats per image
+        (38606304, 18311616),  // 5: features.1.0.block.1 pooled, 32 floats per image
+        (38606592, 18311936),  // 6: features.1.0.block.1 hidden, 8 floats per image
+        (38606336, 18311648),  // 7: features.1.0.block.1 scale, 32 floats per image
         (22602240, 10160640),  // 8: features.1.0.block.2 conv output, 331,776 floats per image
         (22934016, 10492416),  // 9: features.1.0.block.2 output, 331,776 floats per image
         (23265792, 10824192),  // 10: features.1.1.block.0 conv output, 331,776 floats per image
         (23597568, 0),  // 11: features.1.1.block.0 output, 331,776 floats per image
         (23929344, 331776),  // 12: features.1.1.block.1 output, 331,776 floats per image
-        (38606608, 18311968),  // 13: features.1.1.block.1 pooled, 16 floats per image
-        (38606624, 18311984),  // 14: features.1.1.block.1 hidden, 4 floats per image
-        (38606640, 18312000),  // 15: features.1.1.block.1 scale, 16 floats per image
+        (38606608, 18311952),  // 13: features.1.1.block.1 pooled, 16 floats per image
+        (38606624, 18311968),  // 14: features.1.1.block.1 hidden, 4 floats per image
+        (38606640, 18311984),  // 15: features.1.1.block.1 scale, 16 floats per image
         (24261120, 11155968),  // 16: features.1.1.block.2 conv output, 331,776 floats per image
         (0, 0),  // 17: features.1.1.block.2 output, 331,776 floats per image
         (24592896, 11487744),  // 18: features.1.1 output, 331,776 floats per image
-        (38606656, 18312016),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (38606656, 18312000),  // 19: features.1.1 drop-path keep, 1 floats per image
         (0, 0),  // 20: features.2.0.block.0 conv output, 1,990,656 floats per image
         (1990656, 1990656),  // 21: features.2.0.block.0 output, 1,990,656 floats per image
         (17003520, 8543232),  // 22: features.2.0.block.1 conv output, 497,664 floats per image
         (17501184, 1990656),  // 23: features.2.0.block.1 output, 497,664 floats per image
         (17998848, 2488320),  // 24: features.2.0.block.2 output, 497,664 floats per image
-        (38606112, 18311184),  // 25: features.2.0.block.2 pooled, 96 floats per image
-        (38606672, 18312032),  // 26: features.2.0.block.2 hidden, 4 floats per image
-        (38606208, 18311280),  // 27: features.2.0.block.2 scale, 96 floats per image
+        (38606112, 18311232),  // 25: features.2.0.block.2 pooled, 96 floats per image
+        (38606672, 18312016),  // 26: features.2.0.block.2 hidden, 4 floats per image
+        (38606208, 18311328),  // 27: features.2.0.block.2 scale, 96 floats per image
         (33727104, 15287616),  // 28: features.2.0.block.3 conv output, 124,416 floats per image
         (33851520, 15412032),  // 29: features.2.0.block.3 output, 124,416 floats per image
         (3981312, 1990656),  // 30: features.2.1.block.0 conv output, 746,496 floats per image
@@ -7477,33 +7554,33 @@ public final class EfficientNetB2Training: TrainableModel {
         (5474304, 3483648),  // 32: features.2.1.block.1 conv output, 746,496 floats per image
         (6220800, 2737152),  // 33: features.2.1.block.1 output, 746,496 floats per image
         (6967296, 4230144),  // 34: features.2.1.block.2 output, 746,496 floats per image
-        (38605248, 18310320),  // 35: features.2.1.block.2 pooled, 144 floats per image
-        (38606688, 18312048),  // 36: features.2.1.block.2 hidden, 6 floats per image
-        (38605392, 18310464),  // 37: features.2.1.block.2 scale, 144 floats per image
+        (38605248, 18310368),  // 35: features.2.1.block.2 pooled, 144 floats per image
+        (38606688, 18312032),  // 36: features.2.1.block.2 hidden, 6 floats per image
+        (38605392, 18310512),  // 37: features.2.1.block.2 scale, 144 floats per image
         (33975936, 15536448),  // 38: features.2.1.block.3 conv output, 124,416 floats per image
         (7713792, 2737152),  // 39: features.2.1.block.3 output, 124,416 floats per image
         (34100352, 15660864),  // 40: features.2.1 output, 124,416 floats per image
-        (38606704, 18312064),  // 41: features.2.1 drop-path keep, 1 floats per image
+        (38606704, 18312048),  // 41: features.2.1 drop-path keep, 1 floats per image
         (7713792, 2737152),  // 42: features.2.2.block.0 conv output, 746,496 floats per image
         (8460288, 4230144),  // 43: features.2.2.block.0 output, 746,496 floats per image
         (9206784, 4976640),  // 44: features.2.2.block.1 conv output, 746,496 floats per image
         (9953280, 4230144),  // 45: features.2.2.block.1 output, 746,496 floats per image
         (10699776, 5723136),  // 46: features.2.2.block.2 output, 746,496 floats per image
-        (38605536, 18310608),  // 47: features.2.2.block.2 pooled, 144 floats per image
-        (38606720, 18312080),  // 48: features.2.2.block.2 hidden, 6 floats per image
-        (38605680, 18310752),  // 49: features.2.2.block.2 scale, 144 floats per image
+        (38605536, 18310656),  // 47: features.2.2.block.2 pooled, 144 floats per image
+        (38606720, 18312064),  // 48: features.2.2.block.2 hidden, 6 floats per image
+        (38605680, 18310800),  // 49: features.2.2.block.2 scale, 144 floats per image
         (34224768, 15785280),  // 50: features.2.2.block.3 conv output, 124,416 floats per image
         (11446272, 4230144),  // 51: features.2.2.block.3 output, 124,416 floats per image
         (34349184, 15909696),  // 52: features.2.2 output, 124,416 floats per image
-        (38606736, 18312096),  // 53: features.2.2 drop-path keep, 1 floats per image
+        (38606736, 18312080),  // 53: features.2.2 drop-path keep, 1 floats per image
         (11446272, 4230144),  // 54: features.3.0.block.0 conv output, 746,496 floats per image
         (12192768, 5723136),  // 55: features.3.0.block.0 output, 746,496 floats per image
         (28890432, 13219200),  // 56: features.3.0.block.1 conv output, 186,624 floats per image
         (29077056, 5723136),  // 57: features.3.0.block.1 output, 186,624 floats per image
         (29263680, 5909760),  // 58: features.3.0.block.2 output, 186,624 floats per image
-        (38605824, 18310896),  // 59: features.3.0.block.2 pooled, 144 floats per image
-        (38606752, 18312112),  // 60: features.3.0.block.2 hidden, 6 floats per image
-        (38605968, 18311040),  // 61: features.3.0.block.2 scale, 144 floats per image
+        (38605824, 18310944),  // 59: features.3.0.block.2 pooled, 144 floats per image
+        (38606752, 18312096),  // 60: features.3.0.block.2 hidden, 6 floats per image
+        (38605968, 18311088),  // 61: features.3.0.block.2 scale, 144 floats per image
         (37280736, 17138304),  // 62: features.3.0.block.3 conv output, 62,208 floats per image
         (37342944, 17200512),  // 63: features.3.0.block.3 output, 62,208 floats per image
         (12939264, 5723136),  // 64: features.3.1.block.0 conv output, 373,248 floats per image
@@ -7511,194 +7588,194 @@ public final class EfficientNetB2Training: TrainableModel {
         (18496512, 6469632),  // 66: features.3.1.block.1 conv output, 373,248 floats per image
         (18869760, 6096384),  // 67: features.3.1.block.1 output, 373,248 floats per image
         (19243008, 6842880),  // 68: features.3.1.block.2 output, 373,248 floats per image
-        (38603520, 18308592),  // 69: features.3.1.block.2 pooled, 288 floats per image
-        (38606768, 18312128),  // 70: features.3.1.block.2 hidden, 12 floats per image
-        (38603808, 18308880),  // 71: features.3.1.block.2 scale, 288 floats per image
+        (38603520, 18308640),  // 69: features.3.1.block.2 pooled, 288 floats per image
+        (38606768, 18312112),  // 70: features.3.1.block.2 hidden, 12 floats per image
+        (38603808, 18308928),  // 71: features.3.1.block.2 scale, 288 floats per image
         (37405152, 17262720),  // 72: features.3.1.block.3 conv output, 62,208 floats per image
         (19616256, 6096384),  // 73: features.3.1.block.3 output, 62,208 floats per image
         (37467360, 17324928),  // 74: features.3.1 output, 62,208 floats per image
-        (38606784, 18312144),  // 75: features.3.1 drop-path keep, 1 floats per image
+        (38606784, 18312128),  // 75: features.3.1 drop-path keep, 1 floats per image
         (19616256, 6096384),  // 76: features.3.2.block.0 conv output, 373,248 floats per image
         (19989504, 6842880),  // 77: features.3.2.block.0 output, 373,248 floats per image
         (20362752, 9040896),  // 78: features.3.2.block.1 conv output, 373,248 floats per image
         (20736000, 6842880),  // 79: features.3.2.block.1 output, 373,248 floats per image
         (21109248, 9414144),  // 80: features.3.2.block.2 output, 373,248 floats per image
-        (38604096, 18309168),  // 81: features.3.2.block.2 pooled, 288 floats per image
-        (38606800, 18312160),  // 82: features.3.2.block.2 hidden, 12 floats per image
-        (38604384, 18309456),  // 83: features.3.2.block.2 scale, 288 floats per image
+        (38604096, 18309216),  // 81: features.3.2.block.2 pooled, 288 floats per image
+        (38606800, 18312144),  // 82: features.3.2.block.2 hidden, 12 floats per image
+        (38604384, 18309504),  // 83: features.3.2.block.2 scale, 288 floats per image
         (37529568, 17387136),  // 84: features.3.2.block.3 conv output, 62,208 floats per image
         (21482496, 6842880),  // 85: features.3.2.block.3 output, 62,208 floats per image
         (37591776, 17449344),  // 86: features.3.2 output, 62,208 floats per image
-        (38606816, 18312176),  // 87: features.3.2 drop-path keep, 1 floats per image
+        (38606816, 18312160),  // 87: features.3.2 drop-path keep, 1 floats per image
         (21482496, 6842880),  // 88: features.4.0.block.0 conv output, 373,248 floats per image
         (21855744, 9414144),  // 89: features.4.0.block.0 output, 373,248 floats per image
         (37000800, 17044992),  // 90: features.4.0.block.1 conv output, 93,312 floats per image
         (37094112, 9414144),  // 91: features.4.0.block.1 output, 93,312 floats per image
         (37187424, 9507456),  // 92: features.4.0.block.2 output, 93,312 floats per image
-        (38604672, 18309744),  // 93: features.4.0.block.2 pooled, 288 floats per image
+        (38604672, 18309792),  // 93: features.4.0.block.2 pooled, 288 floats per image
         (38606832, 10160624),  // 94: features.4.0.block.2 hidden, 12 floats per image
-        (38604960, 18310032),  // 95: features.4.0.block.2 scale, 288 floats per image
-        (38081664, 17783712),  // 96: features.4.0.block.3 conv output, 28,512 floats per image
-        (38110176, 17812224),  // 97: features.4.0.block.3 output, 28,512 floats per image
+        (38604960, 18310080),  // 95: features.4.0.block.2 scale, 288 floats per image
+        (38081664, 17842032),  // 96: features.4.0.block.3 conv output, 28,512 floats per image
+        (38110176, 17870544),  // 97: features.4.0.block.3 output, 28,512 floats per image
         (29450304, 13405824),  // 98: features.4.1.block.0 conv output, 171,072 floats per image
         (29621376, 9414144),  // 99: features.4.1.block.0 output, 171,072 floats per image
         (29792448, 13576896),  // 100: features.4.1.block.1 conv output, 171,072 floats per image
         (29963520, 9414144),  // 101: features.4.1.block.1 output, 171,072 floats per image
         (30134592, 9585216),  // 102: features.4.1.block.2 output, 171,072 floats per image
-        (38599296, 18304368),  // 103: features.4.1.block.2 pooled, 528 floats per image
-        (38606368, 18311696),  // 104: features.4.1.block.2 hidden, 22 floats per image
-        (38599824, 18304896),  // 105: features.4.1.block.2 scale, 528 floats per image
-        (38138688, 17840736),  // 106: features.4.1.block.3 conv output, 28,512 floats per image
+        (38599296, 18304416),  // 103: features.4.1.block.2 pooled, 528 floats per image
+        (38606368, 18311680),  // 104: features.4.1.block.2 hidden, 22 floats per image
+        (38599824, 18304944),  // 105: features.4.1.block.2 scale, 528 floats per image
+        (38138688, 17899056),  // 106: features.4.1.block.3 conv output, 28,512 floats per image
         (22228992, 9414144),  // 107: features.4.1.block.3 output, 28,512 floats per image
-        (38167200, 17869248),  // 108: features.4.1 output, 28,512 floats per image
-        (38606848, 18312192),  // 109: features.4.1 drop-path keep, 1 floats per image
+        (38167200, 17927568),  // 108: features.4.1 output, 28,512 floats per image
+        (38606848, 18312176),  // 109: features.4.1 drop-path keep, 1 floats per image
         (30305664, 13747968),  // 110: features.4.2.block.0 conv output, 171,072 floats per image
         (30476736, 9414144),  // 111: features.4.2.block.0 output, 171,072 floats per image
         (30647808, 13919040),  // 112: features.4.2.block.1 conv output, 171,072 floats per image
         (30818880, 9414144),  // 113: features.4.2.block.1 output, 171,072 floats per image
         (30989952, 9585216),  // 114: features.4.2.block.2 output, 171,072 floats per image
-        (38600352, 18305424),  // 115: features.4.2.block.2 pooled, 528 floats per image
-        (38606400, 18311728),  // 116: features.4.2.block.2 hidden, 22 floats per image
-        (38600880, 18305952),  // 117: features.4.2.block.2 scale, 528 floats per image
-        (38195712, 17897760),  // 118: features.4.2.block.3 conv output, 28,512 floats per image
+        (38600352, 18305472),  // 115: features.4.2.block.2 pooled, 528 floats per image
+        (38606400, 18311712),  // 116: features.4.2.block.2 hidden, 22 floats per image
+        (38600880, 18306000),  // 117: features.4.2.block.2 scale, 528 floats per image
+        (38195712, 17956080),  // 118: features.4.2.block.3 conv output, 28,512 floats per image
         (22228992, 9414144),  // 119: features.4.2.block.3 output, 28,512 floats per image
-        (38224224, 17926272),  // 120: features.4.2 output, 28,512 floats per image
-        (38606864, 18312208),  // 121: features.4.2 drop-path keep, 1 floats per image
+        (38224224, 17984592),  // 120: features.4.2 output, 28,512 floats per image
+        (38606864, 18312192),  // 121: features.4.2 drop-path keep, 1 floats per image
         (31161024, 14090112),  // 122: features.4.3.block.0 conv output, 171,072 floats per image
         (31332096, 9414144),  // 123: features.4.3.block.0 output, 171,072 floats per image
         (31503168, 14261184),  // 124: features.4.3.block.1 conv output, 171,072 floats per image
         (31674240, 9414144),  // 125: features.4.3.block.1 output, 171,072 floats per image
         (31845312, 9585216),  // 126: features.4.3.block.2 output, 171,072 floats per image
-        (38601408, 18306480),  // 127: features.4.3.block.2 pooled, 528 floats per image
-        (38606432, 18311760),  // 128: features.4.3.block.2 hidden, 22 floats per image
-        (38601936, 18307008),  // 129: features.4.3.block.2 scale, 528 floats per image
-        (38252736, 17954784),  // 130: features.4.3.block.3 conv output, 28,512 floats per image
+        (38601408, 18306528),  // 127: features.4.3.block.2 pooled, 528 floats per image
+        (38606432, 18311744),  // 128: features.4.3.block.2 hidden, 22 floats per image
+        (38601936, 18307056),  // 129: features.4.3.block.2 scale, 528 floats per image
+        (38252736, 18013104),  // 130: features.4.3.block.3 conv output, 28,512 floats per image
         (22228992, 9414144),  // 131: features.4.3.block.3 output, 28,512 floats per image
-        (38281248, 17983296),  // 132: features.4.3 output, 28,512 floats per image
-        (38606880, 18312224),  // 133: features.4.3 drop-path keep, 1 floats per image
+        (38281248, 18041616),  // 132: features.4.3 output, 28,512 floats per image
+        (38606880, 18312208),  // 133: features.4.3 drop-path keep, 1 floats per image
         (32016384, 14432256),  // 134: features.5.0.block.0 conv output, 171,072 floats per image
         (32187456, 9414144),  // 135: features.5.0.block.0 output, 171,072 floats per image
         (32358528, 14603328),  // 136: features.5.0.block.1 conv output, 171,072 floats per image
         (32529600, 9414144),  // 137: features.5.0.block.1 output, 171,072 floats per image
         (32700672, 9585216),  // 138: features.5.0.block.2 output, 171,072 floats per image
-        (38602464, 18307536),  // 139: features.5.0.block.2 pooled, 528 floats per image
-        (38606464, 18311792),  // 140: features.5.0.block.2 hidden, 22 floats per image
-        (38602992, 18308064),  // 141: features.5.0.block.2 scale, 528 floats per image
+        (38602464, 18307584),  // 139: features.5.0.block.2 pooled, 528 floats per image
+        (38606464, 18311776),  // 140: features.5.0.block.2 hidden, 22 floats per image
+        (38602992, 18308112),  // 141: features.5.0.block.2 scale, 528 floats per image
         (37770624, 10113984),  // 142: features.5.0.block.3 conv output, 38,880 floats per image
-        (37809504, 17511552),  // 143: features.5.0.block.3 output, 38,880 floats per image
+        (37809504, 17569872),  // 143: features.5.0.block.3 output, 38,880 floats per image
         (22228992, 9414144),  // 144: features.5.1.block.0 conv output, 233,280 floats per image
         (24924672, 9647424),  // 145: features.5.1.block.0 output, 233,280 floats per image
         (25157952, 9880704),  // 146: features.5.1.block.1 conv output, 233,280 floats per image
         (25391232, 9647424),  // 147: features.5.1.block.1 output, 233,280 floats per image
         (25624512, 11819520),  // 148: features.5.1.block.2 output, 233,280 floats per image
         (38593536, 10159904),  // 149: features.5.1.block.2 pooled, 720 floats per image
-        (38606496, 18311824),  // 150: features.5.1.block.2 hidden, 30 floats per image
-        (38594256, 18299328),  // 151: features.5.1.block.2 scale, 720 floats per image
-        (37848384, 17550432),  // 152: features.5.1.block.3 conv output, 38,880 floats per image
+        (38606496, 18311808),  // 150: features.5.1.block.2 hidden, 30 floats per image
+        (38594256, 18299376),  // 151: features.5.1.block.2 scale, 720 floats per image
+        (37848384, 17608752),  // 152: features.5.1.block.3 conv output, 38,880 floats per image
         (22462272, 9647424),  // 153: features.5.1.block.3 output, 38,880 floats per image
-        (37887264, 17589312),  // 154: features.5.1 output, 38,880 floats per image
-        (38606896, 18312240),  // 155: features.5.1 drop-path keep, 1 floats per image
+        (37887264, 17647632),  // 154: features.5.1 output, 38,880 floats per image
+        (38606896, 18312224),  // 155: features.5.1 drop-path keep, 1 floats per image
         (25857792, 9647424),  // 156: features.5.2.block.0 conv output, 233,280 floats per image
         (26091072, 11819520),  // 157: features.5.2.block.0 output, 233,280 floats per image
         (26324352, 12052800),  // 158: features.5.2.block.1 conv output, 233,280 floats per image
         (26557632, 11819520),  // 159: features.5.2.block.1 output, 233,280 floats per image
         (26790912, 12286080),  // 160: features.5.2.block.2 output, 233,280 floats per image
-        (38594976, 18300048),  // 161: features.5.2.block.2 pooled, 720 floats per image
-        (38606528, 18311856),  // 162: features.5.2.block.2 hidden, 30 floats per image
-        (38595696, 18300768),  // 163: features.5.2.block.2 scale, 720 floats per image
-        (37926144, 17628192),  // 164: features.5.2.block.3 conv output, 38,880 floats per image
+        (38594976, 18300096),  // 161: features.5.2.block.2 pooled, 720 floats per image
+        (38606528, 18311840),  // 162: features.5.2.block.2 hidden, 30 floats per image
+        (38595696, 18300816),  // 163: features.5.2.block.2 scale, 720 floats per image
+        (37926144, 17686512),  // 164: features.5.2.block.3 conv output, 38,880 floats per image
         (22462272, 11819520),  // 165: features.5.2.block.3 output, 38,880 floats per image
-        (37965024, 17667072),  // 166: features.5.2 output, 38,880 floats per image
-        (38606912, 18312256),  // 167: features.5.2 drop-path keep, 1 floats per image
+        (37965024, 17725392),  // 166: features.5.2 output, 38,880 floats per image
+        (38606912, 18312240),  // 167: features.5.2 drop-path keep, 1 floats per image
         (27024192, 11819520),  // 168: features.5.3.block.0 conv output, 233,280 floats per image
         (27257472, 12286080),  // 169: features.5.3.block.0 output, 233,280 floats per image
         (27490752, 12519360),  // 170: features.5.3.block.1 conv output, 233,280 floats per image
         (27724032, 12286080),  // 171: features.5.3.block.1 output, 233,280 floats per image
         (27957312, 12752640),  // 172: features.5.3.block.2 output, 233,280 floats per image
-        (38596416, 18301488),  // 173: features.5.3.block.2 pooled, 720 floats per image
-        (38606560, 18311888),  // 174: features.5.3.block.2 hidden, 30 floats per image
-        (38597136, 18302208),  // 175: features.5.3.block.2 scale, 720 floats per image
-        (38003904, 17705952),  // 176: features.5.3.block.3 conv output, 38,880 floats per image
+        (38596416, 18301536),  // 173: features.5.3.block.2 pooled, 720 floats per image
+        (38606560, 18311872),  // 174: features.5.3.block.2 hidden, 30 floats per image
+        (38597136, 18302256),  // 175: features.5.3.block.2 scale, 720 floats per image
+        (38003904, 17764272),  // 176: features.5.3.block.3 conv output, 38,880 floats per image
         (22462272, 12286080),  // 177: features.5.3.block.3 output, 38,880 floats per image
-        (38042784, 17744832),  // 178: features.5.3 output, 38,880 floats per image
-        (38606928, 18312272),  // 179: features.5.3 drop-path keep, 1 floats per image
+        (38042784, 17803152),  // 178: features.5.3 output, 38,880 floats per image
+        (38606928, 18312256),  // 179: features.5.3 drop-path keep, 1 floats per image
         (28190592, 12286080),  // 180: features.6.0.block.0 conv output, 233,280 floats per image
         (28423872, 12752640),  // 181: features.6.0.block.0 output, 233,280 floats per image
-        (28828224, 13151808),  // 182: features.6.0.block.1 conv output, 58,320 floats per image
-        (37653984, 12752640),  // 183: features.6.0.block.1 output, 58,320 floats per image
+        (37653984, 17511552),  // 182: features.6.0.block.1 conv output, 58,320 floats per image
+        (28828224, 12752640),  // 183: features.6.0.block.1 output, 58,320 floats per image
         (37712304, 12810960),  // 184: features.6.0.block.2 output, 58,320 floats per image
-        (38597856, 18302928),  // 185: features.6.0.block.2 pooled, 720 floats per image
-        (28890352, 18311920),  // 186: features.6.0.block.2 hidden, 30 floats per image
-        (38598576, 18303648),  // 187: features.6.0.block.2 scale, 720 floats per image
-        (38423808, 18125856),  // 188: features.6.0.block.3 conv output, 16,848 floats per image
-        (38440656, 18142704),  // 189: features.6.0.block.3 output, 16,848 floats per image
+        (38597856, 18302976),  // 185: features.6.0.block.2 pooled, 720 floats per image
+        (28890352, 18311904),  // 186: features.6.0.block.2 hidden, 30 floats per image
+        (38598576, 18303696),  // 187: features.6.0.block.2 scale, 720 floats per image
+        (38423808, 18127152),  // 188: features.6.0.block.3 conv output, 16,848 floats per image
+        (38440656, 18144000),  // 189: features.6.0.block.3 output, 16,848 floats per image
         (34473600, 16034112),  // 190: features.6.1.block.0 conv output, 101,088 floats per image
         (34574688, 12752640),  // 191: features.6.1.block.0 output, 101,088 floats per image
         (34675776, 16135200),  // 192: features.6.1.block.1 conv output, 101,088 floats per image
         (34776864, 12752640),  // 193: features.6.1.block.1 output, 101,088 floats per image
         (34877952, 12853728),  // 194: features.6.1.block.2 output, 101,088 floats per image
-        (22597056, 13211536),  // 195: features.6.1.block.2 pooled, 1,248 floats per image
-        (22602048, 13219120),  // 196: features.6.1.block.2 hidden, 52 floats per image
-        (22598304, 13212784),  // 197: features.6.1.block.2 scale, 1,248 floats per image
-        (38457504, 18159552),  // 198: features.6.1.block.3 conv output, 16,848 floats per image
+        (22597056, 13210240),  // 195: features.6.1.block.2 pooled, 1,248 floats per image
+        (22602048, 13219072),  // 196: features.6.1.block.2 hidden, 52 floats per image
+        (22598304, 13211488),  // 197: features.6.1.block.2 scale, 1,248 floats per image
+        (38457504, 18160848),  // 198: features.6.1.block.3 conv output, 16,848 floats per image
         (22462272, 12752640),  // 199: features.6.1.block.3 output, 16,848 floats per image
-        (38474352, 18176400),  // 200: features.6.1 output, 16,848 floats per image
-        (28890384, 13219184),  // 201: features.6.1 drop-path keep, 1 floats per image
+        (38474352, 18177696),  // 200: features.6.1 output, 16,848 floats per image
+        (28890384, 18312272),  // 201: features.6.1 drop-path keep, 1 floats per image
         (34979040, 16236288),  // 202: features.6.2.block.0 conv output, 101,088 floats per image
         (35080128, 12752640),  // 203: features.6.2.block.0 output, 101,088 floats per image
         (35181216, 16337376),  // 204: features.6.2.block.1 conv output, 101,088 floats per image
         (35282304, 12752640),  // 205: features.6.2.block.1 output, 101,088 floats per image
         (35383392, 12853728),  // 206: features.6.2.block.2 output, 101,088 floats per image
-        (22599552, 13214032),  // 207: features.6.2.block.2 pooled, 1,248 floats per image
-        (22602112, 18311376),  // 208: features.6.2.block.2 hidden, 52 floats per image
-        (22600800, 13215280),  // 209: features.6.2.block.2 scale, 1,248 floats per image
-        (38491200, 18193248),  // 210: features.6.2.block.3 conv output, 16,848 floats per image
+        (22599552, 13212736),  // 207: features.6.2.block.2 pooled, 1,248 floats per image
+        (22602112, 13219136),  // 208: features.6.2.block.2 hidden, 52 floats per image
+        (22600800, 13213984),  // 209: features.6.2.block.2 scale, 1,248 floats per image
+        (38491200, 18194544),  // 210: features.6.2.block.3 conv output, 16,848 floats per image
         (22462272, 12752640),  // 211: features.6.2.block.3 output, 16,848 floats per image
-        (38508048, 18210096),  // 212: features.6.2 output, 16,848 floats per image
+        (38508048, 18211392),  // 212: features.6.2 output, 16,848 floats per image
         (28890400, 18312288),  // 213: features.6.2 drop-path keep, 1 floats per image
         (35484480, 16438464),  // 214: features.6.3.block.0 conv output, 101,088 floats per image
         (35585568, 12752640),  // 215: features.6.3.block.0 output, 101,088 floats per image
         (35686656, 16539552),  // 216: features.6.3.block.1 conv output, 101,088 floats per image
         (35787744, 12752640),  // 217: features.6.3.block.1 output, 101,088 floats per image
         (35888832, 12853728),  // 218: features.6.3.block.2 output, 101,088 floats per image
-        (28886544, 13216528),  // 219: features.6.3.block.2 pooled, 1,248 floats per image
-        (22602176, 18311440),  // 220: features.6.3.block.2 hidden, 52 floats per image
-        (28887792, 13217776),  // 221: features.6.3.block.2 scale, 1,248 floats per image
-        (38524896, 18226944),  // 222: features.6.3.block.3 conv output, 16,848 floats per image
+        (28886544, 13215232),  // 219: features.6.3.block.2 pooled, 1,248 floats per image
+        (22602176, 18311424),  // 220: features.6.3.block.2 hidden, 52 floats per image
+        (28887792, 13216480),  // 221: features.6.3.block.2 scale, 1,248 floats per image
+        (38524896, 18228240),  // 222: features.6.3.block.3 conv output, 16,848 floats per image
         (22462272, 12752640),  // 223: features.6.3.block.3 output, 16,848 floats per image
-        (38541744, 18243792),  // 224: features.6.3 output, 16,848 floats per image
+        (38541744, 18245088),  // 224: features.6.3 output, 16,848 floats per image
         (28890416, 18312304),  // 225: features.6.3 drop-path keep, 1 floats per image
         (35989920, 16640640),  // 226: features.6.4.block.0 conv output, 101,088 floats per image
         (36091008, 12752640),  // 227: features.6.4.block.0 output, 101,088 floats per image
         (36192096, 16741728),  // 228: features.6.4.block.1 conv output, 101,088 floats per image
         (36293184, 12752640),  // 229: features.6.4.block.1 output, 101,088 floats per image
         (36394272, 12853728),  // 230: features.6.4.block.2 output, 101,088 floats per image
-        (28889040, 18294336),  // 231: features.6.4.block.2 pooled, 1,248 floats per image
-        (28890288, 18311504),  // 232: features.6.4.block.2 hidden, 52 floats per image
-        (38592288, 18295584),  // 233: features.6.4.block.2 scale, 1,248 floats per image
-        (38558592, 18260640),  // 234: features.6.4.block.3 conv output, 16,848 floats per image
+        (28889040, 13217728),  // 231: features.6.4.block.2 pooled, 1,248 floats per image
+        (28890288, 18311488),  // 232: features.6.4.block.2 hidden, 52 floats per image
+        (38592288, 18295632),  // 233: features.6.4.block.2 scale, 1,248 floats per image
+        (38558592, 18261936),  // 234: features.6.4.block.3 conv output, 16,848 floats per image
         (22462272, 12752640),  // 235: features.6.4.block.3 output, 16,848 floats per image
-        (38575440, 18277488),  // 236: features.6.4 output, 16,848 floats per image
+        (38575440, 18278784),  // 236: features.6.4 output, 16,848 floats per image
         (38606944, 18312320),  // 237: features.6.4 drop-path keep, 1 floats per image
         (36495360, 16842816),  // 238: features.7.0.block.0 conv output, 101,088 floats per image
         (36596448, 12752640),  // 239: features.7.0.block.0 output, 101,088 floats per image
         (36697536, 16943904),  // 240: features.7.0.block.1 conv output, 101,088 floats per image
         (36798624, 12752640),  // 241: features.7.0.block.1 output, 101,088 floats per image
         (36899712, 12853728),  // 242: features.7.0.block.2 output, 101,088 floats per image
-        (22591872, 18296832),  // 243: features.7.0.block.2 pooled, 1,248 floats per image
-        (22594368, 18311568),  // 244: features.7.0.block.2 hidden, 52 floats per image
-        (22593120, 18298080),  // 245: features.7.0.block.2 scale, 1,248 floats per image
-        (38309760, 18011808),  // 246: features.7.0.block.3 conv output, 28,512 floats per image
-        (38338272, 18040320),  // 247: features.7.0.block.3 output, 28,512 floats per image
+        (22591872, 18296880),  // 243: features.7.0.block.2 pooled, 1,248 floats per image
+        (22594368, 18311552),  // 244: features.7.0.block.2 hidden, 52 floats per image
+        (22593120, 18298128),  // 245: features.7.0.block.2 scale, 1,248 floats per image
+        (38309760, 13151808),  // 246: features.7.0.block.3 conv output, 28,512 floats per image
+        (38338272, 13180320),  // 247: features.7.0.block.3 output, 28,512 floats per image
         (28657152, 12752640),  // 248: features.7.1.block.0 conv output, 171,072 floats per image
         (32871744, 12923712),  // 249: features.7.1.block.0 output, 171,072 floats per image
         (33042816, 14774400),  // 250: features.7.1.block.1 conv output, 171,072 floats per image
         (33213888, 12923712),  // 251: features.7.1.block.1 output, 171,072 floats per image
         (33384960, 14945472),  // 252: features.7.1.block.2 output, 171,072 floats per image
         (22576320, 10152864),  // 253: features.7.1.block.2 pooled, 2,112 floats per image
-        (22585776, 13219024),  // 254: features.7.1.block.2 hidden, 88 floats per image
+        (22585776, 13218976),  // 254: features.7.1.block.2 hidden, 88 floats per image
         (22578432, 10154976),  // 255: features.7.1.block.2 scale, 2,112 floats per image
-        (38366784, 18068832),  // 256: features.7.1.block.3 conv output, 28,512 floats per image
+        (38366784, 18070128),  // 256: features.7.1.block.3 conv output, 28,512 floats per image
         (22462272, 12923712),  // 257: features.7.1.block.3 output, 28,512 floats per image
         (33670080, 14945472),  // 258: features.7.1 output, 28,512 floats per image
         (22585872, 14973984),  // 259: features.7.1 drop-path keep, 1 floats per image
@@ -7710,14 +7787,14 @@ public final class EfficientNetB2Training: TrainableModel {
         (22580544, 10157088),  // 265: logits, 1,000 floats per image
         (22584768, 13039168),  // 266: logits gradient, 1,000 floats per image
         (22580544, 10157088),  // 267: gradient of dropout output, 1,408 floats per image
-        (22583360, 13210128),  // 268: gradient of avgpool, 1,408 floats per image
+        (22583360, 13208832),  // 268: gradient of avgpool, 1,408 floats per image
         (33556032, 13037760),  // 269: gradient of head output, 114,048 floats per image
-        (38395296, 18097344),  // 270: gradient of features.8 input, 28,512 floats per image
+        (38395296, 18098640),  // 270: gradient of features.8 input, 28,512 floats per image
         (22462272, 13094784),  // 271: gradient of features.7.1 branch, 28,512 floats per image
         (33556032, 15116544),  // 272: gradient of features.7.1.block.3 input, 171,072 floats per image
         (33384960, 14945472),  // 273: features.7.1.block.2 output (recomputed), 171,072 floats per image
         (33213888, 12923712),  // 274: features.7.1.block.1 output (recomputed), 171,072 floats per image
-        (33042816, 14774400),  // 275: gradient of features.7.1.block.1 input, 171,072 floats per image
+        (33213888, 14945472),  // 275: gradient of features.7.1.block.1 input, 171,072 floats per image
         (32871744, 12923712),  // 276: features.7.1.block.0 output (recomputed), 171,072 floats per image
         (22563360, 13055904),  // 277: gradient of features.7.1.block.0 input, 28,512 floats per image
         (22462272, 12954816),  // 278: gradient of features.7.0.block.3 input, 101,088 floats per image
@@ -7756,7 +7833,7 @@ public final class EfficientNetB2Training: TrainableModel {
         (22520592, 12954816),  // 311: gradient of features.6.1.block.0 input, 16,848 floats per image
         (22462272, 14774400),  // 312: gradient of features.6.0.block.3 input, 58,320 floats per image
         (37712304, 12810960),  // 313: features.6.0.block.2 output (recomputed), 58,320 floats per image
-        (37653984, 12752640),  // 314: features.6.0.block.1 output (recomputed), 58,320 floats per image
+        (28828224, 12752640),  // 314: features.6.0.block.1 output (recomputed), 58,320 floats per image
         (28657152, 12985920),  // 315: gradient of features.6.0.block.1 input, 233,280 floats per image
         (28423872, 12752640),  // 316: features.6.0.block.0 output (recomputed), 233,280 floats per image
         (22462272, 14774400),  // 317: gradient of features.6.0.block.0 input, 38,880 floats per image
@@ -7764,23 +7841,23 @@ public final class EfficientNetB2Training: TrainableModel {
         (28190592, 12985920),  // 319: gradient of features.5.3.block.3 input, 233,280 floats per image
         (27957312, 12752640),  // 320: features.5.3.block.2 output (recomputed), 233,280 floats per image
         (27724032, 12286080),  // 321: features.5.3.block.1 output (recomputed), 233,280 floats per image
-        (27490752, 12519360),  // 322: gradient of features.5.3.block.1 input, 233,280 floats per image
+        (27724032, 12752640),  // 322: gradient of features.5.3.block.1 input, 233,280 floats per image
         (27257472, 12286080),  // 323: features.5.3.block.0 output (recomputed), 233,280 floats per image
-        (22501152, 12752640),  // 324: gradient of features.5.3.block.0 input, 38,880 floats per image
-        (22462272, 12791520),  // 325: gradient of features.5.2 branch, 38,880 floats per image
+        (22501152, 12985920),  // 324: gradient of features.5.3.block.0 input, 38,880 floats per image
+        (22462272, 12752640),  // 325: gradient of features.5.2 branch, 38,880 floats per image
         (27024192, 12519360),  // 326: gradient of features.5.2.block.3 input, 233,280 floats per image
         (26790912, 12286080),  // 327: features.5.2.block.2 output (recomputed), 233,280 floats per image
         (26557632, 11819520),  // 328: features.5.2.block.1 output (recomputed), 233,280 floats per image
-        (26324352, 12052800),  // 329: gradient of features.5.2.block.1 input, 233,280 floats per image
+        (26557632, 12286080),  // 329: gradient of features.5.2.block.1 input, 233,280 floats per image
         (26091072, 11819520),  // 330: features.5.2.block.0 output (recomputed), 233,280 floats per image
-        (22462272, 12286080),  // 331: gradient of features.5.2.block.0 input, 38,880 floats per image
-        (22501152, 12324960),  // 332: gradient of features.5.1 branch, 38,880 floats per image
+        (22462272, 12519360),  // 331: gradient of features.5.2.block.0 input, 38,880 floats per image
+        (22501152, 12286080),  // 332: gradient of features.5.1 branch, 38,880 floats per image
         (25857792, 12052800),  // 333: gradient of features.5.1.block.3 input, 233,280 floats per image
         (25624512, 11819520),  // 334: features.5.1.block.2 output (recomputed), 233,280 floats per image
         (25391232, 9647424),  // 335: features.5.1.block.1 output (recomputed), 233,280 floats per image
-        (25157952, 9880704),  // 336: gradient of features.5.1.block.1 input, 233,280 floats per image
+        (25391232, 11819520),  // 336: gradient of features.5.1.block.1 input, 233,280 floats per image
         (24924672, 9647424),  // 337: features.5.1.block.0 output (recomputed), 233,280 floats per image
-        (22501152, 11819520),  // 338: gradient of features.5.1.block.0 input, 38,880 floats per image
+        (22501152, 9927360),  // 338: gradient of features.5.1.block.0 input, 38,880 floats per image
         (22228992, 9756288),  // 339: gradient of features.5.0.block.3 input, 171,072 floats per image
         (32700672, 9585216),  // 340: features.5.0.block.2 output (recomputed), 171,072 floats per image
         (32529600, 9414144),  // 341: features.5.0.block.1 output (recomputed), 171,072 floats per image
@@ -7818,14 +7895,14 @@ public final class EfficientNetB2Training: TrainableModel {
         (21482496, 9787392),  // 373: gradient of features.3.2.block.3 input, 373,248 floats per image
         (21109248, 9414144),  // 374: features.3.2.block.2 output (recomputed), 373,248 floats per image
         (20736000, 6842880),  // 375: features.3.2.block.1 output (recomputed), 373,248 floats per image
-        (20362752, 9040896),  // 376: gradient of features.3.2.block.1 input, 373,248 floats per image
+        (20736000, 9414144),  // 376: gradient of features.3.2.block.1 input, 373,248 floats per image
         (19989504, 6842880),  // 377: features.3.2.block.0 output (recomputed), 373,248 floats per image
-        (19989504, 9414144),  // 378: gradient of features.3.2.block.0 input, 62,208 floats per image
-        (20051712, 9476352),  // 379: gradient of features.3.1 branch, 62,208 floats per image
+        (19989504, 9787392),  // 378: gradient of features.3.2.block.0 input, 62,208 floats per image
+        (20051712, 9414144),  // 379: gradient of features.3.1 branch, 62,208 floats per image
         (19616256, 9040896),  // 380: gradient of features.3.1.block.3 input, 373,248 floats per image
         (19243008, 6842880),  // 381: features.3.1.block.2 output (recomputed), 373,248 floats per image
         (18869760, 6096384),  // 382: features.3.1.block.1 output (recomputed), 373,248 floats per image
-        (18496512, 6469632),  // 383: gradient of features.3.1.block.1 input, 373,248 floats per image
+        (18869760, 6842880),  // 383: gradient of features.3.1.block.1 input, 373,248 floats per image
         (13312512, 6096384),  // 384: features.3.1.block.0 output (recomputed), 373,248 floats per image
         (13312512, 6096384),  // 385: gradient of features.3.1.block.0 input, 62,208 floats per image
         (18496512, 9040896),  // 386: gradient of features.3.0.block.3 input, 186,624 floats per image
@@ -7838,14 +7915,14 @@ public final class EfficientNetB2Training: TrainableModel {
         (11446272, 6469632),  // 393: gradient of features.2.2.block.3 input, 746,496 floats per image
         (10699776, 5723136),  // 394: features.2.2.block.2 output (recomputed), 746,496 floats per image
         (9953280, 4230144),  // 395: features.2.2.block.1 output (recomputed), 746,496 floats per image
-        (9206784, 4976640),  // 396: gradient of features.2.2.block.1 input, 746,496 floats per image
+        (9953280, 5723136),  // 396: gradient of features.2.2.block.1 input, 746,496 floats per image
         (8460288, 4230144),  // 397: features.2.2.block.0 output (recomputed), 746,496 floats per image
-        (8460288, 5723136),  // 398: gradient of features.2.2.block.0 input, 124,416 floats per image
-        (8584704, 5847552),  // 399: gradient of features.2.1 branch, 124,416 floats per image
+        (8460288, 6469632),  // 398: gradient of features.2.2.block.0 input, 124,416 floats per image
+        (8584704, 5723136),  // 399: gradient of features.2.1 branch, 124,416 floats per image
         (7713792, 4976640),  // 400: gradient of features.2.1.block.3 input, 746,496 floats per image
         (6967296, 4230144),  // 401: features.2.1.block.2 output (recomputed), 746,496 floats per image
         (6220800, 2737152),  // 402: features.2.1.block.1 output (recomputed), 746,496 floats per image
-        (5474304, 3483648),  // 403: gradient of features.2.1.block.1 input, 746,496 floats per image
+        (6220800, 4230144),  // 403: gradient of features.2.1.block.1 input, 746,496 floats per image
         (4727808, 2737152),  // 404: features.2.1.block.0 output (recomputed), 746,496 floats per image
         (4727808, 2985984),  // 405: gradient of features.2.1.block.0 input, 124,416 floats per image
         (5971968, 5971968),  // 406: gradient of features.2.0.block.3 input, 497,664 floats per image
@@ -8654,15 +8731,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 120434688,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 743424,
-              "squeeze-excitation 2112 -> 88 -> 2112 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 2112]"),
+              "squeeze-excitation 2112 -> 88 -> 2112 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 2112]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 3079296,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 2112]"),
+        .init("features.7.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3079296,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 2112]"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8682,15 +8759,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71165952,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
-              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]"),
+              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1819584,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1819584,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8710,15 +8787,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
-              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]"),
+              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 5054400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5054400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8740,15 +8817,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
-              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]"),
+              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 5054400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5054400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8770,15 +8847,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
-              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]"),
+              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 5054400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5054400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8800,15 +8877,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 259584,
-              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 1248]"),
+              "squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 5054400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5054400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8828,15 +8905,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24261120,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 86400,
-              "squeeze-excitation 720 -> 30 -> 720 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 720]"),
+              "squeeze-excitation 720 -> 30 -> 720 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 720]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 2916000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 9, 9, 720]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2916000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8856,15 +8933,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 86400,
-              "squeeze-excitation 720 -> 30 -> 720 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 720]"),
+              "squeeze-excitation 720 -> 30 -> 720 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 11664000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11664000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8886,15 +8963,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 86400,
-              "squeeze-excitation 720 -> 30 -> 720 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 720]"),
+              "squeeze-excitation 720 -> 30 -> 720 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 11664000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11664000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8916,15 +8993,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 55987200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 86400,
-              "squeeze-excitation 720 -> 30 -> 720 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 720]"),
+              "squeeze-excitation 720 -> 30 -> 720 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 11664000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11664000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8944,15 +9021,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 41057280,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 8553600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8553600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8972,15 +9049,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 3079296,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3079296,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9002,15 +9079,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 3079296,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3079296,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9032,15 +9109,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 3079296,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3079296,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9060,15 +9137,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16422912,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 288]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 1679616,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 18, 18, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1679616,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9088,15 +9165,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 288]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 18662400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 18662400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9118,15 +9195,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 288]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 18662400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 18662400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9146,15 +9223,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17915904,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 9331200,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 36, 36, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 9331200,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 36, 36, 144]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9174,15 +9251,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 72, 72, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 144]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 13436928,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 13436928,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9204,15 +9281,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 72, 72, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 13436928,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 13436928,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9232,15 +9309,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 23887872,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1536,
-              "squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 72, 72, 96]"),
+              "squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 8957952,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 144, 144, 96] <- [n, 72, 72, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8957952,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 144, 144, 96] <- [n, 72, 72, 96]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9260,11 +9337,11 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 10616832,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 256,
-              "squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 144, 144, 16]"),
+              "squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 144, 144, 16]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 5971968,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]"),
+        .init("features.1.1.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5971968,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
@@ -9280,15 +9357,15 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21233664,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 144, 144, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 144, 144, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 11943936,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11943936,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 32]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

@@ -2278,7 +2278,8 @@ public final class EfficientNetB3Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 40, threads: pool.threadCount))
@@ -2306,6 +2307,20 @@ public final class EfficientNetB3Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 24, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 40, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 10, width: 10, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 10, width: 10, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 38, width: 38, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 150, width: 150, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 150, width: 150, channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, threads: pool.threadCount))
         return floats
     }
 
@@ -5773,7 +5788,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(308),
             gradWeights: s.g + 9302048, workspace: s.ws, pool: pool)
         s.profiler?.stop(442)
-        // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 2304]
+        // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(308), seInput: s.tensor(310), batch: s.n,
             pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280, seActivation: .silu,
@@ -5781,7 +5796,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(291), gradReduceWeights: s.g + 8857280, gradReduceBias: s.g + 9078464,
             gradExpandWeights: s.g + 9078560, gradExpandBias: s.g + 9299744, preActivation: s.tensor(286),
             gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1672064, savedInvStd: s.f + 1674368,
-            activation: .silu, gradGamma: s.g + 8848064, gradBeta: s.g + 8850368, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 8848064, gradBeta: s.g + 8850368, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(443)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
@@ -5803,11 +5819,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1697408, count: 20736)
         s.profiler?.stop(446)
-        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 2304]
+        // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(308), input: s.tensor(312), batch: s.n, height: 10,
-            width: 10, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
-            weights: s.f + 1676672, gradInput: s.tensor(311), gradWeights: s.f + 1697408, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(308), preActivation: s.tensor(286),
+            gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1672064, savedInvStd: s.f + 1674368,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(312), batch: s.n, height: 10, width: 10,
+            channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
+            weights: s.f + 1676672, gradInput: s.tensor(311), gradWeights: s.f + 1697408, workspace: s.ws, pool: pool)
         s.profiler?.stop(447)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5874,7 +5892,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(314),
             gradWeights: s.g + 7397312, workspace: s.ws, pool: pool)
         s.profiler?.stop(456)
-        // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]
+        // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(314), seInput: s.tensor(316), batch: s.n,
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384, seActivation: .silu,
@@ -5882,7 +5900,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(281), gradReduceWeights: s.g + 7234384, gradReduceBias: s.g + 7315120,
             gradExpandWeights: s.g + 7315184, gradExpandBias: s.g + 7395920, preActivation: s.tensor(276),
             gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1638848, savedInvStd: s.f + 1640240,
-            activation: .silu, gradGamma: s.g + 7228816, gradBeta: s.g + 7230208, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 7228816, gradBeta: s.g + 7230208, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(457)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
@@ -5904,11 +5923,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1654160, count: 12528)
         s.profiler?.stop(460)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(318), batch: s.n, height: 10,
-            width: 10, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
-            weights: s.f + 1641632, gradInput: s.tensor(317), gradWeights: s.f + 1654160, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(314), preActivation: s.tensor(276),
+            gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1638848, savedInvStd: s.f + 1640240,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(318), batch: s.n, height: 10, width: 10,
+            channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
+            weights: s.f + 1641632, gradInput: s.tensor(317), gradWeights: s.f + 1654160, workspace: s.ws, pool: pool)
         s.profiler?.stop(461)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5977,7 +5998,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(321),
             gradWeights: s.g + 6563872, workspace: s.ws, pool: pool)
         s.profiler?.stop(470)
-        // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]
+        // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(321), seInput: s.tensor(323), batch: s.n,
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944, seActivation: .silu,
@@ -5985,7 +6006,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(269), gradReduceWeights: s.g + 6400944, gradReduceBias: s.g + 6481680,
             gradExpandWeights: s.g + 6481744, gradExpandBias: s.g + 6562480, preActivation: s.tensor(264),
             gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1563216, savedInvStd: s.f + 1564608,
-            activation: .silu, gradGamma: s.g + 6395376, gradBeta: s.g + 6396768, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 6395376, gradBeta: s.g + 6396768, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(471)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
@@ -6007,11 +6029,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1600800, count: 34800)
         s.profiler?.stop(474)
-        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
+        // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(325), batch: s.n, height: 10,
-            width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1566000, gradInput: s.tensor(324), gradWeights: s.f + 1600800, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(321), preActivation: s.tensor(264),
+            gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1563216, savedInvStd: s.f + 1564608,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(325), batch: s.n, height: 10, width: 10,
+            channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1566000, gradInput: s.tensor(324), gradWeights: s.f + 1600800, workspace: s.ws, pool: pool)
         s.profiler?.stop(475)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6084,7 +6108,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(328),
             gradWeights: s.g + 5708160, workspace: s.ws, pool: pool)
         s.profiler?.stop(485)
-        // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]
+        // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(328), seInput: s.tensor(330), batch: s.n,
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232, seActivation: .silu,
@@ -6092,7 +6116,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(257), gradReduceWeights: s.g + 5545232, gradReduceBias: s.g + 5625968,
             gradExpandWeights: s.g + 5626032, gradExpandBias: s.g + 5706768, preActivation: s.tensor(252),
             gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1487584, savedInvStd: s.f + 1488976,
-            activation: .silu, gradGamma: s.g + 5539664, gradBeta: s.g + 5541056, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 5539664, gradBeta: s.g + 5541056, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(486)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
@@ -6114,11 +6139,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1525168, count: 34800)
         s.profiler?.stop(489)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(328), input: s.tensor(332), batch: s.n, height: 10,
-            width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1490368, gradInput: s.tensor(331), gradWeights: s.f + 1525168, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(328), preActivation: s.tensor(252),
+            gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1487584, savedInvStd: s.f + 1488976,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(332), batch: s.n, height: 10, width: 10,
+            channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1490368, gradInput: s.tensor(331), gradWeights: s.f + 1525168, workspace: s.ws, pool: pool)
         s.profiler?.stop(490)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6191,7 +6218,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(335),
             gradWeights: s.g + 4852448, workspace: s.ws, pool: pool)
         s.profiler?.stop(500)
-        // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]
+        // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(335), seInput: s.tensor(337), batch: s.n,
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520, seActivation: .silu,
@@ -6199,7 +6226,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(245), gradReduceWeights: s.g + 4689520, gradReduceBias: s.g + 4770256,
             gradExpandWeights: s.g + 4770320, gradExpandBias: s.g + 4851056, preActivation: s.tensor(240),
             gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1411952, savedInvStd: s.f + 1413344,
-            activation: .silu, gradGamma: s.g + 4683952, gradBeta: s.g + 4685344, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4683952, gradBeta: s.g + 4685344, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(501)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
@@ -6221,11 +6249,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1449536, count: 34800)
         s.profiler?.stop(504)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(335), input: s.tensor(339), batch: s.n, height: 10,
-            width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1414736, gradInput: s.tensor(338), gradWeights: s.f + 1449536, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(335), preActivation: s.tensor(240),
+            gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1411952, savedInvStd: s.f + 1413344,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(339), batch: s.n, height: 10, width: 10,
+            channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1414736, gradInput: s.tensor(338), gradWeights: s.f + 1449536, workspace: s.ws, pool: pool)
         s.profiler?.stop(505)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6298,7 +6328,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(342),
             gradWeights: s.g + 3996736, workspace: s.ws, pool: pool)
         s.profiler?.stop(515)
-        // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]
+        // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(342), seInput: s.tensor(344), batch: s.n,
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808, seActivation: .silu,
@@ -6306,7 +6336,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(233), gradReduceWeights: s.g + 3833808, gradReduceBias: s.g + 3914544,
             gradExpandWeights: s.g + 3914608, gradExpandBias: s.g + 3995344, preActivation: s.tensor(228),
             gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1336320, savedInvStd: s.f + 1337712,
-            activation: .silu, gradGamma: s.g + 3828240, gradBeta: s.g + 3829632, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3828240, gradBeta: s.g + 3829632, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(516)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -6328,11 +6359,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1373904, count: 34800)
         s.profiler?.stop(519)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(342), input: s.tensor(346), batch: s.n, height: 10,
-            width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1339104, gradInput: s.tensor(345), gradWeights: s.f + 1373904, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(342), preActivation: s.tensor(228),
+            gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1336320, savedInvStd: s.f + 1337712,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(346), batch: s.n, height: 10, width: 10,
+            channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1339104, gradInput: s.tensor(345), gradWeights: s.f + 1373904, workspace: s.ws, pool: pool)
         s.profiler?.stop(520)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6405,7 +6438,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(349),
             gradWeights: s.g + 3141024, workspace: s.ws, pool: pool)
         s.profiler?.stop(530)
-        // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]
+        // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(349), seInput: s.tensor(351), batch: s.n,
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096, seActivation: .silu,
@@ -6413,7 +6446,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(221), gradReduceWeights: s.g + 2978096, gradReduceBias: s.g + 3058832,
             gradExpandWeights: s.g + 3058896, gradExpandBias: s.g + 3139632, preActivation: s.tensor(216),
             gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1260688, savedInvStd: s.f + 1262080,
-            activation: .silu, gradGamma: s.g + 2972528, gradBeta: s.g + 2973920, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2972528, gradBeta: s.g + 2973920, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(531)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -6435,11 +6469,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1298272, count: 34800)
         s.profiler?.stop(534)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(349), input: s.tensor(353), batch: s.n, height: 10,
-            width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1263472, gradInput: s.tensor(352), gradWeights: s.f + 1298272, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(349), preActivation: s.tensor(216),
+            gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1260688, savedInvStd: s.f + 1262080,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(353), batch: s.n, height: 10, width: 10,
+            channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1263472, gradInput: s.tensor(352), gradWeights: s.f + 1298272, workspace: s.ws, pool: pool)
         s.profiler?.stop(535)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6506,7 +6542,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(355),
             gradWeights: s.g + 2418944, workspace: s.ws, pool: pool)
         s.profiler?.stop(544)
-        // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 816]
+        // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(355), seInput: s.tensor(357), batch: s.n,
             pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592, seActivation: .silu,
@@ -6514,7 +6550,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(211), gradReduceWeights: s.g + 2362592, gradReduceBias: s.g + 2390336,
             gradExpandWeights: s.g + 2390384, gradExpandBias: s.g + 2418128, preActivation: s.tensor(206),
             gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1215008, savedInvStd: s.f + 1215824,
-            activation: .silu, gradGamma: s.g + 2359328, gradBeta: s.g + 2360144, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2359328, gradBeta: s.g + 2360144, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(545)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -6536,11 +6573,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1237040, count: 20400)
         s.profiler?.stop(548)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 10, 10, 816]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 10, 10, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(355), input: s.tensor(359), batch: s.n, height: 19,
-            width: 19, channels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1216640, gradInput: s.tensor(358), gradWeights: s.f + 1237040, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(355), preActivation: s.tensor(206),
+            gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1215008, savedInvStd: s.f + 1215824,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(359), batch: s.n, height: 19, width: 19,
+            channels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1216640, gradInput: s.tensor(358), gradWeights: s.f + 1237040, workspace: s.ws, pool: pool)
         s.profiler?.stop(549)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6609,7 +6648,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(362),
             gradWeights: s.g + 2113136, workspace: s.ws, pool: pool)
         s.profiler?.stop(558)
-        // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]
+        // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(362), seInput: s.tensor(364), batch: s.n,
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784, seActivation: .silu,
@@ -6617,7 +6656,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(199), gradReduceWeights: s.g + 2056784, gradReduceBias: s.g + 2084528,
             gradExpandWeights: s.g + 2084576, gradExpandBias: s.g + 2112320, preActivation: s.tensor(194),
             gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1170672, savedInvStd: s.f + 1171488,
-            activation: .silu, gradGamma: s.g + 2053520, gradBeta: s.g + 2054336, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2053520, gradBeta: s.g + 2054336, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(559)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -6639,11 +6679,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1192704, count: 20400)
         s.profiler?.stop(562)
-        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
+        // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(362), input: s.tensor(366), batch: s.n, height: 19,
-            width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1172304, gradInput: s.tensor(365), gradWeights: s.f + 1192704, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(362), preActivation: s.tensor(194),
+            gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1170672, savedInvStd: s.f + 1171488,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(366), batch: s.n, height: 19, width: 19,
+            channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 1172304, gradInput: s.tensor(365), gradWeights: s.f + 1192704, workspace: s.ws, pool: pool)
         s.profiler?.stop(563)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6716,7 +6758,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(369),
             gradWeights: s.g + 1807328, workspace: s.ws, pool: pool)
         s.profiler?.stop(573)
-        // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]
+        // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(369), seInput: s.tensor(371), batch: s.n,
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976, seActivation: .silu,
@@ -6724,7 +6766,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(187), gradReduceWeights: s.g + 1750976, gradReduceBias: s.g + 1778720,
             gradExpandWeights: s.g + 1778768, gradExpandBias: s.g + 1806512, preActivation: s.tensor(182),
             gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1126336, savedInvStd: s.f + 1127152,
-            activation: .silu, gradGamma: s.g + 1747712, gradBeta: s.g + 1748528, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1747712, gradBeta: s.g + 1748528, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(574)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -6746,11 +6789,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1148368, count: 20400)
         s.profiler?.stop(577)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(369), input: s.tensor(373), batch: s.n, height: 19,
-            width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1127968, gradInput: s.tensor(372), gradWeights: s.f + 1148368, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(369), preActivation: s.tensor(182),
+            gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1126336, savedInvStd: s.f + 1127152,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(373), batch: s.n, height: 19, width: 19,
+            channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 1127968, gradInput: s.tensor(372), gradWeights: s.f + 1148368, workspace: s.ws, pool: pool)
         s.profiler?.stop(578)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6823,7 +6868,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(376),
             gradWeights: s.g + 1501520, workspace: s.ws, pool: pool)
         s.profiler?.stop(588)
-        // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]
+        // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(376), seInput: s.tensor(378), batch: s.n,
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168, seActivation: .silu,
@@ -6831,7 +6876,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(175), gradReduceWeights: s.g + 1445168, gradReduceBias: s.g + 1472912,
             gradExpandWeights: s.g + 1472960, gradExpandBias: s.g + 1500704, preActivation: s.tensor(170),
             gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1082000, savedInvStd: s.f + 1082816,
-            activation: .silu, gradGamma: s.g + 1441904, gradBeta: s.g + 1442720, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1441904, gradBeta: s.g + 1442720, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(589)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -6853,11 +6899,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1104032, count: 20400)
         s.profiler?.stop(592)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(376), input: s.tensor(380), batch: s.n, height: 19,
-            width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1083632, gradInput: s.tensor(379), gradWeights: s.f + 1104032, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(376), preActivation: s.tensor(170),
+            gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1082000, savedInvStd: s.f + 1082816,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(380), batch: s.n, height: 19, width: 19,
+            channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 1083632, gradInput: s.tensor(379), gradWeights: s.f + 1104032, workspace: s.ws, pool: pool)
         s.profiler?.stop(593)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6930,7 +6978,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(383),
             gradWeights: s.g + 1195712, workspace: s.ws, pool: pool)
         s.profiler?.stop(603)
-        // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]
+        // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(383), seInput: s.tensor(385), batch: s.n,
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360, seActivation: .silu,
@@ -6938,7 +6986,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(163), gradReduceWeights: s.g + 1139360, gradReduceBias: s.g + 1167104,
             gradExpandWeights: s.g + 1167152, gradExpandBias: s.g + 1194896, preActivation: s.tensor(158),
             gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1037664, savedInvStd: s.f + 1038480,
-            activation: .silu, gradGamma: s.g + 1136096, gradBeta: s.g + 1136912, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1136096, gradBeta: s.g + 1136912, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(604)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -6960,11 +7009,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1059696, count: 20400)
         s.profiler?.stop(607)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(387), batch: s.n, height: 19,
-            width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1039296, gradInput: s.tensor(386), gradWeights: s.f + 1059696, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(383), preActivation: s.tensor(158),
+            gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1037664, savedInvStd: s.f + 1038480,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(387), batch: s.n, height: 19, width: 19,
+            channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 1039296, gradInput: s.tensor(386), gradWeights: s.f + 1059696, workspace: s.ws, pool: pool)
         s.profiler?.stop(608)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7031,7 +7082,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(389), gradWeights: s.g + 922544,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(617)
-        // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]
+        // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(389), seInput: s.tensor(391), batch: s.n,
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288, seActivation: .silu,
@@ -7039,7 +7090,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(153), gradReduceWeights: s.g + 894288, gradReduceBias: s.g + 908112,
             gradExpandWeights: s.g + 908144, gradExpandBias: s.g + 921968, preActivation: s.tensor(148),
             gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1005808, savedInvStd: s.f + 1006384,
-            activation: .silu, gradGamma: s.g + 891984, gradBeta: s.g + 892560, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 891984, gradBeta: s.g + 892560, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(618)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -7061,11 +7113,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1021360, count: 14400)
         s.profiler?.stop(621)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(389), input: s.tensor(393), batch: s.n, height: 19,
-            width: 19, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1006960, gradInput: s.tensor(392), gradWeights: s.f + 1021360, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(389), preActivation: s.tensor(148),
+            gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1005808, savedInvStd: s.f + 1006384,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(393), batch: s.n, height: 19, width: 19,
+            channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 1006960, gradInput: s.tensor(392), gradWeights: s.f + 1021360, workspace: s.ws, pool: pool)
         s.profiler?.stop(622)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7134,7 +7188,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(396), gradWeights: s.g + 764304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(631)
-        // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]
+        // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(396), seInput: s.tensor(398), batch: s.n,
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048, seActivation: .silu,
@@ -7142,7 +7196,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(141), gradReduceWeights: s.g + 736048, gradReduceBias: s.g + 749872,
             gradExpandWeights: s.g + 749904, gradExpandBias: s.g + 763728, preActivation: s.tensor(136),
             gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 992944, savedInvStd: s.f + 993520,
-            activation: .silu, gradGamma: s.g + 733744, gradBeta: s.g + 734320, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 733744, gradBeta: s.g + 734320, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(632)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -7164,11 +7219,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 999280, count: 5184)
         s.profiler?.stop(635)
-        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
+        // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(396), input: s.tensor(400), batch: s.n, height: 19,
-            width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 994096, gradInput: s.tensor(399), gradWeights: s.f + 999280, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(396), preActivation: s.tensor(136),
+            gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 992944, savedInvStd: s.f + 993520,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(400), batch: s.n, height: 19, width: 19,
+            channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 994096, gradInput: s.tensor(399), gradWeights: s.f + 999280, workspace: s.ws, pool: pool)
         s.profiler?.stop(636)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7240,7 +7297,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(403), gradWeights: s.g + 615280,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(646)
-        // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]
+        // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(403), seInput: s.tensor(405), batch: s.n,
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024, seActivation: .silu,
@@ -7248,7 +7305,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(129), gradReduceWeights: s.g + 587024, gradReduceBias: s.g + 600848,
             gradExpandWeights: s.g + 600880, gradExpandBias: s.g + 614704, preActivation: s.tensor(124),
             gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 980080, savedInvStd: s.f + 980656,
-            activation: .silu, gradGamma: s.g + 584720, gradBeta: s.g + 585296, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 584720, gradBeta: s.g + 585296, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(647)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -7270,11 +7328,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 986416, count: 5184)
         s.profiler?.stop(650)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(403), input: s.tensor(407), batch: s.n, height: 19,
-            width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 981232, gradInput: s.tensor(406), gradWeights: s.f + 986416, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(403), preActivation: s.tensor(124),
+            gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 980080, savedInvStd: s.f + 980656,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(407), batch: s.n, height: 19, width: 19,
+            channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 981232, gradInput: s.tensor(406), gradWeights: s.f + 986416, workspace: s.ws, pool: pool)
         s.profiler?.stop(651)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7346,7 +7406,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(410), gradWeights: s.g + 466256,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(661)
-        // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]
+        // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(410), seInput: s.tensor(412), batch: s.n,
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000, seActivation: .silu,
@@ -7354,7 +7414,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(117), gradReduceWeights: s.g + 438000, gradReduceBias: s.g + 451824,
             gradExpandWeights: s.g + 451856, gradExpandBias: s.g + 465680, preActivation: s.tensor(112),
             gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 967216, savedInvStd: s.f + 967792,
-            activation: .silu, gradGamma: s.g + 435696, gradBeta: s.g + 436272, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 435696, gradBeta: s.g + 436272, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(662)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -7376,11 +7437,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 973552, count: 5184)
         s.profiler?.stop(665)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(410), input: s.tensor(414), batch: s.n, height: 19,
-            width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 968368, gradInput: s.tensor(413), gradWeights: s.f + 973552, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(410), preActivation: s.tensor(112),
+            gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 967216, savedInvStd: s.f + 967792,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(414), batch: s.n, height: 19, width: 19,
+            channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 968368, gradInput: s.tensor(413), gradWeights: s.f + 973552, workspace: s.ws, pool: pool)
         s.profiler?.stop(666)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7452,7 +7515,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(417), gradWeights: s.g + 317232,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(676)
-        // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]
+        // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(417), seInput: s.tensor(419), batch: s.n,
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976, seActivation: .silu,
@@ -7460,7 +7523,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(105), gradReduceWeights: s.g + 288976, gradReduceBias: s.g + 302800,
             gradExpandWeights: s.g + 302832, gradExpandBias: s.g + 316656, preActivation: s.tensor(100),
             gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 954352, savedInvStd: s.f + 954928,
-            activation: .silu, gradGamma: s.g + 286672, gradBeta: s.g + 287248, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 286672, gradBeta: s.g + 287248, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(677)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -7482,11 +7546,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 960688, count: 5184)
         s.profiler?.stop(680)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(417), input: s.tensor(421), batch: s.n, height: 19,
-            width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 955504, gradInput: s.tensor(420), gradWeights: s.f + 960688, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(417), preActivation: s.tensor(100),
+            gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 954352, savedInvStd: s.f + 954928,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(421), batch: s.n, height: 19, width: 19,
+            channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 955504, gradInput: s.tensor(420), gradWeights: s.f + 960688, workspace: s.ws, pool: pool)
         s.profiler?.stop(681)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7552,7 +7618,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(423), gradWeights: s.g + 195856,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(690)
-        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 288]
+        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(423), seInput: s.tensor(425), batch: s.n,
             pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640, seActivation: .silu,
@@ -7560,7 +7626,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(95), gradReduceWeights: s.g + 188640, gradReduceBias: s.g + 192096,
             gradExpandWeights: s.g + 192112, gradExpandBias: s.g + 195568, preActivation: s.tensor(90),
             gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536,
-            activation: .silu, gradGamma: s.g + 187488, gradBeta: s.g + 187776, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 187488, gradBeta: s.g + 187776, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(691)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -7582,11 +7649,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 950416, count: 2592)
         s.profiler?.stop(694)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 19, 19, 288]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 19, 19, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(423), input: s.tensor(427), batch: s.n, height: 38,
-            width: 38, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 947824, gradInput: s.tensor(426), gradWeights: s.f + 950416, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(423), preActivation: s.tensor(90),
+            gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(427), batch: s.n, height: 38, width: 38,
+            channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 947824, gradInput: s.tensor(426), gradWeights: s.f + 950416, workspace: s.ws, pool: pool)
         s.profiler?.stop(695)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7654,7 +7723,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(430), gradWeights: s.g + 155904,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(704)
-        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 288]
+        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(430), seInput: s.tensor(432), batch: s.n,
             pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688, seActivation: .silu,
@@ -7662,7 +7731,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(83), gradReduceWeights: s.g + 148688, gradReduceBias: s.g + 152144,
             gradExpandWeights: s.g + 152160, gradExpandBias: s.g + 155616, preActivation: s.tensor(78),
             gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 931600, savedInvStd: s.f + 931888,
-            activation: .silu, gradGamma: s.g + 147536, gradBeta: s.g + 147824, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 147536, gradBeta: s.g + 147824, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(705)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -7684,11 +7754,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 939376, count: 7200)
         s.profiler?.stop(708)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(430), input: s.tensor(434), batch: s.n, height: 38,
-            width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 932176, gradInput: s.tensor(433), gradWeights: s.f + 939376, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(430), preActivation: s.tensor(78),
+            gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 931600, savedInvStd: s.f + 931888,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(434), batch: s.n, height: 38, width: 38,
+            channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 932176, gradInput: s.tensor(433), gradWeights: s.f + 939376, workspace: s.ws, pool: pool)
         s.profiler?.stop(709)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7760,7 +7832,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(437), gradWeights: s.g + 111344,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(719)
-        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 288]
+        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(437), seInput: s.tensor(439), batch: s.n,
             pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128, seActivation: .silu,
@@ -7768,7 +7840,8 @@ public final class EfficientNetB3Training: TrainableModel {
             savedScale: s.tensor(71), gradReduceWeights: s.g + 104128, gradReduceBias: s.g + 107584,
             gradExpandWeights: s.g + 107600, gradExpandBias: s.g + 111056, preActivation: s.tensor(66),
             gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 915952, savedInvStd: s.f + 916240,
-            activation: .silu, gradGamma: s.g + 102976, gradBeta: s.g + 103264, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 102976, gradBeta: s.g + 103264, reductions: s.f + 887040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(720)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -7790,11 +7863,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 923728, count: 7200)
         s.profiler?.stop(723)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(437), input: s.tensor(441), batch: s.n, height: 38,
-            width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 916528, gradInput: s.tensor(440), gradWeights: s.f + 923728, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(437), preActivation: s.tensor(66),
+            gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 915952, savedInvStd: s.f + 916240,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(441), batch: s.n, height: 38, width: 38,
+            channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 916528, gradInput: s.tensor(440), gradWeights: s.f + 923728, workspace: s.ws, pool: pool)
         s.profiler?.stop(724)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7860,7 +7935,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(443), gradWeights: s.g + 71392,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(733)
-        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 192]
+        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(443), seInput: s.tensor(445), batch: s.n,
             pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112, seActivation: .silu,
@@ -7868,7 +7943,7 @@ public final class EfficientNetB3Training: TrainableModel {
             gradReduceWeights: s.g + 68112, gradReduceBias: s.g + 69648, gradExpandWeights: s.g + 69664,
             gradExpandBias: s.g + 71200, preActivation: s.tensor(56), gamma: s.p + 67344, beta: s.p + 67536,
             savedMean: s.f + 905296, savedInvStd: s.f + 905488, activation: .silu, gradGamma: s.g + 67344,
-            gradBeta: s.g + 67536, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 67536, reductions: s.f + 887040, workspace: s.ws, pool: pool)
         s.profiler?.stop(734)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -7890,11 +7965,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 910480, count: 4800)
         s.profiler?.stop(737)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(443), input: s.tensor(447), batch: s.n, height: 75,
-            width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 905680, gradInput: s.tensor(446), gradWeights: s.f + 910480, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(443), preActivation: s.tensor(56),
+            gamma: s.p + 67344, beta: s.p + 67536, savedMean: s.f + 905296, savedInvStd: s.f + 905488,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(447), batch: s.n, height: 75, width: 75,
+            channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 905680, gradInput: s.tensor(446), gradWeights: s.f + 910480, workspace: s.ws, pool: pool)
         s.profiler?.stop(738)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7962,7 +8039,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(450), gradWeights: s.g + 49360,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(747)
-        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 192]
+        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(450), seInput: s.tensor(452), batch: s.n,
             pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080, seActivation: .silu,
@@ -7970,7 +8047,7 @@ public final class EfficientNetB3Training: TrainableModel {
             gradReduceWeights: s.g + 46080, gradReduceBias: s.g + 47616, gradExpandWeights: s.g + 47632,
             gradExpandBias: s.g + 49168, preActivation: s.tensor(44), gamma: s.p + 45312, beta: s.p + 45504,
             savedMean: s.f + 901008, savedInvStd: s.f + 901200, activation: .silu, gradGamma: s.g + 45312,
-            gradBeta: s.g + 45504, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 45504, reductions: s.f + 887040, workspace: s.ws, pool: pool)
         s.profiler?.stop(748)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -7992,11 +8069,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 903120, count: 1728)
         s.profiler?.stop(751)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(450), input: s.tensor(454), batch: s.n, height: 75,
-            width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 901392, gradInput: s.tensor(453), gradWeights: s.f + 903120, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(450), preActivation: s.tensor(44),
+            gamma: s.p + 45312, beta: s.p + 45504, savedMean: s.f + 901008, savedInvStd: s.f + 901200,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(454), batch: s.n, height: 75, width: 75,
+            channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
+            weights: s.f + 901392, gradInput: s.tensor(453), gradWeights: s.f + 903120, workspace: s.ws, pool: pool)
         s.profiler?.stop(752)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8068,7 +8147,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(457), gradWeights: s.g + 30400,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(762)
-        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 192]
+        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(457), seInput: s.tensor(459), batch: s.n,
             pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120, seActivation: .silu,
@@ -8076,7 +8155,7 @@ public final class EfficientNetB3Training: TrainableModel {
             gradReduceWeights: s.g + 27120, gradReduceBias: s.g + 28656, gradExpandWeights: s.g + 28672,
             gradExpandBias: s.g + 30208, preActivation: s.tensor(32), gamma: s.p + 26352, beta: s.p + 26544,
             savedMean: s.f + 896720, savedInvStd: s.f + 896912, activation: .silu, gradGamma: s.g + 26352,
-            gradBeta: s.g + 26544, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 26544, reductions: s.f + 887040, workspace: s.ws, pool: pool)
         s.profiler?.stop(763)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -8098,11 +8177,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 898832, count: 1728)
         s.profiler?.stop(766)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(457), input: s.tensor(461), batch: s.n, height: 75,
-            width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 897104, gradInput: s.tensor(460), gradWeights: s.f + 898832, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(457), preActivation: s.tensor(32),
+            gamma: s.p + 26352, beta: s.p + 26544, savedMean: s.f + 896720, savedInvStd: s.f + 896912,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(461), batch: s.n, height: 75, width: 75,
+            channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
+            weights: s.f + 897104, gradInput: s.tensor(460), gradWeights: s.f + 898832, workspace: s.ws, pool: pool)
         s.profiler?.stop(767)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8168,7 +8249,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(463), gradWeights: s.g + 12976,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(776)
-        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 144]
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(463), seInput: s.tensor(465), batch: s.n,
             pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088, seActivation: .silu,
@@ -8176,7 +8257,7 @@ public final class EfficientNetB3Training: TrainableModel {
             gradReduceWeights: s.g + 11088, gradReduceBias: s.g + 11952, gradExpandWeights: s.g + 11968,
             gradExpandBias: s.g + 12832, preActivation: s.tensor(22), gamma: s.p + 10512, beta: s.p + 10656,
             savedMean: s.f + 893392, savedInvStd: s.f + 893536, activation: .silu, gradGamma: s.g + 10512,
-            gradBeta: s.g + 10656, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 10656, reductions: s.f + 887040, workspace: s.ws, pool: pool)
         s.profiler?.stop(777)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
@@ -8198,11 +8279,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 894976, count: 1296)
         s.profiler?.stop(780)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(463), input: s.tensor(467), batch: s.n, height: 150,
-            width: 150, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 893680, gradInput: s.tensor(466), gradWeights: s.f + 894976, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(463), preActivation: s.tensor(22),
+            gamma: s.p + 10512, beta: s.p + 10656, savedMean: s.f + 893392, savedInvStd: s.f + 893536,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(467), batch: s.n, height: 150, width: 150,
+            channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
+            weights: s.f + 893680, gradInput: s.tensor(466), gradWeights: s.f + 894976, workspace: s.ws, pool: pool)
         s.profiler?.stop(781)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8268,7 +8351,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 22500 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(470), gradWeights: s.g + 4480,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(790)
-        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 24]
+        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(470), seInput: s.tensor(472), batch: s.n,
             pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144, seActivation: .silu,
@@ -8276,17 +8359,19 @@ public final class EfficientNetB3Training: TrainableModel {
             gradReduceWeights: s.g + 4144, gradReduceBias: s.g + 4288, gradExpandWeights: s.g + 4304,
             gradExpandBias: s.g + 4448, preActivation: s.tensor(10), gamma: s.p + 4016, beta: s.p + 4048,
             savedMean: s.f + 892576, savedInvStd: s.f + 892600, activation: .silu, gradGamma: s.g + 4016,
-            gradBeta: s.g + 4048, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 4048, reductions: s.f + 887040, workspace: s.ws, pool: pool)
         s.profiler?.stop(791)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 892840, count: 216)
         s.profiler?.stop(792)
-        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
+        // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(470), input: s.tensor(9), batch: s.n, height: 150,
-            width: 150, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 892624, gradInput: s.tensor(473), gradWeights: s.f + 892840, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(470), preActivation: s.tensor(10),
+            gamma: s.p + 4016, beta: s.p + 4048, savedMean: s.f + 892576, savedInvStd: s.f + 892600,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(9), batch: s.n, height: 150, width: 150,
+            channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 892624, gradInput: s.tensor(473), gradWeights: s.f + 892840, workspace: s.ws, pool: pool)
         s.profiler?.stop(793)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8337,7 +8422,7 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.tensor(474), gradWeights: s.g + 2704,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(800)
-        // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 40]
+        // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 40]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(474), seInput: s.tensor(476), batch: s.n,
             pixels: 22500, channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840, seActivation: .silu,
@@ -8345,7 +8430,7 @@ public final class EfficientNetB3Training: TrainableModel {
             gradReduceWeights: s.g + 1840, gradReduceBias: s.g + 2240, gradExpandWeights: s.g + 2256,
             gradExpandBias: s.g + 2656, preActivation: s.tensor(2), gamma: s.p + 1648, beta: s.p + 1696,
             savedMean: s.f + 891728, savedInvStd: s.f + 891768, activation: .silu, gradGamma: s.g + 1648,
-            gradBeta: s.g + 1696, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 1696, reductions: s.f + 887040, workspace: s.ws, pool: pool)
         s.profiler?.stop(801)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -8367,11 +8452,13 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 892168, count: 360)
         s.profiler?.stop(804)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 40]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 40]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(474), input: s.tensor(478), batch: s.n, height: 150,
-            width: 150, channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 891808, gradInput: s.tensor(477), gradWeights: s.f + 892168, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(474), preActivation: s.tensor(2),
+            gamma: s.p + 1648, beta: s.p + 1696, savedMean: s.f + 891728, savedInvStd: s.f + 891768,
+            activation: .identity, reductions: s.f + 887040, input: s.tensor(478), batch: s.n, height: 150, width: 150,
+            channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 891808, gradInput: s.tensor(477), gradWeights: s.f + 892168, workspace: s.ws, pool: pool)
         s.profiler?.stop(805)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8711,7 +8798,7 @@ public final class EfficientNetB3Training: TrainableModel {
         (43686912, 20088384),  // 308: gradient of features.7.1.block.3 input, 230,400 floats per image
         (43456512, 19857984),  // 309: features.7.1.block.2 output (recomputed), 230,400 floats per image
         (43226112, 18991584),  // 310: features.7.1.block.1 output (recomputed), 230,400 floats per image
-        (42995712, 19627584),  // 311: gradient of features.7.1.block.1 input, 230,400 floats per image
+        (43226112, 19857984),  // 311: gradient of features.7.1.block.1 input, 230,400 floats per image
         (41869392, 18991584),  // 312: features.7.1.block.0 output (recomputed), 230,400 floats per image
         (41869392, 19178784),  // 313: gradient of features.7.1.block.0 input, 38,400 floats per image
         (20271744, 19039584),  // 314: gradient of features.7.0.block.3 input, 139,200 floats per image
@@ -8765,30 +8852,30 @@ public final class EfficientNetB3Training: TrainableModel {
         (41280240, 19055760),  // 362: gradient of features.5.4.block.3 input, 294,576 floats per image
         (40985664, 18761184),  // 363: features.5.4.block.2 output (recomputed), 294,576 floats per image
         (40691088, 18172032),  // 364: features.5.4.block.1 output (recomputed), 294,576 floats per image
-        (40396512, 18466608),  // 365: gradient of features.5.4.block.1 input, 294,576 floats per image
+        (40691088, 18761184),  // 365: gradient of features.5.4.block.1 input, 294,576 floats per image
         (40101936, 18172032),  // 366: features.5.4.block.0 output (recomputed), 294,576 floats per image
-        (20320848, 18761184),  // 367: gradient of features.5.4.block.0 input, 49,096 floats per image
-        (20271744, 18810288),  // 368: gradient of features.5.3 branch, 49,096 floats per image
+        (20320848, 19055760),  // 367: gradient of features.5.4.block.0 input, 49,096 floats per image
+        (20271744, 18761184),  // 368: gradient of features.5.3 branch, 49,096 floats per image
         (39807360, 18466608),  // 369: gradient of features.5.3.block.3 input, 294,576 floats per image
         (39512784, 18172032),  // 370: features.5.3.block.2 output (recomputed), 294,576 floats per image
         (39218208, 17582880),  // 371: features.5.3.block.1 output (recomputed), 294,576 floats per image
-        (38923632, 17877456),  // 372: gradient of features.5.3.block.1 input, 294,576 floats per image
+        (39218208, 18172032),  // 372: gradient of features.5.3.block.1 input, 294,576 floats per image
         (38629056, 17582880),  // 373: features.5.3.block.0 output (recomputed), 294,576 floats per image
-        (20271744, 18172032),  // 374: gradient of features.5.3.block.0 input, 49,096 floats per image
-        (20320848, 18221136),  // 375: gradient of features.5.2 branch, 49,096 floats per image
+        (20271744, 18466608),  // 374: gradient of features.5.3.block.0 input, 49,096 floats per image
+        (20320848, 18172032),  // 375: gradient of features.5.2 branch, 49,096 floats per image
         (38334480, 17877456),  // 376: gradient of features.5.2.block.3 input, 294,576 floats per image
         (38039904, 17582880),  // 377: features.5.2.block.2 output (recomputed), 294,576 floats per image
         (37745328, 16993728),  // 378: features.5.2.block.1 output (recomputed), 294,576 floats per image
-        (37450752, 17288304),  // 379: gradient of features.5.2.block.1 input, 294,576 floats per image
+        (37745328, 17582880),  // 379: gradient of features.5.2.block.1 input, 294,576 floats per image
         (37156176, 16993728),  // 380: features.5.2.block.0 output (recomputed), 294,576 floats per image
-        (20320848, 17582880),  // 381: gradient of features.5.2.block.0 input, 49,096 floats per image
-        (20271744, 17631984),  // 382: gradient of features.5.1 branch, 49,096 floats per image
+        (20320848, 17877456),  // 381: gradient of features.5.2.block.0 input, 49,096 floats per image
+        (20271744, 17582880),  // 382: gradient of features.5.1 branch, 49,096 floats per image
         (36861600, 17288304),  // 383: gradient of features.5.1.block.3 input, 294,576 floats per image
         (36567024, 16993728),  // 384: features.5.1.block.2 output (recomputed), 294,576 floats per image
         (36272448, 16404576),  // 385: features.5.1.block.1 output (recomputed), 294,576 floats per image
-        (35977872, 16699152),  // 386: gradient of features.5.1.block.1 input, 294,576 floats per image
+        (36272448, 16993728),  // 386: gradient of features.5.1.block.1 input, 294,576 floats per image
         (35683296, 16404576),  // 387: features.5.1.block.0 output (recomputed), 294,576 floats per image
-        (35683296, 16993728),  // 388: gradient of features.5.1.block.0 input, 49,096 floats per image
+        (35683296, 16733808),  // 388: gradient of features.5.1.block.0 input, 49,096 floats per image
         (20271744, 16525872),  // 389: gradient of features.5.0.block.3 input, 207,936 floats per image
         (48907776, 16317936),  // 390: features.5.0.block.2 output (recomputed), 207,936 floats per image
         (48699840, 16110000),  // 391: features.5.0.block.1 output (recomputed), 207,936 floats per image
@@ -8833,14 +8920,14 @@ public final class EfficientNetB3Training: TrainableModel {
         (34556976, 16525872),  // 430: gradient of features.3.2.block.3 input, 415,872 floats per image
         (34141104, 16110000),  // 431: features.3.2.block.2 output (recomputed), 415,872 floats per image
         (33725232, 9887616),  // 432: features.3.2.block.1 output (recomputed), 415,872 floats per image
-        (33309360, 10303488),  // 433: gradient of features.3.2.block.1 input, 415,872 floats per image
+        (33725232, 16110000),  // 433: gradient of features.3.2.block.1 input, 415,872 floats per image
         (32893488, 9887616),  // 434: features.3.2.block.0 output (recomputed), 415,872 floats per image
-        (20341056, 16110000),  // 435: gradient of features.3.2.block.0 input, 69,312 floats per image
-        (20271744, 16179312),  // 436: gradient of features.3.1 branch, 69,312 floats per image
+        (20341056, 16525872),  // 435: gradient of features.3.2.block.0 input, 69,312 floats per image
+        (20271744, 16110000),  // 436: gradient of features.3.1 branch, 69,312 floats per image
         (32477616, 10303488),  // 437: gradient of features.3.1.block.3 input, 415,872 floats per image
         (32061744, 9887616),  // 438: features.3.1.block.2 output (recomputed), 415,872 floats per image
         (31645872, 9055872),  // 439: features.3.1.block.1 output (recomputed), 415,872 floats per image
-        (31230000, 9471744),  // 440: gradient of features.3.1.block.1 input, 415,872 floats per image
+        (31645872, 9887616),  // 440: gradient of features.3.1.block.1 input, 415,872 floats per image
         (19855872, 9055872),  // 441: features.3.1.block.0 output (recomputed), 415,872 floats per image
         (19855872, 9194496),  // 442: gradient of features.3.1.block.0 input, 69,312 floats per image
         (31230000, 16110000),  // 443: gradient of features.3.0.block.3 input, 277,248 floats per image
@@ -8853,14 +8940,14 @@ public final class EfficientNetB3Training: TrainableModel {
         (17280000, 9720000),  // 450: gradient of features.2.2.block.3 input, 1,080,000 floats per image
         (16200000, 8640000),  // 451: features.2.2.block.2 output (recomputed), 1,080,000 floats per image
         (15120000, 6480000),  // 452: features.2.2.block.1 output (recomputed), 1,080,000 floats per image
-        (14040000, 7560000),  // 453: gradient of features.2.2.block.1 input, 1,080,000 floats per image
+        (15120000, 8640000),  // 453: gradient of features.2.2.block.1 input, 1,080,000 floats per image
         (12960000, 6480000),  // 454: features.2.2.block.0 output (recomputed), 1,080,000 floats per image
-        (12960000, 8640000),  // 455: gradient of features.2.2.block.0 input, 180,000 floats per image
-        (13140000, 8820000),  // 456: gradient of features.2.1 branch, 180,000 floats per image
+        (12960000, 9720000),  // 455: gradient of features.2.2.block.0 input, 180,000 floats per image
+        (13140000, 8640000),  // 456: gradient of features.2.1 branch, 180,000 floats per image
         (11880000, 7560000),  // 457: gradient of features.2.1.block.3 input, 1,080,000 floats per image
         (10800000, 6480000),  // 458: features.2.1.block.2 output (recomputed), 1,080,000 floats per image
         (9720000, 4320000),  // 459: features.2.1.block.1 output (recomputed), 1,080,000 floats per image
-        (8640000, 5400000),  // 460: gradient of features.2.1.block.1 input, 1,080,000 floats per image
+        (9720000, 6480000),  // 460: gradient of features.2.1.block.1 input, 1,080,000 floats per image
         (7560000, 4320000),  // 461: features.2.1.block.0 output (recomputed), 1,080,000 floats per image
         (7560000, 4860000),  // 462: gradient of features.2.1.block.0 input, 180,000 floats per image
         (9720000, 9720000),  // 463: gradient of features.2.0.block.3 input, 810,000 floats per image
@@ -9771,15 +9858,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 2304]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 4147200,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 2304]"),
+        .init("features.7.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 4147200,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 2304]"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9799,15 +9886,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 106905600,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
-              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]"),
+              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 2505600,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2505600,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9827,15 +9914,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
-              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]"),
+              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 6960000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
+        .init("features.6.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6960000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9857,15 +9944,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
-              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]"),
+              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 6960000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6960000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9887,15 +9974,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
-              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]"),
+              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 6960000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6960000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9917,15 +10004,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
-              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]"),
+              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 6960000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6960000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9947,15 +10034,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 64588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 322944,
-              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 1392]"),
+              "squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 6960000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6960000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9975,15 +10062,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 37862400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
-              "squeeze-excitation 816 -> 34 -> 816 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 10, 10, 816]"),
+              "squeeze-excitation 816 -> 34 -> 816 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 816]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 4080000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 10, 10, 816]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 4080000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 10, 10, 816]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10003,15 +10090,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
-              "squeeze-excitation 816 -> 34 -> 816 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]"),
+              "squeeze-excitation 816 -> 34 -> 816 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 14728800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]"),
+        .init("features.5.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 14728800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10033,15 +10120,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
-              "squeeze-excitation 816 -> 34 -> 816 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]"),
+              "squeeze-excitation 816 -> 34 -> 816 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 14728800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 14728800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10063,15 +10150,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
-              "squeeze-excitation 816 -> 34 -> 816 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]"),
+              "squeeze-excitation 816 -> 34 -> 816 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 14728800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 14728800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10093,15 +10180,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 80124672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 110976,
-              "squeeze-excitation 816 -> 34 -> 816 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 816]"),
+              "squeeze-excitation 816 -> 34 -> 816 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 14728800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 14728800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10121,15 +10208,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 56558592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 10396800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 10396800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10149,15 +10236,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 3742848,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
+        .init("features.4.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3742848,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10179,15 +10266,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 3742848,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3742848,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10209,15 +10296,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 3742848,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3742848,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10239,15 +10326,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 3742848,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3742848,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10267,15 +10354,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 19961856,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 288]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 1871424,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 19, 19, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1871424,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 19, 19, 288]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10295,15 +10382,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 288]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 20793600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 20793600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10325,15 +10412,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 39923712,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 288]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 20793600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 20793600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10353,15 +10440,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26615808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 192]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 13862400,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 13862400,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10381,15 +10468,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 19440000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 19440000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10411,15 +10498,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 19440000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 19440000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10439,15 +10526,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 51840000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 14580000,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 14580000,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10467,11 +10554,11 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 25920000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 576,
-              "squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 24]"),
+              "squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 24]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 9720000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 9720000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
@@ -10487,15 +10574,15 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 43200000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1600,
-              "squeeze-excitation 40 -> 10 -> 40 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 40]"),
+              "squeeze-excitation 40 -> 10 -> 40 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 40]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 16200000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 40]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 16200000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 40]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

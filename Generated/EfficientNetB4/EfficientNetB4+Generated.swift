@@ -2760,7 +2760,8 @@ public final class EfficientNetB4Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 48, threads: pool.threadCount))
@@ -2788,6 +2789,20 @@ public final class EfficientNetB4Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 24, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 12, width: 12, channels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 12, width: 12, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 24, width: 24, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 24, width: 24, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 48, width: 48, channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 95, width: 95, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 190, width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 190, width: 190, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 190, width: 190, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, threads: pool.threadCount))
         return floats
     }
 
@@ -7044,7 +7059,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, inChannels: 2688, outChannels: 448, gradInput: s.tensor(380),
             gradWeights: s.g + 15658288, workspace: s.ws, pool: pool)
         s.profiler?.stop(544)
-        // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 2688]
+        // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 2688]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(380), seInput: s.tensor(382), batch: s.n,
             pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376, seActivation: .silu,
@@ -7052,7 +7067,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(363), gradReduceWeights: s.g + 15053376, gradReduceBias: s.g + 15354432,
             gradExpandWeights: s.g + 15354544, gradExpandBias: s.g + 15655600, preActivation: s.tensor(358),
             gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2390592, savedInvStd: s.f + 2393280,
-            activation: .silu, gradGamma: s.g + 15042624, gradBeta: s.g + 15045312, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 15042624, gradBeta: s.g + 15045312, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(545)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
@@ -7074,11 +7090,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2420160, count: 24192)
         s.profiler?.stop(548)
-        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 2688]
+        // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 2688]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(380), input: s.tensor(384), batch: s.n, height: 12,
-            width: 12, channels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
-            weights: s.f + 2395968, gradInput: s.tensor(383), gradWeights: s.f + 2420160, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(380), preActivation: s.tensor(358),
+            gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2390592, savedInvStd: s.f + 2393280,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(384), batch: s.n, height: 12, width: 12,
+            channels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
+            weights: s.f + 2395968, gradInput: s.tensor(383), gradWeights: s.f + 2420160, workspace: s.ws, pool: pool)
         s.profiler?.stop(549)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7145,7 +7163,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(386),
             gradWeights: s.g + 13070528, workspace: s.ws, pool: pool)
         s.profiler?.stop(558)
-        // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
+        // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(386), seInput: s.tensor(388), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864, seActivation: .silu,
@@ -7153,7 +7171,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(353), gradReduceWeights: s.g + 12846864, gradReduceBias: s.g + 12957840,
             gradExpandWeights: s.g + 12957920, gradExpandBias: s.g + 13068896, preActivation: s.tensor(348),
             gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2351680, savedInvStd: s.f + 2353312,
-            activation: .silu, gradGamma: s.g + 12840336, gradBeta: s.g + 12841968, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 12840336, gradBeta: s.g + 12841968, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(559)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
@@ -7175,11 +7194,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2369632, count: 14688)
         s.profiler?.stop(562)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(386), input: s.tensor(390), batch: s.n, height: 12,
-            width: 12, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
-            weights: s.f + 2354944, gradInput: s.tensor(389), gradWeights: s.f + 2369632, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(386), preActivation: s.tensor(348),
+            gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2351680, savedInvStd: s.f + 2353312,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(390), batch: s.n, height: 12, width: 12,
+            channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
+            weights: s.f + 2354944, gradInput: s.tensor(389), gradWeights: s.f + 2369632, workspace: s.ws, pool: pool)
         s.profiler?.stop(563)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7248,7 +7269,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(393),
             gradWeights: s.g + 11930224, workspace: s.ws, pool: pool)
         s.profiler?.stop(572)
-        // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
+        // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(393), seInput: s.tensor(395), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560, seActivation: .silu,
@@ -7256,7 +7277,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(341), gradReduceWeights: s.g + 11706560, gradReduceBias: s.g + 11817536,
             gradExpandWeights: s.g + 11817616, gradExpandBias: s.g + 11928592, preActivation: s.tensor(336),
             gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2263008, savedInvStd: s.f + 2264640,
-            activation: .silu, gradGamma: s.g + 11700032, gradBeta: s.g + 11701664, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 11700032, gradBeta: s.g + 11701664, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(573)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
@@ -7278,11 +7300,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2307072, count: 40800)
         s.profiler?.stop(576)
-        // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        // features.6.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(393), input: s.tensor(397), batch: s.n, height: 12,
-            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 2266272, gradInput: s.tensor(396), gradWeights: s.f + 2307072, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(393), preActivation: s.tensor(336),
+            gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2263008, savedInvStd: s.f + 2264640,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(397), batch: s.n, height: 12, width: 12,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 2266272, gradInput: s.tensor(396), gradWeights: s.f + 2307072, workspace: s.ws, pool: pool)
         s.profiler?.stop(577)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7355,7 +7379,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(400),
             gradWeights: s.g + 10763808, workspace: s.ws, pool: pool)
         s.profiler?.stop(587)
-        // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
+        // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(400), seInput: s.tensor(402), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144, seActivation: .silu,
@@ -7363,7 +7387,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(329), gradReduceWeights: s.g + 10540144, gradReduceBias: s.g + 10651120,
             gradExpandWeights: s.g + 10651200, gradExpandBias: s.g + 10762176, preActivation: s.tensor(324),
             gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2174336, savedInvStd: s.f + 2175968,
-            activation: .silu, gradGamma: s.g + 10533616, gradBeta: s.g + 10535248, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 10533616, gradBeta: s.g + 10535248, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(588)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
@@ -7385,11 +7410,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2218400, count: 40800)
         s.profiler?.stop(591)
-        // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        // features.6.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(404), batch: s.n, height: 12,
-            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 2177600, gradInput: s.tensor(403), gradWeights: s.f + 2218400, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(324),
+            gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2174336, savedInvStd: s.f + 2175968,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(404), batch: s.n, height: 12, width: 12,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 2177600, gradInput: s.tensor(403), gradWeights: s.f + 2218400, workspace: s.ws, pool: pool)
         s.profiler?.stop(592)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7462,7 +7489,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(407),
             gradWeights: s.g + 9597392, workspace: s.ws, pool: pool)
         s.profiler?.stop(602)
-        // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
+        // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(407), seInput: s.tensor(409), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728, seActivation: .silu,
@@ -7470,7 +7497,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(317), gradReduceWeights: s.g + 9373728, gradReduceBias: s.g + 9484704,
             gradExpandWeights: s.g + 9484784, gradExpandBias: s.g + 9595760, preActivation: s.tensor(312),
             gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2085664, savedInvStd: s.f + 2087296,
-            activation: .silu, gradGamma: s.g + 9367200, gradBeta: s.g + 9368832, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 9367200, gradBeta: s.g + 9368832, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(603)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
@@ -7492,11 +7520,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2129728, count: 40800)
         s.profiler?.stop(606)
-        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(407), input: s.tensor(411), batch: s.n, height: 12,
-            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 2088928, gradInput: s.tensor(410), gradWeights: s.f + 2129728, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(407), preActivation: s.tensor(312),
+            gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2085664, savedInvStd: s.f + 2087296,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(411), batch: s.n, height: 12, width: 12,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 2088928, gradInput: s.tensor(410), gradWeights: s.f + 2129728, workspace: s.ws, pool: pool)
         s.profiler?.stop(607)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7569,7 +7599,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(414),
             gradWeights: s.g + 8430976, workspace: s.ws, pool: pool)
         s.profiler?.stop(617)
-        // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
+        // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(414), seInput: s.tensor(416), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312, seActivation: .silu,
@@ -7577,7 +7607,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(305), gradReduceWeights: s.g + 8207312, gradReduceBias: s.g + 8318288,
             gradExpandWeights: s.g + 8318368, gradExpandBias: s.g + 8429344, preActivation: s.tensor(300),
             gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1996992, savedInvStd: s.f + 1998624,
-            activation: .silu, gradGamma: s.g + 8200784, gradBeta: s.g + 8202416, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 8200784, gradBeta: s.g + 8202416, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(618)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
@@ -7599,11 +7630,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2041056, count: 40800)
         s.profiler?.stop(621)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(414), input: s.tensor(418), batch: s.n, height: 12,
-            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 2000256, gradInput: s.tensor(417), gradWeights: s.f + 2041056, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(414), preActivation: s.tensor(300),
+            gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1996992, savedInvStd: s.f + 1998624,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(418), batch: s.n, height: 12, width: 12,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 2000256, gradInput: s.tensor(417), gradWeights: s.f + 2041056, workspace: s.ws, pool: pool)
         s.profiler?.stop(622)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7676,7 +7709,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(421),
             gradWeights: s.g + 7264560, workspace: s.ws, pool: pool)
         s.profiler?.stop(632)
-        // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
+        // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(421), seInput: s.tensor(423), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896, seActivation: .silu,
@@ -7684,7 +7717,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(293), gradReduceWeights: s.g + 7040896, gradReduceBias: s.g + 7151872,
             gradExpandWeights: s.g + 7151952, gradExpandBias: s.g + 7262928, preActivation: s.tensor(288),
             gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1908320, savedInvStd: s.f + 1909952,
-            activation: .silu, gradGamma: s.g + 7034368, gradBeta: s.g + 7036000, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 7034368, gradBeta: s.g + 7036000, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(633)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
@@ -7706,11 +7740,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1952384, count: 40800)
         s.profiler?.stop(636)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(421), input: s.tensor(425), batch: s.n, height: 12,
-            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1911584, gradInput: s.tensor(424), gradWeights: s.f + 1952384, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(421), preActivation: s.tensor(288),
+            gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1908320, savedInvStd: s.f + 1909952,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(425), batch: s.n, height: 12, width: 12,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 1911584, gradInput: s.tensor(424), gradWeights: s.f + 1952384, workspace: s.ws, pool: pool)
         s.profiler?.stop(637)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7783,7 +7819,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(428),
             gradWeights: s.g + 6098144, workspace: s.ws, pool: pool)
         s.profiler?.stop(647)
-        // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
+        // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(428), seInput: s.tensor(430), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480, seActivation: .silu,
@@ -7791,7 +7827,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(281), gradReduceWeights: s.g + 5874480, gradReduceBias: s.g + 5985456,
             gradExpandWeights: s.g + 5985536, gradExpandBias: s.g + 6096512, preActivation: s.tensor(276),
             gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1819648, savedInvStd: s.f + 1821280,
-            activation: .silu, gradGamma: s.g + 5867952, gradBeta: s.g + 5869584, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 5867952, gradBeta: s.g + 5869584, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(648)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
@@ -7813,11 +7850,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1863712, count: 40800)
         s.profiler?.stop(651)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(428), input: s.tensor(432), batch: s.n, height: 12,
-            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1822912, gradInput: s.tensor(431), gradWeights: s.f + 1863712, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(428), preActivation: s.tensor(276),
+            gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1819648, savedInvStd: s.f + 1821280,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(432), batch: s.n, height: 12, width: 12,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 1822912, gradInput: s.tensor(431), gradWeights: s.f + 1863712, workspace: s.ws, pool: pool)
         s.profiler?.stop(652)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7890,7 +7929,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(435),
             gradWeights: s.g + 4931728, workspace: s.ws, pool: pool)
         s.profiler?.stop(662)
-        // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]
+        // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(435), seInput: s.tensor(437), batch: s.n,
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064, seActivation: .silu,
@@ -7898,7 +7937,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(269), gradReduceWeights: s.g + 4708064, gradReduceBias: s.g + 4819040,
             gradExpandWeights: s.g + 4819120, gradExpandBias: s.g + 4930096, preActivation: s.tensor(264),
             gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1730976, savedInvStd: s.f + 1732608,
-            activation: .silu, gradGamma: s.g + 4701536, gradBeta: s.g + 4703168, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4701536, gradBeta: s.g + 4703168, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(663)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
@@ -7920,11 +7960,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1775040, count: 40800)
         s.profiler?.stop(666)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(435), input: s.tensor(439), batch: s.n, height: 12,
-            width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1734240, gradInput: s.tensor(438), gradWeights: s.f + 1775040, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(435), preActivation: s.tensor(264),
+            gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1730976, savedInvStd: s.f + 1732608,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(439), batch: s.n, height: 12, width: 12,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 1734240, gradInput: s.tensor(438), gradWeights: s.f + 1775040, workspace: s.ws, pool: pool)
         s.profiler?.stop(667)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7991,7 +8033,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(441),
             gradWeights: s.g + 3948096, workspace: s.ws, pool: pool)
         s.profiler?.stop(676)
-        // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 960]
+        // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(441), seInput: s.tensor(443), batch: s.n,
             pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288, seActivation: .silu,
@@ -7999,7 +8041,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(259), gradReduceWeights: s.g + 3870288, gradReduceBias: s.g + 3908688,
             gradExpandWeights: s.g + 3908736, gradExpandBias: s.g + 3947136, preActivation: s.tensor(254),
             gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1677248, savedInvStd: s.f + 1678208,
-            activation: .silu, gradGamma: s.g + 3866448, gradBeta: s.g + 3867408, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3866448, gradBeta: s.g + 3867408, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(677)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
@@ -8021,11 +8064,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1703168, count: 24000)
         s.profiler?.stop(680)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 12, 12, 960]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 12, 12, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(441), input: s.tensor(445), batch: s.n, height: 24,
-            width: 24, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
-            weights: s.f + 1679168, gradInput: s.tensor(444), gradWeights: s.f + 1703168, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(441), preActivation: s.tensor(254),
+            gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1677248, savedInvStd: s.f + 1678208,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(445), batch: s.n, height: 24, width: 24,
+            channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
+            weights: s.f + 1679168, gradInput: s.tensor(444), gradWeights: s.f + 1703168, workspace: s.ws, pool: pool)
         s.profiler?.stop(681)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8094,7 +8139,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(448),
             gradWeights: s.g + 3530768, workspace: s.ws, pool: pool)
         s.profiler?.stop(690)
-        // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]
+        // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(448), seInput: s.tensor(450), batch: s.n,
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960, seActivation: .silu,
@@ -8102,7 +8147,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(247), gradReduceWeights: s.g + 3452960, gradReduceBias: s.g + 3491360,
             gradExpandWeights: s.g + 3491408, gradExpandBias: s.g + 3529808, preActivation: s.tensor(242),
             gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1625088, savedInvStd: s.f + 1626048,
-            activation: .silu, gradGamma: s.g + 3449120, gradBeta: s.g + 3450080, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3449120, gradBeta: s.g + 3450080, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(691)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
@@ -8124,11 +8170,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1651008, count: 24000)
         s.profiler?.stop(694)
-        // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
+        // features.5.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(448), input: s.tensor(452), batch: s.n, height: 24,
-            width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1627008, gradInput: s.tensor(451), gradWeights: s.f + 1651008, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(448), preActivation: s.tensor(242),
+            gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1625088, savedInvStd: s.f + 1626048,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(452), batch: s.n, height: 24, width: 24,
+            channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
+            weights: s.f + 1627008, gradInput: s.tensor(451), gradWeights: s.f + 1651008, workspace: s.ws, pool: pool)
         s.profiler?.stop(695)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8201,7 +8249,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(455),
             gradWeights: s.g + 3113440, workspace: s.ws, pool: pool)
         s.profiler?.stop(705)
-        // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]
+        // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(455), seInput: s.tensor(457), batch: s.n,
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632, seActivation: .silu,
@@ -8209,7 +8257,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(235), gradReduceWeights: s.g + 3035632, gradReduceBias: s.g + 3074032,
             gradExpandWeights: s.g + 3074080, gradExpandBias: s.g + 3112480, preActivation: s.tensor(230),
             gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1572928, savedInvStd: s.f + 1573888,
-            activation: .silu, gradGamma: s.g + 3031792, gradBeta: s.g + 3032752, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3031792, gradBeta: s.g + 3032752, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(706)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -8231,11 +8280,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1598848, count: 24000)
         s.profiler?.stop(709)
-        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
+        // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(455), input: s.tensor(459), batch: s.n, height: 24,
-            width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1574848, gradInput: s.tensor(458), gradWeights: s.f + 1598848, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(455), preActivation: s.tensor(230),
+            gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1572928, savedInvStd: s.f + 1573888,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(459), batch: s.n, height: 24, width: 24,
+            channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
+            weights: s.f + 1574848, gradInput: s.tensor(458), gradWeights: s.f + 1598848, workspace: s.ws, pool: pool)
         s.profiler?.stop(710)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8308,7 +8359,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(462),
             gradWeights: s.g + 2696112, workspace: s.ws, pool: pool)
         s.profiler?.stop(720)
-        // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]
+        // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(462), seInput: s.tensor(464), batch: s.n,
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304, seActivation: .silu,
@@ -8316,7 +8367,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(223), gradReduceWeights: s.g + 2618304, gradReduceBias: s.g + 2656704,
             gradExpandWeights: s.g + 2656752, gradExpandBias: s.g + 2695152, preActivation: s.tensor(218),
             gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1520768, savedInvStd: s.f + 1521728,
-            activation: .silu, gradGamma: s.g + 2614464, gradBeta: s.g + 2615424, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2614464, gradBeta: s.g + 2615424, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(721)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -8338,11 +8390,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1546688, count: 24000)
         s.profiler?.stop(724)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(462), input: s.tensor(466), batch: s.n, height: 24,
-            width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1522688, gradInput: s.tensor(465), gradWeights: s.f + 1546688, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(462), preActivation: s.tensor(218),
+            gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1520768, savedInvStd: s.f + 1521728,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(466), batch: s.n, height: 24, width: 24,
+            channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
+            weights: s.f + 1522688, gradInput: s.tensor(465), gradWeights: s.f + 1546688, workspace: s.ws, pool: pool)
         s.profiler?.stop(725)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8415,7 +8469,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(469),
             gradWeights: s.g + 2278784, workspace: s.ws, pool: pool)
         s.profiler?.stop(735)
-        // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]
+        // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(469), seInput: s.tensor(471), batch: s.n,
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976, seActivation: .silu,
@@ -8423,7 +8477,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(211), gradReduceWeights: s.g + 2200976, gradReduceBias: s.g + 2239376,
             gradExpandWeights: s.g + 2239424, gradExpandBias: s.g + 2277824, preActivation: s.tensor(206),
             gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1468608, savedInvStd: s.f + 1469568,
-            activation: .silu, gradGamma: s.g + 2197136, gradBeta: s.g + 2198096, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2197136, gradBeta: s.g + 2198096, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(736)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -8445,11 +8500,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1494528, count: 24000)
         s.profiler?.stop(739)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(469), input: s.tensor(473), batch: s.n, height: 24,
-            width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1470528, gradInput: s.tensor(472), gradWeights: s.f + 1494528, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(469), preActivation: s.tensor(206),
+            gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1468608, savedInvStd: s.f + 1469568,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(473), batch: s.n, height: 24, width: 24,
+            channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
+            weights: s.f + 1470528, gradInput: s.tensor(472), gradWeights: s.f + 1494528, workspace: s.ws, pool: pool)
         s.profiler?.stop(740)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8522,7 +8579,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(476),
             gradWeights: s.g + 1861456, workspace: s.ws, pool: pool)
         s.profiler?.stop(750)
-        // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]
+        // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(476), seInput: s.tensor(478), batch: s.n,
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648, seActivation: .silu,
@@ -8530,7 +8587,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(199), gradReduceWeights: s.g + 1783648, gradReduceBias: s.g + 1822048,
             gradExpandWeights: s.g + 1822096, gradExpandBias: s.g + 1860496, preActivation: s.tensor(194),
             gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1416448, savedInvStd: s.f + 1417408,
-            activation: .silu, gradGamma: s.g + 1779808, gradBeta: s.g + 1780768, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1779808, gradBeta: s.g + 1780768, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(751)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -8552,11 +8610,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1442368, count: 24000)
         s.profiler?.stop(754)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(476), input: s.tensor(480), batch: s.n, height: 24,
-            width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1418368, gradInput: s.tensor(479), gradWeights: s.f + 1442368, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(476), preActivation: s.tensor(194),
+            gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1416448, savedInvStd: s.f + 1417408,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(480), batch: s.n, height: 24, width: 24,
+            channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
+            weights: s.f + 1418368, gradInput: s.tensor(479), gradWeights: s.f + 1442368, workspace: s.ws, pool: pool)
         s.profiler?.stop(755)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8623,7 +8683,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(482),
             gradWeights: s.g + 1490208, workspace: s.ws, pool: pool)
         s.profiler?.stop(764)
-        // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]
+        // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(482), seInput: s.tensor(484), batch: s.n,
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872, seActivation: .silu,
@@ -8631,7 +8691,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(189), gradReduceWeights: s.g + 1451872, gradReduceBias: s.g + 1470688,
             gradExpandWeights: s.g + 1470720, gradExpandBias: s.g + 1489536, preActivation: s.tensor(184),
             gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1379264, savedInvStd: s.f + 1379936,
-            activation: .silu, gradGamma: s.g + 1449184, gradBeta: s.g + 1449856, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1449184, gradBeta: s.g + 1449856, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(765)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -8653,11 +8714,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1397408, count: 16800)
         s.profiler?.stop(768)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(482), input: s.tensor(486), batch: s.n, height: 24,
-            width: 24, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
-            weights: s.f + 1380608, gradInput: s.tensor(485), gradWeights: s.f + 1397408, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(482), preActivation: s.tensor(184),
+            gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1379264, savedInvStd: s.f + 1379936,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(486), batch: s.n, height: 24, width: 24,
+            channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
+            weights: s.f + 1380608, gradInput: s.tensor(485), gradWeights: s.f + 1397408, workspace: s.ws, pool: pool)
         s.profiler?.stop(769)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8726,7 +8789,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(489),
             gradWeights: s.g + 1278720, workspace: s.ws, pool: pool)
         s.profiler?.stop(778)
-        // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]
+        // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(489), seInput: s.tensor(491), batch: s.n,
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384, seActivation: .silu,
@@ -8734,7 +8797,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(177), gradReduceWeights: s.g + 1240384, gradReduceBias: s.g + 1259200,
             gradExpandWeights: s.g + 1259232, gradExpandBias: s.g + 1278048, preActivation: s.tensor(172),
             gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1364256, savedInvStd: s.f + 1364928,
-            activation: .silu, gradGamma: s.g + 1237696, gradBeta: s.g + 1238368, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1237696, gradBeta: s.g + 1238368, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(779)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -8756,11 +8820,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1371648, count: 6048)
         s.profiler?.stop(782)
-        // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
+        // features.4.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(493), batch: s.n, height: 24,
-            width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1365600, gradInput: s.tensor(492), gradWeights: s.f + 1371648, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(489), preActivation: s.tensor(172),
+            gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1364256, savedInvStd: s.f + 1364928,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(493), batch: s.n, height: 24, width: 24,
+            channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
+            weights: s.f + 1365600, gradInput: s.tensor(492), gradWeights: s.f + 1371648, workspace: s.ws, pool: pool)
         s.profiler?.stop(783)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8833,7 +8899,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(496),
             gradWeights: s.g + 1077984, workspace: s.ws, pool: pool)
         s.profiler?.stop(793)
-        // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]
+        // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(496), seInput: s.tensor(498), batch: s.n,
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648, seActivation: .silu,
@@ -8841,7 +8907,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(165), gradReduceWeights: s.g + 1039648, gradReduceBias: s.g + 1058464,
             gradExpandWeights: s.g + 1058496, gradExpandBias: s.g + 1077312, preActivation: s.tensor(160),
             gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1349248, savedInvStd: s.f + 1349920,
-            activation: .silu, gradGamma: s.g + 1036960, gradBeta: s.g + 1037632, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1036960, gradBeta: s.g + 1037632, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(794)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -8863,11 +8930,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1356640, count: 6048)
         s.profiler?.stop(797)
-        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
+        // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(496), input: s.tensor(500), batch: s.n, height: 24,
-            width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1350592, gradInput: s.tensor(499), gradWeights: s.f + 1356640, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(496), preActivation: s.tensor(160),
+            gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1349248, savedInvStd: s.f + 1349920,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(500), batch: s.n, height: 24, width: 24,
+            channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
+            weights: s.f + 1350592, gradInput: s.tensor(499), gradWeights: s.f + 1356640, workspace: s.ws, pool: pool)
         s.profiler?.stop(798)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8940,7 +9009,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(503), gradWeights: s.g + 877248,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(808)
-        // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]
+        // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(503), seInput: s.tensor(505), batch: s.n,
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912, seActivation: .silu,
@@ -8948,7 +9017,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(153), gradReduceWeights: s.g + 838912, gradReduceBias: s.g + 857728,
             gradExpandWeights: s.g + 857760, gradExpandBias: s.g + 876576, preActivation: s.tensor(148),
             gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1334240, savedInvStd: s.f + 1334912,
-            activation: .silu, gradGamma: s.g + 836224, gradBeta: s.g + 836896, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 836224, gradBeta: s.g + 836896, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(809)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -8970,11 +9040,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1341632, count: 6048)
         s.profiler?.stop(812)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(503), input: s.tensor(507), batch: s.n, height: 24,
-            width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1335584, gradInput: s.tensor(506), gradWeights: s.f + 1341632, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(503), preActivation: s.tensor(148),
+            gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1334240, savedInvStd: s.f + 1334912,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(507), batch: s.n, height: 24, width: 24,
+            channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
+            weights: s.f + 1335584, gradInput: s.tensor(506), gradWeights: s.f + 1341632, workspace: s.ws, pool: pool)
         s.profiler?.stop(813)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9047,7 +9119,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(510), gradWeights: s.g + 676512,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(823)
-        // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]
+        // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(510), seInput: s.tensor(512), batch: s.n,
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176, seActivation: .silu,
@@ -9055,7 +9127,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(141), gradReduceWeights: s.g + 638176, gradReduceBias: s.g + 656992,
             gradExpandWeights: s.g + 657024, gradExpandBias: s.g + 675840, preActivation: s.tensor(136),
             gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1319232, savedInvStd: s.f + 1319904,
-            activation: .silu, gradGamma: s.g + 635488, gradBeta: s.g + 636160, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 635488, gradBeta: s.g + 636160, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(824)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -9077,11 +9150,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1326624, count: 6048)
         s.profiler?.stop(827)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(510), input: s.tensor(514), batch: s.n, height: 24,
-            width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1320576, gradInput: s.tensor(513), gradWeights: s.f + 1326624, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(510), preActivation: s.tensor(136),
+            gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1319232, savedInvStd: s.f + 1319904,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(514), batch: s.n, height: 24, width: 24,
+            channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
+            weights: s.f + 1320576, gradInput: s.tensor(513), gradWeights: s.f + 1326624, workspace: s.ws, pool: pool)
         s.profiler?.stop(828)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9154,7 +9229,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(517), gradWeights: s.g + 475776,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(838)
-        // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]
+        // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(517), seInput: s.tensor(519), batch: s.n,
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440, seActivation: .silu,
@@ -9162,7 +9237,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(129), gradReduceWeights: s.g + 437440, gradReduceBias: s.g + 456256,
             gradExpandWeights: s.g + 456288, gradExpandBias: s.g + 475104, preActivation: s.tensor(124),
             gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1304224, savedInvStd: s.f + 1304896,
-            activation: .silu, gradGamma: s.g + 434752, gradBeta: s.g + 435424, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 434752, gradBeta: s.g + 435424, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(839)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -9184,11 +9260,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1311616, count: 6048)
         s.profiler?.stop(842)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(517), input: s.tensor(521), batch: s.n, height: 24,
-            width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1305568, gradInput: s.tensor(520), gradWeights: s.f + 1311616, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(517), preActivation: s.tensor(124),
+            gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1304224, savedInvStd: s.f + 1304896,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(521), batch: s.n, height: 24, width: 24,
+            channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
+            weights: s.f + 1305568, gradInput: s.tensor(520), gradWeights: s.f + 1311616, workspace: s.ws, pool: pool)
         s.profiler?.stop(843)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9255,7 +9333,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(523), gradWeights: s.g + 312672,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(852)
-        // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 336]
+        // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(523), seInput: s.tensor(525), batch: s.n,
             pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912, seActivation: .silu,
@@ -9263,7 +9341,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(119), gradReduceWeights: s.g + 302912, gradReduceBias: s.g + 307616,
             gradExpandWeights: s.g + 307632, gradExpandBias: s.g + 312336, preActivation: s.tensor(114),
             gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1295936, savedInvStd: s.f + 1296272,
-            activation: .silu, gradGamma: s.g + 301568, gradBeta: s.g + 301904, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 301568, gradBeta: s.g + 301904, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(853)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -9285,11 +9364,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1299632, count: 3024)
         s.profiler?.stop(856)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 24, 24, 336]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 24, 24, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(523), input: s.tensor(527), batch: s.n, height: 48,
-            width: 48, channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
-            weights: s.f + 1296608, gradInput: s.tensor(526), gradWeights: s.f + 1299632, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(523), preActivation: s.tensor(114),
+            gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1295936, savedInvStd: s.f + 1296272,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(527), batch: s.n, height: 48, width: 48,
+            channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
+            weights: s.f + 1296608, gradInput: s.tensor(526), gradWeights: s.f + 1299632, workspace: s.ws, pool: pool)
         s.profiler?.stop(857)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9358,7 +9439,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(530), gradWeights: s.g + 259312,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(866)
-        // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 336]
+        // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(530), seInput: s.tensor(532), batch: s.n,
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552, seActivation: .silu,
@@ -9366,7 +9447,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(107), gradReduceWeights: s.g + 249552, gradReduceBias: s.g + 254256,
             gradExpandWeights: s.g + 254272, gradExpandBias: s.g + 258976, preActivation: s.tensor(102),
             gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1277680, savedInvStd: s.f + 1278016,
-            activation: .silu, gradGamma: s.g + 248208, gradBeta: s.g + 248544, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 248208, gradBeta: s.g + 248544, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(867)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -9388,11 +9470,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1286752, count: 8400)
         s.profiler?.stop(870)
-        // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
+        // features.3.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(530), input: s.tensor(534), batch: s.n, height: 48,
-            width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: s.f + 1278352, gradInput: s.tensor(533), gradWeights: s.f + 1286752, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(530), preActivation: s.tensor(102),
+            gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1277680, savedInvStd: s.f + 1278016,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(534), batch: s.n, height: 48, width: 48,
+            channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
+            weights: s.f + 1278352, gradInput: s.tensor(533), gradWeights: s.f + 1286752, workspace: s.ws, pool: pool)
         s.profiler?.stop(871)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9465,7 +9549,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(537), gradWeights: s.g + 200576,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(881)
-        // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 336]
+        // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(537), seInput: s.tensor(539), batch: s.n,
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816, seActivation: .silu,
@@ -9473,7 +9557,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(95), gradReduceWeights: s.g + 190816, gradReduceBias: s.g + 195520,
             gradExpandWeights: s.g + 195536, gradExpandBias: s.g + 200240, preActivation: s.tensor(90),
             gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1259424, savedInvStd: s.f + 1259760,
-            activation: .silu, gradGamma: s.g + 189472, gradBeta: s.g + 189808, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 189472, gradBeta: s.g + 189808, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(882)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -9495,11 +9580,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1268496, count: 8400)
         s.profiler?.stop(885)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(537), input: s.tensor(541), batch: s.n, height: 48,
-            width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: s.f + 1260096, gradInput: s.tensor(540), gradWeights: s.f + 1268496, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(537), preActivation: s.tensor(90),
+            gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1259424, savedInvStd: s.f + 1259760,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(541), batch: s.n, height: 48, width: 48,
+            channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
+            weights: s.f + 1260096, gradInput: s.tensor(540), gradWeights: s.f + 1268496, workspace: s.ws, pool: pool)
         s.profiler?.stop(886)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9572,7 +9659,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(544), gradWeights: s.g + 141840,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(896)
-        // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 336]
+        // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(544), seInput: s.tensor(546), batch: s.n,
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080, seActivation: .silu,
@@ -9580,7 +9667,8 @@ public final class EfficientNetB4Training: TrainableModel {
             savedScale: s.tensor(83), gradReduceWeights: s.g + 132080, gradReduceBias: s.g + 136784,
             gradExpandWeights: s.g + 136800, gradExpandBias: s.g + 141504, preActivation: s.tensor(78),
             gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1241168, savedInvStd: s.f + 1241504,
-            activation: .silu, gradGamma: s.g + 130736, gradBeta: s.g + 131072, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 130736, gradBeta: s.g + 131072, reductions: s.f + 1206912,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(897)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -9602,11 +9690,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1250240, count: 8400)
         s.profiler?.stop(900)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(544), input: s.tensor(548), batch: s.n, height: 48,
-            width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: s.f + 1241840, gradInput: s.tensor(547), gradWeights: s.f + 1250240, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(544), preActivation: s.tensor(78),
+            gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1241168, savedInvStd: s.f + 1241504,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(548), batch: s.n, height: 48, width: 48,
+            channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
+            weights: s.f + 1241840, gradInput: s.tensor(547), gradWeights: s.f + 1250240, workspace: s.ws, pool: pool)
         s.profiler?.stop(901)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9673,7 +9763,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(550), gradWeights: s.g + 91168,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(910)
-        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 192]
+        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(550), seInput: s.tensor(552), batch: s.n,
             pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888, seActivation: .silu,
@@ -9681,7 +9771,7 @@ public final class EfficientNetB4Training: TrainableModel {
             gradReduceWeights: s.g + 87888, gradReduceBias: s.g + 89424, gradExpandWeights: s.g + 89440,
             gradExpandBias: s.g + 90976, preActivation: s.tensor(68), gamma: s.p + 87120, beta: s.p + 87312,
             savedMean: s.f + 1230400, savedInvStd: s.f + 1230592, activation: .silu, gradGamma: s.g + 87120,
-            gradBeta: s.g + 87312, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 87312, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
         s.profiler?.stop(911)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -9703,11 +9793,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1235584, count: 4800)
         s.profiler?.stop(914)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 48, 48, 192]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 48, 48, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(550), input: s.tensor(554), batch: s.n, height: 95,
-            width: 95, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
-            weights: s.f + 1230784, gradInput: s.tensor(553), gradWeights: s.f + 1235584, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(550), preActivation: s.tensor(68),
+            gamma: s.p + 87120, beta: s.p + 87312, savedMean: s.f + 1230400, savedInvStd: s.f + 1230592,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(554), batch: s.n, height: 95, width: 95,
+            channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
+            weights: s.f + 1230784, gradInput: s.tensor(553), gradWeights: s.f + 1235584, workspace: s.ws, pool: pool)
         s.profiler?.stop(915)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9775,7 +9867,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(557), gradWeights: s.g + 69136,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(924)
-        // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 192]
+        // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(557), seInput: s.tensor(559), batch: s.n,
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856, seActivation: .silu,
@@ -9783,7 +9875,7 @@ public final class EfficientNetB4Training: TrainableModel {
             gradReduceWeights: s.g + 65856, gradReduceBias: s.g + 67392, gradExpandWeights: s.g + 67408,
             gradExpandBias: s.g + 68944, preActivation: s.tensor(56), gamma: s.p + 65088, beta: s.p + 65280,
             savedMean: s.f + 1226112, savedInvStd: s.f + 1226304, activation: .silu, gradGamma: s.g + 65088,
-            gradBeta: s.g + 65280, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 65280, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
         s.profiler?.stop(925)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -9805,11 +9897,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1228224, count: 1728)
         s.profiler?.stop(928)
-        // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
+        // features.2.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(557), input: s.tensor(561), batch: s.n, height: 95,
-            width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: s.f + 1226496, gradInput: s.tensor(560), gradWeights: s.f + 1228224, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(557), preActivation: s.tensor(56),
+            gamma: s.p + 65088, beta: s.p + 65280, savedMean: s.f + 1226112, savedInvStd: s.f + 1226304,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(561), batch: s.n, height: 95, width: 95,
+            channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
+            weights: s.f + 1226496, gradInput: s.tensor(560), gradWeights: s.f + 1228224, workspace: s.ws, pool: pool)
         s.profiler?.stop(929)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9881,7 +9975,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(564), gradWeights: s.g + 50176,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(939)
-        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 192]
+        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(564), seInput: s.tensor(566), batch: s.n,
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896, seActivation: .silu,
@@ -9889,7 +9983,7 @@ public final class EfficientNetB4Training: TrainableModel {
             gradReduceWeights: s.g + 46896, gradReduceBias: s.g + 48432, gradExpandWeights: s.g + 48448,
             gradExpandBias: s.g + 49984, preActivation: s.tensor(44), gamma: s.p + 46128, beta: s.p + 46320,
             savedMean: s.f + 1221824, savedInvStd: s.f + 1222016, activation: .silu, gradGamma: s.g + 46128,
-            gradBeta: s.g + 46320, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 46320, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
         s.profiler?.stop(940)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -9911,11 +10005,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1223936, count: 1728)
         s.profiler?.stop(943)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(564), input: s.tensor(568), batch: s.n, height: 95,
-            width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: s.f + 1222208, gradInput: s.tensor(567), gradWeights: s.f + 1223936, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(564), preActivation: s.tensor(44),
+            gamma: s.p + 46128, beta: s.p + 46320, savedMean: s.f + 1221824, savedInvStd: s.f + 1222016,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(568), batch: s.n, height: 95, width: 95,
+            channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
+            weights: s.f + 1222208, gradInput: s.tensor(567), gradWeights: s.f + 1223936, workspace: s.ws, pool: pool)
         s.profiler?.stop(944)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9987,7 +10083,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(571), gradWeights: s.g + 31216,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(954)
-        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 192]
+        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(571), seInput: s.tensor(573), batch: s.n,
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936, seActivation: .silu,
@@ -9995,7 +10091,7 @@ public final class EfficientNetB4Training: TrainableModel {
             gradReduceWeights: s.g + 27936, gradReduceBias: s.g + 29472, gradExpandWeights: s.g + 29488,
             gradExpandBias: s.g + 31024, preActivation: s.tensor(32), gamma: s.p + 27168, beta: s.p + 27360,
             savedMean: s.f + 1217536, savedInvStd: s.f + 1217728, activation: .silu, gradGamma: s.g + 27168,
-            gradBeta: s.g + 27360, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 27360, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
         s.profiler?.stop(955)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -10017,11 +10113,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1219648, count: 1728)
         s.profiler?.stop(958)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(571), input: s.tensor(575), batch: s.n, height: 95,
-            width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: s.f + 1217920, gradInput: s.tensor(574), gradWeights: s.f + 1219648, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(571), preActivation: s.tensor(32),
+            gamma: s.p + 27168, beta: s.p + 27360, savedMean: s.f + 1217536, savedInvStd: s.f + 1217728,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(575), batch: s.n, height: 95, width: 95,
+            channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
+            weights: s.f + 1217920, gradInput: s.tensor(574), gradWeights: s.f + 1219648, workspace: s.ws, pool: pool)
         s.profiler?.stop(959)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10087,7 +10185,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(577), gradWeights: s.g + 13792,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(968)
-        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 144]
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(577), seInput: s.tensor(579), batch: s.n,
             pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904, seActivation: .silu,
@@ -10095,7 +10193,7 @@ public final class EfficientNetB4Training: TrainableModel {
             gradReduceWeights: s.g + 11904, gradReduceBias: s.g + 12768, gradExpandWeights: s.g + 12784,
             gradExpandBias: s.g + 13648, preActivation: s.tensor(22), gamma: s.p + 11328, beta: s.p + 11472,
             savedMean: s.f + 1214208, savedInvStd: s.f + 1214352, activation: .silu, gradGamma: s.g + 11328,
-            gradBeta: s.g + 11472, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 11472, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
         s.profiler?.stop(969)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
@@ -10117,11 +10215,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1215792, count: 1296)
         s.profiler?.stop(972)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 190, 190, 144] <- [n, 95, 95, 144]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 190, 190, 144] <- [n, 95, 95, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(577), input: s.tensor(581), batch: s.n, height: 190,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(577), preActivation: s.tensor(22),
+            gamma: s.p + 11328, beta: s.p + 11472, savedMean: s.f + 1214208, savedInvStd: s.f + 1214352,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(581), batch: s.n, height: 190,
             width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
-            weights: s.f + 1214496, gradInput: s.tensor(580), gradWeights: s.f + 1215792, pool: pool)
+            weights: s.f + 1214496, gradInput: s.tensor(580), gradWeights: s.f + 1215792, workspace: s.ws, pool: pool)
         s.profiler?.stop(973)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10188,7 +10288,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 36100 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(584), gradWeights: s.g + 5296,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(982)
-        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 190, 190, 24]
+        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 190, 190, 24]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(584), seInput: s.tensor(586), batch: s.n,
             pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, seActivation: .silu,
@@ -10196,17 +10296,19 @@ public final class EfficientNetB4Training: TrainableModel {
             gradReduceWeights: s.g + 4960, gradReduceBias: s.g + 5104, gradExpandWeights: s.g + 5120,
             gradExpandBias: s.g + 5264, preActivation: s.tensor(10), gamma: s.p + 4832, beta: s.p + 4864,
             savedMean: s.f + 1213392, savedInvStd: s.f + 1213416, activation: .silu, gradGamma: s.g + 4832,
-            gradBeta: s.g + 4864, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 4864, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
         s.profiler?.stop(983)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1213656, count: 216)
         s.profiler?.stop(984)
-        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
+        // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(584), input: s.tensor(9), batch: s.n, height: 190,
-            width: 190, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
-            weights: s.f + 1213440, gradInput: s.tensor(587), gradWeights: s.f + 1213656, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(584), preActivation: s.tensor(10),
+            gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 1213392, savedInvStd: s.f + 1213416,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(9), batch: s.n, height: 190, width: 190,
+            channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
+            weights: s.f + 1213440, gradInput: s.tensor(587), gradWeights: s.f + 1213656, workspace: s.ws, pool: pool)
         s.profiler?.stop(985)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10257,7 +10359,7 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(588), gradWeights: s.g + 3328,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(992)
-        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 190, 190, 48]
+        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 190, 190, 48]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(588), seInput: s.tensor(590), batch: s.n,
             pixels: 36100, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, seActivation: .silu,
@@ -10265,7 +10367,7 @@ public final class EfficientNetB4Training: TrainableModel {
             gradReduceWeights: s.g + 2112, gradReduceBias: s.g + 2688, gradExpandWeights: s.g + 2704,
             gradExpandBias: s.g + 3280, preActivation: s.tensor(2), gamma: s.p + 1920, beta: s.p + 1968,
             savedMean: s.f + 1212384, savedInvStd: s.f + 1212432, activation: .silu, gradGamma: s.g + 1920,
-            gradBeta: s.g + 1968, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 1968, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
         s.profiler?.stop(993)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -10287,11 +10389,13 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1212912, count: 432)
         s.profiler?.stop(996)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 48]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 48]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(588), input: s.tensor(592), batch: s.n, height: 190,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(588), preActivation: s.tensor(2),
+            gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 1212384, savedInvStd: s.f + 1212432,
+            activation: .identity, reductions: s.f + 1206912, input: s.tensor(592), batch: s.n, height: 190,
             width: 190, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
-            weights: s.f + 1212480, gradInput: s.tensor(591), gradWeights: s.f + 1212912, pool: pool)
+            weights: s.f + 1212480, gradInput: s.tensor(591), gradWeights: s.f + 1212912, workspace: s.ws, pool: pool)
         s.profiler?.stop(997)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10703,7 +10807,7 @@ public final class EfficientNetB4Training: TrainableModel {
         (101797392, 45263088),  // 380: gradient of features.7.1.block.3 input, 387,072 floats per image
         (101410320, 44876016),  // 381: features.7.1.block.2 output (recomputed), 387,072 floats per image
         (101023248, 38682864),  // 382: features.7.1.block.1 output (recomputed), 387,072 floats per image
-        (100636176, 44488944),  // 383: gradient of features.7.1.block.1 input, 387,072 floats per image
+        (101023248, 44876016),  // 383: gradient of features.7.1.block.1 input, 387,072 floats per image
         (100249104, 38682864),  // 384: features.7.1.block.0 output (recomputed), 387,072 floats per image
         (100249104, 38765808),  // 385: gradient of features.7.1.block.0 input, 64,512 floats per image
         (86756880, 38530800),  // 386: gradient of features.7.0.block.3 input, 235,008 floats per image
@@ -10771,35 +10875,35 @@ public final class EfficientNetB4Training: TrainableModel {
         (85650960, 38848752),  // 448: gradient of features.5.5.block.3 input, 552,960 floats per image
         (85098000, 38295792),  // 449: features.5.5.block.2 output (recomputed), 552,960 floats per image
         (84545040, 37189872),  // 450: features.5.5.block.1 output (recomputed), 552,960 floats per image
-        (83992080, 37742832),  // 451: gradient of features.5.5.block.1 input, 552,960 floats per image
+        (84545040, 38295792),  // 451: gradient of features.5.5.block.1 input, 552,960 floats per image
         (83439120, 37189872),  // 452: features.5.5.block.0 output (recomputed), 552,960 floats per image
         (50158848, 23982336),  // 453: gradient of features.5.5.block.0 input, 92,160 floats per image
         (50066688, 23890176),  // 454: gradient of features.5.4 branch, 92,160 floats per image
         (82886160, 37742832),  // 455: gradient of features.5.4.block.3 input, 552,960 floats per image
         (82333200, 37189872),  // 456: features.5.4.block.2 output (recomputed), 552,960 floats per image
         (81780240, 36083952),  // 457: features.5.4.block.1 output (recomputed), 552,960 floats per image
-        (81227280, 36636912),  // 458: gradient of features.5.4.block.1 input, 552,960 floats per image
+        (81780240, 37189872),  // 458: gradient of features.5.4.block.1 input, 552,960 floats per image
         (80674320, 36083952),  // 459: features.5.4.block.0 output (recomputed), 552,960 floats per image
         (50066688, 23890176),  // 460: gradient of features.5.4.block.0 input, 92,160 floats per image
         (50158848, 23982336),  // 461: gradient of features.5.3 branch, 92,160 floats per image
         (80121360, 36636912),  // 462: gradient of features.5.3.block.3 input, 552,960 floats per image
         (79568400, 36083952),  // 463: features.5.3.block.2 output (recomputed), 552,960 floats per image
         (79015440, 34978032),  // 464: features.5.3.block.1 output (recomputed), 552,960 floats per image
-        (78462480, 35530992),  // 465: gradient of features.5.3.block.1 input, 552,960 floats per image
+        (79015440, 36083952),  // 465: gradient of features.5.3.block.1 input, 552,960 floats per image
         (77909520, 34978032),  // 466: features.5.3.block.0 output (recomputed), 552,960 floats per image
         (50158848, 23982336),  // 467: gradient of features.5.3.block.0 input, 92,160 floats per image
         (50066688, 23890176),  // 468: gradient of features.5.2 branch, 92,160 floats per image
         (77356560, 35530992),  // 469: gradient of features.5.2.block.3 input, 552,960 floats per image
         (76803600, 34978032),  // 470: features.5.2.block.2 output (recomputed), 552,960 floats per image
         (76250640, 33872112),  // 471: features.5.2.block.1 output (recomputed), 552,960 floats per image
-        (75697680, 34425072),  // 472: gradient of features.5.2.block.1 input, 552,960 floats per image
+        (76250640, 34978032),  // 472: gradient of features.5.2.block.1 input, 552,960 floats per image
         (75144720, 33872112),  // 473: features.5.2.block.0 output (recomputed), 552,960 floats per image
         (50066688, 23890176),  // 474: gradient of features.5.2.block.0 input, 92,160 floats per image
         (50158848, 23982336),  // 475: gradient of features.5.1 branch, 92,160 floats per image
         (74591760, 34425072),  // 476: gradient of features.5.1.block.3 input, 552,960 floats per image
         (74038800, 33872112),  // 477: features.5.1.block.2 output (recomputed), 552,960 floats per image
         (73485840, 32766192),  // 478: features.5.1.block.1 output (recomputed), 552,960 floats per image
-        (72932880, 33319152),  // 479: gradient of features.5.1.block.1 input, 552,960 floats per image
+        (73485840, 33872112),  // 479: gradient of features.5.1.block.1 input, 552,960 floats per image
         (72379920, 32766192),  // 480: features.5.1.block.0 output (recomputed), 552,960 floats per image
         (50158848, 23982336),  // 481: gradient of features.5.1.block.0 input, 92,160 floats per image
         (71826960, 32987376),  // 482: gradient of features.5.0.block.3 input, 387,072 floats per image
@@ -10853,21 +10957,21 @@ public final class EfficientNetB4Training: TrainableModel {
         (70278672, 32987376),  // 530: gradient of features.3.3.block.3 input, 774,144 floats per image
         (69504528, 32213232),  // 531: features.3.3.block.2 output (recomputed), 774,144 floats per image
         (68730384, 30664944),  // 532: features.3.3.block.1 output (recomputed), 774,144 floats per image
-        (67956240, 31439088),  // 533: gradient of features.3.3.block.1 input, 774,144 floats per image
+        (68730384, 32213232),  // 533: gradient of features.3.3.block.1 input, 774,144 floats per image
         (67182096, 30664944),  // 534: features.3.3.block.0 output (recomputed), 774,144 floats per image
         (67182096, 24019200),  // 535: gradient of features.3.3.block.0 input, 129,024 floats per image
         (50066688, 23890176),  // 536: gradient of features.3.2 branch, 129,024 floats per image
         (66407952, 31439088),  // 537: gradient of features.3.2.block.3 input, 774,144 floats per image
         (65633808, 30664944),  // 538: features.3.2.block.2 output (recomputed), 774,144 floats per image
         (64859664, 23116032),  // 539: features.3.2.block.1 output (recomputed), 774,144 floats per image
-        (64085520, 29890800),  // 540: gradient of features.3.2.block.1 input, 774,144 floats per image
+        (64859664, 30664944),  // 540: gradient of features.3.2.block.1 input, 774,144 floats per image
         (63311376, 23116032),  // 541: features.3.2.block.0 output (recomputed), 774,144 floats per image
         (50066688, 23890176),  // 542: gradient of features.3.2.block.0 input, 129,024 floats per image
         (63311376, 24019200),  // 543: gradient of features.3.1 branch, 129,024 floats per image
         (62537232, 29890800),  // 544: gradient of features.3.1.block.3 input, 774,144 floats per image
         (61763088, 23116032),  // 545: features.3.1.block.2 output (recomputed), 774,144 floats per image
         (60988944, 21567744),  // 546: features.3.1.block.1 output (recomputed), 774,144 floats per image
-        (60214800, 22341888),  // 547: gradient of features.3.1.block.1 input, 774,144 floats per image
+        (60988944, 23116032),  // 547: gradient of features.3.1.block.1 input, 774,144 floats per image
         (49292544, 21567744),  // 548: features.3.1.block.0 output (recomputed), 774,144 floats per image
         (49292544, 21678336),  // 549: gradient of features.3.1.block.0 input, 129,024 floats per image
         (60214800, 29890800),  // 550: gradient of features.3.0.block.3 input, 442,368 floats per image
@@ -10880,21 +10984,21 @@ public final class EfficientNetB4Training: TrainableModel {
         (45052800, 22526400),  // 557: gradient of features.2.3.block.3 input, 1,732,800 floats per image
         (43320000, 20793600),  // 558: features.2.3.block.2 output (recomputed), 1,732,800 floats per image
         (41587200, 13862400),  // 559: features.2.3.block.1 output (recomputed), 1,732,800 floats per image
-        (39854400, 19060800),  // 560: gradient of features.2.3.block.1 input, 1,732,800 floats per image
+        (41587200, 20793600),  // 560: gradient of features.2.3.block.1 input, 1,732,800 floats per image
         (38121600, 13862400),  // 561: features.2.3.block.0 output (recomputed), 1,732,800 floats per image
-        (38121600, 20793600),  // 562: gradient of features.2.3.block.0 input, 288,800 floats per image
-        (38410400, 21082400),  // 563: gradient of features.2.2 branch, 288,800 floats per image
+        (38121600, 22526400),  // 562: gradient of features.2.3.block.0 input, 288,800 floats per image
+        (38410400, 20793600),  // 563: gradient of features.2.2 branch, 288,800 floats per image
         (36388800, 19060800),  // 564: gradient of features.2.2.block.3 input, 1,732,800 floats per image
         (34656000, 13862400),  // 565: features.2.2.block.2 output (recomputed), 1,732,800 floats per image
         (32923200, 10396800),  // 566: features.2.2.block.1 output (recomputed), 1,732,800 floats per image
-        (31190400, 12129600),  // 567: gradient of features.2.2.block.1 input, 1,732,800 floats per image
+        (32923200, 13862400),  // 567: gradient of features.2.2.block.1 input, 1,732,800 floats per image
         (29457600, 10396800),  // 568: features.2.2.block.0 output (recomputed), 1,732,800 floats per image
-        (29457600, 13862400),  // 569: gradient of features.2.2.block.0 input, 288,800 floats per image
-        (29746400, 14151200),  // 570: gradient of features.2.1 branch, 288,800 floats per image
+        (29457600, 19060800),  // 569: gradient of features.2.2.block.0 input, 288,800 floats per image
+        (29746400, 13862400),  // 570: gradient of features.2.1 branch, 288,800 floats per image
         (27724800, 12129600),  // 571: gradient of features.2.1.block.3 input, 1,732,800 floats per image
         (25992000, 10396800),  // 572: features.2.1.block.2 output (recomputed), 1,732,800 floats per image
         (24259200, 6931200),  // 573: features.2.1.block.1 output (recomputed), 1,732,800 floats per image
-        (13862400, 8664000),  // 574: gradient of features.2.1.block.1 input, 1,732,800 floats per image
+        (24259200, 10396800),  // 574: gradient of features.2.1.block.1 input, 1,732,800 floats per image
         (12129600, 6931200),  // 575: features.2.1.block.0 output (recomputed), 1,732,800 floats per image
         (12129600, 7797600),  // 576: gradient of features.2.1.block.0 input, 288,800 floats per image
         (24259200, 19060800),  // 577: gradient of features.2.0.block.3 input, 1,299,600 floats per image
@@ -12009,15 +12113,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 346816512,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1204224,
-              "squeeze-excitation 2688 -> 112 -> 2688 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 2688]"),
+              "squeeze-excitation 2688 -> 112 -> 2688 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 2688]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 6967296,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 2688]"),
+        .init("features.7.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6967296,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 2688]"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12037,15 +12141,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 210567168,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 4230144,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 4230144,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12065,15 +12169,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 11750400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11750400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12095,15 +12199,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 11750400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11750400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12125,15 +12229,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 11750400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11750400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12155,15 +12259,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 11750400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11750400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12185,15 +12289,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 11750400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11750400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12215,15 +12319,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 11750400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11750400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12245,15 +12349,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 127844352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 443904,
-              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 1632]"),
+              "squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 11750400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11750400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12273,15 +12377,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 75202560,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 12, 12, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 960]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 6912000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 12, 12, 960]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6912000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 12, 12, 960]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12301,15 +12405,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 27648000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
+        .init("features.5.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 27648000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12331,15 +12435,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 27648000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
+        .init("features.5.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 27648000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12361,15 +12465,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 27648000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 27648000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12391,15 +12495,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 27648000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 27648000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12421,15 +12525,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 176947200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 27648000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 27648000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12449,15 +12553,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 123863040,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 19353600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 19353600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12477,15 +12581,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 6967296,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
+        .init("features.4.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6967296,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12507,15 +12611,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 6967296,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
+        .init("features.4.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6967296,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12537,15 +12641,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 6967296,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6967296,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12567,15 +12671,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 6967296,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6967296,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12597,15 +12701,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 75264,
-              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 672]"),
+              "squeeze-excitation 672 -> 28 -> 672 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 6967296,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6967296,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12625,15 +12729,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 43352064,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 24, 24, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 336]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 3483648,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 24, 24, 336]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3483648,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 24, 24, 336]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12653,15 +12757,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 38707200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]"),
+        .init("features.3.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 38707200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12683,15 +12787,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 38707200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 38707200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12713,15 +12817,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86704128,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 38707200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 38707200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12741,15 +12845,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49545216,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 48, 48, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 192]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 22118400,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 48, 48, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 22118400,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 48, 48, 192]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12769,15 +12873,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 31190400,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]"),
+        .init("features.2.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 31190400,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12799,15 +12903,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 31190400,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 31190400,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12829,15 +12933,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 31190400,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 31190400,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12857,15 +12961,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 83174400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 95, 95, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 23392800,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 190, 190, 144] <- [n, 95, 95, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 23392800,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 190, 190, 144] <- [n, 95, 95, 144]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -12885,11 +12989,11 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 41587200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 576,
-              "squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 190, 190, 24]"),
+              "squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 190, 190, 24]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 15595200,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 15595200,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
@@ -12905,15 +13009,15 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 83174400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2304,
-              "squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 190, 190, 48]"),
+              "squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 190, 190, 48]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 31190400,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 48]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 31190400,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 48]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

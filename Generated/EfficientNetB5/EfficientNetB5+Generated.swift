@@ -3318,7 +3318,8 @@ public final class EfficientNetB5Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 48, threads: pool.threadCount))
@@ -3346,6 +3347,20 @@ public final class EfficientNetB5Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 24, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 29, width: 29, channels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 57, width: 57, channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 114, width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 228, width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 228, width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 228, width: 228, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, threads: pool.threadCount))
         return floats
     }
 
@@ -8495,7 +8510,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(462),
             gradWeights: s.g + 25882320, workspace: s.ws, pool: pool)
         s.profiler?.stop(658)
-        // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 3072]
+        // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(462), seInput: s.tensor(464), batch: s.n,
             pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688, seActivation: .silu,
@@ -8503,7 +8518,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(445), gradReduceWeights: s.g + 25092688, gradReduceBias: s.g + 25485904,
             gradExpandWeights: s.g + 25486032, gradExpandBias: s.g + 25879248, preActivation: s.tensor(440),
             gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3169536, savedInvStd: s.f + 3172608,
-            activation: .silu, gradGamma: s.g + 25080400, gradBeta: s.g + 25083472, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 25080400, gradBeta: s.g + 25083472, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(659)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
@@ -8525,11 +8541,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3203328, count: 27648)
         s.profiler?.stop(662)
-        // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
+        // features.7.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(462), input: s.tensor(466), batch: s.n, height: 15,
-            width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 3175680, gradInput: s.tensor(465), gradWeights: s.f + 3203328, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(462), preActivation: s.tensor(440),
+            gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3169536, savedInvStd: s.f + 3172608,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(466), batch: s.n, height: 15, width: 15,
+            channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 3175680, gradInput: s.tensor(465), gradWeights: s.f + 3203328, workspace: s.ws, pool: pool)
         s.profiler?.stop(663)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8602,7 +8620,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(469),
             gradWeights: s.g + 21892688, workspace: s.ws, pool: pool)
         s.profiler?.stop(673)
-        // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 3072]
+        // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(469), seInput: s.tensor(471), batch: s.n,
             pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056, seActivation: .silu,
@@ -8610,7 +8628,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(433), gradReduceWeights: s.g + 21103056, gradReduceBias: s.g + 21496272,
             gradExpandWeights: s.g + 21496400, gradExpandBias: s.g + 21889616, preActivation: s.tensor(428),
             gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3100928, savedInvStd: s.f + 3104000,
-            activation: .silu, gradGamma: s.g + 21090768, gradBeta: s.g + 21093840, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 21090768, gradBeta: s.g + 21093840, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(674)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
@@ -8632,11 +8651,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3134720, count: 27648)
         s.profiler?.stop(677)
-        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
+        // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(469), input: s.tensor(473), batch: s.n, height: 15,
-            width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 3107072, gradInput: s.tensor(472), gradWeights: s.f + 3134720, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(469), preActivation: s.tensor(428),
+            gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3100928, savedInvStd: s.f + 3104000,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(473), batch: s.n, height: 15, width: 15,
+            channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 3107072, gradInput: s.tensor(472), gradWeights: s.f + 3134720, workspace: s.ws, pool: pool)
         s.profiler?.stop(678)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8703,7 +8724,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 512, gradInput: s.tensor(475),
             gradWeights: s.g + 18542032, workspace: s.ws, pool: pool)
         s.profiler?.stop(687)
-        // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
+        // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(475), seInput: s.tensor(477), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880, seActivation: .silu,
@@ -8711,7 +8732,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(423), gradReduceWeights: s.g + 18262880, gradReduceBias: s.g + 18401504,
             gradExpandWeights: s.g + 18401584, gradExpandBias: s.g + 18540208, preActivation: s.tensor(418),
             gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3057280, savedInvStd: s.f + 3059104,
-            activation: .silu, gradGamma: s.g + 18255584, gradBeta: s.g + 18257408, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 18255584, gradBeta: s.g + 18257408, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(688)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
@@ -8733,11 +8755,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3077344, count: 16416)
         s.profiler?.stop(691)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(475), input: s.tensor(479), batch: s.n, height: 15,
-            width: 15, channels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 3060928, gradInput: s.tensor(478), gradWeights: s.f + 3077344, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(475), preActivation: s.tensor(418),
+            gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3057280, savedInvStd: s.f + 3059104,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(479), batch: s.n, height: 15, width: 15,
+            channels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 3060928, gradInput: s.tensor(478), gradWeights: s.f + 3077344, workspace: s.ws, pool: pool)
         s.profiler?.stop(692)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8806,7 +8830,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(482),
             gradWeights: s.g + 17121664, workspace: s.ws, pool: pool)
         s.profiler?.stop(701)
-        // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
+        // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(482), seInput: s.tensor(484), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512, seActivation: .silu,
@@ -8814,7 +8838,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(411), gradReduceWeights: s.g + 16842512, gradReduceBias: s.g + 16981136,
             gradExpandWeights: s.g + 16981216, gradExpandBias: s.g + 17119840, preActivation: s.tensor(406),
             gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2958176, savedInvStd: s.f + 2960000,
-            activation: .silu, gradGamma: s.g + 16835216, gradBeta: s.g + 16837040, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 16835216, gradBeta: s.g + 16837040, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(702)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
@@ -8836,11 +8861,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3007424, count: 45600)
         s.profiler?.stop(705)
-        // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        // features.6.8.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(482), input: s.tensor(486), batch: s.n, height: 15,
-            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2961824, gradInput: s.tensor(485), gradWeights: s.f + 3007424, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(482), preActivation: s.tensor(406),
+            gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2958176, savedInvStd: s.f + 2960000,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(486), batch: s.n, height: 15, width: 15,
+            channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 2961824, gradInput: s.tensor(485), gradWeights: s.f + 3007424, workspace: s.ws, pool: pool)
         s.profiler?.stop(706)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8913,7 +8940,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(489),
             gradWeights: s.g + 15672112, workspace: s.ws, pool: pool)
         s.profiler?.stop(716)
-        // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
+        // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(489), seInput: s.tensor(491), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960, seActivation: .silu,
@@ -8921,7 +8948,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(399), gradReduceWeights: s.g + 15392960, gradReduceBias: s.g + 15531584,
             gradExpandWeights: s.g + 15531664, gradExpandBias: s.g + 15670288, preActivation: s.tensor(394),
             gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2859072, savedInvStd: s.f + 2860896,
-            activation: .silu, gradGamma: s.g + 15385664, gradBeta: s.g + 15387488, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 15385664, gradBeta: s.g + 15387488, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(717)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
@@ -8943,11 +8971,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2908320, count: 45600)
         s.profiler?.stop(720)
-        // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        // features.6.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(489), input: s.tensor(493), batch: s.n, height: 15,
-            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2862720, gradInput: s.tensor(492), gradWeights: s.f + 2908320, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(489), preActivation: s.tensor(394),
+            gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2859072, savedInvStd: s.f + 2860896,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(493), batch: s.n, height: 15, width: 15,
+            channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 2862720, gradInput: s.tensor(492), gradWeights: s.f + 2908320, workspace: s.ws, pool: pool)
         s.profiler?.stop(721)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9020,7 +9050,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(496),
             gradWeights: s.g + 14222560, workspace: s.ws, pool: pool)
         s.profiler?.stop(731)
-        // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
+        // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(496), seInput: s.tensor(498), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408, seActivation: .silu,
@@ -9028,7 +9058,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(387), gradReduceWeights: s.g + 13943408, gradReduceBias: s.g + 14082032,
             gradExpandWeights: s.g + 14082112, gradExpandBias: s.g + 14220736, preActivation: s.tensor(382),
             gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2759968, savedInvStd: s.f + 2761792,
-            activation: .silu, gradGamma: s.g + 13936112, gradBeta: s.g + 13937936, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 13936112, gradBeta: s.g + 13937936, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(732)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
@@ -9050,11 +9081,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2809216, count: 45600)
         s.profiler?.stop(735)
-        // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        // features.6.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(496), input: s.tensor(500), batch: s.n, height: 15,
-            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2763616, gradInput: s.tensor(499), gradWeights: s.f + 2809216, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(496), preActivation: s.tensor(382),
+            gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2759968, savedInvStd: s.f + 2761792,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(500), batch: s.n, height: 15, width: 15,
+            channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 2763616, gradInput: s.tensor(499), gradWeights: s.f + 2809216, workspace: s.ws, pool: pool)
         s.profiler?.stop(736)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9127,7 +9160,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(503),
             gradWeights: s.g + 12773008, workspace: s.ws, pool: pool)
         s.profiler?.stop(746)
-        // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
+        // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(503), seInput: s.tensor(505), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856, seActivation: .silu,
@@ -9135,7 +9168,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(375), gradReduceWeights: s.g + 12493856, gradReduceBias: s.g + 12632480,
             gradExpandWeights: s.g + 12632560, gradExpandBias: s.g + 12771184, preActivation: s.tensor(370),
             gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2660864, savedInvStd: s.f + 2662688,
-            activation: .silu, gradGamma: s.g + 12486560, gradBeta: s.g + 12488384, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 12486560, gradBeta: s.g + 12488384, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(747)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
@@ -9157,11 +9191,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2710112, count: 45600)
         s.profiler?.stop(750)
-        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(503), input: s.tensor(507), batch: s.n, height: 15,
-            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2664512, gradInput: s.tensor(506), gradWeights: s.f + 2710112, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(503), preActivation: s.tensor(370),
+            gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2660864, savedInvStd: s.f + 2662688,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(507), batch: s.n, height: 15, width: 15,
+            channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 2664512, gradInput: s.tensor(506), gradWeights: s.f + 2710112, workspace: s.ws, pool: pool)
         s.profiler?.stop(751)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9234,7 +9270,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(510),
             gradWeights: s.g + 11323456, workspace: s.ws, pool: pool)
         s.profiler?.stop(761)
-        // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
+        // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(510), seInput: s.tensor(512), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304, seActivation: .silu,
@@ -9242,7 +9278,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(363), gradReduceWeights: s.g + 11044304, gradReduceBias: s.g + 11182928,
             gradExpandWeights: s.g + 11183008, gradExpandBias: s.g + 11321632, preActivation: s.tensor(358),
             gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2561760, savedInvStd: s.f + 2563584,
-            activation: .silu, gradGamma: s.g + 11037008, gradBeta: s.g + 11038832, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 11037008, gradBeta: s.g + 11038832, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(762)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
@@ -9264,11 +9301,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2611008, count: 45600)
         s.profiler?.stop(765)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(510), input: s.tensor(514), batch: s.n, height: 15,
-            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2565408, gradInput: s.tensor(513), gradWeights: s.f + 2611008, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(510), preActivation: s.tensor(358),
+            gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2561760, savedInvStd: s.f + 2563584,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(514), batch: s.n, height: 15, width: 15,
+            channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 2565408, gradInput: s.tensor(513), gradWeights: s.f + 2611008, workspace: s.ws, pool: pool)
         s.profiler?.stop(766)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9341,7 +9380,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(517),
             gradWeights: s.g + 9873904, workspace: s.ws, pool: pool)
         s.profiler?.stop(776)
-        // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
+        // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(517), seInput: s.tensor(519), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752, seActivation: .silu,
@@ -9349,7 +9388,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(351), gradReduceWeights: s.g + 9594752, gradReduceBias: s.g + 9733376,
             gradExpandWeights: s.g + 9733456, gradExpandBias: s.g + 9872080, preActivation: s.tensor(346),
             gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2462656, savedInvStd: s.f + 2464480,
-            activation: .silu, gradGamma: s.g + 9587456, gradBeta: s.g + 9589280, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 9587456, gradBeta: s.g + 9589280, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(777)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
@@ -9371,11 +9411,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2511904, count: 45600)
         s.profiler?.stop(780)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(517), input: s.tensor(521), batch: s.n, height: 15,
-            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2466304, gradInput: s.tensor(520), gradWeights: s.f + 2511904, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(517), preActivation: s.tensor(346),
+            gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2462656, savedInvStd: s.f + 2464480,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(521), batch: s.n, height: 15, width: 15,
+            channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 2466304, gradInput: s.tensor(520), gradWeights: s.f + 2511904, workspace: s.ws, pool: pool)
         s.profiler?.stop(781)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9448,7 +9490,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(524),
             gradWeights: s.g + 8424352, workspace: s.ws, pool: pool)
         s.profiler?.stop(791)
-        // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
+        // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(524), seInput: s.tensor(526), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200, seActivation: .silu,
@@ -9456,7 +9498,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(339), gradReduceWeights: s.g + 8145200, gradReduceBias: s.g + 8283824,
             gradExpandWeights: s.g + 8283904, gradExpandBias: s.g + 8422528, preActivation: s.tensor(334),
             gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2363552, savedInvStd: s.f + 2365376,
-            activation: .silu, gradGamma: s.g + 8137904, gradBeta: s.g + 8139728, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 8137904, gradBeta: s.g + 8139728, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(792)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
@@ -9478,11 +9521,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2412800, count: 45600)
         s.profiler?.stop(795)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(524), input: s.tensor(528), batch: s.n, height: 15,
-            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2367200, gradInput: s.tensor(527), gradWeights: s.f + 2412800, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(524), preActivation: s.tensor(334),
+            gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2363552, savedInvStd: s.f + 2365376,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(528), batch: s.n, height: 15, width: 15,
+            channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 2367200, gradInput: s.tensor(527), gradWeights: s.f + 2412800, workspace: s.ws, pool: pool)
         s.profiler?.stop(796)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9555,7 +9600,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(531),
             gradWeights: s.g + 6974800, workspace: s.ws, pool: pool)
         s.profiler?.stop(806)
-        // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]
+        // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(531), seInput: s.tensor(533), batch: s.n,
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648, seActivation: .silu,
@@ -9563,7 +9608,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(327), gradReduceWeights: s.g + 6695648, gradReduceBias: s.g + 6834272,
             gradExpandWeights: s.g + 6834352, gradExpandBias: s.g + 6972976, preActivation: s.tensor(322),
             gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2264448, savedInvStd: s.f + 2266272,
-            activation: .silu, gradGamma: s.g + 6688352, gradBeta: s.g + 6690176, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 6688352, gradBeta: s.g + 6690176, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(807)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
@@ -9585,11 +9631,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2313696, count: 45600)
         s.profiler?.stop(810)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(531), input: s.tensor(535), batch: s.n, height: 15,
-            width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2268096, gradInput: s.tensor(534), gradWeights: s.f + 2313696, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(531), preActivation: s.tensor(322),
+            gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2264448, savedInvStd: s.f + 2266272,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(535), batch: s.n, height: 15, width: 15,
+            channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 2268096, gradInput: s.tensor(534), gradWeights: s.f + 2313696, workspace: s.ws, pool: pool)
         s.profiler?.stop(811)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9656,7 +9704,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 1056, outChannels: 304, gradInput: s.tensor(537),
             gradWeights: s.g + 5758720, workspace: s.ws, pool: pool)
         s.profiler?.stop(820)
-        // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1056]
+        // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(537), seInput: s.tensor(539), batch: s.n,
             pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688, seActivation: .silu,
@@ -9664,7 +9712,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(317), gradReduceWeights: s.g + 5664688, gradReduceBias: s.g + 5711152,
             gradExpandWeights: s.g + 5711200, gradExpandBias: s.g + 5757664, preActivation: s.tensor(312),
             gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2205280, savedInvStd: s.f + 2206336,
-            activation: .silu, gradGamma: s.g + 5660464, gradBeta: s.g + 5661520, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 5660464, gradBeta: s.g + 5661520, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(821)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
@@ -9686,11 +9735,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2233792, count: 26400)
         s.profiler?.stop(824)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 15, 15, 1056]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 15, 15, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(537), input: s.tensor(541), batch: s.n, height: 29,
-            width: 29, channels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 2207392, gradInput: s.tensor(540), gradWeights: s.f + 2233792, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(537), preActivation: s.tensor(312),
+            gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2205280, savedInvStd: s.f + 2206336,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(541), batch: s.n, height: 29, width: 29,
+            channels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 2207392, gradInput: s.tensor(540), gradWeights: s.f + 2233792, workspace: s.ws, pool: pool)
         s.profiler?.stop(825)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9759,7 +9810,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(544),
             gradWeights: s.g + 5257424, workspace: s.ws, pool: pool)
         s.profiler?.stop(834)
-        // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]
+        // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(544), seInput: s.tensor(546), batch: s.n,
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392, seActivation: .silu,
@@ -9767,7 +9818,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(305), gradReduceWeights: s.g + 5163392, gradReduceBias: s.g + 5209856,
             gradExpandWeights: s.g + 5209904, gradExpandBias: s.g + 5256368, preActivation: s.tensor(300),
             gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2147904, savedInvStd: s.f + 2148960,
-            activation: .silu, gradGamma: s.g + 5159168, gradBeta: s.g + 5160224, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 5159168, gradBeta: s.g + 5160224, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(835)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
@@ -9789,11 +9841,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2176416, count: 26400)
         s.profiler?.stop(838)
-        // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
+        // features.5.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(544), input: s.tensor(548), batch: s.n, height: 29,
-            width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 2150016, gradInput: s.tensor(547), gradWeights: s.f + 2176416, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(544), preActivation: s.tensor(300),
+            gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2147904, savedInvStd: s.f + 2148960,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(548), batch: s.n, height: 29, width: 29,
+            channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 2150016, gradInput: s.tensor(547), gradWeights: s.f + 2176416, workspace: s.ws, pool: pool)
         s.profiler?.stop(839)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9866,7 +9920,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(551),
             gradWeights: s.g + 4756128, workspace: s.ws, pool: pool)
         s.profiler?.stop(849)
-        // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]
+        // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(551), seInput: s.tensor(553), batch: s.n,
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096, seActivation: .silu,
@@ -9874,7 +9928,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(293), gradReduceWeights: s.g + 4662096, gradReduceBias: s.g + 4708560,
             gradExpandWeights: s.g + 4708608, gradExpandBias: s.g + 4755072, preActivation: s.tensor(288),
             gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2090528, savedInvStd: s.f + 2091584,
-            activation: .silu, gradGamma: s.g + 4657872, gradBeta: s.g + 4658928, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4657872, gradBeta: s.g + 4658928, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(850)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
@@ -9896,11 +9951,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2119040, count: 26400)
         s.profiler?.stop(853)
-        // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
+        // features.5.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(551), input: s.tensor(555), batch: s.n, height: 29,
-            width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 2092640, gradInput: s.tensor(554), gradWeights: s.f + 2119040, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(551), preActivation: s.tensor(288),
+            gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2090528, savedInvStd: s.f + 2091584,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(555), batch: s.n, height: 29, width: 29,
+            channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 2092640, gradInput: s.tensor(554), gradWeights: s.f + 2119040, workspace: s.ws, pool: pool)
         s.profiler?.stop(854)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9973,7 +10030,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(558),
             gradWeights: s.g + 4254832, workspace: s.ws, pool: pool)
         s.profiler?.stop(864)
-        // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]
+        // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(558), seInput: s.tensor(560), batch: s.n,
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800, seActivation: .silu,
@@ -9981,7 +10038,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(281), gradReduceWeights: s.g + 4160800, gradReduceBias: s.g + 4207264,
             gradExpandWeights: s.g + 4207312, gradExpandBias: s.g + 4253776, preActivation: s.tensor(276),
             gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2033152, savedInvStd: s.f + 2034208,
-            activation: .silu, gradGamma: s.g + 4156576, gradBeta: s.g + 4157632, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4156576, gradBeta: s.g + 4157632, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(865)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
@@ -10003,11 +10061,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2061664, count: 26400)
         s.profiler?.stop(868)
-        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
+        // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(558), input: s.tensor(562), batch: s.n, height: 29,
-            width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 2035264, gradInput: s.tensor(561), gradWeights: s.f + 2061664, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(558), preActivation: s.tensor(276),
+            gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2033152, savedInvStd: s.f + 2034208,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(562), batch: s.n, height: 29, width: 29,
+            channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 2035264, gradInput: s.tensor(561), gradWeights: s.f + 2061664, workspace: s.ws, pool: pool)
         s.profiler?.stop(869)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10080,7 +10140,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(565),
             gradWeights: s.g + 3753536, workspace: s.ws, pool: pool)
         s.profiler?.stop(879)
-        // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]
+        // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(565), seInput: s.tensor(567), batch: s.n,
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504, seActivation: .silu,
@@ -10088,7 +10148,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(269), gradReduceWeights: s.g + 3659504, gradReduceBias: s.g + 3705968,
             gradExpandWeights: s.g + 3706016, gradExpandBias: s.g + 3752480, preActivation: s.tensor(264),
             gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1975776, savedInvStd: s.f + 1976832,
-            activation: .silu, gradGamma: s.g + 3655280, gradBeta: s.g + 3656336, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3655280, gradBeta: s.g + 3656336, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(880)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
@@ -10110,11 +10171,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2004288, count: 26400)
         s.profiler?.stop(883)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(565), input: s.tensor(569), batch: s.n, height: 29,
-            width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 1977888, gradInput: s.tensor(568), gradWeights: s.f + 2004288, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(565), preActivation: s.tensor(264),
+            gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1975776, savedInvStd: s.f + 1976832,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(569), batch: s.n, height: 29, width: 29,
+            channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 1977888, gradInput: s.tensor(568), gradWeights: s.f + 2004288, workspace: s.ws, pool: pool)
         s.profiler?.stop(884)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10187,7 +10250,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(572),
             gradWeights: s.g + 3252240, workspace: s.ws, pool: pool)
         s.profiler?.stop(894)
-        // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]
+        // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(572), seInput: s.tensor(574), batch: s.n,
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208, seActivation: .silu,
@@ -10195,7 +10258,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(257), gradReduceWeights: s.g + 3158208, gradReduceBias: s.g + 3204672,
             gradExpandWeights: s.g + 3204720, gradExpandBias: s.g + 3251184, preActivation: s.tensor(252),
             gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1918400, savedInvStd: s.f + 1919456,
-            activation: .silu, gradGamma: s.g + 3153984, gradBeta: s.g + 3155040, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3153984, gradBeta: s.g + 3155040, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(895)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
@@ -10217,11 +10281,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1946912, count: 26400)
         s.profiler?.stop(898)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(572), input: s.tensor(576), batch: s.n, height: 29,
-            width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 1920512, gradInput: s.tensor(575), gradWeights: s.f + 1946912, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(572), preActivation: s.tensor(252),
+            gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1918400, savedInvStd: s.f + 1919456,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(576), batch: s.n, height: 29, width: 29,
+            channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 1920512, gradInput: s.tensor(575), gradWeights: s.f + 1946912, workspace: s.ws, pool: pool)
         s.profiler?.stop(899)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10294,7 +10360,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(579),
             gradWeights: s.g + 2750944, workspace: s.ws, pool: pool)
         s.profiler?.stop(909)
-        // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]
+        // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(579), seInput: s.tensor(581), batch: s.n,
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912, seActivation: .silu,
@@ -10302,7 +10368,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(245), gradReduceWeights: s.g + 2656912, gradReduceBias: s.g + 2703376,
             gradExpandWeights: s.g + 2703424, gradExpandBias: s.g + 2749888, preActivation: s.tensor(240),
             gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1861024, savedInvStd: s.f + 1862080,
-            activation: .silu, gradGamma: s.g + 2652688, gradBeta: s.g + 2653744, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2652688, gradBeta: s.g + 2653744, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(910)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
@@ -10324,11 +10391,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1889536, count: 26400)
         s.profiler?.stop(913)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(579), input: s.tensor(583), batch: s.n, height: 29,
-            width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 1863136, gradInput: s.tensor(582), gradWeights: s.f + 1889536, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(579), preActivation: s.tensor(240),
+            gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1861024, savedInvStd: s.f + 1862080,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(583), batch: s.n, height: 29, width: 29,
+            channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 1863136, gradInput: s.tensor(582), gradWeights: s.f + 1889536, workspace: s.ws, pool: pool)
         s.profiler?.stop(914)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10395,7 +10464,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 768, outChannels: 176, gradInput: s.tensor(585),
             gradWeights: s.g + 2300336, workspace: s.ws, pool: pool)
         s.profiler?.stop(923)
-        // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
+        // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(585), seInput: s.tensor(587), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384, seActivation: .silu,
@@ -10403,7 +10472,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(235), gradReduceWeights: s.g + 2250384, gradReduceBias: s.g + 2274960,
             gradExpandWeights: s.g + 2274992, gradExpandBias: s.g + 2299568, preActivation: s.tensor(230),
             gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1818624, savedInvStd: s.f + 1819392,
-            activation: .silu, gradGamma: s.g + 2247312, gradBeta: s.g + 2248080, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2247312, gradBeta: s.g + 2248080, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(924)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -10425,11 +10495,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1839360, count: 19200)
         s.profiler?.stop(927)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(585), input: s.tensor(589), batch: s.n, height: 29,
-            width: 29, channels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
-            weights: s.f + 1820160, gradInput: s.tensor(588), gradWeights: s.f + 1839360, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(585), preActivation: s.tensor(230),
+            gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1818624, savedInvStd: s.f + 1819392,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(589), batch: s.n, height: 29, width: 29,
+            channels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
+            weights: s.f + 1820160, gradInput: s.tensor(588), gradWeights: s.f + 1839360, workspace: s.ws, pool: pool)
         s.profiler?.stop(928)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10498,7 +10570,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(592),
             gradWeights: s.g + 2027920, workspace: s.ws, pool: pool)
         s.profiler?.stop(937)
-        // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
+        // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(592), seInput: s.tensor(594), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968, seActivation: .silu,
@@ -10506,7 +10578,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(223), gradReduceWeights: s.g + 1977968, gradReduceBias: s.g + 2002544,
             gradExpandWeights: s.g + 2002576, gradExpandBias: s.g + 2027152, preActivation: s.tensor(218),
             gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1801472, savedInvStd: s.f + 1802240,
-            activation: .silu, gradGamma: s.g + 1974896, gradBeta: s.g + 1975664, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1974896, gradBeta: s.g + 1975664, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(938)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -10528,11 +10601,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1809920, count: 6912)
         s.profiler?.stop(941)
-        // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        // features.4.6.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(592), input: s.tensor(596), batch: s.n, height: 29,
-            width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1803008, gradInput: s.tensor(595), gradWeights: s.f + 1809920, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(592), preActivation: s.tensor(218),
+            gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1801472, savedInvStd: s.f + 1802240,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(596), batch: s.n, height: 29, width: 29,
+            channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 1803008, gradInput: s.tensor(595), gradWeights: s.f + 1809920, workspace: s.ws, pool: pool)
         s.profiler?.stop(942)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10605,7 +10680,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(599),
             gradWeights: s.g + 1767792, workspace: s.ws, pool: pool)
         s.profiler?.stop(952)
-        // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
+        // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(599), seInput: s.tensor(601), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840, seActivation: .silu,
@@ -10613,7 +10688,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(211), gradReduceWeights: s.g + 1717840, gradReduceBias: s.g + 1742416,
             gradExpandWeights: s.g + 1742448, gradExpandBias: s.g + 1767024, preActivation: s.tensor(206),
             gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1784320, savedInvStd: s.f + 1785088,
-            activation: .silu, gradGamma: s.g + 1714768, gradBeta: s.g + 1715536, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1714768, gradBeta: s.g + 1715536, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(953)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -10635,11 +10711,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1792768, count: 6912)
         s.profiler?.stop(956)
-        // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        // features.4.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(599), input: s.tensor(603), batch: s.n, height: 29,
-            width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1785856, gradInput: s.tensor(602), gradWeights: s.f + 1792768, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(599), preActivation: s.tensor(206),
+            gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1784320, savedInvStd: s.f + 1785088,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(603), batch: s.n, height: 29, width: 29,
+            channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 1785856, gradInput: s.tensor(602), gradWeights: s.f + 1792768, workspace: s.ws, pool: pool)
         s.profiler?.stop(957)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10712,7 +10790,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(606),
             gradWeights: s.g + 1507664, workspace: s.ws, pool: pool)
         s.profiler?.stop(967)
-        // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
+        // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(606), seInput: s.tensor(608), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712, seActivation: .silu,
@@ -10720,7 +10798,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(199), gradReduceWeights: s.g + 1457712, gradReduceBias: s.g + 1482288,
             gradExpandWeights: s.g + 1482320, gradExpandBias: s.g + 1506896, preActivation: s.tensor(194),
             gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1767168, savedInvStd: s.f + 1767936,
-            activation: .silu, gradGamma: s.g + 1454640, gradBeta: s.g + 1455408, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1454640, gradBeta: s.g + 1455408, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(968)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -10742,11 +10821,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1775616, count: 6912)
         s.profiler?.stop(971)
-        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(606), input: s.tensor(610), batch: s.n, height: 29,
-            width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1768704, gradInput: s.tensor(609), gradWeights: s.f + 1775616, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(606), preActivation: s.tensor(194),
+            gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1767168, savedInvStd: s.f + 1767936,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(610), batch: s.n, height: 29, width: 29,
+            channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 1768704, gradInput: s.tensor(609), gradWeights: s.f + 1775616, workspace: s.ws, pool: pool)
         s.profiler?.stop(972)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10819,7 +10900,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(613),
             gradWeights: s.g + 1247536, workspace: s.ws, pool: pool)
         s.profiler?.stop(982)
-        // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
+        // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(613), seInput: s.tensor(615), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584, seActivation: .silu,
@@ -10827,7 +10908,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(187), gradReduceWeights: s.g + 1197584, gradReduceBias: s.g + 1222160,
             gradExpandWeights: s.g + 1222192, gradExpandBias: s.g + 1246768, preActivation: s.tensor(182),
             gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1750016, savedInvStd: s.f + 1750784,
-            activation: .silu, gradGamma: s.g + 1194512, gradBeta: s.g + 1195280, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1194512, gradBeta: s.g + 1195280, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(983)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -10849,11 +10931,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1758464, count: 6912)
         s.profiler?.stop(986)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(613), input: s.tensor(617), batch: s.n, height: 29,
-            width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1751552, gradInput: s.tensor(616), gradWeights: s.f + 1758464, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(613), preActivation: s.tensor(182),
+            gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1750016, savedInvStd: s.f + 1750784,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(617), batch: s.n, height: 29, width: 29,
+            channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 1751552, gradInput: s.tensor(616), gradWeights: s.f + 1758464, workspace: s.ws, pool: pool)
         s.profiler?.stop(987)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10926,7 +11010,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(620), gradWeights: s.g + 987408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(997)
-        // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
+        // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(620), seInput: s.tensor(622), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456, seActivation: .silu,
@@ -10934,7 +11018,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(175), gradReduceWeights: s.g + 937456, gradReduceBias: s.g + 962032,
             gradExpandWeights: s.g + 962064, gradExpandBias: s.g + 986640, preActivation: s.tensor(170),
             gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1732864, savedInvStd: s.f + 1733632,
-            activation: .silu, gradGamma: s.g + 934384, gradBeta: s.g + 935152, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 934384, gradBeta: s.g + 935152, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(998)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -10956,11 +11041,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1741312, count: 6912)
         s.profiler?.stop(1001)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(620), input: s.tensor(624), batch: s.n, height: 29,
-            width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1734400, gradInput: s.tensor(623), gradWeights: s.f + 1741312, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(620), preActivation: s.tensor(170),
+            gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1732864, savedInvStd: s.f + 1733632,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(624), batch: s.n, height: 29, width: 29,
+            channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 1734400, gradInput: s.tensor(623), gradWeights: s.f + 1741312, workspace: s.ws, pool: pool)
         s.profiler?.stop(1002)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11033,7 +11120,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(627), gradWeights: s.g + 727280,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1012)
-        // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]
+        // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(627), seInput: s.tensor(629), batch: s.n,
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328, seActivation: .silu,
@@ -11041,7 +11128,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(163), gradReduceWeights: s.g + 677328, gradReduceBias: s.g + 701904,
             gradExpandWeights: s.g + 701936, gradExpandBias: s.g + 726512, preActivation: s.tensor(158),
             gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1715712, savedInvStd: s.f + 1716480,
-            activation: .silu, gradGamma: s.g + 674256, gradBeta: s.g + 675024, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 674256, gradBeta: s.g + 675024, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1013)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -11063,11 +11151,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1724160, count: 6912)
         s.profiler?.stop(1016)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(627), input: s.tensor(631), batch: s.n, height: 29,
-            width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1717248, gradInput: s.tensor(630), gradWeights: s.f + 1724160, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(627), preActivation: s.tensor(158),
+            gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1715712, savedInvStd: s.f + 1716480,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(631), batch: s.n, height: 29, width: 29,
+            channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 1717248, gradInput: s.tensor(630), gradWeights: s.f + 1724160, workspace: s.ws, pool: pool)
         s.profiler?.stop(1017)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11134,7 +11224,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841 &* s.n, inChannels: 384, outChannels: 128, gradInput: s.tensor(633), gradWeights: s.g + 516304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1026)
-        // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 384]
+        // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(633), seInput: s.tensor(635), batch: s.n,
             pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616, seActivation: .silu,
@@ -11142,7 +11232,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(153), gradReduceWeights: s.g + 503616, gradReduceBias: s.g + 509760,
             gradExpandWeights: s.g + 509776, gradExpandBias: s.g + 515920, preActivation: s.tensor(148),
             gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1706240, savedInvStd: s.f + 1706624,
-            activation: .silu, gradGamma: s.g + 502080, gradBeta: s.g + 502464, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 502080, gradBeta: s.g + 502464, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1027)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -11164,11 +11255,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1710464, count: 3456)
         s.profiler?.stop(1030)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 29, 29, 384]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 29, 29, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(633), input: s.tensor(637), batch: s.n, height: 57,
-            width: 57, channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
-            weights: s.f + 1707008, gradInput: s.tensor(636), gradWeights: s.f + 1710464, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(633), preActivation: s.tensor(148),
+            gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1706240, savedInvStd: s.f + 1706624,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(637), batch: s.n, height: 57, width: 57,
+            channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
+            weights: s.f + 1707008, gradInput: s.tensor(636), gradWeights: s.f + 1710464, workspace: s.ws, pool: pool)
         s.profiler?.stop(1031)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11237,7 +11330,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(640), gradWeights: s.g + 447680,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1040)
-        // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]
+        // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(640), seInput: s.tensor(642), batch: s.n,
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992, seActivation: .silu,
@@ -11245,7 +11338,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(141), gradReduceWeights: s.g + 434992, gradReduceBias: s.g + 441136,
             gradExpandWeights: s.g + 441152, gradExpandBias: s.g + 447296, preActivation: s.tensor(136),
             gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1685376, savedInvStd: s.f + 1685760,
-            activation: .silu, gradGamma: s.g + 433456, gradBeta: s.g + 433840, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 433456, gradBeta: s.g + 433840, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1041)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -11267,11 +11361,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1695744, count: 9600)
         s.profiler?.stop(1044)
-        // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
+        // features.3.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(640), input: s.tensor(644), batch: s.n, height: 57,
-            width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1686144, gradInput: s.tensor(643), gradWeights: s.f + 1695744, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(640), preActivation: s.tensor(136),
+            gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1685376, savedInvStd: s.f + 1685760,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(644), batch: s.n, height: 57, width: 57,
+            channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
+            weights: s.f + 1686144, gradInput: s.tensor(643), gradWeights: s.f + 1695744, workspace: s.ws, pool: pool)
         s.profiler?.stop(1045)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11344,7 +11440,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(647), gradWeights: s.g + 372912,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1055)
-        // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]
+        // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(647), seInput: s.tensor(649), batch: s.n,
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224, seActivation: .silu,
@@ -11352,7 +11448,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(129), gradReduceWeights: s.g + 360224, gradReduceBias: s.g + 366368,
             gradExpandWeights: s.g + 366384, gradExpandBias: s.g + 372528, preActivation: s.tensor(124),
             gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1664512, savedInvStd: s.f + 1664896,
-            activation: .silu, gradGamma: s.g + 358688, gradBeta: s.g + 359072, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 358688, gradBeta: s.g + 359072, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1056)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -11374,11 +11471,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1674880, count: 9600)
         s.profiler?.stop(1059)
-        // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
+        // features.3.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(647), input: s.tensor(651), batch: s.n, height: 57,
-            width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1665280, gradInput: s.tensor(650), gradWeights: s.f + 1674880, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(647), preActivation: s.tensor(124),
+            gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1664512, savedInvStd: s.f + 1664896,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(651), batch: s.n, height: 57, width: 57,
+            channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
+            weights: s.f + 1665280, gradInput: s.tensor(650), gradWeights: s.f + 1674880, workspace: s.ws, pool: pool)
         s.profiler?.stop(1060)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11451,7 +11550,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(654), gradWeights: s.g + 298144,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1070)
-        // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]
+        // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(654), seInput: s.tensor(656), batch: s.n,
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456, seActivation: .silu,
@@ -11459,7 +11558,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(117), gradReduceWeights: s.g + 285456, gradReduceBias: s.g + 291600,
             gradExpandWeights: s.g + 291616, gradExpandBias: s.g + 297760, preActivation: s.tensor(112),
             gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1643648, savedInvStd: s.f + 1644032,
-            activation: .silu, gradGamma: s.g + 283920, gradBeta: s.g + 284304, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 283920, gradBeta: s.g + 284304, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1071)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -11481,11 +11581,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1654016, count: 9600)
         s.profiler?.stop(1074)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(654), input: s.tensor(658), batch: s.n, height: 57,
-            width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1644416, gradInput: s.tensor(657), gradWeights: s.f + 1654016, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(654), preActivation: s.tensor(112),
+            gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1643648, savedInvStd: s.f + 1644032,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(658), batch: s.n, height: 57, width: 57,
+            channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
+            weights: s.f + 1644416, gradInput: s.tensor(657), gradWeights: s.f + 1654016, workspace: s.ws, pool: pool)
         s.profiler?.stop(1075)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11558,7 +11660,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(661), gradWeights: s.g + 223376,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1085)
-        // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]
+        // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(661), seInput: s.tensor(663), batch: s.n,
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688, seActivation: .silu,
@@ -11566,7 +11668,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(105), gradReduceWeights: s.g + 210688, gradReduceBias: s.g + 216832,
             gradExpandWeights: s.g + 216848, gradExpandBias: s.g + 222992, preActivation: s.tensor(100),
             gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1622784, savedInvStd: s.f + 1623168,
-            activation: .silu, gradGamma: s.g + 209152, gradBeta: s.g + 209536, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 209152, gradBeta: s.g + 209536, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1086)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -11588,11 +11691,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1633152, count: 9600)
         s.profiler?.stop(1089)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(661), input: s.tensor(665), batch: s.n, height: 57,
-            width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1623552, gradInput: s.tensor(664), gradWeights: s.f + 1633152, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(661), preActivation: s.tensor(100),
+            gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1622784, savedInvStd: s.f + 1623168,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(665), batch: s.n, height: 57, width: 57,
+            channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
+            weights: s.f + 1623552, gradInput: s.tensor(664), gradWeights: s.f + 1633152, workspace: s.ws, pool: pool)
         s.profiler?.stop(1090)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11659,7 +11764,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249 &* s.n, inChannels: 240, outChannels: 64, gradInput: s.tensor(667), gradWeights: s.g + 157824,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1099)
-        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 240]
+        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(667), seInput: s.tensor(669), batch: s.n,
             pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768, seActivation: .silu,
@@ -11667,7 +11772,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(95), gradReduceWeights: s.g + 152768, gradReduceBias: s.g + 155168,
             gradExpandWeights: s.g + 155184, gradExpandBias: s.g + 157584, preActivation: s.tensor(90),
             gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1609408, savedInvStd: s.f + 1609648,
-            activation: .silu, gradGamma: s.g + 151808, gradBeta: s.g + 152048, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 151808, gradBeta: s.g + 152048, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1100)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -11689,11 +11795,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1615888, count: 6000)
         s.profiler?.stop(1103)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 57, 57, 240]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 57, 57, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(667), input: s.tensor(671), batch: s.n, height: 114,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(667), preActivation: s.tensor(90),
+            gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1609408, savedInvStd: s.f + 1609648,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(671), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
-            weights: s.f + 1609888, gradInput: s.tensor(670), gradWeights: s.f + 1615888, pool: pool)
+            weights: s.f + 1609888, gradInput: s.tensor(670), gradWeights: s.f + 1615888, workspace: s.ws, pool: pool)
         s.profiler?.stop(1104)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11762,7 +11870,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(674),
             gradWeights: s.g + 125456, workspace: s.ws, pool: pool)
         s.profiler?.stop(1113)
-        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]
+        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(674), seInput: s.tensor(676), batch: s.n,
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400, seActivation: .silu,
@@ -11770,7 +11878,8 @@ public final class EfficientNetB5Training: TrainableModel {
             savedScale: s.tensor(83), gradReduceWeights: s.g + 120400, gradReduceBias: s.g + 122800,
             gradExpandWeights: s.g + 122816, gradExpandBias: s.g + 125216, preActivation: s.tensor(78),
             gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1604048, savedInvStd: s.f + 1604288,
-            activation: .silu, gradGamma: s.g + 119440, gradBeta: s.g + 119680, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 119440, gradBeta: s.g + 119680, reductions: s.f + 1575936,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1114)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -11792,11 +11901,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1606688, count: 2160)
         s.profiler?.stop(1117)
-        // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
+        // features.2.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(674), input: s.tensor(678), batch: s.n, height: 114,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(674), preActivation: s.tensor(78),
+            gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1604048, savedInvStd: s.f + 1604288,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(678), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1604528, gradInput: s.tensor(677), gradWeights: s.f + 1606688, pool: pool)
+            weights: s.f + 1604528, gradInput: s.tensor(677), gradWeights: s.f + 1606688, workspace: s.ws, pool: pool)
         s.profiler?.stop(1118)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11869,7 +11980,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(681), gradWeights: s.g + 96928,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1128)
-        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]
+        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(681), seInput: s.tensor(683), batch: s.n,
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872, seActivation: .silu,
@@ -11877,7 +11988,7 @@ public final class EfficientNetB5Training: TrainableModel {
             gradReduceWeights: s.g + 91872, gradReduceBias: s.g + 94272, gradExpandWeights: s.g + 94288,
             gradExpandBias: s.g + 96688, preActivation: s.tensor(66), gamma: s.p + 90912, beta: s.p + 91152,
             savedMean: s.f + 1598688, savedInvStd: s.f + 1598928, activation: .silu, gradGamma: s.g + 90912,
-            gradBeta: s.g + 91152, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 91152, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
         s.profiler?.stop(1129)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -11899,11 +12010,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1601328, count: 2160)
         s.profiler?.stop(1132)
-        // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
+        // features.2.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(681), input: s.tensor(685), batch: s.n, height: 114,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(681), preActivation: s.tensor(66),
+            gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1598688, savedInvStd: s.f + 1598928,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(685), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1599168, gradInput: s.tensor(684), gradWeights: s.f + 1601328, pool: pool)
+            weights: s.f + 1599168, gradInput: s.tensor(684), gradWeights: s.f + 1601328, workspace: s.ws, pool: pool)
         s.profiler?.stop(1133)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11975,7 +12088,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(688), gradWeights: s.g + 68400,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1143)
-        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]
+        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(688), seInput: s.tensor(690), batch: s.n,
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344, seActivation: .silu,
@@ -11983,7 +12096,7 @@ public final class EfficientNetB5Training: TrainableModel {
             gradReduceWeights: s.g + 63344, gradReduceBias: s.g + 65744, gradExpandWeights: s.g + 65760,
             gradExpandBias: s.g + 68160, preActivation: s.tensor(54), gamma: s.p + 62384, beta: s.p + 62624,
             savedMean: s.f + 1593328, savedInvStd: s.f + 1593568, activation: .silu, gradGamma: s.g + 62384,
-            gradBeta: s.g + 62624, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 62624, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
         s.profiler?.stop(1144)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -12005,11 +12118,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1595968, count: 2160)
         s.profiler?.stop(1147)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(688), input: s.tensor(692), batch: s.n, height: 114,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(688), preActivation: s.tensor(54),
+            gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1593328, savedInvStd: s.f + 1593568,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(692), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1593808, gradInput: s.tensor(691), gradWeights: s.f + 1595968, pool: pool)
+            weights: s.f + 1593808, gradInput: s.tensor(691), gradWeights: s.f + 1595968, workspace: s.ws, pool: pool)
         s.profiler?.stop(1148)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12081,7 +12196,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(695), gradWeights: s.g + 39872,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1158)
-        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]
+        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(695), seInput: s.tensor(697), batch: s.n,
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816, seActivation: .silu,
@@ -12089,7 +12204,7 @@ public final class EfficientNetB5Training: TrainableModel {
             gradReduceWeights: s.g + 34816, gradReduceBias: s.g + 37216, gradExpandWeights: s.g + 37232,
             gradExpandBias: s.g + 39632, preActivation: s.tensor(42), gamma: s.p + 33856, beta: s.p + 34096,
             savedMean: s.f + 1587968, savedInvStd: s.f + 1588208, activation: .silu, gradGamma: s.g + 33856,
-            gradBeta: s.g + 34096, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 34096, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
         s.profiler?.stop(1159)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -12111,11 +12226,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1590608, count: 2160)
         s.profiler?.stop(1162)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(695), input: s.tensor(699), batch: s.n, height: 114,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(695), preActivation: s.tensor(42),
+            gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1587968, savedInvStd: s.f + 1588208,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(699), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1588448, gradInput: s.tensor(698), gradWeights: s.f + 1590608, pool: pool)
+            weights: s.f + 1588448, gradInput: s.tensor(698), gradWeights: s.f + 1590608, workspace: s.ws, pool: pool)
         s.profiler?.stop(1163)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12181,7 +12298,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(701), gradWeights: s.g + 15184,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1172)
-        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 144]
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(701), seInput: s.tensor(703), batch: s.n,
             pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296, seActivation: .silu,
@@ -12189,7 +12306,7 @@ public final class EfficientNetB5Training: TrainableModel {
             gradReduceWeights: s.g + 13296, gradReduceBias: s.g + 14160, gradExpandWeights: s.g + 14176,
             gradExpandBias: s.g + 15040, preActivation: s.tensor(32), gamma: s.p + 12720, beta: s.p + 12864,
             savedMean: s.f + 1584528, savedInvStd: s.f + 1584672, activation: .silu, gradGamma: s.g + 12720,
-            gradBeta: s.g + 12864, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 12864, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
         s.profiler?.stop(1173)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -12211,11 +12328,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1586112, count: 1296)
         s.profiler?.stop(1176)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 228, 228, 144] <- [n, 114, 114, 144]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 228, 228, 144] <- [n, 114, 114, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(701), input: s.tensor(705), batch: s.n, height: 228,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(701), preActivation: s.tensor(32),
+            gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1584528, savedInvStd: s.f + 1584672,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(705), batch: s.n, height: 228,
             width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
-            weights: s.f + 1584816, gradInput: s.tensor(704), gradWeights: s.f + 1586112, pool: pool)
+            weights: s.f + 1584816, gradInput: s.tensor(704), gradWeights: s.f + 1586112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1177)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12282,7 +12401,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(708), gradWeights: s.g + 6688,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1186)
-        // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 228, 228, 24]
+        // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(708), seInput: s.tensor(710), batch: s.n,
             pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352, seActivation: .silu,
@@ -12290,17 +12409,19 @@ public final class EfficientNetB5Training: TrainableModel {
             gradReduceWeights: s.g + 6352, gradReduceBias: s.g + 6496, gradExpandWeights: s.g + 6512,
             gradExpandBias: s.g + 6656, preActivation: s.tensor(20), gamma: s.p + 6224, beta: s.p + 6256,
             savedMean: s.f + 1583712, savedInvStd: s.f + 1583736, activation: .silu, gradGamma: s.g + 6224,
-            gradBeta: s.g + 6256, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 6256, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
         s.profiler?.stop(1187)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1583976, count: 216)
         s.profiler?.stop(1188)
-        // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
+        // features.1.2.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(708), input: s.tensor(18), batch: s.n, height: 228,
-            width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: s.f + 1583760, gradInput: s.tensor(711), gradWeights: s.f + 1583976, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(708), preActivation: s.tensor(20),
+            gamma: s.p + 6224, beta: s.p + 6256, savedMean: s.f + 1583712, savedInvStd: s.f + 1583736,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(18), batch: s.n, height: 228, width: 228,
+            channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
+            weights: s.f + 1583760, gradInput: s.tensor(711), gradWeights: s.f + 1583976, workspace: s.ws, pool: pool)
         s.profiler?.stop(1189)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12357,7 +12478,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(713), gradWeights: s.g + 5296,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1197)
-        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 228, 228, 24]
+        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(713), seInput: s.tensor(715), batch: s.n,
             pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, seActivation: .silu,
@@ -12365,17 +12486,19 @@ public final class EfficientNetB5Training: TrainableModel {
             gradReduceWeights: s.g + 4960, gradReduceBias: s.g + 5104, gradExpandWeights: s.g + 5120,
             gradExpandBias: s.g + 5264, preActivation: s.tensor(10), gamma: s.p + 4832, beta: s.p + 4864,
             savedMean: s.f + 1583184, savedInvStd: s.f + 1583208, activation: .silu, gradGamma: s.g + 4832,
-            gradBeta: s.g + 4864, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 4864, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
         s.profiler?.stop(1198)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1583448, count: 216)
         s.profiler?.stop(1199)
-        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
+        // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(713), input: s.tensor(9), batch: s.n, height: 228,
-            width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: s.f + 1583232, gradInput: s.tensor(716), gradWeights: s.f + 1583448, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(713), preActivation: s.tensor(10),
+            gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 1583184, savedInvStd: s.f + 1583208,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(9), batch: s.n, height: 228, width: 228,
+            channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
+            weights: s.f + 1583232, gradInput: s.tensor(716), gradWeights: s.f + 1583448, workspace: s.ws, pool: pool)
         s.profiler?.stop(1200)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12426,7 +12549,7 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(717), gradWeights: s.g + 3328,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1207)
-        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 228, 228, 48]
+        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 48]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(717), seInput: s.tensor(719), batch: s.n,
             pixels: 51984, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, seActivation: .silu,
@@ -12434,7 +12557,7 @@ public final class EfficientNetB5Training: TrainableModel {
             gradReduceWeights: s.g + 2112, gradReduceBias: s.g + 2688, gradExpandWeights: s.g + 2704,
             gradExpandBias: s.g + 3280, preActivation: s.tensor(2), gamma: s.p + 1920, beta: s.p + 1968,
             savedMean: s.f + 1582176, savedInvStd: s.f + 1582224, activation: .silu, gradGamma: s.g + 1920,
-            gradBeta: s.g + 1968, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 1968, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
         s.profiler?.stop(1208)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -12456,11 +12579,13 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1582704, count: 432)
         s.profiler?.stop(1211)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 48]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 48]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(717), input: s.tensor(721), batch: s.n, height: 228,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(717), preActivation: s.tensor(2),
+            gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 1582176, savedInvStd: s.f + 1582224,
+            activation: .identity, reductions: s.f + 1575936, input: s.tensor(721), batch: s.n, height: 228,
             width: 228, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
-            weights: s.f + 1582272, gradInput: s.tensor(720), gradWeights: s.f + 1582704, pool: pool)
+            weights: s.f + 1582272, gradInput: s.tensor(720), gradWeights: s.f + 1582704, workspace: s.ws, pool: pool)
         s.profiler?.stop(1212)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12494,39 +12619,39 @@ public final class EfficientNetB5Training: TrainableModel {
         (91699776, 44290368),  // 2: features.1.0.block.0 conv output, 2,495,232 floats per image
         (94195008, 0),  // 3: features.1.0.block.0 output, 2,495,232 floats per image
         (96690240, 2495232),  // 4: features.1.0.block.1 output, 2,495,232 floats per image
-        (238541504, 110760976),  // 5: features.1.0.block.1 pooled, 48 floats per image
-        (238542256, 110761760),  // 6: features.1.0.block.1 hidden, 12 floats per image
-        (238541552, 110761024),  // 7: features.1.0.block.1 scale, 48 floats per image
+        (238541504, 110760960),  // 5: features.1.0.block.1 pooled, 48 floats per image
+        (238542256, 110761744),  // 6: features.1.0.block.1 hidden, 12 floats per image
+        (238541552, 110761008),  // 7: features.1.0.block.1 scale, 48 floats per image
         (104799744, 48657024),  // 8: features.1.0.block.2 conv output, 1,247,616 floats per image
         (106047360, 49904640),  // 9: features.1.0.block.2 output, 1,247,616 floats per image
         (107294976, 51152256),  // 10: features.1.1.block.0 conv output, 1,247,616 floats per image
         (108542592, 0),  // 11: features.1.1.block.0 output, 1,247,616 floats per image
         (109790208, 1247616),  // 12: features.1.1.block.1 output, 1,247,616 floats per image
-        (238541936, 110761408),  // 13: features.1.1.block.1 pooled, 24 floats per image
-        (238542272, 110761776),  // 14: features.1.1.block.1 hidden, 6 floats per image
-        (238541968, 110761440),  // 15: features.1.1.block.1 scale, 24 floats per image
+        (238541936, 110761392),  // 13: features.1.1.block.1 pooled, 24 floats per image
+        (238542272, 110761760),  // 14: features.1.1.block.1 hidden, 6 floats per image
+        (238541968, 110761424),  // 15: features.1.1.block.1 scale, 24 floats per image
         (111037824, 52399872),  // 16: features.1.1.block.2 conv output, 1,247,616 floats per image
         (0, 0),  // 17: features.1.1.block.2 output, 1,247,616 floats per image
         (112285440, 53647488),  // 18: features.1.1 output, 1,247,616 floats per image
-        (238542288, 110761792),  // 19: features.1.1 drop-path keep, 1 floats per image
+        (238542288, 110761776),  // 19: features.1.1 drop-path keep, 1 floats per image
         (113533056, 54895104),  // 20: features.1.2.block.0 conv output, 1,247,616 floats per image
         (114780672, 0),  // 21: features.1.2.block.0 output, 1,247,616 floats per image
         (116028288, 1247616),  // 22: features.1.2.block.1 output, 1,247,616 floats per image
-        (238542000, 110761472),  // 23: features.1.2.block.1 pooled, 24 floats per image
-        (238542304, 110761808),  // 24: features.1.2.block.1 hidden, 6 floats per image
-        (238542032, 110761504),  // 25: features.1.2.block.1 scale, 24 floats per image
+        (238542000, 110761456),  // 23: features.1.2.block.1 pooled, 24 floats per image
+        (238542304, 110761792),  // 24: features.1.2.block.1 hidden, 6 floats per image
+        (238542032, 110761488),  // 25: features.1.2.block.1 scale, 24 floats per image
         (117275904, 56142720),  // 26: features.1.2.block.2 conv output, 1,247,616 floats per image
         (0, 0),  // 27: features.1.2.block.2 output, 1,247,616 floats per image
         (118523520, 57390336),  // 28: features.1.2 output, 1,247,616 floats per image
-        (238542320, 110761824),  // 29: features.1.2 drop-path keep, 1 floats per image
+        (238542320, 110761808),  // 29: features.1.2 drop-path keep, 1 floats per image
         (0, 0),  // 30: features.2.0.block.0 conv output, 7,485,696 floats per image
         (7485696, 7485696),  // 31: features.2.0.block.0 output, 7,485,696 floats per image
         (99185472, 46785600),  // 32: features.2.0.block.1 conv output, 1,871,424 floats per image
         (101056896, 7485696),  // 33: features.2.0.block.1 output, 1,871,424 floats per image
         (102928320, 9357120),  // 34: features.2.0.block.2 output, 1,871,424 floats per image
-        (238540320, 110760368),  // 35: features.2.0.block.2 pooled, 144 floats per image
-        (238542336, 110761840),  // 36: features.2.0.block.2 hidden, 6 floats per image
-        (238540464, 110760512),  // 37: features.2.0.block.2 scale, 144 floats per image
+        (238540320, 110760272),  // 35: features.2.0.block.2 pooled, 144 floats per image
+        (238542336, 110761824),  // 36: features.2.0.block.2 hidden, 6 floats per image
+        (238540464, 110760416),  // 37: features.2.0.block.2 scale, 144 floats per image
         (205887984, 90228048),  // 38: features.2.0.block.3 conv output, 519,840 floats per image
         (206407824, 90747888),  // 39: features.2.0.block.3 output, 519,840 floats per image
         (14971392, 7485696),  // 40: features.2.1.block.0 conv output, 3,119,040 floats per image
@@ -12534,434 +12659,434 @@ public final class EfficientNetB5Training: TrainableModel {
         (21209472, 13723776),  // 42: features.2.1.block.1 conv output, 3,119,040 floats per image
         (24328512, 10604736),  // 43: features.2.1.block.1 output, 3,119,040 floats per image
         (27447552, 16842816),  // 44: features.2.1.block.2 output, 3,119,040 floats per image
-        (238538160, 110757968),  // 45: features.2.1.block.2 pooled, 240 floats per image
-        (238542352, 110761856),  // 46: features.2.1.block.2 hidden, 10 floats per image
-        (238538400, 110758208),  // 47: features.2.1.block.2 scale, 240 floats per image
+        (238538160, 110757872),  // 45: features.2.1.block.2 pooled, 240 floats per image
+        (238542352, 110761840),  // 46: features.2.1.block.2 hidden, 10 floats per image
+        (238538400, 110758112),  // 47: features.2.1.block.2 scale, 240 floats per image
         (206927664, 91267728),  // 48: features.2.1.block.3 conv output, 519,840 floats per image
         (30566592, 10604736),  // 49: features.2.1.block.3 output, 519,840 floats per image
         (207447504, 91787568),  // 50: features.2.1 output, 519,840 floats per image
-        (238542368, 110761872),  // 51: features.2.1 drop-path keep, 1 floats per image
+        (238542368, 110761856),  // 51: features.2.1 drop-path keep, 1 floats per image
         (30566592, 10604736),  // 52: features.2.2.block.0 conv output, 3,119,040 floats per image
         (33685632, 16842816),  // 53: features.2.2.block.0 output, 3,119,040 floats per image
         (36804672, 19961856),  // 54: features.2.2.block.1 conv output, 3,119,040 floats per image
         (39923712, 16842816),  // 55: features.2.2.block.1 output, 3,119,040 floats per image
         (43042752, 23080896),  // 56: features.2.2.block.2 output, 3,119,040 floats per image
-        (238538640, 110758448),  // 57: features.2.2.block.2 pooled, 240 floats per image
-        (238542384, 110761888),  // 58: features.2.2.block.2 hidden, 10 floats per image
-        (238538880, 110758688),  // 59: features.2.2.block.2 scale, 240 floats per image
+        (238538640, 110758352),  // 57: features.2.2.block.2 pooled, 240 floats per image
+        (238542384, 110761872),  // 58: features.2.2.block.2 hidden, 10 floats per image
+        (238538880, 110758592),  // 59: features.2.2.block.2 scale, 240 floats per image
         (207967344, 92307408),  // 60: features.2.2.block.3 conv output, 519,840 floats per image
         (46161792, 16842816),  // 61: features.2.2.block.3 output, 519,840 floats per image
         (208487184, 92827248),  // 62: features.2.2 output, 519,840 floats per image
-        (238542400, 110761904),  // 63: features.2.2 drop-path keep, 1 floats per image
+        (238542400, 110761888),  // 63: features.2.2 drop-path keep, 1 floats per image
         (46161792, 16842816),  // 64: features.2.3.block.0 conv output, 3,119,040 floats per image
         (49280832, 23080896),  // 65: features.2.3.block.0 output, 3,119,040 floats per image
         (52399872, 26199936),  // 66: features.2.3.block.1 conv output, 3,119,040 floats per image
         (55518912, 23080896),  // 67: features.2.3.block.1 output, 3,119,040 floats per image
         (58637952, 29318976),  // 68: features.2.3.block.2 output, 3,119,040 floats per image
-        (238539120, 110758928),  // 69: features.2.3.block.2 pooled, 240 floats per image
-        (238542416, 110761920),  // 70: features.2.3.block.2 hidden, 10 floats per image
-        (238539360, 110759168),  // 71: features.2.3.block.2 scale, 240 floats per image
+        (238539120, 110758832),  // 69: features.2.3.block.2 pooled, 240 floats per image
+        (238542416, 110761904),  // 70: features.2.3.block.2 hidden, 10 floats per image
+        (238539360, 110759072),  // 71: features.2.3.block.2 scale, 240 floats per image
         (209007024, 93347088),  // 72: features.2.3.block.3 conv output, 519,840 floats per image
         (61756992, 23080896),  // 73: features.2.3.block.3 output, 519,840 floats per image
         (209526864, 93866928),  // 74: features.2.3 output, 519,840 floats per image
-        (238542432, 110761936),  // 75: features.2.3 drop-path keep, 1 floats per image
+        (238542432, 110761920),  // 75: features.2.3 drop-path keep, 1 floats per image
         (61756992, 23080896),  // 76: features.2.4.block.0 conv output, 3,119,040 floats per image
         (64876032, 29318976),  // 77: features.2.4.block.0 output, 3,119,040 floats per image
         (67995072, 32438016),  // 78: features.2.4.block.1 conv output, 3,119,040 floats per image
         (71114112, 29318976),  // 79: features.2.4.block.1 output, 3,119,040 floats per image
         (74233152, 35557056),  // 80: features.2.4.block.2 output, 3,119,040 floats per image
-        (238539600, 110759408),  // 81: features.2.4.block.2 pooled, 240 floats per image
-        (238542448, 110761952),  // 82: features.2.4.block.2 hidden, 10 floats per image
-        (238539840, 110759648),  // 83: features.2.4.block.2 scale, 240 floats per image
+        (238539600, 110759312),  // 81: features.2.4.block.2 pooled, 240 floats per image
+        (238542448, 110761936),  // 82: features.2.4.block.2 hidden, 10 floats per image
+        (238539840, 110759552),  // 83: features.2.4.block.2 scale, 240 floats per image
         (210046704, 94386768),  // 84: features.2.4.block.3 conv output, 519,840 floats per image
         (77352192, 29318976),  // 85: features.2.4.block.3 output, 519,840 floats per image
         (210566544, 94906608),  // 86: features.2.4 output, 519,840 floats per image
-        (238542464, 110761968),  // 87: features.2.4 drop-path keep, 1 floats per image
+        (238542464, 110761952),  // 87: features.2.4 drop-path keep, 1 floats per image
         (77352192, 29318976),  // 88: features.3.0.block.0 conv output, 3,119,040 floats per image
         (80471232, 35557056),  // 89: features.3.0.block.0 output, 3,119,040 floats per image
         (174030624, 76949856),  // 90: features.3.0.block.1 conv output, 779,760 floats per image
         (174810384, 35557056),  // 91: features.3.0.block.1 output, 779,760 floats per image
         (175590144, 36336816),  // 92: features.3.0.block.2 output, 779,760 floats per image
-        (86709040, 110759888),  // 93: features.3.0.block.2 pooled, 240 floats per image
-        (238542480, 110761984),  // 94: features.3.0.block.2 hidden, 10 floats per image
-        (238540080, 110760128),  // 95: features.3.0.block.2 scale, 240 floats per image
-        (231236016, 103136592),  // 96: features.3.0.block.3 conv output, 207,936 floats per image
-        (231443952, 103344528),  // 97: features.3.0.block.3 output, 207,936 floats per image
+        (86709040, 110759792),  // 93: features.3.0.block.2 pooled, 240 floats per image
+        (238542480, 110761968),  // 94: features.3.0.block.2 hidden, 10 floats per image
+        (238540080, 110760032),  // 95: features.3.0.block.2 scale, 240 floats per image
+        (231236016, 103374192),  // 96: features.3.0.block.3 conv output, 207,936 floats per image
+        (231443952, 103582128),  // 97: features.3.0.block.3 output, 207,936 floats per image
         (83590272, 35557056),  // 98: features.3.1.block.0 conv output, 1,247,616 floats per image
         (84837888, 36804672),  // 99: features.3.1.block.0 output, 1,247,616 floats per image
         (119771136, 38052288),  // 100: features.3.1.block.1 conv output, 1,247,616 floats per image
         (121018752, 36804672),  // 101: features.3.1.block.1 output, 1,247,616 floats per image
         (122266368, 39299904),  // 102: features.3.1.block.2 output, 1,247,616 floats per image
-        (86708656, 110754128),  // 103: features.3.1.block.2 pooled, 384 floats per image
-        (238542496, 110762000),  // 104: features.3.1.block.2 hidden, 16 floats per image
-        (238534704, 110754512),  // 105: features.3.1.block.2 scale, 384 floats per image
-        (231651888, 103552464),  // 106: features.3.1.block.3 conv output, 207,936 floats per image
+        (86708656, 110754032),  // 103: features.3.1.block.2 pooled, 384 floats per image
+        (238542496, 110761984),  // 104: features.3.1.block.2 hidden, 16 floats per image
+        (238534704, 110754416),  // 105: features.3.1.block.2 scale, 384 floats per image
+        (231651888, 103790064),  // 106: features.3.1.block.3 conv output, 207,936 floats per image
         (86085504, 36804672),  // 107: features.3.1.block.3 output, 207,936 floats per image
-        (231859824, 103760400),  // 108: features.3.1 output, 207,936 floats per image
-        (238542512, 110762016),  // 109: features.3.1 drop-path keep, 1 floats per image
+        (231859824, 103998000),  // 108: features.3.1 output, 207,936 floats per image
+        (238542512, 110762000),  // 109: features.3.1 drop-path keep, 1 floats per image
         (123513984, 36804672),  // 110: features.3.2.block.0 conv output, 1,247,616 floats per image
         (124761600, 39299904),  // 111: features.3.2.block.0 output, 1,247,616 floats per image
         (126009216, 40547520),  // 112: features.3.2.block.1 conv output, 1,247,616 floats per image
         (127256832, 39299904),  // 113: features.3.2.block.1 output, 1,247,616 floats per image
         (128504448, 58637952),  // 114: features.3.2.block.2 output, 1,247,616 floats per image
-        (238535088, 110754896),  // 115: features.3.2.block.2 pooled, 384 floats per image
-        (238542528, 110762032),  // 116: features.3.2.block.2 hidden, 16 floats per image
-        (238535472, 110755280),  // 117: features.3.2.block.2 scale, 384 floats per image
-        (232067760, 103968336),  // 118: features.3.2.block.3 conv output, 207,936 floats per image
+        (238535088, 110754800),  // 115: features.3.2.block.2 pooled, 384 floats per image
+        (238542528, 110762016),  // 116: features.3.2.block.2 hidden, 16 floats per image
+        (238535472, 110755184),  // 117: features.3.2.block.2 scale, 384 floats per image
+        (232067760, 104205936),  // 118: features.3.2.block.3 conv output, 207,936 floats per image
         (86085504, 39299904),  // 119: features.3.2.block.3 output, 207,936 floats per image
-        (232275696, 104176272),  // 120: features.3.2 output, 207,936 floats per image
-        (238542544, 110762048),  // 121: features.3.2 drop-path keep, 1 floats per image
+        (232275696, 104413872),  // 120: features.3.2 output, 207,936 floats per image
+        (238542544, 110762032),  // 121: features.3.2 drop-path keep, 1 floats per image
         (129752064, 39299904),  // 122: features.3.3.block.0 conv output, 1,247,616 floats per image
         (130999680, 58637952),  // 123: features.3.3.block.0 output, 1,247,616 floats per image
         (132247296, 59885568),  // 124: features.3.3.block.1 conv output, 1,247,616 floats per image
         (133494912, 58637952),  // 125: features.3.3.block.1 output, 1,247,616 floats per image
         (134742528, 61133184),  // 126: features.3.3.block.2 output, 1,247,616 floats per image
-        (238535856, 110755664),  // 127: features.3.3.block.2 pooled, 384 floats per image
-        (238542560, 110762064),  // 128: features.3.3.block.2 hidden, 16 floats per image
-        (238536240, 110756048),  // 129: features.3.3.block.2 scale, 384 floats per image
-        (232483632, 104384208),  // 130: features.3.3.block.3 conv output, 207,936 floats per image
+        (238535856, 110755568),  // 127: features.3.3.block.2 pooled, 384 floats per image
+        (238542560, 110762048),  // 128: features.3.3.block.2 hidden, 16 floats per image
+        (238536240, 110755952),  // 129: features.3.3.block.2 scale, 384 floats per image
+        (232483632, 104621808),  // 130: features.3.3.block.3 conv output, 207,936 floats per image
         (86085504, 58637952),  // 131: features.3.3.block.3 output, 207,936 floats per image
-        (232691568, 104592144),  // 132: features.3.3 output, 207,936 floats per image
-        (238542576, 110762080),  // 133: features.3.3 drop-path keep, 1 floats per image
+        (232691568, 104829744),  // 132: features.3.3 output, 207,936 floats per image
+        (238542576, 110762064),  // 133: features.3.3 drop-path keep, 1 floats per image
         (135990144, 58637952),  // 134: features.3.4.block.0 conv output, 1,247,616 floats per image
         (137237760, 61133184),  // 135: features.3.4.block.0 output, 1,247,616 floats per image
         (138485376, 62380800),  // 136: features.3.4.block.1 conv output, 1,247,616 floats per image
         (139732992, 61133184),  // 137: features.3.4.block.1 output, 1,247,616 floats per image
         (140980608, 63628416),  // 138: features.3.4.block.2 output, 1,247,616 floats per image
-        (238536624, 110756432),  // 139: features.3.4.block.2 pooled, 384 floats per image
-        (238542592, 110762096),  // 140: features.3.4.block.2 hidden, 16 floats per image
-        (238537008, 110756816),  // 141: features.3.4.block.2 scale, 384 floats per image
-        (232899504, 104800080),  // 142: features.3.4.block.3 conv output, 207,936 floats per image
+        (238536624, 110756336),  // 139: features.3.4.block.2 pooled, 384 floats per image
+        (238542592, 110762080),  // 140: features.3.4.block.2 hidden, 16 floats per image
+        (238537008, 110756720),  // 141: features.3.4.block.2 scale, 384 floats per image
+        (232899504, 105037680),  // 142: features.3.4.block.3 conv output, 207,936 floats per image
         (86085504, 61133184),  // 143: features.3.4.block.3 output, 207,936 floats per image
-        (233107440, 105008016),  // 144: features.3.4 output, 207,936 floats per image
-        (238542608, 110762112),  // 145: features.3.4 drop-path keep, 1 floats per image
+        (233107440, 105245616),  // 144: features.3.4 output, 207,936 floats per image
+        (238542608, 110762096),  // 145: features.3.4 drop-path keep, 1 floats per image
         (142228224, 61133184),  // 146: features.4.0.block.0 conv output, 1,247,616 floats per image
         (143475840, 63628416),  // 147: features.4.0.block.0 output, 1,247,616 floats per image
         (229554384, 102813648),  // 148: features.4.0.block.1 conv output, 322,944 floats per image
         (229877328, 63628416),  // 149: features.4.0.block.1 output, 322,944 floats per image
         (230200272, 63951360),  // 150: features.4.0.block.2 output, 322,944 floats per image
-        (238537392, 110757200),  // 151: features.4.0.block.2 pooled, 384 floats per image
-        (238542624, 110762128),  // 152: features.4.0.block.2 hidden, 16 floats per image
-        (238537776, 110757584),  // 153: features.4.0.block.2 scale, 384 floats per image
-        (235815584, 107979376),  // 154: features.4.0.block.3 conv output, 107,648 floats per image
-        (235923232, 108087024),  // 155: features.4.0.block.3 output, 107,648 floats per image
+        (238537392, 110757104),  // 151: features.4.0.block.2 pooled, 384 floats per image
+        (238542624, 110762112),  // 152: features.4.0.block.2 hidden, 16 floats per image
+        (238537776, 110757488),  // 153: features.4.0.block.2 scale, 384 floats per image
+        (235815584, 107986576),  // 154: features.4.0.block.3 conv output, 107,648 floats per image
+        (235923232, 108094224),  // 155: features.4.0.block.3 output, 107,648 floats per image
         (183281904, 81185616),  // 156: features.4.1.block.0 conv output, 645,888 floats per image
         (183927792, 63628416),  // 157: features.4.1.block.0 output, 645,888 floats per image
         (184573680, 81831504),  // 158: features.4.1.block.1 conv output, 645,888 floats per image
         (185219568, 63628416),  // 159: features.4.1.block.1 output, 645,888 floats per image
         (185865456, 64274304),  // 160: features.4.1.block.2 output, 645,888 floats per image
-        (238523952, 110743376),  // 161: features.4.1.block.2 pooled, 768 floats per image
-        (86709280, 110761536),  // 162: features.4.1.block.2 hidden, 32 floats per image
-        (238524720, 110744144),  // 163: features.4.1.block.2 scale, 768 floats per image
-        (236030880, 108194672),  // 164: features.4.1.block.3 conv output, 107,648 floats per image
+        (238523952, 110743280),  // 161: features.4.1.block.2 pooled, 768 floats per image
+        (86709280, 110761520),  // 162: features.4.1.block.2 hidden, 32 floats per image
+        (238524720, 110744048),  // 163: features.4.1.block.2 scale, 768 floats per image
+        (236030880, 108201872),  // 164: features.4.1.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 165: features.4.1.block.3 output, 107,648 floats per image
-        (236138528, 108302320),  // 166: features.4.1 output, 107,648 floats per image
-        (238542640, 110762144),  // 167: features.4.1 drop-path keep, 1 floats per image
+        (236138528, 108309520),  // 166: features.4.1 output, 107,648 floats per image
+        (238542640, 110762128),  // 167: features.4.1 drop-path keep, 1 floats per image
         (186511344, 82477392),  // 168: features.4.2.block.0 conv output, 645,888 floats per image
         (187157232, 63628416),  // 169: features.4.2.block.0 output, 645,888 floats per image
         (187803120, 83123280),  // 170: features.4.2.block.1 conv output, 645,888 floats per image
         (188449008, 63628416),  // 171: features.4.2.block.1 output, 645,888 floats per image
         (189094896, 64274304),  // 172: features.4.2.block.2 output, 645,888 floats per image
-        (238525488, 110744912),  // 173: features.4.2.block.2 pooled, 768 floats per image
-        (238542064, 110761568),  // 174: features.4.2.block.2 hidden, 32 floats per image
-        (238526256, 110745680),  // 175: features.4.2.block.2 scale, 768 floats per image
-        (236246176, 108409968),  // 176: features.4.2.block.3 conv output, 107,648 floats per image
+        (238525488, 110744816),  // 173: features.4.2.block.2 pooled, 768 floats per image
+        (238542064, 110761552),  // 174: features.4.2.block.2 hidden, 32 floats per image
+        (238526256, 110745584),  // 175: features.4.2.block.2 scale, 768 floats per image
+        (236246176, 108417168),  // 176: features.4.2.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 177: features.4.2.block.3 output, 107,648 floats per image
-        (236353824, 108517616),  // 178: features.4.2 output, 107,648 floats per image
-        (238542656, 110762160),  // 179: features.4.2 drop-path keep, 1 floats per image
+        (236353824, 108524816),  // 178: features.4.2 output, 107,648 floats per image
+        (238542656, 110762144),  // 179: features.4.2 drop-path keep, 1 floats per image
         (189740784, 83769168),  // 180: features.4.3.block.0 conv output, 645,888 floats per image
         (190386672, 63628416),  // 181: features.4.3.block.0 output, 645,888 floats per image
         (191032560, 84415056),  // 182: features.4.3.block.1 conv output, 645,888 floats per image
         (191678448, 63628416),  // 183: features.4.3.block.1 output, 645,888 floats per image
         (192324336, 64274304),  // 184: features.4.3.block.2 output, 645,888 floats per image
-        (238527024, 110746448),  // 185: features.4.3.block.2 pooled, 768 floats per image
-        (238542096, 110761600),  // 186: features.4.3.block.2 hidden, 32 floats per image
-        (238527792, 110747216),  // 187: features.4.3.block.2 scale, 768 floats per image
-        (236461472, 108625264),  // 188: features.4.3.block.3 conv output, 107,648 floats per image
+        (238527024, 110746352),  // 185: features.4.3.block.2 pooled, 768 floats per image
+        (238542096, 110761584),  // 186: features.4.3.block.2 hidden, 32 floats per image
+        (238527792, 110747120),  // 187: features.4.3.block.2 scale, 768 floats per image
+        (236461472, 108632464),  // 188: features.4.3.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 189: features.4.3.block.3 output, 107,648 floats per image
-        (236569120, 108732912),  // 190: features.4.3 output, 107,648 floats per image
-        (238542672, 110762176),  // 191: features.4.3 drop-path keep, 1 floats per image
+        (236569120, 108740112),  // 190: features.4.3 output, 107,648 floats per image
+        (238542672, 110762160),  // 191: features.4.3 drop-path keep, 1 floats per image
         (192970224, 85060944),  // 192: features.4.4.block.0 conv output, 645,888 floats per image
         (193616112, 63628416),  // 193: features.4.4.block.0 output, 645,888 floats per image
         (194262000, 85706832),  // 194: features.4.4.block.1 conv output, 645,888 floats per image
         (194907888, 63628416),  // 195: features.4.4.block.1 output, 645,888 floats per image
         (195553776, 64274304),  // 196: features.4.4.block.2 output, 645,888 floats per image
-        (238528560, 110747984),  // 197: features.4.4.block.2 pooled, 768 floats per image
-        (238542128, 110761632),  // 198: features.4.4.block.2 hidden, 32 floats per image
-        (238529328, 110748752),  // 199: features.4.4.block.2 scale, 768 floats per image
-        (236676768, 108840560),  // 200: features.4.4.block.3 conv output, 107,648 floats per image
+        (238528560, 110747888),  // 197: features.4.4.block.2 pooled, 768 floats per image
+        (238542128, 110761616),  // 198: features.4.4.block.2 hidden, 32 floats per image
+        (238529328, 110748656),  // 199: features.4.4.block.2 scale, 768 floats per image
+        (236676768, 108847760),  // 200: features.4.4.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 201: features.4.4.block.3 output, 107,648 floats per image
-        (236784416, 108948208),  // 202: features.4.4 output, 107,648 floats per image
-        (238542688, 110762192),  // 203: features.4.4 drop-path keep, 1 floats per image
+        (236784416, 108955408),  // 202: features.4.4 output, 107,648 floats per image
+        (238542688, 110762176),  // 203: features.4.4 drop-path keep, 1 floats per image
         (196199664, 86352720),  // 204: features.4.5.block.0 conv output, 645,888 floats per image
         (196845552, 63628416),  // 205: features.4.5.block.0 output, 645,888 floats per image
         (197491440, 86998608),  // 206: features.4.5.block.1 conv output, 645,888 floats per image
         (198137328, 63628416),  // 207: features.4.5.block.1 output, 645,888 floats per image
         (198783216, 64274304),  // 208: features.4.5.block.2 output, 645,888 floats per image
-        (238530096, 110749520),  // 209: features.4.5.block.2 pooled, 768 floats per image
-        (238542160, 110761664),  // 210: features.4.5.block.2 hidden, 32 floats per image
-        (238530864, 110750288),  // 211: features.4.5.block.2 scale, 768 floats per image
-        (236892064, 109055856),  // 212: features.4.5.block.3 conv output, 107,648 floats per image
+        (238530096, 110749424),  // 209: features.4.5.block.2 pooled, 768 floats per image
+        (238542160, 110761648),  // 210: features.4.5.block.2 hidden, 32 floats per image
+        (238530864, 110750192),  // 211: features.4.5.block.2 scale, 768 floats per image
+        (236892064, 109063056),  // 212: features.4.5.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 213: features.4.5.block.3 output, 107,648 floats per image
-        (236999712, 109163504),  // 214: features.4.5 output, 107,648 floats per image
-        (238542704, 110762208),  // 215: features.4.5 drop-path keep, 1 floats per image
+        (236999712, 109170704),  // 214: features.4.5 output, 107,648 floats per image
+        (238542704, 110762192),  // 215: features.4.5 drop-path keep, 1 floats per image
         (199429104, 87644496),  // 216: features.4.6.block.0 conv output, 645,888 floats per image
         (200074992, 63628416),  // 217: features.4.6.block.0 output, 645,888 floats per image
         (200720880, 88290384),  // 218: features.4.6.block.1 conv output, 645,888 floats per image
         (201366768, 63628416),  // 219: features.4.6.block.1 output, 645,888 floats per image
         (202012656, 64274304),  // 220: features.4.6.block.2 output, 645,888 floats per image
-        (238531632, 110751056),  // 221: features.4.6.block.2 pooled, 768 floats per image
-        (238542192, 110761696),  // 222: features.4.6.block.2 hidden, 32 floats per image
-        (238532400, 110751824),  // 223: features.4.6.block.2 scale, 768 floats per image
-        (237107360, 109271152),  // 224: features.4.6.block.3 conv output, 107,648 floats per image
+        (238531632, 110750960),  // 221: features.4.6.block.2 pooled, 768 floats per image
+        (238542192, 110761680),  // 222: features.4.6.block.2 hidden, 32 floats per image
+        (238532400, 110751728),  // 223: features.4.6.block.2 scale, 768 floats per image
+        (237107360, 109278352),  // 224: features.4.6.block.3 conv output, 107,648 floats per image
         (86085504, 63628416),  // 225: features.4.6.block.3 output, 107,648 floats per image
-        (237215008, 109378800),  // 226: features.4.6 output, 107,648 floats per image
-        (238542720, 110762224),  // 227: features.4.6 drop-path keep, 1 floats per image
+        (237215008, 109386000),  // 226: features.4.6 output, 107,648 floats per image
+        (238542720, 110762208),  // 227: features.4.6 drop-path keep, 1 floats per image
         (202658544, 88936272),  // 228: features.5.0.block.0 conv output, 645,888 floats per image
         (203304432, 63628416),  // 229: features.5.0.block.0 output, 645,888 floats per image
         (203950320, 89582160),  // 230: features.5.0.block.1 conv output, 645,888 floats per image
         (204596208, 63628416),  // 231: features.5.0.block.1 output, 645,888 floats per image
         (205242096, 64274304),  // 232: features.5.0.block.2 output, 645,888 floats per image
-        (238533168, 110752592),  // 233: features.5.0.block.2 pooled, 768 floats per image
-        (238542224, 110761728),  // 234: features.5.0.block.2 hidden, 32 floats per image
-        (238533936, 110753360),  // 235: features.5.0.block.2 scale, 768 floats per image
-        (86546304, 105215952),  // 236: features.5.0.block.3 conv output, 148,016 floats per image
-        (233315376, 105363968),  // 237: features.5.0.block.3 output, 148,016 floats per image
+        (238533168, 110752496),  // 233: features.5.0.block.2 pooled, 768 floats per image
+        (238542224, 110761712),  // 234: features.5.0.block.2 hidden, 32 floats per image
+        (238533936, 110753264),  // 235: features.5.0.block.2 scale, 768 floats per image
+        (86546304, 105453552),  // 236: features.5.0.block.3 conv output, 148,016 floats per image
+        (233315376, 105601568),  // 237: features.5.0.block.3 output, 148,016 floats per image
         (144723456, 63628416),  // 238: features.5.1.block.0 conv output, 888,096 floats per image
         (145611552, 64516512),  // 239: features.5.1.block.0 output, 888,096 floats per image
         (146499648, 65404608),  // 240: features.5.1.block.1 conv output, 888,096 floats per image
         (147387744, 64516512),  // 241: features.5.1.block.1 output, 888,096 floats per image
         (148275840, 66292704),  // 242: features.5.1.block.2 output, 888,096 floats per image
-        (238509168, 110728592),  // 243: features.5.1.block.2 pooled, 1,056 floats per image
-        (238541600, 110761072),  // 244: features.5.1.block.2 hidden, 44 floats per image
-        (238510224, 110729648),  // 245: features.5.1.block.2 scale, 1,056 floats per image
-        (233463392, 105511984),  // 246: features.5.1.block.3 conv output, 148,016 floats per image
+        (238509168, 110728496),  // 243: features.5.1.block.2 pooled, 1,056 floats per image
+        (238541600, 110761056),  // 244: features.5.1.block.2 hidden, 44 floats per image
+        (238510224, 110729552),  // 245: features.5.1.block.2 scale, 1,056 floats per image
+        (233463392, 105749584),  // 246: features.5.1.block.3 conv output, 148,016 floats per image
         (86085504, 64516512),  // 247: features.5.1.block.3 output, 148,016 floats per image
-        (233611408, 105660000),  // 248: features.5.1 output, 148,016 floats per image
-        (238542736, 110762240),  // 249: features.5.1 drop-path keep, 1 floats per image
+        (233611408, 105897600),  // 248: features.5.1 output, 148,016 floats per image
+        (238542736, 110762224),  // 249: features.5.1 drop-path keep, 1 floats per image
         (149163936, 64516512),  // 250: features.5.2.block.0 conv output, 888,096 floats per image
         (150052032, 66292704),  // 251: features.5.2.block.0 output, 888,096 floats per image
         (150940128, 67180800),  // 252: features.5.2.block.1 conv output, 888,096 floats per image
         (151828224, 66292704),  // 253: features.5.2.block.1 output, 888,096 floats per image
         (152716320, 68068896),  // 254: features.5.2.block.2 output, 888,096 floats per image
-        (238511280, 110730704),  // 255: features.5.2.block.2 pooled, 1,056 floats per image
-        (238541648, 110761120),  // 256: features.5.2.block.2 hidden, 44 floats per image
-        (238512336, 110731760),  // 257: features.5.2.block.2 scale, 1,056 floats per image
-        (233759424, 105808016),  // 258: features.5.2.block.3 conv output, 148,016 floats per image
+        (238511280, 110730608),  // 255: features.5.2.block.2 pooled, 1,056 floats per image
+        (238541648, 110761104),  // 256: features.5.2.block.2 hidden, 44 floats per image
+        (238512336, 110731664),  // 257: features.5.2.block.2 scale, 1,056 floats per image
+        (233759424, 106045616),  // 258: features.5.2.block.3 conv output, 148,016 floats per image
         (86085504, 66292704),  // 259: features.5.2.block.3 output, 148,016 floats per image
-        (233907440, 105956032),  // 260: features.5.2 output, 148,016 floats per image
-        (238542752, 110762256),  // 261: features.5.2 drop-path keep, 1 floats per image
+        (233907440, 106193632),  // 260: features.5.2 output, 148,016 floats per image
+        (238542752, 110762240),  // 261: features.5.2 drop-path keep, 1 floats per image
         (153604416, 66292704),  // 262: features.5.3.block.0 conv output, 888,096 floats per image
         (154492512, 68068896),  // 263: features.5.3.block.0 output, 888,096 floats per image
         (155380608, 68956992),  // 264: features.5.3.block.1 conv output, 888,096 floats per image
         (156268704, 68068896),  // 265: features.5.3.block.1 output, 888,096 floats per image
         (157156800, 69845088),  // 266: features.5.3.block.2 output, 888,096 floats per image
-        (238513392, 110732816),  // 267: features.5.3.block.2 pooled, 1,056 floats per image
-        (238541696, 110761168),  // 268: features.5.3.block.2 hidden, 44 floats per image
-        (238514448, 110733872),  // 269: features.5.3.block.2 scale, 1,056 floats per image
-        (234055456, 106104048),  // 270: features.5.3.block.3 conv output, 148,016 floats per image
+        (238513392, 110732720),  // 267: features.5.3.block.2 pooled, 1,056 floats per image
+        (238541696, 110761152),  // 268: features.5.3.block.2 hidden, 44 floats per image
+        (238514448, 110733776),  // 269: features.5.3.block.2 scale, 1,056 floats per image
+        (234055456, 106341648),  // 270: features.5.3.block.3 conv output, 148,016 floats per image
         (86085504, 68068896),  // 271: features.5.3.block.3 output, 148,016 floats per image
-        (234203472, 106252064),  // 272: features.5.3 output, 148,016 floats per image
-        (238542768, 110762272),  // 273: features.5.3 drop-path keep, 1 floats per image
+        (234203472, 106489664),  // 272: features.5.3 output, 148,016 floats per image
+        (238542768, 110762256),  // 273: features.5.3 drop-path keep, 1 floats per image
         (158044896, 68068896),  // 274: features.5.4.block.0 conv output, 888,096 floats per image
         (158932992, 69845088),  // 275: features.5.4.block.0 output, 888,096 floats per image
         (159821088, 70733184),  // 276: features.5.4.block.1 conv output, 888,096 floats per image
         (160709184, 69845088),  // 277: features.5.4.block.1 output, 888,096 floats per image
         (161597280, 71621280),  // 278: features.5.4.block.2 output, 888,096 floats per image
-        (238515504, 110734928),  // 279: features.5.4.block.2 pooled, 1,056 floats per image
-        (238541744, 110761216),  // 280: features.5.4.block.2 hidden, 44 floats per image
-        (238516560, 110735984),  // 281: features.5.4.block.2 scale, 1,056 floats per image
-        (234351488, 106400080),  // 282: features.5.4.block.3 conv output, 148,016 floats per image
+        (238515504, 110734832),  // 279: features.5.4.block.2 pooled, 1,056 floats per image
+        (238541744, 110761200),  // 280: features.5.4.block.2 hidden, 44 floats per image
+        (238516560, 110735888),  // 281: features.5.4.block.2 scale, 1,056 floats per image
+        (234351488, 106637680),  // 282: features.5.4.block.3 conv output, 148,016 floats per image
         (86085504, 69845088),  // 283: features.5.4.block.3 output, 148,016 floats per image
-        (234499504, 106548096),  // 284: features.5.4 output, 148,016 floats per image
-        (238542784, 110762288),  // 285: features.5.4 drop-path keep, 1 floats per image
+        (234499504, 106785696),  // 284: features.5.4 output, 148,016 floats per image
+        (238542784, 110762272),  // 285: features.5.4 drop-path keep, 1 floats per image
         (162485376, 69845088),  // 286: features.5.5.block.0 conv output, 888,096 floats per image
         (163373472, 71621280),  // 287: features.5.5.block.0 output, 888,096 floats per image
         (164261568, 72509376),  // 288: features.5.5.block.1 conv output, 888,096 floats per image
         (165149664, 71621280),  // 289: features.5.5.block.1 output, 888,096 floats per image
         (166037760, 73397472),  // 290: features.5.5.block.2 output, 888,096 floats per image
-        (238517616, 110737040),  // 291: features.5.5.block.2 pooled, 1,056 floats per image
-        (238541792, 110761264),  // 292: features.5.5.block.2 hidden, 44 floats per image
-        (238518672, 110738096),  // 293: features.5.5.block.2 scale, 1,056 floats per image
-        (234647520, 106696112),  // 294: features.5.5.block.3 conv output, 148,016 floats per image
+        (238517616, 110736944),  // 291: features.5.5.block.2 pooled, 1,056 floats per image
+        (238541792, 110761248),  // 292: features.5.5.block.2 hidden, 44 floats per image
+        (238518672, 110738000),  // 293: features.5.5.block.2 scale, 1,056 floats per image
+        (234647520, 106933712),  // 294: features.5.5.block.3 conv output, 148,016 floats per image
         (86085504, 71621280),  // 295: features.5.5.block.3 output, 148,016 floats per image
-        (234795536, 106844128),  // 296: features.5.5 output, 148,016 floats per image
-        (238542800, 110762304),  // 297: features.5.5 drop-path keep, 1 floats per image
+        (234795536, 107081728),  // 296: features.5.5 output, 148,016 floats per image
+        (238542800, 110762288),  // 297: features.5.5 drop-path keep, 1 floats per image
         (166925856, 71621280),  // 298: features.5.6.block.0 conv output, 888,096 floats per image
         (167813952, 73397472),  // 299: features.5.6.block.0 output, 888,096 floats per image
         (168702048, 74285568),  // 300: features.5.6.block.1 conv output, 888,096 floats per image
         (169590144, 73397472),  // 301: features.5.6.block.1 output, 888,096 floats per image
         (170478240, 75173664),  // 302: features.5.6.block.2 output, 888,096 floats per image
-        (238519728, 110739152),  // 303: features.5.6.block.2 pooled, 1,056 floats per image
-        (238541840, 110761312),  // 304: features.5.6.block.2 hidden, 44 floats per image
-        (238520784, 110740208),  // 305: features.5.6.block.2 scale, 1,056 floats per image
-        (234943552, 106992144),  // 306: features.5.6.block.3 conv output, 148,016 floats per image
+        (238519728, 110739056),  // 303: features.5.6.block.2 pooled, 1,056 floats per image
+        (238541840, 110761296),  // 304: features.5.6.block.2 hidden, 44 floats per image
+        (238520784, 110740112),  // 305: features.5.6.block.2 scale, 1,056 floats per image
+        (234943552, 107229744),  // 306: features.5.6.block.3 conv output, 148,016 floats per image
         (86085504, 73397472),  // 307: features.5.6.block.3 output, 148,016 floats per image
-        (235091568, 107140160),  // 308: features.5.6 output, 148,016 floats per image
-        (238542816, 110762320),  // 309: features.5.6 drop-path keep, 1 floats per image
+        (235091568, 107377760),  // 308: features.5.6 output, 148,016 floats per image
+        (238542816, 110762304),  // 309: features.5.6 drop-path keep, 1 floats per image
         (171366336, 73397472),  // 310: features.6.0.block.0 conv output, 888,096 floats per image
         (172254432, 75173664),  // 311: features.6.0.block.0 output, 888,096 floats per image
-        (230523216, 76556064),  // 312: features.6.0.block.1 conv output, 237,600 floats per image
+        (230523216, 103136592),  // 312: features.6.0.block.1 conv output, 237,600 floats per image
         (230760816, 75173664),  // 313: features.6.0.block.1 output, 237,600 floats per image
         (230998416, 75411264),  // 314: features.6.0.block.2 output, 237,600 floats per image
-        (238521840, 110741264),  // 315: features.6.0.block.2 pooled, 1,056 floats per image
-        (238541888, 110761360),  // 316: features.6.0.block.2 hidden, 44 floats per image
-        (238522896, 110742320),  // 317: features.6.0.block.2 scale, 1,056 floats per image
-        (173948928, 109486448),  // 318: features.6.0.block.3 conv output, 68,400 floats per image
-        (237322656, 109554848),  // 319: features.6.0.block.3 output, 68,400 floats per image
+        (238521840, 110741168),  // 315: features.6.0.block.2 pooled, 1,056 floats per image
+        (238541888, 110761344),  // 316: features.6.0.block.2 hidden, 44 floats per image
+        (238522896, 110742224),  // 317: features.6.0.block.2 scale, 1,056 floats per image
+        (173948928, 109493648),  // 318: features.6.0.block.3 conv output, 68,400 floats per image
+        (237322656, 109562048),  // 319: features.6.0.block.3 output, 68,400 floats per image
         (211086384, 95426448),  // 320: features.6.1.block.0 conv output, 410,400 floats per image
         (211496784, 75173664),  // 321: features.6.1.block.0 output, 410,400 floats per image
         (211907184, 95836848),  // 322: features.6.1.block.1 conv output, 410,400 floats per image
         (212317584, 75173664),  // 323: features.6.1.block.1 output, 410,400 floats per image
         (212727984, 75584064),  // 324: features.6.1.block.2 output, 410,400 floats per image
-        (174021424, 76927296),  // 325: features.6.1.block.2 pooled, 1,824 floats per image
-        (174030544, 76949440),  // 326: features.6.1.block.2 hidden, 76 floats per image
-        (174023248, 76929120),  // 327: features.6.1.block.2 scale, 1,824 floats per image
-        (237391056, 109623248),  // 328: features.6.1.block.3 conv output, 68,400 floats per image
+        (174021424, 76920096),  // 325: features.6.1.block.2 pooled, 1,824 floats per image
+        (174030544, 76949536),  // 326: features.6.1.block.2 hidden, 76 floats per image
+        (174023248, 76921920),  // 327: features.6.1.block.2 scale, 1,824 floats per image
+        (237391056, 109630448),  // 328: features.6.1.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 329: features.6.1.block.3 output, 68,400 floats per image
-        (237459456, 109691648),  // 330: features.6.1 output, 68,400 floats per image
-        (238542832, 76949840),  // 331: features.6.1 drop-path keep, 1 floats per image
+        (237459456, 109698848),  // 330: features.6.1 output, 68,400 floats per image
+        (238542832, 110762320),  // 331: features.6.1 drop-path keep, 1 floats per image
         (213138384, 96247248),  // 332: features.6.2.block.0 conv output, 410,400 floats per image
         (213548784, 75173664),  // 333: features.6.2.block.0 output, 410,400 floats per image
         (213959184, 96657648),  // 334: features.6.2.block.1 conv output, 410,400 floats per image
         (214369584, 75173664),  // 335: features.6.2.block.1 output, 410,400 floats per image
         (214779984, 75584064),  // 336: features.6.2.block.2 output, 410,400 floats per image
-        (174025072, 76930944),  // 337: features.6.2.block.2 pooled, 1,824 floats per image
-        (238540864, 76949520),  // 338: features.6.2.block.2 hidden, 76 floats per image
-        (174026896, 76932768),  // 339: features.6.2.block.2 scale, 1,824 floats per image
-        (237527856, 109760048),  // 340: features.6.2.block.3 conv output, 68,400 floats per image
+        (174025072, 76923744),  // 337: features.6.2.block.2 pooled, 1,824 floats per image
+        (238540864, 76949616),  // 338: features.6.2.block.2 hidden, 76 floats per image
+        (174026896, 76925568),  // 339: features.6.2.block.2 scale, 1,824 floats per image
+        (237527856, 109767248),  // 340: features.6.2.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 341: features.6.2.block.3 output, 68,400 floats per image
-        (237596256, 109828448),  // 342: features.6.2 output, 68,400 floats per image
+        (237596256, 109835648),  // 342: features.6.2 output, 68,400 floats per image
         (238542848, 110762336),  // 343: features.6.2 drop-path keep, 1 floats per image
         (215190384, 97068048),  // 344: features.6.3.block.0 conv output, 410,400 floats per image
         (215600784, 75173664),  // 345: features.6.3.block.0 output, 410,400 floats per image
         (216011184, 97478448),  // 346: features.6.3.block.1 conv output, 410,400 floats per image
         (216421584, 75173664),  // 347: features.6.3.block.1 output, 410,400 floats per image
         (216831984, 75584064),  // 348: features.6.3.block.2 output, 410,400 floats per image
-        (174028720, 76934592),  // 349: features.6.3.block.2 pooled, 1,824 floats per image
-        (238540944, 76949600),  // 350: features.6.3.block.2 hidden, 76 floats per image
-        (238485456, 76936416),  // 351: features.6.3.block.2 scale, 1,824 floats per image
-        (237664656, 109896848),  // 352: features.6.3.block.3 conv output, 68,400 floats per image
+        (174028720, 76927392),  // 349: features.6.3.block.2 pooled, 1,824 floats per image
+        (238540944, 76949696),  // 350: features.6.3.block.2 hidden, 76 floats per image
+        (238485456, 76929216),  // 351: features.6.3.block.2 scale, 1,824 floats per image
+        (237664656, 109904048),  // 352: features.6.3.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 353: features.6.3.block.3 output, 68,400 floats per image
-        (237733056, 109965248),  // 354: features.6.3 output, 68,400 floats per image
+        (237733056, 109972448),  // 354: features.6.3 output, 68,400 floats per image
         (238542864, 110762352),  // 355: features.6.3 drop-path keep, 1 floats per image
         (217242384, 97888848),  // 356: features.6.4.block.0 conv output, 410,400 floats per image
         (217652784, 75173664),  // 357: features.6.4.block.0 output, 410,400 floats per image
         (218063184, 98299248),  // 358: features.6.4.block.1 conv output, 410,400 floats per image
         (218473584, 75173664),  // 359: features.6.4.block.1 output, 410,400 floats per image
         (218883984, 75584064),  // 360: features.6.4.block.2 output, 410,400 floats per image
-        (238487280, 76938240),  // 361: features.6.4.block.2 pooled, 1,824 floats per image
-        (238541024, 76949680),  // 362: features.6.4.block.2 hidden, 76 floats per image
-        (238489104, 76940064),  // 363: features.6.4.block.2 scale, 1,824 floats per image
-        (237801456, 110033648),  // 364: features.6.4.block.3 conv output, 68,400 floats per image
+        (238487280, 76931040),  // 361: features.6.4.block.2 pooled, 1,824 floats per image
+        (238541024, 76949776),  // 362: features.6.4.block.2 hidden, 76 floats per image
+        (238489104, 76932864),  // 363: features.6.4.block.2 scale, 1,824 floats per image
+        (237801456, 110040848),  // 364: features.6.4.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 365: features.6.4.block.3 output, 68,400 floats per image
-        (237869856, 110102048),  // 366: features.6.4 output, 68,400 floats per image
+        (237869856, 110109248),  // 366: features.6.4 output, 68,400 floats per image
         (238542880, 110762368),  // 367: features.6.4 drop-path keep, 1 floats per image
         (219294384, 98709648),  // 368: features.6.5.block.0 conv output, 410,400 floats per image
         (219704784, 75173664),  // 369: features.6.5.block.0 output, 410,400 floats per image
         (220115184, 99120048),  // 370: features.6.5.block.1 conv output, 410,400 floats per image
         (220525584, 75173664),  // 371: features.6.5.block.1 output, 410,400 floats per image
         (220935984, 75584064),  // 372: features.6.5.block.2 output, 410,400 floats per image
-        (238490928, 76941888),  // 373: features.6.5.block.2 pooled, 1,824 floats per image
-        (238541104, 76949760),  // 374: features.6.5.block.2 hidden, 76 floats per image
-        (238492752, 76943712),  // 375: features.6.5.block.2 scale, 1,824 floats per image
-        (237938256, 110170448),  // 376: features.6.5.block.3 conv output, 68,400 floats per image
+        (238490928, 76934688),  // 373: features.6.5.block.2 pooled, 1,824 floats per image
+        (238541104, 110760560),  // 374: features.6.5.block.2 hidden, 76 floats per image
+        (238492752, 76936512),  // 375: features.6.5.block.2 scale, 1,824 floats per image
+        (237938256, 110177648),  // 376: features.6.5.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 377: features.6.5.block.3 output, 68,400 floats per image
-        (238006656, 110238848),  // 378: features.6.5 output, 68,400 floats per image
+        (238006656, 110246048),  // 378: features.6.5 output, 68,400 floats per image
         (238542896, 110762384),  // 379: features.6.5 drop-path keep, 1 floats per image
         (221346384, 99530448),  // 380: features.6.6.block.0 conv output, 410,400 floats per image
         (221756784, 75173664),  // 381: features.6.6.block.0 output, 410,400 floats per image
         (222167184, 99940848),  // 382: features.6.6.block.1 conv output, 410,400 floats per image
         (222577584, 75173664),  // 383: features.6.6.block.1 output, 410,400 floats per image
         (222987984, 75584064),  // 384: features.6.6.block.2 output, 410,400 floats per image
-        (238494576, 76945536),  // 385: features.6.6.block.2 pooled, 1,824 floats per image
-        (238541184, 110760656),  // 386: features.6.6.block.2 hidden, 76 floats per image
-        (238496400, 76947360),  // 387: features.6.6.block.2 scale, 1,824 floats per image
-        (238075056, 110307248),  // 388: features.6.6.block.3 conv output, 68,400 floats per image
+        (238494576, 76938336),  // 385: features.6.6.block.2 pooled, 1,824 floats per image
+        (238541184, 110760640),  // 386: features.6.6.block.2 hidden, 76 floats per image
+        (238496400, 76940160),  // 387: features.6.6.block.2 scale, 1,824 floats per image
+        (238075056, 110314448),  // 388: features.6.6.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 389: features.6.6.block.3 output, 68,400 floats per image
-        (238143456, 110375648),  // 390: features.6.6 output, 68,400 floats per image
+        (238143456, 110382848),  // 390: features.6.6 output, 68,400 floats per image
         (238542912, 110762400),  // 391: features.6.6 drop-path keep, 1 floats per image
         (223398384, 100351248),  // 392: features.6.7.block.0 conv output, 410,400 floats per image
         (223808784, 75173664),  // 393: features.6.7.block.0 output, 410,400 floats per image
         (224219184, 100761648),  // 394: features.6.7.block.1 conv output, 410,400 floats per image
         (224629584, 75173664),  // 395: features.6.7.block.1 output, 410,400 floats per image
         (225039984, 75584064),  // 396: features.6.7.block.2 output, 410,400 floats per image
-        (238498224, 110717648),  // 397: features.6.7.block.2 pooled, 1,824 floats per image
-        (238541264, 110760736),  // 398: features.6.7.block.2 hidden, 76 floats per image
-        (238500048, 110719472),  // 399: features.6.7.block.2 scale, 1,824 floats per image
-        (238211856, 110444048),  // 400: features.6.7.block.3 conv output, 68,400 floats per image
+        (238498224, 76941984),  // 397: features.6.7.block.2 pooled, 1,824 floats per image
+        (238541264, 110760720),  // 398: features.6.7.block.2 hidden, 76 floats per image
+        (238500048, 76943808),  // 399: features.6.7.block.2 scale, 1,824 floats per image
+        (238211856, 110451248),  // 400: features.6.7.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 401: features.6.7.block.3 output, 68,400 floats per image
-        (238280256, 110512448),  // 402: features.6.7 output, 68,400 floats per image
+        (238280256, 110519648),  // 402: features.6.7 output, 68,400 floats per image
         (238542928, 110762416),  // 403: features.6.7 drop-path keep, 1 floats per image
         (225450384, 101172048),  // 404: features.6.8.block.0 conv output, 410,400 floats per image
         (225860784, 75173664),  // 405: features.6.8.block.0 output, 410,400 floats per image
         (226271184, 101582448),  // 406: features.6.8.block.1 conv output, 410,400 floats per image
         (226681584, 75173664),  // 407: features.6.8.block.1 output, 410,400 floats per image
         (227091984, 75584064),  // 408: features.6.8.block.2 output, 410,400 floats per image
-        (238501872, 110721296),  // 409: features.6.8.block.2 pooled, 1,824 floats per image
-        (238541344, 110760816),  // 410: features.6.8.block.2 hidden, 76 floats per image
-        (238503696, 110723120),  // 411: features.6.8.block.2 scale, 1,824 floats per image
-        (238348656, 110580848),  // 412: features.6.8.block.3 conv output, 68,400 floats per image
+        (238501872, 76945632),  // 409: features.6.8.block.2 pooled, 1,824 floats per image
+        (238541344, 110760800),  // 410: features.6.8.block.2 hidden, 76 floats per image
+        (238503696, 76947456),  // 411: features.6.8.block.2 scale, 1,824 floats per image
+        (238348656, 110588048),  // 412: features.6.8.block.3 conv output, 68,400 floats per image
         (86085504, 75173664),  // 413: features.6.8.block.3 output, 68,400 floats per image
-        (238417056, 110649248),  // 414: features.6.8 output, 68,400 floats per image
+        (238417056, 110656448),  // 414: features.6.8 output, 68,400 floats per image
         (238542944, 110762432),  // 415: features.6.8 drop-path keep, 1 floats per image
         (227502384, 101992848),  // 416: features.7.0.block.0 conv output, 410,400 floats per image
         (227912784, 75173664),  // 417: features.7.0.block.0 output, 410,400 floats per image
         (228323184, 102403248),  // 418: features.7.0.block.1 conv output, 410,400 floats per image
         (228733584, 75173664),  // 419: features.7.0.block.1 output, 410,400 floats per image
         (229143984, 75584064),  // 420: features.7.0.block.2 output, 410,400 floats per image
-        (238505520, 110724944),  // 421: features.7.0.block.2 pooled, 1,824 floats per image
-        (238541424, 110760896),  // 422: features.7.0.block.2 hidden, 76 floats per image
-        (238507344, 110726768),  // 423: features.7.0.block.2 scale, 1,824 floats per image
-        (173833728, 76793664),  // 424: features.7.0.block.3 conv output, 115,200 floats per image
-        (235239584, 107288176),  // 425: features.7.0.block.3 output, 115,200 floats per image
+        (238505520, 110724848),  // 421: features.7.0.block.2 pooled, 1,824 floats per image
+        (238541424, 110760880),  // 422: features.7.0.block.2 hidden, 76 floats per image
+        (238507344, 110726672),  // 423: features.7.0.block.2 scale, 1,824 floats per image
+        (173833728, 76556064),  // 424: features.7.0.block.3 conv output, 115,200 floats per image
+        (235239584, 76671264),  // 425: features.7.0.block.3 output, 115,200 floats per image
         (173142528, 75173664),  // 426: features.7.1.block.0 conv output, 691,200 floats per image
         (176369904, 75864864),  // 427: features.7.1.block.0 output, 691,200 floats per image
         (177061104, 77729616),  // 428: features.7.1.block.1 conv output, 691,200 floats per image
         (177752304, 75864864),  // 429: features.7.1.block.1 output, 691,200 floats per image
         (178443504, 78420816),  // 430: features.7.1.block.2 output, 691,200 floats per image
-        (86694320, 76908864),  // 431: features.7.1.block.2 pooled, 3,072 floats per image
-        (238540608, 76949184),  // 432: features.7.1.block.2 hidden, 128 floats per image
-        (86697392, 76911936),  // 433: features.7.1.block.2 scale, 3,072 floats per image
-        (235354784, 107403376),  // 434: features.7.1.block.3 conv output, 115,200 floats per image
+        (86694320, 76901664),  // 431: features.7.1.block.2 pooled, 3,072 floats per image
+        (238540608, 76949280),  // 432: features.7.1.block.2 hidden, 128 floats per image
+        (86697392, 76904736),  // 433: features.7.1.block.2 scale, 3,072 floats per image
+        (235354784, 76786464),  // 434: features.7.1.block.3 conv output, 115,200 floats per image
         (86085504, 75864864),  // 435: features.7.1.block.3 output, 115,200 floats per image
-        (235469984, 107518576),  // 436: features.7.1 output, 115,200 floats per image
+        (235469984, 107525776),  // 436: features.7.1 output, 115,200 floats per image
         (238542960, 110762448),  // 437: features.7.1 drop-path keep, 1 floats per image
         (179134704, 75864864),  // 438: features.7.2.block.0 conv output, 691,200 floats per image
         (179825904, 78420816),  // 439: features.7.2.block.0 output, 691,200 floats per image
         (180517104, 79112016),  // 440: features.7.2.block.1 conv output, 691,200 floats per image
         (181208304, 78420816),  // 441: features.7.2.block.1 output, 691,200 floats per image
         (181899504, 79803216),  // 442: features.7.2.block.2 output, 691,200 floats per image
-        (86700464, 76915008),  // 443: features.7.2.block.2 pooled, 3,072 floats per image
-        (238540736, 76949312),  // 444: features.7.2.block.2 hidden, 128 floats per image
-        (86703536, 76918080),  // 445: features.7.2.block.2 scale, 3,072 floats per image
-        (235585184, 107633776),  // 446: features.7.2.block.3 conv output, 115,200 floats per image
+        (86700464, 76907808),  // 443: features.7.2.block.2 pooled, 3,072 floats per image
+        (238540736, 76949408),  // 444: features.7.2.block.2 hidden, 128 floats per image
+        (86703536, 76910880),  // 445: features.7.2.block.2 scale, 3,072 floats per image
+        (235585184, 107640976),  // 446: features.7.2.block.3 conv output, 115,200 floats per image
         (86085504, 78420816),  // 447: features.7.2.block.3 output, 115,200 floats per image
         (183051504, 78881616),  // 448: features.7.2 output, 115,200 floats per image
         (183166704, 78997824),  // 449: features.7.2 drop-path keep, 1 floats per image
         (86085504, 78420816),  // 450: features.8 conv output, 460,800 floats per image
         (182590704, 79803216),  // 451: features.8 output, 460,800 floats per image
-        (86706608, 76921152),  // 452: avgpool output, 2,048 floats per image
-        (174017328, 76923200),  // 453: dropout mask, 2,048 floats per image
-        (174019376, 76925248),  // 454: dropout output, 2,048 floats per image
-        (86706608, 76921152),  // 455: logits, 1,000 floats per image
+        (86706608, 76913952),  // 452: avgpool output, 2,048 floats per image
+        (174017328, 76916000),  // 453: dropout mask, 2,048 floats per image
+        (174019376, 76918048),  // 454: dropout output, 2,048 floats per image
+        (86706608, 76913952),  // 455: logits, 1,000 floats per image
         (182590704, 78996816),  // 456: logits gradient, 1,000 floats per image
-        (86706608, 76921152),  // 457: gradient of dropout output, 2,048 floats per image
-        (174019376, 76925248),  // 458: gradient of avgpool, 2,048 floats per image
+        (86706608, 76913952),  // 457: gradient of dropout output, 2,048 floats per image
+        (174019376, 76918048),  // 458: gradient of avgpool, 2,048 floats per image
         (182590704, 79803216),  // 459: gradient of head output, 460,800 floats per image
-        (235700384, 107748976),  // 460: gradient of features.8 input, 115,200 floats per image
-        (86085504, 107864176),  // 461: gradient of features.7.2 branch, 115,200 floats per image
+        (235700384, 107756176),  // 460: gradient of features.8 input, 115,200 floats per image
+        (86085504, 107871376),  // 461: gradient of features.7.2 branch, 115,200 floats per image
         (182590704, 80494416),  // 462: gradient of features.7.2.block.3 input, 691,200 floats per image
         (181899504, 79803216),  // 463: features.7.2.block.2 output (recomputed), 691,200 floats per image
         (181208304, 78420816),  // 464: features.7.2.block.1 output (recomputed), 691,200 floats per image
-        (180517104, 79112016),  // 465: gradient of features.7.2.block.1 input, 691,200 floats per image
+        (181208304, 79803216),  // 465: gradient of features.7.2.block.1 input, 691,200 floats per image
         (179825904, 78420816),  // 466: features.7.2.block.0 output (recomputed), 691,200 floats per image
-        (86085504, 79803216),  // 467: gradient of features.7.2.block.0 input, 115,200 floats per image
-        (86200704, 79918416),  // 468: gradient of features.7.1 branch, 115,200 floats per image
+        (86085504, 80494416),  // 467: gradient of features.7.2.block.0 input, 115,200 floats per image
+        (86200704, 79803216),  // 468: gradient of features.7.1 branch, 115,200 floats per image
         (179134704, 79112016),  // 469: gradient of features.7.1.block.3 input, 691,200 floats per image
         (178443504, 78420816),  // 470: features.7.1.block.2 output (recomputed), 691,200 floats per image
         (177752304, 75864864),  // 471: features.7.1.block.1 output (recomputed), 691,200 floats per image
-        (177061104, 77729616),  // 472: gradient of features.7.1.block.1 input, 691,200 floats per image
+        (177752304, 78420816),  // 472: gradient of features.7.1.block.1 input, 691,200 floats per image
         (176369904, 75864864),  // 473: features.7.1.block.0 output (recomputed), 691,200 floats per image
         (176369904, 76404864),  // 474: gradient of features.7.1.block.0 input, 115,200 floats per image
         (86085504, 75994464),  // 475: gradient of features.7.0.block.3 input, 410,400 floats per image
@@ -13036,44 +13161,44 @@ public final class EfficientNetB5Training: TrainableModel {
         (171366336, 76061760),  // 544: gradient of features.5.6.block.3 input, 888,096 floats per image
         (170478240, 75173664),  // 545: features.5.6.block.2 output (recomputed), 888,096 floats per image
         (169590144, 73397472),  // 546: features.5.6.block.1 output (recomputed), 888,096 floats per image
-        (168702048, 74285568),  // 547: gradient of features.5.6.block.1 input, 888,096 floats per image
+        (169590144, 75173664),  // 547: gradient of features.5.6.block.1 input, 888,096 floats per image
         (167813952, 73397472),  // 548: features.5.6.block.0 output (recomputed), 888,096 floats per image
-        (86233520, 75173664),  // 549: gradient of features.5.6.block.0 input, 148,016 floats per image
-        (86085504, 75321680),  // 550: gradient of features.5.5 branch, 148,016 floats per image
+        (86233520, 76061760),  // 549: gradient of features.5.6.block.0 input, 148,016 floats per image
+        (86085504, 75173664),  // 550: gradient of features.5.5 branch, 148,016 floats per image
         (166925856, 74285568),  // 551: gradient of features.5.5.block.3 input, 888,096 floats per image
         (166037760, 73397472),  // 552: features.5.5.block.2 output (recomputed), 888,096 floats per image
         (165149664, 71621280),  // 553: features.5.5.block.1 output (recomputed), 888,096 floats per image
-        (164261568, 72509376),  // 554: gradient of features.5.5.block.1 input, 888,096 floats per image
+        (165149664, 73397472),  // 554: gradient of features.5.5.block.1 input, 888,096 floats per image
         (163373472, 71621280),  // 555: features.5.5.block.0 output (recomputed), 888,096 floats per image
-        (86085504, 73397472),  // 556: gradient of features.5.5.block.0 input, 148,016 floats per image
-        (86233520, 73545488),  // 557: gradient of features.5.4 branch, 148,016 floats per image
+        (86085504, 74285568),  // 556: gradient of features.5.5.block.0 input, 148,016 floats per image
+        (86233520, 73397472),  // 557: gradient of features.5.4 branch, 148,016 floats per image
         (162485376, 72509376),  // 558: gradient of features.5.4.block.3 input, 888,096 floats per image
         (161597280, 71621280),  // 559: features.5.4.block.2 output (recomputed), 888,096 floats per image
         (160709184, 69845088),  // 560: features.5.4.block.1 output (recomputed), 888,096 floats per image
-        (159821088, 70733184),  // 561: gradient of features.5.4.block.1 input, 888,096 floats per image
+        (160709184, 71621280),  // 561: gradient of features.5.4.block.1 input, 888,096 floats per image
         (158932992, 69845088),  // 562: features.5.4.block.0 output (recomputed), 888,096 floats per image
-        (86233520, 71621280),  // 563: gradient of features.5.4.block.0 input, 148,016 floats per image
-        (86085504, 71769296),  // 564: gradient of features.5.3 branch, 148,016 floats per image
+        (86233520, 72509376),  // 563: gradient of features.5.4.block.0 input, 148,016 floats per image
+        (86085504, 71621280),  // 564: gradient of features.5.3 branch, 148,016 floats per image
         (158044896, 70733184),  // 565: gradient of features.5.3.block.3 input, 888,096 floats per image
         (157156800, 69845088),  // 566: features.5.3.block.2 output (recomputed), 888,096 floats per image
         (156268704, 68068896),  // 567: features.5.3.block.1 output (recomputed), 888,096 floats per image
-        (155380608, 68956992),  // 568: gradient of features.5.3.block.1 input, 888,096 floats per image
+        (156268704, 69845088),  // 568: gradient of features.5.3.block.1 input, 888,096 floats per image
         (154492512, 68068896),  // 569: features.5.3.block.0 output (recomputed), 888,096 floats per image
-        (86085504, 69845088),  // 570: gradient of features.5.3.block.0 input, 148,016 floats per image
-        (86233520, 69993104),  // 571: gradient of features.5.2 branch, 148,016 floats per image
+        (86085504, 70733184),  // 570: gradient of features.5.3.block.0 input, 148,016 floats per image
+        (86233520, 69845088),  // 571: gradient of features.5.2 branch, 148,016 floats per image
         (153604416, 68956992),  // 572: gradient of features.5.2.block.3 input, 888,096 floats per image
         (152716320, 68068896),  // 573: features.5.2.block.2 output (recomputed), 888,096 floats per image
         (151828224, 66292704),  // 574: features.5.2.block.1 output (recomputed), 888,096 floats per image
-        (150940128, 67180800),  // 575: gradient of features.5.2.block.1 input, 888,096 floats per image
+        (151828224, 68068896),  // 575: gradient of features.5.2.block.1 input, 888,096 floats per image
         (150052032, 66292704),  // 576: features.5.2.block.0 output (recomputed), 888,096 floats per image
-        (86233520, 68068896),  // 577: gradient of features.5.2.block.0 input, 148,016 floats per image
-        (86085504, 68216912),  // 578: gradient of features.5.1 branch, 148,016 floats per image
+        (86233520, 68956992),  // 577: gradient of features.5.2.block.0 input, 148,016 floats per image
+        (86085504, 68068896),  // 578: gradient of features.5.1 branch, 148,016 floats per image
         (149163936, 67180800),  // 579: gradient of features.5.1.block.3 input, 888,096 floats per image
         (148275840, 66292704),  // 580: features.5.1.block.2 output (recomputed), 888,096 floats per image
         (147387744, 64516512),  // 581: features.5.1.block.1 output (recomputed), 888,096 floats per image
-        (146499648, 65404608),  // 582: gradient of features.5.1.block.1 input, 888,096 floats per image
+        (147387744, 66292704),  // 582: gradient of features.5.1.block.1 input, 888,096 floats per image
         (145611552, 64516512),  // 583: features.5.1.block.0 output (recomputed), 888,096 floats per image
-        (86085504, 66292704),  // 584: gradient of features.5.1.block.0 input, 148,016 floats per image
+        (86085504, 65566080),  // 584: gradient of features.5.1.block.0 input, 148,016 floats per image
         (144723456, 64920192),  // 585: gradient of features.5.0.block.3 input, 645,888 floats per image
         (205242096, 64274304),  // 586: features.5.0.block.2 output (recomputed), 645,888 floats per image
         (204596208, 63628416),  // 587: features.5.0.block.1 output (recomputed), 645,888 floats per image
@@ -13132,28 +13257,28 @@ public final class EfficientNetB5Training: TrainableModel {
         (142228224, 64876032),  // 640: gradient of features.3.4.block.3 input, 1,247,616 floats per image
         (140980608, 63628416),  // 641: features.3.4.block.2 output (recomputed), 1,247,616 floats per image
         (139732992, 61133184),  // 642: features.3.4.block.1 output (recomputed), 1,247,616 floats per image
-        (138485376, 62380800),  // 643: gradient of features.3.4.block.1 input, 1,247,616 floats per image
+        (139732992, 63628416),  // 643: gradient of features.3.4.block.1 input, 1,247,616 floats per image
         (137237760, 61133184),  // 644: features.3.4.block.0 output (recomputed), 1,247,616 floats per image
-        (86293440, 63628416),  // 645: gradient of features.3.4.block.0 input, 207,936 floats per image
-        (86085504, 63836352),  // 646: gradient of features.3.3 branch, 207,936 floats per image
+        (86293440, 64876032),  // 645: gradient of features.3.4.block.0 input, 207,936 floats per image
+        (86085504, 63628416),  // 646: gradient of features.3.3 branch, 207,936 floats per image
         (135990144, 62380800),  // 647: gradient of features.3.3.block.3 input, 1,247,616 floats per image
         (134742528, 61133184),  // 648: features.3.3.block.2 output (recomputed), 1,247,616 floats per image
         (133494912, 58637952),  // 649: features.3.3.block.1 output (recomputed), 1,247,616 floats per image
-        (132247296, 59885568),  // 650: gradient of features.3.3.block.1 input, 1,247,616 floats per image
+        (133494912, 61133184),  // 650: gradient of features.3.3.block.1 input, 1,247,616 floats per image
         (130999680, 58637952),  // 651: features.3.3.block.0 output (recomputed), 1,247,616 floats per image
-        (86085504, 61133184),  // 652: gradient of features.3.3.block.0 input, 207,936 floats per image
-        (86293440, 61341120),  // 653: gradient of features.3.2 branch, 207,936 floats per image
+        (86085504, 62380800),  // 652: gradient of features.3.3.block.0 input, 207,936 floats per image
+        (86293440, 61133184),  // 653: gradient of features.3.2 branch, 207,936 floats per image
         (129752064, 59885568),  // 654: gradient of features.3.2.block.3 input, 1,247,616 floats per image
         (128504448, 58637952),  // 655: features.3.2.block.2 output (recomputed), 1,247,616 floats per image
         (127256832, 39299904),  // 656: features.3.2.block.1 output (recomputed), 1,247,616 floats per image
-        (126009216, 40547520),  // 657: gradient of features.3.2.block.1 input, 1,247,616 floats per image
+        (127256832, 58637952),  // 657: gradient of features.3.2.block.1 input, 1,247,616 floats per image
         (124761600, 39299904),  // 658: features.3.2.block.0 output (recomputed), 1,247,616 floats per image
-        (86293440, 58637952),  // 659: gradient of features.3.2.block.0 input, 207,936 floats per image
-        (86085504, 58845888),  // 660: gradient of features.3.1 branch, 207,936 floats per image
+        (86293440, 59885568),  // 659: gradient of features.3.2.block.0 input, 207,936 floats per image
+        (86085504, 58637952),  // 660: gradient of features.3.1 branch, 207,936 floats per image
         (123513984, 40547520),  // 661: gradient of features.3.1.block.3 input, 1,247,616 floats per image
         (122266368, 39299904),  // 662: features.3.1.block.2 output (recomputed), 1,247,616 floats per image
         (121018752, 36804672),  // 663: features.3.1.block.1 output (recomputed), 1,247,616 floats per image
-        (119771136, 38052288),  // 664: gradient of features.3.1.block.1 input, 1,247,616 floats per image
+        (121018752, 39299904),  // 664: gradient of features.3.1.block.1 input, 1,247,616 floats per image
         (84837888, 36804672),  // 665: features.3.1.block.0 output (recomputed), 1,247,616 floats per image
         (84837888, 37116576),  // 666: gradient of features.3.1.block.0 input, 207,936 floats per image
         (119771136, 58637952),  // 667: gradient of features.3.0.block.3 input, 779,760 floats per image
@@ -13166,28 +13291,28 @@ public final class EfficientNetB5Training: TrainableModel {
         (77352192, 38676096),  // 674: gradient of features.2.4.block.3 input, 3,119,040 floats per image
         (74233152, 35557056),  // 675: features.2.4.block.2 output (recomputed), 3,119,040 floats per image
         (71114112, 29318976),  // 676: features.2.4.block.1 output (recomputed), 3,119,040 floats per image
-        (67995072, 32438016),  // 677: gradient of features.2.4.block.1 input, 3,119,040 floats per image
+        (71114112, 35557056),  // 677: gradient of features.2.4.block.1 input, 3,119,040 floats per image
         (64876032, 29318976),  // 678: features.2.4.block.0 output (recomputed), 3,119,040 floats per image
-        (64876032, 35557056),  // 679: gradient of features.2.4.block.0 input, 519,840 floats per image
-        (65395872, 36076896),  // 680: gradient of features.2.3 branch, 519,840 floats per image
+        (64876032, 38676096),  // 679: gradient of features.2.4.block.0 input, 519,840 floats per image
+        (65395872, 35557056),  // 680: gradient of features.2.3 branch, 519,840 floats per image
         (61756992, 32438016),  // 681: gradient of features.2.3.block.3 input, 3,119,040 floats per image
         (58637952, 29318976),  // 682: features.2.3.block.2 output (recomputed), 3,119,040 floats per image
         (55518912, 23080896),  // 683: features.2.3.block.1 output (recomputed), 3,119,040 floats per image
-        (52399872, 26199936),  // 684: gradient of features.2.3.block.1 input, 3,119,040 floats per image
+        (55518912, 29318976),  // 684: gradient of features.2.3.block.1 input, 3,119,040 floats per image
         (49280832, 23080896),  // 685: features.2.3.block.0 output (recomputed), 3,119,040 floats per image
-        (49280832, 29318976),  // 686: gradient of features.2.3.block.0 input, 519,840 floats per image
-        (49800672, 29838816),  // 687: gradient of features.2.2 branch, 519,840 floats per image
+        (49280832, 32438016),  // 686: gradient of features.2.3.block.0 input, 519,840 floats per image
+        (49800672, 29318976),  // 687: gradient of features.2.2 branch, 519,840 floats per image
         (46161792, 26199936),  // 688: gradient of features.2.2.block.3 input, 3,119,040 floats per image
         (43042752, 23080896),  // 689: features.2.2.block.2 output (recomputed), 3,119,040 floats per image
         (39923712, 16842816),  // 690: features.2.2.block.1 output (recomputed), 3,119,040 floats per image
-        (36804672, 19961856),  // 691: gradient of features.2.2.block.1 input, 3,119,040 floats per image
+        (39923712, 23080896),  // 691: gradient of features.2.2.block.1 input, 3,119,040 floats per image
         (33685632, 16842816),  // 692: features.2.2.block.0 output (recomputed), 3,119,040 floats per image
-        (33685632, 23080896),  // 693: gradient of features.2.2.block.0 input, 519,840 floats per image
-        (34205472, 23600736),  // 694: gradient of features.2.1 branch, 519,840 floats per image
+        (33685632, 26199936),  // 693: gradient of features.2.2.block.0 input, 519,840 floats per image
+        (34205472, 23080896),  // 694: gradient of features.2.1 branch, 519,840 floats per image
         (30566592, 19961856),  // 695: gradient of features.2.1.block.3 input, 3,119,040 floats per image
         (27447552, 16842816),  // 696: features.2.1.block.2 output (recomputed), 3,119,040 floats per image
         (24328512, 10604736),  // 697: features.2.1.block.1 output (recomputed), 3,119,040 floats per image
-        (21209472, 13723776),  // 698: gradient of features.2.1.block.1 input, 3,119,040 floats per image
+        (24328512, 16842816),  // 698: gradient of features.2.1.block.1 input, 3,119,040 floats per image
         (18090432, 10604736),  // 699: features.2.1.block.0 output (recomputed), 3,119,040 floats per image
         (18090432, 11228544),  // 700: gradient of features.2.1.block.0 input, 519,840 floats per image
         (22457088, 22457088),  // 701: gradient of features.2.0.block.3 input, 1,871,424 floats per image
@@ -14535,15 +14660,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 707788800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1572864,
-              "squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 3072]"),
+              "squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 3072]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: 12441600,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]"),
+        .init("features.7.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 12441600,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]"),
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14565,15 +14690,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 707788800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1572864,
-              "squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 3072]"),
+              "squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 3072]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 12441600,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]"),
+        .init("features.7.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 12441600,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14593,15 +14718,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 420249600,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 7387200,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 7387200,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14621,15 +14746,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: 20520000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 20520000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14651,15 +14776,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 20520000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 20520000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14681,15 +14806,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 20520000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 20520000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14711,15 +14836,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 20520000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 20520000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14741,15 +14866,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 20520000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 20520000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14771,15 +14896,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 20520000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 20520000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14801,15 +14926,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 20520000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 20520000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14831,15 +14956,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 554496,
-              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1824]"),
+              "squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 20520000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 20520000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14859,15 +14984,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 144460800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 15, 15, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1056]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 11880000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 15, 15, 1056]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11880000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 15, 15, 1056]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14887,15 +15012,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: 44404800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
+        .init("features.5.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 44404800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14917,15 +15042,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 44404800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
+        .init("features.5.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 44404800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14947,15 +15072,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 44404800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
+        .init("features.5.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 44404800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -14977,15 +15102,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 44404800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 44404800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15007,15 +15132,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 44404800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 44404800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15037,15 +15162,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 312609792,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 44404800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 44404800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15065,15 +15190,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 227352576,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 32294400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 32294400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15093,15 +15218,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: 11625984,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.4.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11625984,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15123,15 +15248,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 11625984,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.4.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11625984,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15153,15 +15278,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 11625984,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.4.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11625984,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15183,15 +15308,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 11625984,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11625984,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15213,15 +15338,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 11625984,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11625984,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15243,15 +15368,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 165347328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 98304,
-              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 768]"),
+              "squeeze-excitation 768 -> 32 -> 768 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 11625984,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11625984,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15271,15 +15396,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 82673664,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
-              "squeeze-excitation 384 -> 16 -> 384 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 29, 29, 384]"),
+              "squeeze-excitation 384 -> 16 -> 384 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 384]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 5812992,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 29, 29, 384]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5812992,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 29, 29, 384]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15299,15 +15424,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
-              "squeeze-excitation 384 -> 16 -> 384 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]"),
+              "squeeze-excitation 384 -> 16 -> 384 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: 62380800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]"),
+        .init("features.3.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 62380800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]"),
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15329,15 +15454,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
-              "squeeze-excitation 384 -> 16 -> 384 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]"),
+              "squeeze-excitation 384 -> 16 -> 384 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 62380800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]"),
+        .init("features.3.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 62380800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15359,15 +15484,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
-              "squeeze-excitation 384 -> 16 -> 384 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]"),
+              "squeeze-excitation 384 -> 16 -> 384 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 62380800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 62380800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15389,15 +15514,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 159694848,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 24576,
-              "squeeze-excitation 384 -> 16 -> 384 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 384]"),
+              "squeeze-excitation 384 -> 16 -> 384 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 62380800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 62380800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15417,15 +15542,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 99809280,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 57, 57, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 240]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 38988000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 57, 57, 240]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 38988000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 57, 57, 240]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15445,15 +15570,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: 56142720,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]"),
+        .init("features.2.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56142720,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]"),
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15475,15 +15600,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 56142720,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]"),
+        .init("features.2.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56142720,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15505,15 +15630,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 56142720,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56142720,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15535,15 +15660,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249523200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 56142720,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56142720,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15563,15 +15688,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 149713920,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 114, 114, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 33685632,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 228, 228, 144] <- [n, 114, 114, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33685632,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 228, 228, 144] <- [n, 114, 114, 144]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -15591,11 +15716,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 59885568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 576,
-              "squeeze-excitation 24 -> 6 -> 24 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 228, 228, 24]"),
+              "squeeze-excitation 24 -> 6 -> 24 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 24]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: 22457088,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
+        .init("features.1.2.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 22457088,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.2", kind: "shortcut backward", macsPerImage: nil,
@@ -15613,11 +15738,11 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 59885568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 576,
-              "squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 228, 228, 24]"),
+              "squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 24]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 22457088,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
+        .init("features.1.1.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 22457088,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
@@ -15633,15 +15758,15 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 119771136,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2304,
-              "squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 228, 228, 48]"),
+              "squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 48]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 44914176,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 48]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 44914176,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 48]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

@@ -3800,7 +3800,8 @@ public final class EfficientNetB6Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 56, threads: pool.threadCount))
@@ -3828,6 +3829,20 @@ public final class EfficientNetB6Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 56, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 17, width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 17, width: 17, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 33, width: 33, channels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 66, width: 66, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 132, width: 132, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 264, width: 264, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 264, width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 264, width: 264, channels: 56, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, threads: pool.threadCount))
         return floats
     }
 
@@ -9771,7 +9786,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(534),
             gradWeights: s.g + 37632400, workspace: s.ws, pool: pool)
         s.profiler?.stop(760)
-        // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 3456]
+        // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(534), seInput: s.tensor(536), batch: s.n,
             pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 36633472, seActivation: .silu,
@@ -9779,7 +9794,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(517), gradReduceWeights: s.g + 36633472, gradReduceBias: s.g + 37131136,
             gradExpandWeights: s.g + 37131280, gradExpandBias: s.g + 37628944, preActivation: s.tensor(512),
             gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4131200, savedInvStd: s.f + 4134656,
-            activation: .silu, gradGamma: s.g + 36619648, gradBeta: s.g + 36623104, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 36619648, gradBeta: s.g + 36623104, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(761)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
@@ -9801,11 +9817,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4169216, count: 31104)
         s.profiler?.stop(764)
-        // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
+        // features.7.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(534), input: s.tensor(538), batch: s.n, height: 17,
-            width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 4138112, gradInput: s.tensor(537), gradWeights: s.f + 4169216, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(534), preActivation: s.tensor(512),
+            gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4131200, savedInvStd: s.f + 4134656,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(538), batch: s.n, height: 17, width: 17,
+            channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
+            weights: s.f + 4138112, gradInput: s.tensor(537), gradWeights: s.f + 4169216, workspace: s.ws, pool: pool)
         s.profiler?.stop(765)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9878,7 +9896,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(541),
             gradWeights: s.g + 32591104, workspace: s.ws, pool: pool)
         s.profiler?.stop(775)
-        // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 3456]
+        // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(541), seInput: s.tensor(543), batch: s.n,
             pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 31592176, seActivation: .silu,
@@ -9886,7 +9904,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(505), gradReduceWeights: s.g + 31592176, gradReduceBias: s.g + 32089840,
             gradExpandWeights: s.g + 32089984, gradExpandBias: s.g + 32587648, preActivation: s.tensor(500),
             gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4054016, savedInvStd: s.f + 4057472,
-            activation: .silu, gradGamma: s.g + 31578352, gradBeta: s.g + 31581808, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 31578352, gradBeta: s.g + 31581808, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(776)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
@@ -9908,11 +9927,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4092032, count: 31104)
         s.profiler?.stop(779)
-        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
+        // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(541), input: s.tensor(545), batch: s.n, height: 17,
-            width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 4060928, gradInput: s.tensor(544), gradWeights: s.f + 4092032, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(541), preActivation: s.tensor(500),
+            gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4054016, savedInvStd: s.f + 4057472,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(545), batch: s.n, height: 17, width: 17,
+            channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
+            weights: s.f + 4060928, gradInput: s.tensor(544), gradWeights: s.f + 4092032, workspace: s.ws, pool: pool)
         s.profiler?.stop(780)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -9979,7 +10000,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 576, gradInput: s.tensor(547),
             gradWeights: s.g + 28351600, workspace: s.ws, pool: pool)
         s.profiler?.stop(789)
-        // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
+        // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(547), seInput: s.tensor(549), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 27994432, seActivation: .silu,
@@ -9987,7 +10008,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(495), gradReduceWeights: s.g + 27994432, gradReduceBias: s.g + 28171936,
             gradExpandWeights: s.g + 28172032, gradExpandBias: s.g + 28349536, preActivation: s.tensor(490),
             gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 4004672, savedInvStd: s.f + 4006736,
-            activation: .silu, gradGamma: s.g + 27986176, gradBeta: s.g + 27988240, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 27986176, gradBeta: s.g + 27988240, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(790)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
@@ -10009,11 +10031,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4027376, count: 18576)
         s.profiler?.stop(793)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(547), input: s.tensor(551), batch: s.n, height: 17,
-            width: 17, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 4008800, gradInput: s.tensor(550), gradWeights: s.f + 4027376, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(547), preActivation: s.tensor(490),
+            gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 4004672, savedInvStd: s.f + 4006736,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(551), batch: s.n, height: 17, width: 17,
+            channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
+            weights: s.f + 4008800, gradInput: s.tensor(550), gradWeights: s.f + 4027376, workspace: s.ws, pool: pool)
         s.profiler?.stop(794)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10082,7 +10106,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(554),
             gradWeights: s.g + 26537904, workspace: s.ws, pool: pool)
         s.profiler?.stop(803)
-        // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
+        // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(554), seInput: s.tensor(556), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26180736, seActivation: .silu,
@@ -10090,7 +10114,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(483), gradReduceWeights: s.g + 26180736, gradReduceBias: s.g + 26358240,
             gradExpandWeights: s.g + 26358336, gradExpandBias: s.g + 26535840, preActivation: s.tensor(478),
             gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3892528, savedInvStd: s.f + 3894592,
-            activation: .silu, gradGamma: s.g + 26172480, gradBeta: s.g + 26174544, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 26172480, gradBeta: s.g + 26174544, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(804)
         // features.6.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
@@ -10112,11 +10137,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3948256, count: 51600)
         s.profiler?.stop(807)
-        // features.6.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        // features.6.10.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(554), input: s.tensor(558), batch: s.n, height: 17,
-            width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3896656, gradInput: s.tensor(557), gradWeights: s.f + 3948256, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(554), preActivation: s.tensor(478),
+            gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3892528, savedInvStd: s.f + 3894592,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(558), batch: s.n, height: 17, width: 17,
+            channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 3896656, gradInput: s.tensor(557), gradWeights: s.f + 3948256, workspace: s.ws, pool: pool)
         s.profiler?.stop(808)
         // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10189,7 +10216,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(561),
             gradWeights: s.g + 24691184, workspace: s.ws, pool: pool)
         s.profiler?.stop(818)
-        // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
+        // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(561), seInput: s.tensor(563), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24334016, seActivation: .silu,
@@ -10197,7 +10224,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(471), gradReduceWeights: s.g + 24334016, gradReduceBias: s.g + 24511520,
             gradExpandWeights: s.g + 24511616, gradExpandBias: s.g + 24689120, preActivation: s.tensor(466),
             gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3780384, savedInvStd: s.f + 3782448,
-            activation: .silu, gradGamma: s.g + 24325760, gradBeta: s.g + 24327824, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 24325760, gradBeta: s.g + 24327824, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(819)
         // features.6.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
@@ -10219,11 +10247,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3836112, count: 51600)
         s.profiler?.stop(822)
-        // features.6.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        // features.6.9.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(561), input: s.tensor(565), batch: s.n, height: 17,
-            width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3784512, gradInput: s.tensor(564), gradWeights: s.f + 3836112, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(561), preActivation: s.tensor(466),
+            gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3780384, savedInvStd: s.f + 3782448,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(565), batch: s.n, height: 17, width: 17,
+            channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 3784512, gradInput: s.tensor(564), gradWeights: s.f + 3836112, workspace: s.ws, pool: pool)
         s.profiler?.stop(823)
         // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10296,7 +10326,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(568),
             gradWeights: s.g + 22844464, workspace: s.ws, pool: pool)
         s.profiler?.stop(833)
-        // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
+        // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(568), seInput: s.tensor(570), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 22487296, seActivation: .silu,
@@ -10304,7 +10334,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(459), gradReduceWeights: s.g + 22487296, gradReduceBias: s.g + 22664800,
             gradExpandWeights: s.g + 22664896, gradExpandBias: s.g + 22842400, preActivation: s.tensor(454),
             gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3668240, savedInvStd: s.f + 3670304,
-            activation: .silu, gradGamma: s.g + 22479040, gradBeta: s.g + 22481104, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 22479040, gradBeta: s.g + 22481104, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(834)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
@@ -10326,11 +10357,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3723968, count: 51600)
         s.profiler?.stop(837)
-        // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        // features.6.8.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(568), input: s.tensor(572), batch: s.n, height: 17,
-            width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3672368, gradInput: s.tensor(571), gradWeights: s.f + 3723968, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(568), preActivation: s.tensor(454),
+            gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3668240, savedInvStd: s.f + 3670304,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(572), batch: s.n, height: 17, width: 17,
+            channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 3672368, gradInput: s.tensor(571), gradWeights: s.f + 3723968, workspace: s.ws, pool: pool)
         s.profiler?.stop(838)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10403,7 +10436,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(575),
             gradWeights: s.g + 20997744, workspace: s.ws, pool: pool)
         s.profiler?.stop(848)
-        // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
+        // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(575), seInput: s.tensor(577), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 20640576, seActivation: .silu,
@@ -10411,7 +10444,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(447), gradReduceWeights: s.g + 20640576, gradReduceBias: s.g + 20818080,
             gradExpandWeights: s.g + 20818176, gradExpandBias: s.g + 20995680, preActivation: s.tensor(442),
             gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3556096, savedInvStd: s.f + 3558160,
-            activation: .silu, gradGamma: s.g + 20632320, gradBeta: s.g + 20634384, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 20632320, gradBeta: s.g + 20634384, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(849)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
@@ -10433,11 +10467,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3611824, count: 51600)
         s.profiler?.stop(852)
-        // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        // features.6.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(575), input: s.tensor(579), batch: s.n, height: 17,
-            width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3560224, gradInput: s.tensor(578), gradWeights: s.f + 3611824, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(575), preActivation: s.tensor(442),
+            gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3556096, savedInvStd: s.f + 3558160,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(579), batch: s.n, height: 17, width: 17,
+            channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 3560224, gradInput: s.tensor(578), gradWeights: s.f + 3611824, workspace: s.ws, pool: pool)
         s.profiler?.stop(853)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10510,7 +10546,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(582),
             gradWeights: s.g + 19151024, workspace: s.ws, pool: pool)
         s.profiler?.stop(863)
-        // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
+        // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(582), seInput: s.tensor(584), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 18793856, seActivation: .silu,
@@ -10518,7 +10554,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(435), gradReduceWeights: s.g + 18793856, gradReduceBias: s.g + 18971360,
             gradExpandWeights: s.g + 18971456, gradExpandBias: s.g + 19148960, preActivation: s.tensor(430),
             gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3443952, savedInvStd: s.f + 3446016,
-            activation: .silu, gradGamma: s.g + 18785600, gradBeta: s.g + 18787664, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 18785600, gradBeta: s.g + 18787664, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(864)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
@@ -10540,11 +10577,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3499680, count: 51600)
         s.profiler?.stop(867)
-        // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        // features.6.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(582), input: s.tensor(586), batch: s.n, height: 17,
-            width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3448080, gradInput: s.tensor(585), gradWeights: s.f + 3499680, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(582), preActivation: s.tensor(430),
+            gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3443952, savedInvStd: s.f + 3446016,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(586), batch: s.n, height: 17, width: 17,
+            channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 3448080, gradInput: s.tensor(585), gradWeights: s.f + 3499680, workspace: s.ws, pool: pool)
         s.profiler?.stop(868)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10617,7 +10656,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(589),
             gradWeights: s.g + 17304304, workspace: s.ws, pool: pool)
         s.profiler?.stop(878)
-        // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
+        // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(589), seInput: s.tensor(591), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 16947136, seActivation: .silu,
@@ -10625,7 +10664,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(423), gradReduceWeights: s.g + 16947136, gradReduceBias: s.g + 17124640,
             gradExpandWeights: s.g + 17124736, gradExpandBias: s.g + 17302240, preActivation: s.tensor(418),
             gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3331808, savedInvStd: s.f + 3333872,
-            activation: .silu, gradGamma: s.g + 16938880, gradBeta: s.g + 16940944, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 16938880, gradBeta: s.g + 16940944, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(879)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
@@ -10647,11 +10687,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3387536, count: 51600)
         s.profiler?.stop(882)
-        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(589), input: s.tensor(593), batch: s.n, height: 17,
-            width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3335936, gradInput: s.tensor(592), gradWeights: s.f + 3387536, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(589), preActivation: s.tensor(418),
+            gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3331808, savedInvStd: s.f + 3333872,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(593), batch: s.n, height: 17, width: 17,
+            channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 3335936, gradInput: s.tensor(592), gradWeights: s.f + 3387536, workspace: s.ws, pool: pool)
         s.profiler?.stop(883)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10724,7 +10766,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(596),
             gradWeights: s.g + 15457584, workspace: s.ws, pool: pool)
         s.profiler?.stop(893)
-        // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
+        // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(596), seInput: s.tensor(598), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15100416, seActivation: .silu,
@@ -10732,7 +10774,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(411), gradReduceWeights: s.g + 15100416, gradReduceBias: s.g + 15277920,
             gradExpandWeights: s.g + 15278016, gradExpandBias: s.g + 15455520, preActivation: s.tensor(406),
             gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3219664, savedInvStd: s.f + 3221728,
-            activation: .silu, gradGamma: s.g + 15092160, gradBeta: s.g + 15094224, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 15092160, gradBeta: s.g + 15094224, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(894)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
@@ -10754,11 +10797,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3275392, count: 51600)
         s.profiler?.stop(897)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(596), input: s.tensor(600), batch: s.n, height: 17,
-            width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3223792, gradInput: s.tensor(599), gradWeights: s.f + 3275392, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(596), preActivation: s.tensor(406),
+            gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3219664, savedInvStd: s.f + 3221728,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(600), batch: s.n, height: 17, width: 17,
+            channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 3223792, gradInput: s.tensor(599), gradWeights: s.f + 3275392, workspace: s.ws, pool: pool)
         s.profiler?.stop(898)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10831,7 +10876,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(603),
             gradWeights: s.g + 13610864, workspace: s.ws, pool: pool)
         s.profiler?.stop(908)
-        // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
+        // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(603), seInput: s.tensor(605), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 13253696, seActivation: .silu,
@@ -10839,7 +10884,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(399), gradReduceWeights: s.g + 13253696, gradReduceBias: s.g + 13431200,
             gradExpandWeights: s.g + 13431296, gradExpandBias: s.g + 13608800, preActivation: s.tensor(394),
             gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3107520, savedInvStd: s.f + 3109584,
-            activation: .silu, gradGamma: s.g + 13245440, gradBeta: s.g + 13247504, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 13245440, gradBeta: s.g + 13247504, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(909)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
@@ -10861,11 +10907,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3163248, count: 51600)
         s.profiler?.stop(912)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(603), input: s.tensor(607), batch: s.n, height: 17,
-            width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 3111648, gradInput: s.tensor(606), gradWeights: s.f + 3163248, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(603), preActivation: s.tensor(394),
+            gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3107520, savedInvStd: s.f + 3109584,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(607), batch: s.n, height: 17, width: 17,
+            channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 3111648, gradInput: s.tensor(606), gradWeights: s.f + 3163248, workspace: s.ws, pool: pool)
         s.profiler?.stop(913)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -10938,7 +10986,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(610),
             gradWeights: s.g + 11764144, workspace: s.ws, pool: pool)
         s.profiler?.stop(923)
-        // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
+        // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(610), seInput: s.tensor(612), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 11406976, seActivation: .silu,
@@ -10946,7 +10994,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(387), gradReduceWeights: s.g + 11406976, gradReduceBias: s.g + 11584480,
             gradExpandWeights: s.g + 11584576, gradExpandBias: s.g + 11762080, preActivation: s.tensor(382),
             gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2995376, savedInvStd: s.f + 2997440,
-            activation: .silu, gradGamma: s.g + 11398720, gradBeta: s.g + 11400784, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 11398720, gradBeta: s.g + 11400784, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(924)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
@@ -10968,11 +11017,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3051104, count: 51600)
         s.profiler?.stop(927)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(610), input: s.tensor(614), batch: s.n, height: 17,
-            width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 2999504, gradInput: s.tensor(613), gradWeights: s.f + 3051104, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(610), preActivation: s.tensor(382),
+            gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2995376, savedInvStd: s.f + 2997440,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(614), batch: s.n, height: 17, width: 17,
+            channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 2999504, gradInput: s.tensor(613), gradWeights: s.f + 3051104, workspace: s.ws, pool: pool)
         s.profiler?.stop(928)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11045,7 +11096,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(617),
             gradWeights: s.g + 9917424, workspace: s.ws, pool: pool)
         s.profiler?.stop(938)
-        // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]
+        // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(617), seInput: s.tensor(619), batch: s.n,
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 9560256, seActivation: .silu,
@@ -11053,7 +11104,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(375), gradReduceWeights: s.g + 9560256, gradReduceBias: s.g + 9737760,
             gradExpandWeights: s.g + 9737856, gradExpandBias: s.g + 9915360, preActivation: s.tensor(370),
             gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2883232, savedInvStd: s.f + 2885296,
-            activation: .silu, gradGamma: s.g + 9552000, gradBeta: s.g + 9554064, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 9552000, gradBeta: s.g + 9554064, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(939)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
@@ -11075,11 +11127,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2938960, count: 51600)
         s.profiler?.stop(942)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(617), input: s.tensor(621), batch: s.n, height: 17,
-            width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 2887360, gradInput: s.tensor(620), gradWeights: s.f + 2938960, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(617), preActivation: s.tensor(370),
+            gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2883232, savedInvStd: s.f + 2885296,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(621), batch: s.n, height: 17, width: 17,
+            channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 2887360, gradInput: s.tensor(620), gradWeights: s.f + 2938960, workspace: s.ws, pool: pool)
         s.profiler?.stop(943)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11146,7 +11200,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 1200, outChannels: 344, gradInput: s.tensor(623),
             gradWeights: s.g + 8367920, workspace: s.ws, pool: pool)
         s.profiler?.stop(952)
-        // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 1200]
+        // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(623), seInput: s.tensor(625), batch: s.n,
             pixels: 289, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 8246656, seActivation: .silu,
@@ -11154,7 +11208,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(365), gradReduceWeights: s.g + 8246656, gradReduceBias: s.g + 8306656,
             gradExpandWeights: s.g + 8306720, gradExpandBias: s.g + 8366720, preActivation: s.tensor(360),
             gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2816016, savedInvStd: s.f + 2817216,
-            activation: .silu, gradGamma: s.g + 8241856, gradBeta: s.g + 8243056, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 8241856, gradBeta: s.g + 8243056, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(953)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
@@ -11176,11 +11231,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2848416, count: 30000)
         s.profiler?.stop(956)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 17, 17, 1200]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 17, 17, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(623), input: s.tensor(627), batch: s.n, height: 33,
-            width: 33, channels: 1200, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 2818416, gradInput: s.tensor(626), gradWeights: s.f + 2848416, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(623), preActivation: s.tensor(360),
+            gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2816016, savedInvStd: s.f + 2817216,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(627), batch: s.n, height: 33, width: 33,
+            channels: 1200, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 2818416, gradInput: s.tensor(626), gradWeights: s.f + 2848416, workspace: s.ws, pool: pool)
         s.profiler?.stop(957)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11249,7 +11306,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(630),
             gradWeights: s.g + 7726224, workspace: s.ws, pool: pool)
         s.profiler?.stop(966)
-        // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
+        // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(630), seInput: s.tensor(632), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 7604960, seActivation: .silu,
@@ -11257,7 +11314,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(353), gradReduceWeights: s.g + 7604960, gradReduceBias: s.g + 7664960,
             gradExpandWeights: s.g + 7665024, gradExpandBias: s.g + 7725024, preActivation: s.tensor(348),
             gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2750816, savedInvStd: s.f + 2752016,
-            activation: .silu, gradGamma: s.g + 7600160, gradBeta: s.g + 7601360, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 7600160, gradBeta: s.g + 7601360, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(967)
         // features.5.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
@@ -11279,11 +11337,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2783216, count: 30000)
         s.profiler?.stop(970)
-        // features.5.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        // features.5.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(630), input: s.tensor(634), batch: s.n, height: 33,
-            width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2753216, gradInput: s.tensor(633), gradWeights: s.f + 2783216, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(630), preActivation: s.tensor(348),
+            gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2750816, savedInvStd: s.f + 2752016,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(634), batch: s.n, height: 33, width: 33,
+            channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 2753216, gradInput: s.tensor(633), gradWeights: s.f + 2783216, workspace: s.ws, pool: pool)
         s.profiler?.stop(971)
         // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11356,7 +11416,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(637),
             gradWeights: s.g + 7084528, workspace: s.ws, pool: pool)
         s.profiler?.stop(981)
-        // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
+        // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(637), seInput: s.tensor(639), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6963264, seActivation: .silu,
@@ -11364,7 +11424,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(341), gradReduceWeights: s.g + 6963264, gradReduceBias: s.g + 7023264,
             gradExpandWeights: s.g + 7023328, gradExpandBias: s.g + 7083328, preActivation: s.tensor(336),
             gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2685616, savedInvStd: s.f + 2686816,
-            activation: .silu, gradGamma: s.g + 6958464, gradBeta: s.g + 6959664, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 6958464, gradBeta: s.g + 6959664, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(982)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
@@ -11386,11 +11447,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2718016, count: 30000)
         s.profiler?.stop(985)
-        // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        // features.5.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(637), input: s.tensor(641), batch: s.n, height: 33,
-            width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2688016, gradInput: s.tensor(640), gradWeights: s.f + 2718016, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(637), preActivation: s.tensor(336),
+            gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2685616, savedInvStd: s.f + 2686816,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(641), batch: s.n, height: 33, width: 33,
+            channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 2688016, gradInput: s.tensor(640), gradWeights: s.f + 2718016, workspace: s.ws, pool: pool)
         s.profiler?.stop(986)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11463,7 +11526,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(644),
             gradWeights: s.g + 6442832, workspace: s.ws, pool: pool)
         s.profiler?.stop(996)
-        // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
+        // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(644), seInput: s.tensor(646), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6321568, seActivation: .silu,
@@ -11471,7 +11534,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(329), gradReduceWeights: s.g + 6321568, gradReduceBias: s.g + 6381568,
             gradExpandWeights: s.g + 6381632, gradExpandBias: s.g + 6441632, preActivation: s.tensor(324),
             gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2620416, savedInvStd: s.f + 2621616,
-            activation: .silu, gradGamma: s.g + 6316768, gradBeta: s.g + 6317968, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 6316768, gradBeta: s.g + 6317968, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(997)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
@@ -11493,11 +11557,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2652816, count: 30000)
         s.profiler?.stop(1000)
-        // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        // features.5.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(644), input: s.tensor(648), batch: s.n, height: 33,
-            width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2622816, gradInput: s.tensor(647), gradWeights: s.f + 2652816, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(644), preActivation: s.tensor(324),
+            gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2620416, savedInvStd: s.f + 2621616,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(648), batch: s.n, height: 33, width: 33,
+            channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 2622816, gradInput: s.tensor(647), gradWeights: s.f + 2652816, workspace: s.ws, pool: pool)
         s.profiler?.stop(1001)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11570,7 +11636,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(651),
             gradWeights: s.g + 5801136, workspace: s.ws, pool: pool)
         s.profiler?.stop(1011)
-        // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
+        // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(651), seInput: s.tensor(653), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5679872, seActivation: .silu,
@@ -11578,7 +11644,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(317), gradReduceWeights: s.g + 5679872, gradReduceBias: s.g + 5739872,
             gradExpandWeights: s.g + 5739936, gradExpandBias: s.g + 5799936, preActivation: s.tensor(312),
             gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2555216, savedInvStd: s.f + 2556416,
-            activation: .silu, gradGamma: s.g + 5675072, gradBeta: s.g + 5676272, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 5675072, gradBeta: s.g + 5676272, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1012)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
@@ -11600,11 +11667,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2587616, count: 30000)
         s.profiler?.stop(1015)
-        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(651), input: s.tensor(655), batch: s.n, height: 33,
-            width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2557616, gradInput: s.tensor(654), gradWeights: s.f + 2587616, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(651), preActivation: s.tensor(312),
+            gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2555216, savedInvStd: s.f + 2556416,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(655), batch: s.n, height: 33, width: 33,
+            channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 2557616, gradInput: s.tensor(654), gradWeights: s.f + 2587616, workspace: s.ws, pool: pool)
         s.profiler?.stop(1016)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11677,7 +11746,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(658),
             gradWeights: s.g + 5159440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1026)
-        // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
+        // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(658), seInput: s.tensor(660), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5038176, seActivation: .silu,
@@ -11685,7 +11754,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(305), gradReduceWeights: s.g + 5038176, gradReduceBias: s.g + 5098176,
             gradExpandWeights: s.g + 5098240, gradExpandBias: s.g + 5158240, preActivation: s.tensor(300),
             gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2490016, savedInvStd: s.f + 2491216,
-            activation: .silu, gradGamma: s.g + 5033376, gradBeta: s.g + 5034576, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 5033376, gradBeta: s.g + 5034576, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1027)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
@@ -11707,11 +11777,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2522416, count: 30000)
         s.profiler?.stop(1030)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(658), input: s.tensor(662), batch: s.n, height: 33,
-            width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2492416, gradInput: s.tensor(661), gradWeights: s.f + 2522416, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(658), preActivation: s.tensor(300),
+            gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2490016, savedInvStd: s.f + 2491216,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(662), batch: s.n, height: 33, width: 33,
+            channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 2492416, gradInput: s.tensor(661), gradWeights: s.f + 2522416, workspace: s.ws, pool: pool)
         s.profiler?.stop(1031)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11784,7 +11856,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(665),
             gradWeights: s.g + 4517744, workspace: s.ws, pool: pool)
         s.profiler?.stop(1041)
-        // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
+        // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(665), seInput: s.tensor(667), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 4396480, seActivation: .silu,
@@ -11792,7 +11864,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(293), gradReduceWeights: s.g + 4396480, gradReduceBias: s.g + 4456480,
             gradExpandWeights: s.g + 4456544, gradExpandBias: s.g + 4516544, preActivation: s.tensor(288),
             gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2424816, savedInvStd: s.f + 2426016,
-            activation: .silu, gradGamma: s.g + 4391680, gradBeta: s.g + 4392880, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4391680, gradBeta: s.g + 4392880, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1042)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
@@ -11814,11 +11887,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2457216, count: 30000)
         s.profiler?.stop(1045)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(665), input: s.tensor(669), batch: s.n, height: 33,
-            width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2427216, gradInput: s.tensor(668), gradWeights: s.f + 2457216, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(665), preActivation: s.tensor(288),
+            gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2424816, savedInvStd: s.f + 2426016,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(669), batch: s.n, height: 33, width: 33,
+            channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 2427216, gradInput: s.tensor(668), gradWeights: s.f + 2457216, workspace: s.ws, pool: pool)
         s.profiler?.stop(1046)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11891,7 +11966,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(672),
             gradWeights: s.g + 3876048, workspace: s.ws, pool: pool)
         s.profiler?.stop(1056)
-        // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]
+        // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(672), seInput: s.tensor(674), batch: s.n,
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 3754784, seActivation: .silu,
@@ -11899,7 +11974,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(281), gradReduceWeights: s.g + 3754784, gradReduceBias: s.g + 3814784,
             gradExpandWeights: s.g + 3814848, gradExpandBias: s.g + 3874848, preActivation: s.tensor(276),
             gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2359616, savedInvStd: s.f + 2360816,
-            activation: .silu, gradGamma: s.g + 3749984, gradBeta: s.g + 3751184, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3749984, gradBeta: s.g + 3751184, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1057)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
@@ -11921,11 +11997,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2392016, count: 30000)
         s.profiler?.stop(1060)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(672), input: s.tensor(676), batch: s.n, height: 33,
-            width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2362016, gradInput: s.tensor(675), gradWeights: s.f + 2392016, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(672), preActivation: s.tensor(276),
+            gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2359616, savedInvStd: s.f + 2360816,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(676), batch: s.n, height: 33, width: 33,
+            channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 2362016, gradInput: s.tensor(675), gradWeights: s.f + 2392016, workspace: s.ws, pool: pool)
         s.profiler?.stop(1061)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11992,7 +12070,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 200, gradInput: s.tensor(678),
             gradWeights: s.g + 3301552, workspace: s.ws, pool: pool)
         s.profiler?.stop(1070)
-        // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
+        // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(678), seInput: s.tensor(680), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 3238432, seActivation: .silu,
@@ -12000,7 +12078,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(271), gradReduceWeights: s.g + 3238432, gradReduceBias: s.g + 3269536,
             gradExpandWeights: s.g + 3269584, gradExpandBias: s.g + 3300688, preActivation: s.tensor(266),
             gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2311888, savedInvStd: s.f + 2312752,
-            activation: .silu, gradGamma: s.g + 3234976, gradBeta: s.g + 3235840, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3234976, gradBeta: s.g + 3235840, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1071)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
@@ -12022,11 +12101,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2335216, count: 21600)
         s.profiler?.stop(1074)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(678), input: s.tensor(682), batch: s.n, height: 33,
-            width: 33, channels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 2313616, gradInput: s.tensor(681), gradWeights: s.f + 2335216, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(678), preActivation: s.tensor(266),
+            gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2311888, savedInvStd: s.f + 2312752,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(682), batch: s.n, height: 33, width: 33,
+            channels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 2313616, gradInput: s.tensor(681), gradWeights: s.f + 2335216, workspace: s.ws, pool: pool)
         s.profiler?.stop(1075)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12095,7 +12176,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(685),
             gradWeights: s.g + 2960512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1084)
-        // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
+        // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(685), seInput: s.tensor(687), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2897392, seActivation: .silu,
@@ -12103,7 +12184,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(259), gradReduceWeights: s.g + 2897392, gradReduceBias: s.g + 2928496,
             gradExpandWeights: s.g + 2928544, gradExpandBias: s.g + 2959648, preActivation: s.tensor(254),
             gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2292592, savedInvStd: s.f + 2293456,
-            activation: .silu, gradGamma: s.g + 2893936, gradBeta: s.g + 2894800, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2893936, gradBeta: s.g + 2894800, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1085)
         // features.4.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
@@ -12125,11 +12207,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2302096, count: 7776)
         s.profiler?.stop(1088)
-        // features.4.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        // features.4.7.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(685), input: s.tensor(689), batch: s.n, height: 33,
-            width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2294320, gradInput: s.tensor(688), gradWeights: s.f + 2302096, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(685), preActivation: s.tensor(254),
+            gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2292592, savedInvStd: s.f + 2293456,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(689), batch: s.n, height: 33, width: 33,
+            channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
+            weights: s.f + 2294320, gradInput: s.tensor(688), gradWeights: s.f + 2302096, workspace: s.ws, pool: pool)
         s.profiler?.stop(1089)
         // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12202,7 +12286,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(692),
             gradWeights: s.g + 2633296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1099)
-        // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
+        // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(692), seInput: s.tensor(694), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2570176, seActivation: .silu,
@@ -12210,7 +12294,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(247), gradReduceWeights: s.g + 2570176, gradReduceBias: s.g + 2601280,
             gradExpandWeights: s.g + 2601328, gradExpandBias: s.g + 2632432, preActivation: s.tensor(242),
             gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2273296, savedInvStd: s.f + 2274160,
-            activation: .silu, gradGamma: s.g + 2566720, gradBeta: s.g + 2567584, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2566720, gradBeta: s.g + 2567584, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1100)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
@@ -12232,11 +12317,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2282800, count: 7776)
         s.profiler?.stop(1103)
-        // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        // features.4.6.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(692), input: s.tensor(696), batch: s.n, height: 33,
-            width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2275024, gradInput: s.tensor(695), gradWeights: s.f + 2282800, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(692), preActivation: s.tensor(242),
+            gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2273296, savedInvStd: s.f + 2274160,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(696), batch: s.n, height: 33, width: 33,
+            channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
+            weights: s.f + 2275024, gradInput: s.tensor(695), gradWeights: s.f + 2282800, workspace: s.ws, pool: pool)
         s.profiler?.stop(1104)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12309,7 +12396,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(699),
             gradWeights: s.g + 2306080, workspace: s.ws, pool: pool)
         s.profiler?.stop(1114)
-        // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
+        // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(699), seInput: s.tensor(701), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2242960, seActivation: .silu,
@@ -12317,7 +12404,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(235), gradReduceWeights: s.g + 2242960, gradReduceBias: s.g + 2274064,
             gradExpandWeights: s.g + 2274112, gradExpandBias: s.g + 2305216, preActivation: s.tensor(230),
             gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2254000, savedInvStd: s.f + 2254864,
-            activation: .silu, gradGamma: s.g + 2239504, gradBeta: s.g + 2240368, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2239504, gradBeta: s.g + 2240368, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1115)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -12339,11 +12427,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2263504, count: 7776)
         s.profiler?.stop(1118)
-        // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        // features.4.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(699), input: s.tensor(703), batch: s.n, height: 33,
-            width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2255728, gradInput: s.tensor(702), gradWeights: s.f + 2263504, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(699), preActivation: s.tensor(230),
+            gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2254000, savedInvStd: s.f + 2254864,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(703), batch: s.n, height: 33, width: 33,
+            channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
+            weights: s.f + 2255728, gradInput: s.tensor(702), gradWeights: s.f + 2263504, workspace: s.ws, pool: pool)
         s.profiler?.stop(1119)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12416,7 +12506,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(706),
             gradWeights: s.g + 1978864, workspace: s.ws, pool: pool)
         s.profiler?.stop(1129)
-        // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
+        // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(706), seInput: s.tensor(708), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1915744, seActivation: .silu,
@@ -12424,7 +12514,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(223), gradReduceWeights: s.g + 1915744, gradReduceBias: s.g + 1946848,
             gradExpandWeights: s.g + 1946896, gradExpandBias: s.g + 1978000, preActivation: s.tensor(218),
             gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2234704, savedInvStd: s.f + 2235568,
-            activation: .silu, gradGamma: s.g + 1912288, gradBeta: s.g + 1913152, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1912288, gradBeta: s.g + 1913152, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1130)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -12446,11 +12537,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2244208, count: 7776)
         s.profiler?.stop(1133)
-        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(706), input: s.tensor(710), batch: s.n, height: 33,
-            width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2236432, gradInput: s.tensor(709), gradWeights: s.f + 2244208, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(706), preActivation: s.tensor(218),
+            gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2234704, savedInvStd: s.f + 2235568,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(710), batch: s.n, height: 33, width: 33,
+            channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
+            weights: s.f + 2236432, gradInput: s.tensor(709), gradWeights: s.f + 2244208, workspace: s.ws, pool: pool)
         s.profiler?.stop(1134)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12523,7 +12616,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(713),
             gradWeights: s.g + 1651648, workspace: s.ws, pool: pool)
         s.profiler?.stop(1144)
-        // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
+        // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(713), seInput: s.tensor(715), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1588528, seActivation: .silu,
@@ -12531,7 +12624,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(211), gradReduceWeights: s.g + 1588528, gradReduceBias: s.g + 1619632,
             gradExpandWeights: s.g + 1619680, gradExpandBias: s.g + 1650784, preActivation: s.tensor(206),
             gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2215408, savedInvStd: s.f + 2216272,
-            activation: .silu, gradGamma: s.g + 1585072, gradBeta: s.g + 1585936, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1585072, gradBeta: s.g + 1585936, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1145)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -12553,11 +12647,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2224912, count: 7776)
         s.profiler?.stop(1148)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(713), input: s.tensor(717), batch: s.n, height: 33,
-            width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2217136, gradInput: s.tensor(716), gradWeights: s.f + 2224912, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(713), preActivation: s.tensor(206),
+            gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2215408, savedInvStd: s.f + 2216272,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(717), batch: s.n, height: 33, width: 33,
+            channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
+            weights: s.f + 2217136, gradInput: s.tensor(716), gradWeights: s.f + 2224912, workspace: s.ws, pool: pool)
         s.profiler?.stop(1149)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12630,7 +12726,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(720),
             gradWeights: s.g + 1324432, workspace: s.ws, pool: pool)
         s.profiler?.stop(1159)
-        // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
+        // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(720), seInput: s.tensor(722), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1261312, seActivation: .silu,
@@ -12638,7 +12734,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(199), gradReduceWeights: s.g + 1261312, gradReduceBias: s.g + 1292416,
             gradExpandWeights: s.g + 1292464, gradExpandBias: s.g + 1323568, preActivation: s.tensor(194),
             gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2196112, savedInvStd: s.f + 2196976,
-            activation: .silu, gradGamma: s.g + 1257856, gradBeta: s.g + 1258720, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1257856, gradBeta: s.g + 1258720, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1160)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -12660,11 +12757,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2205616, count: 7776)
         s.profiler?.stop(1163)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(720), input: s.tensor(724), batch: s.n, height: 33,
-            width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2197840, gradInput: s.tensor(723), gradWeights: s.f + 2205616, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(720), preActivation: s.tensor(194),
+            gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2196112, savedInvStd: s.f + 2196976,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(724), batch: s.n, height: 33, width: 33,
+            channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
+            weights: s.f + 2197840, gradInput: s.tensor(723), gradWeights: s.f + 2205616, workspace: s.ws, pool: pool)
         s.profiler?.stop(1164)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12737,7 +12836,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(727),
             gradWeights: s.g + 997216, workspace: s.ws, pool: pool)
         s.profiler?.stop(1174)
-        // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]
+        // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(727), seInput: s.tensor(729), batch: s.n,
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 934096, seActivation: .silu,
@@ -12745,7 +12844,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(187), gradReduceWeights: s.g + 934096, gradReduceBias: s.g + 965200,
             gradExpandWeights: s.g + 965248, gradExpandBias: s.g + 996352, preActivation: s.tensor(182),
             gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2176816, savedInvStd: s.f + 2177680,
-            activation: .silu, gradGamma: s.g + 930640, gradBeta: s.g + 931504, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 930640, gradBeta: s.g + 931504, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1175)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -12767,11 +12867,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2186320, count: 7776)
         s.profiler?.stop(1178)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(727), input: s.tensor(731), batch: s.n, height: 33,
-            width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2178544, gradInput: s.tensor(730), gradWeights: s.f + 2186320, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(727), preActivation: s.tensor(182),
+            gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2176816, savedInvStd: s.f + 2177680,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(731), batch: s.n, height: 33, width: 33,
+            channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
+            weights: s.f + 2178544, gradInput: s.tensor(730), gradWeights: s.f + 2186320, workspace: s.ws, pool: pool)
         s.profiler?.stop(1179)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12838,7 +12940,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 432, outChannels: 144, gradInput: s.tensor(733),
             gradWeights: s.g + 732208, workspace: s.ws, pool: pool)
         s.profiler?.stop(1188)
-        // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 432]
+        // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(733), seInput: s.tensor(735), batch: s.n,
             pixels: 1089, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 716192, seActivation: .silu,
@@ -12846,7 +12948,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(177), gradReduceWeights: s.g + 716192, gradReduceBias: s.g + 723968,
             gradExpandWeights: s.g + 724000, gradExpandBias: s.g + 731776, preActivation: s.tensor(172),
             gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2166160, savedInvStd: s.f + 2166592,
-            activation: .silu, gradGamma: s.g + 714464, gradBeta: s.g + 714896, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 714464, gradBeta: s.g + 714896, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1189)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -12868,11 +12971,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2170912, count: 3888)
         s.profiler?.stop(1192)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 33, 33, 432]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 33, 33, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(733), input: s.tensor(737), batch: s.n, height: 66,
-            width: 66, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
-            weights: s.f + 2167024, gradInput: s.tensor(736), gradWeights: s.f + 2170912, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(733), preActivation: s.tensor(172),
+            gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2166160, savedInvStd: s.f + 2166592,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(737), batch: s.n, height: 66, width: 66,
+            channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
+            weights: s.f + 2167024, gradInput: s.tensor(736), gradWeights: s.f + 2170912, workspace: s.ws, pool: pool)
         s.profiler?.stop(1193)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12941,7 +13046,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(740), gradWeights: s.g + 646320,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1202)
-        // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]
+        // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(740), seInput: s.tensor(742), batch: s.n,
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 630304, seActivation: .silu,
@@ -12949,7 +13054,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(165), gradReduceWeights: s.g + 630304, gradReduceBias: s.g + 638080,
             gradExpandWeights: s.g + 638112, gradExpandBias: s.g + 645888, preActivation: s.tensor(160),
             gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2142688, savedInvStd: s.f + 2143120,
-            activation: .silu, gradGamma: s.g + 628576, gradBeta: s.g + 629008, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 628576, gradBeta: s.g + 629008, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1203)
         // features.3.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -12971,11 +13077,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2154352, count: 10800)
         s.profiler?.stop(1206)
-        // features.3.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
+        // features.3.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(740), input: s.tensor(744), batch: s.n, height: 66,
-            width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2143552, gradInput: s.tensor(743), gradWeights: s.f + 2154352, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(740), preActivation: s.tensor(160),
+            gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2142688, savedInvStd: s.f + 2143120,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(744), batch: s.n, height: 66, width: 66,
+            channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
+            weights: s.f + 2143552, gradInput: s.tensor(743), gradWeights: s.f + 2154352, workspace: s.ws, pool: pool)
         s.profiler?.stop(1207)
         // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13048,7 +13156,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(747), gradWeights: s.g + 553520,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1217)
-        // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]
+        // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(747), seInput: s.tensor(749), batch: s.n,
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 537504, seActivation: .silu,
@@ -13056,7 +13164,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(153), gradReduceWeights: s.g + 537504, gradReduceBias: s.g + 545280,
             gradExpandWeights: s.g + 545312, gradExpandBias: s.g + 553088, preActivation: s.tensor(148),
             gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2119216, savedInvStd: s.f + 2119648,
-            activation: .silu, gradGamma: s.g + 535776, gradBeta: s.g + 536208, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 535776, gradBeta: s.g + 536208, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1218)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -13078,11 +13187,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2130880, count: 10800)
         s.profiler?.stop(1221)
-        // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
+        // features.3.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(747), input: s.tensor(751), batch: s.n, height: 66,
-            width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2120080, gradInput: s.tensor(750), gradWeights: s.f + 2130880, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(747), preActivation: s.tensor(148),
+            gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2119216, savedInvStd: s.f + 2119648,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(751), batch: s.n, height: 66, width: 66,
+            channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
+            weights: s.f + 2120080, gradInput: s.tensor(750), gradWeights: s.f + 2130880, workspace: s.ws, pool: pool)
         s.profiler?.stop(1222)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13155,7 +13266,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(754), gradWeights: s.g + 460720,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1232)
-        // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]
+        // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(754), seInput: s.tensor(756), batch: s.n,
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 444704, seActivation: .silu,
@@ -13163,7 +13274,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(141), gradReduceWeights: s.g + 444704, gradReduceBias: s.g + 452480,
             gradExpandWeights: s.g + 452512, gradExpandBias: s.g + 460288, preActivation: s.tensor(136),
             gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2095744, savedInvStd: s.f + 2096176,
-            activation: .silu, gradGamma: s.g + 442976, gradBeta: s.g + 443408, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 442976, gradBeta: s.g + 443408, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1233)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -13185,11 +13297,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2107408, count: 10800)
         s.profiler?.stop(1236)
-        // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
+        // features.3.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(754), input: s.tensor(758), batch: s.n, height: 66,
-            width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2096608, gradInput: s.tensor(757), gradWeights: s.f + 2107408, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(754), preActivation: s.tensor(136),
+            gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2095744, savedInvStd: s.f + 2096176,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(758), batch: s.n, height: 66, width: 66,
+            channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
+            weights: s.f + 2096608, gradInput: s.tensor(757), gradWeights: s.f + 2107408, workspace: s.ws, pool: pool)
         s.profiler?.stop(1237)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13262,7 +13376,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(761), gradWeights: s.g + 367920,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1247)
-        // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]
+        // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(761), seInput: s.tensor(763), batch: s.n,
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 351904, seActivation: .silu,
@@ -13270,7 +13384,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(129), gradReduceWeights: s.g + 351904, gradReduceBias: s.g + 359680,
             gradExpandWeights: s.g + 359712, gradExpandBias: s.g + 367488, preActivation: s.tensor(124),
             gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2072272, savedInvStd: s.f + 2072704,
-            activation: .silu, gradGamma: s.g + 350176, gradBeta: s.g + 350608, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 350176, gradBeta: s.g + 350608, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1248)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -13292,11 +13407,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2083936, count: 10800)
         s.profiler?.stop(1251)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(761), input: s.tensor(765), batch: s.n, height: 66,
-            width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2073136, gradInput: s.tensor(764), gradWeights: s.f + 2083936, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(761), preActivation: s.tensor(124),
+            gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2072272, savedInvStd: s.f + 2072704,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(765), batch: s.n, height: 66, width: 66,
+            channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
+            weights: s.f + 2073136, gradInput: s.tensor(764), gradWeights: s.f + 2083936, workspace: s.ws, pool: pool)
         s.profiler?.stop(1252)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13369,7 +13486,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(768), gradWeights: s.g + 275120,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1262)
-        // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]
+        // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(768), seInput: s.tensor(770), batch: s.n,
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 259104, seActivation: .silu,
@@ -13377,7 +13494,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(117), gradReduceWeights: s.g + 259104, gradReduceBias: s.g + 266880,
             gradExpandWeights: s.g + 266912, gradExpandBias: s.g + 274688, preActivation: s.tensor(112),
             gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2048800, savedInvStd: s.f + 2049232,
-            activation: .silu, gradGamma: s.g + 257376, gradBeta: s.g + 257808, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 257376, gradBeta: s.g + 257808, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1263)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -13399,11 +13517,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2060464, count: 10800)
         s.profiler?.stop(1266)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(768), input: s.tensor(772), batch: s.n, height: 66,
-            width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2049664, gradInput: s.tensor(771), gradWeights: s.f + 2060464, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(768), preActivation: s.tensor(112),
+            gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2048800, savedInvStd: s.f + 2049232,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(772), batch: s.n, height: 66, width: 66,
+            channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
+            weights: s.f + 2049664, gradInput: s.tensor(771), gradWeights: s.f + 2060464, workspace: s.ws, pool: pool)
         s.profiler?.stop(1267)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13470,7 +13590,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356 &* s.n, inChannels: 240, outChannels: 72, gradInput: s.tensor(774), gradWeights: s.g + 196144,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1276)
-        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 240]
+        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(774), seInput: s.tensor(776), batch: s.n,
             pixels: 4356, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 191088, seActivation: .silu,
@@ -13478,7 +13598,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(107), gradReduceWeights: s.g + 191088, gradReduceBias: s.g + 193488,
             gradExpandWeights: s.g + 193504, gradExpandBias: s.g + 195904, preActivation: s.tensor(102),
             gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2035312, savedInvStd: s.f + 2035552,
-            activation: .silu, gradGamma: s.g + 190128, gradBeta: s.g + 190368, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 190128, gradBeta: s.g + 190368, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1277)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -13500,11 +13621,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2041792, count: 6000)
         s.profiler?.stop(1280)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 66, 66, 240]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 66, 66, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(774), input: s.tensor(778), batch: s.n, height: 132,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(774), preActivation: s.tensor(102),
+            gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2035312, savedInvStd: s.f + 2035552,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(778), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
-            weights: s.f + 2035792, gradInput: s.tensor(777), gradWeights: s.f + 2041792, pool: pool)
+            weights: s.f + 2035792, gradInput: s.tensor(777), gradWeights: s.f + 2041792, workspace: s.ws, pool: pool)
         s.profiler?.stop(1281)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13573,7 +13696,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(781),
             gradWeights: s.g + 163776, workspace: s.ws, pool: pool)
         s.profiler?.stop(1290)
-        // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]
+        // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(781), seInput: s.tensor(783), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 158720, seActivation: .silu,
@@ -13581,7 +13704,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(95), gradReduceWeights: s.g + 158720, gradReduceBias: s.g + 161120,
             gradExpandWeights: s.g + 161136, gradExpandBias: s.g + 163536, preActivation: s.tensor(90),
             gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2029952, savedInvStd: s.f + 2030192,
-            activation: .silu, gradGamma: s.g + 157760, gradBeta: s.g + 158000, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 157760, gradBeta: s.g + 158000, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1291)
         // features.2.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -13603,11 +13727,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2032592, count: 2160)
         s.profiler?.stop(1294)
-        // features.2.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
+        // features.2.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(781), input: s.tensor(785), batch: s.n, height: 132,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(781), preActivation: s.tensor(90),
+            gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2029952, savedInvStd: s.f + 2030192,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(785), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2030432, gradInput: s.tensor(784), gradWeights: s.f + 2032592, pool: pool)
+            weights: s.f + 2030432, gradInput: s.tensor(784), gradWeights: s.f + 2032592, workspace: s.ws, pool: pool)
         s.profiler?.stop(1295)
         // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13680,7 +13806,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(788),
             gradWeights: s.g + 135248, workspace: s.ws, pool: pool)
         s.profiler?.stop(1305)
-        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]
+        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(788), seInput: s.tensor(790), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 130192, seActivation: .silu,
@@ -13688,7 +13814,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(83), gradReduceWeights: s.g + 130192, gradReduceBias: s.g + 132592,
             gradExpandWeights: s.g + 132608, gradExpandBias: s.g + 135008, preActivation: s.tensor(78),
             gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2024592, savedInvStd: s.f + 2024832,
-            activation: .silu, gradGamma: s.g + 129232, gradBeta: s.g + 129472, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 129232, gradBeta: s.g + 129472, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1306)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -13710,11 +13837,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2027232, count: 2160)
         s.profiler?.stop(1309)
-        // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
+        // features.2.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(788), input: s.tensor(792), batch: s.n, height: 132,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(788), preActivation: s.tensor(78),
+            gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2024592, savedInvStd: s.f + 2024832,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(792), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2025072, gradInput: s.tensor(791), gradWeights: s.f + 2027232, pool: pool)
+            weights: s.f + 2025072, gradInput: s.tensor(791), gradWeights: s.f + 2027232, workspace: s.ws, pool: pool)
         s.profiler?.stop(1310)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13787,7 +13916,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(795),
             gradWeights: s.g + 106720, workspace: s.ws, pool: pool)
         s.profiler?.stop(1320)
-        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]
+        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(795), seInput: s.tensor(797), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 101664, seActivation: .silu,
@@ -13795,7 +13924,8 @@ public final class EfficientNetB6Training: TrainableModel {
             savedScale: s.tensor(71), gradReduceWeights: s.g + 101664, gradReduceBias: s.g + 104064,
             gradExpandWeights: s.g + 104080, gradExpandBias: s.g + 106480, preActivation: s.tensor(66),
             gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2019232, savedInvStd: s.f + 2019472,
-            activation: .silu, gradGamma: s.g + 100704, gradBeta: s.g + 100944, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 100704, gradBeta: s.g + 100944, reductions: s.f + 1994112,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1321)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -13817,11 +13947,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2021872, count: 2160)
         s.profiler?.stop(1324)
-        // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
+        // features.2.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(795), input: s.tensor(799), batch: s.n, height: 132,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(795), preActivation: s.tensor(66),
+            gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2019232, savedInvStd: s.f + 2019472,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(799), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2019712, gradInput: s.tensor(798), gradWeights: s.f + 2021872, pool: pool)
+            weights: s.f + 2019712, gradInput: s.tensor(798), gradWeights: s.f + 2021872, workspace: s.ws, pool: pool)
         s.profiler?.stop(1325)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13893,7 +14025,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(802), gradWeights: s.g + 78192,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1335)
-        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]
+        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(802), seInput: s.tensor(804), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 73136, seActivation: .silu,
@@ -13901,7 +14033,7 @@ public final class EfficientNetB6Training: TrainableModel {
             gradReduceWeights: s.g + 73136, gradReduceBias: s.g + 75536, gradExpandWeights: s.g + 75552,
             gradExpandBias: s.g + 77952, preActivation: s.tensor(54), gamma: s.p + 72176, beta: s.p + 72416,
             savedMean: s.f + 2013872, savedInvStd: s.f + 2014112, activation: .silu, gradGamma: s.g + 72176,
-            gradBeta: s.g + 72416, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 72416, reductions: s.f + 1994112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1336)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -13923,11 +14055,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2016512, count: 2160)
         s.profiler?.stop(1339)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(802), input: s.tensor(806), batch: s.n, height: 132,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(802), preActivation: s.tensor(54),
+            gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2013872, savedInvStd: s.f + 2014112,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(806), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2014352, gradInput: s.tensor(805), gradWeights: s.f + 2016512, pool: pool)
+            weights: s.f + 2014352, gradInput: s.tensor(805), gradWeights: s.f + 2016512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1340)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13999,7 +14133,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(809), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1350)
-        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]
+        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(809), seInput: s.tensor(811), batch: s.n,
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 44608, seActivation: .silu,
@@ -14007,7 +14141,7 @@ public final class EfficientNetB6Training: TrainableModel {
             gradReduceWeights: s.g + 44608, gradReduceBias: s.g + 47008, gradExpandWeights: s.g + 47024,
             gradExpandBias: s.g + 49424, preActivation: s.tensor(42), gamma: s.p + 43648, beta: s.p + 43888,
             savedMean: s.f + 2008512, savedInvStd: s.f + 2008752, activation: .silu, gradGamma: s.g + 43648,
-            gradBeta: s.g + 43888, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 43888, reductions: s.f + 1994112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1351)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -14029,11 +14163,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2011152, count: 2160)
         s.profiler?.stop(1354)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(809), input: s.tensor(813), batch: s.n, height: 132,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(809), preActivation: s.tensor(42),
+            gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2008512, savedInvStd: s.f + 2008752,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(813), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2008992, gradInput: s.tensor(812), gradWeights: s.f + 2011152, pool: pool)
+            weights: s.f + 2008992, gradInput: s.tensor(812), gradWeights: s.f + 2011152, workspace: s.ws, pool: pool)
         s.profiler?.stop(1355)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14099,7 +14235,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424 &* s.n, inChannels: 192, outChannels: 40, gradInput: s.tensor(815), gradWeights: s.g + 23056,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1364)
-        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 192]
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(815), seInput: s.tensor(817), batch: s.n,
             pixels: 17424, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 19776, seActivation: .silu,
@@ -14107,7 +14243,7 @@ public final class EfficientNetB6Training: TrainableModel {
             gradReduceWeights: s.g + 19776, gradReduceBias: s.g + 21312, gradExpandWeights: s.g + 21328,
             gradExpandBias: s.g + 22864, preActivation: s.tensor(32), gamma: s.p + 19008, beta: s.p + 19200,
             savedMean: s.f + 2004112, savedInvStd: s.f + 2004304, activation: .silu, gradGamma: s.g + 19008,
-            gradBeta: s.g + 19200, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 19200, reductions: s.f + 1994112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1365)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -14129,11 +14265,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2006224, count: 1728)
         s.profiler?.stop(1368)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 264, 264, 192] <- [n, 132, 132, 192]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 264, 264, 192] <- [n, 132, 132, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(815), input: s.tensor(819), batch: s.n, height: 264,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(815), preActivation: s.tensor(32),
+            gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 2004112, savedInvStd: s.f + 2004304,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(819), batch: s.n, height: 264,
             width: 264, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
-            weights: s.f + 2004496, gradInput: s.tensor(818), gradWeights: s.f + 2006224, pool: pool)
+            weights: s.f + 2004496, gradInput: s.tensor(818), gradWeights: s.f + 2006224, workspace: s.ws, pool: pool)
         s.profiler?.stop(1369)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14201,7 +14339,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(822), gradWeights: s.g + 9216,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1378)
-        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 264, 264, 32]
+        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(822), seInput: s.tensor(824), batch: s.n,
             pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8656, seActivation: .silu,
@@ -14209,17 +14347,19 @@ public final class EfficientNetB6Training: TrainableModel {
             gradReduceWeights: s.g + 8656, gradReduceBias: s.g + 8912, gradExpandWeights: s.g + 8928,
             gradExpandBias: s.g + 9184, preActivation: s.tensor(20), gamma: s.p + 8528, beta: s.p + 8560,
             savedMean: s.f + 2003024, savedInvStd: s.f + 2003056, activation: .silu, gradGamma: s.g + 8528,
-            gradBeta: s.g + 8560, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 8560, reductions: s.f + 1994112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1379)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2003376, count: 288)
         s.profiler?.stop(1380)
-        // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
+        // features.1.2.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(822), input: s.tensor(18), batch: s.n, height: 264,
-            width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: s.f + 2003088, gradInput: s.tensor(825), gradWeights: s.f + 2003376, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(822), preActivation: s.tensor(20),
+            gamma: s.p + 8528, beta: s.p + 8560, savedMean: s.f + 2003024, savedInvStd: s.f + 2003056,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(18), batch: s.n, height: 264, width: 264,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
+            weights: s.f + 2003088, gradInput: s.tensor(825), gradWeights: s.f + 2003376, workspace: s.ws, pool: pool)
         s.profiler?.stop(1381)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14276,7 +14416,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(827), gradWeights: s.g + 7088,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1389)
-        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 264, 264, 32]
+        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(827), seInput: s.tensor(829), batch: s.n,
             pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 6528, seActivation: .silu,
@@ -14284,17 +14424,19 @@ public final class EfficientNetB6Training: TrainableModel {
             gradReduceWeights: s.g + 6528, gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800,
             gradExpandBias: s.g + 7056, preActivation: s.tensor(10), gamma: s.p + 6400, beta: s.p + 6432,
             savedMean: s.f + 2002320, savedInvStd: s.f + 2002352, activation: .silu, gradGamma: s.g + 6400,
-            gradBeta: s.g + 6432, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 6432, reductions: s.f + 1994112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1390)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2002672, count: 288)
         s.profiler?.stop(1391)
-        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
+        // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(827), input: s.tensor(9), batch: s.n, height: 264,
-            width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: s.f + 2002384, gradInput: s.tensor(830), gradWeights: s.f + 2002672, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(827), preActivation: s.tensor(10),
+            gamma: s.p + 6400, beta: s.p + 6432, savedMean: s.f + 2002320, savedInvStd: s.f + 2002352,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(9), batch: s.n, height: 264, width: 264,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
+            weights: s.f + 2002384, gradInput: s.tensor(830), gradWeights: s.f + 2002672, workspace: s.ws, pool: pool)
         s.profiler?.stop(1392)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14345,7 +14487,7 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 69696 &* s.n, inChannels: 56, outChannels: 32, gradInput: s.tensor(831), gradWeights: s.g + 4192,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1399)
-        // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 264, 264, 56]
+        // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 56]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(831), seInput: s.tensor(833), batch: s.n,
             pixels: 69696, channels: 56, squeezeChannels: 14, reduceWeights: s.p + 2544, seActivation: .silu,
@@ -14353,7 +14495,7 @@ public final class EfficientNetB6Training: TrainableModel {
             gradReduceWeights: s.g + 2544, gradReduceBias: s.g + 3328, gradExpandWeights: s.g + 3344,
             gradExpandBias: s.g + 4128, preActivation: s.tensor(2), gamma: s.p + 2288, beta: s.p + 2352,
             savedMean: s.f + 2001136, savedInvStd: s.f + 2001192, activation: .silu, gradGamma: s.g + 2288,
-            gradBeta: s.g + 2352, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 2352, reductions: s.f + 1994112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1400)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -14375,11 +14517,13 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2001752, count: 504)
         s.profiler?.stop(1403)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 56]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 56]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(831), input: s.tensor(835), batch: s.n, height: 264,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(831), preActivation: s.tensor(2),
+            gamma: s.p + 2288, beta: s.p + 2352, savedMean: s.f + 2001136, savedInvStd: s.f + 2001192,
+            activation: .identity, reductions: s.f + 1994112, input: s.tensor(835), batch: s.n, height: 264,
             width: 264, channels: 56, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
-            weights: s.f + 2001248, gradInput: s.tensor(834), gradWeights: s.f + 2001752, pool: pool)
+            weights: s.f + 2001248, gradInput: s.tensor(834), gradWeights: s.f + 2001752, workspace: s.ws, pool: pool)
         s.profiler?.stop(1404)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14945,14 +15089,14 @@ public final class EfficientNetB6Training: TrainableModel {
         (308995488, 137166768),  // 534: gradient of features.7.2.block.3 input, 998,784 floats per image
         (307996704, 136167984),  // 535: features.7.2.block.2 output (recomputed), 998,784 floats per image
         (306997920, 134170416),  // 536: features.7.2.block.1 output (recomputed), 998,784 floats per image
-        (305999136, 135169200),  // 537: gradient of features.7.2.block.1 input, 998,784 floats per image
+        (306997920, 136167984),  // 537: gradient of features.7.2.block.1 input, 998,784 floats per image
         (305000352, 134170416),  // 538: features.7.2.block.0 output (recomputed), 998,784 floats per image
         (305000352, 66908160),  // 539: gradient of features.7.2.block.0 input, 166,464 floats per image
         (305166816, 67074624),  // 540: gradient of features.7.1 branch, 166,464 floats per image
         (304001568, 135169200),  // 541: gradient of features.7.1.block.3 input, 998,784 floats per image
         (303002784, 134170416),  // 542: features.7.1.block.2 output (recomputed), 998,784 floats per image
         (302004000, 130511376),  // 543: features.7.1.block.1 output (recomputed), 998,784 floats per image
-        (301005216, 133171632),  // 544: gradient of features.7.1.block.1 input, 998,784 floats per image
+        (302004000, 134170416),  // 544: gradient of features.7.1.block.1 input, 998,784 floats per image
         (300006432, 130511376),  // 545: features.7.1.block.0 output (recomputed), 998,784 floats per image
         (300006432, 130705584),  // 546: gradient of features.7.1.block.0 input, 166,464 floats per image
         (295563312, 130109088),  // 547: gradient of features.7.0.block.3 input, 596,496 floats per image
@@ -15041,49 +15185,49 @@ public final class EfficientNetB6Training: TrainableModel {
         (292949712, 130819392),  // 630: gradient of features.5.7.block.3 input, 1,306,800 floats per image
         (291642912, 129512592),  // 631: features.5.7.block.2 output (recomputed), 1,306,800 floats per image
         (290336112, 126898992),  // 632: features.5.7.block.1 output (recomputed), 1,306,800 floats per image
-        (289029312, 128205792),  // 633: gradient of features.5.7.block.1 input, 1,306,800 floats per image
+        (290336112, 129512592),  // 633: gradient of features.5.7.block.1 input, 1,306,800 floats per image
         (287722512, 126898992),  // 634: features.5.7.block.0 output (recomputed), 1,306,800 floats per image
         (287722512, 67125968),  // 635: gradient of features.5.7.block.0 input, 217,800 floats per image
         (143434368, 66908160),  // 636: gradient of features.5.6 branch, 217,800 floats per image
         (286415712, 128205792),  // 637: gradient of features.5.6.block.3 input, 1,306,800 floats per image
         (285108912, 126898992),  // 638: features.5.6.block.2 output (recomputed), 1,306,800 floats per image
         (283802112, 124285392),  // 639: features.5.6.block.1 output (recomputed), 1,306,800 floats per image
-        (282495312, 125592192),  // 640: gradient of features.5.6.block.1 input, 1,306,800 floats per image
+        (283802112, 126898992),  // 640: gradient of features.5.6.block.1 input, 1,306,800 floats per image
         (281188512, 124285392),  // 641: features.5.6.block.0 output (recomputed), 1,306,800 floats per image
         (143434368, 66908160),  // 642: gradient of features.5.6.block.0 input, 217,800 floats per image
         (281188512, 67125968),  // 643: gradient of features.5.5 branch, 217,800 floats per image
         (279881712, 125592192),  // 644: gradient of features.5.5.block.3 input, 1,306,800 floats per image
         (278574912, 124285392),  // 645: features.5.5.block.2 output (recomputed), 1,306,800 floats per image
         (277268112, 121671792),  // 646: features.5.5.block.1 output (recomputed), 1,306,800 floats per image
-        (275961312, 122978592),  // 647: gradient of features.5.5.block.1 input, 1,306,800 floats per image
+        (277268112, 124285392),  // 647: gradient of features.5.5.block.1 input, 1,306,800 floats per image
         (274654512, 121671792),  // 648: features.5.5.block.0 output (recomputed), 1,306,800 floats per image
         (274654512, 67125968),  // 649: gradient of features.5.5.block.0 input, 217,800 floats per image
         (143434368, 66908160),  // 650: gradient of features.5.4 branch, 217,800 floats per image
         (273347712, 122978592),  // 651: gradient of features.5.4.block.3 input, 1,306,800 floats per image
         (272040912, 121671792),  // 652: features.5.4.block.2 output (recomputed), 1,306,800 floats per image
         (270734112, 119058192),  // 653: features.5.4.block.1 output (recomputed), 1,306,800 floats per image
-        (269427312, 120364992),  // 654: gradient of features.5.4.block.1 input, 1,306,800 floats per image
+        (270734112, 121671792),  // 654: gradient of features.5.4.block.1 input, 1,306,800 floats per image
         (268120512, 119058192),  // 655: features.5.4.block.0 output (recomputed), 1,306,800 floats per image
         (143434368, 66908160),  // 656: gradient of features.5.4.block.0 input, 217,800 floats per image
         (268120512, 67125968),  // 657: gradient of features.5.3 branch, 217,800 floats per image
         (266813712, 120364992),  // 658: gradient of features.5.3.block.3 input, 1,306,800 floats per image
         (265506912, 119058192),  // 659: features.5.3.block.2 output (recomputed), 1,306,800 floats per image
         (264200112, 116444592),  // 660: features.5.3.block.1 output (recomputed), 1,306,800 floats per image
-        (262893312, 117751392),  // 661: gradient of features.5.3.block.1 input, 1,306,800 floats per image
+        (264200112, 119058192),  // 661: gradient of features.5.3.block.1 input, 1,306,800 floats per image
         (261586512, 116444592),  // 662: features.5.3.block.0 output (recomputed), 1,306,800 floats per image
         (261586512, 67125968),  // 663: gradient of features.5.3.block.0 input, 217,800 floats per image
         (143434368, 66908160),  // 664: gradient of features.5.2 branch, 217,800 floats per image
         (260279712, 117751392),  // 665: gradient of features.5.2.block.3 input, 1,306,800 floats per image
         (258972912, 116444592),  // 666: features.5.2.block.2 output (recomputed), 1,306,800 floats per image
         (257666112, 113830992),  // 667: features.5.2.block.1 output (recomputed), 1,306,800 floats per image
-        (256359312, 115137792),  // 668: gradient of features.5.2.block.1 input, 1,306,800 floats per image
+        (257666112, 116444592),  // 668: gradient of features.5.2.block.1 input, 1,306,800 floats per image
         (255052512, 113830992),  // 669: features.5.2.block.0 output (recomputed), 1,306,800 floats per image
         (143434368, 66908160),  // 670: gradient of features.5.2.block.0 input, 217,800 floats per image
         (255052512, 67125968),  // 671: gradient of features.5.1 branch, 217,800 floats per image
         (253745712, 115137792),  // 672: gradient of features.5.1.block.3 input, 1,306,800 floats per image
         (252438912, 113830992),  // 673: features.5.1.block.2 output (recomputed), 1,306,800 floats per image
         (251132112, 111217392),  // 674: features.5.1.block.1 output (recomputed), 1,306,800 floats per image
-        (249825312, 112524192),  // 675: gradient of features.5.1.block.1 input, 1,306,800 floats per image
+        (251132112, 113830992),  // 675: gradient of features.5.1.block.1 input, 1,306,800 floats per image
         (248518512, 111217392),  // 676: features.5.1.block.0 output (recomputed), 1,306,800 floats per image
         (248518512, 67125968),  // 677: gradient of features.5.1.block.0 input, 217,800 floats per image
         (247211712, 111792384),  // 678: gradient of features.5.0.block.3 input, 940,896 floats per image
@@ -15151,35 +15295,35 @@ public final class EfficientNetB6Training: TrainableModel {
         (243448128, 111792384),  // 740: gradient of features.3.5.block.3 input, 1,881,792 floats per image
         (241566336, 109910592),  // 741: features.3.5.block.2 output (recomputed), 1,881,792 floats per image
         (239684544, 106147008),  // 742: features.3.5.block.1 output (recomputed), 1,881,792 floats per image
-        (237802752, 108028800),  // 743: gradient of features.3.5.block.1 input, 1,881,792 floats per image
+        (239684544, 109910592),  // 743: gradient of features.3.5.block.1 input, 1,881,792 floats per image
         (235920960, 106147008),  // 744: features.3.5.block.0 output (recomputed), 1,881,792 floats per image
         (235920960, 67221792),  // 745: gradient of features.3.5.block.0 input, 313,632 floats per image
         (143434368, 66908160),  // 746: gradient of features.3.4 branch, 313,632 floats per image
         (234039168, 108028800),  // 747: gradient of features.3.4.block.3 input, 1,881,792 floats per image
         (232157376, 106147008),  // 748: features.3.4.block.2 output (recomputed), 1,881,792 floats per image
         (230275584, 102383424),  // 749: features.3.4.block.1 output (recomputed), 1,881,792 floats per image
-        (228393792, 104265216),  // 750: gradient of features.3.4.block.1 input, 1,881,792 floats per image
+        (230275584, 106147008),  // 750: gradient of features.3.4.block.1 input, 1,881,792 floats per image
         (226512000, 102383424),  // 751: features.3.4.block.0 output (recomputed), 1,881,792 floats per image
         (143434368, 66908160),  // 752: gradient of features.3.4.block.0 input, 313,632 floats per image
         (226512000, 67221792),  // 753: gradient of features.3.3 branch, 313,632 floats per image
         (224630208, 104265216),  // 754: gradient of features.3.3.block.3 input, 1,881,792 floats per image
         (222748416, 102383424),  // 755: features.3.3.block.2 output (recomputed), 1,881,792 floats per image
         (220866624, 98619840),  // 756: features.3.3.block.1 output (recomputed), 1,881,792 floats per image
-        (218984832, 100501632),  // 757: gradient of features.3.3.block.1 input, 1,881,792 floats per image
+        (220866624, 102383424),  // 757: gradient of features.3.3.block.1 input, 1,881,792 floats per image
         (217103040, 98619840),  // 758: features.3.3.block.0 output (recomputed), 1,881,792 floats per image
         (217103040, 67221792),  // 759: gradient of features.3.3.block.0 input, 313,632 floats per image
         (143434368, 66908160),  // 760: gradient of features.3.2 branch, 313,632 floats per image
         (215221248, 100501632),  // 761: gradient of features.3.2.block.3 input, 1,881,792 floats per image
         (213339456, 98619840),  // 762: features.3.2.block.2 output (recomputed), 1,881,792 floats per image
         (211457664, 65026368),  // 763: features.3.2.block.1 output (recomputed), 1,881,792 floats per image
-        (209575872, 96738048),  // 764: gradient of features.3.2.block.1 input, 1,881,792 floats per image
+        (211457664, 98619840),  // 764: gradient of features.3.2.block.1 input, 1,881,792 floats per image
         (207694080, 65026368),  // 765: features.3.2.block.0 output (recomputed), 1,881,792 floats per image
         (143434368, 66908160),  // 766: gradient of features.3.2.block.0 input, 313,632 floats per image
         (207694080, 67221792),  // 767: gradient of features.3.1 branch, 313,632 floats per image
         (205812288, 96738048),  // 768: gradient of features.3.1.block.3 input, 1,881,792 floats per image
         (203930496, 65026368),  // 769: features.3.1.block.2 output (recomputed), 1,881,792 floats per image
         (202048704, 61262784),  // 770: features.3.1.block.1 output (recomputed), 1,881,792 floats per image
-        (200166912, 63144576),  // 771: gradient of features.3.1.block.1 input, 1,881,792 floats per image
+        (202048704, 65026368),  // 771: gradient of features.3.1.block.1 input, 1,881,792 floats per image
         (141552576, 61262784),  // 772: features.3.1.block.0 output (recomputed), 1,881,792 floats per image
         (141552576, 61471872),  // 773: gradient of features.3.1.block.0 input, 313,632 floats per image
         (200166912, 96738048),  // 774: gradient of features.3.0.block.3 input, 1,045,440 floats per image
@@ -15192,35 +15336,35 @@ public final class EfficientNetB6Training: TrainableModel {
         (131307264, 63562752),  // 781: gradient of features.2.5.block.3 input, 4,181,760 floats per image
         (127125504, 59380992),  // 782: features.2.5.block.2 output (recomputed), 4,181,760 floats per image
         (122943744, 51017472),  // 783: features.2.5.block.1 output (recomputed), 4,181,760 floats per image
-        (118761984, 55199232),  // 784: gradient of features.2.5.block.1 input, 4,181,760 floats per image
+        (122943744, 59380992),  // 784: gradient of features.2.5.block.1 input, 4,181,760 floats per image
         (114580224, 51017472),  // 785: features.2.5.block.0 output (recomputed), 4,181,760 floats per image
-        (114580224, 59380992),  // 786: gradient of features.2.5.block.0 input, 696,960 floats per image
-        (115277184, 60077952),  // 787: gradient of features.2.4 branch, 696,960 floats per image
+        (114580224, 63562752),  // 786: gradient of features.2.5.block.0 input, 696,960 floats per image
+        (115277184, 59380992),  // 787: gradient of features.2.4 branch, 696,960 floats per image
         (110398464, 55199232),  // 788: gradient of features.2.4.block.3 input, 4,181,760 floats per image
         (106216704, 51017472),  // 789: features.2.4.block.2 output (recomputed), 4,181,760 floats per image
         (102034944, 42653952),  // 790: features.2.4.block.1 output (recomputed), 4,181,760 floats per image
-        (97853184, 46835712),  // 791: gradient of features.2.4.block.1 input, 4,181,760 floats per image
+        (102034944, 51017472),  // 791: gradient of features.2.4.block.1 input, 4,181,760 floats per image
         (93671424, 42653952),  // 792: features.2.4.block.0 output (recomputed), 4,181,760 floats per image
-        (93671424, 51017472),  // 793: gradient of features.2.4.block.0 input, 696,960 floats per image
-        (94368384, 51714432),  // 794: gradient of features.2.3 branch, 696,960 floats per image
+        (93671424, 55199232),  // 793: gradient of features.2.4.block.0 input, 696,960 floats per image
+        (94368384, 51017472),  // 794: gradient of features.2.3 branch, 696,960 floats per image
         (89489664, 46835712),  // 795: gradient of features.2.3.block.3 input, 4,181,760 floats per image
         (85307904, 42653952),  // 796: features.2.3.block.2 output (recomputed), 4,181,760 floats per image
         (81126144, 34290432),  // 797: features.2.3.block.1 output (recomputed), 4,181,760 floats per image
-        (76944384, 38472192),  // 798: gradient of features.2.3.block.1 input, 4,181,760 floats per image
+        (81126144, 42653952),  // 798: gradient of features.2.3.block.1 input, 4,181,760 floats per image
         (72762624, 34290432),  // 799: features.2.3.block.0 output (recomputed), 4,181,760 floats per image
-        (72762624, 42653952),  // 800: gradient of features.2.3.block.0 input, 696,960 floats per image
-        (73459584, 43350912),  // 801: gradient of features.2.2 branch, 696,960 floats per image
+        (72762624, 46835712),  // 800: gradient of features.2.3.block.0 input, 696,960 floats per image
+        (73459584, 42653952),  // 801: gradient of features.2.2 branch, 696,960 floats per image
         (68580864, 38472192),  // 802: gradient of features.2.2.block.3 input, 4,181,760 floats per image
         (64399104, 34290432),  // 803: features.2.2.block.2 output (recomputed), 4,181,760 floats per image
         (60217344, 25926912),  // 804: features.2.2.block.1 output (recomputed), 4,181,760 floats per image
-        (56035584, 30108672),  // 805: gradient of features.2.2.block.1 input, 4,181,760 floats per image
+        (60217344, 34290432),  // 805: gradient of features.2.2.block.1 input, 4,181,760 floats per image
         (51853824, 25926912),  // 806: features.2.2.block.0 output (recomputed), 4,181,760 floats per image
-        (51853824, 34290432),  // 807: gradient of features.2.2.block.0 input, 696,960 floats per image
-        (52550784, 34987392),  // 808: gradient of features.2.1 branch, 696,960 floats per image
+        (51853824, 38472192),  // 807: gradient of features.2.2.block.0 input, 696,960 floats per image
+        (52550784, 34290432),  // 808: gradient of features.2.1 branch, 696,960 floats per image
         (47672064, 30108672),  // 809: gradient of features.2.1.block.3 input, 4,181,760 floats per image
         (43490304, 25926912),  // 810: features.2.1.block.2 output (recomputed), 4,181,760 floats per image
         (39308544, 17563392),  // 811: features.2.1.block.1 output (recomputed), 4,181,760 floats per image
-        (35126784, 21745152),  // 812: gradient of features.2.1.block.1 input, 4,181,760 floats per image
+        (39308544, 25926912),  // 812: gradient of features.2.1.block.1 input, 4,181,760 floats per image
         (30945024, 17563392),  // 813: features.2.1.block.0 output (recomputed), 4,181,760 floats per image
         (30945024, 20072448),  // 814: gradient of features.2.1.block.0 input, 696,960 floats per image
         (40144896, 40144896),  // 815: gradient of features.2.0.block.3 input, 3,345,408 floats per image
@@ -16772,15 +16916,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1150599168,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1990656,
-              "squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 3456]"),
+              "squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 3456]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: 17978112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]"),
+        .init("features.7.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 17978112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]"),
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -16802,15 +16946,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1150599168,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1990656,
-              "squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 3456]"),
+              "squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 3456]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 17978112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]"),
+        .init("features.7.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 17978112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -16830,15 +16974,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 687163392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 10736928,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 10736928,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -16858,15 +17002,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: 29824800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.10.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 29824800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
         .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.10.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -16888,15 +17032,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: 29824800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.9.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 29824800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
         .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.9.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -16918,15 +17062,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: 29824800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 29824800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -16948,15 +17092,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 29824800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 29824800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -16978,15 +17122,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 29824800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 29824800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17008,15 +17152,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 29824800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 29824800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17038,15 +17182,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 29824800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 29824800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17068,15 +17212,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 29824800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 29824800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17098,15 +17242,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 29824800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 29824800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17128,15 +17272,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 410389248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 29824800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 29824800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17156,15 +17300,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 238598400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 17, 17, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 1200]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 17340000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 17, 17, 1200]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 17340000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 17, 17, 1200]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17184,15 +17328,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: 65340000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 65340000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
         .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17214,15 +17358,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: 65340000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 65340000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17244,15 +17388,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 65340000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 65340000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17274,15 +17418,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 65340000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 65340000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17304,15 +17448,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 65340000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 65340000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17334,15 +17478,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 65340000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 65340000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17364,15 +17508,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 522720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 240000,
-              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 1200]"),
+              "squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 65340000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 65340000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17392,15 +17536,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 376358400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 47044800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 47044800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17420,15 +17564,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: 16936128,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 16936128,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
         .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17450,15 +17594,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: 16936128,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 16936128,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17480,15 +17624,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 16936128,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 16936128,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17510,15 +17654,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 16936128,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 16936128,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17540,15 +17684,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 16936128,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 16936128,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17570,15 +17714,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 16936128,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 16936128,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17600,15 +17744,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 124416,
-              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 864]"),
+              "squeeze-excitation 864 -> 36 -> 864 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 16936128,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 16936128,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17628,15 +17772,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 135489024,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 33, 33, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 432]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 8468064,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 33, 33, 432]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8468064,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 33, 33, 432]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17656,15 +17800,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: 94089600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
+        .init("features.3.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 94089600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
         .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17686,15 +17830,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: 94089600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
+        .init("features.3.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 94089600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17716,15 +17860,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 94089600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
+        .init("features.3.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 94089600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17746,15 +17890,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 94089600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 94089600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17776,15 +17920,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 270978048,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 94089600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 94089600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17804,15 +17948,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 150543360,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 66, 66, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 240]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 52272000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 66, 66, 240]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 52272000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 66, 66, 240]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17832,15 +17976,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: 75271680,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
+        .init("features.2.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 75271680,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
         .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17862,15 +18006,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: 75271680,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
+        .init("features.2.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 75271680,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17892,15 +18036,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 75271680,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
+        .init("features.2.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 75271680,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17922,15 +18066,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 75271680,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 75271680,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17952,15 +18096,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 334540800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 75271680,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 75271680,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -17980,15 +18124,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 267632640,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 132, 132, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 192]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 60217344,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 264, 264, 192] <- [n, 132, 132, 192]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 60217344,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 264, 264, 192] <- [n, 132, 132, 192]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -18008,11 +18152,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 142737408,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 264, 264, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 32]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: 40144896,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
+        .init("features.1.2.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 40144896,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.2", kind: "shortcut backward", macsPerImage: nil,
@@ -18030,11 +18174,11 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 142737408,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 264, 264, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 32]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 40144896,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
+        .init("features.1.1.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 40144896,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
@@ -18050,15 +18194,15 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 249790464,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3136,
-              "squeeze-excitation 56 -> 14 -> 56 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 264, 264, 56]"),
+              "squeeze-excitation 56 -> 14 -> 56 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 56]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 70253568,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 56]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 70253568,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 56]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

@@ -4597,7 +4597,8 @@ public final class EfficientNetB7Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 64, threads: pool.threadCount))
@@ -4625,6 +4626,20 @@ public final class EfficientNetB7Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 64, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 38, width: 38, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 75, width: 75, channels: 480, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 150, width: 150, channels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 300, width: 300, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 300, width: 300, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 300, width: 300, channels: 64, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, threads: pool.threadCount))
         return floats
     }
 
@@ -11854,7 +11869,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(652),
             gradWeights: s.g + 59989184, workspace: s.ws, pool: pool)
         s.profiler?.stop(925)
-        // features.7.3.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 3840]
+        // features.7.3.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 3840]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(652), seInput: s.tensor(654), batch: s.n,
             pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 58756384, seActivation: .silu,
@@ -11862,7 +11877,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(635), gradReduceWeights: s.g + 58756384, gradReduceBias: s.g + 59370784,
             gradExpandWeights: s.g + 59370944, gradExpandBias: s.g + 59985344, preActivation: s.tensor(630),
             gamma: s.p + 58741024, beta: s.p + 58744864, savedMean: s.f + 5407872, savedInvStd: s.f + 5411712,
-            activation: .silu, gradGamma: s.g + 58741024, gradBeta: s.g + 58744864, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 58741024, gradBeta: s.g + 58744864, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(926)
         // features.7.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 55 {
@@ -11884,11 +11900,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5450112, count: 34560)
         s.profiler?.stop(929)
-        // features.7.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]
+        // features.7.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(652), input: s.tensor(656), batch: s.n, height: 19,
-            width: 19, channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 5415552, gradInput: s.tensor(655), gradWeights: s.f + 5450112, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(652), preActivation: s.tensor(630),
+            gamma: s.p + 58741024, beta: s.p + 58744864, savedMean: s.f + 5407872, savedInvStd: s.f + 5411712,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(656), batch: s.n, height: 19, width: 19,
+            channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 5415552, gradInput: s.tensor(655), gradWeights: s.f + 5450112, workspace: s.ws, pool: pool)
         s.profiler?.stop(930)
         // features.7.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -11961,7 +11979,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(659),
             gradWeights: s.g + 53773344, workspace: s.ws, pool: pool)
         s.profiler?.stop(940)
-        // features.7.2.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 3840]
+        // features.7.2.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 3840]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(659), seInput: s.tensor(661), batch: s.n,
             pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 52540544, seActivation: .silu,
@@ -11969,7 +11987,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(623), gradReduceWeights: s.g + 52540544, gradReduceBias: s.g + 53154944,
             gradExpandWeights: s.g + 53155104, gradExpandBias: s.g + 53769504, preActivation: s.tensor(618),
             gamma: s.p + 52525184, beta: s.p + 52529024, savedMean: s.f + 5322112, savedInvStd: s.f + 5325952,
-            activation: .silu, gradGamma: s.g + 52525184, gradBeta: s.g + 52529024, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 52525184, gradBeta: s.g + 52529024, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(941)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 54 {
@@ -11991,11 +12010,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5364352, count: 34560)
         s.profiler?.stop(944)
-        // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]
+        // features.7.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(659), input: s.tensor(663), batch: s.n, height: 19,
-            width: 19, channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 5329792, gradInput: s.tensor(662), gradWeights: s.f + 5364352, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(659), preActivation: s.tensor(618),
+            gamma: s.p + 52525184, beta: s.p + 52529024, savedMean: s.f + 5322112, savedInvStd: s.f + 5325952,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(663), batch: s.n, height: 19, width: 19,
+            channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 5329792, gradInput: s.tensor(662), gradWeights: s.f + 5364352, workspace: s.ws, pool: pool)
         s.profiler?.stop(945)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12068,7 +12089,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 3840, outChannels: 640, gradInput: s.tensor(666),
             gradWeights: s.g + 47557504, workspace: s.ws, pool: pool)
         s.profiler?.stop(955)
-        // features.7.1.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 3840]
+        // features.7.1.block.2 squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 3840]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(666), seInput: s.tensor(668), batch: s.n,
             pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 46324704, seActivation: .silu,
@@ -12076,7 +12097,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(611), gradReduceWeights: s.g + 46324704, gradReduceBias: s.g + 46939104,
             gradExpandWeights: s.g + 46939264, gradExpandBias: s.g + 47553664, preActivation: s.tensor(606),
             gamma: s.p + 46309344, beta: s.p + 46313184, savedMean: s.f + 5236352, savedInvStd: s.f + 5240192,
-            activation: .silu, gradGamma: s.g + 46309344, gradBeta: s.g + 46313184, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 46309344, gradBeta: s.g + 46313184, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(956)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 53 {
@@ -12098,11 +12120,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5278592, count: 34560)
         s.profiler?.stop(959)
-        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]
+        // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(666), input: s.tensor(670), batch: s.n, height: 19,
-            width: 19, channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 5244032, gradInput: s.tensor(669), gradWeights: s.f + 5278592, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(666), preActivation: s.tensor(606),
+            gamma: s.p + 46309344, beta: s.p + 46313184, savedMean: s.f + 5236352, savedInvStd: s.f + 5240192,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(670), batch: s.n, height: 19, width: 19,
+            channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 5244032, gradInput: s.tensor(669), gradWeights: s.f + 5278592, workspace: s.ws, pool: pool)
         s.profiler?.stop(960)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12169,7 +12193,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 640, gradInput: s.tensor(672),
             gradWeights: s.g + 42324704, workspace: s.ws, pool: pool)
         s.profiler?.stop(969)
-        // features.7.0.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.7.0.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(672), seInput: s.tensor(674), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 41879936, seActivation: .silu,
@@ -12177,7 +12201,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(601), gradReduceWeights: s.g + 41879936, gradReduceBias: s.g + 42101120,
             gradExpandWeights: s.g + 42101216, gradExpandBias: s.g + 42322400, preActivation: s.tensor(596),
             gamma: s.p + 41870720, beta: s.p + 41873024, savedMean: s.f + 5181312, savedInvStd: s.f + 5183616,
-            activation: .silu, gradGamma: s.g + 41870720, gradBeta: s.g + 41873024, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 41870720, gradBeta: s.g + 41873024, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(970)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 52 {
@@ -12199,11 +12224,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5206656, count: 20736)
         s.profiler?.stop(973)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(672), input: s.tensor(676), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 5185920, gradInput: s.tensor(675), gradWeights: s.f + 5206656, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(672), preActivation: s.tensor(596),
+            gamma: s.p + 41870720, beta: s.p + 41873024, savedMean: s.f + 5181312, savedInvStd: s.f + 5183616,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(676), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 5185920, gradInput: s.tensor(675), gradWeights: s.f + 5206656, workspace: s.ws, pool: pool)
         s.profiler?.stop(974)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12272,7 +12299,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(679),
             gradWeights: s.g + 40069760, workspace: s.ws, pool: pool)
         s.profiler?.stop(983)
-        // features.6.12.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.6.12.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(679), seInput: s.tensor(681), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 39624992, seActivation: .silu,
@@ -12280,7 +12307,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(589), gradReduceWeights: s.g + 39624992, gradReduceBias: s.g + 39846176,
             gradExpandWeights: s.g + 39846272, gradExpandBias: s.g + 40067456, preActivation: s.tensor(584),
             gamma: s.p + 39615776, beta: s.p + 39618080, savedMean: s.f + 5056128, savedInvStd: s.f + 5058432,
-            activation: .silu, gradGamma: s.g + 39615776, gradBeta: s.g + 39618080, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 39615776, gradBeta: s.g + 39618080, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(984)
         // features.6.12.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 51 {
@@ -12302,11 +12330,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5118336, count: 57600)
         s.profiler?.stop(987)
-        // features.6.12.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.6.12.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(679), input: s.tensor(683), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 5060736, gradInput: s.tensor(682), gradWeights: s.f + 5118336, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(679), preActivation: s.tensor(584),
+            gamma: s.p + 39615776, beta: s.p + 39618080, savedMean: s.f + 5056128, savedInvStd: s.f + 5058432,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(683), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 5060736, gradInput: s.tensor(682), gradWeights: s.f + 5118336, workspace: s.ws, pool: pool)
         s.profiler?.stop(988)
         // features.6.12.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12379,7 +12409,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(686),
             gradWeights: s.g + 37777952, workspace: s.ws, pool: pool)
         s.profiler?.stop(998)
-        // features.6.11.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.6.11.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(686), seInput: s.tensor(688), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 37333184, seActivation: .silu,
@@ -12387,7 +12417,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(577), gradReduceWeights: s.g + 37333184, gradReduceBias: s.g + 37554368,
             gradExpandWeights: s.g + 37554464, gradExpandBias: s.g + 37775648, preActivation: s.tensor(572),
             gamma: s.p + 37323968, beta: s.p + 37326272, savedMean: s.f + 4930944, savedInvStd: s.f + 4933248,
-            activation: .silu, gradGamma: s.g + 37323968, gradBeta: s.g + 37326272, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 37323968, gradBeta: s.g + 37326272, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(999)
         // features.6.11.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 50 {
@@ -12409,11 +12440,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4993152, count: 57600)
         s.profiler?.stop(1002)
-        // features.6.11.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.6.11.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(686), input: s.tensor(690), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4935552, gradInput: s.tensor(689), gradWeights: s.f + 4993152, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(686), preActivation: s.tensor(572),
+            gamma: s.p + 37323968, beta: s.p + 37326272, savedMean: s.f + 4930944, savedInvStd: s.f + 4933248,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(690), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 4935552, gradInput: s.tensor(689), gradWeights: s.f + 4993152, workspace: s.ws, pool: pool)
         s.profiler?.stop(1003)
         // features.6.11.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12486,7 +12519,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(693),
             gradWeights: s.g + 35486144, workspace: s.ws, pool: pool)
         s.profiler?.stop(1013)
-        // features.6.10.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.6.10.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(693), seInput: s.tensor(695), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 35041376, seActivation: .silu,
@@ -12494,7 +12527,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(565), gradReduceWeights: s.g + 35041376, gradReduceBias: s.g + 35262560,
             gradExpandWeights: s.g + 35262656, gradExpandBias: s.g + 35483840, preActivation: s.tensor(560),
             gamma: s.p + 35032160, beta: s.p + 35034464, savedMean: s.f + 4805760, savedInvStd: s.f + 4808064,
-            activation: .silu, gradGamma: s.g + 35032160, gradBeta: s.g + 35034464, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 35032160, gradBeta: s.g + 35034464, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1014)
         // features.6.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 49 {
@@ -12516,11 +12550,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4867968, count: 57600)
         s.profiler?.stop(1017)
-        // features.6.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.6.10.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(693), input: s.tensor(697), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4810368, gradInput: s.tensor(696), gradWeights: s.f + 4867968, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(693), preActivation: s.tensor(560),
+            gamma: s.p + 35032160, beta: s.p + 35034464, savedMean: s.f + 4805760, savedInvStd: s.f + 4808064,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(697), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 4810368, gradInput: s.tensor(696), gradWeights: s.f + 4867968, workspace: s.ws, pool: pool)
         s.profiler?.stop(1018)
         // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12593,7 +12629,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(700),
             gradWeights: s.g + 33194336, workspace: s.ws, pool: pool)
         s.profiler?.stop(1028)
-        // features.6.9.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.6.9.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(700), seInput: s.tensor(702), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 32749568, seActivation: .silu,
@@ -12601,7 +12637,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(553), gradReduceWeights: s.g + 32749568, gradReduceBias: s.g + 32970752,
             gradExpandWeights: s.g + 32970848, gradExpandBias: s.g + 33192032, preActivation: s.tensor(548),
             gamma: s.p + 32740352, beta: s.p + 32742656, savedMean: s.f + 4680576, savedInvStd: s.f + 4682880,
-            activation: .silu, gradGamma: s.g + 32740352, gradBeta: s.g + 32742656, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 32740352, gradBeta: s.g + 32742656, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1029)
         // features.6.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 48 {
@@ -12623,11 +12660,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4742784, count: 57600)
         s.profiler?.stop(1032)
-        // features.6.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.6.9.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(700), input: s.tensor(704), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4685184, gradInput: s.tensor(703), gradWeights: s.f + 4742784, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(700), preActivation: s.tensor(548),
+            gamma: s.p + 32740352, beta: s.p + 32742656, savedMean: s.f + 4680576, savedInvStd: s.f + 4682880,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(704), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 4685184, gradInput: s.tensor(703), gradWeights: s.f + 4742784, workspace: s.ws, pool: pool)
         s.profiler?.stop(1033)
         // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12700,7 +12739,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(707),
             gradWeights: s.g + 30902528, workspace: s.ws, pool: pool)
         s.profiler?.stop(1043)
-        // features.6.8.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.6.8.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(707), seInput: s.tensor(709), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 30457760, seActivation: .silu,
@@ -12708,7 +12747,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(541), gradReduceWeights: s.g + 30457760, gradReduceBias: s.g + 30678944,
             gradExpandWeights: s.g + 30679040, gradExpandBias: s.g + 30900224, preActivation: s.tensor(536),
             gamma: s.p + 30448544, beta: s.p + 30450848, savedMean: s.f + 4555392, savedInvStd: s.f + 4557696,
-            activation: .silu, gradGamma: s.g + 30448544, gradBeta: s.g + 30450848, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 30448544, gradBeta: s.g + 30450848, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1044)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 47 {
@@ -12730,11 +12770,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4617600, count: 57600)
         s.profiler?.stop(1047)
-        // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.6.8.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(707), input: s.tensor(711), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4560000, gradInput: s.tensor(710), gradWeights: s.f + 4617600, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(707), preActivation: s.tensor(536),
+            gamma: s.p + 30448544, beta: s.p + 30450848, savedMean: s.f + 4555392, savedInvStd: s.f + 4557696,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(711), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 4560000, gradInput: s.tensor(710), gradWeights: s.f + 4617600, workspace: s.ws, pool: pool)
         s.profiler?.stop(1048)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12807,7 +12849,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(714),
             gradWeights: s.g + 28610720, workspace: s.ws, pool: pool)
         s.profiler?.stop(1058)
-        // features.6.7.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.6.7.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(714), seInput: s.tensor(716), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 28165952, seActivation: .silu,
@@ -12815,7 +12857,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(529), gradReduceWeights: s.g + 28165952, gradReduceBias: s.g + 28387136,
             gradExpandWeights: s.g + 28387232, gradExpandBias: s.g + 28608416, preActivation: s.tensor(524),
             gamma: s.p + 28156736, beta: s.p + 28159040, savedMean: s.f + 4430208, savedInvStd: s.f + 4432512,
-            activation: .silu, gradGamma: s.g + 28156736, gradBeta: s.g + 28159040, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 28156736, gradBeta: s.g + 28159040, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1059)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 46 {
@@ -12837,11 +12880,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4492416, count: 57600)
         s.profiler?.stop(1062)
-        // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.6.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(714), input: s.tensor(718), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4434816, gradInput: s.tensor(717), gradWeights: s.f + 4492416, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(714), preActivation: s.tensor(524),
+            gamma: s.p + 28156736, beta: s.p + 28159040, savedMean: s.f + 4430208, savedInvStd: s.f + 4432512,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(718), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 4434816, gradInput: s.tensor(717), gradWeights: s.f + 4492416, workspace: s.ws, pool: pool)
         s.profiler?.stop(1063)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -12914,7 +12959,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(721),
             gradWeights: s.g + 26318912, workspace: s.ws, pool: pool)
         s.profiler?.stop(1073)
-        // features.6.6.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.6.6.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(721), seInput: s.tensor(723), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 25874144, seActivation: .silu,
@@ -12922,7 +12967,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(517), gradReduceWeights: s.g + 25874144, gradReduceBias: s.g + 26095328,
             gradExpandWeights: s.g + 26095424, gradExpandBias: s.g + 26316608, preActivation: s.tensor(512),
             gamma: s.p + 25864928, beta: s.p + 25867232, savedMean: s.f + 4305024, savedInvStd: s.f + 4307328,
-            activation: .silu, gradGamma: s.g + 25864928, gradBeta: s.g + 25867232, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 25864928, gradBeta: s.g + 25867232, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1074)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
@@ -12944,11 +12990,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4367232, count: 57600)
         s.profiler?.stop(1077)
-        // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.6.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(721), input: s.tensor(725), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4309632, gradInput: s.tensor(724), gradWeights: s.f + 4367232, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(721), preActivation: s.tensor(512),
+            gamma: s.p + 25864928, beta: s.p + 25867232, savedMean: s.f + 4305024, savedInvStd: s.f + 4307328,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(725), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 4309632, gradInput: s.tensor(724), gradWeights: s.f + 4367232, workspace: s.ws, pool: pool)
         s.profiler?.stop(1078)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13021,7 +13069,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(728),
             gradWeights: s.g + 24027104, workspace: s.ws, pool: pool)
         s.profiler?.stop(1088)
-        // features.6.5.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.6.5.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(728), seInput: s.tensor(730), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 23582336, seActivation: .silu,
@@ -13029,7 +13077,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(505), gradReduceWeights: s.g + 23582336, gradReduceBias: s.g + 23803520,
             gradExpandWeights: s.g + 23803616, gradExpandBias: s.g + 24024800, preActivation: s.tensor(500),
             gamma: s.p + 23573120, beta: s.p + 23575424, savedMean: s.f + 4179840, savedInvStd: s.f + 4182144,
-            activation: .silu, gradGamma: s.g + 23573120, gradBeta: s.g + 23575424, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 23573120, gradBeta: s.g + 23575424, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1089)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
@@ -13051,11 +13100,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4242048, count: 57600)
         s.profiler?.stop(1092)
-        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(728), input: s.tensor(732), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4184448, gradInput: s.tensor(731), gradWeights: s.f + 4242048, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(728), preActivation: s.tensor(500),
+            gamma: s.p + 23573120, beta: s.p + 23575424, savedMean: s.f + 4179840, savedInvStd: s.f + 4182144,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(732), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 4184448, gradInput: s.tensor(731), gradWeights: s.f + 4242048, workspace: s.ws, pool: pool)
         s.profiler?.stop(1093)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13128,7 +13179,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(735),
             gradWeights: s.g + 21735296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1103)
-        // features.6.4.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.6.4.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(735), seInput: s.tensor(737), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 21290528, seActivation: .silu,
@@ -13136,7 +13187,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(493), gradReduceWeights: s.g + 21290528, gradReduceBias: s.g + 21511712,
             gradExpandWeights: s.g + 21511808, gradExpandBias: s.g + 21732992, preActivation: s.tensor(488),
             gamma: s.p + 21281312, beta: s.p + 21283616, savedMean: s.f + 4054656, savedInvStd: s.f + 4056960,
-            activation: .silu, gradGamma: s.g + 21281312, gradBeta: s.g + 21283616, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 21281312, gradBeta: s.g + 21283616, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1104)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
@@ -13158,11 +13210,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4116864, count: 57600)
         s.profiler?.stop(1107)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(735), input: s.tensor(739), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 4059264, gradInput: s.tensor(738), gradWeights: s.f + 4116864, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(735), preActivation: s.tensor(488),
+            gamma: s.p + 21281312, beta: s.p + 21283616, savedMean: s.f + 4054656, savedInvStd: s.f + 4056960,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(739), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 4059264, gradInput: s.tensor(738), gradWeights: s.f + 4116864, workspace: s.ws, pool: pool)
         s.profiler?.stop(1108)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13235,7 +13289,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(742),
             gradWeights: s.g + 19443488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1118)
-        // features.6.3.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.6.3.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(742), seInput: s.tensor(744), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 18998720, seActivation: .silu,
@@ -13243,7 +13297,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(481), gradReduceWeights: s.g + 18998720, gradReduceBias: s.g + 19219904,
             gradExpandWeights: s.g + 19220000, gradExpandBias: s.g + 19441184, preActivation: s.tensor(476),
             gamma: s.p + 18989504, beta: s.p + 18991808, savedMean: s.f + 3929472, savedInvStd: s.f + 3931776,
-            activation: .silu, gradGamma: s.g + 18989504, gradBeta: s.g + 18991808, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 18989504, gradBeta: s.g + 18991808, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1119)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
@@ -13265,11 +13320,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3991680, count: 57600)
         s.profiler?.stop(1122)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(742), input: s.tensor(746), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 3934080, gradInput: s.tensor(745), gradWeights: s.f + 3991680, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(742), preActivation: s.tensor(476),
+            gamma: s.p + 18989504, beta: s.p + 18991808, savedMean: s.f + 3929472, savedInvStd: s.f + 3931776,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(746), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 3934080, gradInput: s.tensor(745), gradWeights: s.f + 3991680, workspace: s.ws, pool: pool)
         s.profiler?.stop(1123)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13342,7 +13399,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(749),
             gradWeights: s.g + 17151680, workspace: s.ws, pool: pool)
         s.profiler?.stop(1133)
-        // features.6.2.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.6.2.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(749), seInput: s.tensor(751), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 16706912, seActivation: .silu,
@@ -13350,7 +13407,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(469), gradReduceWeights: s.g + 16706912, gradReduceBias: s.g + 16928096,
             gradExpandWeights: s.g + 16928192, gradExpandBias: s.g + 17149376, preActivation: s.tensor(464),
             gamma: s.p + 16697696, beta: s.p + 16700000, savedMean: s.f + 3804288, savedInvStd: s.f + 3806592,
-            activation: .silu, gradGamma: s.g + 16697696, gradBeta: s.g + 16700000, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 16697696, gradBeta: s.g + 16700000, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1134)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
@@ -13372,11 +13430,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3866496, count: 57600)
         s.profiler?.stop(1137)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(749), input: s.tensor(753), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 3808896, gradInput: s.tensor(752), gradWeights: s.f + 3866496, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(749), preActivation: s.tensor(464),
+            gamma: s.p + 16697696, beta: s.p + 16700000, savedMean: s.f + 3804288, savedInvStd: s.f + 3806592,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(753), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 3808896, gradInput: s.tensor(752), gradWeights: s.f + 3866496, workspace: s.ws, pool: pool)
         s.profiler?.stop(1138)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13449,7 +13509,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(756),
             gradWeights: s.g + 14859872, workspace: s.ws, pool: pool)
         s.profiler?.stop(1148)
-        // features.6.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]
+        // features.6.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(756), seInput: s.tensor(758), batch: s.n,
             pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 14415104, seActivation: .silu,
@@ -13457,7 +13517,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(457), gradReduceWeights: s.g + 14415104, gradReduceBias: s.g + 14636288,
             gradExpandWeights: s.g + 14636384, gradExpandBias: s.g + 14857568, preActivation: s.tensor(452),
             gamma: s.p + 14405888, beta: s.p + 14408192, savedMean: s.f + 3679104, savedInvStd: s.f + 3681408,
-            activation: .silu, gradGamma: s.g + 14405888, gradBeta: s.g + 14408192, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 14405888, gradBeta: s.g + 14408192, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1149)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
@@ -13479,11 +13540,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3741312, count: 57600)
         s.profiler?.stop(1152)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(756), input: s.tensor(760), batch: s.n, height: 19,
-            width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 3683712, gradInput: s.tensor(759), gradWeights: s.f + 3741312, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(756), preActivation: s.tensor(452),
+            gamma: s.p + 14405888, beta: s.p + 14408192, savedMean: s.f + 3679104, savedInvStd: s.f + 3681408,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(760), batch: s.n, height: 19, width: 19,
+            channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 3683712, gradInput: s.tensor(759), gradWeights: s.f + 3741312, workspace: s.ws, pool: pool)
         s.profiler?.stop(1153)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13550,7 +13613,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 1344, outChannels: 384, gradInput: s.tensor(762),
             gradWeights: s.g + 12936704, workspace: s.ws, pool: pool)
         s.profiler?.stop(1162)
-        // features.6.0.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 1344]
+        // features.6.0.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 1344]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(762), seInput: s.tensor(764), batch: s.n,
             pixels: 361, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 12784768, seActivation: .silu,
@@ -13558,7 +13621,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(447), gradReduceWeights: s.g + 12784768, gradReduceBias: s.g + 12860032,
             gradExpandWeights: s.g + 12860096, gradExpandBias: s.g + 12935360, preActivation: s.tensor(442),
             gamma: s.p + 12779392, beta: s.p + 12780736, savedMean: s.f + 3603840, savedInvStd: s.f + 3605184,
-            activation: .silu, gradGamma: s.g + 12779392, gradBeta: s.g + 12780736, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 12779392, gradBeta: s.g + 12780736, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1163)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
@@ -13580,11 +13644,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3640128, count: 33600)
         s.profiler?.stop(1166)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 19, 19, 1344]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 19, 19, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(762), input: s.tensor(766), batch: s.n, height: 38,
-            width: 38, channels: 1344, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 3606528, gradInput: s.tensor(765), gradWeights: s.f + 3640128, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(762), preActivation: s.tensor(442),
+            gamma: s.p + 12779392, beta: s.p + 12780736, savedMean: s.f + 3603840, savedInvStd: s.f + 3605184,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(766), batch: s.n, height: 38, width: 38,
+            channels: 1344, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 3606528, gradInput: s.tensor(765), gradWeights: s.f + 3640128, workspace: s.ws, pool: pool)
         s.profiler?.stop(1167)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13653,7 +13719,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(769),
             gradWeights: s.g + 12137408, workspace: s.ws, pool: pool)
         s.profiler?.stop(1176)
-        // features.5.9.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
+        // features.5.9.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(769), seInput: s.tensor(771), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11985472, seActivation: .silu,
@@ -13661,7 +13727,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(435), gradReduceWeights: s.g + 11985472, gradReduceBias: s.g + 12060736,
             gradExpandWeights: s.g + 12060800, gradExpandBias: s.g + 12136064, preActivation: s.tensor(430),
             gamma: s.p + 11980096, beta: s.p + 11981440, savedMean: s.f + 3530816, savedInvStd: s.f + 3532160,
-            activation: .silu, gradGamma: s.g + 11980096, gradBeta: s.g + 11981440, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 11980096, gradBeta: s.g + 11981440, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1177)
         // features.5.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
@@ -13683,11 +13750,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3567104, count: 33600)
         s.profiler?.stop(1180)
-        // features.5.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
+        // features.5.9.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(769), input: s.tensor(773), batch: s.n, height: 38,
-            width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3533504, gradInput: s.tensor(772), gradWeights: s.f + 3567104, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(769), preActivation: s.tensor(430),
+            gamma: s.p + 11980096, beta: s.p + 11981440, savedMean: s.f + 3530816, savedInvStd: s.f + 3532160,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(773), batch: s.n, height: 38, width: 38,
+            channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 3533504, gradInput: s.tensor(772), gradWeights: s.f + 3567104, workspace: s.ws, pool: pool)
         s.profiler?.stop(1181)
         // features.5.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13760,7 +13829,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(776),
             gradWeights: s.g + 11338112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1191)
-        // features.5.8.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
+        // features.5.8.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(776), seInput: s.tensor(778), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11186176, seActivation: .silu,
@@ -13768,7 +13837,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(423), gradReduceWeights: s.g + 11186176, gradReduceBias: s.g + 11261440,
             gradExpandWeights: s.g + 11261504, gradExpandBias: s.g + 11336768, preActivation: s.tensor(418),
             gamma: s.p + 11180800, beta: s.p + 11182144, savedMean: s.f + 3457792, savedInvStd: s.f + 3459136,
-            activation: .silu, gradGamma: s.g + 11180800, gradBeta: s.g + 11182144, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 11180800, gradBeta: s.g + 11182144, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1192)
         // features.5.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
@@ -13790,11 +13860,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3494080, count: 33600)
         s.profiler?.stop(1195)
-        // features.5.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
+        // features.5.8.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(776), input: s.tensor(780), batch: s.n, height: 38,
-            width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3460480, gradInput: s.tensor(779), gradWeights: s.f + 3494080, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(776), preActivation: s.tensor(418),
+            gamma: s.p + 11180800, beta: s.p + 11182144, savedMean: s.f + 3457792, savedInvStd: s.f + 3459136,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(780), batch: s.n, height: 38, width: 38,
+            channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 3460480, gradInput: s.tensor(779), gradWeights: s.f + 3494080, workspace: s.ws, pool: pool)
         s.profiler?.stop(1196)
         // features.5.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13867,7 +13939,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(783),
             gradWeights: s.g + 10538816, workspace: s.ws, pool: pool)
         s.profiler?.stop(1206)
-        // features.5.7.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
+        // features.5.7.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(783), seInput: s.tensor(785), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 10386880, seActivation: .silu,
@@ -13875,7 +13947,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(411), gradReduceWeights: s.g + 10386880, gradReduceBias: s.g + 10462144,
             gradExpandWeights: s.g + 10462208, gradExpandBias: s.g + 10537472, preActivation: s.tensor(406),
             gamma: s.p + 10381504, beta: s.p + 10382848, savedMean: s.f + 3384768, savedInvStd: s.f + 3386112,
-            activation: .silu, gradGamma: s.g + 10381504, gradBeta: s.g + 10382848, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 10381504, gradBeta: s.g + 10382848, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1207)
         // features.5.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
@@ -13897,11 +13970,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3421056, count: 33600)
         s.profiler?.stop(1210)
-        // features.5.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
+        // features.5.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(783), input: s.tensor(787), batch: s.n, height: 38,
-            width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3387456, gradInput: s.tensor(786), gradWeights: s.f + 3421056, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(783), preActivation: s.tensor(406),
+            gamma: s.p + 10381504, beta: s.p + 10382848, savedMean: s.f + 3384768, savedInvStd: s.f + 3386112,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(787), batch: s.n, height: 38, width: 38,
+            channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 3387456, gradInput: s.tensor(786), gradWeights: s.f + 3421056, workspace: s.ws, pool: pool)
         s.profiler?.stop(1211)
         // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13974,7 +14049,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(790),
             gradWeights: s.g + 9739520, workspace: s.ws, pool: pool)
         s.profiler?.stop(1221)
-        // features.5.6.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
+        // features.5.6.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(790), seInput: s.tensor(792), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 9587584, seActivation: .silu,
@@ -13982,7 +14057,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(399), gradReduceWeights: s.g + 9587584, gradReduceBias: s.g + 9662848,
             gradExpandWeights: s.g + 9662912, gradExpandBias: s.g + 9738176, preActivation: s.tensor(394),
             gamma: s.p + 9582208, beta: s.p + 9583552, savedMean: s.f + 3311744, savedInvStd: s.f + 3313088,
-            activation: .silu, gradGamma: s.g + 9582208, gradBeta: s.g + 9583552, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 9582208, gradBeta: s.g + 9583552, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1222)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
@@ -14004,11 +14080,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3348032, count: 33600)
         s.profiler?.stop(1225)
-        // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
+        // features.5.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(790), input: s.tensor(794), batch: s.n, height: 38,
-            width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3314432, gradInput: s.tensor(793), gradWeights: s.f + 3348032, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(790), preActivation: s.tensor(394),
+            gamma: s.p + 9582208, beta: s.p + 9583552, savedMean: s.f + 3311744, savedInvStd: s.f + 3313088,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(794), batch: s.n, height: 38, width: 38,
+            channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 3314432, gradInput: s.tensor(793), gradWeights: s.f + 3348032, workspace: s.ws, pool: pool)
         s.profiler?.stop(1226)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14081,7 +14159,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(797),
             gradWeights: s.g + 8940224, workspace: s.ws, pool: pool)
         s.profiler?.stop(1236)
-        // features.5.5.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
+        // features.5.5.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(797), seInput: s.tensor(799), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 8788288, seActivation: .silu,
@@ -14089,7 +14167,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(387), gradReduceWeights: s.g + 8788288, gradReduceBias: s.g + 8863552,
             gradExpandWeights: s.g + 8863616, gradExpandBias: s.g + 8938880, preActivation: s.tensor(382),
             gamma: s.p + 8782912, beta: s.p + 8784256, savedMean: s.f + 3238720, savedInvStd: s.f + 3240064,
-            activation: .silu, gradGamma: s.g + 8782912, gradBeta: s.g + 8784256, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 8782912, gradBeta: s.g + 8784256, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1237)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
@@ -14111,11 +14190,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3275008, count: 33600)
         s.profiler?.stop(1240)
-        // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
+        // features.5.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(797), input: s.tensor(801), batch: s.n, height: 38,
-            width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3241408, gradInput: s.tensor(800), gradWeights: s.f + 3275008, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(797), preActivation: s.tensor(382),
+            gamma: s.p + 8782912, beta: s.p + 8784256, savedMean: s.f + 3238720, savedInvStd: s.f + 3240064,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(801), batch: s.n, height: 38, width: 38,
+            channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 3241408, gradInput: s.tensor(800), gradWeights: s.f + 3275008, workspace: s.ws, pool: pool)
         s.profiler?.stop(1241)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14188,7 +14269,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(804),
             gradWeights: s.g + 8140928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1251)
-        // features.5.4.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
+        // features.5.4.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(804), seInput: s.tensor(806), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7988992, seActivation: .silu,
@@ -14196,7 +14277,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(375), gradReduceWeights: s.g + 7988992, gradReduceBias: s.g + 8064256,
             gradExpandWeights: s.g + 8064320, gradExpandBias: s.g + 8139584, preActivation: s.tensor(370),
             gamma: s.p + 7983616, beta: s.p + 7984960, savedMean: s.f + 3165696, savedInvStd: s.f + 3167040,
-            activation: .silu, gradGamma: s.g + 7983616, gradBeta: s.g + 7984960, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 7983616, gradBeta: s.g + 7984960, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1252)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
@@ -14218,11 +14300,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3201984, count: 33600)
         s.profiler?.stop(1255)
-        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
+        // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(804), input: s.tensor(808), batch: s.n, height: 38,
-            width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3168384, gradInput: s.tensor(807), gradWeights: s.f + 3201984, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(804), preActivation: s.tensor(370),
+            gamma: s.p + 7983616, beta: s.p + 7984960, savedMean: s.f + 3165696, savedInvStd: s.f + 3167040,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(808), batch: s.n, height: 38, width: 38,
+            channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 3168384, gradInput: s.tensor(807), gradWeights: s.f + 3201984, workspace: s.ws, pool: pool)
         s.profiler?.stop(1256)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14295,7 +14379,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(811),
             gradWeights: s.g + 7341632, workspace: s.ws, pool: pool)
         s.profiler?.stop(1266)
-        // features.5.3.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
+        // features.5.3.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(811), seInput: s.tensor(813), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7189696, seActivation: .silu,
@@ -14303,7 +14387,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(363), gradReduceWeights: s.g + 7189696, gradReduceBias: s.g + 7264960,
             gradExpandWeights: s.g + 7265024, gradExpandBias: s.g + 7340288, preActivation: s.tensor(358),
             gamma: s.p + 7184320, beta: s.p + 7185664, savedMean: s.f + 3092672, savedInvStd: s.f + 3094016,
-            activation: .silu, gradGamma: s.g + 7184320, gradBeta: s.g + 7185664, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 7184320, gradBeta: s.g + 7185664, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1267)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
@@ -14325,11 +14410,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3128960, count: 33600)
         s.profiler?.stop(1270)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(811), input: s.tensor(815), batch: s.n, height: 38,
-            width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3095360, gradInput: s.tensor(814), gradWeights: s.f + 3128960, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(811), preActivation: s.tensor(358),
+            gamma: s.p + 7184320, beta: s.p + 7185664, savedMean: s.f + 3092672, savedInvStd: s.f + 3094016,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(815), batch: s.n, height: 38, width: 38,
+            channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 3095360, gradInput: s.tensor(814), gradWeights: s.f + 3128960, workspace: s.ws, pool: pool)
         s.profiler?.stop(1271)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14402,7 +14489,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(818),
             gradWeights: s.g + 6542336, workspace: s.ws, pool: pool)
         s.profiler?.stop(1281)
-        // features.5.2.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
+        // features.5.2.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(818), seInput: s.tensor(820), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 6390400, seActivation: .silu,
@@ -14410,7 +14497,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(351), gradReduceWeights: s.g + 6390400, gradReduceBias: s.g + 6465664,
             gradExpandWeights: s.g + 6465728, gradExpandBias: s.g + 6540992, preActivation: s.tensor(346),
             gamma: s.p + 6385024, beta: s.p + 6386368, savedMean: s.f + 3019648, savedInvStd: s.f + 3020992,
-            activation: .silu, gradGamma: s.g + 6385024, gradBeta: s.g + 6386368, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 6385024, gradBeta: s.g + 6386368, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1282)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
@@ -14432,11 +14520,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3055936, count: 33600)
         s.profiler?.stop(1285)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(818), input: s.tensor(822), batch: s.n, height: 38,
-            width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 3022336, gradInput: s.tensor(821), gradWeights: s.f + 3055936, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(818), preActivation: s.tensor(346),
+            gamma: s.p + 6385024, beta: s.p + 6386368, savedMean: s.f + 3019648, savedInvStd: s.f + 3020992,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(822), batch: s.n, height: 38, width: 38,
+            channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 3022336, gradInput: s.tensor(821), gradWeights: s.f + 3055936, workspace: s.ws, pool: pool)
         s.profiler?.stop(1286)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14509,7 +14599,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224, gradInput: s.tensor(825),
             gradWeights: s.g + 5743040, workspace: s.ws, pool: pool)
         s.profiler?.stop(1296)
-        // features.5.1.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]
+        // features.5.1.block.2 squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(825), seInput: s.tensor(827), batch: s.n,
             pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 5591104, seActivation: .silu,
@@ -14517,7 +14607,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(339), gradReduceWeights: s.g + 5591104, gradReduceBias: s.g + 5666368,
             gradExpandWeights: s.g + 5666432, gradExpandBias: s.g + 5741696, preActivation: s.tensor(334),
             gamma: s.p + 5585728, beta: s.p + 5587072, savedMean: s.f + 2946624, savedInvStd: s.f + 2947968,
-            activation: .silu, gradGamma: s.g + 5585728, gradBeta: s.g + 5587072, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 5585728, gradBeta: s.g + 5587072, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1297)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
@@ -14539,11 +14630,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2982912, count: 33600)
         s.profiler?.stop(1300)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(825), input: s.tensor(829), batch: s.n, height: 38,
-            width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 2949312, gradInput: s.tensor(828), gradWeights: s.f + 2982912, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(825), preActivation: s.tensor(334),
+            gamma: s.p + 5585728, beta: s.p + 5587072, savedMean: s.f + 2946624, savedInvStd: s.f + 2947968,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(829), batch: s.n, height: 38, width: 38,
+            channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 2949312, gradInput: s.tensor(828), gradWeights: s.f + 2982912, workspace: s.ws, pool: pool)
         s.profiler?.stop(1301)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14610,7 +14703,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 224, gradInput: s.tensor(831),
             gradWeights: s.g + 5029760, workspace: s.ws, pool: pool)
         s.profiler?.stop(1310)
-        // features.5.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
+        // features.5.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(831), seInput: s.tensor(833), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4951952, seActivation: .silu,
@@ -14618,7 +14711,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(329), gradReduceWeights: s.g + 4951952, gradReduceBias: s.g + 4990352,
             gradExpandWeights: s.g + 4990400, gradExpandBias: s.g + 5028800, preActivation: s.tensor(324),
             gamma: s.p + 4948112, beta: s.p + 4949072, savedMean: s.f + 2893568, savedInvStd: s.f + 2894528,
-            activation: .silu, gradGamma: s.g + 4948112, gradBeta: s.g + 4949072, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4948112, gradBeta: s.g + 4949072, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1311)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
@@ -14640,11 +14734,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2919488, count: 24000)
         s.profiler?.stop(1314)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(831), input: s.tensor(835), batch: s.n, height: 38,
-            width: 38, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 2895488, gradInput: s.tensor(834), gradWeights: s.f + 2919488, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(831), preActivation: s.tensor(324),
+            gamma: s.p + 4948112, beta: s.p + 4949072, savedMean: s.f + 2893568, savedInvStd: s.f + 2894528,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(835), batch: s.n, height: 38, width: 38,
+            channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 2895488, gradInput: s.tensor(834), gradWeights: s.f + 2919488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1315)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14713,7 +14809,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(838),
             gradWeights: s.g + 4612432, workspace: s.ws, pool: pool)
         s.profiler?.stop(1324)
-        // features.4.9.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
+        // features.4.9.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(838), seInput: s.tensor(840), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4534624, seActivation: .silu,
@@ -14721,7 +14817,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(317), gradReduceWeights: s.g + 4534624, gradReduceBias: s.g + 4573024,
             gradExpandWeights: s.g + 4573072, gradExpandBias: s.g + 4611472, preActivation: s.tensor(312),
             gamma: s.p + 4530784, beta: s.p + 4531744, savedMean: s.f + 2872128, savedInvStd: s.f + 2873088,
-            activation: .silu, gradGamma: s.g + 4530784, gradBeta: s.g + 4531744, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4530784, gradBeta: s.g + 4531744, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1325)
         // features.4.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
@@ -14743,11 +14840,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2882688, count: 8640)
         s.profiler?.stop(1328)
-        // features.4.9.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
+        // features.4.9.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(838), input: s.tensor(842), batch: s.n, height: 38,
-            width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2874048, gradInput: s.tensor(841), gradWeights: s.f + 2882688, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(838), preActivation: s.tensor(312),
+            gamma: s.p + 4530784, beta: s.p + 4531744, savedMean: s.f + 2872128, savedInvStd: s.f + 2873088,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(842), batch: s.n, height: 38, width: 38,
+            channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
+            weights: s.f + 2874048, gradInput: s.tensor(841), gradWeights: s.f + 2882688, workspace: s.ws, pool: pool)
         s.profiler?.stop(1329)
         // features.4.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14820,7 +14919,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(845),
             gradWeights: s.g + 4210464, workspace: s.ws, pool: pool)
         s.profiler?.stop(1339)
-        // features.4.8.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
+        // features.4.8.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(845), seInput: s.tensor(847), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4132656, seActivation: .silu,
@@ -14828,7 +14927,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(305), gradReduceWeights: s.g + 4132656, gradReduceBias: s.g + 4171056,
             gradExpandWeights: s.g + 4171104, gradExpandBias: s.g + 4209504, preActivation: s.tensor(300),
             gamma: s.p + 4128816, beta: s.p + 4129776, savedMean: s.f + 2850688, savedInvStd: s.f + 2851648,
-            activation: .silu, gradGamma: s.g + 4128816, gradBeta: s.g + 4129776, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4128816, gradBeta: s.g + 4129776, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1340)
         // features.4.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
@@ -14850,11 +14950,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2861248, count: 8640)
         s.profiler?.stop(1343)
-        // features.4.8.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
+        // features.4.8.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(845), input: s.tensor(849), batch: s.n, height: 38,
-            width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2852608, gradInput: s.tensor(848), gradWeights: s.f + 2861248, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(845), preActivation: s.tensor(300),
+            gamma: s.p + 4128816, beta: s.p + 4129776, savedMean: s.f + 2850688, savedInvStd: s.f + 2851648,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(849), batch: s.n, height: 38, width: 38,
+            channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
+            weights: s.f + 2852608, gradInput: s.tensor(848), gradWeights: s.f + 2861248, workspace: s.ws, pool: pool)
         s.profiler?.stop(1344)
         // features.4.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14927,7 +15029,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(852),
             gradWeights: s.g + 3808496, workspace: s.ws, pool: pool)
         s.profiler?.stop(1354)
-        // features.4.7.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
+        // features.4.7.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(852), seInput: s.tensor(854), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3730688, seActivation: .silu,
@@ -14935,7 +15037,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(293), gradReduceWeights: s.g + 3730688, gradReduceBias: s.g + 3769088,
             gradExpandWeights: s.g + 3769136, gradExpandBias: s.g + 3807536, preActivation: s.tensor(288),
             gamma: s.p + 3726848, beta: s.p + 3727808, savedMean: s.f + 2829248, savedInvStd: s.f + 2830208,
-            activation: .silu, gradGamma: s.g + 3726848, gradBeta: s.g + 3727808, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3726848, gradBeta: s.g + 3727808, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1355)
         // features.4.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
@@ -14957,11 +15060,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2839808, count: 8640)
         s.profiler?.stop(1358)
-        // features.4.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
+        // features.4.7.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(852), input: s.tensor(856), batch: s.n, height: 38,
-            width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2831168, gradInput: s.tensor(855), gradWeights: s.f + 2839808, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(852), preActivation: s.tensor(288),
+            gamma: s.p + 3726848, beta: s.p + 3727808, savedMean: s.f + 2829248, savedInvStd: s.f + 2830208,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(856), batch: s.n, height: 38, width: 38,
+            channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
+            weights: s.f + 2831168, gradInput: s.tensor(855), gradWeights: s.f + 2839808, workspace: s.ws, pool: pool)
         s.profiler?.stop(1359)
         // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15034,7 +15139,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(859),
             gradWeights: s.g + 3406528, workspace: s.ws, pool: pool)
         s.profiler?.stop(1369)
-        // features.4.6.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
+        // features.4.6.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(859), seInput: s.tensor(861), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3328720, seActivation: .silu,
@@ -15042,7 +15147,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(281), gradReduceWeights: s.g + 3328720, gradReduceBias: s.g + 3367120,
             gradExpandWeights: s.g + 3367168, gradExpandBias: s.g + 3405568, preActivation: s.tensor(276),
             gamma: s.p + 3324880, beta: s.p + 3325840, savedMean: s.f + 2807808, savedInvStd: s.f + 2808768,
-            activation: .silu, gradGamma: s.g + 3324880, gradBeta: s.g + 3325840, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3324880, gradBeta: s.g + 3325840, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1370)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
@@ -15064,11 +15170,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2818368, count: 8640)
         s.profiler?.stop(1373)
-        // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
+        // features.4.6.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(859), input: s.tensor(863), batch: s.n, height: 38,
-            width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2809728, gradInput: s.tensor(862), gradWeights: s.f + 2818368, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(859), preActivation: s.tensor(276),
+            gamma: s.p + 3324880, beta: s.p + 3325840, savedMean: s.f + 2807808, savedInvStd: s.f + 2808768,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(863), batch: s.n, height: 38, width: 38,
+            channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
+            weights: s.f + 2809728, gradInput: s.tensor(862), gradWeights: s.f + 2818368, workspace: s.ws, pool: pool)
         s.profiler?.stop(1374)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15141,7 +15249,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(866),
             gradWeights: s.g + 3004560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1384)
-        // features.4.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
+        // features.4.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(866), seInput: s.tensor(868), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2926752, seActivation: .silu,
@@ -15149,7 +15257,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(269), gradReduceWeights: s.g + 2926752, gradReduceBias: s.g + 2965152,
             gradExpandWeights: s.g + 2965200, gradExpandBias: s.g + 3003600, preActivation: s.tensor(264),
             gamma: s.p + 2922912, beta: s.p + 2923872, savedMean: s.f + 2786368, savedInvStd: s.f + 2787328,
-            activation: .silu, gradGamma: s.g + 2922912, gradBeta: s.g + 2923872, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2922912, gradBeta: s.g + 2923872, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1385)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
@@ -15171,11 +15280,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2796928, count: 8640)
         s.profiler?.stop(1388)
-        // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
+        // features.4.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(866), input: s.tensor(870), batch: s.n, height: 38,
-            width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2788288, gradInput: s.tensor(869), gradWeights: s.f + 2796928, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(866), preActivation: s.tensor(264),
+            gamma: s.p + 2922912, beta: s.p + 2923872, savedMean: s.f + 2786368, savedInvStd: s.f + 2787328,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(870), batch: s.n, height: 38, width: 38,
+            channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
+            weights: s.f + 2788288, gradInput: s.tensor(869), gradWeights: s.f + 2796928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1389)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15248,7 +15359,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(873),
             gradWeights: s.g + 2602592, workspace: s.ws, pool: pool)
         s.profiler?.stop(1399)
-        // features.4.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
+        // features.4.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(873), seInput: s.tensor(875), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2524784, seActivation: .silu,
@@ -15256,7 +15367,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(257), gradReduceWeights: s.g + 2524784, gradReduceBias: s.g + 2563184,
             gradExpandWeights: s.g + 2563232, gradExpandBias: s.g + 2601632, preActivation: s.tensor(252),
             gamma: s.p + 2520944, beta: s.p + 2521904, savedMean: s.f + 2764928, savedInvStd: s.f + 2765888,
-            activation: .silu, gradGamma: s.g + 2520944, gradBeta: s.g + 2521904, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2520944, gradBeta: s.g + 2521904, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1400)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
@@ -15278,11 +15390,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2775488, count: 8640)
         s.profiler?.stop(1403)
-        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
+        // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(873), input: s.tensor(877), batch: s.n, height: 38,
-            width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2766848, gradInput: s.tensor(876), gradWeights: s.f + 2775488, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(873), preActivation: s.tensor(252),
+            gamma: s.p + 2520944, beta: s.p + 2521904, savedMean: s.f + 2764928, savedInvStd: s.f + 2765888,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(877), batch: s.n, height: 38, width: 38,
+            channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
+            weights: s.f + 2766848, gradInput: s.tensor(876), gradWeights: s.f + 2775488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1404)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15355,7 +15469,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(880),
             gradWeights: s.g + 2200624, workspace: s.ws, pool: pool)
         s.profiler?.stop(1414)
-        // features.4.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
+        // features.4.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(880), seInput: s.tensor(882), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2122816, seActivation: .silu,
@@ -15363,7 +15477,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(245), gradReduceWeights: s.g + 2122816, gradReduceBias: s.g + 2161216,
             gradExpandWeights: s.g + 2161264, gradExpandBias: s.g + 2199664, preActivation: s.tensor(240),
             gamma: s.p + 2118976, beta: s.p + 2119936, savedMean: s.f + 2743488, savedInvStd: s.f + 2744448,
-            activation: .silu, gradGamma: s.g + 2118976, gradBeta: s.g + 2119936, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2118976, gradBeta: s.g + 2119936, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1415)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
@@ -15385,11 +15500,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2754048, count: 8640)
         s.profiler?.stop(1418)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(880), input: s.tensor(884), batch: s.n, height: 38,
-            width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2745408, gradInput: s.tensor(883), gradWeights: s.f + 2754048, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(880), preActivation: s.tensor(240),
+            gamma: s.p + 2118976, beta: s.p + 2119936, savedMean: s.f + 2743488, savedInvStd: s.f + 2744448,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(884), batch: s.n, height: 38, width: 38,
+            channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
+            weights: s.f + 2745408, gradInput: s.tensor(883), gradWeights: s.f + 2754048, workspace: s.ws, pool: pool)
         s.profiler?.stop(1419)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15462,7 +15579,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(887),
             gradWeights: s.g + 1798656, workspace: s.ws, pool: pool)
         s.profiler?.stop(1429)
-        // features.4.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
+        // features.4.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(887), seInput: s.tensor(889), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1720848, seActivation: .silu,
@@ -15470,7 +15587,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(233), gradReduceWeights: s.g + 1720848, gradReduceBias: s.g + 1759248,
             gradExpandWeights: s.g + 1759296, gradExpandBias: s.g + 1797696, preActivation: s.tensor(228),
             gamma: s.p + 1717008, beta: s.p + 1717968, savedMean: s.f + 2722048, savedInvStd: s.f + 2723008,
-            activation: .silu, gradGamma: s.g + 1717008, gradBeta: s.g + 1717968, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1717008, gradBeta: s.g + 1717968, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1430)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -15492,11 +15610,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2732608, count: 8640)
         s.profiler?.stop(1433)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(887), input: s.tensor(891), batch: s.n, height: 38,
-            width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2723968, gradInput: s.tensor(890), gradWeights: s.f + 2732608, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(887), preActivation: s.tensor(228),
+            gamma: s.p + 1717008, beta: s.p + 1717968, savedMean: s.f + 2722048, savedInvStd: s.f + 2723008,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(891), batch: s.n, height: 38, width: 38,
+            channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
+            weights: s.f + 2723968, gradInput: s.tensor(890), gradWeights: s.f + 2732608, workspace: s.ws, pool: pool)
         s.profiler?.stop(1434)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15569,7 +15689,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(894),
             gradWeights: s.g + 1396688, workspace: s.ws, pool: pool)
         s.profiler?.stop(1444)
-        // features.4.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]
+        // features.4.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(894), seInput: s.tensor(896), batch: s.n,
             pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1318880, seActivation: .silu,
@@ -15577,7 +15697,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(221), gradReduceWeights: s.g + 1318880, gradReduceBias: s.g + 1357280,
             gradExpandWeights: s.g + 1357328, gradExpandBias: s.g + 1395728, preActivation: s.tensor(216),
             gamma: s.p + 1315040, beta: s.p + 1316000, savedMean: s.f + 2700608, savedInvStd: s.f + 2701568,
-            activation: .silu, gradGamma: s.g + 1315040, gradBeta: s.g + 1316000, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1315040, gradBeta: s.g + 1316000, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1445)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -15599,11 +15720,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2711168, count: 8640)
         s.profiler?.stop(1448)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(894), input: s.tensor(898), batch: s.n, height: 38,
-            width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2702528, gradInput: s.tensor(897), gradWeights: s.f + 2711168, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(894), preActivation: s.tensor(216),
+            gamma: s.p + 1315040, beta: s.p + 1316000, savedMean: s.f + 2700608, savedInvStd: s.f + 2701568,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(898), batch: s.n, height: 38, width: 38,
+            channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
+            weights: s.f + 2702528, gradInput: s.tensor(897), gradWeights: s.f + 2711168, workspace: s.ws, pool: pool)
         s.profiler?.stop(1449)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15670,7 +15793,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 480, outChannels: 160, gradInput: s.tensor(900),
             gradWeights: s.g + 1071520, workspace: s.ws, pool: pool)
         s.profiler?.stop(1458)
-        // features.4.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 480]
+        // features.4.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(900), seInput: s.tensor(902), batch: s.n,
             pixels: 1444, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 1051808, seActivation: .silu,
@@ -15678,7 +15801,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(211), gradReduceWeights: s.g + 1051808, gradReduceBias: s.g + 1061408,
             gradExpandWeights: s.g + 1061440, gradExpandBias: s.g + 1071040, preActivation: s.tensor(206),
             gamma: s.p + 1049888, beta: s.p + 1050368, savedMean: s.f + 2688768, savedInvStd: s.f + 2689248,
-            activation: .silu, gradGamma: s.g + 1049888, gradBeta: s.g + 1050368, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1049888, gradBeta: s.g + 1050368, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1459)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -15700,11 +15824,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2694048, count: 4320)
         s.profiler?.stop(1462)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 38, 38, 480]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 38, 38, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(900), input: s.tensor(904), batch: s.n, height: 75,
-            width: 75, channels: 480, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
-            weights: s.f + 2689728, gradInput: s.tensor(903), gradWeights: s.f + 2694048, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(900), preActivation: s.tensor(206),
+            gamma: s.p + 1049888, beta: s.p + 1050368, savedMean: s.f + 2688768, savedInvStd: s.f + 2689248,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(904), batch: s.n, height: 75, width: 75,
+            channels: 480, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38,
+            weights: s.f + 2689728, gradInput: s.tensor(903), gradWeights: s.f + 2694048, workspace: s.ws, pool: pool)
         s.profiler?.stop(1463)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15773,7 +15899,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(907), gradWeights: s.g + 966528,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1472)
-        // features.3.6.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]
+        // features.3.6.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(907), seInput: s.tensor(909), batch: s.n,
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 946816, seActivation: .silu,
@@ -15781,7 +15907,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(199), gradReduceWeights: s.g + 946816, gradReduceBias: s.g + 956416,
             gradExpandWeights: s.g + 956448, gradExpandBias: s.g + 966048, preActivation: s.tensor(194),
             gamma: s.p + 944896, beta: s.p + 945376, savedMean: s.f + 2662688, savedInvStd: s.f + 2663168,
-            activation: .silu, gradGamma: s.g + 944896, gradBeta: s.g + 945376, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 944896, gradBeta: s.g + 945376, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1473)
         // features.3.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -15803,11 +15930,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2675648, count: 12000)
         s.profiler?.stop(1476)
-        // features.3.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
+        // features.3.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(907), input: s.tensor(911), batch: s.n, height: 75,
-            width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2663648, gradInput: s.tensor(910), gradWeights: s.f + 2675648, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(907), preActivation: s.tensor(194),
+            gamma: s.p + 944896, beta: s.p + 945376, savedMean: s.f + 2662688, savedInvStd: s.f + 2663168,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(911), batch: s.n, height: 75, width: 75,
+            channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
+            weights: s.f + 2663648, gradInput: s.tensor(910), gradWeights: s.f + 2675648, workspace: s.ws, pool: pool)
         s.profiler?.stop(1477)
         // features.3.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15880,7 +16009,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(914), gradWeights: s.g + 853856,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1487)
-        // features.3.5.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]
+        // features.3.5.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(914), seInput: s.tensor(916), batch: s.n,
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 834144, seActivation: .silu,
@@ -15888,7 +16017,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(187), gradReduceWeights: s.g + 834144, gradReduceBias: s.g + 843744,
             gradExpandWeights: s.g + 843776, gradExpandBias: s.g + 853376, preActivation: s.tensor(182),
             gamma: s.p + 832224, beta: s.p + 832704, savedMean: s.f + 2636608, savedInvStd: s.f + 2637088,
-            activation: .silu, gradGamma: s.g + 832224, gradBeta: s.g + 832704, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 832224, gradBeta: s.g + 832704, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1488)
         // features.3.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -15910,11 +16040,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2649568, count: 12000)
         s.profiler?.stop(1491)
-        // features.3.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
+        // features.3.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(914), input: s.tensor(918), batch: s.n, height: 75,
-            width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2637568, gradInput: s.tensor(917), gradWeights: s.f + 2649568, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(914), preActivation: s.tensor(182),
+            gamma: s.p + 832224, beta: s.p + 832704, savedMean: s.f + 2636608, savedInvStd: s.f + 2637088,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(918), batch: s.n, height: 75, width: 75,
+            channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
+            weights: s.f + 2637568, gradInput: s.tensor(917), gradWeights: s.f + 2649568, workspace: s.ws, pool: pool)
         s.profiler?.stop(1492)
         // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15987,7 +16119,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(921), gradWeights: s.g + 741184,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1502)
-        // features.3.4.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]
+        // features.3.4.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(921), seInput: s.tensor(923), batch: s.n,
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 721472, seActivation: .silu,
@@ -15995,7 +16127,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(175), gradReduceWeights: s.g + 721472, gradReduceBias: s.g + 731072,
             gradExpandWeights: s.g + 731104, gradExpandBias: s.g + 740704, preActivation: s.tensor(170),
             gamma: s.p + 719552, beta: s.p + 720032, savedMean: s.f + 2610528, savedInvStd: s.f + 2611008,
-            activation: .silu, gradGamma: s.g + 719552, gradBeta: s.g + 720032, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 719552, gradBeta: s.g + 720032, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1503)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -16017,11 +16150,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2623488, count: 12000)
         s.profiler?.stop(1506)
-        // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
+        // features.3.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(921), input: s.tensor(925), batch: s.n, height: 75,
-            width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2611488, gradInput: s.tensor(924), gradWeights: s.f + 2623488, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(921), preActivation: s.tensor(170),
+            gamma: s.p + 719552, beta: s.p + 720032, savedMean: s.f + 2610528, savedInvStd: s.f + 2611008,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(925), batch: s.n, height: 75, width: 75,
+            channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
+            weights: s.f + 2611488, gradInput: s.tensor(924), gradWeights: s.f + 2623488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1507)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16094,7 +16229,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(928), gradWeights: s.g + 628512,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1517)
-        // features.3.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]
+        // features.3.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(928), seInput: s.tensor(930), batch: s.n,
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 608800, seActivation: .silu,
@@ -16102,7 +16237,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(163), gradReduceWeights: s.g + 608800, gradReduceBias: s.g + 618400,
             gradExpandWeights: s.g + 618432, gradExpandBias: s.g + 628032, preActivation: s.tensor(158),
             gamma: s.p + 606880, beta: s.p + 607360, savedMean: s.f + 2584448, savedInvStd: s.f + 2584928,
-            activation: .silu, gradGamma: s.g + 606880, gradBeta: s.g + 607360, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 606880, gradBeta: s.g + 607360, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1518)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -16124,11 +16260,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2597408, count: 12000)
         s.profiler?.stop(1521)
-        // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
+        // features.3.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(928), input: s.tensor(932), batch: s.n, height: 75,
-            width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2585408, gradInput: s.tensor(931), gradWeights: s.f + 2597408, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(928), preActivation: s.tensor(158),
+            gamma: s.p + 606880, beta: s.p + 607360, savedMean: s.f + 2584448, savedInvStd: s.f + 2584928,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(932), batch: s.n, height: 75, width: 75,
+            channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
+            weights: s.f + 2585408, gradInput: s.tensor(931), gradWeights: s.f + 2597408, workspace: s.ws, pool: pool)
         s.profiler?.stop(1522)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16201,7 +16339,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(935), gradWeights: s.g + 515840,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1532)
-        // features.3.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]
+        // features.3.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(935), seInput: s.tensor(937), batch: s.n,
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 496128, seActivation: .silu,
@@ -16209,7 +16347,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(151), gradReduceWeights: s.g + 496128, gradReduceBias: s.g + 505728,
             gradExpandWeights: s.g + 505760, gradExpandBias: s.g + 515360, preActivation: s.tensor(146),
             gamma: s.p + 494208, beta: s.p + 494688, savedMean: s.f + 2558368, savedInvStd: s.f + 2558848,
-            activation: .silu, gradGamma: s.g + 494208, gradBeta: s.g + 494688, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 494208, gradBeta: s.g + 494688, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1533)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -16231,11 +16370,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2571328, count: 12000)
         s.profiler?.stop(1536)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(935), input: s.tensor(939), batch: s.n, height: 75,
-            width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2559328, gradInput: s.tensor(938), gradWeights: s.f + 2571328, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(935), preActivation: s.tensor(146),
+            gamma: s.p + 494208, beta: s.p + 494688, savedMean: s.f + 2558368, savedInvStd: s.f + 2558848,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(939), batch: s.n, height: 75, width: 75,
+            channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
+            weights: s.f + 2559328, gradInput: s.tensor(938), gradWeights: s.f + 2571328, workspace: s.ws, pool: pool)
         s.profiler?.stop(1537)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16308,7 +16449,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(942), gradWeights: s.g + 403168,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1547)
-        // features.3.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]
+        // features.3.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(942), seInput: s.tensor(944), batch: s.n,
             pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 383456, seActivation: .silu,
@@ -16316,7 +16457,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(139), gradReduceWeights: s.g + 383456, gradReduceBias: s.g + 393056,
             gradExpandWeights: s.g + 393088, gradExpandBias: s.g + 402688, preActivation: s.tensor(134),
             gamma: s.p + 381536, beta: s.p + 382016, savedMean: s.f + 2532288, savedInvStd: s.f + 2532768,
-            activation: .silu, gradGamma: s.g + 381536, gradBeta: s.g + 382016, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 381536, gradBeta: s.g + 382016, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1548)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -16338,11 +16480,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2545248, count: 12000)
         s.profiler?.stop(1551)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(942), input: s.tensor(946), batch: s.n, height: 75,
-            width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2533248, gradInput: s.tensor(945), gradWeights: s.f + 2545248, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(942), preActivation: s.tensor(134),
+            gamma: s.p + 381536, beta: s.p + 382016, savedMean: s.f + 2532288, savedInvStd: s.f + 2532768,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(946), batch: s.n, height: 75, width: 75,
+            channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
+            weights: s.f + 2533248, gradInput: s.tensor(945), gradWeights: s.f + 2545248, workspace: s.ws, pool: pool)
         s.profiler?.stop(1552)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16409,7 +16553,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 288, outChannels: 80, gradInput: s.tensor(948), gradWeights: s.g + 305856,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1561)
-        // features.3.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 288]
+        // features.3.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(948), seInput: s.tensor(950), batch: s.n,
             pixels: 5625, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 298640, seActivation: .silu,
@@ -16417,7 +16561,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(129), gradReduceWeights: s.g + 298640, gradReduceBias: s.g + 302096,
             gradExpandWeights: s.g + 302112, gradExpandBias: s.g + 305568, preActivation: s.tensor(124),
             gamma: s.p + 297488, beta: s.p + 297776, savedMean: s.f + 2516192, savedInvStd: s.f + 2516480,
-            activation: .silu, gradGamma: s.g + 297488, gradBeta: s.g + 297776, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 297488, gradBeta: s.g + 297776, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1562)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -16439,11 +16584,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2523968, count: 7200)
         s.profiler?.stop(1565)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 75, 75, 288]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 75, 75, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(948), input: s.tensor(952), batch: s.n, height: 150,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(948), preActivation: s.tensor(124),
+            gamma: s.p + 297488, beta: s.p + 297776, savedMean: s.f + 2516192, savedInvStd: s.f + 2516480,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(952), batch: s.n, height: 150,
             width: 150, channels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75,
-            weights: s.f + 2516768, gradInput: s.tensor(951), gradWeights: s.f + 2523968, pool: pool)
+            weights: s.f + 2516768, gradInput: s.tensor(951), gradWeights: s.f + 2523968, workspace: s.ws, pool: pool)
         s.profiler?.stop(1566)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16512,7 +16659,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(955),
             gradWeights: s.g + 261296, workspace: s.ws, pool: pool)
         s.profiler?.stop(1575)
-        // features.2.6.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]
+        // features.2.6.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(955), seInput: s.tensor(957), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 254080, seActivation: .silu,
@@ -16520,7 +16667,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(117), gradReduceWeights: s.g + 254080, gradReduceBias: s.g + 257536,
             gradExpandWeights: s.g + 257552, gradExpandBias: s.g + 261008, preActivation: s.tensor(112),
             gamma: s.p + 252928, beta: s.p + 253216, savedMean: s.f + 2509760, savedInvStd: s.f + 2510048,
-            activation: .silu, gradGamma: s.g + 252928, gradBeta: s.g + 253216, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 252928, gradBeta: s.g + 253216, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1576)
         // features.2.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -16542,11 +16690,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2512928, count: 2592)
         s.profiler?.stop(1579)
-        // features.2.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
+        // features.2.6.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(955), input: s.tensor(959), batch: s.n, height: 150,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(955), preActivation: s.tensor(112),
+            gamma: s.p + 252928, beta: s.p + 253216, savedMean: s.f + 2509760, savedInvStd: s.f + 2510048,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(959), batch: s.n, height: 150,
             width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 2510336, gradInput: s.tensor(958), gradWeights: s.f + 2512928, pool: pool)
+            weights: s.f + 2510336, gradInput: s.tensor(958), gradWeights: s.f + 2512928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1580)
         // features.2.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16619,7 +16769,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(962),
             gradWeights: s.g + 221344, workspace: s.ws, pool: pool)
         s.profiler?.stop(1590)
-        // features.2.5.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]
+        // features.2.5.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(962), seInput: s.tensor(964), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 214128, seActivation: .silu,
@@ -16627,7 +16777,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(105), gradReduceWeights: s.g + 214128, gradReduceBias: s.g + 217584,
             gradExpandWeights: s.g + 217600, gradExpandBias: s.g + 221056, preActivation: s.tensor(100),
             gamma: s.p + 212976, beta: s.p + 213264, savedMean: s.f + 2503328, savedInvStd: s.f + 2503616,
-            activation: .silu, gradGamma: s.g + 212976, gradBeta: s.g + 213264, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 212976, gradBeta: s.g + 213264, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1591)
         // features.2.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -16649,11 +16800,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2506496, count: 2592)
         s.profiler?.stop(1594)
-        // features.2.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
+        // features.2.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(962), input: s.tensor(966), batch: s.n, height: 150,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(962), preActivation: s.tensor(100),
+            gamma: s.p + 212976, beta: s.p + 213264, savedMean: s.f + 2503328, savedInvStd: s.f + 2503616,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(966), batch: s.n, height: 150,
             width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 2503904, gradInput: s.tensor(965), gradWeights: s.f + 2506496, pool: pool)
+            weights: s.f + 2503904, gradInput: s.tensor(965), gradWeights: s.f + 2506496, workspace: s.ws, pool: pool)
         s.profiler?.stop(1595)
         // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16726,7 +16879,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(969),
             gradWeights: s.g + 181392, workspace: s.ws, pool: pool)
         s.profiler?.stop(1605)
-        // features.2.4.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]
+        // features.2.4.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(969), seInput: s.tensor(971), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 174176, seActivation: .silu,
@@ -16734,7 +16887,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(93), gradReduceWeights: s.g + 174176, gradReduceBias: s.g + 177632,
             gradExpandWeights: s.g + 177648, gradExpandBias: s.g + 181104, preActivation: s.tensor(88),
             gamma: s.p + 173024, beta: s.p + 173312, savedMean: s.f + 2496896, savedInvStd: s.f + 2497184,
-            activation: .silu, gradGamma: s.g + 173024, gradBeta: s.g + 173312, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 173024, gradBeta: s.g + 173312, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1606)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -16756,11 +16910,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2500064, count: 2592)
         s.profiler?.stop(1609)
-        // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
+        // features.2.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(969), input: s.tensor(973), batch: s.n, height: 150,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(969), preActivation: s.tensor(88),
+            gamma: s.p + 173024, beta: s.p + 173312, savedMean: s.f + 2496896, savedInvStd: s.f + 2497184,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(973), batch: s.n, height: 150,
             width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 2497472, gradInput: s.tensor(972), gradWeights: s.f + 2500064, pool: pool)
+            weights: s.f + 2497472, gradInput: s.tensor(972), gradWeights: s.f + 2500064, workspace: s.ws, pool: pool)
         s.profiler?.stop(1610)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16833,7 +16989,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(976),
             gradWeights: s.g + 141440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1620)
-        // features.2.3.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]
+        // features.2.3.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(976), seInput: s.tensor(978), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 134224, seActivation: .silu,
@@ -16841,7 +16997,8 @@ public final class EfficientNetB7Training: TrainableModel {
             savedScale: s.tensor(81), gradReduceWeights: s.g + 134224, gradReduceBias: s.g + 137680,
             gradExpandWeights: s.g + 137696, gradExpandBias: s.g + 141152, preActivation: s.tensor(76),
             gamma: s.p + 133072, beta: s.p + 133360, savedMean: s.f + 2490464, savedInvStd: s.f + 2490752,
-            activation: .silu, gradGamma: s.g + 133072, gradBeta: s.g + 133360, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 133072, gradBeta: s.g + 133360, reductions: s.f + 2461440,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1621)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -16863,11 +17020,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2493632, count: 2592)
         s.profiler?.stop(1624)
-        // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
+        // features.2.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(976), input: s.tensor(980), batch: s.n, height: 150,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(976), preActivation: s.tensor(76),
+            gamma: s.p + 133072, beta: s.p + 133360, savedMean: s.f + 2490464, savedInvStd: s.f + 2490752,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(980), batch: s.n, height: 150,
             width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 2491040, gradInput: s.tensor(979), gradWeights: s.f + 2493632, pool: pool)
+            weights: s.f + 2491040, gradInput: s.tensor(979), gradWeights: s.f + 2493632, workspace: s.ws, pool: pool)
         s.profiler?.stop(1625)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16940,7 +17099,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(983),
             gradWeights: s.g + 101488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1635)
-        // features.2.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]
+        // features.2.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(983), seInput: s.tensor(985), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 94272, seActivation: .silu,
@@ -16948,7 +17107,7 @@ public final class EfficientNetB7Training: TrainableModel {
             gradReduceWeights: s.g + 94272, gradReduceBias: s.g + 97728, gradExpandWeights: s.g + 97744,
             gradExpandBias: s.g + 101200, preActivation: s.tensor(64), gamma: s.p + 93120, beta: s.p + 93408,
             savedMean: s.f + 2484032, savedInvStd: s.f + 2484320, activation: .silu, gradGamma: s.g + 93120,
-            gradBeta: s.g + 93408, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 93408, reductions: s.f + 2461440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1636)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -16970,11 +17129,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2487200, count: 2592)
         s.profiler?.stop(1639)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(983), input: s.tensor(987), batch: s.n, height: 150,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(983), preActivation: s.tensor(64),
+            gamma: s.p + 93120, beta: s.p + 93408, savedMean: s.f + 2484032, savedInvStd: s.f + 2484320,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(987), batch: s.n, height: 150,
             width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 2484608, gradInput: s.tensor(986), gradWeights: s.f + 2487200, pool: pool)
+            weights: s.f + 2484608, gradInput: s.tensor(986), gradWeights: s.f + 2487200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1640)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17046,7 +17207,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 22500 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(990), gradWeights: s.g + 61536,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1650)
-        // features.2.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]
+        // features.2.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(990), seInput: s.tensor(992), batch: s.n,
             pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 54320, seActivation: .silu,
@@ -17054,7 +17215,7 @@ public final class EfficientNetB7Training: TrainableModel {
             gradReduceWeights: s.g + 54320, gradReduceBias: s.g + 57776, gradExpandWeights: s.g + 57792,
             gradExpandBias: s.g + 61248, preActivation: s.tensor(52), gamma: s.p + 53168, beta: s.p + 53456,
             savedMean: s.f + 2477600, savedInvStd: s.f + 2477888, activation: .silu, gradGamma: s.g + 53168,
-            gradBeta: s.g + 53456, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 53456, reductions: s.f + 2461440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1651)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -17076,11 +17237,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2480768, count: 2592)
         s.profiler?.stop(1654)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(990), input: s.tensor(994), batch: s.n, height: 150,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(990), preActivation: s.tensor(52),
+            gamma: s.p + 53168, beta: s.p + 53456, savedMean: s.f + 2477600, savedInvStd: s.f + 2477888,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(994), batch: s.n, height: 150,
             width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 2478176, gradInput: s.tensor(993), gradWeights: s.f + 2480768, pool: pool)
+            weights: s.f + 2478176, gradInput: s.tensor(993), gradWeights: s.f + 2480768, workspace: s.ws, pool: pool)
         s.profiler?.stop(1655)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17146,7 +17309,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 22500 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(996), gradWeights: s.g + 26192,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1664)
-        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 192]
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(996), seInput: s.tensor(998), batch: s.n,
             pixels: 22500, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 22912, seActivation: .silu,
@@ -17154,7 +17317,7 @@ public final class EfficientNetB7Training: TrainableModel {
             gradReduceWeights: s.g + 22912, gradReduceBias: s.g + 24448, gradExpandWeights: s.g + 24464,
             gradExpandBias: s.g + 26000, preActivation: s.tensor(42), gamma: s.p + 22144, beta: s.p + 22336,
             savedMean: s.f + 2473088, savedInvStd: s.f + 2473280, activation: .silu, gradGamma: s.g + 22144,
-            gradBeta: s.g + 22336, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 22336, reductions: s.f + 2461440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1665)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -17176,11 +17339,13 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2475200, count: 1728)
         s.profiler?.stop(1668)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 300, 300, 192] <- [n, 150, 150, 192]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 300, 300, 192] <- [n, 150, 150, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(996), input: s.tensor(1000), batch: s.n,
-            height: 300, width: 300, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150,
-            outWidth: 150, weights: s.f + 2473472, gradInput: s.tensor(999), gradWeights: s.f + 2475200, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(996), preActivation: s.tensor(42),
+            gamma: s.p + 22144, beta: s.p + 22336, savedMean: s.f + 2473088, savedInvStd: s.f + 2473280,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1000), batch: s.n, height: 300,
+            width: 300, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 2473472, gradInput: s.tensor(999), gradWeights: s.f + 2475200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1669)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17248,7 +17413,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1003), gradWeights: s.g + 12352,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1678)
-        // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 32]
+        // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1003), seInput: s.tensor(1005), batch: s.n,
             pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 11792, seActivation: .silu,
@@ -17256,17 +17421,20 @@ public final class EfficientNetB7Training: TrainableModel {
             gradReduceWeights: s.g + 11792, gradReduceBias: s.g + 12048, gradExpandWeights: s.g + 12064,
             gradExpandBias: s.g + 12320, preActivation: s.tensor(30), gamma: s.p + 11664, beta: s.p + 11696,
             savedMean: s.f + 2472000, savedInvStd: s.f + 2472032, activation: .silu, gradGamma: s.g + 11664,
-            gradBeta: s.g + 11696, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 11696, reductions: s.f + 2461440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1679)
         // features.1.3.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2472352, count: 288)
         s.profiler?.stop(1680)
-        // features.1.3.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
+        // features.1.3.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1003), input: s.tensor(28), batch: s.n, height: 300,
-            width: 300, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: s.f + 2472064, gradInput: s.tensor(1006), gradWeights: s.f + 2472352, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1003), preActivation: s.tensor(30),
+            gamma: s.p + 11664, beta: s.p + 11696, savedMean: s.f + 2472000, savedInvStd: s.f + 2472032,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(28), batch: s.n, height: 300, width: 300,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
+            weights: s.f + 2472064, gradInput: s.tensor(1006), gradWeights: s.f + 2472352, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1681)
         // features.1.3.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17324,7 +17492,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1008), gradWeights: s.g + 10224,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1689)
-        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 32]
+        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1008), seInput: s.tensor(1010), batch: s.n,
             pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 9664, seActivation: .silu,
@@ -17332,17 +17500,20 @@ public final class EfficientNetB7Training: TrainableModel {
             gradReduceWeights: s.g + 9664, gradReduceBias: s.g + 9920, gradExpandWeights: s.g + 9936,
             gradExpandBias: s.g + 10192, preActivation: s.tensor(20), gamma: s.p + 9536, beta: s.p + 9568,
             savedMean: s.f + 2471296, savedInvStd: s.f + 2471328, activation: .silu, gradGamma: s.g + 9536,
-            gradBeta: s.g + 9568, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 9568, reductions: s.f + 2461440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1690)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2471648, count: 288)
         s.profiler?.stop(1691)
-        // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
+        // features.1.2.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1008), input: s.tensor(18), batch: s.n, height: 300,
-            width: 300, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: s.f + 2471360, gradInput: s.tensor(1011), gradWeights: s.f + 2471648, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1008), preActivation: s.tensor(20),
+            gamma: s.p + 9536, beta: s.p + 9568, savedMean: s.f + 2471296, savedInvStd: s.f + 2471328,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(18), batch: s.n, height: 300, width: 300,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
+            weights: s.f + 2471360, gradInput: s.tensor(1011), gradWeights: s.f + 2471648, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1692)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17399,7 +17570,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1013), gradWeights: s.g + 8096,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1700)
-        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 32]
+        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1013), seInput: s.tensor(1015), batch: s.n,
             pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 7536, seActivation: .silu,
@@ -17407,17 +17578,20 @@ public final class EfficientNetB7Training: TrainableModel {
             gradReduceWeights: s.g + 7536, gradReduceBias: s.g + 7792, gradExpandWeights: s.g + 7808,
             gradExpandBias: s.g + 8064, preActivation: s.tensor(10), gamma: s.p + 7408, beta: s.p + 7440,
             savedMean: s.f + 2470592, savedInvStd: s.f + 2470624, activation: .silu, gradGamma: s.g + 7408,
-            gradBeta: s.g + 7440, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 7440, reductions: s.f + 2461440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1701)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2470944, count: 288)
         s.profiler?.stop(1702)
-        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
+        // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1013), input: s.tensor(9), batch: s.n, height: 300,
-            width: 300, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
-            weights: s.f + 2470656, gradInput: s.tensor(1016), gradWeights: s.f + 2470944, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1013), preActivation: s.tensor(10),
+            gamma: s.p + 7408, beta: s.p + 7440, savedMean: s.f + 2470592, savedInvStd: s.f + 2470624,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(9), batch: s.n, height: 300, width: 300,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
+            weights: s.f + 2470656, gradInput: s.tensor(1016), gradWeights: s.f + 2470944, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1703)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17468,7 +17642,7 @@ public final class EfficientNetB7Training: TrainableModel {
             pixels: 90000 &* s.n, inChannels: 64, outChannels: 32, gradInput: s.tensor(1017), gradWeights: s.g + 4944,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1710)
-        // features.1.0.block.1 squeeze-excitation 64 -> 16 -> 64 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 64]
+        // features.1.0.block.1 squeeze-excitation 64 -> 16 -> 64 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 64]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1017), seInput: s.tensor(1019), batch: s.n,
             pixels: 90000, channels: 64, squeezeChannels: 16, reduceWeights: s.p + 2816, seActivation: .silu,
@@ -17476,7 +17650,7 @@ public final class EfficientNetB7Training: TrainableModel {
             gradReduceWeights: s.g + 2816, gradReduceBias: s.g + 3840, gradExpandWeights: s.g + 3856,
             gradExpandBias: s.g + 4880, preActivation: s.tensor(2), gamma: s.p + 2560, beta: s.p + 2624,
             savedMean: s.f + 2469248, savedInvStd: s.f + 2469312, activation: .silu, gradGamma: s.g + 2560,
-            gradBeta: s.g + 2624, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 2624, reductions: s.f + 2461440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1711)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -17498,11 +17672,14 @@ public final class EfficientNetB7Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2469952, count: 576)
         s.profiler?.stop(1714)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 64] <- [n, 300, 300, 64]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 64] <- [n, 300, 300, 64]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1017), input: s.tensor(1021), batch: s.n,
-            height: 300, width: 300, channels: 64, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300,
-            outWidth: 300, weights: s.f + 2469376, gradInput: s.tensor(1020), gradWeights: s.f + 2469952, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1017), preActivation: s.tensor(2),
+            gamma: s.p + 2560, beta: s.p + 2624, savedMean: s.f + 2469248, savedInvStd: s.f + 2469312,
+            activation: .identity, reductions: s.f + 2461440, input: s.tensor(1021), batch: s.n, height: 300,
+            width: 300, channels: 64, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
+            weights: s.f + 2469376, gradInput: s.tensor(1020), gradWeights: s.f + 2469952, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1715)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17973,8 +18150,8 @@ public final class EfficientNetB7Training: TrainableModel {
         (703372320, 324707520),  // 439: features.5.9 drop-path keep, 1 floats per image
         (507453120, 217351776),  // 440: features.6.0.block.0 conv output, 1,940,736 floats per image
         (509393856, 221233248),  // 441: features.6.0.block.0 output, 1,940,736 floats per image
-        (512720832, 301601664),  // 442: features.6.0.block.1 conv output, 485,184 floats per image
-        (679503648, 221233248),  // 443: features.6.0.block.1 output, 485,184 floats per image
+        (679503648, 301601664),  // 442: features.6.0.block.1 conv output, 485,184 floats per image
+        (512720832, 221233248),  // 443: features.6.0.block.1 output, 485,184 floats per image
         (679988832, 221718432),  // 444: features.6.0.block.2 output, 485,184 floats per image
         (513249792, 225080032),  // 445: features.6.0.block.2 pooled, 1,344 floats per image
         (513253632, 225085296),  // 446: features.6.0.block.2 hidden, 56 floats per image
@@ -18186,21 +18363,21 @@ public final class EfficientNetB7Training: TrainableModel {
         (606854688, 262776960),  // 652: gradient of features.7.3.block.3 input, 1,386,240 floats per image
         (605468448, 261390720),  // 653: features.7.3.block.2 output (recomputed), 1,386,240 floats per image
         (604082208, 258618240),  // 654: features.7.3.block.1 output (recomputed), 1,386,240 floats per image
-        (602695968, 260004480),  // 655: gradient of features.7.3.block.1 input, 1,386,240 floats per image
+        (604082208, 261390720),  // 655: gradient of features.7.3.block.1 input, 1,386,240 floats per image
         (601309728, 258618240),  // 656: features.7.3.block.0 output (recomputed), 1,386,240 floats per image
         (247320000, 224005728),  // 657: gradient of features.7.3.block.0 input, 231,040 floats per image
         (247551040, 224236768),  // 658: gradient of features.7.2 branch, 231,040 floats per image
         (599923488, 260004480),  // 659: gradient of features.7.2.block.3 input, 1,386,240 floats per image
         (598537248, 258618240),  // 660: features.7.2.block.2 output (recomputed), 1,386,240 floats per image
         (597151008, 255845760),  // 661: features.7.2.block.1 output (recomputed), 1,386,240 floats per image
-        (595764768, 257232000),  // 662: gradient of features.7.2.block.1 input, 1,386,240 floats per image
+        (597151008, 258618240),  // 662: gradient of features.7.2.block.1 input, 1,386,240 floats per image
         (594378528, 255845760),  // 663: features.7.2.block.0 output (recomputed), 1,386,240 floats per image
         (247551040, 224236768),  // 664: gradient of features.7.2.block.0 input, 231,040 floats per image
         (247320000, 224005728),  // 665: gradient of features.7.1 branch, 231,040 floats per image
         (592992288, 257232000),  // 666: gradient of features.7.1.block.3 input, 1,386,240 floats per image
         (591606048, 255845760),  // 667: features.7.1.block.2 output (recomputed), 1,386,240 floats per image
         (590219808, 222619488),  // 668: features.7.1.block.1 output (recomputed), 1,386,240 floats per image
-        (588833568, 254459520),  // 669: gradient of features.7.1.block.1 input, 1,386,240 floats per image
+        (590219808, 255845760),  // 669: gradient of features.7.1.block.1 input, 1,386,240 floats per image
         (587447328, 222619488),  // 670: features.7.1.block.0 output (recomputed), 1,386,240 floats per image
         (248151744, 223728480),  // 671: gradient of features.7.1.block.0 input, 231,040 floats per image
         (247320000, 222896736),  // 672: gradient of features.7.0.block.3 input, 831,744 floats per image
@@ -18295,7 +18472,7 @@ public final class EfficientNetB7Training: TrainableModel {
         (247805184, 222896736),  // 761: gradient of features.6.1.block.0 input, 138,624 floats per image
         (247320000, 254459520),  // 762: gradient of features.6.0.block.3 input, 485,184 floats per image
         (679988832, 221718432),  // 763: features.6.0.block.2 output (recomputed), 485,184 floats per image
-        (679503648, 221233248),  // 764: features.6.0.block.1 output (recomputed), 485,184 floats per image
+        (512720832, 221233248),  // 764: features.6.0.block.1 output (recomputed), 485,184 floats per image
         (511334592, 223173984),  // 765: gradient of features.6.0.block.1 input, 1,940,736 floats per image
         (509393856, 221233248),  // 766: features.6.0.block.0 output (recomputed), 1,940,736 floats per image
         (247320000, 254459520),  // 767: gradient of features.6.0.block.0 input, 323,456 floats per image
@@ -18303,65 +18480,65 @@ public final class EfficientNetB7Training: TrainableModel {
         (507453120, 223173984),  // 769: gradient of features.5.9.block.3 input, 1,940,736 floats per image
         (505512384, 221233248),  // 770: features.5.9.block.2 output (recomputed), 1,940,736 floats per image
         (503571648, 217351776),  // 771: features.5.9.block.1 output (recomputed), 1,940,736 floats per image
-        (501630912, 219292512),  // 772: gradient of features.5.9.block.1 input, 1,940,736 floats per image
+        (503571648, 221233248),  // 772: gradient of features.5.9.block.1 input, 1,940,736 floats per image
         (499690176, 217351776),  // 773: features.5.9.block.0 output (recomputed), 1,940,736 floats per image
-        (247643456, 221233248),  // 774: gradient of features.5.9.block.0 input, 323,456 floats per image
-        (247320000, 221556704),  // 775: gradient of features.5.8 branch, 323,456 floats per image
+        (247643456, 223173984),  // 774: gradient of features.5.9.block.0 input, 323,456 floats per image
+        (247320000, 221233248),  // 775: gradient of features.5.8 branch, 323,456 floats per image
         (497749440, 219292512),  // 776: gradient of features.5.8.block.3 input, 1,940,736 floats per image
         (495808704, 217351776),  // 777: features.5.8.block.2 output (recomputed), 1,940,736 floats per image
         (493867968, 213470304),  // 778: features.5.8.block.1 output (recomputed), 1,940,736 floats per image
-        (491927232, 215411040),  // 779: gradient of features.5.8.block.1 input, 1,940,736 floats per image
+        (493867968, 217351776),  // 779: gradient of features.5.8.block.1 input, 1,940,736 floats per image
         (489986496, 213470304),  // 780: features.5.8.block.0 output (recomputed), 1,940,736 floats per image
-        (247320000, 217351776),  // 781: gradient of features.5.8.block.0 input, 323,456 floats per image
-        (247643456, 217675232),  // 782: gradient of features.5.7 branch, 323,456 floats per image
+        (247320000, 219292512),  // 781: gradient of features.5.8.block.0 input, 323,456 floats per image
+        (247643456, 217351776),  // 782: gradient of features.5.7 branch, 323,456 floats per image
         (488045760, 215411040),  // 783: gradient of features.5.7.block.3 input, 1,940,736 floats per image
         (486105024, 213470304),  // 784: features.5.7.block.2 output (recomputed), 1,940,736 floats per image
         (484164288, 209588832),  // 785: features.5.7.block.1 output (recomputed), 1,940,736 floats per image
-        (482223552, 211529568),  // 786: gradient of features.5.7.block.1 input, 1,940,736 floats per image
+        (484164288, 213470304),  // 786: gradient of features.5.7.block.1 input, 1,940,736 floats per image
         (480282816, 209588832),  // 787: features.5.7.block.0 output (recomputed), 1,940,736 floats per image
-        (247643456, 213470304),  // 788: gradient of features.5.7.block.0 input, 323,456 floats per image
-        (247320000, 213793760),  // 789: gradient of features.5.6 branch, 323,456 floats per image
+        (247643456, 215411040),  // 788: gradient of features.5.7.block.0 input, 323,456 floats per image
+        (247320000, 213470304),  // 789: gradient of features.5.6 branch, 323,456 floats per image
         (478342080, 211529568),  // 790: gradient of features.5.6.block.3 input, 1,940,736 floats per image
         (476401344, 209588832),  // 791: features.5.6.block.2 output (recomputed), 1,940,736 floats per image
         (474460608, 205707360),  // 792: features.5.6.block.1 output (recomputed), 1,940,736 floats per image
-        (472519872, 207648096),  // 793: gradient of features.5.6.block.1 input, 1,940,736 floats per image
+        (474460608, 209588832),  // 793: gradient of features.5.6.block.1 input, 1,940,736 floats per image
         (470579136, 205707360),  // 794: features.5.6.block.0 output (recomputed), 1,940,736 floats per image
-        (247320000, 209588832),  // 795: gradient of features.5.6.block.0 input, 323,456 floats per image
-        (247643456, 209912288),  // 796: gradient of features.5.5 branch, 323,456 floats per image
+        (247320000, 211529568),  // 795: gradient of features.5.6.block.0 input, 323,456 floats per image
+        (247643456, 209588832),  // 796: gradient of features.5.5 branch, 323,456 floats per image
         (468638400, 207648096),  // 797: gradient of features.5.5.block.3 input, 1,940,736 floats per image
         (466697664, 205707360),  // 798: features.5.5.block.2 output (recomputed), 1,940,736 floats per image
         (464756928, 201825888),  // 799: features.5.5.block.1 output (recomputed), 1,940,736 floats per image
-        (462816192, 203766624),  // 800: gradient of features.5.5.block.1 input, 1,940,736 floats per image
+        (464756928, 205707360),  // 800: gradient of features.5.5.block.1 input, 1,940,736 floats per image
         (460875456, 201825888),  // 801: features.5.5.block.0 output (recomputed), 1,940,736 floats per image
-        (247643456, 205707360),  // 802: gradient of features.5.5.block.0 input, 323,456 floats per image
-        (247320000, 206030816),  // 803: gradient of features.5.4 branch, 323,456 floats per image
+        (247643456, 207648096),  // 802: gradient of features.5.5.block.0 input, 323,456 floats per image
+        (247320000, 205707360),  // 803: gradient of features.5.4 branch, 323,456 floats per image
         (458934720, 203766624),  // 804: gradient of features.5.4.block.3 input, 1,940,736 floats per image
         (456993984, 201825888),  // 805: features.5.4.block.2 output (recomputed), 1,940,736 floats per image
         (455053248, 197944416),  // 806: features.5.4.block.1 output (recomputed), 1,940,736 floats per image
-        (453112512, 199885152),  // 807: gradient of features.5.4.block.1 input, 1,940,736 floats per image
+        (455053248, 201825888),  // 807: gradient of features.5.4.block.1 input, 1,940,736 floats per image
         (451171776, 197944416),  // 808: features.5.4.block.0 output (recomputed), 1,940,736 floats per image
-        (247320000, 201825888),  // 809: gradient of features.5.4.block.0 input, 323,456 floats per image
-        (247643456, 202149344),  // 810: gradient of features.5.3 branch, 323,456 floats per image
+        (247320000, 203766624),  // 809: gradient of features.5.4.block.0 input, 323,456 floats per image
+        (247643456, 201825888),  // 810: gradient of features.5.3 branch, 323,456 floats per image
         (449231040, 199885152),  // 811: gradient of features.5.3.block.3 input, 1,940,736 floats per image
         (447290304, 197944416),  // 812: features.5.3.block.2 output (recomputed), 1,940,736 floats per image
         (445349568, 194062944),  // 813: features.5.3.block.1 output (recomputed), 1,940,736 floats per image
-        (443408832, 196003680),  // 814: gradient of features.5.3.block.1 input, 1,940,736 floats per image
+        (445349568, 197944416),  // 814: gradient of features.5.3.block.1 input, 1,940,736 floats per image
         (441468096, 194062944),  // 815: features.5.3.block.0 output (recomputed), 1,940,736 floats per image
-        (247643456, 197944416),  // 816: gradient of features.5.3.block.0 input, 323,456 floats per image
-        (247320000, 198267872),  // 817: gradient of features.5.2 branch, 323,456 floats per image
+        (247643456, 199885152),  // 816: gradient of features.5.3.block.0 input, 323,456 floats per image
+        (247320000, 197944416),  // 817: gradient of features.5.2 branch, 323,456 floats per image
         (439527360, 196003680),  // 818: gradient of features.5.2.block.3 input, 1,940,736 floats per image
         (437586624, 194062944),  // 819: features.5.2.block.2 output (recomputed), 1,940,736 floats per image
         (435645888, 190181472),  // 820: features.5.2.block.1 output (recomputed), 1,940,736 floats per image
-        (433705152, 192122208),  // 821: gradient of features.5.2.block.1 input, 1,940,736 floats per image
+        (435645888, 194062944),  // 821: gradient of features.5.2.block.1 input, 1,940,736 floats per image
         (431764416, 190181472),  // 822: features.5.2.block.0 output (recomputed), 1,940,736 floats per image
-        (247320000, 194062944),  // 823: gradient of features.5.2.block.0 input, 323,456 floats per image
-        (247643456, 194386400),  // 824: gradient of features.5.1 branch, 323,456 floats per image
+        (247320000, 196003680),  // 823: gradient of features.5.2.block.0 input, 323,456 floats per image
+        (247643456, 194062944),  // 824: gradient of features.5.1 branch, 323,456 floats per image
         (429823680, 192122208),  // 825: gradient of features.5.1.block.3 input, 1,940,736 floats per image
         (427882944, 190181472),  // 826: features.5.1.block.2 output (recomputed), 1,940,736 floats per image
         (425942208, 186300000),  // 827: features.5.1.block.1 output (recomputed), 1,940,736 floats per image
-        (424001472, 188240736),  // 828: gradient of features.5.1.block.1 input, 1,940,736 floats per image
+        (425942208, 190181472),  // 828: gradient of features.5.1.block.1 input, 1,940,736 floats per image
         (422060736, 186300000),  // 829: features.5.1.block.0 output (recomputed), 1,940,736 floats per image
-        (247643456, 190181472),  // 830: gradient of features.5.1.block.0 input, 323,456 floats per image
+        (247643456, 189072480),  // 830: gradient of features.5.1.block.0 input, 323,456 floats per image
         (420120000, 187686240),  // 831: gradient of features.5.0.block.3 input, 1,386,240 floats per image
         (586061088, 186300000),  // 832: features.5.0.block.2 output (recomputed), 1,386,240 floats per image
         (584674848, 112320000),  // 833: features.5.0.block.1 output (recomputed), 1,386,240 floats per image
@@ -18441,42 +18618,42 @@ public final class EfficientNetB7Training: TrainableModel {
         (414720000, 189000000),  // 907: gradient of features.3.6.block.3 input, 2,700,000 floats per image
         (412020000, 186300000),  // 908: features.3.6.block.2 output (recomputed), 2,700,000 floats per image
         (409320000, 180900000),  // 909: features.3.6.block.1 output (recomputed), 2,700,000 floats per image
-        (406620000, 183600000),  // 910: gradient of features.3.6.block.1 input, 2,700,000 floats per image
+        (409320000, 186300000),  // 910: gradient of features.3.6.block.1 input, 2,700,000 floats per image
         (403920000, 180900000),  // 911: features.3.6.block.0 output (recomputed), 2,700,000 floats per image
         (247770000, 112770000),  // 912: gradient of features.3.6.block.0 input, 450,000 floats per image
         (247320000, 112320000),  // 913: gradient of features.3.5 branch, 450,000 floats per image
         (401220000, 183600000),  // 914: gradient of features.3.5.block.3 input, 2,700,000 floats per image
         (398520000, 180900000),  // 915: features.3.5.block.2 output (recomputed), 2,700,000 floats per image
         (395820000, 175500000),  // 916: features.3.5.block.1 output (recomputed), 2,700,000 floats per image
-        (393120000, 178200000),  // 917: gradient of features.3.5.block.1 input, 2,700,000 floats per image
+        (395820000, 180900000),  // 917: gradient of features.3.5.block.1 input, 2,700,000 floats per image
         (390420000, 175500000),  // 918: features.3.5.block.0 output (recomputed), 2,700,000 floats per image
         (247320000, 112320000),  // 919: gradient of features.3.5.block.0 input, 450,000 floats per image
         (247770000, 112770000),  // 920: gradient of features.3.4 branch, 450,000 floats per image
         (387720000, 178200000),  // 921: gradient of features.3.4.block.3 input, 2,700,000 floats per image
         (385020000, 175500000),  // 922: features.3.4.block.2 output (recomputed), 2,700,000 floats per image
         (382320000, 170100000),  // 923: features.3.4.block.1 output (recomputed), 2,700,000 floats per image
-        (379620000, 172800000),  // 924: gradient of features.3.4.block.1 input, 2,700,000 floats per image
+        (382320000, 175500000),  // 924: gradient of features.3.4.block.1 input, 2,700,000 floats per image
         (376920000, 170100000),  // 925: features.3.4.block.0 output (recomputed), 2,700,000 floats per image
         (247770000, 112770000),  // 926: gradient of features.3.4.block.0 input, 450,000 floats per image
         (247320000, 112320000),  // 927: gradient of features.3.3 branch, 450,000 floats per image
         (374220000, 172800000),  // 928: gradient of features.3.3.block.3 input, 2,700,000 floats per image
         (371520000, 170100000),  // 929: features.3.3.block.2 output (recomputed), 2,700,000 floats per image
         (368820000, 164700000),  // 930: features.3.3.block.1 output (recomputed), 2,700,000 floats per image
-        (366120000, 167400000),  // 931: gradient of features.3.3.block.1 input, 2,700,000 floats per image
+        (368820000, 170100000),  // 931: gradient of features.3.3.block.1 input, 2,700,000 floats per image
         (363420000, 164700000),  // 932: features.3.3.block.0 output (recomputed), 2,700,000 floats per image
         (247320000, 112320000),  // 933: gradient of features.3.3.block.0 input, 450,000 floats per image
         (247770000, 112770000),  // 934: gradient of features.3.2 branch, 450,000 floats per image
         (360720000, 167400000),  // 935: gradient of features.3.2.block.3 input, 2,700,000 floats per image
         (358020000, 164700000),  // 936: features.3.2.block.2 output (recomputed), 2,700,000 floats per image
         (355320000, 109620000),  // 937: features.3.2.block.1 output (recomputed), 2,700,000 floats per image
-        (352620000, 162000000),  // 938: gradient of features.3.2.block.1 input, 2,700,000 floats per image
+        (355320000, 164700000),  // 938: gradient of features.3.2.block.1 input, 2,700,000 floats per image
         (349920000, 109620000),  // 939: features.3.2.block.0 output (recomputed), 2,700,000 floats per image
         (247770000, 112770000),  // 940: gradient of features.3.2.block.0 input, 450,000 floats per image
         (247320000, 112320000),  // 941: gradient of features.3.1 branch, 450,000 floats per image
         (347220000, 162000000),  // 942: gradient of features.3.1.block.3 input, 2,700,000 floats per image
         (344520000, 109620000),  // 943: features.3.1.block.2 output (recomputed), 2,700,000 floats per image
         (341820000, 104220000),  // 944: features.3.1.block.1 output (recomputed), 2,700,000 floats per image
-        (339120000, 106920000),  // 945: gradient of features.3.1.block.1 input, 2,700,000 floats per image
+        (341820000, 109620000),  // 945: gradient of features.3.1.block.1 input, 2,700,000 floats per image
         (244620000, 104220000),  // 946: features.3.1.block.0 output (recomputed), 2,700,000 floats per image
         (244620000, 104760000),  // 947: gradient of features.3.1.block.0 input, 450,000 floats per image
         (339120000, 162000000),  // 948: gradient of features.3.0.block.3 input, 1,620,000 floats per image
@@ -18489,42 +18666,42 @@ public final class EfficientNetB7Training: TrainableModel {
         (228960000, 108000000),  // 955: gradient of features.2.6.block.3 input, 6,480,000 floats per image
         (222480000, 101520000),  // 956: features.2.6.block.2 output (recomputed), 6,480,000 floats per image
         (216000000, 88560000),  // 957: features.2.6.block.1 output (recomputed), 6,480,000 floats per image
-        (209520000, 95040000),  // 958: gradient of features.2.6.block.1 input, 6,480,000 floats per image
+        (216000000, 101520000),  // 958: gradient of features.2.6.block.1 input, 6,480,000 floats per image
         (203040000, 88560000),  // 959: features.2.6.block.0 output (recomputed), 6,480,000 floats per image
-        (203040000, 101520000),  // 960: gradient of features.2.6.block.0 input, 1,080,000 floats per image
-        (204120000, 102600000),  // 961: gradient of features.2.5 branch, 1,080,000 floats per image
+        (203040000, 108000000),  // 960: gradient of features.2.6.block.0 input, 1,080,000 floats per image
+        (204120000, 101520000),  // 961: gradient of features.2.5 branch, 1,080,000 floats per image
         (196560000, 95040000),  // 962: gradient of features.2.5.block.3 input, 6,480,000 floats per image
         (190080000, 88560000),  // 963: features.2.5.block.2 output (recomputed), 6,480,000 floats per image
         (183600000, 75600000),  // 964: features.2.5.block.1 output (recomputed), 6,480,000 floats per image
-        (177120000, 82080000),  // 965: gradient of features.2.5.block.1 input, 6,480,000 floats per image
+        (183600000, 88560000),  // 965: gradient of features.2.5.block.1 input, 6,480,000 floats per image
         (170640000, 75600000),  // 966: features.2.5.block.0 output (recomputed), 6,480,000 floats per image
-        (170640000, 88560000),  // 967: gradient of features.2.5.block.0 input, 1,080,000 floats per image
-        (171720000, 89640000),  // 968: gradient of features.2.4 branch, 1,080,000 floats per image
+        (170640000, 95040000),  // 967: gradient of features.2.5.block.0 input, 1,080,000 floats per image
+        (171720000, 88560000),  // 968: gradient of features.2.4 branch, 1,080,000 floats per image
         (164160000, 82080000),  // 969: gradient of features.2.4.block.3 input, 6,480,000 floats per image
         (157680000, 75600000),  // 970: features.2.4.block.2 output (recomputed), 6,480,000 floats per image
         (151200000, 62640000),  // 971: features.2.4.block.1 output (recomputed), 6,480,000 floats per image
-        (144720000, 69120000),  // 972: gradient of features.2.4.block.1 input, 6,480,000 floats per image
+        (151200000, 75600000),  // 972: gradient of features.2.4.block.1 input, 6,480,000 floats per image
         (138240000, 62640000),  // 973: features.2.4.block.0 output (recomputed), 6,480,000 floats per image
-        (138240000, 75600000),  // 974: gradient of features.2.4.block.0 input, 1,080,000 floats per image
-        (139320000, 76680000),  // 975: gradient of features.2.3 branch, 1,080,000 floats per image
+        (138240000, 82080000),  // 974: gradient of features.2.4.block.0 input, 1,080,000 floats per image
+        (139320000, 75600000),  // 975: gradient of features.2.3 branch, 1,080,000 floats per image
         (131760000, 69120000),  // 976: gradient of features.2.3.block.3 input, 6,480,000 floats per image
         (125280000, 62640000),  // 977: features.2.3.block.2 output (recomputed), 6,480,000 floats per image
         (118800000, 49680000),  // 978: features.2.3.block.1 output (recomputed), 6,480,000 floats per image
-        (112320000, 56160000),  // 979: gradient of features.2.3.block.1 input, 6,480,000 floats per image
+        (118800000, 62640000),  // 979: gradient of features.2.3.block.1 input, 6,480,000 floats per image
         (105840000, 49680000),  // 980: features.2.3.block.0 output (recomputed), 6,480,000 floats per image
-        (105840000, 62640000),  // 981: gradient of features.2.3.block.0 input, 1,080,000 floats per image
-        (106920000, 63720000),  // 982: gradient of features.2.2 branch, 1,080,000 floats per image
+        (105840000, 69120000),  // 981: gradient of features.2.3.block.0 input, 1,080,000 floats per image
+        (106920000, 62640000),  // 982: gradient of features.2.2 branch, 1,080,000 floats per image
         (99360000, 56160000),  // 983: gradient of features.2.2.block.3 input, 6,480,000 floats per image
         (92880000, 49680000),  // 984: features.2.2.block.2 output (recomputed), 6,480,000 floats per image
         (86400000, 36720000),  // 985: features.2.2.block.1 output (recomputed), 6,480,000 floats per image
-        (79920000, 43200000),  // 986: gradient of features.2.2.block.1 input, 6,480,000 floats per image
+        (86400000, 49680000),  // 986: gradient of features.2.2.block.1 input, 6,480,000 floats per image
         (73440000, 36720000),  // 987: features.2.2.block.0 output (recomputed), 6,480,000 floats per image
-        (73440000, 49680000),  // 988: gradient of features.2.2.block.0 input, 1,080,000 floats per image
-        (74520000, 50760000),  // 989: gradient of features.2.1 branch, 1,080,000 floats per image
+        (73440000, 56160000),  // 988: gradient of features.2.2.block.0 input, 1,080,000 floats per image
+        (74520000, 49680000),  // 989: gradient of features.2.1 branch, 1,080,000 floats per image
         (66960000, 43200000),  // 990: gradient of features.2.1.block.3 input, 6,480,000 floats per image
         (60480000, 36720000),  // 991: features.2.1.block.2 output (recomputed), 6,480,000 floats per image
         (54000000, 23760000),  // 992: features.2.1.block.1 output (recomputed), 6,480,000 floats per image
-        (47520000, 30240000),  // 993: gradient of features.2.1.block.1 input, 6,480,000 floats per image
+        (54000000, 36720000),  // 993: gradient of features.2.1.block.1 input, 6,480,000 floats per image
         (41040000, 23760000),  // 994: features.2.1.block.0 output (recomputed), 6,480,000 floats per image
         (41040000, 25920000),  // 995: gradient of features.2.1.block.0 input, 1,080,000 floats per image
         (51840000, 51840000),  // 996: gradient of features.2.0.block.3 input, 4,320,000 floats per image
@@ -20411,15 +20588,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1774387200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]"),
         .init("features.7.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2457600,
-              "squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 3840]"),
+              "squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 3840]"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.3.block.1", kind: "depthwise backward", macsPerImage: 24952320,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]"),
+        .init("features.7.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24952320,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]"),
         .init("features.7.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20441,15 +20618,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1774387200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2457600,
-              "squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 3840]"),
+              "squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 3840]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: 24952320,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]"),
+        .init("features.7.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24952320,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]"),
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20471,15 +20648,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1774387200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 640]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2457600,
-              "squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 3840]"),
+              "squeeze-excitation 3840 -> 160 -> 3840 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 3840]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 24952320,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]"),
+        .init("features.7.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24952320,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 3840] <- [n, 19, 19, 3840]"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20499,15 +20676,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1064632320,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 640]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 14971392,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 14971392,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20527,15 +20704,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.12.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
         .init("features.6.12.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.12.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.12.block.1", kind: "depthwise backward", macsPerImage: 41587200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.6.12.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.6.12.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.12.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20557,15 +20734,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.11.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
         .init("features.6.11.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.11.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.11.block.1", kind: "depthwise backward", macsPerImage: 41587200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.6.11.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.6.11.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.11.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20587,15 +20764,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: 41587200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.6.10.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.10.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20617,15 +20794,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: 41587200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.6.9.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.9.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20647,15 +20824,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: 41587200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.6.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20677,15 +20854,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 41587200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.6.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20707,15 +20884,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 41587200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.6.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20737,15 +20914,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 41587200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.6.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20767,15 +20944,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 41587200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20797,15 +20974,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 41587200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20827,15 +21004,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 41587200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20857,15 +21034,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 638779392,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 384]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 884736,
-              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 2304]"),
+              "squeeze-excitation 2304 -> 96 -> 2304 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 2304]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 41587200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 41587200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 2304] <- [n, 19, 19, 2304]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20885,15 +21062,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 372621312,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 1344] <- [n, 19, 19, 384]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 19, 19, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 1344]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 24259200,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 19, 19, 1344]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24259200,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 19, 19, 1344]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20913,15 +21090,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
         .init("features.5.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.9.block.1", kind: "depthwise backward", macsPerImage: 97036800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
+        .init("features.5.9.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 97036800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
         .init("features.5.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.9.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20943,15 +21120,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
         .init("features.5.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.8.block.1", kind: "depthwise backward", macsPerImage: 97036800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
+        .init("features.5.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 97036800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
         .init("features.5.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -20973,15 +21150,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: 97036800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
+        .init("features.5.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 97036800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
         .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21003,15 +21180,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: 97036800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
+        .init("features.5.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 97036800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21033,15 +21210,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 97036800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
+        .init("features.5.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 97036800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21063,15 +21240,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 97036800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
+        .init("features.5.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 97036800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21093,15 +21270,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 97036800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 97036800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21123,15 +21300,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 97036800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 97036800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21153,15 +21330,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 869449728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 224]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 301056,
-              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 1344]"),
+              "squeeze-excitation 1344 -> 56 -> 1344 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 1344]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 97036800,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 97036800,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 1344] <- [n, 38, 38, 1344]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21181,15 +21358,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 621035520,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 224]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 69312000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 69312000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21209,15 +21386,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
         .init("features.4.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.9.block.1", kind: "depthwise backward", macsPerImage: 24952320,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
+        .init("features.4.9.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24952320,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
         .init("features.4.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.9.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21239,15 +21416,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
         .init("features.4.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.8.block.1", kind: "depthwise backward", macsPerImage: 24952320,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
+        .init("features.4.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24952320,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
         .init("features.4.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21269,15 +21446,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: 24952320,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
+        .init("features.4.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24952320,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
         .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21299,15 +21476,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: 24952320,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
+        .init("features.4.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24952320,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21329,15 +21506,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 24952320,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
+        .init("features.4.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24952320,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21359,15 +21536,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 24952320,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
+        .init("features.4.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24952320,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21389,15 +21566,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 24952320,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24952320,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21419,15 +21596,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 24952320,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24952320,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21449,15 +21626,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 443596800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 160]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 153600,
-              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 960]"),
+              "squeeze-excitation 960 -> 40 -> 960 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 960]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 24952320,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24952320,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 38, 38, 960] <- [n, 38, 38, 960]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21477,15 +21654,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 221798400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 480] <- [n, 38, 38, 160]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 38, 38, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 480]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 12476160,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 38, 38, 480]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 12476160,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 38, 38, 480]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21505,15 +21682,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
         .init("features.3.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.6.block.1", kind: "depthwise backward", macsPerImage: 135000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]"),
+        .init("features.3.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 135000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]"),
         .init("features.3.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21535,15 +21712,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: 135000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]"),
+        .init("features.3.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 135000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]"),
         .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21565,15 +21742,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: 135000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]"),
+        .init("features.3.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 135000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]"),
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21595,15 +21772,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 135000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]"),
+        .init("features.3.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 135000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21625,15 +21802,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 135000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 135000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21655,15 +21832,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 432000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 80]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 38400,
-              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 480]"),
+              "squeeze-excitation 480 -> 20 -> 480 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 480]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 135000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 135000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 75, 75, 480] <- [n, 75, 75, 480]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21683,15 +21860,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 259200000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 288] <- [n, 75, 75, 80]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 75, 75, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 288]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 81000000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 75, 75, 288]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 81000000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 75, 75, 288]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21711,15 +21888,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
         .init("features.2.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.6.block.1", kind: "depthwise backward", macsPerImage: 116640000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]"),
+        .init("features.2.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 116640000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]"),
         .init("features.2.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21741,15 +21918,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: 116640000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]"),
+        .init("features.2.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 116640000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]"),
         .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21771,15 +21948,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: 116640000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]"),
+        .init("features.2.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 116640000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]"),
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21801,15 +21978,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 116640000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]"),
+        .init("features.2.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 116640000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21831,15 +22008,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 116640000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 116640000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21861,15 +22038,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 622080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 48]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 13824,
-              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 288]"),
+              "squeeze-excitation 288 -> 12 -> 288 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 288]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 116640000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 116640000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 288] <- [n, 150, 150, 288]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21889,15 +22066,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 414720000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 192] <- [n, 150, 150, 48]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 150, 150, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 192]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 77760000,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 300, 300, 192] <- [n, 150, 150, 192]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 77760000,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 300, 300, 192] <- [n, 150, 150, 192]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -21917,11 +22094,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.1.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 184320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
         .init("features.1.3.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 32]"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: 51840000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
+        .init("features.1.3.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 51840000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.3", kind: "shortcut backward", macsPerImage: nil,
@@ -21939,11 +22116,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 184320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 32]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: 51840000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
+        .init("features.1.2.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 51840000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.2", kind: "shortcut backward", macsPerImage: nil,
@@ -21961,11 +22138,11 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 184320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 32]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 51840000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
+        .init("features.1.1.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 51840000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 32] <- [n, 300, 300, 32]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
@@ -21981,15 +22158,15 @@ public final class EfficientNetB7Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 368640000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 300, 300, 64] <- [n, 300, 300, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4096,
-              "squeeze-excitation 64 -> 16 -> 64 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 300, 300, 64]"),
+              "squeeze-excitation 64 -> 16 -> 64 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 300, 300, 64]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 103680000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 64] <- [n, 300, 300, 64]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 103680000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 300, 300, 64] <- [n, 300, 300, 64]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

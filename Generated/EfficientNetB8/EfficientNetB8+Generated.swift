@@ -5427,7 +5427,8 @@ public final class EfficientNetB8Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 72, threads: pool.threadCount))
@@ -5455,6 +5456,20 @@ public final class EfficientNetB8Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 192, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 72, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 21, width: 21, channels: 2544, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 42, width: 42, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 84, width: 84, channels: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 168, width: 168, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 336, width: 336, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 336, width: 336, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 336, width: 336, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, threads: pool.threadCount))
         return floats
     }
 
@@ -13484,7 +13499,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(724),
             gradWeights: s.g + 80007664, workspace: s.ws, pool: pool)
         s.profiler?.stop(1027)
-        // features.7.3.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 4224]
+        // features.7.3.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 4224]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(724), seInput: s.tensor(726), batch: s.n,
             pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 78516416, seActivation: .silu,
@@ -13492,7 +13507,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(707), gradReduceWeights: s.g + 78516416, gradReduceBias: s.g + 79259840,
             gradExpandWeights: s.g + 79260016, gradExpandBias: s.g + 80003440, preActivation: s.tensor(702),
             gamma: s.p + 78499520, beta: s.p + 78503744, savedMean: s.f + 6650768, savedInvStd: s.f + 6654992,
-            activation: .silu, gradGamma: s.g + 78499520, gradBeta: s.g + 78503744, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 78499520, gradBeta: s.g + 78503744, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1028)
         // features.7.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 61 {
@@ -13514,11 +13530,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6697232, count: 38016)
         s.profiler?.stop(1031)
-        // features.7.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]
+        // features.7.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(724), input: s.tensor(728), batch: s.n, height: 21,
-            width: 21, channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
-            weights: s.f + 6659216, gradInput: s.tensor(727), gradWeights: s.f + 6697232, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(724), preActivation: s.tensor(702),
+            gamma: s.p + 78499520, beta: s.p + 78503744, savedMean: s.f + 6650768, savedInvStd: s.f + 6654992,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(728), batch: s.n, height: 21, width: 21,
+            channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
+            weights: s.f + 6659216, gradInput: s.tensor(727), gradWeights: s.f + 6697232, workspace: s.ws, pool: pool)
         s.profiler?.stop(1032)
         // features.7.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13591,7 +13609,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(731),
             gradWeights: s.g + 72494400, workspace: s.ws, pool: pool)
         s.profiler?.stop(1042)
-        // features.7.2.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 4224]
+        // features.7.2.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 4224]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(731), seInput: s.tensor(733), batch: s.n,
             pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 71003152, seActivation: .silu,
@@ -13599,7 +13617,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(695), gradReduceWeights: s.g + 71003152, gradReduceBias: s.g + 71746576,
             gradExpandWeights: s.g + 71746752, gradExpandBias: s.g + 72490176, preActivation: s.tensor(690),
             gamma: s.p + 70986256, beta: s.p + 70990480, savedMean: s.f + 6556432, savedInvStd: s.f + 6560656,
-            activation: .silu, gradGamma: s.g + 70986256, gradBeta: s.g + 70990480, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 70986256, gradBeta: s.g + 70990480, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1043)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 60 {
@@ -13621,11 +13640,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6602896, count: 38016)
         s.profiler?.stop(1046)
-        // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]
+        // features.7.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(731), input: s.tensor(735), batch: s.n, height: 21,
-            width: 21, channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
-            weights: s.f + 6564880, gradInput: s.tensor(734), gradWeights: s.f + 6602896, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(731), preActivation: s.tensor(690),
+            gamma: s.p + 70986256, beta: s.p + 70990480, savedMean: s.f + 6556432, savedInvStd: s.f + 6560656,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(735), batch: s.n, height: 21, width: 21,
+            channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
+            weights: s.f + 6564880, gradInput: s.tensor(734), gradWeights: s.f + 6602896, workspace: s.ws, pool: pool)
         s.profiler?.stop(1047)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13698,7 +13719,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 4224, outChannels: 704, gradInput: s.tensor(738),
             gradWeights: s.g + 64981136, workspace: s.ws, pool: pool)
         s.profiler?.stop(1057)
-        // features.7.1.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 4224]
+        // features.7.1.block.2 squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 4224]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(738), seInput: s.tensor(740), batch: s.n,
             pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 63489888, seActivation: .silu,
@@ -13706,7 +13727,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(683), gradReduceWeights: s.g + 63489888, gradReduceBias: s.g + 64233312,
             gradExpandWeights: s.g + 64233488, gradExpandBias: s.g + 64976912, preActivation: s.tensor(678),
             gamma: s.p + 63472992, beta: s.p + 63477216, savedMean: s.f + 6462096, savedInvStd: s.f + 6466320,
-            activation: .silu, gradGamma: s.g + 63472992, gradBeta: s.g + 63477216, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 63472992, gradBeta: s.g + 63477216, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1058)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 59 {
@@ -13728,11 +13750,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6508560, count: 38016)
         s.profiler?.stop(1061)
-        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]
+        // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(738), input: s.tensor(742), batch: s.n, height: 21,
-            width: 21, channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
-            weights: s.f + 6470544, gradInput: s.tensor(741), gradWeights: s.f + 6508560, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(738), preActivation: s.tensor(678),
+            gamma: s.p + 63472992, beta: s.p + 63477216, savedMean: s.f + 6462096, savedInvStd: s.f + 6466320,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(742), batch: s.n, height: 21, width: 21,
+            channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
+            weights: s.f + 6470544, gradInput: s.tensor(741), gradWeights: s.f + 6508560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1062)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13799,7 +13823,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 704, gradInput: s.tensor(744),
             gradWeights: s.g + 58650592, workspace: s.ws, pool: pool)
         s.profiler?.stop(1071)
-        // features.7.0.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.7.0.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(744), seInput: s.tensor(746), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 58108608, seActivation: .silu,
@@ -13807,7 +13831,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(673), gradReduceWeights: s.g + 58108608, gradReduceBias: s.g + 58378272,
             gradExpandWeights: s.g + 58378384, gradExpandBias: s.g + 58648048, preActivation: s.tensor(668),
             gamma: s.p + 58098432, beta: s.p + 58100976, savedMean: s.f + 6401360, savedInvStd: s.f + 6403904,
-            activation: .silu, gradGamma: s.g + 58098432, gradBeta: s.g + 58100976, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 58098432, gradBeta: s.g + 58100976, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1072)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 58 {
@@ -13829,11 +13854,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6429344, count: 22896)
         s.profiler?.stop(1075)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(744), input: s.tensor(748), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
-            weights: s.f + 6406448, gradInput: s.tensor(747), gradWeights: s.f + 6429344, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(744), preActivation: s.tensor(668),
+            gamma: s.p + 58098432, beta: s.p + 58100976, savedMean: s.f + 6401360, savedInvStd: s.f + 6403904,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(748), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21,
+            weights: s.f + 6406448, gradInput: s.tensor(747), gradWeights: s.f + 6429344, workspace: s.ws, pool: pool)
         s.profiler?.stop(1076)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -13902,7 +13929,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(751),
             gradWeights: s.g + 55906320, workspace: s.ws, pool: pool)
         s.profiler?.stop(1085)
-        // features.6.14.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.14.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.14.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(751), seInput: s.tensor(753), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 55364336, seActivation: .silu,
@@ -13910,7 +13937,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(661), gradReduceWeights: s.g + 55364336, gradReduceBias: s.g + 55634000,
             gradExpandWeights: s.g + 55634112, gradExpandBias: s.g + 55903776, preActivation: s.tensor(656),
             gamma: s.p + 55354160, beta: s.p + 55356704, savedMean: s.f + 6263136, savedInvStd: s.f + 6265680,
-            activation: .silu, gradGamma: s.g + 55354160, gradBeta: s.g + 55356704, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 55354160, gradBeta: s.g + 55356704, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1086)
         // features.6.14.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 57 {
@@ -13932,11 +13960,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6331824, count: 63600)
         s.profiler?.stop(1089)
-        // features.6.14.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.14.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(751), input: s.tensor(755), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 6268224, gradInput: s.tensor(754), gradWeights: s.f + 6331824, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(751), preActivation: s.tensor(656),
+            gamma: s.p + 55354160, beta: s.p + 55356704, savedMean: s.f + 6263136, savedInvStd: s.f + 6265680,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(755), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 6268224, gradInput: s.tensor(754), gradWeights: s.f + 6331824, workspace: s.ws, pool: pool)
         s.profiler?.stop(1090)
         // features.6.14.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14009,7 +14039,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(758),
             gradWeights: s.g + 53121344, workspace: s.ws, pool: pool)
         s.profiler?.stop(1100)
-        // features.6.13.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.13.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.13.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(758), seInput: s.tensor(760), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 52579360, seActivation: .silu,
@@ -14017,7 +14047,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(649), gradReduceWeights: s.g + 52579360, gradReduceBias: s.g + 52849024,
             gradExpandWeights: s.g + 52849136, gradExpandBias: s.g + 53118800, preActivation: s.tensor(644),
             gamma: s.p + 52569184, beta: s.p + 52571728, savedMean: s.f + 6124912, savedInvStd: s.f + 6127456,
-            activation: .silu, gradGamma: s.g + 52569184, gradBeta: s.g + 52571728, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 52569184, gradBeta: s.g + 52571728, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1101)
         // features.6.13.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 56 {
@@ -14039,11 +14070,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6193600, count: 63600)
         s.profiler?.stop(1104)
-        // features.6.13.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.13.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(758), input: s.tensor(762), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 6130000, gradInput: s.tensor(761), gradWeights: s.f + 6193600, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(758), preActivation: s.tensor(644),
+            gamma: s.p + 52569184, beta: s.p + 52571728, savedMean: s.f + 6124912, savedInvStd: s.f + 6127456,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(762), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 6130000, gradInput: s.tensor(761), gradWeights: s.f + 6193600, workspace: s.ws, pool: pool)
         s.profiler?.stop(1105)
         // features.6.13.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14116,7 +14149,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(765),
             gradWeights: s.g + 50336368, workspace: s.ws, pool: pool)
         s.profiler?.stop(1115)
-        // features.6.12.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.12.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(765), seInput: s.tensor(767), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 49794384, seActivation: .silu,
@@ -14124,7 +14157,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(637), gradReduceWeights: s.g + 49794384, gradReduceBias: s.g + 50064048,
             gradExpandWeights: s.g + 50064160, gradExpandBias: s.g + 50333824, preActivation: s.tensor(632),
             gamma: s.p + 49784208, beta: s.p + 49786752, savedMean: s.f + 5986688, savedInvStd: s.f + 5989232,
-            activation: .silu, gradGamma: s.g + 49784208, gradBeta: s.g + 49786752, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 49784208, gradBeta: s.g + 49786752, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1116)
         // features.6.12.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 55 {
@@ -14146,11 +14180,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 6055376, count: 63600)
         s.profiler?.stop(1119)
-        // features.6.12.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.12.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(765), input: s.tensor(769), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5991776, gradInput: s.tensor(768), gradWeights: s.f + 6055376, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(765), preActivation: s.tensor(632),
+            gamma: s.p + 49784208, beta: s.p + 49786752, savedMean: s.f + 5986688, savedInvStd: s.f + 5989232,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(769), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 5991776, gradInput: s.tensor(768), gradWeights: s.f + 6055376, workspace: s.ws, pool: pool)
         s.profiler?.stop(1120)
         // features.6.12.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14223,7 +14259,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(772),
             gradWeights: s.g + 47551392, workspace: s.ws, pool: pool)
         s.profiler?.stop(1130)
-        // features.6.11.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.11.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(772), seInput: s.tensor(774), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 47009408, seActivation: .silu,
@@ -14231,7 +14267,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(625), gradReduceWeights: s.g + 47009408, gradReduceBias: s.g + 47279072,
             gradExpandWeights: s.g + 47279184, gradExpandBias: s.g + 47548848, preActivation: s.tensor(620),
             gamma: s.p + 46999232, beta: s.p + 47001776, savedMean: s.f + 5848464, savedInvStd: s.f + 5851008,
-            activation: .silu, gradGamma: s.g + 46999232, gradBeta: s.g + 47001776, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 46999232, gradBeta: s.g + 47001776, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1131)
         // features.6.11.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 54 {
@@ -14253,11 +14290,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5917152, count: 63600)
         s.profiler?.stop(1134)
-        // features.6.11.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.11.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(772), input: s.tensor(776), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5853552, gradInput: s.tensor(775), gradWeights: s.f + 5917152, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(772), preActivation: s.tensor(620),
+            gamma: s.p + 46999232, beta: s.p + 47001776, savedMean: s.f + 5848464, savedInvStd: s.f + 5851008,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(776), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 5853552, gradInput: s.tensor(775), gradWeights: s.f + 5917152, workspace: s.ws, pool: pool)
         s.profiler?.stop(1135)
         // features.6.11.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14330,7 +14369,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(779),
             gradWeights: s.g + 44766416, workspace: s.ws, pool: pool)
         s.profiler?.stop(1145)
-        // features.6.10.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.10.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(779), seInput: s.tensor(781), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 44224432, seActivation: .silu,
@@ -14338,7 +14377,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(613), gradReduceWeights: s.g + 44224432, gradReduceBias: s.g + 44494096,
             gradExpandWeights: s.g + 44494208, gradExpandBias: s.g + 44763872, preActivation: s.tensor(608),
             gamma: s.p + 44214256, beta: s.p + 44216800, savedMean: s.f + 5710240, savedInvStd: s.f + 5712784,
-            activation: .silu, gradGamma: s.g + 44214256, gradBeta: s.g + 44216800, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 44214256, gradBeta: s.g + 44216800, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1146)
         // features.6.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 53 {
@@ -14360,11 +14400,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5778928, count: 63600)
         s.profiler?.stop(1149)
-        // features.6.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.10.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(779), input: s.tensor(783), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5715328, gradInput: s.tensor(782), gradWeights: s.f + 5778928, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(779), preActivation: s.tensor(608),
+            gamma: s.p + 44214256, beta: s.p + 44216800, savedMean: s.f + 5710240, savedInvStd: s.f + 5712784,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(783), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 5715328, gradInput: s.tensor(782), gradWeights: s.f + 5778928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1150)
         // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14437,7 +14479,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(786),
             gradWeights: s.g + 41981440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1160)
-        // features.6.9.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.9.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(786), seInput: s.tensor(788), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 41439456, seActivation: .silu,
@@ -14445,7 +14487,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(601), gradReduceWeights: s.g + 41439456, gradReduceBias: s.g + 41709120,
             gradExpandWeights: s.g + 41709232, gradExpandBias: s.g + 41978896, preActivation: s.tensor(596),
             gamma: s.p + 41429280, beta: s.p + 41431824, savedMean: s.f + 5572016, savedInvStd: s.f + 5574560,
-            activation: .silu, gradGamma: s.g + 41429280, gradBeta: s.g + 41431824, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 41429280, gradBeta: s.g + 41431824, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1161)
         // features.6.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 52 {
@@ -14467,11 +14510,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5640704, count: 63600)
         s.profiler?.stop(1164)
-        // features.6.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.9.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(786), input: s.tensor(790), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5577104, gradInput: s.tensor(789), gradWeights: s.f + 5640704, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(786), preActivation: s.tensor(596),
+            gamma: s.p + 41429280, beta: s.p + 41431824, savedMean: s.f + 5572016, savedInvStd: s.f + 5574560,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(790), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 5577104, gradInput: s.tensor(789), gradWeights: s.f + 5640704, workspace: s.ws, pool: pool)
         s.profiler?.stop(1165)
         // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14544,7 +14589,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(793),
             gradWeights: s.g + 39196464, workspace: s.ws, pool: pool)
         s.profiler?.stop(1175)
-        // features.6.8.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.8.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(793), seInput: s.tensor(795), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 38654480, seActivation: .silu,
@@ -14552,7 +14597,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(589), gradReduceWeights: s.g + 38654480, gradReduceBias: s.g + 38924144,
             gradExpandWeights: s.g + 38924256, gradExpandBias: s.g + 39193920, preActivation: s.tensor(584),
             gamma: s.p + 38644304, beta: s.p + 38646848, savedMean: s.f + 5433792, savedInvStd: s.f + 5436336,
-            activation: .silu, gradGamma: s.g + 38644304, gradBeta: s.g + 38646848, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 38644304, gradBeta: s.g + 38646848, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1176)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 51 {
@@ -14574,11 +14620,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5502480, count: 63600)
         s.profiler?.stop(1179)
-        // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.8.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(793), input: s.tensor(797), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5438880, gradInput: s.tensor(796), gradWeights: s.f + 5502480, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(793), preActivation: s.tensor(584),
+            gamma: s.p + 38644304, beta: s.p + 38646848, savedMean: s.f + 5433792, savedInvStd: s.f + 5436336,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(797), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 5438880, gradInput: s.tensor(796), gradWeights: s.f + 5502480, workspace: s.ws, pool: pool)
         s.profiler?.stop(1180)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14651,7 +14699,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(800),
             gradWeights: s.g + 36411488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1190)
-        // features.6.7.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.7.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(800), seInput: s.tensor(802), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 35869504, seActivation: .silu,
@@ -14659,7 +14707,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(577), gradReduceWeights: s.g + 35869504, gradReduceBias: s.g + 36139168,
             gradExpandWeights: s.g + 36139280, gradExpandBias: s.g + 36408944, preActivation: s.tensor(572),
             gamma: s.p + 35859328, beta: s.p + 35861872, savedMean: s.f + 5295568, savedInvStd: s.f + 5298112,
-            activation: .silu, gradGamma: s.g + 35859328, gradBeta: s.g + 35861872, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 35859328, gradBeta: s.g + 35861872, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1191)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 50 {
@@ -14681,11 +14730,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5364256, count: 63600)
         s.profiler?.stop(1194)
-        // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(800), input: s.tensor(804), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5300656, gradInput: s.tensor(803), gradWeights: s.f + 5364256, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(800), preActivation: s.tensor(572),
+            gamma: s.p + 35859328, beta: s.p + 35861872, savedMean: s.f + 5295568, savedInvStd: s.f + 5298112,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(804), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 5300656, gradInput: s.tensor(803), gradWeights: s.f + 5364256, workspace: s.ws, pool: pool)
         s.profiler?.stop(1195)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14758,7 +14809,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(807),
             gradWeights: s.g + 33626512, workspace: s.ws, pool: pool)
         s.profiler?.stop(1205)
-        // features.6.6.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.6.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(807), seInput: s.tensor(809), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 33084528, seActivation: .silu,
@@ -14766,7 +14817,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(565), gradReduceWeights: s.g + 33084528, gradReduceBias: s.g + 33354192,
             gradExpandWeights: s.g + 33354304, gradExpandBias: s.g + 33623968, preActivation: s.tensor(560),
             gamma: s.p + 33074352, beta: s.p + 33076896, savedMean: s.f + 5157344, savedInvStd: s.f + 5159888,
-            activation: .silu, gradGamma: s.g + 33074352, gradBeta: s.g + 33076896, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 33074352, gradBeta: s.g + 33076896, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1206)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 49 {
@@ -14788,11 +14840,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5226032, count: 63600)
         s.profiler?.stop(1209)
-        // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(807), input: s.tensor(811), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5162432, gradInput: s.tensor(810), gradWeights: s.f + 5226032, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(807), preActivation: s.tensor(560),
+            gamma: s.p + 33074352, beta: s.p + 33076896, savedMean: s.f + 5157344, savedInvStd: s.f + 5159888,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(811), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 5162432, gradInput: s.tensor(810), gradWeights: s.f + 5226032, workspace: s.ws, pool: pool)
         s.profiler?.stop(1210)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14865,7 +14919,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(814),
             gradWeights: s.g + 30841536, workspace: s.ws, pool: pool)
         s.profiler?.stop(1220)
-        // features.6.5.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.5.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(814), seInput: s.tensor(816), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 30299552, seActivation: .silu,
@@ -14873,7 +14927,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(553), gradReduceWeights: s.g + 30299552, gradReduceBias: s.g + 30569216,
             gradExpandWeights: s.g + 30569328, gradExpandBias: s.g + 30838992, preActivation: s.tensor(548),
             gamma: s.p + 30289376, beta: s.p + 30291920, savedMean: s.f + 5019120, savedInvStd: s.f + 5021664,
-            activation: .silu, gradGamma: s.g + 30289376, gradBeta: s.g + 30291920, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 30289376, gradBeta: s.g + 30291920, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1221)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 48 {
@@ -14895,11 +14950,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 5087808, count: 63600)
         s.profiler?.stop(1224)
-        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(814), input: s.tensor(818), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 5024208, gradInput: s.tensor(817), gradWeights: s.f + 5087808, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(814), preActivation: s.tensor(548),
+            gamma: s.p + 30289376, beta: s.p + 30291920, savedMean: s.f + 5019120, savedInvStd: s.f + 5021664,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(818), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 5024208, gradInput: s.tensor(817), gradWeights: s.f + 5087808, workspace: s.ws, pool: pool)
         s.profiler?.stop(1225)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -14972,7 +15029,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(821),
             gradWeights: s.g + 28056560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1235)
-        // features.6.4.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.4.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(821), seInput: s.tensor(823), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 27514576, seActivation: .silu,
@@ -14980,7 +15037,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(541), gradReduceWeights: s.g + 27514576, gradReduceBias: s.g + 27784240,
             gradExpandWeights: s.g + 27784352, gradExpandBias: s.g + 28054016, preActivation: s.tensor(536),
             gamma: s.p + 27504400, beta: s.p + 27506944, savedMean: s.f + 4880896, savedInvStd: s.f + 4883440,
-            activation: .silu, gradGamma: s.g + 27504400, gradBeta: s.g + 27506944, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 27504400, gradBeta: s.g + 27506944, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1236)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 47 {
@@ -15002,11 +15060,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4949584, count: 63600)
         s.profiler?.stop(1239)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(821), input: s.tensor(825), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 4885984, gradInput: s.tensor(824), gradWeights: s.f + 4949584, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(821), preActivation: s.tensor(536),
+            gamma: s.p + 27504400, beta: s.p + 27506944, savedMean: s.f + 4880896, savedInvStd: s.f + 4883440,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(825), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 4885984, gradInput: s.tensor(824), gradWeights: s.f + 4949584, workspace: s.ws, pool: pool)
         s.profiler?.stop(1240)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15079,7 +15139,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(828),
             gradWeights: s.g + 25271584, workspace: s.ws, pool: pool)
         s.profiler?.stop(1250)
-        // features.6.3.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.3.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(828), seInput: s.tensor(830), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 24729600, seActivation: .silu,
@@ -15087,7 +15147,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(529), gradReduceWeights: s.g + 24729600, gradReduceBias: s.g + 24999264,
             gradExpandWeights: s.g + 24999376, gradExpandBias: s.g + 25269040, preActivation: s.tensor(524),
             gamma: s.p + 24719424, beta: s.p + 24721968, savedMean: s.f + 4742672, savedInvStd: s.f + 4745216,
-            activation: .silu, gradGamma: s.g + 24719424, gradBeta: s.g + 24721968, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 24719424, gradBeta: s.g + 24721968, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1251)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 46 {
@@ -15109,11 +15170,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4811360, count: 63600)
         s.profiler?.stop(1254)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(828), input: s.tensor(832), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 4747760, gradInput: s.tensor(831), gradWeights: s.f + 4811360, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(828), preActivation: s.tensor(524),
+            gamma: s.p + 24719424, beta: s.p + 24721968, savedMean: s.f + 4742672, savedInvStd: s.f + 4745216,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(832), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 4747760, gradInput: s.tensor(831), gradWeights: s.f + 4811360, workspace: s.ws, pool: pool)
         s.profiler?.stop(1255)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15186,7 +15249,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(835),
             gradWeights: s.g + 22486608, workspace: s.ws, pool: pool)
         s.profiler?.stop(1265)
-        // features.6.2.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.2.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(835), seInput: s.tensor(837), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 21944624, seActivation: .silu,
@@ -15194,7 +15257,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(517), gradReduceWeights: s.g + 21944624, gradReduceBias: s.g + 22214288,
             gradExpandWeights: s.g + 22214400, gradExpandBias: s.g + 22484064, preActivation: s.tensor(512),
             gamma: s.p + 21934448, beta: s.p + 21936992, savedMean: s.f + 4604448, savedInvStd: s.f + 4606992,
-            activation: .silu, gradGamma: s.g + 21934448, gradBeta: s.g + 21936992, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 21934448, gradBeta: s.g + 21936992, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1266)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
@@ -15216,11 +15280,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4673136, count: 63600)
         s.profiler?.stop(1269)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(835), input: s.tensor(839), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 4609536, gradInput: s.tensor(838), gradWeights: s.f + 4673136, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(835), preActivation: s.tensor(512),
+            gamma: s.p + 21934448, beta: s.p + 21936992, savedMean: s.f + 4604448, savedInvStd: s.f + 4606992,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(839), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 4609536, gradInput: s.tensor(838), gradWeights: s.f + 4673136, workspace: s.ws, pool: pool)
         s.profiler?.stop(1270)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15293,7 +15359,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 2544, outChannels: 424, gradInput: s.tensor(842),
             gradWeights: s.g + 19701632, workspace: s.ws, pool: pool)
         s.profiler?.stop(1280)
-        // features.6.1.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]
+        // features.6.1.block.2 squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(842), seInput: s.tensor(844), batch: s.n,
             pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 19159648, seActivation: .silu,
@@ -15301,7 +15367,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(505), gradReduceWeights: s.g + 19159648, gradReduceBias: s.g + 19429312,
             gradExpandWeights: s.g + 19429424, gradExpandBias: s.g + 19699088, preActivation: s.tensor(500),
             gamma: s.p + 19149472, beta: s.p + 19152016, savedMean: s.f + 4466224, savedInvStd: s.f + 4468768,
-            activation: .silu, gradGamma: s.g + 19149472, gradBeta: s.g + 19152016, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 19149472, gradBeta: s.g + 19152016, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1281)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
@@ -15323,11 +15390,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4534912, count: 63600)
         s.profiler?.stop(1284)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(842), input: s.tensor(846), batch: s.n, height: 21,
-            width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 4471312, gradInput: s.tensor(845), gradWeights: s.f + 4534912, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(842), preActivation: s.tensor(500),
+            gamma: s.p + 19149472, beta: s.p + 19152016, savedMean: s.f + 4466224, savedInvStd: s.f + 4468768,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(846), batch: s.n, height: 21, width: 21,
+            channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 4471312, gradInput: s.tensor(845), gradWeights: s.f + 4534912, workspace: s.ws, pool: pool)
         s.profiler?.stop(1285)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15394,7 +15463,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 441 &* s.n, inChannels: 1488, outChannels: 424, gradInput: s.tensor(848),
             gradWeights: s.g + 17364400, workspace: s.ws, pool: pool)
         s.profiler?.stop(1294)
-        // features.6.0.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 1488]
+        // features.6.0.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 1488]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(848), seInput: s.tensor(850), batch: s.n,
             pixels: 441, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 17178336, seActivation: .silu,
@@ -15402,7 +15471,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(495), gradReduceWeights: s.g + 17178336, gradReduceBias: s.g + 17270592,
             gradExpandWeights: s.g + 17270656, gradExpandBias: s.g + 17362912, preActivation: s.tensor(490),
             gamma: s.p + 17172384, beta: s.p + 17173872, savedMean: s.f + 4382912, savedInvStd: s.f + 4384400,
-            activation: .silu, gradGamma: s.g + 17172384, gradBeta: s.g + 17173872, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 17172384, gradBeta: s.g + 17173872, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1295)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
@@ -15424,11 +15494,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4423088, count: 37200)
         s.profiler?.stop(1298)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 21, 21, 1488]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 21, 21, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(848), input: s.tensor(852), batch: s.n, height: 42,
-            width: 42, channels: 1488, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
-            weights: s.f + 4385888, gradInput: s.tensor(851), gradWeights: s.f + 4423088, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(848), preActivation: s.tensor(490),
+            gamma: s.p + 17172384, beta: s.p + 17173872, savedMean: s.f + 4382912, savedInvStd: s.f + 4384400,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(852), batch: s.n, height: 42, width: 42,
+            channels: 1488, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21,
+            weights: s.f + 4385888, gradInput: s.tensor(851), gradWeights: s.f + 4423088, workspace: s.ws, pool: pool)
         s.profiler?.stop(1299)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15497,7 +15569,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(855),
             gradWeights: s.g + 16390160, workspace: s.ws, pool: pool)
         s.profiler?.stop(1308)
-        // features.5.10.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
+        // features.5.10.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(855), seInput: s.tensor(857), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 16204096, seActivation: .silu,
@@ -15505,7 +15577,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(483), gradReduceWeights: s.g + 16204096, gradReduceBias: s.g + 16296352,
             gradExpandWeights: s.g + 16296416, gradExpandBias: s.g + 16388672, preActivation: s.tensor(478),
             gamma: s.p + 16198144, beta: s.p + 16199632, savedMean: s.f + 4302064, savedInvStd: s.f + 4303552,
-            activation: .silu, gradGamma: s.g + 16198144, gradBeta: s.g + 16199632, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 16198144, gradBeta: s.g + 16199632, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1309)
         // features.5.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
@@ -15527,11 +15600,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4342240, count: 37200)
         s.profiler?.stop(1312)
-        // features.5.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
+        // features.5.10.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(855), input: s.tensor(859), batch: s.n, height: 42,
-            width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 4305040, gradInput: s.tensor(858), gradWeights: s.f + 4342240, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(855), preActivation: s.tensor(478),
+            gamma: s.p + 16198144, beta: s.p + 16199632, savedMean: s.f + 4302064, savedInvStd: s.f + 4303552,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(859), batch: s.n, height: 42, width: 42,
+            channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
+            weights: s.f + 4305040, gradInput: s.tensor(858), gradWeights: s.f + 4342240, workspace: s.ws, pool: pool)
         s.profiler?.stop(1313)
         // features.5.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15604,7 +15679,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(862),
             gradWeights: s.g + 15415920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1323)
-        // features.5.9.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
+        // features.5.9.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(862), seInput: s.tensor(864), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 15229856, seActivation: .silu,
@@ -15612,7 +15687,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(471), gradReduceWeights: s.g + 15229856, gradReduceBias: s.g + 15322112,
             gradExpandWeights: s.g + 15322176, gradExpandBias: s.g + 15414432, preActivation: s.tensor(466),
             gamma: s.p + 15223904, beta: s.p + 15225392, savedMean: s.f + 4221216, savedInvStd: s.f + 4222704,
-            activation: .silu, gradGamma: s.g + 15223904, gradBeta: s.g + 15225392, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 15223904, gradBeta: s.g + 15225392, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1324)
         // features.5.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
@@ -15634,11 +15710,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4261392, count: 37200)
         s.profiler?.stop(1327)
-        // features.5.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
+        // features.5.9.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(862), input: s.tensor(866), batch: s.n, height: 42,
-            width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 4224192, gradInput: s.tensor(865), gradWeights: s.f + 4261392, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(862), preActivation: s.tensor(466),
+            gamma: s.p + 15223904, beta: s.p + 15225392, savedMean: s.f + 4221216, savedInvStd: s.f + 4222704,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(866), batch: s.n, height: 42, width: 42,
+            channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
+            weights: s.f + 4224192, gradInput: s.tensor(865), gradWeights: s.f + 4261392, workspace: s.ws, pool: pool)
         s.profiler?.stop(1328)
         // features.5.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15711,7 +15789,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(869),
             gradWeights: s.g + 14441680, workspace: s.ws, pool: pool)
         s.profiler?.stop(1338)
-        // features.5.8.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
+        // features.5.8.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(869), seInput: s.tensor(871), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 14255616, seActivation: .silu,
@@ -15719,7 +15797,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(459), gradReduceWeights: s.g + 14255616, gradReduceBias: s.g + 14347872,
             gradExpandWeights: s.g + 14347936, gradExpandBias: s.g + 14440192, preActivation: s.tensor(454),
             gamma: s.p + 14249664, beta: s.p + 14251152, savedMean: s.f + 4140368, savedInvStd: s.f + 4141856,
-            activation: .silu, gradGamma: s.g + 14249664, gradBeta: s.g + 14251152, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 14249664, gradBeta: s.g + 14251152, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1339)
         // features.5.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
@@ -15741,11 +15820,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4180544, count: 37200)
         s.profiler?.stop(1342)
-        // features.5.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
+        // features.5.8.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(869), input: s.tensor(873), batch: s.n, height: 42,
-            width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 4143344, gradInput: s.tensor(872), gradWeights: s.f + 4180544, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(869), preActivation: s.tensor(454),
+            gamma: s.p + 14249664, beta: s.p + 14251152, savedMean: s.f + 4140368, savedInvStd: s.f + 4141856,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(873), batch: s.n, height: 42, width: 42,
+            channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
+            weights: s.f + 4143344, gradInput: s.tensor(872), gradWeights: s.f + 4180544, workspace: s.ws, pool: pool)
         s.profiler?.stop(1343)
         // features.5.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15818,7 +15899,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(876),
             gradWeights: s.g + 13467440, workspace: s.ws, pool: pool)
         s.profiler?.stop(1353)
-        // features.5.7.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
+        // features.5.7.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(876), seInput: s.tensor(878), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 13281376, seActivation: .silu,
@@ -15826,7 +15907,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(447), gradReduceWeights: s.g + 13281376, gradReduceBias: s.g + 13373632,
             gradExpandWeights: s.g + 13373696, gradExpandBias: s.g + 13465952, preActivation: s.tensor(442),
             gamma: s.p + 13275424, beta: s.p + 13276912, savedMean: s.f + 4059520, savedInvStd: s.f + 4061008,
-            activation: .silu, gradGamma: s.g + 13275424, gradBeta: s.g + 13276912, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 13275424, gradBeta: s.g + 13276912, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1354)
         // features.5.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
@@ -15848,11 +15930,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4099696, count: 37200)
         s.profiler?.stop(1357)
-        // features.5.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
+        // features.5.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(876), input: s.tensor(880), batch: s.n, height: 42,
-            width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 4062496, gradInput: s.tensor(879), gradWeights: s.f + 4099696, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(876), preActivation: s.tensor(442),
+            gamma: s.p + 13275424, beta: s.p + 13276912, savedMean: s.f + 4059520, savedInvStd: s.f + 4061008,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(880), batch: s.n, height: 42, width: 42,
+            channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
+            weights: s.f + 4062496, gradInput: s.tensor(879), gradWeights: s.f + 4099696, workspace: s.ws, pool: pool)
         s.profiler?.stop(1358)
         // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -15925,7 +16009,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(883),
             gradWeights: s.g + 12493200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1368)
-        // features.5.6.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
+        // features.5.6.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(883), seInput: s.tensor(885), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 12307136, seActivation: .silu,
@@ -15933,7 +16017,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(435), gradReduceWeights: s.g + 12307136, gradReduceBias: s.g + 12399392,
             gradExpandWeights: s.g + 12399456, gradExpandBias: s.g + 12491712, preActivation: s.tensor(430),
             gamma: s.p + 12301184, beta: s.p + 12302672, savedMean: s.f + 3978672, savedInvStd: s.f + 3980160,
-            activation: .silu, gradGamma: s.g + 12301184, gradBeta: s.g + 12302672, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 12301184, gradBeta: s.g + 12302672, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1369)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
@@ -15955,11 +16040,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4018848, count: 37200)
         s.profiler?.stop(1372)
-        // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
+        // features.5.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(883), input: s.tensor(887), batch: s.n, height: 42,
-            width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3981648, gradInput: s.tensor(886), gradWeights: s.f + 4018848, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(883), preActivation: s.tensor(430),
+            gamma: s.p + 12301184, beta: s.p + 12302672, savedMean: s.f + 3978672, savedInvStd: s.f + 3980160,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(887), batch: s.n, height: 42, width: 42,
+            channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
+            weights: s.f + 3981648, gradInput: s.tensor(886), gradWeights: s.f + 4018848, workspace: s.ws, pool: pool)
         s.profiler?.stop(1373)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16032,7 +16119,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(890),
             gradWeights: s.g + 11518960, workspace: s.ws, pool: pool)
         s.profiler?.stop(1383)
-        // features.5.5.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
+        // features.5.5.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(890), seInput: s.tensor(892), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 11332896, seActivation: .silu,
@@ -16040,7 +16127,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(423), gradReduceWeights: s.g + 11332896, gradReduceBias: s.g + 11425152,
             gradExpandWeights: s.g + 11425216, gradExpandBias: s.g + 11517472, preActivation: s.tensor(418),
             gamma: s.p + 11326944, beta: s.p + 11328432, savedMean: s.f + 3897824, savedInvStd: s.f + 3899312,
-            activation: .silu, gradGamma: s.g + 11326944, gradBeta: s.g + 11328432, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 11326944, gradBeta: s.g + 11328432, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1384)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
@@ -16062,11 +16150,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3938000, count: 37200)
         s.profiler?.stop(1387)
-        // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
+        // features.5.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(890), input: s.tensor(894), batch: s.n, height: 42,
-            width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3900800, gradInput: s.tensor(893), gradWeights: s.f + 3938000, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(890), preActivation: s.tensor(418),
+            gamma: s.p + 11326944, beta: s.p + 11328432, savedMean: s.f + 3897824, savedInvStd: s.f + 3899312,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(894), batch: s.n, height: 42, width: 42,
+            channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
+            weights: s.f + 3900800, gradInput: s.tensor(893), gradWeights: s.f + 3938000, workspace: s.ws, pool: pool)
         s.profiler?.stop(1388)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16139,7 +16229,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(897),
             gradWeights: s.g + 10544720, workspace: s.ws, pool: pool)
         s.profiler?.stop(1398)
-        // features.5.4.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
+        // features.5.4.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(897), seInput: s.tensor(899), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 10358656, seActivation: .silu,
@@ -16147,7 +16237,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(411), gradReduceWeights: s.g + 10358656, gradReduceBias: s.g + 10450912,
             gradExpandWeights: s.g + 10450976, gradExpandBias: s.g + 10543232, preActivation: s.tensor(406),
             gamma: s.p + 10352704, beta: s.p + 10354192, savedMean: s.f + 3816976, savedInvStd: s.f + 3818464,
-            activation: .silu, gradGamma: s.g + 10352704, gradBeta: s.g + 10354192, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 10352704, gradBeta: s.g + 10354192, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1399)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
@@ -16169,11 +16260,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3857152, count: 37200)
         s.profiler?.stop(1402)
-        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
+        // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(897), input: s.tensor(901), batch: s.n, height: 42,
-            width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3819952, gradInput: s.tensor(900), gradWeights: s.f + 3857152, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(897), preActivation: s.tensor(406),
+            gamma: s.p + 10352704, beta: s.p + 10354192, savedMean: s.f + 3816976, savedInvStd: s.f + 3818464,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(901), batch: s.n, height: 42, width: 42,
+            channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
+            weights: s.f + 3819952, gradInput: s.tensor(900), gradWeights: s.f + 3857152, workspace: s.ws, pool: pool)
         s.profiler?.stop(1403)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16246,7 +16339,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(904),
             gradWeights: s.g + 9570480, workspace: s.ws, pool: pool)
         s.profiler?.stop(1413)
-        // features.5.3.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
+        // features.5.3.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(904), seInput: s.tensor(906), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 9384416, seActivation: .silu,
@@ -16254,7 +16347,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(399), gradReduceWeights: s.g + 9384416, gradReduceBias: s.g + 9476672,
             gradExpandWeights: s.g + 9476736, gradExpandBias: s.g + 9568992, preActivation: s.tensor(394),
             gamma: s.p + 9378464, beta: s.p + 9379952, savedMean: s.f + 3736128, savedInvStd: s.f + 3737616,
-            activation: .silu, gradGamma: s.g + 9378464, gradBeta: s.g + 9379952, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 9378464, gradBeta: s.g + 9379952, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1414)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
@@ -16276,11 +16370,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3776304, count: 37200)
         s.profiler?.stop(1417)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(904), input: s.tensor(908), batch: s.n, height: 42,
-            width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3739104, gradInput: s.tensor(907), gradWeights: s.f + 3776304, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(904), preActivation: s.tensor(394),
+            gamma: s.p + 9378464, beta: s.p + 9379952, savedMean: s.f + 3736128, savedInvStd: s.f + 3737616,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(908), batch: s.n, height: 42, width: 42,
+            channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
+            weights: s.f + 3739104, gradInput: s.tensor(907), gradWeights: s.f + 3776304, workspace: s.ws, pool: pool)
         s.profiler?.stop(1418)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16353,7 +16449,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(911),
             gradWeights: s.g + 8596240, workspace: s.ws, pool: pool)
         s.profiler?.stop(1428)
-        // features.5.2.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
+        // features.5.2.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(911), seInput: s.tensor(913), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 8410176, seActivation: .silu,
@@ -16361,7 +16457,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(387), gradReduceWeights: s.g + 8410176, gradReduceBias: s.g + 8502432,
             gradExpandWeights: s.g + 8502496, gradExpandBias: s.g + 8594752, preActivation: s.tensor(382),
             gamma: s.p + 8404224, beta: s.p + 8405712, savedMean: s.f + 3655280, savedInvStd: s.f + 3656768,
-            activation: .silu, gradGamma: s.g + 8404224, gradBeta: s.g + 8405712, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 8404224, gradBeta: s.g + 8405712, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1429)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
@@ -16383,11 +16480,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3695456, count: 37200)
         s.profiler?.stop(1432)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(911), input: s.tensor(915), batch: s.n, height: 42,
-            width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3658256, gradInput: s.tensor(914), gradWeights: s.f + 3695456, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(911), preActivation: s.tensor(382),
+            gamma: s.p + 8404224, beta: s.p + 8405712, savedMean: s.f + 3655280, savedInvStd: s.f + 3656768,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(915), batch: s.n, height: 42, width: 42,
+            channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
+            weights: s.f + 3658256, gradInput: s.tensor(914), gradWeights: s.f + 3695456, workspace: s.ws, pool: pool)
         s.profiler?.stop(1433)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16460,7 +16559,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248, gradInput: s.tensor(918),
             gradWeights: s.g + 7622000, workspace: s.ws, pool: pool)
         s.profiler?.stop(1443)
-        // features.5.1.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]
+        // features.5.1.block.2 squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(918), seInput: s.tensor(920), batch: s.n,
             pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 7435936, seActivation: .silu,
@@ -16468,7 +16567,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(375), gradReduceWeights: s.g + 7435936, gradReduceBias: s.g + 7528192,
             gradExpandWeights: s.g + 7528256, gradExpandBias: s.g + 7620512, preActivation: s.tensor(370),
             gamma: s.p + 7429984, beta: s.p + 7431472, savedMean: s.f + 3574432, savedInvStd: s.f + 3575920,
-            activation: .silu, gradGamma: s.g + 7429984, gradBeta: s.g + 7431472, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 7429984, gradBeta: s.g + 7431472, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1444)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
@@ -16490,11 +16590,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3614608, count: 37200)
         s.profiler?.stop(1447)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(918), input: s.tensor(922), batch: s.n, height: 42,
-            width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3577408, gradInput: s.tensor(921), gradWeights: s.f + 3614608, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(918), preActivation: s.tensor(370),
+            gamma: s.p + 7429984, beta: s.p + 7431472, savedMean: s.f + 3574432, savedInvStd: s.f + 3575920,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(922), batch: s.n, height: 42, width: 42,
+            channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
+            weights: s.f + 3577408, gradInput: s.tensor(921), gradWeights: s.f + 3614608, workspace: s.ws, pool: pool)
         s.profiler?.stop(1448)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16561,7 +16663,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 248, gradInput: s.tensor(924),
             gradWeights: s.g + 6754896, workspace: s.ws, pool: pool)
         s.profiler?.stop(1457)
-        // features.5.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
+        // features.5.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(924), seInput: s.tensor(926), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6660864, seActivation: .silu,
@@ -16569,7 +16671,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(365), gradReduceWeights: s.g + 6660864, gradReduceBias: s.g + 6707328,
             gradExpandWeights: s.g + 6707376, gradExpandBias: s.g + 6753840, preActivation: s.tensor(360),
             gamma: s.p + 6656640, beta: s.p + 6657696, savedMean: s.f + 3516048, savedInvStd: s.f + 3517104,
-            activation: .silu, gradGamma: s.g + 6656640, gradBeta: s.g + 6657696, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 6656640, gradBeta: s.g + 6657696, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1458)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
@@ -16591,11 +16694,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3544560, count: 26400)
         s.profiler?.stop(1461)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(924), input: s.tensor(928), batch: s.n, height: 42,
-            width: 42, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
-            weights: s.f + 3518160, gradInput: s.tensor(927), gradWeights: s.f + 3544560, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(924), preActivation: s.tensor(360),
+            gamma: s.p + 6656640, beta: s.p + 6657696, savedMean: s.f + 3516048, savedInvStd: s.f + 3517104,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(928), batch: s.n, height: 42, width: 42,
+            channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42,
+            weights: s.f + 3518160, gradInput: s.tensor(927), gradWeights: s.f + 3544560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1462)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16664,7 +16769,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(931),
             gradWeights: s.g + 6253600, workspace: s.ws, pool: pool)
         s.profiler?.stop(1471)
-        // features.4.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
+        // features.4.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(931), seInput: s.tensor(933), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6159568, seActivation: .silu,
@@ -16672,7 +16777,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(353), gradReduceWeights: s.g + 6159568, gradReduceBias: s.g + 6206032,
             gradExpandWeights: s.g + 6206080, gradExpandBias: s.g + 6252544, preActivation: s.tensor(348),
             gamma: s.p + 6155344, beta: s.p + 6156400, savedMean: s.f + 3492464, savedInvStd: s.f + 3493520,
-            activation: .silu, gradGamma: s.g + 6155344, gradBeta: s.g + 6156400, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 6155344, gradBeta: s.g + 6156400, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1472)
         // features.4.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
@@ -16694,11 +16800,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3504080, count: 9504)
         s.profiler?.stop(1475)
-        // features.4.10.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
+        // features.4.10.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(931), input: s.tensor(935), batch: s.n, height: 42,
-            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3494576, gradInput: s.tensor(934), gradWeights: s.f + 3504080, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(931), preActivation: s.tensor(348),
+            gamma: s.p + 6155344, beta: s.p + 6156400, savedMean: s.f + 3492464, savedInvStd: s.f + 3493520,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(935), batch: s.n, height: 42, width: 42,
+            channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3494576, gradInput: s.tensor(934), gradWeights: s.f + 3504080, workspace: s.ws, pool: pool)
         s.profiler?.stop(1476)
         // features.4.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16771,7 +16879,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(938),
             gradWeights: s.g + 5769200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1486)
-        // features.4.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
+        // features.4.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(938), seInput: s.tensor(940), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5675168, seActivation: .silu,
@@ -16779,7 +16887,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(341), gradReduceWeights: s.g + 5675168, gradReduceBias: s.g + 5721632,
             gradExpandWeights: s.g + 5721680, gradExpandBias: s.g + 5768144, preActivation: s.tensor(336),
             gamma: s.p + 5670944, beta: s.p + 5672000, savedMean: s.f + 3468880, savedInvStd: s.f + 3469936,
-            activation: .silu, gradGamma: s.g + 5670944, gradBeta: s.g + 5672000, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 5670944, gradBeta: s.g + 5672000, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1487)
         // features.4.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
@@ -16801,11 +16910,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3480496, count: 9504)
         s.profiler?.stop(1490)
-        // features.4.9.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
+        // features.4.9.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(938), input: s.tensor(942), batch: s.n, height: 42,
-            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3470992, gradInput: s.tensor(941), gradWeights: s.f + 3480496, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(938), preActivation: s.tensor(336),
+            gamma: s.p + 5670944, beta: s.p + 5672000, savedMean: s.f + 3468880, savedInvStd: s.f + 3469936,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(942), batch: s.n, height: 42, width: 42,
+            channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3470992, gradInput: s.tensor(941), gradWeights: s.f + 3480496, workspace: s.ws, pool: pool)
         s.profiler?.stop(1491)
         // features.4.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16878,7 +16989,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(945),
             gradWeights: s.g + 5284800, workspace: s.ws, pool: pool)
         s.profiler?.stop(1501)
-        // features.4.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
+        // features.4.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(945), seInput: s.tensor(947), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5190768, seActivation: .silu,
@@ -16886,7 +16997,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(329), gradReduceWeights: s.g + 5190768, gradReduceBias: s.g + 5237232,
             gradExpandWeights: s.g + 5237280, gradExpandBias: s.g + 5283744, preActivation: s.tensor(324),
             gamma: s.p + 5186544, beta: s.p + 5187600, savedMean: s.f + 3445296, savedInvStd: s.f + 3446352,
-            activation: .silu, gradGamma: s.g + 5186544, gradBeta: s.g + 5187600, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 5186544, gradBeta: s.g + 5187600, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1502)
         // features.4.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
@@ -16908,11 +17020,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3456912, count: 9504)
         s.profiler?.stop(1505)
-        // features.4.8.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
+        // features.4.8.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(945), input: s.tensor(949), batch: s.n, height: 42,
-            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3447408, gradInput: s.tensor(948), gradWeights: s.f + 3456912, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(945), preActivation: s.tensor(324),
+            gamma: s.p + 5186544, beta: s.p + 5187600, savedMean: s.f + 3445296, savedInvStd: s.f + 3446352,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(949), batch: s.n, height: 42, width: 42,
+            channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3447408, gradInput: s.tensor(948), gradWeights: s.f + 3456912, workspace: s.ws, pool: pool)
         s.profiler?.stop(1506)
         // features.4.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -16985,7 +17099,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(952),
             gradWeights: s.g + 4800400, workspace: s.ws, pool: pool)
         s.profiler?.stop(1516)
-        // features.4.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
+        // features.4.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(952), seInput: s.tensor(954), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4706368, seActivation: .silu,
@@ -16993,7 +17107,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(317), gradReduceWeights: s.g + 4706368, gradReduceBias: s.g + 4752832,
             gradExpandWeights: s.g + 4752880, gradExpandBias: s.g + 4799344, preActivation: s.tensor(312),
             gamma: s.p + 4702144, beta: s.p + 4703200, savedMean: s.f + 3421712, savedInvStd: s.f + 3422768,
-            activation: .silu, gradGamma: s.g + 4702144, gradBeta: s.g + 4703200, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4702144, gradBeta: s.g + 4703200, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1517)
         // features.4.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
@@ -17015,11 +17130,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3433328, count: 9504)
         s.profiler?.stop(1520)
-        // features.4.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
+        // features.4.7.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(952), input: s.tensor(956), batch: s.n, height: 42,
-            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3423824, gradInput: s.tensor(955), gradWeights: s.f + 3433328, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(952), preActivation: s.tensor(312),
+            gamma: s.p + 4702144, beta: s.p + 4703200, savedMean: s.f + 3421712, savedInvStd: s.f + 3422768,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(956), batch: s.n, height: 42, width: 42,
+            channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3423824, gradInput: s.tensor(955), gradWeights: s.f + 3433328, workspace: s.ws, pool: pool)
         s.profiler?.stop(1521)
         // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17092,7 +17209,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(959),
             gradWeights: s.g + 4316000, workspace: s.ws, pool: pool)
         s.profiler?.stop(1531)
-        // features.4.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
+        // features.4.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(959), seInput: s.tensor(961), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4221968, seActivation: .silu,
@@ -17100,7 +17217,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(305), gradReduceWeights: s.g + 4221968, gradReduceBias: s.g + 4268432,
             gradExpandWeights: s.g + 4268480, gradExpandBias: s.g + 4314944, preActivation: s.tensor(300),
             gamma: s.p + 4217744, beta: s.p + 4218800, savedMean: s.f + 3398128, savedInvStd: s.f + 3399184,
-            activation: .silu, gradGamma: s.g + 4217744, gradBeta: s.g + 4218800, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4217744, gradBeta: s.g + 4218800, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1532)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
@@ -17122,11 +17240,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3409744, count: 9504)
         s.profiler?.stop(1535)
-        // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
+        // features.4.6.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(959), input: s.tensor(963), batch: s.n, height: 42,
-            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3400240, gradInput: s.tensor(962), gradWeights: s.f + 3409744, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(959), preActivation: s.tensor(300),
+            gamma: s.p + 4217744, beta: s.p + 4218800, savedMean: s.f + 3398128, savedInvStd: s.f + 3399184,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(963), batch: s.n, height: 42, width: 42,
+            channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3400240, gradInput: s.tensor(962), gradWeights: s.f + 3409744, workspace: s.ws, pool: pool)
         s.profiler?.stop(1536)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17199,7 +17319,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(966),
             gradWeights: s.g + 3831600, workspace: s.ws, pool: pool)
         s.profiler?.stop(1546)
-        // features.4.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
+        // features.4.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(966), seInput: s.tensor(968), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3737568, seActivation: .silu,
@@ -17207,7 +17327,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(293), gradReduceWeights: s.g + 3737568, gradReduceBias: s.g + 3784032,
             gradExpandWeights: s.g + 3784080, gradExpandBias: s.g + 3830544, preActivation: s.tensor(288),
             gamma: s.p + 3733344, beta: s.p + 3734400, savedMean: s.f + 3374544, savedInvStd: s.f + 3375600,
-            activation: .silu, gradGamma: s.g + 3733344, gradBeta: s.g + 3734400, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3733344, gradBeta: s.g + 3734400, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1547)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
@@ -17229,11 +17350,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3386160, count: 9504)
         s.profiler?.stop(1550)
-        // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
+        // features.4.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(966), input: s.tensor(970), batch: s.n, height: 42,
-            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3376656, gradInput: s.tensor(969), gradWeights: s.f + 3386160, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(966), preActivation: s.tensor(288),
+            gamma: s.p + 3733344, beta: s.p + 3734400, savedMean: s.f + 3374544, savedInvStd: s.f + 3375600,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(970), batch: s.n, height: 42, width: 42,
+            channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3376656, gradInput: s.tensor(969), gradWeights: s.f + 3386160, workspace: s.ws, pool: pool)
         s.profiler?.stop(1551)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17306,7 +17429,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(973),
             gradWeights: s.g + 3347200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1561)
-        // features.4.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
+        // features.4.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(973), seInput: s.tensor(975), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3253168, seActivation: .silu,
@@ -17314,7 +17437,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(281), gradReduceWeights: s.g + 3253168, gradReduceBias: s.g + 3299632,
             gradExpandWeights: s.g + 3299680, gradExpandBias: s.g + 3346144, preActivation: s.tensor(276),
             gamma: s.p + 3248944, beta: s.p + 3250000, savedMean: s.f + 3350960, savedInvStd: s.f + 3352016,
-            activation: .silu, gradGamma: s.g + 3248944, gradBeta: s.g + 3250000, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3248944, gradBeta: s.g + 3250000, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1562)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
@@ -17336,11 +17460,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3362576, count: 9504)
         s.profiler?.stop(1565)
-        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
+        // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(973), input: s.tensor(977), batch: s.n, height: 42,
-            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3353072, gradInput: s.tensor(976), gradWeights: s.f + 3362576, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(973), preActivation: s.tensor(276),
+            gamma: s.p + 3248944, beta: s.p + 3250000, savedMean: s.f + 3350960, savedInvStd: s.f + 3352016,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(977), batch: s.n, height: 42, width: 42,
+            channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3353072, gradInput: s.tensor(976), gradWeights: s.f + 3362576, workspace: s.ws, pool: pool)
         s.profiler?.stop(1566)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17413,7 +17539,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(980),
             gradWeights: s.g + 2862800, workspace: s.ws, pool: pool)
         s.profiler?.stop(1576)
-        // features.4.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
+        // features.4.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(980), seInput: s.tensor(982), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2768768, seActivation: .silu,
@@ -17421,7 +17547,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(269), gradReduceWeights: s.g + 2768768, gradReduceBias: s.g + 2815232,
             gradExpandWeights: s.g + 2815280, gradExpandBias: s.g + 2861744, preActivation: s.tensor(264),
             gamma: s.p + 2764544, beta: s.p + 2765600, savedMean: s.f + 3327376, savedInvStd: s.f + 3328432,
-            activation: .silu, gradGamma: s.g + 2764544, gradBeta: s.g + 2765600, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2764544, gradBeta: s.g + 2765600, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1577)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
@@ -17443,11 +17570,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3338992, count: 9504)
         s.profiler?.stop(1580)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(980), input: s.tensor(984), batch: s.n, height: 42,
-            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3329488, gradInput: s.tensor(983), gradWeights: s.f + 3338992, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(980), preActivation: s.tensor(264),
+            gamma: s.p + 2764544, beta: s.p + 2765600, savedMean: s.f + 3327376, savedInvStd: s.f + 3328432,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(984), batch: s.n, height: 42, width: 42,
+            channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3329488, gradInput: s.tensor(983), gradWeights: s.f + 3338992, workspace: s.ws, pool: pool)
         s.profiler?.stop(1581)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17520,7 +17649,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(987),
             gradWeights: s.g + 2378400, workspace: s.ws, pool: pool)
         s.profiler?.stop(1591)
-        // features.4.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
+        // features.4.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(987), seInput: s.tensor(989), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2284368, seActivation: .silu,
@@ -17528,7 +17657,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(257), gradReduceWeights: s.g + 2284368, gradReduceBias: s.g + 2330832,
             gradExpandWeights: s.g + 2330880, gradExpandBias: s.g + 2377344, preActivation: s.tensor(252),
             gamma: s.p + 2280144, beta: s.p + 2281200, savedMean: s.f + 3303792, savedInvStd: s.f + 3304848,
-            activation: .silu, gradGamma: s.g + 2280144, gradBeta: s.g + 2281200, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2280144, gradBeta: s.g + 2281200, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1592)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
@@ -17550,11 +17680,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3315408, count: 9504)
         s.profiler?.stop(1595)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(987), input: s.tensor(991), batch: s.n, height: 42,
-            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3305904, gradInput: s.tensor(990), gradWeights: s.f + 3315408, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(987), preActivation: s.tensor(252),
+            gamma: s.p + 2280144, beta: s.p + 2281200, savedMean: s.f + 3303792, savedInvStd: s.f + 3304848,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(991), batch: s.n, height: 42, width: 42,
+            channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3305904, gradInput: s.tensor(990), gradWeights: s.f + 3315408, workspace: s.ws, pool: pool)
         s.profiler?.stop(1596)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17627,7 +17759,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(994),
             gradWeights: s.g + 1894000, workspace: s.ws, pool: pool)
         s.profiler?.stop(1606)
-        // features.4.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]
+        // features.4.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(994), seInput: s.tensor(996), batch: s.n,
             pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 1799968, seActivation: .silu,
@@ -17635,7 +17767,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(245), gradReduceWeights: s.g + 1799968, gradReduceBias: s.g + 1846432,
             gradExpandWeights: s.g + 1846480, gradExpandBias: s.g + 1892944, preActivation: s.tensor(240),
             gamma: s.p + 1795744, beta: s.p + 1796800, savedMean: s.f + 3280208, savedInvStd: s.f + 3281264,
-            activation: .silu, gradGamma: s.g + 1795744, gradBeta: s.g + 1796800, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1795744, gradBeta: s.g + 1796800, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1607)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
@@ -17657,11 +17790,13 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3291824, count: 9504)
         s.profiler?.stop(1610)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(994), input: s.tensor(998), batch: s.n, height: 42,
-            width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
-            weights: s.f + 3282320, gradInput: s.tensor(997), gradWeights: s.f + 3291824, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(994), preActivation: s.tensor(240),
+            gamma: s.p + 1795744, beta: s.p + 1796800, savedMean: s.f + 3280208, savedInvStd: s.f + 3281264,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(998), batch: s.n, height: 42, width: 42,
+            channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3282320, gradInput: s.tensor(997), gradWeights: s.f + 3291824, workspace: s.ws, pool: pool)
         s.profiler?.stop(1611)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17728,7 +17863,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 1764 &* s.n, inChannels: 528, outChannels: 176, gradInput: s.tensor(1000),
             gradWeights: s.g + 1502528, workspace: s.ws, pool: pool)
         s.profiler?.stop(1620)
-        // features.4.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 528]
+        // features.4.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1000), seInput: s.tensor(1002), batch: s.n,
             pixels: 1764, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1478736, seActivation: .silu,
@@ -17736,7 +17871,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(235), gradReduceWeights: s.g + 1478736, gradReduceBias: s.g + 1490352,
             gradExpandWeights: s.g + 1490384, gradExpandBias: s.g + 1502000, preActivation: s.tensor(230),
             gamma: s.p + 1476624, beta: s.p + 1477152, savedMean: s.f + 3267184, savedInvStd: s.f + 3267712,
-            activation: .silu, gradGamma: s.g + 1476624, gradBeta: s.g + 1477152, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1476624, gradBeta: s.g + 1477152, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1621)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -17758,11 +17894,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3272992, count: 4752)
         s.profiler?.stop(1624)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 42, 42, 528]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 42, 42, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1000), input: s.tensor(1004), batch: s.n,
-            height: 84, width: 84, channels: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 42,
-            outWidth: 42, weights: s.f + 3268240, gradInput: s.tensor(1003), gradWeights: s.f + 3272992, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1000), preActivation: s.tensor(230),
+            gamma: s.p + 1476624, beta: s.p + 1477152, savedMean: s.f + 3267184, savedInvStd: s.f + 3267712,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1004), batch: s.n, height: 84, width: 84,
+            channels: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42,
+            weights: s.f + 3268240, gradInput: s.tensor(1003), gradWeights: s.f + 3272992, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1625)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17831,7 +17970,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1007),
             gradWeights: s.g + 1376448, workspace: s.ws, pool: pool)
         s.profiler?.stop(1634)
-        // features.3.7.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
+        // features.3.7.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1007), seInput: s.tensor(1009), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1352656, seActivation: .silu,
@@ -17839,7 +17978,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(223), gradReduceWeights: s.g + 1352656, gradReduceBias: s.g + 1364272,
             gradExpandWeights: s.g + 1364304, gradExpandBias: s.g + 1375920, preActivation: s.tensor(218),
             gamma: s.p + 1350544, beta: s.p + 1351072, savedMean: s.f + 3238496, savedInvStd: s.f + 3239024,
-            activation: .silu, gradGamma: s.g + 1350544, gradBeta: s.g + 1351072, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1350544, gradBeta: s.g + 1351072, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1635)
         // features.3.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -17861,11 +18001,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3252752, count: 13200)
         s.profiler?.stop(1638)
-        // features.3.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
+        // features.3.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1007), input: s.tensor(1011), batch: s.n,
-            height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3239552, gradInput: s.tensor(1010), gradWeights: s.f + 3252752, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1007), preActivation: s.tensor(218),
+            gamma: s.p + 1350544, beta: s.p + 1351072, savedMean: s.f + 3238496, savedInvStd: s.f + 3239024,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1011), batch: s.n, height: 84, width: 84,
+            channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
+            weights: s.f + 3239552, gradInput: s.tensor(1010), gradWeights: s.f + 3252752, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1639)
         // features.3.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -17938,7 +18081,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1014),
             gradWeights: s.g + 1241920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1649)
-        // features.3.6.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
+        // features.3.6.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1014), seInput: s.tensor(1016), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1218128, seActivation: .silu,
@@ -17946,7 +18089,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(211), gradReduceWeights: s.g + 1218128, gradReduceBias: s.g + 1229744,
             gradExpandWeights: s.g + 1229776, gradExpandBias: s.g + 1241392, preActivation: s.tensor(206),
             gamma: s.p + 1216016, beta: s.p + 1216544, savedMean: s.f + 3209808, savedInvStd: s.f + 3210336,
-            activation: .silu, gradGamma: s.g + 1216016, gradBeta: s.g + 1216544, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1216016, gradBeta: s.g + 1216544, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1650)
         // features.3.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -17968,11 +18112,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3224064, count: 13200)
         s.profiler?.stop(1653)
-        // features.3.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
+        // features.3.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1014), input: s.tensor(1018), batch: s.n,
-            height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3210864, gradInput: s.tensor(1017), gradWeights: s.f + 3224064, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1014), preActivation: s.tensor(206),
+            gamma: s.p + 1216016, beta: s.p + 1216544, savedMean: s.f + 3209808, savedInvStd: s.f + 3210336,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1018), batch: s.n, height: 84, width: 84,
+            channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
+            weights: s.f + 3210864, gradInput: s.tensor(1017), gradWeights: s.f + 3224064, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1654)
         // features.3.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -18045,7 +18192,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1021),
             gradWeights: s.g + 1107392, workspace: s.ws, pool: pool)
         s.profiler?.stop(1664)
-        // features.3.5.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
+        // features.3.5.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1021), seInput: s.tensor(1023), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1083600, seActivation: .silu,
@@ -18053,7 +18200,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(199), gradReduceWeights: s.g + 1083600, gradReduceBias: s.g + 1095216,
             gradExpandWeights: s.g + 1095248, gradExpandBias: s.g + 1106864, preActivation: s.tensor(194),
             gamma: s.p + 1081488, beta: s.p + 1082016, savedMean: s.f + 3181120, savedInvStd: s.f + 3181648,
-            activation: .silu, gradGamma: s.g + 1081488, gradBeta: s.g + 1082016, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1081488, gradBeta: s.g + 1082016, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1665)
         // features.3.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -18075,11 +18223,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3195376, count: 13200)
         s.profiler?.stop(1668)
-        // features.3.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
+        // features.3.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1021), input: s.tensor(1025), batch: s.n,
-            height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3182176, gradInput: s.tensor(1024), gradWeights: s.f + 3195376, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1021), preActivation: s.tensor(194),
+            gamma: s.p + 1081488, beta: s.p + 1082016, savedMean: s.f + 3181120, savedInvStd: s.f + 3181648,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1025), batch: s.n, height: 84, width: 84,
+            channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
+            weights: s.f + 3182176, gradInput: s.tensor(1024), gradWeights: s.f + 3195376, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1669)
         // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -18152,7 +18303,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1028),
             gradWeights: s.g + 972864, workspace: s.ws, pool: pool)
         s.profiler?.stop(1679)
-        // features.3.4.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
+        // features.3.4.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1028), seInput: s.tensor(1030), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 949072, seActivation: .silu,
@@ -18160,7 +18311,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(187), gradReduceWeights: s.g + 949072, gradReduceBias: s.g + 960688,
             gradExpandWeights: s.g + 960720, gradExpandBias: s.g + 972336, preActivation: s.tensor(182),
             gamma: s.p + 946960, beta: s.p + 947488, savedMean: s.f + 3152432, savedInvStd: s.f + 3152960,
-            activation: .silu, gradGamma: s.g + 946960, gradBeta: s.g + 947488, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 946960, gradBeta: s.g + 947488, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1680)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -18182,11 +18334,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3166688, count: 13200)
         s.profiler?.stop(1683)
-        // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
+        // features.3.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1028), input: s.tensor(1032), batch: s.n,
-            height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3153488, gradInput: s.tensor(1031), gradWeights: s.f + 3166688, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1028), preActivation: s.tensor(182),
+            gamma: s.p + 946960, beta: s.p + 947488, savedMean: s.f + 3152432, savedInvStd: s.f + 3152960,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1032), batch: s.n, height: 84, width: 84,
+            channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
+            weights: s.f + 3153488, gradInput: s.tensor(1031), gradWeights: s.f + 3166688, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1684)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -18259,7 +18414,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1035),
             gradWeights: s.g + 838336, workspace: s.ws, pool: pool)
         s.profiler?.stop(1694)
-        // features.3.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
+        // features.3.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1035), seInput: s.tensor(1037), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 814544, seActivation: .silu,
@@ -18267,7 +18422,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(175), gradReduceWeights: s.g + 814544, gradReduceBias: s.g + 826160,
             gradExpandWeights: s.g + 826192, gradExpandBias: s.g + 837808, preActivation: s.tensor(170),
             gamma: s.p + 812432, beta: s.p + 812960, savedMean: s.f + 3123744, savedInvStd: s.f + 3124272,
-            activation: .silu, gradGamma: s.g + 812432, gradBeta: s.g + 812960, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 812432, gradBeta: s.g + 812960, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1695)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -18289,11 +18445,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3138000, count: 13200)
         s.profiler?.stop(1698)
-        // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
+        // features.3.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1035), input: s.tensor(1039), batch: s.n,
-            height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3124800, gradInput: s.tensor(1038), gradWeights: s.f + 3138000, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1035), preActivation: s.tensor(170),
+            gamma: s.p + 812432, beta: s.p + 812960, savedMean: s.f + 3123744, savedInvStd: s.f + 3124272,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1039), batch: s.n, height: 84, width: 84,
+            channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
+            weights: s.f + 3124800, gradInput: s.tensor(1038), gradWeights: s.f + 3138000, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1699)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -18366,7 +18525,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1042),
             gradWeights: s.g + 703808, workspace: s.ws, pool: pool)
         s.profiler?.stop(1709)
-        // features.3.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
+        // features.3.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1042), seInput: s.tensor(1044), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 680016, seActivation: .silu,
@@ -18374,7 +18533,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(163), gradReduceWeights: s.g + 680016, gradReduceBias: s.g + 691632,
             gradExpandWeights: s.g + 691664, gradExpandBias: s.g + 703280, preActivation: s.tensor(158),
             gamma: s.p + 677904, beta: s.p + 678432, savedMean: s.f + 3095056, savedInvStd: s.f + 3095584,
-            activation: .silu, gradGamma: s.g + 677904, gradBeta: s.g + 678432, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 677904, gradBeta: s.g + 678432, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1710)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -18396,11 +18556,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3109312, count: 13200)
         s.profiler?.stop(1713)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1042), input: s.tensor(1046), batch: s.n,
-            height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3096112, gradInput: s.tensor(1045), gradWeights: s.f + 3109312, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1042), preActivation: s.tensor(158),
+            gamma: s.p + 677904, beta: s.p + 678432, savedMean: s.f + 3095056, savedInvStd: s.f + 3095584,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1046), batch: s.n, height: 84, width: 84,
+            channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
+            weights: s.f + 3096112, gradInput: s.tensor(1045), gradWeights: s.f + 3109312, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1714)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -18473,7 +18636,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(1049),
             gradWeights: s.g + 569280, workspace: s.ws, pool: pool)
         s.profiler?.stop(1724)
-        // features.3.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]
+        // features.3.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1049), seInput: s.tensor(1051), batch: s.n,
             pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 545488, seActivation: .silu,
@@ -18481,7 +18644,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(151), gradReduceWeights: s.g + 545488, gradReduceBias: s.g + 557104,
             gradExpandWeights: s.g + 557136, gradExpandBias: s.g + 568752, preActivation: s.tensor(146),
             gamma: s.p + 543376, beta: s.p + 543904, savedMean: s.f + 3066368, savedInvStd: s.f + 3066896,
-            activation: .silu, gradGamma: s.g + 543376, gradBeta: s.g + 543904, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 543376, gradBeta: s.g + 543904, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1725)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -18503,11 +18667,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3080624, count: 13200)
         s.profiler?.stop(1728)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1049), input: s.tensor(1053), batch: s.n,
-            height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3067424, gradInput: s.tensor(1052), gradWeights: s.f + 3080624, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1049), preActivation: s.tensor(146),
+            gamma: s.p + 543376, beta: s.p + 543904, savedMean: s.f + 3066368, savedInvStd: s.f + 3066896,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1053), batch: s.n, height: 84, width: 84,
+            channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
+            weights: s.f + 3067424, gradInput: s.tensor(1052), gradWeights: s.f + 3080624, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1729)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -18574,7 +18741,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 7056 &* s.n, inChannels: 336, outChannels: 88, gradInput: s.tensor(1055),
             gradWeights: s.g + 451648, workspace: s.ws, pool: pool)
         s.profiler?.stop(1738)
-        // features.3.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 336]
+        // features.3.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1055), seInput: s.tensor(1057), batch: s.n,
             pixels: 7056, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 441888, seActivation: .silu,
@@ -18582,7 +18749,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(141), gradReduceWeights: s.g + 441888, gradReduceBias: s.g + 446592,
             gradExpandWeights: s.g + 446608, gradExpandBias: s.g + 451312, preActivation: s.tensor(136),
             gamma: s.p + 440544, beta: s.p + 440880, savedMean: s.f + 3047664, savedInvStd: s.f + 3048000,
-            activation: .silu, gradGamma: s.g + 440544, gradBeta: s.g + 440880, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 440544, gradBeta: s.g + 440880, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1739)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -18604,11 +18772,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3056736, count: 8400)
         s.profiler?.stop(1742)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 84, 84, 336]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 84, 84, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1055), input: s.tensor(1059), batch: s.n,
-            height: 168, width: 168, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 84,
-            outWidth: 84, weights: s.f + 3048336, gradInput: s.tensor(1058), gradWeights: s.f + 3056736, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1055), preActivation: s.tensor(136),
+            gamma: s.p + 440544, beta: s.p + 440880, savedMean: s.f + 3047664, savedInvStd: s.f + 3048000,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1059), batch: s.n, height: 168,
+            width: 168, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84,
+            weights: s.f + 3048336, gradInput: s.tensor(1058), gradWeights: s.f + 3056736, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1743)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -18677,7 +18848,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1062),
             gradWeights: s.g + 392912, workspace: s.ws, pool: pool)
         s.profiler?.stop(1752)
-        // features.2.7.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
+        // features.2.7.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1062), seInput: s.tensor(1064), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 383152, seActivation: .silu,
@@ -18685,7 +18856,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(129), gradReduceWeights: s.g + 383152, gradReduceBias: s.g + 387856,
             gradExpandWeights: s.g + 387872, gradExpandBias: s.g + 392576, preActivation: s.tensor(124),
             gamma: s.p + 381808, beta: s.p + 382144, savedMean: s.f + 3040160, savedInvStd: s.f + 3040496,
-            activation: .silu, gradGamma: s.g + 381808, gradBeta: s.g + 382144, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 381808, gradBeta: s.g + 382144, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1753)
         // features.2.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -18707,11 +18879,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3043856, count: 3024)
         s.profiler?.stop(1756)
-        // features.2.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
+        // features.2.7.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1062), input: s.tensor(1066), batch: s.n,
-            height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 3040832, gradInput: s.tensor(1065), gradWeights: s.f + 3043856, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1062), preActivation: s.tensor(124),
+            gamma: s.p + 381808, beta: s.p + 382144, savedMean: s.f + 3040160, savedInvStd: s.f + 3040496,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1066), batch: s.n, height: 168,
+            width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
+            weights: s.f + 3040832, gradInput: s.tensor(1065), gradWeights: s.f + 3043856, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1757)
         // features.2.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -18784,7 +18959,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1069),
             gradWeights: s.g + 339552, workspace: s.ws, pool: pool)
         s.profiler?.stop(1767)
-        // features.2.6.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
+        // features.2.6.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1069), seInput: s.tensor(1071), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 329792, seActivation: .silu,
@@ -18792,7 +18967,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(117), gradReduceWeights: s.g + 329792, gradReduceBias: s.g + 334496,
             gradExpandWeights: s.g + 334512, gradExpandBias: s.g + 339216, preActivation: s.tensor(112),
             gamma: s.p + 328448, beta: s.p + 328784, savedMean: s.f + 3032656, savedInvStd: s.f + 3032992,
-            activation: .silu, gradGamma: s.g + 328448, gradBeta: s.g + 328784, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 328448, gradBeta: s.g + 328784, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1768)
         // features.2.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -18814,11 +18990,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3036352, count: 3024)
         s.profiler?.stop(1771)
-        // features.2.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
+        // features.2.6.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1069), input: s.tensor(1073), batch: s.n,
-            height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 3033328, gradInput: s.tensor(1072), gradWeights: s.f + 3036352, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1069), preActivation: s.tensor(112),
+            gamma: s.p + 328448, beta: s.p + 328784, savedMean: s.f + 3032656, savedInvStd: s.f + 3032992,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1073), batch: s.n, height: 168,
+            width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
+            weights: s.f + 3033328, gradInput: s.tensor(1072), gradWeights: s.f + 3036352, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1772)
         // features.2.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -18891,7 +19070,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1076),
             gradWeights: s.g + 286192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1782)
-        // features.2.5.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
+        // features.2.5.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1076), seInput: s.tensor(1078), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 276432, seActivation: .silu,
@@ -18899,7 +19078,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(105), gradReduceWeights: s.g + 276432, gradReduceBias: s.g + 281136,
             gradExpandWeights: s.g + 281152, gradExpandBias: s.g + 285856, preActivation: s.tensor(100),
             gamma: s.p + 275088, beta: s.p + 275424, savedMean: s.f + 3025152, savedInvStd: s.f + 3025488,
-            activation: .silu, gradGamma: s.g + 275088, gradBeta: s.g + 275424, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 275088, gradBeta: s.g + 275424, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1783)
         // features.2.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -18921,11 +19101,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3028848, count: 3024)
         s.profiler?.stop(1786)
-        // features.2.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
+        // features.2.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1076), input: s.tensor(1080), batch: s.n,
-            height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 3025824, gradInput: s.tensor(1079), gradWeights: s.f + 3028848, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1076), preActivation: s.tensor(100),
+            gamma: s.p + 275088, beta: s.p + 275424, savedMean: s.f + 3025152, savedInvStd: s.f + 3025488,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1080), batch: s.n, height: 168,
+            width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
+            weights: s.f + 3025824, gradInput: s.tensor(1079), gradWeights: s.f + 3028848, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1787)
         // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -18998,7 +19181,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1083),
             gradWeights: s.g + 232832, workspace: s.ws, pool: pool)
         s.profiler?.stop(1797)
-        // features.2.4.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
+        // features.2.4.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1083), seInput: s.tensor(1085), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 223072, seActivation: .silu,
@@ -19006,7 +19189,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(93), gradReduceWeights: s.g + 223072, gradReduceBias: s.g + 227776,
             gradExpandWeights: s.g + 227792, gradExpandBias: s.g + 232496, preActivation: s.tensor(88),
             gamma: s.p + 221728, beta: s.p + 222064, savedMean: s.f + 3017648, savedInvStd: s.f + 3017984,
-            activation: .silu, gradGamma: s.g + 221728, gradBeta: s.g + 222064, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 221728, gradBeta: s.g + 222064, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1798)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -19028,11 +19212,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3021344, count: 3024)
         s.profiler?.stop(1801)
-        // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
+        // features.2.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1083), input: s.tensor(1087), batch: s.n,
-            height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 3018320, gradInput: s.tensor(1086), gradWeights: s.f + 3021344, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1083), preActivation: s.tensor(88),
+            gamma: s.p + 221728, beta: s.p + 222064, savedMean: s.f + 3017648, savedInvStd: s.f + 3017984,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1087), batch: s.n, height: 168,
+            width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
+            weights: s.f + 3018320, gradInput: s.tensor(1086), gradWeights: s.f + 3021344, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1802)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19105,7 +19292,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1090),
             gradWeights: s.g + 179472, workspace: s.ws, pool: pool)
         s.profiler?.stop(1812)
-        // features.2.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
+        // features.2.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1090), seInput: s.tensor(1092), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 169712, seActivation: .silu,
@@ -19113,7 +19300,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(81), gradReduceWeights: s.g + 169712, gradReduceBias: s.g + 174416,
             gradExpandWeights: s.g + 174432, gradExpandBias: s.g + 179136, preActivation: s.tensor(76),
             gamma: s.p + 168368, beta: s.p + 168704, savedMean: s.f + 3010144, savedInvStd: s.f + 3010480,
-            activation: .silu, gradGamma: s.g + 168368, gradBeta: s.g + 168704, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 168368, gradBeta: s.g + 168704, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1813)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -19135,11 +19323,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3013840, count: 3024)
         s.profiler?.stop(1816)
-        // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
+        // features.2.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1090), input: s.tensor(1094), batch: s.n,
-            height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 3010816, gradInput: s.tensor(1093), gradWeights: s.f + 3013840, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1090), preActivation: s.tensor(76),
+            gamma: s.p + 168368, beta: s.p + 168704, savedMean: s.f + 3010144, savedInvStd: s.f + 3010480,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1094), batch: s.n, height: 168,
+            width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
+            weights: s.f + 3010816, gradInput: s.tensor(1093), gradWeights: s.f + 3013840, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1817)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19212,7 +19403,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1097),
             gradWeights: s.g + 126112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1827)
-        // features.2.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
+        // features.2.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1097), seInput: s.tensor(1099), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 116352, seActivation: .silu,
@@ -19220,7 +19411,8 @@ public final class EfficientNetB8Training: TrainableModel {
             savedScale: s.tensor(69), gradReduceWeights: s.g + 116352, gradReduceBias: s.g + 121056,
             gradExpandWeights: s.g + 121072, gradExpandBias: s.g + 125776, preActivation: s.tensor(64),
             gamma: s.p + 115008, beta: s.p + 115344, savedMean: s.f + 3002640, savedInvStd: s.f + 3002976,
-            activation: .silu, gradGamma: s.g + 115008, gradBeta: s.g + 115344, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 115008, gradBeta: s.g + 115344, reductions: s.f + 2977920,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1828)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -19242,11 +19434,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3006336, count: 3024)
         s.profiler?.stop(1831)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1097), input: s.tensor(1101), batch: s.n,
-            height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 3003312, gradInput: s.tensor(1100), gradWeights: s.f + 3006336, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1097), preActivation: s.tensor(64),
+            gamma: s.p + 115008, beta: s.p + 115344, savedMean: s.f + 3002640, savedInvStd: s.f + 3002976,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1101), batch: s.n, height: 168,
+            width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
+            weights: s.f + 3003312, gradInput: s.tensor(1100), gradWeights: s.f + 3006336, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1832)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19319,7 +19514,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 28224 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(1104),
             gradWeights: s.g + 72752, workspace: s.ws, pool: pool)
         s.profiler?.stop(1842)
-        // features.2.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]
+        // features.2.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1104), seInput: s.tensor(1106), batch: s.n,
             pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 62992, seActivation: .silu,
@@ -19327,7 +19522,7 @@ public final class EfficientNetB8Training: TrainableModel {
             gradReduceWeights: s.g + 62992, gradReduceBias: s.g + 67696, gradExpandWeights: s.g + 67712,
             gradExpandBias: s.g + 72416, preActivation: s.tensor(52), gamma: s.p + 61648, beta: s.p + 61984,
             savedMean: s.f + 2995136, savedInvStd: s.f + 2995472, activation: .silu, gradGamma: s.g + 61648,
-            gradBeta: s.g + 61984, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 61984, reductions: s.f + 2977920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1843)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -19349,11 +19544,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2998832, count: 3024)
         s.profiler?.stop(1846)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1104), input: s.tensor(1108), batch: s.n,
-            height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 2995808, gradInput: s.tensor(1107), gradWeights: s.f + 2998832, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1104), preActivation: s.tensor(52),
+            gamma: s.p + 61648, beta: s.p + 61984, savedMean: s.f + 2995136, savedInvStd: s.f + 2995472,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1108), batch: s.n, height: 168,
+            width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
+            weights: s.f + 2995808, gradInput: s.tensor(1107), gradWeights: s.f + 2998832, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1847)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19419,7 +19617,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 28224 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(1110),
             gradWeights: s.g + 27456, workspace: s.ws, pool: pool)
         s.profiler?.stop(1856)
-        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 192]
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1110), seInput: s.tensor(1112), batch: s.n,
             pixels: 28224, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 24176, seActivation: .silu,
@@ -19427,7 +19625,7 @@ public final class EfficientNetB8Training: TrainableModel {
             gradReduceWeights: s.g + 24176, gradReduceBias: s.g + 25712, gradExpandWeights: s.g + 25728,
             gradExpandBias: s.g + 27264, preActivation: s.tensor(42), gamma: s.p + 23408, beta: s.p + 23600,
             savedMean: s.f + 2990512, savedInvStd: s.f + 2990704, activation: .silu, gradGamma: s.g + 23408,
-            gradBeta: s.g + 23600, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 23600, reductions: s.f + 2977920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1857)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -19449,11 +19647,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2992624, count: 1728)
         s.profiler?.stop(1860)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 336, 336, 192] <- [n, 168, 168, 192]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 336, 336, 192] <- [n, 168, 168, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1110), input: s.tensor(1114), batch: s.n,
-            height: 336, width: 336, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 168,
-            outWidth: 168, weights: s.f + 2990896, gradInput: s.tensor(1113), gradWeights: s.f + 2992624, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1110), preActivation: s.tensor(42),
+            gamma: s.p + 23408, beta: s.p + 23600, savedMean: s.f + 2990512, savedInvStd: s.f + 2990704,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1114), batch: s.n, height: 336,
+            width: 336, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168,
+            weights: s.f + 2990896, gradInput: s.tensor(1113), gradWeights: s.f + 2992624, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1861)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19521,7 +19722,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1117),
             gradWeights: s.g + 13616, workspace: s.ws, pool: pool)
         s.profiler?.stop(1870)
-        // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 32]
+        // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1117), seInput: s.tensor(1119), batch: s.n,
             pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 13056, seActivation: .silu,
@@ -19529,17 +19730,20 @@ public final class EfficientNetB8Training: TrainableModel {
             gradReduceWeights: s.g + 13056, gradReduceBias: s.g + 13312, gradExpandWeights: s.g + 13328,
             gradExpandBias: s.g + 13584, preActivation: s.tensor(30), gamma: s.p + 12928, beta: s.p + 12960,
             savedMean: s.f + 2989424, savedInvStd: s.f + 2989456, activation: .silu, gradGamma: s.g + 12928,
-            gradBeta: s.g + 12960, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 12960, reductions: s.f + 2977920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1871)
         // features.1.3.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2989776, count: 288)
         s.profiler?.stop(1872)
-        // features.1.3.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
+        // features.1.3.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1117), input: s.tensor(28), batch: s.n, height: 336,
-            width: 336, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: s.f + 2989488, gradInput: s.tensor(1120), gradWeights: s.f + 2989776, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1117), preActivation: s.tensor(30),
+            gamma: s.p + 12928, beta: s.p + 12960, savedMean: s.f + 2989424, savedInvStd: s.f + 2989456,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(28), batch: s.n, height: 336, width: 336,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
+            weights: s.f + 2989488, gradInput: s.tensor(1120), gradWeights: s.f + 2989776, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1873)
         // features.1.3.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19597,7 +19801,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1122),
             gradWeights: s.g + 11488, workspace: s.ws, pool: pool)
         s.profiler?.stop(1881)
-        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 32]
+        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1122), seInput: s.tensor(1124), batch: s.n,
             pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 10928, seActivation: .silu,
@@ -19605,17 +19809,20 @@ public final class EfficientNetB8Training: TrainableModel {
             gradReduceWeights: s.g + 10928, gradReduceBias: s.g + 11184, gradExpandWeights: s.g + 11200,
             gradExpandBias: s.g + 11456, preActivation: s.tensor(20), gamma: s.p + 10800, beta: s.p + 10832,
             savedMean: s.f + 2988720, savedInvStd: s.f + 2988752, activation: .silu, gradGamma: s.g + 10800,
-            gradBeta: s.g + 10832, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 10832, reductions: s.f + 2977920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1882)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2989072, count: 288)
         s.profiler?.stop(1883)
-        // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
+        // features.1.2.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1122), input: s.tensor(18), batch: s.n, height: 336,
-            width: 336, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: s.f + 2988784, gradInput: s.tensor(1125), gradWeights: s.f + 2989072, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1122), preActivation: s.tensor(20),
+            gamma: s.p + 10800, beta: s.p + 10832, savedMean: s.f + 2988720, savedInvStd: s.f + 2988752,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(18), batch: s.n, height: 336, width: 336,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
+            weights: s.f + 2988784, gradInput: s.tensor(1125), gradWeights: s.f + 2989072, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1884)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19673,7 +19880,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(1127), gradWeights: s.g + 9360,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1892)
-        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 32]
+        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1127), seInput: s.tensor(1129), batch: s.n,
             pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8800, seActivation: .silu,
@@ -19681,17 +19888,20 @@ public final class EfficientNetB8Training: TrainableModel {
             gradReduceWeights: s.g + 8800, gradReduceBias: s.g + 9056, gradExpandWeights: s.g + 9072,
             gradExpandBias: s.g + 9328, preActivation: s.tensor(10), gamma: s.p + 8672, beta: s.p + 8704,
             savedMean: s.f + 2988016, savedInvStd: s.f + 2988048, activation: .silu, gradGamma: s.g + 8672,
-            gradBeta: s.g + 8704, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 8704, reductions: s.f + 2977920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1893)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2988368, count: 288)
         s.profiler?.stop(1894)
-        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
+        // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1127), input: s.tensor(9), batch: s.n, height: 336,
-            width: 336, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
-            weights: s.f + 2988080, gradInput: s.tensor(1130), gradWeights: s.f + 2988368, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1127), preActivation: s.tensor(10),
+            gamma: s.p + 8672, beta: s.p + 8704, savedMean: s.f + 2988016, savedInvStd: s.f + 2988048,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(9), batch: s.n, height: 336, width: 336,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
+            weights: s.f + 2988080, gradInput: s.tensor(1130), gradWeights: s.f + 2988368, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1895)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19742,7 +19952,7 @@ public final class EfficientNetB8Training: TrainableModel {
             pixels: 112896 &* s.n, inChannels: 72, outChannels: 32, gradInput: s.tensor(1131), gradWeights: s.g + 5952,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(1902)
-        // features.1.0.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 72]
+        // features.1.0.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 72]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1131), seInput: s.tensor(1133), batch: s.n,
             pixels: 112896, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 3248, seActivation: .silu,
@@ -19750,7 +19960,7 @@ public final class EfficientNetB8Training: TrainableModel {
             gradReduceWeights: s.g + 3248, gradReduceBias: s.g + 4544, gradExpandWeights: s.g + 4576,
             gradExpandBias: s.g + 5872, preActivation: s.tensor(2), gamma: s.p + 2928, beta: s.p + 3008,
             savedMean: s.f + 2986512, savedInvStd: s.f + 2986584, activation: .silu, gradGamma: s.g + 2928,
-            gradBeta: s.g + 3008, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 3008, reductions: s.f + 2977920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1903)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -19772,11 +19982,14 @@ public final class EfficientNetB8Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2987304, count: 648)
         s.profiler?.stop(1906)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 72] <- [n, 336, 336, 72]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 72] <- [n, 336, 336, 72]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1131), input: s.tensor(1135), batch: s.n,
-            height: 336, width: 336, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336,
-            outWidth: 336, weights: s.f + 2986656, gradInput: s.tensor(1134), gradWeights: s.f + 2987304, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1131), preActivation: s.tensor(2),
+            gamma: s.p + 2928, beta: s.p + 3008, savedMean: s.f + 2986512, savedInvStd: s.f + 2986584,
+            activation: .identity, reductions: s.f + 2977920, input: s.tensor(1135), batch: s.n, height: 336,
+            width: 336, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
+            weights: s.f + 2986656, gradInput: s.tensor(1134), gradWeights: s.f + 2987304, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1907)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -20532,21 +20745,21 @@ public final class EfficientNetB8Training: TrainableModel {
         (926424576, 396801216),  // 724: gradient of features.7.3.block.3 input, 1,862,784 floats per image
         (924561792, 394938432),  // 725: features.7.3.block.2 output (recomputed), 1,862,784 floats per image
         (922699008, 391212864),  // 726: features.7.3.block.1 output (recomputed), 1,862,784 floats per image
-        (920836224, 393075648),  // 727: gradient of features.7.3.block.1 input, 1,862,784 floats per image
+        (922699008, 394938432),  // 727: gradient of features.7.3.block.1 input, 1,862,784 floats per image
         (918973440, 391212864),  // 728: features.7.3.block.0 output (recomputed), 1,862,784 floats per image
         (918973440, 342611136),  // 729: gradient of features.7.3.block.0 input, 310,464 floats per image
         (919283904, 342921600),  // 730: gradient of features.7.2 branch, 310,464 floats per image
         (917110656, 393075648),  // 731: gradient of features.7.2.block.3 input, 1,862,784 floats per image
         (915247872, 391212864),  // 732: features.7.2.block.2 output (recomputed), 1,862,784 floats per image
         (913385088, 387487296),  // 733: features.7.2.block.1 output (recomputed), 1,862,784 floats per image
-        (911522304, 389350080),  // 734: gradient of features.7.2.block.1 input, 1,862,784 floats per image
+        (913385088, 391212864),  // 734: gradient of features.7.2.block.1 input, 1,862,784 floats per image
         (909659520, 387487296),  // 735: features.7.2.block.0 output (recomputed), 1,862,784 floats per image
         (909659520, 342921600),  // 736: gradient of features.7.2.block.0 input, 310,464 floats per image
         (909969984, 342611136),  // 737: gradient of features.7.1 branch, 310,464 floats per image
         (907796736, 389350080),  // 738: gradient of features.7.1.block.3 input, 1,862,784 floats per image
         (905933952, 387487296),  // 739: features.7.1.block.2 output (recomputed), 1,862,784 floats per image
         (904071168, 340748352),  // 740: features.7.1.block.1 output (recomputed), 1,862,784 floats per image
-        (902208384, 385624512),  // 741: gradient of features.7.1.block.1 input, 1,862,784 floats per image
+        (904071168, 387487296),  // 741: gradient of features.7.1.block.1 input, 1,862,784 floats per image
         (900345600, 340748352),  // 742: features.7.1.block.0 output (recomputed), 1,862,784 floats per image
         (900345600, 342251280),  // 743: gradient of features.7.1.block.0 input, 310,464 floats per image
         (790017984, 341129376),  // 744: gradient of features.7.0.block.3 input, 1,121,904 floats per image
@@ -20663,70 +20876,70 @@ public final class EfficientNetB8Training: TrainableModel {
         (784768320, 341510400),  // 855: gradient of features.5.10.block.3 input, 2,624,832 floats per image
         (782143488, 338885568),  // 856: features.5.10.block.2 output (recomputed), 2,624,832 floats per image
         (779518656, 333635904),  // 857: features.5.10.block.1 output (recomputed), 2,624,832 floats per image
-        (776893824, 336260736),  // 858: gradient of features.5.10.block.1 input, 2,624,832 floats per image
+        (779518656, 338885568),  // 858: gradient of features.5.10.block.1 input, 2,624,832 floats per image
         (774268992, 333635904),  // 859: features.5.10.block.0 output (recomputed), 2,624,832 floats per image
-        (774268992, 338885568),  // 860: gradient of features.5.10.block.0 input, 437,472 floats per image
-        (593635392, 339323040),  // 861: gradient of features.5.9 branch, 437,472 floats per image
+        (774268992, 341510400),  // 860: gradient of features.5.10.block.0 input, 437,472 floats per image
+        (593635392, 338885568),  // 861: gradient of features.5.9 branch, 437,472 floats per image
         (771644160, 336260736),  // 862: gradient of features.5.9.block.3 input, 2,624,832 floats per image
         (769019328, 333635904),  // 863: features.5.9.block.2 output (recomputed), 2,624,832 floats per image
         (766394496, 328386240),  // 864: features.5.9.block.1 output (recomputed), 2,624,832 floats per image
-        (763769664, 331011072),  // 865: gradient of features.5.9.block.1 input, 2,624,832 floats per image
+        (766394496, 333635904),  // 865: gradient of features.5.9.block.1 input, 2,624,832 floats per image
         (761144832, 328386240),  // 866: features.5.9.block.0 output (recomputed), 2,624,832 floats per image
-        (593635392, 333635904),  // 867: gradient of features.5.9.block.0 input, 437,472 floats per image
-        (761144832, 334073376),  // 868: gradient of features.5.8 branch, 437,472 floats per image
+        (593635392, 336260736),  // 867: gradient of features.5.9.block.0 input, 437,472 floats per image
+        (761144832, 333635904),  // 868: gradient of features.5.8 branch, 437,472 floats per image
         (758520000, 331011072),  // 869: gradient of features.5.8.block.3 input, 2,624,832 floats per image
         (755895168, 328386240),  // 870: features.5.8.block.2 output (recomputed), 2,624,832 floats per image
         (753270336, 323136576),  // 871: features.5.8.block.1 output (recomputed), 2,624,832 floats per image
-        (750645504, 325761408),  // 872: gradient of features.5.8.block.1 input, 2,624,832 floats per image
+        (753270336, 328386240),  // 872: gradient of features.5.8.block.1 input, 2,624,832 floats per image
         (748020672, 323136576),  // 873: features.5.8.block.0 output (recomputed), 2,624,832 floats per image
-        (748020672, 328386240),  // 874: gradient of features.5.8.block.0 input, 437,472 floats per image
-        (593635392, 328823712),  // 875: gradient of features.5.7 branch, 437,472 floats per image
+        (748020672, 331011072),  // 874: gradient of features.5.8.block.0 input, 437,472 floats per image
+        (593635392, 328386240),  // 875: gradient of features.5.7 branch, 437,472 floats per image
         (745395840, 325761408),  // 876: gradient of features.5.7.block.3 input, 2,624,832 floats per image
         (742771008, 323136576),  // 877: features.5.7.block.2 output (recomputed), 2,624,832 floats per image
         (740146176, 317886912),  // 878: features.5.7.block.1 output (recomputed), 2,624,832 floats per image
-        (737521344, 320511744),  // 879: gradient of features.5.7.block.1 input, 2,624,832 floats per image
+        (740146176, 323136576),  // 879: gradient of features.5.7.block.1 input, 2,624,832 floats per image
         (734896512, 317886912),  // 880: features.5.7.block.0 output (recomputed), 2,624,832 floats per image
-        (593635392, 323136576),  // 881: gradient of features.5.7.block.0 input, 437,472 floats per image
-        (734896512, 323574048),  // 882: gradient of features.5.6 branch, 437,472 floats per image
+        (593635392, 325761408),  // 881: gradient of features.5.7.block.0 input, 437,472 floats per image
+        (734896512, 323136576),  // 882: gradient of features.5.6 branch, 437,472 floats per image
         (732271680, 320511744),  // 883: gradient of features.5.6.block.3 input, 2,624,832 floats per image
         (729646848, 317886912),  // 884: features.5.6.block.2 output (recomputed), 2,624,832 floats per image
         (727022016, 312637248),  // 885: features.5.6.block.1 output (recomputed), 2,624,832 floats per image
-        (724397184, 315262080),  // 886: gradient of features.5.6.block.1 input, 2,624,832 floats per image
+        (727022016, 317886912),  // 886: gradient of features.5.6.block.1 input, 2,624,832 floats per image
         (721772352, 312637248),  // 887: features.5.6.block.0 output (recomputed), 2,624,832 floats per image
-        (721772352, 317886912),  // 888: gradient of features.5.6.block.0 input, 437,472 floats per image
-        (593635392, 318324384),  // 889: gradient of features.5.5 branch, 437,472 floats per image
+        (721772352, 320511744),  // 888: gradient of features.5.6.block.0 input, 437,472 floats per image
+        (593635392, 317886912),  // 889: gradient of features.5.5 branch, 437,472 floats per image
         (719147520, 315262080),  // 890: gradient of features.5.5.block.3 input, 2,624,832 floats per image
         (716522688, 312637248),  // 891: features.5.5.block.2 output (recomputed), 2,624,832 floats per image
         (713897856, 307387584),  // 892: features.5.5.block.1 output (recomputed), 2,624,832 floats per image
-        (711273024, 310012416),  // 893: gradient of features.5.5.block.1 input, 2,624,832 floats per image
+        (713897856, 312637248),  // 893: gradient of features.5.5.block.1 input, 2,624,832 floats per image
         (708648192, 307387584),  // 894: features.5.5.block.0 output (recomputed), 2,624,832 floats per image
-        (593635392, 312637248),  // 895: gradient of features.5.5.block.0 input, 437,472 floats per image
-        (708648192, 313074720),  // 896: gradient of features.5.4 branch, 437,472 floats per image
+        (593635392, 315262080),  // 895: gradient of features.5.5.block.0 input, 437,472 floats per image
+        (708648192, 312637248),  // 896: gradient of features.5.4 branch, 437,472 floats per image
         (706023360, 310012416),  // 897: gradient of features.5.4.block.3 input, 2,624,832 floats per image
         (703398528, 307387584),  // 898: features.5.4.block.2 output (recomputed), 2,624,832 floats per image
         (700773696, 302137920),  // 899: features.5.4.block.1 output (recomputed), 2,624,832 floats per image
-        (698148864, 304762752),  // 900: gradient of features.5.4.block.1 input, 2,624,832 floats per image
+        (700773696, 307387584),  // 900: gradient of features.5.4.block.1 input, 2,624,832 floats per image
         (695524032, 302137920),  // 901: features.5.4.block.0 output (recomputed), 2,624,832 floats per image
-        (695524032, 307387584),  // 902: gradient of features.5.4.block.0 input, 437,472 floats per image
-        (593635392, 307825056),  // 903: gradient of features.5.3 branch, 437,472 floats per image
+        (695524032, 310012416),  // 902: gradient of features.5.4.block.0 input, 437,472 floats per image
+        (593635392, 307387584),  // 903: gradient of features.5.3 branch, 437,472 floats per image
         (692899200, 304762752),  // 904: gradient of features.5.3.block.3 input, 2,624,832 floats per image
         (690274368, 302137920),  // 905: features.5.3.block.2 output (recomputed), 2,624,832 floats per image
         (687649536, 296888256),  // 906: features.5.3.block.1 output (recomputed), 2,624,832 floats per image
-        (685024704, 299513088),  // 907: gradient of features.5.3.block.1 input, 2,624,832 floats per image
+        (687649536, 302137920),  // 907: gradient of features.5.3.block.1 input, 2,624,832 floats per image
         (682399872, 296888256),  // 908: features.5.3.block.0 output (recomputed), 2,624,832 floats per image
-        (593635392, 302137920),  // 909: gradient of features.5.3.block.0 input, 437,472 floats per image
-        (682399872, 302575392),  // 910: gradient of features.5.2 branch, 437,472 floats per image
+        (593635392, 304762752),  // 909: gradient of features.5.3.block.0 input, 437,472 floats per image
+        (682399872, 302137920),  // 910: gradient of features.5.2 branch, 437,472 floats per image
         (679775040, 299513088),  // 911: gradient of features.5.2.block.3 input, 2,624,832 floats per image
         (677150208, 296888256),  // 912: features.5.2.block.2 output (recomputed), 2,624,832 floats per image
         (674525376, 291638592),  // 913: features.5.2.block.1 output (recomputed), 2,624,832 floats per image
-        (671900544, 294263424),  // 914: gradient of features.5.2.block.1 input, 2,624,832 floats per image
+        (674525376, 296888256),  // 914: gradient of features.5.2.block.1 input, 2,624,832 floats per image
         (669275712, 291638592),  // 915: features.5.2.block.0 output (recomputed), 2,624,832 floats per image
-        (669275712, 296888256),  // 916: gradient of features.5.2.block.0 input, 437,472 floats per image
-        (593635392, 297325728),  // 917: gradient of features.5.1 branch, 437,472 floats per image
+        (669275712, 299513088),  // 916: gradient of features.5.2.block.0 input, 437,472 floats per image
+        (593635392, 296888256),  // 917: gradient of features.5.1 branch, 437,472 floats per image
         (666650880, 294263424),  // 918: gradient of features.5.1.block.3 input, 2,624,832 floats per image
         (664026048, 291638592),  // 919: features.5.1.block.2 output (recomputed), 2,624,832 floats per image
         (661401216, 244448064),  // 920: features.5.1.block.1 output (recomputed), 2,624,832 floats per image
-        (658776384, 289013760),  // 921: gradient of features.5.1.block.1 input, 2,624,832 floats per image
+        (661401216, 291638592),  // 921: gradient of features.5.1.block.1 input, 2,624,832 floats per image
         (656151552, 244448064),  // 922: features.5.1.block.0 output (recomputed), 2,624,832 floats per image
         (593635392, 245548800),  // 923: gradient of features.5.1.block.0 input, 437,472 floats per image
         (591010560, 289013760),  // 924: gradient of features.5.0.block.3 input, 1,862,784 floats per image
@@ -20815,49 +21028,49 @@ public final class EfficientNetB8Training: TrainableModel {
         (583559424, 245548800),  // 1007: gradient of features.3.7.block.3 input, 3,725,568 floats per image
         (579833856, 241823232),  // 1008: features.3.7.block.2 output (recomputed), 3,725,568 floats per image
         (576108288, 234372096),  // 1009: features.3.7.block.1 output (recomputed), 3,725,568 floats per image
-        (572382720, 238097664),  // 1010: gradient of features.3.7.block.1 input, 3,725,568 floats per image
+        (576108288, 241823232),  // 1010: gradient of features.3.7.block.1 input, 3,725,568 floats per image
         (568657152, 234372096),  // 1011: features.3.7.block.0 output (recomputed), 3,725,568 floats per image
-        (402304896, 241823232),  // 1012: gradient of features.3.7.block.0 input, 620,928 floats per image
-        (401683968, 242444160),  // 1013: gradient of features.3.6 branch, 620,928 floats per image
+        (402304896, 245548800),  // 1012: gradient of features.3.7.block.0 input, 620,928 floats per image
+        (401683968, 241823232),  // 1013: gradient of features.3.6 branch, 620,928 floats per image
         (564931584, 238097664),  // 1014: gradient of features.3.6.block.3 input, 3,725,568 floats per image
         (561206016, 234372096),  // 1015: features.3.6.block.2 output (recomputed), 3,725,568 floats per image
         (557480448, 226920960),  // 1016: features.3.6.block.1 output (recomputed), 3,725,568 floats per image
-        (553754880, 230646528),  // 1017: gradient of features.3.6.block.1 input, 3,725,568 floats per image
+        (557480448, 234372096),  // 1017: gradient of features.3.6.block.1 input, 3,725,568 floats per image
         (550029312, 226920960),  // 1018: features.3.6.block.0 output (recomputed), 3,725,568 floats per image
-        (401683968, 234372096),  // 1019: gradient of features.3.6.block.0 input, 620,928 floats per image
-        (402304896, 234993024),  // 1020: gradient of features.3.5 branch, 620,928 floats per image
+        (401683968, 238097664),  // 1019: gradient of features.3.6.block.0 input, 620,928 floats per image
+        (402304896, 234372096),  // 1020: gradient of features.3.5 branch, 620,928 floats per image
         (546303744, 230646528),  // 1021: gradient of features.3.5.block.3 input, 3,725,568 floats per image
         (542578176, 226920960),  // 1022: features.3.5.block.2 output (recomputed), 3,725,568 floats per image
         (538852608, 219469824),  // 1023: features.3.5.block.1 output (recomputed), 3,725,568 floats per image
-        (535127040, 223195392),  // 1024: gradient of features.3.5.block.1 input, 3,725,568 floats per image
+        (538852608, 226920960),  // 1024: gradient of features.3.5.block.1 input, 3,725,568 floats per image
         (531401472, 219469824),  // 1025: features.3.5.block.0 output (recomputed), 3,725,568 floats per image
-        (402304896, 226920960),  // 1026: gradient of features.3.5.block.0 input, 620,928 floats per image
-        (401683968, 227541888),  // 1027: gradient of features.3.4 branch, 620,928 floats per image
+        (402304896, 230646528),  // 1026: gradient of features.3.5.block.0 input, 620,928 floats per image
+        (401683968, 226920960),  // 1027: gradient of features.3.4 branch, 620,928 floats per image
         (527675904, 223195392),  // 1028: gradient of features.3.4.block.3 input, 3,725,568 floats per image
         (523950336, 219469824),  // 1029: features.3.4.block.2 output (recomputed), 3,725,568 floats per image
         (520224768, 212018688),  // 1030: features.3.4.block.1 output (recomputed), 3,725,568 floats per image
-        (516499200, 215744256),  // 1031: gradient of features.3.4.block.1 input, 3,725,568 floats per image
+        (520224768, 219469824),  // 1031: gradient of features.3.4.block.1 input, 3,725,568 floats per image
         (512773632, 212018688),  // 1032: features.3.4.block.0 output (recomputed), 3,725,568 floats per image
-        (401683968, 219469824),  // 1033: gradient of features.3.4.block.0 input, 620,928 floats per image
-        (402304896, 220090752),  // 1034: gradient of features.3.3 branch, 620,928 floats per image
+        (401683968, 223195392),  // 1033: gradient of features.3.4.block.0 input, 620,928 floats per image
+        (402304896, 219469824),  // 1034: gradient of features.3.3 branch, 620,928 floats per image
         (509048064, 215744256),  // 1035: gradient of features.3.3.block.3 input, 3,725,568 floats per image
         (505322496, 212018688),  // 1036: features.3.3.block.2 output (recomputed), 3,725,568 floats per image
         (501596928, 204567552),  // 1037: features.3.3.block.1 output (recomputed), 3,725,568 floats per image
-        (497871360, 208293120),  // 1038: gradient of features.3.3.block.1 input, 3,725,568 floats per image
+        (501596928, 212018688),  // 1038: gradient of features.3.3.block.1 input, 3,725,568 floats per image
         (494145792, 204567552),  // 1039: features.3.3.block.0 output (recomputed), 3,725,568 floats per image
-        (402304896, 212018688),  // 1040: gradient of features.3.3.block.0 input, 620,928 floats per image
-        (401683968, 212639616),  // 1041: gradient of features.3.2 branch, 620,928 floats per image
+        (402304896, 215744256),  // 1040: gradient of features.3.3.block.0 input, 620,928 floats per image
+        (401683968, 212018688),  // 1041: gradient of features.3.2 branch, 620,928 floats per image
         (490420224, 208293120),  // 1042: gradient of features.3.2.block.3 input, 3,725,568 floats per image
         (486694656, 204567552),  // 1043: features.3.2.block.2 output (recomputed), 3,725,568 floats per image
         (482969088, 175101696),  // 1044: features.3.2.block.1 output (recomputed), 3,725,568 floats per image
-        (479243520, 178827264),  // 1045: gradient of features.3.2.block.1 input, 3,725,568 floats per image
+        (482969088, 204567552),  // 1045: gradient of features.3.2.block.1 input, 3,725,568 floats per image
         (475517952, 175101696),  // 1046: features.3.2.block.0 output (recomputed), 3,725,568 floats per image
-        (401683968, 204567552),  // 1047: gradient of features.3.2.block.0 input, 620,928 floats per image
-        (402304896, 205188480),  // 1048: gradient of features.3.1 branch, 620,928 floats per image
+        (401683968, 208293120),  // 1047: gradient of features.3.2.block.0 input, 620,928 floats per image
+        (402304896, 204567552),  // 1048: gradient of features.3.1 branch, 620,928 floats per image
         (471792384, 178827264),  // 1049: gradient of features.3.1.block.3 input, 3,725,568 floats per image
         (468066816, 175101696),  // 1050: features.3.1.block.2 output (recomputed), 3,725,568 floats per image
         (464341248, 167650560),  // 1051: features.3.1.block.1 output (recomputed), 3,725,568 floats per image
-        (460615680, 171376128),  // 1052: gradient of features.3.1.block.1 input, 3,725,568 floats per image
+        (464341248, 175101696),  // 1052: gradient of features.3.1.block.1 input, 3,725,568 floats per image
         (397958400, 167650560),  // 1053: features.3.1.block.0 output (recomputed), 3,725,568 floats per image
         (397958400, 168666624),  // 1054: gradient of features.3.1.block.0 input, 620,928 floats per image
         (460615680, 204567552),  // 1055: gradient of features.3.0.block.3 input, 2,370,816 floats per image
@@ -20870,49 +21083,49 @@ public final class EfficientNetB8Training: TrainableModel {
         (375266304, 173408256),  // 1062: gradient of features.2.7.block.3 input, 9,483,264 floats per image
         (365783040, 163924992),  // 1063: features.2.7.block.2 output (recomputed), 9,483,264 floats per image
         (356299776, 144958464),  // 1064: features.2.7.block.1 output (recomputed), 9,483,264 floats per image
-        (346816512, 154441728),  // 1065: gradient of features.2.7.block.1 input, 9,483,264 floats per image
+        (356299776, 163924992),  // 1065: gradient of features.2.7.block.1 input, 9,483,264 floats per image
         (337333248, 144958464),  // 1066: features.2.7.block.0 output (recomputed), 9,483,264 floats per image
-        (337333248, 163924992),  // 1067: gradient of features.2.7.block.0 input, 1,580,544 floats per image
-        (338913792, 165505536),  // 1068: gradient of features.2.6 branch, 1,580,544 floats per image
+        (337333248, 173408256),  // 1067: gradient of features.2.7.block.0 input, 1,580,544 floats per image
+        (338913792, 163924992),  // 1068: gradient of features.2.6 branch, 1,580,544 floats per image
         (327849984, 154441728),  // 1069: gradient of features.2.6.block.3 input, 9,483,264 floats per image
         (318366720, 144958464),  // 1070: features.2.6.block.2 output (recomputed), 9,483,264 floats per image
         (308883456, 125991936),  // 1071: features.2.6.block.1 output (recomputed), 9,483,264 floats per image
-        (299400192, 135475200),  // 1072: gradient of features.2.6.block.1 input, 9,483,264 floats per image
+        (308883456, 144958464),  // 1072: gradient of features.2.6.block.1 input, 9,483,264 floats per image
         (289916928, 125991936),  // 1073: features.2.6.block.0 output (recomputed), 9,483,264 floats per image
-        (289916928, 144958464),  // 1074: gradient of features.2.6.block.0 input, 1,580,544 floats per image
-        (291497472, 146539008),  // 1075: gradient of features.2.5 branch, 1,580,544 floats per image
+        (289916928, 154441728),  // 1074: gradient of features.2.6.block.0 input, 1,580,544 floats per image
+        (291497472, 144958464),  // 1075: gradient of features.2.5 branch, 1,580,544 floats per image
         (280433664, 135475200),  // 1076: gradient of features.2.5.block.3 input, 9,483,264 floats per image
         (270950400, 125991936),  // 1077: features.2.5.block.2 output (recomputed), 9,483,264 floats per image
         (261467136, 107025408),  // 1078: features.2.5.block.1 output (recomputed), 9,483,264 floats per image
-        (251983872, 116508672),  // 1079: gradient of features.2.5.block.1 input, 9,483,264 floats per image
+        (261467136, 125991936),  // 1079: gradient of features.2.5.block.1 input, 9,483,264 floats per image
         (242500608, 107025408),  // 1080: features.2.5.block.0 output (recomputed), 9,483,264 floats per image
-        (242500608, 125991936),  // 1081: gradient of features.2.5.block.0 input, 1,580,544 floats per image
-        (244081152, 127572480),  // 1082: gradient of features.2.4 branch, 1,580,544 floats per image
+        (242500608, 135475200),  // 1081: gradient of features.2.5.block.0 input, 1,580,544 floats per image
+        (244081152, 125991936),  // 1082: gradient of features.2.4 branch, 1,580,544 floats per image
         (233017344, 116508672),  // 1083: gradient of features.2.4.block.3 input, 9,483,264 floats per image
         (223534080, 107025408),  // 1084: features.2.4.block.2 output (recomputed), 9,483,264 floats per image
         (214050816, 88058880),  // 1085: features.2.4.block.1 output (recomputed), 9,483,264 floats per image
-        (204567552, 97542144),  // 1086: gradient of features.2.4.block.1 input, 9,483,264 floats per image
+        (214050816, 107025408),  // 1086: gradient of features.2.4.block.1 input, 9,483,264 floats per image
         (195084288, 88058880),  // 1087: features.2.4.block.0 output (recomputed), 9,483,264 floats per image
-        (195084288, 107025408),  // 1088: gradient of features.2.4.block.0 input, 1,580,544 floats per image
-        (196664832, 108605952),  // 1089: gradient of features.2.3 branch, 1,580,544 floats per image
+        (195084288, 116508672),  // 1088: gradient of features.2.4.block.0 input, 1,580,544 floats per image
+        (196664832, 107025408),  // 1089: gradient of features.2.3 branch, 1,580,544 floats per image
         (185601024, 97542144),  // 1090: gradient of features.2.3.block.3 input, 9,483,264 floats per image
         (176117760, 88058880),  // 1091: features.2.3.block.2 output (recomputed), 9,483,264 floats per image
         (166634496, 69092352),  // 1092: features.2.3.block.1 output (recomputed), 9,483,264 floats per image
-        (157151232, 78575616),  // 1093: gradient of features.2.3.block.1 input, 9,483,264 floats per image
+        (166634496, 88058880),  // 1093: gradient of features.2.3.block.1 input, 9,483,264 floats per image
         (147667968, 69092352),  // 1094: features.2.3.block.0 output (recomputed), 9,483,264 floats per image
-        (147667968, 88058880),  // 1095: gradient of features.2.3.block.0 input, 1,580,544 floats per image
-        (149248512, 89639424),  // 1096: gradient of features.2.2 branch, 1,580,544 floats per image
+        (147667968, 97542144),  // 1095: gradient of features.2.3.block.0 input, 1,580,544 floats per image
+        (149248512, 88058880),  // 1096: gradient of features.2.2 branch, 1,580,544 floats per image
         (138184704, 78575616),  // 1097: gradient of features.2.2.block.3 input, 9,483,264 floats per image
         (128701440, 69092352),  // 1098: features.2.2.block.2 output (recomputed), 9,483,264 floats per image
         (119218176, 50125824),  // 1099: features.2.2.block.1 output (recomputed), 9,483,264 floats per image
-        (109734912, 59609088),  // 1100: gradient of features.2.2.block.1 input, 9,483,264 floats per image
+        (119218176, 69092352),  // 1100: gradient of features.2.2.block.1 input, 9,483,264 floats per image
         (100251648, 50125824),  // 1101: features.2.2.block.0 output (recomputed), 9,483,264 floats per image
-        (100251648, 69092352),  // 1102: gradient of features.2.2.block.0 input, 1,580,544 floats per image
-        (101832192, 70672896),  // 1103: gradient of features.2.1 branch, 1,580,544 floats per image
+        (100251648, 78575616),  // 1102: gradient of features.2.2.block.0 input, 1,580,544 floats per image
+        (101832192, 69092352),  // 1103: gradient of features.2.1 branch, 1,580,544 floats per image
         (90768384, 59609088),  // 1104: gradient of features.2.1.block.3 input, 9,483,264 floats per image
         (81285120, 50125824),  // 1105: features.2.1.block.2 output (recomputed), 9,483,264 floats per image
         (71801856, 31159296),  // 1106: features.2.1.block.1 output (recomputed), 9,483,264 floats per image
-        (62318592, 40642560),  // 1107: gradient of features.2.1.block.1 input, 9,483,264 floats per image
+        (71801856, 50125824),  // 1107: gradient of features.2.1.block.1 input, 9,483,264 floats per image
         (52835328, 31159296),  // 1108: features.2.1.block.0 output (recomputed), 9,483,264 floats per image
         (52835328, 32514048),  // 1109: gradient of features.2.1.block.0 input, 1,580,544 floats per image
         (65028096, 65028096),  // 1110: gradient of features.2.0.block.3 input, 5,419,008 floats per image
@@ -23003,15 +23216,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2622799872,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]"),
         .init("features.7.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2973696,
-              "squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 4224]"),
+              "squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 4224]"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.3.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]"),
+        .init("features.7.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]"),
         .init("features.7.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23033,15 +23246,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2622799872,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2973696,
-              "squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 4224]"),
+              "squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 4224]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]"),
+        .init("features.7.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]"),
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23063,15 +23276,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2622799872,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 704]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 2973696,
-              "squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 4224]"),
+              "squeeze-excitation 4224 -> 176 -> 4224 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 4224]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]"),
+        .init("features.7.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 4224] <- [n, 21, 21, 4224]"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23091,15 +23304,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1579640832,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 704]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 20194272,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 20194272,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23119,15 +23332,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.14.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.14.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.14.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.14.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.14.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.14.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.14.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.14.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.14.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.14.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23149,15 +23362,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.13.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.13.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.13.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.13.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.13.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.13.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.13.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.13.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.13.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.13.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23179,15 +23392,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.12.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.12.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.12.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.12.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.12.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.12.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.12.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23209,15 +23422,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.11.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.11.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.11.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.11.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.11.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.11.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.11.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23239,15 +23452,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.10.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.10.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23269,15 +23482,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.9.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.9.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23299,15 +23512,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23329,15 +23542,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23359,15 +23572,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23389,15 +23602,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23419,15 +23632,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23449,15 +23662,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23479,15 +23692,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23509,15 +23722,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 951374592,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 424]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1078656,
-              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 2544]"),
+              "squeeze-excitation 2544 -> 106 -> 2544 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 2544]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 56095200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 56095200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 21, 21, 2544] <- [n, 21, 21, 2544]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23537,15 +23750,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 556464384,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 21, 21, 1488] <- [n, 21, 21, 424]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 21, 21, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 21, 21, 1488]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 32810400,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 21, 21, 1488]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 32810400,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 21, 21, 1488]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23565,15 +23778,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
         .init("features.5.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.10.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.10.block.1", kind: "depthwise backward", macsPerImage: 131241600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
+        .init("features.5.10.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 131241600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
         .init("features.5.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.10.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23595,15 +23808,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
         .init("features.5.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.9.block.1", kind: "depthwise backward", macsPerImage: 131241600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
+        .init("features.5.9.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 131241600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
         .init("features.5.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.9.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23625,15 +23838,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
         .init("features.5.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.8.block.1", kind: "depthwise backward", macsPerImage: 131241600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
+        .init("features.5.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 131241600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
         .init("features.5.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23655,15 +23868,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: 131241600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
+        .init("features.5.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 131241600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
         .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23685,15 +23898,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: 131241600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
+        .init("features.5.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 131241600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23715,15 +23928,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 131241600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
+        .init("features.5.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 131241600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23745,15 +23958,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 131241600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
+        .init("features.5.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 131241600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23775,15 +23988,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 131241600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 131241600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23805,15 +24018,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 131241600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 131241600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23835,15 +24048,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1301916672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 248]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 369024,
-              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1488]"),
+              "squeeze-excitation 1488 -> 62 -> 1488 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1488]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 131241600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 131241600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1488] <- [n, 42, 42, 1488]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23863,15 +24076,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 923940864,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 248]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 93139200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 93139200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23891,15 +24104,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
         .init("features.4.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.10.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.10.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
+        .init("features.4.10.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
         .init("features.4.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.10.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23921,15 +24134,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
         .init("features.4.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.9.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
+        .init("features.4.9.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
         .init("features.4.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.9.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23951,15 +24164,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
         .init("features.4.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.8.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
+        .init("features.4.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
         .init("features.4.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -23981,15 +24194,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
+        .init("features.4.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
         .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24011,15 +24224,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
+        .init("features.4.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24041,15 +24254,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
+        .init("features.4.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24071,15 +24284,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
+        .init("features.4.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24101,15 +24314,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24131,15 +24344,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24161,15 +24374,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 176]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 1056]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 33530112,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 33530112,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 42, 42, 1056] <- [n, 42, 42, 1056]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24189,15 +24402,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 327849984,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 42, 42, 528] <- [n, 42, 42, 176]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 42, 42, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 42, 42, 528]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 16765056,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 42, 42, 528]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 16765056,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 42, 42, 528]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24217,15 +24430,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
         .init("features.3.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.7.block.1", kind: "depthwise backward", macsPerImage: 186278400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
+        .init("features.3.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 186278400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
         .init("features.3.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24247,15 +24460,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
         .init("features.3.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.6.block.1", kind: "depthwise backward", macsPerImage: 186278400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
+        .init("features.3.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 186278400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
         .init("features.3.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24277,15 +24490,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: 186278400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
+        .init("features.3.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 186278400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
         .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24307,15 +24520,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: 186278400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
+        .init("features.3.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 186278400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24337,15 +24550,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 186278400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
+        .init("features.3.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 186278400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24367,15 +24580,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 186278400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 186278400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24397,15 +24610,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 655699968,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 88]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 46464,
-              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 528]"),
+              "squeeze-excitation 528 -> 22 -> 528 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 528]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 186278400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 186278400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 84, 84, 528] <- [n, 84, 84, 528]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24425,15 +24638,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 417263616,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 84, 84, 336] <- [n, 84, 84, 88]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 84, 84, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 84, 84, 336]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 118540800,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 84, 84, 336]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 118540800,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 84, 84, 336]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24453,15 +24666,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
         .init("features.2.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.7.block.1", kind: "depthwise backward", macsPerImage: 170698752,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
+        .init("features.2.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 170698752,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
         .init("features.2.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24483,15 +24696,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
         .init("features.2.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.6.block.1", kind: "depthwise backward", macsPerImage: 170698752,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
+        .init("features.2.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 170698752,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
         .init("features.2.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24513,15 +24726,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: 170698752,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
+        .init("features.2.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 170698752,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
         .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24543,15 +24756,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: 170698752,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
+        .init("features.2.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 170698752,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24573,15 +24786,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 170698752,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
+        .init("features.2.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 170698752,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24603,15 +24816,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 170698752,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 170698752,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24633,15 +24846,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1062125568,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 56]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 336]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 170698752,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 170698752,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 168, 168, 336] <- [n, 168, 168, 336]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24661,15 +24874,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 606928896,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 168, 168, 192] <- [n, 168, 168, 56]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 6144,
-              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 168, 168, 192]"),
+              "squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 168, 168, 192]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 97542144,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 336, 336, 192] <- [n, 168, 168, 192]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 97542144,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 336, 336, 192] <- [n, 168, 168, 192]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -24689,11 +24902,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.1.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 231211008,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
         .init("features.1.3.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.3.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 32]"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: 65028096,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
+        .init("features.1.3.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 65028096,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.3", kind: "shortcut backward", macsPerImage: nil,
@@ -24711,11 +24924,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 231211008,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 32]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: 65028096,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
+        .init("features.1.2.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 65028096,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.2", kind: "shortcut backward", macsPerImage: nil,
@@ -24733,11 +24946,11 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 231211008,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1024,
-              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 32]"),
+              "squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 32]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 65028096,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
+        .init("features.1.1.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 65028096,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 32] <- [n, 336, 336, 32]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
@@ -24753,15 +24966,15 @@ public final class EfficientNetB8Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 520224768,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 336, 336, 72] <- [n, 336, 336, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
-              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 336, 336, 72]"),
+              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 336, 336, 72]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 146313216,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 72] <- [n, 336, 336, 72]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 146313216,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 336, 336, 72] <- [n, 336, 336, 72]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

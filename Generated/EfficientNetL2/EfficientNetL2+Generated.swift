@@ -7220,7 +7220,8 @@ public final class EfficientNetL2Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 136, threads: pool.threadCount))
@@ -7248,6 +7249,20 @@ public final class EfficientNetL2Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 72, outChannels: 432, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 72, outChannels: 72, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 136, outChannels: 72, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 25, width: 25, channels: 4944, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 50, width: 50, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 100, width: 100, channels: 1056, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 200, width: 200, channels: 624, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 400, width: 400, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 400, width: 400, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 400, width: 400, channels: 136, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, threads: pool.threadCount))
         return floats
     }
 
@@ -18894,7 +18909,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, gradInput: s.tensor(1044),
             gradWeights: s.g + 456936384, workspace: s.ws, pool: pool)
         s.profiler?.stop(1476)
-        // features.7.5.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 8256]
+        // features.7.5.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1044), seInput: s.tensor(1046), batch: s.n,
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 451247648, seActivation: .silu,
@@ -18902,7 +18917,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(1027), gradReduceWeights: s.g + 451247648, gradReduceBias: s.g + 454087712,
             gradExpandWeights: s.g + 454088064, gradExpandBias: s.g + 456928128, preActivation: s.tensor(1022),
             gamma: s.p + 451214624, beta: s.p + 451222880, savedMean: s.f + 21991776, savedInvStd: s.f + 22000032,
-            activation: .silu, gradGamma: s.g + 451214624, gradBeta: s.g + 451222880, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 451214624, gradBeta: s.g + 451222880, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1477)
         // features.7.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 88 {
@@ -18925,11 +18941,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 22082592, count: 74304)
         s.profiler?.stop(1480)
-        // features.7.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]
+        // features.7.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1044), input: s.tensor(1048), batch: s.n,
-            height: 25, width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25,
-            outWidth: 25, weights: s.f + 22008288, gradInput: s.tensor(1047), gradWeights: s.f + 22082592, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1044), preActivation: s.tensor(1022),
+            gamma: s.p + 451214624, beta: s.p + 451222880, savedMean: s.f + 21991776, savedInvStd: s.f + 22000032,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1048), batch: s.n, height: 25,
+            width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25,
+            weights: s.f + 22008288, gradInput: s.tensor(1047), gradWeights: s.f + 22082592, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1481)
         // features.7.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19003,7 +19022,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, gradInput: s.tensor(1051),
             gradWeights: s.g + 428381280, workspace: s.ws, pool: pool)
         s.profiler?.stop(1491)
-        // features.7.4.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 8256]
+        // features.7.4.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1051), seInput: s.tensor(1053), batch: s.n,
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 422692544, seActivation: .silu,
@@ -19011,7 +19030,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(1015), gradReduceWeights: s.g + 422692544, gradReduceBias: s.g + 425532608,
             gradExpandWeights: s.g + 425532960, gradExpandBias: s.g + 428373024, preActivation: s.tensor(1010),
             gamma: s.p + 422659520, beta: s.p + 422667776, savedMean: s.f + 21807392, savedInvStd: s.f + 21815648,
-            activation: .silu, gradGamma: s.g + 422659520, gradBeta: s.g + 422667776, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 422659520, gradBeta: s.g + 422667776, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1492)
         // features.7.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 87 {
@@ -19034,11 +19054,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 21898208, count: 74304)
         s.profiler?.stop(1495)
-        // features.7.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]
+        // features.7.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1051), input: s.tensor(1055), batch: s.n,
-            height: 25, width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25,
-            outWidth: 25, weights: s.f + 21823904, gradInput: s.tensor(1054), gradWeights: s.f + 21898208, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1051), preActivation: s.tensor(1010),
+            gamma: s.p + 422659520, beta: s.p + 422667776, savedMean: s.f + 21807392, savedInvStd: s.f + 21815648,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1055), batch: s.n, height: 25,
+            width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25,
+            weights: s.f + 21823904, gradInput: s.tensor(1054), gradWeights: s.f + 21898208, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1496)
         // features.7.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19112,7 +19135,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, gradInput: s.tensor(1058),
             gradWeights: s.g + 399826176, workspace: s.ws, pool: pool)
         s.profiler?.stop(1506)
-        // features.7.3.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 8256]
+        // features.7.3.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1058), seInput: s.tensor(1060), batch: s.n,
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 394137440, seActivation: .silu,
@@ -19120,7 +19143,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(1003), gradReduceWeights: s.g + 394137440, gradReduceBias: s.g + 396977504,
             gradExpandWeights: s.g + 396977856, gradExpandBias: s.g + 399817920, preActivation: s.tensor(998),
             gamma: s.p + 394104416, beta: s.p + 394112672, savedMean: s.f + 21623008, savedInvStd: s.f + 21631264,
-            activation: .silu, gradGamma: s.g + 394104416, gradBeta: s.g + 394112672, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 394104416, gradBeta: s.g + 394112672, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1507)
         // features.7.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 86 {
@@ -19143,11 +19167,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 21713824, count: 74304)
         s.profiler?.stop(1510)
-        // features.7.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]
+        // features.7.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1058), input: s.tensor(1062), batch: s.n,
-            height: 25, width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25,
-            outWidth: 25, weights: s.f + 21639520, gradInput: s.tensor(1061), gradWeights: s.f + 21713824, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1058), preActivation: s.tensor(998),
+            gamma: s.p + 394104416, beta: s.p + 394112672, savedMean: s.f + 21623008, savedInvStd: s.f + 21631264,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1062), batch: s.n, height: 25,
+            width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25,
+            weights: s.f + 21639520, gradInput: s.tensor(1061), gradWeights: s.f + 21713824, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1511)
         // features.7.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19221,7 +19248,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, gradInput: s.tensor(1065),
             gradWeights: s.g + 371271072, workspace: s.ws, pool: pool)
         s.profiler?.stop(1521)
-        // features.7.2.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 8256]
+        // features.7.2.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1065), seInput: s.tensor(1067), batch: s.n,
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 365582336, seActivation: .silu,
@@ -19229,7 +19256,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(991), gradReduceWeights: s.g + 365582336, gradReduceBias: s.g + 368422400,
             gradExpandWeights: s.g + 368422752, gradExpandBias: s.g + 371262816, preActivation: s.tensor(986),
             gamma: s.p + 365549312, beta: s.p + 365557568, savedMean: s.f + 21438624, savedInvStd: s.f + 21446880,
-            activation: .silu, gradGamma: s.g + 365549312, gradBeta: s.g + 365557568, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 365549312, gradBeta: s.g + 365557568, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1522)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 85 {
@@ -19252,11 +19280,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 21529440, count: 74304)
         s.profiler?.stop(1525)
-        // features.7.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]
+        // features.7.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1065), input: s.tensor(1069), batch: s.n,
-            height: 25, width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25,
-            outWidth: 25, weights: s.f + 21455136, gradInput: s.tensor(1068), gradWeights: s.f + 21529440, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1065), preActivation: s.tensor(986),
+            gamma: s.p + 365549312, beta: s.p + 365557568, savedMean: s.f + 21438624, savedInvStd: s.f + 21446880,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1069), batch: s.n, height: 25,
+            width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25,
+            weights: s.f + 21455136, gradInput: s.tensor(1068), gradWeights: s.f + 21529440, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1526)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19330,7 +19361,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376, gradInput: s.tensor(1072),
             gradWeights: s.g + 342715968, workspace: s.ws, pool: pool)
         s.profiler?.stop(1536)
-        // features.7.1.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 8256]
+        // features.7.1.block.2 squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1072), seInput: s.tensor(1074), batch: s.n,
             pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 337027232, seActivation: .silu,
@@ -19338,7 +19369,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(979), gradReduceWeights: s.g + 337027232, gradReduceBias: s.g + 339867296,
             gradExpandWeights: s.g + 339867648, gradExpandBias: s.g + 342707712, preActivation: s.tensor(974),
             gamma: s.p + 336994208, beta: s.p + 337002464, savedMean: s.f + 21254240, savedInvStd: s.f + 21262496,
-            activation: .silu, gradGamma: s.g + 336994208, gradBeta: s.g + 337002464, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 336994208, gradBeta: s.g + 337002464, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1537)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 84 {
@@ -19361,11 +19393,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 21345056, count: 74304)
         s.profiler?.stop(1540)
-        // features.7.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]
+        // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1072), input: s.tensor(1076), batch: s.n,
-            height: 25, width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25,
-            outWidth: 25, weights: s.f + 21270752, gradInput: s.tensor(1075), gradWeights: s.f + 21345056, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1072), preActivation: s.tensor(974),
+            gamma: s.p + 336994208, beta: s.p + 337002464, savedMean: s.f + 21254240, savedInvStd: s.f + 21262496,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1076), batch: s.n, height: 25,
+            width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25,
+            weights: s.f + 21270752, gradInput: s.tensor(1075), gradWeights: s.f + 21345056, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1541)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19433,7 +19468,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 1376, gradInput: s.tensor(1078),
             gradWeights: s.g + 318718176, workspace: s.ws, pool: pool)
         s.profiler?.stop(1550)
-        // features.7.0.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.7.0.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1078), seInput: s.tensor(1080), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 316676096, seActivation: .silu,
@@ -19441,7 +19476,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(969), gradReduceWeights: s.g + 316676096, gradReduceBias: s.g + 317694560,
             gradExpandWeights: s.g + 317694768, gradExpandBias: s.g + 318713232, preActivation: s.tensor(964),
             gamma: s.p + 316656320, beta: s.p + 316661264, savedMean: s.f + 21136096, savedInvStd: s.f + 21141040,
-            activation: .silu, gradGamma: s.g + 316656320, gradBeta: s.g + 316661264, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 316656320, gradBeta: s.g + 316661264, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1551)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 83 {
@@ -19464,11 +19500,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 21190480, count: 44496)
         s.profiler?.stop(1554)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1078), input: s.tensor(1082), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25,
-            outWidth: 25, weights: s.f + 21145984, gradInput: s.tensor(1081), gradWeights: s.f + 21190480, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1078), preActivation: s.tensor(964),
+            gamma: s.p + 316656320, beta: s.p + 316661264, savedMean: s.f + 21136096, savedInvStd: s.f + 21141040,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1082), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25,
+            weights: s.f + 21145984, gradInput: s.tensor(1081), gradWeights: s.f + 21190480, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1555)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19538,7 +19577,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1085),
             gradWeights: s.g + 308441008, workspace: s.ws, pool: pool)
         s.profiler?.stop(1564)
-        // features.6.21.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.21.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.21.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.21.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1085), seInput: s.tensor(1087), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 306398928, seActivation: .silu,
@@ -19546,7 +19585,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(957), gradReduceWeights: s.g + 306398928, gradReduceBias: s.g + 307417392,
             gradExpandWeights: s.g + 307417600, gradExpandBias: s.g + 308436064, preActivation: s.tensor(952),
             gamma: s.p + 306379152, beta: s.p + 306384096, savedMean: s.f + 20867472, savedInvStd: s.f + 20872416,
-            activation: .silu, gradGamma: s.g + 306379152, gradBeta: s.g + 306384096, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 306379152, gradBeta: s.g + 306384096, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1565)
         // features.6.21.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 82 {
@@ -19569,11 +19609,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 21000960, count: 123600)
         s.profiler?.stop(1568)
-        // features.6.21.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.21.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1085), input: s.tensor(1089), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 20877360, gradInput: s.tensor(1088), gradWeights: s.f + 21000960, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1085), preActivation: s.tensor(952),
+            gamma: s.p + 306379152, beta: s.p + 306384096, savedMean: s.f + 20867472, savedInvStd: s.f + 20872416,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1089), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 20877360, gradInput: s.tensor(1088), gradWeights: s.f + 21000960, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1569)
         // features.6.21.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19647,7 +19690,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1092),
             gradWeights: s.g + 298084736, workspace: s.ws, pool: pool)
         s.profiler?.stop(1579)
-        // features.6.20.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.20.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.20.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.20.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1092), seInput: s.tensor(1094), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 296042656, seActivation: .silu,
@@ -19655,7 +19698,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(945), gradReduceWeights: s.g + 296042656, gradReduceBias: s.g + 297061120,
             gradExpandWeights: s.g + 297061328, gradExpandBias: s.g + 298079792, preActivation: s.tensor(940),
             gamma: s.p + 296022880, beta: s.p + 296027824, savedMean: s.f + 20598848, savedInvStd: s.f + 20603792,
-            activation: .silu, gradGamma: s.g + 296022880, gradBeta: s.g + 296027824, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 296022880, gradBeta: s.g + 296027824, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1580)
         // features.6.20.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 81 {
@@ -19678,11 +19722,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 20732336, count: 123600)
         s.profiler?.stop(1583)
-        // features.6.20.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.20.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1092), input: s.tensor(1096), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 20608736, gradInput: s.tensor(1095), gradWeights: s.f + 20732336, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1092), preActivation: s.tensor(940),
+            gamma: s.p + 296022880, beta: s.p + 296027824, savedMean: s.f + 20598848, savedInvStd: s.f + 20603792,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1096), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 20608736, gradInput: s.tensor(1095), gradWeights: s.f + 20732336, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1584)
         // features.6.20.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19756,7 +19803,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1099),
             gradWeights: s.g + 287728464, workspace: s.ws, pool: pool)
         s.profiler?.stop(1594)
-        // features.6.19.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.19.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.19.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.19.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1099), seInput: s.tensor(1101), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 285686384, seActivation: .silu,
@@ -19764,7 +19811,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(933), gradReduceWeights: s.g + 285686384, gradReduceBias: s.g + 286704848,
             gradExpandWeights: s.g + 286705056, gradExpandBias: s.g + 287723520, preActivation: s.tensor(928),
             gamma: s.p + 285666608, beta: s.p + 285671552, savedMean: s.f + 20330224, savedInvStd: s.f + 20335168,
-            activation: .silu, gradGamma: s.g + 285666608, gradBeta: s.g + 285671552, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 285666608, gradBeta: s.g + 285671552, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1595)
         // features.6.19.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 80 {
@@ -19787,11 +19835,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 20463712, count: 123600)
         s.profiler?.stop(1598)
-        // features.6.19.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.19.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1099), input: s.tensor(1103), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 20340112, gradInput: s.tensor(1102), gradWeights: s.f + 20463712, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1099), preActivation: s.tensor(928),
+            gamma: s.p + 285666608, beta: s.p + 285671552, savedMean: s.f + 20330224, savedInvStd: s.f + 20335168,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1103), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 20340112, gradInput: s.tensor(1102), gradWeights: s.f + 20463712, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1599)
         // features.6.19.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19865,7 +19916,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1106),
             gradWeights: s.g + 277372192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1609)
-        // features.6.18.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.18.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.18.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.18.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1106), seInput: s.tensor(1108), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 275330112, seActivation: .silu,
@@ -19873,7 +19924,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(921), gradReduceWeights: s.g + 275330112, gradReduceBias: s.g + 276348576,
             gradExpandWeights: s.g + 276348784, gradExpandBias: s.g + 277367248, preActivation: s.tensor(916),
             gamma: s.p + 275310336, beta: s.p + 275315280, savedMean: s.f + 20061600, savedInvStd: s.f + 20066544,
-            activation: .silu, gradGamma: s.g + 275310336, gradBeta: s.g + 275315280, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 275310336, gradBeta: s.g + 275315280, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1610)
         // features.6.18.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 79 {
@@ -19896,11 +19948,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 20195088, count: 123600)
         s.profiler?.stop(1613)
-        // features.6.18.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.18.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1106), input: s.tensor(1110), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 20071488, gradInput: s.tensor(1109), gradWeights: s.f + 20195088, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1106), preActivation: s.tensor(916),
+            gamma: s.p + 275310336, beta: s.p + 275315280, savedMean: s.f + 20061600, savedInvStd: s.f + 20066544,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1110), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 20071488, gradInput: s.tensor(1109), gradWeights: s.f + 20195088, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1614)
         // features.6.18.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -19974,7 +20029,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1113),
             gradWeights: s.g + 267015920, workspace: s.ws, pool: pool)
         s.profiler?.stop(1624)
-        // features.6.17.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.17.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.17.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.17.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1113), seInput: s.tensor(1115), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 264973840, seActivation: .silu,
@@ -19982,7 +20037,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(909), gradReduceWeights: s.g + 264973840, gradReduceBias: s.g + 265992304,
             gradExpandWeights: s.g + 265992512, gradExpandBias: s.g + 267010976, preActivation: s.tensor(904),
             gamma: s.p + 264954064, beta: s.p + 264959008, savedMean: s.f + 19792976, savedInvStd: s.f + 19797920,
-            activation: .silu, gradGamma: s.g + 264954064, gradBeta: s.g + 264959008, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 264954064, gradBeta: s.g + 264959008, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1625)
         // features.6.17.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 78 {
@@ -20005,11 +20061,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 19926464, count: 123600)
         s.profiler?.stop(1628)
-        // features.6.17.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.17.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1113), input: s.tensor(1117), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 19802864, gradInput: s.tensor(1116), gradWeights: s.f + 19926464, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1113), preActivation: s.tensor(904),
+            gamma: s.p + 264954064, beta: s.p + 264959008, savedMean: s.f + 19792976, savedInvStd: s.f + 19797920,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1117), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 19802864, gradInput: s.tensor(1116), gradWeights: s.f + 19926464, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1629)
         // features.6.17.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -20083,7 +20142,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1120),
             gradWeights: s.g + 256659648, workspace: s.ws, pool: pool)
         s.profiler?.stop(1639)
-        // features.6.16.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.16.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.16.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.16.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1120), seInput: s.tensor(1122), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 254617568, seActivation: .silu,
@@ -20091,7 +20150,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(897), gradReduceWeights: s.g + 254617568, gradReduceBias: s.g + 255636032,
             gradExpandWeights: s.g + 255636240, gradExpandBias: s.g + 256654704, preActivation: s.tensor(892),
             gamma: s.p + 254597792, beta: s.p + 254602736, savedMean: s.f + 19524352, savedInvStd: s.f + 19529296,
-            activation: .silu, gradGamma: s.g + 254597792, gradBeta: s.g + 254602736, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 254597792, gradBeta: s.g + 254602736, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1640)
         // features.6.16.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 77 {
@@ -20114,11 +20174,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 19657840, count: 123600)
         s.profiler?.stop(1643)
-        // features.6.16.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.16.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1120), input: s.tensor(1124), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 19534240, gradInput: s.tensor(1123), gradWeights: s.f + 19657840, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1120), preActivation: s.tensor(892),
+            gamma: s.p + 254597792, beta: s.p + 254602736, savedMean: s.f + 19524352, savedInvStd: s.f + 19529296,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1124), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 19534240, gradInput: s.tensor(1123), gradWeights: s.f + 19657840, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1644)
         // features.6.16.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -20192,7 +20255,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1127),
             gradWeights: s.g + 246303376, workspace: s.ws, pool: pool)
         s.profiler?.stop(1654)
-        // features.6.15.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.15.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.15.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.15.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1127), seInput: s.tensor(1129), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 244261296, seActivation: .silu,
@@ -20200,7 +20263,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(885), gradReduceWeights: s.g + 244261296, gradReduceBias: s.g + 245279760,
             gradExpandWeights: s.g + 245279968, gradExpandBias: s.g + 246298432, preActivation: s.tensor(880),
             gamma: s.p + 244241520, beta: s.p + 244246464, savedMean: s.f + 19255728, savedInvStd: s.f + 19260672,
-            activation: .silu, gradGamma: s.g + 244241520, gradBeta: s.g + 244246464, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 244241520, gradBeta: s.g + 244246464, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1655)
         // features.6.15.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 76 {
@@ -20223,11 +20287,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 19389216, count: 123600)
         s.profiler?.stop(1658)
-        // features.6.15.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.15.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1127), input: s.tensor(1131), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 19265616, gradInput: s.tensor(1130), gradWeights: s.f + 19389216, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1127), preActivation: s.tensor(880),
+            gamma: s.p + 244241520, beta: s.p + 244246464, savedMean: s.f + 19255728, savedInvStd: s.f + 19260672,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1131), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 19265616, gradInput: s.tensor(1130), gradWeights: s.f + 19389216, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1659)
         // features.6.15.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -20301,7 +20368,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1134),
             gradWeights: s.g + 235947104, workspace: s.ws, pool: pool)
         s.profiler?.stop(1669)
-        // features.6.14.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.14.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.14.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1134), seInput: s.tensor(1136), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 233905024, seActivation: .silu,
@@ -20309,7 +20376,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(873), gradReduceWeights: s.g + 233905024, gradReduceBias: s.g + 234923488,
             gradExpandWeights: s.g + 234923696, gradExpandBias: s.g + 235942160, preActivation: s.tensor(868),
             gamma: s.p + 233885248, beta: s.p + 233890192, savedMean: s.f + 18987104, savedInvStd: s.f + 18992048,
-            activation: .silu, gradGamma: s.g + 233885248, gradBeta: s.g + 233890192, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 233885248, gradBeta: s.g + 233890192, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1670)
         // features.6.14.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 75 {
@@ -20332,11 +20400,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 19120592, count: 123600)
         s.profiler?.stop(1673)
-        // features.6.14.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.14.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1134), input: s.tensor(1138), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 18996992, gradInput: s.tensor(1137), gradWeights: s.f + 19120592, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1134), preActivation: s.tensor(868),
+            gamma: s.p + 233885248, beta: s.p + 233890192, savedMean: s.f + 18987104, savedInvStd: s.f + 18992048,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1138), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 18996992, gradInput: s.tensor(1137), gradWeights: s.f + 19120592, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1674)
         // features.6.14.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -20410,7 +20481,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1141),
             gradWeights: s.g + 225590832, workspace: s.ws, pool: pool)
         s.profiler?.stop(1684)
-        // features.6.13.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.13.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.13.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1141), seInput: s.tensor(1143), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 223548752, seActivation: .silu,
@@ -20418,7 +20489,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(861), gradReduceWeights: s.g + 223548752, gradReduceBias: s.g + 224567216,
             gradExpandWeights: s.g + 224567424, gradExpandBias: s.g + 225585888, preActivation: s.tensor(856),
             gamma: s.p + 223528976, beta: s.p + 223533920, savedMean: s.f + 18718480, savedInvStd: s.f + 18723424,
-            activation: .silu, gradGamma: s.g + 223528976, gradBeta: s.g + 223533920, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 223528976, gradBeta: s.g + 223533920, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1685)
         // features.6.13.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 74 {
@@ -20441,11 +20513,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 18851968, count: 123600)
         s.profiler?.stop(1688)
-        // features.6.13.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.13.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1141), input: s.tensor(1145), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 18728368, gradInput: s.tensor(1144), gradWeights: s.f + 18851968, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1141), preActivation: s.tensor(856),
+            gamma: s.p + 223528976, beta: s.p + 223533920, savedMean: s.f + 18718480, savedInvStd: s.f + 18723424,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1145), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 18728368, gradInput: s.tensor(1144), gradWeights: s.f + 18851968, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1689)
         // features.6.13.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -20519,7 +20594,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1148),
             gradWeights: s.g + 215234560, workspace: s.ws, pool: pool)
         s.profiler?.stop(1699)
-        // features.6.12.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.12.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1148), seInput: s.tensor(1150), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 213192480, seActivation: .silu,
@@ -20527,7 +20602,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(849), gradReduceWeights: s.g + 213192480, gradReduceBias: s.g + 214210944,
             gradExpandWeights: s.g + 214211152, gradExpandBias: s.g + 215229616, preActivation: s.tensor(844),
             gamma: s.p + 213172704, beta: s.p + 213177648, savedMean: s.f + 18449856, savedInvStd: s.f + 18454800,
-            activation: .silu, gradGamma: s.g + 213172704, gradBeta: s.g + 213177648, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 213172704, gradBeta: s.g + 213177648, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1700)
         // features.6.12.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 73 {
@@ -20550,11 +20626,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 18583344, count: 123600)
         s.profiler?.stop(1703)
-        // features.6.12.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.12.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1148), input: s.tensor(1152), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 18459744, gradInput: s.tensor(1151), gradWeights: s.f + 18583344, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1148), preActivation: s.tensor(844),
+            gamma: s.p + 213172704, beta: s.p + 213177648, savedMean: s.f + 18449856, savedInvStd: s.f + 18454800,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1152), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 18459744, gradInput: s.tensor(1151), gradWeights: s.f + 18583344, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1704)
         // features.6.12.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -20628,7 +20707,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1155),
             gradWeights: s.g + 204878288, workspace: s.ws, pool: pool)
         s.profiler?.stop(1714)
-        // features.6.11.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.11.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1155), seInput: s.tensor(1157), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 202836208, seActivation: .silu,
@@ -20636,7 +20715,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(837), gradReduceWeights: s.g + 202836208, gradReduceBias: s.g + 203854672,
             gradExpandWeights: s.g + 203854880, gradExpandBias: s.g + 204873344, preActivation: s.tensor(832),
             gamma: s.p + 202816432, beta: s.p + 202821376, savedMean: s.f + 18181232, savedInvStd: s.f + 18186176,
-            activation: .silu, gradGamma: s.g + 202816432, gradBeta: s.g + 202821376, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 202816432, gradBeta: s.g + 202821376, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1715)
         // features.6.11.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 72 {
@@ -20659,11 +20739,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 18314720, count: 123600)
         s.profiler?.stop(1718)
-        // features.6.11.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.11.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1155), input: s.tensor(1159), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 18191120, gradInput: s.tensor(1158), gradWeights: s.f + 18314720, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1155), preActivation: s.tensor(832),
+            gamma: s.p + 202816432, beta: s.p + 202821376, savedMean: s.f + 18181232, savedInvStd: s.f + 18186176,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1159), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 18191120, gradInput: s.tensor(1158), gradWeights: s.f + 18314720, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1719)
         // features.6.11.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -20737,7 +20820,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1162),
             gradWeights: s.g + 194522016, workspace: s.ws, pool: pool)
         s.profiler?.stop(1729)
-        // features.6.10.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.10.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1162), seInput: s.tensor(1164), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 192479936, seActivation: .silu,
@@ -20745,7 +20828,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(825), gradReduceWeights: s.g + 192479936, gradReduceBias: s.g + 193498400,
             gradExpandWeights: s.g + 193498608, gradExpandBias: s.g + 194517072, preActivation: s.tensor(820),
             gamma: s.p + 192460160, beta: s.p + 192465104, savedMean: s.f + 17912608, savedInvStd: s.f + 17917552,
-            activation: .silu, gradGamma: s.g + 192460160, gradBeta: s.g + 192465104, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 192460160, gradBeta: s.g + 192465104, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1730)
         // features.6.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 71 {
@@ -20768,11 +20852,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 18046096, count: 123600)
         s.profiler?.stop(1733)
-        // features.6.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.10.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1162), input: s.tensor(1166), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 17922496, gradInput: s.tensor(1165), gradWeights: s.f + 18046096, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1162), preActivation: s.tensor(820),
+            gamma: s.p + 192460160, beta: s.p + 192465104, savedMean: s.f + 17912608, savedInvStd: s.f + 17917552,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1166), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 17922496, gradInput: s.tensor(1165), gradWeights: s.f + 18046096, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1734)
         // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -20846,7 +20933,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1169),
             gradWeights: s.g + 184165744, workspace: s.ws, pool: pool)
         s.profiler?.stop(1744)
-        // features.6.9.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.9.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1169), seInput: s.tensor(1171), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 182123664, seActivation: .silu,
@@ -20854,7 +20941,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(813), gradReduceWeights: s.g + 182123664, gradReduceBias: s.g + 183142128,
             gradExpandWeights: s.g + 183142336, gradExpandBias: s.g + 184160800, preActivation: s.tensor(808),
             gamma: s.p + 182103888, beta: s.p + 182108832, savedMean: s.f + 17643984, savedInvStd: s.f + 17648928,
-            activation: .silu, gradGamma: s.g + 182103888, gradBeta: s.g + 182108832, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 182103888, gradBeta: s.g + 182108832, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1745)
         // features.6.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 70 {
@@ -20877,11 +20965,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 17777472, count: 123600)
         s.profiler?.stop(1748)
-        // features.6.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.9.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1169), input: s.tensor(1173), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 17653872, gradInput: s.tensor(1172), gradWeights: s.f + 17777472, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1169), preActivation: s.tensor(808),
+            gamma: s.p + 182103888, beta: s.p + 182108832, savedMean: s.f + 17643984, savedInvStd: s.f + 17648928,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1173), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 17653872, gradInput: s.tensor(1172), gradWeights: s.f + 17777472, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1749)
         // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -20955,7 +21046,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1176),
             gradWeights: s.g + 173809472, workspace: s.ws, pool: pool)
         s.profiler?.stop(1759)
-        // features.6.8.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.8.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1176), seInput: s.tensor(1178), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 171767392, seActivation: .silu,
@@ -20963,7 +21054,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(801), gradReduceWeights: s.g + 171767392, gradReduceBias: s.g + 172785856,
             gradExpandWeights: s.g + 172786064, gradExpandBias: s.g + 173804528, preActivation: s.tensor(796),
             gamma: s.p + 171747616, beta: s.p + 171752560, savedMean: s.f + 17375360, savedInvStd: s.f + 17380304,
-            activation: .silu, gradGamma: s.g + 171747616, gradBeta: s.g + 171752560, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 171747616, gradBeta: s.g + 171752560, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1760)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 69 {
@@ -20986,11 +21078,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 17508848, count: 123600)
         s.profiler?.stop(1763)
-        // features.6.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.8.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1176), input: s.tensor(1180), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 17385248, gradInput: s.tensor(1179), gradWeights: s.f + 17508848, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1176), preActivation: s.tensor(796),
+            gamma: s.p + 171747616, beta: s.p + 171752560, savedMean: s.f + 17375360, savedInvStd: s.f + 17380304,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1180), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 17385248, gradInput: s.tensor(1179), gradWeights: s.f + 17508848, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1764)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -21064,7 +21159,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1183),
             gradWeights: s.g + 163453200, workspace: s.ws, pool: pool)
         s.profiler?.stop(1774)
-        // features.6.7.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.7.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1183), seInput: s.tensor(1185), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 161411120, seActivation: .silu,
@@ -21072,7 +21167,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(789), gradReduceWeights: s.g + 161411120, gradReduceBias: s.g + 162429584,
             gradExpandWeights: s.g + 162429792, gradExpandBias: s.g + 163448256, preActivation: s.tensor(784),
             gamma: s.p + 161391344, beta: s.p + 161396288, savedMean: s.f + 17106736, savedInvStd: s.f + 17111680,
-            activation: .silu, gradGamma: s.g + 161391344, gradBeta: s.g + 161396288, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 161391344, gradBeta: s.g + 161396288, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1775)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 68 {
@@ -21095,11 +21191,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 17240224, count: 123600)
         s.profiler?.stop(1778)
-        // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1183), input: s.tensor(1187), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 17116624, gradInput: s.tensor(1186), gradWeights: s.f + 17240224, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1183), preActivation: s.tensor(784),
+            gamma: s.p + 161391344, beta: s.p + 161396288, savedMean: s.f + 17106736, savedInvStd: s.f + 17111680,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1187), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 17116624, gradInput: s.tensor(1186), gradWeights: s.f + 17240224, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1779)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -21173,7 +21272,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1190),
             gradWeights: s.g + 153096928, workspace: s.ws, pool: pool)
         s.profiler?.stop(1789)
-        // features.6.6.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.6.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1190), seInput: s.tensor(1192), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 151054848, seActivation: .silu,
@@ -21181,7 +21280,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(777), gradReduceWeights: s.g + 151054848, gradReduceBias: s.g + 152073312,
             gradExpandWeights: s.g + 152073520, gradExpandBias: s.g + 153091984, preActivation: s.tensor(772),
             gamma: s.p + 151035072, beta: s.p + 151040016, savedMean: s.f + 16838112, savedInvStd: s.f + 16843056,
-            activation: .silu, gradGamma: s.g + 151035072, gradBeta: s.g + 151040016, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 151035072, gradBeta: s.g + 151040016, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1790)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 67 {
@@ -21204,11 +21304,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 16971600, count: 123600)
         s.profiler?.stop(1793)
-        // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1190), input: s.tensor(1194), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 16848000, gradInput: s.tensor(1193), gradWeights: s.f + 16971600, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1190), preActivation: s.tensor(772),
+            gamma: s.p + 151035072, beta: s.p + 151040016, savedMean: s.f + 16838112, savedInvStd: s.f + 16843056,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1194), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 16848000, gradInput: s.tensor(1193), gradWeights: s.f + 16971600, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1794)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -21282,7 +21385,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1197),
             gradWeights: s.g + 142740656, workspace: s.ws, pool: pool)
         s.profiler?.stop(1804)
-        // features.6.5.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.5.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1197), seInput: s.tensor(1199), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 140698576, seActivation: .silu,
@@ -21290,7 +21393,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(765), gradReduceWeights: s.g + 140698576, gradReduceBias: s.g + 141717040,
             gradExpandWeights: s.g + 141717248, gradExpandBias: s.g + 142735712, preActivation: s.tensor(760),
             gamma: s.p + 140678800, beta: s.p + 140683744, savedMean: s.f + 16569488, savedInvStd: s.f + 16574432,
-            activation: .silu, gradGamma: s.g + 140678800, gradBeta: s.g + 140683744, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 140678800, gradBeta: s.g + 140683744, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1805)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 66 {
@@ -21313,11 +21417,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 16702976, count: 123600)
         s.profiler?.stop(1808)
-        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1197), input: s.tensor(1201), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 16579376, gradInput: s.tensor(1200), gradWeights: s.f + 16702976, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1197), preActivation: s.tensor(760),
+            gamma: s.p + 140678800, beta: s.p + 140683744, savedMean: s.f + 16569488, savedInvStd: s.f + 16574432,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1201), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 16579376, gradInput: s.tensor(1200), gradWeights: s.f + 16702976, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1809)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -21391,7 +21498,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1204),
             gradWeights: s.g + 132384384, workspace: s.ws, pool: pool)
         s.profiler?.stop(1819)
-        // features.6.4.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.4.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1204), seInput: s.tensor(1206), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 130342304, seActivation: .silu,
@@ -21399,7 +21506,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(753), gradReduceWeights: s.g + 130342304, gradReduceBias: s.g + 131360768,
             gradExpandWeights: s.g + 131360976, gradExpandBias: s.g + 132379440, preActivation: s.tensor(748),
             gamma: s.p + 130322528, beta: s.p + 130327472, savedMean: s.f + 16300864, savedInvStd: s.f + 16305808,
-            activation: .silu, gradGamma: s.g + 130322528, gradBeta: s.g + 130327472, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 130322528, gradBeta: s.g + 130327472, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1820)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 65 {
@@ -21422,11 +21530,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 16434352, count: 123600)
         s.profiler?.stop(1823)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1204), input: s.tensor(1208), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 16310752, gradInput: s.tensor(1207), gradWeights: s.f + 16434352, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1204), preActivation: s.tensor(748),
+            gamma: s.p + 130322528, beta: s.p + 130327472, savedMean: s.f + 16300864, savedInvStd: s.f + 16305808,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1208), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 16310752, gradInput: s.tensor(1207), gradWeights: s.f + 16434352, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1824)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -21500,7 +21611,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1211),
             gradWeights: s.g + 122028112, workspace: s.ws, pool: pool)
         s.profiler?.stop(1834)
-        // features.6.3.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.3.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1211), seInput: s.tensor(1213), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 119986032, seActivation: .silu,
@@ -21508,7 +21619,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(741), gradReduceWeights: s.g + 119986032, gradReduceBias: s.g + 121004496,
             gradExpandWeights: s.g + 121004704, gradExpandBias: s.g + 122023168, preActivation: s.tensor(736),
             gamma: s.p + 119966256, beta: s.p + 119971200, savedMean: s.f + 16032240, savedInvStd: s.f + 16037184,
-            activation: .silu, gradGamma: s.g + 119966256, gradBeta: s.g + 119971200, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 119966256, gradBeta: s.g + 119971200, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1835)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 64 {
@@ -21531,11 +21643,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 16165728, count: 123600)
         s.profiler?.stop(1838)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1211), input: s.tensor(1215), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 16042128, gradInput: s.tensor(1214), gradWeights: s.f + 16165728, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1211), preActivation: s.tensor(736),
+            gamma: s.p + 119966256, beta: s.p + 119971200, savedMean: s.f + 16032240, savedInvStd: s.f + 16037184,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1215), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 16042128, gradInput: s.tensor(1214), gradWeights: s.f + 16165728, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1839)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -21609,7 +21724,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1218),
             gradWeights: s.g + 111671840, workspace: s.ws, pool: pool)
         s.profiler?.stop(1849)
-        // features.6.2.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.2.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1218), seInput: s.tensor(1220), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 109629760, seActivation: .silu,
@@ -21617,7 +21732,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(729), gradReduceWeights: s.g + 109629760, gradReduceBias: s.g + 110648224,
             gradExpandWeights: s.g + 110648432, gradExpandBias: s.g + 111666896, preActivation: s.tensor(724),
             gamma: s.p + 109609984, beta: s.p + 109614928, savedMean: s.f + 15763616, savedInvStd: s.f + 15768560,
-            activation: .silu, gradGamma: s.g + 109609984, gradBeta: s.g + 109614928, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 109609984, gradBeta: s.g + 109614928, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1850)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 63 {
@@ -21640,11 +21756,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 15897104, count: 123600)
         s.profiler?.stop(1853)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1218), input: s.tensor(1222), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 15773504, gradInput: s.tensor(1221), gradWeights: s.f + 15897104, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1218), preActivation: s.tensor(724),
+            gamma: s.p + 109609984, beta: s.p + 109614928, savedMean: s.f + 15763616, savedInvStd: s.f + 15768560,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1222), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 15773504, gradInput: s.tensor(1221), gradWeights: s.f + 15897104, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1854)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -21717,7 +21836,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 4944, outChannels: 824, gradInput: s.tensor(1225),
             gradWeights: s.g + 101315568, workspace: s.ws, pool: pool)
         s.profiler?.stop(1864)
-        // features.6.1.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]
+        // features.6.1.block.2 squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1225), seInput: s.tensor(1227), batch: s.n,
             pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 99273488, seActivation: .silu,
@@ -21725,7 +21844,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(717), gradReduceWeights: s.g + 99273488, gradReduceBias: s.g + 100291952,
             gradExpandWeights: s.g + 100292160, gradExpandBias: s.g + 101310624, preActivation: s.tensor(712),
             gamma: s.p + 99253712, beta: s.p + 99258656, savedMean: s.f + 15494992, savedInvStd: s.f + 15499936,
-            activation: .silu, gradGamma: s.g + 99253712, gradBeta: s.g + 99258656, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 99253712, gradBeta: s.g + 99258656, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1865)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 62 {
@@ -21747,11 +21867,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 15628480, count: 123600)
         s.profiler?.stop(1868)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1225), input: s.tensor(1229), batch: s.n,
-            height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 15504880, gradInput: s.tensor(1228), gradWeights: s.f + 15628480, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1225), preActivation: s.tensor(712),
+            gamma: s.p + 99253712, beta: s.p + 99258656, savedMean: s.f + 15494992, savedInvStd: s.f + 15499936,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1229), batch: s.n, height: 25,
+            width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 15504880, gradInput: s.tensor(1228), gradWeights: s.f + 15628480, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1869)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -21818,7 +21941,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 625 &* s.n, inChannels: 2880, outChannels: 824, gradInput: s.tensor(1231),
             gradWeights: s.g + 92660032, workspace: s.ws, pool: pool)
         s.profiler?.stop(1878)
-        // features.6.0.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 2880]
+        // features.6.0.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1231), seInput: s.tensor(1233), batch: s.n,
             pixels: 625, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 91965824, seActivation: .silu,
@@ -21826,7 +21949,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(707), gradReduceWeights: s.g + 91965824, gradReduceBias: s.g + 92311424,
             gradExpandWeights: s.g + 92311552, gradExpandBias: s.g + 92657152, preActivation: s.tensor(702),
             gamma: s.p + 91954304, beta: s.p + 91957184, savedMean: s.f + 15333696, savedInvStd: s.f + 15336576,
-            activation: .silu, gradGamma: s.g + 91954304, gradBeta: s.g + 91957184, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 91954304, gradBeta: s.g + 91957184, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1879)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 61 {
@@ -21848,11 +21972,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 15411456, count: 72000)
         s.profiler?.stop(1882)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 25, 25, 2880]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 25, 25, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1231), input: s.tensor(1235), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 25,
-            outWidth: 25, weights: s.f + 15339456, gradInput: s.tensor(1234), gradWeights: s.f + 15411456, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1231), preActivation: s.tensor(702),
+            gamma: s.p + 91954304, beta: s.p + 91957184, savedMean: s.f + 15333696, savedInvStd: s.f + 15336576,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1235), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25,
+            weights: s.f + 15339456, gradInput: s.tensor(1234), gradWeights: s.f + 15411456, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1883)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -21921,7 +22048,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1238),
             gradWeights: s.g + 89104064, workspace: s.ws, pool: pool)
         s.profiler?.stop(1892)
-        // features.5.15.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.15.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.15.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.15.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1238), seInput: s.tensor(1240), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 88409856, seActivation: .silu,
@@ -21929,7 +22056,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(695), gradReduceWeights: s.g + 88409856, gradReduceBias: s.g + 88755456,
             gradExpandWeights: s.g + 88755584, gradExpandBias: s.g + 89101184, preActivation: s.tensor(690),
             gamma: s.p + 88398336, beta: s.p + 88401216, savedMean: s.f + 15177216, savedInvStd: s.f + 15180096,
-            activation: .silu, gradGamma: s.g + 88398336, gradBeta: s.g + 88401216, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 88398336, gradBeta: s.g + 88401216, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1893)
         // features.5.15.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 60 {
@@ -21951,11 +22079,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 15254976, count: 72000)
         s.profiler?.stop(1896)
-        // features.5.15.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.15.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1238), input: s.tensor(1242), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 15182976, gradInput: s.tensor(1241), gradWeights: s.f + 15254976, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1238), preActivation: s.tensor(690),
+            gamma: s.p + 88398336, beta: s.p + 88401216, savedMean: s.f + 15177216, savedInvStd: s.f + 15180096,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1242), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 15182976, gradInput: s.tensor(1241), gradWeights: s.f + 15254976, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1897)
         // features.5.15.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -22028,7 +22159,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1245),
             gradWeights: s.g + 85548096, workspace: s.ws, pool: pool)
         s.profiler?.stop(1907)
-        // features.5.14.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.14.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.14.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1245), seInput: s.tensor(1247), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 84853888, seActivation: .silu,
@@ -22036,7 +22167,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(683), gradReduceWeights: s.g + 84853888, gradReduceBias: s.g + 85199488,
             gradExpandWeights: s.g + 85199616, gradExpandBias: s.g + 85545216, preActivation: s.tensor(678),
             gamma: s.p + 84842368, beta: s.p + 84845248, savedMean: s.f + 15020736, savedInvStd: s.f + 15023616,
-            activation: .silu, gradGamma: s.g + 84842368, gradBeta: s.g + 84845248, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 84842368, gradBeta: s.g + 84845248, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1908)
         // features.5.14.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 59 {
@@ -22058,11 +22190,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 15098496, count: 72000)
         s.profiler?.stop(1911)
-        // features.5.14.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.14.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1245), input: s.tensor(1249), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 15026496, gradInput: s.tensor(1248), gradWeights: s.f + 15098496, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1245), preActivation: s.tensor(678),
+            gamma: s.p + 84842368, beta: s.p + 84845248, savedMean: s.f + 15020736, savedInvStd: s.f + 15023616,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1249), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 15026496, gradInput: s.tensor(1248), gradWeights: s.f + 15098496, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1912)
         // features.5.14.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -22135,7 +22270,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1252),
             gradWeights: s.g + 81992128, workspace: s.ws, pool: pool)
         s.profiler?.stop(1922)
-        // features.5.13.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.13.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.13.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1252), seInput: s.tensor(1254), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 81297920, seActivation: .silu,
@@ -22143,7 +22278,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(671), gradReduceWeights: s.g + 81297920, gradReduceBias: s.g + 81643520,
             gradExpandWeights: s.g + 81643648, gradExpandBias: s.g + 81989248, preActivation: s.tensor(666),
             gamma: s.p + 81286400, beta: s.p + 81289280, savedMean: s.f + 14864256, savedInvStd: s.f + 14867136,
-            activation: .silu, gradGamma: s.g + 81286400, gradBeta: s.g + 81289280, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 81286400, gradBeta: s.g + 81289280, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1923)
         // features.5.13.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 58 {
@@ -22165,11 +22301,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 14942016, count: 72000)
         s.profiler?.stop(1926)
-        // features.5.13.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.13.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1252), input: s.tensor(1256), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 14870016, gradInput: s.tensor(1255), gradWeights: s.f + 14942016, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1252), preActivation: s.tensor(666),
+            gamma: s.p + 81286400, beta: s.p + 81289280, savedMean: s.f + 14864256, savedInvStd: s.f + 14867136,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1256), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 14870016, gradInput: s.tensor(1255), gradWeights: s.f + 14942016, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1927)
         // features.5.13.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -22242,7 +22381,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1259),
             gradWeights: s.g + 78436160, workspace: s.ws, pool: pool)
         s.profiler?.stop(1937)
-        // features.5.12.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.12.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1259), seInput: s.tensor(1261), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 77741952, seActivation: .silu,
@@ -22250,7 +22389,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(659), gradReduceWeights: s.g + 77741952, gradReduceBias: s.g + 78087552,
             gradExpandWeights: s.g + 78087680, gradExpandBias: s.g + 78433280, preActivation: s.tensor(654),
             gamma: s.p + 77730432, beta: s.p + 77733312, savedMean: s.f + 14707776, savedInvStd: s.f + 14710656,
-            activation: .silu, gradGamma: s.g + 77730432, gradBeta: s.g + 77733312, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 77730432, gradBeta: s.g + 77733312, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1938)
         // features.5.12.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 57 {
@@ -22272,11 +22412,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 14785536, count: 72000)
         s.profiler?.stop(1941)
-        // features.5.12.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.12.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1259), input: s.tensor(1263), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 14713536, gradInput: s.tensor(1262), gradWeights: s.f + 14785536, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1259), preActivation: s.tensor(654),
+            gamma: s.p + 77730432, beta: s.p + 77733312, savedMean: s.f + 14707776, savedInvStd: s.f + 14710656,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1263), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 14713536, gradInput: s.tensor(1262), gradWeights: s.f + 14785536, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1942)
         // features.5.12.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -22349,7 +22492,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1266),
             gradWeights: s.g + 74880192, workspace: s.ws, pool: pool)
         s.profiler?.stop(1952)
-        // features.5.11.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.11.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1266), seInput: s.tensor(1268), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 74185984, seActivation: .silu,
@@ -22357,7 +22500,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(647), gradReduceWeights: s.g + 74185984, gradReduceBias: s.g + 74531584,
             gradExpandWeights: s.g + 74531712, gradExpandBias: s.g + 74877312, preActivation: s.tensor(642),
             gamma: s.p + 74174464, beta: s.p + 74177344, savedMean: s.f + 14551296, savedInvStd: s.f + 14554176,
-            activation: .silu, gradGamma: s.g + 74174464, gradBeta: s.g + 74177344, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 74174464, gradBeta: s.g + 74177344, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1953)
         // features.5.11.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 56 {
@@ -22379,11 +22523,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 14629056, count: 72000)
         s.profiler?.stop(1956)
-        // features.5.11.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.11.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1266), input: s.tensor(1270), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 14557056, gradInput: s.tensor(1269), gradWeights: s.f + 14629056, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1266), preActivation: s.tensor(642),
+            gamma: s.p + 74174464, beta: s.p + 74177344, savedMean: s.f + 14551296, savedInvStd: s.f + 14554176,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1270), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 14557056, gradInput: s.tensor(1269), gradWeights: s.f + 14629056, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1957)
         // features.5.11.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -22456,7 +22603,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1273),
             gradWeights: s.g + 71324224, workspace: s.ws, pool: pool)
         s.profiler?.stop(1967)
-        // features.5.10.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.10.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1273), seInput: s.tensor(1275), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 70630016, seActivation: .silu,
@@ -22464,7 +22611,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(635), gradReduceWeights: s.g + 70630016, gradReduceBias: s.g + 70975616,
             gradExpandWeights: s.g + 70975744, gradExpandBias: s.g + 71321344, preActivation: s.tensor(630),
             gamma: s.p + 70618496, beta: s.p + 70621376, savedMean: s.f + 14394816, savedInvStd: s.f + 14397696,
-            activation: .silu, gradGamma: s.g + 70618496, gradBeta: s.g + 70621376, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 70618496, gradBeta: s.g + 70621376, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1968)
         // features.5.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 55 {
@@ -22486,11 +22634,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 14472576, count: 72000)
         s.profiler?.stop(1971)
-        // features.5.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.10.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1273), input: s.tensor(1277), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 14400576, gradInput: s.tensor(1276), gradWeights: s.f + 14472576, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1273), preActivation: s.tensor(630),
+            gamma: s.p + 70618496, beta: s.p + 70621376, savedMean: s.f + 14394816, savedInvStd: s.f + 14397696,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1277), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 14400576, gradInput: s.tensor(1276), gradWeights: s.f + 14472576, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1972)
         // features.5.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -22563,7 +22714,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1280),
             gradWeights: s.g + 67768256, workspace: s.ws, pool: pool)
         s.profiler?.stop(1982)
-        // features.5.9.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.9.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1280), seInput: s.tensor(1282), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 67074048, seActivation: .silu,
@@ -22571,7 +22722,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(623), gradReduceWeights: s.g + 67074048, gradReduceBias: s.g + 67419648,
             gradExpandWeights: s.g + 67419776, gradExpandBias: s.g + 67765376, preActivation: s.tensor(618),
             gamma: s.p + 67062528, beta: s.p + 67065408, savedMean: s.f + 14238336, savedInvStd: s.f + 14241216,
-            activation: .silu, gradGamma: s.g + 67062528, gradBeta: s.g + 67065408, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 67062528, gradBeta: s.g + 67065408, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1983)
         // features.5.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 54 {
@@ -22593,11 +22745,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 14316096, count: 72000)
         s.profiler?.stop(1986)
-        // features.5.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.9.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1280), input: s.tensor(1284), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 14244096, gradInput: s.tensor(1283), gradWeights: s.f + 14316096, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1280), preActivation: s.tensor(618),
+            gamma: s.p + 67062528, beta: s.p + 67065408, savedMean: s.f + 14238336, savedInvStd: s.f + 14241216,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1284), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 14244096, gradInput: s.tensor(1283), gradWeights: s.f + 14316096, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(1987)
         // features.5.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -22670,7 +22825,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1287),
             gradWeights: s.g + 64212288, workspace: s.ws, pool: pool)
         s.profiler?.stop(1997)
-        // features.5.8.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.8.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1287), seInput: s.tensor(1289), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 63518080, seActivation: .silu,
@@ -22678,7 +22833,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(611), gradReduceWeights: s.g + 63518080, gradReduceBias: s.g + 63863680,
             gradExpandWeights: s.g + 63863808, gradExpandBias: s.g + 64209408, preActivation: s.tensor(606),
             gamma: s.p + 63506560, beta: s.p + 63509440, savedMean: s.f + 14081856, savedInvStd: s.f + 14084736,
-            activation: .silu, gradGamma: s.g + 63506560, gradBeta: s.g + 63509440, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 63506560, gradBeta: s.g + 63509440, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(1998)
         // features.5.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 53 {
@@ -22700,11 +22856,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 14159616, count: 72000)
         s.profiler?.stop(2001)
-        // features.5.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.8.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1287), input: s.tensor(1291), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 14087616, gradInput: s.tensor(1290), gradWeights: s.f + 14159616, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1287), preActivation: s.tensor(606),
+            gamma: s.p + 63506560, beta: s.p + 63509440, savedMean: s.f + 14081856, savedInvStd: s.f + 14084736,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1291), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 14087616, gradInput: s.tensor(1290), gradWeights: s.f + 14159616, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2002)
         // features.5.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -22777,7 +22936,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1294),
             gradWeights: s.g + 60656320, workspace: s.ws, pool: pool)
         s.profiler?.stop(2012)
-        // features.5.7.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.7.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1294), seInput: s.tensor(1296), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 59962112, seActivation: .silu,
@@ -22785,7 +22944,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(599), gradReduceWeights: s.g + 59962112, gradReduceBias: s.g + 60307712,
             gradExpandWeights: s.g + 60307840, gradExpandBias: s.g + 60653440, preActivation: s.tensor(594),
             gamma: s.p + 59950592, beta: s.p + 59953472, savedMean: s.f + 13925376, savedInvStd: s.f + 13928256,
-            activation: .silu, gradGamma: s.g + 59950592, gradBeta: s.g + 59953472, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 59950592, gradBeta: s.g + 59953472, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2013)
         // features.5.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 52 {
@@ -22807,11 +22967,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 14003136, count: 72000)
         s.profiler?.stop(2016)
-        // features.5.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1294), input: s.tensor(1298), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 13931136, gradInput: s.tensor(1297), gradWeights: s.f + 14003136, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1294), preActivation: s.tensor(594),
+            gamma: s.p + 59950592, beta: s.p + 59953472, savedMean: s.f + 13925376, savedInvStd: s.f + 13928256,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1298), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 13931136, gradInput: s.tensor(1297), gradWeights: s.f + 14003136, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2017)
         // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -22884,7 +23047,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1301),
             gradWeights: s.g + 57100352, workspace: s.ws, pool: pool)
         s.profiler?.stop(2027)
-        // features.5.6.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.6.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1301), seInput: s.tensor(1303), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 56406144, seActivation: .silu,
@@ -22892,7 +23055,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(587), gradReduceWeights: s.g + 56406144, gradReduceBias: s.g + 56751744,
             gradExpandWeights: s.g + 56751872, gradExpandBias: s.g + 57097472, preActivation: s.tensor(582),
             gamma: s.p + 56394624, beta: s.p + 56397504, savedMean: s.f + 13768896, savedInvStd: s.f + 13771776,
-            activation: .silu, gradGamma: s.g + 56394624, gradBeta: s.g + 56397504, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 56394624, gradBeta: s.g + 56397504, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2028)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 51 {
@@ -22914,11 +23078,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 13846656, count: 72000)
         s.profiler?.stop(2031)
-        // features.5.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1301), input: s.tensor(1305), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 13774656, gradInput: s.tensor(1304), gradWeights: s.f + 13846656, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1301), preActivation: s.tensor(582),
+            gamma: s.p + 56394624, beta: s.p + 56397504, savedMean: s.f + 13768896, savedInvStd: s.f + 13771776,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1305), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 13774656, gradInput: s.tensor(1304), gradWeights: s.f + 13846656, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2032)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -22991,7 +23158,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1308),
             gradWeights: s.g + 53544384, workspace: s.ws, pool: pool)
         s.profiler?.stop(2042)
-        // features.5.5.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.5.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1308), seInput: s.tensor(1310), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 52850176, seActivation: .silu,
@@ -22999,7 +23166,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(575), gradReduceWeights: s.g + 52850176, gradReduceBias: s.g + 53195776,
             gradExpandWeights: s.g + 53195904, gradExpandBias: s.g + 53541504, preActivation: s.tensor(570),
             gamma: s.p + 52838656, beta: s.p + 52841536, savedMean: s.f + 13612416, savedInvStd: s.f + 13615296,
-            activation: .silu, gradGamma: s.g + 52838656, gradBeta: s.g + 52841536, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 52838656, gradBeta: s.g + 52841536, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2043)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 50 {
@@ -23021,11 +23189,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 13690176, count: 72000)
         s.profiler?.stop(2046)
-        // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1308), input: s.tensor(1312), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 13618176, gradInput: s.tensor(1311), gradWeights: s.f + 13690176, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1308), preActivation: s.tensor(570),
+            gamma: s.p + 52838656, beta: s.p + 52841536, savedMean: s.f + 13612416, savedInvStd: s.f + 13615296,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1312), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 13618176, gradInput: s.tensor(1311), gradWeights: s.f + 13690176, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2047)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -23098,7 +23269,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1315),
             gradWeights: s.g + 49988416, workspace: s.ws, pool: pool)
         s.profiler?.stop(2057)
-        // features.5.4.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.4.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1315), seInput: s.tensor(1317), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 49294208, seActivation: .silu,
@@ -23106,7 +23277,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(563), gradReduceWeights: s.g + 49294208, gradReduceBias: s.g + 49639808,
             gradExpandWeights: s.g + 49639936, gradExpandBias: s.g + 49985536, preActivation: s.tensor(558),
             gamma: s.p + 49282688, beta: s.p + 49285568, savedMean: s.f + 13455936, savedInvStd: s.f + 13458816,
-            activation: .silu, gradGamma: s.g + 49282688, gradBeta: s.g + 49285568, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 49282688, gradBeta: s.g + 49285568, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2058)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 49 {
@@ -23128,11 +23300,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 13533696, count: 72000)
         s.profiler?.stop(2061)
-        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1315), input: s.tensor(1319), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 13461696, gradInput: s.tensor(1318), gradWeights: s.f + 13533696, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1315), preActivation: s.tensor(558),
+            gamma: s.p + 49282688, beta: s.p + 49285568, savedMean: s.f + 13455936, savedInvStd: s.f + 13458816,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1319), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 13461696, gradInput: s.tensor(1318), gradWeights: s.f + 13533696, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2062)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -23205,7 +23380,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1322),
             gradWeights: s.g + 46432448, workspace: s.ws, pool: pool)
         s.profiler?.stop(2072)
-        // features.5.3.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.3.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1322), seInput: s.tensor(1324), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 45738240, seActivation: .silu,
@@ -23213,7 +23388,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(551), gradReduceWeights: s.g + 45738240, gradReduceBias: s.g + 46083840,
             gradExpandWeights: s.g + 46083968, gradExpandBias: s.g + 46429568, preActivation: s.tensor(546),
             gamma: s.p + 45726720, beta: s.p + 45729600, savedMean: s.f + 13299456, savedInvStd: s.f + 13302336,
-            activation: .silu, gradGamma: s.g + 45726720, gradBeta: s.g + 45729600, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 45726720, gradBeta: s.g + 45729600, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2073)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 48 {
@@ -23235,11 +23411,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 13377216, count: 72000)
         s.profiler?.stop(2076)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1322), input: s.tensor(1326), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 13305216, gradInput: s.tensor(1325), gradWeights: s.f + 13377216, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1322), preActivation: s.tensor(546),
+            gamma: s.p + 45726720, beta: s.p + 45729600, savedMean: s.f + 13299456, savedInvStd: s.f + 13302336,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1326), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 13305216, gradInput: s.tensor(1325), gradWeights: s.f + 13377216, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2077)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -23312,7 +23491,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1329),
             gradWeights: s.g + 42876480, workspace: s.ws, pool: pool)
         s.profiler?.stop(2087)
-        // features.5.2.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.2.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1329), seInput: s.tensor(1331), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 42182272, seActivation: .silu,
@@ -23320,7 +23499,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(539), gradReduceWeights: s.g + 42182272, gradReduceBias: s.g + 42527872,
             gradExpandWeights: s.g + 42528000, gradExpandBias: s.g + 42873600, preActivation: s.tensor(534),
             gamma: s.p + 42170752, beta: s.p + 42173632, savedMean: s.f + 13142976, savedInvStd: s.f + 13145856,
-            activation: .silu, gradGamma: s.g + 42170752, gradBeta: s.g + 42173632, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 42170752, gradBeta: s.g + 42173632, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2088)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 47 {
@@ -23342,11 +23522,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 13220736, count: 72000)
         s.profiler?.stop(2091)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1329), input: s.tensor(1333), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 13148736, gradInput: s.tensor(1332), gradWeights: s.f + 13220736, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1329), preActivation: s.tensor(534),
+            gamma: s.p + 42170752, beta: s.p + 42173632, savedMean: s.f + 13142976, savedInvStd: s.f + 13145856,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1333), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 13148736, gradInput: s.tensor(1332), gradWeights: s.f + 13220736, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2092)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -23419,7 +23602,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480, gradInput: s.tensor(1336),
             gradWeights: s.g + 39320512, workspace: s.ws, pool: pool)
         s.profiler?.stop(2102)
-        // features.5.1.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]
+        // features.5.1.block.2 squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1336), seInput: s.tensor(1338), batch: s.n,
             pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 38626304, seActivation: .silu,
@@ -23427,7 +23610,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(527), gradReduceWeights: s.g + 38626304, gradReduceBias: s.g + 38971904,
             gradExpandWeights: s.g + 38972032, gradExpandBias: s.g + 39317632, preActivation: s.tensor(522),
             gamma: s.p + 38614784, beta: s.p + 38617664, savedMean: s.f + 12986496, savedInvStd: s.f + 12989376,
-            activation: .silu, gradGamma: s.g + 38614784, gradBeta: s.g + 38617664, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 38614784, gradBeta: s.g + 38617664, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2103)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 46 {
@@ -23449,11 +23633,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 13064256, count: 72000)
         s.profiler?.stop(2106)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1336), input: s.tensor(1340), batch: s.n,
-            height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 12992256, gradInput: s.tensor(1339), gradWeights: s.f + 13064256, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1336), preActivation: s.tensor(522),
+            gamma: s.p + 38614784, beta: s.p + 38617664, savedMean: s.f + 12986496, savedInvStd: s.f + 12989376,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1340), batch: s.n, height: 50,
+            width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 12992256, gradInput: s.tensor(1339), gradWeights: s.f + 13064256, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2107)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -23520,7 +23707,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 480, gradInput: s.tensor(1342),
             gradWeights: s.g + 36156224, workspace: s.ws, pool: pool)
         s.profiler?.stop(2116)
-        // features.5.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.5.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1342), seInput: s.tensor(1344), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 35799056, seActivation: .silu,
@@ -23528,7 +23715,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(517), gradReduceWeights: s.g + 35799056, gradReduceBias: s.g + 35976560,
             gradExpandWeights: s.g + 35976656, gradExpandBias: s.g + 36154160, preActivation: s.tensor(512),
             gamma: s.p + 35790800, beta: s.p + 35792864, savedMean: s.f + 12872448, savedInvStd: s.f + 12874512,
-            activation: .silu, gradGamma: s.g + 35790800, gradBeta: s.g + 35792864, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 35790800, gradBeta: s.g + 35792864, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2117)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
@@ -23550,11 +23738,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12928176, count: 51600)
         s.profiler?.stop(2120)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1342), input: s.tensor(1346), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50,
-            outWidth: 50, weights: s.f + 12876576, gradInput: s.tensor(1345), gradWeights: s.f + 12928176, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1342), preActivation: s.tensor(512),
+            gamma: s.p + 35790800, beta: s.p + 35792864, savedMean: s.f + 12872448, savedInvStd: s.f + 12874512,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1346), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50,
+            weights: s.f + 12876576, gradInput: s.tensor(1345), gradWeights: s.f + 12928176, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2121)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -23623,7 +23814,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1349),
             gradWeights: s.g + 34309504, workspace: s.ws, pool: pool)
         s.profiler?.stop(2130)
-        // features.4.15.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.15.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.15.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.15.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1349), seInput: s.tensor(1351), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 33952336, seActivation: .silu,
@@ -23631,7 +23822,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(505), gradReduceWeights: s.g + 33952336, gradReduceBias: s.g + 34129840,
             gradExpandWeights: s.g + 34129936, gradExpandBias: s.g + 34307440, preActivation: s.tensor(500),
             gamma: s.p + 33944080, beta: s.p + 33946144, savedMean: s.f + 12826352, savedInvStd: s.f + 12828416,
-            activation: .silu, gradGamma: s.g + 33944080, gradBeta: s.g + 33946144, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 33944080, gradBeta: s.g + 33946144, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2131)
         // features.4.15.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
@@ -23653,11 +23845,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12849056, count: 18576)
         s.profiler?.stop(2134)
-        // features.4.15.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.15.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1349), input: s.tensor(1353), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12830480, gradInput: s.tensor(1352), gradWeights: s.f + 12849056, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1349), preActivation: s.tensor(500),
+            gamma: s.p + 33944080, beta: s.p + 33946144, savedMean: s.f + 12826352, savedInvStd: s.f + 12828416,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1353), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12830480, gradInput: s.tensor(1352), gradWeights: s.f + 12849056, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2135)
         // features.4.15.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -23730,7 +23925,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1356),
             gradWeights: s.g + 32495808, workspace: s.ws, pool: pool)
         s.profiler?.stop(2145)
-        // features.4.14.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.14.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.14.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1356), seInput: s.tensor(1358), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 32138640, seActivation: .silu,
@@ -23738,7 +23933,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(493), gradReduceWeights: s.g + 32138640, gradReduceBias: s.g + 32316144,
             gradExpandWeights: s.g + 32316240, gradExpandBias: s.g + 32493744, preActivation: s.tensor(488),
             gamma: s.p + 32130384, beta: s.p + 32132448, savedMean: s.f + 12780256, savedInvStd: s.f + 12782320,
-            activation: .silu, gradGamma: s.g + 32130384, gradBeta: s.g + 32132448, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 32130384, gradBeta: s.g + 32132448, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2146)
         // features.4.14.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
@@ -23760,11 +23956,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12802960, count: 18576)
         s.profiler?.stop(2149)
-        // features.4.14.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.14.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1356), input: s.tensor(1360), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12784384, gradInput: s.tensor(1359), gradWeights: s.f + 12802960, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1356), preActivation: s.tensor(488),
+            gamma: s.p + 32130384, beta: s.p + 32132448, savedMean: s.f + 12780256, savedInvStd: s.f + 12782320,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1360), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12784384, gradInput: s.tensor(1359), gradWeights: s.f + 12802960, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2150)
         // features.4.14.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -23837,7 +24036,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1363),
             gradWeights: s.g + 30682112, workspace: s.ws, pool: pool)
         s.profiler?.stop(2160)
-        // features.4.13.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.13.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.13.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1363), seInput: s.tensor(1365), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 30324944, seActivation: .silu,
@@ -23845,7 +24044,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(481), gradReduceWeights: s.g + 30324944, gradReduceBias: s.g + 30502448,
             gradExpandWeights: s.g + 30502544, gradExpandBias: s.g + 30680048, preActivation: s.tensor(476),
             gamma: s.p + 30316688, beta: s.p + 30318752, savedMean: s.f + 12734160, savedInvStd: s.f + 12736224,
-            activation: .silu, gradGamma: s.g + 30316688, gradBeta: s.g + 30318752, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 30316688, gradBeta: s.g + 30318752, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2161)
         // features.4.13.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
@@ -23867,11 +24067,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12756864, count: 18576)
         s.profiler?.stop(2164)
-        // features.4.13.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.13.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1363), input: s.tensor(1367), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12738288, gradInput: s.tensor(1366), gradWeights: s.f + 12756864, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1363), preActivation: s.tensor(476),
+            gamma: s.p + 30316688, beta: s.p + 30318752, savedMean: s.f + 12734160, savedInvStd: s.f + 12736224,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1367), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12738288, gradInput: s.tensor(1366), gradWeights: s.f + 12756864, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2165)
         // features.4.13.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -23944,7 +24147,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1370),
             gradWeights: s.g + 28868416, workspace: s.ws, pool: pool)
         s.profiler?.stop(2175)
-        // features.4.12.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.12.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1370), seInput: s.tensor(1372), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 28511248, seActivation: .silu,
@@ -23952,7 +24155,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(469), gradReduceWeights: s.g + 28511248, gradReduceBias: s.g + 28688752,
             gradExpandWeights: s.g + 28688848, gradExpandBias: s.g + 28866352, preActivation: s.tensor(464),
             gamma: s.p + 28502992, beta: s.p + 28505056, savedMean: s.f + 12688064, savedInvStd: s.f + 12690128,
-            activation: .silu, gradGamma: s.g + 28502992, gradBeta: s.g + 28505056, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 28502992, gradBeta: s.g + 28505056, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2176)
         // features.4.12.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
@@ -23974,11 +24178,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12710768, count: 18576)
         s.profiler?.stop(2179)
-        // features.4.12.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.12.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1370), input: s.tensor(1374), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12692192, gradInput: s.tensor(1373), gradWeights: s.f + 12710768, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1370), preActivation: s.tensor(464),
+            gamma: s.p + 28502992, beta: s.p + 28505056, savedMean: s.f + 12688064, savedInvStd: s.f + 12690128,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1374), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12692192, gradInput: s.tensor(1373), gradWeights: s.f + 12710768, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2180)
         // features.4.12.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -24051,7 +24258,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1377),
             gradWeights: s.g + 27054720, workspace: s.ws, pool: pool)
         s.profiler?.stop(2190)
-        // features.4.11.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.11.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1377), seInput: s.tensor(1379), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26697552, seActivation: .silu,
@@ -24059,7 +24266,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(457), gradReduceWeights: s.g + 26697552, gradReduceBias: s.g + 26875056,
             gradExpandWeights: s.g + 26875152, gradExpandBias: s.g + 27052656, preActivation: s.tensor(452),
             gamma: s.p + 26689296, beta: s.p + 26691360, savedMean: s.f + 12641968, savedInvStd: s.f + 12644032,
-            activation: .silu, gradGamma: s.g + 26689296, gradBeta: s.g + 26691360, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 26689296, gradBeta: s.g + 26691360, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2191)
         // features.4.11.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
@@ -24081,11 +24289,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12664672, count: 18576)
         s.profiler?.stop(2194)
-        // features.4.11.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.11.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1377), input: s.tensor(1381), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12646096, gradInput: s.tensor(1380), gradWeights: s.f + 12664672, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1377), preActivation: s.tensor(452),
+            gamma: s.p + 26689296, beta: s.p + 26691360, savedMean: s.f + 12641968, savedInvStd: s.f + 12644032,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1381), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12646096, gradInput: s.tensor(1380), gradWeights: s.f + 12664672, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2195)
         // features.4.11.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -24158,7 +24369,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1384),
             gradWeights: s.g + 25241024, workspace: s.ws, pool: pool)
         s.profiler?.stop(2205)
-        // features.4.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1384), seInput: s.tensor(1386), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24883856, seActivation: .silu,
@@ -24166,7 +24377,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(445), gradReduceWeights: s.g + 24883856, gradReduceBias: s.g + 25061360,
             gradExpandWeights: s.g + 25061456, gradExpandBias: s.g + 25238960, preActivation: s.tensor(440),
             gamma: s.p + 24875600, beta: s.p + 24877664, savedMean: s.f + 12595872, savedInvStd: s.f + 12597936,
-            activation: .silu, gradGamma: s.g + 24875600, gradBeta: s.g + 24877664, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 24875600, gradBeta: s.g + 24877664, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2206)
         // features.4.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
@@ -24188,11 +24400,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12618576, count: 18576)
         s.profiler?.stop(2209)
-        // features.4.10.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.10.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1384), input: s.tensor(1388), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12600000, gradInput: s.tensor(1387), gradWeights: s.f + 12618576, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1384), preActivation: s.tensor(440),
+            gamma: s.p + 24875600, beta: s.p + 24877664, savedMean: s.f + 12595872, savedInvStd: s.f + 12597936,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1388), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12600000, gradInput: s.tensor(1387), gradWeights: s.f + 12618576, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2210)
         // features.4.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -24265,7 +24480,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1391),
             gradWeights: s.g + 23427328, workspace: s.ws, pool: pool)
         s.profiler?.stop(2220)
-        // features.4.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1391), seInput: s.tensor(1393), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 23070160, seActivation: .silu,
@@ -24273,7 +24488,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(433), gradReduceWeights: s.g + 23070160, gradReduceBias: s.g + 23247664,
             gradExpandWeights: s.g + 23247760, gradExpandBias: s.g + 23425264, preActivation: s.tensor(428),
             gamma: s.p + 23061904, beta: s.p + 23063968, savedMean: s.f + 12549776, savedInvStd: s.f + 12551840,
-            activation: .silu, gradGamma: s.g + 23061904, gradBeta: s.g + 23063968, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 23061904, gradBeta: s.g + 23063968, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2221)
         // features.4.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
@@ -24295,11 +24511,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12572480, count: 18576)
         s.profiler?.stop(2224)
-        // features.4.9.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.9.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1391), input: s.tensor(1395), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12553904, gradInput: s.tensor(1394), gradWeights: s.f + 12572480, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1391), preActivation: s.tensor(428),
+            gamma: s.p + 23061904, beta: s.p + 23063968, savedMean: s.f + 12549776, savedInvStd: s.f + 12551840,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1395), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12553904, gradInput: s.tensor(1394), gradWeights: s.f + 12572480, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2225)
         // features.4.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -24372,7 +24591,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1398),
             gradWeights: s.g + 21613632, workspace: s.ws, pool: pool)
         s.profiler?.stop(2235)
-        // features.4.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1398), seInput: s.tensor(1400), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 21256464, seActivation: .silu,
@@ -24380,7 +24599,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(421), gradReduceWeights: s.g + 21256464, gradReduceBias: s.g + 21433968,
             gradExpandWeights: s.g + 21434064, gradExpandBias: s.g + 21611568, preActivation: s.tensor(416),
             gamma: s.p + 21248208, beta: s.p + 21250272, savedMean: s.f + 12503680, savedInvStd: s.f + 12505744,
-            activation: .silu, gradGamma: s.g + 21248208, gradBeta: s.g + 21250272, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 21248208, gradBeta: s.g + 21250272, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2236)
         // features.4.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
@@ -24402,11 +24622,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12526384, count: 18576)
         s.profiler?.stop(2239)
-        // features.4.8.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.8.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1398), input: s.tensor(1402), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12507808, gradInput: s.tensor(1401), gradWeights: s.f + 12526384, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1398), preActivation: s.tensor(416),
+            gamma: s.p + 21248208, beta: s.p + 21250272, savedMean: s.f + 12503680, savedInvStd: s.f + 12505744,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1402), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12507808, gradInput: s.tensor(1401), gradWeights: s.f + 12526384, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2240)
         // features.4.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -24479,7 +24702,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1405),
             gradWeights: s.g + 19799936, workspace: s.ws, pool: pool)
         s.profiler?.stop(2250)
-        // features.4.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1405), seInput: s.tensor(1407), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 19442768, seActivation: .silu,
@@ -24487,7 +24710,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(409), gradReduceWeights: s.g + 19442768, gradReduceBias: s.g + 19620272,
             gradExpandWeights: s.g + 19620368, gradExpandBias: s.g + 19797872, preActivation: s.tensor(404),
             gamma: s.p + 19434512, beta: s.p + 19436576, savedMean: s.f + 12457584, savedInvStd: s.f + 12459648,
-            activation: .silu, gradGamma: s.g + 19434512, gradBeta: s.g + 19436576, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 19434512, gradBeta: s.g + 19436576, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2251)
         // features.4.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
@@ -24509,11 +24733,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12480288, count: 18576)
         s.profiler?.stop(2254)
-        // features.4.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.7.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1405), input: s.tensor(1409), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12461712, gradInput: s.tensor(1408), gradWeights: s.f + 12480288, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1405), preActivation: s.tensor(404),
+            gamma: s.p + 19434512, beta: s.p + 19436576, savedMean: s.f + 12457584, savedInvStd: s.f + 12459648,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1409), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12461712, gradInput: s.tensor(1408), gradWeights: s.f + 12480288, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2255)
         // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -24586,7 +24813,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1412),
             gradWeights: s.g + 17986240, workspace: s.ws, pool: pool)
         s.profiler?.stop(2265)
-        // features.4.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1412), seInput: s.tensor(1414), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 17629072, seActivation: .silu,
@@ -24594,7 +24821,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(397), gradReduceWeights: s.g + 17629072, gradReduceBias: s.g + 17806576,
             gradExpandWeights: s.g + 17806672, gradExpandBias: s.g + 17984176, preActivation: s.tensor(392),
             gamma: s.p + 17620816, beta: s.p + 17622880, savedMean: s.f + 12411488, savedInvStd: s.f + 12413552,
-            activation: .silu, gradGamma: s.g + 17620816, gradBeta: s.g + 17622880, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 17620816, gradBeta: s.g + 17622880, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2266)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
@@ -24616,11 +24844,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12434192, count: 18576)
         s.profiler?.stop(2269)
-        // features.4.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.6.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1412), input: s.tensor(1416), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12415616, gradInput: s.tensor(1415), gradWeights: s.f + 12434192, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1412), preActivation: s.tensor(392),
+            gamma: s.p + 17620816, beta: s.p + 17622880, savedMean: s.f + 12411488, savedInvStd: s.f + 12413552,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1416), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12415616, gradInput: s.tensor(1415), gradWeights: s.f + 12434192, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2270)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -24693,7 +24924,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1419),
             gradWeights: s.g + 16172544, workspace: s.ws, pool: pool)
         s.profiler?.stop(2280)
-        // features.4.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1419), seInput: s.tensor(1421), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15815376, seActivation: .silu,
@@ -24701,7 +24932,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(385), gradReduceWeights: s.g + 15815376, gradReduceBias: s.g + 15992880,
             gradExpandWeights: s.g + 15992976, gradExpandBias: s.g + 16170480, preActivation: s.tensor(380),
             gamma: s.p + 15807120, beta: s.p + 15809184, savedMean: s.f + 12365392, savedInvStd: s.f + 12367456,
-            activation: .silu, gradGamma: s.g + 15807120, gradBeta: s.g + 15809184, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 15807120, gradBeta: s.g + 15809184, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2281)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
@@ -24723,11 +24955,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12388096, count: 18576)
         s.profiler?.stop(2284)
-        // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1419), input: s.tensor(1423), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12369520, gradInput: s.tensor(1422), gradWeights: s.f + 12388096, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1419), preActivation: s.tensor(380),
+            gamma: s.p + 15807120, beta: s.p + 15809184, savedMean: s.f + 12365392, savedInvStd: s.f + 12367456,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1423), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12369520, gradInput: s.tensor(1422), gradWeights: s.f + 12388096, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2285)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -24800,7 +25035,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1426),
             gradWeights: s.g + 14358848, workspace: s.ws, pool: pool)
         s.profiler?.stop(2295)
-        // features.4.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1426), seInput: s.tensor(1428), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 14001680, seActivation: .silu,
@@ -24808,7 +25043,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(373), gradReduceWeights: s.g + 14001680, gradReduceBias: s.g + 14179184,
             gradExpandWeights: s.g + 14179280, gradExpandBias: s.g + 14356784, preActivation: s.tensor(368),
             gamma: s.p + 13993424, beta: s.p + 13995488, savedMean: s.f + 12319296, savedInvStd: s.f + 12321360,
-            activation: .silu, gradGamma: s.g + 13993424, gradBeta: s.g + 13995488, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 13993424, gradBeta: s.g + 13995488, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2296)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
@@ -24830,11 +25066,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12342000, count: 18576)
         s.profiler?.stop(2299)
-        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1426), input: s.tensor(1430), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12323424, gradInput: s.tensor(1429), gradWeights: s.f + 12342000, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1426), preActivation: s.tensor(368),
+            gamma: s.p + 13993424, beta: s.p + 13995488, savedMean: s.f + 12319296, savedInvStd: s.f + 12321360,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1430), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12323424, gradInput: s.tensor(1429), gradWeights: s.f + 12342000, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2300)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -24907,7 +25146,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1433),
             gradWeights: s.g + 12545152, workspace: s.ws, pool: pool)
         s.profiler?.stop(2310)
-        // features.4.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1433), seInput: s.tensor(1435), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 12187984, seActivation: .silu,
@@ -24915,7 +25154,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(361), gradReduceWeights: s.g + 12187984, gradReduceBias: s.g + 12365488,
             gradExpandWeights: s.g + 12365584, gradExpandBias: s.g + 12543088, preActivation: s.tensor(356),
             gamma: s.p + 12179728, beta: s.p + 12181792, savedMean: s.f + 12273200, savedInvStd: s.f + 12275264,
-            activation: .silu, gradGamma: s.g + 12179728, gradBeta: s.g + 12181792, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 12179728, gradBeta: s.g + 12181792, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2311)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
@@ -24937,11 +25177,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12295904, count: 18576)
         s.profiler?.stop(2314)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1433), input: s.tensor(1437), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12277328, gradInput: s.tensor(1436), gradWeights: s.f + 12295904, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1433), preActivation: s.tensor(356),
+            gamma: s.p + 12179728, beta: s.p + 12181792, savedMean: s.f + 12273200, savedInvStd: s.f + 12275264,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1437), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12277328, gradInput: s.tensor(1436), gradWeights: s.f + 12295904, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2315)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -25014,7 +25257,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1440),
             gradWeights: s.g + 10731456, workspace: s.ws, pool: pool)
         s.profiler?.stop(2325)
-        // features.4.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1440), seInput: s.tensor(1442), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 10374288, seActivation: .silu,
@@ -25022,7 +25265,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(349), gradReduceWeights: s.g + 10374288, gradReduceBias: s.g + 10551792,
             gradExpandWeights: s.g + 10551888, gradExpandBias: s.g + 10729392, preActivation: s.tensor(344),
             gamma: s.p + 10366032, beta: s.p + 10368096, savedMean: s.f + 12227104, savedInvStd: s.f + 12229168,
-            activation: .silu, gradGamma: s.g + 10366032, gradBeta: s.g + 10368096, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 10366032, gradBeta: s.g + 10368096, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2326)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
@@ -25044,11 +25288,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12249808, count: 18576)
         s.profiler?.stop(2329)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1440), input: s.tensor(1444), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12231232, gradInput: s.tensor(1443), gradWeights: s.f + 12249808, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1440), preActivation: s.tensor(344),
+            gamma: s.p + 10366032, beta: s.p + 10368096, savedMean: s.f + 12227104, savedInvStd: s.f + 12229168,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1444), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12231232, gradInput: s.tensor(1443), gradWeights: s.f + 12249808, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2330)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -25121,7 +25368,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(1447),
             gradWeights: s.g + 8917760, workspace: s.ws, pool: pool)
         s.profiler?.stop(2340)
-        // features.4.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]
+        // features.4.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1447), seInput: s.tensor(1449), batch: s.n,
             pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 8560592, seActivation: .silu,
@@ -25129,7 +25376,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(337), gradReduceWeights: s.g + 8560592, gradReduceBias: s.g + 8738096,
             gradExpandWeights: s.g + 8738192, gradExpandBias: s.g + 8915696, preActivation: s.tensor(332),
             gamma: s.p + 8552336, beta: s.p + 8554400, savedMean: s.f + 12181008, savedInvStd: s.f + 12183072,
-            activation: .silu, gradGamma: s.g + 8552336, gradBeta: s.g + 8554400, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 8552336, gradBeta: s.g + 8554400, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2341)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
@@ -25151,11 +25399,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12203712, count: 18576)
         s.profiler?.stop(2344)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1447), input: s.tensor(1451), batch: s.n,
-            height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12185136, gradInput: s.tensor(1450), gradWeights: s.f + 12203712, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1447), preActivation: s.tensor(332),
+            gamma: s.p + 8552336, beta: s.p + 8554400, savedMean: s.f + 12181008, savedInvStd: s.f + 12183072,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1451), batch: s.n, height: 50,
+            width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12185136, gradInput: s.tensor(1450), gradWeights: s.f + 12203712, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2345)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -25222,7 +25473,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 2500 &* s.n, inChannels: 1056, outChannels: 344, gradInput: s.tensor(1453),
             gradWeights: s.g + 7450816, workspace: s.ws, pool: pool)
         s.profiler?.stop(2354)
-        // features.4.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 1056]
+        // features.4.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1453), seInput: s.tensor(1455), batch: s.n,
             pixels: 2500, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 7356784, seActivation: .silu,
@@ -25230,7 +25481,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(327), gradReduceWeights: s.g + 7356784, gradReduceBias: s.g + 7403248,
             gradExpandWeights: s.g + 7403296, gradExpandBias: s.g + 7449760, preActivation: s.tensor(322),
             gamma: s.p + 7352560, beta: s.p + 7353616, savedMean: s.f + 12155072, savedInvStd: s.f + 12156128,
-            activation: .silu, gradGamma: s.g + 7352560, gradBeta: s.g + 7353616, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 7352560, gradBeta: s.g + 7353616, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2355)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
@@ -25252,11 +25504,14 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12166688, count: 9504)
         s.profiler?.stop(2358)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 50, 50, 1056]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 50, 50, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1453), input: s.tensor(1457), batch: s.n,
-            height: 100, width: 100, channels: 1056, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 50,
-            outWidth: 50, weights: s.f + 12157184, gradInput: s.tensor(1456), gradWeights: s.f + 12166688, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1453), preActivation: s.tensor(322),
+            gamma: s.p + 7352560, beta: s.p + 7353616, savedMean: s.f + 12155072, savedInvStd: s.f + 12156128,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1457), batch: s.n, height: 100,
+            width: 100, channels: 1056, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50,
+            weights: s.f + 12157184, gradInput: s.tensor(1456), gradWeights: s.f + 12166688, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2359)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -25325,7 +25580,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1460),
             gradWeights: s.g + 6966416, workspace: s.ws, pool: pool)
         s.profiler?.stop(2368)
-        // features.3.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]
+        // features.3.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1460), seInput: s.tensor(1462), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6872384, seActivation: .silu,
@@ -25333,7 +25588,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(315), gradReduceWeights: s.g + 6872384, gradReduceBias: s.g + 6918848,
             gradExpandWeights: s.g + 6918896, gradExpandBias: s.g + 6965360, preActivation: s.tensor(310),
             gamma: s.p + 6868160, beta: s.p + 6869216, savedMean: s.f + 12097696, savedInvStd: s.f + 12098752,
-            activation: .silu, gradGamma: s.g + 6868160, gradBeta: s.g + 6869216, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 6868160, gradBeta: s.g + 6869216, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2369)
         // features.3.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
@@ -25355,11 +25611,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12126208, count: 26400)
         s.profiler?.stop(2372)
-        // features.3.10.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
+        // features.3.10.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1460), input: s.tensor(1464), batch: s.n,
-            height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100,
-            outWidth: 100, weights: s.f + 12099808, gradInput: s.tensor(1463), gradWeights: s.f + 12126208,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1460), preActivation: s.tensor(310),
+            gamma: s.p + 6868160, beta: s.p + 6869216, savedMean: s.f + 12097696, savedInvStd: s.f + 12098752,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1464), batch: s.n, height: 100,
+            width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
+            weights: s.f + 12099808, gradInput: s.tensor(1463), gradWeights: s.f + 12126208, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2373)
         // features.3.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -25433,7 +25691,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1467),
             gradWeights: s.g + 6465120, workspace: s.ws, pool: pool)
         s.profiler?.stop(2383)
-        // features.3.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]
+        // features.3.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1467), seInput: s.tensor(1469), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6371088, seActivation: .silu,
@@ -25441,7 +25699,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(303), gradReduceWeights: s.g + 6371088, gradReduceBias: s.g + 6417552,
             gradExpandWeights: s.g + 6417600, gradExpandBias: s.g + 6464064, preActivation: s.tensor(298),
             gamma: s.p + 6366864, beta: s.p + 6367920, savedMean: s.f + 12040320, savedInvStd: s.f + 12041376,
-            activation: .silu, gradGamma: s.g + 6366864, gradBeta: s.g + 6367920, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 6366864, gradBeta: s.g + 6367920, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2384)
         // features.3.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
@@ -25463,11 +25722,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12068832, count: 26400)
         s.profiler?.stop(2387)
-        // features.3.9.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
+        // features.3.9.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1467), input: s.tensor(1471), batch: s.n,
-            height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100,
-            outWidth: 100, weights: s.f + 12042432, gradInput: s.tensor(1470), gradWeights: s.f + 12068832,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1467), preActivation: s.tensor(298),
+            gamma: s.p + 6366864, beta: s.p + 6367920, savedMean: s.f + 12040320, savedInvStd: s.f + 12041376,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1471), batch: s.n, height: 100,
+            width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
+            weights: s.f + 12042432, gradInput: s.tensor(1470), gradWeights: s.f + 12068832, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2388)
         // features.3.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -25541,7 +25802,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1474),
             gradWeights: s.g + 5963824, workspace: s.ws, pool: pool)
         s.profiler?.stop(2398)
-        // features.3.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]
+        // features.3.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1474), seInput: s.tensor(1476), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5869792, seActivation: .silu,
@@ -25549,7 +25810,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(291), gradReduceWeights: s.g + 5869792, gradReduceBias: s.g + 5916256,
             gradExpandWeights: s.g + 5916304, gradExpandBias: s.g + 5962768, preActivation: s.tensor(286),
             gamma: s.p + 5865568, beta: s.p + 5866624, savedMean: s.f + 11982944, savedInvStd: s.f + 11984000,
-            activation: .silu, gradGamma: s.g + 5865568, gradBeta: s.g + 5866624, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 5865568, gradBeta: s.g + 5866624, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2399)
         // features.3.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
@@ -25571,11 +25833,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 12011456, count: 26400)
         s.profiler?.stop(2402)
-        // features.3.8.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
+        // features.3.8.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1474), input: s.tensor(1478), batch: s.n,
-            height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100,
-            outWidth: 100, weights: s.f + 11985056, gradInput: s.tensor(1477), gradWeights: s.f + 12011456,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1474), preActivation: s.tensor(286),
+            gamma: s.p + 5865568, beta: s.p + 5866624, savedMean: s.f + 11982944, savedInvStd: s.f + 11984000,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1478), batch: s.n, height: 100,
+            width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
+            weights: s.f + 11985056, gradInput: s.tensor(1477), gradWeights: s.f + 12011456, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2403)
         // features.3.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -25649,7 +25913,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1481),
             gradWeights: s.g + 5462528, workspace: s.ws, pool: pool)
         s.profiler?.stop(2413)
-        // features.3.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]
+        // features.3.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1481), seInput: s.tensor(1483), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5368496, seActivation: .silu,
@@ -25657,7 +25921,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(279), gradReduceWeights: s.g + 5368496, gradReduceBias: s.g + 5414960,
             gradExpandWeights: s.g + 5415008, gradExpandBias: s.g + 5461472, preActivation: s.tensor(274),
             gamma: s.p + 5364272, beta: s.p + 5365328, savedMean: s.f + 11925568, savedInvStd: s.f + 11926624,
-            activation: .silu, gradGamma: s.g + 5364272, gradBeta: s.g + 5365328, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 5364272, gradBeta: s.g + 5365328, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2414)
         // features.3.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
@@ -25679,11 +25944,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11954080, count: 26400)
         s.profiler?.stop(2417)
-        // features.3.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
+        // features.3.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1481), input: s.tensor(1485), batch: s.n,
-            height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100,
-            outWidth: 100, weights: s.f + 11927680, gradInput: s.tensor(1484), gradWeights: s.f + 11954080,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1481), preActivation: s.tensor(274),
+            gamma: s.p + 5364272, beta: s.p + 5365328, savedMean: s.f + 11925568, savedInvStd: s.f + 11926624,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1485), batch: s.n, height: 100,
+            width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
+            weights: s.f + 11927680, gradInput: s.tensor(1484), gradWeights: s.f + 11954080, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2418)
         // features.3.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -25757,7 +26024,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1488),
             gradWeights: s.g + 4961232, workspace: s.ws, pool: pool)
         s.profiler?.stop(2428)
-        // features.3.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]
+        // features.3.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1488), seInput: s.tensor(1490), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4867200, seActivation: .silu,
@@ -25765,7 +26032,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(267), gradReduceWeights: s.g + 4867200, gradReduceBias: s.g + 4913664,
             gradExpandWeights: s.g + 4913712, gradExpandBias: s.g + 4960176, preActivation: s.tensor(262),
             gamma: s.p + 4862976, beta: s.p + 4864032, savedMean: s.f + 11868192, savedInvStd: s.f + 11869248,
-            activation: .silu, gradGamma: s.g + 4862976, gradBeta: s.g + 4864032, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4862976, gradBeta: s.g + 4864032, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2429)
         // features.3.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
@@ -25787,11 +26055,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11896704, count: 26400)
         s.profiler?.stop(2432)
-        // features.3.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
+        // features.3.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1488), input: s.tensor(1492), batch: s.n,
-            height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100,
-            outWidth: 100, weights: s.f + 11870304, gradInput: s.tensor(1491), gradWeights: s.f + 11896704,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1488), preActivation: s.tensor(262),
+            gamma: s.p + 4862976, beta: s.p + 4864032, savedMean: s.f + 11868192, savedInvStd: s.f + 11869248,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1492), batch: s.n, height: 100,
+            width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
+            weights: s.f + 11870304, gradInput: s.tensor(1491), gradWeights: s.f + 11896704, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2433)
         // features.3.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -25865,7 +26135,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1495),
             gradWeights: s.g + 4459936, workspace: s.ws, pool: pool)
         s.profiler?.stop(2443)
-        // features.3.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]
+        // features.3.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1495), seInput: s.tensor(1497), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4365904, seActivation: .silu,
@@ -25873,7 +26143,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(255), gradReduceWeights: s.g + 4365904, gradReduceBias: s.g + 4412368,
             gradExpandWeights: s.g + 4412416, gradExpandBias: s.g + 4458880, preActivation: s.tensor(250),
             gamma: s.p + 4361680, beta: s.p + 4362736, savedMean: s.f + 11810816, savedInvStd: s.f + 11811872,
-            activation: .silu, gradGamma: s.g + 4361680, gradBeta: s.g + 4362736, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 4361680, gradBeta: s.g + 4362736, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2444)
         // features.3.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
@@ -25895,11 +26166,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11839328, count: 26400)
         s.profiler?.stop(2447)
-        // features.3.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
+        // features.3.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1495), input: s.tensor(1499), batch: s.n,
-            height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100,
-            outWidth: 100, weights: s.f + 11812928, gradInput: s.tensor(1498), gradWeights: s.f + 11839328,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1495), preActivation: s.tensor(250),
+            gamma: s.p + 4361680, beta: s.p + 4362736, savedMean: s.f + 11810816, savedInvStd: s.f + 11811872,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1499), batch: s.n, height: 100,
+            width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
+            weights: s.f + 11812928, gradInput: s.tensor(1498), gradWeights: s.f + 11839328, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2448)
         // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -25973,7 +26246,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1502),
             gradWeights: s.g + 3958640, workspace: s.ws, pool: pool)
         s.profiler?.stop(2458)
-        // features.3.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]
+        // features.3.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1502), seInput: s.tensor(1504), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3864608, seActivation: .silu,
@@ -25981,7 +26254,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(243), gradReduceWeights: s.g + 3864608, gradReduceBias: s.g + 3911072,
             gradExpandWeights: s.g + 3911120, gradExpandBias: s.g + 3957584, preActivation: s.tensor(238),
             gamma: s.p + 3860384, beta: s.p + 3861440, savedMean: s.f + 11753440, savedInvStd: s.f + 11754496,
-            activation: .silu, gradGamma: s.g + 3860384, gradBeta: s.g + 3861440, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3860384, gradBeta: s.g + 3861440, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2459)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
@@ -26003,11 +26277,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11781952, count: 26400)
         s.profiler?.stop(2462)
-        // features.3.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
+        // features.3.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1502), input: s.tensor(1506), batch: s.n,
-            height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100,
-            outWidth: 100, weights: s.f + 11755552, gradInput: s.tensor(1505), gradWeights: s.f + 11781952,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1502), preActivation: s.tensor(238),
+            gamma: s.p + 3860384, beta: s.p + 3861440, savedMean: s.f + 11753440, savedInvStd: s.f + 11754496,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1506), batch: s.n, height: 100,
+            width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
+            weights: s.f + 11755552, gradInput: s.tensor(1505), gradWeights: s.f + 11781952, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2463)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -26081,7 +26357,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1509),
             gradWeights: s.g + 3457344, workspace: s.ws, pool: pool)
         s.profiler?.stop(2473)
-        // features.3.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]
+        // features.3.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1509), seInput: s.tensor(1511), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3363312, seActivation: .silu,
@@ -26089,7 +26365,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(231), gradReduceWeights: s.g + 3363312, gradReduceBias: s.g + 3409776,
             gradExpandWeights: s.g + 3409824, gradExpandBias: s.g + 3456288, preActivation: s.tensor(226),
             gamma: s.p + 3359088, beta: s.p + 3360144, savedMean: s.f + 11696064, savedInvStd: s.f + 11697120,
-            activation: .silu, gradGamma: s.g + 3359088, gradBeta: s.g + 3360144, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 3359088, gradBeta: s.g + 3360144, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2474)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -26111,11 +26388,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11724576, count: 26400)
         s.profiler?.stop(2477)
-        // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
+        // features.3.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1509), input: s.tensor(1513), batch: s.n,
-            height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100,
-            outWidth: 100, weights: s.f + 11698176, gradInput: s.tensor(1512), gradWeights: s.f + 11724576,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1509), preActivation: s.tensor(226),
+            gamma: s.p + 3359088, beta: s.p + 3360144, savedMean: s.f + 11696064, savedInvStd: s.f + 11697120,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1513), batch: s.n, height: 100,
+            width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
+            weights: s.f + 11698176, gradInput: s.tensor(1512), gradWeights: s.f + 11724576, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2478)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -26189,7 +26468,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1516),
             gradWeights: s.g + 2956048, workspace: s.ws, pool: pool)
         s.profiler?.stop(2488)
-        // features.3.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]
+        // features.3.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1516), seInput: s.tensor(1518), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2862016, seActivation: .silu,
@@ -26197,7 +26476,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(219), gradReduceWeights: s.g + 2862016, gradReduceBias: s.g + 2908480,
             gradExpandWeights: s.g + 2908528, gradExpandBias: s.g + 2954992, preActivation: s.tensor(214),
             gamma: s.p + 2857792, beta: s.p + 2858848, savedMean: s.f + 11638688, savedInvStd: s.f + 11639744,
-            activation: .silu, gradGamma: s.g + 2857792, gradBeta: s.g + 2858848, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2857792, gradBeta: s.g + 2858848, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2489)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -26219,11 +26499,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11667200, count: 26400)
         s.profiler?.stop(2492)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1516), input: s.tensor(1520), batch: s.n,
-            height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100,
-            outWidth: 100, weights: s.f + 11640800, gradInput: s.tensor(1519), gradWeights: s.f + 11667200,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1516), preActivation: s.tensor(214),
+            gamma: s.p + 2857792, beta: s.p + 2858848, savedMean: s.f + 11638688, savedInvStd: s.f + 11639744,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1520), batch: s.n, height: 100,
+            width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
+            weights: s.f + 11640800, gradInput: s.tensor(1519), gradWeights: s.f + 11667200, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2493)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -26297,7 +26579,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(1523),
             gradWeights: s.g + 2454752, workspace: s.ws, pool: pool)
         s.profiler?.stop(2503)
-        // features.3.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]
+        // features.3.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1523), seInput: s.tensor(1525), batch: s.n,
             pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2360720, seActivation: .silu,
@@ -26305,7 +26587,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(207), gradReduceWeights: s.g + 2360720, gradReduceBias: s.g + 2407184,
             gradExpandWeights: s.g + 2407232, gradExpandBias: s.g + 2453696, preActivation: s.tensor(202),
             gamma: s.p + 2356496, beta: s.p + 2357552, savedMean: s.f + 11581312, savedInvStd: s.f + 11582368,
-            activation: .silu, gradGamma: s.g + 2356496, gradBeta: s.g + 2357552, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 2356496, gradBeta: s.g + 2357552, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2504)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -26327,11 +26610,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11609824, count: 26400)
         s.profiler?.stop(2507)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1523), input: s.tensor(1527), batch: s.n,
-            height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100,
-            outWidth: 100, weights: s.f + 11583424, gradInput: s.tensor(1526), gradWeights: s.f + 11609824,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1523), preActivation: s.tensor(202),
+            gamma: s.p + 2356496, beta: s.p + 2357552, savedMean: s.f + 11581312, savedInvStd: s.f + 11582368,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1527), batch: s.n, height: 100,
+            width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
+            weights: s.f + 11583424, gradInput: s.tensor(1526), gradWeights: s.f + 11609824, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2508)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -26399,7 +26684,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 10000 &* s.n, inChannels: 624, outChannels: 176, gradInput: s.tensor(1529),
             gradWeights: s.g + 2029488, workspace: s.ws, pool: pool)
         s.profiler?.stop(2517)
-        // features.3.0.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 624]
+        // features.3.0.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 624]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1529), seInput: s.tensor(1531), batch: s.n,
             pixels: 10000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1996384, seActivation: .silu,
@@ -26407,7 +26692,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(197), gradReduceWeights: s.g + 1996384, gradReduceBias: s.g + 2012608,
             gradExpandWeights: s.g + 2012640, gradExpandBias: s.g + 2028864, preActivation: s.tensor(192),
             gamma: s.p + 1993888, beta: s.p + 1994512, savedMean: s.f + 11546400, savedInvStd: s.f + 11547024,
-            activation: .silu, gradGamma: s.g + 1993888, gradBeta: s.g + 1994512, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1993888, gradBeta: s.g + 1994512, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2518)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -26429,11 +26715,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11563248, count: 15600)
         s.profiler?.stop(2521)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 100, 100, 624]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 100, 100, 624]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1529), input: s.tensor(1533), batch: s.n,
-            height: 200, width: 200, channels: 624, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 100,
-            outWidth: 100, weights: s.f + 11547648, gradInput: s.tensor(1532), gradWeights: s.f + 11563248,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1529), preActivation: s.tensor(192),
+            gamma: s.p + 1993888, beta: s.p + 1994512, savedMean: s.f + 11546400, savedInvStd: s.f + 11547024,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1533), batch: s.n, height: 200,
+            width: 200, channels: 624, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100,
+            weights: s.f + 11547648, gradInput: s.tensor(1532), gradWeights: s.f + 11563248, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2522)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -26503,7 +26791,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1536),
             gradWeights: s.g + 1845552, workspace: s.ws, pool: pool)
         s.profiler?.stop(2531)
-        // features.2.10.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]
+        // features.2.10.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1536), seInput: s.tensor(1538), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1812448, seActivation: .silu,
@@ -26511,7 +26799,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(185), gradReduceWeights: s.g + 1812448, gradReduceBias: s.g + 1828672,
             gradExpandWeights: s.g + 1828704, gradExpandBias: s.g + 1844928, preActivation: s.tensor(180),
             gamma: s.p + 1809952, beta: s.p + 1810576, savedMean: s.f + 11532464, savedInvStd: s.f + 11533088,
-            activation: .silu, gradGamma: s.g + 1809952, gradBeta: s.g + 1810576, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1809952, gradBeta: s.g + 1810576, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2532)
         // features.2.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -26533,11 +26822,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11539328, count: 5616)
         s.profiler?.stop(2535)
-        // features.2.10.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
+        // features.2.10.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1536), input: s.tensor(1540), batch: s.n,
-            height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200,
-            outWidth: 200, weights: s.f + 11533712, gradInput: s.tensor(1539), gradWeights: s.f + 11539328,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1536), preActivation: s.tensor(180),
+            gamma: s.p + 1809952, beta: s.p + 1810576, savedMean: s.f + 11532464, savedInvStd: s.f + 11533088,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1540), batch: s.n, height: 200,
+            width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
+            weights: s.f + 11533712, gradInput: s.tensor(1539), gradWeights: s.f + 11539328, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2536)
         // features.2.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -26611,7 +26902,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1543),
             gradWeights: s.g + 1671600, workspace: s.ws, pool: pool)
         s.profiler?.stop(2546)
-        // features.2.9.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]
+        // features.2.9.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1543), seInput: s.tensor(1545), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1638496, seActivation: .silu,
@@ -26619,7 +26910,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(173), gradReduceWeights: s.g + 1638496, gradReduceBias: s.g + 1654720,
             gradExpandWeights: s.g + 1654752, gradExpandBias: s.g + 1670976, preActivation: s.tensor(168),
             gamma: s.p + 1636000, beta: s.p + 1636624, savedMean: s.f + 11518528, savedInvStd: s.f + 11519152,
-            activation: .silu, gradGamma: s.g + 1636000, gradBeta: s.g + 1636624, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1636000, gradBeta: s.g + 1636624, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2547)
         // features.2.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -26641,11 +26933,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11525392, count: 5616)
         s.profiler?.stop(2550)
-        // features.2.9.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
+        // features.2.9.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1543), input: s.tensor(1547), batch: s.n,
-            height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200,
-            outWidth: 200, weights: s.f + 11519776, gradInput: s.tensor(1546), gradWeights: s.f + 11525392,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1543), preActivation: s.tensor(168),
+            gamma: s.p + 1636000, beta: s.p + 1636624, savedMean: s.f + 11518528, savedInvStd: s.f + 11519152,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1547), batch: s.n, height: 200,
+            width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
+            weights: s.f + 11519776, gradInput: s.tensor(1546), gradWeights: s.f + 11525392, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2551)
         // features.2.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -26719,7 +27013,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1550),
             gradWeights: s.g + 1497648, workspace: s.ws, pool: pool)
         s.profiler?.stop(2561)
-        // features.2.8.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]
+        // features.2.8.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1550), seInput: s.tensor(1552), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1464544, seActivation: .silu,
@@ -26727,7 +27021,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(161), gradReduceWeights: s.g + 1464544, gradReduceBias: s.g + 1480768,
             gradExpandWeights: s.g + 1480800, gradExpandBias: s.g + 1497024, preActivation: s.tensor(156),
             gamma: s.p + 1462048, beta: s.p + 1462672, savedMean: s.f + 11504592, savedInvStd: s.f + 11505216,
-            activation: .silu, gradGamma: s.g + 1462048, gradBeta: s.g + 1462672, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1462048, gradBeta: s.g + 1462672, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2562)
         // features.2.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -26749,11 +27044,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11511456, count: 5616)
         s.profiler?.stop(2565)
-        // features.2.8.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
+        // features.2.8.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1550), input: s.tensor(1554), batch: s.n,
-            height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200,
-            outWidth: 200, weights: s.f + 11505840, gradInput: s.tensor(1553), gradWeights: s.f + 11511456,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1550), preActivation: s.tensor(156),
+            gamma: s.p + 1462048, beta: s.p + 1462672, savedMean: s.f + 11504592, savedInvStd: s.f + 11505216,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1554), batch: s.n, height: 200,
+            width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
+            weights: s.f + 11505840, gradInput: s.tensor(1553), gradWeights: s.f + 11511456, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2566)
         // features.2.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -26827,7 +27124,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1557),
             gradWeights: s.g + 1323696, workspace: s.ws, pool: pool)
         s.profiler?.stop(2576)
-        // features.2.7.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]
+        // features.2.7.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1557), seInput: s.tensor(1559), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1290592, seActivation: .silu,
@@ -26835,7 +27132,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(149), gradReduceWeights: s.g + 1290592, gradReduceBias: s.g + 1306816,
             gradExpandWeights: s.g + 1306848, gradExpandBias: s.g + 1323072, preActivation: s.tensor(144),
             gamma: s.p + 1288096, beta: s.p + 1288720, savedMean: s.f + 11490656, savedInvStd: s.f + 11491280,
-            activation: .silu, gradGamma: s.g + 1288096, gradBeta: s.g + 1288720, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1288096, gradBeta: s.g + 1288720, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2577)
         // features.2.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -26857,11 +27155,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11497520, count: 5616)
         s.profiler?.stop(2580)
-        // features.2.7.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
+        // features.2.7.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1557), input: s.tensor(1561), batch: s.n,
-            height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200,
-            outWidth: 200, weights: s.f + 11491904, gradInput: s.tensor(1560), gradWeights: s.f + 11497520,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1557), preActivation: s.tensor(144),
+            gamma: s.p + 1288096, beta: s.p + 1288720, savedMean: s.f + 11490656, savedInvStd: s.f + 11491280,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1561), batch: s.n, height: 200,
+            width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
+            weights: s.f + 11491904, gradInput: s.tensor(1560), gradWeights: s.f + 11497520, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2581)
         // features.2.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -26935,7 +27235,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1564),
             gradWeights: s.g + 1149744, workspace: s.ws, pool: pool)
         s.profiler?.stop(2591)
-        // features.2.6.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]
+        // features.2.6.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1564), seInput: s.tensor(1566), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1116640, seActivation: .silu,
@@ -26943,7 +27243,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(137), gradReduceWeights: s.g + 1116640, gradReduceBias: s.g + 1132864,
             gradExpandWeights: s.g + 1132896, gradExpandBias: s.g + 1149120, preActivation: s.tensor(132),
             gamma: s.p + 1114144, beta: s.p + 1114768, savedMean: s.f + 11476720, savedInvStd: s.f + 11477344,
-            activation: .silu, gradGamma: s.g + 1114144, gradBeta: s.g + 1114768, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 1114144, gradBeta: s.g + 1114768, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2592)
         // features.2.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -26965,11 +27266,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11483584, count: 5616)
         s.profiler?.stop(2595)
-        // features.2.6.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
+        // features.2.6.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1564), input: s.tensor(1568), batch: s.n,
-            height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200,
-            outWidth: 200, weights: s.f + 11477968, gradInput: s.tensor(1567), gradWeights: s.f + 11483584,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1564), preActivation: s.tensor(132),
+            gamma: s.p + 1114144, beta: s.p + 1114768, savedMean: s.f + 11476720, savedInvStd: s.f + 11477344,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1568), batch: s.n, height: 200,
+            width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
+            weights: s.f + 11477968, gradInput: s.tensor(1567), gradWeights: s.f + 11483584, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2596)
         // features.2.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -27043,7 +27346,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1571),
             gradWeights: s.g + 975792, workspace: s.ws, pool: pool)
         s.profiler?.stop(2606)
-        // features.2.5.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]
+        // features.2.5.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1571), seInput: s.tensor(1573), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 942688, seActivation: .silu,
@@ -27051,7 +27354,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(125), gradReduceWeights: s.g + 942688, gradReduceBias: s.g + 958912,
             gradExpandWeights: s.g + 958944, gradExpandBias: s.g + 975168, preActivation: s.tensor(120),
             gamma: s.p + 940192, beta: s.p + 940816, savedMean: s.f + 11462784, savedInvStd: s.f + 11463408,
-            activation: .silu, gradGamma: s.g + 940192, gradBeta: s.g + 940816, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 940192, gradBeta: s.g + 940816, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2607)
         // features.2.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -27073,11 +27377,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11469648, count: 5616)
         s.profiler?.stop(2610)
-        // features.2.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
+        // features.2.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1571), input: s.tensor(1575), batch: s.n,
-            height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200,
-            outWidth: 200, weights: s.f + 11464032, gradInput: s.tensor(1574), gradWeights: s.f + 11469648,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1571), preActivation: s.tensor(120),
+            gamma: s.p + 940192, beta: s.p + 940816, savedMean: s.f + 11462784, savedInvStd: s.f + 11463408,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1575), batch: s.n, height: 200,
+            width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
+            weights: s.f + 11464032, gradInput: s.tensor(1574), gradWeights: s.f + 11469648, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2611)
         // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -27151,7 +27457,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1578),
             gradWeights: s.g + 801840, workspace: s.ws, pool: pool)
         s.profiler?.stop(2621)
-        // features.2.4.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]
+        // features.2.4.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1578), seInput: s.tensor(1580), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 768736, seActivation: .silu,
@@ -27159,7 +27465,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(113), gradReduceWeights: s.g + 768736, gradReduceBias: s.g + 784960,
             gradExpandWeights: s.g + 784992, gradExpandBias: s.g + 801216, preActivation: s.tensor(108),
             gamma: s.p + 766240, beta: s.p + 766864, savedMean: s.f + 11448848, savedInvStd: s.f + 11449472,
-            activation: .silu, gradGamma: s.g + 766240, gradBeta: s.g + 766864, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 766240, gradBeta: s.g + 766864, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2622)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -27181,11 +27488,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11455712, count: 5616)
         s.profiler?.stop(2625)
-        // features.2.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
+        // features.2.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1578), input: s.tensor(1582), batch: s.n,
-            height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200,
-            outWidth: 200, weights: s.f + 11450096, gradInput: s.tensor(1581), gradWeights: s.f + 11455712,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1578), preActivation: s.tensor(108),
+            gamma: s.p + 766240, beta: s.p + 766864, savedMean: s.f + 11448848, savedInvStd: s.f + 11449472,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1582), batch: s.n, height: 200,
+            width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
+            weights: s.f + 11450096, gradInput: s.tensor(1581), gradWeights: s.f + 11455712, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2626)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -27259,7 +27568,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1585),
             gradWeights: s.g + 627888, workspace: s.ws, pool: pool)
         s.profiler?.stop(2636)
-        // features.2.3.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]
+        // features.2.3.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1585), seInput: s.tensor(1587), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 594784, seActivation: .silu,
@@ -27267,7 +27576,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(101), gradReduceWeights: s.g + 594784, gradReduceBias: s.g + 611008,
             gradExpandWeights: s.g + 611040, gradExpandBias: s.g + 627264, preActivation: s.tensor(96),
             gamma: s.p + 592288, beta: s.p + 592912, savedMean: s.f + 11434912, savedInvStd: s.f + 11435536,
-            activation: .silu, gradGamma: s.g + 592288, gradBeta: s.g + 592912, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 592288, gradBeta: s.g + 592912, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2637)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -27289,11 +27599,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11441776, count: 5616)
         s.profiler?.stop(2640)
-        // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
+        // features.2.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1585), input: s.tensor(1589), batch: s.n,
-            height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200,
-            outWidth: 200, weights: s.f + 11436160, gradInput: s.tensor(1588), gradWeights: s.f + 11441776,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1585), preActivation: s.tensor(96),
+            gamma: s.p + 592288, beta: s.p + 592912, savedMean: s.f + 11434912, savedInvStd: s.f + 11435536,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1589), batch: s.n, height: 200,
+            width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
+            weights: s.f + 11436160, gradInput: s.tensor(1588), gradWeights: s.f + 11441776, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2641)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -27367,7 +27679,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1592),
             gradWeights: s.g + 453936, workspace: s.ws, pool: pool)
         s.profiler?.stop(2651)
-        // features.2.2.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]
+        // features.2.2.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1592), seInput: s.tensor(1594), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 420832, seActivation: .silu,
@@ -27375,7 +27687,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(89), gradReduceWeights: s.g + 420832, gradReduceBias: s.g + 437056,
             gradExpandWeights: s.g + 437088, gradExpandBias: s.g + 453312, preActivation: s.tensor(84),
             gamma: s.p + 418336, beta: s.p + 418960, savedMean: s.f + 11420976, savedInvStd: s.f + 11421600,
-            activation: .silu, gradGamma: s.g + 418336, gradBeta: s.g + 418960, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 418336, gradBeta: s.g + 418960, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2652)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -27397,11 +27710,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11427840, count: 5616)
         s.profiler?.stop(2655)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1592), input: s.tensor(1596), batch: s.n,
-            height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200,
-            outWidth: 200, weights: s.f + 11422224, gradInput: s.tensor(1595), gradWeights: s.f + 11427840,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1592), preActivation: s.tensor(84),
+            gamma: s.p + 418336, beta: s.p + 418960, savedMean: s.f + 11420976, savedInvStd: s.f + 11421600,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1596), batch: s.n, height: 200,
+            width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
+            weights: s.f + 11422224, gradInput: s.tensor(1595), gradWeights: s.f + 11427840, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2656)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -27475,7 +27790,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000 &* s.n, inChannels: 624, outChannels: 104, gradInput: s.tensor(1599),
             gradWeights: s.g + 279984, workspace: s.ws, pool: pool)
         s.profiler?.stop(2666)
-        // features.2.1.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]
+        // features.2.1.block.2 squeeze-excitation 624 -> 26 -> 624 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1599), seInput: s.tensor(1601), batch: s.n,
             pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 246880, seActivation: .silu,
@@ -27483,7 +27798,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(77), gradReduceWeights: s.g + 246880, gradReduceBias: s.g + 263104,
             gradExpandWeights: s.g + 263136, gradExpandBias: s.g + 279360, preActivation: s.tensor(72),
             gamma: s.p + 244384, beta: s.p + 245008, savedMean: s.f + 11407040, savedInvStd: s.f + 11407664,
-            activation: .silu, gradGamma: s.g + 244384, gradBeta: s.g + 245008, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 244384, gradBeta: s.g + 245008, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2667)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -27505,11 +27821,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11413904, count: 5616)
         s.profiler?.stop(2670)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1599), input: s.tensor(1603), batch: s.n,
-            height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200,
-            outWidth: 200, weights: s.f + 11408288, gradInput: s.tensor(1602), gradWeights: s.f + 11413904,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1599), preActivation: s.tensor(72),
+            gamma: s.p + 244384, beta: s.p + 245008, savedMean: s.f + 11407040, savedInvStd: s.f + 11407664,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1603), batch: s.n, height: 200,
+            width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
+            weights: s.f + 11408288, gradInput: s.tensor(1602), gradWeights: s.f + 11413904, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2671)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -27577,7 +27895,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 40000 &* s.n, inChannels: 432, outChannels: 104, gradInput: s.tensor(1605),
             gradWeights: s.g + 126000, workspace: s.ws, pool: pool)
         s.profiler?.stop(2680)
-        // features.2.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 432]
+        // features.2.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1605), seInput: s.tensor(1607), batch: s.n,
             pixels: 40000, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 109984, seActivation: .silu,
@@ -27585,7 +27903,8 @@ public final class EfficientNetL2Training: TrainableModel {
             savedScale: s.tensor(67), gradReduceWeights: s.g + 109984, gradReduceBias: s.g + 117760,
             gradExpandWeights: s.g + 117792, gradExpandBias: s.g + 125568, preActivation: s.tensor(62),
             gamma: s.p + 108256, beta: s.p + 108688, savedMean: s.f + 11396944, savedInvStd: s.f + 11397376,
-            activation: .silu, gradGamma: s.g + 108256, gradBeta: s.g + 108688, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 108256, gradBeta: s.g + 108688, reductions: s.f + 11368512,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(2681)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -27607,11 +27926,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11401696, count: 3888)
         s.profiler?.stop(2684)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 400, 400, 432] <- [n, 200, 200, 432]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 400, 400, 432] <- [n, 200, 200, 432]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1605), input: s.tensor(1609), batch: s.n,
-            height: 400, width: 400, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 200,
-            outWidth: 200, weights: s.f + 11397808, gradInput: s.tensor(1608), gradWeights: s.f + 11401696,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1605), preActivation: s.tensor(62),
+            gamma: s.p + 108256, beta: s.p + 108688, savedMean: s.f + 11396944, savedInvStd: s.f + 11397376,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1609), batch: s.n, height: 400,
+            width: 400, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200,
+            weights: s.f + 11397808, gradInput: s.tensor(1608), gradWeights: s.f + 11401696, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2685)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
@@ -27681,7 +28002,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1612),
             gradWeights: s.g + 66032, workspace: s.ws, pool: pool)
         s.profiler?.stop(2694)
-        // features.1.5.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.5.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 400, 400, 72]
+        // features.1.5.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.5.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1612), seInput: s.tensor(1614), batch: s.n,
             pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 63328, seActivation: .silu,
@@ -27689,17 +28010,20 @@ public final class EfficientNetL2Training: TrainableModel {
             gradReduceWeights: s.g + 63328, gradReduceBias: s.g + 64624, gradExpandWeights: s.g + 64656,
             gradExpandBias: s.g + 65952, preActivation: s.tensor(50), gamma: s.p + 63008, beta: s.p + 63088,
             savedMean: s.f + 11394496, savedInvStd: s.f + 11394568, activation: .silu, gradGamma: s.g + 63008,
-            gradBeta: s.g + 63088, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 63088, reductions: s.f + 11368512, workspace: s.ws, pool: pool)
         s.profiler?.stop(2695)
         // features.1.5.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11395288, count: 648)
         s.profiler?.stop(2696)
-        // features.1.5.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
+        // features.1.5.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1612), input: s.tensor(48), batch: s.n, height: 400,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1612), preActivation: s.tensor(50),
+            gamma: s.p + 63008, beta: s.p + 63088, savedMean: s.f + 11394496, savedInvStd: s.f + 11394568,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(48), batch: s.n, height: 400,
             width: 400, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: s.f + 11394640, gradInput: s.tensor(1615), gradWeights: s.f + 11395288, pool: pool)
+            weights: s.f + 11394640, gradInput: s.tensor(1615), gradWeights: s.f + 11395288, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2697)
         // features.1.5.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -27757,7 +28081,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1617),
             gradWeights: s.g + 56848, workspace: s.ws, pool: pool)
         s.profiler?.stop(2705)
-        // features.1.4.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.4.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 400, 400, 72]
+        // features.1.4.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.4.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1617), seInput: s.tensor(1619), batch: s.n,
             pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 54144, seActivation: .silu,
@@ -27765,17 +28089,20 @@ public final class EfficientNetL2Training: TrainableModel {
             gradReduceWeights: s.g + 54144, gradReduceBias: s.g + 55440, gradExpandWeights: s.g + 55472,
             gradExpandBias: s.g + 56768, preActivation: s.tensor(40), gamma: s.p + 53824, beta: s.p + 53904,
             savedMean: s.f + 11392912, savedInvStd: s.f + 11392984, activation: .silu, gradGamma: s.g + 53824,
-            gradBeta: s.g + 53904, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 53904, reductions: s.f + 11368512, workspace: s.ws, pool: pool)
         s.profiler?.stop(2706)
         // features.1.4.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11393704, count: 648)
         s.profiler?.stop(2707)
-        // features.1.4.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
+        // features.1.4.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1617), input: s.tensor(38), batch: s.n, height: 400,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1617), preActivation: s.tensor(40),
+            gamma: s.p + 53824, beta: s.p + 53904, savedMean: s.f + 11392912, savedInvStd: s.f + 11392984,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(38), batch: s.n, height: 400,
             width: 400, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: s.f + 11393056, gradInput: s.tensor(1620), gradWeights: s.f + 11393704, pool: pool)
+            weights: s.f + 11393056, gradInput: s.tensor(1620), gradWeights: s.f + 11393704, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2708)
         // features.1.4.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -27833,7 +28160,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1622),
             gradWeights: s.g + 47664, workspace: s.ws, pool: pool)
         s.profiler?.stop(2716)
-        // features.1.3.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.3.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 400, 400, 72]
+        // features.1.3.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.3.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1622), seInput: s.tensor(1624), batch: s.n,
             pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 44960, seActivation: .silu,
@@ -27841,17 +28168,20 @@ public final class EfficientNetL2Training: TrainableModel {
             gradReduceWeights: s.g + 44960, gradReduceBias: s.g + 46256, gradExpandWeights: s.g + 46288,
             gradExpandBias: s.g + 47584, preActivation: s.tensor(30), gamma: s.p + 44640, beta: s.p + 44720,
             savedMean: s.f + 11391328, savedInvStd: s.f + 11391400, activation: .silu, gradGamma: s.g + 44640,
-            gradBeta: s.g + 44720, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 44720, reductions: s.f + 11368512, workspace: s.ws, pool: pool)
         s.profiler?.stop(2717)
         // features.1.3.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11392120, count: 648)
         s.profiler?.stop(2718)
-        // features.1.3.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
+        // features.1.3.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1622), input: s.tensor(28), batch: s.n, height: 400,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1622), preActivation: s.tensor(30),
+            gamma: s.p + 44640, beta: s.p + 44720, savedMean: s.f + 11391328, savedInvStd: s.f + 11391400,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(28), batch: s.n, height: 400,
             width: 400, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: s.f + 11391472, gradInput: s.tensor(1625), gradWeights: s.f + 11392120, pool: pool)
+            weights: s.f + 11391472, gradInput: s.tensor(1625), gradWeights: s.f + 11392120, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2719)
         // features.1.3.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -27909,7 +28239,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1627),
             gradWeights: s.g + 38480, workspace: s.ws, pool: pool)
         s.profiler?.stop(2727)
-        // features.1.2.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 400, 400, 72]
+        // features.1.2.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1627), seInput: s.tensor(1629), batch: s.n,
             pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 35776, seActivation: .silu,
@@ -27917,17 +28247,20 @@ public final class EfficientNetL2Training: TrainableModel {
             gradReduceWeights: s.g + 35776, gradReduceBias: s.g + 37072, gradExpandWeights: s.g + 37104,
             gradExpandBias: s.g + 38400, preActivation: s.tensor(20), gamma: s.p + 35456, beta: s.p + 35536,
             savedMean: s.f + 11389744, savedInvStd: s.f + 11389816, activation: .silu, gradGamma: s.g + 35456,
-            gradBeta: s.g + 35536, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 35536, reductions: s.f + 11368512, workspace: s.ws, pool: pool)
         s.profiler?.stop(2728)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11390536, count: 648)
         s.profiler?.stop(2729)
-        // features.1.2.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
+        // features.1.2.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1627), input: s.tensor(18), batch: s.n, height: 400,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1627), preActivation: s.tensor(20),
+            gamma: s.p + 35456, beta: s.p + 35536, savedMean: s.f + 11389744, savedInvStd: s.f + 11389816,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(18), batch: s.n, height: 400,
             width: 400, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: s.f + 11389888, gradInput: s.tensor(1630), gradWeights: s.f + 11390536, pool: pool)
+            weights: s.f + 11389888, gradInput: s.tensor(1630), gradWeights: s.f + 11390536, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2730)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -27985,7 +28318,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.tensor(1632),
             gradWeights: s.g + 29296, workspace: s.ws, pool: pool)
         s.profiler?.stop(2738)
-        // features.1.1.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 400, 400, 72]
+        // features.1.1.block.1 squeeze-excitation 72 -> 18 -> 72 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1632), seInput: s.tensor(1634), batch: s.n,
             pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 26592, seActivation: .silu,
@@ -27993,17 +28326,20 @@ public final class EfficientNetL2Training: TrainableModel {
             gradReduceWeights: s.g + 26592, gradReduceBias: s.g + 27888, gradExpandWeights: s.g + 27920,
             gradExpandBias: s.g + 29216, preActivation: s.tensor(10), gamma: s.p + 26272, beta: s.p + 26352,
             savedMean: s.f + 11388160, savedInvStd: s.f + 11388232, activation: .silu, gradGamma: s.g + 26272,
-            gradBeta: s.g + 26352, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 26352, reductions: s.f + 11368512, workspace: s.ws, pool: pool)
         s.profiler?.stop(2739)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11388952, count: 648)
         s.profiler?.stop(2740)
-        // features.1.1.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
+        // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1632), input: s.tensor(9), batch: s.n, height: 400,
-            width: 400, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
-            weights: s.f + 11388304, gradInput: s.tensor(1635), gradWeights: s.f + 11388952, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1632), preActivation: s.tensor(10),
+            gamma: s.p + 26272, beta: s.p + 26352, savedMean: s.f + 11388160, savedInvStd: s.f + 11388232,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(9), batch: s.n, height: 400, width: 400,
+            channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+            weights: s.f + 11388304, gradInput: s.tensor(1635), gradWeights: s.f + 11388952, workspace: s.ws,
+            pool: pool)
         s.profiler?.stop(2741)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -28055,7 +28391,7 @@ public final class EfficientNetL2Training: TrainableModel {
             pixels: 160000 &* s.n, inChannels: 136, outChannels: 72, gradInput: s.tensor(1636),
             gradWeights: s.g + 15504, workspace: s.ws, pool: pool)
         s.profiler?.stop(2748)
-        // features.1.0.block.1 squeeze-excitation 136 -> 34 -> 136 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 400, 400, 136]
+        // features.1.0.block.1 squeeze-excitation 136 -> 34 -> 136 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 136]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(1636), seInput: s.tensor(1638), batch: s.n,
             pixels: 160000, channels: 136, squeezeChannels: 34, reduceWeights: s.p + 6064, seActivation: .silu,
@@ -28063,7 +28399,7 @@ public final class EfficientNetL2Training: TrainableModel {
             gradReduceWeights: s.g + 6064, gradReduceBias: s.g + 10688, gradExpandWeights: s.g + 10736,
             gradExpandBias: s.g + 15360, preActivation: s.tensor(2), gamma: s.p + 5488, beta: s.p + 5632,
             savedMean: s.f + 11385296, savedInvStd: s.f + 11385432, activation: .silu, gradGamma: s.g + 5488,
-            gradBeta: s.g + 5632, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 5632, reductions: s.f + 11368512, workspace: s.ws, pool: pool)
         s.profiler?.stop(2749)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -28085,11 +28421,13 @@ public final class EfficientNetL2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 11386792, count: 1224)
         s.profiler?.stop(2752)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 136] <- [n, 400, 400, 136]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 136] <- [n, 400, 400, 136]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(1636), input: s.tensor(1640), batch: s.n,
-            height: 400, width: 400, channels: 136, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400,
-            outWidth: 400, weights: s.f + 11385568, gradInput: s.tensor(1639), gradWeights: s.f + 11386792,
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(1636), preActivation: s.tensor(2),
+            gamma: s.p + 5488, beta: s.p + 5632, savedMean: s.f + 11385296, savedInvStd: s.f + 11385432,
+            activation: .identity, reductions: s.f + 11368512, input: s.tensor(1640), batch: s.n, height: 400,
+            width: 400, channels: 136, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+            weights: s.f + 11385568, gradInput: s.tensor(1639), gradWeights: s.f + 11386792, workspace: s.ws,
             pool: pool)
         s.profiler?.stop(2753)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
@@ -28821,8 +29159,8 @@ public final class EfficientNetL2Training: TrainableModel {
         (4163650016, 1906944720),  // 699: features.5.15 drop-path keep, 1 floats per image
         (3000800000, 1280960000),  // 700: features.6.0.block.0 conv output, 7,200,000 floats per image
         (3008000000, 1295360000),  // 701: features.6.0.block.0 output, 7,200,000 floats per image
-        (3020360000, 1768000000),  // 702: features.6.0.block.1 conv output, 1,800,000 floats per image
-        (4022260000, 1295360000),  // 703: features.6.0.block.1 output, 1,800,000 floats per image
+        (4022260000, 1768000000),  // 702: features.6.0.block.1 conv output, 1,800,000 floats per image
+        (3020360000, 1295360000),  // 703: features.6.0.block.1 output, 1,800,000 floats per image
         (4024060000, 1297160000),  // 704: features.6.0.block.2 output, 1,800,000 floats per image
         (3022160000, 643123008),  // 705: features.6.0.block.2 pooled, 2,880 floats per image
         (3022169920, 1309642144),  // 706: features.6.0.block.2 hidden, 120 floats per image
@@ -29166,35 +29504,35 @@ public final class EfficientNetL2Training: TrainableModel {
         (3577760000, 1532720000),  // 1044: gradient of features.7.5.block.3 input, 5,160,000 floats per image
         (3572600000, 1527560000),  // 1045: features.7.5.block.2 output (recomputed), 5,160,000 floats per image
         (3567440000, 1517240000),  // 1046: features.7.5.block.1 output (recomputed), 5,160,000 floats per image
-        (3562280000, 1522400000),  // 1047: gradient of features.7.5.block.1 input, 5,160,000 floats per image
+        (3567440000, 1527560000),  // 1047: gradient of features.7.5.block.1 input, 5,160,000 floats per image
         (3557120000, 1517240000),  // 1048: features.7.5.block.0 output (recomputed), 5,160,000 floats per image
         (1457280000, 1305680000),  // 1049: gradient of features.7.5.block.0 input, 860,000 floats per image
         (1458140000, 1306540000),  // 1050: gradient of features.7.4 branch, 860,000 floats per image
         (3551960000, 1522400000),  // 1051: gradient of features.7.4.block.3 input, 5,160,000 floats per image
         (3546800000, 1517240000),  // 1052: features.7.4.block.2 output (recomputed), 5,160,000 floats per image
         (3541640000, 1506920000),  // 1053: features.7.4.block.1 output (recomputed), 5,160,000 floats per image
-        (3536480000, 1512080000),  // 1054: gradient of features.7.4.block.1 input, 5,160,000 floats per image
+        (3541640000, 1517240000),  // 1054: gradient of features.7.4.block.1 input, 5,160,000 floats per image
         (3531320000, 1506920000),  // 1055: features.7.4.block.0 output (recomputed), 5,160,000 floats per image
         (1458140000, 1306540000),  // 1056: gradient of features.7.4.block.0 input, 860,000 floats per image
         (1457280000, 1305680000),  // 1057: gradient of features.7.3 branch, 860,000 floats per image
         (3526160000, 1512080000),  // 1058: gradient of features.7.3.block.3 input, 5,160,000 floats per image
         (3521000000, 1506920000),  // 1059: features.7.3.block.2 output (recomputed), 5,160,000 floats per image
         (3515840000, 1496600000),  // 1060: features.7.3.block.1 output (recomputed), 5,160,000 floats per image
-        (3510680000, 1501760000),  // 1061: gradient of features.7.3.block.1 input, 5,160,000 floats per image
+        (3515840000, 1506920000),  // 1061: gradient of features.7.3.block.1 input, 5,160,000 floats per image
         (3505520000, 1496600000),  // 1062: features.7.3.block.0 output (recomputed), 5,160,000 floats per image
         (1457280000, 1305680000),  // 1063: gradient of features.7.3.block.0 input, 860,000 floats per image
         (1458140000, 1306540000),  // 1064: gradient of features.7.2 branch, 860,000 floats per image
         (3500360000, 1501760000),  // 1065: gradient of features.7.2.block.3 input, 5,160,000 floats per image
         (3495200000, 1496600000),  // 1066: features.7.2.block.2 output (recomputed), 5,160,000 floats per image
         (3490040000, 1486280000),  // 1067: features.7.2.block.1 output (recomputed), 5,160,000 floats per image
-        (3484880000, 1491440000),  // 1068: gradient of features.7.2.block.1 input, 5,160,000 floats per image
+        (3490040000, 1496600000),  // 1068: gradient of features.7.2.block.1 input, 5,160,000 floats per image
         (3479720000, 1486280000),  // 1069: features.7.2.block.0 output (recomputed), 5,160,000 floats per image
         (1458140000, 1306540000),  // 1070: gradient of features.7.2.block.0 input, 860,000 floats per image
         (1457280000, 1305680000),  // 1071: gradient of features.7.1 branch, 860,000 floats per image
         (3474560000, 1491440000),  // 1072: gradient of features.7.1.block.3 input, 5,160,000 floats per image
         (3469400000, 1486280000),  // 1073: features.7.1.block.2 output (recomputed), 5,160,000 floats per image
         (3464240000, 1300520000),  // 1074: features.7.1.block.1 output (recomputed), 5,160,000 floats per image
-        (3459080000, 1481120000),  // 1075: gradient of features.7.1.block.1 input, 5,160,000 floats per image
+        (3464240000, 1486280000),  // 1075: gradient of features.7.1.block.1 input, 5,160,000 floats per image
         (3453920000, 1300520000),  // 1076: features.7.1.block.0 output (recomputed), 5,160,000 floats per image
         (3453920000, 1304630000),  // 1077: gradient of features.7.1.block.0 input, 860,000 floats per image
         (1457280000, 1301540000),  // 1078: gradient of features.7.0.block.3 input, 3,090,000 floats per image
@@ -29352,7 +29690,7 @@ public final class EfficientNetL2Training: TrainableModel {
         (1459080000, 1301540000),  // 1230: gradient of features.6.1.block.0 input, 515,000 floats per image
         (1457280000, 1481120000),  // 1231: gradient of features.6.0.block.3 input, 1,800,000 floats per image
         (4024060000, 1297160000),  // 1232: features.6.0.block.2 output (recomputed), 1,800,000 floats per image
-        (4022260000, 1295360000),  // 1233: features.6.0.block.1 output (recomputed), 1,800,000 floats per image
+        (3020360000, 1295360000),  // 1233: features.6.0.block.1 output (recomputed), 1,800,000 floats per image
         (3015200000, 1302560000),  // 1234: gradient of features.6.0.block.1 input, 7,200,000 floats per image
         (3008000000, 1295360000),  // 1235: features.6.0.block.0 output (recomputed), 7,200,000 floats per image
         (1457280000, 1481120000),  // 1236: gradient of features.6.0.block.0 input, 1,200,000 floats per image
@@ -29360,107 +29698,107 @@ public final class EfficientNetL2Training: TrainableModel {
         (3000800000, 1302560000),  // 1238: gradient of features.5.15.block.3 input, 7,200,000 floats per image
         (2993600000, 1295360000),  // 1239: features.5.15.block.2 output (recomputed), 7,200,000 floats per image
         (2986400000, 1280960000),  // 1240: features.5.15.block.1 output (recomputed), 7,200,000 floats per image
-        (2979200000, 1288160000),  // 1241: gradient of features.5.15.block.1 input, 7,200,000 floats per image
+        (2986400000, 1295360000),  // 1241: gradient of features.5.15.block.1 input, 7,200,000 floats per image
         (2972000000, 1280960000),  // 1242: features.5.15.block.0 output (recomputed), 7,200,000 floats per image
-        (1458480000, 1295360000),  // 1243: gradient of features.5.15.block.0 input, 1,200,000 floats per image
-        (1457280000, 1296560000),  // 1244: gradient of features.5.14 branch, 1,200,000 floats per image
+        (1458480000, 1302560000),  // 1243: gradient of features.5.15.block.0 input, 1,200,000 floats per image
+        (1457280000, 1295360000),  // 1244: gradient of features.5.14 branch, 1,200,000 floats per image
         (2964800000, 1288160000),  // 1245: gradient of features.5.14.block.3 input, 7,200,000 floats per image
         (2957600000, 1280960000),  // 1246: features.5.14.block.2 output (recomputed), 7,200,000 floats per image
         (2950400000, 1266560000),  // 1247: features.5.14.block.1 output (recomputed), 7,200,000 floats per image
-        (2943200000, 1273760000),  // 1248: gradient of features.5.14.block.1 input, 7,200,000 floats per image
+        (2950400000, 1280960000),  // 1248: gradient of features.5.14.block.1 input, 7,200,000 floats per image
         (2936000000, 1266560000),  // 1249: features.5.14.block.0 output (recomputed), 7,200,000 floats per image
-        (1457280000, 1280960000),  // 1250: gradient of features.5.14.block.0 input, 1,200,000 floats per image
-        (1458480000, 1282160000),  // 1251: gradient of features.5.13 branch, 1,200,000 floats per image
+        (1457280000, 1288160000),  // 1250: gradient of features.5.14.block.0 input, 1,200,000 floats per image
+        (1458480000, 1280960000),  // 1251: gradient of features.5.13 branch, 1,200,000 floats per image
         (2928800000, 1273760000),  // 1252: gradient of features.5.13.block.3 input, 7,200,000 floats per image
         (2921600000, 1266560000),  // 1253: features.5.13.block.2 output (recomputed), 7,200,000 floats per image
         (2914400000, 1252160000),  // 1254: features.5.13.block.1 output (recomputed), 7,200,000 floats per image
-        (2907200000, 1259360000),  // 1255: gradient of features.5.13.block.1 input, 7,200,000 floats per image
+        (2914400000, 1266560000),  // 1255: gradient of features.5.13.block.1 input, 7,200,000 floats per image
         (2900000000, 1252160000),  // 1256: features.5.13.block.0 output (recomputed), 7,200,000 floats per image
-        (1458480000, 1266560000),  // 1257: gradient of features.5.13.block.0 input, 1,200,000 floats per image
-        (1457280000, 1267760000),  // 1258: gradient of features.5.12 branch, 1,200,000 floats per image
+        (1458480000, 1273760000),  // 1257: gradient of features.5.13.block.0 input, 1,200,000 floats per image
+        (1457280000, 1266560000),  // 1258: gradient of features.5.12 branch, 1,200,000 floats per image
         (2892800000, 1259360000),  // 1259: gradient of features.5.12.block.3 input, 7,200,000 floats per image
         (2885600000, 1252160000),  // 1260: features.5.12.block.2 output (recomputed), 7,200,000 floats per image
         (2878400000, 1237760000),  // 1261: features.5.12.block.1 output (recomputed), 7,200,000 floats per image
-        (2871200000, 1244960000),  // 1262: gradient of features.5.12.block.1 input, 7,200,000 floats per image
+        (2878400000, 1252160000),  // 1262: gradient of features.5.12.block.1 input, 7,200,000 floats per image
         (2864000000, 1237760000),  // 1263: features.5.12.block.0 output (recomputed), 7,200,000 floats per image
-        (1457280000, 1252160000),  // 1264: gradient of features.5.12.block.0 input, 1,200,000 floats per image
-        (1458480000, 1253360000),  // 1265: gradient of features.5.11 branch, 1,200,000 floats per image
+        (1457280000, 1259360000),  // 1264: gradient of features.5.12.block.0 input, 1,200,000 floats per image
+        (1458480000, 1252160000),  // 1265: gradient of features.5.11 branch, 1,200,000 floats per image
         (2856800000, 1244960000),  // 1266: gradient of features.5.11.block.3 input, 7,200,000 floats per image
         (2849600000, 1237760000),  // 1267: features.5.11.block.2 output (recomputed), 7,200,000 floats per image
         (2842400000, 1223360000),  // 1268: features.5.11.block.1 output (recomputed), 7,200,000 floats per image
-        (2835200000, 1230560000),  // 1269: gradient of features.5.11.block.1 input, 7,200,000 floats per image
+        (2842400000, 1237760000),  // 1269: gradient of features.5.11.block.1 input, 7,200,000 floats per image
         (2828000000, 1223360000),  // 1270: features.5.11.block.0 output (recomputed), 7,200,000 floats per image
-        (1458480000, 1237760000),  // 1271: gradient of features.5.11.block.0 input, 1,200,000 floats per image
-        (1457280000, 1238960000),  // 1272: gradient of features.5.10 branch, 1,200,000 floats per image
+        (1458480000, 1244960000),  // 1271: gradient of features.5.11.block.0 input, 1,200,000 floats per image
+        (1457280000, 1237760000),  // 1272: gradient of features.5.10 branch, 1,200,000 floats per image
         (2820800000, 1230560000),  // 1273: gradient of features.5.10.block.3 input, 7,200,000 floats per image
         (2813600000, 1223360000),  // 1274: features.5.10.block.2 output (recomputed), 7,200,000 floats per image
         (2806400000, 1208960000),  // 1275: features.5.10.block.1 output (recomputed), 7,200,000 floats per image
-        (2799200000, 1216160000),  // 1276: gradient of features.5.10.block.1 input, 7,200,000 floats per image
+        (2806400000, 1223360000),  // 1276: gradient of features.5.10.block.1 input, 7,200,000 floats per image
         (2792000000, 1208960000),  // 1277: features.5.10.block.0 output (recomputed), 7,200,000 floats per image
-        (1457280000, 1223360000),  // 1278: gradient of features.5.10.block.0 input, 1,200,000 floats per image
-        (1458480000, 1224560000),  // 1279: gradient of features.5.9 branch, 1,200,000 floats per image
+        (1457280000, 1230560000),  // 1278: gradient of features.5.10.block.0 input, 1,200,000 floats per image
+        (1458480000, 1223360000),  // 1279: gradient of features.5.9 branch, 1,200,000 floats per image
         (2784800000, 1216160000),  // 1280: gradient of features.5.9.block.3 input, 7,200,000 floats per image
         (2777600000, 1208960000),  // 1281: features.5.9.block.2 output (recomputed), 7,200,000 floats per image
         (2770400000, 1194560000),  // 1282: features.5.9.block.1 output (recomputed), 7,200,000 floats per image
-        (2763200000, 1201760000),  // 1283: gradient of features.5.9.block.1 input, 7,200,000 floats per image
+        (2770400000, 1208960000),  // 1283: gradient of features.5.9.block.1 input, 7,200,000 floats per image
         (2756000000, 1194560000),  // 1284: features.5.9.block.0 output (recomputed), 7,200,000 floats per image
-        (1458480000, 1208960000),  // 1285: gradient of features.5.9.block.0 input, 1,200,000 floats per image
-        (1457280000, 1210160000),  // 1286: gradient of features.5.8 branch, 1,200,000 floats per image
+        (1458480000, 1216160000),  // 1285: gradient of features.5.9.block.0 input, 1,200,000 floats per image
+        (1457280000, 1208960000),  // 1286: gradient of features.5.8 branch, 1,200,000 floats per image
         (2748800000, 1201760000),  // 1287: gradient of features.5.8.block.3 input, 7,200,000 floats per image
         (2741600000, 1194560000),  // 1288: features.5.8.block.2 output (recomputed), 7,200,000 floats per image
         (2734400000, 1180160000),  // 1289: features.5.8.block.1 output (recomputed), 7,200,000 floats per image
-        (2727200000, 1187360000),  // 1290: gradient of features.5.8.block.1 input, 7,200,000 floats per image
+        (2734400000, 1194560000),  // 1290: gradient of features.5.8.block.1 input, 7,200,000 floats per image
         (2720000000, 1180160000),  // 1291: features.5.8.block.0 output (recomputed), 7,200,000 floats per image
-        (1457280000, 1194560000),  // 1292: gradient of features.5.8.block.0 input, 1,200,000 floats per image
-        (1458480000, 1195760000),  // 1293: gradient of features.5.7 branch, 1,200,000 floats per image
+        (1457280000, 1201760000),  // 1292: gradient of features.5.8.block.0 input, 1,200,000 floats per image
+        (1458480000, 1194560000),  // 1293: gradient of features.5.7 branch, 1,200,000 floats per image
         (2712800000, 1187360000),  // 1294: gradient of features.5.7.block.3 input, 7,200,000 floats per image
         (2705600000, 1180160000),  // 1295: features.5.7.block.2 output (recomputed), 7,200,000 floats per image
         (2698400000, 1165760000),  // 1296: features.5.7.block.1 output (recomputed), 7,200,000 floats per image
-        (2691200000, 1172960000),  // 1297: gradient of features.5.7.block.1 input, 7,200,000 floats per image
+        (2698400000, 1180160000),  // 1297: gradient of features.5.7.block.1 input, 7,200,000 floats per image
         (2684000000, 1165760000),  // 1298: features.5.7.block.0 output (recomputed), 7,200,000 floats per image
-        (1458480000, 1180160000),  // 1299: gradient of features.5.7.block.0 input, 1,200,000 floats per image
-        (1457280000, 1181360000),  // 1300: gradient of features.5.6 branch, 1,200,000 floats per image
+        (1458480000, 1187360000),  // 1299: gradient of features.5.7.block.0 input, 1,200,000 floats per image
+        (1457280000, 1180160000),  // 1300: gradient of features.5.6 branch, 1,200,000 floats per image
         (2676800000, 1172960000),  // 1301: gradient of features.5.6.block.3 input, 7,200,000 floats per image
         (2669600000, 1165760000),  // 1302: features.5.6.block.2 output (recomputed), 7,200,000 floats per image
         (2662400000, 1151360000),  // 1303: features.5.6.block.1 output (recomputed), 7,200,000 floats per image
-        (2655200000, 1158560000),  // 1304: gradient of features.5.6.block.1 input, 7,200,000 floats per image
+        (2662400000, 1165760000),  // 1304: gradient of features.5.6.block.1 input, 7,200,000 floats per image
         (2648000000, 1151360000),  // 1305: features.5.6.block.0 output (recomputed), 7,200,000 floats per image
-        (1457280000, 1165760000),  // 1306: gradient of features.5.6.block.0 input, 1,200,000 floats per image
-        (1458480000, 1166960000),  // 1307: gradient of features.5.5 branch, 1,200,000 floats per image
+        (1457280000, 1172960000),  // 1306: gradient of features.5.6.block.0 input, 1,200,000 floats per image
+        (1458480000, 1165760000),  // 1307: gradient of features.5.5 branch, 1,200,000 floats per image
         (2640800000, 1158560000),  // 1308: gradient of features.5.5.block.3 input, 7,200,000 floats per image
         (2633600000, 1151360000),  // 1309: features.5.5.block.2 output (recomputed), 7,200,000 floats per image
         (2626400000, 1136960000),  // 1310: features.5.5.block.1 output (recomputed), 7,200,000 floats per image
-        (2619200000, 1144160000),  // 1311: gradient of features.5.5.block.1 input, 7,200,000 floats per image
+        (2626400000, 1151360000),  // 1311: gradient of features.5.5.block.1 input, 7,200,000 floats per image
         (2612000000, 1136960000),  // 1312: features.5.5.block.0 output (recomputed), 7,200,000 floats per image
-        (1458480000, 1151360000),  // 1313: gradient of features.5.5.block.0 input, 1,200,000 floats per image
-        (1457280000, 1152560000),  // 1314: gradient of features.5.4 branch, 1,200,000 floats per image
+        (1458480000, 1158560000),  // 1313: gradient of features.5.5.block.0 input, 1,200,000 floats per image
+        (1457280000, 1151360000),  // 1314: gradient of features.5.4 branch, 1,200,000 floats per image
         (2604800000, 1144160000),  // 1315: gradient of features.5.4.block.3 input, 7,200,000 floats per image
         (2597600000, 1136960000),  // 1316: features.5.4.block.2 output (recomputed), 7,200,000 floats per image
         (2590400000, 1122560000),  // 1317: features.5.4.block.1 output (recomputed), 7,200,000 floats per image
-        (2583200000, 1129760000),  // 1318: gradient of features.5.4.block.1 input, 7,200,000 floats per image
+        (2590400000, 1136960000),  // 1318: gradient of features.5.4.block.1 input, 7,200,000 floats per image
         (2576000000, 1122560000),  // 1319: features.5.4.block.0 output (recomputed), 7,200,000 floats per image
-        (1457280000, 1136960000),  // 1320: gradient of features.5.4.block.0 input, 1,200,000 floats per image
-        (1458480000, 1138160000),  // 1321: gradient of features.5.3 branch, 1,200,000 floats per image
+        (1457280000, 1144160000),  // 1320: gradient of features.5.4.block.0 input, 1,200,000 floats per image
+        (1458480000, 1136960000),  // 1321: gradient of features.5.3 branch, 1,200,000 floats per image
         (2568800000, 1129760000),  // 1322: gradient of features.5.3.block.3 input, 7,200,000 floats per image
         (2561600000, 1122560000),  // 1323: features.5.3.block.2 output (recomputed), 7,200,000 floats per image
         (2554400000, 1108160000),  // 1324: features.5.3.block.1 output (recomputed), 7,200,000 floats per image
-        (2547200000, 1115360000),  // 1325: gradient of features.5.3.block.1 input, 7,200,000 floats per image
+        (2554400000, 1122560000),  // 1325: gradient of features.5.3.block.1 input, 7,200,000 floats per image
         (2540000000, 1108160000),  // 1326: features.5.3.block.0 output (recomputed), 7,200,000 floats per image
-        (1458480000, 1122560000),  // 1327: gradient of features.5.3.block.0 input, 1,200,000 floats per image
-        (1457280000, 1123760000),  // 1328: gradient of features.5.2 branch, 1,200,000 floats per image
+        (1458480000, 1129760000),  // 1327: gradient of features.5.3.block.0 input, 1,200,000 floats per image
+        (1457280000, 1122560000),  // 1328: gradient of features.5.2 branch, 1,200,000 floats per image
         (2532800000, 1115360000),  // 1329: gradient of features.5.2.block.3 input, 7,200,000 floats per image
         (2525600000, 1108160000),  // 1330: features.5.2.block.2 output (recomputed), 7,200,000 floats per image
         (2518400000, 1093760000),  // 1331: features.5.2.block.1 output (recomputed), 7,200,000 floats per image
-        (2511200000, 1100960000),  // 1332: gradient of features.5.2.block.1 input, 7,200,000 floats per image
+        (2518400000, 1108160000),  // 1332: gradient of features.5.2.block.1 input, 7,200,000 floats per image
         (2504000000, 1093760000),  // 1333: features.5.2.block.0 output (recomputed), 7,200,000 floats per image
-        (1457280000, 1108160000),  // 1334: gradient of features.5.2.block.0 input, 1,200,000 floats per image
-        (1458480000, 1109360000),  // 1335: gradient of features.5.1 branch, 1,200,000 floats per image
+        (1457280000, 1115360000),  // 1334: gradient of features.5.2.block.0 input, 1,200,000 floats per image
+        (1458480000, 1108160000),  // 1335: gradient of features.5.1 branch, 1,200,000 floats per image
         (2496800000, 1100960000),  // 1336: gradient of features.5.1.block.3 input, 7,200,000 floats per image
         (2489600000, 1093760000),  // 1337: features.5.1.block.2 output (recomputed), 7,200,000 floats per image
         (2482400000, 1079360000),  // 1338: features.5.1.block.1 output (recomputed), 7,200,000 floats per image
-        (2475200000, 1086560000),  // 1339: gradient of features.5.1.block.1 input, 7,200,000 floats per image
+        (2482400000, 1093760000),  // 1339: gradient of features.5.1.block.1 input, 7,200,000 floats per image
         (2468000000, 1079360000),  // 1340: features.5.1.block.0 output (recomputed), 7,200,000 floats per image
-        (1458480000, 1093760000),  // 1341: gradient of features.5.1.block.0 input, 1,200,000 floats per image
+        (1458480000, 1089680000),  // 1341: gradient of features.5.1.block.0 input, 1,200,000 floats per image
         (2460800000, 1084520000),  // 1342: gradient of features.5.0.block.3 input, 5,160,000 floats per image
         (3448760000, 1079360000),  // 1343: features.5.0.block.2 output (recomputed), 5,160,000 floats per image
         (3443600000, 635520000),  // 1344: features.5.0.block.1 output (recomputed), 5,160,000 floats per image
@@ -29582,70 +29920,70 @@ public final class EfficientNetL2Training: TrainableModel {
         (2439680000, 1089920000),  // 1460: gradient of features.3.10.block.3 input, 10,560,000 floats per image
         (2429120000, 1079360000),  // 1461: features.3.10.block.2 output (recomputed), 10,560,000 floats per image
         (2418560000, 1058240000),  // 1462: features.3.10.block.1 output (recomputed), 10,560,000 floats per image
-        (2408000000, 1068800000),  // 1463: gradient of features.3.10.block.1 input, 10,560,000 floats per image
+        (2418560000, 1079360000),  // 1463: gradient of features.3.10.block.1 input, 10,560,000 floats per image
         (2397440000, 1058240000),  // 1464: features.3.10.block.0 output (recomputed), 10,560,000 floats per image
         (1459040000, 637280000),  // 1465: gradient of features.3.10.block.0 input, 1,760,000 floats per image
         (1457280000, 635520000),  // 1466: gradient of features.3.9 branch, 1,760,000 floats per image
         (2386880000, 1068800000),  // 1467: gradient of features.3.9.block.3 input, 10,560,000 floats per image
         (2376320000, 1058240000),  // 1468: features.3.9.block.2 output (recomputed), 10,560,000 floats per image
         (2365760000, 1037120000),  // 1469: features.3.9.block.1 output (recomputed), 10,560,000 floats per image
-        (2355200000, 1047680000),  // 1470: gradient of features.3.9.block.1 input, 10,560,000 floats per image
+        (2365760000, 1058240000),  // 1470: gradient of features.3.9.block.1 input, 10,560,000 floats per image
         (2344640000, 1037120000),  // 1471: features.3.9.block.0 output (recomputed), 10,560,000 floats per image
         (1457280000, 635520000),  // 1472: gradient of features.3.9.block.0 input, 1,760,000 floats per image
         (1459040000, 637280000),  // 1473: gradient of features.3.8 branch, 1,760,000 floats per image
         (2334080000, 1047680000),  // 1474: gradient of features.3.8.block.3 input, 10,560,000 floats per image
         (2323520000, 1037120000),  // 1475: features.3.8.block.2 output (recomputed), 10,560,000 floats per image
         (2312960000, 1016000000),  // 1476: features.3.8.block.1 output (recomputed), 10,560,000 floats per image
-        (2302400000, 1026560000),  // 1477: gradient of features.3.8.block.1 input, 10,560,000 floats per image
+        (2312960000, 1037120000),  // 1477: gradient of features.3.8.block.1 input, 10,560,000 floats per image
         (2291840000, 1016000000),  // 1478: features.3.8.block.0 output (recomputed), 10,560,000 floats per image
         (1459040000, 637280000),  // 1479: gradient of features.3.8.block.0 input, 1,760,000 floats per image
         (1457280000, 635520000),  // 1480: gradient of features.3.7 branch, 1,760,000 floats per image
         (2281280000, 1026560000),  // 1481: gradient of features.3.7.block.3 input, 10,560,000 floats per image
         (2270720000, 1016000000),  // 1482: features.3.7.block.2 output (recomputed), 10,560,000 floats per image
         (2260160000, 994880000),  // 1483: features.3.7.block.1 output (recomputed), 10,560,000 floats per image
-        (2249600000, 1005440000),  // 1484: gradient of features.3.7.block.1 input, 10,560,000 floats per image
+        (2260160000, 1016000000),  // 1484: gradient of features.3.7.block.1 input, 10,560,000 floats per image
         (2239040000, 994880000),  // 1485: features.3.7.block.0 output (recomputed), 10,560,000 floats per image
         (1457280000, 635520000),  // 1486: gradient of features.3.7.block.0 input, 1,760,000 floats per image
         (1459040000, 637280000),  // 1487: gradient of features.3.6 branch, 1,760,000 floats per image
         (2228480000, 1005440000),  // 1488: gradient of features.3.6.block.3 input, 10,560,000 floats per image
         (2217920000, 994880000),  // 1489: features.3.6.block.2 output (recomputed), 10,560,000 floats per image
         (2207360000, 973760000),  // 1490: features.3.6.block.1 output (recomputed), 10,560,000 floats per image
-        (2196800000, 984320000),  // 1491: gradient of features.3.6.block.1 input, 10,560,000 floats per image
+        (2207360000, 994880000),  // 1491: gradient of features.3.6.block.1 input, 10,560,000 floats per image
         (2186240000, 973760000),  // 1492: features.3.6.block.0 output (recomputed), 10,560,000 floats per image
         (1459040000, 637280000),  // 1493: gradient of features.3.6.block.0 input, 1,760,000 floats per image
         (1457280000, 635520000),  // 1494: gradient of features.3.5 branch, 1,760,000 floats per image
         (2175680000, 984320000),  // 1495: gradient of features.3.5.block.3 input, 10,560,000 floats per image
         (2165120000, 973760000),  // 1496: features.3.5.block.2 output (recomputed), 10,560,000 floats per image
         (2154560000, 952640000),  // 1497: features.3.5.block.1 output (recomputed), 10,560,000 floats per image
-        (2144000000, 963200000),  // 1498: gradient of features.3.5.block.1 input, 10,560,000 floats per image
+        (2154560000, 973760000),  // 1498: gradient of features.3.5.block.1 input, 10,560,000 floats per image
         (2133440000, 952640000),  // 1499: features.3.5.block.0 output (recomputed), 10,560,000 floats per image
         (1457280000, 635520000),  // 1500: gradient of features.3.5.block.0 input, 1,760,000 floats per image
         (1459040000, 637280000),  // 1501: gradient of features.3.4 branch, 1,760,000 floats per image
         (2122880000, 963200000),  // 1502: gradient of features.3.4.block.3 input, 10,560,000 floats per image
         (2112320000, 952640000),  // 1503: features.3.4.block.2 output (recomputed), 10,560,000 floats per image
         (2101760000, 931520000),  // 1504: features.3.4.block.1 output (recomputed), 10,560,000 floats per image
-        (2091200000, 942080000),  // 1505: gradient of features.3.4.block.1 input, 10,560,000 floats per image
+        (2101760000, 952640000),  // 1505: gradient of features.3.4.block.1 input, 10,560,000 floats per image
         (2080640000, 931520000),  // 1506: features.3.4.block.0 output (recomputed), 10,560,000 floats per image
         (1459040000, 637280000),  // 1507: gradient of features.3.4.block.0 input, 1,760,000 floats per image
         (1457280000, 635520000),  // 1508: gradient of features.3.3 branch, 1,760,000 floats per image
         (2070080000, 942080000),  // 1509: gradient of features.3.3.block.3 input, 10,560,000 floats per image
         (2059520000, 931520000),  // 1510: features.3.3.block.2 output (recomputed), 10,560,000 floats per image
         (2048960000, 910400000),  // 1511: features.3.3.block.1 output (recomputed), 10,560,000 floats per image
-        (2038400000, 920960000),  // 1512: gradient of features.3.3.block.1 input, 10,560,000 floats per image
+        (2048960000, 931520000),  // 1512: gradient of features.3.3.block.1 input, 10,560,000 floats per image
         (2027840000, 910400000),  // 1513: features.3.3.block.0 output (recomputed), 10,560,000 floats per image
         (1457280000, 635520000),  // 1514: gradient of features.3.3.block.0 input, 1,760,000 floats per image
         (1459040000, 637280000),  // 1515: gradient of features.3.2 branch, 1,760,000 floats per image
         (2017280000, 920960000),  // 1516: gradient of features.3.2.block.3 input, 10,560,000 floats per image
         (2006720000, 910400000),  // 1517: features.3.2.block.2 output (recomputed), 10,560,000 floats per image
         (1996160000, 624960000),  // 1518: features.3.2.block.1 output (recomputed), 10,560,000 floats per image
-        (1985600000, 899840000),  // 1519: gradient of features.3.2.block.1 input, 10,560,000 floats per image
+        (1996160000, 910400000),  // 1519: gradient of features.3.2.block.1 input, 10,560,000 floats per image
         (1975040000, 624960000),  // 1520: features.3.2.block.0 output (recomputed), 10,560,000 floats per image
         (1459040000, 637280000),  // 1521: gradient of features.3.2.block.0 input, 1,760,000 floats per image
         (1457280000, 635520000),  // 1522: gradient of features.3.1 branch, 1,760,000 floats per image
         (1964480000, 899840000),  // 1523: gradient of features.3.1.block.3 input, 10,560,000 floats per image
         (1953920000, 624960000),  // 1524: features.3.1.block.2 output (recomputed), 10,560,000 floats per image
         (1943360000, 603840000),  // 1525: features.3.1.block.1 output (recomputed), 10,560,000 floats per image
-        (1932800000, 614400000),  // 1526: gradient of features.3.1.block.1 input, 10,560,000 floats per image
+        (1943360000, 624960000),  // 1526: gradient of features.3.1.block.1 input, 10,560,000 floats per image
         (1446720000, 603840000),  // 1527: features.3.1.block.0 output (recomputed), 10,560,000 floats per image
         (1446720000, 605760000),  // 1528: gradient of features.3.1.block.0 input, 1,760,000 floats per image
         (1932800000, 899840000),  // 1529: gradient of features.3.0.block.3 input, 6,240,000 floats per image
@@ -29658,70 +29996,70 @@ public final class EfficientNetL2Training: TrainableModel {
         (1386240000, 618240000),  // 1536: gradient of features.2.10.block.3 input, 24,960,000 floats per image
         (1361280000, 593280000),  // 1537: features.2.10.block.2 output (recomputed), 24,960,000 floats per image
         (1336320000, 543360000),  // 1538: features.2.10.block.1 output (recomputed), 24,960,000 floats per image
-        (1311360000, 568320000),  // 1539: gradient of features.2.10.block.1 input, 24,960,000 floats per image
+        (1336320000, 593280000),  // 1539: gradient of features.2.10.block.1 input, 24,960,000 floats per image
         (1286400000, 543360000),  // 1540: features.2.10.block.0 output (recomputed), 24,960,000 floats per image
-        (1286400000, 593280000),  // 1541: gradient of features.2.10.block.0 input, 4,160,000 floats per image
-        (1290560000, 597440000),  // 1542: gradient of features.2.9 branch, 4,160,000 floats per image
+        (1286400000, 618240000),  // 1541: gradient of features.2.10.block.0 input, 4,160,000 floats per image
+        (1290560000, 593280000),  // 1542: gradient of features.2.9 branch, 4,160,000 floats per image
         (1261440000, 568320000),  // 1543: gradient of features.2.9.block.3 input, 24,960,000 floats per image
         (1236480000, 543360000),  // 1544: features.2.9.block.2 output (recomputed), 24,960,000 floats per image
         (1211520000, 493440000),  // 1545: features.2.9.block.1 output (recomputed), 24,960,000 floats per image
-        (1186560000, 518400000),  // 1546: gradient of features.2.9.block.1 input, 24,960,000 floats per image
+        (1211520000, 543360000),  // 1546: gradient of features.2.9.block.1 input, 24,960,000 floats per image
         (1161600000, 493440000),  // 1547: features.2.9.block.0 output (recomputed), 24,960,000 floats per image
-        (1161600000, 543360000),  // 1548: gradient of features.2.9.block.0 input, 4,160,000 floats per image
-        (1165760000, 547520000),  // 1549: gradient of features.2.8 branch, 4,160,000 floats per image
+        (1161600000, 568320000),  // 1548: gradient of features.2.9.block.0 input, 4,160,000 floats per image
+        (1165760000, 543360000),  // 1549: gradient of features.2.8 branch, 4,160,000 floats per image
         (1136640000, 518400000),  // 1550: gradient of features.2.8.block.3 input, 24,960,000 floats per image
         (1111680000, 493440000),  // 1551: features.2.8.block.2 output (recomputed), 24,960,000 floats per image
         (1086720000, 443520000),  // 1552: features.2.8.block.1 output (recomputed), 24,960,000 floats per image
-        (1061760000, 468480000),  // 1553: gradient of features.2.8.block.1 input, 24,960,000 floats per image
+        (1086720000, 493440000),  // 1553: gradient of features.2.8.block.1 input, 24,960,000 floats per image
         (1036800000, 443520000),  // 1554: features.2.8.block.0 output (recomputed), 24,960,000 floats per image
-        (1036800000, 493440000),  // 1555: gradient of features.2.8.block.0 input, 4,160,000 floats per image
-        (1040960000, 497600000),  // 1556: gradient of features.2.7 branch, 4,160,000 floats per image
+        (1036800000, 518400000),  // 1555: gradient of features.2.8.block.0 input, 4,160,000 floats per image
+        (1040960000, 493440000),  // 1556: gradient of features.2.7 branch, 4,160,000 floats per image
         (1011840000, 468480000),  // 1557: gradient of features.2.7.block.3 input, 24,960,000 floats per image
         (986880000, 443520000),  // 1558: features.2.7.block.2 output (recomputed), 24,960,000 floats per image
         (961920000, 393600000),  // 1559: features.2.7.block.1 output (recomputed), 24,960,000 floats per image
-        (936960000, 418560000),  // 1560: gradient of features.2.7.block.1 input, 24,960,000 floats per image
+        (961920000, 443520000),  // 1560: gradient of features.2.7.block.1 input, 24,960,000 floats per image
         (912000000, 393600000),  // 1561: features.2.7.block.0 output (recomputed), 24,960,000 floats per image
-        (912000000, 443520000),  // 1562: gradient of features.2.7.block.0 input, 4,160,000 floats per image
-        (916160000, 447680000),  // 1563: gradient of features.2.6 branch, 4,160,000 floats per image
+        (912000000, 468480000),  // 1562: gradient of features.2.7.block.0 input, 4,160,000 floats per image
+        (916160000, 443520000),  // 1563: gradient of features.2.6 branch, 4,160,000 floats per image
         (887040000, 418560000),  // 1564: gradient of features.2.6.block.3 input, 24,960,000 floats per image
         (862080000, 393600000),  // 1565: features.2.6.block.2 output (recomputed), 24,960,000 floats per image
         (837120000, 343680000),  // 1566: features.2.6.block.1 output (recomputed), 24,960,000 floats per image
-        (812160000, 368640000),  // 1567: gradient of features.2.6.block.1 input, 24,960,000 floats per image
+        (837120000, 393600000),  // 1567: gradient of features.2.6.block.1 input, 24,960,000 floats per image
         (787200000, 343680000),  // 1568: features.2.6.block.0 output (recomputed), 24,960,000 floats per image
-        (787200000, 393600000),  // 1569: gradient of features.2.6.block.0 input, 4,160,000 floats per image
-        (791360000, 397760000),  // 1570: gradient of features.2.5 branch, 4,160,000 floats per image
+        (787200000, 418560000),  // 1569: gradient of features.2.6.block.0 input, 4,160,000 floats per image
+        (791360000, 393600000),  // 1570: gradient of features.2.5 branch, 4,160,000 floats per image
         (762240000, 368640000),  // 1571: gradient of features.2.5.block.3 input, 24,960,000 floats per image
         (737280000, 343680000),  // 1572: features.2.5.block.2 output (recomputed), 24,960,000 floats per image
         (712320000, 293760000),  // 1573: features.2.5.block.1 output (recomputed), 24,960,000 floats per image
-        (687360000, 318720000),  // 1574: gradient of features.2.5.block.1 input, 24,960,000 floats per image
+        (712320000, 343680000),  // 1574: gradient of features.2.5.block.1 input, 24,960,000 floats per image
         (662400000, 293760000),  // 1575: features.2.5.block.0 output (recomputed), 24,960,000 floats per image
-        (662400000, 343680000),  // 1576: gradient of features.2.5.block.0 input, 4,160,000 floats per image
-        (666560000, 347840000),  // 1577: gradient of features.2.4 branch, 4,160,000 floats per image
+        (662400000, 368640000),  // 1576: gradient of features.2.5.block.0 input, 4,160,000 floats per image
+        (666560000, 343680000),  // 1577: gradient of features.2.4 branch, 4,160,000 floats per image
         (637440000, 318720000),  // 1578: gradient of features.2.4.block.3 input, 24,960,000 floats per image
         (612480000, 293760000),  // 1579: features.2.4.block.2 output (recomputed), 24,960,000 floats per image
         (587520000, 243840000),  // 1580: features.2.4.block.1 output (recomputed), 24,960,000 floats per image
-        (562560000, 268800000),  // 1581: gradient of features.2.4.block.1 input, 24,960,000 floats per image
+        (587520000, 293760000),  // 1581: gradient of features.2.4.block.1 input, 24,960,000 floats per image
         (537600000, 243840000),  // 1582: features.2.4.block.0 output (recomputed), 24,960,000 floats per image
-        (537600000, 293760000),  // 1583: gradient of features.2.4.block.0 input, 4,160,000 floats per image
-        (541760000, 297920000),  // 1584: gradient of features.2.3 branch, 4,160,000 floats per image
+        (537600000, 318720000),  // 1583: gradient of features.2.4.block.0 input, 4,160,000 floats per image
+        (541760000, 293760000),  // 1584: gradient of features.2.3 branch, 4,160,000 floats per image
         (512640000, 268800000),  // 1585: gradient of features.2.3.block.3 input, 24,960,000 floats per image
         (487680000, 243840000),  // 1586: features.2.3.block.2 output (recomputed), 24,960,000 floats per image
         (462720000, 193920000),  // 1587: features.2.3.block.1 output (recomputed), 24,960,000 floats per image
-        (437760000, 218880000),  // 1588: gradient of features.2.3.block.1 input, 24,960,000 floats per image
+        (462720000, 243840000),  // 1588: gradient of features.2.3.block.1 input, 24,960,000 floats per image
         (412800000, 193920000),  // 1589: features.2.3.block.0 output (recomputed), 24,960,000 floats per image
-        (412800000, 243840000),  // 1590: gradient of features.2.3.block.0 input, 4,160,000 floats per image
-        (416960000, 248000000),  // 1591: gradient of features.2.2 branch, 4,160,000 floats per image
+        (412800000, 268800000),  // 1590: gradient of features.2.3.block.0 input, 4,160,000 floats per image
+        (416960000, 243840000),  // 1591: gradient of features.2.2 branch, 4,160,000 floats per image
         (387840000, 218880000),  // 1592: gradient of features.2.2.block.3 input, 24,960,000 floats per image
         (362880000, 193920000),  // 1593: features.2.2.block.2 output (recomputed), 24,960,000 floats per image
         (337920000, 144000000),  // 1594: features.2.2.block.1 output (recomputed), 24,960,000 floats per image
-        (312960000, 168960000),  // 1595: gradient of features.2.2.block.1 input, 24,960,000 floats per image
+        (337920000, 193920000),  // 1595: gradient of features.2.2.block.1 input, 24,960,000 floats per image
         (288000000, 144000000),  // 1596: features.2.2.block.0 output (recomputed), 24,960,000 floats per image
-        (288000000, 193920000),  // 1597: gradient of features.2.2.block.0 input, 4,160,000 floats per image
-        (292160000, 198080000),  // 1598: gradient of features.2.1 branch, 4,160,000 floats per image
+        (288000000, 218880000),  // 1597: gradient of features.2.2.block.0 input, 4,160,000 floats per image
+        (292160000, 193920000),  // 1598: gradient of features.2.1 branch, 4,160,000 floats per image
         (263040000, 168960000),  // 1599: gradient of features.2.1.block.3 input, 24,960,000 floats per image
         (238080000, 144000000),  // 1600: features.2.1.block.2 output (recomputed), 24,960,000 floats per image
         (213120000, 94080000),  // 1601: features.2.1.block.1 output (recomputed), 24,960,000 floats per image
-        (188160000, 119040000),  // 1602: gradient of features.2.1.block.1 input, 24,960,000 floats per image
+        (213120000, 144000000),  // 1602: gradient of features.2.1.block.1 input, 24,960,000 floats per image
         (163200000, 94080000),  // 1603: features.2.1.block.0 output (recomputed), 24,960,000 floats per image
         (163200000, 103680000),  // 1604: gradient of features.2.1.block.0 input, 4,160,000 floats per image
         (207360000, 207360000),  // 1605: gradient of features.2.0.block.3 input, 17,280,000 floats per image
@@ -32720,15 +33058,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14200320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]"),
         .init("features.7.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 11360256,
-              "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 8256]"),
+              "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]"),
         .init("features.7.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.5.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]"),
+        .init("features.7.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]"),
         .init("features.7.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -32750,15 +33088,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14200320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]"),
         .init("features.7.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 11360256,
-              "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 8256]"),
+              "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]"),
         .init("features.7.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.4.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]"),
+        .init("features.7.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]"),
         .init("features.7.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -32780,15 +33118,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14200320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]"),
         .init("features.7.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 11360256,
-              "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 8256]"),
+              "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.3.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]"),
+        .init("features.7.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]"),
         .init("features.7.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -32810,15 +33148,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14200320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]"),
         .init("features.7.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 11360256,
-              "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 8256]"),
+              "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]"),
+        .init("features.7.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]"),
         .init("features.7.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -32840,15 +33178,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14200320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 1376]"),
         .init("features.7.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 11360256,
-              "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 8256]"),
+              "squeeze-excitation 8256 -> 344 -> 8256 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 8256]"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]"),
+        .init("features.7.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 8256] <- [n, 25, 25, 8256]"),
         .init("features.7.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -32868,15 +33206,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 8503680000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 1376]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 55620000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 55620000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -32896,15 +33234,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.21.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.21.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.21.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.21.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.21.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.21.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.21.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.21.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.21.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.21.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.21.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -32926,15 +33264,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.20.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.20.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.20.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.20.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.20.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.20.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.20.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.20.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.20.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.20.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.20.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -32956,15 +33294,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.19.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.19.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.19.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.19.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.19.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.19.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.19.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.19.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.19.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.19.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.19.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -32986,15 +33324,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.18.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.18.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.18.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.18.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.18.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.18.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.18.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.18.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.18.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.18.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.18.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33016,15 +33354,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.17.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.17.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.17.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.17.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.17.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.17.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.17.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.17.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.17.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.17.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.17.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33046,15 +33384,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.16.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.16.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.16.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.16.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.16.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.16.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.16.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.16.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.16.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.16.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.16.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33076,15 +33414,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.15.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.15.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.15.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.15.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.15.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.15.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.15.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.15.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.15.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.15.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.15.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33106,15 +33444,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.14.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.14.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.14.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.14.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.14.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.14.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.14.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.14.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.14.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.14.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33136,15 +33474,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.13.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.13.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.13.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.13.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.13.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.13.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.13.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.13.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.13.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.13.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33166,15 +33504,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.12.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.12.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.12.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.12.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.12.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.12.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.12.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.12.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33196,15 +33534,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.11.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.11.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.11.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.11.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.11.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.11.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.11.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.11.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33226,15 +33564,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.10.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.10.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.10.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33256,15 +33594,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.9.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.9.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.9.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33286,15 +33624,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33316,15 +33654,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33346,15 +33684,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33376,15 +33714,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33406,15 +33744,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33436,15 +33774,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33466,15 +33804,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33496,15 +33834,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5092320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 824]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 4073856,
-              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 4944]"),
+              "squeeze-excitation 4944 -> 206 -> 4944 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 4944]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 154500000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 154500000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 25, 25, 4944] <- [n, 25, 25, 4944]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33524,15 +33862,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2966400000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 25, 25, 2880] <- [n, 25, 25, 824]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 25, 25, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 25, 25, 2880]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 90000000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 25, 25, 2880]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 90000000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 25, 25, 2880]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33552,15 +33890,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.15.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.15.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.15.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.15.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.15.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.15.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.15.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.15.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.15.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.15.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.15.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33582,15 +33920,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.14.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.14.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.14.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.14.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.14.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.14.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.14.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.14.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.14.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.14.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33612,15 +33950,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.13.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.13.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.13.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.13.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.13.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.13.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.13.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.13.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.13.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.13.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33642,15 +33980,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.12.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.12.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.12.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.12.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.12.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.12.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.12.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.12.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.12.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33672,15 +34010,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.11.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.11.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.11.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.11.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.11.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.11.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.11.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.11.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.11.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33702,15 +34040,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.10.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.10.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.10.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.10.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33732,15 +34070,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.9.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.9.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.9.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.9.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33762,15 +34100,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.8.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33792,15 +34130,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33822,15 +34160,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33852,15 +34190,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33882,15 +34220,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33912,15 +34250,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33942,15 +34280,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -33972,15 +34310,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 6912000000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 480]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1382400,
-              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2880]"),
+              "squeeze-excitation 2880 -> 120 -> 2880 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2880]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 360000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 360000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2880] <- [n, 50, 50, 2880]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34000,15 +34338,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 4953600000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 480]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 258000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 258000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34028,15 +34366,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.15.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.15.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.15.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.15.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.15.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.15.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.15.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.15.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.15.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.15.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.15.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34058,15 +34396,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.14.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.14.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.14.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.14.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.14.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.14.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.14.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.14.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.14.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.14.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.14.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34088,15 +34426,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.13.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.13.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.13.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.13.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.13.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.13.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.13.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.13.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.13.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.13.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.13.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34118,15 +34456,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.12.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.12.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.12.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.12.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.12.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.12.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.12.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.12.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.12.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.12.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.12.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34148,15 +34486,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.11.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.11.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.11.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.11.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.11.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.11.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.11.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.11.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.11.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.11.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.11.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34178,15 +34516,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.10.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.10.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.10.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.10.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34208,15 +34546,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.9.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.9.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.9.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.9.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34238,15 +34576,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.8.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34268,15 +34606,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34298,15 +34636,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34328,15 +34666,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34358,15 +34696,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34388,15 +34726,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34418,15 +34756,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34448,15 +34786,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3550080000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 344]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 710016,
-              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 2064]"),
+              "squeeze-excitation 2064 -> 86 -> 2064 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 2064]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 92880000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 92880000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 50, 50, 2064] <- [n, 50, 50, 2064]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34476,15 +34814,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1816320000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 50, 50, 1056] <- [n, 50, 50, 344]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 50, 50, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 50, 50, 1056]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 47520000,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 50, 50, 1056]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 47520000,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 50, 50, 1056]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34504,15 +34842,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
         .init("features.3.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.10.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.10.block.1", kind: "depthwise backward", macsPerImage: 528000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
+        .init("features.3.10.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 528000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
         .init("features.3.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.10.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34534,15 +34872,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
         .init("features.3.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.9.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.9.block.1", kind: "depthwise backward", macsPerImage: 528000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
+        .init("features.3.9.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 528000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
         .init("features.3.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.9.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34564,15 +34902,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
         .init("features.3.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.8.block.1", kind: "depthwise backward", macsPerImage: 528000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
+        .init("features.3.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 528000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
         .init("features.3.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34594,15 +34932,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
         .init("features.3.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.7.block.1", kind: "depthwise backward", macsPerImage: 528000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
+        .init("features.3.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 528000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
         .init("features.3.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34624,15 +34962,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
         .init("features.3.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.6.block.1", kind: "depthwise backward", macsPerImage: 528000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
+        .init("features.3.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 528000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
         .init("features.3.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34654,15 +34992,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
         .init("features.3.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: 528000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
+        .init("features.3.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 528000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
         .init("features.3.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34684,15 +35022,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
         .init("features.3.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: 528000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
+        .init("features.3.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 528000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
         .init("features.3.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34714,15 +35052,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
         .init("features.3.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 528000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
+        .init("features.3.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 528000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34744,15 +35082,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
         .init("features.3.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 528000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 528000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34774,15 +35112,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3717120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 176]"),
         .init("features.3.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 185856,
-              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 1056]"),
+              "squeeze-excitation 1056 -> 44 -> 1056 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 1056]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 528000000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 528000000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 100, 100, 1056] <- [n, 100, 100, 1056]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34802,15 +35140,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 2196480000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 100, 100, 624] <- [n, 100, 100, 176]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
-              "squeeze-excitation 624 -> 26 -> 624 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 100, 100, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 100, 100, 624]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 312000000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 100, 100, 624]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 312000000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 100, 100, 624]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34830,15 +35168,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.10.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
         .init("features.2.10.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
-              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.10.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.10.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.10.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.10.block.1", kind: "depthwise backward", macsPerImage: 449280000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
+        .init("features.2.10.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 449280000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
         .init("features.2.10.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.10.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34860,15 +35198,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.9.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
         .init("features.2.9.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
-              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.9.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.9.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.9.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.9.block.1", kind: "depthwise backward", macsPerImage: 449280000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
+        .init("features.2.9.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 449280000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
         .init("features.2.9.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.9.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34890,15 +35228,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.8.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
         .init("features.2.8.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
-              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.8.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.8.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.8.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.8.block.1", kind: "depthwise backward", macsPerImage: 449280000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
+        .init("features.2.8.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 449280000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
         .init("features.2.8.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.8.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34920,15 +35258,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.7.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
         .init("features.2.7.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
-              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.7.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.7.block.1", kind: "depthwise backward", macsPerImage: 449280000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
+        .init("features.2.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 449280000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
         .init("features.2.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34950,15 +35288,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.6.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
         .init("features.2.6.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
-              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.6.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.6.block.1", kind: "depthwise backward", macsPerImage: 449280000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
+        .init("features.2.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 449280000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
         .init("features.2.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -34980,15 +35318,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.5.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
         .init("features.2.5.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
-              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.5.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: 449280000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
+        .init("features.2.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 449280000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
         .init("features.2.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -35010,15 +35348,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.4.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
         .init("features.2.4.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
-              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.4.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: 449280000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
+        .init("features.2.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 449280000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
         .init("features.2.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -35040,15 +35378,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.3.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
         .init("features.2.3.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
-              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.3.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 449280000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
+        .init("features.2.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 449280000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -35070,15 +35408,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.2.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
         .init("features.2.2.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
-              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.2.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 449280000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 449280000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -35100,15 +35438,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 5191680000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 104]"),
         .init("features.2.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 64896,
-              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 624]"),
+              "squeeze-excitation 624 -> 26 -> 624 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 624]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 449280000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 449280000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 200, 200, 624] <- [n, 200, 200, 624]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -35128,15 +35466,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3594240000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 200, 200, 432] <- [n, 200, 200, 104]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 31104,
-              "squeeze-excitation 432 -> 18 -> 432 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 200, 200, 432]"),
+              "squeeze-excitation 432 -> 18 -> 432 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 200, 200, 432]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 311040000,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 400, 400, 432] <- [n, 200, 200, 432]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 311040000,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 400, 400, 432] <- [n, 200, 200, 432]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -35156,11 +35494,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.5.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
         .init("features.1.5.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
-              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.5.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 400, 400, 72]"),
+              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.5.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]"),
         .init("features.1.5.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.5.block.0", kind: "depthwise backward", macsPerImage: 207360000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
+        .init("features.1.5.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 207360000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
         .init("features.1.5.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.5", kind: "shortcut backward", macsPerImage: nil,
@@ -35178,11 +35516,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
         .init("features.1.4.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
-              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.4.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 400, 400, 72]"),
+              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.4.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]"),
         .init("features.1.4.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.4.block.0", kind: "depthwise backward", macsPerImage: 207360000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
+        .init("features.1.4.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 207360000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
         .init("features.1.4.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.4", kind: "shortcut backward", macsPerImage: nil,
@@ -35200,11 +35538,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
         .init("features.1.3.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
-              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.3.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 400, 400, 72]"),
+              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.3.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: 207360000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
+        .init("features.1.3.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 207360000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
         .init("features.1.3.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.3", kind: "shortcut backward", macsPerImage: nil,
@@ -35222,11 +35560,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
         .init("features.1.2.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
-              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.2.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 400, 400, 72]"),
+              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: 207360000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
+        .init("features.1.2.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 207360000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
         .init("features.1.2.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.2", kind: "shortcut backward", macsPerImage: nil,
@@ -35244,11 +35582,11 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
         .init("features.1.1.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 5184,
-              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.1.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 400, 400, 72]"),
+              "squeeze-excitation 72 -> 18 -> 72 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 72]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: 207360000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
+        .init("features.1.1.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 207360000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 72] <- [n, 400, 400, 72]"),
         .init("features.1.1.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.1.1", kind: "shortcut backward", macsPerImage: nil,
@@ -35264,15 +35602,15 @@ public final class EfficientNetL2Training: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 3133440000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 400, 400, 136] <- [n, 400, 400, 72]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18496,
-              "squeeze-excitation 136 -> 34 -> 136 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 400, 400, 136]"),
+              "squeeze-excitation 136 -> 34 -> 136 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 400, 400, 136]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 391680000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 136] <- [n, 400, 400, 136]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 391680000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 400, 400, 136] <- [n, 400, 400, 136]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

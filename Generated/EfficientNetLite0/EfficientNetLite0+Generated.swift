@@ -904,12 +904,12 @@ extension EfficientNetLite0 {
 
 /// EfficientNetLite0 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 13,497,360 floats per image (saved activations and gradients, packed by lifetime), 7,400,960 with `recomputeActivations`; parameters: 4,694,160 floats.
+/// Training arena: 13,497,360 floats per image (saved activations and gradients, packed by lifetime), 7,426,048 with `recomputeActivations`; parameters: 4,694,160 floats.
 public final class EfficientNetLite0Training: TrainableModel {
     public static let descriptor = EfficientNetLite0.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 4694160,
-        arenaFloatsPerImage: 13497360, recomputingArenaFloatsPerImage: 7400960,
+        arenaFloatsPerImage: 13497360, recomputingArenaFloatsPerImage: 7426048,
         fixedFloats: 819488,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.3.0", "features.3.1", "features.4.0", "features.4.1", "features.4.2", "features.5.0", "features.5.1", "features.5.2", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
@@ -930,7 +930,8 @@ public final class EfficientNetLite0Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
@@ -954,13 +955,25 @@ public final class EfficientNetLite0Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 112, width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, threads: pool.threadCount))
         return floats
     }
 
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 7400960 : 13497360
+        let arenaFloats = options.recomputeActivations ? 7426048 : 13497360
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -3013,12 +3026,12 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(125),
             gradWeights: s.g + 2628512, workspace: s.ws, pool: pool)
         s.profiler?.stop(259)
-        // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        // features.7.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(125), input: s.tensor(110), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(125), input: s.tensor(110), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 793248,
-            savedInvStd: s.f + 794400, activation: .relu6, gradInput: s.tensor(125), gradGamma: s.g + 2623904,
-            gradBeta: s.g + 2625056, pool: pool)
+            savedInvStd: s.f + 794400, activation: .relu6, gradGamma: s.g + 2623904, gradBeta: s.g + 2625056,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(260)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -3040,11 +3053,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 805920, count: 10368)
         s.profiler?.stop(263)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(125), input: s.tensor(128), batch: s.n, height: 7,
-            width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
-            weights: s.f + 795552, gradInput: s.tensor(127), gradWeights: s.f + 805920, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(125), preActivation: s.tensor(110),
+            gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(128), batch: s.n, height: 7, width: 7,
+            channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
+            weights: s.f + 795552, gradInput: s.tensor(127), gradWeights: s.f + 805920, workspace: s.ws, pool: pool)
         s.profiler?.stop(264)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3106,12 +3121,12 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(131),
             gradWeights: s.g + 2165792, workspace: s.ws, pool: pool)
         s.profiler?.stop(272)
-        // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        // features.6.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(131), input: s.tensor(102), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(131), input: s.tensor(102), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 730656,
-            savedInvStd: s.f + 731808, activation: .relu6, gradInput: s.tensor(131), gradGamma: s.g + 2161184,
-            gradBeta: s.g + 2162336, pool: pool)
+            savedInvStd: s.f + 731808, activation: .relu6, gradGamma: s.g + 2161184, gradBeta: s.g + 2162336,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(273)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -3133,11 +3148,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 761760, count: 28800)
         s.profiler?.stop(276)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(131), input: s.tensor(134), batch: s.n, height: 7,
-            width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 732960, gradInput: s.tensor(133), gradWeights: s.f + 761760, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(131), preActivation: s.tensor(102),
+            gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(134), batch: s.n, height: 7, width: 7,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 732960, gradInput: s.tensor(133), gradWeights: s.f + 761760, workspace: s.ws, pool: pool)
         s.profiler?.stop(277)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3203,12 +3220,12 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(137),
             gradWeights: s.g + 1684640, workspace: s.ws, pool: pool)
         s.profiler?.stop(286)
-        // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        // features.6.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(137), input: s.tensor(94), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(137), input: s.tensor(94), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 668064,
-            savedInvStd: s.f + 669216, activation: .relu6, gradInput: s.tensor(137), gradGamma: s.g + 1680032,
-            gradBeta: s.g + 1681184, pool: pool)
+            savedInvStd: s.f + 669216, activation: .relu6, gradGamma: s.g + 1680032, gradBeta: s.g + 1681184,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(287)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -3230,11 +3247,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 699168, count: 28800)
         s.profiler?.stop(290)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(137), input: s.tensor(140), batch: s.n, height: 7,
-            width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 670368, gradInput: s.tensor(139), gradWeights: s.f + 699168, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(137), preActivation: s.tensor(94),
+            gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(140), batch: s.n, height: 7, width: 7,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 670368, gradInput: s.tensor(139), gradWeights: s.f + 699168, workspace: s.ws, pool: pool)
         s.profiler?.stop(291)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3300,12 +3319,12 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(143),
             gradWeights: s.g + 1203488, workspace: s.ws, pool: pool)
         s.profiler?.stop(300)
-        // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]
+        // features.6.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(143), input: s.tensor(86), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(143), input: s.tensor(86), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 605472,
-            savedInvStd: s.f + 606624, activation: .relu6, gradInput: s.tensor(143), gradGamma: s.g + 1198880,
-            gradBeta: s.g + 1200032, pool: pool)
+            savedInvStd: s.f + 606624, activation: .relu6, gradGamma: s.g + 1198880, gradBeta: s.g + 1200032,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(301)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -3327,11 +3346,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 636576, count: 28800)
         s.profiler?.stop(304)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(143), input: s.tensor(146), batch: s.n, height: 7,
-            width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
-            weights: s.f + 607776, gradInput: s.tensor(145), gradWeights: s.f + 636576, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(143), preActivation: s.tensor(86),
+            gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(146), batch: s.n, height: 7, width: 7,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
+            weights: s.f + 607776, gradInput: s.tensor(145), gradWeights: s.f + 636576, workspace: s.ws, pool: pool)
         s.profiler?.stop(305)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3391,11 +3412,11 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(148), gradWeights: s.g + 814496,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(313)
-        // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 7, 7, 672]
+        // features.6.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(148), input: s.tensor(80), pixels: 49 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(148), input: s.tensor(80), pixels: 49 &* s.n,
             channels: 672, gamma: s.p + 811808, beta: s.p + 812480, savedMean: s.f + 567840, savedInvStd: s.f + 568512,
-            activation: .relu6, gradInput: s.tensor(148), gradGamma: s.g + 811808, gradBeta: s.g + 812480, pool: pool)
+            activation: .relu6, gradGamma: s.g + 811808, gradBeta: s.g + 812480, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(314)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -3417,11 +3438,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 585984, count: 16800)
         s.profiler?.stop(317)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(148), input: s.tensor(151), batch: s.n, height: 14,
-            width: 14, channels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
-            weights: s.f + 569184, gradInput: s.tensor(150), gradWeights: s.f + 585984, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(148), preActivation: s.tensor(80),
+            gamma: s.p + 811808, beta: s.p + 812480, savedMean: s.f + 567840, savedInvStd: s.f + 568512,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(151), batch: s.n, height: 14, width: 14,
+            channels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
+            weights: s.f + 569184, gradInput: s.tensor(150), gradWeights: s.f + 585984, workspace: s.ws, pool: pool)
         s.profiler?.stop(318)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3482,11 +3505,11 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(154), gradWeights: s.g + 641344,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(326)
-        // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
+        // features.5.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(154), input: s.tensor(72), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(154), input: s.tensor(72), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 638656, beta: s.p + 639328, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
-            activation: .relu6, gradInput: s.tensor(154), gradGamma: s.g + 638656, gradBeta: s.g + 639328, pool: pool)
+            activation: .relu6, gradGamma: s.g + 638656, gradBeta: s.g + 639328, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(327)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -3508,11 +3531,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 549472, count: 16800)
         s.profiler?.stop(330)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(154), input: s.tensor(157), batch: s.n, height: 14,
-            width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 532672, gradInput: s.tensor(156), gradWeights: s.f + 549472, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(154), preActivation: s.tensor(72),
+            gamma: s.p + 638656, beta: s.p + 639328, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(157), batch: s.n, height: 14, width: 14,
+            channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
+            weights: s.f + 532672, gradInput: s.tensor(156), gradWeights: s.f + 549472, workspace: s.ws, pool: pool)
         s.profiler?.stop(331)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3577,11 +3602,11 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(160), gradWeights: s.g + 468192,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(340)
-        // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]
+        // features.5.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(160), input: s.tensor(64), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(160), input: s.tensor(64), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 465504, beta: s.p + 466176, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
-            activation: .relu6, gradInput: s.tensor(160), gradGamma: s.g + 465504, gradBeta: s.g + 466176, pool: pool)
+            activation: .relu6, gradGamma: s.g + 465504, gradBeta: s.g + 466176, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(341)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -3603,11 +3628,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 512960, count: 16800)
         s.profiler?.stop(344)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(160), input: s.tensor(163), batch: s.n, height: 14,
-            width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 496160, gradInput: s.tensor(162), gradWeights: s.f + 512960, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(160), preActivation: s.tensor(64),
+            gamma: s.p + 465504, beta: s.p + 466176, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(163), batch: s.n, height: 14, width: 14,
+            channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
+            weights: s.f + 496160, gradInput: s.tensor(162), gradWeights: s.f + 512960, workspace: s.ws, pool: pool)
         s.profiler?.stop(345)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3666,11 +3693,11 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(165), gradWeights: s.g + 316544,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(353)
-        // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
+        // features.5.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(58), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(165), input: s.tensor(58), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 314624, beta: s.p + 315104, savedMean: s.f + 468288, savedInvStd: s.f + 468768,
-            activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 314624, gradBeta: s.g + 315104, pool: pool)
+            activation: .relu6, gradGamma: s.g + 314624, gradBeta: s.g + 315104, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(354)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -3692,11 +3719,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 481248, count: 12000)
         s.profiler?.stop(357)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(168), batch: s.n, height: 14,
-            width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
-            weights: s.f + 469248, gradInput: s.tensor(167), gradWeights: s.f + 481248, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(165), preActivation: s.tensor(58),
+            gamma: s.p + 314624, beta: s.p + 315104, savedMean: s.f + 468288, savedInvStd: s.f + 468768,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(168), batch: s.n, height: 14, width: 14,
+            channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
+            weights: s.f + 469248, gradInput: s.tensor(167), gradWeights: s.f + 481248, workspace: s.ws, pool: pool)
         s.profiler?.stop(358)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3757,11 +3786,11 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(171), gradWeights: s.g + 223584,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(366)
-        // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
+        // features.4.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(171), input: s.tensor(50), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(171), input: s.tensor(50), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 221664, beta: s.p + 222144, savedMean: s.f + 457568, savedInvStd: s.f + 458048,
-            activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 221664, gradBeta: s.g + 222144, pool: pool)
+            activation: .relu6, gradGamma: s.g + 221664, gradBeta: s.g + 222144, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(367)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -3783,11 +3812,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 462848, count: 4320)
         s.profiler?.stop(370)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(171), input: s.tensor(174), batch: s.n, height: 14,
-            width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 458528, gradInput: s.tensor(173), gradWeights: s.f + 462848, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(171), preActivation: s.tensor(50),
+            gamma: s.p + 221664, beta: s.p + 222144, savedMean: s.f + 457568, savedInvStd: s.f + 458048,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(174), batch: s.n, height: 14, width: 14,
+            channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
+            weights: s.f + 458528, gradInput: s.tensor(173), gradWeights: s.f + 462848, workspace: s.ws, pool: pool)
         s.profiler?.stop(371)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3852,11 +3883,11 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(177), gradWeights: s.g + 138304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(380)
-        // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]
+        // features.4.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(42), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(177), input: s.tensor(42), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 136384, beta: s.p + 136864, savedMean: s.f + 446848, savedInvStd: s.f + 447328,
-            activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 136384, gradBeta: s.g + 136864, pool: pool)
+            activation: .relu6, gradGamma: s.g + 136384, gradBeta: s.g + 136864, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(381)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -3878,11 +3909,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 452128, count: 4320)
         s.profiler?.stop(384)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(177), input: s.tensor(180), batch: s.n, height: 14,
-            width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
-            weights: s.f + 447808, gradInput: s.tensor(179), gradWeights: s.f + 452128, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(177), preActivation: s.tensor(42),
+            gamma: s.p + 136384, beta: s.p + 136864, savedMean: s.f + 446848, savedInvStd: s.f + 447328,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(180), batch: s.n, height: 14, width: 14,
+            channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
+            weights: s.f + 447808, gradInput: s.tensor(179), gradWeights: s.f + 452128, workspace: s.ws, pool: pool)
         s.profiler?.stop(385)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3941,11 +3974,11 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(182), gradWeights: s.g + 72224,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(393)
-        // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 14, 14, 240]
+        // features.4.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(182), input: s.tensor(36), pixels: 196 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(182), input: s.tensor(36), pixels: 196 &* s.n,
             channels: 240, gamma: s.p + 71264, beta: s.p + 71504, savedMean: s.f + 440928, savedInvStd: s.f + 441168,
-            activation: .relu6, gradInput: s.tensor(182), gradGamma: s.g + 71264, gradBeta: s.g + 71504, pool: pool)
+            activation: .relu6, gradGamma: s.g + 71264, gradBeta: s.g + 71504, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(394)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -3967,11 +4000,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 443568, count: 2160)
         s.profiler?.stop(397)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(182), input: s.tensor(185), batch: s.n, height: 28,
-            width: 28, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14,
-            weights: s.f + 441408, gradInput: s.tensor(184), gradWeights: s.f + 443568, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(182), preActivation: s.tensor(36),
+            gamma: s.p + 71264, beta: s.p + 71504, savedMean: s.f + 440928, savedInvStd: s.f + 441168,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(185), batch: s.n, height: 28, width: 28,
+            channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14,
+            weights: s.f + 441408, gradInput: s.tensor(184), gradWeights: s.f + 443568, workspace: s.ws, pool: pool)
         s.profiler?.stop(398)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4032,11 +4067,11 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(188), gradWeights: s.g + 48752,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(406)
-        // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]
+        // features.3.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(188), input: s.tensor(28), pixels: 784 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(188), input: s.tensor(28), pixels: 784 &* s.n,
             channels: 240, gamma: s.p + 47792, beta: s.p + 48032, savedMean: s.f + 427888, savedInvStd: s.f + 428128,
-            activation: .relu6, gradInput: s.tensor(188), gradGamma: s.g + 47792, gradBeta: s.g + 48032, pool: pool)
+            activation: .relu6, gradGamma: s.g + 47792, gradBeta: s.g + 48032, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(407)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -4058,11 +4093,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 434368, count: 6000)
         s.profiler?.stop(410)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(188), input: s.tensor(191), batch: s.n, height: 28,
-            width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
-            weights: s.f + 428368, gradInput: s.tensor(190), gradWeights: s.f + 434368, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(188), preActivation: s.tensor(28),
+            gamma: s.p + 47792, beta: s.p + 48032, savedMean: s.f + 427888, savedInvStd: s.f + 428128,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(191), batch: s.n, height: 28, width: 28,
+            channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
+            weights: s.f + 428368, gradInput: s.tensor(190), gradWeights: s.f + 434368, workspace: s.ws, pool: pool)
         s.profiler?.stop(411)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4121,11 +4158,11 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(193), gradWeights: s.g + 25280,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(419)
-        // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 28, 28, 144]
+        // features.3.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(193), input: s.tensor(22), pixels: 784 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(193), input: s.tensor(22), pixels: 784 &* s.n,
             channels: 144, gamma: s.p + 24704, beta: s.p + 24848, savedMean: s.f + 419840, savedInvStd: s.f + 419984,
-            activation: .relu6, gradInput: s.tensor(193), gradGamma: s.g + 24704, gradBeta: s.g + 24848, pool: pool)
+            activation: .relu6, gradGamma: s.g + 24704, gradBeta: s.g + 24848, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(420)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -4147,11 +4184,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 423728, count: 3600)
         s.profiler?.stop(423)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(193), input: s.tensor(196), batch: s.n, height: 56,
-            width: 56, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28,
-            weights: s.f + 420128, gradInput: s.tensor(195), gradWeights: s.f + 423728, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(193), preActivation: s.tensor(22),
+            gamma: s.p + 24704, beta: s.p + 24848, savedMean: s.f + 419840, savedInvStd: s.f + 419984,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(196), batch: s.n, height: 56, width: 56,
+            channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28,
+            weights: s.f + 420128, gradInput: s.tensor(195), gradWeights: s.f + 423728, workspace: s.ws, pool: pool)
         s.profiler?.stop(424)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4212,12 +4251,11 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(199), gradWeights: s.g + 13488,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(432)
-        // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]
+        // features.2.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(199), input: s.tensor(14),
-            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 416624,
-            savedInvStd: s.f + 416768, activation: .relu6, gradInput: s.tensor(199), gradGamma: s.g + 12912,
-            gradBeta: s.g + 13056, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(199), input: s.tensor(14), pixels: 3136 &* s.n,
+            channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768,
+            activation: .relu6, gradGamma: s.g + 12912, gradBeta: s.g + 13056, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(433)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
@@ -4239,11 +4277,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 418208, count: 1296)
         s.profiler?.stop(436)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(199), input: s.tensor(202), batch: s.n, height: 56,
-            width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
-            weights: s.f + 416912, gradInput: s.tensor(201), gradWeights: s.f + 418208, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(199), preActivation: s.tensor(14),
+            gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(202), batch: s.n, height: 56, width: 56,
+            channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
+            weights: s.f + 416912, gradInput: s.tensor(201), gradWeights: s.f + 418208, workspace: s.ws, pool: pool)
         s.profiler?.stop(437)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4301,11 +4341,11 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(204), gradWeights: s.g + 5152,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(445)
-        // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 56, 56, 96]
+        // features.2.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(204), input: s.tensor(8), pixels: 3136 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(204), input: s.tensor(8), pixels: 3136 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464,
-            activation: .relu6, gradInput: s.tensor(204), gradGamma: s.g + 4768, gradBeta: s.g + 4864, pool: pool)
+            activation: .relu6, gradGamma: s.g + 4768, gradBeta: s.g + 4864, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(446)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
@@ -4327,11 +4367,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 415424, count: 864)
         s.profiler?.stop(449)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(204), input: s.tensor(207), batch: s.n, height: 112,
-            width: 112, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56,
-            weights: s.f + 414560, gradInput: s.tensor(206), gradWeights: s.f + 415424, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(204), preActivation: s.tensor(8),
+            gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(207), batch: s.n, height: 112, width: 112,
+            channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56,
+            weights: s.f + 414560, gradInput: s.tensor(206), gradWeights: s.f + 415424, workspace: s.ws, pool: pool)
         s.profiler?.stop(450)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4385,12 +4427,11 @@ public final class EfficientNetLite0Training: TrainableModel {
             pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(209), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(457)
-        // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]
+        // features.1.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(209), input: s.tensor(2),
-            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504,
-            savedInvStd: s.f + 413536, activation: .relu6, gradInput: s.tensor(209), gradGamma: s.g + 1280,
-            gradBeta: s.g + 1312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(209), input: s.tensor(2), pixels: 12544 &* s.n,
+            channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536,
+            activation: .relu6, gradGamma: s.g + 1280, gradBeta: s.g + 1312, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(458)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -4412,11 +4453,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 413856, count: 288)
         s.profiler?.stop(461)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(209), input: s.tensor(212), batch: s.n, height: 112,
-            width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
-            weights: s.f + 413568, gradInput: s.tensor(211), gradWeights: s.f + 413856, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(209), preActivation: s.tensor(2),
+            gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(212), batch: s.n, height: 112, width: 112,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
+            weights: s.f + 413568, gradInput: s.tensor(211), gradWeights: s.f + 413856, workspace: s.ws, pool: pool)
         s.profiler?.stop(462)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4469,96 +4512,96 @@ public final class EfficientNetLite0Training: TrainableModel {
         (4666368, 2558976),  // 21: features.3.0.block.0 output, 451,584 floats per image
         (10380160, 5682432),  // 22: features.3.0.block.1 conv output, 112,896 floats per image
         (10493056, 2558976),  // 23: features.3.0.block.1 output, 112,896 floats per image
-        (13042624, 6952512),  // 24: features.3.0.block.2 conv output, 31,360 floats per image
-        (13073984, 6983872),  // 25: features.3.0.block.2 output, 31,360 floats per image
+        (13042624, 7008960),  // 24: features.3.0.block.2 conv output, 31,360 floats per image
+        (13073984, 7040320),  // 25: features.3.0.block.2 output, 31,360 floats per image
         (5117952, 2558976),  // 26: features.3.1.block.0 conv output, 188,160 floats per image
         (5306112, 2747136),  // 27: features.3.1.block.0 output, 188,160 floats per image
         (8178688, 2935296),  // 28: features.3.1.block.1 conv output, 188,160 floats per image
         (8366848, 2747136),  // 29: features.3.1.block.1 output, 188,160 floats per image
-        (13105344, 7015232),  // 30: features.3.1.block.2 conv output, 31,360 floats per image
+        (13105344, 7071680),  // 30: features.3.1.block.2 conv output, 31,360 floats per image
         (5494272, 2747136),  // 31: features.3.1.block.2 output, 31,360 floats per image
-        (13136704, 7046592),  // 32: features.3.1 output, 31,360 floats per image
+        (13136704, 7103040),  // 32: features.3.1 output, 31,360 floats per image
         (5568960, 5016752),  // 33: features.3.1 drop-path keep, 1 floats per image
         (8555008, 2747136),  // 34: features.4.0.block.0 conv output, 188,160 floats per image
         (8743168, 3123456),  // 35: features.4.0.block.0 output, 188,160 floats per image
-        (12882688, 6905472),  // 36: features.4.0.block.1 conv output, 47,040 floats per image
+        (12882688, 6961920),  // 36: features.4.0.block.1 conv output, 47,040 floats per image
         (12929728, 3123456),  // 37: features.4.0.block.1 output, 47,040 floats per image
-        (13299776, 7209664),  // 38: features.4.0.block.2 conv output, 15,680 floats per image
-        (13315456, 7225344),  // 39: features.4.0.block.2 output, 15,680 floats per image
+        (13299776, 7266112),  // 38: features.4.0.block.2 conv output, 15,680 floats per image
+        (13315456, 7281792),  // 39: features.4.0.block.2 output, 15,680 floats per image
         (10605952, 3518592),  // 40: features.4.1.block.0 conv output, 94,080 floats per image
         (10700032, 3123456),  // 41: features.4.1.block.0 output, 94,080 floats per image
         (10794112, 5795328),  // 42: features.4.1.block.1 conv output, 94,080 floats per image
         (10888192, 3123456),  // 43: features.4.1.block.1 output, 94,080 floats per image
-        (13331136, 7241024),  // 44: features.4.1.block.2 conv output, 15,680 floats per image
+        (13331136, 7297472),  // 44: features.4.1.block.2 conv output, 15,680 floats per image
         (5494272, 3123456),  // 45: features.4.1.block.2 output, 15,680 floats per image
-        (13346816, 7256704),  // 46: features.4.1 output, 15,680 floats per image
+        (13346816, 7313152),  // 46: features.4.1 output, 15,680 floats per image
         (5568976, 5016768),  // 47: features.4.1 drop-path keep, 1 floats per image
         (10982272, 5889408),  // 48: features.4.2.block.0 conv output, 94,080 floats per image
         (11076352, 3123456),  // 49: features.4.2.block.0 output, 94,080 floats per image
         (11170432, 5983488),  // 50: features.4.2.block.1 conv output, 94,080 floats per image
         (11264512, 3123456),  // 51: features.4.2.block.1 output, 94,080 floats per image
-        (13362496, 7272384),  // 52: features.4.2.block.2 conv output, 15,680 floats per image
+        (13362496, 7328832),  // 52: features.4.2.block.2 conv output, 15,680 floats per image
         (5494272, 3123456),  // 53: features.4.2.block.2 output, 15,680 floats per image
-        (13378176, 7288064),  // 54: features.4.2 output, 15,680 floats per image
+        (13378176, 7344512),  // 54: features.4.2 output, 15,680 floats per image
         (5568992, 5016784),  // 55: features.4.2 drop-path keep, 1 floats per image
         (11358592, 6077568),  // 56: features.5.0.block.0 conv output, 94,080 floats per image
         (11452672, 3123456),  // 57: features.5.0.block.0 output, 94,080 floats per image
         (11546752, 6171648),  // 58: features.5.0.block.1 conv output, 94,080 floats per image
         (11640832, 3123456),  // 59: features.5.0.block.1 output, 94,080 floats per image
-        (13168064, 7077952),  // 60: features.5.0.block.2 conv output, 21,952 floats per image
-        (13190016, 7099904),  // 61: features.5.0.block.2 output, 21,952 floats per image
+        (13168064, 7134400),  // 60: features.5.0.block.2 conv output, 21,952 floats per image
+        (13190016, 7156352),  // 61: features.5.0.block.2 output, 21,952 floats per image
         (8931328, 3123456),  // 62: features.5.1.block.0 conv output, 131,712 floats per image
         (9063040, 3255168),  // 63: features.5.1.block.0 output, 131,712 floats per image
         (9194752, 3386880),  // 64: features.5.1.block.1 conv output, 131,712 floats per image
         (9326464, 3255168),  // 65: features.5.1.block.1 output, 131,712 floats per image
-        (13211968, 7121856),  // 66: features.5.1.block.2 conv output, 21,952 floats per image
+        (13211968, 7178304),  // 66: features.5.1.block.2 conv output, 21,952 floats per image
         (5494272, 3255168),  // 67: features.5.1.block.2 output, 21,952 floats per image
-        (13233920, 7143808),  // 68: features.5.1 output, 21,952 floats per image
+        (13233920, 7200256),  // 68: features.5.1 output, 21,952 floats per image
         (5569008, 5016800),  // 69: features.5.1 drop-path keep, 1 floats per image
         (9458176, 3255168),  // 70: features.5.2.block.0 conv output, 131,712 floats per image
         (9589888, 4716544),  // 71: features.5.2.block.0 output, 131,712 floats per image
         (9721600, 4848256),  // 72: features.5.2.block.1 conv output, 131,712 floats per image
         (9853312, 4716544),  // 73: features.5.2.block.1 output, 131,712 floats per image
-        (13255872, 7165760),  // 74: features.5.2.block.2 conv output, 21,952 floats per image
+        (13255872, 7222208),  // 74: features.5.2.block.2 conv output, 21,952 floats per image
         (5494272, 4716544),  // 75: features.5.2.block.2 output, 21,952 floats per image
-        (13277824, 7187712),  // 76: features.5.2 output, 21,952 floats per image
+        (13277824, 7244160),  // 76: features.5.2 output, 21,952 floats per image
         (5569024, 5016816),  // 77: features.5.2 drop-path keep, 1 floats per image
         (9985024, 4716544),  // 78: features.6.0.block.0 conv output, 131,712 floats per image
         (10116736, 5419008),  // 79: features.6.0.block.0 output, 131,712 floats per image
         (12976768, 4979968),  // 80: features.6.0.block.1 conv output, 32,928 floats per image
         (13009696, 5419008),  // 81: features.6.0.block.1 output, 32,928 floats per image
         (5556992, 5673024),  // 82: features.6.0.block.2 conv output, 9,408 floats per image
-        (10367616, 7335104),  // 83: features.6.0.block.2 output, 9,408 floats per image
+        (10367616, 7360192),  // 83: features.6.0.block.2 output, 9,408 floats per image
         (10311168, 5544448),  // 84: features.6.1.block.0 conv output, 56,448 floats per image
         (12035968, 5419008),  // 85: features.6.1.block.0 output, 56,448 floats per image
         (12092416, 5600896),  // 86: features.6.1.block.1 conv output, 56,448 floats per image
         (12148864, 5419008),  // 87: features.6.1.block.1 output, 56,448 floats per image
-        (13440896, 7344512),  // 88: features.6.1.block.2 conv output, 9,408 floats per image
+        (13440896, 7369600),  // 88: features.6.1.block.2 conv output, 9,408 floats per image
         (5494272, 5419008),  // 89: features.6.1.block.2 output, 9,408 floats per image
-        (13450304, 7353920),  // 90: features.6.1 output, 9,408 floats per image
+        (13450304, 7379008),  // 90: features.6.1 output, 9,408 floats per image
         (5569040, 5016832),  // 91: features.6.1 drop-path keep, 1 floats per image
         (12205312, 6566784),  // 92: features.6.2.block.0 conv output, 56,448 floats per image
         (12261760, 5419008),  // 93: features.6.2.block.0 output, 56,448 floats per image
         (12318208, 6623232),  // 94: features.6.2.block.1 conv output, 56,448 floats per image
         (12374656, 5419008),  // 95: features.6.2.block.1 output, 56,448 floats per image
-        (13459712, 7363328),  // 96: features.6.2.block.2 conv output, 9,408 floats per image
+        (13459712, 7388416),  // 96: features.6.2.block.2 conv output, 9,408 floats per image
         (5494272, 5419008),  // 97: features.6.2.block.2 output, 9,408 floats per image
-        (13469120, 7372736),  // 98: features.6.2 output, 9,408 floats per image
+        (13469120, 7397824),  // 98: features.6.2 output, 9,408 floats per image
         (5569056, 5016848),  // 99: features.6.2 drop-path keep, 1 floats per image
         (12431104, 6679680),  // 100: features.6.3.block.0 conv output, 56,448 floats per image
         (12487552, 5419008),  // 101: features.6.3.block.0 output, 56,448 floats per image
         (12544000, 6736128),  // 102: features.6.3.block.1 conv output, 56,448 floats per image
         (12600448, 5419008),  // 103: features.6.3.block.1 output, 56,448 floats per image
-        (13478528, 7382144),  // 104: features.6.3.block.2 conv output, 9,408 floats per image
+        (13478528, 7407232),  // 104: features.6.3.block.2 conv output, 9,408 floats per image
         (5494272, 5419008),  // 105: features.6.3.block.2 output, 9,408 floats per image
-        (13487936, 7391552),  // 106: features.6.3 output, 9,408 floats per image
+        (13487936, 7416640),  // 106: features.6.3 output, 9,408 floats per image
         (5569072, 5016864),  // 107: features.6.3 drop-path keep, 1 floats per image
         (12656896, 6792576),  // 108: features.7.0.block.0 conv output, 56,448 floats per image
         (12713344, 5419008),  // 109: features.7.0.block.0 output, 56,448 floats per image
         (12769792, 6849024),  // 110: features.7.0.block.1 conv output, 56,448 floats per image
         (12826240, 5419008),  // 111: features.7.0.block.1 output, 56,448 floats per image
         (13393856, 5657344),  // 112: features.7.0.block.2 conv output, 15,680 floats per image
-        (13409536, 7303744),  // 113: features.7.0.block.2 output, 15,680 floats per image
+        (13409536, 6905472),  // 113: features.7.0.block.2 output, 15,680 floats per image
         (5494272, 5419008),  // 114: features.8 conv output, 62,720 floats per image
         (10248448, 5481728),  // 115: features.8 output, 62,720 floats per image
         (5566400, 5012896),  // 116: avgpool output, 1,280 floats per image
@@ -4569,28 +4612,28 @@ public final class EfficientNetLite0Training: TrainableModel {
         (5566400, 5012896),  // 121: gradient of dropout output, 1,280 floats per image
         (10377024, 5015456),  // 122: gradient of avgpool, 1,280 floats per image
         (10248448, 5481728),  // 123: gradient of head output, 62,720 floats per image
-        (13425216, 7319424),  // 124: gradient of features.8 input, 15,680 floats per image
+        (13425216, 6921152),  // 124: gradient of features.8 input, 15,680 floats per image
         (5494272, 5475456),  // 125: gradient of features.7.0.block.2 input, 56,448 floats per image
         (12826240, 5419008),  // 126: features.7.0.block.1 output (recomputed), 56,448 floats per image
-        (10248448, 6849024),  // 127: gradient of features.7.0.block.1 input, 56,448 floats per image
+        (10248448, 6905472),  // 127: gradient of features.7.0.block.1 input, 56,448 floats per image
         (12713344, 5419008),  // 128: features.7.0.block.0 output (recomputed), 56,448 floats per image
         (12713344, 5531904),  // 129: gradient of features.7.0.block.0 input, 9,408 floats per image
         (10248448, 5657344),  // 130: gradient of features.6.3 branch, 9,408 floats per image
         (5494272, 5475456),  // 131: gradient of features.6.3.block.2 input, 56,448 floats per image
         (12600448, 5419008),  // 132: features.6.3.block.1 output (recomputed), 56,448 floats per image
-        (10248448, 6736128),  // 133: gradient of features.6.3.block.1 input, 56,448 floats per image
+        (10248448, 6792576),  // 133: gradient of features.6.3.block.1 input, 56,448 floats per image
         (12487552, 5419008),  // 134: features.6.3.block.0 output (recomputed), 56,448 floats per image
         (12487552, 5657344),  // 135: gradient of features.6.3.block.0 input, 9,408 floats per image
         (10248448, 5531904),  // 136: gradient of features.6.2 branch, 9,408 floats per image
         (5494272, 5475456),  // 137: gradient of features.6.2.block.2 input, 56,448 floats per image
         (12374656, 5419008),  // 138: features.6.2.block.1 output (recomputed), 56,448 floats per image
-        (10248448, 6623232),  // 139: gradient of features.6.2.block.1 input, 56,448 floats per image
+        (10248448, 6679680),  // 139: gradient of features.6.2.block.1 input, 56,448 floats per image
         (12261760, 5419008),  // 140: features.6.2.block.0 output (recomputed), 56,448 floats per image
         (12261760, 5531904),  // 141: gradient of features.6.2.block.0 input, 9,408 floats per image
         (10248448, 5657344),  // 142: gradient of features.6.1 branch, 9,408 floats per image
         (5494272, 5475456),  // 143: gradient of features.6.1.block.2 input, 56,448 floats per image
         (12148864, 5419008),  // 144: features.6.1.block.1 output (recomputed), 56,448 floats per image
-        (10248448, 5600896),  // 145: gradient of features.6.1.block.1 input, 56,448 floats per image
+        (10248448, 6566784),  // 145: gradient of features.6.1.block.1 input, 56,448 floats per image
         (12035968, 5419008),  // 146: features.6.1.block.0 output (recomputed), 56,448 floats per image
         (5527200, 5451936),  // 147: gradient of features.6.1.block.0 input, 9,408 floats per image
         (5494272, 6566784),  // 148: gradient of features.6.0.block.2 input, 32,928 floats per image
@@ -4601,13 +4644,13 @@ public final class EfficientNetLite0Training: TrainableModel {
         (5516224, 5550720),  // 153: gradient of features.5.2 branch, 21,952 floats per image
         (9985024, 5419008),  // 154: gradient of features.5.2.block.2 input, 131,712 floats per image
         (9853312, 4716544),  // 155: features.5.2.block.1 output (recomputed), 131,712 floats per image
-        (9721600, 4848256),  // 156: gradient of features.5.2.block.1 input, 131,712 floats per image
+        (9853312, 5550720),  // 156: gradient of features.5.2.block.1 input, 131,712 floats per image
         (9589888, 4716544),  // 157: features.5.2.block.0 output (recomputed), 131,712 floats per image
         (5516224, 5419008),  // 158: gradient of features.5.2.block.0 input, 21,952 floats per image
         (5494272, 4848256),  // 159: gradient of features.5.1 branch, 21,952 floats per image
         (9458176, 4716544),  // 160: gradient of features.5.1.block.2 input, 131,712 floats per image
         (9326464, 3255168),  // 161: features.5.1.block.1 output (recomputed), 131,712 floats per image
-        (9194752, 3386880),  // 162: gradient of features.5.1.block.1 input, 131,712 floats per image
+        (9326464, 4848256),  // 162: gradient of features.5.1.block.1 input, 131,712 floats per image
         (9063040, 3255168),  // 163: features.5.1.block.0 output (recomputed), 131,712 floats per image
         (5494272, 3311616),  // 164: gradient of features.5.1.block.0 input, 21,952 floats per image
         (8931328, 3217536),  // 165: gradient of features.5.0.block.2 input, 94,080 floats per image
@@ -4635,7 +4678,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         (5525632, 3311616),  // 187: gradient of features.3.1 branch, 31,360 floats per image
         (8555008, 3123456),  // 188: gradient of features.3.1.block.2 input, 188,160 floats per image
         (8366848, 2747136),  // 189: features.3.1.block.1 output (recomputed), 188,160 floats per image
-        (8178688, 2935296),  // 190: gradient of features.3.1.block.1 input, 188,160 floats per image
+        (8366848, 3311616),  // 190: gradient of features.3.1.block.1 input, 188,160 floats per image
         (5306112, 2747136),  // 191: features.3.1.block.0 output (recomputed), 188,160 floats per image
         (5306112, 2747136),  // 192: gradient of features.3.1.block.0 input, 31,360 floats per image
         (8178688, 3462144),  // 193: gradient of features.3.0.block.2 input, 112,896 floats per image
@@ -4646,7 +4689,7 @@ public final class EfficientNetLite0Training: TrainableModel {
         (4741632, 3010560),  // 198: gradient of features.2.1 branch, 75,264 floats per image
         (4214784, 2558976),  // 199: gradient of features.2.1.block.2 input, 451,584 floats per image
         (3763200, 1655808),  // 200: features.2.1.block.1 output (recomputed), 451,584 floats per image
-        (3311616, 2107392),  // 201: gradient of features.2.1.block.1 input, 451,584 floats per image
+        (3763200, 3010560),  // 201: gradient of features.2.1.block.1 input, 451,584 floats per image
         (2860032, 1655808),  // 202: features.2.1.block.0 output (recomputed), 451,584 floats per image
         (2860032, 1655808),  // 203: gradient of features.2.1.block.0 input, 75,264 floats per image
         (3612672, 4716544),  // 204: gradient of features.2.0.block.2 input, 301,056 floats per image
@@ -5184,15 +5227,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.7.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 36126720,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1016064,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1016064,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5210,15 +5253,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.6.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 2822400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2822400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5238,15 +5281,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.6.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 2822400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2822400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5266,15 +5309,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.6.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 2822400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2822400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5292,15 +5335,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.6.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 12644352,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 7, 7, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 672]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 1646400,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1646400,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5318,15 +5361,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.5.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 6585600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6585600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5346,15 +5389,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.5.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29503488,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 6585600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6585600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5372,15 +5415,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.5.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21073920,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 4704000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 4704000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5398,15 +5441,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.4.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 1693440,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1693440,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5426,15 +5469,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.4.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 1693440,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1693440,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5452,15 +5495,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.4.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 7526400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 14, 14, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 240]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 846720,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 846720,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5478,15 +5521,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.3.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15052800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 28, 28, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 9408000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 9408000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5504,15 +5547,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.3.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 9031680,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 28, 28, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 5644800,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5644800,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5530,15 +5573,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.2.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 21676032,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 56, 56, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 8128512,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8128512,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5556,15 +5599,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.2.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14450688,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 56, 56, 96]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 5419008,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5419008,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -5580,15 +5623,15 @@ public final class EfficientNetLite0Training: TrainableModel {
         .init("features.1.0.block.1", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 12845056,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 112, 112, 32]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 7225344,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 7225344,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

@@ -1148,12 +1148,12 @@ extension EfficientNetLite1 {
 
 /// EfficientNetLite1 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 20,315,040 floats per image (saved activations and gradients, packed by lifetime), 11,099,360 with `recomputeActivations`; parameters: 5,470,544 floats.
+/// Training arena: 20,315,040 floats per image (saved activations and gradients, packed by lifetime), 11,183,328 with `recomputeActivations`; parameters: 5,470,544 floats.
 public final class EfficientNetLite1Training: TrainableModel {
     public static let descriptor = EfficientNetLite1.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 5470544,
-        arenaFloatsPerImage: 20315040, recomputingArenaFloatsPerImage: 11099360,
+        arenaFloatsPerImage: 20315040, recomputingArenaFloatsPerImage: 11183328,
         fixedFloats: 945568,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
@@ -1174,7 +1174,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
@@ -1198,13 +1199,25 @@ public final class EfficientNetLite1Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 120, width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, threads: pool.threadCount))
         return floats
     }
 
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 11099360 : 20315040
+        let arenaFloats = options.recomputeActivations ? 11183328 : 20315040
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -3887,12 +3900,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(165),
             gradWeights: s.g + 3404896, workspace: s.ws, pool: pool)
         s.profiler?.stop(339)
-        // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.7.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(150), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(165), input: s.tensor(150), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 919328,
-            savedInvStd: s.f + 920480, activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 3400288,
-            gradBeta: s.g + 3401440, pool: pool)
+            savedInvStd: s.f + 920480, activation: .relu6, gradGamma: s.g + 3400288, gradBeta: s.g + 3401440,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(340)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -3914,11 +3927,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 932000, count: 10368)
         s.profiler?.stop(343)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(168), batch: s.n, height: 8,
-            width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
-            weights: s.f + 921632, gradInput: s.tensor(167), gradWeights: s.f + 932000, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(165), preActivation: s.tensor(150),
+            gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 919328, savedInvStd: s.f + 920480,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(168), batch: s.n, height: 8, width: 8,
+            channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
+            weights: s.f + 921632, gradInput: s.tensor(167), gradWeights: s.f + 932000, workspace: s.ws, pool: pool)
         s.profiler?.stop(344)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3980,12 +3995,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(171),
             gradWeights: s.g + 2942176, workspace: s.ws, pool: pool)
         s.profiler?.stop(352)
-        // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.6.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(171), input: s.tensor(142), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(171), input: s.tensor(142), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 856736,
-            savedInvStd: s.f + 857888, activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 2937568,
-            gradBeta: s.g + 2938720, pool: pool)
+            savedInvStd: s.f + 857888, activation: .relu6, gradGamma: s.g + 2937568, gradBeta: s.g + 2938720,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(353)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -4007,11 +4022,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 887840, count: 28800)
         s.profiler?.stop(356)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(171), input: s.tensor(174), batch: s.n, height: 8,
-            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 859040, gradInput: s.tensor(173), gradWeights: s.f + 887840, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(171), preActivation: s.tensor(142),
+            gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 856736, savedInvStd: s.f + 857888,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(174), batch: s.n, height: 8, width: 8,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 859040, gradInput: s.tensor(173), gradWeights: s.f + 887840, workspace: s.ws, pool: pool)
         s.profiler?.stop(357)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4077,12 +4094,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(177),
             gradWeights: s.g + 2461024, workspace: s.ws, pool: pool)
         s.profiler?.stop(366)
-        // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.6.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(134), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(177), input: s.tensor(134), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 794144,
-            savedInvStd: s.f + 795296, activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 2456416,
-            gradBeta: s.g + 2457568, pool: pool)
+            savedInvStd: s.f + 795296, activation: .relu6, gradGamma: s.g + 2456416, gradBeta: s.g + 2457568,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(367)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -4104,11 +4121,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 825248, count: 28800)
         s.profiler?.stop(370)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(177), input: s.tensor(180), batch: s.n, height: 8,
-            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 796448, gradInput: s.tensor(179), gradWeights: s.f + 825248, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(177), preActivation: s.tensor(134),
+            gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 794144, savedInvStd: s.f + 795296,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(180), batch: s.n, height: 8, width: 8,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 796448, gradInput: s.tensor(179), gradWeights: s.f + 825248, workspace: s.ws, pool: pool)
         s.profiler?.stop(371)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4174,12 +4193,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(183),
             gradWeights: s.g + 1979872, workspace: s.ws, pool: pool)
         s.profiler?.stop(380)
-        // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.6.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(183), input: s.tensor(126), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(183), input: s.tensor(126), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 731552,
-            savedInvStd: s.f + 732704, activation: .relu6, gradInput: s.tensor(183), gradGamma: s.g + 1975264,
-            gradBeta: s.g + 1976416, pool: pool)
+            savedInvStd: s.f + 732704, activation: .relu6, gradGamma: s.g + 1975264, gradBeta: s.g + 1976416,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(381)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -4201,11 +4220,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 762656, count: 28800)
         s.profiler?.stop(384)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(183), input: s.tensor(186), batch: s.n, height: 8,
-            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 733856, gradInput: s.tensor(185), gradWeights: s.f + 762656, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(183), preActivation: s.tensor(126),
+            gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 731552, savedInvStd: s.f + 732704,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(186), batch: s.n, height: 8, width: 8,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 733856, gradInput: s.tensor(185), gradWeights: s.f + 762656, workspace: s.ws, pool: pool)
         s.profiler?.stop(385)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4271,12 +4292,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(189),
             gradWeights: s.g + 1498720, workspace: s.ws, pool: pool)
         s.profiler?.stop(394)
-        // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]
+        // features.6.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(189), input: s.tensor(118), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(189), input: s.tensor(118), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 668960,
-            savedInvStd: s.f + 670112, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 1494112,
-            gradBeta: s.g + 1495264, pool: pool)
+            savedInvStd: s.f + 670112, activation: .relu6, gradGamma: s.g + 1494112, gradBeta: s.g + 1495264,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(395)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -4298,11 +4319,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 700064, count: 28800)
         s.profiler?.stop(398)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(192), batch: s.n, height: 8,
-            width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 671264, gradInput: s.tensor(191), gradWeights: s.f + 700064, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(189), preActivation: s.tensor(118),
+            gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 668960, savedInvStd: s.f + 670112,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(192), batch: s.n, height: 8, width: 8,
+            channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 671264, gradInput: s.tensor(191), gradWeights: s.f + 700064, workspace: s.ws, pool: pool)
         s.profiler?.stop(399)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4362,12 +4385,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(194), gradWeights: s.g + 1109728,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(407)
-        // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 8, 8, 672]
+        // features.6.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(194), input: s.tensor(112), pixels: 64 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(194), input: s.tensor(112), pixels: 64 &* s.n,
             channels: 672, gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 631328,
-            savedInvStd: s.f + 632000, activation: .relu6, gradInput: s.tensor(194), gradGamma: s.g + 1107040,
-            gradBeta: s.g + 1107712, pool: pool)
+            savedInvStd: s.f + 632000, activation: .relu6, gradGamma: s.g + 1107040, gradBeta: s.g + 1107712,
+            reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(408)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -4389,11 +4412,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 649472, count: 16800)
         s.profiler?.stop(411)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(194), input: s.tensor(197), batch: s.n, height: 15,
-            width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
-            weights: s.f + 632672, gradInput: s.tensor(196), gradWeights: s.f + 649472, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(194), preActivation: s.tensor(112),
+            gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 631328, savedInvStd: s.f + 632000,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(197), batch: s.n, height: 15, width: 15,
+            channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
+            weights: s.f + 632672, gradInput: s.tensor(196), gradWeights: s.f + 649472, workspace: s.ws, pool: pool)
         s.profiler?.stop(412)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4455,12 +4480,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(200), gradWeights: s.g + 936576,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(420)
-        // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        // features.5.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(104),
-            pixels: 225 &* s.n, channels: 672, gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 594816,
-            savedInvStd: s.f + 595488, activation: .relu6, gradInput: s.tensor(200), gradGamma: s.g + 933888,
-            gradBeta: s.g + 934560, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(200), input: s.tensor(104), pixels: 225 &* s.n,
+            channels: 672, gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 594816, savedInvStd: s.f + 595488,
+            activation: .relu6, gradGamma: s.g + 933888, gradBeta: s.g + 934560, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(421)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -4482,11 +4506,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 612960, count: 16800)
         s.profiler?.stop(424)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(203), batch: s.n, height: 15,
-            width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 596160, gradInput: s.tensor(202), gradWeights: s.f + 612960, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(200), preActivation: s.tensor(104),
+            gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 594816, savedInvStd: s.f + 595488,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(203), batch: s.n, height: 15, width: 15,
+            channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 596160, gradInput: s.tensor(202), gradWeights: s.f + 612960, workspace: s.ws, pool: pool)
         s.profiler?.stop(425)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4551,11 +4577,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(206), gradWeights: s.g + 763424,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(434)
-        // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        // features.5.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(206), input: s.tensor(96), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(206), input: s.tensor(96), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 760736, beta: s.p + 761408, savedMean: s.f + 558304, savedInvStd: s.f + 558976,
-            activation: .relu6, gradInput: s.tensor(206), gradGamma: s.g + 760736, gradBeta: s.g + 761408, pool: pool)
+            activation: .relu6, gradGamma: s.g + 760736, gradBeta: s.g + 761408, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(435)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -4577,11 +4603,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 576448, count: 16800)
         s.profiler?.stop(438)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(209), batch: s.n, height: 15,
-            width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 559648, gradInput: s.tensor(208), gradWeights: s.f + 576448, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(206), preActivation: s.tensor(96),
+            gamma: s.p + 760736, beta: s.p + 761408, savedMean: s.f + 558304, savedInvStd: s.f + 558976,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(209), batch: s.n, height: 15, width: 15,
+            channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 559648, gradInput: s.tensor(208), gradWeights: s.f + 576448, workspace: s.ws, pool: pool)
         s.profiler?.stop(439)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4646,11 +4674,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(212), gradWeights: s.g + 590272,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(448)
-        // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]
+        // features.5.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(88), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(212), input: s.tensor(88), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 587584, beta: s.p + 588256, savedMean: s.f + 521792, savedInvStd: s.f + 522464,
-            activation: .relu6, gradInput: s.tensor(212), gradGamma: s.g + 587584, gradBeta: s.g + 588256, pool: pool)
+            activation: .relu6, gradGamma: s.g + 587584, gradBeta: s.g + 588256, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(449)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -4672,11 +4700,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 539936, count: 16800)
         s.profiler?.stop(452)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(215), batch: s.n, height: 15,
-            width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 523136, gradInput: s.tensor(214), gradWeights: s.f + 539936, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(212), preActivation: s.tensor(88),
+            gamma: s.p + 587584, beta: s.p + 588256, savedMean: s.f + 521792, savedInvStd: s.f + 522464,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(215), batch: s.n, height: 15, width: 15,
+            channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 523136, gradInput: s.tensor(214), gradWeights: s.f + 539936, workspace: s.ws, pool: pool)
         s.profiler?.stop(453)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4735,11 +4765,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(217), gradWeights: s.g + 438624,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(461)
-        // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        // features.5.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(217), input: s.tensor(82), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(217), input: s.tensor(82), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 436704, beta: s.p + 437184, savedMean: s.f + 495264, savedInvStd: s.f + 495744,
-            activation: .relu6, gradInput: s.tensor(217), gradGamma: s.g + 436704, gradBeta: s.g + 437184, pool: pool)
+            activation: .relu6, gradGamma: s.g + 436704, gradBeta: s.g + 437184, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(462)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -4761,11 +4791,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 508224, count: 12000)
         s.profiler?.stop(465)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(220), batch: s.n, height: 15,
-            width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
-            weights: s.f + 496224, gradInput: s.tensor(219), gradWeights: s.f + 508224, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(217), preActivation: s.tensor(82),
+            gamma: s.p + 436704, beta: s.p + 437184, savedMean: s.f + 495264, savedInvStd: s.f + 495744,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(220), batch: s.n, height: 15, width: 15,
+            channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
+            weights: s.f + 496224, gradInput: s.tensor(219), gradWeights: s.f + 508224, workspace: s.ws, pool: pool)
         s.profiler?.stop(466)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4826,11 +4858,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(223), gradWeights: s.g + 345664,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(474)
-        // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        // features.4.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(74), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(223), input: s.tensor(74), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 343744, beta: s.p + 344224, savedMean: s.f + 484544, savedInvStd: s.f + 485024,
-            activation: .relu6, gradInput: s.tensor(223), gradGamma: s.g + 343744, gradBeta: s.g + 344224, pool: pool)
+            activation: .relu6, gradGamma: s.g + 343744, gradBeta: s.g + 344224, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(475)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -4852,11 +4884,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 489824, count: 4320)
         s.profiler?.stop(478)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(226), batch: s.n, height: 15,
-            width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 485504, gradInput: s.tensor(225), gradWeights: s.f + 489824, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(223), preActivation: s.tensor(74),
+            gamma: s.p + 343744, beta: s.p + 344224, savedMean: s.f + 484544, savedInvStd: s.f + 485024,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(226), batch: s.n, height: 15, width: 15,
+            channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 485504, gradInput: s.tensor(225), gradWeights: s.f + 489824, workspace: s.ws, pool: pool)
         s.profiler?.stop(479)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4921,11 +4955,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(229), gradWeights: s.g + 260384,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(488)
-        // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        // features.4.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(229), input: s.tensor(66), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(229), input: s.tensor(66), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 258464, beta: s.p + 258944, savedMean: s.f + 473824, savedInvStd: s.f + 474304,
-            activation: .relu6, gradInput: s.tensor(229), gradGamma: s.g + 258464, gradBeta: s.g + 258944, pool: pool)
+            activation: .relu6, gradGamma: s.g + 258464, gradBeta: s.g + 258944, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(489)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -4947,11 +4981,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 479104, count: 4320)
         s.profiler?.stop(492)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(229), input: s.tensor(232), batch: s.n, height: 15,
-            width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 474784, gradInput: s.tensor(231), gradWeights: s.f + 479104, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(229), preActivation: s.tensor(66),
+            gamma: s.p + 258464, beta: s.p + 258944, savedMean: s.f + 473824, savedInvStd: s.f + 474304,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(232), batch: s.n, height: 15, width: 15,
+            channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 474784, gradInput: s.tensor(231), gradWeights: s.f + 479104, workspace: s.ws, pool: pool)
         s.profiler?.stop(493)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5016,11 +5052,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(235), gradWeights: s.g + 175104,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(502)
-        // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]
+        // features.4.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(58), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(235), input: s.tensor(58), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 173184, beta: s.p + 173664, savedMean: s.f + 463104, savedInvStd: s.f + 463584,
-            activation: .relu6, gradInput: s.tensor(235), gradGamma: s.g + 173184, gradBeta: s.g + 173664, pool: pool)
+            activation: .relu6, gradGamma: s.g + 173184, gradBeta: s.g + 173664, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(503)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -5042,11 +5078,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 468384, count: 4320)
         s.profiler?.stop(506)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(238), batch: s.n, height: 15,
-            width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
-            weights: s.f + 464064, gradInput: s.tensor(237), gradWeights: s.f + 468384, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(235), preActivation: s.tensor(58),
+            gamma: s.p + 173184, beta: s.p + 173664, savedMean: s.f + 463104, savedInvStd: s.f + 463584,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(238), batch: s.n, height: 15, width: 15,
+            channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
+            weights: s.f + 464064, gradInput: s.tensor(237), gradWeights: s.f + 468384, workspace: s.ws, pool: pool)
         s.profiler?.stop(507)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5105,11 +5143,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(240), gradWeights: s.g + 109024,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(515)
-        // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 15, 15, 240]
+        // features.4.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(240), input: s.tensor(52), pixels: 225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(240), input: s.tensor(52), pixels: 225 &* s.n,
             channels: 240, gamma: s.p + 108064, beta: s.p + 108304, savedMean: s.f + 457184, savedInvStd: s.f + 457424,
-            activation: .relu6, gradInput: s.tensor(240), gradGamma: s.g + 108064, gradBeta: s.g + 108304, pool: pool)
+            activation: .relu6, gradGamma: s.g + 108064, gradBeta: s.g + 108304, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(516)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -5131,11 +5169,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 459824, count: 2160)
         s.profiler?.stop(519)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(243), batch: s.n, height: 30,
-            width: 30, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15,
-            weights: s.f + 457664, gradInput: s.tensor(242), gradWeights: s.f + 459824, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(240), preActivation: s.tensor(52),
+            gamma: s.p + 108064, beta: s.p + 108304, savedMean: s.f + 457184, savedInvStd: s.f + 457424,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(243), batch: s.n, height: 30, width: 30,
+            channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15,
+            weights: s.f + 457664, gradInput: s.tensor(242), gradWeights: s.f + 459824, workspace: s.ws, pool: pool)
         s.profiler?.stop(520)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5196,11 +5236,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(246), gradWeights: s.g + 85552,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(528)
-        // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
+        // features.3.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(44), pixels: 900 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(246), input: s.tensor(44), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 84592, beta: s.p + 84832, savedMean: s.f + 444144, savedInvStd: s.f + 444384,
-            activation: .relu6, gradInput: s.tensor(246), gradGamma: s.g + 84592, gradBeta: s.g + 84832, pool: pool)
+            activation: .relu6, gradGamma: s.g + 84592, gradBeta: s.g + 84832, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(529)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -5222,11 +5262,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 450624, count: 6000)
         s.profiler?.stop(532)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(249), batch: s.n, height: 30,
-            width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 444624, gradInput: s.tensor(248), gradWeights: s.f + 450624, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(246), preActivation: s.tensor(44),
+            gamma: s.p + 84592, beta: s.p + 84832, savedMean: s.f + 444144, savedInvStd: s.f + 444384,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(249), batch: s.n, height: 30, width: 30,
+            channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
+            weights: s.f + 444624, gradInput: s.tensor(248), gradWeights: s.f + 450624, workspace: s.ws, pool: pool)
         s.profiler?.stop(533)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5291,11 +5333,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(252), gradWeights: s.g + 58240,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(542)
-        // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]
+        // features.3.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(252), input: s.tensor(36), pixels: 900 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(252), input: s.tensor(36), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 57280, beta: s.p + 57520, savedMean: s.f + 431104, savedInvStd: s.f + 431344,
-            activation: .relu6, gradInput: s.tensor(252), gradGamma: s.g + 57280, gradBeta: s.g + 57520, pool: pool)
+            activation: .relu6, gradGamma: s.g + 57280, gradBeta: s.g + 57520, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(543)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -5317,11 +5359,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 437584, count: 6000)
         s.profiler?.stop(546)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(252), input: s.tensor(255), batch: s.n, height: 30,
-            width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
-            weights: s.f + 431584, gradInput: s.tensor(254), gradWeights: s.f + 437584, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(252), preActivation: s.tensor(36),
+            gamma: s.p + 57280, beta: s.p + 57520, savedMean: s.f + 431104, savedInvStd: s.f + 431344,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(255), batch: s.n, height: 30, width: 30,
+            channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
+            weights: s.f + 431584, gradInput: s.tensor(254), gradWeights: s.f + 437584, workspace: s.ws, pool: pool)
         s.profiler?.stop(547)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5380,11 +5424,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(257), gradWeights: s.g + 34768,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(555)
-        // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 30, 30, 144]
+        // features.3.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(257), input: s.tensor(30), pixels: 900 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(257), input: s.tensor(30), pixels: 900 &* s.n,
             channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 423056, savedInvStd: s.f + 423200,
-            activation: .relu6, gradInput: s.tensor(257), gradGamma: s.g + 34192, gradBeta: s.g + 34336, pool: pool)
+            activation: .relu6, gradGamma: s.g + 34192, gradBeta: s.g + 34336, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(556)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -5406,11 +5450,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 426944, count: 3600)
         s.profiler?.stop(559)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(257), input: s.tensor(260), batch: s.n, height: 60,
-            width: 60, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30,
-            weights: s.f + 423344, gradInput: s.tensor(259), gradWeights: s.f + 426944, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(257), preActivation: s.tensor(30),
+            gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 423056, savedInvStd: s.f + 423200,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(260), batch: s.n, height: 60, width: 60,
+            channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30,
+            weights: s.f + 423344, gradInput: s.tensor(259), gradWeights: s.f + 426944, workspace: s.ws, pool: pool)
         s.profiler?.stop(560)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5471,12 +5517,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(263), gradWeights: s.g + 22976,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(568)
-        // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
+        // features.2.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(22),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 419840,
-            savedInvStd: s.f + 419984, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 22400,
-            gradBeta: s.g + 22544, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(263), input: s.tensor(22), pixels: 3600 &* s.n,
+            channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 419840, savedInvStd: s.f + 419984,
+            activation: .relu6, gradGamma: s.g + 22400, gradBeta: s.g + 22544, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(569)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -5498,11 +5543,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 421424, count: 1296)
         s.profiler?.stop(572)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(266), batch: s.n, height: 60,
-            width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 420128, gradInput: s.tensor(265), gradWeights: s.f + 421424, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(263), preActivation: s.tensor(22),
+            gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 419840, savedInvStd: s.f + 419984,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(266), batch: s.n, height: 60, width: 60,
+            channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
+            weights: s.f + 420128, gradInput: s.tensor(265), gradWeights: s.f + 421424, workspace: s.ws, pool: pool)
         s.profiler?.stop(573)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5567,12 +5614,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(269), gradWeights: s.g + 13488,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(582)
-        // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]
+        // features.2.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(14),
-            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 416624,
-            savedInvStd: s.f + 416768, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 12912,
-            gradBeta: s.g + 13056, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(269), input: s.tensor(14), pixels: 3600 &* s.n,
+            channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768,
+            activation: .relu6, gradGamma: s.g + 12912, gradBeta: s.g + 13056, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(583)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
@@ -5594,11 +5640,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 418208, count: 1296)
         s.profiler?.stop(586)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(272), batch: s.n, height: 60,
-            width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
-            weights: s.f + 416912, gradInput: s.tensor(271), gradWeights: s.f + 418208, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(269), preActivation: s.tensor(14),
+            gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(272), batch: s.n, height: 60, width: 60,
+            channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
+            weights: s.f + 416912, gradInput: s.tensor(271), gradWeights: s.f + 418208, workspace: s.ws, pool: pool)
         s.profiler?.stop(587)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5656,11 +5704,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(274), gradWeights: s.g + 5152,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(595)
-        // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 60, 60, 96]
+        // features.2.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(274), input: s.tensor(8), pixels: 3600 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(274), input: s.tensor(8), pixels: 3600 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464,
-            activation: .relu6, gradInput: s.tensor(274), gradGamma: s.g + 4768, gradBeta: s.g + 4864, pool: pool)
+            activation: .relu6, gradGamma: s.g + 4768, gradBeta: s.g + 4864, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(596)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
@@ -5682,11 +5730,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 415424, count: 864)
         s.profiler?.stop(599)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(274), input: s.tensor(277), batch: s.n, height: 120,
-            width: 120, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60,
-            weights: s.f + 414560, gradInput: s.tensor(276), gradWeights: s.f + 415424, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(274), preActivation: s.tensor(8),
+            gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(277), batch: s.n, height: 120, width: 120,
+            channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60,
+            weights: s.f + 414560, gradInput: s.tensor(276), gradWeights: s.f + 415424, workspace: s.ws, pool: pool)
         s.profiler?.stop(600)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5740,12 +5790,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(279), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(607)
-        // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]
+        // features.1.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(2),
-            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504,
-            savedInvStd: s.f + 413536, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 1280,
-            gradBeta: s.g + 1312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(279), input: s.tensor(2), pixels: 14400 &* s.n,
+            channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536,
+            activation: .relu6, gradGamma: s.g + 1280, gradBeta: s.g + 1312, reductions: s.f + 410880, pool: pool)
         s.profiler?.stop(608)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -5767,11 +5816,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 413856, count: 288)
         s.profiler?.stop(611)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(282), batch: s.n, height: 120,
-            width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
-            weights: s.f + 413568, gradInput: s.tensor(281), gradWeights: s.f + 413856, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(279), preActivation: s.tensor(2),
+            gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536,
+            activation: .relu6, reductions: s.f + 410880, input: s.tensor(282), batch: s.n, height: 120, width: 120,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
+            weights: s.f + 413568, gradInput: s.tensor(281), gradWeights: s.f + 413856, workspace: s.ws, pool: pool)
         s.profiler?.stop(612)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5819,7 +5870,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         (17618400, 9331200),  // 16: features.2.1.block.2 conv output, 86,400 floats per image
         (4838400, 1900800),  // 17: features.2.1.block.2 output, 86,400 floats per image
         (17704800, 9417600),  // 18: features.2.1 output, 86,400 floats per image
-        (20315008, 11099312),  // 19: features.2.1 drop-path keep, 1 floats per image
+        (20315008, 11183280),  // 19: features.2.1 drop-path keep, 1 floats per image
         (4838400, 1900800),  // 20: features.2.2.block.0 conv output, 518,400 floats per image
         (5356800, 2937600),  // 21: features.2.2.block.0 output, 518,400 floats per image
         (5875200, 3456000),  // 22: features.2.2.block.1 conv output, 518,400 floats per image
@@ -5827,194 +5878,194 @@ public final class EfficientNetLite1Training: TrainableModel {
         (17791200, 9504000),  // 24: features.2.2.block.2 conv output, 86,400 floats per image
         (6912000, 2937600),  // 25: features.2.2.block.2 output, 86,400 floats per image
         (17877600, 9590400),  // 26: features.2.2 output, 86,400 floats per image
-        (20315024, 11099328),  // 27: features.2.2 drop-path keep, 1 floats per image
+        (20315024, 11183296),  // 27: features.2.2 drop-path keep, 1 floats per image
         (6912000, 2937600),  // 28: features.3.0.block.0 conv output, 518,400 floats per image
         (7430400, 3974400),  // 29: features.3.0.block.0 output, 518,400 floats per image
         (15458400, 8164800),  // 30: features.3.0.block.1 conv output, 129,600 floats per image
         (15588000, 3974400),  // 31: features.3.0.block.1 output, 129,600 floats per image
-        (19589568, 10394352),  // 32: features.3.0.block.2 conv output, 36,000 floats per image
-        (19625568, 10430352),  // 33: features.3.0.block.2 output, 36,000 floats per image
+        (19589568, 10511088),  // 32: features.3.0.block.2 conv output, 36,000 floats per image
+        (19625568, 10547088),  // 33: features.3.0.block.2 output, 36,000 floats per image
         (7948800, 3974400),  // 34: features.3.1.block.0 conv output, 216,000 floats per image
         (8164800, 4190400),  // 35: features.3.1.block.0 output, 216,000 floats per image
         (11462400, 4406400),  // 36: features.3.1.block.1 conv output, 216,000 floats per image
         (11678400, 4190400),  // 37: features.3.1.block.1 output, 216,000 floats per image
-        (19661568, 10466352),  // 38: features.3.1.block.2 conv output, 36,000 floats per image
+        (19661568, 10583088),  // 38: features.3.1.block.2 conv output, 36,000 floats per image
         (8380800, 4190400),  // 39: features.3.1.block.2 output, 36,000 floats per image
-        (19697568, 10502352),  // 40: features.3.1 output, 36,000 floats per image
+        (19697568, 10619088),  // 40: features.3.1 output, 36,000 floats per image
         (8466816, 5011088),  // 41: features.3.1 drop-path keep, 1 floats per image
         (11894400, 4190400),  // 42: features.3.2.block.0 conv output, 216,000 floats per image
         (12110400, 4622400),  // 43: features.3.2.block.0 output, 216,000 floats per image
         (12326400, 6739200),  // 44: features.3.2.block.1 conv output, 216,000 floats per image
         (12542400, 4622400),  // 45: features.3.2.block.1 output, 216,000 floats per image
-        (19733568, 10538352),  // 46: features.3.2.block.2 conv output, 36,000 floats per image
+        (19733568, 10655088),  // 46: features.3.2.block.2 conv output, 36,000 floats per image
         (8380800, 4622400),  // 47: features.3.2.block.2 output, 36,000 floats per image
-        (19769568, 10574352),  // 48: features.3.2 output, 36,000 floats per image
+        (19769568, 10691088),  // 48: features.3.2 output, 36,000 floats per image
         (8466832, 5011104),  // 49: features.3.2 drop-path keep, 1 floats per image
         (12758400, 4622400),  // 50: features.4.0.block.0 conv output, 216,000 floats per image
         (12974400, 6955200),  // 51: features.4.0.block.0 output, 216,000 floats per image
-        (19438560, 10340352),  // 52: features.4.0.block.1 conv output, 54,000 floats per image
+        (19438560, 10414080),  // 52: features.4.0.block.1 conv output, 54,000 floats per image
         (19492560, 4838400),  // 53: features.4.0.block.1 output, 54,000 floats per image
-        (20048128, 10832432),  // 54: features.4.0.block.2 conv output, 18,000 floats per image
-        (20066128, 10850432),  // 55: features.4.0.block.2 output, 18,000 floats per image
+        (20048128, 10928688),  // 54: features.4.0.block.2 conv output, 18,000 floats per image
+        (20066128, 10946688),  // 55: features.4.0.block.2 output, 18,000 floats per image
         (15717600, 8294400),  // 56: features.4.1.block.0 conv output, 108,000 floats per image
         (15825600, 4838400),  // 57: features.4.1.block.0 output, 108,000 floats per image
         (15933600, 8402400),  // 58: features.4.1.block.1 conv output, 108,000 floats per image
         (16041600, 4838400),  // 59: features.4.1.block.1 output, 108,000 floats per image
-        (20084128, 10868432),  // 60: features.4.1.block.2 conv output, 18,000 floats per image
+        (20084128, 10964688),  // 60: features.4.1.block.2 conv output, 18,000 floats per image
         (8380800, 4838400),  // 61: features.4.1.block.2 output, 18,000 floats per image
-        (20102128, 10886432),  // 62: features.4.1 output, 18,000 floats per image
+        (20102128, 10982688),  // 62: features.4.1 output, 18,000 floats per image
         (8466848, 5011120),  // 63: features.4.1 drop-path keep, 1 floats per image
         (16149600, 8510400),  // 64: features.4.2.block.0 conv output, 108,000 floats per image
         (16257600, 4838400),  // 65: features.4.2.block.0 output, 108,000 floats per image
         (16365600, 8618400),  // 66: features.4.2.block.1 conv output, 108,000 floats per image
         (16473600, 4838400),  // 67: features.4.2.block.1 output, 108,000 floats per image
-        (20120128, 10904432),  // 68: features.4.2.block.2 conv output, 18,000 floats per image
+        (20120128, 11000688),  // 68: features.4.2.block.2 conv output, 18,000 floats per image
         (8380800, 4838400),  // 69: features.4.2.block.2 output, 18,000 floats per image
-        (20138128, 10922432),  // 70: features.4.2 output, 18,000 floats per image
+        (20138128, 11018688),  // 70: features.4.2 output, 18,000 floats per image
         (8466864, 5011136),  // 71: features.4.2 drop-path keep, 1 floats per image
         (16581600, 8726400),  // 72: features.4.3.block.0 conv output, 108,000 floats per image
         (16689600, 4838400),  // 73: features.4.3.block.0 output, 108,000 floats per image
         (16797600, 8834400),  // 74: features.4.3.block.1 conv output, 108,000 floats per image
         (16905600, 4838400),  // 75: features.4.3.block.1 output, 108,000 floats per image
-        (20156128, 10940432),  // 76: features.4.3.block.2 conv output, 18,000 floats per image
+        (20156128, 11036688),  // 76: features.4.3.block.2 conv output, 18,000 floats per image
         (8380800, 4838400),  // 77: features.4.3.block.2 output, 18,000 floats per image
-        (20174128, 10958432),  // 78: features.4.3 output, 18,000 floats per image
+        (20174128, 11054688),  // 78: features.4.3 output, 18,000 floats per image
         (8466880, 5011152),  // 79: features.4.3 drop-path keep, 1 floats per image
         (17013600, 8942400),  // 80: features.5.0.block.0 conv output, 108,000 floats per image
         (17121600, 4838400),  // 81: features.5.0.block.0 output, 108,000 floats per image
         (17229600, 9050400),  // 82: features.5.0.block.1 conv output, 108,000 floats per image
         (17337600, 4838400),  // 83: features.5.0.block.1 output, 108,000 floats per image
-        (19805568, 10610352),  // 84: features.5.0.block.2 conv output, 25,200 floats per image
-        (19830768, 10635552),  // 85: features.5.0.block.2 output, 25,200 floats per image
+        (19805568, 10727088),  // 84: features.5.0.block.2 conv output, 25,200 floats per image
+        (19830768, 10752288),  // 85: features.5.0.block.2 output, 25,200 floats per image
         (13190400, 4838400),  // 86: features.5.1.block.0 conv output, 151,200 floats per image
         (13341600, 6955200),  // 87: features.5.1.block.0 output, 151,200 floats per image
         (13492800, 7106400),  // 88: features.5.1.block.1 conv output, 151,200 floats per image
         (13644000, 6955200),  // 89: features.5.1.block.1 output, 151,200 floats per image
-        (19855968, 10660752),  // 90: features.5.1.block.2 conv output, 25,200 floats per image
+        (19855968, 10777488),  // 90: features.5.1.block.2 conv output, 25,200 floats per image
         (8380800, 6955200),  // 91: features.5.1.block.2 output, 25,200 floats per image
-        (19881168, 10685952),  // 92: features.5.1 output, 25,200 floats per image
+        (19881168, 10802688),  // 92: features.5.1 output, 25,200 floats per image
         (8466896, 5011168),  // 93: features.5.1 drop-path keep, 1 floats per image
         (13795200, 6955200),  // 94: features.5.2.block.0 conv output, 151,200 floats per image
         (13946400, 7257600),  // 95: features.5.2.block.0 output, 151,200 floats per image
         (14097600, 7408800),  // 96: features.5.2.block.1 conv output, 151,200 floats per image
         (14248800, 7257600),  // 97: features.5.2.block.1 output, 151,200 floats per image
-        (19906368, 10711152),  // 98: features.5.2.block.2 conv output, 25,200 floats per image
+        (19906368, 10827888),  // 98: features.5.2.block.2 conv output, 25,200 floats per image
         (8380800, 7257600),  // 99: features.5.2.block.2 output, 25,200 floats per image
-        (19931568, 10736352),  // 100: features.5.2 output, 25,200 floats per image
+        (19931568, 10853088),  // 100: features.5.2 output, 25,200 floats per image
         (8466912, 5011184),  // 101: features.5.2 drop-path keep, 1 floats per image
         (14400000, 7257600),  // 102: features.5.3.block.0 conv output, 151,200 floats per image
         (14551200, 7560000),  // 103: features.5.3.block.0 output, 151,200 floats per image
         (14702400, 7711200),  // 104: features.5.3.block.1 conv output, 151,200 floats per image
         (14853600, 7560000),  // 105: features.5.3.block.1 output, 151,200 floats per image
-        (19956768, 10761552),  // 106: features.5.3.block.2 conv output, 25,200 floats per image
+        (19956768, 10878288),  // 106: features.5.3.block.2 conv output, 25,200 floats per image
         (8380800, 7560000),  // 107: features.5.3.block.2 output, 25,200 floats per image
-        (19981968, 10786752),  // 108: features.5.3 output, 25,200 floats per image
-        (8466928, 11099344),  // 109: features.5.3 drop-path keep, 1 floats per image
+        (19981968, 10903488),  // 108: features.5.3 output, 25,200 floats per image
+        (8466928, 11183312),  // 109: features.5.3 drop-path keep, 1 floats per image
         (15004800, 7560000),  // 110: features.6.0.block.0 conv output, 151,200 floats per image
         (15156000, 7862400),  // 111: features.6.0.block.0 output, 151,200 floats per image
-        (15389120, 8099968),  // 112: features.6.0.block.1 conv output, 43,008 floats per image
-        (19546560, 7862400),  // 113: features.6.0.block.1 output, 43,008 floats per image
-        (20192128, 10976432),  // 114: features.6.0.block.2 conv output, 12,288 floats per image
-        (20204416, 10988720),  // 115: features.6.0.block.2 output, 12,288 floats per image
+        (19546560, 10468080),  // 112: features.6.0.block.1 conv output, 43,008 floats per image
+        (15389120, 7862400),  // 113: features.6.0.block.1 output, 43,008 floats per image
+        (20192128, 8140928),  // 114: features.6.0.block.2 conv output, 12,288 floats per image
+        (20204416, 11072688),  // 115: features.6.0.block.2 output, 12,288 floats per image
         (17964000, 8026240),  // 116: features.6.1.block.0 conv output, 73,728 floats per image
         (18037728, 7862400),  // 117: features.6.1.block.0 output, 73,728 floats per image
         (18111456, 9676800),  // 118: features.6.1.block.1 conv output, 73,728 floats per image
         (18185184, 7862400),  // 119: features.6.1.block.1 output, 73,728 floats per image
-        (20216704, 11001008),  // 120: features.6.1.block.2 conv output, 12,288 floats per image
+        (20216704, 11084976),  // 120: features.6.1.block.2 conv output, 12,288 floats per image
         (8380800, 4989600),  // 121: features.6.1.block.2 output, 12,288 floats per image
-        (20228992, 11013296),  // 122: features.6.1 output, 12,288 floats per image
-        (8466944, 8164736),  // 123: features.6.1 drop-path keep, 1 floats per image
+        (20228992, 11097264),  // 122: features.6.1 output, 12,288 floats per image
+        (8466944, 8153216),  // 123: features.6.1 drop-path keep, 1 floats per image
         (18258912, 9750528),  // 124: features.6.2.block.0 conv output, 73,728 floats per image
         (18332640, 7862400),  // 125: features.6.2.block.0 output, 73,728 floats per image
         (18406368, 9824256),  // 126: features.6.2.block.1 conv output, 73,728 floats per image
         (18480096, 7862400),  // 127: features.6.2.block.1 output, 73,728 floats per image
-        (20241280, 11025584),  // 128: features.6.2.block.2 conv output, 12,288 floats per image
+        (20241280, 11109552),  // 128: features.6.2.block.2 conv output, 12,288 floats per image
         (8380800, 4989600),  // 129: features.6.2.block.2 output, 12,288 floats per image
-        (20253568, 11037872),  // 130: features.6.2 output, 12,288 floats per image
-        (8466960, 8164752),  // 131: features.6.2 drop-path keep, 1 floats per image
+        (20253568, 11121840),  // 130: features.6.2 output, 12,288 floats per image
+        (8466960, 8153232),  // 131: features.6.2 drop-path keep, 1 floats per image
         (18553824, 9897984),  // 132: features.6.3.block.0 conv output, 73,728 floats per image
         (18627552, 7862400),  // 133: features.6.3.block.0 output, 73,728 floats per image
         (18701280, 9971712),  // 134: features.6.3.block.1 conv output, 73,728 floats per image
         (18775008, 7862400),  // 135: features.6.3.block.1 output, 73,728 floats per image
-        (20265856, 11050160),  // 136: features.6.3.block.2 conv output, 12,288 floats per image
+        (20265856, 11134128),  // 136: features.6.3.block.2 conv output, 12,288 floats per image
         (8380800, 4989600),  // 137: features.6.3.block.2 output, 12,288 floats per image
-        (20278144, 11062448),  // 138: features.6.3 output, 12,288 floats per image
-        (8466976, 8164768),  // 139: features.6.3 drop-path keep, 1 floats per image
+        (20278144, 11146416),  // 138: features.6.3 output, 12,288 floats per image
+        (8466976, 8153248),  // 139: features.6.3 drop-path keep, 1 floats per image
         (18848736, 10045440),  // 140: features.6.4.block.0 conv output, 73,728 floats per image
         (18922464, 7862400),  // 141: features.6.4.block.0 output, 73,728 floats per image
         (18996192, 10119168),  // 142: features.6.4.block.1 conv output, 73,728 floats per image
         (19069920, 7862400),  // 143: features.6.4.block.1 output, 73,728 floats per image
-        (20290432, 11074736),  // 144: features.6.4.block.2 conv output, 12,288 floats per image
+        (20290432, 11158704),  // 144: features.6.4.block.2 conv output, 12,288 floats per image
         (8380800, 4989600),  // 145: features.6.4.block.2 output, 12,288 floats per image
-        (20302720, 11087024),  // 146: features.6.4 output, 12,288 floats per image
-        (8466992, 8164784),  // 147: features.6.4 drop-path keep, 1 floats per image
+        (20302720, 11170992),  // 146: features.6.4 output, 12,288 floats per image
+        (8466992, 8153264),  // 147: features.6.4 drop-path keep, 1 floats per image
         (19143648, 10192896),  // 148: features.7.0.block.0 conv output, 73,728 floats per image
         (19217376, 7862400),  // 149: features.7.0.block.0 output, 73,728 floats per image
         (19291104, 10266624),  // 150: features.7.0.block.1 conv output, 73,728 floats per image
         (19364832, 7862400),  // 151: features.7.0.block.1 output, 73,728 floats per image
         (15432128, 4989600),  // 152: features.7.0.block.2 conv output, 20,480 floats per image
-        (20007168, 8142976),  // 153: features.7.0.block.2 output, 20,480 floats per image
+        (20007168, 8099968),  // 153: features.7.0.block.2 output, 20,480 floats per image
         (8380800, 7862400),  // 154: features.8 conv output, 81,920 floats per image
         (15307200, 7944320),  // 155: features.8 output, 81,920 floats per image
-        (8462720, 8163456),  // 156: avgpool output, 1,280 floats per image
+        (8462720, 8120448),  // 156: avgpool output, 1,280 floats per image
         (8464000, 7944320),  // 157: dropout mask, 1,280 floats per image
         (8465280, 7945600),  // 158: dropout output, 1,280 floats per image
         (8462720, 5010080),  // 159: logits, 1,000 floats per image
         (15307200, 7948160),  // 160: logits gradient, 1,000 floats per image
         (8462720, 7946880),  // 161: gradient of dropout output, 1,280 floats per image
-        (8465280, 8163456),  // 162: gradient of avgpool, 1,280 floats per image
+        (8465280, 8120448),  // 162: gradient of avgpool, 1,280 floats per image
         (15307200, 7944320),  // 163: gradient of head output, 81,920 floats per image
-        (20027648, 10811952),  // 164: gradient of features.8 input, 20,480 floats per image
+        (20027648, 8120448),  // 164: gradient of features.8 input, 20,480 floats per image
         (8380800, 7936128),  // 165: gradient of features.7.0.block.2 input, 73,728 floats per image
         (19364832, 7862400),  // 166: features.7.0.block.1 output (recomputed), 73,728 floats per image
-        (15307200, 10266624),  // 167: gradient of features.7.0.block.1 input, 73,728 floats per image
+        (15307200, 10340352),  // 167: gradient of features.7.0.block.1 input, 73,728 floats per image
         (19217376, 7862400),  // 168: features.7.0.block.0 output (recomputed), 73,728 floats per image
         (8454528, 4989600),  // 169: gradient of features.7.0.block.0 input, 12,288 floats per image
         (15307200, 8009856),  // 170: gradient of features.6.4 branch, 12,288 floats per image
         (8380800, 7936128),  // 171: gradient of features.6.4.block.2 input, 73,728 floats per image
         (19069920, 7862400),  // 172: features.6.4.block.1 output (recomputed), 73,728 floats per image
-        (15307200, 10119168),  // 173: gradient of features.6.4.block.1 input, 73,728 floats per image
+        (15307200, 10192896),  // 173: gradient of features.6.4.block.1 input, 73,728 floats per image
         (18922464, 7862400),  // 174: features.6.4.block.0 output (recomputed), 73,728 floats per image
         (15432128, 8009856),  // 175: gradient of features.6.4.block.0 input, 12,288 floats per image
         (8454528, 4989600),  // 176: gradient of features.6.3 branch, 12,288 floats per image
         (8380800, 7936128),  // 177: gradient of features.6.3.block.2 input, 73,728 floats per image
         (18775008, 7862400),  // 178: features.6.3.block.1 output (recomputed), 73,728 floats per image
-        (15307200, 9971712),  // 179: gradient of features.6.3.block.1 input, 73,728 floats per image
+        (15307200, 10045440),  // 179: gradient of features.6.3.block.1 input, 73,728 floats per image
         (18627552, 7862400),  // 180: features.6.3.block.0 output (recomputed), 73,728 floats per image
         (8454528, 4989600),  // 181: gradient of features.6.3.block.0 input, 12,288 floats per image
         (15307200, 8009856),  // 182: gradient of features.6.2 branch, 12,288 floats per image
         (8380800, 7936128),  // 183: gradient of features.6.2.block.2 input, 73,728 floats per image
         (18480096, 7862400),  // 184: features.6.2.block.1 output (recomputed), 73,728 floats per image
-        (15307200, 9824256),  // 185: gradient of features.6.2.block.1 input, 73,728 floats per image
+        (15307200, 9897984),  // 185: gradient of features.6.2.block.1 input, 73,728 floats per image
         (18332640, 7862400),  // 186: features.6.2.block.0 output (recomputed), 73,728 floats per image
         (15432128, 8009856),  // 187: gradient of features.6.2.block.0 input, 12,288 floats per image
         (8454528, 4989600),  // 188: gradient of features.6.1 branch, 12,288 floats per image
         (8380800, 7936128),  // 189: gradient of features.6.1.block.2 input, 73,728 floats per image
         (18185184, 7862400),  // 190: features.6.1.block.1 output (recomputed), 73,728 floats per image
-        (15307200, 9676800),  // 191: gradient of features.6.1.block.1 input, 73,728 floats per image
+        (15307200, 9750528),  // 191: gradient of features.6.1.block.1 input, 73,728 floats per image
         (18037728, 7862400),  // 192: features.6.1.block.0 output (recomputed), 73,728 floats per image
         (8423808, 4989600),  // 193: gradient of features.6.1.block.0 input, 12,288 floats per image
         (8380800, 9676800),  // 194: gradient of features.6.0.block.2 input, 43,008 floats per image
-        (19546560, 7862400),  // 195: features.6.0.block.1 output (recomputed), 43,008 floats per image
+        (15389120, 7862400),  // 195: features.6.0.block.1 output (recomputed), 43,008 floats per image
         (15307200, 8013600),  // 196: gradient of features.6.0.block.1 input, 151,200 floats per image
         (15156000, 7862400),  // 197: features.6.0.block.0 output (recomputed), 151,200 floats per image
         (8380800, 9676800),  // 198: gradient of features.6.0.block.0 input, 25,200 floats per image
         (8406000, 8013600),  // 199: gradient of features.5.3 branch, 25,200 floats per image
         (15004800, 7862400),  // 200: gradient of features.5.3.block.2 input, 151,200 floats per image
         (14853600, 7560000),  // 201: features.5.3.block.1 output (recomputed), 151,200 floats per image
-        (14702400, 7711200),  // 202: gradient of features.5.3.block.1 input, 151,200 floats per image
+        (14853600, 8013600),  // 202: gradient of features.5.3.block.1 input, 151,200 floats per image
         (14551200, 7560000),  // 203: features.5.3.block.0 output (recomputed), 151,200 floats per image
         (8406000, 7862400),  // 204: gradient of features.5.3.block.0 input, 25,200 floats per image
         (8380800, 7711200),  // 205: gradient of features.5.2 branch, 25,200 floats per image
         (14400000, 7560000),  // 206: gradient of features.5.2.block.2 input, 151,200 floats per image
         (14248800, 7257600),  // 207: features.5.2.block.1 output (recomputed), 151,200 floats per image
-        (14097600, 7408800),  // 208: gradient of features.5.2.block.1 input, 151,200 floats per image
+        (14248800, 7711200),  // 208: gradient of features.5.2.block.1 input, 151,200 floats per image
         (13946400, 7257600),  // 209: features.5.2.block.0 output (recomputed), 151,200 floats per image
         (8380800, 7560000),  // 210: gradient of features.5.2.block.0 input, 25,200 floats per image
         (8406000, 7408800),  // 211: gradient of features.5.1 branch, 25,200 floats per image
         (13795200, 7257600),  // 212: gradient of features.5.1.block.2 input, 151,200 floats per image
         (13644000, 6955200),  // 213: features.5.1.block.1 output (recomputed), 151,200 floats per image
-        (13492800, 7106400),  // 214: gradient of features.5.1.block.1 input, 151,200 floats per image
+        (13644000, 7408800),  // 214: gradient of features.5.1.block.1 input, 151,200 floats per image
         (13341600, 6955200),  // 215: features.5.1.block.0 output (recomputed), 151,200 floats per image
         (8406000, 7063200),  // 216: gradient of features.5.1.block.0 input, 25,200 floats per image
         (13190400, 6955200),  // 217: gradient of features.5.0.block.2 input, 108,000 floats per image
@@ -6048,13 +6099,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         (8416800, 4874400),  // 245: gradient of features.3.2 branch, 36,000 floats per image
         (12758400, 6955200),  // 246: gradient of features.3.2.block.2 input, 216,000 floats per image
         (12542400, 4622400),  // 247: features.3.2.block.1 output (recomputed), 216,000 floats per image
-        (12326400, 6739200),  // 248: gradient of features.3.2.block.1 input, 216,000 floats per image
+        (12542400, 7171200),  // 248: gradient of features.3.2.block.1 input, 216,000 floats per image
         (12110400, 4622400),  // 249: features.3.2.block.0 output (recomputed), 216,000 floats per image
         (8416800, 4874400),  // 250: gradient of features.3.2.block.0 input, 36,000 floats per image
         (8380800, 4838400),  // 251: gradient of features.3.1 branch, 36,000 floats per image
         (11894400, 4622400),  // 252: gradient of features.3.1.block.2 input, 216,000 floats per image
         (11678400, 4190400),  // 253: features.3.1.block.1 output (recomputed), 216,000 floats per image
-        (11462400, 4406400),  // 254: gradient of features.3.1.block.1 input, 216,000 floats per image
+        (11678400, 6739200),  // 254: gradient of features.3.1.block.1 input, 216,000 floats per image
         (8164800, 4190400),  // 255: features.3.1.block.0 output (recomputed), 216,000 floats per image
         (8164800, 4190400),  // 256: gradient of features.3.1.block.0 input, 36,000 floats per image
         (11462400, 6739200),  // 257: gradient of features.3.0.block.2 input, 129,600 floats per image
@@ -6065,13 +6116,13 @@ public final class EfficientNetLite1Training: TrainableModel {
         (7516800, 4492800),  // 262: gradient of features.2.2 branch, 86,400 floats per image
         (6912000, 3974400),  // 263: gradient of features.2.2.block.2 input, 518,400 floats per image
         (6393600, 2937600),  // 264: features.2.2.block.1 output (recomputed), 518,400 floats per image
-        (5875200, 3456000),  // 265: gradient of features.2.2.block.1 input, 518,400 floats per image
+        (6393600, 4492800),  // 265: gradient of features.2.2.block.1 input, 518,400 floats per image
         (5356800, 2937600),  // 266: features.2.2.block.0 output (recomputed), 518,400 floats per image
         (5356800, 3974400),  // 267: gradient of features.2.2.block.0 input, 86,400 floats per image
         (5443200, 3456000),  // 268: gradient of features.2.1 branch, 86,400 floats per image
         (4838400, 2937600),  // 269: gradient of features.2.1.block.2 input, 518,400 floats per image
         (4320000, 1900800),  // 270: features.2.1.block.1 output (recomputed), 518,400 floats per image
-        (3801600, 2419200),  // 271: gradient of features.2.1.block.1 input, 518,400 floats per image
+        (4320000, 3456000),  // 271: gradient of features.2.1.block.1 input, 518,400 floats per image
         (3283200, 1900800),  // 272: features.2.1.block.0 output (recomputed), 518,400 floats per image
         (3283200, 1900800),  // 273: gradient of features.2.1.block.0 input, 86,400 floats per image
         (4147200, 4147200),  // 274: gradient of features.2.0.block.2 input, 345,600 floats per image
@@ -6769,15 +6820,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.7.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 47185920,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1327104,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1327104,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6795,15 +6846,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 3686400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3686400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6823,15 +6874,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 3686400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3686400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6851,15 +6902,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 3686400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3686400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6879,15 +6930,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 28311552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 1152]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 3686400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3686400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6905,15 +6956,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16515072,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 8, 8, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 672]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 2150400,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2150400,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6931,15 +6982,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 7560000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 7560000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6959,15 +7010,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 7560000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 7560000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6987,15 +7038,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 7560000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 7560000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7013,15 +7064,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24192000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 5400000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5400000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7039,15 +7090,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 1944000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1944000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7067,15 +7118,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 1944000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1944000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7095,15 +7146,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 480]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 1944000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1944000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7121,15 +7172,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 8640000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 15, 15, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 240]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 972000,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 972000,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7147,15 +7198,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 10800000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 10800000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7175,15 +7226,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17280000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 10800000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 10800000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7201,15 +7252,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 10368000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 30, 30, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 6480000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6480000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7227,15 +7278,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 9331200,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 9331200,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7255,15 +7306,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24883200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 9331200,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 9331200,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7281,15 +7332,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 16588800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 60, 60, 96]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 6220800,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 6220800,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7305,15 +7356,15 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.1.0.block.1", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14745600,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 120, 120, 32]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 8294400,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8294400,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

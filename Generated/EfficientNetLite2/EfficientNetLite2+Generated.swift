@@ -1148,12 +1148,12 @@ extension EfficientNetLite2 {
 
 /// EfficientNetLite2 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 25,826,560 floats per image (saved activations and gradients, packed by lifetime), 14,130,768 with `recomputeActivations`; parameters: 6,150,528 floats.
+/// Training arena: 25,826,560 floats per image (saved activations and gradients, packed by lifetime), 14,146,320 with `recomputeActivations`; parameters: 6,150,528 floats.
 public final class EfficientNetLite2Training: TrainableModel {
     public static let descriptor = EfficientNetLite2.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 6150528,
-        arenaFloatsPerImage: 25826560, recomputingArenaFloatsPerImage: 14130768,
+        arenaFloatsPerImage: 25826560, recomputingArenaFloatsPerImage: 14146320,
         fixedFloats: 1032144,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
@@ -1174,7 +1174,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
@@ -1198,13 +1199,25 @@ public final class EfficientNetLite2Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 96, outChannels: 24, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 96, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 17, width: 17, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 17, width: 17, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 33, width: 33, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 65, width: 65, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 130, width: 130, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 130, width: 130, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130, threads: pool.threadCount))
         return floats
     }
 
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 14130768 : 25826560
+        let arenaFloats = options.recomputeActivations ? 14146320 : 25826560
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -3887,12 +3900,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(165),
             gradWeights: s.g + 3973136, workspace: s.ws, pool: pool)
         s.profiler?.stop(339)
-        // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.7.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(165), input: s.tensor(150), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(165), input: s.tensor(150), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 1003920,
-            savedInvStd: s.f + 1005168, activation: .relu6, gradInput: s.tensor(165), gradGamma: s.g + 3968144,
-            gradBeta: s.g + 3969392, pool: pool)
+            savedInvStd: s.f + 1005168, activation: .relu6, gradGamma: s.g + 3968144, gradBeta: s.g + 3969392,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(340)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -3914,11 +3927,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1017648, count: 11232)
         s.profiler?.stop(343)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(165), input: s.tensor(168), batch: s.n, height: 9,
-            width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 1006416, gradInput: s.tensor(167), gradWeights: s.f + 1017648, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(165), preActivation: s.tensor(150),
+            gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 1003920, savedInvStd: s.f + 1005168,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(168), batch: s.n, height: 9, width: 9,
+            channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
+            weights: s.f + 1006416, gradInput: s.tensor(167), gradWeights: s.f + 1017648, workspace: s.ws, pool: pool)
         s.profiler?.stop(344)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3980,12 +3995,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(171),
             gradWeights: s.g + 3431920, workspace: s.ws, pool: pool)
         s.profiler?.stop(352)
-        // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.6.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(171), input: s.tensor(142), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(171), input: s.tensor(142), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 936112,
-            savedInvStd: s.f + 937360, activation: .relu6, gradInput: s.tensor(171), gradGamma: s.g + 3426928,
-            gradBeta: s.g + 3428176, pool: pool)
+            savedInvStd: s.f + 937360, activation: .relu6, gradGamma: s.g + 3426928, gradBeta: s.g + 3428176,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(353)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -4007,11 +4022,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 969808, count: 31200)
         s.profiler?.stop(356)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(171), input: s.tensor(174), batch: s.n, height: 9,
-            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 938608, gradInput: s.tensor(173), gradWeights: s.f + 969808, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(171), preActivation: s.tensor(142),
+            gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 936112, savedInvStd: s.f + 937360,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(174), batch: s.n, height: 9, width: 9,
+            channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 938608, gradInput: s.tensor(173), gradWeights: s.f + 969808, workspace: s.ws, pool: pool)
         s.profiler?.stop(357)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4077,12 +4094,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(177),
             gradWeights: s.g + 2870736, workspace: s.ws, pool: pool)
         s.profiler?.stop(366)
-        // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.6.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(134), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(177), input: s.tensor(134), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 868304,
-            savedInvStd: s.f + 869552, activation: .relu6, gradInput: s.tensor(177), gradGamma: s.g + 2865744,
-            gradBeta: s.g + 2866992, pool: pool)
+            savedInvStd: s.f + 869552, activation: .relu6, gradGamma: s.g + 2865744, gradBeta: s.g + 2866992,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(367)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -4104,11 +4121,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 902000, count: 31200)
         s.profiler?.stop(370)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(177), input: s.tensor(180), batch: s.n, height: 9,
-            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 870800, gradInput: s.tensor(179), gradWeights: s.f + 902000, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(177), preActivation: s.tensor(134),
+            gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 868304, savedInvStd: s.f + 869552,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(180), batch: s.n, height: 9, width: 9,
+            channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 870800, gradInput: s.tensor(179), gradWeights: s.f + 902000, workspace: s.ws, pool: pool)
         s.profiler?.stop(371)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4174,12 +4193,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(183),
             gradWeights: s.g + 2309552, workspace: s.ws, pool: pool)
         s.profiler?.stop(380)
-        // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.6.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(183), input: s.tensor(126), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(183), input: s.tensor(126), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 800496,
-            savedInvStd: s.f + 801744, activation: .relu6, gradInput: s.tensor(183), gradGamma: s.g + 2304560,
-            gradBeta: s.g + 2305808, pool: pool)
+            savedInvStd: s.f + 801744, activation: .relu6, gradGamma: s.g + 2304560, gradBeta: s.g + 2305808,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(381)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -4201,11 +4220,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 834192, count: 31200)
         s.profiler?.stop(384)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(183), input: s.tensor(186), batch: s.n, height: 9,
-            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 802992, gradInput: s.tensor(185), gradWeights: s.f + 834192, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(183), preActivation: s.tensor(126),
+            gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 800496, savedInvStd: s.f + 801744,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(186), batch: s.n, height: 9, width: 9,
+            channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 802992, gradInput: s.tensor(185), gradWeights: s.f + 834192, workspace: s.ws, pool: pool)
         s.profiler?.stop(385)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4271,12 +4292,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(189),
             gradWeights: s.g + 1748368, workspace: s.ws, pool: pool)
         s.profiler?.stop(394)
-        // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]
+        // features.6.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(189), input: s.tensor(118), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(189), input: s.tensor(118), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 732688,
-            savedInvStd: s.f + 733936, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 1743376,
-            gradBeta: s.g + 1744624, pool: pool)
+            savedInvStd: s.f + 733936, activation: .relu6, gradGamma: s.g + 1743376, gradBeta: s.g + 1744624,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(395)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -4298,11 +4319,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 766384, count: 31200)
         s.profiler?.stop(398)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(192), batch: s.n, height: 9,
-            width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 735184, gradInput: s.tensor(191), gradWeights: s.f + 766384, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(189), preActivation: s.tensor(118),
+            gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 732688, savedInvStd: s.f + 733936,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(192), batch: s.n, height: 9, width: 9,
+            channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 735184, gradInput: s.tensor(191), gradWeights: s.f + 766384, workspace: s.ws, pool: pool)
         s.profiler?.stop(399)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4362,12 +4385,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(194), gradWeights: s.g + 1297008,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(407)
-        // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 720]
+        // features.6.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(194), input: s.tensor(112), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(194), input: s.tensor(112), pixels: 81 &* s.n,
             channels: 720, gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 692336,
-            savedInvStd: s.f + 693056, activation: .relu6, gradInput: s.tensor(194), gradGamma: s.g + 1294128,
-            gradBeta: s.g + 1294848, pool: pool)
+            savedInvStd: s.f + 693056, activation: .relu6, gradGamma: s.g + 1294128, gradBeta: s.g + 1294848,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(408)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -4389,11 +4412,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 711776, count: 18000)
         s.profiler?.stop(411)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 9, 9, 720]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 9, 9, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(194), input: s.tensor(197), batch: s.n, height: 17,
-            width: 17, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 693776, gradInput: s.tensor(196), gradWeights: s.f + 711776, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(194), preActivation: s.tensor(112),
+            gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 692336, savedInvStd: s.f + 693056,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(197), batch: s.n, height: 17, width: 17,
+            channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 693776, gradInput: s.tensor(196), gradWeights: s.f + 711776, workspace: s.ws, pool: pool)
         s.profiler?.stop(412)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4455,12 +4480,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(200),
             gradWeights: s.g + 1099936, workspace: s.ws, pool: pool)
         s.profiler?.stop(420)
-        // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        // features.5.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(200), input: s.tensor(104),
-            pixels: 289 &* s.n, channels: 720, gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 653216,
-            savedInvStd: s.f + 653936, activation: .relu6, gradInput: s.tensor(200), gradGamma: s.g + 1097056,
-            gradBeta: s.g + 1097776, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(200), input: s.tensor(104), pixels: 289 &* s.n,
+            channels: 720, gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 653216,
+            savedInvStd: s.f + 653936, activation: .relu6, gradGamma: s.g + 1097056, gradBeta: s.g + 1097776,
+            reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(421)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -4482,11 +4507,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 672656, count: 18000)
         s.profiler?.stop(424)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(200), input: s.tensor(203), batch: s.n, height: 17,
-            width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 654656, gradInput: s.tensor(202), gradWeights: s.f + 672656, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(200), preActivation: s.tensor(104),
+            gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 653216, savedInvStd: s.f + 653936,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(203), batch: s.n, height: 17, width: 17,
+            channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 654656, gradInput: s.tensor(202), gradWeights: s.f + 672656, workspace: s.ws, pool: pool)
         s.profiler?.stop(425)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4552,11 +4579,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(206), gradWeights: s.g + 902864,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(434)
-        // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        // features.5.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(206), input: s.tensor(96), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(206), input: s.tensor(96), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 899984, beta: s.p + 900704, savedMean: s.f + 614096, savedInvStd: s.f + 614816,
-            activation: .relu6, gradInput: s.tensor(206), gradGamma: s.g + 899984, gradBeta: s.g + 900704, pool: pool)
+            activation: .relu6, gradGamma: s.g + 899984, gradBeta: s.g + 900704, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(435)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -4578,11 +4605,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 633536, count: 18000)
         s.profiler?.stop(438)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(206), input: s.tensor(209), batch: s.n, height: 17,
-            width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 615536, gradInput: s.tensor(208), gradWeights: s.f + 633536, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(206), preActivation: s.tensor(96),
+            gamma: s.p + 899984, beta: s.p + 900704, savedMean: s.f + 614096, savedInvStd: s.f + 614816,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(209), batch: s.n, height: 17, width: 17,
+            channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 615536, gradInput: s.tensor(208), gradWeights: s.f + 633536, workspace: s.ws, pool: pool)
         s.profiler?.stop(439)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4647,11 +4676,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(212), gradWeights: s.g + 705792,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(448)
-        // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]
+        // features.5.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(212), input: s.tensor(88), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(212), input: s.tensor(88), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 702912, beta: s.p + 703632, savedMean: s.f + 574976, savedInvStd: s.f + 575696,
-            activation: .relu6, gradInput: s.tensor(212), gradGamma: s.g + 702912, gradBeta: s.g + 703632, pool: pool)
+            activation: .relu6, gradGamma: s.g + 702912, gradBeta: s.g + 703632, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(449)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -4673,11 +4702,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 594416, count: 18000)
         s.profiler?.stop(452)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(212), input: s.tensor(215), batch: s.n, height: 17,
-            width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 576416, gradInput: s.tensor(214), gradWeights: s.f + 594416, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(212), preActivation: s.tensor(88),
+            gamma: s.p + 702912, beta: s.p + 703632, savedMean: s.f + 574976, savedInvStd: s.f + 575696,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(215), batch: s.n, height: 17, width: 17,
+            channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 576416, gradInput: s.tensor(214), gradWeights: s.f + 594416, workspace: s.ws, pool: pool)
         s.profiler?.stop(453)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4736,11 +4767,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(217), gradWeights: s.g + 531760,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(461)
-        // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        // features.5.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(217), input: s.tensor(82), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(217), input: s.tensor(82), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 529648, beta: s.p + 530176, savedMean: s.f + 545840, savedInvStd: s.f + 546368,
-            activation: .relu6, gradInput: s.tensor(217), gradGamma: s.g + 529648, gradBeta: s.g + 530176, pool: pool)
+            activation: .relu6, gradGamma: s.g + 529648, gradBeta: s.g + 530176, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(462)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -4762,11 +4793,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 560096, count: 13200)
         s.profiler?.stop(465)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(217), input: s.tensor(220), batch: s.n, height: 17,
-            width: 17, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
-            weights: s.f + 546896, gradInput: s.tensor(219), gradWeights: s.f + 560096, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(217), preActivation: s.tensor(82),
+            gamma: s.p + 529648, beta: s.p + 530176, savedMean: s.f + 545840, savedInvStd: s.f + 546368,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(220), batch: s.n, height: 17, width: 17,
+            channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
+            weights: s.f + 546896, gradInput: s.tensor(219), gradWeights: s.f + 560096, workspace: s.ws, pool: pool)
         s.profiler?.stop(466)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4827,11 +4860,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(223), gradWeights: s.g + 421024,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(474)
-        // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        // features.4.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(223), input: s.tensor(74), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(223), input: s.tensor(74), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 418912, beta: s.p + 419440, savedMean: s.f + 534048, savedInvStd: s.f + 534576,
-            activation: .relu6, gradInput: s.tensor(223), gradGamma: s.g + 418912, gradBeta: s.g + 419440, pool: pool)
+            activation: .relu6, gradGamma: s.g + 418912, gradBeta: s.g + 419440, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(475)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -4853,11 +4886,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 539856, count: 4752)
         s.profiler?.stop(478)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(223), input: s.tensor(226), batch: s.n, height: 17,
-            width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 535104, gradInput: s.tensor(225), gradWeights: s.f + 539856, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(223), preActivation: s.tensor(74),
+            gamma: s.p + 418912, beta: s.p + 419440, savedMean: s.f + 534048, savedInvStd: s.f + 534576,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(226), batch: s.n, height: 17, width: 17,
+            channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
+            weights: s.f + 535104, gradInput: s.tensor(225), gradWeights: s.f + 539856, workspace: s.ws, pool: pool)
         s.profiler?.stop(479)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4922,11 +4957,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(229), gradWeights: s.g + 318736,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(488)
-        // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        // features.4.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(229), input: s.tensor(66), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(229), input: s.tensor(66), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 316624, beta: s.p + 317152, savedMean: s.f + 522256, savedInvStd: s.f + 522784,
-            activation: .relu6, gradInput: s.tensor(229), gradGamma: s.g + 316624, gradBeta: s.g + 317152, pool: pool)
+            activation: .relu6, gradGamma: s.g + 316624, gradBeta: s.g + 317152, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(489)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -4948,11 +4983,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 528064, count: 4752)
         s.profiler?.stop(492)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(229), input: s.tensor(232), batch: s.n, height: 17,
-            width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 523312, gradInput: s.tensor(231), gradWeights: s.f + 528064, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(229), preActivation: s.tensor(66),
+            gamma: s.p + 316624, beta: s.p + 317152, savedMean: s.f + 522256, savedInvStd: s.f + 522784,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(232), batch: s.n, height: 17, width: 17,
+            channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
+            weights: s.f + 523312, gradInput: s.tensor(231), gradWeights: s.f + 528064, workspace: s.ws, pool: pool)
         s.profiler?.stop(493)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5017,11 +5054,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(235), gradWeights: s.g + 216448,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(502)
-        // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]
+        // features.4.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(235), input: s.tensor(58), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(235), input: s.tensor(58), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 214336, beta: s.p + 214864, savedMean: s.f + 510464, savedInvStd: s.f + 510992,
-            activation: .relu6, gradInput: s.tensor(235), gradGamma: s.g + 214336, gradBeta: s.g + 214864, pool: pool)
+            activation: .relu6, gradGamma: s.g + 214336, gradBeta: s.g + 214864, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(503)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -5043,11 +5080,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 516272, count: 4752)
         s.profiler?.stop(506)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(235), input: s.tensor(238), batch: s.n, height: 17,
-            width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 511520, gradInput: s.tensor(237), gradWeights: s.f + 516272, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(235), preActivation: s.tensor(58),
+            gamma: s.p + 214336, beta: s.p + 214864, savedMean: s.f + 510464, savedInvStd: s.f + 510992,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(238), batch: s.n, height: 17, width: 17,
+            channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
+            weights: s.f + 511520, gradInput: s.tensor(237), gradWeights: s.f + 516272, workspace: s.ws, pool: pool)
         s.profiler?.stop(507)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5106,11 +5145,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 289 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(240), gradWeights: s.g + 135280,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(515)
-        // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 17, 17, 288]
+        // features.4.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(240), input: s.tensor(52), pixels: 289 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(240), input: s.tensor(52), pixels: 289 &* s.n,
             channels: 288, gamma: s.p + 134128, beta: s.p + 134416, savedMean: s.f + 503472, savedInvStd: s.f + 503760,
-            activation: .relu6, gradInput: s.tensor(240), gradGamma: s.g + 134128, gradBeta: s.g + 134416, pool: pool)
+            activation: .relu6, gradGamma: s.g + 134128, gradBeta: s.g + 134416, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(516)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -5132,11 +5171,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 506640, count: 2592)
         s.profiler?.stop(519)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 17, 17, 288]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 17, 17, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(240), input: s.tensor(243), batch: s.n, height: 33,
-            width: 33, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
-            weights: s.f + 504048, gradInput: s.tensor(242), gradWeights: s.f + 506640, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(240), preActivation: s.tensor(52),
+            gamma: s.p + 134128, beta: s.p + 134416, savedMean: s.f + 503472, savedInvStd: s.f + 503760,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(243), batch: s.n, height: 33, width: 33,
+            channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
+            weights: s.f + 504048, gradInput: s.tensor(242), gradWeights: s.f + 506640, workspace: s.ws, pool: pool)
         s.profiler?.stop(520)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5197,12 +5238,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(246), gradWeights: s.g + 102544,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(528)
-        // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
+        // features.3.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(246), input: s.tensor(44),
-            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 487824,
-            savedInvStd: s.f + 488112, activation: .relu6, gradInput: s.tensor(246), gradGamma: s.g + 101392,
-            gradBeta: s.g + 101680, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(246), input: s.tensor(44), pixels: 1089 &* s.n,
+            channels: 288, gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 487824, savedInvStd: s.f + 488112,
+            activation: .relu6, gradGamma: s.g + 101392, gradBeta: s.g + 101680, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(529)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -5224,11 +5264,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 495600, count: 7200)
         s.profiler?.stop(532)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(246), input: s.tensor(249), batch: s.n, height: 33,
-            width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 488400, gradInput: s.tensor(248), gradWeights: s.f + 495600, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(246), preActivation: s.tensor(44),
+            gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 487824, savedInvStd: s.f + 488112,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(249), batch: s.n, height: 33, width: 33,
+            channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 488400, gradInput: s.tensor(248), gradWeights: s.f + 495600, workspace: s.ws, pool: pool)
         s.profiler?.stop(533)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5293,12 +5335,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(252), gradWeights: s.g + 65200,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(542)
-        // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]
+        // features.3.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(252), input: s.tensor(36),
-            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048, beta: s.p + 64336, savedMean: s.f + 472176,
-            savedInvStd: s.f + 472464, activation: .relu6, gradInput: s.tensor(252), gradGamma: s.g + 64048,
-            gradBeta: s.g + 64336, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(252), input: s.tensor(36), pixels: 1089 &* s.n,
+            channels: 288, gamma: s.p + 64048, beta: s.p + 64336, savedMean: s.f + 472176, savedInvStd: s.f + 472464,
+            activation: .relu6, gradGamma: s.g + 64048, gradBeta: s.g + 64336, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(543)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -5320,11 +5361,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 479952, count: 7200)
         s.profiler?.stop(546)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(252), input: s.tensor(255), batch: s.n, height: 33,
-            width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 472752, gradInput: s.tensor(254), gradWeights: s.f + 479952, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(252), preActivation: s.tensor(36),
+            gamma: s.p + 64048, beta: s.p + 64336, savedMean: s.f + 472176, savedInvStd: s.f + 472464,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(255), batch: s.n, height: 33, width: 33,
+            channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 472752, gradInput: s.tensor(254), gradWeights: s.f + 479952, workspace: s.ws, pool: pool)
         s.profiler?.stop(547)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5383,12 +5426,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(257), gradWeights: s.g + 34768,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(555)
-        // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 33, 33, 144]
+        // features.3.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(257), input: s.tensor(30),
-            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 464016,
-            savedInvStd: s.f + 464160, activation: .relu6, gradInput: s.tensor(257), gradGamma: s.g + 34192,
-            gradBeta: s.g + 34336, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(257), input: s.tensor(30), pixels: 1089 &* s.n,
+            channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 464016, savedInvStd: s.f + 464160,
+            activation: .relu6, gradGamma: s.g + 34192, gradBeta: s.g + 34336, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(556)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -5410,11 +5452,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 467904, count: 3600)
         s.profiler?.stop(559)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 33, 33, 144]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 33, 33, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(257), input: s.tensor(260), batch: s.n, height: 65,
-            width: 65, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
-            weights: s.f + 464304, gradInput: s.tensor(259), gradWeights: s.f + 467904, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(257), preActivation: s.tensor(30),
+            gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 464016, savedInvStd: s.f + 464160,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(260), batch: s.n, height: 65, width: 65,
+            channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
+            weights: s.f + 464304, gradInput: s.tensor(259), gradWeights: s.f + 467904, workspace: s.ws, pool: pool)
         s.profiler?.stop(560)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5475,12 +5519,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 4225 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(263), gradWeights: s.g + 22976,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(568)
-        // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
+        // features.2.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(263), input: s.tensor(22),
-            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 460800,
-            savedInvStd: s.f + 460944, activation: .relu6, gradInput: s.tensor(263), gradGamma: s.g + 22400,
-            gradBeta: s.g + 22544, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(263), input: s.tensor(22), pixels: 4225 &* s.n,
+            channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 460800, savedInvStd: s.f + 460944,
+            activation: .relu6, gradGamma: s.g + 22400, gradBeta: s.g + 22544, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(569)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -5502,11 +5545,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 462384, count: 1296)
         s.profiler?.stop(572)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(263), input: s.tensor(266), batch: s.n, height: 65,
-            width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
-            weights: s.f + 461088, gradInput: s.tensor(265), gradWeights: s.f + 462384, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(263), preActivation: s.tensor(22),
+            gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 460800, savedInvStd: s.f + 460944,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(266), batch: s.n, height: 65, width: 65,
+            channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
+            weights: s.f + 461088, gradInput: s.tensor(265), gradWeights: s.f + 462384, workspace: s.ws, pool: pool)
         s.profiler?.stop(573)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5571,12 +5616,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 4225 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(269), gradWeights: s.g + 13488,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(582)
-        // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]
+        // features.2.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(269), input: s.tensor(14),
-            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 457584,
-            savedInvStd: s.f + 457728, activation: .relu6, gradInput: s.tensor(269), gradGamma: s.g + 12912,
-            gradBeta: s.g + 13056, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(269), input: s.tensor(14), pixels: 4225 &* s.n,
+            channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 457584, savedInvStd: s.f + 457728,
+            activation: .relu6, gradGamma: s.g + 12912, gradBeta: s.g + 13056, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(583)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
@@ -5598,11 +5642,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 459168, count: 1296)
         s.profiler?.stop(586)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(269), input: s.tensor(272), batch: s.n, height: 65,
-            width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
-            weights: s.f + 457872, gradInput: s.tensor(271), gradWeights: s.f + 459168, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(269), preActivation: s.tensor(14),
+            gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 457584, savedInvStd: s.f + 457728,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(272), batch: s.n, height: 65, width: 65,
+            channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
+            weights: s.f + 457872, gradInput: s.tensor(271), gradWeights: s.f + 459168, workspace: s.ws, pool: pool)
         s.profiler?.stop(587)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5660,11 +5706,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 4225 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(274), gradWeights: s.g + 5152,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(595)
-        // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 65, 65, 96]
+        // features.2.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(274), input: s.tensor(8), pixels: 4225 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(274), input: s.tensor(8), pixels: 4225 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 455328, savedInvStd: s.f + 455424,
-            activation: .relu6, gradInput: s.tensor(274), gradGamma: s.g + 4768, gradBeta: s.g + 4864, pool: pool)
+            activation: .relu6, gradGamma: s.g + 4768, gradBeta: s.g + 4864, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(596)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
@@ -5686,11 +5732,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 456384, count: 864)
         s.profiler?.stop(599)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 130, 130, 96] <- [n, 65, 65, 96]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 130, 130, 96] <- [n, 65, 65, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(274), input: s.tensor(277), batch: s.n, height: 130,
-            width: 130, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65,
-            weights: s.f + 455520, gradInput: s.tensor(276), gradWeights: s.f + 456384, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(274), preActivation: s.tensor(8),
+            gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 455328, savedInvStd: s.f + 455424,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(277), batch: s.n, height: 130, width: 130,
+            channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65,
+            weights: s.f + 455520, gradInput: s.tensor(276), gradWeights: s.f + 456384, workspace: s.ws, pool: pool)
         s.profiler?.stop(600)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5744,12 +5792,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 16900 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(279), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(607)
-        // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]
+        // features.1.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 130, 130, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(2),
-            pixels: 16900 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 454464,
-            savedInvStd: s.f + 454496, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 1280,
-            gradBeta: s.g + 1312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(279), input: s.tensor(2), pixels: 16900 &* s.n,
+            channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 454464, savedInvStd: s.f + 454496,
+            activation: .relu6, gradGamma: s.g + 1280, gradBeta: s.g + 1312, reductions: s.f + 451840, pool: pool)
         s.profiler?.stop(608)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -5771,11 +5818,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 454816, count: 288)
         s.profiler?.stop(611)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 32]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(282), batch: s.n, height: 130,
-            width: 130, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130,
-            weights: s.f + 454528, gradInput: s.tensor(281), gradWeights: s.f + 454816, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(279), preActivation: s.tensor(2),
+            gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 454464, savedInvStd: s.f + 454496,
+            activation: .relu6, reductions: s.f + 451840, input: s.tensor(282), batch: s.n, height: 130, width: 130,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130,
+            weights: s.f + 454528, gradInput: s.tensor(281), gradWeights: s.f + 454816, workspace: s.ws, pool: pool)
         s.profiler?.stop(612)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5823,7 +5872,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         (22251680, 11784496),  // 16: features.2.1.block.2 conv output, 101,400 floats per image
         (5678400, 2230800),  // 17: features.2.1.block.2 output, 101,400 floats per image
         (22353088, 11885904),  // 18: features.2.1 output, 101,400 floats per image
-        (25826528, 14130736),  // 19: features.2.1 drop-path keep, 1 floats per image
+        (25826528, 14146288),  // 19: features.2.1 drop-path keep, 1 floats per image
         (5678400, 2230800),  // 20: features.2.2.block.0 conv output, 608,400 floats per image
         (6286800, 3447600),  // 21: features.2.2.block.0 output, 608,400 floats per image
         (6895200, 4056000),  // 22: features.2.2.block.1 conv output, 608,400 floats per image
@@ -5831,133 +5880,133 @@ public final class EfficientNetLite2Training: TrainableModel {
         (22454496, 11987312),  // 24: features.2.2.block.2 conv output, 101,400 floats per image
         (8112000, 3447600),  // 25: features.2.2.block.2 output, 101,400 floats per image
         (22555904, 12088720),  // 26: features.2.2 output, 101,400 floats per image
-        (25826544, 14130752),  // 27: features.2.2 drop-path keep, 1 floats per image
+        (25826544, 14146304),  // 27: features.2.2 drop-path keep, 1 floats per image
         (8112000, 3447600),  // 28: features.3.0.block.0 conv output, 608,400 floats per image
         (8720400, 4664400),  // 29: features.3.0.block.0 output, 608,400 floats per image
         (19293760, 10204128),  // 30: features.3.0.block.1 conv output, 156,816 floats per image
         (19450576, 4664400),  // 31: features.3.0.block.1 output, 156,816 floats per image
-        (24777856, 13082064),  // 32: features.3.0.block.2 conv output, 52,272 floats per image
-        (24830128, 13134336),  // 33: features.3.0.block.2 output, 52,272 floats per image
+        (24777856, 13183152),  // 32: features.3.0.block.2 conv output, 52,272 floats per image
+        (24830128, 13235424),  // 33: features.3.0.block.2 output, 52,272 floats per image
         (9328800, 4664400),  // 34: features.3.1.block.0 conv output, 313,632 floats per image
         (12911600, 4978032),  // 35: features.3.1.block.0 output, 313,632 floats per image
         (13225232, 5291664),  // 36: features.3.1.block.1 conv output, 313,632 floats per image
         (13538864, 4978032),  // 37: features.3.1.block.1 output, 313,632 floats per image
-        (24882400, 13186608),  // 38: features.3.1.block.2 conv output, 52,272 floats per image
+        (24882400, 13287696),  // 38: features.3.1.block.2 conv output, 52,272 floats per image
         (9642432, 4978032),  // 39: features.3.1.block.2 output, 52,272 floats per image
-        (24934672, 13238880),  // 40: features.3.1 output, 52,272 floats per image
+        (24934672, 13339968),  // 40: features.3.1 output, 52,272 floats per image
         (9936304, 5876544),  // 41: features.3.1 drop-path keep, 1 floats per image
         (13852496, 4978032),  // 42: features.3.2.block.0 conv output, 313,632 floats per image
         (14166128, 7368400),  // 43: features.3.2.block.0 output, 313,632 floats per image
         (14479760, 7682032),  // 44: features.3.2.block.1 conv output, 313,632 floats per image
         (14793392, 7368400),  // 45: features.3.2.block.1 output, 313,632 floats per image
-        (24986944, 13291152),  // 46: features.3.2.block.2 conv output, 52,272 floats per image
+        (24986944, 13392240),  // 46: features.3.2.block.2 conv output, 52,272 floats per image
         (9642432, 5605296),  // 47: features.3.2.block.2 output, 52,272 floats per image
-        (25039216, 13343424),  // 48: features.3.2 output, 52,272 floats per image
+        (25039216, 13444512),  // 48: features.3.2 output, 52,272 floats per image
         (9936320, 5876560),  // 49: features.3.2 drop-path keep, 1 floats per image
         (15107024, 7368400),  // 50: features.4.0.block.0 conv output, 313,632 floats per image
         (15420656, 7995664),  // 51: features.4.0.block.0 output, 313,632 floats per image
-        (9850512, 12998832),  // 52: features.4.0.block.1 conv output, 83,232 floats per image
+        (9850512, 13099920),  // 52: features.4.0.block.1 conv output, 83,232 floats per image
         (24577984, 5605296),  // 53: features.4.0.block.1 output, 83,232 floats per image
-        (25454528, 13758736),  // 54: features.4.0.block.2 conv output, 25,432 floats per image
-        (25479968, 13784176),  // 55: features.4.0.block.2 output, 25,432 floats per image
+        (25454528, 13774288),  // 54: features.4.0.block.2 conv output, 25,432 floats per image
+        (25479968, 13799728),  // 55: features.4.0.block.2 output, 25,432 floats per image
         (19607392, 10360944),  // 56: features.4.1.block.0 conv output, 152,592 floats per image
         (19759984, 5605296),  // 57: features.4.1.block.0 output, 152,592 floats per image
         (19912576, 10513536),  // 58: features.4.1.block.1 conv output, 152,592 floats per image
         (20065168, 5605296),  // 59: features.4.1.block.1 output, 152,592 floats per image
-        (25505408, 13809616),  // 60: features.4.1.block.2 conv output, 25,432 floats per image
+        (25505408, 13825168),  // 60: features.4.1.block.2 conv output, 25,432 floats per image
         (9642432, 5605296),  // 61: features.4.1.block.2 output, 25,432 floats per image
-        (25530848, 13835056),  // 62: features.4.1 output, 25,432 floats per image
+        (25530848, 13850608),  // 62: features.4.1 output, 25,432 floats per image
         (9936336, 5876576),  // 63: features.4.1 drop-path keep, 1 floats per image
         (20217760, 10666128),  // 64: features.4.2.block.0 conv output, 152,592 floats per image
         (20370352, 5605296),  // 65: features.4.2.block.0 output, 152,592 floats per image
         (20522944, 10818720),  // 66: features.4.2.block.1 conv output, 152,592 floats per image
         (20675536, 5605296),  // 67: features.4.2.block.1 output, 152,592 floats per image
-        (25556288, 13860496),  // 68: features.4.2.block.2 conv output, 25,432 floats per image
+        (25556288, 13876048),  // 68: features.4.2.block.2 conv output, 25,432 floats per image
         (9642432, 5605296),  // 69: features.4.2.block.2 output, 25,432 floats per image
-        (25581728, 13885936),  // 70: features.4.2 output, 25,432 floats per image
+        (25581728, 13901488),  // 70: features.4.2 output, 25,432 floats per image
         (9936352, 5876592),  // 71: features.4.2 drop-path keep, 1 floats per image
         (20828128, 10971312),  // 72: features.4.3.block.0 conv output, 152,592 floats per image
         (20980720, 5605296),  // 73: features.4.3.block.0 output, 152,592 floats per image
         (21133312, 11123904),  // 74: features.4.3.block.1 conv output, 152,592 floats per image
         (21285904, 5605296),  // 75: features.4.3.block.1 output, 152,592 floats per image
-        (25607168, 13911376),  // 76: features.4.3.block.2 conv output, 25,432 floats per image
+        (25607168, 13926928),  // 76: features.4.3.block.2 conv output, 25,432 floats per image
         (9642432, 5605296),  // 77: features.4.3.block.2 output, 25,432 floats per image
-        (25632608, 13936816),  // 78: features.4.3 output, 25,432 floats per image
+        (25632608, 13952368),  // 78: features.4.3 output, 25,432 floats per image
         (9936368, 5876608),  // 79: features.4.3 drop-path keep, 1 floats per image
         (21438496, 11276496),  // 80: features.5.0.block.0 conv output, 152,592 floats per image
         (21591088, 5605296),  // 81: features.5.0.block.0 output, 152,592 floats per image
         (21743680, 11429088),  // 82: features.5.0.block.1 conv output, 152,592 floats per image
         (21896272, 5605296),  // 83: features.5.0.block.1 output, 152,592 floats per image
-        (25091488, 13395696),  // 84: features.5.0.block.2 conv output, 34,680 floats per image
-        (25126176, 13430384),  // 85: features.5.0.block.2 output, 34,680 floats per image
+        (25091488, 13496784),  // 84: features.5.0.block.2 conv output, 34,680 floats per image
+        (25126176, 13531472),  // 85: features.5.0.block.2 output, 34,680 floats per image
         (9642432, 5605296),  // 86: features.5.1.block.0 conv output, 208,080 floats per image
         (15734288, 7995664),  // 87: features.5.1.block.0 output, 208,080 floats per image
         (16588720, 8203744),  // 88: features.5.1.block.1 conv output, 208,080 floats per image
         (16796800, 7995664),  // 89: features.5.1.block.1 output, 208,080 floats per image
-        (25160864, 13465072),  // 90: features.5.1.block.2 conv output, 34,680 floats per image
+        (25160864, 13566160),  // 90: features.5.1.block.2 conv output, 34,680 floats per image
         (15942368, 5813376),  // 91: features.5.1.block.2 output, 34,680 floats per image
-        (25195552, 13499760),  // 92: features.5.1 output, 34,680 floats per image
+        (25195552, 13600848),  // 92: features.5.1 output, 34,680 floats per image
         (9936384, 5876624),  // 93: features.5.1 drop-path keep, 1 floats per image
         (17004880, 7995664),  // 94: features.5.2.block.0 conv output, 208,080 floats per image
         (17212960, 8411824),  // 95: features.5.2.block.0 output, 208,080 floats per image
         (17421040, 9163728),  // 96: features.5.2.block.1 conv output, 208,080 floats per image
         (17629120, 8411824),  // 97: features.5.2.block.1 output, 208,080 floats per image
-        (25230240, 13534448),  // 98: features.5.2.block.2 conv output, 34,680 floats per image
+        (25230240, 13635536),  // 98: features.5.2.block.2 conv output, 34,680 floats per image
         (15942368, 5813376),  // 99: features.5.2.block.2 output, 34,680 floats per image
-        (25264928, 13569136),  // 100: features.5.2 output, 34,680 floats per image
+        (25264928, 13670224),  // 100: features.5.2 output, 34,680 floats per image
         (9936400, 5876640),  // 101: features.5.2 drop-path keep, 1 floats per image
         (17837200, 8411824),  // 102: features.5.3.block.0 conv output, 208,080 floats per image
         (18045280, 9371808),  // 103: features.5.3.block.0 output, 208,080 floats per image
         (18253360, 9579888),  // 104: features.5.3.block.1 conv output, 208,080 floats per image
         (18461440, 9371808),  // 105: features.5.3.block.1 output, 208,080 floats per image
-        (25299616, 13603824),  // 106: features.5.3.block.2 conv output, 34,680 floats per image
+        (25299616, 13704912),  // 106: features.5.3.block.2 conv output, 34,680 floats per image
         (15942368, 5813376),  // 107: features.5.3.block.2 output, 34,680 floats per image
-        (25334304, 13638512),  // 108: features.5.3 output, 34,680 floats per image
+        (25334304, 13739600),  // 108: features.5.3 output, 34,680 floats per image
         (9936416, 5876656),  // 109: features.5.3 drop-path keep, 1 floats per image
         (18669520, 9371808),  // 110: features.6.0.block.0 conv output, 208,080 floats per image
         (18877600, 9787968),  // 111: features.6.0.block.0 output, 208,080 floats per image
         (24661216, 5813376),  // 112: features.6.0.block.1 conv output, 58,320 floats per image
         (24719536, 9787968),  // 113: features.6.0.block.1 output, 58,320 floats per image
-        (25658048, 13962256),  // 114: features.6.0.block.2 conv output, 16,848 floats per image
-        (25674896, 13979104),  // 115: features.6.0.block.2 output, 16,848 floats per image
+        (25658048, 13977808),  // 114: features.6.0.block.2 conv output, 16,848 floats per image
+        (25674896, 13994656),  // 115: features.6.0.block.2 output, 16,848 floats per image
         (19189360, 9995328),  // 116: features.6.1.block.0 conv output, 101,088 floats per image
         (22657312, 9787968),  // 117: features.6.1.block.0 output, 101,088 floats per image
         (22758400, 10096416),  // 118: features.6.1.block.1 conv output, 101,088 floats per image
         (22859488, 9787968),  // 119: features.6.1.block.1 output, 101,088 floats per image
-        (25691744, 13995952),  // 120: features.6.1.block.2 conv output, 16,848 floats per image
+        (25691744, 14011504),  // 120: features.6.1.block.2 conv output, 16,848 floats per image
         (15942368, 9787968),  // 121: features.6.1.block.2 output, 16,848 floats per image
-        (25708592, 14012800),  // 122: features.6.1 output, 16,848 floats per image
+        (25708592, 14028352),  // 122: features.6.1 output, 16,848 floats per image
         (9936432, 5876672),  // 123: features.6.1 drop-path keep, 1 floats per image
         (22960576, 12190128),  // 124: features.6.2.block.0 conv output, 101,088 floats per image
         (23061664, 9787968),  // 125: features.6.2.block.0 output, 101,088 floats per image
         (23162752, 12291216),  // 126: features.6.2.block.1 conv output, 101,088 floats per image
         (23263840, 9787968),  // 127: features.6.2.block.1 output, 101,088 floats per image
-        (25725440, 14029648),  // 128: features.6.2.block.2 conv output, 16,848 floats per image
+        (25725440, 14045200),  // 128: features.6.2.block.2 conv output, 16,848 floats per image
         (15942368, 9787968),  // 129: features.6.2.block.2 output, 16,848 floats per image
-        (25742288, 14046496),  // 130: features.6.2 output, 16,848 floats per image
+        (25742288, 14062048),  // 130: features.6.2 output, 16,848 floats per image
         (9936448, 5876688),  // 131: features.6.2 drop-path keep, 1 floats per image
         (23364928, 12392304),  // 132: features.6.3.block.0 conv output, 101,088 floats per image
         (23466016, 9787968),  // 133: features.6.3.block.0 output, 101,088 floats per image
         (23567104, 12493392),  // 134: features.6.3.block.1 conv output, 101,088 floats per image
         (23668192, 9787968),  // 135: features.6.3.block.1 output, 101,088 floats per image
-        (25759136, 14063344),  // 136: features.6.3.block.2 conv output, 16,848 floats per image
+        (25759136, 14078896),  // 136: features.6.3.block.2 conv output, 16,848 floats per image
         (15942368, 9787968),  // 137: features.6.3.block.2 output, 16,848 floats per image
-        (25775984, 14080192),  // 138: features.6.3 output, 16,848 floats per image
+        (25775984, 14095744),  // 138: features.6.3 output, 16,848 floats per image
         (9936464, 5876704),  // 139: features.6.3 drop-path keep, 1 floats per image
         (23769280, 12594480),  // 140: features.6.4.block.0 conv output, 101,088 floats per image
         (23870368, 9787968),  // 141: features.6.4.block.0 output, 101,088 floats per image
         (23971456, 12695568),  // 142: features.6.4.block.1 conv output, 101,088 floats per image
         (24072544, 9787968),  // 143: features.6.4.block.1 output, 101,088 floats per image
-        (25792832, 14097040),  // 144: features.6.4.block.2 conv output, 16,848 floats per image
+        (25792832, 14112592),  // 144: features.6.4.block.2 conv output, 16,848 floats per image
         (15942368, 9787968),  // 145: features.6.4.block.2 output, 16,848 floats per image
-        (25809680, 14113888),  // 146: features.6.4 output, 16,848 floats per image
+        (25809680, 14129440),  // 146: features.6.4 output, 16,848 floats per image
         (9936480, 5876720),  // 147: features.6.4 drop-path keep, 1 floats per image
         (24173632, 12796656),  // 148: features.7.0.block.0 conv output, 101,088 floats per image
         (24274720, 9787968),  // 149: features.7.0.block.0 output, 101,088 floats per image
         (24375808, 12897744),  // 150: features.7.0.block.1 conv output, 101,088 floats per image
         (24476896, 9787968),  // 151: features.7.0.block.1 output, 101,088 floats per image
-        (25368992, 13673200),  // 152: features.7.0.block.2 conv output, 28,512 floats per image
-        (25397504, 13701712),  // 153: features.7.0.block.2 output, 28,512 floats per image
+        (25368992, 12998832),  // 152: features.7.0.block.2 conv output, 28,512 floats per image
+        (25397504, 13027344),  // 153: features.7.0.block.2 output, 28,512 floats per image
         (15942368, 9787968),  // 154: features.8 conv output, 103,680 floats per image
         (19085680, 9891648),  // 155: features.8 output, 103,680 floats per image
         (9933744, 5871696),  // 156: avgpool output, 1,280 floats per image
@@ -5968,34 +6017,34 @@ public final class EfficientNetLite2Training: TrainableModel {
         (9933744, 5871696),  // 161: gradient of dropout output, 1,280 floats per image
         (16046048, 5874256),  // 162: gradient of avgpool, 1,280 floats per image
         (19085680, 9891648),  // 163: gradient of head output, 103,680 floats per image
-        (25426016, 13730224),  // 164: gradient of features.8 input, 28,512 floats per image
+        (25426016, 13055856),  // 164: gradient of features.8 input, 28,512 floats per image
         (15942368, 9889056),  // 165: gradient of features.7.0.block.2 input, 101,088 floats per image
         (24476896, 9787968),  // 166: features.7.0.block.1 output (recomputed), 101,088 floats per image
-        (19085680, 12897744),  // 167: gradient of features.7.0.block.1 input, 101,088 floats per image
+        (19085680, 12998832),  // 167: gradient of features.7.0.block.1 input, 101,088 floats per image
         (24274720, 9787968),  // 168: features.7.0.block.0 output (recomputed), 101,088 floats per image
-        (24274720, 13673200),  // 169: gradient of features.7.0.block.0 input, 16,848 floats per image
+        (24274720, 12897744),  // 169: gradient of features.7.0.block.0 input, 16,848 floats per image
         (19085680, 12796656),  // 170: gradient of features.6.4 branch, 16,848 floats per image
         (15942368, 9889056),  // 171: gradient of features.6.4.block.2 input, 101,088 floats per image
         (24072544, 9787968),  // 172: features.6.4.block.1 output (recomputed), 101,088 floats per image
-        (19085680, 12695568),  // 173: gradient of features.6.4.block.1 input, 101,088 floats per image
+        (19085680, 12796656),  // 173: gradient of features.6.4.block.1 input, 101,088 floats per image
         (23870368, 9787968),  // 174: features.6.4.block.0 output (recomputed), 101,088 floats per image
-        (23870368, 12796656),  // 175: gradient of features.6.4.block.0 input, 16,848 floats per image
+        (23870368, 12695568),  // 175: gradient of features.6.4.block.0 input, 16,848 floats per image
         (19085680, 12594480),  // 176: gradient of features.6.3 branch, 16,848 floats per image
         (15942368, 9889056),  // 177: gradient of features.6.3.block.2 input, 101,088 floats per image
         (23668192, 9787968),  // 178: features.6.3.block.1 output (recomputed), 101,088 floats per image
-        (19085680, 12493392),  // 179: gradient of features.6.3.block.1 input, 101,088 floats per image
+        (19085680, 12594480),  // 179: gradient of features.6.3.block.1 input, 101,088 floats per image
         (23466016, 9787968),  // 180: features.6.3.block.0 output (recomputed), 101,088 floats per image
-        (23466016, 12594480),  // 181: gradient of features.6.3.block.0 input, 16,848 floats per image
+        (23466016, 12493392),  // 181: gradient of features.6.3.block.0 input, 16,848 floats per image
         (19085680, 12392304),  // 182: gradient of features.6.2 branch, 16,848 floats per image
         (15942368, 9889056),  // 183: gradient of features.6.2.block.2 input, 101,088 floats per image
         (23263840, 9787968),  // 184: features.6.2.block.1 output (recomputed), 101,088 floats per image
-        (19085680, 12291216),  // 185: gradient of features.6.2.block.1 input, 101,088 floats per image
+        (19085680, 12392304),  // 185: gradient of features.6.2.block.1 input, 101,088 floats per image
         (23061664, 9787968),  // 186: features.6.2.block.0 output (recomputed), 101,088 floats per image
-        (23061664, 12392304),  // 187: gradient of features.6.2.block.0 input, 16,848 floats per image
+        (23061664, 12291216),  // 187: gradient of features.6.2.block.0 input, 16,848 floats per image
         (19085680, 12190128),  // 188: gradient of features.6.1 branch, 16,848 floats per image
         (15942368, 9889056),  // 189: gradient of features.6.1.block.2 input, 101,088 floats per image
         (22859488, 9787968),  // 190: features.6.1.block.1 output (recomputed), 101,088 floats per image
-        (19085680, 10096416),  // 191: gradient of features.6.1.block.1 input, 101,088 floats per image
+        (19085680, 12190128),  // 191: gradient of features.6.1.block.1 input, 101,088 floats per image
         (22657312, 9787968),  // 192: features.6.1.block.0 output (recomputed), 101,088 floats per image
         (16000688, 9846288),  // 193: gradient of features.6.1.block.0 input, 16,848 floats per image
         (15942368, 12190128),  // 194: gradient of features.6.0.block.2 input, 58,320 floats per image
@@ -6006,19 +6055,19 @@ public final class EfficientNetLite2Training: TrainableModel {
         (15977056, 9996048),  // 199: gradient of features.5.3 branch, 34,680 floats per image
         (18669520, 9787968),  // 200: gradient of features.5.3.block.2 input, 208,080 floats per image
         (18461440, 9371808),  // 201: features.5.3.block.1 output (recomputed), 208,080 floats per image
-        (18253360, 9579888),  // 202: gradient of features.5.3.block.1 input, 208,080 floats per image
+        (18461440, 9996048),  // 202: gradient of features.5.3.block.1 input, 208,080 floats per image
         (18045280, 9371808),  // 203: features.5.3.block.0 output (recomputed), 208,080 floats per image
         (15977056, 9787968),  // 204: gradient of features.5.3.block.0 input, 34,680 floats per image
         (15942368, 5813376),  // 205: gradient of features.5.2 branch, 34,680 floats per image
         (17837200, 9371808),  // 206: gradient of features.5.2.block.2 input, 208,080 floats per image
         (17629120, 8411824),  // 207: features.5.2.block.1 output (recomputed), 208,080 floats per image
-        (17421040, 9163728),  // 208: gradient of features.5.2.block.1 input, 208,080 floats per image
+        (17629120, 9579888),  // 208: gradient of features.5.2.block.1 input, 208,080 floats per image
         (17212960, 8411824),  // 209: features.5.2.block.0 output (recomputed), 208,080 floats per image
         (15942368, 5813376),  // 210: gradient of features.5.2.block.0 input, 34,680 floats per image
         (15977056, 9163728),  // 211: gradient of features.5.1 branch, 34,680 floats per image
         (17004880, 8411824),  // 212: gradient of features.5.1.block.2 input, 208,080 floats per image
         (16796800, 7995664),  // 213: features.5.1.block.1 output (recomputed), 208,080 floats per image
-        (16588720, 8203744),  // 214: gradient of features.5.1.block.1 input, 208,080 floats per image
+        (16796800, 9163728),  // 214: gradient of features.5.1.block.1 input, 208,080 floats per image
         (15734288, 7995664),  // 215: features.5.1.block.0 output (recomputed), 208,080 floats per image
         (15734288, 8148256),  // 216: gradient of features.5.1.block.0 input, 34,680 floats per image
         (9642432, 7995664),  // 217: gradient of features.5.0.block.2 input, 152,592 floats per image
@@ -6052,13 +6101,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         (9694704, 5657568),  // 245: gradient of features.3.2 branch, 52,272 floats per image
         (15107024, 7995664),  // 246: gradient of features.3.2.block.2 input, 313,632 floats per image
         (14793392, 7368400),  // 247: features.3.2.block.1 output (recomputed), 313,632 floats per image
-        (14479760, 7682032),  // 248: gradient of features.3.2.block.1 input, 313,632 floats per image
+        (14793392, 8309296),  // 248: gradient of features.3.2.block.1 input, 313,632 floats per image
         (14166128, 7368400),  // 249: features.3.2.block.0 output (recomputed), 313,632 floats per image
         (9694704, 5657568),  // 250: gradient of features.3.2.block.0 input, 52,272 floats per image
         (9642432, 5605296),  // 251: gradient of features.3.1 branch, 52,272 floats per image
         (13852496, 7368400),  // 252: gradient of features.3.1.block.2 input, 313,632 floats per image
         (13538864, 4978032),  // 253: features.3.1.block.1 output (recomputed), 313,632 floats per image
-        (13225232, 5291664),  // 254: gradient of features.3.1.block.1 input, 313,632 floats per image
+        (13538864, 7682032),  // 254: gradient of features.3.1.block.1 input, 313,632 floats per image
         (12911600, 4978032),  // 255: features.3.1.block.0 output (recomputed), 313,632 floats per image
         (9642432, 4978032),  // 256: gradient of features.3.1.block.0 input, 52,272 floats per image
         (12911600, 7368400),  // 257: gradient of features.3.0.block.2 input, 156,816 floats per image
@@ -6069,13 +6118,13 @@ public final class EfficientNetLite2Training: TrainableModel {
         (8821808, 5272800),  // 262: gradient of features.2.2 branch, 101,400 floats per image
         (8112000, 4664400),  // 263: gradient of features.2.2.block.2 input, 608,400 floats per image
         (7503600, 3447600),  // 264: features.2.2.block.1 output (recomputed), 608,400 floats per image
-        (6895200, 4056000),  // 265: gradient of features.2.2.block.1 input, 608,400 floats per image
+        (7503600, 5272800),  // 265: gradient of features.2.2.block.1 input, 608,400 floats per image
         (6286800, 3447600),  // 266: features.2.2.block.0 output (recomputed), 608,400 floats per image
         (6286800, 4664400),  // 267: gradient of features.2.2.block.0 input, 101,400 floats per image
         (6388208, 4056000),  // 268: gradient of features.2.1 branch, 101,400 floats per image
         (5678400, 3447600),  // 269: gradient of features.2.1.block.2 input, 608,400 floats per image
         (5070000, 2230800),  // 270: features.2.1.block.1 output (recomputed), 608,400 floats per image
-        (4461600, 2839200),  // 271: gradient of features.2.1.block.1 input, 608,400 floats per image
+        (5070000, 4056000),  // 271: gradient of features.2.1.block.1 input, 608,400 floats per image
         (3853200, 2230800),  // 272: features.2.1.block.0 output (recomputed), 608,400 floats per image
         (3853200, 2230800),  // 273: gradient of features.2.1.block.0 input, 101,400 floats per image
         (4867200, 4867200),  // 274: gradient of features.2.0.block.2 input, 405,600 floats per image
@@ -6773,15 +6822,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.7.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71165952,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 1819584,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1819584,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6799,15 +6848,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 5054400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5054400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6827,15 +6876,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 5054400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5054400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6855,15 +6904,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 5054400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5054400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6883,15 +6932,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 42052608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1248]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 5054400,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5054400,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6909,15 +6958,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 24261120,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 720]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 720]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 2916000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 9, 9, 720]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2916000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6935,15 +6984,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49939200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 10404000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 10404000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6963,15 +7012,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49939200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 10404000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 10404000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -6991,15 +7040,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 49939200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 720]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 10404000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 10404000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7017,15 +7066,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 36622080,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 120]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 7629600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 7629600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7043,15 +7092,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26856192,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 2746656,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2746656,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7071,15 +7120,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26856192,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 2746656,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2746656,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7099,15 +7148,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 26856192,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 528]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 2746656,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2746656,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7125,15 +7174,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 14648832,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 288] <- [n, 17, 17, 88]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 17, 17, 288]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 288]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 1498176,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 17, 17, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1498176,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 17, 17, 288]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7151,15 +7200,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 15681600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 15681600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7179,15 +7228,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30108672,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 288]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 15681600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 15681600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7205,15 +7254,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 15054336,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 48]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 33, 33, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 7840800,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 33, 33, 144]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 7840800,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 33, 33, 144]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7231,15 +7280,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29203200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 10951200,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 10951200,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7259,15 +7308,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 29203200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 10951200,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 10951200,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7285,15 +7334,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 19468800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 96] <- [n, 65, 65, 24]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 65, 65, 96]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 96]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 7300800,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 130, 130, 96] <- [n, 65, 65, 96]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 7300800,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 130, 130, 96] <- [n, 65, 65, 96]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7309,15 +7358,15 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.1.0.block.1", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17305600,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 16]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 130, 130, 32]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 130, 130, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 9734400,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 9734400,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 32]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

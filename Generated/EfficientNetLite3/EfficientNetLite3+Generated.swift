@@ -1289,12 +1289,12 @@ extension EfficientNetLite3 {
 
 /// EfficientNetLite3 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 38,007,776 floats per image (saved activations and gradients, packed by lifetime), 20,790,928 with `recomputeActivations`; parameters: 8,274,160 floats.
+/// Training arena: 38,007,776 floats per image (saved activations and gradients, packed by lifetime), 20,876,464 with `recomputeActivations`; parameters: 8,274,160 floats.
 public final class EfficientNetLite3Training: TrainableModel {
     public static let descriptor = EfficientNetLite3.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 8274160,
-        arenaFloatsPerImage: 38007776, recomputingArenaFloatsPerImage: 20790928,
+        arenaFloatsPerImage: 38007776, recomputingArenaFloatsPerImage: 20876464,
         fixedFloats: 1316368,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
@@ -1315,7 +1315,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
@@ -1339,13 +1340,25 @@ public final class EfficientNetLite3Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 9, width: 9, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 18, width: 18, channels: 816, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 18, width: 18, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 35, width: 35, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 70, width: 70, channels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 140, width: 140, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 140, width: 140, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140, threads: pool.threadCount))
         return floats
     }
 
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 20790928 : 38007776
+        let arenaFloats = options.recomputeActivations ? 20876464 : 38007776
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -4400,12 +4413,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(189),
             gradWeights: s.g + 5960448, workspace: s.ws, pool: pool)
         s.profiler?.stop(387)
-        // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        // features.7.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(189), input: s.tensor(174), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(189), input: s.tensor(174), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 1285200,
-            savedInvStd: s.f + 1286592, activation: .relu6, gradInput: s.tensor(189), gradGamma: s.g + 5954880,
-            gradBeta: s.g + 5956272, pool: pool)
+            savedInvStd: s.f + 1286592, activation: .relu6, gradGamma: s.g + 5954880, gradBeta: s.g + 5956272,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(388)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
@@ -4427,11 +4440,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1300512, count: 12528)
         s.profiler?.stop(391)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(189), input: s.tensor(192), batch: s.n, height: 9,
-            width: 9, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 1287984, gradInput: s.tensor(191), gradWeights: s.f + 1300512, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(189), preActivation: s.tensor(174),
+            gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 1285200, savedInvStd: s.f + 1286592,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(192), batch: s.n, height: 9, width: 9,
+            channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
+            weights: s.f + 1287984, gradInput: s.tensor(191), gradWeights: s.f + 1300512, workspace: s.ws, pool: pool)
         s.profiler?.stop(392)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4493,12 +4508,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(195),
             gradWeights: s.g + 5289936, workspace: s.ws, pool: pool)
         s.profiler?.stop(400)
-        // features.6.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        // features.6.5.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(195), input: s.tensor(166), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(195), input: s.tensor(166), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 1209568,
-            savedInvStd: s.f + 1210960, activation: .relu6, gradInput: s.tensor(195), gradGamma: s.g + 5284368,
-            gradBeta: s.g + 5285760, pool: pool)
+            savedInvStd: s.f + 1210960, activation: .relu6, gradGamma: s.g + 5284368, gradBeta: s.g + 5285760,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(401)
         // features.6.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
@@ -4520,11 +4535,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1247152, count: 34800)
         s.profiler?.stop(404)
-        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
+        // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(195), input: s.tensor(198), batch: s.n, height: 9,
-            width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1212352, gradInput: s.tensor(197), gradWeights: s.f + 1247152, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(195), preActivation: s.tensor(166),
+            gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 1209568, savedInvStd: s.f + 1210960,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(198), batch: s.n, height: 9, width: 9,
+            channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 1212352, gradInput: s.tensor(197), gradWeights: s.f + 1247152, workspace: s.ws, pool: pool)
         s.profiler?.stop(405)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4590,12 +4607,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(201),
             gradWeights: s.g + 4597152, workspace: s.ws, pool: pool)
         s.profiler?.stop(414)
-        // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        // features.6.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(201), input: s.tensor(158), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(201), input: s.tensor(158), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 1133936,
-            savedInvStd: s.f + 1135328, activation: .relu6, gradInput: s.tensor(201), gradGamma: s.g + 4591584,
-            gradBeta: s.g + 4592976, pool: pool)
+            savedInvStd: s.f + 1135328, activation: .relu6, gradGamma: s.g + 4591584, gradBeta: s.g + 4592976,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(415)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
@@ -4617,11 +4634,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1171520, count: 34800)
         s.profiler?.stop(418)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(201), input: s.tensor(204), batch: s.n, height: 9,
-            width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1136720, gradInput: s.tensor(203), gradWeights: s.f + 1171520, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(201), preActivation: s.tensor(158),
+            gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 1133936, savedInvStd: s.f + 1135328,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(204), batch: s.n, height: 9, width: 9,
+            channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 1136720, gradInput: s.tensor(203), gradWeights: s.f + 1171520, workspace: s.ws, pool: pool)
         s.profiler?.stop(419)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4687,12 +4706,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(207),
             gradWeights: s.g + 3904368, workspace: s.ws, pool: pool)
         s.profiler?.stop(428)
-        // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        // features.6.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(207), input: s.tensor(150), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(207), input: s.tensor(150), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 1058304,
-            savedInvStd: s.f + 1059696, activation: .relu6, gradInput: s.tensor(207), gradGamma: s.g + 3898800,
-            gradBeta: s.g + 3900192, pool: pool)
+            savedInvStd: s.f + 1059696, activation: .relu6, gradGamma: s.g + 3898800, gradBeta: s.g + 3900192,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(429)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -4714,11 +4733,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1095888, count: 34800)
         s.profiler?.stop(432)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(207), input: s.tensor(210), batch: s.n, height: 9,
-            width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 1061088, gradInput: s.tensor(209), gradWeights: s.f + 1095888, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(207), preActivation: s.tensor(150),
+            gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 1058304, savedInvStd: s.f + 1059696,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(210), batch: s.n, height: 9, width: 9,
+            channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 1061088, gradInput: s.tensor(209), gradWeights: s.f + 1095888, workspace: s.ws, pool: pool)
         s.profiler?.stop(433)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4784,12 +4805,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(213),
             gradWeights: s.g + 3211584, workspace: s.ws, pool: pool)
         s.profiler?.stop(442)
-        // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        // features.6.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(213), input: s.tensor(142), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(213), input: s.tensor(142), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 982672,
-            savedInvStd: s.f + 984064, activation: .relu6, gradInput: s.tensor(213), gradGamma: s.g + 3206016,
-            gradBeta: s.g + 3207408, pool: pool)
+            savedInvStd: s.f + 984064, activation: .relu6, gradGamma: s.g + 3206016, gradBeta: s.g + 3207408,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(443)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -4811,11 +4832,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1020256, count: 34800)
         s.profiler?.stop(446)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(213), input: s.tensor(216), batch: s.n, height: 9,
-            width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 985456, gradInput: s.tensor(215), gradWeights: s.f + 1020256, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(213), preActivation: s.tensor(142),
+            gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 982672, savedInvStd: s.f + 984064,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(216), batch: s.n, height: 9, width: 9,
+            channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 985456, gradInput: s.tensor(215), gradWeights: s.f + 1020256, workspace: s.ws, pool: pool)
         s.profiler?.stop(447)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4881,12 +4904,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(219),
             gradWeights: s.g + 2518800, workspace: s.ws, pool: pool)
         s.profiler?.stop(456)
-        // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]
+        // features.6.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(219), input: s.tensor(134), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(219), input: s.tensor(134), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 907040,
-            savedInvStd: s.f + 908432, activation: .relu6, gradInput: s.tensor(219), gradGamma: s.g + 2513232,
-            gradBeta: s.g + 2514624, pool: pool)
+            savedInvStd: s.f + 908432, activation: .relu6, gradGamma: s.g + 2513232, gradBeta: s.g + 2514624,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(457)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -4908,11 +4931,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 944624, count: 34800)
         s.profiler?.stop(460)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(219), input: s.tensor(222), batch: s.n, height: 9,
-            width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 909824, gradInput: s.tensor(221), gradWeights: s.f + 944624, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(219), preActivation: s.tensor(134),
+            gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 907040, savedInvStd: s.f + 908432,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(222), batch: s.n, height: 9, width: 9,
+            channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 909824, gradInput: s.tensor(221), gradWeights: s.f + 944624, workspace: s.ws, pool: pool)
         s.profiler?.stop(461)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -4972,12 +4997,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 81 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(224), gradWeights: s.g + 1959648,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(469)
-        // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 816]
+        // features.6.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(224), input: s.tensor(128), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(224), input: s.tensor(128), pixels: 81 &* s.n,
             channels: 816, gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 861360,
-            savedInvStd: s.f + 862176, activation: .relu6, gradInput: s.tensor(224), gradGamma: s.g + 1956384,
-            gradBeta: s.g + 1957200, pool: pool)
+            savedInvStd: s.f + 862176, activation: .relu6, gradGamma: s.g + 1956384, gradBeta: s.g + 1957200,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(470)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -4999,11 +5024,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 883392, count: 20400)
         s.profiler?.stop(473)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 9, 9, 816]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 9, 9, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(224), input: s.tensor(227), batch: s.n, height: 18,
-            width: 18, channels: 816, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 862992, gradInput: s.tensor(226), gradWeights: s.f + 883392, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(224), preActivation: s.tensor(128),
+            gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 861360, savedInvStd: s.f + 862176,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(227), batch: s.n, height: 18, width: 18,
+            channels: 816, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
+            weights: s.f + 862992, gradInput: s.tensor(226), gradWeights: s.f + 883392, workspace: s.ws, pool: pool)
         s.profiler?.stop(474)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5065,12 +5092,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(230),
             gradWeights: s.g + 1710192, workspace: s.ws, pool: pool)
         s.profiler?.stop(482)
-        // features.5.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        // features.5.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(230), input: s.tensor(120),
-            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 817024,
-            savedInvStd: s.f + 817840, activation: .relu6, gradInput: s.tensor(230), gradGamma: s.g + 1706928,
-            gradBeta: s.g + 1707744, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(230), input: s.tensor(120), pixels: 324 &* s.n,
+            channels: 816, gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 817024,
+            savedInvStd: s.f + 817840, activation: .relu6, gradGamma: s.g + 1706928, gradBeta: s.g + 1707744,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(483)
         // features.5.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -5092,11 +5119,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 839056, count: 20400)
         s.profiler?.stop(486)
-        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
+        // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(230), input: s.tensor(233), batch: s.n, height: 18,
-            width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 818656, gradInput: s.tensor(232), gradWeights: s.f + 839056, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(230), preActivation: s.tensor(120),
+            gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 817024, savedInvStd: s.f + 817840,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(233), batch: s.n, height: 18, width: 18,
+            channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 818656, gradInput: s.tensor(232), gradWeights: s.f + 839056, workspace: s.ws, pool: pool)
         s.profiler?.stop(487)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5162,12 +5191,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(236),
             gradWeights: s.g + 1460736, workspace: s.ws, pool: pool)
         s.profiler?.stop(496)
-        // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        // features.5.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(236), input: s.tensor(112),
-            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 772688,
-            savedInvStd: s.f + 773504, activation: .relu6, gradInput: s.tensor(236), gradGamma: s.g + 1457472,
-            gradBeta: s.g + 1458288, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(236), input: s.tensor(112), pixels: 324 &* s.n,
+            channels: 816, gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 772688,
+            savedInvStd: s.f + 773504, activation: .relu6, gradGamma: s.g + 1457472, gradBeta: s.g + 1458288,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(497)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -5189,11 +5218,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 794720, count: 20400)
         s.profiler?.stop(500)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(236), input: s.tensor(239), batch: s.n, height: 18,
-            width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 774320, gradInput: s.tensor(238), gradWeights: s.f + 794720, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(236), preActivation: s.tensor(112),
+            gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 772688, savedInvStd: s.f + 773504,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(239), batch: s.n, height: 18, width: 18,
+            channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 774320, gradInput: s.tensor(238), gradWeights: s.f + 794720, workspace: s.ws, pool: pool)
         s.profiler?.stop(501)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5259,12 +5290,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(242),
             gradWeights: s.g + 1211280, workspace: s.ws, pool: pool)
         s.profiler?.stop(510)
-        // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        // features.5.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(242), input: s.tensor(104),
-            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 728352,
-            savedInvStd: s.f + 729168, activation: .relu6, gradInput: s.tensor(242), gradGamma: s.g + 1208016,
-            gradBeta: s.g + 1208832, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(242), input: s.tensor(104), pixels: 324 &* s.n,
+            channels: 816, gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 728352,
+            savedInvStd: s.f + 729168, activation: .relu6, gradGamma: s.g + 1208016, gradBeta: s.g + 1208832,
+            reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(511)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -5286,11 +5317,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 750384, count: 20400)
         s.profiler?.stop(514)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(242), input: s.tensor(245), batch: s.n, height: 18,
-            width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 729984, gradInput: s.tensor(244), gradWeights: s.f + 750384, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(242), preActivation: s.tensor(104),
+            gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 728352, savedInvStd: s.f + 729168,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(245), batch: s.n, height: 18, width: 18,
+            channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 729984, gradInput: s.tensor(244), gradWeights: s.f + 750384, workspace: s.ws, pool: pool)
         s.profiler?.stop(515)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5356,11 +5389,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(248), gradWeights: s.g + 961824,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(524)
-        // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]
+        // features.5.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(248), input: s.tensor(96), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(248), input: s.tensor(96), pixels: 324 &* s.n,
             channels: 816, gamma: s.p + 958560, beta: s.p + 959376, savedMean: s.f + 684016, savedInvStd: s.f + 684832,
-            activation: .relu6, gradInput: s.tensor(248), gradGamma: s.g + 958560, gradBeta: s.g + 959376, pool: pool)
+            activation: .relu6, gradGamma: s.g + 958560, gradBeta: s.g + 959376, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(525)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -5382,11 +5415,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 706048, count: 20400)
         s.profiler?.stop(528)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(248), input: s.tensor(251), batch: s.n, height: 18,
-            width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 685648, gradInput: s.tensor(250), gradWeights: s.f + 706048, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(248), preActivation: s.tensor(96),
+            gamma: s.p + 958560, beta: s.p + 959376, savedMean: s.f + 684016, savedInvStd: s.f + 684832,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(251), batch: s.n, height: 18, width: 18,
+            channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 685648, gradInput: s.tensor(250), gradWeights: s.f + 706048, workspace: s.ws, pool: pool)
         s.profiler?.stop(529)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5445,11 +5480,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(253), gradWeights: s.g + 745008,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(537)
-        // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        // features.5.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(253), input: s.tensor(90), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(253), input: s.tensor(90), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 742704, beta: s.p + 743280, savedMean: s.f + 652160, savedInvStd: s.f + 652736,
-            activation: .relu6, gradInput: s.tensor(253), gradGamma: s.g + 742704, gradBeta: s.g + 743280, pool: pool)
+            activation: .relu6, gradGamma: s.g + 742704, gradBeta: s.g + 743280, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(538)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -5471,11 +5506,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 667712, count: 14400)
         s.profiler?.stop(541)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(253), input: s.tensor(256), batch: s.n, height: 18,
-            width: 18, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
-            weights: s.f + 653312, gradInput: s.tensor(255), gradWeights: s.f + 667712, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(253), preActivation: s.tensor(90),
+            gamma: s.p + 742704, beta: s.p + 743280, savedMean: s.f + 652160, savedInvStd: s.f + 652736,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(256), batch: s.n, height: 18, width: 18,
+            channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
+            weights: s.f + 653312, gradInput: s.tensor(255), gradWeights: s.f + 667712, workspace: s.ws, pool: pool)
         s.profiler?.stop(542)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5536,11 +5573,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(259), gradWeights: s.g + 615024,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(550)
-        // features.4.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        // features.4.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(259), input: s.tensor(82), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(259), input: s.tensor(82), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 612720, beta: s.p + 613296, savedMean: s.f + 639296, savedInvStd: s.f + 639872,
-            activation: .relu6, gradInput: s.tensor(259), gradGamma: s.g + 612720, gradBeta: s.g + 613296, pool: pool)
+            activation: .relu6, gradGamma: s.g + 612720, gradBeta: s.g + 613296, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(551)
         // features.4.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -5562,11 +5599,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 645632, count: 5184)
         s.profiler?.stop(554)
-        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
+        // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(259), input: s.tensor(262), batch: s.n, height: 18,
-            width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 640448, gradInput: s.tensor(261), gradWeights: s.f + 645632, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(259), preActivation: s.tensor(82),
+            gamma: s.p + 612720, beta: s.p + 613296, savedMean: s.f + 639296, savedInvStd: s.f + 639872,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(262), batch: s.n, height: 18, width: 18,
+            channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 640448, gradInput: s.tensor(261), gradWeights: s.f + 645632, workspace: s.ws, pool: pool)
         s.profiler?.stop(555)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5631,11 +5670,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(265), gradWeights: s.g + 494256,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(564)
-        // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        // features.4.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(265), input: s.tensor(74), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(265), input: s.tensor(74), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 491952, beta: s.p + 492528, savedMean: s.f + 626432, savedInvStd: s.f + 627008,
-            activation: .relu6, gradInput: s.tensor(265), gradGamma: s.g + 491952, gradBeta: s.g + 492528, pool: pool)
+            activation: .relu6, gradGamma: s.g + 491952, gradBeta: s.g + 492528, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(565)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -5657,11 +5696,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 632768, count: 5184)
         s.profiler?.stop(568)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(265), input: s.tensor(268), batch: s.n, height: 18,
-            width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 627584, gradInput: s.tensor(267), gradWeights: s.f + 632768, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(265), preActivation: s.tensor(74),
+            gamma: s.p + 491952, beta: s.p + 492528, savedMean: s.f + 626432, savedInvStd: s.f + 627008,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(268), batch: s.n, height: 18, width: 18,
+            channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 627584, gradInput: s.tensor(267), gradWeights: s.f + 632768, workspace: s.ws, pool: pool)
         s.profiler?.stop(569)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5726,11 +5767,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(271), gradWeights: s.g + 373488,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(578)
-        // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        // features.4.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(271), input: s.tensor(66), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(271), input: s.tensor(66), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 371184, beta: s.p + 371760, savedMean: s.f + 613568, savedInvStd: s.f + 614144,
-            activation: .relu6, gradInput: s.tensor(271), gradGamma: s.g + 371184, gradBeta: s.g + 371760, pool: pool)
+            activation: .relu6, gradGamma: s.g + 371184, gradBeta: s.g + 371760, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(579)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -5752,11 +5793,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 619904, count: 5184)
         s.profiler?.stop(582)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(271), input: s.tensor(274), batch: s.n, height: 18,
-            width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 614720, gradInput: s.tensor(273), gradWeights: s.f + 619904, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(271), preActivation: s.tensor(66),
+            gamma: s.p + 371184, beta: s.p + 371760, savedMean: s.f + 613568, savedInvStd: s.f + 614144,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(274), batch: s.n, height: 18, width: 18,
+            channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 614720, gradInput: s.tensor(273), gradWeights: s.f + 619904, workspace: s.ws, pool: pool)
         s.profiler?.stop(583)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5821,11 +5864,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(277), gradWeights: s.g + 252720,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(592)
-        // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]
+        // features.4.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(277), input: s.tensor(58), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(277), input: s.tensor(58), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 250416, beta: s.p + 250992, savedMean: s.f + 600704, savedInvStd: s.f + 601280,
-            activation: .relu6, gradInput: s.tensor(277), gradGamma: s.g + 250416, gradBeta: s.g + 250992, pool: pool)
+            activation: .relu6, gradGamma: s.g + 250416, gradBeta: s.g + 250992, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(593)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -5847,11 +5890,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 607040, count: 5184)
         s.profiler?.stop(596)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(277), input: s.tensor(280), batch: s.n, height: 18,
-            width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 601856, gradInput: s.tensor(279), gradWeights: s.f + 607040, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(277), preActivation: s.tensor(58),
+            gamma: s.p + 250416, beta: s.p + 250992, savedMean: s.f + 600704, savedInvStd: s.f + 601280,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(280), batch: s.n, height: 18, width: 18,
+            channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 601856, gradInput: s.tensor(279), gradWeights: s.f + 607040, workspace: s.ws, pool: pool)
         s.profiler?.stop(597)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5910,11 +5955,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 324 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(282), gradWeights: s.g + 159600,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(605)
-        // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 288]
+        // features.4.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(282), input: s.tensor(52), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(282), input: s.tensor(52), pixels: 324 &* s.n,
             channels: 288, gamma: s.p + 158448, beta: s.p + 158736, savedMean: s.f + 593600, savedInvStd: s.f + 593888,
-            activation: .relu6, gradInput: s.tensor(282), gradGamma: s.g + 158448, gradBeta: s.g + 158736, pool: pool)
+            activation: .relu6, gradGamma: s.g + 158448, gradBeta: s.g + 158736, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(606)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -5936,11 +5981,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 596768, count: 2592)
         s.profiler?.stop(609)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 18, 18, 288]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 18, 18, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(282), input: s.tensor(285), batch: s.n, height: 35,
-            width: 35, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 594176, gradInput: s.tensor(284), gradWeights: s.f + 596768, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(282), preActivation: s.tensor(52),
+            gamma: s.p + 158448, beta: s.p + 158736, savedMean: s.f + 593600, savedInvStd: s.f + 593888,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(285), batch: s.n, height: 35, width: 35,
+            channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 594176, gradInput: s.tensor(284), gradWeights: s.f + 596768, workspace: s.ws, pool: pool)
         s.profiler?.stop(610)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6001,12 +6048,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 1225 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(288), gradWeights: s.g + 126864,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(618)
-        // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
+        // features.3.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(288), input: s.tensor(44),
-            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 577952,
-            savedInvStd: s.f + 578240, activation: .relu6, gradInput: s.tensor(288), gradGamma: s.g + 125712,
-            gradBeta: s.g + 126000, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(288), input: s.tensor(44), pixels: 1225 &* s.n,
+            channels: 288, gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 577952, savedInvStd: s.f + 578240,
+            activation: .relu6, gradGamma: s.g + 125712, gradBeta: s.g + 126000, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(619)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -6028,11 +6074,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 585728, count: 7200)
         s.profiler?.stop(622)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(288), input: s.tensor(291), batch: s.n, height: 35,
-            width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
-            weights: s.f + 578528, gradInput: s.tensor(290), gradWeights: s.f + 585728, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(288), preActivation: s.tensor(44),
+            gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 577952, savedInvStd: s.f + 578240,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(291), batch: s.n, height: 35, width: 35,
+            channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
+            weights: s.f + 578528, gradInput: s.tensor(290), gradWeights: s.f + 585728, workspace: s.ws, pool: pool)
         s.profiler?.stop(623)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6097,12 +6145,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 1225 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(294), gradWeights: s.g + 89520,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(632)
-        // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]
+        // features.3.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(294), input: s.tensor(36),
-            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 88368, beta: s.p + 88656, savedMean: s.f + 562304,
-            savedInvStd: s.f + 562592, activation: .relu6, gradInput: s.tensor(294), gradGamma: s.g + 88368,
-            gradBeta: s.g + 88656, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(294), input: s.tensor(36), pixels: 1225 &* s.n,
+            channels: 288, gamma: s.p + 88368, beta: s.p + 88656, savedMean: s.f + 562304, savedInvStd: s.f + 562592,
+            activation: .relu6, gradGamma: s.g + 88368, gradBeta: s.g + 88656, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(633)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -6124,11 +6171,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 570080, count: 7200)
         s.profiler?.stop(636)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(294), input: s.tensor(297), batch: s.n, height: 35,
-            width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
-            weights: s.f + 562880, gradInput: s.tensor(296), gradWeights: s.f + 570080, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(294), preActivation: s.tensor(36),
+            gamma: s.p + 88368, beta: s.p + 88656, savedMean: s.f + 562304, savedInvStd: s.f + 562592,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(297), batch: s.n, height: 35, width: 35,
+            channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
+            weights: s.f + 562880, gradInput: s.tensor(296), gradWeights: s.f + 570080, workspace: s.ws, pool: pool)
         s.profiler?.stop(637)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6187,12 +6236,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 1225 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(299), gradWeights: s.g + 56784,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(645)
-        // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 35, 35, 192]
+        // features.3.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(299), input: s.tensor(30),
-            pixels: 1225 &* s.n, channels: 192, gamma: s.p + 56016, beta: s.p + 56208, savedMean: s.f + 551648,
-            savedInvStd: s.f + 551840, activation: .relu6, gradInput: s.tensor(299), gradGamma: s.g + 56016,
-            gradBeta: s.g + 56208, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(299), input: s.tensor(30), pixels: 1225 &* s.n,
+            channels: 192, gamma: s.p + 56016, beta: s.p + 56208, savedMean: s.f + 551648, savedInvStd: s.f + 551840,
+            activation: .relu6, gradGamma: s.g + 56016, gradBeta: s.g + 56208, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(646)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -6214,11 +6262,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 556832, count: 4800)
         s.profiler?.stop(649)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 35, 35, 192]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 35, 35, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(299), input: s.tensor(302), batch: s.n, height: 70,
-            width: 70, channels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35,
-            weights: s.f + 552032, gradInput: s.tensor(301), gradWeights: s.f + 556832, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(299), preActivation: s.tensor(30),
+            gamma: s.p + 56016, beta: s.p + 56208, savedMean: s.f + 551648, savedInvStd: s.f + 551840,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(302), batch: s.n, height: 70, width: 70,
+            channels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35,
+            weights: s.f + 552032, gradInput: s.tensor(301), gradWeights: s.f + 556832, workspace: s.ws, pool: pool)
         s.profiler?.stop(650)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6279,12 +6329,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 4900 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(305), gradWeights: s.g + 38032,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(658)
-        // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
+        // features.2.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(305), input: s.tensor(22),
-            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 547360,
-            savedInvStd: s.f + 547552, activation: .relu6, gradInput: s.tensor(305), gradGamma: s.g + 37264,
-            gradBeta: s.g + 37456, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(305), input: s.tensor(22), pixels: 4900 &* s.n,
+            channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 547360, savedInvStd: s.f + 547552,
+            activation: .relu6, gradGamma: s.g + 37264, gradBeta: s.g + 37456, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(659)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -6306,11 +6355,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 549472, count: 1728)
         s.profiler?.stop(662)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(305), input: s.tensor(308), batch: s.n, height: 70,
-            width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
-            weights: s.f + 547744, gradInput: s.tensor(307), gradWeights: s.f + 549472, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(305), preActivation: s.tensor(22),
+            gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 547360, savedInvStd: s.f + 547552,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(308), batch: s.n, height: 70, width: 70,
+            channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
+            weights: s.f + 547744, gradInput: s.tensor(307), gradWeights: s.f + 549472, workspace: s.ws, pool: pool)
         s.profiler?.stop(663)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6375,12 +6426,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 4900 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(311), gradWeights: s.g + 22352,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(672)
-        // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]
+        // features.2.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(311), input: s.tensor(14),
-            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 543072,
-            savedInvStd: s.f + 543264, activation: .relu6, gradInput: s.tensor(311), gradGamma: s.g + 21584,
-            gradBeta: s.g + 21776, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(311), input: s.tensor(14), pixels: 4900 &* s.n,
+            channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 543072, savedInvStd: s.f + 543264,
+            activation: .relu6, gradGamma: s.g + 21584, gradBeta: s.g + 21776, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(673)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
@@ -6402,11 +6452,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 545184, count: 1728)
         s.profiler?.stop(676)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(311), input: s.tensor(314), batch: s.n, height: 70,
-            width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
-            weights: s.f + 543456, gradInput: s.tensor(313), gradWeights: s.f + 545184, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(311), preActivation: s.tensor(14),
+            gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 543072, savedInvStd: s.f + 543264,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(314), batch: s.n, height: 70, width: 70,
+            channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
+            weights: s.f + 543456, gradInput: s.tensor(313), gradWeights: s.f + 545184, workspace: s.ws, pool: pool)
         s.profiler?.stop(677)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6465,11 +6517,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 4900 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(316), gradWeights: s.g + 8208,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(685)
-        // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 70, 70, 144]
+        // features.2.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(316), input: s.tensor(8), pixels: 4900 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(316), input: s.tensor(8), pixels: 4900 &* s.n,
             channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 539744, savedInvStd: s.f + 539888,
-            activation: .relu6, gradInput: s.tensor(316), gradGamma: s.g + 7632, gradBeta: s.g + 7776, pool: pool)
+            activation: .relu6, gradGamma: s.g + 7632, gradBeta: s.g + 7776, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(686)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
@@ -6491,11 +6543,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 541328, count: 1296)
         s.profiler?.stop(689)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 140, 140, 144] <- [n, 70, 70, 144]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 140, 140, 144] <- [n, 70, 70, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(316), input: s.tensor(319), batch: s.n, height: 140,
-            width: 140, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70,
-            weights: s.f + 540032, gradInput: s.tensor(318), gradWeights: s.f + 541328, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(316), preActivation: s.tensor(8),
+            gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 539744, savedInvStd: s.f + 539888,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(319), batch: s.n, height: 140, width: 140,
+            channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70,
+            weights: s.f + 540032, gradInput: s.tensor(318), gradWeights: s.f + 541328, workspace: s.ws, pool: pool)
         s.profiler?.stop(690)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6549,12 +6603,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 19600 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.tensor(321), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(697)
-        // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]
+        // features.1.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 140, 140, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(321), input: s.tensor(2),
-            pixels: 19600 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 538768,
-            savedInvStd: s.f + 538800, activation: .relu6, gradInput: s.tensor(321), gradGamma: s.g + 1280,
-            gradBeta: s.g + 1312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(321), input: s.tensor(2), pixels: 19600 &* s.n,
+            channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 538768, savedInvStd: s.f + 538800,
+            activation: .relu6, gradGamma: s.g + 1280, gradBeta: s.g + 1312, reductions: s.f + 535920, pool: pool)
         s.profiler?.stop(698)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -6576,11 +6629,13 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 539120, count: 288)
         s.profiler?.stop(701)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 32]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(321), input: s.tensor(324), batch: s.n, height: 140,
-            width: 140, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140,
-            weights: s.f + 538832, gradInput: s.tensor(323), gradWeights: s.f + 539120, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(321), preActivation: s.tensor(2),
+            gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 538768, savedInvStd: s.f + 538800,
+            activation: .relu6, reductions: s.f + 535920, input: s.tensor(324), batch: s.n, height: 140, width: 140,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140,
+            weights: s.f + 538832, gradInput: s.tensor(323), gradWeights: s.f + 539120, workspace: s.ws, pool: pool)
         s.profiler?.stop(702)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6628,7 +6683,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         (32981376, 17632064),  // 16: features.2.1.block.2 conv output, 156,800 floats per image
         (9408000, 3763200),  // 17: features.2.1.block.2 output, 156,800 floats per image
         (33138176, 17788864),  // 18: features.2.1 output, 156,800 floats per image
-        (38007584, 20790736),  // 19: features.2.1 drop-path keep, 1 floats per image
+        (38007584, 20876272),  // 19: features.2.1 drop-path keep, 1 floats per image
         (9408000, 3763200),  // 20: features.2.2.block.0 conv output, 940,800 floats per image
         (10348800, 5644800),  // 21: features.2.2.block.0 output, 940,800 floats per image
         (11289600, 6585600),  // 22: features.2.2.block.1 conv output, 940,800 floats per image
@@ -6636,157 +6691,157 @@ public final class EfficientNetLite3Training: TrainableModel {
         (33294976, 17945664),  // 24: features.2.2.block.2 conv output, 156,800 floats per image
         (13171200, 5644800),  // 25: features.2.2.block.2 output, 156,800 floats per image
         (33451776, 18102464),  // 26: features.2.2 output, 156,800 floats per image
-        (38007600, 20790752),  // 27: features.2.2 drop-path keep, 1 floats per image
+        (38007600, 20876288),  // 27: features.2.2 drop-path keep, 1 floats per image
         (13171200, 5644800),  // 28: features.3.0.block.0 conv output, 940,800 floats per image
         (14112000, 7526400),  // 29: features.3.0.block.0 output, 940,800 floats per image
-        (15758400, 15217024),  // 30: features.3.0.block.1 conv output, 235,200 floats per image
-        (28700096, 7526400),  // 31: features.3.0.block.1 output, 235,200 floats per image
-        (36615296, 19367344),  // 32: features.3.0.block.2 conv output, 58,800 floats per image
-        (36674096, 19426144),  // 33: features.3.0.block.2 output, 58,800 floats per image
+        (28700096, 15217024),  // 30: features.3.0.block.1 conv output, 235,200 floats per image
+        (15758400, 7526400),  // 31: features.3.0.block.1 output, 235,200 floats per image
+        (36615296, 19546192),  // 32: features.3.0.block.2 conv output, 58,800 floats per image
+        (36674096, 19604992),  // 33: features.3.0.block.2 output, 58,800 floats per image
         (15052800, 7526400),  // 34: features.3.1.block.0 conv output, 352,800 floats per image
         (15405600, 7879200),  // 35: features.3.1.block.0 output, 352,800 floats per image
         (20854400, 8232000),  // 36: features.3.1.block.1 conv output, 352,800 floats per image
         (21207200, 7879200),  // 37: features.3.1.block.1 output, 352,800 floats per image
-        (36732896, 19484944),  // 38: features.3.1.block.2 conv output, 58,800 floats per image
+        (36732896, 19663792),  // 38: features.3.1.block.2 conv output, 58,800 floats per image
         (21560000, 7879200),  // 39: features.3.1.block.2 output, 58,800 floats per image
-        (36791696, 19543744),  // 40: features.3.1 output, 58,800 floats per image
-        (38007616, 20790768),  // 41: features.3.1 drop-path keep, 1 floats per image
+        (36791696, 19722592),  // 40: features.3.1 output, 58,800 floats per image
+        (38007616, 20876304),  // 41: features.3.1 drop-path keep, 1 floats per image
         (21560000, 7879200),  // 42: features.3.2.block.0 conv output, 352,800 floats per image
         (21912800, 8584800),  // 43: features.3.2.block.0 output, 352,800 floats per image
         (22265600, 8937600),  // 44: features.3.2.block.1 conv output, 352,800 floats per image
         (22618400, 8584800),  // 45: features.3.2.block.1 output, 352,800 floats per image
-        (36850496, 19602544),  // 46: features.3.2.block.2 conv output, 58,800 floats per image
+        (36850496, 19781392),  // 46: features.3.2.block.2 conv output, 58,800 floats per image
         (22971200, 8584800),  // 47: features.3.2.block.2 output, 58,800 floats per image
-        (36909296, 19661344),  // 48: features.3.2 output, 58,800 floats per image
-        (38007632, 20790784),  // 49: features.3.2 drop-path keep, 1 floats per image
+        (36909296, 19840192),  // 48: features.3.2 output, 58,800 floats per image
+        (38007632, 20876320),  // 49: features.3.2 drop-path keep, 1 floats per image
         (22971200, 8584800),  // 50: features.4.0.block.0 conv output, 352,800 floats per image
         (23324000, 12308800),  // 51: features.4.0.block.0 output, 352,800 floats per image
-        (36296480, 19274032),  // 52: features.4.0.block.1 conv output, 93,312 floats per image
+        (36296480, 19386784),  // 52: features.4.0.block.1 conv output, 93,312 floats per image
         (36389792, 9290400),  // 53: features.4.0.block.1 output, 93,312 floats per image
-        (37408736, 20160784),  // 54: features.4.0.block.2 conv output, 31,104 floats per image
-        (37439840, 20191888),  // 55: features.4.0.block.2 output, 31,104 floats per image
+        (37408736, 20339632),  // 54: features.4.0.block.2 conv output, 31,104 floats per image
+        (37439840, 20370736),  // 55: features.4.0.block.2 output, 31,104 floats per image
         (28935296, 15452224),  // 56: features.4.1.block.0 conv output, 186,624 floats per image
         (29121920, 12308800),  // 57: features.4.1.block.0 output, 186,624 floats per image
         (29308544, 15638848),  // 58: features.4.1.block.1 conv output, 186,624 floats per image
         (29495168, 12308800),  // 59: features.4.1.block.1 output, 186,624 floats per image
-        (37470944, 20222992),  // 60: features.4.1.block.2 conv output, 31,104 floats per image
+        (37470944, 20401840),  // 60: features.4.1.block.2 conv output, 31,104 floats per image
         (23676800, 9290400),  // 61: features.4.1.block.2 output, 31,104 floats per image
-        (37502048, 20254096),  // 62: features.4.1 output, 31,104 floats per image
-        (38007648, 20790800),  // 63: features.4.1 drop-path keep, 1 floats per image
+        (37502048, 20432944),  // 62: features.4.1 output, 31,104 floats per image
+        (38007648, 20876336),  // 63: features.4.1 drop-path keep, 1 floats per image
         (29681792, 15825472),  // 64: features.4.2.block.0 conv output, 186,624 floats per image
         (29868416, 12308800),  // 65: features.4.2.block.0 output, 186,624 floats per image
         (30055040, 16012096),  // 66: features.4.2.block.1 conv output, 186,624 floats per image
         (30241664, 12308800),  // 67: features.4.2.block.1 output, 186,624 floats per image
-        (37533152, 20285200),  // 68: features.4.2.block.2 conv output, 31,104 floats per image
+        (37533152, 20464048),  // 68: features.4.2.block.2 conv output, 31,104 floats per image
         (23676800, 9290400),  // 69: features.4.2.block.2 output, 31,104 floats per image
-        (37564256, 20316304),  // 70: features.4.2 output, 31,104 floats per image
-        (38007664, 20790816),  // 71: features.4.2 drop-path keep, 1 floats per image
+        (37564256, 20495152),  // 70: features.4.2 output, 31,104 floats per image
+        (38007664, 20876352),  // 71: features.4.2 drop-path keep, 1 floats per image
         (30428288, 16198720),  // 72: features.4.3.block.0 conv output, 186,624 floats per image
         (30614912, 12308800),  // 73: features.4.3.block.0 output, 186,624 floats per image
         (30801536, 16385344),  // 74: features.4.3.block.1 conv output, 186,624 floats per image
         (30988160, 12308800),  // 75: features.4.3.block.1 output, 186,624 floats per image
-        (37595360, 20347408),  // 76: features.4.3.block.2 conv output, 31,104 floats per image
+        (37595360, 20526256),  // 76: features.4.3.block.2 conv output, 31,104 floats per image
         (23676800, 9290400),  // 77: features.4.3.block.2 output, 31,104 floats per image
-        (37626464, 20378512),  // 78: features.4.3 output, 31,104 floats per image
-        (38007680, 20790832),  // 79: features.4.3 drop-path keep, 1 floats per image
+        (37626464, 20557360),  // 78: features.4.3 output, 31,104 floats per image
+        (38007680, 20876368),  // 79: features.4.3 drop-path keep, 1 floats per image
         (31174784, 16571968),  // 80: features.4.4.block.0 conv output, 186,624 floats per image
         (31361408, 12308800),  // 81: features.4.4.block.0 output, 186,624 floats per image
         (31548032, 16758592),  // 82: features.4.4.block.1 conv output, 186,624 floats per image
         (31734656, 12308800),  // 83: features.4.4.block.1 output, 186,624 floats per image
-        (37657568, 20409616),  // 84: features.4.4.block.2 conv output, 31,104 floats per image
+        (37657568, 20588464),  // 84: features.4.4.block.2 conv output, 31,104 floats per image
         (23676800, 9290400),  // 85: features.4.4.block.2 output, 31,104 floats per image
-        (37688672, 20440720),  // 86: features.4.4 output, 31,104 floats per image
-        (38007696, 20790848),  // 87: features.4.4 drop-path keep, 1 floats per image
+        (37688672, 20619568),  // 86: features.4.4 output, 31,104 floats per image
+        (38007696, 20876384),  // 87: features.4.4 drop-path keep, 1 floats per image
         (31921280, 16945216),  // 88: features.5.0.block.0 conv output, 186,624 floats per image
         (32107904, 12308800),  // 89: features.5.0.block.0 output, 186,624 floats per image
         (32294528, 17131840),  // 90: features.5.0.block.1 conv output, 186,624 floats per image
         (32481152, 12308800),  // 91: features.5.0.block.1 output, 186,624 floats per image
-        (36968096, 19720144),  // 92: features.5.0.block.2 conv output, 44,064 floats per image
-        (37012160, 19764208),  // 93: features.5.0.block.2 output, 44,064 floats per image
+        (36968096, 19898992),  // 92: features.5.0.block.2 conv output, 44,064 floats per image
+        (37012160, 19943056),  // 93: features.5.0.block.2 output, 44,064 floats per image
         (23676800, 12308800),  // 94: features.5.1.block.0 conv output, 264,384 floats per image
         (23941184, 12573184),  // 95: features.5.1.block.0 output, 264,384 floats per image
         (24205568, 12837568),  // 96: features.5.1.block.1 conv output, 264,384 floats per image
         (24469952, 12573184),  // 97: features.5.1.block.1 output, 264,384 floats per image
-        (37056224, 19808272),  // 98: features.5.1.block.2 conv output, 44,064 floats per image
+        (37056224, 19987120),  // 98: features.5.1.block.2 conv output, 44,064 floats per image
         (24734336, 9290400),  // 99: features.5.1.block.2 output, 44,064 floats per image
-        (37100288, 19852336),  // 100: features.5.1 output, 44,064 floats per image
-        (38007712, 20790864),  // 101: features.5.1 drop-path keep, 1 floats per image
+        (37100288, 20031184),  // 100: features.5.1 output, 44,064 floats per image
+        (38007712, 20876400),  // 101: features.5.1 drop-path keep, 1 floats per image
         (24734336, 12573184),  // 102: features.5.2.block.0 conv output, 264,384 floats per image
         (24998720, 13101952),  // 103: features.5.2.block.0 output, 264,384 floats per image
         (25263104, 13366336),  // 104: features.5.2.block.1 conv output, 264,384 floats per image
         (25527488, 13101952),  // 105: features.5.2.block.1 output, 264,384 floats per image
-        (37144352, 19896400),  // 106: features.5.2.block.2 conv output, 44,064 floats per image
+        (37144352, 20075248),  // 106: features.5.2.block.2 conv output, 44,064 floats per image
         (25791872, 9290400),  // 107: features.5.2.block.2 output, 44,064 floats per image
-        (37188416, 19940464),  // 108: features.5.2 output, 44,064 floats per image
-        (38007728, 20790880),  // 109: features.5.2 drop-path keep, 1 floats per image
+        (37188416, 20119312),  // 108: features.5.2 output, 44,064 floats per image
+        (38007728, 20876416),  // 109: features.5.2 drop-path keep, 1 floats per image
         (25791872, 13101952),  // 110: features.5.3.block.0 conv output, 264,384 floats per image
         (26056256, 13630720),  // 111: features.5.3.block.0 output, 264,384 floats per image
         (26320640, 13895104),  // 112: features.5.3.block.1 conv output, 264,384 floats per image
         (26585024, 13630720),  // 113: features.5.3.block.1 output, 264,384 floats per image
-        (37232480, 19984528),  // 114: features.5.3.block.2 conv output, 44,064 floats per image
+        (37232480, 20163376),  // 114: features.5.3.block.2 conv output, 44,064 floats per image
         (26849408, 9290400),  // 115: features.5.3.block.2 output, 44,064 floats per image
-        (37276544, 20028592),  // 116: features.5.3 output, 44,064 floats per image
-        (38007744, 20790896),  // 117: features.5.3 drop-path keep, 1 floats per image
+        (37276544, 20207440),  // 116: features.5.3 output, 44,064 floats per image
+        (38007744, 20876432),  // 117: features.5.3 drop-path keep, 1 floats per image
         (26849408, 13630720),  // 118: features.5.4.block.0 conv output, 264,384 floats per image
         (27113792, 14159488),  // 119: features.5.4.block.0 output, 264,384 floats per image
         (27378176, 14423872),  // 120: features.5.4.block.1 conv output, 264,384 floats per image
         (27642560, 14159488),  // 121: features.5.4.block.1 output, 264,384 floats per image
-        (37320608, 20072656),  // 122: features.5.4.block.2 conv output, 44,064 floats per image
+        (37320608, 20251504),  // 122: features.5.4.block.2 conv output, 44,064 floats per image
         (27906944, 9290400),  // 123: features.5.4.block.2 output, 44,064 floats per image
-        (37364672, 20116720),  // 124: features.5.4 output, 44,064 floats per image
-        (38007760, 20790912),  // 125: features.5.4 drop-path keep, 1 floats per image
+        (37364672, 20295568),  // 124: features.5.4 output, 44,064 floats per image
+        (38007760, 20876448),  // 125: features.5.4 drop-path keep, 1 floats per image
         (27906944, 14159488),  // 126: features.6.0.block.0 conv output, 264,384 floats per image
         (28171328, 14688256),  // 127: features.6.0.block.0 output, 264,384 floats per image
-        (36483104, 15139264),  // 128: features.6.0.block.1 conv output, 66,096 floats per image
+        (36483104, 19480096),  // 128: features.6.0.block.1 conv output, 66,096 floats per image
         (36549200, 9290400),  // 129: features.6.0.block.1 output, 66,096 floats per image
-        (37781984, 20565136),  // 130: features.6.0.block.2 conv output, 18,792 floats per image
-        (37800784, 20583936),  // 131: features.6.0.block.2 output, 18,792 floats per image
+        (37781984, 20650672),  // 130: features.6.0.block.2 conv output, 18,792 floats per image
+        (37800784, 20669472),  // 131: features.6.0.block.2 output, 18,792 floats per image
         (28435712, 9290400),  // 132: features.6.1.block.0 conv output, 112,752 floats per image
         (28548464, 14688256),  // 133: features.6.1.block.0 output, 112,752 floats per image
         (33608576, 14801008),  // 134: features.6.1.block.1 conv output, 112,752 floats per image
         (33721328, 14688256),  // 135: features.6.1.block.1 output, 112,752 floats per image
-        (37819584, 20602736),  // 136: features.6.1.block.2 conv output, 18,792 floats per image
+        (37819584, 20688272),  // 136: features.6.1.block.2 conv output, 18,792 floats per image
         (28661216, 14688256),  // 137: features.6.1.block.2 output, 18,792 floats per image
-        (37838384, 20621536),  // 138: features.6.1 output, 18,792 floats per image
-        (28698816, 15205360),  // 139: features.6.1 drop-path keep, 1 floats per image
+        (37838384, 20707072),  // 138: features.6.1 output, 18,792 floats per image
+        (28698816, 15201472),  // 139: features.6.1 drop-path keep, 1 floats per image
         (33834080, 14688256),  // 140: features.6.2.block.0 conv output, 112,752 floats per image
         (33946832, 14913760),  // 141: features.6.2.block.0 output, 112,752 floats per image
         (34059584, 15026512),  // 142: features.6.2.block.1 conv output, 112,752 floats per image
         (34172336, 14913760),  // 143: features.6.2.block.1 output, 112,752 floats per image
-        (37857184, 20640336),  // 144: features.6.2.block.2 conv output, 18,792 floats per image
+        (37857184, 20725872),  // 144: features.6.2.block.2 conv output, 18,792 floats per image
         (28661216, 14913760),  // 145: features.6.2.block.2 output, 18,792 floats per image
-        (37875984, 20659136),  // 146: features.6.2 output, 18,792 floats per image
-        (28698832, 15205376),  // 147: features.6.2 drop-path keep, 1 floats per image
+        (37875984, 20744672),  // 146: features.6.2 output, 18,792 floats per image
+        (28698832, 15201488),  // 147: features.6.2 drop-path keep, 1 floats per image
         (34285088, 14913760),  // 148: features.6.3.block.0 conv output, 112,752 floats per image
         (34397840, 18259264),  // 149: features.6.3.block.0 output, 112,752 floats per image
         (34510592, 18372016),  // 150: features.6.3.block.1 conv output, 112,752 floats per image
         (34623344, 18259264),  // 151: features.6.3.block.1 output, 112,752 floats per image
-        (37894784, 20677936),  // 152: features.6.3.block.2 conv output, 18,792 floats per image
-        (28661216, 18259264),  // 153: features.6.3.block.2 output, 18,792 floats per image
-        (37913584, 20696736),  // 154: features.6.3 output, 18,792 floats per image
-        (28698848, 15205392),  // 155: features.6.3 drop-path keep, 1 floats per image
+        (37894784, 20763472),  // 152: features.6.3.block.2 conv output, 18,792 floats per image
+        (28661216, 15139264),  // 153: features.6.3.block.2 output, 18,792 floats per image
+        (37913584, 20782272),  // 154: features.6.3 output, 18,792 floats per image
+        (28698848, 15201504),  // 155: features.6.3 drop-path keep, 1 floats per image
         (34736096, 18259264),  // 156: features.6.4.block.0 conv output, 112,752 floats per image
         (34848848, 18484768),  // 157: features.6.4.block.0 output, 112,752 floats per image
         (34961600, 18597520),  // 158: features.6.4.block.1 conv output, 112,752 floats per image
         (35074352, 18484768),  // 159: features.6.4.block.1 output, 112,752 floats per image
-        (37932384, 20715536),  // 160: features.6.4.block.2 conv output, 18,792 floats per image
-        (28661216, 18484768),  // 161: features.6.4.block.2 output, 18,792 floats per image
-        (37951184, 20734336),  // 162: features.6.4 output, 18,792 floats per image
-        (28698864, 15205408),  // 163: features.6.4 drop-path keep, 1 floats per image
+        (37932384, 20801072),  // 160: features.6.4.block.2 conv output, 18,792 floats per image
+        (28661216, 15139264),  // 161: features.6.4.block.2 output, 18,792 floats per image
+        (37951184, 20819872),  // 162: features.6.4 output, 18,792 floats per image
+        (28698864, 15201520),  // 163: features.6.4 drop-path keep, 1 floats per image
         (35187104, 18484768),  // 164: features.6.5.block.0 conv output, 112,752 floats per image
         (35299856, 18710272),  // 165: features.6.5.block.0 output, 112,752 floats per image
         (35412608, 18823024),  // 166: features.6.5.block.1 conv output, 112,752 floats per image
         (35525360, 18710272),  // 167: features.6.5.block.1 output, 112,752 floats per image
-        (37969984, 20753136),  // 168: features.6.5.block.2 conv output, 18,792 floats per image
-        (28661216, 18710272),  // 169: features.6.5.block.2 output, 18,792 floats per image
-        (37988784, 20771936),  // 170: features.6.5 output, 18,792 floats per image
-        (28698880, 15205424),  // 171: features.6.5 drop-path keep, 1 floats per image
+        (37969984, 20838672),  // 168: features.6.5.block.2 conv output, 18,792 floats per image
+        (28661216, 15139264),  // 169: features.6.5.block.2 output, 18,792 floats per image
+        (37988784, 20857472),  // 170: features.6.5 output, 18,792 floats per image
+        (28698880, 15201536),  // 171: features.6.5 drop-path keep, 1 floats per image
         (35638112, 18710272),  // 172: features.7.0.block.0 conv output, 112,752 floats per image
         (35750864, 18935776),  // 173: features.7.0.block.0 output, 112,752 floats per image
         (35863616, 19048528),  // 174: features.7.0.block.1 conv output, 112,752 floats per image
         (35976368, 18935776),  // 175: features.7.0.block.1 output, 112,752 floats per image
-        (28661216, 20471824),  // 176: features.7.0.block.2 conv output, 31,104 floats per image
-        (37719776, 20502928),  // 177: features.7.0.block.2 output, 31,104 floats per image
+        (28661216, 15139264),  // 176: features.7.0.block.2 conv output, 31,104 floats per image
+        (37719776, 15170368),  // 177: features.7.0.block.2 output, 31,104 floats per image
         (36089120, 18935776),  // 178: features.8 conv output, 103,680 floats per image
         (36192800, 19161280),  // 179: features.8 output, 103,680 floats per image
         (28692320, 9403152),  // 180: avgpool output, 1,280 floats per image
@@ -6797,40 +6852,40 @@ public final class EfficientNetLite3Training: TrainableModel {
         (28692320, 9403152),  // 185: gradient of dropout output, 1,280 floats per image
         (28694880, 9405712),  // 186: gradient of avgpool, 1,280 floats per image
         (36192800, 19161280),  // 187: gradient of head output, 103,680 floats per image
-        (37750880, 20534032),  // 188: gradient of features.8 input, 31,104 floats per image
+        (37750880, 19274032),  // 188: gradient of features.8 input, 31,104 floats per image
         (36089120, 19161280),  // 189: gradient of features.7.0.block.2 input, 112,752 floats per image
         (35976368, 18935776),  // 190: features.7.0.block.1 output (recomputed), 112,752 floats per image
-        (35863616, 19048528),  // 191: gradient of features.7.0.block.1 input, 112,752 floats per image
+        (35976368, 19274032),  // 191: gradient of features.7.0.block.1 input, 112,752 floats per image
         (35750864, 18935776),  // 192: features.7.0.block.0 output (recomputed), 112,752 floats per image
-        (28661216, 19161280),  // 193: gradient of features.7.0.block.0 input, 18,792 floats per image
-        (28680016, 19048528),  // 194: gradient of features.6.5 branch, 18,792 floats per image
+        (28661216, 15139264),  // 193: gradient of features.7.0.block.0 input, 18,792 floats per image
+        (28680016, 15158064),  // 194: gradient of features.6.5 branch, 18,792 floats per image
         (35638112, 18935776),  // 195: gradient of features.6.5.block.2 input, 112,752 floats per image
         (35525360, 18710272),  // 196: features.6.5.block.1 output (recomputed), 112,752 floats per image
-        (35412608, 18823024),  // 197: gradient of features.6.5.block.1 input, 112,752 floats per image
+        (35525360, 19048528),  // 197: gradient of features.6.5.block.1 input, 112,752 floats per image
         (35299856, 18710272),  // 198: features.6.5.block.0 output (recomputed), 112,752 floats per image
-        (28680016, 18935776),  // 199: gradient of features.6.5.block.0 input, 18,792 floats per image
-        (28661216, 18823024),  // 200: gradient of features.6.4 branch, 18,792 floats per image
+        (28680016, 15158064),  // 199: gradient of features.6.5.block.0 input, 18,792 floats per image
+        (28661216, 15139264),  // 200: gradient of features.6.4 branch, 18,792 floats per image
         (35187104, 18710272),  // 201: gradient of features.6.4.block.2 input, 112,752 floats per image
         (35074352, 18484768),  // 202: features.6.4.block.1 output (recomputed), 112,752 floats per image
-        (34961600, 18597520),  // 203: gradient of features.6.4.block.1 input, 112,752 floats per image
+        (35074352, 18823024),  // 203: gradient of features.6.4.block.1 input, 112,752 floats per image
         (34848848, 18484768),  // 204: features.6.4.block.0 output (recomputed), 112,752 floats per image
-        (28661216, 18710272),  // 205: gradient of features.6.4.block.0 input, 18,792 floats per image
-        (28680016, 18597520),  // 206: gradient of features.6.3 branch, 18,792 floats per image
+        (28661216, 15139264),  // 205: gradient of features.6.4.block.0 input, 18,792 floats per image
+        (28680016, 15158064),  // 206: gradient of features.6.3 branch, 18,792 floats per image
         (34736096, 18484768),  // 207: gradient of features.6.3.block.2 input, 112,752 floats per image
         (34623344, 18259264),  // 208: features.6.3.block.1 output (recomputed), 112,752 floats per image
-        (34510592, 18372016),  // 209: gradient of features.6.3.block.1 input, 112,752 floats per image
+        (34623344, 18597520),  // 209: gradient of features.6.3.block.1 input, 112,752 floats per image
         (34397840, 18259264),  // 210: features.6.3.block.0 output (recomputed), 112,752 floats per image
-        (28680016, 18484768),  // 211: gradient of features.6.3.block.0 input, 18,792 floats per image
-        (28661216, 18372016),  // 212: gradient of features.6.2 branch, 18,792 floats per image
+        (28680016, 15158064),  // 211: gradient of features.6.3.block.0 input, 18,792 floats per image
+        (28661216, 15139264),  // 212: gradient of features.6.2 branch, 18,792 floats per image
         (34285088, 18259264),  // 213: gradient of features.6.2.block.2 input, 112,752 floats per image
         (34172336, 14913760),  // 214: features.6.2.block.1 output (recomputed), 112,752 floats per image
-        (34059584, 15026512),  // 215: gradient of features.6.2.block.1 input, 112,752 floats per image
+        (34172336, 18372016),  // 215: gradient of features.6.2.block.1 input, 112,752 floats per image
         (33946832, 14913760),  // 216: features.6.2.block.0 output (recomputed), 112,752 floats per image
-        (28661216, 18259264),  // 217: gradient of features.6.2.block.0 input, 18,792 floats per image
+        (28661216, 15139264),  // 217: gradient of features.6.2.block.0 input, 18,792 floats per image
         (28680016, 15026512),  // 218: gradient of features.6.1 branch, 18,792 floats per image
         (33834080, 14913760),  // 219: gradient of features.6.1.block.2 input, 112,752 floats per image
         (33721328, 14688256),  // 220: features.6.1.block.1 output (recomputed), 112,752 floats per image
-        (33608576, 14801008),  // 221: gradient of features.6.1.block.1 input, 112,752 floats per image
+        (33721328, 15026512),  // 221: gradient of features.6.1.block.1 input, 112,752 floats per image
         (28548464, 14688256),  // 222: features.6.1.block.0 output (recomputed), 112,752 floats per image
         (28548464, 14688256),  // 223: gradient of features.6.1.block.0 input, 18,792 floats per image
         (33608576, 18259264),  // 224: gradient of features.6.0.block.2 input, 66,096 floats per image
@@ -6841,25 +6896,25 @@ public final class EfficientNetLite3Training: TrainableModel {
         (28215392, 9334464),  // 229: gradient of features.5.4 branch, 44,064 floats per image
         (27906944, 14688256),  // 230: gradient of features.5.4.block.2 input, 264,384 floats per image
         (27642560, 14159488),  // 231: features.5.4.block.1 output (recomputed), 264,384 floats per image
-        (27378176, 14423872),  // 232: gradient of features.5.4.block.1 input, 264,384 floats per image
+        (27642560, 14952640),  // 232: gradient of features.5.4.block.1 input, 264,384 floats per image
         (27113792, 14159488),  // 233: features.5.4.block.0 output (recomputed), 264,384 floats per image
         (27113792, 9334464),  // 234: gradient of features.5.4.block.0 input, 44,064 floats per image
         (27157856, 9290400),  // 235: gradient of features.5.3 branch, 44,064 floats per image
         (26849408, 14159488),  // 236: gradient of features.5.3.block.2 input, 264,384 floats per image
         (26585024, 13630720),  // 237: features.5.3.block.1 output (recomputed), 264,384 floats per image
-        (26320640, 13895104),  // 238: gradient of features.5.3.block.1 input, 264,384 floats per image
+        (26585024, 14423872),  // 238: gradient of features.5.3.block.1 input, 264,384 floats per image
         (26056256, 13630720),  // 239: features.5.3.block.0 output (recomputed), 264,384 floats per image
         (26056256, 9290400),  // 240: gradient of features.5.3.block.0 input, 44,064 floats per image
         (26100320, 9334464),  // 241: gradient of features.5.2 branch, 44,064 floats per image
         (25791872, 13630720),  // 242: gradient of features.5.2.block.2 input, 264,384 floats per image
         (25527488, 13101952),  // 243: features.5.2.block.1 output (recomputed), 264,384 floats per image
-        (25263104, 13366336),  // 244: gradient of features.5.2.block.1 input, 264,384 floats per image
+        (25527488, 13895104),  // 244: gradient of features.5.2.block.1 input, 264,384 floats per image
         (24998720, 13101952),  // 245: features.5.2.block.0 output (recomputed), 264,384 floats per image
         (24998720, 9334464),  // 246: gradient of features.5.2.block.0 input, 44,064 floats per image
         (25042784, 9290400),  // 247: gradient of features.5.1 branch, 44,064 floats per image
         (24734336, 13101952),  // 248: gradient of features.5.1.block.2 input, 264,384 floats per image
         (24469952, 12573184),  // 249: features.5.1.block.1 output (recomputed), 264,384 floats per image
-        (24205568, 12837568),  // 250: gradient of features.5.1.block.1 input, 264,384 floats per image
+        (24469952, 13366336),  // 250: gradient of features.5.1.block.1 input, 264,384 floats per image
         (23941184, 12573184),  // 251: features.5.1.block.0 output (recomputed), 264,384 floats per image
         (23941184, 9290400),  // 252: gradient of features.5.1.block.0 input, 44,064 floats per image
         (23676800, 12495424),  // 253: gradient of features.5.0.block.2 input, 186,624 floats per image
@@ -6899,30 +6954,30 @@ public final class EfficientNetLite3Training: TrainableModel {
         (23382800, 9349200),  // 287: gradient of features.3.2 branch, 58,800 floats per image
         (22971200, 12308800),  // 288: gradient of features.3.2.block.2 input, 352,800 floats per image
         (22618400, 8584800),  // 289: features.3.2.block.1 output (recomputed), 352,800 floats per image
-        (22265600, 8937600),  // 290: gradient of features.3.2.block.1 input, 352,800 floats per image
+        (22618400, 12661600),  // 290: gradient of features.3.2.block.1 input, 352,800 floats per image
         (21912800, 8584800),  // 291: features.3.2.block.0 output (recomputed), 352,800 floats per image
         (21912800, 9349200),  // 292: gradient of features.3.2.block.0 input, 58,800 floats per image
         (21971600, 8937600),  // 293: gradient of features.3.1 branch, 58,800 floats per image
         (21560000, 8584800),  // 294: gradient of features.3.1.block.2 input, 352,800 floats per image
         (21207200, 7879200),  // 295: features.3.1.block.1 output (recomputed), 352,800 floats per image
-        (20854400, 8232000),  // 296: gradient of features.3.1.block.1 input, 352,800 floats per image
+        (21207200, 8937600),  // 296: gradient of features.3.1.block.1 input, 352,800 floats per image
         (15405600, 7879200),  // 297: features.3.1.block.0 output (recomputed), 352,800 floats per image
         (15405600, 7879200),  // 298: gradient of features.3.1.block.0 input, 58,800 floats per image
         (20854400, 12308800),  // 299: gradient of features.3.0.block.2 input, 235,200 floats per image
-        (28700096, 7526400),  // 300: features.3.0.block.1 output (recomputed), 235,200 floats per image
+        (15758400, 7526400),  // 300: features.3.0.block.1 output (recomputed), 235,200 floats per image
         (15052800, 8467200),  // 301: gradient of features.3.0.block.1 input, 940,800 floats per image
         (14112000, 7526400),  // 302: features.3.0.block.0 output (recomputed), 940,800 floats per image
         (14112000, 12308800),  // 303: gradient of features.3.0.block.0 input, 156,800 floats per image
         (14268800, 8467200),  // 304: gradient of features.2.2 branch, 156,800 floats per image
         (13171200, 7526400),  // 305: gradient of features.2.2.block.2 input, 940,800 floats per image
         (12230400, 5644800),  // 306: features.2.2.block.1 output (recomputed), 940,800 floats per image
-        (11289600, 6585600),  // 307: gradient of features.2.2.block.1 input, 940,800 floats per image
+        (12230400, 8467200),  // 307: gradient of features.2.2.block.1 input, 940,800 floats per image
         (10348800, 5644800),  // 308: features.2.2.block.0 output (recomputed), 940,800 floats per image
         (10348800, 7526400),  // 309: gradient of features.2.2.block.0 input, 156,800 floats per image
         (10505600, 6585600),  // 310: gradient of features.2.1 branch, 156,800 floats per image
         (9408000, 5644800),  // 311: gradient of features.2.1.block.2 input, 940,800 floats per image
         (8467200, 3763200),  // 312: features.2.1.block.1 output (recomputed), 940,800 floats per image
-        (7526400, 4704000),  // 313: gradient of features.2.1.block.1 input, 940,800 floats per image
+        (8467200, 6585600),  // 313: gradient of features.2.1.block.1 input, 940,800 floats per image
         (6585600, 3763200),  // 314: features.2.1.block.0 output (recomputed), 940,800 floats per image
         (6585600, 3763200),  // 315: gradient of features.2.1.block.0 input, 156,800 floats per image
         (8467200, 8467200),  // 316: gradient of features.2.0.block.2 input, 705,600 floats per image
@@ -7716,15 +7771,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.7.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 86593536,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 384]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 2029536,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2029536,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7742,15 +7797,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.5.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 5637600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
+        .init("features.6.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5637600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7770,15 +7825,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 5637600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5637600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7798,15 +7853,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 5637600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5637600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7826,15 +7881,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 5637600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5637600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7854,15 +7909,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52316928,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 1392]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 5637600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 5637600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7880,15 +7935,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30668544,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 816] <- [n, 9, 9, 232]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 816]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 816]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 3304800,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 9, 9, 816]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3304800,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 9, 9, 816]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7906,15 +7961,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 13219200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]"),
+        .init("features.5.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 13219200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7934,15 +7989,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 13219200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 13219200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7962,15 +8017,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 13219200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 13219200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -7990,15 +8045,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 71912448,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 816]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 13219200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 13219200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8016,15 +8071,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 50761728,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 136]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 9331200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 9331200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8042,15 +8097,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 3359232,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
+        .init("features.4.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3359232,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8070,15 +8125,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 3359232,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3359232,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8098,15 +8153,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 3359232,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3359232,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8126,15 +8181,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 35831808,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 3359232,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 3359232,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8152,15 +8207,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 17915904,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 96]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 288]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 288]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 1679616,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 18, 18, 288]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 1679616,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8178,15 +8233,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 17640000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 17640000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8206,15 +8261,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 33868800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 288]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 17640000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 17640000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8232,15 +8287,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 22579200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 192] <- [n, 35, 35, 48]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 35, 35, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 192]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 11760000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 35, 35, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11760000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 35, 35, 192]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8258,15 +8313,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 60211200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 16934400,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 16934400,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8286,15 +8341,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 60211200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 16934400,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 16934400,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8312,15 +8367,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 45158400,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 144] <- [n, 70, 70, 32]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 70, 70, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 12700800,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 140, 140, 144] <- [n, 70, 70, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 12700800,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 140, 140, 144] <- [n, 70, 70, 144]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -8336,15 +8391,15 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.1.0.block.1", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 30105600,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 24]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 140, 140, 32]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 140, 140, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 11289600,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 11289600,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 32]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

@@ -1571,12 +1571,12 @@ extension EfficientNetLite4 {
 
 /// EfficientNetLite4 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 57,755,248 floats per image (saved activations and gradients, packed by lifetime), 31,541,088 with `recomputeActivations`; parameters: 13,119,104 floats.
+/// Training arena: 57,755,248 floats per image (saved activations and gradients, packed by lifetime), 31,614,688 with `recomputeActivations`; parameters: 13,119,104 floats.
 public final class EfficientNetLite4Training: TrainableModel {
     public static let descriptor = EfficientNetLite4.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 13119104,
-        arenaFloatsPerImage: 57755248, recomputingArenaFloatsPerImage: 31541088,
+        arenaFloatsPerImage: 57755248, recomputingArenaFloatsPerImage: 31614688,
         fixedFloats: 1910640,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
@@ -1597,7 +1597,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
@@ -1621,13 +1622,25 @@ public final class EfficientNetLite4Training: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 144, outChannels: 32, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 24, outChannels: 144, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 24, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 10, width: 10, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 38, width: 38, channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 150, width: 150, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, threads: pool.threadCount))
         return floats
     }
 
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 31541088 : 57755248
+        let arenaFloats = options.recomputeActivations ? 31614688 : 57755248
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -5436,12 +5449,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(237),
             gradWeights: s.g + 10526608, workspace: s.ws, pool: pool)
         s.profiler?.stop(483)
-        // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.7.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(237), input: s.tensor(222),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1874544,
-            savedInvStd: s.f + 1876176, activation: .relu6, gradInput: s.tensor(237), gradGamma: s.g + 10520080,
-            gradBeta: s.g + 10521712, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(237), input: s.tensor(222), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1874544,
+            savedInvStd: s.f + 1876176, activation: .relu6, gradGamma: s.g + 10520080, gradBeta: s.g + 10521712,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(484)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
@@ -5463,11 +5476,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1892496, count: 14688)
         s.profiler?.stop(487)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(237), input: s.tensor(240), batch: s.n, height: 10,
-            width: 10, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
-            weights: s.f + 1877808, gradInput: s.tensor(239), gradWeights: s.f + 1892496, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(237), preActivation: s.tensor(222),
+            gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1874544, savedInvStd: s.f + 1876176,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(240), batch: s.n, height: 10, width: 10,
+            channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
+            weights: s.f + 1877808, gradInput: s.tensor(239), gradWeights: s.f + 1892496, workspace: s.ws, pool: pool)
         s.profiler?.stop(488)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5529,12 +5544,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(243),
             gradWeights: s.g + 9609968, workspace: s.ws, pool: pool)
         s.profiler?.stop(496)
-        // features.6.7.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.7.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(243), input: s.tensor(214),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1785872,
-            savedInvStd: s.f + 1787504, activation: .relu6, gradInput: s.tensor(243), gradGamma: s.g + 9603440,
-            gradBeta: s.g + 9605072, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(243), input: s.tensor(214), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1785872,
+            savedInvStd: s.f + 1787504, activation: .relu6, gradGamma: s.g + 9603440, gradBeta: s.g + 9605072,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(497)
         // features.6.7.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
@@ -5556,11 +5571,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1829936, count: 40800)
         s.profiler?.stop(500)
-        // features.6.7.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        // features.6.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(243), input: s.tensor(246), batch: s.n, height: 10,
-            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1789136, gradInput: s.tensor(245), gradWeights: s.f + 1829936, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(243), preActivation: s.tensor(214),
+            gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1785872, savedInvStd: s.f + 1787504,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(246), batch: s.n, height: 10, width: 10,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1789136, gradInput: s.tensor(245), gradWeights: s.f + 1829936, workspace: s.ws, pool: pool)
         s.profiler?.stop(501)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5626,12 +5643,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(249),
             gradWeights: s.g + 8667216, workspace: s.ws, pool: pool)
         s.profiler?.stop(510)
-        // features.6.6.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.6.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(249), input: s.tensor(206),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1697200,
-            savedInvStd: s.f + 1698832, activation: .relu6, gradInput: s.tensor(249), gradGamma: s.g + 8660688,
-            gradBeta: s.g + 8662320, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(249), input: s.tensor(206), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1697200,
+            savedInvStd: s.f + 1698832, activation: .relu6, gradGamma: s.g + 8660688, gradBeta: s.g + 8662320,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(511)
         // features.6.6.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
@@ -5653,11 +5670,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1741264, count: 40800)
         s.profiler?.stop(514)
-        // features.6.6.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        // features.6.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(249), input: s.tensor(252), batch: s.n, height: 10,
-            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1700464, gradInput: s.tensor(251), gradWeights: s.f + 1741264, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(249), preActivation: s.tensor(206),
+            gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1697200, savedInvStd: s.f + 1698832,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(252), batch: s.n, height: 10, width: 10,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1700464, gradInput: s.tensor(251), gradWeights: s.f + 1741264, workspace: s.ws, pool: pool)
         s.profiler?.stop(515)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5723,12 +5742,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(255),
             gradWeights: s.g + 7724464, workspace: s.ws, pool: pool)
         s.profiler?.stop(524)
-        // features.6.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.5.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(255), input: s.tensor(198),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1608528,
-            savedInvStd: s.f + 1610160, activation: .relu6, gradInput: s.tensor(255), gradGamma: s.g + 7717936,
-            gradBeta: s.g + 7719568, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(255), input: s.tensor(198), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1608528,
+            savedInvStd: s.f + 1610160, activation: .relu6, gradGamma: s.g + 7717936, gradBeta: s.g + 7719568,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(525)
         // features.6.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
@@ -5750,11 +5769,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1652592, count: 40800)
         s.profiler?.stop(528)
-        // features.6.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(255), input: s.tensor(258), batch: s.n, height: 10,
-            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1611792, gradInput: s.tensor(257), gradWeights: s.f + 1652592, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(255), preActivation: s.tensor(198),
+            gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1608528, savedInvStd: s.f + 1610160,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(258), batch: s.n, height: 10, width: 10,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1611792, gradInput: s.tensor(257), gradWeights: s.f + 1652592, workspace: s.ws, pool: pool)
         s.profiler?.stop(529)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5820,12 +5841,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(261),
             gradWeights: s.g + 6781712, workspace: s.ws, pool: pool)
         s.profiler?.stop(538)
-        // features.6.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(261), input: s.tensor(190),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1519856,
-            savedInvStd: s.f + 1521488, activation: .relu6, gradInput: s.tensor(261), gradGamma: s.g + 6775184,
-            gradBeta: s.g + 6776816, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(261), input: s.tensor(190), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1519856,
+            savedInvStd: s.f + 1521488, activation: .relu6, gradGamma: s.g + 6775184, gradBeta: s.g + 6776816,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(539)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
@@ -5847,11 +5868,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1563920, count: 40800)
         s.profiler?.stop(542)
-        // features.6.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(261), input: s.tensor(264), batch: s.n, height: 10,
-            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1523120, gradInput: s.tensor(263), gradWeights: s.f + 1563920, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(261), preActivation: s.tensor(190),
+            gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1519856, savedInvStd: s.f + 1521488,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(264), batch: s.n, height: 10, width: 10,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1523120, gradInput: s.tensor(263), gradWeights: s.f + 1563920, workspace: s.ws, pool: pool)
         s.profiler?.stop(543)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -5917,12 +5940,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(267),
             gradWeights: s.g + 5838960, workspace: s.ws, pool: pool)
         s.profiler?.stop(552)
-        // features.6.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(267), input: s.tensor(182),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1431184,
-            savedInvStd: s.f + 1432816, activation: .relu6, gradInput: s.tensor(267), gradGamma: s.g + 5832432,
-            gradBeta: s.g + 5834064, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(267), input: s.tensor(182), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1431184,
+            savedInvStd: s.f + 1432816, activation: .relu6, gradGamma: s.g + 5832432, gradBeta: s.g + 5834064,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(553)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
@@ -5944,11 +5967,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1475248, count: 40800)
         s.profiler?.stop(556)
-        // features.6.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(267), input: s.tensor(270), batch: s.n, height: 10,
-            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1434448, gradInput: s.tensor(269), gradWeights: s.f + 1475248, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(267), preActivation: s.tensor(182),
+            gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1431184, savedInvStd: s.f + 1432816,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(270), batch: s.n, height: 10, width: 10,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1434448, gradInput: s.tensor(269), gradWeights: s.f + 1475248, workspace: s.ws, pool: pool)
         s.profiler?.stop(557)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6014,12 +6039,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(273),
             gradWeights: s.g + 4896208, workspace: s.ws, pool: pool)
         s.profiler?.stop(566)
-        // features.6.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(273), input: s.tensor(174),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1342512,
-            savedInvStd: s.f + 1344144, activation: .relu6, gradInput: s.tensor(273), gradGamma: s.g + 4889680,
-            gradBeta: s.g + 4891312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(273), input: s.tensor(174), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1342512,
+            savedInvStd: s.f + 1344144, activation: .relu6, gradGamma: s.g + 4889680, gradBeta: s.g + 4891312,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(567)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
@@ -6041,11 +6066,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1386576, count: 40800)
         s.profiler?.stop(570)
-        // features.6.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(273), input: s.tensor(276), batch: s.n, height: 10,
-            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1345776, gradInput: s.tensor(275), gradWeights: s.f + 1386576, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(273), preActivation: s.tensor(174),
+            gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1342512, savedInvStd: s.f + 1344144,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(276), batch: s.n, height: 10, width: 10,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1345776, gradInput: s.tensor(275), gradWeights: s.f + 1386576, workspace: s.ws, pool: pool)
         s.profiler?.stop(571)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6111,12 +6138,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(279),
             gradWeights: s.g + 3953456, workspace: s.ws, pool: pool)
         s.profiler?.stop(580)
-        // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]
+        // features.6.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(279), input: s.tensor(166),
-            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1253840,
-            savedInvStd: s.f + 1255472, activation: .relu6, gradInput: s.tensor(279), gradGamma: s.g + 3946928,
-            gradBeta: s.g + 3948560, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(279), input: s.tensor(166), pixels: 100 &* s.n,
+            channels: 1632, gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1253840,
+            savedInvStd: s.f + 1255472, activation: .relu6, gradGamma: s.g + 3946928, gradBeta: s.g + 3948560,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(581)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
@@ -6138,11 +6165,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1297904, count: 40800)
         s.profiler?.stop(584)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(279), input: s.tensor(282), batch: s.n, height: 10,
-            width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1257104, gradInput: s.tensor(281), gradWeights: s.f + 1297904, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(279), preActivation: s.tensor(166),
+            gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1253840, savedInvStd: s.f + 1255472,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(282), batch: s.n, height: 10, width: 10,
+            channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1257104, gradInput: s.tensor(281), gradWeights: s.f + 1297904, workspace: s.ws, pool: pool)
         s.profiler?.stop(585)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6202,12 +6231,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 100 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(284),
             gradWeights: s.g + 3193488, workspace: s.ws, pool: pool)
         s.profiler?.stop(593)
-        // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 10, 10, 960]
+        // features.6.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(284), input: s.tensor(160),
-            pixels: 100 &* s.n, channels: 960, gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1200112,
-            savedInvStd: s.f + 1201072, activation: .relu6, gradInput: s.tensor(284), gradGamma: s.g + 3189648,
-            gradBeta: s.g + 3190608, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(284), input: s.tensor(160), pixels: 100 &* s.n,
+            channels: 960, gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1200112,
+            savedInvStd: s.f + 1201072, activation: .relu6, gradGamma: s.g + 3189648, gradBeta: s.g + 3190608,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(594)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
@@ -6229,11 +6258,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1226032, count: 24000)
         s.profiler?.stop(597)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 10, 10, 960]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 10, 10, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(284), input: s.tensor(287), batch: s.n, height: 19,
-            width: 19, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
-            weights: s.f + 1202032, gradInput: s.tensor(286), gradWeights: s.f + 1226032, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(284), preActivation: s.tensor(160),
+            gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1200112, savedInvStd: s.f + 1201072,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(287), batch: s.n, height: 19, width: 19,
+            channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
+            weights: s.f + 1202032, gradInput: s.tensor(286), gradWeights: s.f + 1226032, workspace: s.ws, pool: pool)
         s.profiler?.stop(598)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6295,12 +6326,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(290),
             gradWeights: s.g + 2853968, workspace: s.ws, pool: pool)
         s.profiler?.stop(606)
-        // features.5.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        // features.5.5.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(290), input: s.tensor(152),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1147952,
-            savedInvStd: s.f + 1148912, activation: .relu6, gradInput: s.tensor(290), gradGamma: s.g + 2850128,
-            gradBeta: s.g + 2851088, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(290), input: s.tensor(152), pixels: 361 &* s.n,
+            channels: 960, gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1147952,
+            savedInvStd: s.f + 1148912, activation: .relu6, gradGamma: s.g + 2850128, gradBeta: s.g + 2851088,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(607)
         // features.5.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
@@ -6322,11 +6353,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1173872, count: 24000)
         s.profiler?.stop(610)
-        // features.5.5.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
+        // features.5.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(290), input: s.tensor(293), batch: s.n, height: 19,
-            width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1149872, gradInput: s.tensor(292), gradWeights: s.f + 1173872, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(290), preActivation: s.tensor(152),
+            gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1147952, savedInvStd: s.f + 1148912,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(293), batch: s.n, height: 19, width: 19,
+            channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 1149872, gradInput: s.tensor(292), gradWeights: s.f + 1173872, workspace: s.ws, pool: pool)
         s.profiler?.stop(611)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6392,12 +6425,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(296),
             gradWeights: s.g + 2514448, workspace: s.ws, pool: pool)
         s.profiler?.stop(620)
-        // features.5.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        // features.5.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(296), input: s.tensor(144),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1095792,
-            savedInvStd: s.f + 1096752, activation: .relu6, gradInput: s.tensor(296), gradGamma: s.g + 2510608,
-            gradBeta: s.g + 2511568, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(296), input: s.tensor(144), pixels: 361 &* s.n,
+            channels: 960, gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1095792,
+            savedInvStd: s.f + 1096752, activation: .relu6, gradGamma: s.g + 2510608, gradBeta: s.g + 2511568,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(621)
         // features.5.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
@@ -6419,11 +6452,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1121712, count: 24000)
         s.profiler?.stop(624)
-        // features.5.4.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
+        // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(296), input: s.tensor(299), batch: s.n, height: 19,
-            width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1097712, gradInput: s.tensor(298), gradWeights: s.f + 1121712, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(296), preActivation: s.tensor(144),
+            gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1095792, savedInvStd: s.f + 1096752,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(299), batch: s.n, height: 19, width: 19,
+            channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 1097712, gradInput: s.tensor(298), gradWeights: s.f + 1121712, workspace: s.ws, pool: pool)
         s.profiler?.stop(625)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6489,12 +6524,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(302),
             gradWeights: s.g + 2174928, workspace: s.ws, pool: pool)
         s.profiler?.stop(634)
-        // features.5.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        // features.5.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(302), input: s.tensor(136),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1043632,
-            savedInvStd: s.f + 1044592, activation: .relu6, gradInput: s.tensor(302), gradGamma: s.g + 2171088,
-            gradBeta: s.g + 2172048, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(302), input: s.tensor(136), pixels: 361 &* s.n,
+            channels: 960, gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1043632,
+            savedInvStd: s.f + 1044592, activation: .relu6, gradGamma: s.g + 2171088, gradBeta: s.g + 2172048,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(635)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
@@ -6516,11 +6551,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1069552, count: 24000)
         s.profiler?.stop(638)
-        // features.5.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
+        // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(302), input: s.tensor(305), batch: s.n, height: 19,
-            width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 1045552, gradInput: s.tensor(304), gradWeights: s.f + 1069552, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(302), preActivation: s.tensor(136),
+            gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1043632, savedInvStd: s.f + 1044592,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(305), batch: s.n, height: 19, width: 19,
+            channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 1045552, gradInput: s.tensor(304), gradWeights: s.f + 1069552, workspace: s.ws, pool: pool)
         s.profiler?.stop(639)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6586,12 +6623,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(308),
             gradWeights: s.g + 1835408, workspace: s.ws, pool: pool)
         s.profiler?.stop(648)
-        // features.5.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        // features.5.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(308), input: s.tensor(128),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 991472,
-            savedInvStd: s.f + 992432, activation: .relu6, gradInput: s.tensor(308), gradGamma: s.g + 1831568,
-            gradBeta: s.g + 1832528, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(308), input: s.tensor(128), pixels: 361 &* s.n,
+            channels: 960, gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 991472,
+            savedInvStd: s.f + 992432, activation: .relu6, gradGamma: s.g + 1831568, gradBeta: s.g + 1832528,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(649)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
@@ -6613,11 +6650,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1017392, count: 24000)
         s.profiler?.stop(652)
-        // features.5.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
+        // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(308), input: s.tensor(311), batch: s.n, height: 19,
-            width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 993392, gradInput: s.tensor(310), gradWeights: s.f + 1017392, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(308), preActivation: s.tensor(128),
+            gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 991472, savedInvStd: s.f + 992432,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(311), batch: s.n, height: 19, width: 19,
+            channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 993392, gradInput: s.tensor(310), gradWeights: s.f + 1017392, workspace: s.ws, pool: pool)
         s.profiler?.stop(653)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6683,12 +6722,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(314),
             gradWeights: s.g + 1495888, workspace: s.ws, pool: pool)
         s.profiler?.stop(662)
-        // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]
+        // features.5.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(314), input: s.tensor(120),
-            pixels: 361 &* s.n, channels: 960, gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 939312,
-            savedInvStd: s.f + 940272, activation: .relu6, gradInput: s.tensor(314), gradGamma: s.g + 1492048,
-            gradBeta: s.g + 1493008, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(314), input: s.tensor(120), pixels: 361 &* s.n,
+            channels: 960, gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 939312,
+            savedInvStd: s.f + 940272, activation: .relu6, gradGamma: s.g + 1492048, gradBeta: s.g + 1493008,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(663)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
@@ -6710,11 +6749,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 965232, count: 24000)
         s.profiler?.stop(666)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(314), input: s.tensor(317), batch: s.n, height: 19,
-            width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 941232, gradInput: s.tensor(316), gradWeights: s.f + 965232, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(314), preActivation: s.tensor(120),
+            gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 939312, savedInvStd: s.f + 940272,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(317), batch: s.n, height: 19, width: 19,
+            channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 941232, gradInput: s.tensor(316), gradWeights: s.f + 965232, workspace: s.ws, pool: pool)
         s.profiler?.stop(667)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6774,12 +6815,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(319),
             gradWeights: s.g + 1202448, workspace: s.ws, pool: pool)
         s.profiler?.stop(675)
-        // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        // features.5.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(319), input: s.tensor(114),
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 902128,
-            savedInvStd: s.f + 902800, activation: .relu6, gradInput: s.tensor(319), gradGamma: s.g + 1199760,
-            gradBeta: s.g + 1200432, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(319), input: s.tensor(114), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 902128,
+            savedInvStd: s.f + 902800, activation: .relu6, gradGamma: s.g + 1199760, gradBeta: s.g + 1200432,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(676)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
@@ -6801,11 +6842,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 920272, count: 16800)
         s.profiler?.stop(679)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(319), input: s.tensor(322), batch: s.n, height: 19,
-            width: 19, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
-            weights: s.f + 903472, gradInput: s.tensor(321), gradWeights: s.f + 920272, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(319), preActivation: s.tensor(114),
+            gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 902128, savedInvStd: s.f + 902800,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(322), batch: s.n, height: 19, width: 19,
+            channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
+            weights: s.f + 903472, gradInput: s.tensor(321), gradWeights: s.f + 920272, workspace: s.ws, pool: pool)
         s.profiler?.stop(680)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6867,12 +6910,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(325),
             gradWeights: s.g + 1029296, workspace: s.ws, pool: pool)
         s.profiler?.stop(688)
-        // features.4.5.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        // features.4.5.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(325), input: s.tensor(106),
-            pixels: 361 &* s.n, channels: 672, gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 887120,
-            savedInvStd: s.f + 887792, activation: .relu6, gradInput: s.tensor(325), gradGamma: s.g + 1026608,
-            gradBeta: s.g + 1027280, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(325), input: s.tensor(106), pixels: 361 &* s.n,
+            channels: 672, gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 887120,
+            savedInvStd: s.f + 887792, activation: .relu6, gradGamma: s.g + 1026608, gradBeta: s.g + 1027280,
+            reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(689)
         // features.4.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
@@ -6894,11 +6937,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 894512, count: 6048)
         s.profiler?.stop(692)
-        // features.4.5.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
+        // features.4.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(325), input: s.tensor(328), batch: s.n, height: 19,
-            width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 888464, gradInput: s.tensor(327), gradWeights: s.f + 894512, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(325), preActivation: s.tensor(106),
+            gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 887120, savedInvStd: s.f + 887792,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(328), batch: s.n, height: 19, width: 19,
+            channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 888464, gradInput: s.tensor(327), gradWeights: s.f + 894512, workspace: s.ws, pool: pool)
         s.profiler?.stop(693)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -6964,11 +7009,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(331), gradWeights: s.g + 866896,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(702)
-        // features.4.4.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        // features.4.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(331), input: s.tensor(98), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(331), input: s.tensor(98), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 864208, beta: s.p + 864880, savedMean: s.f + 872112, savedInvStd: s.f + 872784,
-            activation: .relu6, gradInput: s.tensor(331), gradGamma: s.g + 864208, gradBeta: s.g + 864880, pool: pool)
+            activation: .relu6, gradGamma: s.g + 864208, gradBeta: s.g + 864880, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(703)
         // features.4.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
@@ -6990,11 +7035,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 879504, count: 6048)
         s.profiler?.stop(706)
-        // features.4.4.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
+        // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(331), input: s.tensor(334), batch: s.n, height: 19,
-            width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 873456, gradInput: s.tensor(333), gradWeights: s.f + 879504, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(331), preActivation: s.tensor(98),
+            gamma: s.p + 864208, beta: s.p + 864880, savedMean: s.f + 872112, savedInvStd: s.f + 872784,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(334), batch: s.n, height: 19, width: 19,
+            channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 873456, gradInput: s.tensor(333), gradWeights: s.f + 879504, workspace: s.ws, pool: pool)
         s.profiler?.stop(707)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7059,11 +7106,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(337), gradWeights: s.g + 704496,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(716)
-        // features.4.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        // features.4.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(337), input: s.tensor(90), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(337), input: s.tensor(90), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 701808, beta: s.p + 702480, savedMean: s.f + 857104, savedInvStd: s.f + 857776,
-            activation: .relu6, gradInput: s.tensor(337), gradGamma: s.g + 701808, gradBeta: s.g + 702480, pool: pool)
+            activation: .relu6, gradGamma: s.g + 701808, gradBeta: s.g + 702480, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(717)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
@@ -7085,11 +7132,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 864496, count: 6048)
         s.profiler?.stop(720)
-        // features.4.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
+        // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(337), input: s.tensor(340), batch: s.n, height: 19,
-            width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 858448, gradInput: s.tensor(339), gradWeights: s.f + 864496, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(337), preActivation: s.tensor(90),
+            gamma: s.p + 701808, beta: s.p + 702480, savedMean: s.f + 857104, savedInvStd: s.f + 857776,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(340), batch: s.n, height: 19, width: 19,
+            channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 858448, gradInput: s.tensor(339), gradWeights: s.f + 864496, workspace: s.ws, pool: pool)
         s.profiler?.stop(721)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7154,11 +7203,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(343), gradWeights: s.g + 542096,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(730)
-        // features.4.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        // features.4.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(343), input: s.tensor(82), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(343), input: s.tensor(82), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 539408, beta: s.p + 540080, savedMean: s.f + 842096, savedInvStd: s.f + 842768,
-            activation: .relu6, gradInput: s.tensor(343), gradGamma: s.g + 539408, gradBeta: s.g + 540080, pool: pool)
+            activation: .relu6, gradGamma: s.g + 539408, gradBeta: s.g + 540080, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(731)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
@@ -7180,11 +7229,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 849488, count: 6048)
         s.profiler?.stop(734)
-        // features.4.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
+        // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(343), input: s.tensor(346), batch: s.n, height: 19,
-            width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 843440, gradInput: s.tensor(345), gradWeights: s.f + 849488, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(343), preActivation: s.tensor(82),
+            gamma: s.p + 539408, beta: s.p + 540080, savedMean: s.f + 842096, savedInvStd: s.f + 842768,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(346), batch: s.n, height: 19, width: 19,
+            channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 843440, gradInput: s.tensor(345), gradWeights: s.f + 849488, workspace: s.ws, pool: pool)
         s.profiler?.stop(735)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7249,11 +7300,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(349), gradWeights: s.g + 379696,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(744)
-        // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]
+        // features.4.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(349), input: s.tensor(74), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(349), input: s.tensor(74), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 377008, beta: s.p + 377680, savedMean: s.f + 827088, savedInvStd: s.f + 827760,
-            activation: .relu6, gradInput: s.tensor(349), gradGamma: s.g + 377008, gradBeta: s.g + 377680, pool: pool)
+            activation: .relu6, gradGamma: s.g + 377008, gradBeta: s.g + 377680, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(745)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
@@ -7275,11 +7326,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 834480, count: 6048)
         s.profiler?.stop(748)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(349), input: s.tensor(352), batch: s.n, height: 19,
-            width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
-            weights: s.f + 828432, gradInput: s.tensor(351), gradWeights: s.f + 834480, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(349), preActivation: s.tensor(74),
+            gamma: s.p + 377008, beta: s.p + 377680, savedMean: s.f + 827088, savedInvStd: s.f + 827760,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(352), batch: s.n, height: 19, width: 19,
+            channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
+            weights: s.f + 828432, gradInput: s.tensor(351), gradWeights: s.f + 834480, workspace: s.ws, pool: pool)
         s.profiler?.stop(749)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7338,11 +7391,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 361 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(354), gradWeights: s.g + 254928,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(757)
-        // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 19, 19, 336]
+        // features.4.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(354), input: s.tensor(68), pixels: 361 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(354), input: s.tensor(68), pixels: 361 &* s.n,
             channels: 336, gamma: s.p + 253584, beta: s.p + 253920, savedMean: s.f + 818800, savedInvStd: s.f + 819136,
-            activation: .relu6, gradInput: s.tensor(354), gradGamma: s.g + 253584, gradBeta: s.g + 253920, pool: pool)
+            activation: .relu6, gradGamma: s.g + 253584, gradBeta: s.g + 253920, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(758)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -7364,11 +7417,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 822496, count: 3024)
         s.profiler?.stop(761)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 19, 19, 336]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 19, 19, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(354), input: s.tensor(357), batch: s.n, height: 38,
-            width: 38, channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19,
-            weights: s.f + 819472, gradInput: s.tensor(356), gradWeights: s.f + 822496, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(354), preActivation: s.tensor(68),
+            gamma: s.p + 253584, beta: s.p + 253920, savedMean: s.f + 818800, savedInvStd: s.f + 819136,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(357), batch: s.n, height: 38, width: 38,
+            channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19,
+            weights: s.f + 819472, gradInput: s.tensor(356), gradWeights: s.f + 822496, workspace: s.ws, pool: pool)
         s.profiler?.stop(762)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7429,12 +7484,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(360), gradWeights: s.g + 211328,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(770)
-        // features.3.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        // features.3.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(360), input: s.tensor(60),
-            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 800544,
-            savedInvStd: s.f + 800880, activation: .relu6, gradInput: s.tensor(360), gradGamma: s.g + 209984,
-            gradBeta: s.g + 210320, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(360), input: s.tensor(60), pixels: 1444 &* s.n,
+            channels: 336, gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 800544, savedInvStd: s.f + 800880,
+            activation: .relu6, gradGamma: s.g + 209984, gradBeta: s.g + 210320, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(771)
         // features.3.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -7456,11 +7510,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 809616, count: 8400)
         s.profiler?.stop(774)
-        // features.3.3.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
+        // features.3.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(360), input: s.tensor(363), batch: s.n, height: 38,
-            width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 801216, gradInput: s.tensor(362), gradWeights: s.f + 809616, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(360), preActivation: s.tensor(60),
+            gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 800544, savedInvStd: s.f + 800880,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(363), batch: s.n, height: 38, width: 38,
+            channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 801216, gradInput: s.tensor(362), gradWeights: s.f + 809616, workspace: s.ws, pool: pool)
         s.profiler?.stop(775)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7525,12 +7581,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(366), gradWeights: s.g + 162352,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(784)
-        // features.3.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        // features.3.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(366), input: s.tensor(52),
-            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 782288,
-            savedInvStd: s.f + 782624, activation: .relu6, gradInput: s.tensor(366), gradGamma: s.g + 161008,
-            gradBeta: s.g + 161344, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(366), input: s.tensor(52), pixels: 1444 &* s.n,
+            channels: 336, gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 782288, savedInvStd: s.f + 782624,
+            activation: .relu6, gradGamma: s.g + 161008, gradBeta: s.g + 161344, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(785)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -7552,11 +7607,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 791360, count: 8400)
         s.profiler?.stop(788)
-        // features.3.2.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
+        // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(366), input: s.tensor(369), batch: s.n, height: 38,
-            width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 782960, gradInput: s.tensor(368), gradWeights: s.f + 791360, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(366), preActivation: s.tensor(52),
+            gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 782288, savedInvStd: s.f + 782624,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(369), batch: s.n, height: 38, width: 38,
+            channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 782960, gradInput: s.tensor(368), gradWeights: s.f + 791360, workspace: s.ws, pool: pool)
         s.profiler?.stop(789)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7621,12 +7678,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(372), gradWeights: s.g + 113376,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(798)
-        // features.3.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]
+        // features.3.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(372), input: s.tensor(44),
-            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 764032,
-            savedInvStd: s.f + 764368, activation: .relu6, gradInput: s.tensor(372), gradGamma: s.g + 112032,
-            gradBeta: s.g + 112368, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(372), input: s.tensor(44), pixels: 1444 &* s.n,
+            channels: 336, gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 764032, savedInvStd: s.f + 764368,
+            activation: .relu6, gradGamma: s.g + 112032, gradBeta: s.g + 112368, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(799)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -7648,11 +7704,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 773104, count: 8400)
         s.profiler?.stop(802)
-        // features.3.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
+        // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(372), input: s.tensor(375), batch: s.n, height: 38,
-            width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 764704, gradInput: s.tensor(374), gradWeights: s.f + 773104, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(372), preActivation: s.tensor(44),
+            gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 764032, savedInvStd: s.f + 764368,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(375), batch: s.n, height: 38, width: 38,
+            channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 764704, gradInput: s.tensor(374), gradWeights: s.f + 773104, workspace: s.ws, pool: pool)
         s.profiler?.stop(803)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7711,12 +7769,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 1444 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(377), gradWeights: s.g + 72464,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(811)
-        // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 38, 38, 192]
+        // features.3.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(377), input: s.tensor(38),
-            pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696, beta: s.p + 71888, savedMean: s.f + 753264,
-            savedInvStd: s.f + 753456, activation: .relu6, gradInput: s.tensor(377), gradGamma: s.g + 71696,
-            gradBeta: s.g + 71888, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(377), input: s.tensor(38), pixels: 1444 &* s.n,
+            channels: 192, gamma: s.p + 71696, beta: s.p + 71888, savedMean: s.f + 753264, savedInvStd: s.f + 753456,
+            activation: .relu6, gradGamma: s.g + 71696, gradBeta: s.g + 71888, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(812)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -7738,11 +7795,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 758448, count: 4800)
         s.profiler?.stop(815)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(377), input: s.tensor(380), batch: s.n, height: 75,
-            width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
-            weights: s.f + 753648, gradInput: s.tensor(379), gradWeights: s.f + 758448, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(377), preActivation: s.tensor(38),
+            gamma: s.p + 71696, beta: s.p + 71888, savedMean: s.f + 753264, savedInvStd: s.f + 753456,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(380), batch: s.n, height: 75, width: 75,
+            channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
+            weights: s.f + 753648, gradInput: s.tensor(379), gradWeights: s.f + 758448, workspace: s.ws, pool: pool)
         s.profiler?.stop(816)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7803,12 +7862,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(383), gradWeights: s.g + 53712,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(824)
-        // features.2.3.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        // features.2.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(383), input: s.tensor(30),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944, beta: s.p + 53136, savedMean: s.f + 748976,
-            savedInvStd: s.f + 749168, activation: .relu6, gradInput: s.tensor(383), gradGamma: s.g + 52944,
-            gradBeta: s.g + 53136, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(383), input: s.tensor(30), pixels: 5625 &* s.n,
+            channels: 192, gamma: s.p + 52944, beta: s.p + 53136, savedMean: s.f + 748976, savedInvStd: s.f + 749168,
+            activation: .relu6, gradGamma: s.g + 52944, gradBeta: s.g + 53136, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(825)
         // features.2.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -7830,11 +7888,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 751088, count: 1728)
         s.profiler?.stop(828)
-        // features.2.3.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
+        // features.2.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(383), input: s.tensor(386), batch: s.n, height: 75,
-            width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 749360, gradInput: s.tensor(385), gradWeights: s.f + 751088, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(383), preActivation: s.tensor(30),
+            gamma: s.p + 52944, beta: s.p + 53136, savedMean: s.f + 748976, savedInvStd: s.f + 749168,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(386), batch: s.n, height: 75, width: 75,
+            channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
+            weights: s.f + 749360, gradInput: s.tensor(385), gradWeights: s.f + 751088, workspace: s.ws, pool: pool)
         s.profiler?.stop(829)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7899,12 +7959,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(389), gradWeights: s.g + 38032,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(838)
-        // features.2.2.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        // features.2.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(389), input: s.tensor(22),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 744688,
-            savedInvStd: s.f + 744880, activation: .relu6, gradInput: s.tensor(389), gradGamma: s.g + 37264,
-            gradBeta: s.g + 37456, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(389), input: s.tensor(22), pixels: 5625 &* s.n,
+            channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 744688, savedInvStd: s.f + 744880,
+            activation: .relu6, gradGamma: s.g + 37264, gradBeta: s.g + 37456, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(839)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -7926,11 +7985,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 746800, count: 1728)
         s.profiler?.stop(842)
-        // features.2.2.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
+        // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(389), input: s.tensor(392), batch: s.n, height: 75,
-            width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 745072, gradInput: s.tensor(391), gradWeights: s.f + 746800, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(389), preActivation: s.tensor(22),
+            gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 744688, savedInvStd: s.f + 744880,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(392), batch: s.n, height: 75, width: 75,
+            channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
+            weights: s.f + 745072, gradInput: s.tensor(391), gradWeights: s.f + 746800, workspace: s.ws, pool: pool)
         s.profiler?.stop(843)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -7995,12 +8056,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(395), gradWeights: s.g + 22352,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(852)
-        // features.2.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]
+        // features.2.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(395), input: s.tensor(14),
-            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 740400,
-            savedInvStd: s.f + 740592, activation: .relu6, gradInput: s.tensor(395), gradGamma: s.g + 21584,
-            gradBeta: s.g + 21776, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(395), input: s.tensor(14), pixels: 5625 &* s.n,
+            channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 740400, savedInvStd: s.f + 740592,
+            activation: .relu6, gradGamma: s.g + 21584, gradBeta: s.g + 21776, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(853)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
@@ -8022,11 +8082,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 742512, count: 1728)
         s.profiler?.stop(856)
-        // features.2.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
+        // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(395), input: s.tensor(398), batch: s.n, height: 75,
-            width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
-            weights: s.f + 740784, gradInput: s.tensor(397), gradWeights: s.f + 742512, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(395), preActivation: s.tensor(14),
+            gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 740400, savedInvStd: s.f + 740592,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(398), batch: s.n, height: 75, width: 75,
+            channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
+            weights: s.f + 740784, gradInput: s.tensor(397), gradWeights: s.f + 742512, workspace: s.ws, pool: pool)
         s.profiler?.stop(857)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8085,11 +8147,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(400), gradWeights: s.g + 8208,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(865)
-        // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 75, 75, 144]
+        // features.2.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(400), input: s.tensor(8), pixels: 5625 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(400), input: s.tensor(8), pixels: 5625 &* s.n,
             channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 737072, savedInvStd: s.f + 737216,
-            activation: .relu6, gradInput: s.tensor(400), gradGamma: s.g + 7632, gradBeta: s.g + 7776, pool: pool)
+            activation: .relu6, gradGamma: s.g + 7632, gradBeta: s.g + 7776, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(866)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
@@ -8111,11 +8173,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 738656, count: 1296)
         s.profiler?.stop(869)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(400), input: s.tensor(403), batch: s.n, height: 150,
-            width: 150, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75,
-            weights: s.f + 737360, gradInput: s.tensor(402), gradWeights: s.f + 738656, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(8),
+            gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 737072, savedInvStd: s.f + 737216,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(403), batch: s.n, height: 150, width: 150,
+            channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75,
+            weights: s.f + 737360, gradInput: s.tensor(402), gradWeights: s.f + 738656, workspace: s.ws, pool: pool)
         s.profiler?.stop(870)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8169,12 +8233,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 22500 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.tensor(405), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(877)
-        // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]
+        // features.1.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(405), input: s.tensor(2),
-            pixels: 22500 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 736096,
-            savedInvStd: s.f + 736128, activation: .relu6, gradInput: s.tensor(405), gradGamma: s.g + 1280,
-            gradBeta: s.g + 1312, pool: pool)
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(405), input: s.tensor(2), pixels: 22500 &* s.n,
+            channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 736096, savedInvStd: s.f + 736128,
+            activation: .relu6, gradGamma: s.g + 1280, gradBeta: s.g + 1312, reductions: s.f + 732768, pool: pool)
         s.profiler?.stop(878)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -8196,11 +8259,13 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 736448, count: 288)
         s.profiler?.stop(881)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 32]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(405), input: s.tensor(408), batch: s.n, height: 150,
-            width: 150, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
-            weights: s.f + 736160, gradInput: s.tensor(407), gradWeights: s.f + 736448, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(405), preActivation: s.tensor(2),
+            gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 736096, savedInvStd: s.f + 736128,
+            activation: .relu6, reductions: s.f + 732768, input: s.tensor(408), batch: s.n, height: 150, width: 150,
+            channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 736160, gradInput: s.tensor(407), gradWeights: s.f + 736448, workspace: s.ws, pool: pool)
         s.profiler?.stop(882)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -8248,7 +8313,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         (48789792, 25799184),  // 16: features.2.1.block.2 conv output, 180,000 floats per image
         (10800000, 4320000),  // 17: features.2.1.block.2 output, 180,000 floats per image
         (48969792, 25979184),  // 18: features.2.1 output, 180,000 floats per image
-        (57755200, 31540896),  // 19: features.2.1 drop-path keep, 1 floats per image
+        (57755200, 31614496),  // 19: features.2.1 drop-path keep, 1 floats per image
         (10800000, 4320000),  // 20: features.2.2.block.0 conv output, 1,080,000 floats per image
         (11880000, 6480000),  // 21: features.2.2.block.0 output, 1,080,000 floats per image
         (12960000, 7560000),  // 22: features.2.2.block.1 conv output, 1,080,000 floats per image
@@ -8256,7 +8321,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         (49149792, 26159184),  // 24: features.2.2.block.2 conv output, 180,000 floats per image
         (15120000, 6480000),  // 25: features.2.2.block.2 output, 180,000 floats per image
         (49329792, 26339184),  // 26: features.2.2 output, 180,000 floats per image
-        (57755216, 31540912),  // 27: features.2.2 drop-path keep, 1 floats per image
+        (57755216, 31614512),  // 27: features.2.2 drop-path keep, 1 floats per image
         (15120000, 6480000),  // 28: features.2.3.block.0 conv output, 1,080,000 floats per image
         (16200000, 8640000),  // 29: features.2.3.block.0 output, 1,080,000 floats per image
         (17280000, 9720000),  // 30: features.2.3.block.1 conv output, 1,080,000 floats per image
@@ -8264,197 +8329,197 @@ public final class EfficientNetLite4Training: TrainableModel {
         (49509792, 26519184),  // 32: features.2.3.block.2 conv output, 180,000 floats per image
         (19440000, 8640000),  // 33: features.2.3.block.2 output, 180,000 floats per image
         (49689792, 26699184),  // 34: features.2.3 output, 180,000 floats per image
-        (57755232, 31540928),  // 35: features.2.3 drop-path keep, 1 floats per image
+        (57755232, 31614528),  // 35: features.2.3 drop-path keep, 1 floats per image
         (19440000, 8640000),  // 36: features.3.0.block.0 conv output, 1,080,000 floats per image
         (20520000, 10800000),  // 37: features.3.0.block.0 output, 1,080,000 floats per image
         (42053088, 22250832),  // 38: features.3.0.block.1 conv output, 277,248 floats per image
         (42330336, 10800000),  // 39: features.3.0.block.1 output, 277,248 floats per image
-        (55360384, 29218080),  // 40: features.3.0.block.2 conv output, 80,864 floats per image
-        (55441248, 29298944),  // 41: features.3.0.block.2 output, 80,864 floats per image
+        (55360384, 29381280),  // 40: features.3.0.block.2 conv output, 80,864 floats per image
+        (55441248, 29462144),  // 41: features.3.0.block.2 output, 80,864 floats per image
         (21600000, 10800000),  // 42: features.3.1.block.0 conv output, 485,184 floats per image
         (22085184, 11285184),  // 43: features.3.1.block.0 output, 485,184 floats per image
         (28260000, 11770368),  // 44: features.3.1.block.1 conv output, 485,184 floats per image
         (28745184, 11285184),  // 45: features.3.1.block.1 output, 485,184 floats per image
-        (55522112, 29379808),  // 46: features.3.1.block.2 conv output, 80,864 floats per image
+        (55522112, 29543008),  // 46: features.3.1.block.2 conv output, 80,864 floats per image
         (22570368, 11285184),  // 47: features.3.1.block.2 output, 80,864 floats per image
-        (55602976, 29460672),  // 48: features.3.1 output, 80,864 floats per image
+        (55602976, 29623872),  // 48: features.3.1 output, 80,864 floats per image
         (22671216, 12959936),  // 49: features.3.1 drop-path keep, 1 floats per image
         (29230368, 11285184),  // 50: features.3.2.block.0 conv output, 485,184 floats per image
         (29715552, 12255552),  // 51: features.3.2.block.0 output, 485,184 floats per image
         (30200736, 16290000),  // 52: features.3.2.block.1 conv output, 485,184 floats per image
         (30685920, 12255552),  // 53: features.3.2.block.1 output, 485,184 floats per image
-        (55683840, 29541536),  // 54: features.3.2.block.2 conv output, 80,864 floats per image
+        (55683840, 29704736),  // 54: features.3.2.block.2 conv output, 80,864 floats per image
         (22570368, 12255552),  // 55: features.3.2.block.2 output, 80,864 floats per image
-        (55764704, 29622400),  // 56: features.3.2 output, 80,864 floats per image
+        (55764704, 29785600),  // 56: features.3.2 output, 80,864 floats per image
         (22671232, 12959952),  // 57: features.3.2 drop-path keep, 1 floats per image
         (31171104, 12255552),  // 58: features.3.3.block.0 conv output, 485,184 floats per image
         (31656288, 16775184),  // 59: features.3.3.block.0 output, 485,184 floats per image
         (32141472, 17260368),  // 60: features.3.3.block.1 conv output, 485,184 floats per image
         (32626656, 16775184),  // 61: features.3.3.block.1 output, 485,184 floats per image
-        (55845568, 29703264),  // 62: features.3.3.block.2 conv output, 80,864 floats per image
+        (55845568, 29866464),  // 62: features.3.3.block.2 conv output, 80,864 floats per image
         (22570368, 12740736),  // 63: features.3.3.block.2 output, 80,864 floats per image
-        (55926432, 29784128),  // 64: features.3.3 output, 80,864 floats per image
+        (55926432, 29947328),  // 64: features.3.3 output, 80,864 floats per image
         (22671248, 12959968),  // 65: features.3.3 drop-path keep, 1 floats per image
         (33111840, 16775184),  // 66: features.4.0.block.0 conv output, 485,184 floats per image
         (33597024, 17745552),  // 67: features.4.0.block.0 output, 485,184 floats per image
-        (55021792, 29000784),  // 68: features.4.0.block.1 conv output, 121,296 floats per image
+        (55021792, 29163984),  // 68: features.4.0.block.1 conv output, 121,296 floats per image
         (55143088, 12740736),  // 69: features.4.0.block.1 output, 121,296 floats per image
-        (56834816, 30647712),  // 70: features.4.0.block.2 conv output, 40,432 floats per image
-        (56875248, 30688144),  // 71: features.4.0.block.2 output, 40,432 floats per image
+        (56834816, 30721312),  // 70: features.4.0.block.2 conv output, 40,432 floats per image
+        (56875248, 30761744),  // 71: features.4.0.block.2 output, 40,432 floats per image
         (42607584, 22528080),  // 72: features.4.1.block.0 conv output, 242,592 floats per image
         (42850176, 17745552),  // 73: features.4.1.block.0 output, 242,592 floats per image
         (43092768, 22770672),  // 74: features.4.1.block.1 conv output, 242,592 floats per image
         (43335360, 17745552),  // 75: features.4.1.block.1 output, 242,592 floats per image
-        (56915680, 30728576),  // 76: features.4.1.block.2 conv output, 40,432 floats per image
+        (56915680, 30802176),  // 76: features.4.1.block.2 conv output, 40,432 floats per image
         (22570368, 12740736),  // 77: features.4.1.block.2 output, 40,432 floats per image
-        (56956112, 30769008),  // 78: features.4.1 output, 40,432 floats per image
+        (56956112, 30842608),  // 78: features.4.1 output, 40,432 floats per image
         (22671264, 12959984),  // 79: features.4.1 drop-path keep, 1 floats per image
         (43577952, 23013264),  // 80: features.4.2.block.0 conv output, 242,592 floats per image
         (43820544, 17745552),  // 81: features.4.2.block.0 output, 242,592 floats per image
         (44063136, 23255856),  // 82: features.4.2.block.1 conv output, 242,592 floats per image
         (44305728, 17745552),  // 83: features.4.2.block.1 output, 242,592 floats per image
-        (56996544, 30809440),  // 84: features.4.2.block.2 conv output, 40,432 floats per image
+        (56996544, 30883040),  // 84: features.4.2.block.2 conv output, 40,432 floats per image
         (22570368, 12740736),  // 85: features.4.2.block.2 output, 40,432 floats per image
-        (57036976, 30849872),  // 86: features.4.2 output, 40,432 floats per image
-        (22671280, 31540944),  // 87: features.4.2 drop-path keep, 1 floats per image
+        (57036976, 30923472),  // 86: features.4.2 output, 40,432 floats per image
+        (22671280, 31614544),  // 87: features.4.2 drop-path keep, 1 floats per image
         (44548320, 23498448),  // 88: features.4.3.block.0 conv output, 242,592 floats per image
         (44790912, 17745552),  // 89: features.4.3.block.0 output, 242,592 floats per image
         (45033504, 23741040),  // 90: features.4.3.block.1 conv output, 242,592 floats per image
         (45276096, 17745552),  // 91: features.4.3.block.1 output, 242,592 floats per image
-        (57077408, 30890304),  // 92: features.4.3.block.2 conv output, 40,432 floats per image
+        (57077408, 30963904),  // 92: features.4.3.block.2 conv output, 40,432 floats per image
         (22570368, 12740736),  // 93: features.4.3.block.2 output, 40,432 floats per image
-        (57117840, 30930736),  // 94: features.4.3 output, 40,432 floats per image
-        (22671296, 31540960),  // 95: features.4.3 drop-path keep, 1 floats per image
+        (57117840, 31004336),  // 94: features.4.3 output, 40,432 floats per image
+        (22671296, 31614560),  // 95: features.4.3 drop-path keep, 1 floats per image
         (45518688, 23983632),  // 96: features.4.4.block.0 conv output, 242,592 floats per image
         (45761280, 17745552),  // 97: features.4.4.block.0 output, 242,592 floats per image
         (46003872, 24226224),  // 98: features.4.4.block.1 conv output, 242,592 floats per image
         (46246464, 17745552),  // 99: features.4.4.block.1 output, 242,592 floats per image
-        (57158272, 30971168),  // 100: features.4.4.block.2 conv output, 40,432 floats per image
+        (57158272, 31044768),  // 100: features.4.4.block.2 conv output, 40,432 floats per image
         (22570368, 12740736),  // 101: features.4.4.block.2 output, 40,432 floats per image
-        (57198704, 31011600),  // 102: features.4.4 output, 40,432 floats per image
-        (22671312, 31540976),  // 103: features.4.4 drop-path keep, 1 floats per image
+        (57198704, 31085200),  // 102: features.4.4 output, 40,432 floats per image
+        (22671312, 31614576),  // 103: features.4.4 drop-path keep, 1 floats per image
         (46489056, 24468816),  // 104: features.4.5.block.0 conv output, 242,592 floats per image
         (46731648, 17745552),  // 105: features.4.5.block.0 output, 242,592 floats per image
         (46974240, 24711408),  // 106: features.4.5.block.1 conv output, 242,592 floats per image
         (47216832, 17745552),  // 107: features.4.5.block.1 output, 242,592 floats per image
-        (57239136, 31052032),  // 108: features.4.5.block.2 conv output, 40,432 floats per image
+        (57239136, 31125632),  // 108: features.4.5.block.2 conv output, 40,432 floats per image
         (22570368, 12740736),  // 109: features.4.5.block.2 output, 40,432 floats per image
-        (57279568, 31092464),  // 110: features.4.5 output, 40,432 floats per image
-        (22671328, 31540992),  // 111: features.4.5 drop-path keep, 1 floats per image
+        (57279568, 31166064),  // 110: features.4.5 output, 40,432 floats per image
+        (22671328, 31614592),  // 111: features.4.5 drop-path keep, 1 floats per image
         (47459424, 24954000),  // 112: features.5.0.block.0 conv output, 242,592 floats per image
         (47702016, 17745552),  // 113: features.5.0.block.0 output, 242,592 floats per image
         (47944608, 25196592),  // 114: features.5.0.block.1 conv output, 242,592 floats per image
         (48187200, 17745552),  // 115: features.5.0.block.1 output, 242,592 floats per image
-        (56007296, 29864992),  // 116: features.5.0.block.2 conv output, 57,760 floats per image
-        (56065056, 29922752),  // 117: features.5.0.block.2 output, 57,760 floats per image
+        (56007296, 30028192),  // 116: features.5.0.block.2 conv output, 57,760 floats per image
+        (56065056, 30085952),  // 117: features.5.0.block.2 output, 57,760 floats per image
         (34082208, 17745552),  // 118: features.5.1.block.0 conv output, 346,560 floats per image
         (34428768, 18092112),  // 119: features.5.1.block.0 output, 346,560 floats per image
         (34775328, 18438672),  // 120: features.5.1.block.1 conv output, 346,560 floats per image
         (35121888, 18092112),  // 121: features.5.1.block.1 output, 346,560 floats per image
-        (56122816, 29980512),  // 122: features.5.1.block.2 conv output, 57,760 floats per image
+        (56122816, 30143712),  // 122: features.5.1.block.2 conv output, 57,760 floats per image
         (22570368, 12740736),  // 123: features.5.1.block.2 output, 57,760 floats per image
-        (56180576, 30038272),  // 124: features.5.1 output, 57,760 floats per image
-        (22671344, 31541008),  // 125: features.5.1 drop-path keep, 1 floats per image
+        (56180576, 30201472),  // 124: features.5.1 output, 57,760 floats per image
+        (22671344, 31614608),  // 125: features.5.1 drop-path keep, 1 floats per image
         (35468448, 18092112),  // 126: features.5.2.block.0 conv output, 346,560 floats per image
         (35815008, 18785232),  // 127: features.5.2.block.0 output, 346,560 floats per image
         (36161568, 19131792),  // 128: features.5.2.block.1 conv output, 346,560 floats per image
         (36508128, 18785232),  // 129: features.5.2.block.1 output, 346,560 floats per image
-        (56238336, 30096032),  // 130: features.5.2.block.2 conv output, 57,760 floats per image
+        (56238336, 30259232),  // 130: features.5.2.block.2 conv output, 57,760 floats per image
         (22570368, 12740736),  // 131: features.5.2.block.2 output, 57,760 floats per image
-        (56296096, 30153792),  // 132: features.5.2 output, 57,760 floats per image
-        (22671360, 31541024),  // 133: features.5.2 drop-path keep, 1 floats per image
+        (56296096, 30316992),  // 132: features.5.2 output, 57,760 floats per image
+        (22671360, 31614624),  // 133: features.5.2 drop-path keep, 1 floats per image
         (36854688, 18785232),  // 134: features.5.3.block.0 conv output, 346,560 floats per image
         (37201248, 19478352),  // 135: features.5.3.block.0 output, 346,560 floats per image
         (37547808, 19824912),  // 136: features.5.3.block.1 conv output, 346,560 floats per image
         (37894368, 19478352),  // 137: features.5.3.block.1 output, 346,560 floats per image
-        (56353856, 30211552),  // 138: features.5.3.block.2 conv output, 57,760 floats per image
+        (56353856, 30374752),  // 138: features.5.3.block.2 conv output, 57,760 floats per image
         (22570368, 12740736),  // 139: features.5.3.block.2 output, 57,760 floats per image
-        (56411616, 30269312),  // 140: features.5.3 output, 57,760 floats per image
-        (22671376, 31541040),  // 141: features.5.3 drop-path keep, 1 floats per image
+        (56411616, 30432512),  // 140: features.5.3 output, 57,760 floats per image
+        (22671376, 31614640),  // 141: features.5.3 drop-path keep, 1 floats per image
         (38240928, 19478352),  // 142: features.5.4.block.0 conv output, 346,560 floats per image
         (38587488, 20171472),  // 143: features.5.4.block.0 output, 346,560 floats per image
         (38934048, 20518032),  // 144: features.5.4.block.1 conv output, 346,560 floats per image
         (39280608, 20171472),  // 145: features.5.4.block.1 output, 346,560 floats per image
-        (56469376, 30327072),  // 146: features.5.4.block.2 conv output, 57,760 floats per image
+        (56469376, 30490272),  // 146: features.5.4.block.2 conv output, 57,760 floats per image
         (22570368, 12740736),  // 147: features.5.4.block.2 output, 57,760 floats per image
-        (56527136, 30384832),  // 148: features.5.4 output, 57,760 floats per image
-        (22671392, 31541056),  // 149: features.5.4 drop-path keep, 1 floats per image
+        (56527136, 30548032),  // 148: features.5.4 output, 57,760 floats per image
+        (22671392, 31614656),  // 149: features.5.4 drop-path keep, 1 floats per image
         (39627168, 20171472),  // 150: features.5.5.block.0 conv output, 346,560 floats per image
         (39973728, 20864592),  // 151: features.5.5.block.0 output, 346,560 floats per image
         (40320288, 21211152),  // 152: features.5.5.block.1 conv output, 346,560 floats per image
         (40666848, 20864592),  // 153: features.5.5.block.1 output, 346,560 floats per image
-        (56584896, 30442592),  // 154: features.5.5.block.2 conv output, 57,760 floats per image
+        (56584896, 30605792),  // 154: features.5.5.block.2 conv output, 57,760 floats per image
         (22570368, 12740736),  // 155: features.5.5.block.2 output, 57,760 floats per image
-        (56642656, 30500352),  // 156: features.5.5 output, 57,760 floats per image
-        (22671408, 31541072),  // 157: features.5.5 drop-path keep, 1 floats per image
+        (56642656, 30663552),  // 156: features.5.5 output, 57,760 floats per image
+        (22671408, 31614672),  // 157: features.5.5 drop-path keep, 1 floats per image
         (41013408, 20864592),  // 158: features.6.0.block.0 conv output, 346,560 floats per image
         (41359968, 21557712),  // 159: features.6.0.block.0 output, 346,560 floats per image
-        (22570368, 29122080),  // 160: features.6.0.block.1 conv output, 96,000 floats per image
+        (22570368, 29285280),  // 160: features.6.0.block.1 conv output, 96,000 floats per image
         (55264384, 12740736),  // 161: features.6.0.block.1 output, 96,000 floats per image
         (57320000, 22210512),  // 162: features.6.0.block.2 conv output, 27,200 floats per image
-        (57347200, 31132896),  // 163: features.6.0.block.2 output, 27,200 floats per image
+        (57347200, 31206496),  // 163: features.6.0.block.2 output, 27,200 floats per image
         (41706528, 12740736),  // 164: features.6.1.block.0 conv output, 163,200 floats per image
         (41869728, 21557712),  // 165: features.6.1.block.0 output, 163,200 floats per image
         (49869792, 21720912),  // 166: features.6.1.block.1 conv output, 163,200 floats per image
         (50032992, 21557712),  // 167: features.6.1.block.1 output, 163,200 floats per image
-        (57374400, 31160096),  // 168: features.6.1.block.2 conv output, 27,200 floats per image
+        (57374400, 31233696),  // 168: features.6.1.block.2 conv output, 27,200 floats per image
         (50196192, 12903936),  // 169: features.6.1.block.2 output, 27,200 floats per image
-        (57401600, 31187296),  // 170: features.6.1 output, 27,200 floats per image
+        (57401600, 31260896),  // 170: features.6.1 output, 27,200 floats per image
         (22671424, 12958336),  // 171: features.6.1 drop-path keep, 1 floats per image
         (50196192, 21557712),  // 172: features.6.2.block.0 conv output, 163,200 floats per image
         (50359392, 21884112),  // 173: features.6.2.block.0 output, 163,200 floats per image
         (50522592, 22047312),  // 174: features.6.2.block.1 conv output, 163,200 floats per image
         (50685792, 21884112),  // 175: features.6.2.block.1 output, 163,200 floats per image
-        (57428800, 31214496),  // 176: features.6.2.block.2 conv output, 27,200 floats per image
+        (57428800, 31288096),  // 176: features.6.2.block.2 conv output, 27,200 floats per image
         (50848992, 12903936),  // 177: features.6.2.block.2 output, 27,200 floats per image
-        (57456000, 31241696),  // 178: features.6.2 output, 27,200 floats per image
+        (57456000, 31315296),  // 178: features.6.2 output, 27,200 floats per image
         (22671440, 12958352),  // 179: features.6.2 drop-path keep, 1 floats per image
         (50848992, 21884112),  // 180: features.6.3.block.0 conv output, 163,200 floats per image
         (51012192, 26879184),  // 181: features.6.3.block.0 output, 163,200 floats per image
         (51175392, 27042384),  // 182: features.6.3.block.1 conv output, 163,200 floats per image
         (51338592, 26879184),  // 183: features.6.3.block.1 output, 163,200 floats per image
-        (57483200, 31268896),  // 184: features.6.3.block.2 conv output, 27,200 floats per image
+        (57483200, 31342496),  // 184: features.6.3.block.2 conv output, 27,200 floats per image
         (51501792, 12903936),  // 185: features.6.3.block.2 output, 27,200 floats per image
-        (57510400, 31296096),  // 186: features.6.3 output, 27,200 floats per image
+        (57510400, 31369696),  // 186: features.6.3 output, 27,200 floats per image
         (22671456, 12958368),  // 187: features.6.3 drop-path keep, 1 floats per image
         (51501792, 26879184),  // 188: features.6.4.block.0 conv output, 163,200 floats per image
         (51664992, 27205584),  // 189: features.6.4.block.0 output, 163,200 floats per image
         (51828192, 27368784),  // 190: features.6.4.block.1 conv output, 163,200 floats per image
         (51991392, 27205584),  // 191: features.6.4.block.1 output, 163,200 floats per image
-        (57537600, 31323296),  // 192: features.6.4.block.2 conv output, 27,200 floats per image
+        (57537600, 31396896),  // 192: features.6.4.block.2 conv output, 27,200 floats per image
         (52154592, 12903936),  // 193: features.6.4.block.2 output, 27,200 floats per image
-        (57564800, 31350496),  // 194: features.6.4 output, 27,200 floats per image
+        (57564800, 31424096),  // 194: features.6.4 output, 27,200 floats per image
         (22671472, 12958384),  // 195: features.6.4 drop-path keep, 1 floats per image
         (52154592, 27205584),  // 196: features.6.5.block.0 conv output, 163,200 floats per image
         (52317792, 27531984),  // 197: features.6.5.block.0 output, 163,200 floats per image
         (52480992, 27695184),  // 198: features.6.5.block.1 conv output, 163,200 floats per image
         (52644192, 27531984),  // 199: features.6.5.block.1 output, 163,200 floats per image
-        (57592000, 31377696),  // 200: features.6.5.block.2 conv output, 27,200 floats per image
+        (57592000, 31451296),  // 200: features.6.5.block.2 conv output, 27,200 floats per image
         (52807392, 12903936),  // 201: features.6.5.block.2 output, 27,200 floats per image
-        (57619200, 31404896),  // 202: features.6.5 output, 27,200 floats per image
+        (57619200, 31478496),  // 202: features.6.5 output, 27,200 floats per image
         (22671488, 12958400),  // 203: features.6.5 drop-path keep, 1 floats per image
         (52807392, 27531984),  // 204: features.6.6.block.0 conv output, 163,200 floats per image
         (52970592, 27858384),  // 205: features.6.6.block.0 output, 163,200 floats per image
         (53133792, 28021584),  // 206: features.6.6.block.1 conv output, 163,200 floats per image
         (53296992, 27858384),  // 207: features.6.6.block.1 output, 163,200 floats per image
-        (57646400, 31432096),  // 208: features.6.6.block.2 conv output, 27,200 floats per image
+        (57646400, 31505696),  // 208: features.6.6.block.2 conv output, 27,200 floats per image
         (53460192, 12903936),  // 209: features.6.6.block.2 output, 27,200 floats per image
-        (57673600, 31459296),  // 210: features.6.6 output, 27,200 floats per image
+        (57673600, 31532896),  // 210: features.6.6 output, 27,200 floats per image
         (22671504, 12958416),  // 211: features.6.6 drop-path keep, 1 floats per image
         (53460192, 27858384),  // 212: features.6.7.block.0 conv output, 163,200 floats per image
         (53623392, 28184784),  // 213: features.6.7.block.0 output, 163,200 floats per image
         (53786592, 28347984),  // 214: features.6.7.block.1 conv output, 163,200 floats per image
         (53949792, 28184784),  // 215: features.6.7.block.1 output, 163,200 floats per image
-        (57700800, 31486496),  // 216: features.6.7.block.2 conv output, 27,200 floats per image
+        (57700800, 31560096),  // 216: features.6.7.block.2 conv output, 27,200 floats per image
         (54112992, 12903936),  // 217: features.6.7.block.2 output, 27,200 floats per image
-        (57728000, 31513696),  // 218: features.6.7 output, 27,200 floats per image
+        (57728000, 31587296),  // 218: features.6.7 output, 27,200 floats per image
         (22671520, 12958432),  // 219: features.6.7 drop-path keep, 1 floats per image
         (54112992, 28184784),  // 220: features.7.0.block.0 conv output, 163,200 floats per image
         (54276192, 28511184),  // 221: features.7.0.block.0 output, 163,200 floats per image
         (54439392, 28674384),  // 222: features.7.0.block.1 conv output, 163,200 floats per image
         (54602592, 28511184),  // 223: features.7.0.block.1 output, 163,200 floats per image
         (56700416, 12903936),  // 224: features.7.0.block.2 conv output, 44,800 floats per image
-        (56745216, 30558112),  // 225: features.7.0.block.2 output, 44,800 floats per image
+        (56745216, 28965584),  // 225: features.7.0.block.2 output, 44,800 floats per image
         (54765792, 28511184),  // 226: features.8 conv output, 128,000 floats per image
         (54893792, 28837584),  // 227: features.8 output, 128,000 floats per image
         (22666368, 12948736),  // 228: avgpool output, 1,280 floats per image
@@ -8465,52 +8530,52 @@ public final class EfficientNetLite4Training: TrainableModel {
         (22666368, 12948736),  // 233: gradient of dropout output, 1,280 floats per image
         (22668928, 12951296),  // 234: gradient of avgpool, 1,280 floats per image
         (54893792, 28837584),  // 235: gradient of head output, 128,000 floats per image
-        (56790016, 30602912),  // 236: gradient of features.8 input, 44,800 floats per image
+        (56790016, 29010384),  // 236: gradient of features.8 input, 44,800 floats per image
         (54765792, 28837584),  // 237: gradient of features.7.0.block.2 input, 163,200 floats per image
         (54602592, 28511184),  // 238: features.7.0.block.1 output (recomputed), 163,200 floats per image
-        (54439392, 28674384),  // 239: gradient of features.7.0.block.1 input, 163,200 floats per image
+        (54602592, 29000784),  // 239: gradient of features.7.0.block.1 input, 163,200 floats per image
         (54276192, 28511184),  // 240: features.7.0.block.0 output (recomputed), 163,200 floats per image
         (54276192, 12903936),  // 241: gradient of features.7.0.block.0 input, 27,200 floats per image
         (54303392, 12931136),  // 242: gradient of features.6.7 branch, 27,200 floats per image
         (54112992, 28511184),  // 243: gradient of features.6.7.block.2 input, 163,200 floats per image
         (53949792, 28184784),  // 244: features.6.7.block.1 output (recomputed), 163,200 floats per image
-        (53786592, 28347984),  // 245: gradient of features.6.7.block.1 input, 163,200 floats per image
+        (53949792, 28674384),  // 245: gradient of features.6.7.block.1 input, 163,200 floats per image
         (53623392, 28184784),  // 246: features.6.7.block.0 output (recomputed), 163,200 floats per image
         (53623392, 12931136),  // 247: gradient of features.6.7.block.0 input, 27,200 floats per image
         (53650592, 12903936),  // 248: gradient of features.6.6 branch, 27,200 floats per image
         (53460192, 28184784),  // 249: gradient of features.6.6.block.2 input, 163,200 floats per image
         (53296992, 27858384),  // 250: features.6.6.block.1 output (recomputed), 163,200 floats per image
-        (53133792, 28021584),  // 251: gradient of features.6.6.block.1 input, 163,200 floats per image
+        (53296992, 28347984),  // 251: gradient of features.6.6.block.1 input, 163,200 floats per image
         (52970592, 27858384),  // 252: features.6.6.block.0 output (recomputed), 163,200 floats per image
         (52970592, 12903936),  // 253: gradient of features.6.6.block.0 input, 27,200 floats per image
         (52997792, 12931136),  // 254: gradient of features.6.5 branch, 27,200 floats per image
         (52807392, 27858384),  // 255: gradient of features.6.5.block.2 input, 163,200 floats per image
         (52644192, 27531984),  // 256: features.6.5.block.1 output (recomputed), 163,200 floats per image
-        (52480992, 27695184),  // 257: gradient of features.6.5.block.1 input, 163,200 floats per image
+        (52644192, 28021584),  // 257: gradient of features.6.5.block.1 input, 163,200 floats per image
         (52317792, 27531984),  // 258: features.6.5.block.0 output (recomputed), 163,200 floats per image
         (52317792, 12931136),  // 259: gradient of features.6.5.block.0 input, 27,200 floats per image
         (52344992, 12903936),  // 260: gradient of features.6.4 branch, 27,200 floats per image
         (52154592, 27531984),  // 261: gradient of features.6.4.block.2 input, 163,200 floats per image
         (51991392, 27205584),  // 262: features.6.4.block.1 output (recomputed), 163,200 floats per image
-        (51828192, 27368784),  // 263: gradient of features.6.4.block.1 input, 163,200 floats per image
+        (51991392, 27695184),  // 263: gradient of features.6.4.block.1 input, 163,200 floats per image
         (51664992, 27205584),  // 264: features.6.4.block.0 output (recomputed), 163,200 floats per image
         (51664992, 12903936),  // 265: gradient of features.6.4.block.0 input, 27,200 floats per image
         (51692192, 12931136),  // 266: gradient of features.6.3 branch, 27,200 floats per image
         (51501792, 27205584),  // 267: gradient of features.6.3.block.2 input, 163,200 floats per image
         (51338592, 26879184),  // 268: features.6.3.block.1 output (recomputed), 163,200 floats per image
-        (51175392, 27042384),  // 269: gradient of features.6.3.block.1 input, 163,200 floats per image
+        (51338592, 27368784),  // 269: gradient of features.6.3.block.1 input, 163,200 floats per image
         (51012192, 26879184),  // 270: features.6.3.block.0 output (recomputed), 163,200 floats per image
         (51012192, 12931136),  // 271: gradient of features.6.3.block.0 input, 27,200 floats per image
         (51039392, 12903936),  // 272: gradient of features.6.2 branch, 27,200 floats per image
         (50848992, 26879184),  // 273: gradient of features.6.2.block.2 input, 163,200 floats per image
         (50685792, 21884112),  // 274: features.6.2.block.1 output (recomputed), 163,200 floats per image
-        (50522592, 22047312),  // 275: gradient of features.6.2.block.1 input, 163,200 floats per image
+        (50685792, 27042384),  // 275: gradient of features.6.2.block.1 input, 163,200 floats per image
         (50359392, 21884112),  // 276: features.6.2.block.0 output (recomputed), 163,200 floats per image
         (50359392, 12903936),  // 277: gradient of features.6.2.block.0 input, 27,200 floats per image
         (50386592, 12931136),  // 278: gradient of features.6.1 branch, 27,200 floats per image
         (50196192, 21884112),  // 279: gradient of features.6.1.block.2 input, 163,200 floats per image
         (50032992, 21557712),  // 280: features.6.1.block.1 output (recomputed), 163,200 floats per image
-        (49869792, 21720912),  // 281: gradient of features.6.1.block.1 input, 163,200 floats per image
+        (50032992, 22047312),  // 281: gradient of features.6.1.block.1 input, 163,200 floats per image
         (41869728, 21557712),  // 282: features.6.1.block.0 output (recomputed), 163,200 floats per image
         (41869728, 12932736),  // 283: gradient of features.6.1.block.0 input, 27,200 floats per image
         (49869792, 12836736),  // 284: gradient of features.6.0.block.2 input, 96,000 floats per image
@@ -8521,31 +8586,31 @@ public final class EfficientNetLite4Training: TrainableModel {
         (41359968, 12798496),  // 289: gradient of features.5.5 branch, 57,760 floats per image
         (41013408, 21557712),  // 290: gradient of features.5.5.block.2 input, 346,560 floats per image
         (40666848, 20864592),  // 291: features.5.5.block.1 output (recomputed), 346,560 floats per image
-        (40320288, 21211152),  // 292: gradient of features.5.5.block.1 input, 346,560 floats per image
+        (40666848, 21904272),  // 292: gradient of features.5.5.block.1 input, 346,560 floats per image
         (39973728, 20864592),  // 293: features.5.5.block.0 output (recomputed), 346,560 floats per image
         (39973728, 12798496),  // 294: gradient of features.5.5.block.0 input, 57,760 floats per image
         (22570368, 12740736),  // 295: gradient of features.5.4 branch, 57,760 floats per image
         (39627168, 20864592),  // 296: gradient of features.5.4.block.2 input, 346,560 floats per image
         (39280608, 20171472),  // 297: features.5.4.block.1 output (recomputed), 346,560 floats per image
-        (38934048, 20518032),  // 298: gradient of features.5.4.block.1 input, 346,560 floats per image
+        (39280608, 21211152),  // 298: gradient of features.5.4.block.1 input, 346,560 floats per image
         (38587488, 20171472),  // 299: features.5.4.block.0 output (recomputed), 346,560 floats per image
         (22570368, 12740736),  // 300: gradient of features.5.4.block.0 input, 57,760 floats per image
         (38587488, 12798496),  // 301: gradient of features.5.3 branch, 57,760 floats per image
         (38240928, 20171472),  // 302: gradient of features.5.3.block.2 input, 346,560 floats per image
         (37894368, 19478352),  // 303: features.5.3.block.1 output (recomputed), 346,560 floats per image
-        (37547808, 19824912),  // 304: gradient of features.5.3.block.1 input, 346,560 floats per image
+        (37894368, 20518032),  // 304: gradient of features.5.3.block.1 input, 346,560 floats per image
         (37201248, 19478352),  // 305: features.5.3.block.0 output (recomputed), 346,560 floats per image
         (37201248, 12798496),  // 306: gradient of features.5.3.block.0 input, 57,760 floats per image
         (22570368, 12740736),  // 307: gradient of features.5.2 branch, 57,760 floats per image
         (36854688, 19478352),  // 308: gradient of features.5.2.block.2 input, 346,560 floats per image
         (36508128, 18785232),  // 309: features.5.2.block.1 output (recomputed), 346,560 floats per image
-        (36161568, 19131792),  // 310: gradient of features.5.2.block.1 input, 346,560 floats per image
+        (36508128, 19824912),  // 310: gradient of features.5.2.block.1 input, 346,560 floats per image
         (35815008, 18785232),  // 311: features.5.2.block.0 output (recomputed), 346,560 floats per image
         (22570368, 12740736),  // 312: gradient of features.5.2.block.0 input, 57,760 floats per image
         (35815008, 12798496),  // 313: gradient of features.5.1 branch, 57,760 floats per image
         (35468448, 18785232),  // 314: gradient of features.5.1.block.2 input, 346,560 floats per image
         (35121888, 18092112),  // 315: features.5.1.block.1 output (recomputed), 346,560 floats per image
-        (34775328, 18438672),  // 316: gradient of features.5.1.block.1 input, 346,560 floats per image
+        (35121888, 19131792),  // 316: gradient of features.5.1.block.1 input, 346,560 floats per image
         (34428768, 18092112),  // 317: features.5.1.block.0 output (recomputed), 346,560 floats per image
         (34428768, 12798496),  // 318: gradient of features.5.1.block.0 input, 57,760 floats per image
         (34082208, 17988144),  // 319: gradient of features.5.0.block.2 input, 242,592 floats per image
@@ -8591,19 +8656,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         (33597024, 12821600),  // 359: gradient of features.3.3 branch, 80,864 floats per image
         (33111840, 17745552),  // 360: gradient of features.3.3.block.2 input, 485,184 floats per image
         (32626656, 16775184),  // 361: features.3.3.block.1 output (recomputed), 485,184 floats per image
-        (32141472, 17260368),  // 362: gradient of features.3.3.block.1 input, 485,184 floats per image
+        (32626656, 18230736),  // 362: gradient of features.3.3.block.1 input, 485,184 floats per image
         (31656288, 16775184),  // 363: features.3.3.block.0 output (recomputed), 485,184 floats per image
         (31656288, 12821600),  // 364: gradient of features.3.3.block.0 input, 80,864 floats per image
         (22570368, 12740736),  // 365: gradient of features.3.2 branch, 80,864 floats per image
         (31171104, 16775184),  // 366: gradient of features.3.2.block.2 input, 485,184 floats per image
         (30685920, 12255552),  // 367: features.3.2.block.1 output (recomputed), 485,184 floats per image
-        (30200736, 16290000),  // 368: gradient of features.3.2.block.1 input, 485,184 floats per image
+        (30685920, 17260368),  // 368: gradient of features.3.2.block.1 input, 485,184 floats per image
         (29715552, 12255552),  // 369: features.3.2.block.0 output (recomputed), 485,184 floats per image
         (22570368, 12740736),  // 370: gradient of features.3.2.block.0 input, 80,864 floats per image
         (29715552, 12821600),  // 371: gradient of features.3.1 branch, 80,864 floats per image
         (29230368, 12255552),  // 372: gradient of features.3.1.block.2 input, 485,184 floats per image
         (28745184, 11285184),  // 373: features.3.1.block.1 output (recomputed), 485,184 floats per image
-        (28260000, 11770368),  // 374: gradient of features.3.1.block.1 input, 485,184 floats per image
+        (28745184, 16290000),  // 374: gradient of features.3.1.block.1 input, 485,184 floats per image
         (22085184, 11285184),  // 375: features.3.1.block.0 output (recomputed), 485,184 floats per image
         (22085184, 11285184),  // 376: gradient of features.3.1.block.0 input, 80,864 floats per image
         (28260000, 16290000),  // 377: gradient of features.3.0.block.2 input, 277,248 floats per image
@@ -8614,19 +8679,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         (20700000, 11880000),  // 382: gradient of features.2.3 branch, 180,000 floats per image
         (19440000, 10800000),  // 383: gradient of features.2.3.block.2 input, 1,080,000 floats per image
         (18360000, 8640000),  // 384: features.2.3.block.1 output (recomputed), 1,080,000 floats per image
-        (17280000, 9720000),  // 385: gradient of features.2.3.block.1 input, 1,080,000 floats per image
+        (18360000, 11880000),  // 385: gradient of features.2.3.block.1 input, 1,080,000 floats per image
         (16200000, 8640000),  // 386: features.2.3.block.0 output (recomputed), 1,080,000 floats per image
         (16200000, 10800000),  // 387: gradient of features.2.3.block.0 input, 180,000 floats per image
         (16380000, 9720000),  // 388: gradient of features.2.2 branch, 180,000 floats per image
         (15120000, 8640000),  // 389: gradient of features.2.2.block.2 input, 1,080,000 floats per image
         (14040000, 6480000),  // 390: features.2.2.block.1 output (recomputed), 1,080,000 floats per image
-        (12960000, 7560000),  // 391: gradient of features.2.2.block.1 input, 1,080,000 floats per image
+        (14040000, 9720000),  // 391: gradient of features.2.2.block.1 input, 1,080,000 floats per image
         (11880000, 6480000),  // 392: features.2.2.block.0 output (recomputed), 1,080,000 floats per image
         (11880000, 8640000),  // 393: gradient of features.2.2.block.0 input, 180,000 floats per image
         (12060000, 7560000),  // 394: gradient of features.2.1 branch, 180,000 floats per image
         (10800000, 6480000),  // 395: gradient of features.2.1.block.2 input, 1,080,000 floats per image
         (9720000, 4320000),  // 396: features.2.1.block.1 output (recomputed), 1,080,000 floats per image
-        (8640000, 5400000),  // 397: gradient of features.2.1.block.1 input, 1,080,000 floats per image
+        (9720000, 7560000),  // 397: gradient of features.2.1.block.1 input, 1,080,000 floats per image
         (7560000, 4320000),  // 398: features.2.1.block.0 output (recomputed), 1,080,000 floats per image
         (7560000, 4320000),  // 399: gradient of features.2.1.block.0 input, 180,000 floats per image
         (9720000, 9720000),  // 400: gradient of features.2.0.block.2 input, 810,000 floats per image
@@ -9612,15 +9677,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.7.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 146227200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 448]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 2937600,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2937600,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9638,15 +9703,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.7.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.7.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.7.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: 8160000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.7.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8160000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
         .init("features.6.7.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.7.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9666,15 +9731,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.6.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.6.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.6.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: 8160000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.6.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8160000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
         .init("features.6.6.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.6.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9694,15 +9759,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.5.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: 8160000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8160000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
         .init("features.6.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9722,15 +9787,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: 8160000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8160000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
         .init("features.6.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9750,15 +9815,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: 8160000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8160000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
         .init("features.6.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9778,15 +9843,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: 8160000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8160000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
         .init("features.6.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9806,15 +9871,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 88780800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 1632]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 8160000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 8160000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9832,15 +9897,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 52224000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 960] <- [n, 10, 10, 272]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 10, 10, 960]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 960]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 4800000,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 10, 10, 960]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 4800000,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 10, 10, 960]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9858,15 +9923,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.5.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: 17328000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
+        .init("features.5.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 17328000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
         .init("features.5.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9886,15 +9951,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: 17328000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
+        .init("features.5.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 17328000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
         .init("features.5.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9914,15 +9979,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: 17328000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
+        .init("features.5.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 17328000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
         .init("features.5.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9942,15 +10007,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: 17328000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
+        .init("features.5.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 17328000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
         .init("features.5.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9970,15 +10035,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 110899200,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 960]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 17328000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 17328000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -9996,15 +10061,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 77629440,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 160]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 12129600,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 12129600,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10022,15 +10087,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.5.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.5.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.5.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: 4366656,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
+        .init("features.4.5.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 4366656,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
         .init("features.4.5.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.5.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10050,15 +10115,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.4.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.4.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.4.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: 4366656,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
+        .init("features.4.4.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 4366656,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
         .init("features.4.4.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.4.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10078,15 +10143,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: 4366656,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
+        .init("features.4.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 4366656,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
         .init("features.4.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10106,15 +10171,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: 4366656,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
+        .init("features.4.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 4366656,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
         .init("features.4.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10134,15 +10199,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 672]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 4366656,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 4366656,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10160,15 +10225,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 27170304,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 336] <- [n, 19, 19, 112]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 19, 19, 336]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 336]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 2183328,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 19, 19, 336]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 2183328,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 19, 19, 336]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10186,15 +10251,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
         .init("features.3.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: 24259200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]"),
+        .init("features.3.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24259200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]"),
         .init("features.3.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10214,15 +10279,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
         .init("features.3.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: 24259200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]"),
+        .init("features.3.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24259200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]"),
         .init("features.3.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10242,15 +10307,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 54340608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]"),
         .init("features.3.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 336]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: 24259200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]"),
+        .init("features.3.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 24259200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]"),
         .init("features.3.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10268,15 +10333,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 31051776,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 56]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 38, 38, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 192]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 13862400,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 13862400,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10294,15 +10359,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.3.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.3.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.3.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: 19440000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
+        .init("features.2.3.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 19440000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
         .init("features.2.3.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.3.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10322,15 +10387,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.2.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.2.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.2.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: 19440000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
+        .init("features.2.2.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 19440000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.2.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10350,15 +10415,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 69120000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]"),
         .init("features.2.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 192]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: 19440000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
+        .init("features.2.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 19440000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10376,15 +10441,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 51840000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 75, 75, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 144]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 14580000,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 14580000,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -10400,15 +10465,15 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.1.0.block.1", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 34560000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 24]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 150, 150, 32]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 12960000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 12960000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 32]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

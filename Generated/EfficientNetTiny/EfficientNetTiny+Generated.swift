@@ -894,12 +894,12 @@ extension EfficientNetTiny {
 
 /// EfficientNetTiny in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 643,552 floats per image (saved activations and gradients, packed by lifetime), 321,584 with `recomputeActivations`; parameters: 676,704 floats.
+/// Training arena: 643,552 floats per image (saved activations and gradients, packed by lifetime), 319,504 with `recomputeActivations`; parameters: 676,704 floats.
 public final class EfficientNetTinyTraining: TrainableModel {
     public static let descriptor = EfficientNetTiny.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 676704,
-        arenaFloatsPerImage: 643552, recomputingArenaFloatsPerImage: 321584,
+        arenaFloatsPerImage: 643552, recomputingArenaFloatsPerImage: 319504,
         fixedFloats: 214848,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.3.0", "features.4.0", "features.4.1", "features.5.0", "features.5.1", "features.6.0", "features.6.1", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
@@ -920,7 +920,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 16, threads: pool.threadCount))
@@ -943,13 +944,23 @@ public final class EfficientNetTinyTraining: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 16, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 8, outChannels: 48, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 16, outChannels: 8, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 36, width: 36, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, threads: pool.threadCount))
         return floats
     }
 
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 321584 : 643552
+        let arenaFloats = options.recomputeActivations ? 319504 : 643552
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -2320,7 +2331,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(117), gradWeights: s.g + 472528,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(174)
-        // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 3, 3, 576]
+        // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(117), seInput: s.tensor(119), batch: s.n,
             pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, seActivation: .silu,
@@ -2328,7 +2339,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedScale: s.tensor(103), gradReduceWeights: s.g + 444272, gradReduceBias: s.g + 458096,
             gradExpandWeights: s.g + 458128, gradExpandBias: s.g + 471952, preActivation: s.tensor(98),
             gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 201728, savedInvStd: s.f + 202304,
-            activation: .silu, gradGamma: s.g + 441968, gradBeta: s.g + 442544, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 441968, gradBeta: s.g + 442544, reductions: s.f + 103040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(175)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -2350,11 +2362,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 208064, count: 5184)
         s.profiler?.stop(178)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(117), input: s.tensor(121), batch: s.n, height: 3,
-            width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
-            weights: s.f + 202880, gradInput: s.tensor(120), gradWeights: s.f + 208064, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(117), preActivation: s.tensor(98),
+            gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 201728, savedInvStd: s.f + 202304,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(121), batch: s.n, height: 3, width: 3,
+            channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
+            weights: s.f + 202880, gradInput: s.tensor(120), gradWeights: s.f + 208064, workspace: s.ws, pool: pool)
         s.profiler?.stop(179)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2422,7 +2436,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(124), gradWeights: s.g + 323504,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(188)
-        // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 3, 3, 576]
+        // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(124), seInput: s.tensor(126), batch: s.n,
             pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, seActivation: .silu,
@@ -2430,7 +2444,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedScale: s.tensor(91), gradReduceWeights: s.g + 295248, gradReduceBias: s.g + 309072,
             gradExpandWeights: s.g + 309104, gradExpandBias: s.g + 322928, preActivation: s.tensor(86),
             gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008,
-            activation: .silu, gradGamma: s.g + 292944, gradBeta: s.g + 293520, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 292944, gradBeta: s.g + 293520, reductions: s.f + 103040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(189)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -2452,11 +2467,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 185984, count: 14400)
         s.profiler?.stop(192)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(124), input: s.tensor(128), batch: s.n, height: 3,
-            width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 171584, gradInput: s.tensor(127), gradWeights: s.f + 185984, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(124), preActivation: s.tensor(86),
+            gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(128), batch: s.n, height: 3, width: 3,
+            channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
+            weights: s.f + 171584, gradInput: s.tensor(127), gradWeights: s.f + 185984, workspace: s.ws, pool: pool)
         s.profiler?.stop(193)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2522,7 +2539,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(130), gradWeights: s.g + 188304,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(202)
-        // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 3, 3, 336]
+        // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(130), seInput: s.tensor(132), batch: s.n,
             pixels: 9, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, seActivation: .silu,
@@ -2530,7 +2547,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedScale: s.tensor(81), gradReduceWeights: s.g + 178544, gradReduceBias: s.g + 183248,
             gradExpandWeights: s.g + 183264, gradExpandBias: s.g + 187968, preActivation: s.tensor(76),
             gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952,
-            activation: .silu, gradGamma: s.g + 177200, gradBeta: s.g + 177536, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 177200, gradBeta: s.g + 177536, reductions: s.f + 103040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(203)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -2552,11 +2570,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 160688, count: 8400)
         s.profiler?.stop(206)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(130), input: s.tensor(134), batch: s.n, height: 5,
-            width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 152288, gradInput: s.tensor(133), gradWeights: s.f + 160688, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(130), preActivation: s.tensor(76),
+            gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(134), batch: s.n, height: 5, width: 5,
+            channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
+            weights: s.f + 152288, gradInput: s.tensor(133), gradWeights: s.f + 160688, workspace: s.ws, pool: pool)
         s.profiler?.stop(207)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2624,7 +2644,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(137), gradWeights: s.g + 129568,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(216)
-        // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 336]
+        // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(137), seInput: s.tensor(139), batch: s.n,
             pixels: 25, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, seActivation: .silu,
@@ -2632,7 +2652,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
             savedScale: s.tensor(69), gradReduceWeights: s.g + 119808, gradReduceBias: s.g + 124512,
             gradExpandWeights: s.g + 124528, gradExpandBias: s.g + 129232, preActivation: s.tensor(64),
             gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696,
-            activation: .silu, gradGamma: s.g + 118464, gradBeta: s.g + 118800, workspace: s.ws, pool: pool)
+            activation: .silu, gradGamma: s.g + 118464, gradBeta: s.g + 118800, reductions: s.f + 103040,
+            workspace: s.ws, pool: pool)
         s.profiler?.stop(217)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -2654,11 +2675,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 142432, count: 8400)
         s.profiler?.stop(220)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(137), input: s.tensor(141), batch: s.n, height: 5,
-            width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 134032, gradInput: s.tensor(140), gradWeights: s.f + 142432, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(137), preActivation: s.tensor(64),
+            gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(141), batch: s.n, height: 5, width: 5,
+            channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
+            weights: s.f + 134032, gradInput: s.tensor(140), gradWeights: s.f + 142432, workspace: s.ws, pool: pool)
         s.profiler?.stop(221)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2724,7 +2747,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(143), gradWeights: s.g + 76208,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(230)
-        // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 240]
+        // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(143), seInput: s.tensor(145), batch: s.n,
             pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, seActivation: .silu,
@@ -2732,7 +2755,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gradReduceWeights: s.g + 71152, gradReduceBias: s.g + 73552, gradExpandWeights: s.g + 73568,
             gradExpandBias: s.g + 75968, preActivation: s.tensor(54), gamma: s.p + 70192, beta: s.p + 70432,
             savedMean: s.f + 120096, savedInvStd: s.f + 120336, activation: .silu, gradGamma: s.g + 70192,
-            gradBeta: s.g + 70432, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 70432, reductions: s.f + 103040, workspace: s.ws, pool: pool)
         s.profiler?.stop(231)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -2754,11 +2777,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 126576, count: 6000)
         s.profiler?.stop(234)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(143), input: s.tensor(147), batch: s.n, height: 5,
-            width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 120576, gradInput: s.tensor(146), gradWeights: s.f + 126576, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(143), preActivation: s.tensor(54),
+            gamma: s.p + 70192, beta: s.p + 70432, savedMean: s.f + 120096, savedInvStd: s.f + 120336,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(147), batch: s.n, height: 5, width: 5,
+            channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
+            weights: s.f + 120576, gradInput: s.tensor(146), gradWeights: s.f + 126576, workspace: s.ws, pool: pool)
         s.profiler?.stop(235)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2826,7 +2851,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(150), gradWeights: s.g + 43840,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(244)
-        // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 240]
+        // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(150), seInput: s.tensor(152), batch: s.n,
             pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, seActivation: .silu,
@@ -2834,7 +2859,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gradReduceWeights: s.g + 38784, gradReduceBias: s.g + 41184, gradExpandWeights: s.g + 41200,
             gradExpandBias: s.g + 43600, preActivation: s.tensor(42), gamma: s.p + 37824, beta: s.p + 38064,
             savedMean: s.f + 114736, savedInvStd: s.f + 114976, activation: .silu, gradGamma: s.g + 37824,
-            gradBeta: s.g + 38064, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 38064, reductions: s.f + 103040, workspace: s.ws, pool: pool)
         s.profiler?.stop(245)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -2856,11 +2881,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 117376, count: 2160)
         s.profiler?.stop(248)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(150), input: s.tensor(154), batch: s.n, height: 5,
-            width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 115216, gradInput: s.tensor(153), gradWeights: s.f + 117376, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(150), preActivation: s.tensor(42),
+            gamma: s.p + 37824, beta: s.p + 38064, savedMean: s.f + 114736, savedInvStd: s.f + 114976,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(154), batch: s.n, height: 5, width: 5,
+            channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
+            weights: s.f + 115216, gradInput: s.tensor(153), gradWeights: s.f + 117376, workspace: s.ws, pool: pool)
         s.profiler?.stop(249)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2926,7 +2953,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(156), gradWeights: s.g + 19152,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(258)
-        // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 144]
+        // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(156), seInput: s.tensor(158), batch: s.n,
             pixels: 25, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, seActivation: .silu,
@@ -2934,7 +2961,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gradReduceWeights: s.g + 17264, gradReduceBias: s.g + 18128, gradExpandWeights: s.g + 18144,
             gradExpandBias: s.g + 19008, preActivation: s.tensor(32), gamma: s.p + 16688, beta: s.p + 16832,
             savedMean: s.f + 111296, savedInvStd: s.f + 111440, activation: .silu, gradGamma: s.g + 16688,
-            gradBeta: s.g + 16832, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 16832, reductions: s.f + 103040, workspace: s.ws, pool: pool)
         s.profiler?.stop(259)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -2956,11 +2983,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 112880, count: 1296)
         s.profiler?.stop(262)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(156), input: s.tensor(160), batch: s.n, height: 9,
-            width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 111584, gradInput: s.tensor(159), gradWeights: s.f + 112880, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(156), preActivation: s.tensor(32),
+            gamma: s.p + 16688, beta: s.p + 16832, savedMean: s.f + 111296, savedInvStd: s.f + 111440,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(160), batch: s.n, height: 9, width: 9,
+            channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
+            weights: s.f + 111584, gradInput: s.tensor(159), gradWeights: s.f + 112880, workspace: s.ws, pool: pool)
         s.profiler?.stop(263)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3022,7 +3051,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(162), gradWeights: s.g + 8928,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(271)
-        // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 96]
+        // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(162), seInput: s.tensor(164), batch: s.n,
             pixels: 81, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, seActivation: .silu,
@@ -3030,7 +3059,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gradReduceWeights: s.g + 8048, gradReduceBias: s.g + 8432, gradExpandWeights: s.g + 8448,
             gradExpandBias: s.g + 8832, preActivation: s.tensor(22), gamma: s.p + 7664, beta: s.p + 7760,
             savedMean: s.f + 105968, savedInvStd: s.f + 106064, activation: .silu, gradGamma: s.g + 7664,
-            gradBeta: s.g + 7760, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 7760, reductions: s.f + 103040, workspace: s.ws, pool: pool)
         s.profiler?.stop(272)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
@@ -3052,11 +3081,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 108560, count: 2400)
         s.profiler?.stop(275)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(162), input: s.tensor(166), batch: s.n, height: 18,
-            width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
-            weights: s.f + 106160, gradInput: s.tensor(165), gradWeights: s.f + 108560, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(162), preActivation: s.tensor(22),
+            gamma: s.p + 7664, beta: s.p + 7760, savedMean: s.f + 105968, savedInvStd: s.f + 106064,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(166), batch: s.n, height: 18, width: 18,
+            channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
+            weights: s.f + 106160, gradInput: s.tensor(165), gradWeights: s.f + 108560, workspace: s.ws, pool: pool)
         s.profiler?.stop(276)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3116,7 +3147,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(168), gradWeights: s.g + 2512,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(284)
-        // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 48]
+        // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(168), seInput: s.tensor(170), batch: s.n,
             pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, seActivation: .silu,
@@ -3124,7 +3155,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gradReduceWeights: s.g + 2256, gradReduceBias: s.g + 2352, gradExpandWeights: s.g + 2368,
             gradExpandBias: s.g + 2464, preActivation: s.tensor(12), gamma: s.p + 2064, beta: s.p + 2112,
             savedMean: s.f + 104784, savedInvStd: s.f + 104832, activation: .silu, gradGamma: s.g + 2064,
-            gradBeta: s.g + 2112, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 2112, reductions: s.f + 103040, workspace: s.ws, pool: pool)
         s.profiler?.stop(285)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
@@ -3146,11 +3177,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 105312, count: 432)
         s.profiler?.stop(288)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(168), input: s.tensor(172), batch: s.n, height: 36,
-            width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
-            weights: s.f + 104880, gradInput: s.tensor(171), gradWeights: s.f + 105312, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(168), preActivation: s.tensor(12),
+            gamma: s.p + 2064, beta: s.p + 2112, savedMean: s.f + 104784, savedInvStd: s.f + 104832,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(172), batch: s.n, height: 36, width: 36,
+            channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
+            weights: s.f + 104880, gradInput: s.tensor(171), gradWeights: s.f + 105312, workspace: s.ws, pool: pool)
         s.profiler?.stop(289)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3210,7 +3243,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.tensor(174), gradWeights: s.g + 864,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(297)
-        // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 16]
+        // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(174), seInput: s.tensor(176), batch: s.n,
             pixels: 1296, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704, seActivation: .silu,
@@ -3218,7 +3251,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gradReduceWeights: s.g + 704, gradReduceBias: s.g + 768, gradExpandWeights: s.g + 784,
             gradExpandBias: s.g + 848, preActivation: s.tensor(2), gamma: s.p + 640, beta: s.p + 656,
             savedMean: s.f + 104352, savedInvStd: s.f + 104368, activation: .silu, gradGamma: s.g + 640,
-            gradBeta: s.g + 656, workspace: s.ws, pool: pool)
+            gradBeta: s.g + 656, reductions: s.f + 103040, workspace: s.ws, pool: pool)
         s.profiler?.stop(298)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -3240,11 +3273,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 104528, count: 144)
         s.profiler?.stop(301)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 16]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 16]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(174), input: s.tensor(178), batch: s.n, height: 36,
-            width: 36, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
-            weights: s.f + 104384, gradInput: s.tensor(177), gradWeights: s.f + 104528, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(174), preActivation: s.tensor(2),
+            gamma: s.p + 640, beta: s.p + 656, savedMean: s.f + 104352, savedInvStd: s.f + 104368,
+            activation: .identity, reductions: s.f + 103040, input: s.tensor(178), batch: s.n, height: 36, width: 36,
+            channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
+            weights: s.f + 104384, gradInput: s.tensor(177), gradWeights: s.f + 104528, workspace: s.ws, pool: pool)
         s.profiler?.stop(302)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -3277,144 +3312,144 @@ public final class EfficientNetTinyTraining: TrainableModel {
         (259200, 207360),  // 2: features.1.0.block.0 conv output, 20,736 floats per image
         (279936, 0),  // 3: features.1.0.block.0 output, 20,736 floats per image
         (300672, 20736),  // 4: features.1.0.block.1 output, 20,736 floats per image
-        (643344, 321440),  // 5: features.1.0.block.1 pooled, 16 floats per image
-        (643360, 321456),  // 6: features.1.0.block.1 hidden, 4 floats per image
-        (643376, 321472),  // 7: features.1.0.block.1 scale, 16 floats per image
-        (379728, 243648),  // 8: features.1.0.block.2 conv output, 10,368 floats per image
-        (390096, 254016),  // 9: features.1.0.block.2 output, 10,368 floats per image
+        (643344, 319344),  // 5: features.1.0.block.1 pooled, 16 floats per image
+        (643360, 319360),  // 6: features.1.0.block.1 hidden, 4 floats per image
+        (643376, 319376),  // 7: features.1.0.block.1 scale, 16 floats per image
+        (379728, 259200),  // 8: features.1.0.block.2 conv output, 10,368 floats per image
+        (390096, 269568),  // 9: features.1.0.block.2 output, 10,368 floats per image
         (0, 0),  // 10: features.2.0.block.0 conv output, 62,208 floats per image
         (62208, 62208),  // 11: features.2.0.block.0 output, 62,208 floats per image
-        (321408, 155520),  // 12: features.2.0.block.1 conv output, 15,552 floats per image
+        (321408, 228096),  // 12: features.2.0.block.1 conv output, 15,552 floats per image
         (336960, 62208),  // 13: features.2.0.block.1 output, 15,552 floats per image
         (352512, 77760),  // 14: features.2.0.block.2 output, 15,552 floats per image
-        (643184, 186576),  // 15: features.2.0.block.2 pooled, 48 floats per image
-        (643392, 321488),  // 16: features.2.0.block.2 hidden, 2 floats per image
-        (643232, 321392),  // 17: features.2.0.block.2 scale, 48 floats per image
-        (540576, 264384),  // 18: features.2.0.block.3 conv output, 5,184 floats per image
-        (545760, 269568),  // 19: features.2.0.block.3 output, 5,184 floats per image
+        (643184, 319248),  // 15: features.2.0.block.2 pooled, 48 floats per image
+        (643392, 319392),  // 16: features.2.0.block.2 hidden, 2 floats per image
+        (643232, 319296),  // 17: features.2.0.block.2 scale, 48 floats per image
+        (540576, 181296),  // 18: features.2.0.block.3 conv output, 5,184 floats per image
+        (545760, 243648),  // 19: features.2.0.block.3 output, 5,184 floats per image
         (124416, 62208),  // 20: features.3.0.block.0 conv output, 31,104 floats per image
         (155520, 93312),  // 21: features.3.0.block.0 output, 31,104 floats per image
-        (209952, 146976),  // 22: features.3.0.block.1 conv output, 7,776 floats per image
-        (459264, 93312),  // 23: features.3.0.block.1 output, 7,776 floats per image
+        (459264, 155520),  // 22: features.3.0.block.1 conv output, 7,776 floats per image
+        (209952, 93312),  // 23: features.3.0.block.1 output, 7,776 floats per image
         (467040, 101088),  // 24: features.3.0.block.2 output, 7,776 floats per image
-        (642992, 155392),  // 25: features.3.0.block.2 pooled, 96 floats per image
-        (643408, 155488),  // 26: features.3.0.block.2 hidden, 4 floats per image
-        (643088, 243552),  // 27: features.3.0.block.2 scale, 96 floats per image
-        (619632, 299088),  // 28: features.3.0.block.3 conv output, 1,944 floats per image
-        (621584, 301040),  // 29: features.3.0.block.3 output, 1,944 floats per image
+        (642992, 319056),  // 25: features.3.0.block.2 pooled, 96 floats per image
+        (643408, 155504),  // 26: features.3.0.block.2 hidden, 4 floats per image
+        (643088, 319152),  // 27: features.3.0.block.2 scale, 96 floats per image
+        (619632, 152976),  // 28: features.3.0.block.3 conv output, 1,944 floats per image
+        (621584, 296928),  // 29: features.3.0.block.3 output, 1,944 floats per image
         (186624, 93312),  // 30: features.4.0.block.0 conv output, 11,664 floats per image
         (198288, 104976),  // 31: features.4.0.block.0 output, 11,664 floats per image
-        (602784, 295488),  // 32: features.4.0.block.1 conv output, 3,600 floats per image
+        (602784, 290304),  // 32: features.4.0.block.1 conv output, 3,600 floats per image
         (606384, 104976),  // 33: features.4.0.block.1 output, 3,600 floats per image
         (609984, 108576),  // 34: features.4.0.block.2 output, 3,600 floats per image
-        (642704, 186432),  // 35: features.4.0.block.2 pooled, 144 floats per image
-        (643424, 155504),  // 36: features.4.0.block.2 hidden, 6 floats per image
-        (642848, 321248),  // 37: features.4.0.block.2 scale, 144 floats per image
-        (632048, 310064),  // 38: features.4.0.block.3 conv output, 1,000 floats per image
-        (633056, 311072),  // 39: features.4.0.block.3 output, 1,000 floats per image
-        (474816, 171072),  // 40: features.4.1.block.0 conv output, 6,000 floats per image
+        (642704, 186480),  // 35: features.4.0.block.2 pooled, 144 floats per image
+        (643424, 319408),  // 36: features.4.0.block.2 hidden, 6 floats per image
+        (642848, 318912),  // 37: features.4.0.block.2 scale, 144 floats per image
+        (632048, 307392),  // 38: features.4.0.block.3 conv output, 1,000 floats per image
+        (633056, 308400),  // 39: features.4.0.block.3 output, 1,000 floats per image
+        (474816, 146976),  // 40: features.4.1.block.0 conv output, 6,000 floats per image
         (480816, 104976),  // 41: features.4.1.block.0 output, 6,000 floats per image
-        (486816, 177072),  // 42: features.4.1.block.1 conv output, 6,000 floats per image
+        (486816, 163296),  // 42: features.4.1.block.1 conv output, 6,000 floats per image
         (492816, 104976),  // 43: features.4.1.block.1 output, 6,000 floats per image
         (498816, 110976),  // 44: features.4.1.block.2 output, 6,000 floats per image
-        (379488, 320288),  // 45: features.4.1.block.2 pooled, 240 floats per image
-        (643440, 321504),  // 46: features.4.1.block.2 hidden, 10 floats per image
-        (641984, 320528),  // 47: features.4.1.block.2 scale, 240 floats per image
-        (634064, 312080),  // 48: features.4.1.block.3 conv output, 1,000 floats per image
+        (379488, 317952),  // 45: features.4.1.block.2 pooled, 240 floats per image
+        (643440, 319424),  // 46: features.4.1.block.2 hidden, 10 floats per image
+        (641984, 318192),  // 47: features.4.1.block.2 scale, 240 floats per image
+        (634064, 309408),  // 48: features.4.1.block.3 conv output, 1,000 floats per image
         (368064, 104976),  // 49: features.4.1.block.3 output, 1,000 floats per image
-        (635072, 313088),  // 50: features.4.1 output, 1,000 floats per image
-        (643456, 321520),  // 51: features.4.1 drop-path keep, 1 floats per image
-        (504816, 228096),  // 52: features.5.0.block.0 conv output, 6,000 floats per image
+        (635072, 310416),  // 50: features.4.1 output, 1,000 floats per image
+        (643456, 319440),  // 51: features.4.1 drop-path keep, 1 floats per image
+        (504816, 169296),  // 52: features.5.0.block.0 conv output, 6,000 floats per image
         (510816, 104976),  // 53: features.5.0.block.0 output, 6,000 floats per image
-        (516816, 234096),  // 54: features.5.0.block.1 conv output, 6,000 floats per image
+        (516816, 175296),  // 54: features.5.0.block.1 conv output, 6,000 floats per image
         (522816, 104976),  // 55: features.5.0.block.1 output, 6,000 floats per image
         (528816, 110976),  // 56: features.5.0.block.2 output, 6,000 floats per image
-        (642224, 320768),  // 57: features.5.0.block.2 pooled, 240 floats per image
-        (643472, 321536),  // 58: features.5.0.block.2 hidden, 10 floats per image
-        (642464, 321008),  // 59: features.5.0.block.2 scale, 240 floats per image
-        (626416, 304432),  // 60: features.5.0.block.3 conv output, 1,400 floats per image
-        (627824, 305840),  // 61: features.5.0.block.3 output, 1,400 floats per image
+        (642224, 318432),  // 57: features.5.0.block.2 pooled, 240 floats per image
+        (643472, 319456),  // 58: features.5.0.block.2 hidden, 10 floats per image
+        (642464, 318672),  // 59: features.5.0.block.2 scale, 240 floats per image
+        (626416, 301760),  // 60: features.5.0.block.3 conv output, 1,400 floats per image
+        (627824, 303168),  // 61: features.5.0.block.3 output, 1,400 floats per image
         (368064, 104976),  // 62: features.5.1.block.0 conv output, 8,400 floats per image
         (400464, 113376),  // 63: features.5.1.block.0 output, 8,400 floats per image
         (408864, 121776),  // 64: features.5.1.block.1 conv output, 8,400 floats per image
         (417264, 113376),  // 65: features.5.1.block.1 output, 8,400 floats per image
         (425664, 130176),  // 66: features.5.1.block.2 output, 8,400 floats per image
-        (640976, 186096),  // 67: features.5.1.block.2 pooled, 336 floats per image
-        (643488, 321552),  // 68: features.5.1.block.2 hidden, 14 floats per image
-        (641312, 319280),  // 69: features.5.1.block.2 scale, 336 floats per image
-        (629232, 307248),  // 70: features.5.1.block.3 conv output, 1,400 floats per image
+        (640976, 316608),  // 67: features.5.1.block.2 pooled, 336 floats per image
+        (643488, 319472),  // 68: features.5.1.block.2 hidden, 14 floats per image
+        (641312, 316944),  // 69: features.5.1.block.2 scale, 336 floats per image
+        (629232, 304576),  // 70: features.5.1.block.3 conv output, 1,400 floats per image
         (376464, 113376),  // 71: features.5.1.block.3 output, 1,400 floats per image
-        (630640, 308656),  // 72: features.5.1 output, 1,400 floats per image
-        (643504, 321568),  // 73: features.5.1 drop-path keep, 1 floats per image
+        (630640, 305984),  // 72: features.5.1 output, 1,400 floats per image
+        (643504, 319488),  // 73: features.5.1 drop-path keep, 1 floats per image
         (434064, 113376),  // 74: features.6.0.block.0 conv output, 8,400 floats per image
         (442464, 130176),  // 75: features.6.0.block.0 output, 8,400 floats per image
-        (376464, 183072),  // 76: features.6.0.block.1 conv output, 3,024 floats per image
+        (376464, 293904),  // 76: features.6.0.block.1 conv output, 3,024 floats per image
         (613584, 130176),  // 77: features.6.0.block.1 output, 3,024 floats per image
         (616608, 133200),  // 78: features.6.0.block.2 output, 3,024 floats per image
-        (458928, 319616),  // 79: features.6.0.block.2 pooled, 336 floats per image
+        (458928, 317280),  // 79: features.6.0.block.2 pooled, 336 floats per image
         (643520, 146944),  // 80: features.6.0.block.2 hidden, 14 floats per image
-        (641648, 319952),  // 81: features.6.0.block.2 scale, 336 floats per image
-        (458064, 314096),  // 82: features.6.0.block.3 conv output, 864 floats per image
-        (636080, 314960),  // 83: features.6.0.block.3 output, 864 floats per image
+        (641648, 317616),  // 81: features.6.0.block.2 scale, 336 floats per image
+        (458064, 311424),  // 82: features.6.0.block.3 conv output, 864 floats per image
+        (636080, 312288),  // 83: features.6.0.block.3 output, 864 floats per image
         (550944, 141696),  // 84: features.6.1.block.0 conv output, 5,184 floats per image
         (556128, 130176),  // 85: features.6.1.block.0 output, 5,184 floats per image
-        (561312, 274752),  // 86: features.6.1.block.1 conv output, 5,184 floats per image
+        (561312, 248832),  // 86: features.6.1.block.1 conv output, 5,184 floats per image
         (566496, 130176),  // 87: features.6.1.block.1 output, 5,184 floats per image
         (571680, 135360),  // 88: features.6.1.block.2 output, 5,184 floats per image
-        (638672, 242976),  // 89: features.6.1.block.2 pooled, 576 floats per image
+        (638672, 154928),  // 89: features.6.1.block.2 pooled, 576 floats per image
         (643280, 146880),  // 90: features.6.1.block.2 hidden, 24 floats per image
-        (639248, 317552),  // 91: features.6.1.block.2 scale, 576 floats per image
-        (636944, 315824),  // 92: features.6.1.block.3 conv output, 864 floats per image
+        (639248, 314880),  // 91: features.6.1.block.2 scale, 576 floats per image
+        (636944, 313152),  // 92: features.6.1.block.3 conv output, 864 floats per image
         (450864, 130176),  // 93: features.6.1.block.3 output, 864 floats per image
-        (637808, 316688),  // 94: features.6.1 output, 864 floats per image
+        (637808, 314016),  // 94: features.6.1 output, 864 floats per image
         (643536, 146960),  // 95: features.6.1 drop-path keep, 1 floats per image
-        (576864, 279936),  // 96: features.7.0.block.0 conv output, 5,184 floats per image
+        (576864, 254016),  // 96: features.7.0.block.0 conv output, 5,184 floats per image
         (582048, 130176),  // 97: features.7.0.block.0 output, 5,184 floats per image
-        (587232, 285120),  // 98: features.7.0.block.1 conv output, 5,184 floats per image
+        (587232, 279936),  // 98: features.7.0.block.1 conv output, 5,184 floats per image
         (592416, 130176),  // 99: features.7.0.block.1 output, 5,184 floats per image
         (597600, 135360),  // 100: features.7.0.block.2 output, 5,184 floats per image
-        (639824, 318128),  // 101: features.7.0.block.2 pooled, 576 floats per image
+        (639824, 315456),  // 101: features.7.0.block.2 pooled, 576 floats per image
         (643312, 146912),  // 102: features.7.0.block.2 hidden, 24 floats per image
-        (640400, 318704),  // 103: features.7.0.block.2 scale, 576 floats per image
-        (456624, 240096),  // 104: features.7.0.block.3 conv output, 1,440 floats per image
-        (623536, 241536),  // 105: features.7.0.block.3 output, 1,440 floats per image
+        (640400, 316032),  // 103: features.7.0.block.2 scale, 576 floats per image
+        (456624, 298880),  // 104: features.7.0.block.3 conv output, 1,440 floats per image
+        (623536, 285120),  // 105: features.7.0.block.3 output, 1,440 floats per image
         (450864, 130176),  // 106: features.8 conv output, 5,760 floats per image
         (534816, 135936),  // 107: features.8 output, 5,760 floats per image
-        (624976, 154752),  // 108: avgpool output, 640 floats per image
+        (624976, 286560),  // 108: avgpool output, 640 floats per image
         (534816, 135936),  // 109: dropout mask, 640 floats per image
         (535456, 136576),  // 110: dropout output, 640 floats per image
         (536096, 137216),  // 111: logits, 10 floats per image
         (536736, 137856),  // 112: logits gradient, 10 floats per image
         (536096, 137216),  // 113: gradient of dropout output, 640 floats per image
-        (624976, 154752),  // 114: gradient of avgpool, 640 floats per image
+        (624976, 286560),  // 114: gradient of avgpool, 640 floats per image
         (534816, 135936),  // 115: gradient of head output, 5,760 floats per image
-        (624976, 302992),  // 116: gradient of features.8 input, 1,440 floats per image
-        (450864, 290304),  // 117: gradient of features.7.0.block.3 input, 5,184 floats per image
+        (624976, 300320),  // 116: gradient of features.8 input, 1,440 floats per image
+        (450864, 285120),  // 117: gradient of features.7.0.block.3 input, 5,184 floats per image
         (597600, 135360),  // 118: features.7.0.block.2 output (recomputed), 5,184 floats per image
         (592416, 130176),  // 119: features.7.0.block.1 output (recomputed), 5,184 floats per image
         (534816, 135360),  // 120: gradient of features.7.0.block.1 input, 5,184 floats per image
         (582048, 130176),  // 121: features.7.0.block.0 output (recomputed), 5,184 floats per image
         (456048, 140544),  // 122: gradient of features.7.0.block.0 input, 864 floats per image
-        (456912, 240096),  // 123: gradient of features.6.1 branch, 864 floats per image
-        (450864, 279936),  // 124: gradient of features.6.1.block.3 input, 5,184 floats per image
+        (456912, 279936),  // 123: gradient of features.6.1 branch, 864 floats per image
+        (450864, 254016),  // 124: gradient of features.6.1.block.3 input, 5,184 floats per image
         (571680, 135360),  // 125: features.6.1.block.2 output (recomputed), 5,184 floats per image
         (566496, 130176),  // 126: features.6.1.block.1 output (recomputed), 5,184 floats per image
         (534816, 135360),  // 127: gradient of features.6.1.block.1 input, 5,184 floats per image
         (556128, 130176),  // 128: features.6.1.block.0 output (recomputed), 5,184 floats per image
-        (450864, 274752),  // 129: gradient of features.6.1.block.0 input, 864 floats per image
-        (534816, 240096),  // 130: gradient of features.6.0.block.3 input, 3,024 floats per image
+        (450864, 251856),  // 129: gradient of features.6.1.block.0 input, 864 floats per image
+        (534816, 248832),  // 130: gradient of features.6.0.block.3 input, 3,024 floats per image
         (616608, 133200),  // 131: features.6.0.block.2 output (recomputed), 3,024 floats per image
         (613584, 130176),  // 132: features.6.0.block.1 output (recomputed), 3,024 floats per image
         (450864, 138576),  // 133: gradient of features.6.0.block.1 input, 8,400 floats per image
         (442464, 130176),  // 134: features.6.0.block.0 output (recomputed), 8,400 floats per image
-        (376464, 183072),  // 135: gradient of features.6.0.block.0 input, 1,400 floats per image
-        (377872, 184480),  // 136: gradient of features.5.1 branch, 1,400 floats per image
+        (376464, 248832),  // 135: gradient of features.6.0.block.0 input, 1,400 floats per image
+        (377872, 250240),  // 136: gradient of features.5.1 branch, 1,400 floats per image
         (434064, 138576),  // 137: gradient of features.5.1.block.3 input, 8,400 floats per image
         (425664, 130176),  // 138: features.5.1.block.2 output (recomputed), 8,400 floats per image
         (417264, 113376),  // 139: features.5.1.block.1 output (recomputed), 8,400 floats per image
-        (408864, 121776),  // 140: gradient of features.5.1.block.1 input, 8,400 floats per image
+        (417264, 130176),  // 140: gradient of features.5.1.block.1 input, 8,400 floats per image
         (400464, 113376),  // 141: features.5.1.block.0 output (recomputed), 8,400 floats per image
-        (377872, 130176),  // 142: gradient of features.5.1.block.0 input, 1,400 floats per image
+        (377872, 122976),  // 142: gradient of features.5.1.block.0 input, 1,400 floats per image
         (368064, 116976),  // 143: gradient of features.5.0.block.3 input, 6,000 floats per image
         (528816, 110976),  // 144: features.5.0.block.2 output (recomputed), 6,000 floats per image
         (522816, 104976),  // 145: features.5.0.block.1 output (recomputed), 6,000 floats per image
@@ -3434,13 +3469,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         (368064, 116640),  // 159: gradient of features.4.0.block.1 input, 11,664 floats per image
         (198288, 104976),  // 160: features.4.0.block.0 output (recomputed), 11,664 floats per image
         (198288, 108864),  // 161: gradient of features.4.0.block.0 input, 1,944 floats per image
-        (368064, 171072),  // 162: gradient of features.3.0.block.3 input, 7,776 floats per image
+        (368064, 163296),  // 162: gradient of features.3.0.block.3 input, 7,776 floats per image
         (467040, 101088),  // 163: features.3.0.block.2 output (recomputed), 7,776 floats per image
-        (459264, 93312),  // 164: features.3.0.block.1 output (recomputed), 7,776 floats per image
+        (209952, 93312),  // 164: features.3.0.block.1 output (recomputed), 7,776 floats per image
         (186624, 124416),  // 165: gradient of features.3.0.block.1 input, 31,104 floats per image
         (155520, 93312),  // 166: features.3.0.block.0 output (recomputed), 31,104 floats per image
         (155520, 93312),  // 167: gradient of features.3.0.block.0 input, 5,184 floats per image
-        (186624, 228096),  // 168: gradient of features.2.0.block.3 input, 15,552 floats per image
+        (186624, 243648),  // 168: gradient of features.2.0.block.3 input, 15,552 floats per image
         (352512, 77760),  // 169: features.2.0.block.2 output (recomputed), 15,552 floats per image
         (336960, 62208),  // 170: features.2.0.block.1 output (recomputed), 15,552 floats per image
         (124416, 124416),  // 171: gradient of features.2.0.block.1 input, 62,208 floats per image
@@ -3807,15 +3842,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.7.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]"),
         .init("features.7.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward and features.7.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 3, 3, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 93312,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 93312,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3835,15 +3870,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]"),
         .init("features.6.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 55296,
-              "squeeze-excitation 576 -> 24 -> 576 backward and features.6.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 3, 3, 576]"),
+              "squeeze-excitation 576 -> 24 -> 576 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 259200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 259200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3863,15 +3898,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 580608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]"),
         .init("features.6.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.6.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 3, 3, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 336]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 151200,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 151200,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3891,15 +3926,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 940800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]"),
         .init("features.5.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 18816,
-              "squeeze-excitation 336 -> 14 -> 336 backward and features.5.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 336]"),
+              "squeeze-excitation 336 -> 14 -> 336 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 420000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 420000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3919,15 +3954,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 672000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]"),
         .init("features.5.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.5.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 300000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 300000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3947,15 +3982,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.1.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 480000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]"),
         .init("features.4.1.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 9600,
-              "squeeze-excitation 240 -> 10 -> 240 backward and features.4.1.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 240]"),
+              "squeeze-excitation 240 -> 10 -> 240 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 108000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 108000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3975,15 +4010,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 288000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]"),
         .init("features.4.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 3456,
-              "squeeze-excitation 144 -> 6 -> 144 backward and features.4.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 5, 5, 144]"),
+              "squeeze-excitation 144 -> 6 -> 144 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 144]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 64800,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 64800,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -4001,15 +4036,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.3.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 373248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]"),
         .init("features.3.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 1536,
-              "squeeze-excitation 96 -> 4 -> 96 backward and features.3.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 9, 9, 96]"),
+              "squeeze-excitation 96 -> 4 -> 96 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 96]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 388800,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 388800,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -4027,15 +4062,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.2.0.block.3", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 497664,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]"),
         .init("features.2.0.block.2", kind: "squeeze-excitation + BN+act backward", macsPerImage: 384,
-              "squeeze-excitation 48 -> 2 -> 48 backward and features.2.0.block.1's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 18, 18, 48]"),
+              "squeeze-excitation 48 -> 2 -> 48 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 48]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 279936,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 279936,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -4053,15 +4088,15 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.1.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 331776,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation + BN+act backward", macsPerImage: 256,
-              "squeeze-excitation 16 -> 4 -> 16 backward and features.1.0.block.0's backward through silu and BatchNorm, which takes the SE's input gradient as it reads it (in place) on [n, 36, 36, 16]"),
+              "squeeze-excitation 16 -> 4 -> 16 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 16]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + silu from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + silu"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 373248,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 16]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 373248,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 16]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

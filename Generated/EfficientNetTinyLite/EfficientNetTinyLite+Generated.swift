@@ -633,12 +633,12 @@ extension EfficientNetTinyLite {
 
 /// EfficientNetTinyLite in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
 /// stochastic depth, mean cross-entropy and the generated backward pass.
-/// Training arena: 635,120 floats per image (saved activations and gradients, packed by lifetime), 354,416 with `recomputeActivations`; parameters: 532,528 floats.
+/// Training arena: 635,120 floats per image (saved activations and gradients, packed by lifetime), 352,608 with `recomputeActivations`; parameters: 532,528 floats.
 public final class EfficientNetTinyLiteTraining: TrainableModel {
     public static let descriptor = EfficientNetTinyLite.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 532528,
-        arenaFloatsPerImage: 635120, recomputingArenaFloatsPerImage: 354416,
+        arenaFloatsPerImage: 635120, recomputingArenaFloatsPerImage: 352608,
         fixedFloats: 204128,
         blockNames: ["features.0", "features.1.0", "features.2.0", "features.3.0", "features.4.0", "features.4.1", "features.5.0", "features.5.1", "features.6.0", "features.6.1", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
@@ -659,7 +659,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     }
 
     /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,
-    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.
+    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,
+    /// bands of a depthwise layer's BatchNorm input gradient.
     private func workspaceFloats(batch n: Int) -> Int {
         var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
                          TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
@@ -681,13 +682,23 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 48, outChannels: 16, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 8, outChannels: 48, threads: pool.threadCount))
         floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: 32, outChannels: 8, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, height: 36, width: 36, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, threads: pool.threadCount))
         return floats
     }
 
     public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
                           logits: UnsafeMutablePointer<Float>) throws -> Double {
         precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
-        let arenaFloats = options.recomputeActivations ? 354416 : 635120
+        let arenaFloats = options.recomputeActivations ? 352608 : 635120
         let t = buffers.arena.reserve(floats: arenaFloats &* n &+ workspaceFloats(batch: n))
         let s = TrainingStepContext(n: n, x: x, t: t,
                                     offsets: options.recomputeActivations ? Self.recomputingOffsets : Self.standardOffsets,
@@ -1978,11 +1989,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(77), gradWeights: s.g + 384032,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(163)
-        // features.7.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
+        // features.7.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(77), input: s.tensor(62), pixels: 9 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(77), input: s.tensor(62), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 381728, beta: s.p + 382304, savedMean: s.f + 191648, savedInvStd: s.f + 192224,
-            activation: .relu6, gradInput: s.tensor(77), gradGamma: s.g + 381728, gradBeta: s.g + 382304, pool: pool)
+            activation: .relu6, gradGamma: s.g + 381728, gradBeta: s.g + 382304, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(164)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
@@ -2004,11 +2015,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 197984, count: 5184)
         s.profiler?.stop(167)
-        // features.7.0.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
+        // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(77), input: s.tensor(80), batch: s.n, height: 3,
-            width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
-            weights: s.f + 192800, gradInput: s.tensor(79), gradWeights: s.f + 197984, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(77), preActivation: s.tensor(62),
+            gamma: s.p + 381728, beta: s.p + 382304, savedMean: s.f + 191648, savedInvStd: s.f + 192224,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(80), batch: s.n, height: 3, width: 3,
+            channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
+            weights: s.f + 192800, gradInput: s.tensor(79), gradWeights: s.f + 197984, workspace: s.ws, pool: pool)
         s.profiler?.stop(168)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2069,11 +2082,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(83), gradWeights: s.g + 263264,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(176)
-        // features.6.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]
+        // features.6.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(83), input: s.tensor(54), pixels: 9 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(83), input: s.tensor(54), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 260960, beta: s.p + 261536, savedMean: s.f + 160352, savedInvStd: s.f + 160928,
-            activation: .relu6, gradInput: s.tensor(83), gradGamma: s.g + 260960, gradBeta: s.g + 261536, pool: pool)
+            activation: .relu6, gradGamma: s.g + 260960, gradBeta: s.g + 261536, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(177)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
@@ -2095,11 +2108,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 175904, count: 14400)
         s.profiler?.stop(180)
-        // features.6.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
+        // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(83), input: s.tensor(86), batch: s.n, height: 3,
-            width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 161504, gradInput: s.tensor(85), gradWeights: s.f + 175904, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(83), preActivation: s.tensor(54),
+            gamma: s.p + 260960, beta: s.p + 261536, savedMean: s.f + 160352, savedInvStd: s.f + 160928,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(86), batch: s.n, height: 3, width: 3,
+            channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
+            weights: s.f + 161504, gradInput: s.tensor(85), gradWeights: s.f + 175904, workspace: s.ws, pool: pool)
         s.profiler?.stop(181)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2158,11 +2173,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(88), gradWeights: s.g + 156320,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(189)
-        // features.6.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 3, 3, 336]
+        // features.6.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(88), input: s.tensor(48), pixels: 9 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(88), input: s.tensor(48), pixels: 9 &* s.n,
             channels: 336, gamma: s.p + 154976, beta: s.p + 155312, savedMean: s.f + 141536, savedInvStd: s.f + 141872,
-            activation: .relu6, gradInput: s.tensor(88), gradGamma: s.g + 154976, gradBeta: s.g + 155312, pool: pool)
+            activation: .relu6, gradGamma: s.g + 154976, gradBeta: s.g + 155312, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(190)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
@@ -2184,11 +2199,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 150608, count: 8400)
         s.profiler?.stop(193)
-        // features.6.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
+        // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(88), input: s.tensor(91), batch: s.n, height: 5,
-            width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
-            weights: s.f + 142208, gradInput: s.tensor(90), gradWeights: s.f + 150608, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(88), preActivation: s.tensor(48),
+            gamma: s.p + 154976, beta: s.p + 155312, savedMean: s.f + 141536, savedInvStd: s.f + 141872,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(91), batch: s.n, height: 5, width: 5,
+            channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
+            weights: s.f + 142208, gradInput: s.tensor(90), gradWeights: s.f + 150608, workspace: s.ws, pool: pool)
         s.profiler?.stop(194)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2249,11 +2266,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(94), gradWeights: s.g + 107344,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(202)
-        // features.5.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]
+        // features.5.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(94), input: s.tensor(40), pixels: 25 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(94), input: s.tensor(40), pixels: 25 &* s.n,
             channels: 336, gamma: s.p + 106000, beta: s.p + 106336, savedMean: s.f + 123280, savedInvStd: s.f + 123616,
-            activation: .relu6, gradInput: s.tensor(94), gradGamma: s.g + 106000, gradBeta: s.g + 106336, pool: pool)
+            activation: .relu6, gradGamma: s.g + 106000, gradBeta: s.g + 106336, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(203)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
@@ -2275,11 +2292,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 132352, count: 8400)
         s.profiler?.stop(206)
-        // features.5.1.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
+        // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(94), input: s.tensor(97), batch: s.n, height: 5,
-            width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 123952, gradInput: s.tensor(96), gradWeights: s.f + 132352, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(94), preActivation: s.tensor(40),
+            gamma: s.p + 106000, beta: s.p + 106336, savedMean: s.f + 123280, savedInvStd: s.f + 123616,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(97), batch: s.n, height: 5, width: 5,
+            channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
+            weights: s.f + 123952, gradInput: s.tensor(96), gradWeights: s.f + 132352, workspace: s.ws, pool: pool)
         s.profiler?.stop(207)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2337,11 +2356,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(99), gradWeights: s.g + 63744,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(215)
-        // features.5.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
+        // features.5.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(99), input: s.tensor(34), pixels: 25 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(99), input: s.tensor(34), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 62784, beta: s.p + 63024, savedMean: s.f + 110016, savedInvStd: s.f + 110256,
-            activation: .relu6, gradInput: s.tensor(99), gradGamma: s.g + 62784, gradBeta: s.g + 63024, pool: pool)
+            activation: .relu6, gradGamma: s.g + 62784, gradBeta: s.g + 63024, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(216)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
@@ -2363,11 +2382,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 116496, count: 6000)
         s.profiler?.stop(219)
-        // features.5.0.block.1 depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
+        // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(99), input: s.tensor(102), batch: s.n, height: 5,
-            width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
-            weights: s.f + 110496, gradInput: s.tensor(101), gradWeights: s.f + 116496, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(99), preActivation: s.tensor(34),
+            gamma: s.p + 62784, beta: s.p + 63024, savedMean: s.f + 110016, savedInvStd: s.f + 110256,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(102), batch: s.n, height: 5, width: 5,
+            channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
+            weights: s.f + 110496, gradInput: s.tensor(101), gradWeights: s.f + 116496, workspace: s.ws, pool: pool)
         s.profiler?.stop(220)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2427,11 +2448,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(105), gradWeights: s.g + 36432,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(228)
-        // features.4.1.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]
+        // features.4.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(105), input: s.tensor(26), pixels: 25 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(105), input: s.tensor(26), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 35472, beta: s.p + 35712, savedMean: s.f + 104656, savedInvStd: s.f + 104896,
-            activation: .relu6, gradInput: s.tensor(105), gradGamma: s.g + 35472, gradBeta: s.g + 35712, pool: pool)
+            activation: .relu6, gradGamma: s.g + 35472, gradBeta: s.g + 35712, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(229)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
@@ -2453,11 +2474,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 107296, count: 2160)
         s.profiler?.stop(232)
-        // features.4.1.block.1 depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
+        // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(105), input: s.tensor(108), batch: s.n, height: 5,
-            width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 105136, gradInput: s.tensor(107), gradWeights: s.f + 107296, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(105), preActivation: s.tensor(26),
+            gamma: s.p + 35472, beta: s.p + 35712, savedMean: s.f + 104656, savedInvStd: s.f + 104896,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(108), batch: s.n, height: 5, width: 5,
+            channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
+            weights: s.f + 105136, gradInput: s.tensor(107), gradWeights: s.f + 107296, workspace: s.ws, pool: pool)
         s.profiler?.stop(233)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2515,11 +2538,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(110), gradWeights: s.g + 16800,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(241)
-        // features.4.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 5, 5, 144]
+        // features.4.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 144]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(110), input: s.tensor(20), pixels: 25 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(110), input: s.tensor(20), pixels: 25 &* s.n,
             channels: 144, gamma: s.p + 16224, beta: s.p + 16368, savedMean: s.f + 101216, savedInvStd: s.f + 101360,
-            activation: .relu6, gradInput: s.tensor(110), gradGamma: s.g + 16224, gradBeta: s.g + 16368, pool: pool)
+            activation: .relu6, gradGamma: s.g + 16224, gradBeta: s.g + 16368, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(242)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
@@ -2541,11 +2564,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 102800, count: 1296)
         s.profiler?.stop(245)
-        // features.4.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
+        // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(110), input: s.tensor(113), batch: s.n, height: 9,
-            width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
-            weights: s.f + 101504, gradInput: s.tensor(112), gradWeights: s.f + 102800, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(110), preActivation: s.tensor(20),
+            gamma: s.p + 16224, beta: s.p + 16368, savedMean: s.f + 101216, savedInvStd: s.f + 101360,
+            activation: .relu6, reductions: s.f + 92736, input: s.tensor(113), batch: s.n, height: 9, width: 9,
+            channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
+            weights: s.f + 101504, gradInput: s.tensor(112), gradWeights: s.f + 102800, workspace: s.ws, pool: pool)
         s.profiler?.stop(246)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2599,11 +2624,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(115), gradWeights: s.g + 8464,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(253)
-        // features.3.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 9, 9, 96]
+        // features.3.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 96]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(115), input: s.tensor(14), pixels: 81 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(115), input: s.tensor(14), pixels: 81 &* s.n,
             channels: 96, gamma: s.p + 8080, beta: s.p + 8176, savedMean: s.f + 95888, savedInvStd: s.f + 95984,
-            activation: .relu6, gradInput: s.tensor(115), gradGamma: s.g + 8080, gradBeta: s.g + 8176, pool: pool)
+            activation: .relu6, gradGamma: s.g + 8080, gradBeta: s.g + 8176, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(254)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
@@ -2625,11 +2650,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 98480, count: 2400)
         s.profiler?.stop(257)
-        // features.3.0.block.1 depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
+        // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(115), input: s.tensor(118), batch: s.n, height: 18,
-            width: 18, channels: 96, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
-            weights: s.f + 96080, gradInput: s.tensor(117), gradWeights: s.f + 98480, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(115), preActivation: s.tensor(14),
+            gamma: s.p + 8080, beta: s.p + 8176, savedMean: s.f + 95888, savedInvStd: s.f + 95984, activation: .relu6,
+            reductions: s.f + 92736, input: s.tensor(118), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 96080,
+            gradInput: s.tensor(117), gradWeights: s.f + 98480, workspace: s.ws, pool: pool)
         s.profiler?.stop(258)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2682,11 +2709,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(120), gradWeights: s.g + 2928,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(265)
-        // features.2.0.block.1 backward through relu6 and BatchNorm (in place) on [n, 18, 18, 48]
+        // features.2.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 48]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(120), input: s.tensor(8), pixels: 324 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(120), input: s.tensor(8), pixels: 324 &* s.n,
             channels: 48, gamma: s.p + 2736, beta: s.p + 2784, savedMean: s.f + 94704, savedInvStd: s.f + 94752,
-            activation: .relu6, gradInput: s.tensor(120), gradGamma: s.g + 2736, gradBeta: s.g + 2784, pool: pool)
+            activation: .relu6, gradGamma: s.g + 2736, gradBeta: s.g + 2784, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(266)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
@@ -2708,11 +2735,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 95232, count: 432)
         s.profiler?.stop(269)
-        // features.2.0.block.1 depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
+        // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(120), input: s.tensor(123), batch: s.n, height: 36,
-            width: 36, channels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18,
-            weights: s.f + 94800, gradInput: s.tensor(122), gradWeights: s.f + 95232, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(120), preActivation: s.tensor(8),
+            gamma: s.p + 2736, beta: s.p + 2784, savedMean: s.f + 94704, savedInvStd: s.f + 94752, activation: .relu6,
+            reductions: s.f + 92736, input: s.tensor(123), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18, weights: s.f + 94800,
+            gradInput: s.tensor(122), gradWeights: s.f + 95232, workspace: s.ws, pool: pool)
         s.profiler?.stop(270)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2765,11 +2794,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             pixels: 1296 &* s.n, inChannels: 32, outChannels: 8, gradInput: s.tensor(125), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
         s.profiler?.stop(277)
-        // features.1.0.block.0 backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]
+        // features.1.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 32]
         s.profiler?.start()
-        TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(125), input: s.tensor(2), pixels: 1296 &* s.n,
+        TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(125), input: s.tensor(2), pixels: 1296 &* s.n,
             channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 93952, savedInvStd: s.f + 93984,
-            activation: .relu6, gradInput: s.tensor(125), gradGamma: s.g + 1280, gradBeta: s.g + 1312, pool: pool)
+            activation: .relu6, gradGamma: s.g + 1280, gradBeta: s.g + 1312, reductions: s.f + 92736, pool: pool)
         s.profiler?.stop(278)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
@@ -2791,11 +2820,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         TrainingKernels.zero(s.f + 94304, count: 288)
         s.profiler?.stop(281)
-        // features.1.0.block.0 depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 32]
+        // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 32]
         s.profiler?.start()
-        TrainingKernels.depthwiseConvBackward(gradOutput: s.tensor(125), input: s.tensor(128), batch: s.n, height: 36,
-            width: 36, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
-            weights: s.f + 94016, gradInput: s.tensor(127), gradWeights: s.f + 94304, pool: pool)
+        TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(125), preActivation: s.tensor(2),
+            gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 93952, savedInvStd: s.f + 93984, activation: .relu6,
+            reductions: s.f + 92736, input: s.tensor(128), batch: s.n, height: 36, width: 36, channels: 32, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 94016,
+            gradInput: s.tensor(127), gradWeights: s.f + 94304, workspace: s.ws, pool: pool)
         s.profiler?.stop(282)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
@@ -2827,99 +2858,99 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         (228096, 0),  // 1: features.0 output, 41,472 floats per image
         (269568, 228096),  // 2: features.1.0.block.0 conv output, 41,472 floats per image
         (311040, 0),  // 3: features.1.0.block.0 output, 41,472 floats per image
-        (426384, 285120),  // 4: features.1.0.block.1 conv output, 10,368 floats per image
-        (436752, 295488),  // 5: features.1.0.block.1 output, 10,368 floats per image
+        (426384, 300672),  // 4: features.1.0.block.1 conv output, 10,368 floats per image
+        (436752, 311040),  // 5: features.1.0.block.1 output, 10,368 floats per image
         (0, 0),  // 6: features.2.0.block.0 conv output, 62,208 floats per image
         (62208, 62208),  // 7: features.2.0.block.0 output, 62,208 floats per image
-        (383616, 155520),  // 8: features.2.0.block.1 conv output, 15,552 floats per image
+        (383616, 269568),  // 8: features.2.0.block.1 conv output, 15,552 floats per image
         (399168, 62208),  // 9: features.2.0.block.1 output, 15,552 floats per image
-        (553296, 305856),  // 10: features.2.0.block.2 conv output, 5,184 floats per image
-        (558480, 311040),  // 11: features.2.0.block.2 output, 5,184 floats per image
+        (553296, 181296),  // 10: features.2.0.block.2 conv output, 5,184 floats per image
+        (558480, 285120),  // 11: features.2.0.block.2 output, 5,184 floats per image
         (124416, 62208),  // 12: features.3.0.block.0 conv output, 31,104 floats per image
         (155520, 93312),  // 13: features.3.0.block.0 output, 31,104 floats per image
-        (375840, 146976),  // 14: features.3.0.block.1 conv output, 7,776 floats per image
-        (497520, 93312),  // 15: features.3.0.block.1 output, 7,776 floats per image
-        (615216, 335376),  // 16: features.3.0.block.2 conv output, 1,944 floats per image
-        (617168, 337328),  // 17: features.3.0.block.2 output, 1,944 floats per image
+        (497520, 155520),  // 14: features.3.0.block.1 conv output, 7,776 floats per image
+        (375840, 93312),  // 15: features.3.0.block.1 output, 7,776 floats per image
+        (615216, 152976),  // 16: features.3.0.block.2 conv output, 1,944 floats per image
+        (617168, 338400),  // 17: features.3.0.block.2 output, 1,944 floats per image
         (352512, 93312),  // 18: features.4.0.block.0 conv output, 11,664 floats per image
         (364176, 104976),  // 19: features.4.0.block.0 output, 11,664 floats per image
         (605136, 331776),  // 20: features.4.0.block.1 conv output, 3,600 floats per image
         (608736, 104976),  // 21: features.4.0.block.1 output, 3,600 floats per image
-        (627632, 347792),  // 22: features.4.0.block.2 conv output, 1,000 floats per image
-        (628640, 348800),  // 23: features.4.0.block.2 output, 1,000 floats per image
-        (505296, 171072),  // 24: features.4.1.block.0 conv output, 6,000 floats per image
+        (627632, 345984),  // 22: features.4.0.block.2 conv output, 1,000 floats per image
+        (628640, 346992),  // 23: features.4.0.block.2 output, 1,000 floats per image
+        (505296, 146976),  // 24: features.4.1.block.0 conv output, 6,000 floats per image
         (511296, 104976),  // 25: features.4.1.block.0 output, 6,000 floats per image
-        (517296, 177072),  // 26: features.4.1.block.1 conv output, 6,000 floats per image
+        (517296, 163296),  // 26: features.4.1.block.1 conv output, 6,000 floats per image
         (523296, 104976),  // 27: features.4.1.block.1 output, 6,000 floats per image
-        (629648, 349808),  // 28: features.4.1.block.2 conv output, 1,000 floats per image
+        (629648, 348000),  // 28: features.4.1.block.2 conv output, 1,000 floats per image
         (414720, 104976),  // 29: features.4.1.block.2 output, 1,000 floats per image
-        (630656, 350816),  // 30: features.4.1 output, 1,000 floats per image
-        (426144, 155392),  // 31: features.4.1 drop-path keep, 1 floats per image
-        (529296, 269568),  // 32: features.5.0.block.0 conv output, 6,000 floats per image
+        (630656, 349008),  // 30: features.4.1 output, 1,000 floats per image
+        (426144, 155248),  // 31: features.4.1 drop-path keep, 1 floats per image
+        (529296, 169296),  // 32: features.5.0.block.0 conv output, 6,000 floats per image
         (535296, 104976),  // 33: features.5.0.block.0 output, 6,000 floats per image
-        (541296, 275568),  // 34: features.5.0.block.1 conv output, 6,000 floats per image
+        (541296, 175296),  // 34: features.5.0.block.1 conv output, 6,000 floats per image
         (547296, 104976),  // 35: features.5.0.block.1 output, 6,000 floats per image
-        (622000, 342160),  // 36: features.5.0.block.2 conv output, 1,400 floats per image
-        (623408, 343568),  // 37: features.5.0.block.2 output, 1,400 floats per image
+        (622000, 340352),  // 36: features.5.0.block.2 conv output, 1,400 floats per image
+        (623408, 341760),  // 37: features.5.0.block.2 output, 1,400 floats per image
         (414720, 104976),  // 38: features.5.1.block.0 conv output, 8,400 floats per image
         (447120, 113376),  // 39: features.5.1.block.0 output, 8,400 floats per image
         (455520, 121776),  // 40: features.5.1.block.1 conv output, 8,400 floats per image
         (463920, 113376),  // 41: features.5.1.block.1 output, 8,400 floats per image
-        (624816, 344976),  // 42: features.5.1.block.2 conv output, 1,400 floats per image
+        (624816, 343168),  // 42: features.5.1.block.2 conv output, 1,400 floats per image
         (423120, 113376),  // 43: features.5.1.block.2 output, 1,400 floats per image
-        (626224, 346384),  // 44: features.5.1 output, 1,400 floats per image
-        (426160, 155408),  // 45: features.5.1 drop-path keep, 1 floats per image
+        (626224, 344576),  // 44: features.5.1 output, 1,400 floats per image
+        (426160, 155264),  // 45: features.5.1 drop-path keep, 1 floats per image
         (472320, 113376),  // 46: features.6.0.block.0 conv output, 8,400 floats per image
         (480720, 130176),  // 47: features.6.0.block.0 output, 8,400 floats per image
-        (423120, 183072),  // 48: features.6.0.block.1 conv output, 3,024 floats per image
+        (423120, 335376),  // 48: features.6.0.block.1 conv output, 3,024 floats per image
         (494304, 130176),  // 49: features.6.0.block.1 output, 3,024 floats per image
         (631664, 145728),  // 50: features.6.0.block.2 conv output, 864 floats per image
-        (632528, 351824),  // 51: features.6.0.block.2 output, 864 floats per image
+        (632528, 350016),  // 51: features.6.0.block.2 output, 864 floats per image
         (489120, 130176),  // 52: features.6.1.block.0 conv output, 5,184 floats per image
         (563664, 135360),  // 53: features.6.1.block.0 output, 5,184 floats per image
         (568848, 140544),  // 54: features.6.1.block.1 conv output, 5,184 floats per image
         (574032, 135360),  // 55: features.6.1.block.1 output, 5,184 floats per image
-        (633392, 352688),  // 56: features.6.1.block.2 conv output, 864 floats per image
+        (633392, 350880),  // 56: features.6.1.block.2 conv output, 864 floats per image
         (579216, 135360),  // 57: features.6.1.block.2 output, 864 floats per image
-        (634256, 353552),  // 58: features.6.1 output, 864 floats per image
+        (634256, 351744),  // 58: features.6.1 output, 864 floats per image
         (426176, 146912),  // 59: features.6.1 drop-path keep, 1 floats per image
         (579216, 135360),  // 60: features.7.0.block.0 conv output, 5,184 floats per image
-        (584400, 316224),  // 61: features.7.0.block.0 output, 5,184 floats per image
-        (589584, 321408),  // 62: features.7.0.block.1 conv output, 5,184 floats per image
-        (594768, 316224),  // 63: features.7.0.block.1 output, 5,184 floats per image
-        (619120, 339280),  // 64: features.7.0.block.2 conv output, 1,440 floats per image
-        (602832, 319104),  // 65: features.7.0.block.2 output, 1,440 floats per image
-        (599952, 281568),  // 66: features.8 conv output, 2,880 floats per image
-        (612336, 316224),  // 67: features.8 output, 2,880 floats per image
+        (584400, 290304),  // 61: features.7.0.block.0 output, 5,184 floats per image
+        (589584, 295488),  // 62: features.7.0.block.1 conv output, 5,184 floats per image
+        (594768, 290304),  // 63: features.7.0.block.1 output, 5,184 floats per image
+        (619120, 326592),  // 64: features.7.0.block.2 conv output, 1,440 floats per image
+        (602832, 293184),  // 65: features.7.0.block.2 output, 1,440 floats per image
+        (599952, 290304),  // 66: features.8 conv output, 2,880 floats per image
+        (612336, 321408),  // 67: features.8 output, 2,880 floats per image
         (604272, 146592),  // 68: avgpool output, 320 floats per image
-        (604592, 154752),  // 69: dropout mask, 320 floats per image
-        (612336, 155072),  // 70: dropout output, 320 floats per image
+        (604592, 154928),  // 69: dropout mask, 320 floats per image
+        (612336, 294624),  // 70: dropout output, 320 floats per image
         (426192, 146592),  // 71: logits, 10 floats per image
         (426208, 146928),  // 72: logits gradient, 10 floats per image
         (604272, 146592),  // 73: gradient of dropout output, 320 floats per image
-        (620560, 155072),  // 74: gradient of avgpool, 320 floats per image
-        (612336, 316224),  // 75: gradient of head output, 2,880 floats per image
-        (620560, 340720),  // 76: gradient of features.8 input, 1,440 floats per image
-        (599952, 326592),  // 77: gradient of features.7.0.block.2 input, 5,184 floats per image
-        (594768, 316224),  // 78: features.7.0.block.1 output (recomputed), 5,184 floats per image
-        (589584, 321408),  // 79: gradient of features.7.0.block.1 input, 5,184 floats per image
-        (584400, 316224),  // 80: features.7.0.block.0 output (recomputed), 5,184 floats per image
-        (584400, 281568),  // 81: gradient of features.7.0.block.0 input, 864 floats per image
-        (585264, 282432),  // 82: gradient of features.6.1 branch, 864 floats per image
-        (579216, 316224),  // 83: gradient of features.6.1.block.2 input, 5,184 floats per image
+        (620560, 294624),  // 74: gradient of avgpool, 320 floats per image
+        (612336, 321408),  // 75: gradient of head output, 2,880 floats per image
+        (620560, 328032),  // 76: gradient of features.8 input, 1,440 floats per image
+        (599952, 321408),  // 77: gradient of features.7.0.block.2 input, 5,184 floats per image
+        (594768, 290304),  // 78: features.7.0.block.1 output (recomputed), 5,184 floats per image
+        (594768, 326592),  // 79: gradient of features.7.0.block.1 input, 5,184 floats per image
+        (584400, 290304),  // 80: features.7.0.block.0 output (recomputed), 5,184 floats per image
+        (584400, 321408),  // 81: gradient of features.7.0.block.0 input, 864 floats per image
+        (585264, 295488),  // 82: gradient of features.6.1 branch, 864 floats per image
+        (579216, 290304),  // 83: gradient of features.6.1.block.2 input, 5,184 floats per image
         (574032, 135360),  // 84: features.6.1.block.1 output (recomputed), 5,184 floats per image
-        (568848, 140544),  // 85: gradient of features.6.1.block.1 input, 5,184 floats per image
+        (574032, 295488),  // 85: gradient of features.6.1.block.1 input, 5,184 floats per image
         (563664, 135360),  // 86: features.6.1.block.0 output (recomputed), 5,184 floats per image
         (566688, 135360),  // 87: gradient of features.6.1.block.0 input, 864 floats per image
-        (563664, 281568),  // 88: gradient of features.6.0.block.2 input, 3,024 floats per image
+        (563664, 290304),  // 88: gradient of features.6.0.block.2 input, 3,024 floats per image
         (494304, 130176),  // 89: features.6.0.block.1 output (recomputed), 3,024 floats per image
         (489120, 138576),  // 90: gradient of features.6.0.block.1 input, 8,400 floats per image
         (480720, 130176),  // 91: features.6.0.block.0 output (recomputed), 8,400 floats per image
-        (423120, 183072),  // 92: gradient of features.6.0.block.0 input, 1,400 floats per image
+        (423120, 290304),  // 92: gradient of features.6.0.block.0 input, 1,400 floats per image
         (424528, 138576),  // 93: gradient of features.5.1 branch, 1,400 floats per image
         (472320, 130176),  // 94: gradient of features.5.1.block.2 input, 8,400 floats per image
         (463920, 113376),  // 95: features.5.1.block.1 output (recomputed), 8,400 floats per image
-        (455520, 121776),  // 96: gradient of features.5.1.block.1 input, 8,400 floats per image
+        (463920, 138576),  // 96: gradient of features.5.1.block.1 input, 8,400 floats per image
         (447120, 113376),  // 97: features.5.1.block.0 output (recomputed), 8,400 floats per image
         (424528, 116976),  // 98: gradient of features.5.1.block.0 input, 1,400 floats per image
         (414720, 110976),  // 99: gradient of features.5.0.block.2 input, 6,000 floats per image
@@ -2938,12 +2969,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         (414720, 116640),  // 112: gradient of features.4.0.block.1 input, 11,664 floats per image
         (364176, 104976),  // 113: features.4.0.block.0 output (recomputed), 11,664 floats per image
         (364176, 104976),  // 114: gradient of features.4.0.block.0 input, 1,944 floats per image
-        (414720, 171072),  // 115: gradient of features.3.0.block.2 input, 7,776 floats per image
-        (497520, 93312),  // 116: features.3.0.block.1 output (recomputed), 7,776 floats per image
+        (414720, 163296),  // 115: gradient of features.3.0.block.2 input, 7,776 floats per image
+        (375840, 93312),  // 116: features.3.0.block.1 output (recomputed), 7,776 floats per image
         (352512, 124416),  // 117: gradient of features.3.0.block.1 input, 31,104 floats per image
         (155520, 93312),  // 118: features.3.0.block.0 output (recomputed), 31,104 floats per image
         (155520, 93312),  // 119: gradient of features.3.0.block.0 input, 5,184 floats per image
-        (352512, 269568),  // 120: gradient of features.2.0.block.2 input, 15,552 floats per image
+        (352512, 285120),  // 120: gradient of features.2.0.block.2 input, 15,552 floats per image
         (399168, 62208),  // 121: features.2.0.block.1 output (recomputed), 15,552 floats per image
         (124416, 124416),  // 122: gradient of features.2.0.block.1 input, 62,208 floats per image
         (62208, 62208),  // 123: features.2.0.block.0 output (recomputed), 62,208 floats per image
@@ -3286,15 +3317,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.7.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 1658880,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]"),
         .init("features.7.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.7.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: 93312,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]"),
+        .init("features.7.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 93312,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.7.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3312,15 +3343,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.6.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 995328,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]"),
         .init("features.6.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 576]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: 259200,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]"),
+        .init("features.6.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 259200,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3338,15 +3369,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.6.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 580608,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]"),
         .init("features.6.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 3, 3, 336]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 336]"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.6.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: 151200,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]"),
+        .init("features.6.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 151200,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.6.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3364,15 +3395,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.5.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 940800,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]"),
         .init("features.5.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 336]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: 420000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]"),
+        .init("features.5.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 420000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3390,15 +3421,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.5.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 672000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]"),
         .init("features.5.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.5.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: 300000,
-              "depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]"),
+        .init("features.5.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 300000,
+              "BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.5.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3416,15 +3447,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.4.1.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 480000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]"),
         .init("features.4.1.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 240]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.1.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: 108000,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]"),
+        .init("features.4.1.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 108000,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.1.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3442,15 +3473,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.4.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 288000,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]"),
         .init("features.4.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 5, 5, 144]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 144]"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.4.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: 64800,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]"),
+        .init("features.4.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 64800,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.4.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3466,15 +3497,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.3.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 373248,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]"),
         .init("features.3.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 9, 9, 96]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 96]"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.3.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: 388800,
-              "depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]"),
+        .init("features.3.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 388800,
+              "BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.3.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3490,15 +3521,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.2.0.block.2", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 497664,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]"),
         .init("features.2.0.block.1", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 18, 18, 48]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 48]"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.2.0.block.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: 279936,
-              "depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]"),
+        .init("features.2.0.block.1", kind: "depthwise backward (+ BN dZ)", macsPerImage: 279936,
+              "BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.2.0.block.0", kind: "BN+act backward", macsPerImage: nil,
@@ -3514,15 +3545,15 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.1.0.block.1", kind: "conv 1x1 backward (+ BN dZ)", macsPerImage: 663552,
               "BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 8]"),
         .init("features.1.0.block.0", kind: "BN+act backward", macsPerImage: nil,
-              "backward through relu6 and BatchNorm (in place) on [n, 36, 36, 32]"),
+              "backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 32]"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "recompute BatchNorm + relu6 from the saved conv output"),
         .init("features.0", kind: "recomputation", macsPerImage: nil,
               "frozen: recompute eval-mode BatchNorm + relu6"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "depthwise gradient buffer (kernel layout) starts at zero"),
-        .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: 746496,
-              "depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 32]"),
+        .init("features.1.0.block.0", kind: "depthwise backward (+ BN dZ)", macsPerImage: 746496,
+              "BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 32]"),
         .init("features.1.0.block.0", kind: "depthwise backward", macsPerImage: nil,
               "weight gradient back to PyTorch's [C][1][k][k]"),
         .init("features.0", kind: "BN+act backward", macsPerImage: nil,

@@ -44,10 +44,11 @@ enum TrainingEmitter {
         line()
         let stem = plan.layers[0]
         line("    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors,")
-        line("    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv.")
+        line("    /// per-worker partial weight gradients of the 1x1 convolutions, BatchNorm sums taken during a conv,")
+        line("    /// bands of a depthwise layer's BatchNorm input gradient.")
         line("    private func workspaceFloats(batch n: Int) -> Int {")
         let mutable = program.largestSqueezeExcite != nil || !program.pointwiseWeightGradients.isEmpty
-            || program.largestBatchStatisticsChannels > 0
+            || program.largestBatchStatisticsChannels > 0 || !program.workspaceTerms.isEmpty
         line("        \(mutable ? "var" : "let") floats = max(Kernels.stemConvWorkspaceFloats(inChannels: \(stem.inputShape.channels), "
              + "kernel: \(stem.kernel), threads: pool.threadCount),")
         line("                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: \(stem.inputShape.channels), "
@@ -64,6 +65,7 @@ enum TrainingEmitter {
             line("        floats = max(floats, TrainingKernels.pointwiseConvBackwardWorkspaceFloats(inChannels: \(conv.inChannels), "
                  + "outChannels: \(conv.outChannels), threads: pool.threadCount))")
         }
+        for term in program.workspaceTerms { line("        floats = max(floats, \(term))") }
         line("        return floats")
         line("    }")
         line()

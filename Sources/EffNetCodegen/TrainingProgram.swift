@@ -67,6 +67,8 @@ struct TrainingProgram {
     /// The distinct (inChannels, outChannels) of the 1x1 convolutions whose weight gradients are computed,
     /// in order of first use, for the workspace size (`TrainingKernels.pointwiseConvBackwardWorkspaceFloats`).
     var pointwiseWeightGradients: [(inChannels: Int, outChannels: Int)] = []
+    /// Further workspace sizes, as Swift expressions at batch `n` (one per distinct shape).
+    var workspaceTerms: [String] = []
     /// The widest layer whose conv call takes its BatchNorm's batch statistics, for the workspace size
     /// (`TrainingKernels.batchStatisticsWorkspaceFloats`); 0 when there is none.
     var largestBatchStatisticsChannels = 0
@@ -115,6 +117,7 @@ extension TrainingProgram.Call {
         case "TrainingKernels.stemConvBackwardWeights": return "stem backward"
         case "TrainingKernels.zero", "TrainingKernels.depthwiseConvBackward", "TrainingSupport.accumulateDepthwiseGradient":
             return "depthwise backward"
+        case "TrainingKernels.batchNormDepthwiseConvBackward": return "depthwise backward (+ BN dZ)"
         case "TrainingKernels.squeezeExciteBackward": return "squeeze-excitation backward"
         case "TrainingKernels.squeezeExciteBatchNormBackward": return "squeeze-excitation + BN+act backward"
         case "TrainingKernels.residualAddBackward", "TrainingKernels.accumulate": return "shortcut backward"
@@ -558,7 +561,8 @@ struct TrainingProgramBuilder {
         let map: [(label: String, value: TrainingProgram.Arg)] = [
             ("input", .tensor(state.preActivation)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
             ("channels", .code("\(c)"))]
-        if l.operation == .pointwiseConvolution {
+        let afterSqueezeExcite = pendingSqueezeExcite.map { $0.producer == l.name } ?? false
+        if l.operation != .stemConvolution && !afterSqueezeExcite {
             // The second pass (dZ) runs inside the conv backward, band by band where it can.
             calls.append(.init(
                 module: l.name,
@@ -567,16 +571,16 @@ struct TrainingProgramBuilder {
                 function: "TrainingKernels.batchNormBackwardSums",
                 arguments: [("gradOutput", .tensor(gradOut))] + map + batchNorm + gradients
                     + [("reductions", .fixed(batchNormReductions)), ("pool", .code("pool"))]))
-        } else if let se = pendingSqueezeExcite, se.producer == l.name {
+        } else if afterSqueezeExcite, let se = pendingSqueezeExcite {
             let seLayer = se.layer, channels = seLayer.inputShape.channels
             calls.append(.init(
                 module: seLayer.name,
                 comment: "\(seLayer.name) squeeze-excitation \(channels) -> \(seLayer.squeezeChannels ?? 1) -> \(channels) "
-                    + "backward and \(l.name)'s backward through \(activation) and BatchNorm, which takes the SE's input "
-                    + "gradient as it reads it (in place) on \(shape(l.outputShape))",
+                    + "backward and \(l.name)'s backward through \(activation) and BatchNorm, first pass (sums; dY in "
+                    + "place), which takes the SE's input gradient as it reads it, on \(shape(l.outputShape))",
                 function: "TrainingKernels.squeezeExciteBatchNormBackward",
                 arguments: se.arguments + [("preActivation", .tensor(state.preActivation))] + batchNorm + gradients
-                    + [("workspace", .code("s.ws")), ("pool", .code("pool"))],
+                    + [("reductions", .fixed(batchNormReductions)), ("workspace", .code("s.ws")), ("pool", .code("pool"))],
                 macsPerImage: 2 * seLayer.macs))
             pendingSqueezeExcite = nil
         } else {
@@ -627,17 +631,27 @@ struct TrainingProgramBuilder {
                 comment: "\(l.name) depthwise gradient buffer (kernel layout) starts at zero",
                 function: "TrainingKernels.zero",
                 arguments: [("", .fixed(relaid + taps * c)), ("count", .code("\(taps * c)"))]))
+            guard let gradIn else { preconditionFailure("\(l.name): a depthwise layer's input always needs its gradient") }
+            // After an SE, pass 1 stored dY whatever the activation, so pass 2 applies none.
+            let passTwo = batchNorm.map { $0.label == "activation" && afterSqueezeExcite ? ($0.label, .code(".identity")) : $0 }
+            let shapeArguments: [(label: String, value: TrainingProgram.Arg)] = [
+                ("batch", .code("s.n")), ("height", .code("\(l.inputShape.height)")),
+                ("width", .code("\(l.inputShape.width)")), ("channels", .code("\(c)"))] + geometry
+            let workspaceTerm = "TrainingKernels.batchNormDepthwiseBackwardWorkspaceFloats(batch: n, "
+                + "height: \(l.inputShape.height), width: \(l.inputShape.width), channels: \(c), kernel: \(l.kernel), "
+                + "stride: \(l.stride), padTop: \(l.padding.top), padLeft: \(l.padding.left), "
+                + "outHeight: \(l.outputShape.height), outWidth: \(l.outputShape.width), threads: pool.threadCount)"
+            if !program.workspaceTerms.contains(workspaceTerm) { program.workspaceTerms.append(workspaceTerm) }
             calls.append(.init(
                 module: l.name,
-                comment: "\(l.name) depthwise \(l.kernel)x\(l.kernel)/\(l.stride) backward: input and weight gradients, "
-                    + "\(shape(l.inputShape)) <- \(shape(l.outputShape))",
-                function: "TrainingKernels.depthwiseConvBackward",
-                arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(input)), ("batch", .code("s.n")),
-                            ("height", .code("\(l.inputShape.height)")), ("width", .code("\(l.inputShape.width)")),
-                            ("channels", .code("\(c)"))] + geometry
-                    + [("weights", .fixed(relaid)), ("gradInput", gradIn.map { .tensor($0) } ?? .code("nil")),
-                       ("gradWeights", .fixed(relaid + taps * c)), ("pool", .code("pool"))],
-                macsPerImage: gradIn == nil ? l.macs : 2 * l.macs))
+                comment: "\(l.name) BatchNorm's second pass and the depthwise \(l.kernel)x\(l.kernel)/\(l.stride) backward: "
+                    + "input and weight gradients, \(shape(l.inputShape)) <- \(shape(l.outputShape))",
+                function: "TrainingKernels.batchNormDepthwiseConvBackward",
+                arguments: [("gradOutput", .tensor(gradOut)), ("preActivation", .tensor(state.preActivation))] + passTwo
+                    + [("reductions", .fixed(batchNormReductions)), ("input", .tensor(input))] + shapeArguments
+                    + [("weights", .fixed(relaid)), ("gradInput", .tensor(gradIn)),
+                       ("gradWeights", .fixed(relaid + taps * c)), ("workspace", .code("s.ws")), ("pool", .code("pool"))],
+                macsPerImage: 2 * l.macs))
             calls.append(.init(
                 module: l.name,
                 comment: "\(l.name) weight gradient back to PyTorch's [C][1][k][k]",

@@ -320,6 +320,23 @@ extension TrainingKernels {
         }
     }
 
+    /// BatchNorm's pass 2 as the banded conv backwards take it (`batchNormPointwiseConvBackward`,
+    /// `batchNormDepthwiseConvBackward`).
+    struct BatchNormInputGradient {
+        let gradOutput: UnsafePointer<Float>, preActivation: UnsafePointer<Float>
+        let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>
+        let savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>
+        let activation: Activation
+        let reductions: UnsafeMutablePointer<Float>
+
+        /// dZ for rows p0..<p1 into `output` (row p at output + (p − p0)·C).
+        func rows(_ p0: Int, _ p1: Int, channels C: Int, into output: UnsafeMutablePointer<Float>) {
+            batchNormInputGradientRows(gradOutput: gradOutput, input: preActivation, channels: C, rows: p0, p1,
+                                       gamma: gamma, beta: beta, savedMean: savedMean, savedInvStd: savedInvStd,
+                                       activation: activation, reductions: reductions, gradInput: output)
+        }
+    }
+
     /// `reductionsOnly`: stop after pass 1 (see `batchNormBackwardSums`). `se`: dOut is a squeeze-excitation's
     /// output gradient, taken through the SE as pass 1 reads it; pass 1 then stores dY whatever the activation,
     /// and pass 2 reads that (`squeezeExciteBatchNormBackward`).

@@ -51,27 +51,40 @@ extension TrainingKernels {
     /// each streamed the whole of dZ from memory. A part adds its bands in row order, as it adds its rows
     /// in one call, so gradWeights has the same bits either way; a gradInput row does not depend on which
     /// task computes it.
+    ///
+    /// With `batchNorm` (`batchNormDepthwiseConvBackward`), `dZ` is not there yet: each band first computes
+    /// its dZ rows, and the rows either side its gradInput rows read (`bandGradientRows`), from the BatchNorm
+    /// backward's dY into the part's slot of `scratch`, and both gradients read them there.
     static func depthwiseBackwardInBands(
         _ s: DepthwiseShape, _ dZ: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
         inputGradient: (weights: UnsafePointer<Float>, gradInput: UnsafeMutablePointer<Float>)?,
-        _ gradWeights: UnsafeMutablePointer<Float>, parts: Int, _ pool: WorkerPool
+        _ gradWeights: UnsafeMutablePointer<Float>, parts: Int, _ pool: WorkerPool,
+        batchNorm: (passTwo: BatchNormInputGradient, scratch: UnsafeMutablePointer<Float>)? = nil
     ) {
         let rows = s.batch &* s.outHeight
         let slot = s.kernel &* s.kernel &* s.channels
-        let rowFloats = s.outWidth &* s.channels &* (1 &+ s.stride &* s.stride)  // a dZ row and its gradInput rows
-        let bandRows = inputGradient == nil ? rows : max(1, depthwiseBackwardBandFloats / max(1, rowFloats))
+        let bandRows = depthwiseBackwardBandRows(s, inputGradient: inputGradient != nil)
+        let zRowFloats = s.outWidth &* s.channels
         withFloatScratch { scratch in  // starts zeroed
             pool.parallelFor(parts) { p in
                 let r0 = rows &* p / parts, r1 = rows &* (p &+ 1) / parts
                 var a = r0
                 while a < r1 {
                     let b = min(r1, a &+ bandRows)
+                    var z = dZ
+                    if let (passTwo, bands) = batchNorm {
+                        // The band's dZ rows lo..<hi into this part's slot; z is where row 0 would be.
+                        let (lo, hi) = bandGradientRows(s, a, b)
+                        let band = bands + p &* (bandRows &+ s.kernel) &* zRowFloats
+                        passTwo.rows(lo &* s.outWidth, hi &* s.outWidth, channels: s.channels, into: band)
+                        z = UnsafePointer(band) - lo &* zRowFloats
+                    }
                     if let (weights, gradInput) = inputGradient {
                         for row in bandInputRow(s, a)..<bandInputRow(s, b) {
-                            gradInputRow(s, row, 0, s.channels, dZ, weights, gradInput)
+                            gradInputRow(s, row, 0, s.channels, z, weights, gradInput)
                         }
                     }
-                    gradWeightsRows(s, a, b, 0, s.channels, dZ, x, scratch + p &* slot)
+                    gradWeightsRows(s, a, b, 0, s.channels, z, x, scratch + p &* slot)
                     a = b
                 }
             }
@@ -79,6 +92,24 @@ extension TrainingKernels {
                 addInto(gradWeights, UnsafePointer(scratch + p &* slot), slot)
             }
         }
+    }
+
+    /// Output rows per band of `depthwiseBackwardInBands`: a dZ row and its gradInput rows within
+    /// `depthwiseBackwardBandFloats`; all of a part's rows when there is no gradInput.
+    @inline(__always) static func depthwiseBackwardBandRows(_ s: DepthwiseShape, inputGradient: Bool) -> Int {
+        guard inputGradient else { return s.batch &* s.outHeight }
+        let rowFloats = s.outWidth &* s.channels &* (1 &+ s.stride &* s.stride)
+        return max(1, depthwiseBackwardBandFloats / max(1, rowFloats))
+    }
+
+    /// The dZ rows (n·outHeight + oy, clipped to the batch) a band of output rows a..<b reads: its own, for
+    /// gradWeights, and for its gradInput rows from iy = a·stride (which reach down to output row
+    /// a − (k − 1 − padTop)/stride) to b·stride − 1 (up to b − 1 + (stride − 1 + padTop)/stride). Rows of a
+    /// neighbouring image may be among them; the kernels do not read those. At most bandRows + kernel rows.
+    @inline(__always) static func bandGradientRows(_ s: DepthwiseShape, _ a: Int, _ b: Int) -> (Int, Int) {
+        let below = max(0, s.kernel &- 1 &- s.padTop) / s.stride
+        let above = (s.stride &- 1 &+ s.padTop) / s.stride
+        return (max(0, a &- below), min(s.batch &* s.outHeight, b &+ above))
     }
 
     /// The first input row (n·height + iy) whose gradient a band starting at output row r (n·outHeight + oy)
@@ -301,13 +332,21 @@ extension TrainingKernels {
 
     /// Tasks gradWeights is split into at most: two per worker (one on a single worker).
     @inline(__always) static func gradWeightsTasks(_ pool: WorkerPool) -> Int {
-        pool.threadCount > 1 ? 2 &* pool.threadCount : 1
+        gradWeightsTasks(threads: pool.threadCount)
+    }
+
+    @inline(__always) static func gradWeightsTasks(threads: Int) -> Int {
+        threads > 1 ? 2 &* threads : 1
     }
 
     /// Parts of the output rows that gradWeights is summed over, each into its own scratch slot (1: the
     /// rows are not split; tasks own channel blocks instead).
     static func gradWeightsParts(_ s: DepthwiseShape, _ pool: WorkerPool) -> Int {
-        min(gradWeightsTasks(pool), s.batch &* s.outHeight,
+        gradWeightsParts(s, threads: pool.threadCount)
+    }
+
+    static func gradWeightsParts(_ s: DepthwiseShape, threads: Int) -> Int {
+        min(gradWeightsTasks(threads: threads), s.batch &* s.outHeight,
             gradWeightsScratchFloats / max(s.kernel &* s.kernel &* s.channels, 1))
     }
 

@@ -89,22 +89,6 @@ extension TrainingKernels {
                               gradWeights: gradWeights, workspace: workspace, pool: pool)
     }
 
-    /// BatchNorm's pass 2 as `batchNormPointwiseConvBackward` hands it to the banded GEMMs.
-    struct BatchNormInputGradient {
-        let gradOutput: UnsafePointer<Float>, preActivation: UnsafePointer<Float>
-        let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>
-        let savedMean: UnsafePointer<Float>, savedInvStd: UnsafePointer<Float>
-        let activation: Activation
-        let reductions: UnsafeMutablePointer<Float>
-
-        /// dZ for rows p0..<p1 into `output` (row p at output + (p − p0)·C).
-        func rows(_ p0: Int, _ p1: Int, channels C: Int, into output: UnsafeMutablePointer<Float>) {
-            batchNormInputGradientRows(gradOutput: gradOutput, input: preActivation, channels: C, rows: p0, p1,
-                                       gamma: gamma, beta: beta, savedMean: savedMean, savedInvStd: savedInvStd,
-                                       activation: activation, reductions: reductions, gradInput: output)
-        }
-    }
-
     /// Pixels per band when dX is computed with the pixel-split weight gradient: the band's dZ, X and dX
     /// rows within about 256 KB (a quarter of a 1 MB L2), and a multiple of the weight-gradient kernel's
     /// 64-pixel blocks (WG_BLOCK in WeightGradientTemplate.h), which keeps the bits of one call per part.

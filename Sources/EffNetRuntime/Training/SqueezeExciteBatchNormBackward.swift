@@ -33,7 +33,9 @@ extension TrainingKernels {
     /// `gradOutput` (the SE output's gradient) is overwritten with that BatchNorm's input gradient. `seInput`
     /// is the SE's input (the BatchNorm + activation output). `workspace`:
     /// `squeezeExciteBackwardWorkspaceFloats`. Same values as the two calls with the SE writing its input
-    /// gradient in between.
+    /// gradient in between. With `reductions`, only the BatchNorm backward's first pass, as
+    /// `batchNormBackwardSums` (the sums there, dY in `gradOutput` whatever the activation), for
+    /// `batchNormDepthwiseConvBackward` to finish with activation identity.
     public static func squeezeExciteBatchNormBackward(
         gradOutput: UnsafeMutablePointer<Float>, seInput: UnsafePointer<Float>, batch: Int, pixels: Int,
         channels: Int, squeezeChannels: Int, reduceWeights: UnsafePointer<Float>, seActivation: Activation,
@@ -43,7 +45,8 @@ extension TrainingKernels {
         gradExpandBias: UnsafeMutablePointer<Float>, preActivation: UnsafePointer<Float>,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
         savedInvStd: UnsafePointer<Float>, activation: Activation, gradGamma: UnsafeMutablePointer<Float>,
-        gradBeta: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
+        gradBeta: UnsafeMutablePointer<Float>, reductions: UnsafeMutablePointer<Float>? = nil,
+        workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
         squeezeExciteBackward(
             gradOutput: gradOutput, input: seInput, batch: batch, pixels: pixels, channels: channels,
@@ -59,13 +62,13 @@ extension TrainingKernels {
         switch activation {
         case .identity:
             bnBackward(IdentityFunction.self, gradOutput, preActivation, m, channels, gamma, beta, savedMean,
-                       savedInvStd, gradOutput, gradGamma, gradBeta, pool, se: se)
+                       savedInvStd, gradOutput, gradGamma, gradBeta, pool, reductionsOnly: reductions, se: se)
         case .silu:
             bnBackward(SiLUFunction.self, gradOutput, preActivation, m, channels, gamma, beta, savedMean,
-                       savedInvStd, gradOutput, gradGamma, gradBeta, pool, se: se)
+                       savedInvStd, gradOutput, gradGamma, gradBeta, pool, reductionsOnly: reductions, se: se)
         case .relu6:
             bnBackward(ReLU6Function.self, gradOutput, preActivation, m, channels, gamma, beta, savedMean,
-                       savedInvStd, gradOutput, gradGamma, gradBeta, pool, se: se)
+                       savedInvStd, gradOutput, gradGamma, gradBeta, pool, reductionsOnly: reductions, se: se)
         }
     }
 }
