@@ -1600,12 +1600,11 @@ public final class EfficientNetB0Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + silu on [n, 112, 112, 32]
+        // features.0 BatchNorm's batch statistics on [n, 112, 112, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 413440, savedInvStd: s.f + 413472,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32, eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 413440, savedInvStd: s.f + 413472,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1625,20 +1624,41 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 413568)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 112, width: 112, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 413568, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 112, 112, 32]
+        // features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 864, beta: s.p + 896,
+                savedMean: s.f + 413440, savedInvStd: s.f + 413472, activation: .silu, output: s.tensor(1), batch: s.n,
+                height: 112, width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112,
+                outWidth: 112, weights: s.f + 413568, bias: s.f, depthwiseOutput: s.tensor(2), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 413504,
+                depthwiseSavedInvStd: s.f + 413536, depthwiseRunningMean: s.p + 1344, depthwiseRunningVar: s.p + 1376,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 112, width: 112, channels: 32, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 413568, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 112, 112, 32]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 413504, savedInvStd: s.f + 413536,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 112, 112, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 413504, savedInvStd: s.f + 413536,
-                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .silu,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 32]
         if s.options.frozenBlocks > 1 {
@@ -1646,7 +1666,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
                 activation: .silu, output: s.tensor(3), scratch: s.f + 413504, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]
         s.profiler?.start()
@@ -1654,11 +1674,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 12544, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, reduceBias: s.p + 1664,
             activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
             savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [32][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1968, outChannels: 16, inChannels: 32, into: s.f + 1280)
-        s.profiler?.stop(9)
+        s.profiler?.stop(11)
         // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 32] -> [n, 112, 112, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -1666,7 +1686,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, output: s.tensor(8), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
         if s.options.frozenBlocks > 1 {
@@ -1674,7 +1694,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(4), pixels: 12544 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
                 output: s.tensor(8), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks <= 1 {
@@ -1682,7 +1702,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 12544 &* s.n, channels: 16, gamma: s.p + 2480,
                 beta: s.p + 2496, savedMean: s.f + 414144, savedInvStd: s.f + 414160, activation: .identity,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks > 1 {
@@ -1690,7 +1710,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 414144, pool: pool)
-            s.profiler?.stop(13)
+            s.profiler?.stop(15)
         }
     }
 
@@ -1699,7 +1719,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2544, outChannels: 96, inChannels: 16, into: s.f + 1280)
-        s.profiler?.stop(14)
+        s.profiler?.stop(16)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 16] -> [n, 112, 112, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1707,7 +1727,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, output: s.tensor(10), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
                 runningMean: s.p + 4272, runningVar: s.p + 4368, workspace: s.ws, pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]
         if s.options.frozenBlocks > 2 {
@@ -1715,7 +1735,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(9), pixels: 12544 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(10), pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 96]
         if s.options.frozenBlocks > 2 {
@@ -1723,13 +1743,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 4080, beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 414176, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(19)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4464, channels: 96, kernel: 3, into: s.f + 414560)
-        s.profiler?.stop(18)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(20)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(10), gamma: s.p + 4080, beta: s.p + 4176,
@@ -1739,7 +1759,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 414368,
                 depthwiseSavedInvStd: s.f + 414464, depthwiseRunningMean: s.p + 5520, depthwiseRunningVar: s.p + 5616,
                 workspace: s.ws, pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(21)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
         if s.options.frozenBlocks > 2 {
@@ -1747,7 +1767,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(11), batch: s.n, height: 112, width: 112, channels: 96, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 414560, bias: s.f,
                 activation: .identity, output: s.tensor(12), pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 96]
         if s.options.frozenBlocks <= 2 {
@@ -1755,7 +1775,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328,
                 beta: s.p + 5424, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .silu,
                 output: s.tensor(13), pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 96]
         if s.options.frozenBlocks > 2 {
@@ -1763,7 +1783,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
                 activation: .silu, output: s.tensor(13), scratch: s.f + 414368, pool: pool)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]
         s.profiler?.start()
@@ -1771,11 +1791,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, reduceBias: s.p + 6096,
             activation: .silu, expandWeights: s.p + 6112, expandBias: s.p + 6496, savedPooled: s.tensor(15),
             savedHidden: s.tensor(16), savedScale: s.tensor(17), pool: pool)
-        s.profiler?.stop(23)
+        s.profiler?.stop(25)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6592, outChannels: 24, inChannels: 96, into: s.f + 1280)
-        s.profiler?.stop(24)
+        s.profiler?.stop(26)
         // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 96] -> [n, 56, 56, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1783,7 +1803,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(18), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
                 runningMean: s.p + 8960, runningVar: s.p + 8992, workspace: s.ws, pool: pool)
-            s.profiler?.stop(25)
+            s.profiler?.stop(27)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
         if s.options.frozenBlocks > 2 {
@@ -1791,7 +1811,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(14), pixels: 3136 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(18), pool: pool)
-            s.profiler?.stop(26)
+            s.profiler?.stop(28)
         }
         // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 2 {
@@ -1799,7 +1819,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(18), pixels: 3136 &* s.n, channels: 24, gamma: s.p + 8896,
                 beta: s.p + 8928, savedMean: s.f + 416288, savedInvStd: s.f + 416312, activation: .identity,
                 output: s.tensor(19), pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 2 {
@@ -1807,7 +1827,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 8896, beta: s.p + 8928, runningMean: s.p + 8960, runningVar: s.p + 8992, eps: 1e-05,
                 activation: .identity, output: s.tensor(19), scratch: s.f + 416288, pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
     }
 
@@ -1816,7 +1836,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9024, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(29)
+        s.profiler?.stop(31)
         // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 24] -> [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1824,7 +1844,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
                 runningMean: s.p + 12768, runningVar: s.p + 12912, workspace: s.ws, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(32)
         }
         // features.2.1.block.0 frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
@@ -1832,7 +1852,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(19), pixels: 3136 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(20), pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(33)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
@@ -1840,13 +1860,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 416336, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13056, channels: 144, kernel: 3, into: s.f + 416912)
-        s.profiler?.stop(33)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(35)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 12480, beta: s.p + 12624,
@@ -1856,7 +1876,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 416624,
                 depthwiseSavedInvStd: s.f + 416768, depthwiseRunningMean: s.p + 14640,
                 depthwiseRunningVar: s.p + 14784, workspace: s.ws, pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
@@ -1864,7 +1884,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 416912, bias: s.f,
                 activation: .identity, output: s.tensor(22), pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(37)
         }
         // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
@@ -1872,7 +1892,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352,
                 beta: s.p + 14496, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .silu,
                 output: s.tensor(23), pool: pool)
-            s.profiler?.stop(36)
+            s.profiler?.stop(38)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
@@ -1880,7 +1900,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
                 activation: .silu, output: s.tensor(23), scratch: s.f + 416624, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(39)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]
         s.profiler?.start()
@@ -1888,11 +1908,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, reduceBias: s.p + 15792,
             activation: .silu, expandWeights: s.p + 15808, expandBias: s.p + 16672, savedPooled: s.tensor(25),
             savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(38)
+        s.profiler?.stop(40)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 16816, outChannels: 24, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(39)
+        s.profiler?.stop(41)
         // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 144] -> [n, 56, 56, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1900,7 +1920,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
                 runningMean: s.p + 20336, runningVar: s.p + 20368, workspace: s.ws, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
         if s.options.frozenBlocks > 3 {
@@ -1908,7 +1928,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(24), pixels: 3136 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(28), pool: pool)
-            s.profiler?.stop(41)
+            s.profiler?.stop(43)
         }
         // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 3 {
@@ -1916,7 +1936,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 3136 &* s.n, channels: 24, gamma: s.p + 20272,
                 beta: s.p + 20304, savedMean: s.f + 419504, savedInvStd: s.f + 419528, activation: .identity,
                 output: s.tensor(29), pool: pool)
-            s.profiler?.stop(42)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 3 {
@@ -1924,20 +1944,20 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 20272, beta: s.p + 20304, runningMean: s.p + 20336, runningVar: s.p + 20368, eps: 1e-05,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 419504, pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(45)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.tensor(31), random: &random)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(19), branch: s.tensor(29),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(31) : nil, batch: s.n,
             perImage: 75264, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(45)
+        s.profiler?.stop(47)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
@@ -1945,7 +1965,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 20400, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(46)
+        s.profiler?.stop(48)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 24] -> [n, 56, 56, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1953,7 +1973,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(32), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
                 runningMean: s.p + 24144, runningVar: s.p + 24288, workspace: s.ws, pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(49)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
         if s.options.frozenBlocks > 4 {
@@ -1961,7 +1981,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(30), pixels: 3136 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(32), pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(50)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 56, 56, 144]
         if s.options.frozenBlocks > 4 {
@@ -1969,13 +1989,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 419552, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24432, channels: 144, kernel: 5, into: s.f + 420128)
-        s.profiler?.stop(50)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(52)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(32), gamma: s.p + 23856, beta: s.p + 24000,
@@ -1985,7 +2005,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 419840,
                 depthwiseSavedInvStd: s.f + 419984, depthwiseRunningMean: s.p + 28320,
                 depthwiseRunningVar: s.p + 28464, workspace: s.ws, pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(53)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
         if s.options.frozenBlocks > 4 {
@@ -1993,7 +2013,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(33), batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 420128, bias: s.f,
                 activation: .identity, output: s.tensor(34), pool: pool)
-            s.profiler?.stop(52)
+            s.profiler?.stop(54)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 144]
         if s.options.frozenBlocks <= 4 {
@@ -2001,7 +2021,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 144, gamma: s.p + 28032,
                 beta: s.p + 28176, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .silu,
                 output: s.tensor(35), pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(55)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 144]
         if s.options.frozenBlocks > 4 {
@@ -2009,7 +2029,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
                 activation: .silu, output: s.tensor(35), scratch: s.f + 419840, pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]
         s.profiler?.start()
@@ -2017,11 +2037,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, reduceBias: s.p + 29472,
             activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 30352, savedPooled: s.tensor(37),
             savedHidden: s.tensor(38), savedScale: s.tensor(39), pool: pool)
-        s.profiler?.stop(55)
+        s.profiler?.stop(57)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 30496, outChannels: 40, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(56)
+        s.profiler?.stop(58)
         // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 144] -> [n, 28, 28, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2029,7 +2049,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(40), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
                 runningMean: s.p + 36352, runningVar: s.p + 36400, workspace: s.ws, pool: pool)
-            s.profiler?.stop(57)
+            s.profiler?.stop(59)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
         if s.options.frozenBlocks > 4 {
@@ -2037,7 +2057,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(36), pixels: 784 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(40), pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(60)
         }
         // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 4 {
@@ -2045,7 +2065,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 784 &* s.n, channels: 40, gamma: s.p + 36256,
                 beta: s.p + 36304, savedMean: s.f + 427328, savedInvStd: s.f + 427368, activation: .identity,
                 output: s.tensor(41), pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(61)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 4 {
@@ -2053,7 +2073,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 36256, beta: s.p + 36304, runningMean: s.p + 36352, runningVar: s.p + 36400, eps: 1e-05,
                 activation: .identity, output: s.tensor(41), scratch: s.f + 427328, pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
     }
 
@@ -2062,7 +2082,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 36448, outChannels: 240, inChannels: 40, into: s.f + 1280)
-        s.profiler?.stop(61)
+        s.profiler?.stop(63)
         // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 40] -> [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2070,7 +2090,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(42), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 427408, savedInvStd: s.f + 427648,
                 runningMean: s.p + 46528, runningVar: s.p + 46768, workspace: s.ws, pool: pool)
-            s.profiler?.stop(62)
+            s.profiler?.stop(64)
         }
         // features.3.1.block.0 frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
@@ -2078,7 +2098,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(41), pixels: 784 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(42), pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(65)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
@@ -2086,13 +2106,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 427408, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 47008, channels: 240, kernel: 5, into: s.f + 428368)
-        s.profiler?.stop(65)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(67)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 46048, beta: s.p + 46288,
@@ -2102,7 +2122,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 427888,
                 depthwiseSavedInvStd: s.f + 428128, depthwiseRunningMean: s.p + 53488,
                 depthwiseRunningVar: s.p + 53728, workspace: s.ws, pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
@@ -2110,7 +2130,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 428368, bias: s.f,
                 activation: .identity, output: s.tensor(44), pool: pool)
-            s.profiler?.stop(67)
+            s.profiler?.stop(69)
         }
         // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
@@ -2118,7 +2138,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 784 &* s.n, channels: 240, gamma: s.p + 53008,
                 beta: s.p + 53248, savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .silu,
                 output: s.tensor(45), pool: pool)
-            s.profiler?.stop(68)
+            s.profiler?.stop(70)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
@@ -2126,7 +2146,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
                 activation: .silu, output: s.tensor(45), scratch: s.f + 427888, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(71)
         }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]
         s.profiler?.start()
@@ -2134,11 +2154,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, reduceBias: s.p + 56368,
             activation: .silu, expandWeights: s.p + 56384, expandBias: s.p + 58784, savedPooled: s.tensor(47),
             savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
-        s.profiler?.stop(70)
+        s.profiler?.stop(72)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 59024, outChannels: 40, inChannels: 240, into: s.f + 1280)
-        s.profiler?.stop(71)
+        s.profiler?.stop(73)
         // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 240] -> [n, 28, 28, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2146,7 +2166,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(50), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
                 runningMean: s.p + 68720, runningVar: s.p + 68768, workspace: s.ws, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
         if s.options.frozenBlocks > 5 {
@@ -2154,7 +2174,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(46), pixels: 784 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(50), pool: pool)
-            s.profiler?.stop(73)
+            s.profiler?.stop(75)
         }
         // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 5 {
@@ -2162,7 +2182,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 784 &* s.n, channels: 40, gamma: s.p + 68624,
                 beta: s.p + 68672, savedMean: s.f + 440368, savedInvStd: s.f + 440408, activation: .identity,
                 output: s.tensor(51), pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(76)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 5 {
@@ -2170,20 +2190,20 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 68624, beta: s.p + 68672, runningMean: s.p + 68720, runningVar: s.p + 68768, eps: 1e-05,
                 activation: .identity, output: s.tensor(51), scratch: s.f + 440368, pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(77)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.tensor(53), random: &random)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(41), branch: s.tensor(51),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 31360, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(77)
+        s.profiler?.stop(79)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
@@ -2191,7 +2211,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 68816, outChannels: 240, inChannels: 40, into: s.f + 1280)
-        s.profiler?.stop(78)
+        s.profiler?.stop(80)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 40] -> [n, 28, 28, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2199,7 +2219,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(54), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 440448, savedInvStd: s.f + 440688,
                 runningMean: s.p + 78896, runningVar: s.p + 79136, workspace: s.ws, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(81)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
         if s.options.frozenBlocks > 6 {
@@ -2207,7 +2227,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(52), pixels: 784 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(54), pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(82)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 28, 28, 240]
         if s.options.frozenBlocks > 6 {
@@ -2215,13 +2235,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 440448, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 79376, channels: 240, kernel: 3, into: s.f + 441408)
-        s.profiler?.stop(82)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(84)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 78416, beta: s.p + 78656,
@@ -2231,7 +2251,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 440928,
                 depthwiseSavedInvStd: s.f + 441168, depthwiseRunningMean: s.p + 82016,
                 depthwiseRunningVar: s.p + 82256, workspace: s.ws, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
         if s.options.frozenBlocks > 6 {
@@ -2239,7 +2259,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 441408, bias: s.f,
                 activation: .identity, output: s.tensor(56), pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(86)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 240]
         if s.options.frozenBlocks <= 6 {
@@ -2247,7 +2267,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 240, gamma: s.p + 81536,
                 beta: s.p + 81776, savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .silu,
                 output: s.tensor(57), pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(87)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 240]
         if s.options.frozenBlocks > 6 {
@@ -2255,7 +2275,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
                 activation: .silu, output: s.tensor(57), scratch: s.f + 440928, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(88)
         }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]
         s.profiler?.start()
@@ -2263,11 +2283,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, reduceBias: s.p + 84896,
             activation: .silu, expandWeights: s.p + 84912, expandBias: s.p + 87312, savedPooled: s.tensor(59),
             savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
-        s.profiler?.stop(87)
+        s.profiler?.stop(89)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [240][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 87552, outChannels: 80, inChannels: 240, into: s.f + 1280)
-        s.profiler?.stop(88)
+        s.profiler?.stop(90)
         // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 240] -> [n, 14, 14, 80]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2275,7 +2295,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(62), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
                 runningMean: s.p + 106912, runningVar: s.p + 106992, workspace: s.ws, pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(91)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
         if s.options.frozenBlocks > 6 {
@@ -2283,7 +2303,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(58), pixels: 196 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(62), pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(92)
         }
         // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 6 {
@@ -2291,7 +2311,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 196 &* s.n, channels: 80, gamma: s.p + 106752,
                 beta: s.p + 106832, savedMean: s.f + 445728, savedInvStd: s.f + 445808, activation: .identity,
                 output: s.tensor(63), pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(93)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 6 {
@@ -2299,7 +2319,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 106752, beta: s.p + 106832, runningMean: s.p + 106912, runningVar: s.p + 106992,
                 eps: 1e-05, activation: .identity, output: s.tensor(63), scratch: s.f + 445728, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
     }
 
@@ -2308,7 +2328,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 107072, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(93)
+        s.profiler?.stop(95)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2316,7 +2336,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(64), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 445888, savedInvStd: s.f + 446368,
                 runningMean: s.p + 146432, runningVar: s.p + 146912, workspace: s.ws, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(96)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
@@ -2324,7 +2344,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(63), pixels: 196 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(64), pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
@@ -2332,13 +2352,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
                 eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 445888, pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(98)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 147392, channels: 480, kernel: 3, into: s.f + 447808)
-        s.profiler?.stop(97)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(99)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 145472, beta: s.p + 145952,
@@ -2348,7 +2368,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 446848,
                 depthwiseSavedInvStd: s.f + 447328, depthwiseRunningMean: s.p + 152672,
                 depthwiseRunningVar: s.p + 153152, workspace: s.ws, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(100)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
@@ -2356,7 +2376,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 447808, bias: s.f,
                 activation: .identity, output: s.tensor(66), pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(101)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
@@ -2364,7 +2384,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 196 &* s.n, channels: 480, gamma: s.p + 151712,
                 beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328, activation: .silu,
                 output: s.tensor(67), pool: pool)
-            s.profiler?.stop(100)
+            s.profiler?.stop(102)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
@@ -2372,7 +2392,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
                 eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 446848, pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(103)
         }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         s.profiler?.start()
@@ -2380,11 +2400,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632, reduceBias: s.p + 163232,
             activation: .silu, expandWeights: s.p + 163264, expandBias: s.p + 172864, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(102)
+        s.profiler?.stop(104)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 173344, outChannels: 80, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(103)
+        s.profiler?.stop(105)
         // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2392,7 +2412,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(72), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
                 runningMean: s.p + 211904, runningVar: s.p + 211984, workspace: s.ws, pool: pool)
-            s.profiler?.stop(104)
+            s.profiler?.stop(106)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
         if s.options.frozenBlocks > 7 {
@@ -2400,7 +2420,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(68), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(72), pool: pool)
-            s.profiler?.stop(105)
+            s.profiler?.stop(107)
         }
         // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 7 {
@@ -2408,7 +2428,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 196 &* s.n, channels: 80, gamma: s.p + 211744,
                 beta: s.p + 211824, savedMean: s.f + 456448, savedInvStd: s.f + 456528, activation: .identity,
                 output: s.tensor(73), pool: pool)
-            s.profiler?.stop(106)
+            s.profiler?.stop(108)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 7 {
@@ -2416,21 +2436,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 211744, beta: s.p + 211824, runningMean: s.p + 211904, runningVar: s.p + 211984,
                 eps: 1e-05, activation: .identity, output: s.tensor(73), scratch: s.f + 456448, pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(109)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(108)
+            s.profiler?.stop(110)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 15680, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(109)
+        s.profiler?.stop(111)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
@@ -2438,7 +2458,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 212064, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(110)
+        s.profiler?.stop(112)
         // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2446,7 +2466,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(76), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 456608, savedInvStd: s.f + 457088,
                 runningMean: s.p + 251424, runningVar: s.p + 251904, workspace: s.ws, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(113)
         }
         // features.4.2.block.0 frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
@@ -2454,7 +2474,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(74), pixels: 196 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(76), pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(114)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
@@ -2462,13 +2482,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 456608, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(115)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 252384, channels: 480, kernel: 3, into: s.f + 458528)
-        s.profiler?.stop(114)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(116)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 250464, beta: s.p + 250944,
@@ -2478,7 +2498,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 457568,
                 depthwiseSavedInvStd: s.f + 458048, depthwiseRunningMean: s.p + 257664,
                 depthwiseRunningVar: s.p + 258144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
@@ -2486,7 +2506,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 458528, bias: s.f,
                 activation: .identity, output: s.tensor(78), pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(118)
         }
         // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
@@ -2494,7 +2514,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 480, gamma: s.p + 256704,
                 beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048, activation: .silu,
                 output: s.tensor(79), pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(119)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
@@ -2502,7 +2522,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
                 eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 457568, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(120)
         }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         s.profiler?.start()
@@ -2510,11 +2530,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624, reduceBias: s.p + 268224,
             activation: .silu, expandWeights: s.p + 268256, expandBias: s.p + 277856, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(119)
+        s.profiler?.stop(121)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 278336, outChannels: 80, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(120)
+        s.profiler?.stop(122)
         // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2522,7 +2542,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(84), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
                 runningMean: s.p + 316896, runningVar: s.p + 316976, workspace: s.ws, pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(123)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
         if s.options.frozenBlocks > 8 {
@@ -2530,7 +2550,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(80), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 8 {
@@ -2538,7 +2558,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 196 &* s.n, channels: 80, gamma: s.p + 316736,
                 beta: s.p + 316816, savedMean: s.f + 467168, savedInvStd: s.f + 467248, activation: .identity,
                 output: s.tensor(85), pool: pool)
-            s.profiler?.stop(123)
+            s.profiler?.stop(125)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 8 {
@@ -2546,21 +2566,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 316736, beta: s.p + 316816, runningMean: s.p + 316896, runningVar: s.p + 316976,
                 eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 467168, pool: pool)
-            s.profiler?.stop(124)
+            s.profiler?.stop(126)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(125)
+            s.profiler?.stop(127)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 15680, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(126)
+        s.profiler?.stop(128)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
@@ -2568,7 +2588,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 317056, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(127)
+        s.profiler?.stop(129)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2576,7 +2596,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(88), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 467328, savedInvStd: s.f + 467808,
                 runningMean: s.p + 356416, runningVar: s.p + 356896, workspace: s.ws, pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(130)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
@@ -2584,7 +2604,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(86), pixels: 196 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(88), pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
@@ -2592,13 +2612,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 467328, pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(132)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 357376, channels: 480, kernel: 5, into: s.f + 469248)
-        s.profiler?.stop(131)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(133)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 355456, beta: s.p + 355936,
@@ -2608,7 +2628,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 468288,
                 depthwiseSavedInvStd: s.f + 468768, depthwiseRunningMean: s.p + 370336,
                 depthwiseRunningVar: s.p + 370816, workspace: s.ws, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
@@ -2616,7 +2636,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 14, width: 14, channels: 480, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 469248, bias: s.f,
                 activation: .identity, output: s.tensor(90), pool: pool)
-            s.profiler?.stop(133)
+            s.profiler?.stop(135)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
@@ -2624,7 +2644,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 196 &* s.n, channels: 480, gamma: s.p + 369376,
                 beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768, activation: .silu,
                 output: s.tensor(91), pool: pool)
-            s.profiler?.stop(134)
+            s.profiler?.stop(136)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
@@ -2632,7 +2652,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 468288, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(137)
         }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         s.profiler?.start()
@@ -2640,11 +2660,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296, reduceBias: s.p + 380896,
             activation: .silu, expandWeights: s.p + 380928, expandBias: s.p + 390528, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(136)
+        s.profiler?.stop(138)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [480][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 391008, outChannels: 112, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(137)
+        s.profiler?.stop(139)
         // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 112]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2652,7 +2672,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(96), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
                 runningMean: s.p + 444992, runningVar: s.p + 445104, workspace: s.ws, pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
         if s.options.frozenBlocks > 9 {
@@ -2660,7 +2680,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(92), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(96), pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(141)
         }
         // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 9 {
@@ -2668,7 +2688,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 196 &* s.n, channels: 112, gamma: s.p + 444768,
                 beta: s.p + 444880, savedMean: s.f + 493248, savedInvStd: s.f + 493360, activation: .identity,
                 output: s.tensor(97), pool: pool)
-            s.profiler?.stop(140)
+            s.profiler?.stop(142)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 9 {
@@ -2676,7 +2696,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 444768, beta: s.p + 444880, runningMean: s.p + 444992, runningVar: s.p + 445104,
                 eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 493248, pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(143)
         }
     }
 
@@ -2685,7 +2705,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 445216, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(142)
+        s.profiler?.stop(144)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2693,7 +2713,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(98), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 493472, savedInvStd: s.f + 494144,
                 runningMean: s.p + 521824, runningVar: s.p + 522496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(145)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
@@ -2701,7 +2721,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(97), pixels: 196 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(98), pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(146)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
@@ -2709,13 +2729,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 493472, pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(147)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 523168, channels: 672, kernel: 5, into: s.f + 496160)
-        s.profiler?.stop(146)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(148)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 520480, beta: s.p + 521152,
@@ -2725,7 +2745,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 494816,
                 depthwiseSavedInvStd: s.f + 495488, depthwiseRunningMean: s.p + 541312,
                 depthwiseRunningVar: s.p + 541984, workspace: s.ws, pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
@@ -2733,7 +2753,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 496160, bias: s.f,
                 activation: .identity, output: s.tensor(100), pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(150)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
@@ -2741,7 +2761,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
                 activation: .silu, output: s.tensor(101), pool: pool)
-            s.profiler?.stop(149)
+            s.profiler?.stop(151)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
@@ -2749,7 +2769,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 494816, pool: pool)
-            s.profiler?.stop(150)
+            s.profiler?.stop(152)
         }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
         s.profiler?.start()
@@ -2757,11 +2777,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656, reduceBias: s.p + 561472,
             activation: .silu, expandWeights: s.p + 561504, expandBias: s.p + 580320, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
-        s.profiler?.stop(151)
+        s.profiler?.stop(153)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 580992, outChannels: 112, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(152)
+        s.profiler?.stop(154)
         // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2769,7 +2789,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(106), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
                 runningMean: s.p + 656480, runningVar: s.p + 656592, workspace: s.ws, pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(155)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
         if s.options.frozenBlocks > 10 {
@@ -2777,7 +2797,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(102), pixels: 196 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(106), pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
         // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 10 {
@@ -2785,7 +2805,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
                 activation: .identity, output: s.tensor(107), pool: pool)
-            s.profiler?.stop(155)
+            s.profiler?.stop(157)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 10 {
@@ -2793,20 +2813,20 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 656256, beta: s.p + 656368, runningMean: s.p + 656480, runningVar: s.p + 656592,
                 eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 529760, pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(158)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.tensor(109), random: &random)
-            s.profiler?.stop(157)
+            s.profiler?.stop(159)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 21952, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(158)
+        s.profiler?.stop(160)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
@@ -2814,7 +2834,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 656704, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(159)
+        s.profiler?.stop(161)
         // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2822,7 +2842,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(110), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
                 runningMean: s.p + 733312, runningVar: s.p + 733984, workspace: s.ws, pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(162)
         }
         // features.5.2.block.0 frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
@@ -2830,7 +2850,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(108), pixels: 196 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(110), pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
@@ -2838,13 +2858,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
                 eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 529984, pool: pool)
-            s.profiler?.stop(162)
+            s.profiler?.stop(164)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 734656, channels: 672, kernel: 5, into: s.f + 532672)
-        s.profiler?.stop(163)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(165)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 731968, beta: s.p + 732640,
@@ -2854,7 +2874,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 531328,
                 depthwiseSavedInvStd: s.f + 532000, depthwiseRunningMean: s.p + 752800,
                 depthwiseRunningVar: s.p + 753472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(166)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
@@ -2862,7 +2882,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 532672, bias: s.f,
                 activation: .identity, output: s.tensor(112), pool: pool)
-            s.profiler?.stop(165)
+            s.profiler?.stop(167)
         }
         // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
@@ -2870,7 +2890,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
                 activation: .silu, output: s.tensor(113), pool: pool)
-            s.profiler?.stop(166)
+            s.profiler?.stop(168)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
@@ -2878,7 +2898,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 531328, pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(169)
         }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
         s.profiler?.start()
@@ -2886,11 +2906,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144, reduceBias: s.p + 772960,
             activation: .silu, expandWeights: s.p + 772992, expandBias: s.p + 791808, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(168)
+        s.profiler?.stop(170)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 792480, outChannels: 112, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(169)
+        s.profiler?.stop(171)
         // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2898,7 +2918,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(118), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
                 runningMean: s.p + 867968, runningVar: s.p + 868080, workspace: s.ws, pool: pool)
-            s.profiler?.stop(170)
+            s.profiler?.stop(172)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
         if s.options.frozenBlocks > 11 {
@@ -2906,7 +2926,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(114), pixels: 196 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(118), pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(173)
         }
         // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 11 {
@@ -2914,7 +2934,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
                 activation: .identity, output: s.tensor(119), pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(174)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 11 {
@@ -2922,20 +2942,20 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 867744, beta: s.p + 867856, runningMean: s.p + 867968, runningVar: s.p + 868080,
                 eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 566272, pool: pool)
-            s.profiler?.stop(173)
+            s.profiler?.stop(175)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.tensor(121), random: &random)
-            s.profiler?.stop(174)
+            s.profiler?.stop(176)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 21952, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(175)
+        s.profiler?.stop(177)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
@@ -2943,7 +2963,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 868192, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(176)
+        s.profiler?.stop(178)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2951,7 +2971,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(122), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
                 runningMean: s.p + 944800, runningVar: s.p + 945472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(179)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks > 12 {
@@ -2959,7 +2979,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(120), pixels: 196 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(122), pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 14, 14, 672]
         if s.options.frozenBlocks > 12 {
@@ -2967,13 +2987,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 566496, pool: pool)
-            s.profiler?.stop(179)
+            s.profiler?.stop(181)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 946144, channels: 672, kernel: 5, into: s.f + 569184)
-        s.profiler?.stop(180)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(182)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 943456, beta: s.p + 944128,
@@ -2983,7 +3003,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 567840,
                 depthwiseSavedInvStd: s.f + 568512, depthwiseRunningMean: s.p + 964288,
                 depthwiseRunningVar: s.p + 964960, workspace: s.ws, pool: pool)
-            s.profiler?.stop(181)
+            s.profiler?.stop(183)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
         if s.options.frozenBlocks > 12 {
@@ -2991,7 +3011,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 569184, bias: s.f,
                 activation: .identity, output: s.tensor(124), pool: pool)
-            s.profiler?.stop(182)
+            s.profiler?.stop(184)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 672]
         if s.options.frozenBlocks <= 12 {
@@ -2999,7 +3019,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 49 &* s.n, channels: 672, gamma: s.p + 962944,
                 beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512, activation: .silu,
                 output: s.tensor(125), pool: pool)
-            s.profiler?.stop(183)
+            s.profiler?.stop(185)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 672]
         if s.options.frozenBlocks > 12 {
@@ -3007,7 +3027,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 567840, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(186)
         }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]
         s.profiler?.start()
@@ -3015,11 +3035,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, reduceBias: s.p + 984448,
             activation: .silu, expandWeights: s.p + 984480, expandBias: s.p + 1003296, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(185)
+        s.profiler?.stop(187)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [672][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1003968, outChannels: 192, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(186)
+        s.profiler?.stop(188)
         // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 672] -> [n, 7, 7, 192]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3027,7 +3047,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(130), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
                 runningMean: s.p + 1133376, runningVar: s.p + 1133568, workspace: s.ws, pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(189)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
         if s.options.frozenBlocks > 12 {
@@ -3035,7 +3055,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(126), pixels: 49 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(130), pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(190)
         }
         // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 12 {
@@ -3043,7 +3063,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
                 activation: .identity, output: s.tensor(131), pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(191)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 12 {
@@ -3051,7 +3071,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1132992, beta: s.p + 1133184, runningMean: s.p + 1133376, runningVar: s.p + 1133568,
                 eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 602784, pool: pool)
-            s.profiler?.stop(190)
+            s.profiler?.stop(192)
         }
     }
 
@@ -3060,7 +3080,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1133760, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(191)
+        s.profiler?.stop(193)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3068,7 +3088,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(132), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
                 runningMean: s.p + 1357248, runningVar: s.p + 1358400, workspace: s.ws, pool: pool)
-            s.profiler?.stop(192)
+            s.profiler?.stop(194)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
@@ -3076,7 +3096,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(131), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(132), pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(195)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
@@ -3084,13 +3104,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
                 eps: 1e-05, activation: .silu, output: s.tensor(133), scratch: s.f + 603168, pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(196)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1359552, channels: 1152, kernel: 5, into: s.f + 607776)
-        s.profiler?.stop(195)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(197)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 1354944,
@@ -3100,7 +3120,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 depthwiseOutput: s.tensor(134), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 605472, depthwiseSavedInvStd: s.f + 606624,
                 depthwiseRunningMean: s.p + 1390656, depthwiseRunningVar: s.p + 1391808, workspace: s.ws, pool: pool)
-            s.profiler?.stop(196)
+            s.profiler?.stop(198)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
@@ -3108,7 +3128,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 607776, bias: s.f,
                 activation: .identity, output: s.tensor(134), pool: pool)
-            s.profiler?.stop(197)
+            s.profiler?.stop(199)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
@@ -3116,7 +3136,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
                 activation: .silu, output: s.tensor(135), pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(200)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
@@ -3124,7 +3144,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 605472, pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(201)
         }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -3132,11 +3152,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960, reduceBias: s.p + 1448256,
             activation: .silu, expandWeights: s.p + 1448304, expandBias: s.p + 1503600, savedPooled: s.tensor(137),
             savedHidden: s.tensor(138), savedScale: s.tensor(139), pool: pool)
-        s.profiler?.stop(200)
+        s.profiler?.stop(202)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1504752, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(201)
+        s.profiler?.stop(203)
         // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3144,7 +3164,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(140), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 665376, savedInvStd: s.f + 665568,
                 runningMean: s.p + 1726320, runningVar: s.p + 1726512, workspace: s.ws, pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(204)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks > 13 {
@@ -3152,7 +3172,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(136), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(140), pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(205)
         }
         // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 13 {
@@ -3160,7 +3180,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 665376, savedInvStd: s.f + 665568,
                 activation: .identity, output: s.tensor(141), pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(206)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 13 {
@@ -3168,21 +3188,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1725936, beta: s.p + 1726128, runningMean: s.p + 1726320, runningVar: s.p + 1726512,
                 eps: 1e-05, activation: .identity, output: s.tensor(141), scratch: s.f + 665376, pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(207)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002, into: s.tensor(143),
                 random: &random)
-            s.profiler?.stop(206)
+            s.profiler?.stop(208)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(131), branch: s.tensor(141),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(143) : nil, batch: s.n,
             perImage: 9408, output: s.tensor(142), pool: pool)
-        s.profiler?.stop(207)
+        s.profiler?.stop(209)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -3190,7 +3210,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1726704, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(208)
+        s.profiler?.stop(210)
         // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3198,7 +3218,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(144), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
                 runningMean: s.p + 1950192, runningVar: s.p + 1951344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(211)
         }
         // features.6.2.block.0 frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
@@ -3206,7 +3226,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(142), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(144), pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(212)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
@@ -3214,13 +3234,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
                 eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 665760, pool: pool)
-            s.profiler?.stop(211)
+            s.profiler?.stop(213)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1952496, channels: 1152, kernel: 5, into: s.f + 670368)
-        s.profiler?.stop(212)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(214)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(144), gamma: s.p + 1947888,
@@ -3230,7 +3250,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 depthwiseOutput: s.tensor(146), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 668064, depthwiseSavedInvStd: s.f + 669216,
                 depthwiseRunningMean: s.p + 1983600, depthwiseRunningVar: s.p + 1984752, workspace: s.ws, pool: pool)
-            s.profiler?.stop(213)
+            s.profiler?.stop(215)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
@@ -3238,7 +3258,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 670368, bias: s.f,
                 activation: .identity, output: s.tensor(146), pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(216)
         }
         // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
@@ -3246,7 +3266,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
                 activation: .silu, output: s.tensor(147), pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(217)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
@@ -3254,7 +3274,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 668064, pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(218)
         }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -3262,11 +3282,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904, reduceBias: s.p + 2041200,
             activation: .silu, expandWeights: s.p + 2041248, expandBias: s.p + 2096544, savedPooled: s.tensor(149),
             savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
-        s.profiler?.stop(217)
+        s.profiler?.stop(219)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2097696, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(218)
+        s.profiler?.stop(220)
         // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3274,7 +3294,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(152), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 727968, savedInvStd: s.f + 728160,
                 runningMean: s.p + 2319264, runningVar: s.p + 2319456, workspace: s.ws, pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(221)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks > 14 {
@@ -3282,7 +3302,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(148), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(152), pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(222)
         }
         // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 14 {
@@ -3290,7 +3310,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 727968, savedInvStd: s.f + 728160,
                 activation: .identity, output: s.tensor(153), pool: pool)
-            s.profiler?.stop(221)
+            s.profiler?.stop(223)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 14 {
@@ -3298,20 +3318,20 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2318880, beta: s.p + 2319072, runningMean: s.p + 2319264, runningVar: s.p + 2319456,
                 eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 727968, pool: pool)
-            s.profiler?.stop(222)
+            s.profiler?.stop(224)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.tensor(155), random: &random)
-            s.profiler?.stop(223)
+            s.profiler?.stop(225)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(142), branch: s.tensor(153),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 9408, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(224)
+        s.profiler?.stop(226)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -3319,7 +3339,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2319648, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(225)
+        s.profiler?.stop(227)
         // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3327,7 +3347,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(156), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
                 runningMean: s.p + 2543136, runningVar: s.p + 2544288, workspace: s.ws, pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(228)
         }
         // features.6.3.block.0 frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
@@ -3335,7 +3355,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(154), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(156), pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
@@ -3343,13 +3363,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
                 eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 728352, pool: pool)
-            s.profiler?.stop(228)
+            s.profiler?.stop(230)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2545440, channels: 1152, kernel: 5, into: s.f + 732960)
-        s.profiler?.stop(229)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(231)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 2540832,
@@ -3359,7 +3379,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 depthwiseOutput: s.tensor(158), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 730656, depthwiseSavedInvStd: s.f + 731808,
                 depthwiseRunningMean: s.p + 2576544, depthwiseRunningVar: s.p + 2577696, workspace: s.ws, pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(232)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
@@ -3367,7 +3387,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 732960, bias: s.f,
                 activation: .identity, output: s.tensor(158), pool: pool)
-            s.profiler?.stop(231)
+            s.profiler?.stop(233)
         }
         // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
@@ -3375,7 +3395,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
                 activation: .silu, output: s.tensor(159), pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(234)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
@@ -3383,7 +3403,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 730656, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(235)
         }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -3391,11 +3411,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848, reduceBias: s.p + 2634144,
             activation: .silu, expandWeights: s.p + 2634192, expandBias: s.p + 2689488, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
-        s.profiler?.stop(234)
+        s.profiler?.stop(236)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2690640, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(235)
+        s.profiler?.stop(237)
         // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3403,7 +3423,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(164), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
                 runningMean: s.p + 2912208, runningVar: s.p + 2912400, workspace: s.ws, pool: pool)
-            s.profiler?.stop(236)
+            s.profiler?.stop(238)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks > 15 {
@@ -3411,7 +3431,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(160), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(164), pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(239)
         }
         // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 15 {
@@ -3419,7 +3439,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
                 activation: .identity, output: s.tensor(165), pool: pool)
-            s.profiler?.stop(238)
+            s.profiler?.stop(240)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 15 {
@@ -3427,21 +3447,21 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2911824, beta: s.p + 2912016, runningMean: s.p + 2912208, runningVar: s.p + 2912400,
                 eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 790560, pool: pool)
-            s.profiler?.stop(239)
+            s.profiler?.stop(241)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002, into: s.tensor(167),
                 random: &random)
-            s.profiler?.stop(240)
+            s.profiler?.stop(242)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(154), branch: s.tensor(165),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 9408, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(241)
+        s.profiler?.stop(243)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
@@ -3449,7 +3469,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2912592, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(242)
+        s.profiler?.stop(244)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3457,7 +3477,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(168), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
                 runningMean: s.p + 3136080, runningVar: s.p + 3137232, workspace: s.ws, pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(245)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
@@ -3465,7 +3485,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(166), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(168), pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(246)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
@@ -3473,13 +3493,13 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
                 eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 790944, pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(247)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3138384, channels: 1152, kernel: 3, into: s.f + 795552)
-        s.profiler?.stop(246)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(248)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 3133776,
@@ -3489,7 +3509,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 depthwiseOutput: s.tensor(170), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 793248, depthwiseSavedInvStd: s.f + 794400,
                 depthwiseRunningMean: s.p + 3151056, depthwiseRunningVar: s.p + 3152208, workspace: s.ws, pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(249)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
@@ -3497,7 +3517,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 795552, bias: s.f,
                 activation: .identity, output: s.tensor(170), pool: pool)
-            s.profiler?.stop(248)
+            s.profiler?.stop(250)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
@@ -3505,7 +3525,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
                 activation: .silu, output: s.tensor(171), pool: pool)
-            s.profiler?.stop(249)
+            s.profiler?.stop(251)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
@@ -3513,7 +3533,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, runningMean: s.p + 3151056, runningVar: s.p + 3152208,
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 793248, pool: pool)
-            s.profiler?.stop(250)
+            s.profiler?.stop(252)
         }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         s.profiler?.start()
@@ -3521,11 +3541,11 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360, reduceBias: s.p + 3208656,
             activation: .silu, expandWeights: s.p + 3208704, expandBias: s.p + 3264000, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
-        s.profiler?.stop(251)
+        s.profiler?.stop(253)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1152][320]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3265152, outChannels: 320, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(252)
+        s.profiler?.stop(254)
         // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3533,7 +3553,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 320, output: s.tensor(176), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 816288, savedInvStd: s.f + 816608,
                 runningMean: s.p + 3634432, runningVar: s.p + 3634752, workspace: s.ws, pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(255)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         if s.options.frozenBlocks > 16 {
@@ -3541,7 +3561,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(172), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
                 output: s.tensor(176), pool: pool)
-            s.profiler?.stop(254)
+            s.profiler?.stop(256)
         }
         // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks <= 16 {
@@ -3549,7 +3569,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 816288, savedInvStd: s.f + 816608,
                 activation: .identity, output: s.tensor(177), pool: pool)
-            s.profiler?.stop(255)
+            s.profiler?.stop(257)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks > 16 {
@@ -3557,7 +3577,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 3633792, beta: s.p + 3634112, runningMean: s.p + 3634432, runningVar: s.p + 3634752,
                 eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 816288, pool: pool)
-            s.profiler?.stop(256)
+            s.profiler?.stop(258)
         }
     }
 
@@ -3566,7 +3586,7 @@ public final class EfficientNetB0Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [320][1280]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3635072, outChannels: 1280, inChannels: 320, into: s.f + 1280)
-        s.profiler?.stop(257)
+        s.profiler?.stop(259)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3574,7 +3594,7 @@ public final class EfficientNetB0Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, output: s.tensor(178), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 816928, savedInvStd: s.f + 818208,
                 runningMean: s.p + 4047232, runningVar: s.p + 4048512, workspace: s.ws, pool: pool)
-            s.profiler?.stop(258)
+            s.profiler?.stop(260)
         }
         // features.8 frozen: head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         if s.options.frozenBlocks > 17 {
@@ -3582,7 +3602,7 @@ public final class EfficientNetB0Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(177), pixels: 49 &* s.n, inChannels: 320,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
                 output: s.tensor(178), pool: pool)
-            s.profiler?.stop(259)
+            s.profiler?.stop(261)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 7, 7, 1280]
         if s.options.frozenBlocks <= 17 {
@@ -3590,7 +3610,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(178), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 816928, savedInvStd: s.f + 818208,
                 activation: .silu, output: s.tensor(179), pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(262)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 7, 7, 1280]
         if s.options.frozenBlocks > 17 {
@@ -3598,7 +3618,7 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 4044672, beta: s.p + 4045952, runningMean: s.p + 4047232, runningVar: s.p + 4048512,
                 eps: 1e-05, activation: .silu, output: s.tensor(179), scratch: s.f + 816928, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(263)
         }
     }
 
@@ -3608,26 +3628,26 @@ public final class EfficientNetB0Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(179), batch: s.n, pixels: 49, channels: 1280, output: s.tensor(180),
             pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(264)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(180), output: s.tensor(182), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.2 : 0, mask: s.tensor(181), random: &random)
-        s.profiler?.stop(263)
+        s.profiler?.stop(265)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(182), batch: s.n, inFeatures: 1280, weights: s.p + 4049792, bias: s.p + 5329792,
             outFeatures: 1000, output: s.tensor(183), pool: pool)
-        s.profiler?.stop(264)
+        s.profiler?.stop(266)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(183), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(184))
-        s.profiler?.stop(265)
+        s.profiler?.stop(267)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(183), count: 1000 &* s.n)
-        s.profiler?.stop(266)
+        s.profiler?.stop(268)
     }
 
     /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
@@ -3637,17 +3657,17 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(184), input: s.tensor(182), weights: s.p + 4049792,
             batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(185), gradWeights: s.g + 4049792,
             gradBias: s.g + 5329792, pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(269)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(185), mask: s.tensor(181), count: 1280 &* s.n,
             gradInput: s.tensor(186))
-        s.profiler?.stop(268)
+        s.profiler?.stop(270)
         // avgpool backward: spread each channel's gradient over the 49 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(186), batch: s.n, pixels: 49, channels: 1280,
             gradInput: s.tensor(187), pool: pool)
-        s.profiler?.stop(269)
+        s.profiler?.stop(271)
     }
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
@@ -3658,7 +3678,7 @@ public final class EfficientNetB0Training: TrainableModel {
             channels: 1280, gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 816928,
             savedInvStd: s.f + 818208, activation: .silu, gradGamma: s.g + 4044672, gradBeta: s.g + 4045952,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(270)
+        s.profiler?.stop(272)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(187), preActivation: s.tensor(178),
@@ -3666,7 +3686,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(177), weights: s.p + 3635072,
             pixels: 49 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(188),
             gradWeights: s.g + 3635072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(271)
+        s.profiler?.stop(273)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
@@ -3677,14 +3697,14 @@ public final class EfficientNetB0Training: TrainableModel {
             channels: 320, gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 816288,
             savedInvStd: s.f + 816608, activation: .identity, gradGamma: s.g + 3633792, gradBeta: s.g + 3634112,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(272)
+        s.profiler?.stop(274)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
                 activation: .silu, output: s.tensor(191), pool: pool)
-            s.profiler?.stop(273)
+            s.profiler?.stop(275)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -3692,14 +3712,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3148752, beta: s.p + 3149904, runningMean: s.p + 3151056, runningVar: s.p + 3152208,
                 eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 793248, pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(276)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(191), savedScale: s.tensor(175), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(190), pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(277)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
         s.profiler?.start()
@@ -3708,7 +3728,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(190), weights: s.p + 3265152,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(189),
             gradWeights: s.g + 3265152, workspace: s.ws, pool: pool)
-        s.profiler?.stop(276)
+        s.profiler?.stop(278)
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(189), seInput: s.tensor(191), batch: s.n,
@@ -3719,14 +3739,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
             activation: .silu, gradGamma: s.g + 3148752, gradBeta: s.g + 3149904, reductions: s.f + 410880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(279)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
                 activation: .silu, output: s.tensor(193), pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(280)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -3734,12 +3754,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 790944, pool: pool)
-            s.profiler?.stop(279)
+            s.profiler?.stop(281)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 805920, count: 10368)
-        s.profiler?.stop(280)
+        s.profiler?.stop(282)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(189), preActivation: s.tensor(170),
@@ -3747,18 +3767,18 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(193), batch: s.n, height: 7, width: 7,
             channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
             weights: s.f + 795552, gradInput: s.tensor(192), gradWeights: s.f + 805920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(281)
+        s.profiler?.stop(283)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 805920, channels: 1152, kernel: 3, into: s.g + 3138384)
-        s.profiler?.stop(282)
+        s.profiler?.stop(284)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(192), input: s.tensor(168), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 790944,
             savedInvStd: s.f + 792096, activation: .silu, gradGamma: s.g + 3133776, gradBeta: s.g + 3134928,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(285)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(192), preActivation: s.tensor(168),
@@ -3766,7 +3786,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(166), weights: s.p + 2912592,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(194),
             gradWeights: s.g + 2912592, workspace: s.ws, pool: pool)
-        s.profiler?.stop(284)
+        s.profiler?.stop(286)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -3776,21 +3796,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(194),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(195), pool: pool)
-        s.profiler?.stop(285)
+        s.profiler?.stop(287)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(195), input: s.tensor(164), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 790560,
             savedInvStd: s.f + 790752, activation: .identity, gradGamma: s.g + 2911824, gradBeta: s.g + 2912016,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(286)
+        s.profiler?.stop(288)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
                 activation: .silu, output: s.tensor(198), pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(289)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -3798,14 +3818,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
                 eps: 1e-05, activation: .silu, output: s.tensor(198), scratch: s.f + 730656, pool: pool)
-            s.profiler?.stop(288)
+            s.profiler?.stop(290)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(198), savedScale: s.tensor(163), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(197), pool: pool)
-            s.profiler?.stop(289)
+            s.profiler?.stop(291)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
@@ -3814,7 +3834,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(197), weights: s.p + 2690640,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(196),
             gradWeights: s.g + 2690640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(290)
+        s.profiler?.stop(292)
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(196), seInput: s.tensor(198), batch: s.n,
@@ -3825,14 +3845,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
             activation: .silu, gradGamma: s.g + 2574240, gradBeta: s.g + 2575392, reductions: s.f + 410880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(291)
+        s.profiler?.stop(293)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
                 activation: .silu, output: s.tensor(200), pool: pool)
-            s.profiler?.stop(292)
+            s.profiler?.stop(294)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -3840,12 +3860,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
                 eps: 1e-05, activation: .silu, output: s.tensor(200), scratch: s.f + 728352, pool: pool)
-            s.profiler?.stop(293)
+            s.profiler?.stop(295)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 761760, count: 28800)
-        s.profiler?.stop(294)
+        s.profiler?.stop(296)
         // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(196), preActivation: s.tensor(158),
@@ -3853,18 +3873,18 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(200), batch: s.n, height: 7, width: 7,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: s.f + 732960, gradInput: s.tensor(199), gradWeights: s.f + 761760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(295)
+        s.profiler?.stop(297)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 761760, channels: 1152, kernel: 5, into: s.g + 2545440)
-        s.profiler?.stop(296)
+        s.profiler?.stop(298)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(199), input: s.tensor(156), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 728352,
             savedInvStd: s.f + 729504, activation: .silu, gradGamma: s.g + 2540832, gradBeta: s.g + 2541984,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(299)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(199), preActivation: s.tensor(156),
@@ -3872,11 +3892,11 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(154), weights: s.p + 2319648,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(201),
             gradWeights: s.g + 2319648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(298)
+        s.profiler?.stop(300)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(201), s.tensor(194), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(299)
+        s.profiler?.stop(301)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -3886,21 +3906,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(201),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(202), pool: pool)
-        s.profiler?.stop(300)
+        s.profiler?.stop(302)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(202), input: s.tensor(152), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 727968,
             savedInvStd: s.f + 728160, activation: .identity, gradGamma: s.g + 2318880, gradBeta: s.g + 2319072,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(301)
+        s.profiler?.stop(303)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
                 activation: .silu, output: s.tensor(205), pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(304)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -3908,14 +3928,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 668064, pool: pool)
-            s.profiler?.stop(303)
+            s.profiler?.stop(305)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(205), savedScale: s.tensor(151), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(204), pool: pool)
-            s.profiler?.stop(304)
+            s.profiler?.stop(306)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
@@ -3924,7 +3944,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(204), weights: s.p + 2097696,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(203),
             gradWeights: s.g + 2097696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(305)
+        s.profiler?.stop(307)
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(203), seInput: s.tensor(205), batch: s.n,
@@ -3935,14 +3955,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
             activation: .silu, gradGamma: s.g + 1981296, gradBeta: s.g + 1982448, reductions: s.f + 410880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(306)
+        s.profiler?.stop(308)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
                 activation: .silu, output: s.tensor(207), pool: pool)
-            s.profiler?.stop(307)
+            s.profiler?.stop(309)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -3950,12 +3970,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
                 eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 665760, pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(310)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 699168, count: 28800)
-        s.profiler?.stop(309)
+        s.profiler?.stop(311)
         // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(203), preActivation: s.tensor(146),
@@ -3963,18 +3983,18 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(207), batch: s.n, height: 7, width: 7,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: s.f + 670368, gradInput: s.tensor(206), gradWeights: s.f + 699168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(310)
+        s.profiler?.stop(312)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 699168, channels: 1152, kernel: 5, into: s.g + 1952496)
-        s.profiler?.stop(311)
+        s.profiler?.stop(313)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(206), input: s.tensor(144), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 665760,
             savedInvStd: s.f + 666912, activation: .silu, gradGamma: s.g + 1947888, gradBeta: s.g + 1949040,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(312)
+        s.profiler?.stop(314)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(206), preActivation: s.tensor(144),
@@ -3982,11 +4002,11 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(142), weights: s.p + 1726704,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(208),
             gradWeights: s.g + 1726704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(315)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(208), s.tensor(201), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(314)
+        s.profiler?.stop(316)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -3996,21 +4016,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(208),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(143) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(209), pool: pool)
-        s.profiler?.stop(315)
+        s.profiler?.stop(317)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(209), input: s.tensor(140), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 665376,
             savedInvStd: s.f + 665568, activation: .identity, gradGamma: s.g + 1725936, gradBeta: s.g + 1726128,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(316)
+        s.profiler?.stop(318)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
                 activation: .silu, output: s.tensor(212), pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(319)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -4018,14 +4038,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
                 eps: 1e-05, activation: .silu, output: s.tensor(212), scratch: s.f + 605472, pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(320)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(212), savedScale: s.tensor(139), batch: s.n, pixels: 49,
                 channels: 1152, output: s.tensor(211), pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(321)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
@@ -4034,7 +4054,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(211), weights: s.p + 1504752,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(210),
             gradWeights: s.g + 1504752, workspace: s.ws, pool: pool)
-        s.profiler?.stop(320)
+        s.profiler?.stop(322)
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(210), seInput: s.tensor(212), batch: s.n,
@@ -4045,14 +4065,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
             activation: .silu, gradGamma: s.g + 1388352, gradBeta: s.g + 1389504, reductions: s.f + 410880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(321)
+        s.profiler?.stop(323)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
                 activation: .silu, output: s.tensor(214), pool: pool)
-            s.profiler?.stop(322)
+            s.profiler?.stop(324)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -4060,12 +4080,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
                 eps: 1e-05, activation: .silu, output: s.tensor(214), scratch: s.f + 603168, pool: pool)
-            s.profiler?.stop(323)
+            s.profiler?.stop(325)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 636576, count: 28800)
-        s.profiler?.stop(324)
+        s.profiler?.stop(326)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(210), preActivation: s.tensor(134),
@@ -4073,18 +4093,18 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(214), batch: s.n, height: 7, width: 7,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: s.f + 607776, gradInput: s.tensor(213), gradWeights: s.f + 636576, workspace: s.ws, pool: pool)
-        s.profiler?.stop(325)
+        s.profiler?.stop(327)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 636576, channels: 1152, kernel: 5, into: s.g + 1359552)
-        s.profiler?.stop(326)
+        s.profiler?.stop(328)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(213), input: s.tensor(132), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 603168,
             savedInvStd: s.f + 604320, activation: .silu, gradGamma: s.g + 1354944, gradBeta: s.g + 1356096,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(327)
+        s.profiler?.stop(329)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(213), preActivation: s.tensor(132),
@@ -4092,11 +4112,11 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(131), weights: s.p + 1133760,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(215),
             gradWeights: s.g + 1133760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(328)
+        s.profiler?.stop(330)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(215), s.tensor(208), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(329)
+        s.profiler?.stop(331)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
@@ -4107,14 +4127,14 @@ public final class EfficientNetB0Training: TrainableModel {
             channels: 192, gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 602784,
             savedInvStd: s.f + 602976, activation: .identity, gradGamma: s.g + 1132992, gradBeta: s.g + 1133184,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(330)
+        s.profiler?.stop(332)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 49 &* s.n, channels: 672, gamma: s.p + 962944,
                 beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512, activation: .silu,
                 output: s.tensor(218), pool: pool)
-            s.profiler?.stop(331)
+            s.profiler?.stop(333)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -4122,14 +4142,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
                 eps: 1e-05, activation: .silu, output: s.tensor(218), scratch: s.f + 567840, pool: pool)
-            s.profiler?.stop(332)
+            s.profiler?.stop(334)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(218), savedScale: s.tensor(129), batch: s.n, pixels: 49,
                 channels: 672, output: s.tensor(217), pool: pool)
-            s.profiler?.stop(333)
+            s.profiler?.stop(335)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
         s.profiler?.start()
@@ -4138,7 +4158,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(217), weights: s.p + 1003968,
             pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(216), gradWeights: s.g + 1003968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(334)
+        s.profiler?.stop(336)
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(216), seInput: s.tensor(218), batch: s.n,
@@ -4149,14 +4169,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 567840, savedInvStd: s.f + 568512,
             activation: .silu, gradGamma: s.g + 962944, gradBeta: s.g + 963616, reductions: s.f + 410880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(335)
+        s.profiler?.stop(337)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
                 activation: .silu, output: s.tensor(220), pool: pool)
-            s.profiler?.stop(336)
+            s.profiler?.stop(338)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -4164,12 +4184,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
                 eps: 1e-05, activation: .silu, output: s.tensor(220), scratch: s.f + 566496, pool: pool)
-            s.profiler?.stop(337)
+            s.profiler?.stop(339)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 585984, count: 16800)
-        s.profiler?.stop(338)
+        s.profiler?.stop(340)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(216), preActivation: s.tensor(124),
@@ -4177,17 +4197,17 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(220), batch: s.n, height: 14, width: 14,
             channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: s.f + 569184, gradInput: s.tensor(219), gradWeights: s.f + 585984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(339)
+        s.profiler?.stop(341)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 585984, channels: 672, kernel: 5, into: s.g + 946144)
-        s.profiler?.stop(340)
+        s.profiler?.stop(342)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(219), input: s.tensor(122), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
             activation: .silu, gradGamma: s.g + 943456, gradBeta: s.g + 944128, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(341)
+        s.profiler?.stop(343)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(219), preActivation: s.tensor(122),
@@ -4195,7 +4215,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(120), weights: s.p + 868192,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(221), gradWeights: s.g + 868192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(342)
+        s.profiler?.stop(344)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
@@ -4205,21 +4225,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(221),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 21952, gradBranch: s.tensor(222), pool: pool)
-        s.profiler?.stop(343)
+        s.profiler?.stop(345)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(222), input: s.tensor(118), pixels: 196 &* s.n,
             channels: 112, gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
             activation: .identity, gradGamma: s.g + 867744, gradBeta: s.g + 867856, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(344)
+        s.profiler?.stop(346)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
                 activation: .silu, output: s.tensor(225), pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(347)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -4227,14 +4247,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
                 eps: 1e-05, activation: .silu, output: s.tensor(225), scratch: s.f + 531328, pool: pool)
-            s.profiler?.stop(346)
+            s.profiler?.stop(348)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(225), savedScale: s.tensor(117), batch: s.n,
                 pixels: 196, channels: 672, output: s.tensor(224), pool: pool)
-            s.profiler?.stop(347)
+            s.profiler?.stop(349)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
@@ -4243,7 +4263,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(224), weights: s.p + 792480,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(223), gradWeights: s.g + 792480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(350)
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(223), seInput: s.tensor(225), batch: s.n,
@@ -4254,14 +4274,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
             activation: .silu, gradGamma: s.g + 751456, gradBeta: s.g + 752128, reductions: s.f + 410880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(349)
+        s.profiler?.stop(351)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
                 activation: .silu, output: s.tensor(227), pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(352)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -4269,12 +4289,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
                 eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 529984, pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(353)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 549472, count: 16800)
-        s.profiler?.stop(352)
+        s.profiler?.stop(354)
         // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(223), preActivation: s.tensor(112),
@@ -4282,17 +4302,17 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(227), batch: s.n, height: 14, width: 14,
             channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: s.f + 532672, gradInput: s.tensor(226), gradWeights: s.f + 549472, workspace: s.ws, pool: pool)
-        s.profiler?.stop(353)
+        s.profiler?.stop(355)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 549472, channels: 672, kernel: 5, into: s.g + 734656)
-        s.profiler?.stop(354)
+        s.profiler?.stop(356)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(226), input: s.tensor(110), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
             activation: .silu, gradGamma: s.g + 731968, gradBeta: s.g + 732640, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(355)
+        s.profiler?.stop(357)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(226), preActivation: s.tensor(110),
@@ -4300,11 +4320,11 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(108), weights: s.p + 656704,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(228), gradWeights: s.g + 656704,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(356)
+        s.profiler?.stop(358)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(228), s.tensor(221), count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(357)
+        s.profiler?.stop(359)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
@@ -4314,21 +4334,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(228),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 21952, gradBranch: s.tensor(229), pool: pool)
-        s.profiler?.stop(358)
+        s.profiler?.stop(360)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(229), input: s.tensor(106), pixels: 196 &* s.n,
             channels: 112, gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
             activation: .identity, gradGamma: s.g + 656256, gradBeta: s.g + 656368, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(359)
+        s.profiler?.stop(361)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
                 activation: .silu, output: s.tensor(232), pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(362)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -4336,14 +4356,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
                 eps: 1e-05, activation: .silu, output: s.tensor(232), scratch: s.f + 494816, pool: pool)
-            s.profiler?.stop(361)
+            s.profiler?.stop(363)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(232), savedScale: s.tensor(105), batch: s.n,
                 pixels: 196, channels: 672, output: s.tensor(231), pool: pool)
-            s.profiler?.stop(362)
+            s.profiler?.stop(364)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
@@ -4352,7 +4372,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(231), weights: s.p + 580992,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(230), gradWeights: s.g + 580992,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(365)
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(230), seInput: s.tensor(232), batch: s.n,
@@ -4363,14 +4383,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
             activation: .silu, gradGamma: s.g + 539968, gradBeta: s.g + 540640, reductions: s.f + 410880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(364)
+        s.profiler?.stop(366)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 196 &* s.n, channels: 672, gamma: s.p + 520480,
                 beta: s.p + 521152, savedMean: s.f + 493472, savedInvStd: s.f + 494144, activation: .silu,
                 output: s.tensor(234), pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(367)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -4378,12 +4398,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
                 eps: 1e-05, activation: .silu, output: s.tensor(234), scratch: s.f + 493472, pool: pool)
-            s.profiler?.stop(366)
+            s.profiler?.stop(368)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 512960, count: 16800)
-        s.profiler?.stop(367)
+        s.profiler?.stop(369)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(230), preActivation: s.tensor(100),
@@ -4391,17 +4411,17 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(234), batch: s.n, height: 14, width: 14,
             channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: s.f + 496160, gradInput: s.tensor(233), gradWeights: s.f + 512960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(368)
+        s.profiler?.stop(370)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 512960, channels: 672, kernel: 5, into: s.g + 523168)
-        s.profiler?.stop(369)
+        s.profiler?.stop(371)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(233), input: s.tensor(98), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 493472, savedInvStd: s.f + 494144,
             activation: .silu, gradGamma: s.g + 520480, gradBeta: s.g + 521152, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(370)
+        s.profiler?.stop(372)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(233), preActivation: s.tensor(98),
@@ -4409,11 +4429,11 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(97), weights: s.p + 445216,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(235), gradWeights: s.g + 445216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(373)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(235), s.tensor(228), count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(372)
+        s.profiler?.stop(374)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
@@ -4424,14 +4444,14 @@ public final class EfficientNetB0Training: TrainableModel {
             channels: 112, gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
             activation: .identity, gradGamma: s.g + 444768, gradBeta: s.g + 444880, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(373)
+        s.profiler?.stop(375)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 196 &* s.n, channels: 480, gamma: s.p + 369376,
                 beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768, activation: .silu,
                 output: s.tensor(238), pool: pool)
-            s.profiler?.stop(374)
+            s.profiler?.stop(376)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -4439,14 +4459,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
                 eps: 1e-05, activation: .silu, output: s.tensor(238), scratch: s.f + 468288, pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(377)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(238), savedScale: s.tensor(95), batch: s.n, pixels: 196,
                 channels: 480, output: s.tensor(237), pool: pool)
-            s.profiler?.stop(376)
+            s.profiler?.stop(378)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
         s.profiler?.start()
@@ -4455,7 +4475,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(237), weights: s.p + 391008,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(236), gradWeights: s.g + 391008,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(379)
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(236), seInput: s.tensor(238), batch: s.n,
@@ -4466,14 +4486,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 468288, savedInvStd: s.f + 468768,
             activation: .silu, gradGamma: s.g + 369376, gradBeta: s.g + 369856, reductions: s.f + 410880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(378)
+        s.profiler?.stop(380)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 196 &* s.n, channels: 480, gamma: s.p + 355456,
                 beta: s.p + 355936, savedMean: s.f + 467328, savedInvStd: s.f + 467808, activation: .silu,
                 output: s.tensor(240), pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(381)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -4481,12 +4501,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
                 eps: 1e-05, activation: .silu, output: s.tensor(240), scratch: s.f + 467328, pool: pool)
-            s.profiler?.stop(380)
+            s.profiler?.stop(382)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 481248, count: 12000)
-        s.profiler?.stop(381)
+        s.profiler?.stop(383)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(236), preActivation: s.tensor(90),
@@ -4494,17 +4514,17 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(240), batch: s.n, height: 14, width: 14,
             channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: s.f + 469248, gradInput: s.tensor(239), gradWeights: s.f + 481248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(382)
+        s.profiler?.stop(384)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 481248, channels: 480, kernel: 5, into: s.g + 357376)
-        s.profiler?.stop(383)
+        s.profiler?.stop(385)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(239), input: s.tensor(88), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 467328, savedInvStd: s.f + 467808,
             activation: .silu, gradGamma: s.g + 355456, gradBeta: s.g + 355936, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(384)
+        s.profiler?.stop(386)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(239), preActivation: s.tensor(88),
@@ -4512,7 +4532,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(86), weights: s.p + 317056,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(241), gradWeights: s.g + 317056,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(387)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
@@ -4522,21 +4542,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(241),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 15680, gradBranch: s.tensor(242), pool: pool)
-        s.profiler?.stop(386)
+        s.profiler?.stop(388)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(242), input: s.tensor(84), pixels: 196 &* s.n,
             channels: 80, gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
             activation: .identity, gradGamma: s.g + 316736, gradBeta: s.g + 316816, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(389)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 480, gamma: s.p + 256704,
                 beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048, activation: .silu,
                 output: s.tensor(245), pool: pool)
-            s.profiler?.stop(388)
+            s.profiler?.stop(390)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -4544,14 +4564,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
                 eps: 1e-05, activation: .silu, output: s.tensor(245), scratch: s.f + 457568, pool: pool)
-            s.profiler?.stop(389)
+            s.profiler?.stop(391)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(245), savedScale: s.tensor(83), batch: s.n, pixels: 196,
                 channels: 480, output: s.tensor(244), pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(392)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
@@ -4560,7 +4580,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(244), weights: s.p + 278336,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(243), gradWeights: s.g + 278336,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(391)
+        s.profiler?.stop(393)
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(243), seInput: s.tensor(245), batch: s.n,
@@ -4571,14 +4591,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 457568, savedInvStd: s.f + 458048,
             activation: .silu, gradGamma: s.g + 256704, gradBeta: s.g + 257184, reductions: s.f + 410880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(394)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 196 &* s.n, channels: 480, gamma: s.p + 250464,
                 beta: s.p + 250944, savedMean: s.f + 456608, savedInvStd: s.f + 457088, activation: .silu,
                 output: s.tensor(247), pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(395)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -4586,12 +4606,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
                 eps: 1e-05, activation: .silu, output: s.tensor(247), scratch: s.f + 456608, pool: pool)
-            s.profiler?.stop(394)
+            s.profiler?.stop(396)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 462848, count: 4320)
-        s.profiler?.stop(395)
+        s.profiler?.stop(397)
         // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(243), preActivation: s.tensor(78),
@@ -4599,17 +4619,17 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(247), batch: s.n, height: 14, width: 14,
             channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: s.f + 458528, gradInput: s.tensor(246), gradWeights: s.f + 462848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(396)
+        s.profiler?.stop(398)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 462848, channels: 480, kernel: 3, into: s.g + 252384)
-        s.profiler?.stop(397)
+        s.profiler?.stop(399)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(246), input: s.tensor(76), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 456608, savedInvStd: s.f + 457088,
             activation: .silu, gradGamma: s.g + 250464, gradBeta: s.g + 250944, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(398)
+        s.profiler?.stop(400)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(246), preActivation: s.tensor(76),
@@ -4617,11 +4637,11 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(74), weights: s.p + 212064,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(248), gradWeights: s.g + 212064,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(401)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(248), s.tensor(241), count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(402)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
@@ -4631,21 +4651,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(248),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 15680, gradBranch: s.tensor(249), pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(403)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(249), input: s.tensor(72), pixels: 196 &* s.n,
             channels: 80, gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
             activation: .identity, gradGamma: s.g + 211744, gradBeta: s.g + 211824, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(402)
+        s.profiler?.stop(404)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 196 &* s.n, channels: 480, gamma: s.p + 151712,
                 beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328, activation: .silu,
                 output: s.tensor(252), pool: pool)
-            s.profiler?.stop(403)
+            s.profiler?.stop(405)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -4653,14 +4673,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
                 eps: 1e-05, activation: .silu, output: s.tensor(252), scratch: s.f + 446848, pool: pool)
-            s.profiler?.stop(404)
+            s.profiler?.stop(406)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(252), savedScale: s.tensor(71), batch: s.n, pixels: 196,
                 channels: 480, output: s.tensor(251), pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(407)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
@@ -4669,7 +4689,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(251), weights: s.p + 173344,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(250), gradWeights: s.g + 173344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(406)
+        s.profiler?.stop(408)
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(250), seInput: s.tensor(252), batch: s.n,
@@ -4680,14 +4700,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 446848, savedInvStd: s.f + 447328,
             activation: .silu, gradGamma: s.g + 151712, gradBeta: s.g + 152192, reductions: s.f + 410880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(409)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 480, gamma: s.p + 145472,
                 beta: s.p + 145952, savedMean: s.f + 445888, savedInvStd: s.f + 446368, activation: .silu,
                 output: s.tensor(254), pool: pool)
-            s.profiler?.stop(408)
+            s.profiler?.stop(410)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -4695,12 +4715,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
                 eps: 1e-05, activation: .silu, output: s.tensor(254), scratch: s.f + 445888, pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(411)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 452128, count: 4320)
-        s.profiler?.stop(410)
+        s.profiler?.stop(412)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(250), preActivation: s.tensor(66),
@@ -4708,17 +4728,17 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(254), batch: s.n, height: 14, width: 14,
             channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: s.f + 447808, gradInput: s.tensor(253), gradWeights: s.f + 452128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(411)
+        s.profiler?.stop(413)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 452128, channels: 480, kernel: 3, into: s.g + 147392)
-        s.profiler?.stop(412)
+        s.profiler?.stop(414)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(253), input: s.tensor(64), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 445888, savedInvStd: s.f + 446368,
             activation: .silu, gradGamma: s.g + 145472, gradBeta: s.g + 145952, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(415)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(253), preActivation: s.tensor(64),
@@ -4726,11 +4746,11 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(63), weights: s.p + 107072,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(255), gradWeights: s.g + 107072,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(416)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(255), s.tensor(248), count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(417)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
@@ -4741,14 +4761,14 @@ public final class EfficientNetB0Training: TrainableModel {
             channels: 80, gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
             activation: .identity, gradGamma: s.g + 106752, gradBeta: s.g + 106832, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(416)
+        s.profiler?.stop(418)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 240, gamma: s.p + 81536,
                 beta: s.p + 81776, savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .silu,
                 output: s.tensor(258), pool: pool)
-            s.profiler?.stop(417)
+            s.profiler?.stop(419)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -4756,14 +4776,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
                 activation: .silu, output: s.tensor(258), scratch: s.f + 440928, pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(420)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(258), savedScale: s.tensor(61), batch: s.n, pixels: 196,
                 channels: 240, output: s.tensor(257), pool: pool)
-            s.profiler?.stop(419)
+            s.profiler?.stop(421)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
         s.profiler?.start()
@@ -4772,7 +4792,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(257), weights: s.p + 87552,
             pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(256), gradWeights: s.g + 87552,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(422)
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(256), seInput: s.tensor(258), batch: s.n,
@@ -4782,14 +4802,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gradExpandBias: s.g + 87312, preActivation: s.tensor(56), gamma: s.p + 81536, beta: s.p + 81776,
             savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .silu, gradGamma: s.g + 81536,
             gradBeta: s.g + 81776, reductions: s.f + 410880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(421)
+        s.profiler?.stop(423)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 784 &* s.n, channels: 240, gamma: s.p + 78416,
                 beta: s.p + 78656, savedMean: s.f + 440448, savedInvStd: s.f + 440688, activation: .silu,
                 output: s.tensor(260), pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(424)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -4797,12 +4817,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
                 activation: .silu, output: s.tensor(260), scratch: s.f + 440448, pool: pool)
-            s.profiler?.stop(423)
+            s.profiler?.stop(425)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 443568, count: 2160)
-        s.profiler?.stop(424)
+        s.profiler?.stop(426)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(256), preActivation: s.tensor(56),
@@ -4810,17 +4830,17 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(260), batch: s.n, height: 28, width: 28,
             channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: s.f + 441408, gradInput: s.tensor(259), gradWeights: s.f + 443568, workspace: s.ws, pool: pool)
-        s.profiler?.stop(425)
+        s.profiler?.stop(427)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 443568, channels: 240, kernel: 3, into: s.g + 79376)
-        s.profiler?.stop(426)
+        s.profiler?.stop(428)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(259), input: s.tensor(54), pixels: 784 &* s.n,
             channels: 240, gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 440448, savedInvStd: s.f + 440688,
             activation: .silu, gradGamma: s.g + 78416, gradBeta: s.g + 78656, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(429)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(259), preActivation: s.tensor(54),
@@ -4828,7 +4848,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(52), weights: s.p + 68816, pixels: 784 &* s.n,
             inChannels: 40, outChannels: 240, gradInput: s.tensor(261), gradWeights: s.g + 68816, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(428)
+        s.profiler?.stop(430)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4838,21 +4858,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(261),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 31360, gradBranch: s.tensor(262), pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(431)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(262), input: s.tensor(50), pixels: 784 &* s.n,
             channels: 40, gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
             activation: .identity, gradGamma: s.g + 68624, gradBeta: s.g + 68672, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(432)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 784 &* s.n, channels: 240, gamma: s.p + 53008,
                 beta: s.p + 53248, savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .silu,
                 output: s.tensor(265), pool: pool)
-            s.profiler?.stop(431)
+            s.profiler?.stop(433)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -4860,14 +4880,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
                 activation: .silu, output: s.tensor(265), scratch: s.f + 427888, pool: pool)
-            s.profiler?.stop(432)
+            s.profiler?.stop(434)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(265), savedScale: s.tensor(49), batch: s.n, pixels: 784,
                 channels: 240, output: s.tensor(264), pool: pool)
-            s.profiler?.stop(433)
+            s.profiler?.stop(435)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
         s.profiler?.start()
@@ -4876,7 +4896,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(264), weights: s.p + 59024,
             pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(263), gradWeights: s.g + 59024,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(436)
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(263), seInput: s.tensor(265), batch: s.n,
@@ -4886,14 +4906,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gradExpandBias: s.g + 58784, preActivation: s.tensor(44), gamma: s.p + 53008, beta: s.p + 53248,
             savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .silu, gradGamma: s.g + 53008,
             gradBeta: s.g + 53248, reductions: s.f + 410880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(435)
+        s.profiler?.stop(437)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 784 &* s.n, channels: 240, gamma: s.p + 46048,
                 beta: s.p + 46288, savedMean: s.f + 427408, savedInvStd: s.f + 427648, activation: .silu,
                 output: s.tensor(267), pool: pool)
-            s.profiler?.stop(436)
+            s.profiler?.stop(438)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -4901,12 +4921,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
                 activation: .silu, output: s.tensor(267), scratch: s.f + 427408, pool: pool)
-            s.profiler?.stop(437)
+            s.profiler?.stop(439)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 434368, count: 6000)
-        s.profiler?.stop(438)
+        s.profiler?.stop(440)
         // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(263), preActivation: s.tensor(44),
@@ -4914,17 +4934,17 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(267), batch: s.n, height: 28, width: 28,
             channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
             weights: s.f + 428368, gradInput: s.tensor(266), gradWeights: s.f + 434368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(441)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 434368, channels: 240, kernel: 5, into: s.g + 47008)
-        s.profiler?.stop(440)
+        s.profiler?.stop(442)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(266), input: s.tensor(42), pixels: 784 &* s.n,
             channels: 240, gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 427408, savedInvStd: s.f + 427648,
             activation: .silu, gradGamma: s.g + 46048, gradBeta: s.g + 46288, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(443)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(266), preActivation: s.tensor(42),
@@ -4932,11 +4952,11 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(41), weights: s.p + 36448, pixels: 784 &* s.n,
             inChannels: 40, outChannels: 240, gradInput: s.tensor(268), gradWeights: s.g + 36448, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(442)
+        s.profiler?.stop(444)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(268), s.tensor(261), count: 31360 &* s.n, pool: pool)
-        s.profiler?.stop(443)
+        s.profiler?.stop(445)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
@@ -4947,14 +4967,14 @@ public final class EfficientNetB0Training: TrainableModel {
             channels: 40, gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
             activation: .identity, gradGamma: s.g + 36256, gradBeta: s.g + 36304, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(444)
+        s.profiler?.stop(446)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 144, gamma: s.p + 28032,
                 beta: s.p + 28176, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .silu,
                 output: s.tensor(271), pool: pool)
-            s.profiler?.stop(445)
+            s.profiler?.stop(447)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -4962,14 +4982,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
                 activation: .silu, output: s.tensor(271), scratch: s.f + 419840, pool: pool)
-            s.profiler?.stop(446)
+            s.profiler?.stop(448)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(271), savedScale: s.tensor(39), batch: s.n, pixels: 784,
                 channels: 144, output: s.tensor(270), pool: pool)
-            s.profiler?.stop(447)
+            s.profiler?.stop(449)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
         s.profiler?.start()
@@ -4978,7 +4998,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(270), weights: s.p + 30496,
             pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(269), gradWeights: s.g + 30496,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(448)
+        s.profiler?.stop(450)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(269), seInput: s.tensor(271), batch: s.n,
@@ -4988,14 +5008,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gradExpandBias: s.g + 30352, preActivation: s.tensor(34), gamma: s.p + 28032, beta: s.p + 28176,
             savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .silu, gradGamma: s.g + 28032,
             gradBeta: s.g + 28176, reductions: s.f + 410880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(451)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856,
                 beta: s.p + 24000, savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .silu,
                 output: s.tensor(273), pool: pool)
-            s.profiler?.stop(450)
+            s.profiler?.stop(452)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -5003,12 +5023,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
                 activation: .silu, output: s.tensor(273), scratch: s.f + 419552, pool: pool)
-            s.profiler?.stop(451)
+            s.profiler?.stop(453)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 423728, count: 3600)
-        s.profiler?.stop(452)
+        s.profiler?.stop(454)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(269), preActivation: s.tensor(34),
@@ -5016,17 +5036,17 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(273), batch: s.n, height: 56, width: 56,
             channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
             weights: s.f + 420128, gradInput: s.tensor(272), gradWeights: s.f + 423728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(455)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 423728, channels: 144, kernel: 5, into: s.g + 24432)
-        s.profiler?.stop(454)
+        s.profiler?.stop(456)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(272), input: s.tensor(32), pixels: 3136 &* s.n,
             channels: 144, gamma: s.p + 23856, beta: s.p + 24000, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
             activation: .silu, gradGamma: s.g + 23856, gradBeta: s.g + 24000, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(455)
+        s.profiler?.stop(457)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(272), preActivation: s.tensor(32),
@@ -5034,7 +5054,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(30), weights: s.p + 20400,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(274), gradWeights: s.g + 20400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(458)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
@@ -5044,21 +5064,21 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(274),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(31) : nil, batch: s.n,
             perImage: 75264, gradBranch: s.tensor(275), pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(459)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(275), input: s.tensor(28), pixels: 3136 &* s.n,
             channels: 24, gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
             activation: .identity, gradGamma: s.g + 20272, gradBeta: s.g + 20304, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(458)
+        s.profiler?.stop(460)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352,
                 beta: s.p + 14496, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .silu,
                 output: s.tensor(278), pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(461)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -5066,14 +5086,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
                 activation: .silu, output: s.tensor(278), scratch: s.f + 416624, pool: pool)
-            s.profiler?.stop(460)
+            s.profiler?.stop(462)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(278), savedScale: s.tensor(27), batch: s.n,
                 pixels: 3136, channels: 144, output: s.tensor(277), pool: pool)
-            s.profiler?.stop(461)
+            s.profiler?.stop(463)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
         s.profiler?.start()
@@ -5082,7 +5102,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(277), weights: s.p + 16816,
             pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(276), gradWeights: s.g + 16816,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(462)
+        s.profiler?.stop(464)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(276), seInput: s.tensor(278), batch: s.n,
@@ -5092,14 +5112,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gradExpandBias: s.g + 16672, preActivation: s.tensor(22), gamma: s.p + 14352, beta: s.p + 14496,
             savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .silu, gradGamma: s.g + 14352,
             gradBeta: s.g + 14496, reductions: s.f + 410880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(463)
+        s.profiler?.stop(465)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480,
                 beta: s.p + 12624, savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .silu,
                 output: s.tensor(280), pool: pool)
-            s.profiler?.stop(464)
+            s.profiler?.stop(466)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -5107,12 +5127,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
                 activation: .silu, output: s.tensor(280), scratch: s.f + 416336, pool: pool)
-            s.profiler?.stop(465)
+            s.profiler?.stop(467)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 418208, count: 1296)
-        s.profiler?.stop(466)
+        s.profiler?.stop(468)
         // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(276), preActivation: s.tensor(22),
@@ -5120,17 +5140,17 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(280), batch: s.n, height: 56, width: 56,
             channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
             weights: s.f + 416912, gradInput: s.tensor(279), gradWeights: s.f + 418208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(467)
+        s.profiler?.stop(469)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 418208, channels: 144, kernel: 3, into: s.g + 13056)
-        s.profiler?.stop(468)
+        s.profiler?.stop(470)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(279), input: s.tensor(20), pixels: 3136 &* s.n,
             channels: 144, gamma: s.p + 12480, beta: s.p + 12624, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
             activation: .silu, gradGamma: s.g + 12480, gradBeta: s.g + 12624, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(469)
+        s.profiler?.stop(471)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(279), preActivation: s.tensor(20),
@@ -5138,11 +5158,11 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .silu, reductions: s.f + 410880, input: s.tensor(19), weights: s.p + 9024, pixels: 3136 &* s.n,
             inChannels: 24, outChannels: 144, gradInput: s.tensor(281), gradWeights: s.g + 9024, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(472)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(281), s.tensor(274), count: 75264 &* s.n, pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(473)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
@@ -5152,14 +5172,14 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(281), input: s.tensor(18), pixels: 3136 &* s.n,
             channels: 24, gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
             activation: .identity, gradGamma: s.g + 8896, gradBeta: s.g + 8928, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(472)
+        s.profiler?.stop(474)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328,
                 beta: s.p + 5424, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .silu,
                 output: s.tensor(284), pool: pool)
-            s.profiler?.stop(473)
+            s.profiler?.stop(475)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -5167,14 +5187,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
                 activation: .silu, output: s.tensor(284), scratch: s.f + 414368, pool: pool)
-            s.profiler?.stop(474)
+            s.profiler?.stop(476)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(284), savedScale: s.tensor(17), batch: s.n,
                 pixels: 3136, channels: 96, output: s.tensor(283), pool: pool)
-            s.profiler?.stop(475)
+            s.profiler?.stop(477)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
         s.profiler?.start()
@@ -5183,7 +5203,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(283), weights: s.p + 6592,
             pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(282), gradWeights: s.g + 6592,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(476)
+        s.profiler?.stop(478)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(282), seInput: s.tensor(284), batch: s.n,
@@ -5193,14 +5213,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gradExpandBias: s.g + 6496, preActivation: s.tensor(12), gamma: s.p + 5328, beta: s.p + 5424,
             savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .silu, gradGamma: s.g + 5328,
             gradBeta: s.g + 5424, reductions: s.f + 410880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(477)
+        s.profiler?.stop(479)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
                 beta: s.p + 4176, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .silu,
                 output: s.tensor(286), pool: pool)
-            s.profiler?.stop(478)
+            s.profiler?.stop(480)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -5208,12 +5228,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 4080, beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05,
                 activation: .silu, output: s.tensor(286), scratch: s.f + 414176, pool: pool)
-            s.profiler?.stop(479)
+            s.profiler?.stop(481)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 415424, count: 864)
-        s.profiler?.stop(480)
+        s.profiler?.stop(482)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(282), preActivation: s.tensor(12),
@@ -5221,24 +5241,24 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(286), batch: s.n, height: 112, width: 112,
             channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
             weights: s.f + 414560, gradInput: s.tensor(285), gradWeights: s.f + 415424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(483)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 415424, channels: 96, kernel: 3, into: s.g + 4464)
-        s.profiler?.stop(482)
+        s.profiler?.stop(484)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(285), input: s.tensor(10), pixels: 12544 &* s.n,
             channels: 96, gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
             activation: .silu, gradGamma: s.g + 4080, gradBeta: s.g + 4176, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(485)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(285), preActivation: s.tensor(10),
             gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .silu,
             reductions: s.f + 410880, input: s.tensor(9), weights: s.p + 2544, pixels: 12544 &* s.n, inChannels: 16,
             outChannels: 96, gradInput: s.tensor(287), gradWeights: s.g + 2544, workspace: s.ws, pool: pool)
-        s.profiler?.stop(484)
+        s.profiler?.stop(486)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
@@ -5248,14 +5268,14 @@ public final class EfficientNetB0Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(287), input: s.tensor(8), pixels: 12544 &* s.n,
             channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
             activation: .identity, gradGamma: s.g + 2480, gradBeta: s.g + 2496, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(487)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .silu,
                 output: s.tensor(290), pool: pool)
-            s.profiler?.stop(486)
+            s.profiler?.stop(488)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -5263,14 +5283,14 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
                 activation: .silu, output: s.tensor(290), scratch: s.f + 413504, pool: pool)
-            s.profiler?.stop(487)
+            s.profiler?.stop(489)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(290), savedScale: s.tensor(7), batch: s.n,
                 pixels: 12544, channels: 32, output: s.tensor(289), pool: pool)
-            s.profiler?.stop(488)
+            s.profiler?.stop(490)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
         s.profiler?.start()
@@ -5279,7 +5299,7 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(289), weights: s.p + 1968,
             pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(288), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(489)
+        s.profiler?.stop(491)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(288), seInput: s.tensor(290), batch: s.n,
@@ -5289,14 +5309,14 @@ public final class EfficientNetB0Training: TrainableModel {
             gradExpandBias: s.g + 1936, preActivation: s.tensor(2), gamma: s.p + 1280, beta: s.p + 1312,
             savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .silu, gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, reductions: s.f + 410880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(490)
+        s.profiler?.stop(492)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 413440, savedInvStd: s.f + 413472, activation: .silu,
                 output: s.tensor(292), pool: pool)
-            s.profiler?.stop(491)
+            s.profiler?.stop(493)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -5304,12 +5324,12 @@ public final class EfficientNetB0Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
                 activation: .silu, output: s.tensor(292), scratch: s.f + 413440, pool: pool)
-            s.profiler?.stop(492)
+            s.profiler?.stop(494)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 413856, count: 288)
-        s.profiler?.stop(493)
+        s.profiler?.stop(495)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(288), preActivation: s.tensor(2),
@@ -5317,11 +5337,11 @@ public final class EfficientNetB0Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(292), batch: s.n, height: 112, width: 112,
             channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
             weights: s.f + 413568, gradInput: s.tensor(291), gradWeights: s.f + 413856, workspace: s.ws, pool: pool)
-        s.profiler?.stop(494)
+        s.profiler?.stop(496)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 413856, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(495)
+        s.profiler?.stop(497)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -5332,13 +5352,13 @@ public final class EfficientNetB0Training: TrainableModel {
             pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 413440,
             savedInvStd: s.f + 413472, activation: .silu, gradInput: s.tensor(291), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(498)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(291), input: s.x, batch: s.n, inChannels: 3,
             height: 224, width: 224, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(499)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -5648,15 +5668,19 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 10838016,
               "stem conv 3x3/2, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 112, 112, 32]"),
+              "BatchNorm's batch statistics on [n, 112, 112, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 32]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 3612672,
+              "features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 3612672,
-              "depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 112, 112, 32]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 112, 112, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 112, 112, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 512,
@@ -5682,7 +5706,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2709504,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 2709504,
               "frozen: depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5712,7 +5736,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4064256,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4064256,
               "frozen: depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5746,7 +5770,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2822400,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 2822400,
               "frozen: depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5776,7 +5800,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4704000,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 4704000,
               "frozen: depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5810,7 +5834,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 423360,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 423360,
               "frozen: depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5840,7 +5864,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 846720,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 846720,
               "frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5874,7 +5898,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 846720,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 846720,
               "frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5908,7 +5932,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2352000,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2352000,
               "frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5938,7 +5962,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3292800,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3292800,
               "frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5972,7 +5996,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3292800,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3292800,
               "frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6006,7 +6030,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 823200,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 823200,
               "frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6036,7 +6060,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6070,7 +6094,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6104,7 +6128,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6138,7 +6162,7 @@ public final class EfficientNetB0Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 508032,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 508032,
               "frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

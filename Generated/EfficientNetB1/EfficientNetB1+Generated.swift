@@ -2163,12 +2163,11 @@ public final class EfficientNetB1Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 32]
+        // features.0 BatchNorm's batch statistics on [n, 120, 120, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 620160, savedInvStd: s.f + 620192,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32, eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 620160, savedInvStd: s.f + 620192,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -2188,20 +2187,41 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 620288)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 120, width: 120, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 620288, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 32]
+        // features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 864, beta: s.p + 896,
+                savedMean: s.f + 620160, savedInvStd: s.f + 620192, activation: .silu, output: s.tensor(1), batch: s.n,
+                height: 120, width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120,
+                outWidth: 120, weights: s.f + 620288, bias: s.f, depthwiseOutput: s.tensor(2), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 620224,
+                depthwiseSavedInvStd: s.f + 620256, depthwiseRunningMean: s.p + 1344, depthwiseRunningVar: s.p + 1376,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 120, width: 120, channels: 32, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 620288, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 120, 120, 32]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 620224, savedInvStd: s.f + 620256,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 120, 120, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 620224, savedInvStd: s.f + 620256,
-                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 620224, savedInvStd: s.f + 620256, activation: .silu,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 32]
         if s.options.frozenBlocks > 1 {
@@ -2209,7 +2229,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
                 activation: .silu, output: s.tensor(3), scratch: s.f + 620224, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32]
         s.profiler?.start()
@@ -2217,11 +2237,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 14400, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, reduceBias: s.p + 1664,
             activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
             savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [32][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1968, outChannels: 16, inChannels: 32, into: s.f + 1920)
-        s.profiler?.stop(9)
+        s.profiler?.stop(11)
         // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 32] -> [n, 120, 120, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -2229,7 +2249,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 16, output: s.tensor(8), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 620864, savedInvStd: s.f + 620880,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
         if s.options.frozenBlocks > 1 {
@@ -2237,7 +2257,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(4), pixels: 14400 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
                 output: s.tensor(8), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 1 {
@@ -2245,7 +2265,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2480,
                 beta: s.p + 2496, savedMean: s.f + 620864, savedInvStd: s.f + 620880, activation: .identity,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks > 1 {
@@ -2253,7 +2273,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 620864, pool: pool)
-            s.profiler?.stop(13)
+            s.profiler?.stop(15)
         }
     }
 
@@ -2262,13 +2282,13 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][16]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2544, channels: 16, kernel: 3, into: s.f + 620928)
-        s.profiler?.stop(14)
+        s.profiler?.stop(16)
         // features.1.1.block.0 depthwise 3x3/1, [n, 120, 120, 16] -> [n, 120, 120, 16]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 120, width: 120, channels: 16, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 620928, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(15)
+        s.profiler?.stop(17)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -2276,7 +2296,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(11), savedMean: s.f + 620896, savedInvStd: s.f + 620912,
                 runningMean: s.p + 2720, runningVar: s.p + 2736, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 16]
         if s.options.frozenBlocks > 2 {
@@ -2284,7 +2304,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 620896, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(19)
         }
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 120, 120, 16]
         s.profiler?.start()
@@ -2292,11 +2312,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, reduceBias: s.p + 2816,
             activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896, savedPooled: s.tensor(13),
             savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
-        s.profiler?.stop(18)
+        s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [16][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2912, outChannels: 16, inChannels: 16, into: s.f + 1920)
-        s.profiler?.stop(19)
+        s.profiler?.stop(21)
         // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -2304,7 +2324,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 16, output: s.tensor(16), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 621216, savedInvStd: s.f + 621232,
                 runningMean: s.p + 3200, runningVar: s.p + 3216, workspace: s.ws, pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 16]
         if s.options.frozenBlocks > 2 {
@@ -2312,7 +2332,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(12), pixels: 14400 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
                 output: s.tensor(16), pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.1.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 2 {
@@ -2320,7 +2340,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 3168,
                 beta: s.p + 3184, savedMean: s.f + 621216, savedInvStd: s.f + 621232, activation: .identity,
                 output: s.tensor(17), pool: pool)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks > 2 {
@@ -2328,21 +2348,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216, eps: 1e-05,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 621216, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(25)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(24)
+            s.profiler?.stop(26)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 230400, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(25)
+        s.profiler?.stop(27)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
@@ -2350,7 +2370,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3232, outChannels: 96, inChannels: 16, into: s.f + 1920)
-        s.profiler?.stop(26)
+        s.profiler?.stop(28)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2358,7 +2378,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 96, output: s.tensor(20), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 621248, savedInvStd: s.f + 621344,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, workspace: s.ws, pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]
         if s.options.frozenBlocks > 3 {
@@ -2366,7 +2386,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(18), pixels: 14400 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(20), pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 96]
         if s.options.frozenBlocks > 3 {
@@ -2374,13 +2394,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 621248, pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(31)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 621632)
-        s.profiler?.stop(30)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(32)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 4768, beta: s.p + 4864,
@@ -2390,7 +2410,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 621440,
                 depthwiseSavedInvStd: s.f + 621536, depthwiseRunningMean: s.p + 6208, depthwiseRunningVar: s.p + 6304,
                 workspace: s.ws, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(33)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
         if s.options.frozenBlocks > 3 {
@@ -2398,7 +2418,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 120, width: 120, channels: 96, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 621632, bias: s.f,
                 activation: .identity, output: s.tensor(22), pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 96]
         if s.options.frozenBlocks <= 3 {
@@ -2406,7 +2426,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016,
                 beta: s.p + 6112, savedMean: s.f + 621440, savedInvStd: s.f + 621536, activation: .silu,
                 output: s.tensor(23), pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(35)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 96]
         if s.options.frozenBlocks > 3 {
@@ -2414,7 +2434,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
                 activation: .silu, output: s.tensor(23), scratch: s.f + 621440, pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96]
         s.profiler?.start()
@@ -2422,11 +2442,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, reduceBias: s.p + 6784,
             activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184, savedPooled: s.tensor(25),
             savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(35)
+        s.profiler?.stop(37)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7280, outChannels: 24, inChannels: 96, into: s.f + 1920)
-        s.profiler?.stop(36)
+        s.profiler?.stop(38)
         // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 96] -> [n, 60, 60, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2434,7 +2454,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 623360, savedInvStd: s.f + 623384,
                 runningMean: s.p + 9648, runningVar: s.p + 9680, workspace: s.ws, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(39)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
         if s.options.frozenBlocks > 3 {
@@ -2442,7 +2462,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(24), pixels: 3600 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(28), pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(40)
         }
         // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 3 {
@@ -2450,7 +2470,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 9584,
                 beta: s.p + 9616, savedMean: s.f + 623360, savedInvStd: s.f + 623384, activation: .identity,
                 output: s.tensor(29), pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(41)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 3 {
@@ -2458,7 +2478,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, runningMean: s.p + 9648, runningVar: s.p + 9680, eps: 1e-05,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 623360, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
     }
 
@@ -2467,7 +2487,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9712, outChannels: 144, inChannels: 24, into: s.f + 1920)
-        s.profiler?.stop(41)
+        s.profiler?.stop(43)
         // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2475,7 +2495,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, output: s.tensor(30), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 623408, savedInvStd: s.f + 623552,
                 runningMean: s.p + 13456, runningVar: s.p + 13600, workspace: s.ws, pool: pool)
-            s.profiler?.stop(42)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.0 frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
@@ -2483,7 +2503,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(29), pixels: 3600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(30), pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(45)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
@@ -2491,13 +2511,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 623408, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 623984)
-        s.profiler?.stop(45)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(47)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 13168, beta: s.p + 13312,
@@ -2507,7 +2527,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 623696,
                 depthwiseSavedInvStd: s.f + 623840, depthwiseRunningMean: s.p + 15328,
                 depthwiseRunningVar: s.p + 15472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
@@ -2515,7 +2535,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 623984, bias: s.f,
                 activation: .identity, output: s.tensor(32), pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(49)
         }
         // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
@@ -2523,7 +2543,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040,
                 beta: s.p + 15184, savedMean: s.f + 623696, savedInvStd: s.f + 623840, activation: .silu,
                 output: s.tensor(33), pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(50)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
@@ -2531,7 +2551,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 623696, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
         s.profiler?.start()
@@ -2539,11 +2559,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, reduceBias: s.p + 16480,
             activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360, savedPooled: s.tensor(35),
             savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(50)
+        s.profiler?.stop(52)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17504, outChannels: 24, inChannels: 144, into: s.f + 1920)
-        s.profiler?.stop(51)
+        s.profiler?.stop(53)
         // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2551,7 +2571,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, output: s.tensor(38), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 626576, savedInvStd: s.f + 626600,
                 runningMean: s.p + 21024, runningVar: s.p + 21056, workspace: s.ws, pool: pool)
-            s.profiler?.stop(52)
+            s.profiler?.stop(54)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
         if s.options.frozenBlocks > 4 {
@@ -2559,7 +2579,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(34), pixels: 3600 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(38), pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(55)
         }
         // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 4 {
@@ -2567,7 +2587,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 20960,
                 beta: s.p + 20992, savedMean: s.f + 626576, savedInvStd: s.f + 626600, activation: .identity,
                 output: s.tensor(39), pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 4 {
@@ -2575,21 +2595,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, runningMean: s.p + 21024, runningVar: s.p + 21056, eps: 1e-05,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 626576, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(57)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(29), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 86400, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(57)
+        s.profiler?.stop(59)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
@@ -2597,7 +2617,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21088, outChannels: 144, inChannels: 24, into: s.f + 1920)
-        s.profiler?.stop(58)
+        s.profiler?.stop(60)
         // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2605,7 +2625,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, output: s.tensor(42), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 626624, savedInvStd: s.f + 626768,
                 runningMean: s.p + 24832, runningVar: s.p + 24976, workspace: s.ws, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(61)
         }
         // features.2.2.block.0 frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
@@ -2613,7 +2633,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(40), pixels: 3600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(42), pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
@@ -2621,13 +2641,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 626624, pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(63)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 627200)
-        s.profiler?.stop(62)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(64)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 24544, beta: s.p + 24688,
@@ -2637,7 +2657,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 626912,
                 depthwiseSavedInvStd: s.f + 627056, depthwiseRunningMean: s.p + 26704,
                 depthwiseRunningVar: s.p + 26848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(65)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
@@ -2645,7 +2665,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 627200, bias: s.f,
                 activation: .identity, output: s.tensor(44), pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
@@ -2653,7 +2673,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416,
                 beta: s.p + 26560, savedMean: s.f + 626912, savedInvStd: s.f + 627056, activation: .silu,
                 output: s.tensor(45), pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
@@ -2661,7 +2681,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
                 activation: .silu, output: s.tensor(45), scratch: s.f + 626912, pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
         s.profiler?.start()
@@ -2669,11 +2689,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, reduceBias: s.p + 27856,
             activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736, savedPooled: s.tensor(47),
             savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
-        s.profiler?.stop(67)
+        s.profiler?.stop(69)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28880, outChannels: 24, inChannels: 144, into: s.f + 1920)
-        s.profiler?.stop(68)
+        s.profiler?.stop(70)
         // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2681,7 +2701,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, output: s.tensor(50), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 629792, savedInvStd: s.f + 629816,
                 runningMean: s.p + 32400, runningVar: s.p + 32432, workspace: s.ws, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(71)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
         if s.options.frozenBlocks > 5 {
@@ -2689,7 +2709,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(46), pixels: 3600 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(50), pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(72)
         }
         // features.2.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 5 {
@@ -2697,7 +2717,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 32336,
                 beta: s.p + 32368, savedMean: s.f + 629792, savedInvStd: s.f + 629816, activation: .identity,
                 output: s.tensor(51), pool: pool)
-            s.profiler?.stop(71)
+            s.profiler?.stop(73)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 5 {
@@ -2705,21 +2725,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, runningMean: s.p + 32400, runningVar: s.p + 32432, eps: 1e-05,
                 activation: .identity, output: s.tensor(51), scratch: s.f + 629792, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174, into: s.tensor(53),
                 random: &random)
-            s.profiler?.stop(73)
+            s.profiler?.stop(75)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(51),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 86400, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(74)
+        s.profiler?.stop(76)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
@@ -2727,7 +2747,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 32464, outChannels: 144, inChannels: 24, into: s.f + 1920)
-        s.profiler?.stop(75)
+        s.profiler?.stop(77)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2735,7 +2755,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, output: s.tensor(54), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 629840, savedInvStd: s.f + 629984,
                 runningMean: s.p + 36208, runningVar: s.p + 36352, workspace: s.ws, pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks > 6 {
@@ -2743,7 +2763,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(52), pixels: 3600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(54), pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(79)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 60, 60, 144]
         if s.options.frozenBlocks > 6 {
@@ -2751,13 +2771,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 629840, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 630416)
-        s.profiler?.stop(79)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(81)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 35920, beta: s.p + 36064,
@@ -2767,7 +2787,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 630128,
                 depthwiseSavedInvStd: s.f + 630272, depthwiseRunningMean: s.p + 40384,
                 depthwiseRunningVar: s.p + 40528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(82)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
         if s.options.frozenBlocks > 6 {
@@ -2775,7 +2795,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 630416, bias: s.f,
                 activation: .identity, output: s.tensor(56), pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 144]
         if s.options.frozenBlocks <= 6 {
@@ -2783,7 +2803,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 900 &* s.n, channels: 144, gamma: s.p + 40096,
                 beta: s.p + 40240, savedMean: s.f + 630128, savedInvStd: s.f + 630272, activation: .silu,
                 output: s.tensor(57), pool: pool)
-            s.profiler?.stop(82)
+            s.profiler?.stop(84)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 144]
         if s.options.frozenBlocks > 6 {
@@ -2791,7 +2811,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
                 activation: .silu, output: s.tensor(57), scratch: s.f + 630128, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144]
         s.profiler?.start()
@@ -2799,11 +2819,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, reduceBias: s.p + 41536,
             activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416, savedPooled: s.tensor(59),
             savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
-        s.profiler?.stop(84)
+        s.profiler?.stop(86)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 42560, outChannels: 40, inChannels: 144, into: s.f + 1920)
-        s.profiler?.stop(85)
+        s.profiler?.stop(87)
         // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 144] -> [n, 30, 30, 40]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2811,7 +2831,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, output: s.tensor(62), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 637616, savedInvStd: s.f + 637656,
                 runningMean: s.p + 48416, runningVar: s.p + 48464, workspace: s.ws, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(88)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
         if s.options.frozenBlocks > 6 {
@@ -2819,7 +2839,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(58), pixels: 900 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(62), pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(89)
         }
         // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 6 {
@@ -2827,7 +2847,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 900 &* s.n, channels: 40, gamma: s.p + 48320,
                 beta: s.p + 48368, savedMean: s.f + 637616, savedInvStd: s.f + 637656, activation: .identity,
                 output: s.tensor(63), pool: pool)
-            s.profiler?.stop(88)
+            s.profiler?.stop(90)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 6 {
@@ -2835,7 +2855,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 48320, beta: s.p + 48368, runningMean: s.p + 48416, runningVar: s.p + 48464, eps: 1e-05,
                 activation: .identity, output: s.tensor(63), scratch: s.f + 637616, pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(91)
         }
     }
 
@@ -2844,7 +2864,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 48512, outChannels: 240, inChannels: 40, into: s.f + 1920)
-        s.profiler?.stop(90)
+        s.profiler?.stop(92)
         // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2852,7 +2872,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, output: s.tensor(64), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 637696, savedInvStd: s.f + 637936,
                 runningMean: s.p + 58592, runningVar: s.p + 58832, workspace: s.ws, pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(93)
         }
         // features.3.1.block.0 frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
@@ -2860,7 +2880,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(63), pixels: 900 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(64), pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
@@ -2868,13 +2888,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 58112, beta: s.p + 58352, runningMean: s.p + 58592, runningVar: s.p + 58832, eps: 1e-05,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 637696, pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(95)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 59072, channels: 240, kernel: 5, into: s.f + 638656)
-        s.profiler?.stop(94)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(96)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 58112, beta: s.p + 58352,
@@ -2884,7 +2904,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 638176,
                 depthwiseSavedInvStd: s.f + 638416, depthwiseRunningMean: s.p + 65552,
                 depthwiseRunningVar: s.p + 65792, workspace: s.ws, pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
@@ -2892,7 +2912,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 638656, bias: s.f,
                 activation: .identity, output: s.tensor(66), pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(98)
         }
         // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
@@ -2900,7 +2920,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 900 &* s.n, channels: 240, gamma: s.p + 65072,
                 beta: s.p + 65312, savedMean: s.f + 638176, savedInvStd: s.f + 638416, activation: .silu,
                 output: s.tensor(67), pool: pool)
-            s.profiler?.stop(97)
+            s.profiler?.stop(99)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
@@ -2908,7 +2928,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 65072, beta: s.p + 65312, runningMean: s.p + 65552, runningVar: s.p + 65792, eps: 1e-05,
                 activation: .silu, output: s.tensor(67), scratch: s.f + 638176, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(100)
         }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
         s.profiler?.start()
@@ -2916,11 +2936,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032, reduceBias: s.p + 68432,
             activation: .silu, expandWeights: s.p + 68448, expandBias: s.p + 70848, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(99)
+        s.profiler?.stop(101)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 71088, outChannels: 40, inChannels: 240, into: s.f + 1920)
-        s.profiler?.stop(100)
+        s.profiler?.stop(102)
         // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2928,7 +2948,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, output: s.tensor(72), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 650656, savedInvStd: s.f + 650696,
                 runningMean: s.p + 80784, runningVar: s.p + 80832, workspace: s.ws, pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(103)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
         if s.options.frozenBlocks > 7 {
@@ -2936,7 +2956,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(68), pixels: 900 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(72), pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(104)
         }
         // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 7 {
@@ -2944,7 +2964,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 900 &* s.n, channels: 40, gamma: s.p + 80688,
                 beta: s.p + 80736, savedMean: s.f + 650656, savedInvStd: s.f + 650696, activation: .identity,
                 output: s.tensor(73), pool: pool)
-            s.profiler?.stop(103)
+            s.profiler?.stop(105)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 7 {
@@ -2952,21 +2972,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 80688, beta: s.p + 80736, runningMean: s.p + 80784, runningVar: s.p + 80832, eps: 1e-05,
                 activation: .identity, output: s.tensor(73), scratch: s.f + 650656, pool: pool)
-            s.profiler?.stop(104)
+            s.profiler?.stop(106)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(105)
+            s.profiler?.stop(107)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 36000, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(106)
+        s.profiler?.stop(108)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2974,7 +2994,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 80880, outChannels: 240, inChannels: 40, into: s.f + 1920)
-        s.profiler?.stop(107)
+        s.profiler?.stop(109)
         // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2982,7 +3002,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, output: s.tensor(76), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 650736, savedInvStd: s.f + 650976,
                 runningMean: s.p + 90960, runningVar: s.p + 91200, workspace: s.ws, pool: pool)
-            s.profiler?.stop(108)
+            s.profiler?.stop(110)
         }
         // features.3.2.block.0 frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
@@ -2990,7 +3010,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(74), pixels: 900 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(76), pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(111)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
@@ -2998,13 +3018,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 90480, beta: s.p + 90720, runningMean: s.p + 90960, runningVar: s.p + 91200, eps: 1e-05,
                 activation: .silu, output: s.tensor(77), scratch: s.f + 650736, pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(112)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 91440, channels: 240, kernel: 5, into: s.f + 651696)
-        s.profiler?.stop(111)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(113)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 90480, beta: s.p + 90720,
@@ -3014,7 +3034,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 651216,
                 depthwiseSavedInvStd: s.f + 651456, depthwiseRunningMean: s.p + 97920,
                 depthwiseRunningVar: s.p + 98160, workspace: s.ws, pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(114)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
@@ -3022,7 +3042,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 651696, bias: s.f,
                 activation: .identity, output: s.tensor(78), pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(115)
         }
         // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
@@ -3030,7 +3050,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 900 &* s.n, channels: 240, gamma: s.p + 97440,
                 beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456, activation: .silu,
                 output: s.tensor(79), pool: pool)
-            s.profiler?.stop(114)
+            s.profiler?.stop(116)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
@@ -3038,7 +3058,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 97440, beta: s.p + 97680, runningMean: s.p + 97920, runningVar: s.p + 98160, eps: 1e-05,
                 activation: .silu, output: s.tensor(79), scratch: s.f + 651216, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
         s.profiler?.start()
@@ -3046,11 +3066,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400, reduceBias: s.p + 100800,
             activation: .silu, expandWeights: s.p + 100816, expandBias: s.p + 103216, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(116)
+        s.profiler?.stop(118)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 103456, outChannels: 40, inChannels: 240, into: s.f + 1920)
-        s.profiler?.stop(117)
+        s.profiler?.stop(119)
         // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -3058,7 +3078,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, output: s.tensor(84), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 663696, savedInvStd: s.f + 663736,
                 runningMean: s.p + 113152, runningVar: s.p + 113200, workspace: s.ws, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(120)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
         if s.options.frozenBlocks > 8 {
@@ -3066,7 +3086,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(80), pixels: 900 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(119)
+            s.profiler?.stop(121)
         }
         // features.3.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 8 {
@@ -3074,7 +3094,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 900 &* s.n, channels: 40, gamma: s.p + 113056,
                 beta: s.p + 113104, savedMean: s.f + 663696, savedInvStd: s.f + 663736, activation: .identity,
                 output: s.tensor(85), pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(122)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 8 {
@@ -3082,21 +3102,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 113056, beta: s.p + 113104, runningMean: s.p + 113152, runningVar: s.p + 113200,
                 eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 663696, pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(123)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 36000, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(123)
+        s.profiler?.stop(125)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
@@ -3104,7 +3124,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 113248, outChannels: 240, inChannels: 40, into: s.f + 1920)
-        s.profiler?.stop(124)
+        s.profiler?.stop(126)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3112,7 +3132,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, output: s.tensor(88), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 663776, savedInvStd: s.f + 664016,
                 runningMean: s.p + 123328, runningVar: s.p + 123568, workspace: s.ws, pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(127)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks > 9 {
@@ -3120,7 +3140,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(86), pixels: 900 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(88), pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 30, 30, 240]
         if s.options.frozenBlocks > 9 {
@@ -3128,13 +3148,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 122848, beta: s.p + 123088, runningMean: s.p + 123328, runningVar: s.p + 123568,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 663776, pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(129)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 123808, channels: 240, kernel: 3, into: s.f + 664736)
-        s.profiler?.stop(128)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(130)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 122848, beta: s.p + 123088,
@@ -3144,7 +3164,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 664256,
                 depthwiseSavedInvStd: s.f + 664496, depthwiseRunningMean: s.p + 126448,
                 depthwiseRunningVar: s.p + 126688, workspace: s.ws, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
         if s.options.frozenBlocks > 9 {
@@ -3152,7 +3172,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 30, width: 30, channels: 240, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 664736, bias: s.f,
                 activation: .identity, output: s.tensor(90), pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(132)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 240]
         if s.options.frozenBlocks <= 9 {
@@ -3160,7 +3180,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 225 &* s.n, channels: 240, gamma: s.p + 125968,
                 beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496, activation: .silu,
                 output: s.tensor(91), pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(133)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 240]
         if s.options.frozenBlocks > 9 {
@@ -3168,7 +3188,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 125968, beta: s.p + 126208, runningMean: s.p + 126448, runningVar: s.p + 126688,
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 664256, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240]
         s.profiler?.start()
@@ -3176,11 +3196,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928, reduceBias: s.p + 129328,
             activation: .silu, expandWeights: s.p + 129344, expandBias: s.p + 131744, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(133)
+        s.profiler?.stop(135)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [240][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 131984, outChannels: 80, inChannels: 240, into: s.f + 1920)
-        s.profiler?.stop(134)
+        s.profiler?.stop(136)
         // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 240] -> [n, 15, 15, 80]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3188,7 +3208,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(96), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 669056, savedInvStd: s.f + 669136,
                 runningMean: s.p + 151344, runningVar: s.p + 151424, workspace: s.ws, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(137)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
         if s.options.frozenBlocks > 9 {
@@ -3196,7 +3216,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(92), pixels: 225 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(96), pool: pool)
-            s.profiler?.stop(136)
+            s.profiler?.stop(138)
         }
         // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 9 {
@@ -3204,7 +3224,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 225 &* s.n, channels: 80, gamma: s.p + 151184,
                 beta: s.p + 151264, savedMean: s.f + 669056, savedInvStd: s.f + 669136, activation: .identity,
                 output: s.tensor(97), pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(139)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 9 {
@@ -3212,7 +3232,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 151184, beta: s.p + 151264, runningMean: s.p + 151344, runningVar: s.p + 151424,
                 eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 669056, pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
     }
 
@@ -3221,7 +3241,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 151504, outChannels: 480, inChannels: 80, into: s.f + 1920)
-        s.profiler?.stop(139)
+        s.profiler?.stop(141)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3229,7 +3249,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, output: s.tensor(98), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 669216, savedInvStd: s.f + 669696,
                 runningMean: s.p + 190864, runningVar: s.p + 191344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(140)
+            s.profiler?.stop(142)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
@@ -3237,7 +3257,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(97), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(98), pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(143)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
@@ -3245,13 +3265,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 189904, beta: s.p + 190384, runningMean: s.p + 190864, runningVar: s.p + 191344,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 669216, pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(144)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 191824, channels: 480, kernel: 3, into: s.f + 671136)
-        s.profiler?.stop(143)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(145)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 189904, beta: s.p + 190384,
@@ -3261,7 +3281,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 670176,
                 depthwiseSavedInvStd: s.f + 670656, depthwiseRunningMean: s.p + 197104,
                 depthwiseRunningVar: s.p + 197584, workspace: s.ws, pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(146)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
@@ -3269,7 +3289,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 671136, bias: s.f,
                 activation: .identity, output: s.tensor(100), pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(147)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
@@ -3277,7 +3297,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 670176, savedInvStd: s.f + 670656,
                 activation: .silu, output: s.tensor(101), pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(148)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
@@ -3285,7 +3305,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, runningMean: s.p + 197104, runningVar: s.p + 197584,
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 670176, pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         s.profiler?.start()
@@ -3293,11 +3313,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064, reduceBias: s.p + 207664,
             activation: .silu, expandWeights: s.p + 207696, expandBias: s.p + 217296, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
-        s.profiler?.stop(148)
+        s.profiler?.stop(150)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 217776, outChannels: 80, inChannels: 480, into: s.f + 1920)
-        s.profiler?.stop(149)
+        s.profiler?.stop(151)
         // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3305,7 +3325,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(106), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 679776, savedInvStd: s.f + 679856,
                 runningMean: s.p + 256336, runningVar: s.p + 256416, workspace: s.ws, pool: pool)
-            s.profiler?.stop(150)
+            s.profiler?.stop(152)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks > 10 {
@@ -3313,7 +3333,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(102), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(106), pool: pool)
-            s.profiler?.stop(151)
+            s.profiler?.stop(153)
         }
         // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 10 {
@@ -3321,7 +3341,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 225 &* s.n, channels: 80, gamma: s.p + 256176,
                 beta: s.p + 256256, savedMean: s.f + 679776, savedInvStd: s.f + 679856, activation: .identity,
                 output: s.tensor(107), pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(154)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 10 {
@@ -3329,21 +3349,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 256176, beta: s.p + 256256, runningMean: s.p + 256336, runningVar: s.p + 256416,
                 eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 679776, pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(155)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 18000, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(155)
+        s.profiler?.stop(157)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -3351,7 +3371,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 256496, outChannels: 480, inChannels: 80, into: s.f + 1920)
-        s.profiler?.stop(156)
+        s.profiler?.stop(158)
         // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3359,7 +3379,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, output: s.tensor(110), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 679936, savedInvStd: s.f + 680416,
                 runningMean: s.p + 295856, runningVar: s.p + 296336, workspace: s.ws, pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(159)
         }
         // features.4.2.block.0 frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
@@ -3367,7 +3387,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(108), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(110), pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(160)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
@@ -3375,13 +3395,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, runningMean: s.p + 295856, runningVar: s.p + 296336,
                 eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 679936, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(161)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 296816, channels: 480, kernel: 3, into: s.f + 681856)
-        s.profiler?.stop(160)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(162)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 294896, beta: s.p + 295376,
@@ -3391,7 +3411,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 680896,
                 depthwiseSavedInvStd: s.f + 681376, depthwiseRunningMean: s.p + 302096,
                 depthwiseRunningVar: s.p + 302576, workspace: s.ws, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
@@ -3399,7 +3419,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 681856, bias: s.f,
                 activation: .identity, output: s.tensor(112), pool: pool)
-            s.profiler?.stop(162)
+            s.profiler?.stop(164)
         }
         // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
@@ -3407,7 +3427,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 680896, savedInvStd: s.f + 681376,
                 activation: .silu, output: s.tensor(113), pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(165)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
@@ -3415,7 +3435,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, runningMean: s.p + 302096, runningVar: s.p + 302576,
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 680896, pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(166)
         }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         s.profiler?.start()
@@ -3423,11 +3443,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056, reduceBias: s.p + 312656,
             activation: .silu, expandWeights: s.p + 312688, expandBias: s.p + 322288, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(165)
+        s.profiler?.stop(167)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 322768, outChannels: 80, inChannels: 480, into: s.f + 1920)
-        s.profiler?.stop(166)
+        s.profiler?.stop(168)
         // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3435,7 +3455,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(118), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 690496, savedInvStd: s.f + 690576,
                 runningMean: s.p + 361328, runningVar: s.p + 361408, workspace: s.ws, pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(169)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks > 11 {
@@ -3443,7 +3463,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(114), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(118), pool: pool)
-            s.profiler?.stop(168)
+            s.profiler?.stop(170)
         }
         // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 11 {
@@ -3451,7 +3471,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 225 &* s.n, channels: 80, gamma: s.p + 361168,
                 beta: s.p + 361248, savedMean: s.f + 690496, savedInvStd: s.f + 690576, activation: .identity,
                 output: s.tensor(119), pool: pool)
-            s.profiler?.stop(169)
+            s.profiler?.stop(171)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 11 {
@@ -3459,21 +3479,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 361168, beta: s.p + 361248, runningMean: s.p + 361328, runningVar: s.p + 361408,
                 eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 690496, pool: pool)
-            s.profiler?.stop(170)
+            s.profiler?.stop(172)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043, into: s.tensor(121),
                 random: &random)
-            s.profiler?.stop(171)
+            s.profiler?.stop(173)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 18000, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(172)
+        s.profiler?.stop(174)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -3481,7 +3501,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 361488, outChannels: 480, inChannels: 80, into: s.f + 1920)
-        s.profiler?.stop(173)
+        s.profiler?.stop(175)
         // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3489,7 +3509,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, output: s.tensor(122), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 690656, savedInvStd: s.f + 691136,
                 runningMean: s.p + 400848, runningVar: s.p + 401328, workspace: s.ws, pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(176)
         }
         // features.4.3.block.0 frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
@@ -3497,7 +3517,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(120), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(122), pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(177)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
@@ -3505,13 +3525,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, runningMean: s.p + 400848, runningVar: s.p + 401328,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 690656, pool: pool)
-            s.profiler?.stop(176)
+            s.profiler?.stop(178)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 401808, channels: 480, kernel: 3, into: s.f + 692576)
-        s.profiler?.stop(177)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(179)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 399888, beta: s.p + 400368,
@@ -3521,7 +3541,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 691616,
                 depthwiseSavedInvStd: s.f + 692096, depthwiseRunningMean: s.p + 407088,
                 depthwiseRunningVar: s.p + 407568, workspace: s.ws, pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
@@ -3529,7 +3549,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 692576, bias: s.f,
                 activation: .identity, output: s.tensor(124), pool: pool)
-            s.profiler?.stop(179)
+            s.profiler?.stop(181)
         }
         // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
@@ -3537,7 +3557,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 691616, savedInvStd: s.f + 692096,
                 activation: .silu, output: s.tensor(125), pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(182)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
@@ -3545,7 +3565,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, runningMean: s.p + 407088, runningVar: s.p + 407568,
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 691616, pool: pool)
-            s.profiler?.stop(181)
+            s.profiler?.stop(183)
         }
         // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         s.profiler?.start()
@@ -3553,11 +3573,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048, reduceBias: s.p + 417648,
             activation: .silu, expandWeights: s.p + 417680, expandBias: s.p + 427280, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(182)
+        s.profiler?.stop(184)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 427760, outChannels: 80, inChannels: 480, into: s.f + 1920)
-        s.profiler?.stop(183)
+        s.profiler?.stop(185)
         // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3565,7 +3585,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, output: s.tensor(130), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 701216, savedInvStd: s.f + 701296,
                 runningMean: s.p + 466320, runningVar: s.p + 466400, workspace: s.ws, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(186)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks > 12 {
@@ -3573,7 +3593,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(126), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(130), pool: pool)
-            s.profiler?.stop(185)
+            s.profiler?.stop(187)
         }
         // features.4.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 12 {
@@ -3581,7 +3601,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 225 &* s.n, channels: 80, gamma: s.p + 466160,
                 beta: s.p + 466240, savedMean: s.f + 701216, savedInvStd: s.f + 701296, activation: .identity,
                 output: s.tensor(131), pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(188)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 12 {
@@ -3589,21 +3609,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 466160, beta: s.p + 466240, runningMean: s.p + 466320, runningVar: s.p + 466400,
                 eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 701216, pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(189)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(188)
+            s.profiler?.stop(190)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 18000, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(191)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
@@ -3611,7 +3631,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 466480, outChannels: 480, inChannels: 80, into: s.f + 1920)
-        s.profiler?.stop(190)
+        s.profiler?.stop(192)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3619,7 +3639,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, output: s.tensor(134), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 701376, savedInvStd: s.f + 701856,
                 runningMean: s.p + 505840, runningVar: s.p + 506320, workspace: s.ws, pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(193)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 13 {
@@ -3627,7 +3647,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(132), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(134), pool: pool)
-            s.profiler?.stop(192)
+            s.profiler?.stop(194)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 13 {
@@ -3635,13 +3655,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, runningMean: s.p + 505840, runningVar: s.p + 506320,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 701376, pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(195)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 506800, channels: 480, kernel: 5, into: s.f + 703296)
-        s.profiler?.stop(194)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(196)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 504880, beta: s.p + 505360,
@@ -3651,7 +3671,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 702336,
                 depthwiseSavedInvStd: s.f + 702816, depthwiseRunningMean: s.p + 519760,
                 depthwiseRunningVar: s.p + 520240, workspace: s.ws, pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(197)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 13 {
@@ -3659,7 +3679,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 15, width: 15, channels: 480, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 703296, bias: s.f,
                 activation: .identity, output: s.tensor(136), pool: pool)
-            s.profiler?.stop(196)
+            s.profiler?.stop(198)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 13 {
@@ -3667,7 +3687,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 702336, savedInvStd: s.f + 702816,
                 activation: .silu, output: s.tensor(137), pool: pool)
-            s.profiler?.stop(197)
+            s.profiler?.stop(199)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 480]
         if s.options.frozenBlocks > 13 {
@@ -3675,7 +3695,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, runningMean: s.p + 519760, runningVar: s.p + 520240,
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 702336, pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(200)
         }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         s.profiler?.start()
@@ -3683,11 +3703,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720, reduceBias: s.p + 530320,
             activation: .silu, expandWeights: s.p + 530352, expandBias: s.p + 539952, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
-        s.profiler?.stop(199)
+        s.profiler?.stop(201)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [480][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 540432, outChannels: 112, inChannels: 480, into: s.f + 1920)
-        s.profiler?.stop(200)
+        s.profiler?.stop(202)
         // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 112]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3695,7 +3715,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(142), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 727296, savedInvStd: s.f + 727408,
                 runningMean: s.p + 594416, runningVar: s.p + 594528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(203)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
         if s.options.frozenBlocks > 13 {
@@ -3703,7 +3723,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(138), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(142), pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(204)
         }
         // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 13 {
@@ -3711,7 +3731,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 727296, savedInvStd: s.f + 727408,
                 activation: .identity, output: s.tensor(143), pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(205)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 13 {
@@ -3719,7 +3739,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 594192, beta: s.p + 594304, runningMean: s.p + 594416, runningVar: s.p + 594528,
                 eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 727296, pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(206)
         }
     }
 
@@ -3728,7 +3748,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 594640, outChannels: 672, inChannels: 112, into: s.f + 1920)
-        s.profiler?.stop(205)
+        s.profiler?.stop(207)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3736,7 +3756,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, output: s.tensor(144), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 727520, savedInvStd: s.f + 728192,
                 runningMean: s.p + 671248, runningVar: s.p + 671920, workspace: s.ws, pool: pool)
-            s.profiler?.stop(206)
+            s.profiler?.stop(208)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
@@ -3744,7 +3764,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(143), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(144), pool: pool)
-            s.profiler?.stop(207)
+            s.profiler?.stop(209)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
@@ -3752,13 +3772,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, runningMean: s.p + 671248, runningVar: s.p + 671920,
                 eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 727520, pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(210)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 672592, channels: 672, kernel: 5, into: s.f + 730208)
-        s.profiler?.stop(209)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(211)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(144), gamma: s.p + 669904, beta: s.p + 670576,
@@ -3768,7 +3788,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 728864,
                 depthwiseSavedInvStd: s.f + 729536, depthwiseRunningMean: s.p + 690736,
                 depthwiseRunningVar: s.p + 691408, workspace: s.ws, pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(212)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
@@ -3776,7 +3796,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 730208, bias: s.f,
                 activation: .identity, output: s.tensor(146), pool: pool)
-            s.profiler?.stop(211)
+            s.profiler?.stop(213)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
@@ -3784,7 +3804,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 728864, savedInvStd: s.f + 729536,
                 activation: .silu, output: s.tensor(147), pool: pool)
-            s.profiler?.stop(212)
+            s.profiler?.stop(214)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
@@ -3792,7 +3812,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, runningMean: s.p + 690736, runningVar: s.p + 691408,
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 728864, pool: pool)
-            s.profiler?.stop(213)
+            s.profiler?.stop(215)
         }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
         s.profiler?.start()
@@ -3800,11 +3820,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080, reduceBias: s.p + 710896,
             activation: .silu, expandWeights: s.p + 710928, expandBias: s.p + 729744, savedPooled: s.tensor(149),
             savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
-        s.profiler?.stop(214)
+        s.profiler?.stop(216)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 730416, outChannels: 112, inChannels: 672, into: s.f + 1920)
-        s.profiler?.stop(215)
+        s.profiler?.stop(217)
         // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3812,7 +3832,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(152), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 763808, savedInvStd: s.f + 763920,
                 runningMean: s.p + 805904, runningVar: s.p + 806016, workspace: s.ws, pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(218)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks > 14 {
@@ -3820,7 +3840,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(148), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(152), pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(219)
         }
         // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 14 {
@@ -3828,7 +3848,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 763808, savedInvStd: s.f + 763920,
                 activation: .identity, output: s.tensor(153), pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 14 {
@@ -3836,21 +3856,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 805680, beta: s.p + 805792, runningMean: s.p + 805904, runningVar: s.p + 806016,
                 eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 763808, pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(221)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956, into: s.tensor(155),
                 random: &random)
-            s.profiler?.stop(220)
+            s.profiler?.stop(222)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(143), branch: s.tensor(153),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 25200, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(221)
+        s.profiler?.stop(223)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -3858,7 +3878,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 806128, outChannels: 672, inChannels: 112, into: s.f + 1920)
-        s.profiler?.stop(222)
+        s.profiler?.stop(224)
         // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3866,7 +3886,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, output: s.tensor(156), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 764032, savedInvStd: s.f + 764704,
                 runningMean: s.p + 882736, runningVar: s.p + 883408, workspace: s.ws, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(225)
         }
         // features.5.2.block.0 frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
@@ -3874,7 +3894,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(154), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(156), pool: pool)
-            s.profiler?.stop(224)
+            s.profiler?.stop(226)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
@@ -3882,13 +3902,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, runningMean: s.p + 882736, runningVar: s.p + 883408,
                 eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 764032, pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(227)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 884080, channels: 672, kernel: 5, into: s.f + 766720)
-        s.profiler?.stop(226)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(228)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 881392, beta: s.p + 882064,
@@ -3898,7 +3918,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 765376,
                 depthwiseSavedInvStd: s.f + 766048, depthwiseRunningMean: s.p + 902224,
                 depthwiseRunningVar: s.p + 902896, workspace: s.ws, pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
@@ -3906,7 +3926,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 766720, bias: s.f,
                 activation: .identity, output: s.tensor(158), pool: pool)
-            s.profiler?.stop(228)
+            s.profiler?.stop(230)
         }
         // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
@@ -3914,7 +3934,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 765376, savedInvStd: s.f + 766048,
                 activation: .silu, output: s.tensor(159), pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(231)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
@@ -3922,7 +3942,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, runningMean: s.p + 902224, runningVar: s.p + 902896,
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 765376, pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(232)
         }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
         s.profiler?.start()
@@ -3930,11 +3950,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568, reduceBias: s.p + 922384,
             activation: .silu, expandWeights: s.p + 922416, expandBias: s.p + 941232, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
-        s.profiler?.stop(231)
+        s.profiler?.stop(233)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 941904, outChannels: 112, inChannels: 672, into: s.f + 1920)
-        s.profiler?.stop(232)
+        s.profiler?.stop(234)
         // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3942,7 +3962,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(164), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 800320, savedInvStd: s.f + 800432,
                 runningMean: s.p + 1017392, runningVar: s.p + 1017504, workspace: s.ws, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(235)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks > 15 {
@@ -3950,7 +3970,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(160), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(164), pool: pool)
-            s.profiler?.stop(234)
+            s.profiler?.stop(236)
         }
         // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 15 {
@@ -3958,7 +3978,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 800320, savedInvStd: s.f + 800432,
                 activation: .identity, output: s.tensor(165), pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(237)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 15 {
@@ -3966,21 +3986,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1017168, beta: s.p + 1017280, runningMean: s.p + 1017392, runningVar: s.p + 1017504,
                 eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 800320, pool: pool)
-            s.profiler?.stop(236)
+            s.profiler?.stop(238)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261, into: s.tensor(167),
                 random: &random)
-            s.profiler?.stop(237)
+            s.profiler?.stop(239)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(154), branch: s.tensor(165),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 25200, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(238)
+        s.profiler?.stop(240)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -3988,7 +4008,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1017616, outChannels: 672, inChannels: 112, into: s.f + 1920)
-        s.profiler?.stop(239)
+        s.profiler?.stop(241)
         // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3996,7 +4016,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, output: s.tensor(168), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 800544, savedInvStd: s.f + 801216,
                 runningMean: s.p + 1094224, runningVar: s.p + 1094896, workspace: s.ws, pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(242)
         }
         // features.5.3.block.0 frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
@@ -4004,7 +4024,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(166), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(168), pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(243)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
@@ -4012,13 +4032,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, runningMean: s.p + 1094224, runningVar: s.p + 1094896,
                 eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 800544, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(244)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1095568, channels: 672, kernel: 5, into: s.f + 803232)
-        s.profiler?.stop(243)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(245)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 1092880,
@@ -4028,7 +4048,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 depthwiseOutput: s.tensor(170), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 801888, depthwiseSavedInvStd: s.f + 802560,
                 depthwiseRunningMean: s.p + 1113712, depthwiseRunningVar: s.p + 1114384, workspace: s.ws, pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(246)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
@@ -4036,7 +4056,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 803232, bias: s.f,
                 activation: .identity, output: s.tensor(170), pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(247)
         }
         // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
@@ -4044,7 +4064,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 801888, savedInvStd: s.f + 802560,
                 activation: .silu, output: s.tensor(171), pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(248)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
@@ -4052,7 +4072,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, runningMean: s.p + 1113712, runningVar: s.p + 1114384,
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 801888, pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(249)
         }
         // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
         s.profiler?.start()
@@ -4060,11 +4080,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056, reduceBias: s.p + 1133872,
             activation: .silu, expandWeights: s.p + 1133904, expandBias: s.p + 1152720, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
-        s.profiler?.stop(248)
+        s.profiler?.stop(250)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1153392, outChannels: 112, inChannels: 672, into: s.f + 1920)
-        s.profiler?.stop(249)
+        s.profiler?.stop(251)
         // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4072,7 +4092,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, output: s.tensor(176), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 836832, savedInvStd: s.f + 836944,
                 runningMean: s.p + 1228880, runningVar: s.p + 1228992, workspace: s.ws, pool: pool)
-            s.profiler?.stop(250)
+            s.profiler?.stop(252)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks > 16 {
@@ -4080,7 +4100,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(172), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(176), pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(253)
         }
         // features.5.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 16 {
@@ -4088,7 +4108,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 836832, savedInvStd: s.f + 836944,
                 activation: .identity, output: s.tensor(177), pool: pool)
-            s.profiler?.stop(252)
+            s.profiler?.stop(254)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 16 {
@@ -4096,21 +4116,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1228656, beta: s.p + 1228768, runningMean: s.p + 1228880, runningVar: s.p + 1228992,
                 eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 836832, pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(255)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565, into: s.tensor(179),
                 random: &random)
-            s.profiler?.stop(254)
+            s.profiler?.stop(256)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(166), branch: s.tensor(177),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 25200, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(255)
+        s.profiler?.stop(257)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
@@ -4118,7 +4138,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1229104, outChannels: 672, inChannels: 112, into: s.f + 1920)
-        s.profiler?.stop(256)
+        s.profiler?.stop(258)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4126,7 +4146,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, output: s.tensor(180), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 837056, savedInvStd: s.f + 837728,
                 runningMean: s.p + 1305712, runningVar: s.p + 1306384, workspace: s.ws, pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(259)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 17 {
@@ -4134,7 +4154,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(178), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(180), pool: pool)
-            s.profiler?.stop(258)
+            s.profiler?.stop(260)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 672]
         if s.options.frozenBlocks > 17 {
@@ -4142,13 +4162,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, runningMean: s.p + 1305712, runningVar: s.p + 1306384,
                 eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 837056, pool: pool)
-            s.profiler?.stop(259)
+            s.profiler?.stop(261)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1307056, channels: 672, kernel: 5, into: s.f + 839744)
-        s.profiler?.stop(260)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(262)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 1304368,
@@ -4158,7 +4178,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 depthwiseOutput: s.tensor(182), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 838400, depthwiseSavedInvStd: s.f + 839072,
                 depthwiseRunningMean: s.p + 1325200, depthwiseRunningVar: s.p + 1325872, workspace: s.ws, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(263)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
         if s.options.frozenBlocks > 17 {
@@ -4166,7 +4186,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 839744, bias: s.f,
                 activation: .identity, output: s.tensor(182), pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(264)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 672]
         if s.options.frozenBlocks <= 17 {
@@ -4174,7 +4194,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 838400, savedInvStd: s.f + 839072,
                 activation: .silu, output: s.tensor(183), pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(265)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 672]
         if s.options.frozenBlocks > 17 {
@@ -4182,7 +4202,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, runningMean: s.p + 1325200, runningVar: s.p + 1325872,
                 eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 838400, pool: pool)
-            s.profiler?.stop(264)
+            s.profiler?.stop(266)
         }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672]
         s.profiler?.start()
@@ -4190,11 +4210,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544, reduceBias: s.p + 1345360,
             activation: .silu, expandWeights: s.p + 1345392, expandBias: s.p + 1364208, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
-        s.profiler?.stop(265)
+        s.profiler?.stop(267)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [672][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1364880, outChannels: 192, inChannels: 672, into: s.f + 1920)
-        s.profiler?.stop(266)
+        s.profiler?.stop(268)
         // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 672] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4202,7 +4222,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(188), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 873344, savedInvStd: s.f + 873536,
                 runningMean: s.p + 1494288, runningVar: s.p + 1494480, workspace: s.ws, pool: pool)
-            s.profiler?.stop(267)
+            s.profiler?.stop(269)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
         if s.options.frozenBlocks > 17 {
@@ -4210,7 +4230,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(184), pixels: 64 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(188), pool: pool)
-            s.profiler?.stop(268)
+            s.profiler?.stop(270)
         }
         // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 17 {
@@ -4218,7 +4238,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 873344, savedInvStd: s.f + 873536,
                 activation: .identity, output: s.tensor(189), pool: pool)
-            s.profiler?.stop(269)
+            s.profiler?.stop(271)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 17 {
@@ -4226,7 +4246,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1493904, beta: s.p + 1494096, runningMean: s.p + 1494288, runningVar: s.p + 1494480,
                 eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 873344, pool: pool)
-            s.profiler?.stop(270)
+            s.profiler?.stop(272)
         }
     }
 
@@ -4235,7 +4255,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1494672, outChannels: 1152, inChannels: 192, into: s.f + 1920)
-        s.profiler?.stop(271)
+        s.profiler?.stop(273)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -4243,7 +4263,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(190), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 873728, savedInvStd: s.f + 874880,
                 runningMean: s.p + 1718160, runningVar: s.p + 1719312, workspace: s.ws, pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(274)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
@@ -4251,7 +4271,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(189), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(190), pool: pool)
-            s.profiler?.stop(273)
+            s.profiler?.stop(275)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
@@ -4259,13 +4279,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, runningMean: s.p + 1718160, runningVar: s.p + 1719312,
                 eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 873728, pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(276)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1720464, channels: 1152, kernel: 5, into: s.f + 878336)
-        s.profiler?.stop(275)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(277)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(190), gamma: s.p + 1715856,
@@ -4275,7 +4295,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 depthwiseOutput: s.tensor(192), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 876032, depthwiseSavedInvStd: s.f + 877184,
                 depthwiseRunningMean: s.p + 1751568, depthwiseRunningVar: s.p + 1752720, workspace: s.ws, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(278)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
@@ -4283,7 +4303,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 878336, bias: s.f,
                 activation: .identity, output: s.tensor(192), pool: pool)
-            s.profiler?.stop(277)
+            s.profiler?.stop(279)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
@@ -4291,7 +4311,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 876032, savedInvStd: s.f + 877184,
                 activation: .silu, output: s.tensor(193), pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(280)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
@@ -4299,7 +4319,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, runningMean: s.p + 1751568, runningVar: s.p + 1752720,
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 876032, pool: pool)
-            s.profiler?.stop(279)
+            s.profiler?.stop(281)
         }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4307,11 +4327,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872, reduceBias: s.p + 1809168,
             activation: .silu, expandWeights: s.p + 1809216, expandBias: s.p + 1864512, savedPooled: s.tensor(195),
             savedHidden: s.tensor(196), savedScale: s.tensor(197), pool: pool)
-        s.profiler?.stop(280)
+        s.profiler?.stop(282)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1865664, outChannels: 192, inChannels: 1152, into: s.f + 1920)
-        s.profiler?.stop(281)
+        s.profiler?.stop(283)
         // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -4319,7 +4339,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(198), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 935936, savedInvStd: s.f + 936128,
                 runningMean: s.p + 2087232, runningVar: s.p + 2087424, workspace: s.ws, pool: pool)
-            s.profiler?.stop(282)
+            s.profiler?.stop(284)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks > 18 {
@@ -4327,7 +4347,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(194), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(198), pool: pool)
-            s.profiler?.stop(283)
+            s.profiler?.stop(285)
         }
         // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 18 {
@@ -4335,7 +4355,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(198), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 935936, savedInvStd: s.f + 936128,
                 activation: .identity, output: s.tensor(199), pool: pool)
-            s.profiler?.stop(284)
+            s.profiler?.stop(286)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 18 {
@@ -4343,21 +4363,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2086848, beta: s.p + 2087040, runningMean: s.p + 2087232, runningVar: s.p + 2087424,
                 eps: 1e-05, activation: .identity, output: s.tensor(199), scratch: s.f + 935936, pool: pool)
-            s.profiler?.stop(285)
+            s.profiler?.stop(287)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175, into: s.tensor(201),
                 random: &random)
-            s.profiler?.stop(286)
+            s.profiler?.stop(288)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(189), branch: s.tensor(199),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(200), pool: pool)
-        s.profiler?.stop(287)
+        s.profiler?.stop(289)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -4365,7 +4385,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2087616, outChannels: 1152, inChannels: 192, into: s.f + 1920)
-        s.profiler?.stop(288)
+        s.profiler?.stop(290)
         // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -4373,7 +4393,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(202), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 936320, savedInvStd: s.f + 937472,
                 runningMean: s.p + 2311104, runningVar: s.p + 2312256, workspace: s.ws, pool: pool)
-            s.profiler?.stop(289)
+            s.profiler?.stop(291)
         }
         // features.6.2.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
@@ -4381,7 +4401,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(200), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(202), pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(292)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
@@ -4389,13 +4409,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, runningMean: s.p + 2311104, runningVar: s.p + 2312256,
                 eps: 1e-05, activation: .silu, output: s.tensor(203), scratch: s.f + 936320, pool: pool)
-            s.profiler?.stop(291)
+            s.profiler?.stop(293)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2313408, channels: 1152, kernel: 5, into: s.f + 940928)
-        s.profiler?.stop(292)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(294)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(202), gamma: s.p + 2308800,
@@ -4405,7 +4425,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 depthwiseOutput: s.tensor(204), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 938624, depthwiseSavedInvStd: s.f + 939776,
                 depthwiseRunningMean: s.p + 2344512, depthwiseRunningVar: s.p + 2345664, workspace: s.ws, pool: pool)
-            s.profiler?.stop(293)
+            s.profiler?.stop(295)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
@@ -4413,7 +4433,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(203), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 940928, bias: s.f,
                 activation: .identity, output: s.tensor(204), pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(296)
         }
         // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
@@ -4421,7 +4441,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 938624, savedInvStd: s.f + 939776,
                 activation: .silu, output: s.tensor(205), pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(297)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
@@ -4429,7 +4449,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, runningMean: s.p + 2344512, runningVar: s.p + 2345664,
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 938624, pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(298)
         }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4437,11 +4457,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816, reduceBias: s.p + 2402112,
             activation: .silu, expandWeights: s.p + 2402160, expandBias: s.p + 2457456, savedPooled: s.tensor(207),
             savedHidden: s.tensor(208), savedScale: s.tensor(209), pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(299)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2458608, outChannels: 192, inChannels: 1152, into: s.f + 1920)
-        s.profiler?.stop(298)
+        s.profiler?.stop(300)
         // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -4449,7 +4469,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(210), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 998528, savedInvStd: s.f + 998720,
                 runningMean: s.p + 2680176, runningVar: s.p + 2680368, workspace: s.ws, pool: pool)
-            s.profiler?.stop(299)
+            s.profiler?.stop(301)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks > 19 {
@@ -4457,7 +4477,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(206), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(210), pool: pool)
-            s.profiler?.stop(300)
+            s.profiler?.stop(302)
         }
         // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 19 {
@@ -4465,7 +4485,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(210), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 998528, savedInvStd: s.f + 998720,
                 activation: .identity, output: s.tensor(211), pool: pool)
-            s.profiler?.stop(301)
+            s.profiler?.stop(303)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 19 {
@@ -4473,21 +4493,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(210), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2679792, beta: s.p + 2679984, runningMean: s.p + 2680176, runningVar: s.p + 2680368,
                 eps: 1e-05, activation: .identity, output: s.tensor(211), scratch: s.f + 998528, pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(304)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348, into: s.tensor(213),
                 random: &random)
-            s.profiler?.stop(303)
+            s.profiler?.stop(305)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(200), branch: s.tensor(211),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(212), pool: pool)
-        s.profiler?.stop(304)
+        s.profiler?.stop(306)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -4495,7 +4515,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2680560, outChannels: 1152, inChannels: 192, into: s.f + 1920)
-        s.profiler?.stop(305)
+        s.profiler?.stop(307)
         // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4503,7 +4523,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(214), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 998912, savedInvStd: s.f + 1000064,
                 runningMean: s.p + 2904048, runningVar: s.p + 2905200, workspace: s.ws, pool: pool)
-            s.profiler?.stop(306)
+            s.profiler?.stop(308)
         }
         // features.6.3.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
@@ -4511,7 +4531,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(212), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(214), pool: pool)
-            s.profiler?.stop(307)
+            s.profiler?.stop(309)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
@@ -4519,13 +4539,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, runningMean: s.p + 2904048, runningVar: s.p + 2905200,
                 eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 998912, pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(310)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2906352, channels: 1152, kernel: 5, into: s.f + 1003520)
-        s.profiler?.stop(309)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(311)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(214), gamma: s.p + 2901744,
@@ -4535,7 +4555,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 depthwiseOutput: s.tensor(216), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1001216, depthwiseSavedInvStd: s.f + 1002368,
                 depthwiseRunningMean: s.p + 2937456, depthwiseRunningVar: s.p + 2938608, workspace: s.ws, pool: pool)
-            s.profiler?.stop(310)
+            s.profiler?.stop(312)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
@@ -4543,7 +4563,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1003520, bias: s.f,
                 activation: .identity, output: s.tensor(216), pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(313)
         }
         // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
@@ -4551,7 +4571,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 1001216, savedInvStd: s.f + 1002368,
                 activation: .silu, output: s.tensor(217), pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(314)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
@@ -4559,7 +4579,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, runningMean: s.p + 2937456, runningVar: s.p + 2938608,
                 eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1001216, pool: pool)
-            s.profiler?.stop(313)
+            s.profiler?.stop(315)
         }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4567,11 +4587,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760, reduceBias: s.p + 2995056,
             activation: .silu, expandWeights: s.p + 2995104, expandBias: s.p + 3050400, savedPooled: s.tensor(219),
             savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
-        s.profiler?.stop(314)
+        s.profiler?.stop(316)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3051552, outChannels: 192, inChannels: 1152, into: s.f + 1920)
-        s.profiler?.stop(315)
+        s.profiler?.stop(317)
         // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4579,7 +4599,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(222), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1061120, savedInvStd: s.f + 1061312,
                 runningMean: s.p + 3273120, runningVar: s.p + 3273312, workspace: s.ws, pool: pool)
-            s.profiler?.stop(316)
+            s.profiler?.stop(318)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks > 20 {
@@ -4587,7 +4607,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(218), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(222), pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(319)
         }
         // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 20 {
@@ -4595,7 +4615,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 1061120, savedInvStd: s.f + 1061312,
                 activation: .identity, output: s.tensor(223), pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(320)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 20 {
@@ -4603,21 +4623,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3272736, beta: s.p + 3272928, runningMean: s.p + 3273120, runningVar: s.p + 3273312,
                 eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 1061120, pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(321)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784, into: s.tensor(225),
                 random: &random)
-            s.profiler?.stop(320)
+            s.profiler?.stop(322)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(212), branch: s.tensor(223),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(224), pool: pool)
-        s.profiler?.stop(321)
+        s.profiler?.stop(323)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -4625,7 +4645,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3273504, outChannels: 1152, inChannels: 192, into: s.f + 1920)
-        s.profiler?.stop(322)
+        s.profiler?.stop(324)
         // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4633,7 +4653,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(226), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1061504, savedInvStd: s.f + 1062656,
                 runningMean: s.p + 3496992, runningVar: s.p + 3498144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(323)
+            s.profiler?.stop(325)
         }
         // features.6.4.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
@@ -4641,7 +4661,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(224), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(226), pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(326)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
@@ -4649,13 +4669,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, runningMean: s.p + 3496992, runningVar: s.p + 3498144,
                 eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1061504, pool: pool)
-            s.profiler?.stop(325)
+            s.profiler?.stop(327)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3499296, channels: 1152, kernel: 5, into: s.f + 1066112)
-        s.profiler?.stop(326)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(328)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(226), gamma: s.p + 3494688,
@@ -4665,7 +4685,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 depthwiseOutput: s.tensor(228), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1063808, depthwiseSavedInvStd: s.f + 1064960,
                 depthwiseRunningMean: s.p + 3530400, depthwiseRunningVar: s.p + 3531552, workspace: s.ws, pool: pool)
-            s.profiler?.stop(327)
+            s.profiler?.stop(329)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
@@ -4673,7 +4693,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 1066112, bias: s.f,
                 activation: .identity, output: s.tensor(228), pool: pool)
-            s.profiler?.stop(328)
+            s.profiler?.stop(330)
         }
         // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
@@ -4681,7 +4701,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1063808, savedInvStd: s.f + 1064960,
                 activation: .silu, output: s.tensor(229), pool: pool)
-            s.profiler?.stop(329)
+            s.profiler?.stop(331)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
@@ -4689,7 +4709,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, runningMean: s.p + 3530400, runningVar: s.p + 3531552,
                 eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1063808, pool: pool)
-            s.profiler?.stop(330)
+            s.profiler?.stop(332)
         }
         // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4697,11 +4717,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704, reduceBias: s.p + 3588000,
             activation: .silu, expandWeights: s.p + 3588048, expandBias: s.p + 3643344, savedPooled: s.tensor(231),
             savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(333)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3644496, outChannels: 192, inChannels: 1152, into: s.f + 1920)
-        s.profiler?.stop(332)
+        s.profiler?.stop(334)
         // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4709,7 +4729,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, output: s.tensor(234), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1123712, savedInvStd: s.f + 1123904,
                 runningMean: s.p + 3866064, runningVar: s.p + 3866256, workspace: s.ws, pool: pool)
-            s.profiler?.stop(333)
+            s.profiler?.stop(335)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks > 21 {
@@ -4717,7 +4737,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(230), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(234), pool: pool)
-            s.profiler?.stop(334)
+            s.profiler?.stop(336)
         }
         // features.6.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 21 {
@@ -4725,7 +4745,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(234), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 1123712, savedInvStd: s.f + 1123904,
                 activation: .identity, output: s.tensor(235), pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(337)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 21 {
@@ -4733,21 +4753,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(234), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3865680, beta: s.p + 3865872, runningMean: s.p + 3866064, runningVar: s.p + 3866256,
                 eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 1123712, pool: pool)
-            s.profiler?.stop(336)
+            s.profiler?.stop(338)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086, into: s.tensor(237),
                 random: &random)
-            s.profiler?.stop(337)
+            s.profiler?.stop(339)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(224), branch: s.tensor(235),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(236), pool: pool)
-        s.profiler?.stop(338)
+        s.profiler?.stop(340)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
@@ -4755,7 +4775,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3866448, outChannels: 1152, inChannels: 192, into: s.f + 1920)
-        s.profiler?.stop(339)
+        s.profiler?.stop(341)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -4763,7 +4783,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, output: s.tensor(238), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1124096, savedInvStd: s.f + 1125248,
                 runningMean: s.p + 4089936, runningVar: s.p + 4091088, workspace: s.ws, pool: pool)
-            s.profiler?.stop(340)
+            s.profiler?.stop(342)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 22 {
@@ -4771,7 +4791,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(236), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(238), pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(343)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 22 {
@@ -4779,13 +4799,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, runningMean: s.p + 4089936, runningVar: s.p + 4091088,
                 eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1124096, pool: pool)
-            s.profiler?.stop(342)
+            s.profiler?.stop(344)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4092240, channels: 1152, kernel: 3, into: s.f + 1128704)
-        s.profiler?.stop(343)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(345)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 4087632,
@@ -4795,7 +4815,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 depthwiseOutput: s.tensor(240), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1126400, depthwiseSavedInvStd: s.f + 1127552,
                 depthwiseRunningMean: s.p + 4104912, depthwiseRunningVar: s.p + 4106064, workspace: s.ws, pool: pool)
-            s.profiler?.stop(344)
+            s.profiler?.stop(346)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 22 {
@@ -4803,7 +4823,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1128704, bias: s.f,
                 activation: .identity, output: s.tensor(240), pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(347)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 22 {
@@ -4811,7 +4831,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1126400, savedInvStd: s.f + 1127552,
                 activation: .silu, output: s.tensor(241), pool: pool)
-            s.profiler?.stop(346)
+            s.profiler?.stop(348)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 22 {
@@ -4819,7 +4839,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, runningMean: s.p + 4104912, runningVar: s.p + 4106064,
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1126400, pool: pool)
-            s.profiler?.stop(347)
+            s.profiler?.stop(349)
         }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         s.profiler?.start()
@@ -4827,11 +4847,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216, reduceBias: s.p + 4162512,
             activation: .silu, expandWeights: s.p + 4162560, expandBias: s.p + 4217856, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(350)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1152][320]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4219008, outChannels: 320, inChannels: 1152, into: s.f + 1920)
-        s.profiler?.stop(349)
+        s.profiler?.stop(351)
         // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -4839,7 +4859,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 320, output: s.tensor(246), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1149440, savedInvStd: s.f + 1149760,
                 runningMean: s.p + 4588288, runningVar: s.p + 4588608, workspace: s.ws, pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(352)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         if s.options.frozenBlocks > 22 {
@@ -4847,7 +4867,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(242), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
                 output: s.tensor(246), pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(353)
         }
         // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks <= 22 {
@@ -4855,7 +4875,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(246), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 1149440, savedInvStd: s.f + 1149760,
                 activation: .identity, output: s.tensor(247), pool: pool)
-            s.profiler?.stop(352)
+            s.profiler?.stop(354)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks > 22 {
@@ -4863,7 +4883,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 4587648, beta: s.p + 4587968, runningMean: s.p + 4588288, runningVar: s.p + 4588608,
                 eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 1149440, pool: pool)
-            s.profiler?.stop(353)
+            s.profiler?.stop(355)
         }
     }
 
@@ -4872,7 +4892,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.7.1.block.0 expand conv 1x1 weights to the GEMM layout [320][1920]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4588928, outChannels: 1920, inChannels: 320, into: s.f + 1920)
-        s.profiler?.stop(354)
+        s.profiler?.stop(356)
         // features.7.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 320] -> [n, 8, 8, 1920]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4880,7 +4900,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1920, output: s.tensor(248), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
                 runningMean: s.p + 5207168, runningVar: s.p + 5209088, workspace: s.ws, pool: pool)
-            s.profiler?.stop(355)
+            s.profiler?.stop(357)
         }
         // features.7.1.block.0 frozen: expand conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1920]
         if s.options.frozenBlocks > 23 {
@@ -4888,7 +4908,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(247), pixels: 64 &* s.n, inChannels: 320,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1920, activation: .identity, residual: nil,
                 output: s.tensor(248), pool: pool)
-            s.profiler?.stop(356)
+            s.profiler?.stop(358)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks > 23 {
@@ -4896,13 +4916,13 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, runningMean: s.p + 5207168, runningVar: s.p + 5209088,
                 eps: 1e-05, activation: .silu, output: s.tensor(249), scratch: s.f + 1150080, pool: pool)
-            s.profiler?.stop(357)
+            s.profiler?.stop(359)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][1920]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5211008, channels: 1920, kernel: 3, into: s.f + 1157760)
-        s.profiler?.stop(358)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(360)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(248), gamma: s.p + 5203328,
@@ -4912,7 +4932,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 depthwiseOutput: s.tensor(250), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1153920, depthwiseSavedInvStd: s.f + 1155840,
                 depthwiseRunningMean: s.p + 5232128, depthwiseRunningVar: s.p + 5234048, workspace: s.ws, pool: pool)
-            s.profiler?.stop(359)
+            s.profiler?.stop(361)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
         if s.options.frozenBlocks > 23 {
@@ -4920,7 +4940,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 1157760, bias: s.f,
                 activation: .identity, output: s.tensor(250), pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(362)
         }
         // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks <= 23 {
@@ -4928,7 +4948,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1153920, savedInvStd: s.f + 1155840,
                 activation: .silu, output: s.tensor(251), pool: pool)
-            s.profiler?.stop(361)
+            s.profiler?.stop(363)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1920]
         if s.options.frozenBlocks > 23 {
@@ -4936,7 +4956,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, runningMean: s.p + 5232128, runningVar: s.p + 5234048,
                 eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1153920, pool: pool)
-            s.profiler?.stop(362)
+            s.profiler?.stop(364)
         }
         // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920]
         s.profiler?.start()
@@ -4944,11 +4964,11 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968, reduceBias: s.p + 5389568,
             activation: .silu, expandWeights: s.p + 5389648, expandBias: s.p + 5543248, savedPooled: s.tensor(253),
             savedHidden: s.tensor(254), savedScale: s.tensor(255), pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(365)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [1920][320]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5545168, outChannels: 320, inChannels: 1920, into: s.f + 1920)
-        s.profiler?.stop(364)
+        s.profiler?.stop(366)
         // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1920] -> [n, 8, 8, 320]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4956,7 +4976,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 320, output: s.tensor(256), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1192320, savedInvStd: s.f + 1192640,
                 runningMean: s.p + 6160208, runningVar: s.p + 6160528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(367)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 8, 8, 1920] -> [n, 8, 8, 320]
         if s.options.frozenBlocks > 23 {
@@ -4964,7 +4984,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(252), pixels: 64 &* s.n, inChannels: 1920,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
                 output: s.tensor(256), pool: pool)
-            s.profiler?.stop(366)
+            s.profiler?.stop(368)
         }
         // features.7.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks <= 23 {
@@ -4972,7 +4992,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(256), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 1192320, savedInvStd: s.f + 1192640,
                 activation: .identity, output: s.tensor(257), pool: pool)
-            s.profiler?.stop(367)
+            s.profiler?.stop(369)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks > 23 {
@@ -4980,21 +5000,21 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(256), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 6159568, beta: s.p + 6159888, runningMean: s.p + 6160208, runningVar: s.p + 6160528,
                 eps: 1e-05, activation: .identity, output: s.tensor(257), scratch: s.f + 1192320, pool: pool)
-            s.profiler?.stop(368)
+            s.profiler?.stop(370)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696, into: s.tensor(259),
                 random: &random)
-            s.profiler?.stop(369)
+            s.profiler?.stop(371)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(247), branch: s.tensor(257),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
             perImage: 20480, output: s.tensor(258), pool: pool)
-        s.profiler?.stop(370)
+        s.profiler?.stop(372)
     }
 
     /// features.8 forward: head: conv 1x1 320 -> 1280
@@ -5002,7 +5022,7 @@ public final class EfficientNetB1Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [320][1280]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6160848, outChannels: 1280, inChannels: 320, into: s.f + 1920)
-        s.profiler?.stop(371)
+        s.profiler?.stop(373)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -5010,7 +5030,7 @@ public final class EfficientNetB1Training: TrainableModel {
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1280, output: s.tensor(260), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1192960, savedInvStd: s.f + 1194240,
                 runningMean: s.p + 6573008, runningVar: s.p + 6574288, workspace: s.ws, pool: pool)
-            s.profiler?.stop(372)
+            s.profiler?.stop(374)
         }
         // features.8 frozen: head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         if s.options.frozenBlocks > 24 {
@@ -5018,7 +5038,7 @@ public final class EfficientNetB1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(258), pixels: 64 &* s.n, inChannels: 320,
                 inputMajorWeights: s.f + 1920, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
                 output: s.tensor(260), pool: pool)
-            s.profiler?.stop(373)
+            s.profiler?.stop(375)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 8, 8, 1280]
         if s.options.frozenBlocks <= 24 {
@@ -5026,7 +5046,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 1192960, savedInvStd: s.f + 1194240,
                 activation: .silu, output: s.tensor(261), pool: pool)
-            s.profiler?.stop(374)
+            s.profiler?.stop(376)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 8, 8, 1280]
         if s.options.frozenBlocks > 24 {
@@ -5034,7 +5054,7 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 6570448, beta: s.p + 6571728, runningMean: s.p + 6573008, runningVar: s.p + 6574288,
                 eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 1192960, pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(377)
         }
     }
 
@@ -5044,26 +5064,26 @@ public final class EfficientNetB1Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(261), batch: s.n, pixels: 64, channels: 1280, output: s.tensor(262),
             pool: pool)
-        s.profiler?.stop(376)
+        s.profiler?.stop(378)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(262), output: s.tensor(264), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.2 : 0, mask: s.tensor(263), random: &random)
-        s.profiler?.stop(377)
+        s.profiler?.stop(379)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(264), batch: s.n, inFeatures: 1280, weights: s.p + 6575568, bias: s.p + 7855568,
             outFeatures: 1000, output: s.tensor(265), pool: pool)
-        s.profiler?.stop(378)
+        s.profiler?.stop(380)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(265), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(266))
-        s.profiler?.stop(379)
+        s.profiler?.stop(381)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(265), count: 1000 &* s.n)
-        s.profiler?.stop(380)
+        s.profiler?.stop(382)
     }
 
     /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
@@ -5073,17 +5093,17 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(266), input: s.tensor(264), weights: s.p + 6575568,
             batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(267), gradWeights: s.g + 6575568,
             gradBias: s.g + 7855568, pool: pool)
-        s.profiler?.stop(381)
+        s.profiler?.stop(383)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(267), mask: s.tensor(263), count: 1280 &* s.n,
             gradInput: s.tensor(268))
-        s.profiler?.stop(382)
+        s.profiler?.stop(384)
         // avgpool backward: spread each channel's gradient over the 64 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(268), batch: s.n, pixels: 64, channels: 1280,
             gradInput: s.tensor(269), pool: pool)
-        s.profiler?.stop(383)
+        s.profiler?.stop(385)
     }
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
@@ -5094,7 +5114,7 @@ public final class EfficientNetB1Training: TrainableModel {
             channels: 1280, gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 1192960,
             savedInvStd: s.f + 1194240, activation: .silu, gradGamma: s.g + 6570448, gradBeta: s.g + 6571728,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(384)
+        s.profiler?.stop(386)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(269), preActivation: s.tensor(260),
@@ -5102,7 +5122,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(258), weights: s.p + 6160848,
             pixels: 64 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(270),
             gradWeights: s.g + 6160848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(387)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 8x8x320 -> 8x8x320, SE 1920 -> 80 -> 1920, identity shortcut
@@ -5112,21 +5132,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(270),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
             perImage: 20480, gradBranch: s.tensor(271), pool: pool)
-        s.profiler?.stop(386)
+        s.profiler?.stop(388)
         // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 320]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(271), input: s.tensor(256), pixels: 64 &* s.n,
             channels: 320, gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 1192320,
             savedInvStd: s.f + 1192640, activation: .identity, gradGamma: s.g + 6159568, gradBeta: s.g + 6159888,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(389)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1153920, savedInvStd: s.f + 1155840,
                 activation: .silu, output: s.tensor(274), pool: pool)
-            s.profiler?.stop(388)
+            s.profiler?.stop(390)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -5134,14 +5154,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5228288, beta: s.p + 5230208, runningMean: s.p + 5232128, runningVar: s.p + 5234048,
                 eps: 1e-05, activation: .silu, output: s.tensor(274), scratch: s.f + 1153920, pool: pool)
-            s.profiler?.stop(389)
+            s.profiler?.stop(391)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(274), savedScale: s.tensor(255), batch: s.n, pixels: 64,
                 channels: 1920, output: s.tensor(273), pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(392)
         }
         // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 320]
         s.profiler?.start()
@@ -5150,7 +5170,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(273), weights: s.p + 5545168,
             pixels: 64 &* s.n, inChannels: 1920, outChannels: 320, gradInput: s.tensor(272),
             gradWeights: s.g + 5545168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(391)
+        s.profiler?.stop(393)
         // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1920]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(272), seInput: s.tensor(274), batch: s.n,
@@ -5161,14 +5181,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 1153920, savedInvStd: s.f + 1155840,
             activation: .silu, gradGamma: s.g + 5228288, gradBeta: s.g + 5230208, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(394)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1150080, savedInvStd: s.f + 1152000,
                 activation: .silu, output: s.tensor(276), pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(395)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -5176,12 +5196,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 64 &* s.n, channels: 1920,
                 gamma: s.p + 5203328, beta: s.p + 5205248, runningMean: s.p + 5207168, runningVar: s.p + 5209088,
                 eps: 1e-05, activation: .silu, output: s.tensor(276), scratch: s.f + 1150080, pool: pool)
-            s.profiler?.stop(394)
+            s.profiler?.stop(396)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1175040, count: 17280)
-        s.profiler?.stop(395)
+        s.profiler?.stop(397)
         // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1920] <- [n, 8, 8, 1920]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(272), preActivation: s.tensor(250),
@@ -5189,18 +5209,18 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(276), batch: s.n, height: 8, width: 8,
             channels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
             weights: s.f + 1157760, gradInput: s.tensor(275), gradWeights: s.f + 1175040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(396)
+        s.profiler?.stop(398)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1175040, channels: 1920, kernel: 3, into: s.g + 5211008)
-        s.profiler?.stop(397)
+        s.profiler?.stop(399)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1920]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(275), input: s.tensor(248), pixels: 64 &* s.n,
             channels: 1920, gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 1150080,
             savedInvStd: s.f + 1152000, activation: .silu, gradGamma: s.g + 5203328, gradBeta: s.g + 5205248,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(398)
+        s.profiler?.stop(400)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1920]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(275), preActivation: s.tensor(248),
@@ -5208,11 +5228,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(247), weights: s.p + 4588928,
             pixels: 64 &* s.n, inChannels: 320, outChannels: 1920, gradInput: s.tensor(277),
             gradWeights: s.g + 4588928, workspace: s.ws, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(401)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(277), s.tensor(270), count: 20480 &* s.n, pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(402)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
@@ -5223,14 +5243,14 @@ public final class EfficientNetB1Training: TrainableModel {
             channels: 320, gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 1149440,
             savedInvStd: s.f + 1149760, activation: .identity, gradGamma: s.g + 4587648, gradBeta: s.g + 4587968,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(403)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1126400, savedInvStd: s.f + 1127552,
                 activation: .silu, output: s.tensor(280), pool: pool)
-            s.profiler?.stop(402)
+            s.profiler?.stop(404)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -5238,14 +5258,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4102608, beta: s.p + 4103760, runningMean: s.p + 4104912, runningVar: s.p + 4106064,
                 eps: 1e-05, activation: .silu, output: s.tensor(280), scratch: s.f + 1126400, pool: pool)
-            s.profiler?.stop(403)
+            s.profiler?.stop(405)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(280), savedScale: s.tensor(245), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(279), pool: pool)
-            s.profiler?.stop(404)
+            s.profiler?.stop(406)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
         s.profiler?.start()
@@ -5254,7 +5274,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(279), weights: s.p + 4219008,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(278),
             gradWeights: s.g + 4219008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(405)
+        s.profiler?.stop(407)
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(278), seInput: s.tensor(280), batch: s.n,
@@ -5265,14 +5285,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 1126400, savedInvStd: s.f + 1127552,
             activation: .silu, gradGamma: s.g + 4102608, gradBeta: s.g + 4103760, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(406)
+        s.profiler?.stop(408)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1124096, savedInvStd: s.f + 1125248,
                 activation: .silu, output: s.tensor(282), pool: pool)
-            s.profiler?.stop(407)
+            s.profiler?.stop(409)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -5280,12 +5300,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 4087632, beta: s.p + 4088784, runningMean: s.p + 4089936, runningVar: s.p + 4091088,
                 eps: 1e-05, activation: .silu, output: s.tensor(282), scratch: s.f + 1124096, pool: pool)
-            s.profiler?.stop(408)
+            s.profiler?.stop(410)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1139072, count: 10368)
-        s.profiler?.stop(409)
+        s.profiler?.stop(411)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(240),
@@ -5293,18 +5313,18 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(282), batch: s.n, height: 8, width: 8,
             channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
             weights: s.f + 1128704, gradInput: s.tensor(281), gradWeights: s.f + 1139072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(410)
+        s.profiler?.stop(412)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1139072, channels: 1152, kernel: 3, into: s.g + 4092240)
-        s.profiler?.stop(411)
+        s.profiler?.stop(413)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(281), input: s.tensor(238), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 1124096,
             savedInvStd: s.f + 1125248, activation: .silu, gradGamma: s.g + 4087632, gradBeta: s.g + 4088784,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(412)
+        s.profiler?.stop(414)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(281), preActivation: s.tensor(238),
@@ -5312,7 +5332,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(236), weights: s.p + 3866448,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(283),
             gradWeights: s.g + 3866448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(415)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -5322,21 +5342,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(283),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(284), pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(416)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(284), input: s.tensor(234), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 1123712,
             savedInvStd: s.f + 1123904, activation: .identity, gradGamma: s.g + 3865680, gradBeta: s.g + 3865872,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(417)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1063808, savedInvStd: s.f + 1064960,
                 activation: .silu, output: s.tensor(287), pool: pool)
-            s.profiler?.stop(416)
+            s.profiler?.stop(418)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -5344,14 +5364,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3528096, beta: s.p + 3529248, runningMean: s.p + 3530400, runningVar: s.p + 3531552,
                 eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1063808, pool: pool)
-            s.profiler?.stop(417)
+            s.profiler?.stop(419)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(287), savedScale: s.tensor(233), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(286), pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(420)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
@@ -5360,7 +5380,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(286), weights: s.p + 3644496,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(285),
             gradWeights: s.g + 3644496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(421)
         // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(285), seInput: s.tensor(287), batch: s.n,
@@ -5371,14 +5391,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 1063808, savedInvStd: s.f + 1064960,
             activation: .silu, gradGamma: s.g + 3528096, gradBeta: s.g + 3529248, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(422)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1061504, savedInvStd: s.f + 1062656,
                 activation: .silu, output: s.tensor(289), pool: pool)
-            s.profiler?.stop(421)
+            s.profiler?.stop(423)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -5386,12 +5406,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3494688, beta: s.p + 3495840, runningMean: s.p + 3496992, runningVar: s.p + 3498144,
                 eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1061504, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(424)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1094912, count: 28800)
-        s.profiler?.stop(423)
+        s.profiler?.stop(425)
         // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(285), preActivation: s.tensor(228),
@@ -5399,18 +5419,18 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(289), batch: s.n, height: 8, width: 8,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 1066112, gradInput: s.tensor(288), gradWeights: s.f + 1094912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(426)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1094912, channels: 1152, kernel: 5, into: s.g + 3499296)
-        s.profiler?.stop(425)
+        s.profiler?.stop(427)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(288), input: s.tensor(226), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 1061504,
             savedInvStd: s.f + 1062656, activation: .silu, gradGamma: s.g + 3494688, gradBeta: s.g + 3495840,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(426)
+        s.profiler?.stop(428)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(288), preActivation: s.tensor(226),
@@ -5418,11 +5438,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(224), weights: s.p + 3273504,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(290),
             gradWeights: s.g + 3273504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(429)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(290), s.tensor(283), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(428)
+        s.profiler?.stop(430)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -5432,21 +5452,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(290),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(291), pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(431)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(291), input: s.tensor(222), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 1061120,
             savedInvStd: s.f + 1061312, activation: .identity, gradGamma: s.g + 3272736, gradBeta: s.g + 3272928,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(432)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 1001216, savedInvStd: s.f + 1002368,
                 activation: .silu, output: s.tensor(294), pool: pool)
-            s.profiler?.stop(431)
+            s.profiler?.stop(433)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -5454,14 +5474,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2935152, beta: s.p + 2936304, runningMean: s.p + 2937456, runningVar: s.p + 2938608,
                 eps: 1e-05, activation: .silu, output: s.tensor(294), scratch: s.f + 1001216, pool: pool)
-            s.profiler?.stop(432)
+            s.profiler?.stop(434)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(294), savedScale: s.tensor(221), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(293), pool: pool)
-            s.profiler?.stop(433)
+            s.profiler?.stop(435)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
@@ -5470,7 +5490,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(293), weights: s.p + 3051552,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(292),
             gradWeights: s.g + 3051552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(436)
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(292), seInput: s.tensor(294), batch: s.n,
@@ -5481,14 +5501,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 1001216, savedInvStd: s.f + 1002368,
             activation: .silu, gradGamma: s.g + 2935152, gradBeta: s.g + 2936304, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(435)
+        s.profiler?.stop(437)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 998912, savedInvStd: s.f + 1000064,
                 activation: .silu, output: s.tensor(296), pool: pool)
-            s.profiler?.stop(436)
+            s.profiler?.stop(438)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -5496,12 +5516,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2901744, beta: s.p + 2902896, runningMean: s.p + 2904048, runningVar: s.p + 2905200,
                 eps: 1e-05, activation: .silu, output: s.tensor(296), scratch: s.f + 998912, pool: pool)
-            s.profiler?.stop(437)
+            s.profiler?.stop(439)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1032320, count: 28800)
-        s.profiler?.stop(438)
+        s.profiler?.stop(440)
         // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(292), preActivation: s.tensor(216),
@@ -5509,18 +5529,18 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(296), batch: s.n, height: 8, width: 8,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 1003520, gradInput: s.tensor(295), gradWeights: s.f + 1032320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(441)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1032320, channels: 1152, kernel: 5, into: s.g + 2906352)
-        s.profiler?.stop(440)
+        s.profiler?.stop(442)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(295), input: s.tensor(214), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 998912,
             savedInvStd: s.f + 1000064, activation: .silu, gradGamma: s.g + 2901744, gradBeta: s.g + 2902896,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(443)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(295), preActivation: s.tensor(214),
@@ -5528,11 +5548,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(212), weights: s.p + 2680560,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(297),
             gradWeights: s.g + 2680560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(442)
+        s.profiler?.stop(444)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(297), s.tensor(290), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(443)
+        s.profiler?.stop(445)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -5542,21 +5562,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(297),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(298), pool: pool)
-        s.profiler?.stop(444)
+        s.profiler?.stop(446)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(298), input: s.tensor(210), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 998528,
             savedInvStd: s.f + 998720, activation: .identity, gradGamma: s.g + 2679792, gradBeta: s.g + 2679984,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(447)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 938624, savedInvStd: s.f + 939776,
                 activation: .silu, output: s.tensor(301), pool: pool)
-            s.profiler?.stop(446)
+            s.profiler?.stop(448)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -5564,14 +5584,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2342208, beta: s.p + 2343360, runningMean: s.p + 2344512, runningVar: s.p + 2345664,
                 eps: 1e-05, activation: .silu, output: s.tensor(301), scratch: s.f + 938624, pool: pool)
-            s.profiler?.stop(447)
+            s.profiler?.stop(449)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(301), savedScale: s.tensor(209), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(300), pool: pool)
-            s.profiler?.stop(448)
+            s.profiler?.stop(450)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
@@ -5580,7 +5600,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(300), weights: s.p + 2458608,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(299),
             gradWeights: s.g + 2458608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(451)
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(299), seInput: s.tensor(301), batch: s.n,
@@ -5591,14 +5611,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 938624, savedInvStd: s.f + 939776,
             activation: .silu, gradGamma: s.g + 2342208, gradBeta: s.g + 2343360, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(452)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 936320, savedInvStd: s.f + 937472,
                 activation: .silu, output: s.tensor(303), pool: pool)
-            s.profiler?.stop(451)
+            s.profiler?.stop(453)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -5606,12 +5626,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2308800, beta: s.p + 2309952, runningMean: s.p + 2311104, runningVar: s.p + 2312256,
                 eps: 1e-05, activation: .silu, output: s.tensor(303), scratch: s.f + 936320, pool: pool)
-            s.profiler?.stop(452)
+            s.profiler?.stop(454)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 969728, count: 28800)
-        s.profiler?.stop(453)
+        s.profiler?.stop(455)
         // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(299), preActivation: s.tensor(204),
@@ -5619,18 +5639,18 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(303), batch: s.n, height: 8, width: 8,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 940928, gradInput: s.tensor(302), gradWeights: s.f + 969728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(454)
+        s.profiler?.stop(456)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 969728, channels: 1152, kernel: 5, into: s.g + 2313408)
-        s.profiler?.stop(455)
+        s.profiler?.stop(457)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(302), input: s.tensor(202), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 936320,
             savedInvStd: s.f + 937472, activation: .silu, gradGamma: s.g + 2308800, gradBeta: s.g + 2309952,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(458)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(302), preActivation: s.tensor(202),
@@ -5638,11 +5658,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(200), weights: s.p + 2087616,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(304),
             gradWeights: s.g + 2087616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(459)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(304), s.tensor(297), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(458)
+        s.profiler?.stop(460)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -5652,21 +5672,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(304),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(305), pool: pool)
-        s.profiler?.stop(459)
+        s.profiler?.stop(461)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(305), input: s.tensor(198), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 935936,
             savedInvStd: s.f + 936128, activation: .identity, gradGamma: s.g + 2086848, gradBeta: s.g + 2087040,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(460)
+        s.profiler?.stop(462)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 876032, savedInvStd: s.f + 877184,
                 activation: .silu, output: s.tensor(308), pool: pool)
-            s.profiler?.stop(461)
+            s.profiler?.stop(463)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -5674,14 +5694,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1749264, beta: s.p + 1750416, runningMean: s.p + 1751568, runningVar: s.p + 1752720,
                 eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 876032, pool: pool)
-            s.profiler?.stop(462)
+            s.profiler?.stop(464)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(308), savedScale: s.tensor(197), batch: s.n, pixels: 64,
                 channels: 1152, output: s.tensor(307), pool: pool)
-            s.profiler?.stop(463)
+            s.profiler?.stop(465)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
@@ -5690,7 +5710,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(307), weights: s.p + 1865664,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(306),
             gradWeights: s.g + 1865664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(464)
+        s.profiler?.stop(466)
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(306), seInput: s.tensor(308), batch: s.n,
@@ -5701,14 +5721,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 876032, savedInvStd: s.f + 877184,
             activation: .silu, gradGamma: s.g + 1749264, gradBeta: s.g + 1750416, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(467)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 873728, savedInvStd: s.f + 874880,
                 activation: .silu, output: s.tensor(310), pool: pool)
-            s.profiler?.stop(466)
+            s.profiler?.stop(468)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -5716,12 +5736,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1715856, beta: s.p + 1717008, runningMean: s.p + 1718160, runningVar: s.p + 1719312,
                 eps: 1e-05, activation: .silu, output: s.tensor(310), scratch: s.f + 873728, pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(469)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 907136, count: 28800)
-        s.profiler?.stop(468)
+        s.profiler?.stop(470)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(306), preActivation: s.tensor(192),
@@ -5729,18 +5749,18 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(310), batch: s.n, height: 8, width: 8,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 878336, gradInput: s.tensor(309), gradWeights: s.f + 907136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(469)
+        s.profiler?.stop(471)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 907136, channels: 1152, kernel: 5, into: s.g + 1720464)
-        s.profiler?.stop(470)
+        s.profiler?.stop(472)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(309), input: s.tensor(190), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 873728,
             savedInvStd: s.f + 874880, activation: .silu, gradGamma: s.g + 1715856, gradBeta: s.g + 1717008,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(473)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(309), preActivation: s.tensor(190),
@@ -5748,11 +5768,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(189), weights: s.p + 1494672,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(311),
             gradWeights: s.g + 1494672, workspace: s.ws, pool: pool)
-        s.profiler?.stop(472)
+        s.profiler?.stop(474)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(311), s.tensor(304), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(473)
+        s.profiler?.stop(475)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
@@ -5763,14 +5783,14 @@ public final class EfficientNetB1Training: TrainableModel {
             channels: 192, gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 873344,
             savedInvStd: s.f + 873536, activation: .identity, gradGamma: s.g + 1493904, gradBeta: s.g + 1494096,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(476)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 838400, savedInvStd: s.f + 839072,
                 activation: .silu, output: s.tensor(314), pool: pool)
-            s.profiler?.stop(475)
+            s.profiler?.stop(477)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -5778,14 +5798,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1323856, beta: s.p + 1324528, runningMean: s.p + 1325200, runningVar: s.p + 1325872,
                 eps: 1e-05, activation: .silu, output: s.tensor(314), scratch: s.f + 838400, pool: pool)
-            s.profiler?.stop(476)
+            s.profiler?.stop(478)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(314), savedScale: s.tensor(187), batch: s.n, pixels: 64,
                 channels: 672, output: s.tensor(313), pool: pool)
-            s.profiler?.stop(477)
+            s.profiler?.stop(479)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
         s.profiler?.start()
@@ -5794,7 +5814,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(313), weights: s.p + 1364880,
             pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(312), gradWeights: s.g + 1364880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(480)
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(312), seInput: s.tensor(314), batch: s.n,
@@ -5805,14 +5825,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 838400, savedInvStd: s.f + 839072,
             activation: .silu, gradGamma: s.g + 1323856, gradBeta: s.g + 1324528, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(481)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 837056, savedInvStd: s.f + 837728,
                 activation: .silu, output: s.tensor(316), pool: pool)
-            s.profiler?.stop(480)
+            s.profiler?.stop(482)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -5820,12 +5840,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1304368, beta: s.p + 1305040, runningMean: s.p + 1305712, runningVar: s.p + 1306384,
                 eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 837056, pool: pool)
-            s.profiler?.stop(481)
+            s.profiler?.stop(483)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 856544, count: 16800)
-        s.profiler?.stop(482)
+        s.profiler?.stop(484)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(312), preActivation: s.tensor(182),
@@ -5833,18 +5853,18 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(316), batch: s.n, height: 15, width: 15,
             channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 839744, gradInput: s.tensor(315), gradWeights: s.f + 856544, workspace: s.ws, pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(485)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 856544, channels: 672, kernel: 5, into: s.g + 1307056)
-        s.profiler?.stop(484)
+        s.profiler?.stop(486)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(315), input: s.tensor(180), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 837056,
             savedInvStd: s.f + 837728, activation: .silu, gradGamma: s.g + 1304368, gradBeta: s.g + 1305040,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(487)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(315), preActivation: s.tensor(180),
@@ -5852,7 +5872,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(178), weights: s.p + 1229104,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(317),
             gradWeights: s.g + 1229104, workspace: s.ws, pool: pool)
-        s.profiler?.stop(486)
+        s.profiler?.stop(488)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -5862,21 +5882,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(317),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(318), pool: pool)
-        s.profiler?.stop(487)
+        s.profiler?.stop(489)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(318), input: s.tensor(176), pixels: 225 &* s.n,
             channels: 112, gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 836832,
             savedInvStd: s.f + 836944, activation: .identity, gradGamma: s.g + 1228656, gradBeta: s.g + 1228768,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(488)
+        s.profiler?.stop(490)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 801888, savedInvStd: s.f + 802560,
                 activation: .silu, output: s.tensor(321), pool: pool)
-            s.profiler?.stop(489)
+            s.profiler?.stop(491)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -5884,14 +5904,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1112368, beta: s.p + 1113040, runningMean: s.p + 1113712, runningVar: s.p + 1114384,
                 eps: 1e-05, activation: .silu, output: s.tensor(321), scratch: s.f + 801888, pool: pool)
-            s.profiler?.stop(490)
+            s.profiler?.stop(492)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(321), savedScale: s.tensor(175), batch: s.n,
                 pixels: 225, channels: 672, output: s.tensor(320), pool: pool)
-            s.profiler?.stop(491)
+            s.profiler?.stop(493)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
@@ -5900,7 +5920,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(320), weights: s.p + 1153392,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(319),
             gradWeights: s.g + 1153392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(494)
         // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(319), seInput: s.tensor(321), batch: s.n,
@@ -5911,14 +5931,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 801888, savedInvStd: s.f + 802560,
             activation: .silu, gradGamma: s.g + 1112368, gradBeta: s.g + 1113040, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(495)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 800544, savedInvStd: s.f + 801216,
                 activation: .silu, output: s.tensor(323), pool: pool)
-            s.profiler?.stop(494)
+            s.profiler?.stop(496)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -5926,12 +5946,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1092880, beta: s.p + 1093552, runningMean: s.p + 1094224, runningVar: s.p + 1094896,
                 eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 800544, pool: pool)
-            s.profiler?.stop(495)
+            s.profiler?.stop(497)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 820032, count: 16800)
-        s.profiler?.stop(496)
+        s.profiler?.stop(498)
         // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(319), preActivation: s.tensor(170),
@@ -5939,18 +5959,18 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(323), batch: s.n, height: 15, width: 15,
             channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 803232, gradInput: s.tensor(322), gradWeights: s.f + 820032, workspace: s.ws, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(499)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 820032, channels: 672, kernel: 5, into: s.g + 1095568)
-        s.profiler?.stop(498)
+        s.profiler?.stop(500)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(322), input: s.tensor(168), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 800544,
             savedInvStd: s.f + 801216, activation: .silu, gradGamma: s.g + 1092880, gradBeta: s.g + 1093552,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(499)
+        s.profiler?.stop(501)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(322), preActivation: s.tensor(168),
@@ -5958,11 +5978,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(166), weights: s.p + 1017616,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(324),
             gradWeights: s.g + 1017616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(500)
+        s.profiler?.stop(502)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(324), s.tensor(317), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(501)
+        s.profiler?.stop(503)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -5972,21 +5992,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(324),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(325), pool: pool)
-        s.profiler?.stop(502)
+        s.profiler?.stop(504)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(325), input: s.tensor(164), pixels: 225 &* s.n,
             channels: 112, gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 800320,
             savedInvStd: s.f + 800432, activation: .identity, gradGamma: s.g + 1017168, gradBeta: s.g + 1017280,
             reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(505)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 765376, savedInvStd: s.f + 766048,
                 activation: .silu, output: s.tensor(328), pool: pool)
-            s.profiler?.stop(504)
+            s.profiler?.stop(506)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -5994,14 +6014,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 900880, beta: s.p + 901552, runningMean: s.p + 902224, runningVar: s.p + 902896,
                 eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 765376, pool: pool)
-            s.profiler?.stop(505)
+            s.profiler?.stop(507)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(328), savedScale: s.tensor(163), batch: s.n,
                 pixels: 225, channels: 672, output: s.tensor(327), pool: pool)
-            s.profiler?.stop(506)
+            s.profiler?.stop(508)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
@@ -6010,7 +6030,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(327), weights: s.p + 941904,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(326), gradWeights: s.g + 941904,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(509)
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(326), seInput: s.tensor(328), batch: s.n,
@@ -6021,14 +6041,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 765376, savedInvStd: s.f + 766048,
             activation: .silu, gradGamma: s.g + 900880, gradBeta: s.g + 901552, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(508)
+        s.profiler?.stop(510)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 764032, savedInvStd: s.f + 764704,
                 activation: .silu, output: s.tensor(330), pool: pool)
-            s.profiler?.stop(509)
+            s.profiler?.stop(511)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -6036,12 +6056,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 881392, beta: s.p + 882064, runningMean: s.p + 882736, runningVar: s.p + 883408,
                 eps: 1e-05, activation: .silu, output: s.tensor(330), scratch: s.f + 764032, pool: pool)
-            s.profiler?.stop(510)
+            s.profiler?.stop(512)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 783520, count: 16800)
-        s.profiler?.stop(511)
+        s.profiler?.stop(513)
         // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(326), preActivation: s.tensor(158),
@@ -6049,17 +6069,17 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(330), batch: s.n, height: 15, width: 15,
             channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 766720, gradInput: s.tensor(329), gradWeights: s.f + 783520, workspace: s.ws, pool: pool)
-        s.profiler?.stop(512)
+        s.profiler?.stop(514)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 783520, channels: 672, kernel: 5, into: s.g + 884080)
-        s.profiler?.stop(513)
+        s.profiler?.stop(515)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(329), input: s.tensor(156), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 764032, savedInvStd: s.f + 764704,
             activation: .silu, gradGamma: s.g + 881392, gradBeta: s.g + 882064, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(514)
+        s.profiler?.stop(516)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(329), preActivation: s.tensor(156),
@@ -6067,11 +6087,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(154), weights: s.p + 806128,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(331), gradWeights: s.g + 806128,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(515)
+        s.profiler?.stop(517)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(331), s.tensor(324), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(518)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -6081,21 +6101,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(331),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(332), pool: pool)
-        s.profiler?.stop(517)
+        s.profiler?.stop(519)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(332), input: s.tensor(152), pixels: 225 &* s.n,
             channels: 112, gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 763808, savedInvStd: s.f + 763920,
             activation: .identity, gradGamma: s.g + 805680, gradBeta: s.g + 805792, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(518)
+        s.profiler?.stop(520)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 728864, savedInvStd: s.f + 729536,
                 activation: .silu, output: s.tensor(335), pool: pool)
-            s.profiler?.stop(519)
+            s.profiler?.stop(521)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -6103,14 +6123,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 689392, beta: s.p + 690064, runningMean: s.p + 690736, runningVar: s.p + 691408,
                 eps: 1e-05, activation: .silu, output: s.tensor(335), scratch: s.f + 728864, pool: pool)
-            s.profiler?.stop(520)
+            s.profiler?.stop(522)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(335), savedScale: s.tensor(151), batch: s.n,
                 pixels: 225, channels: 672, output: s.tensor(334), pool: pool)
-            s.profiler?.stop(521)
+            s.profiler?.stop(523)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
@@ -6119,7 +6139,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(334), weights: s.p + 730416,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(333), gradWeights: s.g + 730416,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(522)
+        s.profiler?.stop(524)
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(333), seInput: s.tensor(335), batch: s.n,
@@ -6130,14 +6150,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 728864, savedInvStd: s.f + 729536,
             activation: .silu, gradGamma: s.g + 689392, gradBeta: s.g + 690064, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(525)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 727520, savedInvStd: s.f + 728192,
                 activation: .silu, output: s.tensor(337), pool: pool)
-            s.profiler?.stop(524)
+            s.profiler?.stop(526)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -6145,12 +6165,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 669904, beta: s.p + 670576, runningMean: s.p + 671248, runningVar: s.p + 671920,
                 eps: 1e-05, activation: .silu, output: s.tensor(337), scratch: s.f + 727520, pool: pool)
-            s.profiler?.stop(525)
+            s.profiler?.stop(527)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 747008, count: 16800)
-        s.profiler?.stop(526)
+        s.profiler?.stop(528)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(333), preActivation: s.tensor(146),
@@ -6158,17 +6178,17 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(337), batch: s.n, height: 15, width: 15,
             channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 730208, gradInput: s.tensor(336), gradWeights: s.f + 747008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(529)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 747008, channels: 672, kernel: 5, into: s.g + 672592)
-        s.profiler?.stop(528)
+        s.profiler?.stop(530)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(336), input: s.tensor(144), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 727520, savedInvStd: s.f + 728192,
             activation: .silu, gradGamma: s.g + 669904, gradBeta: s.g + 670576, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(529)
+        s.profiler?.stop(531)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(336), preActivation: s.tensor(144),
@@ -6176,11 +6196,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(143), weights: s.p + 594640,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(338), gradWeights: s.g + 594640,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(530)
+        s.profiler?.stop(532)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(338), s.tensor(331), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(531)
+        s.profiler?.stop(533)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
@@ -6191,14 +6211,14 @@ public final class EfficientNetB1Training: TrainableModel {
             channels: 112, gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 727296, savedInvStd: s.f + 727408,
             activation: .identity, gradGamma: s.g + 594192, gradBeta: s.g + 594304, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(532)
+        s.profiler?.stop(534)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 702336, savedInvStd: s.f + 702816,
                 activation: .silu, output: s.tensor(341), pool: pool)
-            s.profiler?.stop(533)
+            s.profiler?.stop(535)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -6206,14 +6226,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 518800, beta: s.p + 519280, runningMean: s.p + 519760, runningVar: s.p + 520240,
                 eps: 1e-05, activation: .silu, output: s.tensor(341), scratch: s.f + 702336, pool: pool)
-            s.profiler?.stop(534)
+            s.profiler?.stop(536)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(341), savedScale: s.tensor(141), batch: s.n,
                 pixels: 225, channels: 480, output: s.tensor(340), pool: pool)
-            s.profiler?.stop(535)
+            s.profiler?.stop(537)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
         s.profiler?.start()
@@ -6222,7 +6242,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(340), weights: s.p + 540432,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(339), gradWeights: s.g + 540432,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(536)
+        s.profiler?.stop(538)
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(339), seInput: s.tensor(341), batch: s.n,
@@ -6233,14 +6253,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 702336, savedInvStd: s.f + 702816,
             activation: .silu, gradGamma: s.g + 518800, gradBeta: s.g + 519280, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(539)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 701376, savedInvStd: s.f + 701856,
                 activation: .silu, output: s.tensor(343), pool: pool)
-            s.profiler?.stop(538)
+            s.profiler?.stop(540)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -6248,12 +6268,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 504880, beta: s.p + 505360, runningMean: s.p + 505840, runningVar: s.p + 506320,
                 eps: 1e-05, activation: .silu, output: s.tensor(343), scratch: s.f + 701376, pool: pool)
-            s.profiler?.stop(539)
+            s.profiler?.stop(541)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 715296, count: 12000)
-        s.profiler?.stop(540)
+        s.profiler?.stop(542)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(339), preActivation: s.tensor(136),
@@ -6261,17 +6281,17 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(343), batch: s.n, height: 15, width: 15,
             channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 703296, gradInput: s.tensor(342), gradWeights: s.f + 715296, workspace: s.ws, pool: pool)
-        s.profiler?.stop(541)
+        s.profiler?.stop(543)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 715296, channels: 480, kernel: 5, into: s.g + 506800)
-        s.profiler?.stop(542)
+        s.profiler?.stop(544)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(342), input: s.tensor(134), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 701376, savedInvStd: s.f + 701856,
             activation: .silu, gradGamma: s.g + 504880, gradBeta: s.g + 505360, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(543)
+        s.profiler?.stop(545)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(342), preActivation: s.tensor(134),
@@ -6279,7 +6299,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(132), weights: s.p + 466480,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(344), gradWeights: s.g + 466480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(544)
+        s.profiler?.stop(546)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -6289,21 +6309,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(344),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(345), pool: pool)
-        s.profiler?.stop(545)
+        s.profiler?.stop(547)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(345), input: s.tensor(130), pixels: 225 &* s.n,
             channels: 80, gamma: s.p + 466160, beta: s.p + 466240, savedMean: s.f + 701216, savedInvStd: s.f + 701296,
             activation: .identity, gradGamma: s.g + 466160, gradBeta: s.g + 466240, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(546)
+        s.profiler?.stop(548)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 691616, savedInvStd: s.f + 692096,
                 activation: .silu, output: s.tensor(348), pool: pool)
-            s.profiler?.stop(547)
+            s.profiler?.stop(549)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -6311,14 +6331,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 406128, beta: s.p + 406608, runningMean: s.p + 407088, runningVar: s.p + 407568,
                 eps: 1e-05, activation: .silu, output: s.tensor(348), scratch: s.f + 691616, pool: pool)
-            s.profiler?.stop(548)
+            s.profiler?.stop(550)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(348), savedScale: s.tensor(129), batch: s.n,
                 pixels: 225, channels: 480, output: s.tensor(347), pool: pool)
-            s.profiler?.stop(549)
+            s.profiler?.stop(551)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
@@ -6327,7 +6347,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(347), weights: s.p + 427760,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(346), gradWeights: s.g + 427760,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(550)
+        s.profiler?.stop(552)
         // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(346), seInput: s.tensor(348), batch: s.n,
@@ -6338,14 +6358,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 691616, savedInvStd: s.f + 692096,
             activation: .silu, gradGamma: s.g + 406128, gradBeta: s.g + 406608, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(551)
+        s.profiler?.stop(553)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 690656, savedInvStd: s.f + 691136,
                 activation: .silu, output: s.tensor(350), pool: pool)
-            s.profiler?.stop(552)
+            s.profiler?.stop(554)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -6353,12 +6373,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 399888, beta: s.p + 400368, runningMean: s.p + 400848, runningVar: s.p + 401328,
                 eps: 1e-05, activation: .silu, output: s.tensor(350), scratch: s.f + 690656, pool: pool)
-            s.profiler?.stop(553)
+            s.profiler?.stop(555)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 696896, count: 4320)
-        s.profiler?.stop(554)
+        s.profiler?.stop(556)
         // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(346), preActivation: s.tensor(124),
@@ -6366,17 +6386,17 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(350), batch: s.n, height: 15, width: 15,
             channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 692576, gradInput: s.tensor(349), gradWeights: s.f + 696896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(555)
+        s.profiler?.stop(557)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 696896, channels: 480, kernel: 3, into: s.g + 401808)
-        s.profiler?.stop(556)
+        s.profiler?.stop(558)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(349), input: s.tensor(122), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 690656, savedInvStd: s.f + 691136,
             activation: .silu, gradGamma: s.g + 399888, gradBeta: s.g + 400368, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(557)
+        s.profiler?.stop(559)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(349), preActivation: s.tensor(122),
@@ -6384,11 +6404,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(120), weights: s.p + 361488,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(351), gradWeights: s.g + 361488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(558)
+        s.profiler?.stop(560)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(351), s.tensor(344), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(559)
+        s.profiler?.stop(561)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -6398,21 +6418,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(351),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(352), pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(562)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(352), input: s.tensor(118), pixels: 225 &* s.n,
             channels: 80, gamma: s.p + 361168, beta: s.p + 361248, savedMean: s.f + 690496, savedInvStd: s.f + 690576,
             activation: .identity, gradGamma: s.g + 361168, gradBeta: s.g + 361248, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(561)
+        s.profiler?.stop(563)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 680896, savedInvStd: s.f + 681376,
                 activation: .silu, output: s.tensor(355), pool: pool)
-            s.profiler?.stop(562)
+            s.profiler?.stop(564)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -6420,14 +6440,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 301136, beta: s.p + 301616, runningMean: s.p + 302096, runningVar: s.p + 302576,
                 eps: 1e-05, activation: .silu, output: s.tensor(355), scratch: s.f + 680896, pool: pool)
-            s.profiler?.stop(563)
+            s.profiler?.stop(565)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(355), savedScale: s.tensor(117), batch: s.n,
                 pixels: 225, channels: 480, output: s.tensor(354), pool: pool)
-            s.profiler?.stop(564)
+            s.profiler?.stop(566)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
@@ -6436,7 +6456,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(354), weights: s.p + 322768,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(353), gradWeights: s.g + 322768,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(567)
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(353), seInput: s.tensor(355), batch: s.n,
@@ -6447,14 +6467,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 680896, savedInvStd: s.f + 681376,
             activation: .silu, gradGamma: s.g + 301136, gradBeta: s.g + 301616, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(566)
+        s.profiler?.stop(568)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 679936, savedInvStd: s.f + 680416,
                 activation: .silu, output: s.tensor(357), pool: pool)
-            s.profiler?.stop(567)
+            s.profiler?.stop(569)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -6462,12 +6482,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 294896, beta: s.p + 295376, runningMean: s.p + 295856, runningVar: s.p + 296336,
                 eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 679936, pool: pool)
-            s.profiler?.stop(568)
+            s.profiler?.stop(570)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 686176, count: 4320)
-        s.profiler?.stop(569)
+        s.profiler?.stop(571)
         // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(353), preActivation: s.tensor(112),
@@ -6475,17 +6495,17 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(357), batch: s.n, height: 15, width: 15,
             channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 681856, gradInput: s.tensor(356), gradWeights: s.f + 686176, workspace: s.ws, pool: pool)
-        s.profiler?.stop(570)
+        s.profiler?.stop(572)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 686176, channels: 480, kernel: 3, into: s.g + 296816)
-        s.profiler?.stop(571)
+        s.profiler?.stop(573)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(356), input: s.tensor(110), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 679936, savedInvStd: s.f + 680416,
             activation: .silu, gradGamma: s.g + 294896, gradBeta: s.g + 295376, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(572)
+        s.profiler?.stop(574)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(356), preActivation: s.tensor(110),
@@ -6493,11 +6513,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(108), weights: s.p + 256496,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(358), gradWeights: s.g + 256496,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(575)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(358), s.tensor(351), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(574)
+        s.profiler?.stop(576)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -6507,21 +6527,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(358),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(359), pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(577)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(359), input: s.tensor(106), pixels: 225 &* s.n,
             channels: 80, gamma: s.p + 256176, beta: s.p + 256256, savedMean: s.f + 679776, savedInvStd: s.f + 679856,
             activation: .identity, gradGamma: s.g + 256176, gradBeta: s.g + 256256, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(576)
+        s.profiler?.stop(578)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 670176, savedInvStd: s.f + 670656,
                 activation: .silu, output: s.tensor(362), pool: pool)
-            s.profiler?.stop(577)
+            s.profiler?.stop(579)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -6529,14 +6549,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 196144, beta: s.p + 196624, runningMean: s.p + 197104, runningVar: s.p + 197584,
                 eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 670176, pool: pool)
-            s.profiler?.stop(578)
+            s.profiler?.stop(580)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(362), savedScale: s.tensor(105), batch: s.n,
                 pixels: 225, channels: 480, output: s.tensor(361), pool: pool)
-            s.profiler?.stop(579)
+            s.profiler?.stop(581)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
@@ -6545,7 +6565,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(361), weights: s.p + 217776,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(360), gradWeights: s.g + 217776,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(580)
+        s.profiler?.stop(582)
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(360), seInput: s.tensor(362), batch: s.n,
@@ -6556,14 +6576,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 670176, savedInvStd: s.f + 670656,
             activation: .silu, gradGamma: s.g + 196144, gradBeta: s.g + 196624, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(581)
+        s.profiler?.stop(583)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 225 &* s.n, channels: 480, gamma: s.p + 189904,
                 beta: s.p + 190384, savedMean: s.f + 669216, savedInvStd: s.f + 669696, activation: .silu,
                 output: s.tensor(364), pool: pool)
-            s.profiler?.stop(582)
+            s.profiler?.stop(584)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -6571,12 +6591,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 189904, beta: s.p + 190384, runningMean: s.p + 190864, runningVar: s.p + 191344,
                 eps: 1e-05, activation: .silu, output: s.tensor(364), scratch: s.f + 669216, pool: pool)
-            s.profiler?.stop(583)
+            s.profiler?.stop(585)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 675456, count: 4320)
-        s.profiler?.stop(584)
+        s.profiler?.stop(586)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(360), preActivation: s.tensor(100),
@@ -6584,17 +6604,17 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(364), batch: s.n, height: 15, width: 15,
             channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 671136, gradInput: s.tensor(363), gradWeights: s.f + 675456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(585)
+        s.profiler?.stop(587)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 675456, channels: 480, kernel: 3, into: s.g + 191824)
-        s.profiler?.stop(586)
+        s.profiler?.stop(588)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(363), input: s.tensor(98), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 189904, beta: s.p + 190384, savedMean: s.f + 669216, savedInvStd: s.f + 669696,
             activation: .silu, gradGamma: s.g + 189904, gradBeta: s.g + 190384, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(587)
+        s.profiler?.stop(589)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(363), preActivation: s.tensor(98),
@@ -6602,11 +6622,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(97), weights: s.p + 151504,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(365), gradWeights: s.g + 151504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(590)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(365), s.tensor(358), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(591)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
@@ -6617,14 +6637,14 @@ public final class EfficientNetB1Training: TrainableModel {
             channels: 80, gamma: s.p + 151184, beta: s.p + 151264, savedMean: s.f + 669056, savedInvStd: s.f + 669136,
             activation: .identity, gradGamma: s.g + 151184, gradBeta: s.g + 151264, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(590)
+        s.profiler?.stop(592)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 225 &* s.n, channels: 240, gamma: s.p + 125968,
                 beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496, activation: .silu,
                 output: s.tensor(368), pool: pool)
-            s.profiler?.stop(591)
+            s.profiler?.stop(593)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -6632,14 +6652,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 125968, beta: s.p + 126208, runningMean: s.p + 126448, runningVar: s.p + 126688,
                 eps: 1e-05, activation: .silu, output: s.tensor(368), scratch: s.f + 664256, pool: pool)
-            s.profiler?.stop(592)
+            s.profiler?.stop(594)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(368), savedScale: s.tensor(95), batch: s.n, pixels: 225,
                 channels: 240, output: s.tensor(367), pool: pool)
-            s.profiler?.stop(593)
+            s.profiler?.stop(595)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
         s.profiler?.start()
@@ -6648,7 +6668,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(367), weights: s.p + 131984,
             pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(366), gradWeights: s.g + 131984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(594)
+        s.profiler?.stop(596)
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(366), seInput: s.tensor(368), batch: s.n,
@@ -6659,14 +6679,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 664256, savedInvStd: s.f + 664496,
             activation: .silu, gradGamma: s.g + 125968, gradBeta: s.g + 126208, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(597)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 900 &* s.n, channels: 240, gamma: s.p + 122848,
                 beta: s.p + 123088, savedMean: s.f + 663776, savedInvStd: s.f + 664016, activation: .silu,
                 output: s.tensor(370), pool: pool)
-            s.profiler?.stop(596)
+            s.profiler?.stop(598)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -6674,12 +6694,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 122848, beta: s.p + 123088, runningMean: s.p + 123328, runningVar: s.p + 123568,
                 eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 663776, pool: pool)
-            s.profiler?.stop(597)
+            s.profiler?.stop(599)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 666896, count: 2160)
-        s.profiler?.stop(598)
+        s.profiler?.stop(600)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(366), preActivation: s.tensor(90),
@@ -6687,17 +6707,17 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(370), batch: s.n, height: 30, width: 30,
             channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 664736, gradInput: s.tensor(369), gradWeights: s.f + 666896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(599)
+        s.profiler?.stop(601)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 666896, channels: 240, kernel: 3, into: s.g + 123808)
-        s.profiler?.stop(600)
+        s.profiler?.stop(602)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(369), input: s.tensor(88), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 122848, beta: s.p + 123088, savedMean: s.f + 663776, savedInvStd: s.f + 664016,
             activation: .silu, gradGamma: s.g + 122848, gradBeta: s.g + 123088, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(601)
+        s.profiler?.stop(603)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(369), preActivation: s.tensor(88),
@@ -6705,7 +6725,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(86), weights: s.p + 113248,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(371), gradWeights: s.g + 113248,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(604)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
@@ -6715,21 +6735,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(371),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 36000, gradBranch: s.tensor(372), pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(605)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(372), input: s.tensor(84), pixels: 900 &* s.n,
             channels: 40, gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 663696, savedInvStd: s.f + 663736,
             activation: .identity, gradGamma: s.g + 113056, gradBeta: s.g + 113104, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(604)
+        s.profiler?.stop(606)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 900 &* s.n, channels: 240, gamma: s.p + 97440,
                 beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456, activation: .silu,
                 output: s.tensor(375), pool: pool)
-            s.profiler?.stop(605)
+            s.profiler?.stop(607)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -6737,14 +6757,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 97440, beta: s.p + 97680, runningMean: s.p + 97920, runningVar: s.p + 98160, eps: 1e-05,
                 activation: .silu, output: s.tensor(375), scratch: s.f + 651216, pool: pool)
-            s.profiler?.stop(606)
+            s.profiler?.stop(608)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(375), savedScale: s.tensor(83), batch: s.n, pixels: 900,
                 channels: 240, output: s.tensor(374), pool: pool)
-            s.profiler?.stop(607)
+            s.profiler?.stop(609)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
@@ -6753,7 +6773,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(374), weights: s.p + 103456,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(373), gradWeights: s.g + 103456,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(608)
+        s.profiler?.stop(610)
         // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(373), seInput: s.tensor(375), batch: s.n,
@@ -6764,14 +6784,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 651216, savedInvStd: s.f + 651456,
             activation: .silu, gradGamma: s.g + 97440, gradBeta: s.g + 97680, reductions: s.f + 616320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(611)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 900 &* s.n, channels: 240, gamma: s.p + 90480,
                 beta: s.p + 90720, savedMean: s.f + 650736, savedInvStd: s.f + 650976, activation: .silu,
                 output: s.tensor(377), pool: pool)
-            s.profiler?.stop(610)
+            s.profiler?.stop(612)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -6779,12 +6799,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 90480, beta: s.p + 90720, runningMean: s.p + 90960, runningVar: s.p + 91200, eps: 1e-05,
                 activation: .silu, output: s.tensor(377), scratch: s.f + 650736, pool: pool)
-            s.profiler?.stop(611)
+            s.profiler?.stop(613)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 657696, count: 6000)
-        s.profiler?.stop(612)
+        s.profiler?.stop(614)
         // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(373), preActivation: s.tensor(78),
@@ -6792,17 +6812,17 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(377), batch: s.n, height: 30, width: 30,
             channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: s.f + 651696, gradInput: s.tensor(376), gradWeights: s.f + 657696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(613)
+        s.profiler?.stop(615)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 657696, channels: 240, kernel: 5, into: s.g + 91440)
-        s.profiler?.stop(614)
+        s.profiler?.stop(616)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(376), input: s.tensor(76), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 90480, beta: s.p + 90720, savedMean: s.f + 650736, savedInvStd: s.f + 650976,
             activation: .silu, gradGamma: s.g + 90480, gradBeta: s.g + 90720, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(617)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(376), preActivation: s.tensor(76),
@@ -6810,11 +6830,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(74), weights: s.p + 80880, pixels: 900 &* s.n,
             inChannels: 40, outChannels: 240, gradInput: s.tensor(378), gradWeights: s.g + 80880, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(616)
+        s.profiler?.stop(618)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(378), s.tensor(371), count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(619)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
@@ -6824,21 +6844,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(378),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 36000, gradBranch: s.tensor(379), pool: pool)
-        s.profiler?.stop(618)
+        s.profiler?.stop(620)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(72), pixels: 900 &* s.n,
             channels: 40, gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 650656, savedInvStd: s.f + 650696,
             activation: .identity, gradGamma: s.g + 80688, gradBeta: s.g + 80736, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(619)
+        s.profiler?.stop(621)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 900 &* s.n, channels: 240, gamma: s.p + 65072,
                 beta: s.p + 65312, savedMean: s.f + 638176, savedInvStd: s.f + 638416, activation: .silu,
                 output: s.tensor(382), pool: pool)
-            s.profiler?.stop(620)
+            s.profiler?.stop(622)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -6846,14 +6866,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 65072, beta: s.p + 65312, runningMean: s.p + 65552, runningVar: s.p + 65792, eps: 1e-05,
                 activation: .silu, output: s.tensor(382), scratch: s.f + 638176, pool: pool)
-            s.profiler?.stop(621)
+            s.profiler?.stop(623)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(71), batch: s.n, pixels: 900,
                 channels: 240, output: s.tensor(381), pool: pool)
-            s.profiler?.stop(622)
+            s.profiler?.stop(624)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
@@ -6862,7 +6882,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(381), weights: s.p + 71088,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(380), gradWeights: s.g + 71088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(623)
+        s.profiler?.stop(625)
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(380), seInput: s.tensor(382), batch: s.n,
@@ -6872,14 +6892,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gradExpandBias: s.g + 70848, preActivation: s.tensor(66), gamma: s.p + 65072, beta: s.p + 65312,
             savedMean: s.f + 638176, savedInvStd: s.f + 638416, activation: .silu, gradGamma: s.g + 65072,
             gradBeta: s.g + 65312, reductions: s.f + 616320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(624)
+        s.profiler?.stop(626)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 900 &* s.n, channels: 240, gamma: s.p + 58112,
                 beta: s.p + 58352, savedMean: s.f + 637696, savedInvStd: s.f + 637936, activation: .silu,
                 output: s.tensor(384), pool: pool)
-            s.profiler?.stop(625)
+            s.profiler?.stop(627)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -6887,12 +6907,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 58112, beta: s.p + 58352, runningMean: s.p + 58592, runningVar: s.p + 58832, eps: 1e-05,
                 activation: .silu, output: s.tensor(384), scratch: s.f + 637696, pool: pool)
-            s.profiler?.stop(626)
+            s.profiler?.stop(628)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 644656, count: 6000)
-        s.profiler?.stop(627)
+        s.profiler?.stop(629)
         // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(380), preActivation: s.tensor(66),
@@ -6900,17 +6920,17 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(384), batch: s.n, height: 30, width: 30,
             channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: s.f + 638656, gradInput: s.tensor(383), gradWeights: s.f + 644656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(628)
+        s.profiler?.stop(630)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 644656, channels: 240, kernel: 5, into: s.g + 59072)
-        s.profiler?.stop(629)
+        s.profiler?.stop(631)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(383), input: s.tensor(64), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 58112, beta: s.p + 58352, savedMean: s.f + 637696, savedInvStd: s.f + 637936,
             activation: .silu, gradGamma: s.g + 58112, gradBeta: s.g + 58352, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(630)
+        s.profiler?.stop(632)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(383), preActivation: s.tensor(64),
@@ -6918,11 +6938,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(63), weights: s.p + 48512, pixels: 900 &* s.n,
             inChannels: 40, outChannels: 240, gradInput: s.tensor(385), gradWeights: s.g + 48512, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(631)
+        s.profiler?.stop(633)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(385), s.tensor(378), count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(632)
+        s.profiler?.stop(634)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
@@ -6933,14 +6953,14 @@ public final class EfficientNetB1Training: TrainableModel {
             channels: 40, gamma: s.p + 48320, beta: s.p + 48368, savedMean: s.f + 637616, savedInvStd: s.f + 637656,
             activation: .identity, gradGamma: s.g + 48320, gradBeta: s.g + 48368, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(633)
+        s.profiler?.stop(635)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 900 &* s.n, channels: 144, gamma: s.p + 40096,
                 beta: s.p + 40240, savedMean: s.f + 630128, savedInvStd: s.f + 630272, activation: .silu,
                 output: s.tensor(388), pool: pool)
-            s.profiler?.stop(634)
+            s.profiler?.stop(636)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -6948,14 +6968,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
                 activation: .silu, output: s.tensor(388), scratch: s.f + 630128, pool: pool)
-            s.profiler?.stop(635)
+            s.profiler?.stop(637)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(388), savedScale: s.tensor(61), batch: s.n, pixels: 900,
                 channels: 144, output: s.tensor(387), pool: pool)
-            s.profiler?.stop(636)
+            s.profiler?.stop(638)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
         s.profiler?.start()
@@ -6964,7 +6984,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(387), weights: s.p + 42560,
             pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(386), gradWeights: s.g + 42560,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(637)
+        s.profiler?.stop(639)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(386), seInput: s.tensor(388), batch: s.n,
@@ -6974,14 +6994,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gradExpandBias: s.g + 42416, preActivation: s.tensor(56), gamma: s.p + 40096, beta: s.p + 40240,
             savedMean: s.f + 630128, savedInvStd: s.f + 630272, activation: .silu, gradGamma: s.g + 40096,
             gradBeta: s.g + 40240, reductions: s.f + 616320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(638)
+        s.profiler?.stop(640)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920,
                 beta: s.p + 36064, savedMean: s.f + 629840, savedInvStd: s.f + 629984, activation: .silu,
                 output: s.tensor(390), pool: pool)
-            s.profiler?.stop(639)
+            s.profiler?.stop(641)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -6989,12 +7009,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
                 activation: .silu, output: s.tensor(390), scratch: s.f + 629840, pool: pool)
-            s.profiler?.stop(640)
+            s.profiler?.stop(642)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 634016, count: 3600)
-        s.profiler?.stop(641)
+        s.profiler?.stop(643)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(386), preActivation: s.tensor(56),
@@ -7002,17 +7022,17 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(390), batch: s.n, height: 60, width: 60,
             channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: s.f + 630416, gradInput: s.tensor(389), gradWeights: s.f + 634016, workspace: s.ws, pool: pool)
-        s.profiler?.stop(642)
+        s.profiler?.stop(644)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 634016, channels: 144, kernel: 5, into: s.g + 36496)
-        s.profiler?.stop(643)
+        s.profiler?.stop(645)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(389), input: s.tensor(54), pixels: 3600 &* s.n,
             channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 629840, savedInvStd: s.f + 629984,
             activation: .silu, gradGamma: s.g + 35920, gradBeta: s.g + 36064, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(644)
+        s.profiler?.stop(646)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(389), preActivation: s.tensor(54),
@@ -7020,7 +7040,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(52), weights: s.p + 32464,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(391), gradWeights: s.g + 32464,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(645)
+        s.profiler?.stop(647)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
@@ -7030,21 +7050,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(391),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 86400, gradBranch: s.tensor(392), pool: pool)
-        s.profiler?.stop(646)
+        s.profiler?.stop(648)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(392), input: s.tensor(50), pixels: 3600 &* s.n,
             channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 629792, savedInvStd: s.f + 629816,
             activation: .identity, gradGamma: s.g + 32336, gradBeta: s.g + 32368, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(647)
+        s.profiler?.stop(649)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416,
                 beta: s.p + 26560, savedMean: s.f + 626912, savedInvStd: s.f + 627056, activation: .silu,
                 output: s.tensor(395), pool: pool)
-            s.profiler?.stop(648)
+            s.profiler?.stop(650)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -7052,14 +7072,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
                 activation: .silu, output: s.tensor(395), scratch: s.f + 626912, pool: pool)
-            s.profiler?.stop(649)
+            s.profiler?.stop(651)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(395), savedScale: s.tensor(49), batch: s.n,
                 pixels: 3600, channels: 144, output: s.tensor(394), pool: pool)
-            s.profiler?.stop(650)
+            s.profiler?.stop(652)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
@@ -7068,7 +7088,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(394), weights: s.p + 28880,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(393), gradWeights: s.g + 28880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(651)
+        s.profiler?.stop(653)
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(393), seInput: s.tensor(395), batch: s.n,
@@ -7078,14 +7098,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gradExpandBias: s.g + 28736, preActivation: s.tensor(44), gamma: s.p + 26416, beta: s.p + 26560,
             savedMean: s.f + 626912, savedInvStd: s.f + 627056, activation: .silu, gradGamma: s.g + 26416,
             gradBeta: s.g + 26560, reductions: s.f + 616320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(652)
+        s.profiler?.stop(654)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544,
                 beta: s.p + 24688, savedMean: s.f + 626624, savedInvStd: s.f + 626768, activation: .silu,
                 output: s.tensor(397), pool: pool)
-            s.profiler?.stop(653)
+            s.profiler?.stop(655)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -7093,12 +7113,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
                 activation: .silu, output: s.tensor(397), scratch: s.f + 626624, pool: pool)
-            s.profiler?.stop(654)
+            s.profiler?.stop(656)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 628496, count: 1296)
-        s.profiler?.stop(655)
+        s.profiler?.stop(657)
         // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(393), preActivation: s.tensor(44),
@@ -7106,17 +7126,17 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(397), batch: s.n, height: 60, width: 60,
             channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: s.f + 627200, gradInput: s.tensor(396), gradWeights: s.f + 628496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(656)
+        s.profiler?.stop(658)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 628496, channels: 144, kernel: 3, into: s.g + 25120)
-        s.profiler?.stop(657)
+        s.profiler?.stop(659)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(396), input: s.tensor(42), pixels: 3600 &* s.n,
             channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 626624, savedInvStd: s.f + 626768,
             activation: .silu, gradGamma: s.g + 24544, gradBeta: s.g + 24688, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(658)
+        s.profiler?.stop(660)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(396), preActivation: s.tensor(42),
@@ -7124,11 +7144,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(40), weights: s.p + 21088,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(398), gradWeights: s.g + 21088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(659)
+        s.profiler?.stop(661)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(398), s.tensor(391), count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(660)
+        s.profiler?.stop(662)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
@@ -7138,21 +7158,21 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(398),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 86400, gradBranch: s.tensor(399), pool: pool)
-        s.profiler?.stop(661)
+        s.profiler?.stop(663)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(399), input: s.tensor(38), pixels: 3600 &* s.n,
             channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 626576, savedInvStd: s.f + 626600,
             activation: .identity, gradGamma: s.g + 20960, gradBeta: s.g + 20992, reductions: s.f + 616320,
             pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(664)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040,
                 beta: s.p + 15184, savedMean: s.f + 623696, savedInvStd: s.f + 623840, activation: .silu,
                 output: s.tensor(402), pool: pool)
-            s.profiler?.stop(663)
+            s.profiler?.stop(665)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -7160,14 +7180,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
                 activation: .silu, output: s.tensor(402), scratch: s.f + 623696, pool: pool)
-            s.profiler?.stop(664)
+            s.profiler?.stop(666)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(402), savedScale: s.tensor(37), batch: s.n,
                 pixels: 3600, channels: 144, output: s.tensor(401), pool: pool)
-            s.profiler?.stop(665)
+            s.profiler?.stop(667)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
@@ -7176,7 +7196,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(401), weights: s.p + 17504,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(400), gradWeights: s.g + 17504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(668)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(400), seInput: s.tensor(402), batch: s.n,
@@ -7186,14 +7206,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gradExpandBias: s.g + 17360, preActivation: s.tensor(32), gamma: s.p + 15040, beta: s.p + 15184,
             savedMean: s.f + 623696, savedInvStd: s.f + 623840, activation: .silu, gradGamma: s.g + 15040,
             gradBeta: s.g + 15184, reductions: s.f + 616320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(667)
+        s.profiler?.stop(669)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168,
                 beta: s.p + 13312, savedMean: s.f + 623408, savedInvStd: s.f + 623552, activation: .silu,
                 output: s.tensor(404), pool: pool)
-            s.profiler?.stop(668)
+            s.profiler?.stop(670)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -7201,12 +7221,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
                 activation: .silu, output: s.tensor(404), scratch: s.f + 623408, pool: pool)
-            s.profiler?.stop(669)
+            s.profiler?.stop(671)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 625280, count: 1296)
-        s.profiler?.stop(670)
+        s.profiler?.stop(672)
         // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(32),
@@ -7214,17 +7234,17 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(404), batch: s.n, height: 60, width: 60,
             channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: s.f + 623984, gradInput: s.tensor(403), gradWeights: s.f + 625280, workspace: s.ws, pool: pool)
-        s.profiler?.stop(671)
+        s.profiler?.stop(673)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 625280, channels: 144, kernel: 3, into: s.g + 13744)
-        s.profiler?.stop(672)
+        s.profiler?.stop(674)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(403), input: s.tensor(30), pixels: 3600 &* s.n,
             channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 623408, savedInvStd: s.f + 623552,
             activation: .silu, gradGamma: s.g + 13168, gradBeta: s.g + 13312, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(673)
+        s.profiler?.stop(675)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(403), preActivation: s.tensor(30),
@@ -7232,11 +7252,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .silu, reductions: s.f + 616320, input: s.tensor(29), weights: s.p + 9712, pixels: 3600 &* s.n,
             inChannels: 24, outChannels: 144, gradInput: s.tensor(405), gradWeights: s.g + 9712, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(674)
+        s.profiler?.stop(676)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(405), s.tensor(398), count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(675)
+        s.profiler?.stop(677)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
@@ -7246,14 +7266,14 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(405), input: s.tensor(28), pixels: 3600 &* s.n,
             channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 623360, savedInvStd: s.f + 623384,
             activation: .identity, gradGamma: s.g + 9584, gradBeta: s.g + 9616, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(676)
+        s.profiler?.stop(678)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016,
                 beta: s.p + 6112, savedMean: s.f + 621440, savedInvStd: s.f + 621536, activation: .silu,
                 output: s.tensor(408), pool: pool)
-            s.profiler?.stop(677)
+            s.profiler?.stop(679)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -7261,14 +7281,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
                 activation: .silu, output: s.tensor(408), scratch: s.f + 621440, pool: pool)
-            s.profiler?.stop(678)
+            s.profiler?.stop(680)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(408), savedScale: s.tensor(27), batch: s.n,
                 pixels: 3600, channels: 96, output: s.tensor(407), pool: pool)
-            s.profiler?.stop(679)
+            s.profiler?.stop(681)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
         s.profiler?.start()
@@ -7277,7 +7297,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(407), weights: s.p + 7280,
             pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(406), gradWeights: s.g + 7280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(680)
+        s.profiler?.stop(682)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(406), seInput: s.tensor(408), batch: s.n,
@@ -7287,14 +7307,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gradExpandBias: s.g + 7184, preActivation: s.tensor(22), gamma: s.p + 6016, beta: s.p + 6112,
             savedMean: s.f + 621440, savedInvStd: s.f + 621536, activation: .silu, gradGamma: s.g + 6016,
             gradBeta: s.g + 6112, reductions: s.f + 616320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(683)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 621248, savedInvStd: s.f + 621344, activation: .silu,
                 output: s.tensor(410), pool: pool)
-            s.profiler?.stop(682)
+            s.profiler?.stop(684)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -7302,12 +7322,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
                 activation: .silu, output: s.tensor(410), scratch: s.f + 621248, pool: pool)
-            s.profiler?.stop(683)
+            s.profiler?.stop(685)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 622496, count: 864)
-        s.profiler?.stop(684)
+        s.profiler?.stop(686)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(406), preActivation: s.tensor(22),
@@ -7315,24 +7335,24 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(410), batch: s.n, height: 120, width: 120,
             channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: s.f + 621632, gradInput: s.tensor(409), gradWeights: s.f + 622496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(685)
+        s.profiler?.stop(687)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 622496, channels: 96, kernel: 3, into: s.g + 5152)
-        s.profiler?.stop(686)
+        s.profiler?.stop(688)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(409), input: s.tensor(20), pixels: 14400 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 621248, savedInvStd: s.f + 621344,
             activation: .silu, gradGamma: s.g + 4768, gradBeta: s.g + 4864, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(687)
+        s.profiler?.stop(689)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(409), preActivation: s.tensor(20),
             gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 621248, savedInvStd: s.f + 621344, activation: .silu,
             reductions: s.f + 616320, input: s.tensor(18), weights: s.p + 3232, pixels: 14400 &* s.n, inChannels: 16,
             outChannels: 96, gradInput: s.tensor(411), gradWeights: s.g + 3232, workspace: s.ws, pool: pool)
-        s.profiler?.stop(688)
+        s.profiler?.stop(690)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 120x120x16 -> 120x120x16, SE 16 -> 4 -> 16, identity shortcut
@@ -7342,20 +7362,20 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(411),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 230400, gradBranch: s.tensor(412), pool: pool)
-        s.profiler?.stop(689)
+        s.profiler?.stop(691)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(412), input: s.tensor(16), pixels: 14400 &* s.n,
             channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 621216, savedInvStd: s.f + 621232,
             activation: .identity, gradGamma: s.g + 3168, gradBeta: s.g + 3184, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(690)
+        s.profiler?.stop(692)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2688,
                 beta: s.p + 2704, savedMean: s.f + 620896, savedInvStd: s.f + 620912, activation: .silu,
                 output: s.tensor(415), pool: pool)
-            s.profiler?.stop(691)
+            s.profiler?.stop(693)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -7363,14 +7383,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
                 activation: .silu, output: s.tensor(415), scratch: s.f + 620896, pool: pool)
-            s.profiler?.stop(692)
+            s.profiler?.stop(694)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(415), savedScale: s.tensor(15), batch: s.n,
                 pixels: 14400, channels: 16, output: s.tensor(414), pool: pool)
-            s.profiler?.stop(693)
+            s.profiler?.stop(695)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
         s.profiler?.start()
@@ -7379,7 +7399,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(414), weights: s.p + 2912,
             pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(413), gradWeights: s.g + 2912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(694)
+        s.profiler?.stop(696)
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(413), seInput: s.tensor(415), batch: s.n,
@@ -7389,11 +7409,11 @@ public final class EfficientNetB1Training: TrainableModel {
             gradExpandBias: s.g + 2896, preActivation: s.tensor(10), gamma: s.p + 2688, beta: s.p + 2704,
             savedMean: s.f + 620896, savedInvStd: s.f + 620912, activation: .silu, gradGamma: s.g + 2688,
             gradBeta: s.g + 2704, reductions: s.f + 616320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(695)
+        s.profiler?.stop(697)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 621072, count: 144)
-        s.profiler?.stop(696)
+        s.profiler?.stop(698)
         // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 16]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(413), preActivation: s.tensor(10),
@@ -7401,15 +7421,15 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(9), batch: s.n, height: 120, width: 120,
             channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             weights: s.f + 620928, gradInput: s.tensor(416), gradWeights: s.f + 621072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(699)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 621072, channels: 16, kernel: 3, into: s.g + 2544)
-        s.profiler?.stop(698)
+        s.profiler?.stop(700)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(416), s.tensor(411), count: 230400 &* s.n, pool: pool)
-        s.profiler?.stop(699)
+        s.profiler?.stop(701)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16, SE 32 -> 8 -> 32
@@ -7419,14 +7439,14 @@ public final class EfficientNetB1Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(416), input: s.tensor(8), pixels: 14400 &* s.n,
             channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 620864, savedInvStd: s.f + 620880,
             activation: .identity, gradGamma: s.g + 2480, gradBeta: s.g + 2496, reductions: s.f + 616320, pool: pool)
-        s.profiler?.stop(700)
+        s.profiler?.stop(702)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 620224, savedInvStd: s.f + 620256, activation: .silu,
                 output: s.tensor(419), pool: pool)
-            s.profiler?.stop(701)
+            s.profiler?.stop(703)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -7434,14 +7454,14 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
                 activation: .silu, output: s.tensor(419), scratch: s.f + 620224, pool: pool)
-            s.profiler?.stop(702)
+            s.profiler?.stop(704)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(419), savedScale: s.tensor(7), batch: s.n,
                 pixels: 14400, channels: 32, output: s.tensor(418), pool: pool)
-            s.profiler?.stop(703)
+            s.profiler?.stop(705)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
         s.profiler?.start()
@@ -7450,7 +7470,7 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(418), weights: s.p + 1968,
             pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(417), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(704)
+        s.profiler?.stop(706)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(417), seInput: s.tensor(419), batch: s.n,
@@ -7460,14 +7480,14 @@ public final class EfficientNetB1Training: TrainableModel {
             gradExpandBias: s.g + 1936, preActivation: s.tensor(2), gamma: s.p + 1280, beta: s.p + 1312,
             savedMean: s.f + 620224, savedInvStd: s.f + 620256, activation: .silu, gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, reductions: s.f + 616320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(705)
+        s.profiler?.stop(707)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 620160, savedInvStd: s.f + 620192, activation: .silu,
                 output: s.tensor(421), pool: pool)
-            s.profiler?.stop(706)
+            s.profiler?.stop(708)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -7475,12 +7495,12 @@ public final class EfficientNetB1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
                 activation: .silu, output: s.tensor(421), scratch: s.f + 620160, pool: pool)
-            s.profiler?.stop(707)
+            s.profiler?.stop(709)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 620576, count: 288)
-        s.profiler?.stop(708)
+        s.profiler?.stop(710)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(417), preActivation: s.tensor(2),
@@ -7488,11 +7508,11 @@ public final class EfficientNetB1Training: TrainableModel {
             activation: .identity, reductions: s.f + 616320, input: s.tensor(421), batch: s.n, height: 120, width: 120,
             channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             weights: s.f + 620288, gradInput: s.tensor(420), gradWeights: s.f + 620576, workspace: s.ws, pool: pool)
-        s.profiler?.stop(709)
+        s.profiler?.stop(711)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 620576, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(710)
+        s.profiler?.stop(712)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -7503,13 +7523,13 @@ public final class EfficientNetB1Training: TrainableModel {
             pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 620160,
             savedInvStd: s.f + 620192, activation: .silu, gradInput: s.tensor(420), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(711)
+        s.profiler?.stop(713)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(420), input: s.x, batch: s.n, inChannels: 3,
             height: 240, width: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(714)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -7948,15 +7968,19 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 12441600,
               "stem conv 3x3/2, [n, 3, 240, 240] (NCHW) -> [n, 120, 120, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 120, 120, 32]"),
+              "BatchNorm's batch statistics on [n, 120, 120, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 32]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 4147200,
+              "features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 4147200,
-              "depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 120, 120, 32]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 120, 120, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 120, 120, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 512,
@@ -8006,7 +8030,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3110400,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3110400,
               "frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8036,7 +8060,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8070,7 +8094,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8104,7 +8128,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3240000,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3240000,
               "frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8134,7 +8158,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5400000,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 5400000,
               "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8168,7 +8192,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5400000,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 5400000,
               "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8202,7 +8226,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 486000,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 486000,
               "frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8232,7 +8256,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8266,7 +8290,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8300,7 +8324,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8334,7 +8358,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2700000,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2700000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8364,7 +8388,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8398,7 +8422,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8432,7 +8456,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8466,7 +8490,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1075200,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1075200,
               "frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8496,7 +8520,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8530,7 +8554,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8564,7 +8588,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8598,7 +8622,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8632,7 +8656,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 663552,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 663552,
               "frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8662,7 +8686,7 @@ public final class EfficientNetB1Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1920]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1105920,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 1105920,
               "frozen: depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,

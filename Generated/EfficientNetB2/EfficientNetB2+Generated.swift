@@ -2165,12 +2165,11 @@ public final class EfficientNetB2Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 32]
+        // features.0 BatchNorm's batch statistics on [n, 144, 144, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 749760, savedInvStd: s.f + 749792,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32, eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 749760, savedInvStd: s.f + 749792,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -2190,20 +2189,41 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 749888)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 144, 144, 32] -> [n, 144, 144, 32]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 144, width: 144, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 749888, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 32]
+        // features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 144, 144, 32] -> [n, 144, 144, 32], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 864, beta: s.p + 896,
+                savedMean: s.f + 749760, savedInvStd: s.f + 749792, activation: .silu, output: s.tensor(1), batch: s.n,
+                height: 144, width: 144, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144,
+                outWidth: 144, weights: s.f + 749888, bias: s.f, depthwiseOutput: s.tensor(2), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 749824,
+                depthwiseSavedInvStd: s.f + 749856, depthwiseRunningMean: s.p + 1344, depthwiseRunningVar: s.p + 1376,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 144, 144, 32] -> [n, 144, 144, 32]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 144, width: 144, channels: 32, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 749888, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 144, 144, 32]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32, eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 749824, savedInvStd: s.f + 749856,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 144, 144, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 749824, savedInvStd: s.f + 749856,
-                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 749824, savedInvStd: s.f + 749856, activation: .silu,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 32]
         if s.options.frozenBlocks > 1 {
@@ -2211,7 +2231,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
                 activation: .silu, output: s.tensor(3), scratch: s.f + 749824, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32]
         s.profiler?.start()
@@ -2219,11 +2239,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 20736, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, reduceBias: s.p + 1664,
             activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936, savedPooled: s.tensor(5),
             savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [32][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1968, outChannels: 16, inChannels: 32, into: s.f + 2112)
-        s.profiler?.stop(9)
+        s.profiler?.stop(11)
         // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 32] -> [n, 144, 144, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -2231,7 +2251,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 16, output: s.tensor(8), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 750464, savedInvStd: s.f + 750480,
                 runningMean: s.p + 2512, runningVar: s.p + 2528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 144, 144, 32] -> [n, 144, 144, 16]
         if s.options.frozenBlocks > 1 {
@@ -2239,7 +2259,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(4), pixels: 20736 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
                 output: s.tensor(8), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks <= 1 {
@@ -2247,7 +2267,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2480,
                 beta: s.p + 2496, savedMean: s.f + 750464, savedInvStd: s.f + 750480, activation: .identity,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks > 1 {
@@ -2255,7 +2275,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 750464, pool: pool)
-            s.profiler?.stop(13)
+            s.profiler?.stop(15)
         }
     }
 
@@ -2264,13 +2284,13 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][16]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2544, channels: 16, kernel: 3, into: s.f + 750528)
-        s.profiler?.stop(14)
+        s.profiler?.stop(16)
         // features.1.1.block.0 depthwise 3x3/1, [n, 144, 144, 16] -> [n, 144, 144, 16]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 144, width: 144, channels: 16, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 750528, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(15)
+        s.profiler?.stop(17)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 144, 144, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -2278,7 +2298,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(11), savedMean: s.f + 750496, savedInvStd: s.f + 750512,
                 runningMean: s.p + 2720, runningVar: s.p + 2736, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 16]
         if s.options.frozenBlocks > 2 {
@@ -2286,7 +2306,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 750496, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(19)
         }
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 144, 144, 16]
         s.profiler?.start()
@@ -2294,11 +2314,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, reduceBias: s.p + 2816,
             activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896, savedPooled: s.tensor(13),
             savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
-        s.profiler?.stop(18)
+        s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [16][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2912, outChannels: 16, inChannels: 16, into: s.f + 2112)
-        s.profiler?.stop(19)
+        s.profiler?.stop(21)
         // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 16] -> [n, 144, 144, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -2306,7 +2326,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 16, output: s.tensor(16), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 750816, savedInvStd: s.f + 750832,
                 runningMean: s.p + 3200, runningVar: s.p + 3216, workspace: s.ws, pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 16]
         if s.options.frozenBlocks > 2 {
@@ -2314,7 +2334,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(12), pixels: 20736 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
                 output: s.tensor(16), pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.1.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks <= 2 {
@@ -2322,7 +2342,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 20736 &* s.n, channels: 16, gamma: s.p + 3168,
                 beta: s.p + 3184, savedMean: s.f + 750816, savedInvStd: s.f + 750832, activation: .identity,
                 output: s.tensor(17), pool: pool)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 144, 144, 16]
         if s.options.frozenBlocks > 2 {
@@ -2330,21 +2350,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 3168, beta: s.p + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216, eps: 1e-05,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 750816, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(25)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(24)
+            s.profiler?.stop(26)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 331776, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(25)
+        s.profiler?.stop(27)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
@@ -2352,7 +2372,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3232, outChannels: 96, inChannels: 16, into: s.f + 2112)
-        s.profiler?.stop(26)
+        s.profiler?.stop(28)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 144, 144, 16] -> [n, 144, 144, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2360,7 +2380,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 96, output: s.tensor(20), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 750848, savedInvStd: s.f + 750944,
                 runningMean: s.p + 4960, runningVar: s.p + 5056, workspace: s.ws, pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 96]
         if s.options.frozenBlocks > 3 {
@@ -2368,7 +2388,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(18), pixels: 20736 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(20), pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 96]
         if s.options.frozenBlocks > 3 {
@@ -2376,13 +2396,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 750848, pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(31)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 751232)
-        s.profiler?.stop(30)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(32)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 4768, beta: s.p + 4864,
@@ -2392,7 +2412,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 751040,
                 depthwiseSavedInvStd: s.f + 751136, depthwiseRunningMean: s.p + 6208, depthwiseRunningVar: s.p + 6304,
                 workspace: s.ws, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(33)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]
         if s.options.frozenBlocks > 3 {
@@ -2400,7 +2420,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 144, width: 144, channels: 96, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 751232, bias: s.f,
                 activation: .identity, output: s.tensor(22), pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 96]
         if s.options.frozenBlocks <= 3 {
@@ -2408,7 +2428,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016,
                 beta: s.p + 6112, savedMean: s.f + 751040, savedInvStd: s.f + 751136, activation: .silu,
                 output: s.tensor(23), pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(35)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 96]
         if s.options.frozenBlocks > 3 {
@@ -2416,7 +2436,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
                 activation: .silu, output: s.tensor(23), scratch: s.f + 751040, pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96]
         s.profiler?.start()
@@ -2424,11 +2444,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, reduceBias: s.p + 6784,
             activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184, savedPooled: s.tensor(25),
             savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(35)
+        s.profiler?.stop(37)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7280, outChannels: 24, inChannels: 96, into: s.f + 2112)
-        s.profiler?.stop(36)
+        s.profiler?.stop(38)
         // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 96] -> [n, 72, 72, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2436,7 +2456,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 752960, savedInvStd: s.f + 752984,
                 runningMean: s.p + 9648, runningVar: s.p + 9680, workspace: s.ws, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(39)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 72, 72, 96] -> [n, 72, 72, 24]
         if s.options.frozenBlocks > 3 {
@@ -2444,7 +2464,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(24), pixels: 5184 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(28), pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(40)
         }
         // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks <= 3 {
@@ -2452,7 +2472,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5184 &* s.n, channels: 24, gamma: s.p + 9584,
                 beta: s.p + 9616, savedMean: s.f + 752960, savedInvStd: s.f + 752984, activation: .identity,
                 output: s.tensor(29), pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(41)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks > 3 {
@@ -2460,7 +2480,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 9584, beta: s.p + 9616, runningMean: s.p + 9648, runningVar: s.p + 9680, eps: 1e-05,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 752960, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
     }
 
@@ -2469,7 +2489,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9712, outChannels: 144, inChannels: 24, into: s.f + 2112)
-        s.profiler?.stop(41)
+        s.profiler?.stop(43)
         // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 24] -> [n, 72, 72, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2477,7 +2497,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, output: s.tensor(30), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 753008, savedInvStd: s.f + 753152,
                 runningMean: s.p + 13456, runningVar: s.p + 13600, workspace: s.ws, pool: pool)
-            s.profiler?.stop(42)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.0 frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
         if s.options.frozenBlocks > 4 {
@@ -2485,7 +2505,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(29), pixels: 5184 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(30), pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(45)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 4 {
@@ -2493,13 +2513,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 753008, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 753584)
-        s.profiler?.stop(45)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(47)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 13168, beta: s.p + 13312,
@@ -2509,7 +2529,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 753296,
                 depthwiseSavedInvStd: s.f + 753440, depthwiseRunningMean: s.p + 15328,
                 depthwiseRunningVar: s.p + 15472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
         if s.options.frozenBlocks > 4 {
@@ -2517,7 +2537,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 753584, bias: s.f,
                 activation: .identity, output: s.tensor(32), pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(49)
         }
         // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 4 {
@@ -2525,7 +2545,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040,
                 beta: s.p + 15184, savedMean: s.f + 753296, savedInvStd: s.f + 753440, activation: .silu,
                 output: s.tensor(33), pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(50)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 4 {
@@ -2533,7 +2553,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 753296, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
         s.profiler?.start()
@@ -2541,11 +2561,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, reduceBias: s.p + 16480,
             activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360, savedPooled: s.tensor(35),
             savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(50)
+        s.profiler?.stop(52)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17504, outChannels: 24, inChannels: 144, into: s.f + 2112)
-        s.profiler?.stop(51)
+        s.profiler?.stop(53)
         // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2553,7 +2573,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, output: s.tensor(38), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 756176, savedInvStd: s.f + 756200,
                 runningMean: s.p + 21024, runningVar: s.p + 21056, workspace: s.ws, pool: pool)
-            s.profiler?.stop(52)
+            s.profiler?.stop(54)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
         if s.options.frozenBlocks > 4 {
@@ -2561,7 +2581,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(34), pixels: 5184 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(38), pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(55)
         }
         // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks <= 4 {
@@ -2569,7 +2589,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 5184 &* s.n, channels: 24, gamma: s.p + 20960,
                 beta: s.p + 20992, savedMean: s.f + 756176, savedInvStd: s.f + 756200, activation: .identity,
                 output: s.tensor(39), pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks > 4 {
@@ -2577,21 +2597,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 20960, beta: s.p + 20992, runningMean: s.p + 21024, runningVar: s.p + 21056, eps: 1e-05,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 756176, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(57)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(29), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 124416, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(57)
+        s.profiler?.stop(59)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
@@ -2599,7 +2619,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21088, outChannels: 144, inChannels: 24, into: s.f + 2112)
-        s.profiler?.stop(58)
+        s.profiler?.stop(60)
         // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 24] -> [n, 72, 72, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2607,7 +2627,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, output: s.tensor(42), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 756224, savedInvStd: s.f + 756368,
                 runningMean: s.p + 24832, runningVar: s.p + 24976, workspace: s.ws, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(61)
         }
         // features.2.2.block.0 frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
         if s.options.frozenBlocks > 5 {
@@ -2615,7 +2635,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(40), pixels: 5184 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(42), pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 5 {
@@ -2623,13 +2643,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 756224, pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(63)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 756800)
-        s.profiler?.stop(62)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(64)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 24544, beta: s.p + 24688,
@@ -2639,7 +2659,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 756512,
                 depthwiseSavedInvStd: s.f + 756656, depthwiseRunningMean: s.p + 26704,
                 depthwiseRunningVar: s.p + 26848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(65)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
         if s.options.frozenBlocks > 5 {
@@ -2647,7 +2667,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 756800, bias: s.f,
                 activation: .identity, output: s.tensor(44), pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks <= 5 {
@@ -2655,7 +2675,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416,
                 beta: s.p + 26560, savedMean: s.f + 756512, savedInvStd: s.f + 756656, activation: .silu,
                 output: s.tensor(45), pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 5 {
@@ -2663,7 +2683,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
                 activation: .silu, output: s.tensor(45), scratch: s.f + 756512, pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
         s.profiler?.start()
@@ -2671,11 +2691,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, reduceBias: s.p + 27856,
             activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736, savedPooled: s.tensor(47),
             savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
-        s.profiler?.stop(67)
+        s.profiler?.stop(69)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28880, outChannels: 24, inChannels: 144, into: s.f + 2112)
-        s.profiler?.stop(68)
+        s.profiler?.stop(70)
         // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 144] -> [n, 72, 72, 24]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2683,7 +2703,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, output: s.tensor(50), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 759392, savedInvStd: s.f + 759416,
                 runningMean: s.p + 32400, runningVar: s.p + 32432, workspace: s.ws, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(71)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
         if s.options.frozenBlocks > 5 {
@@ -2691,7 +2711,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(46), pixels: 5184 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(50), pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(72)
         }
         // features.2.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks <= 5 {
@@ -2699,7 +2719,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 5184 &* s.n, channels: 24, gamma: s.p + 32336,
                 beta: s.p + 32368, savedMean: s.f + 759392, savedInvStd: s.f + 759416, activation: .identity,
                 output: s.tensor(51), pool: pool)
-            s.profiler?.stop(71)
+            s.profiler?.stop(73)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 72, 72, 24]
         if s.options.frozenBlocks > 5 {
@@ -2707,21 +2727,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 5184 &* s.n, channels: 24,
                 gamma: s.p + 32336, beta: s.p + 32368, runningMean: s.p + 32400, runningVar: s.p + 32432, eps: 1e-05,
                 activation: .identity, output: s.tensor(51), scratch: s.f + 759392, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174, into: s.tensor(53),
                 random: &random)
-            s.profiler?.stop(73)
+            s.profiler?.stop(75)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(51),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 124416, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(74)
+        s.profiler?.stop(76)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
@@ -2729,7 +2749,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 32464, outChannels: 144, inChannels: 24, into: s.f + 2112)
-        s.profiler?.stop(75)
+        s.profiler?.stop(77)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 72, 72, 24] -> [n, 72, 72, 144]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2737,7 +2757,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, output: s.tensor(54), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 759440, savedInvStd: s.f + 759584,
                 runningMean: s.p + 36208, runningVar: s.p + 36352, workspace: s.ws, pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
         if s.options.frozenBlocks > 6 {
@@ -2745,7 +2765,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(52), pixels: 5184 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(54), pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(79)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 72, 72, 144]
         if s.options.frozenBlocks > 6 {
@@ -2753,13 +2773,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 759440, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 760016)
-        s.profiler?.stop(79)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(81)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 35920, beta: s.p + 36064,
@@ -2769,7 +2789,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 759728,
                 depthwiseSavedInvStd: s.f + 759872, depthwiseRunningMean: s.p + 40384,
                 depthwiseRunningVar: s.p + 40528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(82)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]
         if s.options.frozenBlocks > 6 {
@@ -2777,7 +2797,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 72, width: 72, channels: 144, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 760016, bias: s.f,
                 activation: .identity, output: s.tensor(56), pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 144]
         if s.options.frozenBlocks <= 6 {
@@ -2785,7 +2805,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096,
                 beta: s.p + 40240, savedMean: s.f + 759728, savedInvStd: s.f + 759872, activation: .silu,
                 output: s.tensor(57), pool: pool)
-            s.profiler?.stop(82)
+            s.profiler?.stop(84)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 144]
         if s.options.frozenBlocks > 6 {
@@ -2793,7 +2813,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
                 activation: .silu, output: s.tensor(57), scratch: s.f + 759728, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144]
         s.profiler?.start()
@@ -2801,11 +2821,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, reduceBias: s.p + 41536,
             activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416, savedPooled: s.tensor(59),
             savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
-        s.profiler?.stop(84)
+        s.profiler?.stop(86)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [144][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 42560, outChannels: 48, inChannels: 144, into: s.f + 2112)
-        s.profiler?.stop(85)
+        s.profiler?.stop(87)
         // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 144] -> [n, 36, 36, 48]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2813,7 +2833,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, output: s.tensor(62), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 767216, savedInvStd: s.f + 767264,
                 runningMean: s.p + 49568, runningVar: s.p + 49616, workspace: s.ws, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(88)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 36, 36, 144] -> [n, 36, 36, 48]
         if s.options.frozenBlocks > 6 {
@@ -2821,7 +2841,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(58), pixels: 1296 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
                 output: s.tensor(62), pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(89)
         }
         // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 6 {
@@ -2829,7 +2849,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 49472,
                 beta: s.p + 49520, savedMean: s.f + 767216, savedInvStd: s.f + 767264, activation: .identity,
                 output: s.tensor(63), pool: pool)
-            s.profiler?.stop(88)
+            s.profiler?.stop(90)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks > 6 {
@@ -2837,7 +2857,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 49472, beta: s.p + 49520, runningMean: s.p + 49568, runningVar: s.p + 49616, eps: 1e-05,
                 activation: .identity, output: s.tensor(63), scratch: s.f + 767216, pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(91)
         }
     }
 
@@ -2846,7 +2866,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 49664, outChannels: 288, inChannels: 48, into: s.f + 2112)
-        s.profiler?.stop(90)
+        s.profiler?.stop(92)
         // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 48] -> [n, 36, 36, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2854,7 +2874,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, output: s.tensor(64), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 767312, savedInvStd: s.f + 767600,
                 runningMean: s.p + 64064, runningVar: s.p + 64352, workspace: s.ws, pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(93)
         }
         // features.3.1.block.0 frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
         if s.options.frozenBlocks > 7 {
@@ -2862,7 +2882,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(63), pixels: 1296 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
                 output: s.tensor(64), pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 7 {
@@ -2870,13 +2890,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 63488, beta: s.p + 63776, runningMean: s.p + 64064, runningVar: s.p + 64352, eps: 1e-05,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 767312, pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(95)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 64640, channels: 288, kernel: 5, into: s.f + 768464)
-        s.profiler?.stop(94)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(96)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 63488, beta: s.p + 63776,
@@ -2886,7 +2906,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 767888,
                 depthwiseSavedInvStd: s.f + 768176, depthwiseRunningMean: s.p + 72416,
                 depthwiseRunningVar: s.p + 72704, workspace: s.ws, pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
         if s.options.frozenBlocks > 7 {
@@ -2894,7 +2914,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 36, width: 36, channels: 288, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 768464, bias: s.f,
                 activation: .identity, output: s.tensor(66), pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(98)
         }
         // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 7 {
@@ -2902,7 +2922,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840,
                 beta: s.p + 72128, savedMean: s.f + 767888, savedInvStd: s.f + 768176, activation: .silu,
                 output: s.tensor(67), pool: pool)
-            s.profiler?.stop(97)
+            s.profiler?.stop(99)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 7 {
@@ -2910,7 +2930,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 71840, beta: s.p + 72128, runningMean: s.p + 72416, runningVar: s.p + 72704, eps: 1e-05,
                 activation: .silu, output: s.tensor(67), scratch: s.f + 767888, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(100)
         }
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
         s.profiler?.start()
@@ -2918,11 +2938,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992, reduceBias: s.p + 76448,
             activation: .silu, expandWeights: s.p + 76464, expandBias: s.p + 79920, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(99)
+        s.profiler?.stop(101)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 80208, outChannels: 48, inChannels: 288, into: s.f + 2112)
-        s.profiler?.stop(100)
+        s.profiler?.stop(102)
         // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2930,7 +2950,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, output: s.tensor(72), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 782864, savedInvStd: s.f + 782912,
                 runningMean: s.p + 94128, runningVar: s.p + 94176, workspace: s.ws, pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(103)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
         if s.options.frozenBlocks > 7 {
@@ -2938,7 +2958,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(68), pixels: 1296 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
                 output: s.tensor(72), pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(104)
         }
         // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 7 {
@@ -2946,7 +2966,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 94032,
                 beta: s.p + 94080, savedMean: s.f + 782864, savedInvStd: s.f + 782912, activation: .identity,
                 output: s.tensor(73), pool: pool)
-            s.profiler?.stop(103)
+            s.profiler?.stop(105)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks > 7 {
@@ -2954,21 +2974,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 94032, beta: s.p + 94080, runningMean: s.p + 94128, runningVar: s.p + 94176, eps: 1e-05,
                 activation: .identity, output: s.tensor(73), scratch: s.f + 782864, pool: pool)
-            s.profiler?.stop(104)
+            s.profiler?.stop(106)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(105)
+            s.profiler?.stop(107)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 62208, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(106)
+        s.profiler?.stop(108)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
@@ -2976,7 +2996,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 94224, outChannels: 288, inChannels: 48, into: s.f + 2112)
-        s.profiler?.stop(107)
+        s.profiler?.stop(109)
         // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 48] -> [n, 36, 36, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2984,7 +3004,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, output: s.tensor(76), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 782960, savedInvStd: s.f + 783248,
                 runningMean: s.p + 108624, runningVar: s.p + 108912, workspace: s.ws, pool: pool)
-            s.profiler?.stop(108)
+            s.profiler?.stop(110)
         }
         // features.3.2.block.0 frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
         if s.options.frozenBlocks > 8 {
@@ -2992,7 +3012,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(74), pixels: 1296 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
                 output: s.tensor(76), pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(111)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 8 {
@@ -3000,13 +3020,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, runningMean: s.p + 108624, runningVar: s.p + 108912,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 782960, pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(112)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 109200, channels: 288, kernel: 5, into: s.f + 784112)
-        s.profiler?.stop(111)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(113)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 108048, beta: s.p + 108336,
@@ -3016,7 +3036,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 783536,
                 depthwiseSavedInvStd: s.f + 783824, depthwiseRunningMean: s.p + 116976,
                 depthwiseRunningVar: s.p + 117264, workspace: s.ws, pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(114)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
         if s.options.frozenBlocks > 8 {
@@ -3024,7 +3044,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 36, width: 36, channels: 288, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 784112, bias: s.f,
                 activation: .identity, output: s.tensor(78), pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(115)
         }
         // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks <= 8 {
@@ -3032,7 +3052,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 783536, savedInvStd: s.f + 783824,
                 activation: .silu, output: s.tensor(79), pool: pool)
-            s.profiler?.stop(114)
+            s.profiler?.stop(116)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 8 {
@@ -3040,7 +3060,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, runningMean: s.p + 116976, runningVar: s.p + 117264,
                 eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 783536, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
         s.profiler?.start()
@@ -3048,11 +3068,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552, reduceBias: s.p + 121008,
             activation: .silu, expandWeights: s.p + 121024, expandBias: s.p + 124480, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(116)
+        s.profiler?.stop(118)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 124768, outChannels: 48, inChannels: 288, into: s.f + 2112)
-        s.profiler?.stop(117)
+        s.profiler?.stop(119)
         // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 288] -> [n, 36, 36, 48]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -3060,7 +3080,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, output: s.tensor(84), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 798512, savedInvStd: s.f + 798560,
                 runningMean: s.p + 138688, runningVar: s.p + 138736, workspace: s.ws, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(120)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
         if s.options.frozenBlocks > 8 {
@@ -3068,7 +3088,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(80), pixels: 1296 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(119)
+            s.profiler?.stop(121)
         }
         // features.3.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks <= 8 {
@@ -3076,7 +3096,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 138592,
                 beta: s.p + 138640, savedMean: s.f + 798512, savedInvStd: s.f + 798560, activation: .identity,
                 output: s.tensor(85), pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(122)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 48]
         if s.options.frozenBlocks > 8 {
@@ -3084,21 +3104,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 138592, beta: s.p + 138640, runningMean: s.p + 138688, runningVar: s.p + 138736,
                 eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 798512, pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(123)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 62208, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(123)
+        s.profiler?.stop(125)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
@@ -3106,7 +3126,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 138784, outChannels: 288, inChannels: 48, into: s.f + 2112)
-        s.profiler?.stop(124)
+        s.profiler?.stop(126)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 48] -> [n, 36, 36, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3114,7 +3134,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, output: s.tensor(88), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 798608, savedInvStd: s.f + 798896,
                 runningMean: s.p + 153184, runningVar: s.p + 153472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(127)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
         if s.options.frozenBlocks > 9 {
@@ -3122,7 +3142,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(86), pixels: 1296 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
                 output: s.tensor(88), pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 288]
         if s.options.frozenBlocks > 9 {
@@ -3130,13 +3150,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, runningMean: s.p + 153184, runningVar: s.p + 153472,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 798608, pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(129)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 153760, channels: 288, kernel: 3, into: s.f + 799760)
-        s.profiler?.stop(128)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(130)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 152608, beta: s.p + 152896,
@@ -3146,7 +3166,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 799184,
                 depthwiseSavedInvStd: s.f + 799472, depthwiseRunningMean: s.p + 156928,
                 depthwiseRunningVar: s.p + 157216, workspace: s.ws, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]
         if s.options.frozenBlocks > 9 {
@@ -3154,7 +3174,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 36, width: 36, channels: 288, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 799760, bias: s.f,
                 activation: .identity, output: s.tensor(90), pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(132)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 288]
         if s.options.frozenBlocks <= 9 {
@@ -3162,7 +3182,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 288, gamma: s.p + 156352,
                 beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472, activation: .silu,
                 output: s.tensor(91), pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(133)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 288]
         if s.options.frozenBlocks > 9 {
@@ -3170,7 +3190,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 156352, beta: s.p + 156640, runningMean: s.p + 156928, runningVar: s.p + 157216,
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 799184, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288]
         s.profiler?.start()
@@ -3178,11 +3198,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504, reduceBias: s.p + 160960,
             activation: .silu, expandWeights: s.p + 160976, expandBias: s.p + 164432, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(133)
+        s.profiler?.stop(135)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [288][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 164720, outChannels: 88, inChannels: 288, into: s.f + 2112)
-        s.profiler?.stop(134)
+        s.profiler?.stop(136)
         // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 288] -> [n, 18, 18, 88]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3190,7 +3210,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(96), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 804944, savedInvStd: s.f + 805032,
                 runningMean: s.p + 190256, runningVar: s.p + 190352, workspace: s.ws, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(137)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 88]
         if s.options.frozenBlocks > 9 {
@@ -3198,7 +3218,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(92), pixels: 324 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
                 output: s.tensor(96), pool: pool)
-            s.profiler?.stop(136)
+            s.profiler?.stop(138)
         }
         // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks <= 9 {
@@ -3206,7 +3226,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 324 &* s.n, channels: 88, gamma: s.p + 190064,
                 beta: s.p + 190160, savedMean: s.f + 804944, savedInvStd: s.f + 805032, activation: .identity,
                 output: s.tensor(97), pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(139)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 9 {
@@ -3214,7 +3234,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 190064, beta: s.p + 190160, runningMean: s.p + 190256, runningVar: s.p + 190352,
                 eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 804944, pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
     }
 
@@ -3223,7 +3243,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 190448, outChannels: 528, inChannels: 88, into: s.f + 2112)
-        s.profiler?.stop(139)
+        s.profiler?.stop(141)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3231,7 +3251,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, output: s.tensor(98), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 805120, savedInvStd: s.f + 805648,
                 runningMean: s.p + 237968, runningVar: s.p + 238496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(140)
+            s.profiler?.stop(142)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
         if s.options.frozenBlocks > 10 {
@@ -3239,7 +3259,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(97), pixels: 324 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
                 output: s.tensor(98), pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(143)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 10 {
@@ -3247,13 +3267,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 236912, beta: s.p + 237440, runningMean: s.p + 237968, runningVar: s.p + 238496,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 805120, pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(144)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 239024, channels: 528, kernel: 3, into: s.f + 807232)
-        s.profiler?.stop(143)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(145)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 236912, beta: s.p + 237440,
@@ -3263,7 +3283,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 806176,
                 depthwiseSavedInvStd: s.f + 806704, depthwiseRunningMean: s.p + 244832,
                 depthwiseRunningVar: s.p + 245360, workspace: s.ws, pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(146)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         if s.options.frozenBlocks > 10 {
@@ -3271,7 +3291,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 807232, bias: s.f,
                 activation: .identity, output: s.tensor(100), pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(147)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 10 {
@@ -3279,7 +3299,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 806176, savedInvStd: s.f + 806704,
                 activation: .silu, output: s.tensor(101), pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(148)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 10 {
@@ -3287,7 +3307,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, runningMean: s.p + 244832, runningVar: s.p + 245360,
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 806176, pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         s.profiler?.start()
@@ -3295,11 +3315,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888, reduceBias: s.p + 257504,
             activation: .silu, expandWeights: s.p + 257536, expandBias: s.p + 269152, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
-        s.profiler?.stop(148)
+        s.profiler?.stop(150)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 269680, outChannels: 88, inChannels: 528, into: s.f + 2112)
-        s.profiler?.stop(149)
+        s.profiler?.stop(151)
         // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3307,7 +3327,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(106), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 816736, savedInvStd: s.f + 816824,
                 runningMean: s.p + 316336, runningVar: s.p + 316432, workspace: s.ws, pool: pool)
-            s.profiler?.stop(150)
+            s.profiler?.stop(152)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
         if s.options.frozenBlocks > 10 {
@@ -3315,7 +3335,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(102), pixels: 324 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
                 output: s.tensor(106), pool: pool)
-            s.profiler?.stop(151)
+            s.profiler?.stop(153)
         }
         // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks <= 10 {
@@ -3323,7 +3343,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 324 &* s.n, channels: 88, gamma: s.p + 316144,
                 beta: s.p + 316240, savedMean: s.f + 816736, savedInvStd: s.f + 816824, activation: .identity,
                 output: s.tensor(107), pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(154)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 10 {
@@ -3331,21 +3351,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 316144, beta: s.p + 316240, runningMean: s.p + 316336, runningVar: s.p + 316432,
                 eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 816736, pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(155)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 28512, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(155)
+        s.profiler?.stop(157)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -3353,7 +3373,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 316528, outChannels: 528, inChannels: 88, into: s.f + 2112)
-        s.profiler?.stop(156)
+        s.profiler?.stop(158)
         // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3361,7 +3381,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, output: s.tensor(110), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 816912, savedInvStd: s.f + 817440,
                 runningMean: s.p + 364048, runningVar: s.p + 364576, workspace: s.ws, pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(159)
         }
         // features.4.2.block.0 frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
         if s.options.frozenBlocks > 11 {
@@ -3369,7 +3389,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(108), pixels: 324 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
                 output: s.tensor(110), pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(160)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 11 {
@@ -3377,13 +3397,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, runningMean: s.p + 364048, runningVar: s.p + 364576,
                 eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 816912, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(161)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 365104, channels: 528, kernel: 3, into: s.f + 819024)
-        s.profiler?.stop(160)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(162)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 362992, beta: s.p + 363520,
@@ -3393,7 +3413,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 817968,
                 depthwiseSavedInvStd: s.f + 818496, depthwiseRunningMean: s.p + 370912,
                 depthwiseRunningVar: s.p + 371440, workspace: s.ws, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         if s.options.frozenBlocks > 11 {
@@ -3401,7 +3421,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 819024, bias: s.f,
                 activation: .identity, output: s.tensor(112), pool: pool)
-            s.profiler?.stop(162)
+            s.profiler?.stop(164)
         }
         // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 11 {
@@ -3409,7 +3429,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 817968, savedInvStd: s.f + 818496,
                 activation: .silu, output: s.tensor(113), pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(165)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 11 {
@@ -3417,7 +3437,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, runningMean: s.p + 370912, runningVar: s.p + 371440,
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 817968, pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(166)
         }
         // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         s.profiler?.start()
@@ -3425,11 +3445,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968, reduceBias: s.p + 383584,
             activation: .silu, expandWeights: s.p + 383616, expandBias: s.p + 395232, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(165)
+        s.profiler?.stop(167)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 395760, outChannels: 88, inChannels: 528, into: s.f + 2112)
-        s.profiler?.stop(166)
+        s.profiler?.stop(168)
         // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3437,7 +3457,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(118), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 828528, savedInvStd: s.f + 828616,
                 runningMean: s.p + 442416, runningVar: s.p + 442512, workspace: s.ws, pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(169)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
         if s.options.frozenBlocks > 11 {
@@ -3445,7 +3465,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(114), pixels: 324 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
                 output: s.tensor(118), pool: pool)
-            s.profiler?.stop(168)
+            s.profiler?.stop(170)
         }
         // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks <= 11 {
@@ -3453,7 +3473,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 324 &* s.n, channels: 88, gamma: s.p + 442224,
                 beta: s.p + 442320, savedMean: s.f + 828528, savedInvStd: s.f + 828616, activation: .identity,
                 output: s.tensor(119), pool: pool)
-            s.profiler?.stop(169)
+            s.profiler?.stop(171)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 11 {
@@ -3461,21 +3481,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 442224, beta: s.p + 442320, runningMean: s.p + 442416, runningVar: s.p + 442512,
                 eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 828528, pool: pool)
-            s.profiler?.stop(170)
+            s.profiler?.stop(172)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043, into: s.tensor(121),
                 random: &random)
-            s.profiler?.stop(171)
+            s.profiler?.stop(173)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 28512, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(172)
+        s.profiler?.stop(174)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -3483,7 +3503,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 442608, outChannels: 528, inChannels: 88, into: s.f + 2112)
-        s.profiler?.stop(173)
+        s.profiler?.stop(175)
         // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3491,7 +3511,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, output: s.tensor(122), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 828704, savedInvStd: s.f + 829232,
                 runningMean: s.p + 490128, runningVar: s.p + 490656, workspace: s.ws, pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(176)
         }
         // features.4.3.block.0 frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
         if s.options.frozenBlocks > 12 {
@@ -3499,7 +3519,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(120), pixels: 324 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
                 output: s.tensor(122), pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(177)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 12 {
@@ -3507,13 +3527,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, runningMean: s.p + 490128, runningVar: s.p + 490656,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 828704, pool: pool)
-            s.profiler?.stop(176)
+            s.profiler?.stop(178)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 491184, channels: 528, kernel: 3, into: s.f + 830816)
-        s.profiler?.stop(177)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(179)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 489072, beta: s.p + 489600,
@@ -3523,7 +3543,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 829760,
                 depthwiseSavedInvStd: s.f + 830288, depthwiseRunningMean: s.p + 496992,
                 depthwiseRunningVar: s.p + 497520, workspace: s.ws, pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         if s.options.frozenBlocks > 12 {
@@ -3531,7 +3551,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 18, width: 18, channels: 528, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 830816, bias: s.f,
                 activation: .identity, output: s.tensor(124), pool: pool)
-            s.profiler?.stop(179)
+            s.profiler?.stop(181)
         }
         // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 12 {
@@ -3539,7 +3559,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 829760, savedInvStd: s.f + 830288,
                 activation: .silu, output: s.tensor(125), pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(182)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 12 {
@@ -3547,7 +3567,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, runningMean: s.p + 496992, runningVar: s.p + 497520,
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 829760, pool: pool)
-            s.profiler?.stop(181)
+            s.profiler?.stop(183)
         }
         // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         s.profiler?.start()
@@ -3555,11 +3575,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048, reduceBias: s.p + 509664,
             activation: .silu, expandWeights: s.p + 509696, expandBias: s.p + 521312, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(182)
+        s.profiler?.stop(184)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 521840, outChannels: 88, inChannels: 528, into: s.f + 2112)
-        s.profiler?.stop(183)
+        s.profiler?.stop(185)
         // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 88]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3567,7 +3587,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, output: s.tensor(130), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 840320, savedInvStd: s.f + 840408,
                 runningMean: s.p + 568496, runningVar: s.p + 568592, workspace: s.ws, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(186)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
         if s.options.frozenBlocks > 12 {
@@ -3575,7 +3595,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(126), pixels: 324 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
                 output: s.tensor(130), pool: pool)
-            s.profiler?.stop(185)
+            s.profiler?.stop(187)
         }
         // features.4.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks <= 12 {
@@ -3583,7 +3603,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 324 &* s.n, channels: 88, gamma: s.p + 568304,
                 beta: s.p + 568400, savedMean: s.f + 840320, savedInvStd: s.f + 840408, activation: .identity,
                 output: s.tensor(131), pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(188)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 88]
         if s.options.frozenBlocks > 12 {
@@ -3591,21 +3611,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 324 &* s.n, channels: 88,
                 gamma: s.p + 568304, beta: s.p + 568400, runningMean: s.p + 568496, runningVar: s.p + 568592,
                 eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 840320, pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(189)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(188)
+            s.profiler?.stop(190)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 28512, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(191)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
@@ -3613,7 +3633,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 568688, outChannels: 528, inChannels: 88, into: s.f + 2112)
-        s.profiler?.stop(190)
+        s.profiler?.stop(192)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 88] -> [n, 18, 18, 528]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3621,7 +3641,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, output: s.tensor(134), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 840496, savedInvStd: s.f + 841024,
                 runningMean: s.p + 616208, runningVar: s.p + 616736, workspace: s.ws, pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(193)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
         if s.options.frozenBlocks > 13 {
@@ -3629,7 +3649,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(132), pixels: 324 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
                 output: s.tensor(134), pool: pool)
-            s.profiler?.stop(192)
+            s.profiler?.stop(194)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 13 {
@@ -3637,13 +3657,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, runningMean: s.p + 616208, runningVar: s.p + 616736,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 840496, pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(195)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 617264, channels: 528, kernel: 5, into: s.f + 842608)
-        s.profiler?.stop(194)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(196)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 615152, beta: s.p + 615680,
@@ -3653,7 +3673,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 841552,
                 depthwiseSavedInvStd: s.f + 842080, depthwiseRunningMean: s.p + 631520,
                 depthwiseRunningVar: s.p + 632048, workspace: s.ws, pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(197)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
         if s.options.frozenBlocks > 13 {
@@ -3661,7 +3681,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 18, width: 18, channels: 528, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 842608, bias: s.f,
                 activation: .identity, output: s.tensor(136), pool: pool)
-            s.profiler?.stop(196)
+            s.profiler?.stop(198)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks <= 13 {
@@ -3669,7 +3689,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 841552, savedInvStd: s.f + 842080,
                 activation: .silu, output: s.tensor(137), pool: pool)
-            s.profiler?.stop(197)
+            s.profiler?.stop(199)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 528]
         if s.options.frozenBlocks > 13 {
@@ -3677,7 +3697,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, runningMean: s.p + 631520, runningVar: s.p + 632048,
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 841552, pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(200)
         }
         // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         s.profiler?.start()
@@ -3685,11 +3705,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576, reduceBias: s.p + 644192,
             activation: .silu, expandWeights: s.p + 644224, expandBias: s.p + 655840, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
-        s.profiler?.stop(199)
+        s.profiler?.stop(201)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [528][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 656368, outChannels: 120, inChannels: 528, into: s.f + 2112)
-        s.profiler?.stop(200)
+        s.profiler?.stop(202)
         // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 528] -> [n, 18, 18, 120]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3697,7 +3717,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(142), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 869008, savedInvStd: s.f + 869128,
                 runningMean: s.p + 719984, runningVar: s.p + 720112, workspace: s.ws, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(203)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 120]
         if s.options.frozenBlocks > 13 {
@@ -3705,7 +3725,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(138), pixels: 324 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
                 output: s.tensor(142), pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(204)
         }
         // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks <= 13 {
@@ -3713,7 +3733,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 869008, savedInvStd: s.f + 869128,
                 activation: .identity, output: s.tensor(143), pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(205)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 13 {
@@ -3721,7 +3741,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 719728, beta: s.p + 719856, runningMean: s.p + 719984, runningVar: s.p + 720112,
                 eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 869008, pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(206)
         }
     }
 
@@ -3730,7 +3750,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 720240, outChannels: 720, inChannels: 120, into: s.f + 2112)
-        s.profiler?.stop(205)
+        s.profiler?.stop(207)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3738,7 +3758,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, output: s.tensor(144), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 869248, savedInvStd: s.f + 869968,
                 runningMean: s.p + 808080, runningVar: s.p + 808800, workspace: s.ws, pool: pool)
-            s.profiler?.stop(206)
+            s.profiler?.stop(208)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
         if s.options.frozenBlocks > 14 {
@@ -3746,7 +3766,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(143), pixels: 324 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
                 output: s.tensor(144), pool: pool)
-            s.profiler?.stop(207)
+            s.profiler?.stop(209)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 14 {
@@ -3754,13 +3774,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, runningMean: s.p + 808080, runningVar: s.p + 808800,
                 eps: 1e-05, activation: .silu, output: s.tensor(145), scratch: s.f + 869248, pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(210)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 809520, channels: 720, kernel: 5, into: s.f + 872128)
-        s.profiler?.stop(209)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(211)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(144), gamma: s.p + 806640, beta: s.p + 807360,
@@ -3770,7 +3790,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 870688,
                 depthwiseSavedInvStd: s.f + 871408, depthwiseRunningMean: s.p + 828960,
                 depthwiseRunningVar: s.p + 829680, workspace: s.ws, pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(212)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
         if s.options.frozenBlocks > 14 {
@@ -3778,7 +3798,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(145), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 872128, bias: s.f,
                 activation: .identity, output: s.tensor(146), pool: pool)
-            s.profiler?.stop(211)
+            s.profiler?.stop(213)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 14 {
@@ -3786,7 +3806,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 870688, savedInvStd: s.f + 871408,
                 activation: .silu, output: s.tensor(147), pool: pool)
-            s.profiler?.stop(212)
+            s.profiler?.stop(214)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 14 {
@@ -3794,7 +3814,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, runningMean: s.p + 828960, runningVar: s.p + 829680,
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 870688, pool: pool)
-            s.profiler?.stop(213)
+            s.profiler?.stop(215)
         }
         // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
         s.profiler?.start()
@@ -3802,11 +3822,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400, reduceBias: s.p + 852000,
             activation: .silu, expandWeights: s.p + 852032, expandBias: s.p + 873632, savedPooled: s.tensor(149),
             savedHidden: s.tensor(150), savedScale: s.tensor(151), pool: pool)
-        s.profiler?.stop(214)
+        s.profiler?.stop(216)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 874352, outChannels: 120, inChannels: 720, into: s.f + 2112)
-        s.profiler?.stop(215)
+        s.profiler?.stop(217)
         // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3814,7 +3834,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(152), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 908128, savedInvStd: s.f + 908248,
                 runningMean: s.p + 961008, runningVar: s.p + 961136, workspace: s.ws, pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(218)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
         if s.options.frozenBlocks > 14 {
@@ -3822,7 +3842,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(148), pixels: 324 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
                 output: s.tensor(152), pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(219)
         }
         // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks <= 14 {
@@ -3830,7 +3850,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 908128, savedInvStd: s.f + 908248,
                 activation: .identity, output: s.tensor(153), pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 14 {
@@ -3838,21 +3858,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 960752, beta: s.p + 960880, runningMean: s.p + 961008, runningVar: s.p + 961136,
                 eps: 1e-05, activation: .identity, output: s.tensor(153), scratch: s.f + 908128, pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(221)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956, into: s.tensor(155),
                 random: &random)
-            s.profiler?.stop(220)
+            s.profiler?.stop(222)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(143), branch: s.tensor(153),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 38880, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(221)
+        s.profiler?.stop(223)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -3860,7 +3880,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 961264, outChannels: 720, inChannels: 120, into: s.f + 2112)
-        s.profiler?.stop(222)
+        s.profiler?.stop(224)
         // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3868,7 +3888,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, output: s.tensor(156), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 908368, savedInvStd: s.f + 909088,
                 runningMean: s.p + 1049104, runningVar: s.p + 1049824, workspace: s.ws, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(225)
         }
         // features.5.2.block.0 frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
         if s.options.frozenBlocks > 15 {
@@ -3876,7 +3896,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(154), pixels: 324 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
                 output: s.tensor(156), pool: pool)
-            s.profiler?.stop(224)
+            s.profiler?.stop(226)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 15 {
@@ -3884,13 +3904,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, runningMean: s.p + 1049104, runningVar: s.p + 1049824,
                 eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 908368, pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(227)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1050544, channels: 720, kernel: 5, into: s.f + 911248)
-        s.profiler?.stop(226)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(228)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 1047664,
@@ -3900,7 +3920,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 depthwiseOutput: s.tensor(158), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 909808, depthwiseSavedInvStd: s.f + 910528,
                 depthwiseRunningMean: s.p + 1069984, depthwiseRunningVar: s.p + 1070704, workspace: s.ws, pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
         if s.options.frozenBlocks > 15 {
@@ -3908,7 +3928,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 911248, bias: s.f,
                 activation: .identity, output: s.tensor(158), pool: pool)
-            s.profiler?.stop(228)
+            s.profiler?.stop(230)
         }
         // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 15 {
@@ -3916,7 +3936,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 909808, savedInvStd: s.f + 910528,
                 activation: .silu, output: s.tensor(159), pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(231)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 15 {
@@ -3924,7 +3944,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, runningMean: s.p + 1069984, runningVar: s.p + 1070704,
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 909808, pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(232)
         }
         // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
         s.profiler?.start()
@@ -3932,11 +3952,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424, reduceBias: s.p + 1093024,
             activation: .silu, expandWeights: s.p + 1093056, expandBias: s.p + 1114656, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
-        s.profiler?.stop(231)
+        s.profiler?.stop(233)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1115376, outChannels: 120, inChannels: 720, into: s.f + 2112)
-        s.profiler?.stop(232)
+        s.profiler?.stop(234)
         // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3944,7 +3964,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(164), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 947248, savedInvStd: s.f + 947368,
                 runningMean: s.p + 1202032, runningVar: s.p + 1202160, workspace: s.ws, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(235)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
         if s.options.frozenBlocks > 15 {
@@ -3952,7 +3972,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(160), pixels: 324 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
                 output: s.tensor(164), pool: pool)
-            s.profiler?.stop(234)
+            s.profiler?.stop(236)
         }
         // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks <= 15 {
@@ -3960,7 +3980,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 947248, savedInvStd: s.f + 947368,
                 activation: .identity, output: s.tensor(165), pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(237)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 15 {
@@ -3968,21 +3988,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1201776, beta: s.p + 1201904, runningMean: s.p + 1202032, runningVar: s.p + 1202160,
                 eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 947248, pool: pool)
-            s.profiler?.stop(236)
+            s.profiler?.stop(238)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261, into: s.tensor(167),
                 random: &random)
-            s.profiler?.stop(237)
+            s.profiler?.stop(239)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(154), branch: s.tensor(165),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 38880, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(238)
+        s.profiler?.stop(240)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -3990,7 +4010,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1202288, outChannels: 720, inChannels: 120, into: s.f + 2112)
-        s.profiler?.stop(239)
+        s.profiler?.stop(241)
         // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3998,7 +4018,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, output: s.tensor(168), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 947488, savedInvStd: s.f + 948208,
                 runningMean: s.p + 1290128, runningVar: s.p + 1290848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(242)
         }
         // features.5.3.block.0 frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
         if s.options.frozenBlocks > 16 {
@@ -4006,7 +4026,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(166), pixels: 324 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
                 output: s.tensor(168), pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(243)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 16 {
@@ -4014,13 +4034,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, runningMean: s.p + 1290128, runningVar: s.p + 1290848,
                 eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 947488, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(244)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1291568, channels: 720, kernel: 5, into: s.f + 950368)
-        s.profiler?.stop(243)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(245)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 1288688,
@@ -4030,7 +4050,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 depthwiseOutput: s.tensor(170), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 948928, depthwiseSavedInvStd: s.f + 949648,
                 depthwiseRunningMean: s.p + 1311008, depthwiseRunningVar: s.p + 1311728, workspace: s.ws, pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(246)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
         if s.options.frozenBlocks > 16 {
@@ -4038,7 +4058,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 950368, bias: s.f,
                 activation: .identity, output: s.tensor(170), pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(247)
         }
         // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks <= 16 {
@@ -4046,7 +4066,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 948928, savedInvStd: s.f + 949648,
                 activation: .silu, output: s.tensor(171), pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(248)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 16 {
@@ -4054,7 +4074,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, runningMean: s.p + 1311008, runningVar: s.p + 1311728,
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 948928, pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(249)
         }
         // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
         s.profiler?.start()
@@ -4062,11 +4082,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448, reduceBias: s.p + 1334048,
             activation: .silu, expandWeights: s.p + 1334080, expandBias: s.p + 1355680, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
-        s.profiler?.stop(248)
+        s.profiler?.stop(250)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1356400, outChannels: 120, inChannels: 720, into: s.f + 2112)
-        s.profiler?.stop(249)
+        s.profiler?.stop(251)
         // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 720] -> [n, 18, 18, 120]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4074,7 +4094,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, output: s.tensor(176), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 986368, savedInvStd: s.f + 986488,
                 runningMean: s.p + 1443056, runningVar: s.p + 1443184, workspace: s.ws, pool: pool)
-            s.profiler?.stop(250)
+            s.profiler?.stop(252)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
         if s.options.frozenBlocks > 16 {
@@ -4082,7 +4102,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(172), pixels: 324 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
                 output: s.tensor(176), pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(253)
         }
         // features.5.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks <= 16 {
@@ -4090,7 +4110,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 986368, savedInvStd: s.f + 986488,
                 activation: .identity, output: s.tensor(177), pool: pool)
-            s.profiler?.stop(252)
+            s.profiler?.stop(254)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 120]
         if s.options.frozenBlocks > 16 {
@@ -4098,21 +4118,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 324 &* s.n, channels: 120,
                 gamma: s.p + 1442800, beta: s.p + 1442928, runningMean: s.p + 1443056, runningVar: s.p + 1443184,
                 eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 986368, pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(255)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565, into: s.tensor(179),
                 random: &random)
-            s.profiler?.stop(254)
+            s.profiler?.stop(256)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(166), branch: s.tensor(177),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 38880, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(255)
+        s.profiler?.stop(257)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
@@ -4120,7 +4140,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1443312, outChannels: 720, inChannels: 120, into: s.f + 2112)
-        s.profiler?.stop(256)
+        s.profiler?.stop(258)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 120] -> [n, 18, 18, 720]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4128,7 +4148,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, output: s.tensor(180), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 986608, savedInvStd: s.f + 987328,
                 runningMean: s.p + 1531152, runningVar: s.p + 1531872, workspace: s.ws, pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(259)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
         if s.options.frozenBlocks > 17 {
@@ -4136,7 +4156,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(178), pixels: 324 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
                 output: s.tensor(180), pool: pool)
-            s.profiler?.stop(258)
+            s.profiler?.stop(260)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 720]
         if s.options.frozenBlocks > 17 {
@@ -4144,13 +4164,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, runningMean: s.p + 1531152, runningVar: s.p + 1531872,
                 eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 986608, pool: pool)
-            s.profiler?.stop(259)
+            s.profiler?.stop(261)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1532592, channels: 720, kernel: 5, into: s.f + 989488)
-        s.profiler?.stop(260)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(262)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 1529712,
@@ -4160,7 +4180,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 depthwiseOutput: s.tensor(182), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 988048, depthwiseSavedInvStd: s.f + 988768,
                 depthwiseRunningMean: s.p + 1552032, depthwiseRunningVar: s.p + 1552752, workspace: s.ws, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(263)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]
         if s.options.frozenBlocks > 17 {
@@ -4168,7 +4188,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 18, width: 18, channels: 720, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 989488, bias: s.f,
                 activation: .identity, output: s.tensor(182), pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(264)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 720]
         if s.options.frozenBlocks <= 17 {
@@ -4176,7 +4196,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 988048, savedInvStd: s.f + 988768,
                 activation: .silu, output: s.tensor(183), pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(265)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 720]
         if s.options.frozenBlocks > 17 {
@@ -4184,7 +4204,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, runningMean: s.p + 1552032, runningVar: s.p + 1552752,
                 eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 988048, pool: pool)
-            s.profiler?.stop(264)
+            s.profiler?.stop(266)
         }
         // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720]
         s.profiler?.start()
@@ -4192,11 +4212,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472, reduceBias: s.p + 1575072,
             activation: .silu, expandWeights: s.p + 1575104, expandBias: s.p + 1596704, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
-        s.profiler?.stop(265)
+        s.profiler?.stop(267)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [720][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1597424, outChannels: 208, inChannels: 720, into: s.f + 2112)
-        s.profiler?.stop(266)
+        s.profiler?.stop(268)
         // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 720] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4204,7 +4224,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(188), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1025488, savedInvStd: s.f + 1025696,
                 runningMean: s.p + 1747600, runningVar: s.p + 1747808, workspace: s.ws, pool: pool)
-            s.profiler?.stop(267)
+            s.profiler?.stop(269)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
         if s.options.frozenBlocks > 17 {
@@ -4212,7 +4232,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(184), pixels: 81 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
                 output: s.tensor(188), pool: pool)
-            s.profiler?.stop(268)
+            s.profiler?.stop(270)
         }
         // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 17 {
@@ -4220,7 +4240,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 1025488, savedInvStd: s.f + 1025696,
                 activation: .identity, output: s.tensor(189), pool: pool)
-            s.profiler?.stop(269)
+            s.profiler?.stop(271)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 17 {
@@ -4228,7 +4248,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1747184, beta: s.p + 1747392, runningMean: s.p + 1747600, runningVar: s.p + 1747808,
                 eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 1025488, pool: pool)
-            s.profiler?.stop(270)
+            s.profiler?.stop(272)
         }
     }
 
@@ -4237,7 +4257,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1748016, outChannels: 1248, inChannels: 208, into: s.f + 2112)
-        s.profiler?.stop(271)
+        s.profiler?.stop(273)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -4245,7 +4265,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(190), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1025904, savedInvStd: s.f + 1027152,
                 runningMean: s.p + 2010096, runningVar: s.p + 2011344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(274)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
@@ -4253,7 +4273,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(189), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
                 output: s.tensor(190), pool: pool)
-            s.profiler?.stop(273)
+            s.profiler?.stop(275)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
@@ -4261,13 +4281,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, runningMean: s.p + 2010096, runningVar: s.p + 2011344,
                 eps: 1e-05, activation: .silu, output: s.tensor(191), scratch: s.f + 1025904, pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(276)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2012592, channels: 1248, kernel: 5, into: s.f + 1030896)
-        s.profiler?.stop(275)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(277)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(190), gamma: s.p + 2007600,
@@ -4277,7 +4297,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 depthwiseOutput: s.tensor(192), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1028400, depthwiseSavedInvStd: s.f + 1029648,
                 depthwiseRunningMean: s.p + 2046288, depthwiseRunningVar: s.p + 2047536, workspace: s.ws, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(278)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
@@ -4285,7 +4305,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(191), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1030896, bias: s.f,
                 activation: .identity, output: s.tensor(192), pool: pool)
-            s.profiler?.stop(277)
+            s.profiler?.stop(279)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
@@ -4293,7 +4313,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1028400, savedInvStd: s.f + 1029648,
                 activation: .silu, output: s.tensor(193), pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(280)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
@@ -4301,7 +4321,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, runningMean: s.p + 2046288, runningVar: s.p + 2047536,
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1028400, pool: pool)
-            s.profiler?.stop(279)
+            s.profiler?.stop(281)
         }
         // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4309,11 +4329,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784, reduceBias: s.p + 2113680,
             activation: .silu, expandWeights: s.p + 2113744, expandBias: s.p + 2178640, savedPooled: s.tensor(195),
             savedHidden: s.tensor(196), savedScale: s.tensor(197), pool: pool)
-        s.profiler?.stop(280)
+        s.profiler?.stop(282)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2179888, outChannels: 208, inChannels: 1248, into: s.f + 2112)
-        s.profiler?.stop(281)
+        s.profiler?.stop(283)
         // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -4321,7 +4341,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(198), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1093296, savedInvStd: s.f + 1093504,
                 runningMean: s.p + 2439888, runningVar: s.p + 2440096, workspace: s.ws, pool: pool)
-            s.profiler?.stop(282)
+            s.profiler?.stop(284)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks > 18 {
@@ -4329,7 +4349,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(194), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
                 output: s.tensor(198), pool: pool)
-            s.profiler?.stop(283)
+            s.profiler?.stop(285)
         }
         // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 18 {
@@ -4337,7 +4357,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(198), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 1093296, savedInvStd: s.f + 1093504,
                 activation: .identity, output: s.tensor(199), pool: pool)
-            s.profiler?.stop(284)
+            s.profiler?.stop(286)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 18 {
@@ -4345,21 +4365,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2439472, beta: s.p + 2439680, runningMean: s.p + 2439888, runningVar: s.p + 2440096,
                 eps: 1e-05, activation: .identity, output: s.tensor(199), scratch: s.f + 1093296, pool: pool)
-            s.profiler?.stop(285)
+            s.profiler?.stop(287)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175, into: s.tensor(201),
                 random: &random)
-            s.profiler?.stop(286)
+            s.profiler?.stop(288)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(189), branch: s.tensor(199),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(200), pool: pool)
-        s.profiler?.stop(287)
+        s.profiler?.stop(289)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -4367,7 +4387,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2440304, outChannels: 1248, inChannels: 208, into: s.f + 2112)
-        s.profiler?.stop(288)
+        s.profiler?.stop(290)
         // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -4375,7 +4395,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(202), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1093712, savedInvStd: s.f + 1094960,
                 runningMean: s.p + 2702384, runningVar: s.p + 2703632, workspace: s.ws, pool: pool)
-            s.profiler?.stop(289)
+            s.profiler?.stop(291)
         }
         // features.6.2.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
@@ -4383,7 +4403,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(200), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
                 output: s.tensor(202), pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(292)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
@@ -4391,13 +4411,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, runningMean: s.p + 2702384, runningVar: s.p + 2703632,
                 eps: 1e-05, activation: .silu, output: s.tensor(203), scratch: s.f + 1093712, pool: pool)
-            s.profiler?.stop(291)
+            s.profiler?.stop(293)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2704880, channels: 1248, kernel: 5, into: s.f + 1098704)
-        s.profiler?.stop(292)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(294)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(202), gamma: s.p + 2699888,
@@ -4407,7 +4427,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 depthwiseOutput: s.tensor(204), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1096208, depthwiseSavedInvStd: s.f + 1097456,
                 depthwiseRunningMean: s.p + 2738576, depthwiseRunningVar: s.p + 2739824, workspace: s.ws, pool: pool)
-            s.profiler?.stop(293)
+            s.profiler?.stop(295)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
@@ -4415,7 +4435,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(203), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1098704, bias: s.f,
                 activation: .identity, output: s.tensor(204), pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(296)
         }
         // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
@@ -4423,7 +4443,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1096208, savedInvStd: s.f + 1097456,
                 activation: .silu, output: s.tensor(205), pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(297)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
@@ -4431,7 +4451,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, runningMean: s.p + 2738576, runningVar: s.p + 2739824,
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1096208, pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(298)
         }
         // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4439,11 +4459,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072, reduceBias: s.p + 2805968,
             activation: .silu, expandWeights: s.p + 2806032, expandBias: s.p + 2870928, savedPooled: s.tensor(207),
             savedHidden: s.tensor(208), savedScale: s.tensor(209), pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(299)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2872176, outChannels: 208, inChannels: 1248, into: s.f + 2112)
-        s.profiler?.stop(298)
+        s.profiler?.stop(300)
         // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -4451,7 +4471,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(210), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1161104, savedInvStd: s.f + 1161312,
                 runningMean: s.p + 3132176, runningVar: s.p + 3132384, workspace: s.ws, pool: pool)
-            s.profiler?.stop(299)
+            s.profiler?.stop(301)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks > 19 {
@@ -4459,7 +4479,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(206), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
                 output: s.tensor(210), pool: pool)
-            s.profiler?.stop(300)
+            s.profiler?.stop(302)
         }
         // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 19 {
@@ -4467,7 +4487,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(210), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 1161104, savedInvStd: s.f + 1161312,
                 activation: .identity, output: s.tensor(211), pool: pool)
-            s.profiler?.stop(301)
+            s.profiler?.stop(303)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 19 {
@@ -4475,21 +4495,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(210), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3131760, beta: s.p + 3131968, runningMean: s.p + 3132176, runningVar: s.p + 3132384,
                 eps: 1e-05, activation: .identity, output: s.tensor(211), scratch: s.f + 1161104, pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(304)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348, into: s.tensor(213),
                 random: &random)
-            s.profiler?.stop(303)
+            s.profiler?.stop(305)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(200), branch: s.tensor(211),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(212), pool: pool)
-        s.profiler?.stop(304)
+        s.profiler?.stop(306)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -4497,7 +4517,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3132592, outChannels: 1248, inChannels: 208, into: s.f + 2112)
-        s.profiler?.stop(305)
+        s.profiler?.stop(307)
         // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4505,7 +4525,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(214), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1161520, savedInvStd: s.f + 1162768,
                 runningMean: s.p + 3394672, runningVar: s.p + 3395920, workspace: s.ws, pool: pool)
-            s.profiler?.stop(306)
+            s.profiler?.stop(308)
         }
         // features.6.3.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
@@ -4513,7 +4533,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(212), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
                 output: s.tensor(214), pool: pool)
-            s.profiler?.stop(307)
+            s.profiler?.stop(309)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
@@ -4521,13 +4541,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, runningMean: s.p + 3394672, runningVar: s.p + 3395920,
                 eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 1161520, pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(310)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3397168, channels: 1248, kernel: 5, into: s.f + 1166512)
-        s.profiler?.stop(309)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(311)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(214), gamma: s.p + 3392176,
@@ -4537,7 +4557,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 depthwiseOutput: s.tensor(216), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1164016, depthwiseSavedInvStd: s.f + 1165264,
                 depthwiseRunningMean: s.p + 3430864, depthwiseRunningVar: s.p + 3432112, workspace: s.ws, pool: pool)
-            s.profiler?.stop(310)
+            s.profiler?.stop(312)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
@@ -4545,7 +4565,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1166512, bias: s.f,
                 activation: .identity, output: s.tensor(216), pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(313)
         }
         // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
@@ -4553,7 +4573,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1164016, savedInvStd: s.f + 1165264,
                 activation: .silu, output: s.tensor(217), pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(314)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
@@ -4561,7 +4581,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, runningMean: s.p + 3430864, runningVar: s.p + 3432112,
                 eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1164016, pool: pool)
-            s.profiler?.stop(313)
+            s.profiler?.stop(315)
         }
         // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4569,11 +4589,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360, reduceBias: s.p + 3498256,
             activation: .silu, expandWeights: s.p + 3498320, expandBias: s.p + 3563216, savedPooled: s.tensor(219),
             savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
-        s.profiler?.stop(314)
+        s.profiler?.stop(316)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3564464, outChannels: 208, inChannels: 1248, into: s.f + 2112)
-        s.profiler?.stop(315)
+        s.profiler?.stop(317)
         // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4581,7 +4601,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(222), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1228912, savedInvStd: s.f + 1229120,
                 runningMean: s.p + 3824464, runningVar: s.p + 3824672, workspace: s.ws, pool: pool)
-            s.profiler?.stop(316)
+            s.profiler?.stop(318)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks > 20 {
@@ -4589,7 +4609,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(218), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
                 output: s.tensor(222), pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(319)
         }
         // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 20 {
@@ -4597,7 +4617,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 1228912, savedInvStd: s.f + 1229120,
                 activation: .identity, output: s.tensor(223), pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(320)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 20 {
@@ -4605,21 +4625,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3824048, beta: s.p + 3824256, runningMean: s.p + 3824464, runningVar: s.p + 3824672,
                 eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 1228912, pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(321)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784, into: s.tensor(225),
                 random: &random)
-            s.profiler?.stop(320)
+            s.profiler?.stop(322)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(212), branch: s.tensor(223),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(224), pool: pool)
-        s.profiler?.stop(321)
+        s.profiler?.stop(323)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -4627,7 +4647,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3824880, outChannels: 1248, inChannels: 208, into: s.f + 2112)
-        s.profiler?.stop(322)
+        s.profiler?.stop(324)
         // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4635,7 +4655,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(226), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1229328, savedInvStd: s.f + 1230576,
                 runningMean: s.p + 4086960, runningVar: s.p + 4088208, workspace: s.ws, pool: pool)
-            s.profiler?.stop(323)
+            s.profiler?.stop(325)
         }
         // features.6.4.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
@@ -4643,7 +4663,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(224), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
                 output: s.tensor(226), pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(326)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
@@ -4651,13 +4671,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, runningMean: s.p + 4086960, runningVar: s.p + 4088208,
                 eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1229328, pool: pool)
-            s.profiler?.stop(325)
+            s.profiler?.stop(327)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4089456, channels: 1248, kernel: 5, into: s.f + 1234320)
-        s.profiler?.stop(326)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(328)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(226), gamma: s.p + 4084464,
@@ -4667,7 +4687,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 depthwiseOutput: s.tensor(228), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1231824, depthwiseSavedInvStd: s.f + 1233072,
                 depthwiseRunningMean: s.p + 4123152, depthwiseRunningVar: s.p + 4124400, workspace: s.ws, pool: pool)
-            s.profiler?.stop(327)
+            s.profiler?.stop(329)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
@@ -4675,7 +4695,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1234320, bias: s.f,
                 activation: .identity, output: s.tensor(228), pool: pool)
-            s.profiler?.stop(328)
+            s.profiler?.stop(330)
         }
         // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
@@ -4683,7 +4703,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1231824, savedInvStd: s.f + 1233072,
                 activation: .silu, output: s.tensor(229), pool: pool)
-            s.profiler?.stop(329)
+            s.profiler?.stop(331)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
@@ -4691,7 +4711,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, runningMean: s.p + 4123152, runningVar: s.p + 4124400,
                 eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1231824, pool: pool)
-            s.profiler?.stop(330)
+            s.profiler?.stop(332)
         }
         // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4699,11 +4719,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648, reduceBias: s.p + 4190544,
             activation: .silu, expandWeights: s.p + 4190608, expandBias: s.p + 4255504, savedPooled: s.tensor(231),
             savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(333)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4256752, outChannels: 208, inChannels: 1248, into: s.f + 2112)
-        s.profiler?.stop(332)
+        s.profiler?.stop(334)
         // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4711,7 +4731,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, output: s.tensor(234), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1296720, savedInvStd: s.f + 1296928,
                 runningMean: s.p + 4516752, runningVar: s.p + 4516960, workspace: s.ws, pool: pool)
-            s.profiler?.stop(333)
+            s.profiler?.stop(335)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks > 21 {
@@ -4719,7 +4739,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(230), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
                 output: s.tensor(234), pool: pool)
-            s.profiler?.stop(334)
+            s.profiler?.stop(336)
         }
         // features.6.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 21 {
@@ -4727,7 +4747,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(234), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 1296720, savedInvStd: s.f + 1296928,
                 activation: .identity, output: s.tensor(235), pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(337)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 21 {
@@ -4735,21 +4755,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(234), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 4516336, beta: s.p + 4516544, runningMean: s.p + 4516752, runningVar: s.p + 4516960,
                 eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 1296720, pool: pool)
-            s.profiler?.stop(336)
+            s.profiler?.stop(338)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086, into: s.tensor(237),
                 random: &random)
-            s.profiler?.stop(337)
+            s.profiler?.stop(339)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(224), branch: s.tensor(235),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(236), pool: pool)
-        s.profiler?.stop(338)
+        s.profiler?.stop(340)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
@@ -4757,7 +4777,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4517168, outChannels: 1248, inChannels: 208, into: s.f + 2112)
-        s.profiler?.stop(339)
+        s.profiler?.stop(341)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -4765,7 +4785,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, output: s.tensor(238), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1297136, savedInvStd: s.f + 1298384,
                 runningMean: s.p + 4779248, runningVar: s.p + 4780496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(340)
+            s.profiler?.stop(342)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 22 {
@@ -4773,7 +4793,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(236), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
                 output: s.tensor(238), pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(343)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 22 {
@@ -4781,13 +4801,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, runningMean: s.p + 4779248, runningVar: s.p + 4780496,
                 eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1297136, pool: pool)
-            s.profiler?.stop(342)
+            s.profiler?.stop(344)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4781744, channels: 1248, kernel: 3, into: s.f + 1302128)
-        s.profiler?.stop(343)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(345)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 4776752,
@@ -4797,7 +4817,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 depthwiseOutput: s.tensor(240), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1299632, depthwiseSavedInvStd: s.f + 1300880,
                 depthwiseRunningMean: s.p + 4795472, depthwiseRunningVar: s.p + 4796720, workspace: s.ws, pool: pool)
-            s.profiler?.stop(344)
+            s.profiler?.stop(346)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 22 {
@@ -4805,7 +4825,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1302128, bias: s.f,
                 activation: .identity, output: s.tensor(240), pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(347)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 22 {
@@ -4813,7 +4833,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1299632, savedInvStd: s.f + 1300880,
                 activation: .silu, output: s.tensor(241), pool: pool)
-            s.profiler?.stop(346)
+            s.profiler?.stop(348)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 22 {
@@ -4821,7 +4841,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, runningMean: s.p + 4795472, runningVar: s.p + 4796720,
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1299632, pool: pool)
-            s.profiler?.stop(347)
+            s.profiler?.stop(349)
         }
         // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         s.profiler?.start()
@@ -4829,11 +4849,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968, reduceBias: s.p + 4862864,
             activation: .silu, expandWeights: s.p + 4862928, expandBias: s.p + 4927824, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(350)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1248][352]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4929072, outChannels: 352, inChannels: 1248, into: s.f + 2112)
-        s.profiler?.stop(349)
+        s.profiler?.stop(351)
         // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -4841,7 +4861,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 352, output: s.tensor(246), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1324592, savedInvStd: s.f + 1324944,
                 runningMean: s.p + 5369072, runningVar: s.p + 5369424, workspace: s.ws, pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(352)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         if s.options.frozenBlocks > 22 {
@@ -4849,7 +4869,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(242), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
                 output: s.tensor(246), pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(353)
         }
         // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks <= 22 {
@@ -4857,7 +4877,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(246), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 1324592, savedInvStd: s.f + 1324944,
                 activation: .identity, output: s.tensor(247), pool: pool)
-            s.profiler?.stop(352)
+            s.profiler?.stop(354)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks > 22 {
@@ -4865,7 +4885,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 5368368, beta: s.p + 5368720, runningMean: s.p + 5369072, runningVar: s.p + 5369424,
                 eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 1324592, pool: pool)
-            s.profiler?.stop(353)
+            s.profiler?.stop(355)
         }
     }
 
@@ -4874,7 +4894,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.7.1.block.0 expand conv 1x1 weights to the GEMM layout [352][2112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5369776, outChannels: 2112, inChannels: 352, into: s.f + 2112)
-        s.profiler?.stop(354)
+        s.profiler?.stop(356)
         // features.7.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 352] -> [n, 9, 9, 2112]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4882,7 +4902,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 2112, output: s.tensor(248), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
                 runningMean: s.p + 6117424, runningVar: s.p + 6119536, workspace: s.ws, pool: pool)
-            s.profiler?.stop(355)
+            s.profiler?.stop(357)
         }
         // features.7.1.block.0 frozen: expand conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 2112]
         if s.options.frozenBlocks > 23 {
@@ -4890,7 +4910,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(247), pixels: 81 &* s.n, inChannels: 352,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 2112, activation: .identity, residual: nil,
                 output: s.tensor(248), pool: pool)
-            s.profiler?.stop(356)
+            s.profiler?.stop(358)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks > 23 {
@@ -4898,13 +4918,13 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, runningMean: s.p + 6117424, runningVar: s.p + 6119536,
                 eps: 1e-05, activation: .silu, output: s.tensor(249), scratch: s.f + 1325296, pool: pool)
-            s.profiler?.stop(357)
+            s.profiler?.stop(359)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2112]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6121648, channels: 2112, kernel: 3, into: s.f + 1333744)
-        s.profiler?.stop(358)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(360)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(248), gamma: s.p + 6113200,
@@ -4914,7 +4934,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 depthwiseOutput: s.tensor(250), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1329520, depthwiseSavedInvStd: s.f + 1331632,
                 depthwiseRunningMean: s.p + 6144880, depthwiseRunningVar: s.p + 6146992, workspace: s.ws, pool: pool)
-            s.profiler?.stop(359)
+            s.profiler?.stop(361)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]
         if s.options.frozenBlocks > 23 {
@@ -4922,7 +4942,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(249), batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1333744, bias: s.f,
                 activation: .identity, output: s.tensor(250), pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(362)
         }
         // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks <= 23 {
@@ -4930,7 +4950,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1329520, savedInvStd: s.f + 1331632,
                 activation: .silu, output: s.tensor(251), pool: pool)
-            s.profiler?.stop(361)
+            s.profiler?.stop(363)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 2112]
         if s.options.frozenBlocks > 23 {
@@ -4938,7 +4958,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, runningMean: s.p + 6144880, runningVar: s.p + 6146992,
                 eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1329520, pool: pool)
-            s.profiler?.stop(362)
+            s.profiler?.stop(364)
         }
         // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112]
         s.profiler?.start()
@@ -4946,11 +4966,11 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104, reduceBias: s.p + 6334960,
             activation: .silu, expandWeights: s.p + 6335056, expandBias: s.p + 6520912, savedPooled: s.tensor(253),
             savedHidden: s.tensor(254), savedScale: s.tensor(255), pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(365)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [2112][352]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6523024, outChannels: 352, inChannels: 2112, into: s.f + 2112)
-        s.profiler?.stop(364)
+        s.profiler?.stop(366)
         // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 2112] -> [n, 9, 9, 352]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4958,7 +4978,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 352, output: s.tensor(256), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1371760, savedInvStd: s.f + 1372112,
                 runningMean: s.p + 7267152, runningVar: s.p + 7267504, workspace: s.ws, pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(367)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 9, 9, 2112] -> [n, 9, 9, 352]
         if s.options.frozenBlocks > 23 {
@@ -4966,7 +4986,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(252), pixels: 81 &* s.n, inChannels: 2112,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
                 output: s.tensor(256), pool: pool)
-            s.profiler?.stop(366)
+            s.profiler?.stop(368)
         }
         // features.7.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks <= 23 {
@@ -4974,7 +4994,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(256), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 1371760, savedInvStd: s.f + 1372112,
                 activation: .identity, output: s.tensor(257), pool: pool)
-            s.profiler?.stop(367)
+            s.profiler?.stop(369)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks > 23 {
@@ -4982,21 +5002,21 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(256), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 7266448, beta: s.p + 7266800, runningMean: s.p + 7267152, runningVar: s.p + 7267504,
                 eps: 1e-05, activation: .identity, output: s.tensor(257), scratch: s.f + 1371760, pool: pool)
-            s.profiler?.stop(368)
+            s.profiler?.stop(370)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696, into: s.tensor(259),
                 random: &random)
-            s.profiler?.stop(369)
+            s.profiler?.stop(371)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(247), branch: s.tensor(257),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
             perImage: 28512, output: s.tensor(258), pool: pool)
-        s.profiler?.stop(370)
+        s.profiler?.stop(372)
     }
 
     /// features.8 forward: head: conv 1x1 352 -> 1408
@@ -5004,7 +5024,7 @@ public final class EfficientNetB2Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [352][1408]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7267856, outChannels: 1408, inChannels: 352, into: s.f + 2112)
-        s.profiler?.stop(371)
+        s.profiler?.stop(373)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 352] -> [n, 9, 9, 1408]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -5012,7 +5032,7 @@ public final class EfficientNetB2Training: TrainableModel {
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1408, output: s.tensor(260), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1372464, savedInvStd: s.f + 1373872,
                 runningMean: s.p + 7766288, runningVar: s.p + 7767696, workspace: s.ws, pool: pool)
-            s.profiler?.stop(372)
+            s.profiler?.stop(374)
         }
         // features.8 frozen: head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1408]
         if s.options.frozenBlocks > 24 {
@@ -5020,7 +5040,7 @@ public final class EfficientNetB2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(258), pixels: 81 &* s.n, inChannels: 352,
                 inputMajorWeights: s.f + 2112, bias: s.f, outChannels: 1408, activation: .identity, residual: nil,
                 output: s.tensor(260), pool: pool)
-            s.profiler?.stop(373)
+            s.profiler?.stop(375)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 1408]
         if s.options.frozenBlocks <= 24 {
@@ -5028,7 +5048,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 81 &* s.n, channels: 1408,
                 gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 1372464, savedInvStd: s.f + 1373872,
                 activation: .silu, output: s.tensor(261), pool: pool)
-            s.profiler?.stop(374)
+            s.profiler?.stop(376)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 1408]
         if s.options.frozenBlocks > 24 {
@@ -5036,7 +5056,7 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 81 &* s.n, channels: 1408,
                 gamma: s.p + 7763472, beta: s.p + 7764880, runningMean: s.p + 7766288, runningVar: s.p + 7767696,
                 eps: 1e-05, activation: .silu, output: s.tensor(261), scratch: s.f + 1372464, pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(377)
         }
     }
 
@@ -5046,26 +5066,26 @@ public final class EfficientNetB2Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(261), batch: s.n, pixels: 81, channels: 1408, output: s.tensor(262),
             pool: pool)
-        s.profiler?.stop(376)
+        s.profiler?.stop(378)
         // dropout p=0.3 (when options.dropout) on [n, 1408]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(262), output: s.tensor(264), count: 1408 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(263), random: &random)
-        s.profiler?.stop(377)
+        s.profiler?.stop(379)
         // classifier.1 linear, [n, 1408] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(264), batch: s.n, inFeatures: 1408, weights: s.p + 7769104, bias: s.p + 9177104,
             outFeatures: 1000, output: s.tensor(265), pool: pool)
-        s.profiler?.stop(378)
+        s.profiler?.stop(380)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(265), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(266))
-        s.profiler?.stop(379)
+        s.profiler?.stop(381)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(265), count: 1000 &* s.n)
-        s.profiler?.stop(380)
+        s.profiler?.stop(382)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1408 -> 1000 classes
@@ -5075,17 +5095,17 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(266), input: s.tensor(264), weights: s.p + 7769104,
             batch: s.n, inFeatures: 1408, outFeatures: 1000, gradInput: s.tensor(267), gradWeights: s.g + 7769104,
             gradBias: s.g + 9177104, pool: pool)
-        s.profiler?.stop(381)
+        s.profiler?.stop(383)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(267), mask: s.tensor(263), count: 1408 &* s.n,
             gradInput: s.tensor(268))
-        s.profiler?.stop(382)
+        s.profiler?.stop(384)
         // avgpool backward: spread each channel's gradient over the 81 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(268), batch: s.n, pixels: 81, channels: 1408,
             gradInput: s.tensor(269), pool: pool)
-        s.profiler?.stop(383)
+        s.profiler?.stop(385)
     }
 
     /// features.8 backward: head: conv 1x1 352 -> 1408
@@ -5096,7 +5116,7 @@ public final class EfficientNetB2Training: TrainableModel {
             channels: 1408, gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 1372464,
             savedInvStd: s.f + 1373872, activation: .silu, gradGamma: s.g + 7763472, gradBeta: s.g + 7764880,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(384)
+        s.profiler?.stop(386)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1408]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(269), preActivation: s.tensor(260),
@@ -5104,7 +5124,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(258), weights: s.p + 7267856,
             pixels: 81 &* s.n, inChannels: 352, outChannels: 1408, gradInput: s.tensor(270),
             gradWeights: s.g + 7267856, workspace: s.ws, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(387)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 9x9x352 -> 9x9x352, SE 2112 -> 88 -> 2112, identity shortcut
@@ -5114,21 +5134,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(270),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(259) : nil, batch: s.n,
             perImage: 28512, gradBranch: s.tensor(271), pool: pool)
-        s.profiler?.stop(386)
+        s.profiler?.stop(388)
         // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 352]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(271), input: s.tensor(256), pixels: 81 &* s.n,
             channels: 352, gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 1371760,
             savedInvStd: s.f + 1372112, activation: .identity, gradGamma: s.g + 7266448, gradBeta: s.g + 7266800,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(389)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1329520, savedInvStd: s.f + 1331632,
                 activation: .silu, output: s.tensor(274), pool: pool)
-            s.profiler?.stop(388)
+            s.profiler?.stop(390)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -5136,14 +5156,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6140656, beta: s.p + 6142768, runningMean: s.p + 6144880, runningVar: s.p + 6146992,
                 eps: 1e-05, activation: .silu, output: s.tensor(274), scratch: s.f + 1329520, pool: pool)
-            s.profiler?.stop(389)
+            s.profiler?.stop(391)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(274), savedScale: s.tensor(255), batch: s.n, pixels: 81,
                 channels: 2112, output: s.tensor(273), pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(392)
         }
         // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 352]
         s.profiler?.start()
@@ -5152,7 +5172,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(273), weights: s.p + 6523024,
             pixels: 81 &* s.n, inChannels: 2112, outChannels: 352, gradInput: s.tensor(272),
             gradWeights: s.g + 6523024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(391)
+        s.profiler?.stop(393)
         // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 2112]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(272), seInput: s.tensor(274), batch: s.n,
@@ -5163,14 +5183,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 1329520, savedInvStd: s.f + 1331632,
             activation: .silu, gradGamma: s.g + 6140656, gradBeta: s.g + 6142768, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(394)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1325296, savedInvStd: s.f + 1327408,
                 activation: .silu, output: s.tensor(276), pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(395)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -5178,12 +5198,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 81 &* s.n, channels: 2112,
                 gamma: s.p + 6113200, beta: s.p + 6115312, runningMean: s.p + 6117424, runningVar: s.p + 6119536,
                 eps: 1e-05, activation: .silu, output: s.tensor(276), scratch: s.f + 1325296, pool: pool)
-            s.profiler?.stop(394)
+            s.profiler?.stop(396)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1352752, count: 19008)
-        s.profiler?.stop(395)
+        s.profiler?.stop(397)
         // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 2112] <- [n, 9, 9, 2112]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(272), preActivation: s.tensor(250),
@@ -5191,18 +5211,18 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(276), batch: s.n, height: 9, width: 9,
             channels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: s.f + 1333744, gradInput: s.tensor(275), gradWeights: s.f + 1352752, workspace: s.ws, pool: pool)
-        s.profiler?.stop(396)
+        s.profiler?.stop(398)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1352752, channels: 2112, kernel: 3, into: s.g + 6121648)
-        s.profiler?.stop(397)
+        s.profiler?.stop(399)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 2112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(275), input: s.tensor(248), pixels: 81 &* s.n,
             channels: 2112, gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 1325296,
             savedInvStd: s.f + 1327408, activation: .silu, gradGamma: s.g + 6113200, gradBeta: s.g + 6115312,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(398)
+        s.profiler?.stop(400)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 2112]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(275), preActivation: s.tensor(248),
@@ -5210,11 +5230,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(247), weights: s.p + 5369776,
             pixels: 81 &* s.n, inChannels: 352, outChannels: 2112, gradInput: s.tensor(277),
             gradWeights: s.g + 5369776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(401)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(277), s.tensor(270), count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(402)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
@@ -5225,14 +5245,14 @@ public final class EfficientNetB2Training: TrainableModel {
             channels: 352, gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 1324592,
             savedInvStd: s.f + 1324944, activation: .identity, gradGamma: s.g + 5368368, gradBeta: s.g + 5368720,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(403)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1299632, savedInvStd: s.f + 1300880,
                 activation: .silu, output: s.tensor(280), pool: pool)
-            s.profiler?.stop(402)
+            s.profiler?.stop(404)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -5240,14 +5260,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4792976, beta: s.p + 4794224, runningMean: s.p + 4795472, runningVar: s.p + 4796720,
                 eps: 1e-05, activation: .silu, output: s.tensor(280), scratch: s.f + 1299632, pool: pool)
-            s.profiler?.stop(403)
+            s.profiler?.stop(405)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(280), savedScale: s.tensor(245), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(279), pool: pool)
-            s.profiler?.stop(404)
+            s.profiler?.stop(406)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
         s.profiler?.start()
@@ -5256,7 +5276,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(279), weights: s.p + 4929072,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(278),
             gradWeights: s.g + 4929072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(405)
+        s.profiler?.stop(407)
         // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(278), seInput: s.tensor(280), batch: s.n,
@@ -5267,14 +5287,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 1299632, savedInvStd: s.f + 1300880,
             activation: .silu, gradGamma: s.g + 4792976, gradBeta: s.g + 4794224, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(406)
+        s.profiler?.stop(408)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1297136, savedInvStd: s.f + 1298384,
                 activation: .silu, output: s.tensor(282), pool: pool)
-            s.profiler?.stop(407)
+            s.profiler?.stop(409)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -5282,12 +5302,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4776752, beta: s.p + 4778000, runningMean: s.p + 4779248, runningVar: s.p + 4780496,
                 eps: 1e-05, activation: .silu, output: s.tensor(282), scratch: s.f + 1297136, pool: pool)
-            s.profiler?.stop(408)
+            s.profiler?.stop(410)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1313360, count: 11232)
-        s.profiler?.stop(409)
+        s.profiler?.stop(411)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(278), preActivation: s.tensor(240),
@@ -5295,18 +5315,18 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(282), batch: s.n, height: 9, width: 9,
             channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: s.f + 1302128, gradInput: s.tensor(281), gradWeights: s.f + 1313360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(410)
+        s.profiler?.stop(412)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1313360, channels: 1248, kernel: 3, into: s.g + 4781744)
-        s.profiler?.stop(411)
+        s.profiler?.stop(413)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(281), input: s.tensor(238), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 1297136,
             savedInvStd: s.f + 1298384, activation: .silu, gradGamma: s.g + 4776752, gradBeta: s.g + 4778000,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(412)
+        s.profiler?.stop(414)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(281), preActivation: s.tensor(238),
@@ -5314,7 +5334,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(236), weights: s.p + 4517168,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(283),
             gradWeights: s.g + 4517168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(415)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -5324,21 +5344,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(283),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(284), pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(416)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(284), input: s.tensor(234), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 1296720,
             savedInvStd: s.f + 1296928, activation: .identity, gradGamma: s.g + 4516336, gradBeta: s.g + 4516544,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(417)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1231824, savedInvStd: s.f + 1233072,
                 activation: .silu, output: s.tensor(287), pool: pool)
-            s.profiler?.stop(416)
+            s.profiler?.stop(418)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -5346,14 +5366,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4120656, beta: s.p + 4121904, runningMean: s.p + 4123152, runningVar: s.p + 4124400,
                 eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1231824, pool: pool)
-            s.profiler?.stop(417)
+            s.profiler?.stop(419)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(287), savedScale: s.tensor(233), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(286), pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(420)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
@@ -5362,7 +5382,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(286), weights: s.p + 4256752,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(285),
             gradWeights: s.g + 4256752, workspace: s.ws, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(421)
         // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(285), seInput: s.tensor(287), batch: s.n,
@@ -5373,14 +5393,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 1231824, savedInvStd: s.f + 1233072,
             activation: .silu, gradGamma: s.g + 4120656, gradBeta: s.g + 4121904, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(422)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1229328, savedInvStd: s.f + 1230576,
                 activation: .silu, output: s.tensor(289), pool: pool)
-            s.profiler?.stop(421)
+            s.profiler?.stop(423)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -5388,12 +5408,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 4084464, beta: s.p + 4085712, runningMean: s.p + 4086960, runningVar: s.p + 4088208,
                 eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1229328, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(424)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1265520, count: 31200)
-        s.profiler?.stop(423)
+        s.profiler?.stop(425)
         // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(285), preActivation: s.tensor(228),
@@ -5401,18 +5421,18 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(289), batch: s.n, height: 9, width: 9,
             channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 1234320, gradInput: s.tensor(288), gradWeights: s.f + 1265520, workspace: s.ws, pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(426)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1265520, channels: 1248, kernel: 5, into: s.g + 4089456)
-        s.profiler?.stop(425)
+        s.profiler?.stop(427)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(288), input: s.tensor(226), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 1229328,
             savedInvStd: s.f + 1230576, activation: .silu, gradGamma: s.g + 4084464, gradBeta: s.g + 4085712,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(426)
+        s.profiler?.stop(428)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(288), preActivation: s.tensor(226),
@@ -5420,11 +5440,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(224), weights: s.p + 3824880,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(290),
             gradWeights: s.g + 3824880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(429)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(290), s.tensor(283), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(428)
+        s.profiler?.stop(430)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -5434,21 +5454,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(290),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(291), pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(431)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(291), input: s.tensor(222), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 1228912,
             savedInvStd: s.f + 1229120, activation: .identity, gradGamma: s.g + 3824048, gradBeta: s.g + 3824256,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(432)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1164016, savedInvStd: s.f + 1165264,
                 activation: .silu, output: s.tensor(294), pool: pool)
-            s.profiler?.stop(431)
+            s.profiler?.stop(433)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -5456,14 +5476,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3428368, beta: s.p + 3429616, runningMean: s.p + 3430864, runningVar: s.p + 3432112,
                 eps: 1e-05, activation: .silu, output: s.tensor(294), scratch: s.f + 1164016, pool: pool)
-            s.profiler?.stop(432)
+            s.profiler?.stop(434)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(294), savedScale: s.tensor(221), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(293), pool: pool)
-            s.profiler?.stop(433)
+            s.profiler?.stop(435)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
@@ -5472,7 +5492,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(293), weights: s.p + 3564464,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(292),
             gradWeights: s.g + 3564464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(436)
         // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(292), seInput: s.tensor(294), batch: s.n,
@@ -5483,14 +5503,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 1164016, savedInvStd: s.f + 1165264,
             activation: .silu, gradGamma: s.g + 3428368, gradBeta: s.g + 3429616, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(435)
+        s.profiler?.stop(437)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1161520, savedInvStd: s.f + 1162768,
                 activation: .silu, output: s.tensor(296), pool: pool)
-            s.profiler?.stop(436)
+            s.profiler?.stop(438)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -5498,12 +5518,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3392176, beta: s.p + 3393424, runningMean: s.p + 3394672, runningVar: s.p + 3395920,
                 eps: 1e-05, activation: .silu, output: s.tensor(296), scratch: s.f + 1161520, pool: pool)
-            s.profiler?.stop(437)
+            s.profiler?.stop(439)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1197712, count: 31200)
-        s.profiler?.stop(438)
+        s.profiler?.stop(440)
         // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(292), preActivation: s.tensor(216),
@@ -5511,18 +5531,18 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(296), batch: s.n, height: 9, width: 9,
             channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 1166512, gradInput: s.tensor(295), gradWeights: s.f + 1197712, workspace: s.ws, pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(441)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1197712, channels: 1248, kernel: 5, into: s.g + 3397168)
-        s.profiler?.stop(440)
+        s.profiler?.stop(442)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(295), input: s.tensor(214), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 1161520,
             savedInvStd: s.f + 1162768, activation: .silu, gradGamma: s.g + 3392176, gradBeta: s.g + 3393424,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(443)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(295), preActivation: s.tensor(214),
@@ -5530,11 +5550,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(212), weights: s.p + 3132592,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(297),
             gradWeights: s.g + 3132592, workspace: s.ws, pool: pool)
-        s.profiler?.stop(442)
+        s.profiler?.stop(444)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(297), s.tensor(290), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(443)
+        s.profiler?.stop(445)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -5544,21 +5564,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(297),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(213) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(298), pool: pool)
-        s.profiler?.stop(444)
+        s.profiler?.stop(446)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(298), input: s.tensor(210), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 1161104,
             savedInvStd: s.f + 1161312, activation: .identity, gradGamma: s.g + 3131760, gradBeta: s.g + 3131968,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(447)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1096208, savedInvStd: s.f + 1097456,
                 activation: .silu, output: s.tensor(301), pool: pool)
-            s.profiler?.stop(446)
+            s.profiler?.stop(448)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -5566,14 +5586,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2736080, beta: s.p + 2737328, runningMean: s.p + 2738576, runningVar: s.p + 2739824,
                 eps: 1e-05, activation: .silu, output: s.tensor(301), scratch: s.f + 1096208, pool: pool)
-            s.profiler?.stop(447)
+            s.profiler?.stop(449)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(301), savedScale: s.tensor(209), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(300), pool: pool)
-            s.profiler?.stop(448)
+            s.profiler?.stop(450)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
@@ -5582,7 +5602,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(300), weights: s.p + 2872176,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(299),
             gradWeights: s.g + 2872176, workspace: s.ws, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(451)
         // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(299), seInput: s.tensor(301), batch: s.n,
@@ -5593,14 +5613,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 1096208, savedInvStd: s.f + 1097456,
             activation: .silu, gradGamma: s.g + 2736080, gradBeta: s.g + 2737328, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(452)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1093712, savedInvStd: s.f + 1094960,
                 activation: .silu, output: s.tensor(303), pool: pool)
-            s.profiler?.stop(451)
+            s.profiler?.stop(453)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -5608,12 +5628,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(202), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2699888, beta: s.p + 2701136, runningMean: s.p + 2702384, runningVar: s.p + 2703632,
                 eps: 1e-05, activation: .silu, output: s.tensor(303), scratch: s.f + 1093712, pool: pool)
-            s.profiler?.stop(452)
+            s.profiler?.stop(454)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1129904, count: 31200)
-        s.profiler?.stop(453)
+        s.profiler?.stop(455)
         // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(299), preActivation: s.tensor(204),
@@ -5621,18 +5641,18 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(303), batch: s.n, height: 9, width: 9,
             channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 1098704, gradInput: s.tensor(302), gradWeights: s.f + 1129904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(454)
+        s.profiler?.stop(456)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1129904, channels: 1248, kernel: 5, into: s.g + 2704880)
-        s.profiler?.stop(455)
+        s.profiler?.stop(457)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(302), input: s.tensor(202), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 1093712,
             savedInvStd: s.f + 1094960, activation: .silu, gradGamma: s.g + 2699888, gradBeta: s.g + 2701136,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(458)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(302), preActivation: s.tensor(202),
@@ -5640,11 +5660,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(200), weights: s.p + 2440304,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(304),
             gradWeights: s.g + 2440304, workspace: s.ws, pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(459)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(304), s.tensor(297), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(458)
+        s.profiler?.stop(460)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -5654,21 +5674,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(304),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(201) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(305), pool: pool)
-        s.profiler?.stop(459)
+        s.profiler?.stop(461)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(305), input: s.tensor(198), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 1093296,
             savedInvStd: s.f + 1093504, activation: .identity, gradGamma: s.g + 2439472, gradBeta: s.g + 2439680,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(460)
+        s.profiler?.stop(462)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1028400, savedInvStd: s.f + 1029648,
                 activation: .silu, output: s.tensor(308), pool: pool)
-            s.profiler?.stop(461)
+            s.profiler?.stop(463)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -5676,14 +5696,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2043792, beta: s.p + 2045040, runningMean: s.p + 2046288, runningVar: s.p + 2047536,
                 eps: 1e-05, activation: .silu, output: s.tensor(308), scratch: s.f + 1028400, pool: pool)
-            s.profiler?.stop(462)
+            s.profiler?.stop(464)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(308), savedScale: s.tensor(197), batch: s.n, pixels: 81,
                 channels: 1248, output: s.tensor(307), pool: pool)
-            s.profiler?.stop(463)
+            s.profiler?.stop(465)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
@@ -5692,7 +5712,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(307), weights: s.p + 2179888,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(306),
             gradWeights: s.g + 2179888, workspace: s.ws, pool: pool)
-        s.profiler?.stop(464)
+        s.profiler?.stop(466)
         // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(306), seInput: s.tensor(308), batch: s.n,
@@ -5703,14 +5723,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 1028400, savedInvStd: s.f + 1029648,
             activation: .silu, gradGamma: s.g + 2043792, gradBeta: s.g + 2045040, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(467)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1025904, savedInvStd: s.f + 1027152,
                 activation: .silu, output: s.tensor(310), pool: pool)
-            s.profiler?.stop(466)
+            s.profiler?.stop(468)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -5718,12 +5738,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2007600, beta: s.p + 2008848, runningMean: s.p + 2010096, runningVar: s.p + 2011344,
                 eps: 1e-05, activation: .silu, output: s.tensor(310), scratch: s.f + 1025904, pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(469)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1062096, count: 31200)
-        s.profiler?.stop(468)
+        s.profiler?.stop(470)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(306), preActivation: s.tensor(192),
@@ -5731,18 +5751,18 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(310), batch: s.n, height: 9, width: 9,
             channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 1030896, gradInput: s.tensor(309), gradWeights: s.f + 1062096, workspace: s.ws, pool: pool)
-        s.profiler?.stop(469)
+        s.profiler?.stop(471)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1062096, channels: 1248, kernel: 5, into: s.g + 2012592)
-        s.profiler?.stop(470)
+        s.profiler?.stop(472)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(309), input: s.tensor(190), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 1025904,
             savedInvStd: s.f + 1027152, activation: .silu, gradGamma: s.g + 2007600, gradBeta: s.g + 2008848,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(473)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(309), preActivation: s.tensor(190),
@@ -5750,11 +5770,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(189), weights: s.p + 1748016,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(311),
             gradWeights: s.g + 1748016, workspace: s.ws, pool: pool)
-        s.profiler?.stop(472)
+        s.profiler?.stop(474)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(311), s.tensor(304), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(473)
+        s.profiler?.stop(475)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
@@ -5765,14 +5785,14 @@ public final class EfficientNetB2Training: TrainableModel {
             channels: 208, gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 1025488,
             savedInvStd: s.f + 1025696, activation: .identity, gradGamma: s.g + 1747184, gradBeta: s.g + 1747392,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(476)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 988048, savedInvStd: s.f + 988768,
                 activation: .silu, output: s.tensor(314), pool: pool)
-            s.profiler?.stop(475)
+            s.profiler?.stop(477)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -5780,14 +5800,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1550592, beta: s.p + 1551312, runningMean: s.p + 1552032, runningVar: s.p + 1552752,
                 eps: 1e-05, activation: .silu, output: s.tensor(314), scratch: s.f + 988048, pool: pool)
-            s.profiler?.stop(476)
+            s.profiler?.stop(478)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(314), savedScale: s.tensor(187), batch: s.n, pixels: 81,
                 channels: 720, output: s.tensor(313), pool: pool)
-            s.profiler?.stop(477)
+            s.profiler?.stop(479)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
         s.profiler?.start()
@@ -5796,7 +5816,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(313), weights: s.p + 1597424,
             pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(312), gradWeights: s.g + 1597424,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(480)
         // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(312), seInput: s.tensor(314), batch: s.n,
@@ -5807,14 +5827,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 988048, savedInvStd: s.f + 988768,
             activation: .silu, gradGamma: s.g + 1550592, gradBeta: s.g + 1551312, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(481)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 986608, savedInvStd: s.f + 987328,
                 activation: .silu, output: s.tensor(316), pool: pool)
-            s.profiler?.stop(480)
+            s.profiler?.stop(482)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -5822,12 +5842,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1529712, beta: s.p + 1530432, runningMean: s.p + 1531152, runningVar: s.p + 1531872,
                 eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 986608, pool: pool)
-            s.profiler?.stop(481)
+            s.profiler?.stop(483)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1007488, count: 18000)
-        s.profiler?.stop(482)
+        s.profiler?.stop(484)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(312), preActivation: s.tensor(182),
@@ -5835,18 +5855,18 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(316), batch: s.n, height: 18, width: 18,
             channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 989488, gradInput: s.tensor(315), gradWeights: s.f + 1007488, workspace: s.ws, pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(485)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1007488, channels: 720, kernel: 5, into: s.g + 1532592)
-        s.profiler?.stop(484)
+        s.profiler?.stop(486)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(315), input: s.tensor(180), pixels: 324 &* s.n,
             channels: 720, gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 986608,
             savedInvStd: s.f + 987328, activation: .silu, gradGamma: s.g + 1529712, gradBeta: s.g + 1530432,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(487)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(315), preActivation: s.tensor(180),
@@ -5854,7 +5874,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(178), weights: s.p + 1443312,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(317),
             gradWeights: s.g + 1443312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(486)
+        s.profiler?.stop(488)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -5864,21 +5884,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(317),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 38880, gradBranch: s.tensor(318), pool: pool)
-        s.profiler?.stop(487)
+        s.profiler?.stop(489)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(318), input: s.tensor(176), pixels: 324 &* s.n,
             channels: 120, gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 986368,
             savedInvStd: s.f + 986488, activation: .identity, gradGamma: s.g + 1442800, gradBeta: s.g + 1442928,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(488)
+        s.profiler?.stop(490)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 948928, savedInvStd: s.f + 949648,
                 activation: .silu, output: s.tensor(321), pool: pool)
-            s.profiler?.stop(489)
+            s.profiler?.stop(491)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -5886,14 +5906,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1309568, beta: s.p + 1310288, runningMean: s.p + 1311008, runningVar: s.p + 1311728,
                 eps: 1e-05, activation: .silu, output: s.tensor(321), scratch: s.f + 948928, pool: pool)
-            s.profiler?.stop(490)
+            s.profiler?.stop(492)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(321), savedScale: s.tensor(175), batch: s.n,
                 pixels: 324, channels: 720, output: s.tensor(320), pool: pool)
-            s.profiler?.stop(491)
+            s.profiler?.stop(493)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
@@ -5902,7 +5922,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(320), weights: s.p + 1356400,
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(319),
             gradWeights: s.g + 1356400, workspace: s.ws, pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(494)
         // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(319), seInput: s.tensor(321), batch: s.n,
@@ -5913,14 +5933,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 948928, savedInvStd: s.f + 949648,
             activation: .silu, gradGamma: s.g + 1309568, gradBeta: s.g + 1310288, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(495)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 947488, savedInvStd: s.f + 948208,
                 activation: .silu, output: s.tensor(323), pool: pool)
-            s.profiler?.stop(494)
+            s.profiler?.stop(496)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -5928,12 +5948,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1288688, beta: s.p + 1289408, runningMean: s.p + 1290128, runningVar: s.p + 1290848,
                 eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 947488, pool: pool)
-            s.profiler?.stop(495)
+            s.profiler?.stop(497)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 968368, count: 18000)
-        s.profiler?.stop(496)
+        s.profiler?.stop(498)
         // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(319), preActivation: s.tensor(170),
@@ -5941,18 +5961,18 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(323), batch: s.n, height: 18, width: 18,
             channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 950368, gradInput: s.tensor(322), gradWeights: s.f + 968368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(499)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 968368, channels: 720, kernel: 5, into: s.g + 1291568)
-        s.profiler?.stop(498)
+        s.profiler?.stop(500)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(322), input: s.tensor(168), pixels: 324 &* s.n,
             channels: 720, gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 947488,
             savedInvStd: s.f + 948208, activation: .silu, gradGamma: s.g + 1288688, gradBeta: s.g + 1289408,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(499)
+        s.profiler?.stop(501)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(322), preActivation: s.tensor(168),
@@ -5960,11 +5980,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(166), weights: s.p + 1202288,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(324),
             gradWeights: s.g + 1202288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(500)
+        s.profiler?.stop(502)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(324), s.tensor(317), count: 38880 &* s.n, pool: pool)
-        s.profiler?.stop(501)
+        s.profiler?.stop(503)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -5974,21 +5994,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(324),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 38880, gradBranch: s.tensor(325), pool: pool)
-        s.profiler?.stop(502)
+        s.profiler?.stop(504)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(325), input: s.tensor(164), pixels: 324 &* s.n,
             channels: 120, gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 947248,
             savedInvStd: s.f + 947368, activation: .identity, gradGamma: s.g + 1201776, gradBeta: s.g + 1201904,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(505)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 909808, savedInvStd: s.f + 910528,
                 activation: .silu, output: s.tensor(328), pool: pool)
-            s.profiler?.stop(504)
+            s.profiler?.stop(506)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -5996,14 +6016,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1068544, beta: s.p + 1069264, runningMean: s.p + 1069984, runningVar: s.p + 1070704,
                 eps: 1e-05, activation: .silu, output: s.tensor(328), scratch: s.f + 909808, pool: pool)
-            s.profiler?.stop(505)
+            s.profiler?.stop(507)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(328), savedScale: s.tensor(163), batch: s.n,
                 pixels: 324, channels: 720, output: s.tensor(327), pool: pool)
-            s.profiler?.stop(506)
+            s.profiler?.stop(508)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
@@ -6012,7 +6032,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(327), weights: s.p + 1115376,
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(326),
             gradWeights: s.g + 1115376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(509)
         // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(326), seInput: s.tensor(328), batch: s.n,
@@ -6023,14 +6043,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 909808, savedInvStd: s.f + 910528,
             activation: .silu, gradGamma: s.g + 1068544, gradBeta: s.g + 1069264, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(508)
+        s.profiler?.stop(510)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 908368, savedInvStd: s.f + 909088,
                 activation: .silu, output: s.tensor(330), pool: pool)
-            s.profiler?.stop(509)
+            s.profiler?.stop(511)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -6038,12 +6058,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 1047664, beta: s.p + 1048384, runningMean: s.p + 1049104, runningVar: s.p + 1049824,
                 eps: 1e-05, activation: .silu, output: s.tensor(330), scratch: s.f + 908368, pool: pool)
-            s.profiler?.stop(510)
+            s.profiler?.stop(512)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 929248, count: 18000)
-        s.profiler?.stop(511)
+        s.profiler?.stop(513)
         // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(326), preActivation: s.tensor(158),
@@ -6051,18 +6071,18 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(330), batch: s.n, height: 18, width: 18,
             channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 911248, gradInput: s.tensor(329), gradWeights: s.f + 929248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(512)
+        s.profiler?.stop(514)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 929248, channels: 720, kernel: 5, into: s.g + 1050544)
-        s.profiler?.stop(513)
+        s.profiler?.stop(515)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(329), input: s.tensor(156), pixels: 324 &* s.n,
             channels: 720, gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 908368,
             savedInvStd: s.f + 909088, activation: .silu, gradGamma: s.g + 1047664, gradBeta: s.g + 1048384,
             reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(514)
+        s.profiler?.stop(516)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(329), preActivation: s.tensor(156),
@@ -6070,11 +6090,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(154), weights: s.p + 961264,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(331), gradWeights: s.g + 961264,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(515)
+        s.profiler?.stop(517)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(331), s.tensor(324), count: 38880 &* s.n, pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(518)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -6084,21 +6104,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(331),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(155) : nil, batch: s.n,
             perImage: 38880, gradBranch: s.tensor(332), pool: pool)
-        s.profiler?.stop(517)
+        s.profiler?.stop(519)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 120]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(332), input: s.tensor(152), pixels: 324 &* s.n,
             channels: 120, gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 908128, savedInvStd: s.f + 908248,
             activation: .identity, gradGamma: s.g + 960752, gradBeta: s.g + 960880, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(518)
+        s.profiler?.stop(520)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 870688, savedInvStd: s.f + 871408,
                 activation: .silu, output: s.tensor(335), pool: pool)
-            s.profiler?.stop(519)
+            s.profiler?.stop(521)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -6106,14 +6126,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 827520, beta: s.p + 828240, runningMean: s.p + 828960, runningVar: s.p + 829680,
                 eps: 1e-05, activation: .silu, output: s.tensor(335), scratch: s.f + 870688, pool: pool)
-            s.profiler?.stop(520)
+            s.profiler?.stop(522)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(335), savedScale: s.tensor(151), batch: s.n,
                 pixels: 324, channels: 720, output: s.tensor(334), pool: pool)
-            s.profiler?.stop(521)
+            s.profiler?.stop(523)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 120]
         s.profiler?.start()
@@ -6122,7 +6142,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(334), weights: s.p + 874352,
             pixels: 324 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(333), gradWeights: s.g + 874352,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(522)
+        s.profiler?.stop(524)
         // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(333), seInput: s.tensor(335), batch: s.n,
@@ -6133,14 +6153,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 870688, savedInvStd: s.f + 871408,
             activation: .silu, gradGamma: s.g + 827520, gradBeta: s.g + 828240, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(525)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 869248, savedInvStd: s.f + 869968,
                 activation: .silu, output: s.tensor(337), pool: pool)
-            s.profiler?.stop(524)
+            s.profiler?.stop(526)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -6148,12 +6168,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 324 &* s.n, channels: 720,
                 gamma: s.p + 806640, beta: s.p + 807360, runningMean: s.p + 808080, runningVar: s.p + 808800,
                 eps: 1e-05, activation: .silu, output: s.tensor(337), scratch: s.f + 869248, pool: pool)
-            s.profiler?.stop(525)
+            s.profiler?.stop(527)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 890128, count: 18000)
-        s.profiler?.stop(526)
+        s.profiler?.stop(528)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 720] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(333), preActivation: s.tensor(146),
@@ -6161,17 +6181,17 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(337), batch: s.n, height: 18, width: 18,
             channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 872128, gradInput: s.tensor(336), gradWeights: s.f + 890128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(527)
+        s.profiler?.stop(529)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 890128, channels: 720, kernel: 5, into: s.g + 809520)
-        s.profiler?.stop(528)
+        s.profiler?.stop(530)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(336), input: s.tensor(144), pixels: 324 &* s.n,
             channels: 720, gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 869248, savedInvStd: s.f + 869968,
             activation: .silu, gradGamma: s.g + 806640, gradBeta: s.g + 807360, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(529)
+        s.profiler?.stop(531)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 120] <- [n, 18, 18, 720]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(336), preActivation: s.tensor(144),
@@ -6179,11 +6199,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(143), weights: s.p + 720240,
             pixels: 324 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(338), gradWeights: s.g + 720240,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(530)
+        s.profiler?.stop(532)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(338), s.tensor(331), count: 38880 &* s.n, pool: pool)
-        s.profiler?.stop(531)
+        s.profiler?.stop(533)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
@@ -6194,14 +6214,14 @@ public final class EfficientNetB2Training: TrainableModel {
             channels: 120, gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 869008, savedInvStd: s.f + 869128,
             activation: .identity, gradGamma: s.g + 719728, gradBeta: s.g + 719856, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(532)
+        s.profiler?.stop(534)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 841552, savedInvStd: s.f + 842080,
                 activation: .silu, output: s.tensor(341), pool: pool)
-            s.profiler?.stop(533)
+            s.profiler?.stop(535)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -6209,14 +6229,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 630464, beta: s.p + 630992, runningMean: s.p + 631520, runningVar: s.p + 632048,
                 eps: 1e-05, activation: .silu, output: s.tensor(341), scratch: s.f + 841552, pool: pool)
-            s.profiler?.stop(534)
+            s.profiler?.stop(536)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(341), savedScale: s.tensor(141), batch: s.n,
                 pixels: 324, channels: 528, output: s.tensor(340), pool: pool)
-            s.profiler?.stop(535)
+            s.profiler?.stop(537)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 120]
         s.profiler?.start()
@@ -6225,7 +6245,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(340), weights: s.p + 656368,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(339), gradWeights: s.g + 656368,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(536)
+        s.profiler?.stop(538)
         // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(339), seInput: s.tensor(341), batch: s.n,
@@ -6236,14 +6256,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 841552, savedInvStd: s.f + 842080,
             activation: .silu, gradGamma: s.g + 630464, gradBeta: s.g + 630992, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(539)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 840496, savedInvStd: s.f + 841024,
                 activation: .silu, output: s.tensor(343), pool: pool)
-            s.profiler?.stop(538)
+            s.profiler?.stop(540)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -6251,12 +6271,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 615152, beta: s.p + 615680, runningMean: s.p + 616208, runningVar: s.p + 616736,
                 eps: 1e-05, activation: .silu, output: s.tensor(343), scratch: s.f + 840496, pool: pool)
-            s.profiler?.stop(539)
+            s.profiler?.stop(541)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 855808, count: 13200)
-        s.profiler?.stop(540)
+        s.profiler?.stop(542)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(339), preActivation: s.tensor(136),
@@ -6264,17 +6284,17 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(343), batch: s.n, height: 18, width: 18,
             channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 842608, gradInput: s.tensor(342), gradWeights: s.f + 855808, workspace: s.ws, pool: pool)
-        s.profiler?.stop(541)
+        s.profiler?.stop(543)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 855808, channels: 528, kernel: 5, into: s.g + 617264)
-        s.profiler?.stop(542)
+        s.profiler?.stop(544)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(342), input: s.tensor(134), pixels: 324 &* s.n,
             channels: 528, gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 840496, savedInvStd: s.f + 841024,
             activation: .silu, gradGamma: s.g + 615152, gradBeta: s.g + 615680, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(543)
+        s.profiler?.stop(545)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(342), preActivation: s.tensor(134),
@@ -6282,7 +6302,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(132), weights: s.p + 568688,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(344), gradWeights: s.g + 568688,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(544)
+        s.profiler?.stop(546)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -6292,21 +6312,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(344),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 28512, gradBranch: s.tensor(345), pool: pool)
-        s.profiler?.stop(545)
+        s.profiler?.stop(547)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(345), input: s.tensor(130), pixels: 324 &* s.n,
             channels: 88, gamma: s.p + 568304, beta: s.p + 568400, savedMean: s.f + 840320, savedInvStd: s.f + 840408,
             activation: .identity, gradGamma: s.g + 568304, gradBeta: s.g + 568400, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(546)
+        s.profiler?.stop(548)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 829760, savedInvStd: s.f + 830288,
                 activation: .silu, output: s.tensor(348), pool: pool)
-            s.profiler?.stop(547)
+            s.profiler?.stop(549)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -6314,14 +6334,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 495936, beta: s.p + 496464, runningMean: s.p + 496992, runningVar: s.p + 497520,
                 eps: 1e-05, activation: .silu, output: s.tensor(348), scratch: s.f + 829760, pool: pool)
-            s.profiler?.stop(548)
+            s.profiler?.stop(550)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(348), savedScale: s.tensor(129), batch: s.n,
                 pixels: 324, channels: 528, output: s.tensor(347), pool: pool)
-            s.profiler?.stop(549)
+            s.profiler?.stop(551)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
@@ -6330,7 +6350,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(347), weights: s.p + 521840,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(346), gradWeights: s.g + 521840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(550)
+        s.profiler?.stop(552)
         // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(346), seInput: s.tensor(348), batch: s.n,
@@ -6341,14 +6361,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 829760, savedInvStd: s.f + 830288,
             activation: .silu, gradGamma: s.g + 495936, gradBeta: s.g + 496464, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(551)
+        s.profiler?.stop(553)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 828704, savedInvStd: s.f + 829232,
                 activation: .silu, output: s.tensor(350), pool: pool)
-            s.profiler?.stop(552)
+            s.profiler?.stop(554)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -6356,12 +6376,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 489072, beta: s.p + 489600, runningMean: s.p + 490128, runningVar: s.p + 490656,
                 eps: 1e-05, activation: .silu, output: s.tensor(350), scratch: s.f + 828704, pool: pool)
-            s.profiler?.stop(553)
+            s.profiler?.stop(555)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 835568, count: 4752)
-        s.profiler?.stop(554)
+        s.profiler?.stop(556)
         // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(346), preActivation: s.tensor(124),
@@ -6369,17 +6389,17 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(350), batch: s.n, height: 18, width: 18,
             channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 830816, gradInput: s.tensor(349), gradWeights: s.f + 835568, workspace: s.ws, pool: pool)
-        s.profiler?.stop(555)
+        s.profiler?.stop(557)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 835568, channels: 528, kernel: 3, into: s.g + 491184)
-        s.profiler?.stop(556)
+        s.profiler?.stop(558)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(349), input: s.tensor(122), pixels: 324 &* s.n,
             channels: 528, gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 828704, savedInvStd: s.f + 829232,
             activation: .silu, gradGamma: s.g + 489072, gradBeta: s.g + 489600, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(557)
+        s.profiler?.stop(559)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(349), preActivation: s.tensor(122),
@@ -6387,11 +6407,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(120), weights: s.p + 442608,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(351), gradWeights: s.g + 442608,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(558)
+        s.profiler?.stop(560)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(351), s.tensor(344), count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(559)
+        s.profiler?.stop(561)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -6401,21 +6421,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(351),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 28512, gradBranch: s.tensor(352), pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(562)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(352), input: s.tensor(118), pixels: 324 &* s.n,
             channels: 88, gamma: s.p + 442224, beta: s.p + 442320, savedMean: s.f + 828528, savedInvStd: s.f + 828616,
             activation: .identity, gradGamma: s.g + 442224, gradBeta: s.g + 442320, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(561)
+        s.profiler?.stop(563)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 817968, savedInvStd: s.f + 818496,
                 activation: .silu, output: s.tensor(355), pool: pool)
-            s.profiler?.stop(562)
+            s.profiler?.stop(564)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -6423,14 +6443,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 369856, beta: s.p + 370384, runningMean: s.p + 370912, runningVar: s.p + 371440,
                 eps: 1e-05, activation: .silu, output: s.tensor(355), scratch: s.f + 817968, pool: pool)
-            s.profiler?.stop(563)
+            s.profiler?.stop(565)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(355), savedScale: s.tensor(117), batch: s.n,
                 pixels: 324, channels: 528, output: s.tensor(354), pool: pool)
-            s.profiler?.stop(564)
+            s.profiler?.stop(566)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
@@ -6439,7 +6459,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(354), weights: s.p + 395760,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(353), gradWeights: s.g + 395760,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(567)
         // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(353), seInput: s.tensor(355), batch: s.n,
@@ -6450,14 +6470,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 817968, savedInvStd: s.f + 818496,
             activation: .silu, gradGamma: s.g + 369856, gradBeta: s.g + 370384, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(566)
+        s.profiler?.stop(568)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 816912, savedInvStd: s.f + 817440,
                 activation: .silu, output: s.tensor(357), pool: pool)
-            s.profiler?.stop(567)
+            s.profiler?.stop(569)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -6465,12 +6485,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 362992, beta: s.p + 363520, runningMean: s.p + 364048, runningVar: s.p + 364576,
                 eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 816912, pool: pool)
-            s.profiler?.stop(568)
+            s.profiler?.stop(570)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 823776, count: 4752)
-        s.profiler?.stop(569)
+        s.profiler?.stop(571)
         // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(353), preActivation: s.tensor(112),
@@ -6478,17 +6498,17 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(357), batch: s.n, height: 18, width: 18,
             channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 819024, gradInput: s.tensor(356), gradWeights: s.f + 823776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(570)
+        s.profiler?.stop(572)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 823776, channels: 528, kernel: 3, into: s.g + 365104)
-        s.profiler?.stop(571)
+        s.profiler?.stop(573)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(356), input: s.tensor(110), pixels: 324 &* s.n,
             channels: 528, gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 816912, savedInvStd: s.f + 817440,
             activation: .silu, gradGamma: s.g + 362992, gradBeta: s.g + 363520, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(572)
+        s.profiler?.stop(574)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(356), preActivation: s.tensor(110),
@@ -6496,11 +6516,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(108), weights: s.p + 316528,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(358), gradWeights: s.g + 316528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(575)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(358), s.tensor(351), count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(574)
+        s.profiler?.stop(576)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -6510,21 +6530,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(358),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 28512, gradBranch: s.tensor(359), pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(577)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 88]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(359), input: s.tensor(106), pixels: 324 &* s.n,
             channels: 88, gamma: s.p + 316144, beta: s.p + 316240, savedMean: s.f + 816736, savedInvStd: s.f + 816824,
             activation: .identity, gradGamma: s.g + 316144, gradBeta: s.g + 316240, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(576)
+        s.profiler?.stop(578)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 806176, savedInvStd: s.f + 806704,
                 activation: .silu, output: s.tensor(362), pool: pool)
-            s.profiler?.stop(577)
+            s.profiler?.stop(579)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -6532,14 +6552,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 243776, beta: s.p + 244304, runningMean: s.p + 244832, runningVar: s.p + 245360,
                 eps: 1e-05, activation: .silu, output: s.tensor(362), scratch: s.f + 806176, pool: pool)
-            s.profiler?.stop(578)
+            s.profiler?.stop(580)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(362), savedScale: s.tensor(105), batch: s.n,
                 pixels: 324, channels: 528, output: s.tensor(361), pool: pool)
-            s.profiler?.stop(579)
+            s.profiler?.stop(581)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 88]
         s.profiler?.start()
@@ -6548,7 +6568,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(361), weights: s.p + 269680,
             pixels: 324 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(360), gradWeights: s.g + 269680,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(580)
+        s.profiler?.stop(582)
         // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(360), seInput: s.tensor(362), batch: s.n,
@@ -6559,14 +6579,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 806176, savedInvStd: s.f + 806704,
             activation: .silu, gradGamma: s.g + 243776, gradBeta: s.g + 244304, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(581)
+        s.profiler?.stop(583)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 324 &* s.n, channels: 528, gamma: s.p + 236912,
                 beta: s.p + 237440, savedMean: s.f + 805120, savedInvStd: s.f + 805648, activation: .silu,
                 output: s.tensor(364), pool: pool)
-            s.profiler?.stop(582)
+            s.profiler?.stop(584)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -6574,12 +6594,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 528,
                 gamma: s.p + 236912, beta: s.p + 237440, runningMean: s.p + 237968, runningVar: s.p + 238496,
                 eps: 1e-05, activation: .silu, output: s.tensor(364), scratch: s.f + 805120, pool: pool)
-            s.profiler?.stop(583)
+            s.profiler?.stop(585)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 811984, count: 4752)
-        s.profiler?.stop(584)
+        s.profiler?.stop(586)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 528] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(360), preActivation: s.tensor(100),
@@ -6587,17 +6607,17 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(364), batch: s.n, height: 18, width: 18,
             channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 807232, gradInput: s.tensor(363), gradWeights: s.f + 811984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(585)
+        s.profiler?.stop(587)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 811984, channels: 528, kernel: 3, into: s.g + 239024)
-        s.profiler?.stop(586)
+        s.profiler?.stop(588)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(363), input: s.tensor(98), pixels: 324 &* s.n,
             channels: 528, gamma: s.p + 236912, beta: s.p + 237440, savedMean: s.f + 805120, savedInvStd: s.f + 805648,
             activation: .silu, gradGamma: s.g + 236912, gradBeta: s.g + 237440, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(587)
+        s.profiler?.stop(589)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 88] <- [n, 18, 18, 528]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(363), preActivation: s.tensor(98),
@@ -6605,11 +6625,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(97), weights: s.p + 190448,
             pixels: 324 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(365), gradWeights: s.g + 190448,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(590)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(365), s.tensor(358), count: 28512 &* s.n, pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(591)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
@@ -6620,14 +6640,14 @@ public final class EfficientNetB2Training: TrainableModel {
             channels: 88, gamma: s.p + 190064, beta: s.p + 190160, savedMean: s.f + 804944, savedInvStd: s.f + 805032,
             activation: .identity, gradGamma: s.g + 190064, gradBeta: s.g + 190160, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(590)
+        s.profiler?.stop(592)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 288, gamma: s.p + 156352,
                 beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472, activation: .silu,
                 output: s.tensor(368), pool: pool)
-            s.profiler?.stop(591)
+            s.profiler?.stop(593)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -6635,14 +6655,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 156352, beta: s.p + 156640, runningMean: s.p + 156928, runningVar: s.p + 157216,
                 eps: 1e-05, activation: .silu, output: s.tensor(368), scratch: s.f + 799184, pool: pool)
-            s.profiler?.stop(592)
+            s.profiler?.stop(594)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(368), savedScale: s.tensor(95), batch: s.n, pixels: 324,
                 channels: 288, output: s.tensor(367), pool: pool)
-            s.profiler?.stop(593)
+            s.profiler?.stop(595)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 88]
         s.profiler?.start()
@@ -6651,7 +6671,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(367), weights: s.p + 164720,
             pixels: 324 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(366), gradWeights: s.g + 164720,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(594)
+        s.profiler?.stop(596)
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(366), seInput: s.tensor(368), batch: s.n,
@@ -6662,14 +6682,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 799184, savedInvStd: s.f + 799472,
             activation: .silu, gradGamma: s.g + 156352, gradBeta: s.g + 156640, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(597)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 798608, savedInvStd: s.f + 798896,
                 activation: .silu, output: s.tensor(370), pool: pool)
-            s.profiler?.stop(596)
+            s.profiler?.stop(598)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -6677,12 +6697,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 152608, beta: s.p + 152896, runningMean: s.p + 153184, runningVar: s.p + 153472,
                 eps: 1e-05, activation: .silu, output: s.tensor(370), scratch: s.f + 798608, pool: pool)
-            s.profiler?.stop(597)
+            s.profiler?.stop(599)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 802352, count: 2592)
-        s.profiler?.stop(598)
+        s.profiler?.stop(600)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 18, 18, 288]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(366), preActivation: s.tensor(90),
@@ -6690,17 +6710,17 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(370), batch: s.n, height: 36, width: 36,
             channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 799760, gradInput: s.tensor(369), gradWeights: s.f + 802352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(599)
+        s.profiler?.stop(601)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 802352, channels: 288, kernel: 3, into: s.g + 153760)
-        s.profiler?.stop(600)
+        s.profiler?.stop(602)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(369), input: s.tensor(88), pixels: 1296 &* s.n,
             channels: 288, gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 798608, savedInvStd: s.f + 798896,
             activation: .silu, gradGamma: s.g + 152608, gradBeta: s.g + 152896, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(601)
+        s.profiler?.stop(603)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(369), preActivation: s.tensor(88),
@@ -6708,7 +6728,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(86), weights: s.p + 138784,
             pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(371), gradWeights: s.g + 138784,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(604)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
@@ -6718,21 +6738,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(371),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 62208, gradBranch: s.tensor(372), pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(605)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(372), input: s.tensor(84), pixels: 1296 &* s.n,
             channels: 48, gamma: s.p + 138592, beta: s.p + 138640, savedMean: s.f + 798512, savedInvStd: s.f + 798560,
             activation: .identity, gradGamma: s.g + 138592, gradBeta: s.g + 138640, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(604)
+        s.profiler?.stop(606)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 783536, savedInvStd: s.f + 783824,
                 activation: .silu, output: s.tensor(375), pool: pool)
-            s.profiler?.stop(605)
+            s.profiler?.stop(607)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -6740,14 +6760,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 116400, beta: s.p + 116688, runningMean: s.p + 116976, runningVar: s.p + 117264,
                 eps: 1e-05, activation: .silu, output: s.tensor(375), scratch: s.f + 783536, pool: pool)
-            s.profiler?.stop(606)
+            s.profiler?.stop(608)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(375), savedScale: s.tensor(83), batch: s.n,
                 pixels: 1296, channels: 288, output: s.tensor(374), pool: pool)
-            s.profiler?.stop(607)
+            s.profiler?.stop(609)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
         s.profiler?.start()
@@ -6756,7 +6776,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(374), weights: s.p + 124768,
             pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(373), gradWeights: s.g + 124768,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(608)
+        s.profiler?.stop(610)
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(373), seInput: s.tensor(375), batch: s.n,
@@ -6767,14 +6787,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 783536, savedInvStd: s.f + 783824,
             activation: .silu, gradGamma: s.g + 116400, gradBeta: s.g + 116688, reductions: s.f + 745536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(611)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 782960, savedInvStd: s.f + 783248,
                 activation: .silu, output: s.tensor(377), pool: pool)
-            s.profiler?.stop(610)
+            s.profiler?.stop(612)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -6782,12 +6802,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 108048, beta: s.p + 108336, runningMean: s.p + 108624, runningVar: s.p + 108912,
                 eps: 1e-05, activation: .silu, output: s.tensor(377), scratch: s.f + 782960, pool: pool)
-            s.profiler?.stop(611)
+            s.profiler?.stop(613)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 791312, count: 7200)
-        s.profiler?.stop(612)
+        s.profiler?.stop(614)
         // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(373), preActivation: s.tensor(78),
@@ -6795,17 +6815,17 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(377), batch: s.n, height: 36, width: 36,
             channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
             weights: s.f + 784112, gradInput: s.tensor(376), gradWeights: s.f + 791312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(613)
+        s.profiler?.stop(615)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 791312, channels: 288, kernel: 5, into: s.g + 109200)
-        s.profiler?.stop(614)
+        s.profiler?.stop(616)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(376), input: s.tensor(76), pixels: 1296 &* s.n,
             channels: 288, gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 782960, savedInvStd: s.f + 783248,
             activation: .silu, gradGamma: s.g + 108048, gradBeta: s.g + 108336, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(617)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(376), preActivation: s.tensor(76),
@@ -6813,11 +6833,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(74), weights: s.p + 94224,
             pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(378), gradWeights: s.g + 94224,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(616)
+        s.profiler?.stop(618)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(378), s.tensor(371), count: 62208 &* s.n, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(619)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
@@ -6827,21 +6847,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(378),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 62208, gradBranch: s.tensor(379), pool: pool)
-        s.profiler?.stop(618)
+        s.profiler?.stop(620)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(72), pixels: 1296 &* s.n,
             channels: 48, gamma: s.p + 94032, beta: s.p + 94080, savedMean: s.f + 782864, savedInvStd: s.f + 782912,
             activation: .identity, gradGamma: s.g + 94032, gradBeta: s.g + 94080, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(619)
+        s.profiler?.stop(621)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840,
                 beta: s.p + 72128, savedMean: s.f + 767888, savedInvStd: s.f + 768176, activation: .silu,
                 output: s.tensor(382), pool: pool)
-            s.profiler?.stop(620)
+            s.profiler?.stop(622)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -6849,14 +6869,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 71840, beta: s.p + 72128, runningMean: s.p + 72416, runningVar: s.p + 72704, eps: 1e-05,
                 activation: .silu, output: s.tensor(382), scratch: s.f + 767888, pool: pool)
-            s.profiler?.stop(621)
+            s.profiler?.stop(623)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(71), batch: s.n,
                 pixels: 1296, channels: 288, output: s.tensor(381), pool: pool)
-            s.profiler?.stop(622)
+            s.profiler?.stop(624)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 48]
         s.profiler?.start()
@@ -6865,7 +6885,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(381), weights: s.p + 80208,
             pixels: 1296 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(380), gradWeights: s.g + 80208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(623)
+        s.profiler?.stop(625)
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(380), seInput: s.tensor(382), batch: s.n,
@@ -6875,14 +6895,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gradExpandBias: s.g + 79920, preActivation: s.tensor(66), gamma: s.p + 71840, beta: s.p + 72128,
             savedMean: s.f + 767888, savedInvStd: s.f + 768176, activation: .silu, gradGamma: s.g + 71840,
             gradBeta: s.g + 72128, reductions: s.f + 745536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(624)
+        s.profiler?.stop(626)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488,
                 beta: s.p + 63776, savedMean: s.f + 767312, savedInvStd: s.f + 767600, activation: .silu,
                 output: s.tensor(384), pool: pool)
-            s.profiler?.stop(625)
+            s.profiler?.stop(627)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -6890,12 +6910,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1296 &* s.n, channels: 288,
                 gamma: s.p + 63488, beta: s.p + 63776, runningMean: s.p + 64064, runningVar: s.p + 64352, eps: 1e-05,
                 activation: .silu, output: s.tensor(384), scratch: s.f + 767312, pool: pool)
-            s.profiler?.stop(626)
+            s.profiler?.stop(628)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 775664, count: 7200)
-        s.profiler?.stop(627)
+        s.profiler?.stop(629)
         // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 36, 36, 288] <- [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(380), preActivation: s.tensor(66),
@@ -6903,17 +6923,17 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(384), batch: s.n, height: 36, width: 36,
             channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
             weights: s.f + 768464, gradInput: s.tensor(383), gradWeights: s.f + 775664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(628)
+        s.profiler?.stop(630)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 775664, channels: 288, kernel: 5, into: s.g + 64640)
-        s.profiler?.stop(629)
+        s.profiler?.stop(631)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(383), input: s.tensor(64), pixels: 1296 &* s.n,
             channels: 288, gamma: s.p + 63488, beta: s.p + 63776, savedMean: s.f + 767312, savedInvStd: s.f + 767600,
             activation: .silu, gradGamma: s.g + 63488, gradBeta: s.g + 63776, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(630)
+        s.profiler?.stop(632)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 36, 36, 288]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(383), preActivation: s.tensor(64),
@@ -6921,11 +6941,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(63), weights: s.p + 49664,
             pixels: 1296 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(385), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(631)
+        s.profiler?.stop(633)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(385), s.tensor(378), count: 62208 &* s.n, pool: pool)
-        s.profiler?.stop(632)
+        s.profiler?.stop(634)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
@@ -6936,14 +6956,14 @@ public final class EfficientNetB2Training: TrainableModel {
             channels: 48, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 767216, savedInvStd: s.f + 767264,
             activation: .identity, gradGamma: s.g + 49472, gradBeta: s.g + 49520, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(633)
+        s.profiler?.stop(635)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096,
                 beta: s.p + 40240, savedMean: s.f + 759728, savedInvStd: s.f + 759872, activation: .silu,
                 output: s.tensor(388), pool: pool)
-            s.profiler?.stop(634)
+            s.profiler?.stop(636)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -6951,14 +6971,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1296 &* s.n, channels: 144,
                 gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
                 activation: .silu, output: s.tensor(388), scratch: s.f + 759728, pool: pool)
-            s.profiler?.stop(635)
+            s.profiler?.stop(637)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(388), savedScale: s.tensor(61), batch: s.n,
                 pixels: 1296, channels: 144, output: s.tensor(387), pool: pool)
-            s.profiler?.stop(636)
+            s.profiler?.stop(638)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 144] <- [n, 36, 36, 48]
         s.profiler?.start()
@@ -6967,7 +6987,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(387), weights: s.p + 42560,
             pixels: 1296 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(386), gradWeights: s.g + 42560,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(637)
+        s.profiler?.stop(639)
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(386), seInput: s.tensor(388), batch: s.n,
@@ -6977,14 +6997,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gradExpandBias: s.g + 42416, preActivation: s.tensor(56), gamma: s.p + 40096, beta: s.p + 40240,
             savedMean: s.f + 759728, savedInvStd: s.f + 759872, activation: .silu, gradGamma: s.g + 40096,
             gradBeta: s.g + 40240, reductions: s.f + 745536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(638)
+        s.profiler?.stop(640)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920,
                 beta: s.p + 36064, savedMean: s.f + 759440, savedInvStd: s.f + 759584, activation: .silu,
                 output: s.tensor(390), pool: pool)
-            s.profiler?.stop(639)
+            s.profiler?.stop(641)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -6992,12 +7012,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
                 activation: .silu, output: s.tensor(390), scratch: s.f + 759440, pool: pool)
-            s.profiler?.stop(640)
+            s.profiler?.stop(642)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 763616, count: 3600)
-        s.profiler?.stop(641)
+        s.profiler?.stop(643)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 36, 36, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(386), preActivation: s.tensor(56),
@@ -7005,17 +7025,17 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(390), batch: s.n, height: 72, width: 72,
             channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36,
             weights: s.f + 760016, gradInput: s.tensor(389), gradWeights: s.f + 763616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(642)
+        s.profiler?.stop(644)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 763616, channels: 144, kernel: 5, into: s.g + 36496)
-        s.profiler?.stop(643)
+        s.profiler?.stop(645)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(389), input: s.tensor(54), pixels: 5184 &* s.n,
             channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 759440, savedInvStd: s.f + 759584,
             activation: .silu, gradGamma: s.g + 35920, gradBeta: s.g + 36064, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(644)
+        s.profiler?.stop(646)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(389), preActivation: s.tensor(54),
@@ -7023,7 +7043,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(52), weights: s.p + 32464,
             pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(391), gradWeights: s.g + 32464,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(645)
+        s.profiler?.stop(647)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
@@ -7033,21 +7053,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(391),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 124416, gradBranch: s.tensor(392), pool: pool)
-        s.profiler?.stop(646)
+        s.profiler?.stop(648)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(392), input: s.tensor(50), pixels: 5184 &* s.n,
             channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 759392, savedInvStd: s.f + 759416,
             activation: .identity, gradGamma: s.g + 32336, gradBeta: s.g + 32368, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(647)
+        s.profiler?.stop(649)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416,
                 beta: s.p + 26560, savedMean: s.f + 756512, savedInvStd: s.f + 756656, activation: .silu,
                 output: s.tensor(395), pool: pool)
-            s.profiler?.stop(648)
+            s.profiler?.stop(650)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -7055,14 +7075,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
                 activation: .silu, output: s.tensor(395), scratch: s.f + 756512, pool: pool)
-            s.profiler?.stop(649)
+            s.profiler?.stop(651)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(395), savedScale: s.tensor(49), batch: s.n,
                 pixels: 5184, channels: 144, output: s.tensor(394), pool: pool)
-            s.profiler?.stop(650)
+            s.profiler?.stop(652)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
         s.profiler?.start()
@@ -7071,7 +7091,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(394), weights: s.p + 28880,
             pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(393), gradWeights: s.g + 28880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(651)
+        s.profiler?.stop(653)
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(393), seInput: s.tensor(395), batch: s.n,
@@ -7081,14 +7101,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gradExpandBias: s.g + 28736, preActivation: s.tensor(44), gamma: s.p + 26416, beta: s.p + 26560,
             savedMean: s.f + 756512, savedInvStd: s.f + 756656, activation: .silu, gradGamma: s.g + 26416,
             gradBeta: s.g + 26560, reductions: s.f + 745536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(652)
+        s.profiler?.stop(654)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544,
                 beta: s.p + 24688, savedMean: s.f + 756224, savedInvStd: s.f + 756368, activation: .silu,
                 output: s.tensor(397), pool: pool)
-            s.profiler?.stop(653)
+            s.profiler?.stop(655)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -7096,12 +7116,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
                 activation: .silu, output: s.tensor(397), scratch: s.f + 756224, pool: pool)
-            s.profiler?.stop(654)
+            s.profiler?.stop(656)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 758096, count: 1296)
-        s.profiler?.stop(655)
+        s.profiler?.stop(657)
         // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(393), preActivation: s.tensor(44),
@@ -7109,17 +7129,17 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(397), batch: s.n, height: 72, width: 72,
             channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
             weights: s.f + 756800, gradInput: s.tensor(396), gradWeights: s.f + 758096, workspace: s.ws, pool: pool)
-        s.profiler?.stop(656)
+        s.profiler?.stop(658)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 758096, channels: 144, kernel: 3, into: s.g + 25120)
-        s.profiler?.stop(657)
+        s.profiler?.stop(659)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(396), input: s.tensor(42), pixels: 5184 &* s.n,
             channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 756224, savedInvStd: s.f + 756368,
             activation: .silu, gradGamma: s.g + 24544, gradBeta: s.g + 24688, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(658)
+        s.profiler?.stop(660)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(396), preActivation: s.tensor(42),
@@ -7127,11 +7147,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(40), weights: s.p + 21088,
             pixels: 5184 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(398), gradWeights: s.g + 21088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(659)
+        s.profiler?.stop(661)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(398), s.tensor(391), count: 124416 &* s.n, pool: pool)
-        s.profiler?.stop(660)
+        s.profiler?.stop(662)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
@@ -7141,21 +7161,21 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(398),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 124416, gradBranch: s.tensor(399), pool: pool)
-        s.profiler?.stop(661)
+        s.profiler?.stop(663)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(399), input: s.tensor(38), pixels: 5184 &* s.n,
             channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 756176, savedInvStd: s.f + 756200,
             activation: .identity, gradGamma: s.g + 20960, gradBeta: s.g + 20992, reductions: s.f + 745536,
             pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(664)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040,
                 beta: s.p + 15184, savedMean: s.f + 753296, savedInvStd: s.f + 753440, activation: .silu,
                 output: s.tensor(402), pool: pool)
-            s.profiler?.stop(663)
+            s.profiler?.stop(665)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -7163,14 +7183,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
                 activation: .silu, output: s.tensor(402), scratch: s.f + 753296, pool: pool)
-            s.profiler?.stop(664)
+            s.profiler?.stop(666)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(402), savedScale: s.tensor(37), batch: s.n,
                 pixels: 5184, channels: 144, output: s.tensor(401), pool: pool)
-            s.profiler?.stop(665)
+            s.profiler?.stop(667)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 24]
         s.profiler?.start()
@@ -7179,7 +7199,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(401), weights: s.p + 17504,
             pixels: 5184 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(400), gradWeights: s.g + 17504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(668)
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(400), seInput: s.tensor(402), batch: s.n,
@@ -7189,14 +7209,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gradExpandBias: s.g + 17360, preActivation: s.tensor(32), gamma: s.p + 15040, beta: s.p + 15184,
             savedMean: s.f + 753296, savedInvStd: s.f + 753440, activation: .silu, gradGamma: s.g + 15040,
             gradBeta: s.g + 15184, reductions: s.f + 745536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(667)
+        s.profiler?.stop(669)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168,
                 beta: s.p + 13312, savedMean: s.f + 753008, savedInvStd: s.f + 753152, activation: .silu,
                 output: s.tensor(404), pool: pool)
-            s.profiler?.stop(668)
+            s.profiler?.stop(670)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -7204,12 +7224,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5184 &* s.n, channels: 144,
                 gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
                 activation: .silu, output: s.tensor(404), scratch: s.f + 753008, pool: pool)
-            s.profiler?.stop(669)
+            s.profiler?.stop(671)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 754880, count: 1296)
-        s.profiler?.stop(670)
+        s.profiler?.stop(672)
         // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 72, 72, 144] <- [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(32),
@@ -7217,17 +7237,17 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(404), batch: s.n, height: 72, width: 72,
             channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
             weights: s.f + 753584, gradInput: s.tensor(403), gradWeights: s.f + 754880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(671)
+        s.profiler?.stop(673)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 754880, channels: 144, kernel: 3, into: s.g + 13744)
-        s.profiler?.stop(672)
+        s.profiler?.stop(674)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(403), input: s.tensor(30), pixels: 5184 &* s.n,
             channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 753008, savedInvStd: s.f + 753152,
             activation: .silu, gradGamma: s.g + 13168, gradBeta: s.g + 13312, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(673)
+        s.profiler?.stop(675)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 24] <- [n, 72, 72, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(403), preActivation: s.tensor(30),
@@ -7235,11 +7255,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .silu, reductions: s.f + 745536, input: s.tensor(29), weights: s.p + 9712, pixels: 5184 &* s.n,
             inChannels: 24, outChannels: 144, gradInput: s.tensor(405), gradWeights: s.g + 9712, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(674)
+        s.profiler?.stop(676)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(405), s.tensor(398), count: 124416 &* s.n, pool: pool)
-        s.profiler?.stop(675)
+        s.profiler?.stop(677)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
@@ -7249,14 +7269,14 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(405), input: s.tensor(28), pixels: 5184 &* s.n,
             channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 752960, savedInvStd: s.f + 752984,
             activation: .identity, gradGamma: s.g + 9584, gradBeta: s.g + 9616, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(676)
+        s.profiler?.stop(678)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016,
                 beta: s.p + 6112, savedMean: s.f + 751040, savedInvStd: s.f + 751136, activation: .silu,
                 output: s.tensor(408), pool: pool)
-            s.profiler?.stop(677)
+            s.profiler?.stop(679)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -7264,14 +7284,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5184 &* s.n, channels: 96,
                 gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
                 activation: .silu, output: s.tensor(408), scratch: s.f + 751040, pool: pool)
-            s.profiler?.stop(678)
+            s.profiler?.stop(680)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(408), savedScale: s.tensor(27), batch: s.n,
                 pixels: 5184, channels: 96, output: s.tensor(407), pool: pool)
-            s.profiler?.stop(679)
+            s.profiler?.stop(681)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 72, 72, 96] <- [n, 72, 72, 24]
         s.profiler?.start()
@@ -7280,7 +7300,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(407), weights: s.p + 7280,
             pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(406), gradWeights: s.g + 7280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(680)
+        s.profiler?.stop(682)
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 72, 72, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(406), seInput: s.tensor(408), batch: s.n,
@@ -7290,14 +7310,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gradExpandBias: s.g + 7184, preActivation: s.tensor(22), gamma: s.p + 6016, beta: s.p + 6112,
             savedMean: s.f + 751040, savedInvStd: s.f + 751136, activation: .silu, gradGamma: s.g + 6016,
             gradBeta: s.g + 6112, reductions: s.f + 745536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(683)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 750848, savedInvStd: s.f + 750944, activation: .silu,
                 output: s.tensor(410), pool: pool)
-            s.profiler?.stop(682)
+            s.profiler?.stop(684)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -7305,12 +7325,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 20736 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05,
                 activation: .silu, output: s.tensor(410), scratch: s.f + 750848, pool: pool)
-            s.profiler?.stop(683)
+            s.profiler?.stop(685)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 752096, count: 864)
-        s.profiler?.stop(684)
+        s.profiler?.stop(686)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 144, 144, 96] <- [n, 72, 72, 96]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(406), preActivation: s.tensor(22),
@@ -7318,24 +7338,24 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(410), batch: s.n, height: 144, width: 144,
             channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72,
             weights: s.f + 751232, gradInput: s.tensor(409), gradWeights: s.f + 752096, workspace: s.ws, pool: pool)
-        s.profiler?.stop(685)
+        s.profiler?.stop(687)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 752096, channels: 96, kernel: 3, into: s.g + 5152)
-        s.profiler?.stop(686)
+        s.profiler?.stop(688)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 144, 144, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(409), input: s.tensor(20), pixels: 20736 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 750848, savedInvStd: s.f + 750944,
             activation: .silu, gradGamma: s.g + 4768, gradBeta: s.g + 4864, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(687)
+        s.profiler?.stop(689)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 96]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(409), preActivation: s.tensor(20),
             gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 750848, savedInvStd: s.f + 750944, activation: .silu,
             reductions: s.f + 745536, input: s.tensor(18), weights: s.p + 3232, pixels: 20736 &* s.n, inChannels: 16,
             outChannels: 96, gradInput: s.tensor(411), gradWeights: s.g + 3232, workspace: s.ws, pool: pool)
-        s.profiler?.stop(688)
+        s.profiler?.stop(690)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 144x144x16 -> 144x144x16, SE 16 -> 4 -> 16, identity shortcut
@@ -7345,20 +7365,20 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(411),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 331776, gradBranch: s.tensor(412), pool: pool)
-        s.profiler?.stop(689)
+        s.profiler?.stop(691)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 144, 144, 16]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(412), input: s.tensor(16), pixels: 20736 &* s.n,
             channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 750816, savedInvStd: s.f + 750832,
             activation: .identity, gradGamma: s.g + 3168, gradBeta: s.g + 3184, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(690)
+        s.profiler?.stop(692)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2688,
                 beta: s.p + 2704, savedMean: s.f + 750496, savedInvStd: s.f + 750512, activation: .silu,
                 output: s.tensor(415), pool: pool)
-            s.profiler?.stop(691)
+            s.profiler?.stop(693)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -7366,14 +7386,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 20736 &* s.n, channels: 16,
                 gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
                 activation: .silu, output: s.tensor(415), scratch: s.f + 750496, pool: pool)
-            s.profiler?.stop(692)
+            s.profiler?.stop(694)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(415), savedScale: s.tensor(15), batch: s.n,
                 pixels: 20736, channels: 16, output: s.tensor(414), pool: pool)
-            s.profiler?.stop(693)
+            s.profiler?.stop(695)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
         s.profiler?.start()
@@ -7382,7 +7402,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(414), weights: s.p + 2912,
             pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.tensor(413), gradWeights: s.g + 2912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(694)
+        s.profiler?.stop(696)
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 144, 144, 16]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(413), seInput: s.tensor(415), batch: s.n,
@@ -7392,11 +7412,11 @@ public final class EfficientNetB2Training: TrainableModel {
             gradExpandBias: s.g + 2896, preActivation: s.tensor(10), gamma: s.p + 2688, beta: s.p + 2704,
             savedMean: s.f + 750496, savedInvStd: s.f + 750512, activation: .silu, gradGamma: s.g + 2688,
             gradBeta: s.g + 2704, reductions: s.f + 745536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(695)
+        s.profiler?.stop(697)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 750672, count: 144)
-        s.profiler?.stop(696)
+        s.profiler?.stop(698)
         // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 16] <- [n, 144, 144, 16]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(413), preActivation: s.tensor(10),
@@ -7404,15 +7424,15 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(9), batch: s.n, height: 144, width: 144,
             channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
             weights: s.f + 750528, gradInput: s.tensor(416), gradWeights: s.f + 750672, workspace: s.ws, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(699)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 750672, channels: 16, kernel: 3, into: s.g + 2544)
-        s.profiler?.stop(698)
+        s.profiler?.stop(700)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(416), s.tensor(411), count: 331776 &* s.n, pool: pool)
-        s.profiler?.stop(699)
+        s.profiler?.stop(701)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 144x144x32 -> 144x144x16, SE 32 -> 8 -> 32
@@ -7422,14 +7442,14 @@ public final class EfficientNetB2Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(416), input: s.tensor(8), pixels: 20736 &* s.n,
             channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 750464, savedInvStd: s.f + 750480,
             activation: .identity, gradGamma: s.g + 2480, gradBeta: s.g + 2496, reductions: s.f + 745536, pool: pool)
-        s.profiler?.stop(700)
+        s.profiler?.stop(702)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 749824, savedInvStd: s.f + 749856, activation: .silu,
                 output: s.tensor(419), pool: pool)
-            s.profiler?.stop(701)
+            s.profiler?.stop(703)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -7437,14 +7457,14 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
                 activation: .silu, output: s.tensor(419), scratch: s.f + 749824, pool: pool)
-            s.profiler?.stop(702)
+            s.profiler?.stop(704)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(419), savedScale: s.tensor(7), batch: s.n,
                 pixels: 20736, channels: 32, output: s.tensor(418), pool: pool)
-            s.profiler?.stop(703)
+            s.profiler?.stop(705)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 16]
         s.profiler?.start()
@@ -7453,7 +7473,7 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(418), weights: s.p + 1968,
             pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(417), gradWeights: s.g + 1968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(704)
+        s.profiler?.stop(706)
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 144, 144, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(417), seInput: s.tensor(419), batch: s.n,
@@ -7463,14 +7483,14 @@ public final class EfficientNetB2Training: TrainableModel {
             gradExpandBias: s.g + 1936, preActivation: s.tensor(2), gamma: s.p + 1280, beta: s.p + 1312,
             savedMean: s.f + 749824, savedInvStd: s.f + 749856, activation: .silu, gradGamma: s.g + 1280,
             gradBeta: s.g + 1312, reductions: s.f + 745536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(705)
+        s.profiler?.stop(707)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 749760, savedInvStd: s.f + 749792, activation: .silu,
                 output: s.tensor(421), pool: pool)
-            s.profiler?.stop(706)
+            s.profiler?.stop(708)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -7478,12 +7498,12 @@ public final class EfficientNetB2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 20736 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
                 activation: .silu, output: s.tensor(421), scratch: s.f + 749760, pool: pool)
-            s.profiler?.stop(707)
+            s.profiler?.stop(709)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 750176, count: 288)
-        s.profiler?.stop(708)
+        s.profiler?.stop(710)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 144, 144, 32] <- [n, 144, 144, 32]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(417), preActivation: s.tensor(2),
@@ -7491,11 +7511,11 @@ public final class EfficientNetB2Training: TrainableModel {
             activation: .identity, reductions: s.f + 745536, input: s.tensor(421), batch: s.n, height: 144, width: 144,
             channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
             weights: s.f + 749888, gradInput: s.tensor(420), gradWeights: s.f + 750176, workspace: s.ws, pool: pool)
-        s.profiler?.stop(709)
+        s.profiler?.stop(711)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 750176, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(710)
+        s.profiler?.stop(712)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -7506,13 +7526,13 @@ public final class EfficientNetB2Training: TrainableModel {
             pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 749760,
             savedInvStd: s.f + 749792, activation: .silu, gradInput: s.tensor(420), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(711)
+        s.profiler?.stop(713)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(420), input: s.x, batch: s.n, inChannels: 3,
             height: 288, width: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(714)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -7951,15 +7971,19 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 17915904,
               "stem conv 3x3/2, [n, 3, 288, 288] (NCHW) -> [n, 144, 144, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 144, 144, 32]"),
+              "BatchNorm's batch statistics on [n, 144, 144, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 32]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 5971968,
+              "features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 144, 144, 32] -> [n, 144, 144, 32], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 5971968,
-              "depthwise 3x3/1, [n, 144, 144, 32] -> [n, 144, 144, 32]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 144, 144, 32] -> [n, 144, 144, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 144, 144, 32]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 144, 144, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 144, 144, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 144, 144, 32]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 512,
@@ -8009,7 +8033,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4478976,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 4478976,
               "frozen: depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8039,7 +8063,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6718464,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 6718464,
               "frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8073,7 +8097,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6718464,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 6718464,
               "frozen: depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8107,7 +8131,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8137,7 +8161,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9331200,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 9331200,
               "frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8171,7 +8195,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9331200,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 9331200,
               "frozen: depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8205,7 +8229,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 839808,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 839808,
               "frozen: depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8235,7 +8259,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1539648,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1539648,
               "frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8269,7 +8293,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1539648,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1539648,
               "frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8303,7 +8327,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1539648,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1539648,
               "frozen: depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8337,7 +8361,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4276800,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 4276800,
               "frozen: depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8367,7 +8391,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5832000,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 5832000,
               "frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8401,7 +8425,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5832000,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 5832000,
               "frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8435,7 +8459,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5832000,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 5832000,
               "frozen: depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8469,7 +8493,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1458000,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1458000,
               "frozen: depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8499,7 +8523,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8533,7 +8557,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8567,7 +8591,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8601,7 +8625,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8635,7 +8659,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1248]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 909792,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 909792,
               "frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8665,7 +8689,7 @@ public final class EfficientNetB2Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2112]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1539648,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 1539648,
               "frozen: depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -2410,12 +2410,11 @@ public final class EfficientNetB3Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.p, bias: s.f, outChannels: 40,
             activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 40]
+        // features.0 BatchNorm's batch statistics on [n, 150, 150, 40]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40,
-                gamma: s.p + 1088, beta: s.p + 1136, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 891648, savedInvStd: s.f + 891688,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40, eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 891648, savedInvStd: s.f + 891688,
                 runningMean: s.p + 1184, runningVar: s.p + 1232, pool: pool)
             s.profiler?.stop(2)
         }
@@ -2435,20 +2434,41 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1280, channels: 40, kernel: 3, into: s.f + 891808)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 40] -> [n, 150, 150, 40]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 150, width: 150, channels: 40, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 891808, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 40]
+        // features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 40] -> [n, 150, 150, 40], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 1088, beta: s.p + 1136,
+                savedMean: s.f + 891648, savedInvStd: s.f + 891688, activation: .silu, output: s.tensor(1), batch: s.n,
+                height: 150, width: 150, channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150,
+                outWidth: 150, weights: s.f + 891808, bias: s.f, depthwiseOutput: s.tensor(2), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 891728,
+                depthwiseSavedInvStd: s.f + 891768, depthwiseRunningMean: s.p + 1744, depthwiseRunningVar: s.p + 1792,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 150, 150, 40] -> [n, 150, 150, 40]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 150, width: 150, channels: 40, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 891808, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 150, 150, 40]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40, eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 891728, savedInvStd: s.f + 891768,
+                runningMean: s.p + 1744, runningVar: s.p + 1792, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 40]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40,
-                gamma: s.p + 1648, beta: s.p + 1696, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 891728, savedInvStd: s.f + 891768,
-                runningMean: s.p + 1744, runningVar: s.p + 1792, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648,
+                beta: s.p + 1696, savedMean: s.f + 891728, savedInvStd: s.f + 891768, activation: .silu,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 40]
         if s.options.frozenBlocks > 1 {
@@ -2456,7 +2476,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1648, beta: s.p + 1696, runningMean: s.p + 1744, runningVar: s.p + 1792, eps: 1e-05,
                 activation: .silu, output: s.tensor(3), scratch: s.f + 891728, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40]
         s.profiler?.start()
@@ -2464,11 +2484,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 22500, channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840, reduceBias: s.p + 2240,
             activation: .silu, expandWeights: s.p + 2256, expandBias: s.p + 2656, savedPooled: s.tensor(5),
             savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [40][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2704, outChannels: 24, inChannels: 40, into: s.f + 2304)
-        s.profiler?.stop(9)
+        s.profiler?.stop(11)
         // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 40] -> [n, 150, 150, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -2476,7 +2496,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 24, output: s.tensor(8), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 892528, savedInvStd: s.f + 892552,
                 runningMean: s.p + 3728, runningVar: s.p + 3760, workspace: s.ws, pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 150, 150, 40] -> [n, 150, 150, 24]
         if s.options.frozenBlocks > 1 {
@@ -2484,7 +2504,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(4), pixels: 22500 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(8), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 1 {
@@ -2492,7 +2512,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 3664,
                 beta: s.p + 3696, savedMean: s.f + 892528, savedInvStd: s.f + 892552, activation: .identity,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks > 1 {
@@ -2500,7 +2520,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 3664, beta: s.p + 3696, runningMean: s.p + 3728, runningVar: s.p + 3760, eps: 1e-05,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 892528, pool: pool)
-            s.profiler?.stop(13)
+            s.profiler?.stop(15)
         }
     }
 
@@ -2509,13 +2529,13 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3792, channels: 24, kernel: 3, into: s.f + 892624)
-        s.profiler?.stop(14)
+        s.profiler?.stop(16)
         // features.1.1.block.0 depthwise 3x3/1, [n, 150, 150, 24] -> [n, 150, 150, 24]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 150, width: 150, channels: 24, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 892624, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(15)
+        s.profiler?.stop(17)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -2523,7 +2543,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 gamma: s.p + 4016, beta: s.p + 4048, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(11), savedMean: s.f + 892576, savedInvStd: s.f + 892600,
                 runningMean: s.p + 4080, runningVar: s.p + 4112, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 24]
         if s.options.frozenBlocks > 2 {
@@ -2531,7 +2551,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 4016, beta: s.p + 4048, runningMean: s.p + 4080, runningVar: s.p + 4112, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 892576, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(19)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 150, 150, 24]
         s.profiler?.start()
@@ -2539,11 +2559,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144, reduceBias: s.p + 4288,
             activation: .silu, expandWeights: s.p + 4304, expandBias: s.p + 4448, savedPooled: s.tensor(13),
             savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
-        s.profiler?.stop(18)
+        s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [24][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4480, outChannels: 24, inChannels: 24, into: s.f + 2304)
-        s.profiler?.stop(19)
+        s.profiler?.stop(21)
         // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -2551,7 +2571,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 893056, savedInvStd: s.f + 893080,
                 runningMean: s.p + 5120, runningVar: s.p + 5152, workspace: s.ws, pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 24]
         if s.options.frozenBlocks > 2 {
@@ -2559,7 +2579,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(12), pixels: 22500 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(16), pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.1.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 2 {
@@ -2567,7 +2587,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 5056,
                 beta: s.p + 5088, savedMean: s.f + 893056, savedInvStd: s.f + 893080, activation: .identity,
                 output: s.tensor(17), pool: pool)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks > 2 {
@@ -2575,21 +2595,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 5056, beta: s.p + 5088, runningMean: s.p + 5120, runningVar: s.p + 5152, eps: 1e-05,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 893056, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(25)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9923076923076923
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.007692307692307693, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(24)
+            s.profiler?.stop(26)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 540000, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(25)
+        s.profiler?.stop(27)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
@@ -2597,7 +2617,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5184, outChannels: 144, inChannels: 24, into: s.f + 2304)
-        s.profiler?.stop(26)
+        s.profiler?.stop(28)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2605,7 +2625,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 893104, savedInvStd: s.f + 893248,
                 runningMean: s.p + 8928, runningVar: s.p + 9072, workspace: s.ws, pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]
         if s.options.frozenBlocks > 3 {
@@ -2613,7 +2633,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(18), pixels: 22500 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(20), pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 144]
         if s.options.frozenBlocks > 3 {
@@ -2621,13 +2641,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 8640, beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 893104, pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(31)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9216, channels: 144, kernel: 3, into: s.f + 893680)
-        s.profiler?.stop(30)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(32)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 8640, beta: s.p + 8784,
@@ -2637,7 +2657,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 893392,
                 depthwiseSavedInvStd: s.f + 893536, depthwiseRunningMean: s.p + 10800,
                 depthwiseRunningVar: s.p + 10944, workspace: s.ws, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(33)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
         if s.options.frozenBlocks > 3 {
@@ -2645,7 +2665,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 150, width: 150, channels: 144, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 893680, bias: s.f,
                 activation: .identity, output: s.tensor(22), pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 144]
         if s.options.frozenBlocks <= 3 {
@@ -2653,7 +2673,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512,
                 beta: s.p + 10656, savedMean: s.f + 893392, savedInvStd: s.f + 893536, activation: .silu,
                 output: s.tensor(23), pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(35)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 144]
         if s.options.frozenBlocks > 3 {
@@ -2661,7 +2681,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 10512, beta: s.p + 10656, runningMean: s.p + 10800, runningVar: s.p + 10944, eps: 1e-05,
                 activation: .silu, output: s.tensor(23), scratch: s.f + 893392, pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144]
         s.profiler?.start()
@@ -2669,11 +2689,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088, reduceBias: s.p + 11952,
             activation: .silu, expandWeights: s.p + 11968, expandBias: s.p + 12832, savedPooled: s.tensor(25),
             savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(35)
+        s.profiler?.stop(37)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [144][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12976, outChannels: 32, inChannels: 144, into: s.f + 2304)
-        s.profiler?.stop(36)
+        s.profiler?.stop(38)
         // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 144] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2681,7 +2701,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, output: s.tensor(28), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 896272, savedInvStd: s.f + 896304,
                 runningMean: s.p + 17648, runningVar: s.p + 17680, workspace: s.ws, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(39)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
         if s.options.frozenBlocks > 3 {
@@ -2689,7 +2709,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(24), pixels: 5625 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(28), pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(40)
         }
         // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 3 {
@@ -2697,7 +2717,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 17584,
                 beta: s.p + 17616, savedMean: s.f + 896272, savedInvStd: s.f + 896304, activation: .identity,
                 output: s.tensor(29), pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(41)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 3 {
@@ -2705,7 +2725,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 17584, beta: s.p + 17616, runningMean: s.p + 17648, runningVar: s.p + 17680, eps: 1e-05,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 896272, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
     }
 
@@ -2714,7 +2734,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17712, outChannels: 192, inChannels: 32, into: s.f + 2304)
-        s.profiler?.stop(41)
+        s.profiler?.stop(43)
         // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2722,7 +2742,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, output: s.tensor(30), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 896336, savedInvStd: s.f + 896528,
                 runningMean: s.p + 24240, runningVar: s.p + 24432, workspace: s.ws, pool: pool)
-            s.profiler?.stop(42)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
@@ -2730,7 +2750,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(29), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(30), pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(45)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
@@ -2738,13 +2758,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 23856, beta: s.p + 24048, runningMean: s.p + 24240, runningVar: s.p + 24432, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 896336, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24624, channels: 192, kernel: 3, into: s.f + 897104)
-        s.profiler?.stop(45)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(47)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 23856, beta: s.p + 24048,
@@ -2754,7 +2774,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 896720,
                 depthwiseSavedInvStd: s.f + 896912, depthwiseRunningMean: s.p + 26736,
                 depthwiseRunningVar: s.p + 26928, workspace: s.ws, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
@@ -2762,7 +2782,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 897104, bias: s.f,
                 activation: .identity, output: s.tensor(32), pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(49)
         }
         // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
@@ -2770,7 +2790,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352,
                 beta: s.p + 26544, savedMean: s.f + 896720, savedInvStd: s.f + 896912, activation: .silu,
                 output: s.tensor(33), pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(50)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
@@ -2778,7 +2798,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 26352, beta: s.p + 26544, runningMean: s.p + 26736, runningVar: s.p + 26928, eps: 1e-05,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 896720, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
         s.profiler?.start()
@@ -2786,11 +2806,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120, reduceBias: s.p + 28656,
             activation: .silu, expandWeights: s.p + 28672, expandBias: s.p + 30208, savedPooled: s.tensor(35),
             savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(50)
+        s.profiler?.stop(52)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 30400, outChannels: 32, inChannels: 192, into: s.f + 2304)
-        s.profiler?.stop(51)
+        s.profiler?.stop(53)
         // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2798,7 +2818,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, output: s.tensor(38), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 900560, savedInvStd: s.f + 900592,
                 runningMean: s.p + 36608, runningVar: s.p + 36640, workspace: s.ws, pool: pool)
-            s.profiler?.stop(52)
+            s.profiler?.stop(54)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks > 4 {
@@ -2806,7 +2826,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(38), pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(55)
         }
         // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 4 {
@@ -2814,7 +2834,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 36544,
                 beta: s.p + 36576, savedMean: s.f + 900560, savedInvStd: s.f + 900592, activation: .identity,
                 output: s.tensor(39), pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 4 {
@@ -2822,21 +2842,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 36544, beta: s.p + 36576, runningMean: s.p + 36608, runningVar: s.p + 36640, eps: 1e-05,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 900560, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(57)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9769230769230769
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02307692307692308, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(29), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 180000, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(57)
+        s.profiler?.stop(59)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
@@ -2844,7 +2864,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 36672, outChannels: 192, inChannels: 32, into: s.f + 2304)
-        s.profiler?.stop(58)
+        s.profiler?.stop(60)
         // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2852,7 +2872,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, output: s.tensor(42), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 900624, savedInvStd: s.f + 900816,
                 runningMean: s.p + 43200, runningVar: s.p + 43392, workspace: s.ws, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(61)
         }
         // features.2.2.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
@@ -2860,7 +2880,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(40), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(42), pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
@@ -2868,13 +2888,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 42816, beta: s.p + 43008, runningMean: s.p + 43200, runningVar: s.p + 43392, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 900624, pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(63)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 43584, channels: 192, kernel: 3, into: s.f + 901392)
-        s.profiler?.stop(62)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(64)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 42816, beta: s.p + 43008,
@@ -2884,7 +2904,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 901008,
                 depthwiseSavedInvStd: s.f + 901200, depthwiseRunningMean: s.p + 45696,
                 depthwiseRunningVar: s.p + 45888, workspace: s.ws, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(65)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
@@ -2892,7 +2912,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 901392, bias: s.f,
                 activation: .identity, output: s.tensor(44), pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
@@ -2900,7 +2920,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312,
                 beta: s.p + 45504, savedMean: s.f + 901008, savedInvStd: s.f + 901200, activation: .silu,
                 output: s.tensor(45), pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
@@ -2908,7 +2928,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 45312, beta: s.p + 45504, runningMean: s.p + 45696, runningVar: s.p + 45888, eps: 1e-05,
                 activation: .silu, output: s.tensor(45), scratch: s.f + 901008, pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
         s.profiler?.start()
@@ -2916,11 +2936,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080, reduceBias: s.p + 47616,
             activation: .silu, expandWeights: s.p + 47632, expandBias: s.p + 49168, savedPooled: s.tensor(47),
             savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
-        s.profiler?.stop(67)
+        s.profiler?.stop(69)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 49360, outChannels: 32, inChannels: 192, into: s.f + 2304)
-        s.profiler?.stop(68)
+        s.profiler?.stop(70)
         // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2928,7 +2948,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, output: s.tensor(50), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 904848, savedInvStd: s.f + 904880,
                 runningMean: s.p + 55568, runningVar: s.p + 55600, workspace: s.ws, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(71)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks > 5 {
@@ -2936,7 +2956,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(46), pixels: 5625 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(50), pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(72)
         }
         // features.2.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 5 {
@@ -2944,7 +2964,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 55504,
                 beta: s.p + 55536, savedMean: s.f + 904848, savedInvStd: s.f + 904880, activation: .identity,
                 output: s.tensor(51), pool: pool)
-            s.profiler?.stop(71)
+            s.profiler?.stop(73)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 5 {
@@ -2952,21 +2972,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 55504, beta: s.p + 55536, runningMean: s.p + 55568, runningVar: s.p + 55600, eps: 1e-05,
                 activation: .identity, output: s.tensor(51), scratch: s.f + 904848, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9692307692307692
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03076923076923077, into: s.tensor(53),
                 random: &random)
-            s.profiler?.stop(73)
+            s.profiler?.stop(75)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(51),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 180000, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(74)
+        s.profiler?.stop(76)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
@@ -2974,7 +2994,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 55632, outChannels: 192, inChannels: 32, into: s.f + 2304)
-        s.profiler?.stop(75)
+        s.profiler?.stop(77)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2982,7 +3002,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, output: s.tensor(54), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 904912, savedInvStd: s.f + 905104,
                 runningMean: s.p + 62160, runningVar: s.p + 62352, workspace: s.ws, pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks > 6 {
@@ -2990,7 +3010,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(52), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(54), pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(79)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 75, 75, 192]
         if s.options.frozenBlocks > 6 {
@@ -2998,13 +3018,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 61776, beta: s.p + 61968, runningMean: s.p + 62160, runningVar: s.p + 62352, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 904912, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 62544, channels: 192, kernel: 5, into: s.f + 905680)
-        s.profiler?.stop(79)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(81)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 61776, beta: s.p + 61968,
@@ -3014,7 +3034,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 905296,
                 depthwiseSavedInvStd: s.f + 905488, depthwiseRunningMean: s.p + 67728,
                 depthwiseRunningVar: s.p + 67920, workspace: s.ws, pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(82)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
         if s.options.frozenBlocks > 6 {
@@ -3022,7 +3042,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 75, width: 75, channels: 192, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 905680, bias: s.f,
                 activation: .identity, output: s.tensor(56), pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 192]
         if s.options.frozenBlocks <= 6 {
@@ -3030,7 +3050,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344,
                 beta: s.p + 67536, savedMean: s.f + 905296, savedInvStd: s.f + 905488, activation: .silu,
                 output: s.tensor(57), pool: pool)
-            s.profiler?.stop(82)
+            s.profiler?.stop(84)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 192]
         if s.options.frozenBlocks > 6 {
@@ -3038,7 +3058,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 67344, beta: s.p + 67536, runningMean: s.p + 67728, runningVar: s.p + 67920, eps: 1e-05,
                 activation: .silu, output: s.tensor(57), scratch: s.f + 905296, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192]
         s.profiler?.start()
@@ -3046,11 +3066,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112, reduceBias: s.p + 69648,
             activation: .silu, expandWeights: s.p + 69664, expandBias: s.p + 71200, savedPooled: s.tensor(59),
             savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
-        s.profiler?.stop(84)
+        s.profiler?.stop(86)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [192][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 71392, outChannels: 48, inChannels: 192, into: s.f + 2304)
-        s.profiler?.stop(85)
+        s.profiler?.stop(87)
         // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 192] -> [n, 38, 38, 48]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -3058,7 +3078,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, output: s.tensor(62), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 915280, savedInvStd: s.f + 915328,
                 runningMean: s.p + 80704, runningVar: s.p + 80752, workspace: s.ws, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(88)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 48]
         if s.options.frozenBlocks > 6 {
@@ -3066,7 +3086,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(58), pixels: 1444 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
                 output: s.tensor(62), pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(89)
         }
         // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks <= 6 {
@@ -3074,7 +3094,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 1444 &* s.n, channels: 48, gamma: s.p + 80608,
                 beta: s.p + 80656, savedMean: s.f + 915280, savedInvStd: s.f + 915328, activation: .identity,
                 output: s.tensor(63), pool: pool)
-            s.profiler?.stop(88)
+            s.profiler?.stop(90)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks > 6 {
@@ -3082,7 +3102,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 80608, beta: s.p + 80656, runningMean: s.p + 80704, runningVar: s.p + 80752, eps: 1e-05,
                 activation: .identity, output: s.tensor(63), scratch: s.f + 915280, pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(91)
         }
     }
 
@@ -3091,7 +3111,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 80800, outChannels: 288, inChannels: 48, into: s.f + 2304)
-        s.profiler?.stop(90)
+        s.profiler?.stop(92)
         // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 48] -> [n, 38, 38, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -3099,7 +3119,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, output: s.tensor(64), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 915376, savedInvStd: s.f + 915664,
                 runningMean: s.p + 95200, runningVar: s.p + 95488, workspace: s.ws, pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(93)
         }
         // features.3.1.block.0 frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
         if s.options.frozenBlocks > 7 {
@@ -3107,7 +3127,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(63), pixels: 1444 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
                 output: s.tensor(64), pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 7 {
@@ -3115,13 +3135,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 94624, beta: s.p + 94912, runningMean: s.p + 95200, runningVar: s.p + 95488, eps: 1e-05,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 915376, pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(95)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 95776, channels: 288, kernel: 5, into: s.f + 916528)
-        s.profiler?.stop(94)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(96)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 94624, beta: s.p + 94912,
@@ -3131,7 +3151,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 915952,
                 depthwiseSavedInvStd: s.f + 916240, depthwiseRunningMean: s.p + 103552,
                 depthwiseRunningVar: s.p + 103840, workspace: s.ws, pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
         if s.options.frozenBlocks > 7 {
@@ -3139,7 +3159,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 38, width: 38, channels: 288, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 916528, bias: s.f,
                 activation: .identity, output: s.tensor(66), pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(98)
         }
         // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 7 {
@@ -3147,7 +3167,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 915952, savedInvStd: s.f + 916240,
                 activation: .silu, output: s.tensor(67), pool: pool)
-            s.profiler?.stop(97)
+            s.profiler?.stop(99)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 7 {
@@ -3155,7 +3175,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, runningMean: s.p + 103552, runningVar: s.p + 103840,
                 eps: 1e-05, activation: .silu, output: s.tensor(67), scratch: s.f + 915952, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(100)
         }
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
         s.profiler?.start()
@@ -3163,11 +3183,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128, reduceBias: s.p + 107584,
             activation: .silu, expandWeights: s.p + 107600, expandBias: s.p + 111056, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(99)
+        s.profiler?.stop(101)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 111344, outChannels: 48, inChannels: 288, into: s.f + 2304)
-        s.profiler?.stop(100)
+        s.profiler?.stop(102)
         // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -3175,7 +3195,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, output: s.tensor(72), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 930928, savedInvStd: s.f + 930976,
                 runningMean: s.p + 125264, runningVar: s.p + 125312, workspace: s.ws, pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(103)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
         if s.options.frozenBlocks > 7 {
@@ -3183,7 +3203,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(68), pixels: 1444 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
                 output: s.tensor(72), pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(104)
         }
         // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks <= 7 {
@@ -3191,7 +3211,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 1444 &* s.n, channels: 48, gamma: s.p + 125168,
                 beta: s.p + 125216, savedMean: s.f + 930928, savedInvStd: s.f + 930976, activation: .identity,
                 output: s.tensor(73), pool: pool)
-            s.profiler?.stop(103)
+            s.profiler?.stop(105)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks > 7 {
@@ -3199,21 +3219,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 125168, beta: s.p + 125216, runningMean: s.p + 125264, runningVar: s.p + 125312,
                 eps: 1e-05, activation: .identity, output: s.tensor(73), scratch: s.f + 930928, pool: pool)
-            s.profiler?.stop(104)
+            s.profiler?.stop(106)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04615384615384616, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(105)
+            s.profiler?.stop(107)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(63), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 69312, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(106)
+        s.profiler?.stop(108)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
@@ -3221,7 +3241,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 125360, outChannels: 288, inChannels: 48, into: s.f + 2304)
-        s.profiler?.stop(107)
+        s.profiler?.stop(109)
         // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 48] -> [n, 38, 38, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -3229,7 +3249,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, output: s.tensor(76), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 931024, savedInvStd: s.f + 931312,
                 runningMean: s.p + 139760, runningVar: s.p + 140048, workspace: s.ws, pool: pool)
-            s.profiler?.stop(108)
+            s.profiler?.stop(110)
         }
         // features.3.2.block.0 frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
         if s.options.frozenBlocks > 8 {
@@ -3237,7 +3257,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(74), pixels: 1444 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
                 output: s.tensor(76), pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(111)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 8 {
@@ -3245,13 +3265,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, runningMean: s.p + 139760, runningVar: s.p + 140048,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 931024, pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(112)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 140336, channels: 288, kernel: 5, into: s.f + 932176)
-        s.profiler?.stop(111)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(113)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 139184, beta: s.p + 139472,
@@ -3261,7 +3281,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 931600,
                 depthwiseSavedInvStd: s.f + 931888, depthwiseRunningMean: s.p + 148112,
                 depthwiseRunningVar: s.p + 148400, workspace: s.ws, pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(114)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
         if s.options.frozenBlocks > 8 {
@@ -3269,7 +3289,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 38, width: 38, channels: 288, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 932176, bias: s.f,
                 activation: .identity, output: s.tensor(78), pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(115)
         }
         // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks <= 8 {
@@ -3277,7 +3297,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 931600, savedInvStd: s.f + 931888,
                 activation: .silu, output: s.tensor(79), pool: pool)
-            s.profiler?.stop(114)
+            s.profiler?.stop(116)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 8 {
@@ -3285,7 +3305,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, runningMean: s.p + 148112, runningVar: s.p + 148400,
                 eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 931600, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
         s.profiler?.start()
@@ -3293,11 +3313,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688, reduceBias: s.p + 152144,
             activation: .silu, expandWeights: s.p + 152160, expandBias: s.p + 155616, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(116)
+        s.profiler?.stop(118)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 155904, outChannels: 48, inChannels: 288, into: s.f + 2304)
-        s.profiler?.stop(117)
+        s.profiler?.stop(119)
         // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 288] -> [n, 38, 38, 48]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -3305,7 +3325,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, output: s.tensor(84), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 946576, savedInvStd: s.f + 946624,
                 runningMean: s.p + 169824, runningVar: s.p + 169872, workspace: s.ws, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(120)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
         if s.options.frozenBlocks > 8 {
@@ -3313,7 +3333,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(80), pixels: 1444 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(119)
+            s.profiler?.stop(121)
         }
         // features.3.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks <= 8 {
@@ -3321,7 +3341,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 1444 &* s.n, channels: 48, gamma: s.p + 169728,
                 beta: s.p + 169776, savedMean: s.f + 946576, savedInvStd: s.f + 946624, activation: .identity,
                 output: s.tensor(85), pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(122)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 48]
         if s.options.frozenBlocks > 8 {
@@ -3329,21 +3349,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 1444 &* s.n, channels: 48,
                 gamma: s.p + 169728, beta: s.p + 169776, runningMean: s.p + 169824, runningVar: s.p + 169872,
                 eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 946576, pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(123)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9461538461538461
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05384615384615385, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 69312, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(123)
+        s.profiler?.stop(125)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
@@ -3351,7 +3371,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 169920, outChannels: 288, inChannels: 48, into: s.f + 2304)
-        s.profiler?.stop(124)
+        s.profiler?.stop(126)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 48] -> [n, 38, 38, 288]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3359,7 +3379,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, output: s.tensor(88), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 946672, savedInvStd: s.f + 946960,
                 runningMean: s.p + 184320, runningVar: s.p + 184608, workspace: s.ws, pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(127)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
         if s.options.frozenBlocks > 9 {
@@ -3367,7 +3387,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(86), pixels: 1444 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
                 output: s.tensor(88), pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 38, 38, 288]
         if s.options.frozenBlocks > 9 {
@@ -3375,13 +3395,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, runningMean: s.p + 184320, runningVar: s.p + 184608,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 946672, pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(129)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 184896, channels: 288, kernel: 3, into: s.f + 947824)
-        s.profiler?.stop(128)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(130)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 183744, beta: s.p + 184032,
@@ -3391,7 +3411,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 947248,
                 depthwiseSavedInvStd: s.f + 947536, depthwiseRunningMean: s.p + 188064,
                 depthwiseRunningVar: s.p + 188352, workspace: s.ws, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]
         if s.options.frozenBlocks > 9 {
@@ -3399,7 +3419,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 38, width: 38, channels: 288, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 947824, bias: s.f,
                 activation: .identity, output: s.tensor(90), pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(132)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 288]
         if s.options.frozenBlocks <= 9 {
@@ -3407,7 +3427,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 288, gamma: s.p + 187488,
                 beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536, activation: .silu,
                 output: s.tensor(91), pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(133)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 288]
         if s.options.frozenBlocks > 9 {
@@ -3415,7 +3435,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
                 gamma: s.p + 187488, beta: s.p + 187776, runningMean: s.p + 188064, runningVar: s.p + 188352,
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 947248, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288]
         s.profiler?.start()
@@ -3423,11 +3443,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640, reduceBias: s.p + 192096,
             activation: .silu, expandWeights: s.p + 192112, expandBias: s.p + 195568, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(133)
+        s.profiler?.stop(135)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [288][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 195856, outChannels: 96, inChannels: 288, into: s.f + 2304)
-        s.profiler?.stop(134)
+        s.profiler?.stop(136)
         // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 288] -> [n, 19, 19, 96]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3435,7 +3455,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(96), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 953008, savedInvStd: s.f + 953104,
                 runningMean: s.p + 223696, runningVar: s.p + 223792, workspace: s.ws, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(137)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 19, 19, 288] -> [n, 19, 19, 96]
         if s.options.frozenBlocks > 9 {
@@ -3443,7 +3463,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(92), pixels: 361 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(96), pool: pool)
-            s.profiler?.stop(136)
+            s.profiler?.stop(138)
         }
         // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 9 {
@@ -3451,7 +3471,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 361 &* s.n, channels: 96, gamma: s.p + 223504,
                 beta: s.p + 223600, savedMean: s.f + 953008, savedInvStd: s.f + 953104, activation: .identity,
                 output: s.tensor(97), pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(139)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 9 {
@@ -3459,7 +3479,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 223504, beta: s.p + 223600, runningMean: s.p + 223696, runningVar: s.p + 223792,
                 eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 953008, pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
     }
 
@@ -3468,7 +3488,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 223888, outChannels: 576, inChannels: 96, into: s.f + 2304)
-        s.profiler?.stop(139)
+        s.profiler?.stop(141)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3476,7 +3496,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(98), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 953200, savedInvStd: s.f + 953776,
                 runningMean: s.p + 280336, runningVar: s.p + 280912, workspace: s.ws, pool: pool)
-            s.profiler?.stop(140)
+            s.profiler?.stop(142)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks > 10 {
@@ -3484,7 +3504,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(97), pixels: 361 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(98), pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(143)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 10 {
@@ -3492,13 +3512,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 279184, beta: s.p + 279760, runningMean: s.p + 280336, runningVar: s.p + 280912,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 953200, pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(144)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 281488, channels: 576, kernel: 3, into: s.f + 955504)
-        s.profiler?.stop(143)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(145)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 279184, beta: s.p + 279760,
@@ -3508,7 +3528,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 954352,
                 depthwiseSavedInvStd: s.f + 954928, depthwiseRunningMean: s.p + 287824,
                 depthwiseRunningVar: s.p + 288400, workspace: s.ws, pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(146)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         if s.options.frozenBlocks > 10 {
@@ -3516,7 +3536,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 955504, bias: s.f,
                 activation: .identity, output: s.tensor(100), pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(147)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 10 {
@@ -3524,7 +3544,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 954352, savedInvStd: s.f + 954928,
                 activation: .silu, output: s.tensor(101), pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(148)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 10 {
@@ -3532,7 +3552,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, runningMean: s.p + 287824, runningVar: s.p + 288400,
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 954352, pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
@@ -3540,11 +3560,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976, reduceBias: s.p + 302800,
             activation: .silu, expandWeights: s.p + 302832, expandBias: s.p + 316656, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
-        s.profiler?.stop(148)
+        s.profiler?.stop(150)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 317232, outChannels: 96, inChannels: 576, into: s.f + 2304)
-        s.profiler?.stop(149)
+        s.profiler?.stop(151)
         // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3552,7 +3572,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(106), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 965872, savedInvStd: s.f + 965968,
                 runningMean: s.p + 372720, runningVar: s.p + 372816, workspace: s.ws, pool: pool)
-            s.profiler?.stop(150)
+            s.profiler?.stop(152)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
         if s.options.frozenBlocks > 10 {
@@ -3560,7 +3580,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(106), pool: pool)
-            s.profiler?.stop(151)
+            s.profiler?.stop(153)
         }
         // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 10 {
@@ -3568,7 +3588,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 361 &* s.n, channels: 96, gamma: s.p + 372528,
                 beta: s.p + 372624, savedMean: s.f + 965872, savedInvStd: s.f + 965968, activation: .identity,
                 output: s.tensor(107), pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(154)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 10 {
@@ -3576,21 +3596,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 372528, beta: s.p + 372624, runningMean: s.p + 372720, runningVar: s.p + 372816,
                 eps: 1e-05, activation: .identity, output: s.tensor(107), scratch: s.f + 965872, pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(155)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9307692307692308
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06923076923076923, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 34656, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(155)
+        s.profiler?.stop(157)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -3598,7 +3618,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 372912, outChannels: 576, inChannels: 96, into: s.f + 2304)
-        s.profiler?.stop(156)
+        s.profiler?.stop(158)
         // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3606,7 +3626,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(110), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 966064, savedInvStd: s.f + 966640,
                 runningMean: s.p + 429360, runningVar: s.p + 429936, workspace: s.ws, pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(159)
         }
         // features.4.2.block.0 frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks > 11 {
@@ -3614,7 +3634,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(108), pixels: 361 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(110), pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(160)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 11 {
@@ -3622,13 +3642,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, runningMean: s.p + 429360, runningVar: s.p + 429936,
                 eps: 1e-05, activation: .silu, output: s.tensor(111), scratch: s.f + 966064, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(161)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 430512, channels: 576, kernel: 3, into: s.f + 968368)
-        s.profiler?.stop(160)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(162)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 428208, beta: s.p + 428784,
@@ -3638,7 +3658,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 967216,
                 depthwiseSavedInvStd: s.f + 967792, depthwiseRunningMean: s.p + 436848,
                 depthwiseRunningVar: s.p + 437424, workspace: s.ws, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         if s.options.frozenBlocks > 11 {
@@ -3646,7 +3666,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 968368, bias: s.f,
                 activation: .identity, output: s.tensor(112), pool: pool)
-            s.profiler?.stop(162)
+            s.profiler?.stop(164)
         }
         // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 11 {
@@ -3654,7 +3674,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 967216, savedInvStd: s.f + 967792,
                 activation: .silu, output: s.tensor(113), pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(165)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 11 {
@@ -3662,7 +3682,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, runningMean: s.p + 436848, runningVar: s.p + 437424,
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 967216, pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(166)
         }
         // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
@@ -3670,11 +3690,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000, reduceBias: s.p + 451824,
             activation: .silu, expandWeights: s.p + 451856, expandBias: s.p + 465680, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(165)
+        s.profiler?.stop(167)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 466256, outChannels: 96, inChannels: 576, into: s.f + 2304)
-        s.profiler?.stop(166)
+        s.profiler?.stop(168)
         // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -3682,7 +3702,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(118), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 978736, savedInvStd: s.f + 978832,
                 runningMean: s.p + 521744, runningVar: s.p + 521840, workspace: s.ws, pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(169)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
         if s.options.frozenBlocks > 11 {
@@ -3690,7 +3710,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(114), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(118), pool: pool)
-            s.profiler?.stop(168)
+            s.profiler?.stop(170)
         }
         // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 11 {
@@ -3698,7 +3718,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 361 &* s.n, channels: 96, gamma: s.p + 521552,
                 beta: s.p + 521648, savedMean: s.f + 978736, savedInvStd: s.f + 978832, activation: .identity,
                 output: s.tensor(119), pool: pool)
-            s.profiler?.stop(169)
+            s.profiler?.stop(171)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 11 {
@@ -3706,21 +3726,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 521552, beta: s.p + 521648, runningMean: s.p + 521744, runningVar: s.p + 521840,
                 eps: 1e-05, activation: .identity, output: s.tensor(119), scratch: s.f + 978736, pool: pool)
-            s.profiler?.stop(170)
+            s.profiler?.stop(172)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693, into: s.tensor(121),
                 random: &random)
-            s.profiler?.stop(171)
+            s.profiler?.stop(173)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 34656, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(172)
+        s.profiler?.stop(174)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -3728,7 +3748,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 521936, outChannels: 576, inChannels: 96, into: s.f + 2304)
-        s.profiler?.stop(173)
+        s.profiler?.stop(175)
         // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3736,7 +3756,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(122), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 978928, savedInvStd: s.f + 979504,
                 runningMean: s.p + 578384, runningVar: s.p + 578960, workspace: s.ws, pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(176)
         }
         // features.4.3.block.0 frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks > 12 {
@@ -3744,7 +3764,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(120), pixels: 361 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(122), pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(177)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 12 {
@@ -3752,13 +3772,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, runningMean: s.p + 578384, runningVar: s.p + 578960,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 978928, pool: pool)
-            s.profiler?.stop(176)
+            s.profiler?.stop(178)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 579536, channels: 576, kernel: 3, into: s.f + 981232)
-        s.profiler?.stop(177)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(179)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 577232, beta: s.p + 577808,
@@ -3768,7 +3788,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 980080,
                 depthwiseSavedInvStd: s.f + 980656, depthwiseRunningMean: s.p + 585872,
                 depthwiseRunningVar: s.p + 586448, workspace: s.ws, pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         if s.options.frozenBlocks > 12 {
@@ -3776,7 +3796,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 981232, bias: s.f,
                 activation: .identity, output: s.tensor(124), pool: pool)
-            s.profiler?.stop(179)
+            s.profiler?.stop(181)
         }
         // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 12 {
@@ -3784,7 +3804,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 980080, savedInvStd: s.f + 980656,
                 activation: .silu, output: s.tensor(125), pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(182)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 12 {
@@ -3792,7 +3812,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, runningMean: s.p + 585872, runningVar: s.p + 586448,
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 980080, pool: pool)
-            s.profiler?.stop(181)
+            s.profiler?.stop(183)
         }
         // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
@@ -3800,11 +3820,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024, reduceBias: s.p + 600848,
             activation: .silu, expandWeights: s.p + 600880, expandBias: s.p + 614704, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(182)
+        s.profiler?.stop(184)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 615280, outChannels: 96, inChannels: 576, into: s.f + 2304)
-        s.profiler?.stop(183)
+        s.profiler?.stop(185)
         // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3812,7 +3832,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(130), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 991600, savedInvStd: s.f + 991696,
                 runningMean: s.p + 670768, runningVar: s.p + 670864, workspace: s.ws, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(186)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
         if s.options.frozenBlocks > 12 {
@@ -3820,7 +3840,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(126), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(130), pool: pool)
-            s.profiler?.stop(185)
+            s.profiler?.stop(187)
         }
         // features.4.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 12 {
@@ -3828,7 +3848,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 361 &* s.n, channels: 96, gamma: s.p + 670576,
                 beta: s.p + 670672, savedMean: s.f + 991600, savedInvStd: s.f + 991696, activation: .identity,
                 output: s.tensor(131), pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(188)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 12 {
@@ -3836,21 +3856,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 670576, beta: s.p + 670672, runningMean: s.p + 670768, runningVar: s.p + 670864,
                 eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 991600, pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(189)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9153846153846154
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08461538461538462, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(188)
+            s.profiler?.stop(190)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 34656, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(191)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -3858,7 +3878,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.4.4.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 670960, outChannels: 576, inChannels: 96, into: s.f + 2304)
-        s.profiler?.stop(190)
+        s.profiler?.stop(192)
         // features.4.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3866,7 +3886,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(134), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 991792, savedInvStd: s.f + 992368,
                 runningMean: s.p + 727408, runningVar: s.p + 727984, workspace: s.ws, pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(193)
         }
         // features.4.4.block.0 frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks > 13 {
@@ -3874,7 +3894,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(132), pixels: 361 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(134), pool: pool)
-            s.profiler?.stop(192)
+            s.profiler?.stop(194)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 13 {
@@ -3882,13 +3902,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, runningMean: s.p + 727408, runningVar: s.p + 727984,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 991792, pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(195)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 728560, channels: 576, kernel: 3, into: s.f + 994096)
-        s.profiler?.stop(194)
-        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(196)
+        // features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 726256, beta: s.p + 726832,
@@ -3898,7 +3918,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 992944,
                 depthwiseSavedInvStd: s.f + 993520, depthwiseRunningMean: s.p + 734896,
                 depthwiseRunningVar: s.p + 735472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(197)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         if s.options.frozenBlocks > 13 {
@@ -3906,7 +3926,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 576, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 994096, bias: s.f,
                 activation: .identity, output: s.tensor(136), pool: pool)
-            s.profiler?.stop(196)
+            s.profiler?.stop(198)
         }
         // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 13 {
@@ -3914,7 +3934,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 992944, savedInvStd: s.f + 993520,
                 activation: .silu, output: s.tensor(137), pool: pool)
-            s.profiler?.stop(197)
+            s.profiler?.stop(199)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 13 {
@@ -3922,7 +3942,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, runningMean: s.p + 734896, runningVar: s.p + 735472,
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 992944, pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(200)
         }
         // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
@@ -3930,11 +3950,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048, reduceBias: s.p + 749872,
             activation: .silu, expandWeights: s.p + 749904, expandBias: s.p + 763728, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
-        s.profiler?.stop(199)
+        s.profiler?.stop(201)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 764304, outChannels: 96, inChannels: 576, into: s.f + 2304)
-        s.profiler?.stop(200)
+        s.profiler?.stop(202)
         // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 96]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3942,7 +3962,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, output: s.tensor(142), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1004464, savedInvStd: s.f + 1004560,
                 runningMean: s.p + 819792, runningVar: s.p + 819888, workspace: s.ws, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(203)
         }
         // features.4.4.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
         if s.options.frozenBlocks > 13 {
@@ -3950,7 +3970,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(138), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(142), pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(204)
         }
         // features.4.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks <= 13 {
@@ -3958,7 +3978,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 361 &* s.n, channels: 96, gamma: s.p + 819600,
                 beta: s.p + 819696, savedMean: s.f + 1004464, savedInvStd: s.f + 1004560, activation: .identity,
                 output: s.tensor(143), pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(205)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 96]
         if s.options.frozenBlocks > 13 {
@@ -3966,21 +3986,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 96,
                 gamma: s.p + 819600, beta: s.p + 819696, runningMean: s.p + 819792, runningVar: s.p + 819888,
                 eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 1004464, pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(206)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9076923076923077
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769233, into: s.tensor(145),
                 random: &random)
-            s.profiler?.stop(205)
+            s.profiler?.stop(207)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(143),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 34656, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(206)
+        s.profiler?.stop(208)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
@@ -3988,7 +4008,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 819984, outChannels: 576, inChannels: 96, into: s.f + 2304)
-        s.profiler?.stop(207)
+        s.profiler?.stop(209)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3996,7 +4016,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, output: s.tensor(146), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1004656, savedInvStd: s.f + 1005232,
                 runningMean: s.p + 876432, runningVar: s.p + 877008, workspace: s.ws, pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(210)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
         if s.options.frozenBlocks > 14 {
@@ -4004,7 +4024,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(144), pixels: 361 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(146), pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(211)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 14 {
@@ -4012,13 +4032,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, runningMean: s.p + 876432, runningVar: s.p + 877008,
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 1004656, pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(212)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 877584, channels: 576, kernel: 5, into: s.f + 1006960)
-        s.profiler?.stop(211)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(213)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(146), gamma: s.p + 875280, beta: s.p + 875856,
@@ -4028,7 +4048,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1005808,
                 depthwiseSavedInvStd: s.f + 1006384, depthwiseRunningMean: s.p + 893136,
                 depthwiseRunningVar: s.p + 893712, workspace: s.ws, pool: pool)
-            s.profiler?.stop(212)
+            s.profiler?.stop(214)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
         if s.options.frozenBlocks > 14 {
@@ -4036,7 +4056,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 19, width: 19, channels: 576, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1006960, bias: s.f,
                 activation: .identity, output: s.tensor(148), pool: pool)
-            s.profiler?.stop(213)
+            s.profiler?.stop(215)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks <= 14 {
@@ -4044,7 +4064,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1005808, savedInvStd: s.f + 1006384,
                 activation: .silu, output: s.tensor(149), pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(216)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 576]
         if s.options.frozenBlocks > 14 {
@@ -4052,7 +4072,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, runningMean: s.p + 893136, runningVar: s.p + 893712,
                 eps: 1e-05, activation: .silu, output: s.tensor(149), scratch: s.f + 1005808, pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(217)
         }
         // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         s.profiler?.start()
@@ -4060,11 +4080,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288, reduceBias: s.p + 908112,
             activation: .silu, expandWeights: s.p + 908144, expandBias: s.p + 921968, savedPooled: s.tensor(151),
             savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
-        s.profiler?.stop(216)
+        s.profiler?.stop(218)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [576][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 922544, outChannels: 136, inChannels: 576, into: s.f + 2304)
-        s.profiler?.stop(217)
+        s.profiler?.stop(219)
         // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 576] -> [n, 19, 19, 136]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -4072,7 +4092,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(154), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1035760, savedInvStd: s.f + 1035896,
                 runningMean: s.p + 1001168, runningVar: s.p + 1001312, workspace: s.ws, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 136]
         if s.options.frozenBlocks > 14 {
@@ -4080,7 +4100,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(150), pixels: 361 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
                 output: s.tensor(154), pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(221)
         }
         // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 14 {
@@ -4088,7 +4108,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 1035760, savedInvStd: s.f + 1035896,
                 activation: .identity, output: s.tensor(155), pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(222)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 14 {
@@ -4096,7 +4116,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1000880, beta: s.p + 1001024, runningMean: s.p + 1001168, runningVar: s.p + 1001312,
                 eps: 1e-05, activation: .identity, output: s.tensor(155), scratch: s.f + 1035760, pool: pool)
-            s.profiler?.stop(221)
+            s.profiler?.stop(223)
         }
     }
 
@@ -4105,7 +4125,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1001456, outChannels: 816, inChannels: 136, into: s.f + 2304)
-        s.profiler?.stop(222)
+        s.profiler?.stop(224)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -4113,7 +4133,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(156), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1036032, savedInvStd: s.f + 1036848,
                 runningMean: s.p + 1114064, runningVar: s.p + 1114880, workspace: s.ws, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(225)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks > 15 {
@@ -4121,7 +4141,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(155), pixels: 361 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
                 output: s.tensor(156), pool: pool)
-            s.profiler?.stop(224)
+            s.profiler?.stop(226)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 15 {
@@ -4129,13 +4149,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, runningMean: s.p + 1114064, runningVar: s.p + 1114880,
                 eps: 1e-05, activation: .silu, output: s.tensor(157), scratch: s.f + 1036032, pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(227)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1115696, channels: 816, kernel: 5, into: s.f + 1039296)
-        s.profiler?.stop(226)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(228)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 1112432,
@@ -4145,7 +4165,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 depthwiseOutput: s.tensor(158), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1037664, depthwiseSavedInvStd: s.f + 1038480,
                 depthwiseRunningMean: s.p + 1137728, depthwiseRunningVar: s.p + 1138544, workspace: s.ws, pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         if s.options.frozenBlocks > 15 {
@@ -4153,7 +4173,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1039296, bias: s.f,
                 activation: .identity, output: s.tensor(158), pool: pool)
-            s.profiler?.stop(228)
+            s.profiler?.stop(230)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 15 {
@@ -4161,7 +4181,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1037664, savedInvStd: s.f + 1038480,
                 activation: .silu, output: s.tensor(159), pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(231)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 15 {
@@ -4169,7 +4189,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, runningMean: s.p + 1137728, runningVar: s.p + 1138544,
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 1037664, pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(232)
         }
         // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         s.profiler?.start()
@@ -4177,11 +4197,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360, reduceBias: s.p + 1167104,
             activation: .silu, expandWeights: s.p + 1167152, expandBias: s.p + 1194896, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
-        s.profiler?.stop(231)
+        s.profiler?.stop(233)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1195712, outChannels: 136, inChannels: 816, into: s.f + 2304)
-        s.profiler?.stop(232)
+        s.profiler?.stop(234)
         // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -4189,7 +4209,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(164), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1080096, savedInvStd: s.f + 1080232,
                 runningMean: s.p + 1306976, runningVar: s.p + 1307120, workspace: s.ws, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(235)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
         if s.options.frozenBlocks > 15 {
@@ -4197,7 +4217,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(160), pixels: 361 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
                 output: s.tensor(164), pool: pool)
-            s.profiler?.stop(234)
+            s.profiler?.stop(236)
         }
         // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 15 {
@@ -4205,7 +4225,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 1080096, savedInvStd: s.f + 1080232,
                 activation: .identity, output: s.tensor(165), pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(237)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 15 {
@@ -4213,21 +4233,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1306688, beta: s.p + 1306832, runningMean: s.p + 1306976, runningVar: s.p + 1307120,
                 eps: 1e-05, activation: .identity, output: s.tensor(165), scratch: s.f + 1080096, pool: pool)
-            s.profiler?.stop(236)
+            s.profiler?.stop(238)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077, into: s.tensor(167),
                 random: &random)
-            s.profiler?.stop(237)
+            s.profiler?.stop(239)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(155), branch: s.tensor(165),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 49096, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(238)
+        s.profiler?.stop(240)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -4235,7 +4255,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1307264, outChannels: 816, inChannels: 136, into: s.f + 2304)
-        s.profiler?.stop(239)
+        s.profiler?.stop(241)
         // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4243,7 +4263,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(168), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1080368, savedInvStd: s.f + 1081184,
                 runningMean: s.p + 1419872, runningVar: s.p + 1420688, workspace: s.ws, pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(242)
         }
         // features.5.2.block.0 frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks > 16 {
@@ -4251,7 +4271,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(166), pixels: 361 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
                 output: s.tensor(168), pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(243)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 16 {
@@ -4259,13 +4279,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, runningMean: s.p + 1419872, runningVar: s.p + 1420688,
                 eps: 1e-05, activation: .silu, output: s.tensor(169), scratch: s.f + 1080368, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(244)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1421504, channels: 816, kernel: 5, into: s.f + 1083632)
-        s.profiler?.stop(243)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(245)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 1418240,
@@ -4275,7 +4295,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 depthwiseOutput: s.tensor(170), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1082000, depthwiseSavedInvStd: s.f + 1082816,
                 depthwiseRunningMean: s.p + 1443536, depthwiseRunningVar: s.p + 1444352, workspace: s.ws, pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(246)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         if s.options.frozenBlocks > 16 {
@@ -4283,7 +4303,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1083632, bias: s.f,
                 activation: .identity, output: s.tensor(170), pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(247)
         }
         // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 16 {
@@ -4291,7 +4311,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1082000, savedInvStd: s.f + 1082816,
                 activation: .silu, output: s.tensor(171), pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(248)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 16 {
@@ -4299,7 +4319,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, runningMean: s.p + 1443536, runningVar: s.p + 1444352,
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 1082000, pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(249)
         }
         // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         s.profiler?.start()
@@ -4307,11 +4327,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168, reduceBias: s.p + 1472912,
             activation: .silu, expandWeights: s.p + 1472960, expandBias: s.p + 1500704, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
-        s.profiler?.stop(248)
+        s.profiler?.stop(250)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1501520, outChannels: 136, inChannels: 816, into: s.f + 2304)
-        s.profiler?.stop(249)
+        s.profiler?.stop(251)
         // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4319,7 +4339,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(176), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1124432, savedInvStd: s.f + 1124568,
                 runningMean: s.p + 1612784, runningVar: s.p + 1612928, workspace: s.ws, pool: pool)
-            s.profiler?.stop(250)
+            s.profiler?.stop(252)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
         if s.options.frozenBlocks > 16 {
@@ -4327,7 +4347,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(172), pixels: 361 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
                 output: s.tensor(176), pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(253)
         }
         // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 16 {
@@ -4335,7 +4355,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 1124432, savedInvStd: s.f + 1124568,
                 activation: .identity, output: s.tensor(177), pool: pool)
-            s.profiler?.stop(252)
+            s.profiler?.stop(254)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 16 {
@@ -4343,21 +4363,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1612496, beta: s.p + 1612640, runningMean: s.p + 1612784, runningVar: s.p + 1612928,
                 eps: 1e-05, activation: .identity, output: s.tensor(177), scratch: s.f + 1124432, pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(255)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8846153846153846
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11538461538461539, into: s.tensor(179),
                 random: &random)
-            s.profiler?.stop(254)
+            s.profiler?.stop(256)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(166), branch: s.tensor(177),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 49096, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(255)
+        s.profiler?.stop(257)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -4365,7 +4385,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1613072, outChannels: 816, inChannels: 136, into: s.f + 2304)
-        s.profiler?.stop(256)
+        s.profiler?.stop(258)
         // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4373,7 +4393,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(180), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1124704, savedInvStd: s.f + 1125520,
                 runningMean: s.p + 1725680, runningVar: s.p + 1726496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(259)
         }
         // features.5.3.block.0 frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks > 17 {
@@ -4381,7 +4401,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(178), pixels: 361 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
                 output: s.tensor(180), pool: pool)
-            s.profiler?.stop(258)
+            s.profiler?.stop(260)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 17 {
@@ -4389,13 +4409,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, runningMean: s.p + 1725680, runningVar: s.p + 1726496,
                 eps: 1e-05, activation: .silu, output: s.tensor(181), scratch: s.f + 1124704, pool: pool)
-            s.profiler?.stop(259)
+            s.profiler?.stop(261)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1727312, channels: 816, kernel: 5, into: s.f + 1127968)
-        s.profiler?.stop(260)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(262)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 1724048,
@@ -4405,7 +4425,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 depthwiseOutput: s.tensor(182), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1126336, depthwiseSavedInvStd: s.f + 1127152,
                 depthwiseRunningMean: s.p + 1749344, depthwiseRunningVar: s.p + 1750160, workspace: s.ws, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(263)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         if s.options.frozenBlocks > 17 {
@@ -4413,7 +4433,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1127968, bias: s.f,
                 activation: .identity, output: s.tensor(182), pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(264)
         }
         // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 17 {
@@ -4421,7 +4441,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1126336, savedInvStd: s.f + 1127152,
                 activation: .silu, output: s.tensor(183), pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(265)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 17 {
@@ -4429,7 +4449,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, runningMean: s.p + 1749344, runningVar: s.p + 1750160,
                 eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 1126336, pool: pool)
-            s.profiler?.stop(264)
+            s.profiler?.stop(266)
         }
         // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         s.profiler?.start()
@@ -4437,11 +4457,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976, reduceBias: s.p + 1778720,
             activation: .silu, expandWeights: s.p + 1778768, expandBias: s.p + 1806512, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
-        s.profiler?.stop(265)
+        s.profiler?.stop(267)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1807328, outChannels: 136, inChannels: 816, into: s.f + 2304)
-        s.profiler?.stop(266)
+        s.profiler?.stop(268)
         // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4449,7 +4469,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(188), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1168768, savedInvStd: s.f + 1168904,
                 runningMean: s.p + 1918592, runningVar: s.p + 1918736, workspace: s.ws, pool: pool)
-            s.profiler?.stop(267)
+            s.profiler?.stop(269)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
         if s.options.frozenBlocks > 17 {
@@ -4457,7 +4477,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(184), pixels: 361 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
                 output: s.tensor(188), pool: pool)
-            s.profiler?.stop(268)
+            s.profiler?.stop(270)
         }
         // features.5.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 17 {
@@ -4465,7 +4485,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 1168768, savedInvStd: s.f + 1168904,
                 activation: .identity, output: s.tensor(189), pool: pool)
-            s.profiler?.stop(269)
+            s.profiler?.stop(271)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 17 {
@@ -4473,21 +4493,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 1918304, beta: s.p + 1918448, runningMean: s.p + 1918592, runningVar: s.p + 1918736,
                 eps: 1e-05, activation: .identity, output: s.tensor(189), scratch: s.f + 1168768, pool: pool)
-            s.profiler?.stop(270)
+            s.profiler?.stop(272)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8769230769230769
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12307692307692308, into: s.tensor(191),
                 random: &random)
-            s.profiler?.stop(271)
+            s.profiler?.stop(273)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(178), branch: s.tensor(189),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 49096, output: s.tensor(190), pool: pool)
-        s.profiler?.stop(272)
+        s.profiler?.stop(274)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -4495,7 +4515,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.5.4.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1918880, outChannels: 816, inChannels: 136, into: s.f + 2304)
-        s.profiler?.stop(273)
+        s.profiler?.stop(275)
         // features.5.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -4503,7 +4523,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(192), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1169040, savedInvStd: s.f + 1169856,
                 runningMean: s.p + 2031488, runningVar: s.p + 2032304, workspace: s.ws, pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(276)
         }
         // features.5.4.block.0 frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks > 18 {
@@ -4511,7 +4531,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(190), pixels: 361 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
                 output: s.tensor(192), pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(277)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 18 {
@@ -4519,13 +4539,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, runningMean: s.p + 2031488, runningVar: s.p + 2032304,
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1169040, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(278)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2033120, channels: 816, kernel: 5, into: s.f + 1172304)
-        s.profiler?.stop(277)
-        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(279)
+        // features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 2029856,
@@ -4535,7 +4555,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 depthwiseOutput: s.tensor(194), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1170672, depthwiseSavedInvStd: s.f + 1171488,
                 depthwiseRunningMean: s.p + 2055152, depthwiseRunningVar: s.p + 2055968, workspace: s.ws, pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(280)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
         if s.options.frozenBlocks > 18 {
@@ -4543,7 +4563,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1172304, bias: s.f,
                 activation: .identity, output: s.tensor(194), pool: pool)
-            s.profiler?.stop(279)
+            s.profiler?.stop(281)
         }
         // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks <= 18 {
@@ -4551,7 +4571,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1170672, savedInvStd: s.f + 1171488,
                 activation: .silu, output: s.tensor(195), pool: pool)
-            s.profiler?.stop(280)
+            s.profiler?.stop(282)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 18 {
@@ -4559,7 +4579,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, runningMean: s.p + 2055152, runningVar: s.p + 2055968,
                 eps: 1e-05, activation: .silu, output: s.tensor(195), scratch: s.f + 1170672, pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(283)
         }
         // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         s.profiler?.start()
@@ -4567,11 +4587,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784, reduceBias: s.p + 2084528,
             activation: .silu, expandWeights: s.p + 2084576, expandBias: s.p + 2112320, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
-        s.profiler?.stop(282)
+        s.profiler?.stop(284)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2113136, outChannels: 136, inChannels: 816, into: s.f + 2304)
-        s.profiler?.stop(283)
+        s.profiler?.stop(285)
         // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 816] -> [n, 19, 19, 136]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -4579,7 +4599,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, output: s.tensor(200), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213104, savedInvStd: s.f + 1213240,
                 runningMean: s.p + 2224400, runningVar: s.p + 2224544, workspace: s.ws, pool: pool)
-            s.profiler?.stop(284)
+            s.profiler?.stop(286)
         }
         // features.5.4.block.3 frozen: project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
         if s.options.frozenBlocks > 18 {
@@ -4587,7 +4607,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(196), pixels: 361 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
                 output: s.tensor(200), pool: pool)
-            s.profiler?.stop(285)
+            s.profiler?.stop(287)
         }
         // features.5.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks <= 18 {
@@ -4595,7 +4615,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 1213104, savedInvStd: s.f + 1213240,
                 activation: .identity, output: s.tensor(201), pool: pool)
-            s.profiler?.stop(286)
+            s.profiler?.stop(288)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 136]
         if s.options.frozenBlocks > 18 {
@@ -4603,21 +4623,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 361 &* s.n, channels: 136,
                 gamma: s.p + 2224112, beta: s.p + 2224256, runningMean: s.p + 2224400, runningVar: s.p + 2224544,
                 eps: 1e-05, activation: .identity, output: s.tensor(201), scratch: s.f + 1213104, pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(289)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8692307692307693
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13076923076923078, into: s.tensor(203),
                 random: &random)
-            s.profiler?.stop(288)
+            s.profiler?.stop(290)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(190), branch: s.tensor(201),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 49096, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(289)
+        s.profiler?.stop(291)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
@@ -4625,7 +4645,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2224688, outChannels: 816, inChannels: 136, into: s.f + 2304)
-        s.profiler?.stop(290)
+        s.profiler?.stop(292)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -4633,7 +4653,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, output: s.tensor(204), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213376, savedInvStd: s.f + 1214192,
                 runningMean: s.p + 2337296, runningVar: s.p + 2338112, workspace: s.ws, pool: pool)
-            s.profiler?.stop(291)
+            s.profiler?.stop(293)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
         if s.options.frozenBlocks > 19 {
@@ -4641,7 +4661,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(202), pixels: 361 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
                 output: s.tensor(204), pool: pool)
-            s.profiler?.stop(292)
+            s.profiler?.stop(294)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 19, 19, 816]
         if s.options.frozenBlocks > 19 {
@@ -4649,13 +4669,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, runningMean: s.p + 2337296, runningVar: s.p + 2338112,
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1213376, pool: pool)
-            s.profiler?.stop(293)
+            s.profiler?.stop(295)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2338928, channels: 816, kernel: 5, into: s.f + 1216640)
-        s.profiler?.stop(294)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(296)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 2335664,
@@ -4665,7 +4685,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 depthwiseOutput: s.tensor(206), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1215008, depthwiseSavedInvStd: s.f + 1215824,
                 depthwiseRunningMean: s.p + 2360960, depthwiseRunningVar: s.p + 2361776, workspace: s.ws, pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(297)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]
         if s.options.frozenBlocks > 19 {
@@ -4673,7 +4693,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 19, width: 19, channels: 816, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1216640, bias: s.f,
                 activation: .identity, output: s.tensor(206), pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(298)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 816]
         if s.options.frozenBlocks <= 19 {
@@ -4681,7 +4701,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1215008, savedInvStd: s.f + 1215824,
                 activation: .silu, output: s.tensor(207), pool: pool)
-            s.profiler?.stop(297)
+            s.profiler?.stop(299)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 816]
         if s.options.frozenBlocks > 19 {
@@ -4689,7 +4709,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, runningMean: s.p + 2360960, runningVar: s.p + 2361776,
                 eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 1215008, pool: pool)
-            s.profiler?.stop(298)
+            s.profiler?.stop(300)
         }
         // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816]
         s.profiler?.start()
@@ -4697,11 +4717,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592, reduceBias: s.p + 2390336,
             activation: .silu, expandWeights: s.p + 2390384, expandBias: s.p + 2418128, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
-        s.profiler?.stop(299)
+        s.profiler?.stop(301)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [816][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2418944, outChannels: 232, inChannels: 816, into: s.f + 2304)
-        s.profiler?.stop(300)
+        s.profiler?.stop(302)
         // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 816] -> [n, 10, 10, 232]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -4709,7 +4729,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(212), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1257440, savedInvStd: s.f + 1257672,
                 runningMean: s.p + 2608736, runningVar: s.p + 2608976, workspace: s.ws, pool: pool)
-            s.profiler?.stop(301)
+            s.profiler?.stop(303)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 10, 10, 816] -> [n, 10, 10, 232]
         if s.options.frozenBlocks > 19 {
@@ -4717,7 +4737,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(208), pixels: 100 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
                 output: s.tensor(212), pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(304)
         }
         // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 19 {
@@ -4725,7 +4745,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 1257440, savedInvStd: s.f + 1257672,
                 activation: .identity, output: s.tensor(213), pool: pool)
-            s.profiler?.stop(303)
+            s.profiler?.stop(305)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 19 {
@@ -4733,7 +4753,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 2608256, beta: s.p + 2608496, runningMean: s.p + 2608736, runningVar: s.p + 2608976,
                 eps: 1e-05, activation: .identity, output: s.tensor(213), scratch: s.f + 1257440, pool: pool)
-            s.profiler?.stop(304)
+            s.profiler?.stop(306)
         }
     }
 
@@ -4742,7 +4762,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2609216, outChannels: 1392, inChannels: 232, into: s.f + 2304)
-        s.profiler?.stop(305)
+        s.profiler?.stop(307)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4750,7 +4770,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(214), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1257904, savedInvStd: s.f + 1259296,
                 runningMean: s.p + 2934944, runningVar: s.p + 2936336, workspace: s.ws, pool: pool)
-            s.profiler?.stop(306)
+            s.profiler?.stop(308)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks > 20 {
@@ -4758,7 +4778,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(213), pixels: 100 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
                 output: s.tensor(214), pool: pool)
-            s.profiler?.stop(307)
+            s.profiler?.stop(309)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 20 {
@@ -4766,13 +4786,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, runningMean: s.p + 2934944, runningVar: s.p + 2936336,
                 eps: 1e-05, activation: .silu, output: s.tensor(215), scratch: s.f + 1257904, pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(310)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2937728, channels: 1392, kernel: 5, into: s.f + 1263472)
-        s.profiler?.stop(309)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(311)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(214), gamma: s.p + 2932160,
@@ -4782,7 +4802,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 depthwiseOutput: s.tensor(216), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1260688, depthwiseSavedInvStd: s.f + 1262080,
                 depthwiseRunningMean: s.p + 2975312, depthwiseRunningVar: s.p + 2976704, workspace: s.ws, pool: pool)
-            s.profiler?.stop(310)
+            s.profiler?.stop(312)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks > 20 {
@@ -4790,7 +4810,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(215), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1263472, bias: s.f,
                 activation: .identity, output: s.tensor(216), pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(313)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 20 {
@@ -4798,7 +4818,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1260688, savedInvStd: s.f + 1262080,
                 activation: .silu, output: s.tensor(217), pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(314)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 20 {
@@ -4806,7 +4826,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, runningMean: s.p + 2975312, runningVar: s.p + 2976704,
                 eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1260688, pool: pool)
-            s.profiler?.stop(313)
+            s.profiler?.stop(315)
         }
         // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -4814,11 +4834,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096, reduceBias: s.p + 3058832,
             activation: .silu, expandWeights: s.p + 3058896, expandBias: s.p + 3139632, savedPooled: s.tensor(219),
             savedHidden: s.tensor(220), savedScale: s.tensor(221), pool: pool)
-        s.profiler?.stop(314)
+        s.profiler?.stop(316)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3141024, outChannels: 232, inChannels: 1392, into: s.f + 2304)
-        s.profiler?.stop(315)
+        s.profiler?.stop(317)
         // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4826,7 +4846,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(222), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1333072, savedInvStd: s.f + 1333304,
                 runningMean: s.p + 3464448, runningVar: s.p + 3464688, workspace: s.ws, pool: pool)
-            s.profiler?.stop(316)
+            s.profiler?.stop(318)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks > 20 {
@@ -4834,7 +4854,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
                 output: s.tensor(222), pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(319)
         }
         // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 20 {
@@ -4842,7 +4862,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 1333072, savedInvStd: s.f + 1333304,
                 activation: .identity, output: s.tensor(223), pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(320)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 20 {
@@ -4850,21 +4870,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 3463968, beta: s.p + 3464208, runningMean: s.p + 3464448, runningVar: s.p + 3464688,
                 eps: 1e-05, activation: .identity, output: s.tensor(223), scratch: s.f + 1333072, pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(321)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8538461538461538
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14615384615384616, into: s.tensor(225),
                 random: &random)
-            s.profiler?.stop(320)
+            s.profiler?.stop(322)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(213), branch: s.tensor(223),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 23200, output: s.tensor(224), pool: pool)
-        s.profiler?.stop(321)
+        s.profiler?.stop(323)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -4872,7 +4892,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3464928, outChannels: 1392, inChannels: 232, into: s.f + 2304)
-        s.profiler?.stop(322)
+        s.profiler?.stop(324)
         // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4880,7 +4900,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(226), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1333536, savedInvStd: s.f + 1334928,
                 runningMean: s.p + 3790656, runningVar: s.p + 3792048, workspace: s.ws, pool: pool)
-            s.profiler?.stop(323)
+            s.profiler?.stop(325)
         }
         // features.6.2.block.0 frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks > 21 {
@@ -4888,7 +4908,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(224), pixels: 100 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
                 output: s.tensor(226), pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(326)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 21 {
@@ -4896,13 +4916,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, runningMean: s.p + 3790656, runningVar: s.p + 3792048,
                 eps: 1e-05, activation: .silu, output: s.tensor(227), scratch: s.f + 1333536, pool: pool)
-            s.profiler?.stop(325)
+            s.profiler?.stop(327)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3793440, channels: 1392, kernel: 5, into: s.f + 1339104)
-        s.profiler?.stop(326)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(328)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(226), gamma: s.p + 3787872,
@@ -4912,7 +4932,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 depthwiseOutput: s.tensor(228), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1336320, depthwiseSavedInvStd: s.f + 1337712,
                 depthwiseRunningMean: s.p + 3831024, depthwiseRunningVar: s.p + 3832416, workspace: s.ws, pool: pool)
-            s.profiler?.stop(327)
+            s.profiler?.stop(329)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks > 21 {
@@ -4920,7 +4940,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(227), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1339104, bias: s.f,
                 activation: .identity, output: s.tensor(228), pool: pool)
-            s.profiler?.stop(328)
+            s.profiler?.stop(330)
         }
         // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 21 {
@@ -4928,7 +4948,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1336320, savedInvStd: s.f + 1337712,
                 activation: .silu, output: s.tensor(229), pool: pool)
-            s.profiler?.stop(329)
+            s.profiler?.stop(331)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 21 {
@@ -4936,7 +4956,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, runningMean: s.p + 3831024, runningVar: s.p + 3832416,
                 eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1336320, pool: pool)
-            s.profiler?.stop(330)
+            s.profiler?.stop(332)
         }
         // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -4944,11 +4964,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808, reduceBias: s.p + 3914544,
             activation: .silu, expandWeights: s.p + 3914608, expandBias: s.p + 3995344, savedPooled: s.tensor(231),
             savedHidden: s.tensor(232), savedScale: s.tensor(233), pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(333)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3996736, outChannels: 232, inChannels: 1392, into: s.f + 2304)
-        s.profiler?.stop(332)
+        s.profiler?.stop(334)
         // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4956,7 +4976,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(234), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1408704, savedInvStd: s.f + 1408936,
                 runningMean: s.p + 4320160, runningVar: s.p + 4320400, workspace: s.ws, pool: pool)
-            s.profiler?.stop(333)
+            s.profiler?.stop(335)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks > 21 {
@@ -4964,7 +4984,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(230), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
                 output: s.tensor(234), pool: pool)
-            s.profiler?.stop(334)
+            s.profiler?.stop(336)
         }
         // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 21 {
@@ -4972,7 +4992,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(234), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 1408704, savedInvStd: s.f + 1408936,
                 activation: .identity, output: s.tensor(235), pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(337)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 21 {
@@ -4980,21 +5000,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(234), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 4319680, beta: s.p + 4319920, runningMean: s.p + 4320160, runningVar: s.p + 4320400,
                 eps: 1e-05, activation: .identity, output: s.tensor(235), scratch: s.f + 1408704, pool: pool)
-            s.profiler?.stop(336)
+            s.profiler?.stop(338)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8461538461538461
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385, into: s.tensor(237),
                 random: &random)
-            s.profiler?.stop(337)
+            s.profiler?.stop(339)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(224), branch: s.tensor(235),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 23200, output: s.tensor(236), pool: pool)
-        s.profiler?.stop(338)
+        s.profiler?.stop(340)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -5002,7 +5022,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4320640, outChannels: 1392, inChannels: 232, into: s.f + 2304)
-        s.profiler?.stop(339)
+        s.profiler?.stop(341)
         // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -5010,7 +5030,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(238), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1409168, savedInvStd: s.f + 1410560,
                 runningMean: s.p + 4646368, runningVar: s.p + 4647760, workspace: s.ws, pool: pool)
-            s.profiler?.stop(340)
+            s.profiler?.stop(342)
         }
         // features.6.3.block.0 frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks > 22 {
@@ -5018,7 +5038,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(236), pixels: 100 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
                 output: s.tensor(238), pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(343)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 22 {
@@ -5026,13 +5046,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, runningMean: s.p + 4646368, runningVar: s.p + 4647760,
                 eps: 1e-05, activation: .silu, output: s.tensor(239), scratch: s.f + 1409168, pool: pool)
-            s.profiler?.stop(342)
+            s.profiler?.stop(344)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4649152, channels: 1392, kernel: 5, into: s.f + 1414736)
-        s.profiler?.stop(343)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(345)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 4643584,
@@ -5042,7 +5062,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 depthwiseOutput: s.tensor(240), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1411952, depthwiseSavedInvStd: s.f + 1413344,
                 depthwiseRunningMean: s.p + 4686736, depthwiseRunningVar: s.p + 4688128, workspace: s.ws, pool: pool)
-            s.profiler?.stop(344)
+            s.profiler?.stop(346)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks > 22 {
@@ -5050,7 +5070,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1414736, bias: s.f,
                 activation: .identity, output: s.tensor(240), pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(347)
         }
         // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 22 {
@@ -5058,7 +5078,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1411952, savedInvStd: s.f + 1413344,
                 activation: .silu, output: s.tensor(241), pool: pool)
-            s.profiler?.stop(346)
+            s.profiler?.stop(348)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 22 {
@@ -5066,7 +5086,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, runningMean: s.p + 4686736, runningVar: s.p + 4688128,
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1411952, pool: pool)
-            s.profiler?.stop(347)
+            s.profiler?.stop(349)
         }
         // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -5074,11 +5094,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520, reduceBias: s.p + 4770256,
             activation: .silu, expandWeights: s.p + 4770320, expandBias: s.p + 4851056, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(350)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4852448, outChannels: 232, inChannels: 1392, into: s.f + 2304)
-        s.profiler?.stop(349)
+        s.profiler?.stop(351)
         // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -5086,7 +5106,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(246), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1484336, savedInvStd: s.f + 1484568,
                 runningMean: s.p + 5175872, runningVar: s.p + 5176112, workspace: s.ws, pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(352)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks > 22 {
@@ -5094,7 +5114,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(242), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
                 output: s.tensor(246), pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(353)
         }
         // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 22 {
@@ -5102,7 +5122,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(246), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 1484336, savedInvStd: s.f + 1484568,
                 activation: .identity, output: s.tensor(247), pool: pool)
-            s.profiler?.stop(352)
+            s.profiler?.stop(354)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 22 {
@@ -5110,21 +5130,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 5175392, beta: s.p + 5175632, runningMean: s.p + 5175872, runningVar: s.p + 5176112,
                 eps: 1e-05, activation: .identity, output: s.tensor(247), scratch: s.f + 1484336, pool: pool)
-            s.profiler?.stop(353)
+            s.profiler?.stop(355)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8384615384615385
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16153846153846155, into: s.tensor(249),
                 random: &random)
-            s.profiler?.stop(354)
+            s.profiler?.stop(356)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(236), branch: s.tensor(247),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
             perImage: 23200, output: s.tensor(248), pool: pool)
-        s.profiler?.stop(355)
+        s.profiler?.stop(357)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -5132,7 +5152,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5176352, outChannels: 1392, inChannels: 232, into: s.f + 2304)
-        s.profiler?.stop(356)
+        s.profiler?.stop(358)
         // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -5140,7 +5160,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(250), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1484800, savedInvStd: s.f + 1486192,
                 runningMean: s.p + 5502080, runningVar: s.p + 5503472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(357)
+            s.profiler?.stop(359)
         }
         // features.6.4.block.0 frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks > 23 {
@@ -5148,7 +5168,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(248), pixels: 100 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
                 output: s.tensor(250), pool: pool)
-            s.profiler?.stop(358)
+            s.profiler?.stop(360)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 23 {
@@ -5156,13 +5176,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, runningMean: s.p + 5502080, runningVar: s.p + 5503472,
                 eps: 1e-05, activation: .silu, output: s.tensor(251), scratch: s.f + 1484800, pool: pool)
-            s.profiler?.stop(359)
+            s.profiler?.stop(361)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5504864, channels: 1392, kernel: 5, into: s.f + 1490368)
-        s.profiler?.stop(360)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(362)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(250), gamma: s.p + 5499296,
@@ -5172,7 +5192,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 depthwiseOutput: s.tensor(252), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1487584, depthwiseSavedInvStd: s.f + 1488976,
                 depthwiseRunningMean: s.p + 5542448, depthwiseRunningVar: s.p + 5543840, workspace: s.ws, pool: pool)
-            s.profiler?.stop(361)
+            s.profiler?.stop(363)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks > 23 {
@@ -5180,7 +5200,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1490368, bias: s.f,
                 activation: .identity, output: s.tensor(252), pool: pool)
-            s.profiler?.stop(362)
+            s.profiler?.stop(364)
         }
         // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 23 {
@@ -5188,7 +5208,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1487584, savedInvStd: s.f + 1488976,
                 activation: .silu, output: s.tensor(253), pool: pool)
-            s.profiler?.stop(363)
+            s.profiler?.stop(365)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 23 {
@@ -5196,7 +5216,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, runningMean: s.p + 5542448, runningVar: s.p + 5543840,
                 eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 1487584, pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(366)
         }
         // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -5204,11 +5224,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232, reduceBias: s.p + 5625968,
             activation: .silu, expandWeights: s.p + 5626032, expandBias: s.p + 5706768, savedPooled: s.tensor(255),
             savedHidden: s.tensor(256), savedScale: s.tensor(257), pool: pool)
-        s.profiler?.stop(365)
+        s.profiler?.stop(367)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5708160, outChannels: 232, inChannels: 1392, into: s.f + 2304)
-        s.profiler?.stop(366)
+        s.profiler?.stop(368)
         // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -5216,7 +5236,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(258), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1559968, savedInvStd: s.f + 1560200,
                 runningMean: s.p + 6031584, runningVar: s.p + 6031824, workspace: s.ws, pool: pool)
-            s.profiler?.stop(367)
+            s.profiler?.stop(369)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks > 23 {
@@ -5224,7 +5244,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(254), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
                 output: s.tensor(258), pool: pool)
-            s.profiler?.stop(368)
+            s.profiler?.stop(370)
         }
         // features.6.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 23 {
@@ -5232,7 +5252,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(258), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 1559968, savedInvStd: s.f + 1560200,
                 activation: .identity, output: s.tensor(259), pool: pool)
-            s.profiler?.stop(369)
+            s.profiler?.stop(371)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 23 {
@@ -5240,21 +5260,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(258), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6031104, beta: s.p + 6031344, runningMean: s.p + 6031584, runningVar: s.p + 6031824,
                 eps: 1e-05, activation: .identity, output: s.tensor(259), scratch: s.f + 1559968, pool: pool)
-            s.profiler?.stop(370)
+            s.profiler?.stop(372)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8307692307692307
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924, into: s.tensor(261),
                 random: &random)
-            s.profiler?.stop(371)
+            s.profiler?.stop(373)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(248), branch: s.tensor(259),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
             perImage: 23200, output: s.tensor(260), pool: pool)
-        s.profiler?.stop(372)
+        s.profiler?.stop(374)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -5262,7 +5282,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.6.5.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6032064, outChannels: 1392, inChannels: 232, into: s.f + 2304)
-        s.profiler?.stop(373)
+        s.profiler?.stop(375)
         // features.6.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -5270,7 +5290,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(262), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1560432, savedInvStd: s.f + 1561824,
                 runningMean: s.p + 6357792, runningVar: s.p + 6359184, workspace: s.ws, pool: pool)
-            s.profiler?.stop(374)
+            s.profiler?.stop(376)
         }
         // features.6.5.block.0 frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks > 24 {
@@ -5278,7 +5298,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(260), pixels: 100 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
                 output: s.tensor(262), pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(377)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 24 {
@@ -5286,13 +5306,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, runningMean: s.p + 6357792, runningVar: s.p + 6359184,
                 eps: 1e-05, activation: .silu, output: s.tensor(263), scratch: s.f + 1560432, pool: pool)
-            s.profiler?.stop(376)
+            s.profiler?.stop(378)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6360576, channels: 1392, kernel: 5, into: s.f + 1566000)
-        s.profiler?.stop(377)
-        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(379)
+        // features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 6355008,
@@ -5302,7 +5322,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 depthwiseOutput: s.tensor(264), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1563216, depthwiseSavedInvStd: s.f + 1564608,
                 depthwiseRunningMean: s.p + 6398160, depthwiseRunningVar: s.p + 6399552, workspace: s.ws, pool: pool)
-            s.profiler?.stop(378)
+            s.profiler?.stop(380)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks > 24 {
@@ -5310,7 +5330,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1566000, bias: s.f,
                 activation: .identity, output: s.tensor(264), pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(381)
         }
         // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 24 {
@@ -5318,7 +5338,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1563216, savedInvStd: s.f + 1564608,
                 activation: .silu, output: s.tensor(265), pool: pool)
-            s.profiler?.stop(380)
+            s.profiler?.stop(382)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 24 {
@@ -5326,7 +5346,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, runningMean: s.p + 6398160, runningVar: s.p + 6399552,
                 eps: 1e-05, activation: .silu, output: s.tensor(265), scratch: s.f + 1563216, pool: pool)
-            s.profiler?.stop(381)
+            s.profiler?.stop(383)
         }
         // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -5334,11 +5354,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944, reduceBias: s.p + 6481680,
             activation: .silu, expandWeights: s.p + 6481744, expandBias: s.p + 6562480, savedPooled: s.tensor(267),
             savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
-        s.profiler?.stop(382)
+        s.profiler?.stop(384)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6563872, outChannels: 232, inChannels: 1392, into: s.f + 2304)
-        s.profiler?.stop(383)
+        s.profiler?.stop(385)
         // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -5346,7 +5366,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, output: s.tensor(270), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1635600, savedInvStd: s.f + 1635832,
                 runningMean: s.p + 6887296, runningVar: s.p + 6887536, workspace: s.ws, pool: pool)
-            s.profiler?.stop(384)
+            s.profiler?.stop(386)
         }
         // features.6.5.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
         if s.options.frozenBlocks > 24 {
@@ -5354,7 +5374,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(266), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
                 output: s.tensor(270), pool: pool)
-            s.profiler?.stop(385)
+            s.profiler?.stop(387)
         }
         // features.6.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks <= 24 {
@@ -5362,7 +5382,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(270), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 1635600, savedInvStd: s.f + 1635832,
                 activation: .identity, output: s.tensor(271), pool: pool)
-            s.profiler?.stop(386)
+            s.profiler?.stop(388)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 232]
         if s.options.frozenBlocks > 24 {
@@ -5370,21 +5390,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(270), pixels: 100 &* s.n, channels: 232,
                 gamma: s.p + 6886816, beta: s.p + 6887056, runningMean: s.p + 6887296, runningVar: s.p + 6887536,
                 eps: 1e-05, activation: .identity, output: s.tensor(271), scratch: s.f + 1635600, pool: pool)
-            s.profiler?.stop(387)
+            s.profiler?.stop(389)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.823076923076923
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17692307692307693, into: s.tensor(273),
                 random: &random)
-            s.profiler?.stop(388)
+            s.profiler?.stop(390)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(260), branch: s.tensor(271),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 23200, output: s.tensor(272), pool: pool)
-        s.profiler?.stop(389)
+        s.profiler?.stop(391)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
@@ -5392,7 +5412,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6887776, outChannels: 1392, inChannels: 232, into: s.f + 2304)
-        s.profiler?.stop(390)
+        s.profiler?.stop(392)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -5400,7 +5420,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, output: s.tensor(274), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1636064, savedInvStd: s.f + 1637456,
                 runningMean: s.p + 7213504, runningVar: s.p + 7214896, workspace: s.ws, pool: pool)
-            s.profiler?.stop(391)
+            s.profiler?.stop(393)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks > 25 {
@@ -5408,7 +5428,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(272), pixels: 100 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
                 output: s.tensor(274), pool: pool)
-            s.profiler?.stop(392)
+            s.profiler?.stop(394)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 25 {
@@ -5416,13 +5436,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, runningMean: s.p + 7213504, runningVar: s.p + 7214896,
                 eps: 1e-05, activation: .silu, output: s.tensor(275), scratch: s.f + 1636064, pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(395)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7216288, channels: 1392, kernel: 3, into: s.f + 1641632)
-        s.profiler?.stop(394)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(396)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 7210720,
@@ -5432,7 +5452,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 depthwiseOutput: s.tensor(276), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1638848, depthwiseSavedInvStd: s.f + 1640240,
                 depthwiseRunningMean: s.p + 7231600, depthwiseRunningVar: s.p + 7232992, workspace: s.ws, pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(397)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
         if s.options.frozenBlocks > 25 {
@@ -5440,7 +5460,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 10, width: 10, channels: 1392, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1641632, bias: s.f,
                 activation: .identity, output: s.tensor(276), pool: pool)
-            s.profiler?.stop(396)
+            s.profiler?.stop(398)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks <= 25 {
@@ -5448,7 +5468,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1638848, savedInvStd: s.f + 1640240,
                 activation: .silu, output: s.tensor(277), pool: pool)
-            s.profiler?.stop(397)
+            s.profiler?.stop(399)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1392]
         if s.options.frozenBlocks > 25 {
@@ -5456,7 +5476,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, runningMean: s.p + 7231600, runningVar: s.p + 7232992,
                 eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1638848, pool: pool)
-            s.profiler?.stop(398)
+            s.profiler?.stop(400)
         }
         // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         s.profiler?.start()
@@ -5464,11 +5484,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384, reduceBias: s.p + 7315120,
             activation: .silu, expandWeights: s.p + 7315184, expandBias: s.p + 7395920, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(401)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1392][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7397312, outChannels: 384, inChannels: 1392, into: s.f + 2304)
-        s.profiler?.stop(400)
+        s.profiler?.stop(402)
         // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1392] -> [n, 10, 10, 384]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -5476,7 +5496,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, output: s.tensor(282), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1666688, savedInvStd: s.f + 1667072,
                 runningMean: s.p + 7932608, runningVar: s.p + 7932992, workspace: s.ws, pool: pool)
-            s.profiler?.stop(401)
+            s.profiler?.stop(403)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 384]
         if s.options.frozenBlocks > 25 {
@@ -5484,7 +5504,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(278), pixels: 100 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
                 output: s.tensor(282), pool: pool)
-            s.profiler?.stop(402)
+            s.profiler?.stop(404)
         }
         // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks <= 25 {
@@ -5492,7 +5512,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(282), pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 1666688, savedInvStd: s.f + 1667072,
                 activation: .identity, output: s.tensor(283), pool: pool)
-            s.profiler?.stop(403)
+            s.profiler?.stop(405)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks > 25 {
@@ -5500,7 +5520,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 7931840, beta: s.p + 7932224, runningMean: s.p + 7932608, runningVar: s.p + 7932992,
                 eps: 1e-05, activation: .identity, output: s.tensor(283), scratch: s.f + 1666688, pool: pool)
-            s.profiler?.stop(404)
+            s.profiler?.stop(406)
         }
     }
 
@@ -5509,7 +5529,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.7.1.block.0 expand conv 1x1 weights to the GEMM layout [384][2304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7933376, outChannels: 2304, inChannels: 384, into: s.f + 2304)
-        s.profiler?.stop(405)
+        s.profiler?.stop(407)
         // features.7.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 384] -> [n, 10, 10, 2304]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -5517,7 +5537,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 2304, output: s.tensor(284), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
                 runningMean: s.p + 8822720, runningVar: s.p + 8825024, workspace: s.ws, pool: pool)
-            s.profiler?.stop(406)
+            s.profiler?.stop(408)
         }
         // features.7.1.block.0 frozen: expand conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 2304]
         if s.options.frozenBlocks > 26 {
@@ -5525,7 +5545,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(283), pixels: 100 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
                 output: s.tensor(284), pool: pool)
-            s.profiler?.stop(407)
+            s.profiler?.stop(409)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks > 26 {
@@ -5533,13 +5553,13 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, runningMean: s.p + 8822720, runningVar: s.p + 8825024,
                 eps: 1e-05, activation: .silu, output: s.tensor(285), scratch: s.f + 1667456, pool: pool)
-            s.profiler?.stop(408)
+            s.profiler?.stop(410)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2304]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8827328, channels: 2304, kernel: 3, into: s.f + 1676672)
-        s.profiler?.stop(409)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(411)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(284), gamma: s.p + 8818112,
@@ -5549,7 +5569,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 depthwiseOutput: s.tensor(286), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1672064, depthwiseSavedInvStd: s.f + 1674368,
                 depthwiseRunningMean: s.p + 8852672, depthwiseRunningVar: s.p + 8854976, workspace: s.ws, pool: pool)
-            s.profiler?.stop(410)
+            s.profiler?.stop(412)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]
         if s.options.frozenBlocks > 26 {
@@ -5557,7 +5577,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(285), batch: s.n, height: 10, width: 10, channels: 2304, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1676672, bias: s.f,
                 activation: .identity, output: s.tensor(286), pool: pool)
-            s.profiler?.stop(411)
+            s.profiler?.stop(413)
         }
         // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks <= 26 {
@@ -5565,7 +5585,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1672064, savedInvStd: s.f + 1674368,
                 activation: .silu, output: s.tensor(287), pool: pool)
-            s.profiler?.stop(412)
+            s.profiler?.stop(414)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 2304]
         if s.options.frozenBlocks > 26 {
@@ -5573,7 +5593,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, runningMean: s.p + 8852672, runningVar: s.p + 8854976,
                 eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1672064, pool: pool)
-            s.profiler?.stop(413)
+            s.profiler?.stop(415)
         }
         // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304]
         s.profiler?.start()
@@ -5581,11 +5601,11 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280, reduceBias: s.p + 9078464,
             activation: .silu, expandWeights: s.p + 9078560, expandBias: s.p + 9299744, savedPooled: s.tensor(289),
             savedHidden: s.tensor(290), savedScale: s.tensor(291), pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(416)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [2304][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9302048, outChannels: 384, inChannels: 2304, into: s.f + 2304)
-        s.profiler?.stop(415)
+        s.profiler?.stop(417)
         // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 2304] -> [n, 10, 10, 384]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -5593,7 +5613,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, output: s.tensor(292), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1718144, savedInvStd: s.f + 1718528,
                 runningMean: s.p + 10187552, runningVar: s.p + 10187936, workspace: s.ws, pool: pool)
-            s.profiler?.stop(416)
+            s.profiler?.stop(418)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 10, 10, 2304] -> [n, 10, 10, 384]
         if s.options.frozenBlocks > 26 {
@@ -5601,7 +5621,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(288), pixels: 100 &* s.n, inChannels: 2304,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
                 output: s.tensor(292), pool: pool)
-            s.profiler?.stop(417)
+            s.profiler?.stop(419)
         }
         // features.7.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks <= 26 {
@@ -5609,7 +5629,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(292), pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 1718144, savedInvStd: s.f + 1718528,
                 activation: .identity, output: s.tensor(293), pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(420)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 384]
         if s.options.frozenBlocks > 26 {
@@ -5617,21 +5637,21 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(292), pixels: 100 &* s.n, channels: 384,
                 gamma: s.p + 10186784, beta: s.p + 10187168, runningMean: s.p + 10187552, runningVar: s.p + 10187936,
                 eps: 1e-05, activation: .identity, output: s.tensor(293), scratch: s.f + 1718144, pool: pool)
-            s.profiler?.stop(419)
+            s.profiler?.stop(421)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8076923076923077
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19230769230769232, into: s.tensor(295),
                 random: &random)
-            s.profiler?.stop(420)
+            s.profiler?.stop(422)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(283), branch: s.tensor(293),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(295) : nil, batch: s.n,
             perImage: 38400, output: s.tensor(294), pool: pool)
-        s.profiler?.stop(421)
+        s.profiler?.stop(423)
     }
 
     /// features.8 forward: head: conv 1x1 384 -> 1536
@@ -5639,7 +5659,7 @@ public final class EfficientNetB3Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [384][1536]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10188320, outChannels: 1536, inChannels: 384, into: s.f + 2304)
-        s.profiler?.stop(422)
+        s.profiler?.stop(424)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 384] -> [n, 10, 10, 1536]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -5647,7 +5667,7 @@ public final class EfficientNetB3Training: TrainableModel {
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1536, output: s.tensor(296), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1718912, savedInvStd: s.f + 1720448,
                 runningMean: s.p + 10781216, runningVar: s.p + 10782752, workspace: s.ws, pool: pool)
-            s.profiler?.stop(423)
+            s.profiler?.stop(425)
         }
         // features.8 frozen: head conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 1536]
         if s.options.frozenBlocks > 27 {
@@ -5655,7 +5675,7 @@ public final class EfficientNetB3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(294), pixels: 100 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 2304, bias: s.f, outChannels: 1536, activation: .identity, residual: nil,
                 output: s.tensor(296), pool: pool)
-            s.profiler?.stop(424)
+            s.profiler?.stop(426)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 10, 10, 1536]
         if s.options.frozenBlocks <= 27 {
@@ -5663,7 +5683,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(296), pixels: 100 &* s.n, channels: 1536,
                 gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 1718912, savedInvStd: s.f + 1720448,
                 activation: .silu, output: s.tensor(297), pool: pool)
-            s.profiler?.stop(425)
+            s.profiler?.stop(427)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 10, 10, 1536]
         if s.options.frozenBlocks > 27 {
@@ -5671,7 +5691,7 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(296), pixels: 100 &* s.n, channels: 1536,
                 gamma: s.p + 10778144, beta: s.p + 10779680, runningMean: s.p + 10781216, runningVar: s.p + 10782752,
                 eps: 1e-05, activation: .silu, output: s.tensor(297), scratch: s.f + 1718912, pool: pool)
-            s.profiler?.stop(426)
+            s.profiler?.stop(428)
         }
     }
 
@@ -5681,26 +5701,26 @@ public final class EfficientNetB3Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(297), batch: s.n, pixels: 100, channels: 1536, output: s.tensor(298),
             pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(429)
         // dropout p=0.3 (when options.dropout) on [n, 1536]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(298), output: s.tensor(300), count: 1536 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(299), random: &random)
-        s.profiler?.stop(428)
+        s.profiler?.stop(430)
         // classifier.1 linear, [n, 1536] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(300), batch: s.n, inFeatures: 1536, weights: s.p + 10784288,
             bias: s.p + 12320288, outFeatures: 1000, output: s.tensor(301), pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(431)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(301), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(302))
-        s.profiler?.stop(430)
+        s.profiler?.stop(432)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(301), count: 1000 &* s.n)
-        s.profiler?.stop(431)
+        s.profiler?.stop(433)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1536 -> 1000 classes
@@ -5710,17 +5730,17 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(302), input: s.tensor(300), weights: s.p + 10784288,
             batch: s.n, inFeatures: 1536, outFeatures: 1000, gradInput: s.tensor(303), gradWeights: s.g + 10784288,
             gradBias: s.g + 12320288, pool: pool)
-        s.profiler?.stop(432)
+        s.profiler?.stop(434)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(303), mask: s.tensor(299), count: 1536 &* s.n,
             gradInput: s.tensor(304))
-        s.profiler?.stop(433)
+        s.profiler?.stop(435)
         // avgpool backward: spread each channel's gradient over the 100 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(304), batch: s.n, pixels: 100, channels: 1536,
             gradInput: s.tensor(305), pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(436)
     }
 
     /// features.8 backward: head: conv 1x1 384 -> 1536
@@ -5731,7 +5751,7 @@ public final class EfficientNetB3Training: TrainableModel {
             channels: 1536, gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 1718912,
             savedInvStd: s.f + 1720448, activation: .silu, gradGamma: s.g + 10778144, gradBeta: s.g + 10779680,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(435)
+        s.profiler?.stop(437)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 1536]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(305), preActivation: s.tensor(296),
@@ -5739,7 +5759,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(294), weights: s.p + 10188320,
             pixels: 100 &* s.n, inChannels: 384, outChannels: 1536, gradInput: s.tensor(306),
             gradWeights: s.g + 10188320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(436)
+        s.profiler?.stop(438)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 10x10x384 -> 10x10x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -5749,21 +5769,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(306),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(295) : nil, batch: s.n,
             perImage: 38400, gradBranch: s.tensor(307), pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(439)
         // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 384]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(307), input: s.tensor(292), pixels: 100 &* s.n,
             channels: 384, gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 1718144,
             savedInvStd: s.f + 1718528, activation: .identity, gradGamma: s.g + 10186784, gradBeta: s.g + 10187168,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(438)
+        s.profiler?.stop(440)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1672064, savedInvStd: s.f + 1674368,
                 activation: .silu, output: s.tensor(310), pool: pool)
-            s.profiler?.stop(439)
+            s.profiler?.stop(441)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -5771,14 +5791,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8848064, beta: s.p + 8850368, runningMean: s.p + 8852672, runningVar: s.p + 8854976,
                 eps: 1e-05, activation: .silu, output: s.tensor(310), scratch: s.f + 1672064, pool: pool)
-            s.profiler?.stop(440)
+            s.profiler?.stop(442)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(310), savedScale: s.tensor(291), batch: s.n,
                 pixels: 100, channels: 2304, output: s.tensor(309), pool: pool)
-            s.profiler?.stop(441)
+            s.profiler?.stop(443)
         }
         // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 384]
         s.profiler?.start()
@@ -5787,7 +5807,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(309), weights: s.p + 9302048,
             pixels: 100 &* s.n, inChannels: 2304, outChannels: 384, gradInput: s.tensor(308),
             gradWeights: s.g + 9302048, workspace: s.ws, pool: pool)
-        s.profiler?.stop(442)
+        s.profiler?.stop(444)
         // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 2304]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(308), seInput: s.tensor(310), batch: s.n,
@@ -5798,14 +5818,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 1672064, savedInvStd: s.f + 1674368,
             activation: .silu, gradGamma: s.g + 8848064, gradBeta: s.g + 8850368, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(443)
+        s.profiler?.stop(445)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1667456, savedInvStd: s.f + 1669760,
                 activation: .silu, output: s.tensor(312), pool: pool)
-            s.profiler?.stop(444)
+            s.profiler?.stop(446)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -5813,12 +5833,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(284), pixels: 100 &* s.n, channels: 2304,
                 gamma: s.p + 8818112, beta: s.p + 8820416, runningMean: s.p + 8822720, runningVar: s.p + 8825024,
                 eps: 1e-05, activation: .silu, output: s.tensor(312), scratch: s.f + 1667456, pool: pool)
-            s.profiler?.stop(445)
+            s.profiler?.stop(447)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1697408, count: 20736)
-        s.profiler?.stop(446)
+        s.profiler?.stop(448)
         // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 2304] <- [n, 10, 10, 2304]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(308), preActivation: s.tensor(286),
@@ -5826,18 +5846,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(312), batch: s.n, height: 10, width: 10,
             channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
             weights: s.f + 1676672, gradInput: s.tensor(311), gradWeights: s.f + 1697408, workspace: s.ws, pool: pool)
-        s.profiler?.stop(447)
+        s.profiler?.stop(449)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1697408, channels: 2304, kernel: 3, into: s.g + 8827328)
-        s.profiler?.stop(448)
+        s.profiler?.stop(450)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 2304]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(311), input: s.tensor(284), pixels: 100 &* s.n,
             channels: 2304, gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 1667456,
             savedInvStd: s.f + 1669760, activation: .silu, gradGamma: s.g + 8818112, gradBeta: s.g + 8820416,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(451)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 384] <- [n, 10, 10, 2304]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(311), preActivation: s.tensor(284),
@@ -5845,11 +5865,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(283), weights: s.p + 7933376,
             pixels: 100 &* s.n, inChannels: 384, outChannels: 2304, gradInput: s.tensor(313),
             gradWeights: s.g + 7933376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(452)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(313), s.tensor(306), count: 38400 &* s.n, pool: pool)
-        s.profiler?.stop(451)
+        s.profiler?.stop(453)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
@@ -5860,14 +5880,14 @@ public final class EfficientNetB3Training: TrainableModel {
             channels: 384, gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 1666688,
             savedInvStd: s.f + 1667072, activation: .identity, gradGamma: s.g + 7931840, gradBeta: s.g + 7932224,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(452)
+        s.profiler?.stop(454)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1638848, savedInvStd: s.f + 1640240,
                 activation: .silu, output: s.tensor(316), pool: pool)
-            s.profiler?.stop(453)
+            s.profiler?.stop(455)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -5875,14 +5895,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7228816, beta: s.p + 7230208, runningMean: s.p + 7231600, runningVar: s.p + 7232992,
                 eps: 1e-05, activation: .silu, output: s.tensor(316), scratch: s.f + 1638848, pool: pool)
-            s.profiler?.stop(454)
+            s.profiler?.stop(456)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(316), savedScale: s.tensor(281), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(315), pool: pool)
-            s.profiler?.stop(455)
+            s.profiler?.stop(457)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 384]
         s.profiler?.start()
@@ -5891,7 +5911,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(315), weights: s.p + 7397312,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(314),
             gradWeights: s.g + 7397312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(458)
         // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(314), seInput: s.tensor(316), batch: s.n,
@@ -5902,14 +5922,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 1638848, savedInvStd: s.f + 1640240,
             activation: .silu, gradGamma: s.g + 7228816, gradBeta: s.g + 7230208, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(459)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1636064, savedInvStd: s.f + 1637456,
                 activation: .silu, output: s.tensor(318), pool: pool)
-            s.profiler?.stop(458)
+            s.profiler?.stop(460)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -5917,12 +5937,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 7210720, beta: s.p + 7212112, runningMean: s.p + 7213504, runningVar: s.p + 7214896,
                 eps: 1e-05, activation: .silu, output: s.tensor(318), scratch: s.f + 1636064, pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(461)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1654160, count: 12528)
-        s.profiler?.stop(460)
+        s.profiler?.stop(462)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(314), preActivation: s.tensor(276),
@@ -5930,18 +5950,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(318), batch: s.n, height: 10, width: 10,
             channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
             weights: s.f + 1641632, gradInput: s.tensor(317), gradWeights: s.f + 1654160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(463)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1654160, channels: 1392, kernel: 3, into: s.g + 7216288)
-        s.profiler?.stop(462)
+        s.profiler?.stop(464)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(317), input: s.tensor(274), pixels: 100 &* s.n,
             channels: 1392, gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 1636064,
             savedInvStd: s.f + 1637456, activation: .silu, gradGamma: s.g + 7210720, gradBeta: s.g + 7212112,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(463)
+        s.profiler?.stop(465)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(317), preActivation: s.tensor(274),
@@ -5949,7 +5969,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(272), weights: s.p + 6887776,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(319),
             gradWeights: s.g + 6887776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(464)
+        s.profiler?.stop(466)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -5959,21 +5979,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(319),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(320), pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(467)
         // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(320), input: s.tensor(270), pixels: 100 &* s.n,
             channels: 232, gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 1635600,
             savedInvStd: s.f + 1635832, activation: .identity, gradGamma: s.g + 6886816, gradBeta: s.g + 6887056,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(466)
+        s.profiler?.stop(468)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1563216, savedInvStd: s.f + 1564608,
                 activation: .silu, output: s.tensor(323), pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(469)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -5981,14 +6001,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6395376, beta: s.p + 6396768, runningMean: s.p + 6398160, runningVar: s.p + 6399552,
                 eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 1563216, pool: pool)
-            s.profiler?.stop(468)
+            s.profiler?.stop(470)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(323), savedScale: s.tensor(269), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(322), pool: pool)
-            s.profiler?.stop(469)
+            s.profiler?.stop(471)
         }
         // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
@@ -5997,7 +6017,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(322), weights: s.p + 6563872,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(321),
             gradWeights: s.g + 6563872, workspace: s.ws, pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(472)
         // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(321), seInput: s.tensor(323), batch: s.n,
@@ -6008,14 +6028,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 1563216, savedInvStd: s.f + 1564608,
             activation: .silu, gradGamma: s.g + 6395376, gradBeta: s.g + 6396768, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(473)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1560432, savedInvStd: s.f + 1561824,
                 activation: .silu, output: s.tensor(325), pool: pool)
-            s.profiler?.stop(472)
+            s.profiler?.stop(474)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -6023,12 +6043,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 6355008, beta: s.p + 6356400, runningMean: s.p + 6357792, runningVar: s.p + 6359184,
                 eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 1560432, pool: pool)
-            s.profiler?.stop(473)
+            s.profiler?.stop(475)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1600800, count: 34800)
-        s.profiler?.stop(474)
+        s.profiler?.stop(476)
         // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(321), preActivation: s.tensor(264),
@@ -6036,18 +6056,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(325), batch: s.n, height: 10, width: 10,
             channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1566000, gradInput: s.tensor(324), gradWeights: s.f + 1600800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(475)
+        s.profiler?.stop(477)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1600800, channels: 1392, kernel: 5, into: s.g + 6360576)
-        s.profiler?.stop(476)
+        s.profiler?.stop(478)
         // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(324), input: s.tensor(262), pixels: 100 &* s.n,
             channels: 1392, gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 1560432,
             savedInvStd: s.f + 1561824, activation: .silu, gradGamma: s.g + 6355008, gradBeta: s.g + 6356400,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(477)
+        s.profiler?.stop(479)
         // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(324), preActivation: s.tensor(262),
@@ -6055,11 +6075,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(260), weights: s.p + 6032064,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(326),
             gradWeights: s.g + 6032064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(480)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(326), s.tensor(319), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(481)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -6069,21 +6089,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(326),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(327), pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(482)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(327), input: s.tensor(258), pixels: 100 &* s.n,
             channels: 232, gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 1559968,
             savedInvStd: s.f + 1560200, activation: .identity, gradGamma: s.g + 6031104, gradBeta: s.g + 6031344,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(483)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1487584, savedInvStd: s.f + 1488976,
                 activation: .silu, output: s.tensor(330), pool: pool)
-            s.profiler?.stop(482)
+            s.profiler?.stop(484)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -6091,14 +6111,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5539664, beta: s.p + 5541056, runningMean: s.p + 5542448, runningVar: s.p + 5543840,
                 eps: 1e-05, activation: .silu, output: s.tensor(330), scratch: s.f + 1487584, pool: pool)
-            s.profiler?.stop(483)
+            s.profiler?.stop(485)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(330), savedScale: s.tensor(257), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(329), pool: pool)
-            s.profiler?.stop(484)
+            s.profiler?.stop(486)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
@@ -6107,7 +6127,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(329), weights: s.p + 5708160,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(328),
             gradWeights: s.g + 5708160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(487)
         // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(328), seInput: s.tensor(330), batch: s.n,
@@ -6118,14 +6138,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 1487584, savedInvStd: s.f + 1488976,
             activation: .silu, gradGamma: s.g + 5539664, gradBeta: s.g + 5541056, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(486)
+        s.profiler?.stop(488)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1484800, savedInvStd: s.f + 1486192,
                 activation: .silu, output: s.tensor(332), pool: pool)
-            s.profiler?.stop(487)
+            s.profiler?.stop(489)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -6133,12 +6153,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 5499296, beta: s.p + 5500688, runningMean: s.p + 5502080, runningVar: s.p + 5503472,
                 eps: 1e-05, activation: .silu, output: s.tensor(332), scratch: s.f + 1484800, pool: pool)
-            s.profiler?.stop(488)
+            s.profiler?.stop(490)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1525168, count: 34800)
-        s.profiler?.stop(489)
+        s.profiler?.stop(491)
         // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(328), preActivation: s.tensor(252),
@@ -6146,18 +6166,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(332), batch: s.n, height: 10, width: 10,
             channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1490368, gradInput: s.tensor(331), gradWeights: s.f + 1525168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(490)
+        s.profiler?.stop(492)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1525168, channels: 1392, kernel: 5, into: s.g + 5504864)
-        s.profiler?.stop(491)
+        s.profiler?.stop(493)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(331), input: s.tensor(250), pixels: 100 &* s.n,
             channels: 1392, gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 1484800,
             savedInvStd: s.f + 1486192, activation: .silu, gradGamma: s.g + 5499296, gradBeta: s.g + 5500688,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(494)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(331), preActivation: s.tensor(250),
@@ -6165,11 +6185,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(248), weights: s.p + 5176352,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(333),
             gradWeights: s.g + 5176352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(495)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(333), s.tensor(326), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(494)
+        s.profiler?.stop(496)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -6179,21 +6199,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(333),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(334), pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(497)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(334), input: s.tensor(246), pixels: 100 &* s.n,
             channels: 232, gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 1484336,
             savedInvStd: s.f + 1484568, activation: .identity, gradGamma: s.g + 5175392, gradBeta: s.g + 5175632,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(498)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1411952, savedInvStd: s.f + 1413344,
                 activation: .silu, output: s.tensor(337), pool: pool)
-            s.profiler?.stop(497)
+            s.profiler?.stop(499)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -6201,14 +6221,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4683952, beta: s.p + 4685344, runningMean: s.p + 4686736, runningVar: s.p + 4688128,
                 eps: 1e-05, activation: .silu, output: s.tensor(337), scratch: s.f + 1411952, pool: pool)
-            s.profiler?.stop(498)
+            s.profiler?.stop(500)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(337), savedScale: s.tensor(245), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(336), pool: pool)
-            s.profiler?.stop(499)
+            s.profiler?.stop(501)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
@@ -6217,7 +6237,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(336), weights: s.p + 4852448,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(335),
             gradWeights: s.g + 4852448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(500)
+        s.profiler?.stop(502)
         // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(335), seInput: s.tensor(337), batch: s.n,
@@ -6228,14 +6248,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 1411952, savedInvStd: s.f + 1413344,
             activation: .silu, gradGamma: s.g + 4683952, gradBeta: s.g + 4685344, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(501)
+        s.profiler?.stop(503)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1409168, savedInvStd: s.f + 1410560,
                 activation: .silu, output: s.tensor(339), pool: pool)
-            s.profiler?.stop(502)
+            s.profiler?.stop(504)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -6243,12 +6263,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 4643584, beta: s.p + 4644976, runningMean: s.p + 4646368, runningVar: s.p + 4647760,
                 eps: 1e-05, activation: .silu, output: s.tensor(339), scratch: s.f + 1409168, pool: pool)
-            s.profiler?.stop(503)
+            s.profiler?.stop(505)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1449536, count: 34800)
-        s.profiler?.stop(504)
+        s.profiler?.stop(506)
         // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(335), preActivation: s.tensor(240),
@@ -6256,18 +6276,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(339), batch: s.n, height: 10, width: 10,
             channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1414736, gradInput: s.tensor(338), gradWeights: s.f + 1449536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(505)
+        s.profiler?.stop(507)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1449536, channels: 1392, kernel: 5, into: s.g + 4649152)
-        s.profiler?.stop(506)
+        s.profiler?.stop(508)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(338), input: s.tensor(238), pixels: 100 &* s.n,
             channels: 1392, gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 1409168,
             savedInvStd: s.f + 1410560, activation: .silu, gradGamma: s.g + 4643584, gradBeta: s.g + 4644976,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(509)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(338), preActivation: s.tensor(238),
@@ -6275,11 +6295,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(236), weights: s.p + 4320640,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(340),
             gradWeights: s.g + 4320640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(508)
+        s.profiler?.stop(510)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(340), s.tensor(333), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(509)
+        s.profiler?.stop(511)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -6289,21 +6309,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(340),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(237) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(341), pool: pool)
-        s.profiler?.stop(510)
+        s.profiler?.stop(512)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(341), input: s.tensor(234), pixels: 100 &* s.n,
             channels: 232, gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 1408704,
             savedInvStd: s.f + 1408936, activation: .identity, gradGamma: s.g + 4319680, gradBeta: s.g + 4319920,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(513)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1336320, savedInvStd: s.f + 1337712,
                 activation: .silu, output: s.tensor(344), pool: pool)
-            s.profiler?.stop(512)
+            s.profiler?.stop(514)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -6311,14 +6331,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3828240, beta: s.p + 3829632, runningMean: s.p + 3831024, runningVar: s.p + 3832416,
                 eps: 1e-05, activation: .silu, output: s.tensor(344), scratch: s.f + 1336320, pool: pool)
-            s.profiler?.stop(513)
+            s.profiler?.stop(515)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(344), savedScale: s.tensor(233), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(343), pool: pool)
-            s.profiler?.stop(514)
+            s.profiler?.stop(516)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
@@ -6327,7 +6347,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(343), weights: s.p + 3996736,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(342),
             gradWeights: s.g + 3996736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(515)
+        s.profiler?.stop(517)
         // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(342), seInput: s.tensor(344), batch: s.n,
@@ -6338,14 +6358,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 1336320, savedInvStd: s.f + 1337712,
             activation: .silu, gradGamma: s.g + 3828240, gradBeta: s.g + 3829632, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(518)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1333536, savedInvStd: s.f + 1334928,
                 activation: .silu, output: s.tensor(346), pool: pool)
-            s.profiler?.stop(517)
+            s.profiler?.stop(519)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -6353,12 +6373,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 3787872, beta: s.p + 3789264, runningMean: s.p + 3790656, runningVar: s.p + 3792048,
                 eps: 1e-05, activation: .silu, output: s.tensor(346), scratch: s.f + 1333536, pool: pool)
-            s.profiler?.stop(518)
+            s.profiler?.stop(520)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1373904, count: 34800)
-        s.profiler?.stop(519)
+        s.profiler?.stop(521)
         // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(342), preActivation: s.tensor(228),
@@ -6366,18 +6386,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(346), batch: s.n, height: 10, width: 10,
             channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1339104, gradInput: s.tensor(345), gradWeights: s.f + 1373904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(520)
+        s.profiler?.stop(522)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1373904, channels: 1392, kernel: 5, into: s.g + 3793440)
-        s.profiler?.stop(521)
+        s.profiler?.stop(523)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(345), input: s.tensor(226), pixels: 100 &* s.n,
             channels: 1392, gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 1333536,
             savedInvStd: s.f + 1334928, activation: .silu, gradGamma: s.g + 3787872, gradBeta: s.g + 3789264,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(522)
+        s.profiler?.stop(524)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(345), preActivation: s.tensor(226),
@@ -6385,11 +6405,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(224), weights: s.p + 3464928,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(347),
             gradWeights: s.g + 3464928, workspace: s.ws, pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(525)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(347), s.tensor(340), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(526)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -6399,21 +6419,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(347),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(225) : nil, batch: s.n,
             perImage: 23200, gradBranch: s.tensor(348), pool: pool)
-        s.profiler?.stop(525)
+        s.profiler?.stop(527)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 232]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(348), input: s.tensor(222), pixels: 100 &* s.n,
             channels: 232, gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 1333072,
             savedInvStd: s.f + 1333304, activation: .identity, gradGamma: s.g + 3463968, gradBeta: s.g + 3464208,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(526)
+        s.profiler?.stop(528)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1260688, savedInvStd: s.f + 1262080,
                 activation: .silu, output: s.tensor(351), pool: pool)
-            s.profiler?.stop(527)
+            s.profiler?.stop(529)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -6421,14 +6441,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2972528, beta: s.p + 2973920, runningMean: s.p + 2975312, runningVar: s.p + 2976704,
                 eps: 1e-05, activation: .silu, output: s.tensor(351), scratch: s.f + 1260688, pool: pool)
-            s.profiler?.stop(528)
+            s.profiler?.stop(530)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(351), savedScale: s.tensor(221), batch: s.n,
                 pixels: 100, channels: 1392, output: s.tensor(350), pool: pool)
-            s.profiler?.stop(529)
+            s.profiler?.stop(531)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 232]
         s.profiler?.start()
@@ -6437,7 +6457,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(350), weights: s.p + 3141024,
             pixels: 100 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(349),
             gradWeights: s.g + 3141024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(530)
+        s.profiler?.stop(532)
         // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(349), seInput: s.tensor(351), batch: s.n,
@@ -6448,14 +6468,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 1260688, savedInvStd: s.f + 1262080,
             activation: .silu, gradGamma: s.g + 2972528, gradBeta: s.g + 2973920, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(531)
+        s.profiler?.stop(533)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1257904, savedInvStd: s.f + 1259296,
                 activation: .silu, output: s.tensor(353), pool: pool)
-            s.profiler?.stop(532)
+            s.profiler?.stop(534)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -6463,12 +6483,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1392,
                 gamma: s.p + 2932160, beta: s.p + 2933552, runningMean: s.p + 2934944, runningVar: s.p + 2936336,
                 eps: 1e-05, activation: .silu, output: s.tensor(353), scratch: s.f + 1257904, pool: pool)
-            s.profiler?.stop(533)
+            s.profiler?.stop(535)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1298272, count: 34800)
-        s.profiler?.stop(534)
+        s.profiler?.stop(536)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1392] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(349), preActivation: s.tensor(216),
@@ -6476,18 +6496,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(353), batch: s.n, height: 10, width: 10,
             channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1263472, gradInput: s.tensor(352), gradWeights: s.f + 1298272, workspace: s.ws, pool: pool)
-        s.profiler?.stop(535)
+        s.profiler?.stop(537)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1298272, channels: 1392, kernel: 5, into: s.g + 2937728)
-        s.profiler?.stop(536)
+        s.profiler?.stop(538)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(352), input: s.tensor(214), pixels: 100 &* s.n,
             channels: 1392, gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 1257904,
             savedInvStd: s.f + 1259296, activation: .silu, gradGamma: s.g + 2932160, gradBeta: s.g + 2933552,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(539)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 232] <- [n, 10, 10, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(352), preActivation: s.tensor(214),
@@ -6495,11 +6515,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(213), weights: s.p + 2609216,
             pixels: 100 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(354),
             gradWeights: s.g + 2609216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(538)
+        s.profiler?.stop(540)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(354), s.tensor(347), count: 23200 &* s.n, pool: pool)
-        s.profiler?.stop(539)
+        s.profiler?.stop(541)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
@@ -6510,14 +6530,14 @@ public final class EfficientNetB3Training: TrainableModel {
             channels: 232, gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 1257440,
             savedInvStd: s.f + 1257672, activation: .identity, gradGamma: s.g + 2608256, gradBeta: s.g + 2608496,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(540)
+        s.profiler?.stop(542)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1215008, savedInvStd: s.f + 1215824,
                 activation: .silu, output: s.tensor(357), pool: pool)
-            s.profiler?.stop(541)
+            s.profiler?.stop(543)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -6525,14 +6545,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 816,
                 gamma: s.p + 2359328, beta: s.p + 2360144, runningMean: s.p + 2360960, runningVar: s.p + 2361776,
                 eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 1215008, pool: pool)
-            s.profiler?.stop(542)
+            s.profiler?.stop(544)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(357), savedScale: s.tensor(211), batch: s.n,
                 pixels: 100, channels: 816, output: s.tensor(356), pool: pool)
-            s.profiler?.stop(543)
+            s.profiler?.stop(545)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 816] <- [n, 10, 10, 232]
         s.profiler?.start()
@@ -6541,7 +6561,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(356), weights: s.p + 2418944,
             pixels: 100 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(355),
             gradWeights: s.g + 2418944, workspace: s.ws, pool: pool)
-        s.profiler?.stop(544)
+        s.profiler?.stop(546)
         // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 10, 10, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(355), seInput: s.tensor(357), batch: s.n,
@@ -6552,14 +6572,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 1215008, savedInvStd: s.f + 1215824,
             activation: .silu, gradGamma: s.g + 2359328, gradBeta: s.g + 2360144, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(545)
+        s.profiler?.stop(547)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1213376, savedInvStd: s.f + 1214192,
                 activation: .silu, output: s.tensor(359), pool: pool)
-            s.profiler?.stop(546)
+            s.profiler?.stop(548)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -6567,12 +6587,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2335664, beta: s.p + 2336480, runningMean: s.p + 2337296, runningVar: s.p + 2338112,
                 eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 1213376, pool: pool)
-            s.profiler?.stop(547)
+            s.profiler?.stop(549)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1237040, count: 20400)
-        s.profiler?.stop(548)
+        s.profiler?.stop(550)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 10, 10, 816]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(355), preActivation: s.tensor(206),
@@ -6580,18 +6600,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(359), batch: s.n, height: 19, width: 19,
             channels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1216640, gradInput: s.tensor(358), gradWeights: s.f + 1237040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(549)
+        s.profiler?.stop(551)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1237040, channels: 816, kernel: 5, into: s.g + 2338928)
-        s.profiler?.stop(550)
+        s.profiler?.stop(552)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(358), input: s.tensor(204), pixels: 361 &* s.n,
             channels: 816, gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 1213376,
             savedInvStd: s.f + 1214192, activation: .silu, gradGamma: s.g + 2335664, gradBeta: s.g + 2336480,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(551)
+        s.profiler?.stop(553)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(358), preActivation: s.tensor(204),
@@ -6599,7 +6619,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(202), weights: s.p + 2224688,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(360),
             gradWeights: s.g + 2224688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(552)
+        s.profiler?.stop(554)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -6609,21 +6629,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(360),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 49096, gradBranch: s.tensor(361), pool: pool)
-        s.profiler?.stop(553)
+        s.profiler?.stop(555)
         // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(361), input: s.tensor(200), pixels: 361 &* s.n,
             channels: 136, gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 1213104,
             savedInvStd: s.f + 1213240, activation: .identity, gradGamma: s.g + 2224112, gradBeta: s.g + 2224256,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(554)
+        s.profiler?.stop(556)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1170672, savedInvStd: s.f + 1171488,
                 activation: .silu, output: s.tensor(364), pool: pool)
-            s.profiler?.stop(555)
+            s.profiler?.stop(557)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -6631,14 +6651,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2053520, beta: s.p + 2054336, runningMean: s.p + 2055152, runningVar: s.p + 2055968,
                 eps: 1e-05, activation: .silu, output: s.tensor(364), scratch: s.f + 1170672, pool: pool)
-            s.profiler?.stop(556)
+            s.profiler?.stop(558)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(364), savedScale: s.tensor(199), batch: s.n,
                 pixels: 361, channels: 816, output: s.tensor(363), pool: pool)
-            s.profiler?.stop(557)
+            s.profiler?.stop(559)
         }
         // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
@@ -6647,7 +6667,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(363), weights: s.p + 2113136,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(362),
             gradWeights: s.g + 2113136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(558)
+        s.profiler?.stop(560)
         // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(362), seInput: s.tensor(364), batch: s.n,
@@ -6658,14 +6678,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 1170672, savedInvStd: s.f + 1171488,
             activation: .silu, gradGamma: s.g + 2053520, gradBeta: s.g + 2054336, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(559)
+        s.profiler?.stop(561)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1169040, savedInvStd: s.f + 1169856,
                 activation: .silu, output: s.tensor(366), pool: pool)
-            s.profiler?.stop(560)
+            s.profiler?.stop(562)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -6673,12 +6693,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 2029856, beta: s.p + 2030672, runningMean: s.p + 2031488, runningVar: s.p + 2032304,
                 eps: 1e-05, activation: .silu, output: s.tensor(366), scratch: s.f + 1169040, pool: pool)
-            s.profiler?.stop(561)
+            s.profiler?.stop(563)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1192704, count: 20400)
-        s.profiler?.stop(562)
+        s.profiler?.stop(564)
         // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(362), preActivation: s.tensor(194),
@@ -6686,18 +6706,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(366), batch: s.n, height: 19, width: 19,
             channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1172304, gradInput: s.tensor(365), gradWeights: s.f + 1192704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(563)
+        s.profiler?.stop(565)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1192704, channels: 816, kernel: 5, into: s.g + 2033120)
-        s.profiler?.stop(564)
+        s.profiler?.stop(566)
         // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(365), input: s.tensor(192), pixels: 361 &* s.n,
             channels: 816, gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 1169040,
             savedInvStd: s.f + 1169856, activation: .silu, gradGamma: s.g + 2029856, gradBeta: s.g + 2030672,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(567)
         // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(365), preActivation: s.tensor(192),
@@ -6705,11 +6725,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(190), weights: s.p + 1918880,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(367),
             gradWeights: s.g + 1918880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(566)
+        s.profiler?.stop(568)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(367), s.tensor(360), count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(567)
+        s.profiler?.stop(569)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -6719,21 +6739,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(367),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 49096, gradBranch: s.tensor(368), pool: pool)
-        s.profiler?.stop(568)
+        s.profiler?.stop(570)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(368), input: s.tensor(188), pixels: 361 &* s.n,
             channels: 136, gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 1168768,
             savedInvStd: s.f + 1168904, activation: .identity, gradGamma: s.g + 1918304, gradBeta: s.g + 1918448,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(571)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1126336, savedInvStd: s.f + 1127152,
                 activation: .silu, output: s.tensor(371), pool: pool)
-            s.profiler?.stop(570)
+            s.profiler?.stop(572)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -6741,14 +6761,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1747712, beta: s.p + 1748528, runningMean: s.p + 1749344, runningVar: s.p + 1750160,
                 eps: 1e-05, activation: .silu, output: s.tensor(371), scratch: s.f + 1126336, pool: pool)
-            s.profiler?.stop(571)
+            s.profiler?.stop(573)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(371), savedScale: s.tensor(187), batch: s.n,
                 pixels: 361, channels: 816, output: s.tensor(370), pool: pool)
-            s.profiler?.stop(572)
+            s.profiler?.stop(574)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
@@ -6757,7 +6777,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(370), weights: s.p + 1807328,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(369),
             gradWeights: s.g + 1807328, workspace: s.ws, pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(575)
         // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(369), seInput: s.tensor(371), batch: s.n,
@@ -6768,14 +6788,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 1126336, savedInvStd: s.f + 1127152,
             activation: .silu, gradGamma: s.g + 1747712, gradBeta: s.g + 1748528, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(574)
+        s.profiler?.stop(576)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1124704, savedInvStd: s.f + 1125520,
                 activation: .silu, output: s.tensor(373), pool: pool)
-            s.profiler?.stop(575)
+            s.profiler?.stop(577)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -6783,12 +6803,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1724048, beta: s.p + 1724864, runningMean: s.p + 1725680, runningVar: s.p + 1726496,
                 eps: 1e-05, activation: .silu, output: s.tensor(373), scratch: s.f + 1124704, pool: pool)
-            s.profiler?.stop(576)
+            s.profiler?.stop(578)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1148368, count: 20400)
-        s.profiler?.stop(577)
+        s.profiler?.stop(579)
         // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(369), preActivation: s.tensor(182),
@@ -6796,18 +6816,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(373), batch: s.n, height: 19, width: 19,
             channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1127968, gradInput: s.tensor(372), gradWeights: s.f + 1148368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(578)
+        s.profiler?.stop(580)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1148368, channels: 816, kernel: 5, into: s.g + 1727312)
-        s.profiler?.stop(579)
+        s.profiler?.stop(581)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(372), input: s.tensor(180), pixels: 361 &* s.n,
             channels: 816, gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 1124704,
             savedInvStd: s.f + 1125520, activation: .silu, gradGamma: s.g + 1724048, gradBeta: s.g + 1724864,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(580)
+        s.profiler?.stop(582)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(372), preActivation: s.tensor(180),
@@ -6815,11 +6835,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(178), weights: s.p + 1613072,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(374),
             gradWeights: s.g + 1613072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(581)
+        s.profiler?.stop(583)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(374), s.tensor(367), count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(582)
+        s.profiler?.stop(584)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -6829,21 +6849,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(374),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 49096, gradBranch: s.tensor(375), pool: pool)
-        s.profiler?.stop(583)
+        s.profiler?.stop(585)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(375), input: s.tensor(176), pixels: 361 &* s.n,
             channels: 136, gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 1124432,
             savedInvStd: s.f + 1124568, activation: .identity, gradGamma: s.g + 1612496, gradBeta: s.g + 1612640,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(584)
+        s.profiler?.stop(586)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1082000, savedInvStd: s.f + 1082816,
                 activation: .silu, output: s.tensor(378), pool: pool)
-            s.profiler?.stop(585)
+            s.profiler?.stop(587)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -6851,14 +6871,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1441904, beta: s.p + 1442720, runningMean: s.p + 1443536, runningVar: s.p + 1444352,
                 eps: 1e-05, activation: .silu, output: s.tensor(378), scratch: s.f + 1082000, pool: pool)
-            s.profiler?.stop(586)
+            s.profiler?.stop(588)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(378), savedScale: s.tensor(175), batch: s.n,
                 pixels: 361, channels: 816, output: s.tensor(377), pool: pool)
-            s.profiler?.stop(587)
+            s.profiler?.stop(589)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
@@ -6867,7 +6887,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(377), weights: s.p + 1501520,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(376),
             gradWeights: s.g + 1501520, workspace: s.ws, pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(590)
         // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(376), seInput: s.tensor(378), batch: s.n,
@@ -6878,14 +6898,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 1082000, savedInvStd: s.f + 1082816,
             activation: .silu, gradGamma: s.g + 1441904, gradBeta: s.g + 1442720, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(591)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1080368, savedInvStd: s.f + 1081184,
                 activation: .silu, output: s.tensor(380), pool: pool)
-            s.profiler?.stop(590)
+            s.profiler?.stop(592)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -6893,12 +6913,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1418240, beta: s.p + 1419056, runningMean: s.p + 1419872, runningVar: s.p + 1420688,
                 eps: 1e-05, activation: .silu, output: s.tensor(380), scratch: s.f + 1080368, pool: pool)
-            s.profiler?.stop(591)
+            s.profiler?.stop(593)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1104032, count: 20400)
-        s.profiler?.stop(592)
+        s.profiler?.stop(594)
         // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(376), preActivation: s.tensor(170),
@@ -6906,18 +6926,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(380), batch: s.n, height: 19, width: 19,
             channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1083632, gradInput: s.tensor(379), gradWeights: s.f + 1104032, workspace: s.ws, pool: pool)
-        s.profiler?.stop(593)
+        s.profiler?.stop(595)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1104032, channels: 816, kernel: 5, into: s.g + 1421504)
-        s.profiler?.stop(594)
+        s.profiler?.stop(596)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(168), pixels: 361 &* s.n,
             channels: 816, gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 1080368,
             savedInvStd: s.f + 1081184, activation: .silu, gradGamma: s.g + 1418240, gradBeta: s.g + 1419056,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(597)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(168),
@@ -6925,11 +6945,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(166), weights: s.p + 1307264,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(381),
             gradWeights: s.g + 1307264, workspace: s.ws, pool: pool)
-        s.profiler?.stop(596)
+        s.profiler?.stop(598)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(381), s.tensor(374), count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(597)
+        s.profiler?.stop(599)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -6939,21 +6959,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(381),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 49096, gradBranch: s.tensor(382), pool: pool)
-        s.profiler?.stop(598)
+        s.profiler?.stop(600)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 136]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(382), input: s.tensor(164), pixels: 361 &* s.n,
             channels: 136, gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 1080096,
             savedInvStd: s.f + 1080232, activation: .identity, gradGamma: s.g + 1306688, gradBeta: s.g + 1306832,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(599)
+        s.profiler?.stop(601)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1037664, savedInvStd: s.f + 1038480,
                 activation: .silu, output: s.tensor(385), pool: pool)
-            s.profiler?.stop(600)
+            s.profiler?.stop(602)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -6961,14 +6981,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1136096, beta: s.p + 1136912, runningMean: s.p + 1137728, runningVar: s.p + 1138544,
                 eps: 1e-05, activation: .silu, output: s.tensor(385), scratch: s.f + 1037664, pool: pool)
-            s.profiler?.stop(601)
+            s.profiler?.stop(603)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(385), savedScale: s.tensor(163), batch: s.n,
                 pixels: 361, channels: 816, output: s.tensor(384), pool: pool)
-            s.profiler?.stop(602)
+            s.profiler?.stop(604)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 136]
         s.profiler?.start()
@@ -6977,7 +6997,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(384), weights: s.p + 1195712,
             pixels: 361 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(383),
             gradWeights: s.g + 1195712, workspace: s.ws, pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(605)
         // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(383), seInput: s.tensor(385), batch: s.n,
@@ -6988,14 +7008,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 1037664, savedInvStd: s.f + 1038480,
             activation: .silu, gradGamma: s.g + 1136096, gradBeta: s.g + 1136912, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(604)
+        s.profiler?.stop(606)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1036032, savedInvStd: s.f + 1036848,
                 activation: .silu, output: s.tensor(387), pool: pool)
-            s.profiler?.stop(605)
+            s.profiler?.stop(607)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -7003,12 +7023,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 361 &* s.n, channels: 816,
                 gamma: s.p + 1112432, beta: s.p + 1113248, runningMean: s.p + 1114064, runningVar: s.p + 1114880,
                 eps: 1e-05, activation: .silu, output: s.tensor(387), scratch: s.f + 1036032, pool: pool)
-            s.profiler?.stop(606)
+            s.profiler?.stop(608)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1059696, count: 20400)
-        s.profiler?.stop(607)
+        s.profiler?.stop(609)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 816] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(383), preActivation: s.tensor(158),
@@ -7016,18 +7036,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(387), batch: s.n, height: 19, width: 19,
             channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1039296, gradInput: s.tensor(386), gradWeights: s.f + 1059696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(608)
+        s.profiler?.stop(610)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1059696, channels: 816, kernel: 5, into: s.g + 1115696)
-        s.profiler?.stop(609)
+        s.profiler?.stop(611)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(386), input: s.tensor(156), pixels: 361 &* s.n,
             channels: 816, gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 1036032,
             savedInvStd: s.f + 1036848, activation: .silu, gradGamma: s.g + 1112432, gradBeta: s.g + 1113248,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(610)
+        s.profiler?.stop(612)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 136] <- [n, 19, 19, 816]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(386), preActivation: s.tensor(156),
@@ -7035,11 +7055,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(155), weights: s.p + 1001456,
             pixels: 361 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(388),
             gradWeights: s.g + 1001456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(611)
+        s.profiler?.stop(613)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(388), s.tensor(381), count: 49096 &* s.n, pool: pool)
-        s.profiler?.stop(612)
+        s.profiler?.stop(614)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
@@ -7050,14 +7070,14 @@ public final class EfficientNetB3Training: TrainableModel {
             channels: 136, gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 1035760,
             savedInvStd: s.f + 1035896, activation: .identity, gradGamma: s.g + 1000880, gradBeta: s.g + 1001024,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(613)
+        s.profiler?.stop(615)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1005808, savedInvStd: s.f + 1006384,
                 activation: .silu, output: s.tensor(391), pool: pool)
-            s.profiler?.stop(614)
+            s.profiler?.stop(616)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -7065,14 +7085,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 891984, beta: s.p + 892560, runningMean: s.p + 893136, runningVar: s.p + 893712,
                 eps: 1e-05, activation: .silu, output: s.tensor(391), scratch: s.f + 1005808, pool: pool)
-            s.profiler?.stop(615)
+            s.profiler?.stop(617)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(391), savedScale: s.tensor(153), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(390), pool: pool)
-            s.profiler?.stop(616)
+            s.profiler?.stop(618)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 136]
         s.profiler?.start()
@@ -7081,7 +7101,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(390), weights: s.p + 922544,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(389), gradWeights: s.g + 922544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(619)
         // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(389), seInput: s.tensor(391), batch: s.n,
@@ -7092,14 +7112,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 1005808, savedInvStd: s.f + 1006384,
             activation: .silu, gradGamma: s.g + 891984, gradBeta: s.g + 892560, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(618)
+        s.profiler?.stop(620)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1004656, savedInvStd: s.f + 1005232,
                 activation: .silu, output: s.tensor(393), pool: pool)
-            s.profiler?.stop(619)
+            s.profiler?.stop(621)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -7107,12 +7127,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 875280, beta: s.p + 875856, runningMean: s.p + 876432, runningVar: s.p + 877008,
                 eps: 1e-05, activation: .silu, output: s.tensor(393), scratch: s.f + 1004656, pool: pool)
-            s.profiler?.stop(620)
+            s.profiler?.stop(622)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1021360, count: 14400)
-        s.profiler?.stop(621)
+        s.profiler?.stop(623)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(389), preActivation: s.tensor(148),
@@ -7120,18 +7140,18 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(393), batch: s.n, height: 19, width: 19,
             channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1006960, gradInput: s.tensor(392), gradWeights: s.f + 1021360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(622)
+        s.profiler?.stop(624)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1021360, channels: 576, kernel: 5, into: s.g + 877584)
-        s.profiler?.stop(623)
+        s.profiler?.stop(625)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(392), input: s.tensor(146), pixels: 361 &* s.n,
             channels: 576, gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 1004656,
             savedInvStd: s.f + 1005232, activation: .silu, gradGamma: s.g + 875280, gradBeta: s.g + 875856,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(624)
+        s.profiler?.stop(626)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(392), preActivation: s.tensor(146),
@@ -7139,7 +7159,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(144), weights: s.p + 819984,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(394), gradWeights: s.g + 819984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(625)
+        s.profiler?.stop(627)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -7149,21 +7169,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(394),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 34656, gradBranch: s.tensor(395), pool: pool)
-        s.profiler?.stop(626)
+        s.profiler?.stop(628)
         // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(395), input: s.tensor(142), pixels: 361 &* s.n,
             channels: 96, gamma: s.p + 819600, beta: s.p + 819696, savedMean: s.f + 1004464,
             savedInvStd: s.f + 1004560, activation: .identity, gradGamma: s.g + 819600, gradBeta: s.g + 819696,
             reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(627)
+        s.profiler?.stop(629)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 992944, savedInvStd: s.f + 993520,
                 activation: .silu, output: s.tensor(398), pool: pool)
-            s.profiler?.stop(628)
+            s.profiler?.stop(630)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -7171,14 +7191,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 733744, beta: s.p + 734320, runningMean: s.p + 734896, runningVar: s.p + 735472,
                 eps: 1e-05, activation: .silu, output: s.tensor(398), scratch: s.f + 992944, pool: pool)
-            s.profiler?.stop(629)
+            s.profiler?.stop(631)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(398), savedScale: s.tensor(141), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(397), pool: pool)
-            s.profiler?.stop(630)
+            s.profiler?.stop(632)
         }
         // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
@@ -7187,7 +7207,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(397), weights: s.p + 764304,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(396), gradWeights: s.g + 764304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(631)
+        s.profiler?.stop(633)
         // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(396), seInput: s.tensor(398), batch: s.n,
@@ -7198,14 +7218,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 992944, savedInvStd: s.f + 993520,
             activation: .silu, gradGamma: s.g + 733744, gradBeta: s.g + 734320, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(632)
+        s.profiler?.stop(634)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 991792, savedInvStd: s.f + 992368,
                 activation: .silu, output: s.tensor(400), pool: pool)
-            s.profiler?.stop(633)
+            s.profiler?.stop(635)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -7213,12 +7233,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 726256, beta: s.p + 726832, runningMean: s.p + 727408, runningVar: s.p + 727984,
                 eps: 1e-05, activation: .silu, output: s.tensor(400), scratch: s.f + 991792, pool: pool)
-            s.profiler?.stop(634)
+            s.profiler?.stop(636)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 999280, count: 5184)
-        s.profiler?.stop(635)
+        s.profiler?.stop(637)
         // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(396), preActivation: s.tensor(136),
@@ -7226,17 +7246,17 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(400), batch: s.n, height: 19, width: 19,
             channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 994096, gradInput: s.tensor(399), gradWeights: s.f + 999280, workspace: s.ws, pool: pool)
-        s.profiler?.stop(636)
+        s.profiler?.stop(638)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 999280, channels: 576, kernel: 3, into: s.g + 728560)
-        s.profiler?.stop(637)
+        s.profiler?.stop(639)
         // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(399), input: s.tensor(134), pixels: 361 &* s.n,
             channels: 576, gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 991792, savedInvStd: s.f + 992368,
             activation: .silu, gradGamma: s.g + 726256, gradBeta: s.g + 726832, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(638)
+        s.profiler?.stop(640)
         // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(399), preActivation: s.tensor(134),
@@ -7244,11 +7264,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(132), weights: s.p + 670960,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(401), gradWeights: s.g + 670960,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(639)
+        s.profiler?.stop(641)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(401), s.tensor(394), count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(640)
+        s.profiler?.stop(642)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -7258,21 +7278,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(401),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 34656, gradBranch: s.tensor(402), pool: pool)
-        s.profiler?.stop(641)
+        s.profiler?.stop(643)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(402), input: s.tensor(130), pixels: 361 &* s.n,
             channels: 96, gamma: s.p + 670576, beta: s.p + 670672, savedMean: s.f + 991600, savedInvStd: s.f + 991696,
             activation: .identity, gradGamma: s.g + 670576, gradBeta: s.g + 670672, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(642)
+        s.profiler?.stop(644)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 980080, savedInvStd: s.f + 980656,
                 activation: .silu, output: s.tensor(405), pool: pool)
-            s.profiler?.stop(643)
+            s.profiler?.stop(645)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -7280,14 +7300,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 584720, beta: s.p + 585296, runningMean: s.p + 585872, runningVar: s.p + 586448,
                 eps: 1e-05, activation: .silu, output: s.tensor(405), scratch: s.f + 980080, pool: pool)
-            s.profiler?.stop(644)
+            s.profiler?.stop(646)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(405), savedScale: s.tensor(129), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(404), pool: pool)
-            s.profiler?.stop(645)
+            s.profiler?.stop(647)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
@@ -7296,7 +7316,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(404), weights: s.p + 615280,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(403), gradWeights: s.g + 615280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(646)
+        s.profiler?.stop(648)
         // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(403), seInput: s.tensor(405), batch: s.n,
@@ -7307,14 +7327,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 980080, savedInvStd: s.f + 980656,
             activation: .silu, gradGamma: s.g + 584720, gradBeta: s.g + 585296, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(647)
+        s.profiler?.stop(649)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 978928, savedInvStd: s.f + 979504,
                 activation: .silu, output: s.tensor(407), pool: pool)
-            s.profiler?.stop(648)
+            s.profiler?.stop(650)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -7322,12 +7342,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 577232, beta: s.p + 577808, runningMean: s.p + 578384, runningVar: s.p + 578960,
                 eps: 1e-05, activation: .silu, output: s.tensor(407), scratch: s.f + 978928, pool: pool)
-            s.profiler?.stop(649)
+            s.profiler?.stop(651)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 986416, count: 5184)
-        s.profiler?.stop(650)
+        s.profiler?.stop(652)
         // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(403), preActivation: s.tensor(124),
@@ -7335,17 +7355,17 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(407), batch: s.n, height: 19, width: 19,
             channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 981232, gradInput: s.tensor(406), gradWeights: s.f + 986416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(651)
+        s.profiler?.stop(653)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 986416, channels: 576, kernel: 3, into: s.g + 579536)
-        s.profiler?.stop(652)
+        s.profiler?.stop(654)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(406), input: s.tensor(122), pixels: 361 &* s.n,
             channels: 576, gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 978928, savedInvStd: s.f + 979504,
             activation: .silu, gradGamma: s.g + 577232, gradBeta: s.g + 577808, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(653)
+        s.profiler?.stop(655)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(406), preActivation: s.tensor(122),
@@ -7353,11 +7373,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(120), weights: s.p + 521936,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(408), gradWeights: s.g + 521936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(654)
+        s.profiler?.stop(656)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(408), s.tensor(401), count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(655)
+        s.profiler?.stop(657)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -7367,21 +7387,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(408),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 34656, gradBranch: s.tensor(409), pool: pool)
-        s.profiler?.stop(656)
+        s.profiler?.stop(658)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(409), input: s.tensor(118), pixels: 361 &* s.n,
             channels: 96, gamma: s.p + 521552, beta: s.p + 521648, savedMean: s.f + 978736, savedInvStd: s.f + 978832,
             activation: .identity, gradGamma: s.g + 521552, gradBeta: s.g + 521648, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(657)
+        s.profiler?.stop(659)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 967216, savedInvStd: s.f + 967792,
                 activation: .silu, output: s.tensor(412), pool: pool)
-            s.profiler?.stop(658)
+            s.profiler?.stop(660)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -7389,14 +7409,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 435696, beta: s.p + 436272, runningMean: s.p + 436848, runningVar: s.p + 437424,
                 eps: 1e-05, activation: .silu, output: s.tensor(412), scratch: s.f + 967216, pool: pool)
-            s.profiler?.stop(659)
+            s.profiler?.stop(661)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(412), savedScale: s.tensor(117), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(411), pool: pool)
-            s.profiler?.stop(660)
+            s.profiler?.stop(662)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
@@ -7405,7 +7425,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(411), weights: s.p + 466256,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(410), gradWeights: s.g + 466256,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(661)
+        s.profiler?.stop(663)
         // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(410), seInput: s.tensor(412), batch: s.n,
@@ -7416,14 +7436,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 967216, savedInvStd: s.f + 967792,
             activation: .silu, gradGamma: s.g + 435696, gradBeta: s.g + 436272, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(664)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 966064, savedInvStd: s.f + 966640,
                 activation: .silu, output: s.tensor(414), pool: pool)
-            s.profiler?.stop(663)
+            s.profiler?.stop(665)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -7431,12 +7451,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 428208, beta: s.p + 428784, runningMean: s.p + 429360, runningVar: s.p + 429936,
                 eps: 1e-05, activation: .silu, output: s.tensor(414), scratch: s.f + 966064, pool: pool)
-            s.profiler?.stop(664)
+            s.profiler?.stop(666)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 973552, count: 5184)
-        s.profiler?.stop(665)
+        s.profiler?.stop(667)
         // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(410), preActivation: s.tensor(112),
@@ -7444,17 +7464,17 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(414), batch: s.n, height: 19, width: 19,
             channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 968368, gradInput: s.tensor(413), gradWeights: s.f + 973552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(668)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 973552, channels: 576, kernel: 3, into: s.g + 430512)
-        s.profiler?.stop(667)
+        s.profiler?.stop(669)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(413), input: s.tensor(110), pixels: 361 &* s.n,
             channels: 576, gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 966064, savedInvStd: s.f + 966640,
             activation: .silu, gradGamma: s.g + 428208, gradBeta: s.g + 428784, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(668)
+        s.profiler?.stop(670)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(413), preActivation: s.tensor(110),
@@ -7462,11 +7482,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(108), weights: s.p + 372912,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(415), gradWeights: s.g + 372912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(669)
+        s.profiler?.stop(671)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(415), s.tensor(408), count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(670)
+        s.profiler?.stop(672)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -7476,21 +7496,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(415),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 34656, gradBranch: s.tensor(416), pool: pool)
-        s.profiler?.stop(671)
+        s.profiler?.stop(673)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(416), input: s.tensor(106), pixels: 361 &* s.n,
             channels: 96, gamma: s.p + 372528, beta: s.p + 372624, savedMean: s.f + 965872, savedInvStd: s.f + 965968,
             activation: .identity, gradGamma: s.g + 372528, gradBeta: s.g + 372624, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(672)
+        s.profiler?.stop(674)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 954352, savedInvStd: s.f + 954928,
                 activation: .silu, output: s.tensor(419), pool: pool)
-            s.profiler?.stop(673)
+            s.profiler?.stop(675)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -7498,14 +7518,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 286672, beta: s.p + 287248, runningMean: s.p + 287824, runningVar: s.p + 288400,
                 eps: 1e-05, activation: .silu, output: s.tensor(419), scratch: s.f + 954352, pool: pool)
-            s.profiler?.stop(674)
+            s.profiler?.stop(676)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(419), savedScale: s.tensor(105), batch: s.n,
                 pixels: 361, channels: 576, output: s.tensor(418), pool: pool)
-            s.profiler?.stop(675)
+            s.profiler?.stop(677)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 96]
         s.profiler?.start()
@@ -7514,7 +7534,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(418), weights: s.p + 317232,
             pixels: 361 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(417), gradWeights: s.g + 317232,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(676)
+        s.profiler?.stop(678)
         // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(417), seInput: s.tensor(419), batch: s.n,
@@ -7525,14 +7545,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 954352, savedInvStd: s.f + 954928,
             activation: .silu, gradGamma: s.g + 286672, gradBeta: s.g + 287248, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(679)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 576, gamma: s.p + 279184,
                 beta: s.p + 279760, savedMean: s.f + 953200, savedInvStd: s.f + 953776, activation: .silu,
                 output: s.tensor(421), pool: pool)
-            s.profiler?.stop(678)
+            s.profiler?.stop(680)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -7540,12 +7560,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 576,
                 gamma: s.p + 279184, beta: s.p + 279760, runningMean: s.p + 280336, runningVar: s.p + 280912,
                 eps: 1e-05, activation: .silu, output: s.tensor(421), scratch: s.f + 953200, pool: pool)
-            s.profiler?.stop(679)
+            s.profiler?.stop(681)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 960688, count: 5184)
-        s.profiler?.stop(680)
+        s.profiler?.stop(682)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 576] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(417), preActivation: s.tensor(100),
@@ -7553,17 +7573,17 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(421), batch: s.n, height: 19, width: 19,
             channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 955504, gradInput: s.tensor(420), gradWeights: s.f + 960688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(683)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 960688, channels: 576, kernel: 3, into: s.g + 281488)
-        s.profiler?.stop(682)
+        s.profiler?.stop(684)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(420), input: s.tensor(98), pixels: 361 &* s.n,
             channels: 576, gamma: s.p + 279184, beta: s.p + 279760, savedMean: s.f + 953200, savedInvStd: s.f + 953776,
             activation: .silu, gradGamma: s.g + 279184, gradBeta: s.g + 279760, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(683)
+        s.profiler?.stop(685)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 96] <- [n, 19, 19, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(420), preActivation: s.tensor(98),
@@ -7571,11 +7591,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(97), weights: s.p + 223888,
             pixels: 361 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(422), gradWeights: s.g + 223888,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(684)
+        s.profiler?.stop(686)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(422), s.tensor(415), count: 34656 &* s.n, pool: pool)
-        s.profiler?.stop(685)
+        s.profiler?.stop(687)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
@@ -7586,14 +7606,14 @@ public final class EfficientNetB3Training: TrainableModel {
             channels: 96, gamma: s.p + 223504, beta: s.p + 223600, savedMean: s.f + 953008, savedInvStd: s.f + 953104,
             activation: .identity, gradGamma: s.g + 223504, gradBeta: s.g + 223600, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(686)
+        s.profiler?.stop(688)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 288, gamma: s.p + 187488,
                 beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536, activation: .silu,
                 output: s.tensor(425), pool: pool)
-            s.profiler?.stop(687)
+            s.profiler?.stop(689)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -7601,14 +7621,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 288,
                 gamma: s.p + 187488, beta: s.p + 187776, runningMean: s.p + 188064, runningVar: s.p + 188352,
                 eps: 1e-05, activation: .silu, output: s.tensor(425), scratch: s.f + 947248, pool: pool)
-            s.profiler?.stop(688)
+            s.profiler?.stop(690)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(425), savedScale: s.tensor(95), batch: s.n, pixels: 361,
                 channels: 288, output: s.tensor(424), pool: pool)
-            s.profiler?.stop(689)
+            s.profiler?.stop(691)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 288] <- [n, 19, 19, 96]
         s.profiler?.start()
@@ -7617,7 +7637,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(424), weights: s.p + 195856,
             pixels: 361 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(423), gradWeights: s.g + 195856,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(690)
+        s.profiler?.stop(692)
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 19, 19, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(423), seInput: s.tensor(425), batch: s.n,
@@ -7628,14 +7648,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 947248, savedInvStd: s.f + 947536,
             activation: .silu, gradGamma: s.g + 187488, gradBeta: s.g + 187776, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(691)
+        s.profiler?.stop(693)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 946672, savedInvStd: s.f + 946960,
                 activation: .silu, output: s.tensor(427), pool: pool)
-            s.profiler?.stop(692)
+            s.profiler?.stop(694)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -7643,12 +7663,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 183744, beta: s.p + 184032, runningMean: s.p + 184320, runningVar: s.p + 184608,
                 eps: 1e-05, activation: .silu, output: s.tensor(427), scratch: s.f + 946672, pool: pool)
-            s.profiler?.stop(693)
+            s.profiler?.stop(695)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 950416, count: 2592)
-        s.profiler?.stop(694)
+        s.profiler?.stop(696)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 19, 19, 288]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(423), preActivation: s.tensor(90),
@@ -7656,17 +7676,17 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(427), batch: s.n, height: 38, width: 38,
             channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 947824, gradInput: s.tensor(426), gradWeights: s.f + 950416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(695)
+        s.profiler?.stop(697)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 950416, channels: 288, kernel: 3, into: s.g + 184896)
-        s.profiler?.stop(696)
+        s.profiler?.stop(698)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(426), input: s.tensor(88), pixels: 1444 &* s.n,
             channels: 288, gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 946672, savedInvStd: s.f + 946960,
             activation: .silu, gradGamma: s.g + 183744, gradBeta: s.g + 184032, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(699)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(426), preActivation: s.tensor(88),
@@ -7674,7 +7694,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(86), weights: s.p + 169920,
             pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(428), gradWeights: s.g + 169920,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(698)
+        s.profiler?.stop(700)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
@@ -7684,21 +7704,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(428),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 69312, gradBranch: s.tensor(429), pool: pool)
-        s.profiler?.stop(699)
+        s.profiler?.stop(701)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 48]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(429), input: s.tensor(84), pixels: 1444 &* s.n,
             channels: 48, gamma: s.p + 169728, beta: s.p + 169776, savedMean: s.f + 946576, savedInvStd: s.f + 946624,
             activation: .identity, gradGamma: s.g + 169728, gradBeta: s.g + 169776, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(700)
+        s.profiler?.stop(702)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 931600, savedInvStd: s.f + 931888,
                 activation: .silu, output: s.tensor(432), pool: pool)
-            s.profiler?.stop(701)
+            s.profiler?.stop(703)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -7706,14 +7726,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 147536, beta: s.p + 147824, runningMean: s.p + 148112, runningVar: s.p + 148400,
                 eps: 1e-05, activation: .silu, output: s.tensor(432), scratch: s.f + 931600, pool: pool)
-            s.profiler?.stop(702)
+            s.profiler?.stop(704)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(432), savedScale: s.tensor(83), batch: s.n,
                 pixels: 1444, channels: 288, output: s.tensor(431), pool: pool)
-            s.profiler?.stop(703)
+            s.profiler?.stop(705)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
         s.profiler?.start()
@@ -7722,7 +7742,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(431), weights: s.p + 155904,
             pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(430), gradWeights: s.g + 155904,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(704)
+        s.profiler?.stop(706)
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(430), seInput: s.tensor(432), batch: s.n,
@@ -7733,14 +7753,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 931600, savedInvStd: s.f + 931888,
             activation: .silu, gradGamma: s.g + 147536, gradBeta: s.g + 147824, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(705)
+        s.profiler?.stop(707)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 931024, savedInvStd: s.f + 931312,
                 activation: .silu, output: s.tensor(434), pool: pool)
-            s.profiler?.stop(706)
+            s.profiler?.stop(708)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -7748,12 +7768,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 139184, beta: s.p + 139472, runningMean: s.p + 139760, runningVar: s.p + 140048,
                 eps: 1e-05, activation: .silu, output: s.tensor(434), scratch: s.f + 931024, pool: pool)
-            s.profiler?.stop(707)
+            s.profiler?.stop(709)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 939376, count: 7200)
-        s.profiler?.stop(708)
+        s.profiler?.stop(710)
         // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(430), preActivation: s.tensor(78),
@@ -7761,17 +7781,17 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(434), batch: s.n, height: 38, width: 38,
             channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 932176, gradInput: s.tensor(433), gradWeights: s.f + 939376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(709)
+        s.profiler?.stop(711)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 939376, channels: 288, kernel: 5, into: s.g + 140336)
-        s.profiler?.stop(710)
+        s.profiler?.stop(712)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(433), input: s.tensor(76), pixels: 1444 &* s.n,
             channels: 288, gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 931024, savedInvStd: s.f + 931312,
             activation: .silu, gradGamma: s.g + 139184, gradBeta: s.g + 139472, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(711)
+        s.profiler?.stop(713)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(433), preActivation: s.tensor(76),
@@ -7779,11 +7799,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(74), weights: s.p + 125360,
             pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(435), gradWeights: s.g + 125360,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(714)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(435), s.tensor(428), count: 69312 &* s.n, pool: pool)
-        s.profiler?.stop(713)
+        s.profiler?.stop(715)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
@@ -7793,21 +7813,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(435),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 69312, gradBranch: s.tensor(436), pool: pool)
-        s.profiler?.stop(714)
+        s.profiler?.stop(716)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 48]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(436), input: s.tensor(72), pixels: 1444 &* s.n,
             channels: 48, gamma: s.p + 125168, beta: s.p + 125216, savedMean: s.f + 930928, savedInvStd: s.f + 930976,
             activation: .identity, gradGamma: s.g + 125168, gradBeta: s.g + 125216, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(715)
+        s.profiler?.stop(717)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 915952, savedInvStd: s.f + 916240,
                 activation: .silu, output: s.tensor(439), pool: pool)
-            s.profiler?.stop(716)
+            s.profiler?.stop(718)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -7815,14 +7835,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 102976, beta: s.p + 103264, runningMean: s.p + 103552, runningVar: s.p + 103840,
                 eps: 1e-05, activation: .silu, output: s.tensor(439), scratch: s.f + 915952, pool: pool)
-            s.profiler?.stop(717)
+            s.profiler?.stop(719)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(439), savedScale: s.tensor(71), batch: s.n,
                 pixels: 1444, channels: 288, output: s.tensor(438), pool: pool)
-            s.profiler?.stop(718)
+            s.profiler?.stop(720)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 48]
         s.profiler?.start()
@@ -7831,7 +7851,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(438), weights: s.p + 111344,
             pixels: 1444 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(437), gradWeights: s.g + 111344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(719)
+        s.profiler?.stop(721)
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(437), seInput: s.tensor(439), batch: s.n,
@@ -7842,14 +7862,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 915952, savedInvStd: s.f + 916240,
             activation: .silu, gradGamma: s.g + 102976, gradBeta: s.g + 103264, reductions: s.f + 887040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(720)
+        s.profiler?.stop(722)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624,
                 beta: s.p + 94912, savedMean: s.f + 915376, savedInvStd: s.f + 915664, activation: .silu,
                 output: s.tensor(441), pool: pool)
-            s.profiler?.stop(721)
+            s.profiler?.stop(723)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -7857,12 +7877,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 1444 &* s.n, channels: 288,
                 gamma: s.p + 94624, beta: s.p + 94912, runningMean: s.p + 95200, runningVar: s.p + 95488, eps: 1e-05,
                 activation: .silu, output: s.tensor(441), scratch: s.f + 915376, pool: pool)
-            s.profiler?.stop(722)
+            s.profiler?.stop(724)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 923728, count: 7200)
-        s.profiler?.stop(723)
+        s.profiler?.stop(725)
         // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 288] <- [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(437), preActivation: s.tensor(66),
@@ -7870,17 +7890,17 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(441), batch: s.n, height: 38, width: 38,
             channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 916528, gradInput: s.tensor(440), gradWeights: s.f + 923728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(724)
+        s.profiler?.stop(726)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 923728, channels: 288, kernel: 5, into: s.g + 95776)
-        s.profiler?.stop(725)
+        s.profiler?.stop(727)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(440), input: s.tensor(64), pixels: 1444 &* s.n,
             channels: 288, gamma: s.p + 94624, beta: s.p + 94912, savedMean: s.f + 915376, savedInvStd: s.f + 915664,
             activation: .silu, gradGamma: s.g + 94624, gradBeta: s.g + 94912, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(726)
+        s.profiler?.stop(728)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 48] <- [n, 38, 38, 288]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(440), preActivation: s.tensor(64),
@@ -7888,11 +7908,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(63), weights: s.p + 80800,
             pixels: 1444 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(442), gradWeights: s.g + 80800,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(727)
+        s.profiler?.stop(729)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(442), s.tensor(435), count: 69312 &* s.n, pool: pool)
-        s.profiler?.stop(728)
+        s.profiler?.stop(730)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
@@ -7903,14 +7923,14 @@ public final class EfficientNetB3Training: TrainableModel {
             channels: 48, gamma: s.p + 80608, beta: s.p + 80656, savedMean: s.f + 915280, savedInvStd: s.f + 915328,
             activation: .identity, gradGamma: s.g + 80608, gradBeta: s.g + 80656, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(729)
+        s.profiler?.stop(731)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344,
                 beta: s.p + 67536, savedMean: s.f + 905296, savedInvStd: s.f + 905488, activation: .silu,
                 output: s.tensor(445), pool: pool)
-            s.profiler?.stop(730)
+            s.profiler?.stop(732)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -7918,14 +7938,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 67344, beta: s.p + 67536, runningMean: s.p + 67728, runningVar: s.p + 67920, eps: 1e-05,
                 activation: .silu, output: s.tensor(445), scratch: s.f + 905296, pool: pool)
-            s.profiler?.stop(731)
+            s.profiler?.stop(733)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(445), savedScale: s.tensor(61), batch: s.n,
                 pixels: 1444, channels: 192, output: s.tensor(444), pool: pool)
-            s.profiler?.stop(732)
+            s.profiler?.stop(734)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 48]
         s.profiler?.start()
@@ -7934,7 +7954,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(444), weights: s.p + 71392,
             pixels: 1444 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(443), gradWeights: s.g + 71392,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(733)
+        s.profiler?.stop(735)
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(443), seInput: s.tensor(445), batch: s.n,
@@ -7944,14 +7964,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gradExpandBias: s.g + 71200, preActivation: s.tensor(56), gamma: s.p + 67344, beta: s.p + 67536,
             savedMean: s.f + 905296, savedInvStd: s.f + 905488, activation: .silu, gradGamma: s.g + 67344,
             gradBeta: s.g + 67536, reductions: s.f + 887040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(734)
+        s.profiler?.stop(736)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776,
                 beta: s.p + 61968, savedMean: s.f + 904912, savedInvStd: s.f + 905104, activation: .silu,
                 output: s.tensor(447), pool: pool)
-            s.profiler?.stop(735)
+            s.profiler?.stop(737)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -7959,12 +7979,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 61776, beta: s.p + 61968, runningMean: s.p + 62160, runningVar: s.p + 62352, eps: 1e-05,
                 activation: .silu, output: s.tensor(447), scratch: s.f + 904912, pool: pool)
-            s.profiler?.stop(736)
+            s.profiler?.stop(738)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 910480, count: 4800)
-        s.profiler?.stop(737)
+        s.profiler?.stop(739)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(443), preActivation: s.tensor(56),
@@ -7972,17 +7992,17 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(447), batch: s.n, height: 75, width: 75,
             channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 905680, gradInput: s.tensor(446), gradWeights: s.f + 910480, workspace: s.ws, pool: pool)
-        s.profiler?.stop(738)
+        s.profiler?.stop(740)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 910480, channels: 192, kernel: 5, into: s.g + 62544)
-        s.profiler?.stop(739)
+        s.profiler?.stop(741)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(446), input: s.tensor(54), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 61776, beta: s.p + 61968, savedMean: s.f + 904912, savedInvStd: s.f + 905104,
             activation: .silu, gradGamma: s.g + 61776, gradBeta: s.g + 61968, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(740)
+        s.profiler?.stop(742)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(446), preActivation: s.tensor(54),
@@ -7990,7 +8010,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(52), weights: s.p + 55632,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(448), gradWeights: s.g + 55632,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(741)
+        s.profiler?.stop(743)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
@@ -8000,21 +8020,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(448),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(449), pool: pool)
-        s.profiler?.stop(742)
+        s.profiler?.stop(744)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(449), input: s.tensor(50), pixels: 5625 &* s.n,
             channels: 32, gamma: s.p + 55504, beta: s.p + 55536, savedMean: s.f + 904848, savedInvStd: s.f + 904880,
             activation: .identity, gradGamma: s.g + 55504, gradBeta: s.g + 55536, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(743)
+        s.profiler?.stop(745)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312,
                 beta: s.p + 45504, savedMean: s.f + 901008, savedInvStd: s.f + 901200, activation: .silu,
                 output: s.tensor(452), pool: pool)
-            s.profiler?.stop(744)
+            s.profiler?.stop(746)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -8022,14 +8042,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 45312, beta: s.p + 45504, runningMean: s.p + 45696, runningVar: s.p + 45888, eps: 1e-05,
                 activation: .silu, output: s.tensor(452), scratch: s.f + 901008, pool: pool)
-            s.profiler?.stop(745)
+            s.profiler?.stop(747)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(452), savedScale: s.tensor(49), batch: s.n,
                 pixels: 5625, channels: 192, output: s.tensor(451), pool: pool)
-            s.profiler?.stop(746)
+            s.profiler?.stop(748)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
@@ -8038,7 +8058,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(451), weights: s.p + 49360,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(450), gradWeights: s.g + 49360,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(747)
+        s.profiler?.stop(749)
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(450), seInput: s.tensor(452), batch: s.n,
@@ -8048,14 +8068,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gradExpandBias: s.g + 49168, preActivation: s.tensor(44), gamma: s.p + 45312, beta: s.p + 45504,
             savedMean: s.f + 901008, savedInvStd: s.f + 901200, activation: .silu, gradGamma: s.g + 45312,
             gradBeta: s.g + 45504, reductions: s.f + 887040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(748)
+        s.profiler?.stop(750)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816,
                 beta: s.p + 43008, savedMean: s.f + 900624, savedInvStd: s.f + 900816, activation: .silu,
                 output: s.tensor(454), pool: pool)
-            s.profiler?.stop(749)
+            s.profiler?.stop(751)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -8063,12 +8083,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 42816, beta: s.p + 43008, runningMean: s.p + 43200, runningVar: s.p + 43392, eps: 1e-05,
                 activation: .silu, output: s.tensor(454), scratch: s.f + 900624, pool: pool)
-            s.profiler?.stop(750)
+            s.profiler?.stop(752)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 903120, count: 1728)
-        s.profiler?.stop(751)
+        s.profiler?.stop(753)
         // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(450), preActivation: s.tensor(44),
@@ -8076,17 +8096,17 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(454), batch: s.n, height: 75, width: 75,
             channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: s.f + 901392, gradInput: s.tensor(453), gradWeights: s.f + 903120, workspace: s.ws, pool: pool)
-        s.profiler?.stop(752)
+        s.profiler?.stop(754)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 903120, channels: 192, kernel: 3, into: s.g + 43584)
-        s.profiler?.stop(753)
+        s.profiler?.stop(755)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(453), input: s.tensor(42), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 42816, beta: s.p + 43008, savedMean: s.f + 900624, savedInvStd: s.f + 900816,
             activation: .silu, gradGamma: s.g + 42816, gradBeta: s.g + 43008, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(754)
+        s.profiler?.stop(756)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(453), preActivation: s.tensor(42),
@@ -8094,11 +8114,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(40), weights: s.p + 36672,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(455), gradWeights: s.g + 36672,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(755)
+        s.profiler?.stop(757)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(455), s.tensor(448), count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(756)
+        s.profiler?.stop(758)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
@@ -8108,21 +8128,21 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(455),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(456), pool: pool)
-        s.profiler?.stop(757)
+        s.profiler?.stop(759)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(456), input: s.tensor(38), pixels: 5625 &* s.n,
             channels: 32, gamma: s.p + 36544, beta: s.p + 36576, savedMean: s.f + 900560, savedInvStd: s.f + 900592,
             activation: .identity, gradGamma: s.g + 36544, gradBeta: s.g + 36576, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(758)
+        s.profiler?.stop(760)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352,
                 beta: s.p + 26544, savedMean: s.f + 896720, savedInvStd: s.f + 896912, activation: .silu,
                 output: s.tensor(459), pool: pool)
-            s.profiler?.stop(759)
+            s.profiler?.stop(761)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -8130,14 +8150,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 26352, beta: s.p + 26544, runningMean: s.p + 26736, runningVar: s.p + 26928, eps: 1e-05,
                 activation: .silu, output: s.tensor(459), scratch: s.f + 896720, pool: pool)
-            s.profiler?.stop(760)
+            s.profiler?.stop(762)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(459), savedScale: s.tensor(37), batch: s.n,
                 pixels: 5625, channels: 192, output: s.tensor(458), pool: pool)
-            s.profiler?.stop(761)
+            s.profiler?.stop(763)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
@@ -8146,7 +8166,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(458), weights: s.p + 30400,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(457), gradWeights: s.g + 30400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(762)
+        s.profiler?.stop(764)
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(457), seInput: s.tensor(459), batch: s.n,
@@ -8156,14 +8176,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gradExpandBias: s.g + 30208, preActivation: s.tensor(32), gamma: s.p + 26352, beta: s.p + 26544,
             savedMean: s.f + 896720, savedInvStd: s.f + 896912, activation: .silu, gradGamma: s.g + 26352,
             gradBeta: s.g + 26544, reductions: s.f + 887040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(763)
+        s.profiler?.stop(765)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856,
                 beta: s.p + 24048, savedMean: s.f + 896336, savedInvStd: s.f + 896528, activation: .silu,
                 output: s.tensor(461), pool: pool)
-            s.profiler?.stop(764)
+            s.profiler?.stop(766)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -8171,12 +8191,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 23856, beta: s.p + 24048, runningMean: s.p + 24240, runningVar: s.p + 24432, eps: 1e-05,
                 activation: .silu, output: s.tensor(461), scratch: s.f + 896336, pool: pool)
-            s.profiler?.stop(765)
+            s.profiler?.stop(767)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 898832, count: 1728)
-        s.profiler?.stop(766)
+        s.profiler?.stop(768)
         // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(457), preActivation: s.tensor(32),
@@ -8184,17 +8204,17 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(461), batch: s.n, height: 75, width: 75,
             channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: s.f + 897104, gradInput: s.tensor(460), gradWeights: s.f + 898832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(767)
+        s.profiler?.stop(769)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 898832, channels: 192, kernel: 3, into: s.g + 24624)
-        s.profiler?.stop(768)
+        s.profiler?.stop(770)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(460), input: s.tensor(30), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 23856, beta: s.p + 24048, savedMean: s.f + 896336, savedInvStd: s.f + 896528,
             activation: .silu, gradGamma: s.g + 23856, gradBeta: s.g + 24048, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(769)
+        s.profiler?.stop(771)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(460), preActivation: s.tensor(30),
@@ -8202,11 +8222,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .silu, reductions: s.f + 887040, input: s.tensor(29), weights: s.p + 17712,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(462), gradWeights: s.g + 17712,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(770)
+        s.profiler?.stop(772)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(462), s.tensor(455), count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(771)
+        s.profiler?.stop(773)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
@@ -8217,14 +8237,14 @@ public final class EfficientNetB3Training: TrainableModel {
             channels: 32, gamma: s.p + 17584, beta: s.p + 17616, savedMean: s.f + 896272, savedInvStd: s.f + 896304,
             activation: .identity, gradGamma: s.g + 17584, gradBeta: s.g + 17616, reductions: s.f + 887040,
             pool: pool)
-        s.profiler?.stop(772)
+        s.profiler?.stop(774)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512,
                 beta: s.p + 10656, savedMean: s.f + 893392, savedInvStd: s.f + 893536, activation: .silu,
                 output: s.tensor(465), pool: pool)
-            s.profiler?.stop(773)
+            s.profiler?.stop(775)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -8232,14 +8252,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 10512, beta: s.p + 10656, runningMean: s.p + 10800, runningVar: s.p + 10944, eps: 1e-05,
                 activation: .silu, output: s.tensor(465), scratch: s.f + 893392, pool: pool)
-            s.profiler?.stop(774)
+            s.profiler?.stop(776)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(465), savedScale: s.tensor(27), batch: s.n,
                 pixels: 5625, channels: 144, output: s.tensor(464), pool: pool)
-            s.profiler?.stop(775)
+            s.profiler?.stop(777)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
         s.profiler?.start()
@@ -8248,7 +8268,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(464), weights: s.p + 12976,
             pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(463), gradWeights: s.g + 12976,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(776)
+        s.profiler?.stop(778)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(463), seInput: s.tensor(465), batch: s.n,
@@ -8258,14 +8278,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gradExpandBias: s.g + 12832, preActivation: s.tensor(22), gamma: s.p + 10512, beta: s.p + 10656,
             savedMean: s.f + 893392, savedInvStd: s.f + 893536, activation: .silu, gradGamma: s.g + 10512,
             gradBeta: s.g + 10656, reductions: s.f + 887040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(777)
+        s.profiler?.stop(779)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
                 beta: s.p + 8784, savedMean: s.f + 893104, savedInvStd: s.f + 893248, activation: .silu,
                 output: s.tensor(467), pool: pool)
-            s.profiler?.stop(778)
+            s.profiler?.stop(780)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -8273,12 +8293,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 8640, beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05,
                 activation: .silu, output: s.tensor(467), scratch: s.f + 893104, pool: pool)
-            s.profiler?.stop(779)
+            s.profiler?.stop(781)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 894976, count: 1296)
-        s.profiler?.stop(780)
+        s.profiler?.stop(782)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(463), preActivation: s.tensor(22),
@@ -8286,24 +8306,24 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(467), batch: s.n, height: 150, width: 150,
             channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: s.f + 893680, gradInput: s.tensor(466), gradWeights: s.f + 894976, workspace: s.ws, pool: pool)
-        s.profiler?.stop(781)
+        s.profiler?.stop(783)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 894976, channels: 144, kernel: 3, into: s.g + 9216)
-        s.profiler?.stop(782)
+        s.profiler?.stop(784)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(466), input: s.tensor(20), pixels: 22500 &* s.n,
             channels: 144, gamma: s.p + 8640, beta: s.p + 8784, savedMean: s.f + 893104, savedInvStd: s.f + 893248,
             activation: .silu, gradGamma: s.g + 8640, gradBeta: s.g + 8784, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(783)
+        s.profiler?.stop(785)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(466), preActivation: s.tensor(20),
             gamma: s.p + 8640, beta: s.p + 8784, savedMean: s.f + 893104, savedInvStd: s.f + 893248, activation: .silu,
             reductions: s.f + 887040, input: s.tensor(18), weights: s.p + 5184, pixels: 22500 &* s.n, inChannels: 24,
             outChannels: 144, gradInput: s.tensor(468), gradWeights: s.g + 5184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(784)
+        s.profiler?.stop(786)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 150x150x24 -> 150x150x24, SE 24 -> 6 -> 24, identity shortcut
@@ -8313,20 +8333,20 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(468),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 540000, gradBranch: s.tensor(469), pool: pool)
-        s.profiler?.stop(785)
+        s.profiler?.stop(787)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(469), input: s.tensor(16), pixels: 22500 &* s.n,
             channels: 24, gamma: s.p + 5056, beta: s.p + 5088, savedMean: s.f + 893056, savedInvStd: s.f + 893080,
             activation: .identity, gradGamma: s.g + 5056, gradBeta: s.g + 5088, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(786)
+        s.profiler?.stop(788)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 4016,
                 beta: s.p + 4048, savedMean: s.f + 892576, savedInvStd: s.f + 892600, activation: .silu,
                 output: s.tensor(472), pool: pool)
-            s.profiler?.stop(787)
+            s.profiler?.stop(789)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -8334,14 +8354,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 4016, beta: s.p + 4048, runningMean: s.p + 4080, runningVar: s.p + 4112, eps: 1e-05,
                 activation: .silu, output: s.tensor(472), scratch: s.f + 892576, pool: pool)
-            s.profiler?.stop(788)
+            s.profiler?.stop(790)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(472), savedScale: s.tensor(15), batch: s.n,
                 pixels: 22500, channels: 24, output: s.tensor(471), pool: pool)
-            s.profiler?.stop(789)
+            s.profiler?.stop(791)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
         s.profiler?.start()
@@ -8350,7 +8370,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(471), weights: s.p + 4480,
             pixels: 22500 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(470), gradWeights: s.g + 4480,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(790)
+        s.profiler?.stop(792)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(470), seInput: s.tensor(472), batch: s.n,
@@ -8360,11 +8380,11 @@ public final class EfficientNetB3Training: TrainableModel {
             gradExpandBias: s.g + 4448, preActivation: s.tensor(10), gamma: s.p + 4016, beta: s.p + 4048,
             savedMean: s.f + 892576, savedInvStd: s.f + 892600, activation: .silu, gradGamma: s.g + 4016,
             gradBeta: s.g + 4048, reductions: s.f + 887040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(791)
+        s.profiler?.stop(793)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 892840, count: 216)
-        s.profiler?.stop(792)
+        s.profiler?.stop(794)
         // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 24]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(470), preActivation: s.tensor(10),
@@ -8372,15 +8392,15 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(9), batch: s.n, height: 150, width: 150,
             channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: s.f + 892624, gradInput: s.tensor(473), gradWeights: s.f + 892840, workspace: s.ws, pool: pool)
-        s.profiler?.stop(793)
+        s.profiler?.stop(795)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 892840, channels: 24, kernel: 3, into: s.g + 3792)
-        s.profiler?.stop(794)
+        s.profiler?.stop(796)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(473), s.tensor(468), count: 540000 &* s.n, pool: pool)
-        s.profiler?.stop(795)
+        s.profiler?.stop(797)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 150x150x40 -> 150x150x24, SE 40 -> 10 -> 40
@@ -8390,14 +8410,14 @@ public final class EfficientNetB3Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(473), input: s.tensor(8), pixels: 22500 &* s.n,
             channels: 24, gamma: s.p + 3664, beta: s.p + 3696, savedMean: s.f + 892528, savedInvStd: s.f + 892552,
             activation: .identity, gradGamma: s.g + 3664, gradBeta: s.g + 3696, reductions: s.f + 887040, pool: pool)
-        s.profiler?.stop(796)
+        s.profiler?.stop(798)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648,
                 beta: s.p + 1696, savedMean: s.f + 891728, savedInvStd: s.f + 891768, activation: .silu,
                 output: s.tensor(476), pool: pool)
-            s.profiler?.stop(797)
+            s.profiler?.stop(799)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -8405,14 +8425,14 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1648, beta: s.p + 1696, runningMean: s.p + 1744, runningVar: s.p + 1792, eps: 1e-05,
                 activation: .silu, output: s.tensor(476), scratch: s.f + 891728, pool: pool)
-            s.profiler?.stop(798)
+            s.profiler?.stop(800)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(476), savedScale: s.tensor(7), batch: s.n,
                 pixels: 22500, channels: 40, output: s.tensor(475), pool: pool)
-            s.profiler?.stop(799)
+            s.profiler?.stop(801)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 24]
         s.profiler?.start()
@@ -8421,7 +8441,7 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(475), weights: s.p + 2704,
             pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.tensor(474), gradWeights: s.g + 2704,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(800)
+        s.profiler?.stop(802)
         // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 150, 150, 40]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(474), seInput: s.tensor(476), batch: s.n,
@@ -8431,14 +8451,14 @@ public final class EfficientNetB3Training: TrainableModel {
             gradExpandBias: s.g + 2656, preActivation: s.tensor(2), gamma: s.p + 1648, beta: s.p + 1696,
             savedMean: s.f + 891728, savedInvStd: s.f + 891768, activation: .silu, gradGamma: s.g + 1648,
             gradBeta: s.g + 1696, reductions: s.f + 887040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(801)
+        s.profiler?.stop(803)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088,
                 beta: s.p + 1136, savedMean: s.f + 891648, savedInvStd: s.f + 891688, activation: .silu,
                 output: s.tensor(478), pool: pool)
-            s.profiler?.stop(802)
+            s.profiler?.stop(804)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -8446,12 +8466,12 @@ public final class EfficientNetB3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 40,
                 gamma: s.p + 1088, beta: s.p + 1136, runningMean: s.p + 1184, runningVar: s.p + 1232, eps: 1e-05,
                 activation: .silu, output: s.tensor(478), scratch: s.f + 891648, pool: pool)
-            s.profiler?.stop(803)
+            s.profiler?.stop(805)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 892168, count: 360)
-        s.profiler?.stop(804)
+        s.profiler?.stop(806)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 40] <- [n, 150, 150, 40]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(474), preActivation: s.tensor(2),
@@ -8459,11 +8479,11 @@ public final class EfficientNetB3Training: TrainableModel {
             activation: .identity, reductions: s.f + 887040, input: s.tensor(478), batch: s.n, height: 150, width: 150,
             channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: s.f + 891808, gradInput: s.tensor(477), gradWeights: s.f + 892168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(805)
+        s.profiler?.stop(807)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 892168, channels: 40, kernel: 3, into: s.g + 1280)
-        s.profiler?.stop(806)
+        s.profiler?.stop(808)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 40 channels
@@ -8474,13 +8494,13 @@ public final class EfficientNetB3Training: TrainableModel {
             pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088, beta: s.p + 1136, savedMean: s.f + 891648,
             savedInvStd: s.f + 891688, activation: .silu, gradInput: s.tensor(477), gradGamma: s.g + 1088,
             gradBeta: s.g + 1136, pool: pool)
-        s.profiler?.stop(807)
+        s.profiler?.stop(809)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(477), input: s.x, batch: s.n, inChannels: 3,
             height: 300, width: 300, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             outChannels: 40, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(808)
+        s.profiler?.stop(810)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -8976,15 +8996,19 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 24300000,
               "stem conv 3x3/2, [n, 3, 300, 300] (NCHW) -> [n, 150, 150, 40]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 150, 150, 40]"),
+              "BatchNorm's batch statistics on [n, 150, 150, 40]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 40]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][40]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 8100000,
+              "features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 40] -> [n, 150, 150, 40], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 8100000,
-              "depthwise 3x3/1, [n, 150, 150, 40] -> [n, 150, 150, 40]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 150, 150, 40] -> [n, 150, 150, 40]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 150, 150, 40]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 150, 150, 40]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 150, 150, 40]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 150, 150, 40]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 800,
@@ -9034,7 +9058,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7290000,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 7290000,
               "frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9064,7 +9088,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 9720000,
               "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9098,7 +9122,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 9720000,
               "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9132,7 +9156,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][192]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6931200,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 6931200,
               "frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9162,7 +9186,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10396800,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 10396800,
               "frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9196,7 +9220,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10396800,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 10396800,
               "frozen: depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9230,7 +9254,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 935712,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 935712,
               "frozen: depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9260,7 +9284,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1871424,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1871424,
               "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9294,7 +9318,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1871424,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1871424,
               "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9328,7 +9352,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1871424,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1871424,
               "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9362,7 +9386,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1871424,
-              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 1871424,
               "frozen: depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9396,7 +9420,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][576]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5198400,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 5198400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9426,7 +9450,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7364400,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 7364400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9460,7 +9484,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7364400,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 7364400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9494,7 +9518,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7364400,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 7364400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9528,7 +9552,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7364400,
-              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 7364400,
               "frozen: depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9562,7 +9586,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2040000,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 2040000,
               "frozen: depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9592,7 +9616,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9626,7 +9650,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9660,7 +9684,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9694,7 +9718,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9728,7 +9752,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3480000,
-              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 3480000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9762,7 +9786,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1392]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1252800,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1252800,
               "frozen: depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9792,7 +9816,7 @@ public final class EfficientNetB3Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2304]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2073600,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 2073600,
               "frozen: depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,

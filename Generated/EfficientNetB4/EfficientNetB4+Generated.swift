@@ -2904,12 +2904,11 @@ public final class EfficientNetB4Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.p, bias: s.f, outChannels: 48,
             activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 48]
+        // features.0 BatchNorm's batch statistics on [n, 190, 190, 48]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48,
-                gamma: s.p + 1296, beta: s.p + 1344, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 1212288, savedInvStd: s.f + 1212336,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48, eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1212288, savedInvStd: s.f + 1212336,
                 runningMean: s.p + 1392, runningVar: s.p + 1440, pool: pool)
             s.profiler?.stop(2)
         }
@@ -2929,20 +2928,41 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1488, channels: 48, kernel: 3, into: s.f + 1212480)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 190, 190, 48] -> [n, 190, 190, 48]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 190, width: 190, channels: 48, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 1212480, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 48]
+        // features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 190, 190, 48] -> [n, 190, 190, 48], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 1296, beta: s.p + 1344,
+                savedMean: s.f + 1212288, savedInvStd: s.f + 1212336, activation: .silu, output: s.tensor(1),
+                batch: s.n, height: 190, width: 190, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 190, outWidth: 190, weights: s.f + 1212480, bias: s.f, depthwiseOutput: s.tensor(2),
+                eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1212384,
+                depthwiseSavedInvStd: s.f + 1212432, depthwiseRunningMean: s.p + 2016, depthwiseRunningVar: s.p + 2064,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 190, 190, 48] -> [n, 190, 190, 48]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 190, width: 190, channels: 48, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 1212480, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 190, 190, 48]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48, eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1212384, savedInvStd: s.f + 1212432,
+                runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 190, 190, 48]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48,
-                gamma: s.p + 1920, beta: s.p + 1968, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 1212384, savedInvStd: s.f + 1212432,
-                runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920,
+                beta: s.p + 1968, savedMean: s.f + 1212384, savedInvStd: s.f + 1212432, activation: .silu,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 48]
         if s.options.frozenBlocks > 1 {
@@ -2950,7 +2970,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 1e-05,
                 activation: .silu, output: s.tensor(3), scratch: s.f + 1212384, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48]
         s.profiler?.start()
@@ -2958,11 +2978,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 36100, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, reduceBias: s.p + 2688,
             activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280, savedPooled: s.tensor(5),
             savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [48][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3328, outChannels: 24, inChannels: 48, into: s.f + 2688)
-        s.profiler?.stop(9)
+        s.profiler?.stop(11)
         // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 48] -> [n, 190, 190, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -2970,7 +2990,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 24, output: s.tensor(8), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213344, savedInvStd: s.f + 1213368,
                 runningMean: s.p + 4544, runningVar: s.p + 4576, workspace: s.ws, pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 190, 190, 48] -> [n, 190, 190, 24]
         if s.options.frozenBlocks > 1 {
@@ -2978,7 +2998,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(4), pixels: 36100 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(8), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks <= 1 {
@@ -2986,7 +3006,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4480,
                 beta: s.p + 4512, savedMean: s.f + 1213344, savedInvStd: s.f + 1213368, activation: .identity,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks > 1 {
@@ -2994,7 +3014,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, runningMean: s.p + 4544, runningVar: s.p + 4576, eps: 1e-05,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 1213344, pool: pool)
-            s.profiler?.stop(13)
+            s.profiler?.stop(15)
         }
     }
 
@@ -3003,13 +3023,13 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4608, channels: 24, kernel: 3, into: s.f + 1213440)
-        s.profiler?.stop(14)
+        s.profiler?.stop(16)
         // features.1.1.block.0 depthwise 3x3/1, [n, 190, 190, 24] -> [n, 190, 190, 24]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 190, width: 190, channels: 24, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 1213440, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(15)
+        s.profiler?.stop(17)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 190, 190, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -3017,7 +3037,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 gamma: s.p + 4832, beta: s.p + 4864, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 activation: .silu, output: s.tensor(11), savedMean: s.f + 1213392, savedInvStd: s.f + 1213416,
                 runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 24]
         if s.options.frozenBlocks > 2 {
@@ -3025,7 +3045,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 1213392, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(19)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 190, 190, 24]
         s.profiler?.start()
@@ -3033,11 +3053,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, reduceBias: s.p + 5104,
             activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264, savedPooled: s.tensor(13),
             savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
-        s.profiler?.stop(18)
+        s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [24][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5296, outChannels: 24, inChannels: 24, into: s.f + 2688)
-        s.profiler?.stop(19)
+        s.profiler?.stop(21)
         // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 24] -> [n, 190, 190, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -3045,7 +3065,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213872, savedInvStd: s.f + 1213896,
                 runningMean: s.p + 5936, runningVar: s.p + 5968, workspace: s.ws, pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 24]
         if s.options.frozenBlocks > 2 {
@@ -3053,7 +3073,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(12), pixels: 36100 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(16), pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.1.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks <= 2 {
@@ -3061,7 +3081,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 36100 &* s.n, channels: 24, gamma: s.p + 5872,
                 beta: s.p + 5904, savedMean: s.f + 1213872, savedInvStd: s.f + 1213896, activation: .identity,
                 output: s.tensor(17), pool: pool)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 190, 190, 24]
         if s.options.frozenBlocks > 2 {
@@ -3069,20 +3089,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, runningMean: s.p + 5936, runningVar: s.p + 5968, eps: 1e-05,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 1213872, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(25)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.99375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.00625, into: s.tensor(19), random: &random)
-            s.profiler?.stop(24)
+            s.profiler?.stop(26)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 866400, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(25)
+        s.profiler?.stop(27)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
@@ -3090,7 +3110,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6000, outChannels: 144, inChannels: 24, into: s.f + 2688)
-        s.profiler?.stop(26)
+        s.profiler?.stop(28)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 190, 190, 24] -> [n, 190, 190, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -3098,7 +3118,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1213920, savedInvStd: s.f + 1214064,
                 runningMean: s.p + 9744, runningVar: s.p + 9888, workspace: s.ws, pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 144]
         if s.options.frozenBlocks > 3 {
@@ -3106,7 +3126,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(18), pixels: 36100 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(20), pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 144]
         if s.options.frozenBlocks > 3 {
@@ -3114,13 +3134,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144,
                 gamma: s.p + 9456, beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 1213920, pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(31)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10032, channels: 144, kernel: 3, into: s.f + 1214496)
-        s.profiler?.stop(30)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(32)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 9456, beta: s.p + 9600,
@@ -3130,7 +3150,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1214208,
                 depthwiseSavedInvStd: s.f + 1214352, depthwiseRunningMean: s.p + 11616,
                 depthwiseRunningVar: s.p + 11760, workspace: s.ws, pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(33)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]
         if s.options.frozenBlocks > 3 {
@@ -3138,7 +3158,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 190, width: 190, channels: 144, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1214496, bias: s.f,
                 activation: .identity, output: s.tensor(22), pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 144]
         if s.options.frozenBlocks <= 3 {
@@ -3146,7 +3166,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328,
                 beta: s.p + 11472, savedMean: s.f + 1214208, savedInvStd: s.f + 1214352, activation: .silu,
                 output: s.tensor(23), pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(35)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 144]
         if s.options.frozenBlocks > 3 {
@@ -3154,7 +3174,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
                 gamma: s.p + 11328, beta: s.p + 11472, runningMean: s.p + 11616, runningVar: s.p + 11760, eps: 1e-05,
                 activation: .silu, output: s.tensor(23), scratch: s.f + 1214208, pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144]
         s.profiler?.start()
@@ -3162,11 +3182,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904, reduceBias: s.p + 12768,
             activation: .silu, expandWeights: s.p + 12784, expandBias: s.p + 13648, savedPooled: s.tensor(25),
             savedHidden: s.tensor(26), savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(35)
+        s.profiler?.stop(37)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [144][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13792, outChannels: 32, inChannels: 144, into: s.f + 2688)
-        s.profiler?.stop(36)
+        s.profiler?.stop(38)
         // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 144] -> [n, 95, 95, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -3174,7 +3194,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(28), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1217088, savedInvStd: s.f + 1217120,
                 runningMean: s.p + 18464, runningVar: s.p + 18496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(39)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 95, 95, 144] -> [n, 95, 95, 32]
         if s.options.frozenBlocks > 3 {
@@ -3182,7 +3202,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(24), pixels: 9025 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(28), pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(40)
         }
         // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks <= 3 {
@@ -3190,7 +3210,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 9025 &* s.n, channels: 32, gamma: s.p + 18400,
                 beta: s.p + 18432, savedMean: s.f + 1217088, savedInvStd: s.f + 1217120, activation: .identity,
                 output: s.tensor(29), pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(41)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 3 {
@@ -3198,7 +3218,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 18400, beta: s.p + 18432, runningMean: s.p + 18464, runningVar: s.p + 18496, eps: 1e-05,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 1217088, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
     }
 
@@ -3207,7 +3227,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 18528, outChannels: 192, inChannels: 32, into: s.f + 2688)
-        s.profiler?.stop(41)
+        s.profiler?.stop(43)
         // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -3215,7 +3235,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, output: s.tensor(30), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1217152, savedInvStd: s.f + 1217344,
                 runningMean: s.p + 25056, runningVar: s.p + 25248, workspace: s.ws, pool: pool)
-            s.profiler?.stop(42)
+            s.profiler?.stop(44)
         }
         // features.2.1.block.0 frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
         if s.options.frozenBlocks > 4 {
@@ -3223,7 +3243,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(29), pixels: 9025 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(30), pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(45)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 4 {
@@ -3231,13 +3251,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 24672, beta: s.p + 24864, runningMean: s.p + 25056, runningVar: s.p + 25248, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 1217152, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25440, channels: 192, kernel: 3, into: s.f + 1217920)
-        s.profiler?.stop(45)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(47)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 24672, beta: s.p + 24864,
@@ -3247,7 +3267,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1217536,
                 depthwiseSavedInvStd: s.f + 1217728, depthwiseRunningMean: s.p + 27552,
                 depthwiseRunningVar: s.p + 27744, workspace: s.ws, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
         if s.options.frozenBlocks > 4 {
@@ -3255,7 +3275,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1217920, bias: s.f,
                 activation: .identity, output: s.tensor(32), pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(49)
         }
         // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 4 {
@@ -3263,7 +3283,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168,
                 beta: s.p + 27360, savedMean: s.f + 1217536, savedInvStd: s.f + 1217728, activation: .silu,
                 output: s.tensor(33), pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(50)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 4 {
@@ -3271,7 +3291,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 27168, beta: s.p + 27360, runningMean: s.p + 27552, runningVar: s.p + 27744, eps: 1e-05,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 1217536, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
         s.profiler?.start()
@@ -3279,11 +3299,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936, reduceBias: s.p + 29472,
             activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 31024, savedPooled: s.tensor(35),
             savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(50)
+        s.profiler?.stop(52)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 31216, outChannels: 32, inChannels: 192, into: s.f + 2688)
-        s.profiler?.stop(51)
+        s.profiler?.stop(53)
         // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -3291,7 +3311,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(38), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1221376, savedInvStd: s.f + 1221408,
                 runningMean: s.p + 37424, runningVar: s.p + 37456, workspace: s.ws, pool: pool)
-            s.profiler?.stop(52)
+            s.profiler?.stop(54)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
         if s.options.frozenBlocks > 4 {
@@ -3299,7 +3319,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(34), pixels: 9025 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(38), pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(55)
         }
         // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks <= 4 {
@@ -3307,7 +3327,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 9025 &* s.n, channels: 32, gamma: s.p + 37360,
                 beta: s.p + 37392, savedMean: s.f + 1221376, savedInvStd: s.f + 1221408, activation: .identity,
                 output: s.tensor(39), pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 4 {
@@ -3315,21 +3335,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 37360, beta: s.p + 37392, runningMean: s.p + 37424, runningVar: s.p + 37456, eps: 1e-05,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 1221376, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(57)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.98125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.018750000000000003, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(29), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 288800, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(57)
+        s.profiler?.stop(59)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -3337,7 +3357,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 37488, outChannels: 192, inChannels: 32, into: s.f + 2688)
-        s.profiler?.stop(58)
+        s.profiler?.stop(60)
         // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -3345,7 +3365,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, output: s.tensor(42), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1221440, savedInvStd: s.f + 1221632,
                 runningMean: s.p + 44016, runningVar: s.p + 44208, workspace: s.ws, pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(61)
         }
         // features.2.2.block.0 frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
         if s.options.frozenBlocks > 5 {
@@ -3353,7 +3373,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(40), pixels: 9025 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(42), pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 5 {
@@ -3361,13 +3381,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 43632, beta: s.p + 43824, runningMean: s.p + 44016, runningVar: s.p + 44208, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 1221440, pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(63)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 44400, channels: 192, kernel: 3, into: s.f + 1222208)
-        s.profiler?.stop(62)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(64)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 43632, beta: s.p + 43824,
@@ -3377,7 +3397,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1221824,
                 depthwiseSavedInvStd: s.f + 1222016, depthwiseRunningMean: s.p + 46512,
                 depthwiseRunningVar: s.p + 46704, workspace: s.ws, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(65)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
         if s.options.frozenBlocks > 5 {
@@ -3385,7 +3405,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1222208, bias: s.f,
                 activation: .identity, output: s.tensor(44), pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 5 {
@@ -3393,7 +3413,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128,
                 beta: s.p + 46320, savedMean: s.f + 1221824, savedInvStd: s.f + 1222016, activation: .silu,
                 output: s.tensor(45), pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 5 {
@@ -3401,7 +3421,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 46128, beta: s.p + 46320, runningMean: s.p + 46512, runningVar: s.p + 46704, eps: 1e-05,
                 activation: .silu, output: s.tensor(45), scratch: s.f + 1221824, pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
         s.profiler?.start()
@@ -3409,11 +3429,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896, reduceBias: s.p + 48432,
             activation: .silu, expandWeights: s.p + 48448, expandBias: s.p + 49984, savedPooled: s.tensor(47),
             savedHidden: s.tensor(48), savedScale: s.tensor(49), pool: pool)
-        s.profiler?.stop(67)
+        s.profiler?.stop(69)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 50176, outChannels: 32, inChannels: 192, into: s.f + 2688)
-        s.profiler?.stop(68)
+        s.profiler?.stop(70)
         // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -3421,7 +3441,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(50), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1225664, savedInvStd: s.f + 1225696,
                 runningMean: s.p + 56384, runningVar: s.p + 56416, workspace: s.ws, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(71)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
         if s.options.frozenBlocks > 5 {
@@ -3429,7 +3449,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(46), pixels: 9025 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(50), pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(72)
         }
         // features.2.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks <= 5 {
@@ -3437,7 +3457,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 9025 &* s.n, channels: 32, gamma: s.p + 56320,
                 beta: s.p + 56352, savedMean: s.f + 1225664, savedInvStd: s.f + 1225696, activation: .identity,
                 output: s.tensor(51), pool: pool)
-            s.profiler?.stop(71)
+            s.profiler?.stop(73)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 5 {
@@ -3445,20 +3465,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 56320, beta: s.p + 56352, runningMean: s.p + 56384, runningVar: s.p + 56416, eps: 1e-05,
                 activation: .identity, output: s.tensor(51), scratch: s.f + 1225664, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.tensor(53), random: &random)
-            s.profiler?.stop(73)
+            s.profiler?.stop(75)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(51),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 288800, output: s.tensor(52), pool: pool)
-        s.profiler?.stop(74)
+        s.profiler?.stop(76)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -3466,7 +3486,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.2.3.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 56448, outChannels: 192, inChannels: 32, into: s.f + 2688)
-        s.profiler?.stop(75)
+        s.profiler?.stop(77)
         // features.2.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -3474,7 +3494,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, output: s.tensor(54), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1225728, savedInvStd: s.f + 1225920,
                 runningMean: s.p + 62976, runningVar: s.p + 63168, workspace: s.ws, pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.2.3.block.0 frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
         if s.options.frozenBlocks > 6 {
@@ -3482,7 +3502,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(52), pixels: 9025 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(54), pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(79)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 6 {
@@ -3490,13 +3510,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 62592, beta: s.p + 62784, runningMean: s.p + 62976, runningVar: s.p + 63168, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 1225728, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 63360, channels: 192, kernel: 3, into: s.f + 1226496)
-        s.profiler?.stop(79)
-        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(81)
+        // features.2.3.block.0 BatchNorm + silu (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(54), gamma: s.p + 62592, beta: s.p + 62784,
@@ -3506,7 +3526,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1226112,
                 depthwiseSavedInvStd: s.f + 1226304, depthwiseRunningMean: s.p + 65472,
                 depthwiseRunningVar: s.p + 65664, workspace: s.ws, pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(82)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
         if s.options.frozenBlocks > 6 {
@@ -3514,7 +3534,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(55), batch: s.n, height: 95, width: 95, channels: 192, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 1226496, bias: s.f,
                 activation: .identity, output: s.tensor(56), pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks <= 6 {
@@ -3522,7 +3542,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088,
                 beta: s.p + 65280, savedMean: s.f + 1226112, savedInvStd: s.f + 1226304, activation: .silu,
                 output: s.tensor(57), pool: pool)
-            s.profiler?.stop(82)
+            s.profiler?.stop(84)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 6 {
@@ -3530,7 +3550,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 65088, beta: s.p + 65280, runningMean: s.p + 65472, runningVar: s.p + 65664, eps: 1e-05,
                 activation: .silu, output: s.tensor(57), scratch: s.f + 1226112, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
         s.profiler?.start()
@@ -3538,11 +3558,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856, reduceBias: s.p + 67392,
             activation: .silu, expandWeights: s.p + 67408, expandBias: s.p + 68944, savedPooled: s.tensor(59),
             savedHidden: s.tensor(60), savedScale: s.tensor(61), pool: pool)
-        s.profiler?.stop(84)
+        s.profiler?.stop(86)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 69136, outChannels: 32, inChannels: 192, into: s.f + 2688)
-        s.profiler?.stop(85)
+        s.profiler?.stop(87)
         // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 192] -> [n, 95, 95, 32]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -3550,7 +3570,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, output: s.tensor(62), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1229952, savedInvStd: s.f + 1229984,
                 runningMean: s.p + 75344, runningVar: s.p + 75376, workspace: s.ws, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(88)
         }
         // features.2.3.block.3 frozen: project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
         if s.options.frozenBlocks > 6 {
@@ -3558,7 +3578,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(58), pixels: 9025 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(62), pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(89)
         }
         // features.2.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks <= 6 {
@@ -3566,7 +3586,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 9025 &* s.n, channels: 32, gamma: s.p + 75280,
                 beta: s.p + 75312, savedMean: s.f + 1229952, savedInvStd: s.f + 1229984, activation: .identity,
                 output: s.tensor(63), pool: pool)
-            s.profiler?.stop(88)
+            s.profiler?.stop(90)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 95, 95, 32]
         if s.options.frozenBlocks > 6 {
@@ -3574,20 +3594,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 9025 &* s.n, channels: 32,
                 gamma: s.p + 75280, beta: s.p + 75312, runningMean: s.p + 75344, runningVar: s.p + 75376, eps: 1e-05,
                 activation: .identity, output: s.tensor(63), scratch: s.f + 1229952, pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(91)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.96875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03125, into: s.tensor(65), random: &random)
-            s.profiler?.stop(90)
+            s.profiler?.stop(92)
         }
         // features.2.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(52), branch: s.tensor(63),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(65) : nil, batch: s.n,
             perImage: 288800, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(91)
+        s.profiler?.stop(93)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
@@ -3595,7 +3615,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 75408, outChannels: 192, inChannels: 32, into: s.f + 2688)
-        s.profiler?.stop(92)
+        s.profiler?.stop(94)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 95, 95, 32] -> [n, 95, 95, 192]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -3603,7 +3623,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, output: s.tensor(66), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1230016, savedInvStd: s.f + 1230208,
                 runningMean: s.p + 81936, runningVar: s.p + 82128, workspace: s.ws, pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(95)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
         if s.options.frozenBlocks > 7 {
@@ -3611,7 +3631,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(64), pixels: 9025 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(66), pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(96)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 95, 95, 192]
         if s.options.frozenBlocks > 7 {
@@ -3619,13 +3639,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 81552, beta: s.p + 81744, runningMean: s.p + 81936, runningVar: s.p + 82128, eps: 1e-05,
                 activation: .silu, output: s.tensor(67), scratch: s.f + 1230016, pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 82320, channels: 192, kernel: 5, into: s.f + 1230784)
-        s.profiler?.stop(96)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(98)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(66), gamma: s.p + 81552, beta: s.p + 81744,
@@ -3635,7 +3655,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1230400,
                 depthwiseSavedInvStd: s.f + 1230592, depthwiseRunningMean: s.p + 87504,
                 depthwiseRunningVar: s.p + 87696, workspace: s.ws, pool: pool)
-            s.profiler?.stop(97)
+            s.profiler?.stop(99)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]
         if s.options.frozenBlocks > 7 {
@@ -3643,7 +3663,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(67), batch: s.n, height: 95, width: 95, channels: 192, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1230784, bias: s.f,
                 activation: .identity, output: s.tensor(68), pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(100)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 192]
         if s.options.frozenBlocks <= 7 {
@@ -3651,7 +3671,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120,
                 beta: s.p + 87312, savedMean: s.f + 1230400, savedInvStd: s.f + 1230592, activation: .silu,
                 output: s.tensor(69), pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(101)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 192]
         if s.options.frozenBlocks > 7 {
@@ -3659,7 +3679,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
                 gamma: s.p + 87120, beta: s.p + 87312, runningMean: s.p + 87504, runningVar: s.p + 87696, eps: 1e-05,
                 activation: .silu, output: s.tensor(69), scratch: s.f + 1230400, pool: pool)
-            s.profiler?.stop(100)
+            s.profiler?.stop(102)
         }
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192]
         s.profiler?.start()
@@ -3667,11 +3687,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888, reduceBias: s.p + 89424,
             activation: .silu, expandWeights: s.p + 89440, expandBias: s.p + 90976, savedPooled: s.tensor(71),
             savedHidden: s.tensor(72), savedScale: s.tensor(73), pool: pool)
-        s.profiler?.stop(101)
+        s.profiler?.stop(103)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [192][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 91168, outChannels: 56, inChannels: 192, into: s.f + 2688)
-        s.profiler?.stop(102)
+        s.profiler?.stop(104)
         // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 192] -> [n, 48, 48, 56]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -3679,7 +3699,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(74), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1240384, savedInvStd: s.f + 1240440,
                 runningMean: s.p + 102048, runningVar: s.p + 102112, workspace: s.ws, pool: pool)
-            s.profiler?.stop(103)
+            s.profiler?.stop(105)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 48, 48, 192] -> [n, 48, 48, 56]
         if s.options.frozenBlocks > 7 {
@@ -3687,7 +3707,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(70), pixels: 2304 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
                 output: s.tensor(74), pool: pool)
-            s.profiler?.stop(104)
+            s.profiler?.stop(106)
         }
         // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks <= 7 {
@@ -3695,7 +3715,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 2304 &* s.n, channels: 56, gamma: s.p + 101920,
                 beta: s.p + 101984, savedMean: s.f + 1240384, savedInvStd: s.f + 1240440, activation: .identity,
                 output: s.tensor(75), pool: pool)
-            s.profiler?.stop(105)
+            s.profiler?.stop(107)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 7 {
@@ -3703,7 +3723,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 101920, beta: s.p + 101984, runningMean: s.p + 102048, runningVar: s.p + 102112,
                 eps: 1e-05, activation: .identity, output: s.tensor(75), scratch: s.f + 1240384, pool: pool)
-            s.profiler?.stop(106)
+            s.profiler?.stop(108)
         }
     }
 
@@ -3712,7 +3732,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 102176, outChannels: 336, inChannels: 56, into: s.f + 2688)
-        s.profiler?.stop(107)
+        s.profiler?.stop(109)
         // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -3720,7 +3740,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, output: s.tensor(76), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1240496, savedInvStd: s.f + 1240832,
                 runningMean: s.p + 121664, runningVar: s.p + 122000, workspace: s.ws, pool: pool)
-            s.profiler?.stop(108)
+            s.profiler?.stop(110)
         }
         // features.3.1.block.0 frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
         if s.options.frozenBlocks > 8 {
@@ -3728,7 +3748,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(75), pixels: 2304 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
                 output: s.tensor(76), pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(111)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 8 {
@@ -3736,13 +3756,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, runningMean: s.p + 121664, runningVar: s.p + 122000,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 1240496, pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(112)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 122336, channels: 336, kernel: 5, into: s.f + 1241840)
-        s.profiler?.stop(111)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(113)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 120992, beta: s.p + 121328,
@@ -3752,7 +3772,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1241168,
                 depthwiseSavedInvStd: s.f + 1241504, depthwiseRunningMean: s.p + 131408,
                 depthwiseRunningVar: s.p + 131744, workspace: s.ws, pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(114)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
         if s.options.frozenBlocks > 8 {
@@ -3760,7 +3780,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1241840, bias: s.f,
                 activation: .identity, output: s.tensor(78), pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(115)
         }
         // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 8 {
@@ -3768,7 +3788,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1241168, savedInvStd: s.f + 1241504,
                 activation: .silu, output: s.tensor(79), pool: pool)
-            s.profiler?.stop(114)
+            s.profiler?.stop(116)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 8 {
@@ -3776,7 +3796,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, runningMean: s.p + 131408, runningVar: s.p + 131744,
                 eps: 1e-05, activation: .silu, output: s.tensor(79), scratch: s.f + 1241168, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
         s.profiler?.start()
@@ -3784,11 +3804,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080, reduceBias: s.p + 136784,
             activation: .silu, expandWeights: s.p + 136800, expandBias: s.p + 141504, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(116)
+        s.profiler?.stop(118)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 141840, outChannels: 56, inChannels: 336, into: s.f + 2688)
-        s.profiler?.stop(117)
+        s.profiler?.stop(119)
         // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -3796,7 +3816,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(84), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1258640, savedInvStd: s.f + 1258696,
                 runningMean: s.p + 160784, runningVar: s.p + 160848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(120)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
         if s.options.frozenBlocks > 8 {
@@ -3804,7 +3824,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(80), pixels: 2304 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(119)
+            s.profiler?.stop(121)
         }
         // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks <= 8 {
@@ -3812,7 +3832,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 2304 &* s.n, channels: 56, gamma: s.p + 160656,
                 beta: s.p + 160720, savedMean: s.f + 1258640, savedInvStd: s.f + 1258696, activation: .identity,
                 output: s.tensor(85), pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(122)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 8 {
@@ -3820,21 +3840,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 160656, beta: s.p + 160720, runningMean: s.p + 160784, runningVar: s.p + 160848,
                 eps: 1e-05, activation: .identity, output: s.tensor(85), scratch: s.f + 1258640, pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(123)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.043750000000000004, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(75), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 129024, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(123)
+        s.profiler?.stop(125)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -3842,7 +3862,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 160912, outChannels: 336, inChannels: 56, into: s.f + 2688)
-        s.profiler?.stop(124)
+        s.profiler?.stop(126)
         // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3850,7 +3870,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, output: s.tensor(88), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1258752, savedInvStd: s.f + 1259088,
                 runningMean: s.p + 180400, runningVar: s.p + 180736, workspace: s.ws, pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(127)
         }
         // features.3.2.block.0 frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
         if s.options.frozenBlocks > 9 {
@@ -3858,7 +3878,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(86), pixels: 2304 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
                 output: s.tensor(88), pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 9 {
@@ -3866,13 +3886,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, runningMean: s.p + 180400, runningVar: s.p + 180736,
                 eps: 1e-05, activation: .silu, output: s.tensor(89), scratch: s.f + 1258752, pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(129)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 181072, channels: 336, kernel: 5, into: s.f + 1260096)
-        s.profiler?.stop(128)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(130)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 179728, beta: s.p + 180064,
@@ -3882,7 +3902,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1259424,
                 depthwiseSavedInvStd: s.f + 1259760, depthwiseRunningMean: s.p + 190144,
                 depthwiseRunningVar: s.p + 190480, workspace: s.ws, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
         if s.options.frozenBlocks > 9 {
@@ -3890,7 +3910,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1260096, bias: s.f,
                 activation: .identity, output: s.tensor(90), pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(132)
         }
         // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 9 {
@@ -3898,7 +3918,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1259424, savedInvStd: s.f + 1259760,
                 activation: .silu, output: s.tensor(91), pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(133)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 9 {
@@ -3906,7 +3926,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, runningMean: s.p + 190144, runningVar: s.p + 190480,
                 eps: 1e-05, activation: .silu, output: s.tensor(91), scratch: s.f + 1259424, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
         // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
         s.profiler?.start()
@@ -3914,11 +3934,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816, reduceBias: s.p + 195520,
             activation: .silu, expandWeights: s.p + 195536, expandBias: s.p + 200240, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(133)
+        s.profiler?.stop(135)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 200576, outChannels: 56, inChannels: 336, into: s.f + 2688)
-        s.profiler?.stop(134)
+        s.profiler?.stop(136)
         // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -3926,7 +3946,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(96), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1276896, savedInvStd: s.f + 1276952,
                 runningMean: s.p + 219520, runningVar: s.p + 219584, workspace: s.ws, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(137)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
         if s.options.frozenBlocks > 9 {
@@ -3934,7 +3954,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(92), pixels: 2304 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
                 output: s.tensor(96), pool: pool)
-            s.profiler?.stop(136)
+            s.profiler?.stop(138)
         }
         // features.3.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks <= 9 {
@@ -3942,7 +3962,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 2304 &* s.n, channels: 56, gamma: s.p + 219392,
                 beta: s.p + 219456, savedMean: s.f + 1276896, savedInvStd: s.f + 1276952, activation: .identity,
                 output: s.tensor(97), pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(139)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 9 {
@@ -3950,20 +3970,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 219392, beta: s.p + 219456, runningMean: s.p + 219520, runningVar: s.p + 219584,
                 eps: 1e-05, activation: .identity, output: s.tensor(97), scratch: s.f + 1276896, pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.tensor(99), random: &random)
-            s.profiler?.stop(139)
+            s.profiler?.stop(141)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(86), branch: s.tensor(97),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
             perImage: 129024, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(140)
+        s.profiler?.stop(142)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -3971,7 +3991,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.3.3.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 219648, outChannels: 336, inChannels: 56, into: s.f + 2688)
-        s.profiler?.stop(141)
+        s.profiler?.stop(143)
         // features.3.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -3979,7 +3999,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, output: s.tensor(100), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1277008, savedInvStd: s.f + 1277344,
                 runningMean: s.p + 239136, runningVar: s.p + 239472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(144)
         }
         // features.3.3.block.0 frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
         if s.options.frozenBlocks > 10 {
@@ -3987,7 +4007,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(98), pixels: 2304 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
                 output: s.tensor(100), pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(145)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 10 {
@@ -3995,13 +4015,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, runningMean: s.p + 239136, runningVar: s.p + 239472,
                 eps: 1e-05, activation: .silu, output: s.tensor(101), scratch: s.f + 1277008, pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(146)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 239808, channels: 336, kernel: 5, into: s.f + 1278352)
-        s.profiler?.stop(145)
-        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(147)
+        // features.3.3.block.0 BatchNorm + silu (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(100), gamma: s.p + 238464, beta: s.p + 238800,
@@ -4011,7 +4031,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1277680,
                 depthwiseSavedInvStd: s.f + 1278016, depthwiseRunningMean: s.p + 248880,
                 depthwiseRunningVar: s.p + 249216, workspace: s.ws, pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(148)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
         if s.options.frozenBlocks > 10 {
@@ -4019,7 +4039,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 48, width: 48, channels: 336, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 1278352, bias: s.f,
                 activation: .identity, output: s.tensor(102), pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks <= 10 {
@@ -4027,7 +4047,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1277680, savedInvStd: s.f + 1278016,
                 activation: .silu, output: s.tensor(103), pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(150)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 10 {
@@ -4035,7 +4055,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, runningMean: s.p + 248880, runningVar: s.p + 249216,
                 eps: 1e-05, activation: .silu, output: s.tensor(103), scratch: s.f + 1277680, pool: pool)
-            s.profiler?.stop(149)
+            s.profiler?.stop(151)
         }
         // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
         s.profiler?.start()
@@ -4043,11 +4063,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552, reduceBias: s.p + 254256,
             activation: .silu, expandWeights: s.p + 254272, expandBias: s.p + 258976, savedPooled: s.tensor(105),
             savedHidden: s.tensor(106), savedScale: s.tensor(107), pool: pool)
-        s.profiler?.stop(150)
+        s.profiler?.stop(152)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 259312, outChannels: 56, inChannels: 336, into: s.f + 2688)
-        s.profiler?.stop(151)
+        s.profiler?.stop(153)
         // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 336] -> [n, 48, 48, 56]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -4055,7 +4075,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, output: s.tensor(108), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1295152, savedInvStd: s.f + 1295208,
                 runningMean: s.p + 278256, runningVar: s.p + 278320, workspace: s.ws, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(154)
         }
         // features.3.3.block.3 frozen: project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
         if s.options.frozenBlocks > 10 {
@@ -4063,7 +4083,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(104), pixels: 2304 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
                 output: s.tensor(108), pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(155)
         }
         // features.3.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks <= 10 {
@@ -4071,7 +4091,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 1295152, savedInvStd: s.f + 1295208,
                 activation: .identity, output: s.tensor(109), pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 48, 48, 56]
         if s.options.frozenBlocks > 10 {
@@ -4079,21 +4099,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 2304 &* s.n, channels: 56,
                 gamma: s.p + 278128, beta: s.p + 278192, runningMean: s.p + 278256, runningVar: s.p + 278320,
                 eps: 1e-05, activation: .identity, output: s.tensor(109), scratch: s.f + 1295152, pool: pool)
-            s.profiler?.stop(155)
+            s.profiler?.stop(157)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.94375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05625, into: s.tensor(111),
                 random: &random)
-            s.profiler?.stop(156)
+            s.profiler?.stop(158)
         }
         // features.3.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(98), branch: s.tensor(109),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(111) : nil, batch: s.n,
             perImage: 129024, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(157)
+        s.profiler?.stop(159)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
@@ -4101,7 +4121,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 278384, outChannels: 336, inChannels: 56, into: s.f + 2688)
-        s.profiler?.stop(158)
+        s.profiler?.stop(160)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 48, 48, 56] -> [n, 48, 48, 336]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -4109,7 +4129,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, output: s.tensor(112), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1295264, savedInvStd: s.f + 1295600,
                 runningMean: s.p + 297872, runningVar: s.p + 298208, workspace: s.ws, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(161)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
         if s.options.frozenBlocks > 11 {
@@ -4117,7 +4137,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(110), pixels: 2304 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
                 output: s.tensor(112), pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(162)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 48, 48, 336]
         if s.options.frozenBlocks > 11 {
@@ -4125,13 +4145,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, runningMean: s.p + 297872, runningVar: s.p + 298208,
                 eps: 1e-05, activation: .silu, output: s.tensor(113), scratch: s.f + 1295264, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 298544, channels: 336, kernel: 3, into: s.f + 1296608)
-        s.profiler?.stop(162)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(164)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(112), gamma: s.p + 297200, beta: s.p + 297536,
@@ -4141,7 +4161,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1295936,
                 depthwiseSavedInvStd: s.f + 1296272, depthwiseRunningMean: s.p + 302240,
                 depthwiseRunningVar: s.p + 302576, workspace: s.ws, pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(165)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]
         if s.options.frozenBlocks > 11 {
@@ -4149,7 +4169,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(113), batch: s.n, height: 48, width: 48, channels: 336, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1296608, bias: s.f,
                 activation: .identity, output: s.tensor(114), pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(166)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 336]
         if s.options.frozenBlocks <= 11 {
@@ -4157,7 +4177,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1295936, savedInvStd: s.f + 1296272,
                 activation: .silu, output: s.tensor(115), pool: pool)
-            s.profiler?.stop(165)
+            s.profiler?.stop(167)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 336]
         if s.options.frozenBlocks > 11 {
@@ -4165,7 +4185,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, runningMean: s.p + 302240, runningVar: s.p + 302576,
                 eps: 1e-05, activation: .silu, output: s.tensor(115), scratch: s.f + 1295936, pool: pool)
-            s.profiler?.stop(166)
+            s.profiler?.stop(168)
         }
         // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336]
         s.profiler?.start()
@@ -4173,11 +4193,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912, reduceBias: s.p + 307616,
             activation: .silu, expandWeights: s.p + 307632, expandBias: s.p + 312336, savedPooled: s.tensor(117),
             savedHidden: s.tensor(118), savedScale: s.tensor(119), pool: pool)
-        s.profiler?.stop(167)
+        s.profiler?.stop(169)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [336][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 312672, outChannels: 112, inChannels: 336, into: s.f + 2688)
-        s.profiler?.stop(168)
+        s.profiler?.stop(170)
         // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 336] -> [n, 24, 24, 112]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -4185,7 +4205,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(120), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1302656, savedInvStd: s.f + 1302768,
                 runningMean: s.p + 350528, runningVar: s.p + 350640, workspace: s.ws, pool: pool)
-            s.profiler?.stop(169)
+            s.profiler?.stop(171)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 24, 24, 336] -> [n, 24, 24, 112]
         if s.options.frozenBlocks > 11 {
@@ -4193,7 +4213,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(116), pixels: 576 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(120), pool: pool)
-            s.profiler?.stop(170)
+            s.profiler?.stop(172)
         }
         // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 11 {
@@ -4201,7 +4221,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 1302656, savedInvStd: s.f + 1302768,
                 activation: .identity, output: s.tensor(121), pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(173)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 11 {
@@ -4209,7 +4229,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 350304, beta: s.p + 350416, runningMean: s.p + 350528, runningVar: s.p + 350640,
                 eps: 1e-05, activation: .identity, output: s.tensor(121), scratch: s.f + 1302656, pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(174)
         }
     }
 
@@ -4218,7 +4238,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 350752, outChannels: 672, inChannels: 112, into: s.f + 2688)
-        s.profiler?.stop(173)
+        s.profiler?.stop(175)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -4226,7 +4246,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(122), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1302880, savedInvStd: s.f + 1303552,
                 runningMean: s.p + 427360, runningVar: s.p + 428032, workspace: s.ws, pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(176)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks > 12 {
@@ -4234,7 +4254,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(121), pixels: 576 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(122), pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(177)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 12 {
@@ -4242,13 +4262,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, runningMean: s.p + 427360, runningVar: s.p + 428032,
                 eps: 1e-05, activation: .silu, output: s.tensor(123), scratch: s.f + 1302880, pool: pool)
-            s.profiler?.stop(176)
+            s.profiler?.stop(178)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 428704, channels: 672, kernel: 3, into: s.f + 1305568)
-        s.profiler?.stop(177)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(179)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 426016, beta: s.p + 426688,
@@ -4258,7 +4278,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1304224,
                 depthwiseSavedInvStd: s.f + 1304896, depthwiseRunningMean: s.p + 436096,
                 depthwiseRunningVar: s.p + 436768, workspace: s.ws, pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         if s.options.frozenBlocks > 12 {
@@ -4266,7 +4286,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1305568, bias: s.f,
                 activation: .identity, output: s.tensor(124), pool: pool)
-            s.profiler?.stop(179)
+            s.profiler?.stop(181)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 12 {
@@ -4274,7 +4294,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1304224, savedInvStd: s.f + 1304896,
                 activation: .silu, output: s.tensor(125), pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(182)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 12 {
@@ -4282,7 +4302,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, runningMean: s.p + 436096, runningVar: s.p + 436768,
                 eps: 1e-05, activation: .silu, output: s.tensor(125), scratch: s.f + 1304224, pool: pool)
-            s.profiler?.stop(181)
+            s.profiler?.stop(183)
         }
         // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
@@ -4290,11 +4310,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440, reduceBias: s.p + 456256,
             activation: .silu, expandWeights: s.p + 456288, expandBias: s.p + 475104, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(182)
+        s.profiler?.stop(184)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 475776, outChannels: 112, inChannels: 672, into: s.f + 2688)
-        s.profiler?.stop(183)
+        s.profiler?.stop(185)
         // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -4302,7 +4322,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(130), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1317664, savedInvStd: s.f + 1317776,
                 runningMean: s.p + 551264, runningVar: s.p + 551376, workspace: s.ws, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(186)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks > 12 {
@@ -4310,7 +4330,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(126), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(130), pool: pool)
-            s.profiler?.stop(185)
+            s.profiler?.stop(187)
         }
         // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 12 {
@@ -4318,7 +4338,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 1317664, savedInvStd: s.f + 1317776,
                 activation: .identity, output: s.tensor(131), pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(188)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 12 {
@@ -4326,21 +4346,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 551040, beta: s.p + 551152, runningMean: s.p + 551264, runningVar: s.p + 551376,
                 eps: 1e-05, activation: .identity, output: s.tensor(131), scratch: s.f + 1317664, pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(189)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.93125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06875, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(188)
+            s.profiler?.stop(190)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(121), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 64512, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(191)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -4348,7 +4368,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 551488, outChannels: 672, inChannels: 112, into: s.f + 2688)
-        s.profiler?.stop(190)
+        s.profiler?.stop(192)
         // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -4356,7 +4376,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(134), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1317888, savedInvStd: s.f + 1318560,
                 runningMean: s.p + 628096, runningVar: s.p + 628768, workspace: s.ws, pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(193)
         }
         // features.4.2.block.0 frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks > 13 {
@@ -4364,7 +4384,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(132), pixels: 576 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(134), pool: pool)
-            s.profiler?.stop(192)
+            s.profiler?.stop(194)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 13 {
@@ -4372,13 +4392,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, runningMean: s.p + 628096, runningVar: s.p + 628768,
                 eps: 1e-05, activation: .silu, output: s.tensor(135), scratch: s.f + 1317888, pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(195)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 629440, channels: 672, kernel: 3, into: s.f + 1320576)
-        s.profiler?.stop(194)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(196)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 626752, beta: s.p + 627424,
@@ -4388,7 +4408,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1319232,
                 depthwiseSavedInvStd: s.f + 1319904, depthwiseRunningMean: s.p + 636832,
                 depthwiseRunningVar: s.p + 637504, workspace: s.ws, pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(197)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         if s.options.frozenBlocks > 13 {
@@ -4396,7 +4416,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1320576, bias: s.f,
                 activation: .identity, output: s.tensor(136), pool: pool)
-            s.profiler?.stop(196)
+            s.profiler?.stop(198)
         }
         // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 13 {
@@ -4404,7 +4424,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1319232, savedInvStd: s.f + 1319904,
                 activation: .silu, output: s.tensor(137), pool: pool)
-            s.profiler?.stop(197)
+            s.profiler?.stop(199)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 13 {
@@ -4412,7 +4432,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, runningMean: s.p + 636832, runningVar: s.p + 637504,
                 eps: 1e-05, activation: .silu, output: s.tensor(137), scratch: s.f + 1319232, pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(200)
         }
         // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
@@ -4420,11 +4440,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176, reduceBias: s.p + 656992,
             activation: .silu, expandWeights: s.p + 657024, expandBias: s.p + 675840, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
-        s.profiler?.stop(199)
+        s.profiler?.stop(201)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 676512, outChannels: 112, inChannels: 672, into: s.f + 2688)
-        s.profiler?.stop(200)
+        s.profiler?.stop(202)
         // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -4432,7 +4452,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(142), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1332672, savedInvStd: s.f + 1332784,
                 runningMean: s.p + 752000, runningVar: s.p + 752112, workspace: s.ws, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(203)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks > 13 {
@@ -4440,7 +4460,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(138), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(142), pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(204)
         }
         // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 13 {
@@ -4448,7 +4468,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 1332672, savedInvStd: s.f + 1332784,
                 activation: .identity, output: s.tensor(143), pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(205)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 13 {
@@ -4456,21 +4476,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 751776, beta: s.p + 751888, runningMean: s.p + 752000, runningVar: s.p + 752112,
                 eps: 1e-05, activation: .identity, output: s.tensor(143), scratch: s.f + 1332672, pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(206)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001, into: s.tensor(145),
                 random: &random)
-            s.profiler?.stop(205)
+            s.profiler?.stop(207)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(143),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 64512, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(206)
+        s.profiler?.stop(208)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -4478,7 +4498,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 752224, outChannels: 672, inChannels: 112, into: s.f + 2688)
-        s.profiler?.stop(207)
+        s.profiler?.stop(209)
         // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -4486,7 +4506,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(146), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1332896, savedInvStd: s.f + 1333568,
                 runningMean: s.p + 828832, runningVar: s.p + 829504, workspace: s.ws, pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(210)
         }
         // features.4.3.block.0 frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks > 14 {
@@ -4494,7 +4514,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(144), pixels: 576 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(146), pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(211)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 14 {
@@ -4502,13 +4522,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, runningMean: s.p + 828832, runningVar: s.p + 829504,
                 eps: 1e-05, activation: .silu, output: s.tensor(147), scratch: s.f + 1332896, pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(212)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 830176, channels: 672, kernel: 3, into: s.f + 1335584)
-        s.profiler?.stop(211)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(213)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(146), gamma: s.p + 827488, beta: s.p + 828160,
@@ -4518,7 +4538,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 1334240,
                 depthwiseSavedInvStd: s.f + 1334912, depthwiseRunningMean: s.p + 837568,
                 depthwiseRunningVar: s.p + 838240, workspace: s.ws, pool: pool)
-            s.profiler?.stop(212)
+            s.profiler?.stop(214)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         if s.options.frozenBlocks > 14 {
@@ -4526,7 +4546,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1335584, bias: s.f,
                 activation: .identity, output: s.tensor(148), pool: pool)
-            s.profiler?.stop(213)
+            s.profiler?.stop(215)
         }
         // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 14 {
@@ -4534,7 +4554,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1334240, savedInvStd: s.f + 1334912,
                 activation: .silu, output: s.tensor(149), pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(216)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 14 {
@@ -4542,7 +4562,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, runningMean: s.p + 837568, runningVar: s.p + 838240,
                 eps: 1e-05, activation: .silu, output: s.tensor(149), scratch: s.f + 1334240, pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(217)
         }
         // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
@@ -4550,11 +4570,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912, reduceBias: s.p + 857728,
             activation: .silu, expandWeights: s.p + 857760, expandBias: s.p + 876576, savedPooled: s.tensor(151),
             savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
-        s.profiler?.stop(216)
+        s.profiler?.stop(218)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 877248, outChannels: 112, inChannels: 672, into: s.f + 2688)
-        s.profiler?.stop(217)
+        s.profiler?.stop(219)
         // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -4562,7 +4582,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(154), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1347680, savedInvStd: s.f + 1347792,
                 runningMean: s.p + 952736, runningVar: s.p + 952848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks > 14 {
@@ -4570,7 +4590,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(150), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(154), pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(221)
         }
         // features.4.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 14 {
@@ -4578,7 +4598,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 1347680, savedInvStd: s.f + 1347792,
                 activation: .identity, output: s.tensor(155), pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(222)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 14 {
@@ -4586,21 +4606,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 952512, beta: s.p + 952624, runningMean: s.p + 952736, runningVar: s.p + 952848,
                 eps: 1e-05, activation: .identity, output: s.tensor(155), scratch: s.f + 1347680, pool: pool)
-            s.profiler?.stop(221)
+            s.profiler?.stop(223)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.91875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08125, into: s.tensor(157),
                 random: &random)
-            s.profiler?.stop(222)
+            s.profiler?.stop(224)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(144), branch: s.tensor(155),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
             perImage: 64512, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(223)
+        s.profiler?.stop(225)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -4608,7 +4628,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.4.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 952960, outChannels: 672, inChannels: 112, into: s.f + 2688)
-        s.profiler?.stop(224)
+        s.profiler?.stop(226)
         // features.4.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -4616,7 +4636,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(158), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1347904, savedInvStd: s.f + 1348576,
                 runningMean: s.p + 1029568, runningVar: s.p + 1030240, workspace: s.ws, pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(227)
         }
         // features.4.4.block.0 frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks > 15 {
@@ -4624,7 +4644,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(156), pixels: 576 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(158), pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(228)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 15 {
@@ -4632,13 +4652,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, runningMean: s.p + 1029568, runningVar: s.p + 1030240,
                 eps: 1e-05, activation: .silu, output: s.tensor(159), scratch: s.f + 1347904, pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1030912, channels: 672, kernel: 3, into: s.f + 1350592)
-        s.profiler?.stop(228)
-        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(230)
+        // features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(158), gamma: s.p + 1028224,
@@ -4648,7 +4668,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(160), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1349248, depthwiseSavedInvStd: s.f + 1349920,
                 depthwiseRunningMean: s.p + 1038304, depthwiseRunningVar: s.p + 1038976, workspace: s.ws, pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(231)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         if s.options.frozenBlocks > 15 {
@@ -4656,7 +4676,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1350592, bias: s.f,
                 activation: .identity, output: s.tensor(160), pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(232)
         }
         // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 15 {
@@ -4664,7 +4684,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1349248, savedInvStd: s.f + 1349920,
                 activation: .silu, output: s.tensor(161), pool: pool)
-            s.profiler?.stop(231)
+            s.profiler?.stop(233)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 15 {
@@ -4672,7 +4692,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, runningMean: s.p + 1038304, runningVar: s.p + 1038976,
                 eps: 1e-05, activation: .silu, output: s.tensor(161), scratch: s.f + 1349248, pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(234)
         }
         // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
@@ -4680,11 +4700,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648, reduceBias: s.p + 1058464,
             activation: .silu, expandWeights: s.p + 1058496, expandBias: s.p + 1077312, savedPooled: s.tensor(163),
             savedHidden: s.tensor(164), savedScale: s.tensor(165), pool: pool)
-        s.profiler?.stop(233)
+        s.profiler?.stop(235)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1077984, outChannels: 112, inChannels: 672, into: s.f + 2688)
-        s.profiler?.stop(234)
+        s.profiler?.stop(236)
         // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -4692,7 +4712,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(166), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1362688, savedInvStd: s.f + 1362800,
                 runningMean: s.p + 1153472, runningVar: s.p + 1153584, workspace: s.ws, pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(237)
         }
         // features.4.4.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks > 15 {
@@ -4700,7 +4720,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(162), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(166), pool: pool)
-            s.profiler?.stop(236)
+            s.profiler?.stop(238)
         }
         // features.4.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 15 {
@@ -4708,7 +4728,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 1362688, savedInvStd: s.f + 1362800,
                 activation: .identity, output: s.tensor(167), pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(239)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 15 {
@@ -4716,21 +4736,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1153248, beta: s.p + 1153360, runningMean: s.p + 1153472, runningVar: s.p + 1153584,
                 eps: 1e-05, activation: .identity, output: s.tensor(167), scratch: s.f + 1362688, pool: pool)
-            s.profiler?.stop(238)
+            s.profiler?.stop(240)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001, into: s.tensor(169),
                 random: &random)
-            s.profiler?.stop(239)
+            s.profiler?.stop(241)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(156), branch: s.tensor(167),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
             perImage: 64512, output: s.tensor(168), pool: pool)
-        s.profiler?.stop(240)
+        s.profiler?.stop(242)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -4738,7 +4758,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.4.5.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1153696, outChannels: 672, inChannels: 112, into: s.f + 2688)
-        s.profiler?.stop(241)
+        s.profiler?.stop(243)
         // features.4.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4746,7 +4766,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(170), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1362912, savedInvStd: s.f + 1363584,
                 runningMean: s.p + 1230304, runningVar: s.p + 1230976, workspace: s.ws, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(244)
         }
         // features.4.5.block.0 frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks > 16 {
@@ -4754,7 +4774,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(168), pixels: 576 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(170), pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(245)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 16 {
@@ -4762,13 +4782,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, runningMean: s.p + 1230304, runningVar: s.p + 1230976,
                 eps: 1e-05, activation: .silu, output: s.tensor(171), scratch: s.f + 1362912, pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(246)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1231648, channels: 672, kernel: 3, into: s.f + 1365600)
-        s.profiler?.stop(245)
-        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(247)
+        // features.4.5.block.0 BatchNorm + silu (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(170), gamma: s.p + 1228960,
@@ -4778,7 +4798,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(172), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1364256, depthwiseSavedInvStd: s.f + 1364928,
                 depthwiseRunningMean: s.p + 1239040, depthwiseRunningVar: s.p + 1239712, workspace: s.ws, pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(248)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         if s.options.frozenBlocks > 16 {
@@ -4786,7 +4806,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(171), batch: s.n, height: 24, width: 24, channels: 672, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 1365600, bias: s.f,
                 activation: .identity, output: s.tensor(172), pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(249)
         }
         // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 16 {
@@ -4794,7 +4814,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1364256, savedInvStd: s.f + 1364928,
                 activation: .silu, output: s.tensor(173), pool: pool)
-            s.profiler?.stop(248)
+            s.profiler?.stop(250)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 16 {
@@ -4802,7 +4822,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, runningMean: s.p + 1239040, runningVar: s.p + 1239712,
                 eps: 1e-05, activation: .silu, output: s.tensor(173), scratch: s.f + 1364256, pool: pool)
-            s.profiler?.stop(249)
+            s.profiler?.stop(251)
         }
         // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
@@ -4810,11 +4830,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384, reduceBias: s.p + 1259200,
             activation: .silu, expandWeights: s.p + 1259232, expandBias: s.p + 1278048, savedPooled: s.tensor(175),
             savedHidden: s.tensor(176), savedScale: s.tensor(177), pool: pool)
-        s.profiler?.stop(250)
+        s.profiler?.stop(252)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1278720, outChannels: 112, inChannels: 672, into: s.f + 2688)
-        s.profiler?.stop(251)
+        s.profiler?.stop(253)
         // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -4822,7 +4842,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, output: s.tensor(178), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1377696, savedInvStd: s.f + 1377808,
                 runningMean: s.p + 1354208, runningVar: s.p + 1354320, workspace: s.ws, pool: pool)
-            s.profiler?.stop(252)
+            s.profiler?.stop(254)
         }
         // features.4.5.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
         if s.options.frozenBlocks > 16 {
@@ -4830,7 +4850,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(174), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(178), pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(255)
         }
         // features.4.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks <= 16 {
@@ -4838,7 +4858,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(178), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 1377696, savedInvStd: s.f + 1377808,
                 activation: .identity, output: s.tensor(179), pool: pool)
-            s.profiler?.stop(254)
+            s.profiler?.stop(256)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 112]
         if s.options.frozenBlocks > 16 {
@@ -4846,21 +4866,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 576 &* s.n, channels: 112,
                 gamma: s.p + 1353984, beta: s.p + 1354096, runningMean: s.p + 1354208, runningVar: s.p + 1354320,
                 eps: 1e-05, activation: .identity, output: s.tensor(179), scratch: s.f + 1377696, pool: pool)
-            s.profiler?.stop(255)
+            s.profiler?.stop(257)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.90625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09375, into: s.tensor(181),
                 random: &random)
-            s.profiler?.stop(256)
+            s.profiler?.stop(258)
         }
         // features.4.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(168), branch: s.tensor(179),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(181) : nil, batch: s.n,
             perImage: 64512, output: s.tensor(180), pool: pool)
-        s.profiler?.stop(257)
+        s.profiler?.stop(259)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
@@ -4868,7 +4888,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1354432, outChannels: 672, inChannels: 112, into: s.f + 2688)
-        s.profiler?.stop(258)
+        s.profiler?.stop(260)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4876,7 +4896,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, output: s.tensor(182), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1377920, savedInvStd: s.f + 1378592,
                 runningMean: s.p + 1431040, runningVar: s.p + 1431712, workspace: s.ws, pool: pool)
-            s.profiler?.stop(259)
+            s.profiler?.stop(261)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
         if s.options.frozenBlocks > 17 {
@@ -4884,7 +4904,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(180), pixels: 576 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(182), pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(262)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 17 {
@@ -4892,13 +4912,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, runningMean: s.p + 1431040, runningVar: s.p + 1431712,
                 eps: 1e-05, activation: .silu, output: s.tensor(183), scratch: s.f + 1377920, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(263)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1432384, channels: 672, kernel: 5, into: s.f + 1380608)
-        s.profiler?.stop(262)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(264)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(182), gamma: s.p + 1429696,
@@ -4908,7 +4928,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(184), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1379264, depthwiseSavedInvStd: s.f + 1379936,
                 depthwiseRunningMean: s.p + 1450528, depthwiseRunningVar: s.p + 1451200, workspace: s.ws, pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(265)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
         if s.options.frozenBlocks > 17 {
@@ -4916,7 +4936,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(183), batch: s.n, height: 24, width: 24, channels: 672, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1380608, bias: s.f,
                 activation: .identity, output: s.tensor(184), pool: pool)
-            s.profiler?.stop(264)
+            s.profiler?.stop(266)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks <= 17 {
@@ -4924,7 +4944,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1379264, savedInvStd: s.f + 1379936,
                 activation: .silu, output: s.tensor(185), pool: pool)
-            s.profiler?.stop(265)
+            s.profiler?.stop(267)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 672]
         if s.options.frozenBlocks > 17 {
@@ -4932,7 +4952,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, runningMean: s.p + 1450528, runningVar: s.p + 1451200,
                 eps: 1e-05, activation: .silu, output: s.tensor(185), scratch: s.f + 1379264, pool: pool)
-            s.profiler?.stop(266)
+            s.profiler?.stop(268)
         }
         // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         s.profiler?.start()
@@ -4940,11 +4960,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872, reduceBias: s.p + 1470688,
             activation: .silu, expandWeights: s.p + 1470720, expandBias: s.p + 1489536, savedPooled: s.tensor(187),
             savedHidden: s.tensor(188), savedScale: s.tensor(189), pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(269)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [672][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1490208, outChannels: 160, inChannels: 672, into: s.f + 2688)
-        s.profiler?.stop(268)
+        s.profiler?.stop(270)
         // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 672] -> [n, 24, 24, 160]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -4952,7 +4972,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(190), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1414208, savedInvStd: s.f + 1414368,
                 runningMean: s.p + 1598048, runningVar: s.p + 1598208, workspace: s.ws, pool: pool)
-            s.profiler?.stop(269)
+            s.profiler?.stop(271)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 160]
         if s.options.frozenBlocks > 17 {
@@ -4960,7 +4980,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(186), pixels: 576 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(190), pool: pool)
-            s.profiler?.stop(270)
+            s.profiler?.stop(272)
         }
         // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 17 {
@@ -4968,7 +4988,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 1414208, savedInvStd: s.f + 1414368,
                 activation: .identity, output: s.tensor(191), pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(273)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 17 {
@@ -4976,7 +4996,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 1597728, beta: s.p + 1597888, runningMean: s.p + 1598048, runningVar: s.p + 1598208,
                 eps: 1e-05, activation: .identity, output: s.tensor(191), scratch: s.f + 1414208, pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(274)
         }
     }
 
@@ -4985,7 +5005,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1598368, outChannels: 960, inChannels: 160, into: s.f + 2688)
-        s.profiler?.stop(273)
+        s.profiler?.stop(275)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -4993,7 +5013,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(192), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1414528, savedInvStd: s.f + 1415488,
                 runningMean: s.p + 1753888, runningVar: s.p + 1754848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(276)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks > 18 {
@@ -5001,7 +5021,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(191), pixels: 576 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
                 output: s.tensor(192), pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(277)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 18 {
@@ -5009,13 +5029,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, runningMean: s.p + 1753888, runningVar: s.p + 1754848,
                 eps: 1e-05, activation: .silu, output: s.tensor(193), scratch: s.f + 1414528, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(278)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1755808, channels: 960, kernel: 5, into: s.f + 1418368)
-        s.profiler?.stop(277)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(279)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 1751968,
@@ -5025,7 +5045,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(194), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1416448, depthwiseSavedInvStd: s.f + 1417408,
                 depthwiseRunningMean: s.p + 1781728, depthwiseRunningVar: s.p + 1782688, workspace: s.ws, pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(280)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         if s.options.frozenBlocks > 18 {
@@ -5033,7 +5053,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1418368, bias: s.f,
                 activation: .identity, output: s.tensor(194), pool: pool)
-            s.profiler?.stop(279)
+            s.profiler?.stop(281)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 18 {
@@ -5041,7 +5061,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1416448, savedInvStd: s.f + 1417408,
                 activation: .silu, output: s.tensor(195), pool: pool)
-            s.profiler?.stop(280)
+            s.profiler?.stop(282)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 18 {
@@ -5049,7 +5069,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, runningMean: s.p + 1781728, runningVar: s.p + 1782688,
                 eps: 1e-05, activation: .silu, output: s.tensor(195), scratch: s.f + 1416448, pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(283)
         }
         // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
@@ -5057,11 +5077,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648, reduceBias: s.p + 1822048,
             activation: .silu, expandWeights: s.p + 1822096, expandBias: s.p + 1860496, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
-        s.profiler?.stop(282)
+        s.profiler?.stop(284)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1861456, outChannels: 160, inChannels: 960, into: s.f + 2688)
-        s.profiler?.stop(283)
+        s.profiler?.stop(285)
         // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -5069,7 +5089,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(200), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1466368, savedInvStd: s.f + 1466528,
                 runningMean: s.p + 2015376, runningVar: s.p + 2015536, workspace: s.ws, pool: pool)
-            s.profiler?.stop(284)
+            s.profiler?.stop(286)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks > 18 {
@@ -5077,7 +5097,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(196), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(200), pool: pool)
-            s.profiler?.stop(285)
+            s.profiler?.stop(287)
         }
         // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 18 {
@@ -5085,7 +5105,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 1466368, savedInvStd: s.f + 1466528,
                 activation: .identity, output: s.tensor(201), pool: pool)
-            s.profiler?.stop(286)
+            s.profiler?.stop(288)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 18 {
@@ -5093,21 +5113,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2015056, beta: s.p + 2015216, runningMean: s.p + 2015376, runningVar: s.p + 2015536,
                 eps: 1e-05, activation: .identity, output: s.tensor(201), scratch: s.f + 1466368, pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(289)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.89375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10625000000000001, into: s.tensor(203),
                 random: &random)
-            s.profiler?.stop(288)
+            s.profiler?.stop(290)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(191), branch: s.tensor(201),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 92160, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(289)
+        s.profiler?.stop(291)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -5115,7 +5135,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2015696, outChannels: 960, inChannels: 160, into: s.f + 2688)
-        s.profiler?.stop(290)
+        s.profiler?.stop(292)
         // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -5123,7 +5143,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(204), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1466688, savedInvStd: s.f + 1467648,
                 runningMean: s.p + 2171216, runningVar: s.p + 2172176, workspace: s.ws, pool: pool)
-            s.profiler?.stop(291)
+            s.profiler?.stop(293)
         }
         // features.5.2.block.0 frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks > 19 {
@@ -5131,7 +5151,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(202), pixels: 576 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
                 output: s.tensor(204), pool: pool)
-            s.profiler?.stop(292)
+            s.profiler?.stop(294)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 19 {
@@ -5139,13 +5159,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, runningMean: s.p + 2171216, runningVar: s.p + 2172176,
                 eps: 1e-05, activation: .silu, output: s.tensor(205), scratch: s.f + 1466688, pool: pool)
-            s.profiler?.stop(293)
+            s.profiler?.stop(295)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2173136, channels: 960, kernel: 5, into: s.f + 1470528)
-        s.profiler?.stop(294)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(296)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 2169296,
@@ -5155,7 +5175,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(206), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1468608, depthwiseSavedInvStd: s.f + 1469568,
                 depthwiseRunningMean: s.p + 2199056, depthwiseRunningVar: s.p + 2200016, workspace: s.ws, pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(297)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         if s.options.frozenBlocks > 19 {
@@ -5163,7 +5183,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1470528, bias: s.f,
                 activation: .identity, output: s.tensor(206), pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(298)
         }
         // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 19 {
@@ -5171,7 +5191,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1468608, savedInvStd: s.f + 1469568,
                 activation: .silu, output: s.tensor(207), pool: pool)
-            s.profiler?.stop(297)
+            s.profiler?.stop(299)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 19 {
@@ -5179,7 +5199,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, runningMean: s.p + 2199056, runningVar: s.p + 2200016,
                 eps: 1e-05, activation: .silu, output: s.tensor(207), scratch: s.f + 1468608, pool: pool)
-            s.profiler?.stop(298)
+            s.profiler?.stop(300)
         }
         // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
@@ -5187,11 +5207,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976, reduceBias: s.p + 2239376,
             activation: .silu, expandWeights: s.p + 2239424, expandBias: s.p + 2277824, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
-        s.profiler?.stop(299)
+        s.profiler?.stop(301)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2278784, outChannels: 160, inChannels: 960, into: s.f + 2688)
-        s.profiler?.stop(300)
+        s.profiler?.stop(302)
         // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -5199,7 +5219,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(212), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1518528, savedInvStd: s.f + 1518688,
                 runningMean: s.p + 2432704, runningVar: s.p + 2432864, workspace: s.ws, pool: pool)
-            s.profiler?.stop(301)
+            s.profiler?.stop(303)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks > 19 {
@@ -5207,7 +5227,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(208), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(212), pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(304)
         }
         // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 19 {
@@ -5215,7 +5235,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 1518528, savedInvStd: s.f + 1518688,
                 activation: .identity, output: s.tensor(213), pool: pool)
-            s.profiler?.stop(303)
+            s.profiler?.stop(305)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 19 {
@@ -5223,20 +5243,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2432384, beta: s.p + 2432544, runningMean: s.p + 2432704, runningVar: s.p + 2432864,
                 eps: 1e-05, activation: .identity, output: s.tensor(213), scratch: s.f + 1518528, pool: pool)
-            s.profiler?.stop(304)
+            s.profiler?.stop(306)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.tensor(215), random: &random)
-            s.profiler?.stop(305)
+            s.profiler?.stop(307)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(202), branch: s.tensor(213),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 92160, output: s.tensor(214), pool: pool)
-        s.profiler?.stop(306)
+        s.profiler?.stop(308)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -5244,7 +5264,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2433024, outChannels: 960, inChannels: 160, into: s.f + 2688)
-        s.profiler?.stop(307)
+        s.profiler?.stop(309)
         // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -5252,7 +5272,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(216), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1518848, savedInvStd: s.f + 1519808,
                 runningMean: s.p + 2588544, runningVar: s.p + 2589504, workspace: s.ws, pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(310)
         }
         // features.5.3.block.0 frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks > 20 {
@@ -5260,7 +5280,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(214), pixels: 576 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
                 output: s.tensor(216), pool: pool)
-            s.profiler?.stop(309)
+            s.profiler?.stop(311)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 20 {
@@ -5268,13 +5288,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, runningMean: s.p + 2588544, runningVar: s.p + 2589504,
                 eps: 1e-05, activation: .silu, output: s.tensor(217), scratch: s.f + 1518848, pool: pool)
-            s.profiler?.stop(310)
+            s.profiler?.stop(312)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2590464, channels: 960, kernel: 5, into: s.f + 1522688)
-        s.profiler?.stop(311)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(313)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(216), gamma: s.p + 2586624,
@@ -5284,7 +5304,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(218), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1520768, depthwiseSavedInvStd: s.f + 1521728,
                 depthwiseRunningMean: s.p + 2616384, depthwiseRunningVar: s.p + 2617344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(314)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         if s.options.frozenBlocks > 20 {
@@ -5292,7 +5312,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1522688, bias: s.f,
                 activation: .identity, output: s.tensor(218), pool: pool)
-            s.profiler?.stop(313)
+            s.profiler?.stop(315)
         }
         // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 20 {
@@ -5300,7 +5320,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1520768, savedInvStd: s.f + 1521728,
                 activation: .silu, output: s.tensor(219), pool: pool)
-            s.profiler?.stop(314)
+            s.profiler?.stop(316)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 20 {
@@ -5308,7 +5328,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, runningMean: s.p + 2616384, runningVar: s.p + 2617344,
                 eps: 1e-05, activation: .silu, output: s.tensor(219), scratch: s.f + 1520768, pool: pool)
-            s.profiler?.stop(315)
+            s.profiler?.stop(317)
         }
         // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
@@ -5316,11 +5336,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304, reduceBias: s.p + 2656704,
             activation: .silu, expandWeights: s.p + 2656752, expandBias: s.p + 2695152, savedPooled: s.tensor(221),
             savedHidden: s.tensor(222), savedScale: s.tensor(223), pool: pool)
-        s.profiler?.stop(316)
+        s.profiler?.stop(318)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2696112, outChannels: 160, inChannels: 960, into: s.f + 2688)
-        s.profiler?.stop(317)
+        s.profiler?.stop(319)
         // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -5328,7 +5348,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(224), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1570688, savedInvStd: s.f + 1570848,
                 runningMean: s.p + 2850032, runningVar: s.p + 2850192, workspace: s.ws, pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(320)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks > 20 {
@@ -5336,7 +5356,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(220), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(224), pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(321)
         }
         // features.5.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 20 {
@@ -5344,7 +5364,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 1570688, savedInvStd: s.f + 1570848,
                 activation: .identity, output: s.tensor(225), pool: pool)
-            s.profiler?.stop(320)
+            s.profiler?.stop(322)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 20 {
@@ -5352,21 +5372,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 2849712, beta: s.p + 2849872, runningMean: s.p + 2850032, runningVar: s.p + 2850192,
                 eps: 1e-05, activation: .identity, output: s.tensor(225), scratch: s.f + 1570688, pool: pool)
-            s.profiler?.stop(321)
+            s.profiler?.stop(323)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.88125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11875000000000001, into: s.tensor(227),
                 random: &random)
-            s.profiler?.stop(322)
+            s.profiler?.stop(324)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(214), branch: s.tensor(225),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 92160, output: s.tensor(226), pool: pool)
-        s.profiler?.stop(323)
+        s.profiler?.stop(325)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -5374,7 +5394,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.4.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2850352, outChannels: 960, inChannels: 160, into: s.f + 2688)
-        s.profiler?.stop(324)
+        s.profiler?.stop(326)
         // features.5.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -5382,7 +5402,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(228), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1571008, savedInvStd: s.f + 1571968,
                 runningMean: s.p + 3005872, runningVar: s.p + 3006832, workspace: s.ws, pool: pool)
-            s.profiler?.stop(325)
+            s.profiler?.stop(327)
         }
         // features.5.4.block.0 frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks > 21 {
@@ -5390,7 +5410,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(226), pixels: 576 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
                 output: s.tensor(228), pool: pool)
-            s.profiler?.stop(326)
+            s.profiler?.stop(328)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 21 {
@@ -5398,13 +5418,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, runningMean: s.p + 3005872, runningVar: s.p + 3006832,
                 eps: 1e-05, activation: .silu, output: s.tensor(229), scratch: s.f + 1571008, pool: pool)
-            s.profiler?.stop(327)
+            s.profiler?.stop(329)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3007792, channels: 960, kernel: 5, into: s.f + 1574848)
-        s.profiler?.stop(328)
-        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(330)
+        // features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(228), gamma: s.p + 3003952,
@@ -5414,7 +5434,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(230), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1572928, depthwiseSavedInvStd: s.f + 1573888,
                 depthwiseRunningMean: s.p + 3033712, depthwiseRunningVar: s.p + 3034672, workspace: s.ws, pool: pool)
-            s.profiler?.stop(329)
+            s.profiler?.stop(331)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         if s.options.frozenBlocks > 21 {
@@ -5422,7 +5442,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1574848, bias: s.f,
                 activation: .identity, output: s.tensor(230), pool: pool)
-            s.profiler?.stop(330)
+            s.profiler?.stop(332)
         }
         // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 21 {
@@ -5430,7 +5450,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1572928, savedInvStd: s.f + 1573888,
                 activation: .silu, output: s.tensor(231), pool: pool)
-            s.profiler?.stop(331)
+            s.profiler?.stop(333)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 21 {
@@ -5438,7 +5458,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, runningMean: s.p + 3033712, runningVar: s.p + 3034672,
                 eps: 1e-05, activation: .silu, output: s.tensor(231), scratch: s.f + 1572928, pool: pool)
-            s.profiler?.stop(332)
+            s.profiler?.stop(334)
         }
         // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
@@ -5446,11 +5466,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632, reduceBias: s.p + 3074032,
             activation: .silu, expandWeights: s.p + 3074080, expandBias: s.p + 3112480, savedPooled: s.tensor(233),
             savedHidden: s.tensor(234), savedScale: s.tensor(235), pool: pool)
-        s.profiler?.stop(333)
+        s.profiler?.stop(335)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3113440, outChannels: 160, inChannels: 960, into: s.f + 2688)
-        s.profiler?.stop(334)
+        s.profiler?.stop(336)
         // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -5458,7 +5478,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(236), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1622848, savedInvStd: s.f + 1623008,
                 runningMean: s.p + 3267360, runningVar: s.p + 3267520, workspace: s.ws, pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(337)
         }
         // features.5.4.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks > 21 {
@@ -5466,7 +5486,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(232), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(236), pool: pool)
-            s.profiler?.stop(336)
+            s.profiler?.stop(338)
         }
         // features.5.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 21 {
@@ -5474,7 +5494,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(236), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 1622848, savedInvStd: s.f + 1623008,
                 activation: .identity, output: s.tensor(237), pool: pool)
-            s.profiler?.stop(337)
+            s.profiler?.stop(339)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 21 {
@@ -5482,20 +5502,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(236), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3267040, beta: s.p + 3267200, runningMean: s.p + 3267360, runningVar: s.p + 3267520,
                 eps: 1e-05, activation: .identity, output: s.tensor(237), scratch: s.f + 1622848, pool: pool)
-            s.profiler?.stop(338)
+            s.profiler?.stop(340)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.tensor(239), random: &random)
-            s.profiler?.stop(339)
+            s.profiler?.stop(341)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(226), branch: s.tensor(237),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
             perImage: 92160, output: s.tensor(238), pool: pool)
-        s.profiler?.stop(340)
+        s.profiler?.stop(342)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -5503,7 +5523,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.5.5.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3267680, outChannels: 960, inChannels: 160, into: s.f + 2688)
-        s.profiler?.stop(341)
+        s.profiler?.stop(343)
         // features.5.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -5511,7 +5531,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(240), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1623168, savedInvStd: s.f + 1624128,
                 runningMean: s.p + 3423200, runningVar: s.p + 3424160, workspace: s.ws, pool: pool)
-            s.profiler?.stop(342)
+            s.profiler?.stop(344)
         }
         // features.5.5.block.0 frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks > 22 {
@@ -5519,7 +5539,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(238), pixels: 576 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
                 output: s.tensor(240), pool: pool)
-            s.profiler?.stop(343)
+            s.profiler?.stop(345)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 22 {
@@ -5527,13 +5547,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, runningMean: s.p + 3423200, runningVar: s.p + 3424160,
                 eps: 1e-05, activation: .silu, output: s.tensor(241), scratch: s.f + 1623168, pool: pool)
-            s.profiler?.stop(344)
+            s.profiler?.stop(346)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3425120, channels: 960, kernel: 5, into: s.f + 1627008)
-        s.profiler?.stop(345)
-        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(347)
+        // features.5.5.block.0 BatchNorm + silu (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(240), gamma: s.p + 3421280,
@@ -5543,7 +5563,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(242), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1625088, depthwiseSavedInvStd: s.f + 1626048,
                 depthwiseRunningMean: s.p + 3451040, depthwiseRunningVar: s.p + 3452000, workspace: s.ws, pool: pool)
-            s.profiler?.stop(346)
+            s.profiler?.stop(348)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
         if s.options.frozenBlocks > 22 {
@@ -5551,7 +5571,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(241), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 1627008, bias: s.f,
                 activation: .identity, output: s.tensor(242), pool: pool)
-            s.profiler?.stop(347)
+            s.profiler?.stop(349)
         }
         // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks <= 22 {
@@ -5559,7 +5579,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1625088, savedInvStd: s.f + 1626048,
                 activation: .silu, output: s.tensor(243), pool: pool)
-            s.profiler?.stop(348)
+            s.profiler?.stop(350)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 22 {
@@ -5567,7 +5587,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, runningMean: s.p + 3451040, runningVar: s.p + 3452000,
                 eps: 1e-05, activation: .silu, output: s.tensor(243), scratch: s.f + 1625088, pool: pool)
-            s.profiler?.stop(349)
+            s.profiler?.stop(351)
         }
         // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         s.profiler?.start()
@@ -5575,11 +5595,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960, reduceBias: s.p + 3491360,
             activation: .silu, expandWeights: s.p + 3491408, expandBias: s.p + 3529808, savedPooled: s.tensor(245),
             savedHidden: s.tensor(246), savedScale: s.tensor(247), pool: pool)
-        s.profiler?.stop(350)
+        s.profiler?.stop(352)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3530768, outChannels: 160, inChannels: 960, into: s.f + 2688)
-        s.profiler?.stop(351)
+        s.profiler?.stop(353)
         // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -5587,7 +5607,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, output: s.tensor(248), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1675008, savedInvStd: s.f + 1675168,
                 runningMean: s.p + 3684688, runningVar: s.p + 3684848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(352)
+            s.profiler?.stop(354)
         }
         // features.5.5.block.3 frozen: project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
         if s.options.frozenBlocks > 22 {
@@ -5595,7 +5615,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(244), pixels: 576 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(248), pool: pool)
-            s.profiler?.stop(353)
+            s.profiler?.stop(355)
         }
         // features.5.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks <= 22 {
@@ -5603,7 +5623,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 1675008, savedInvStd: s.f + 1675168,
                 activation: .identity, output: s.tensor(249), pool: pool)
-            s.profiler?.stop(354)
+            s.profiler?.stop(356)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 24, 24, 160]
         if s.options.frozenBlocks > 22 {
@@ -5611,21 +5631,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 576 &* s.n, channels: 160,
                 gamma: s.p + 3684368, beta: s.p + 3684528, runningMean: s.p + 3684688, runningVar: s.p + 3684848,
                 eps: 1e-05, activation: .identity, output: s.tensor(249), scratch: s.f + 1675008, pool: pool)
-            s.profiler?.stop(355)
+            s.profiler?.stop(357)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.86875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13125, into: s.tensor(251),
                 random: &random)
-            s.profiler?.stop(356)
+            s.profiler?.stop(358)
         }
         // features.5.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(238), branch: s.tensor(249),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
             perImage: 92160, output: s.tensor(250), pool: pool)
-        s.profiler?.stop(357)
+        s.profiler?.stop(359)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
@@ -5633,7 +5653,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3685008, outChannels: 960, inChannels: 160, into: s.f + 2688)
-        s.profiler?.stop(358)
+        s.profiler?.stop(360)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -5641,7 +5661,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, output: s.tensor(252), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1675328, savedInvStd: s.f + 1676288,
                 runningMean: s.p + 3840528, runningVar: s.p + 3841488, workspace: s.ws, pool: pool)
-            s.profiler?.stop(359)
+            s.profiler?.stop(361)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
         if s.options.frozenBlocks > 23 {
@@ -5649,7 +5669,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(250), pixels: 576 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
                 output: s.tensor(252), pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(362)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 24, 24, 960]
         if s.options.frozenBlocks > 23 {
@@ -5657,13 +5677,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, runningMean: s.p + 3840528, runningVar: s.p + 3841488,
                 eps: 1e-05, activation: .silu, output: s.tensor(253), scratch: s.f + 1675328, pool: pool)
-            s.profiler?.stop(361)
+            s.profiler?.stop(363)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3842448, channels: 960, kernel: 5, into: s.f + 1679168)
-        s.profiler?.stop(362)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(364)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(252), gamma: s.p + 3838608,
@@ -5673,7 +5693,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(254), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1677248, depthwiseSavedInvStd: s.f + 1678208,
                 depthwiseRunningMean: s.p + 3868368, depthwiseRunningVar: s.p + 3869328, workspace: s.ws, pool: pool)
-            s.profiler?.stop(363)
+            s.profiler?.stop(365)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]
         if s.options.frozenBlocks > 23 {
@@ -5681,7 +5701,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(253), batch: s.n, height: 24, width: 24, channels: 960, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1679168, bias: s.f,
                 activation: .identity, output: s.tensor(254), pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(366)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 960]
         if s.options.frozenBlocks <= 23 {
@@ -5689,7 +5709,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1677248, savedInvStd: s.f + 1678208,
                 activation: .silu, output: s.tensor(255), pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(367)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 960]
         if s.options.frozenBlocks > 23 {
@@ -5697,7 +5717,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, runningMean: s.p + 3868368, runningVar: s.p + 3869328,
                 eps: 1e-05, activation: .silu, output: s.tensor(255), scratch: s.f + 1677248, pool: pool)
-            s.profiler?.stop(366)
+            s.profiler?.stop(368)
         }
         // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960]
         s.profiler?.start()
@@ -5705,11 +5725,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288, reduceBias: s.p + 3908688,
             activation: .silu, expandWeights: s.p + 3908736, expandBias: s.p + 3947136, savedPooled: s.tensor(257),
             savedHidden: s.tensor(258), savedScale: s.tensor(259), pool: pool)
-        s.profiler?.stop(367)
+        s.profiler?.stop(369)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [960][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3948096, outChannels: 272, inChannels: 960, into: s.f + 2688)
-        s.profiler?.stop(368)
+        s.profiler?.stop(370)
         // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 960] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -5717,7 +5737,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(260), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1727168, savedInvStd: s.f + 1727440,
                 runningMean: s.p + 4209760, runningVar: s.p + 4210032, workspace: s.ws, pool: pool)
-            s.profiler?.stop(369)
+            s.profiler?.stop(371)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 12, 12, 960] -> [n, 12, 12, 272]
         if s.options.frozenBlocks > 23 {
@@ -5725,7 +5745,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(256), pixels: 144 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(260), pool: pool)
-            s.profiler?.stop(370)
+            s.profiler?.stop(372)
         }
         // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 23 {
@@ -5733,7 +5753,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 1727168, savedInvStd: s.f + 1727440,
                 activation: .identity, output: s.tensor(261), pool: pool)
-            s.profiler?.stop(371)
+            s.profiler?.stop(373)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 23 {
@@ -5741,7 +5761,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 4209216, beta: s.p + 4209488, runningMean: s.p + 4209760, runningVar: s.p + 4210032,
                 eps: 1e-05, activation: .identity, output: s.tensor(261), scratch: s.f + 1727168, pool: pool)
-            s.profiler?.stop(372)
+            s.profiler?.stop(374)
         }
     }
 
@@ -5750,7 +5770,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4210304, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(373)
+        s.profiler?.stop(375)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -5758,7 +5778,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(262), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1727712, savedInvStd: s.f + 1729344,
                 runningMean: s.p + 4657472, runningVar: s.p + 4659104, workspace: s.ws, pool: pool)
-            s.profiler?.stop(374)
+            s.profiler?.stop(376)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 24 {
@@ -5766,7 +5786,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(261), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(262), pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(377)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 24 {
@@ -5774,13 +5794,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, runningMean: s.p + 4657472, runningVar: s.p + 4659104,
                 eps: 1e-05, activation: .silu, output: s.tensor(263), scratch: s.f + 1727712, pool: pool)
-            s.profiler?.stop(376)
+            s.profiler?.stop(378)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4660736, channels: 1632, kernel: 5, into: s.f + 1734240)
-        s.profiler?.stop(377)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(379)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 4654208,
@@ -5790,7 +5810,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(264), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1730976, depthwiseSavedInvStd: s.f + 1732608,
                 depthwiseRunningMean: s.p + 4704800, depthwiseRunningVar: s.p + 4706432, workspace: s.ws, pool: pool)
-            s.profiler?.stop(378)
+            s.profiler?.stop(380)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 24 {
@@ -5798,7 +5818,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1734240, bias: s.f,
                 activation: .identity, output: s.tensor(264), pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(381)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 24 {
@@ -5806,7 +5826,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1730976, savedInvStd: s.f + 1732608,
                 activation: .silu, output: s.tensor(265), pool: pool)
-            s.profiler?.stop(380)
+            s.profiler?.stop(382)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 24 {
@@ -5814,7 +5834,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, runningMean: s.p + 4704800, runningVar: s.p + 4706432,
                 eps: 1e-05, activation: .silu, output: s.tensor(265), scratch: s.f + 1730976, pool: pool)
-            s.profiler?.stop(381)
+            s.profiler?.stop(383)
         }
         // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -5822,11 +5842,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064, reduceBias: s.p + 4819040,
             activation: .silu, expandWeights: s.p + 4819120, expandBias: s.p + 4930096, savedPooled: s.tensor(267),
             savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
-        s.profiler?.stop(382)
+        s.profiler?.stop(384)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4931728, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(383)
+        s.profiler?.stop(385)
         // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -5834,7 +5854,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(270), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1815840, savedInvStd: s.f + 1816112,
                 runningMean: s.p + 5376176, runningVar: s.p + 5376448, workspace: s.ws, pool: pool)
-            s.profiler?.stop(384)
+            s.profiler?.stop(386)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks > 24 {
@@ -5842,7 +5862,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(266), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(270), pool: pool)
-            s.profiler?.stop(385)
+            s.profiler?.stop(387)
         }
         // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 24 {
@@ -5850,7 +5870,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(270), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 1815840, savedInvStd: s.f + 1816112,
                 activation: .identity, output: s.tensor(271), pool: pool)
-            s.profiler?.stop(386)
+            s.profiler?.stop(388)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 24 {
@@ -5858,21 +5878,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(270), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 5375632, beta: s.p + 5375904, runningMean: s.p + 5376176, runningVar: s.p + 5376448,
                 eps: 1e-05, activation: .identity, output: s.tensor(271), scratch: s.f + 1815840, pool: pool)
-            s.profiler?.stop(387)
+            s.profiler?.stop(389)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14375000000000002, into: s.tensor(273),
                 random: &random)
-            s.profiler?.stop(388)
+            s.profiler?.stop(390)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(261), branch: s.tensor(271),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(272), pool: pool)
-        s.profiler?.stop(389)
+        s.profiler?.stop(391)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -5880,7 +5900,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5376720, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(390)
+        s.profiler?.stop(392)
         // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -5888,7 +5908,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(274), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1816384, savedInvStd: s.f + 1818016,
                 runningMean: s.p + 5823888, runningVar: s.p + 5825520, workspace: s.ws, pool: pool)
-            s.profiler?.stop(391)
+            s.profiler?.stop(393)
         }
         // features.6.2.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 25 {
@@ -5896,7 +5916,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(272), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(274), pool: pool)
-            s.profiler?.stop(392)
+            s.profiler?.stop(394)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 25 {
@@ -5904,13 +5924,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, runningMean: s.p + 5823888, runningVar: s.p + 5825520,
                 eps: 1e-05, activation: .silu, output: s.tensor(275), scratch: s.f + 1816384, pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(395)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5827152, channels: 1632, kernel: 5, into: s.f + 1822912)
-        s.profiler?.stop(394)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(396)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 5820624,
@@ -5920,7 +5940,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(276), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1819648, depthwiseSavedInvStd: s.f + 1821280,
                 depthwiseRunningMean: s.p + 5871216, depthwiseRunningVar: s.p + 5872848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(397)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 25 {
@@ -5928,7 +5948,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1822912, bias: s.f,
                 activation: .identity, output: s.tensor(276), pool: pool)
-            s.profiler?.stop(396)
+            s.profiler?.stop(398)
         }
         // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 25 {
@@ -5936,7 +5956,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1819648, savedInvStd: s.f + 1821280,
                 activation: .silu, output: s.tensor(277), pool: pool)
-            s.profiler?.stop(397)
+            s.profiler?.stop(399)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 25 {
@@ -5944,7 +5964,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, runningMean: s.p + 5871216, runningVar: s.p + 5872848,
                 eps: 1e-05, activation: .silu, output: s.tensor(277), scratch: s.f + 1819648, pool: pool)
-            s.profiler?.stop(398)
+            s.profiler?.stop(400)
         }
         // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -5952,11 +5972,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480, reduceBias: s.p + 5985456,
             activation: .silu, expandWeights: s.p + 5985536, expandBias: s.p + 6096512, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(401)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6098144, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(400)
+        s.profiler?.stop(402)
         // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -5964,7 +5984,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(282), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1904512, savedInvStd: s.f + 1904784,
                 runningMean: s.p + 6542592, runningVar: s.p + 6542864, workspace: s.ws, pool: pool)
-            s.profiler?.stop(401)
+            s.profiler?.stop(403)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks > 25 {
@@ -5972,7 +5992,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(278), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(282), pool: pool)
-            s.profiler?.stop(402)
+            s.profiler?.stop(404)
         }
         // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 25 {
@@ -5980,7 +6000,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(282), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 1904512, savedInvStd: s.f + 1904784,
                 activation: .identity, output: s.tensor(283), pool: pool)
-            s.profiler?.stop(403)
+            s.profiler?.stop(405)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 25 {
@@ -5988,21 +6008,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 6542048, beta: s.p + 6542320, runningMean: s.p + 6542592, runningVar: s.p + 6542864,
                 eps: 1e-05, activation: .identity, output: s.tensor(283), scratch: s.f + 1904512, pool: pool)
-            s.profiler?.stop(404)
+            s.profiler?.stop(406)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002, into: s.tensor(285),
                 random: &random)
-            s.profiler?.stop(405)
+            s.profiler?.stop(407)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(272), branch: s.tensor(283),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(284), pool: pool)
-        s.profiler?.stop(406)
+        s.profiler?.stop(408)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -6010,7 +6030,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6543136, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(407)
+        s.profiler?.stop(409)
         // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -6018,7 +6038,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(286), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1905056, savedInvStd: s.f + 1906688,
                 runningMean: s.p + 6990304, runningVar: s.p + 6991936, workspace: s.ws, pool: pool)
-            s.profiler?.stop(408)
+            s.profiler?.stop(410)
         }
         // features.6.3.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 26 {
@@ -6026,7 +6046,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(284), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(286), pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(411)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 26 {
@@ -6034,13 +6054,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, runningMean: s.p + 6990304, runningVar: s.p + 6991936,
                 eps: 1e-05, activation: .silu, output: s.tensor(287), scratch: s.f + 1905056, pool: pool)
-            s.profiler?.stop(410)
+            s.profiler?.stop(412)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6993568, channels: 1632, kernel: 5, into: s.f + 1911584)
-        s.profiler?.stop(411)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(413)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 6987040,
@@ -6050,7 +6070,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(288), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1908320, depthwiseSavedInvStd: s.f + 1909952,
                 depthwiseRunningMean: s.p + 7037632, depthwiseRunningVar: s.p + 7039264, workspace: s.ws, pool: pool)
-            s.profiler?.stop(412)
+            s.profiler?.stop(414)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 26 {
@@ -6058,7 +6078,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1911584, bias: s.f,
                 activation: .identity, output: s.tensor(288), pool: pool)
-            s.profiler?.stop(413)
+            s.profiler?.stop(415)
         }
         // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 26 {
@@ -6066,7 +6086,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1908320, savedInvStd: s.f + 1909952,
                 activation: .silu, output: s.tensor(289), pool: pool)
-            s.profiler?.stop(414)
+            s.profiler?.stop(416)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 26 {
@@ -6074,7 +6094,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, runningMean: s.p + 7037632, runningVar: s.p + 7039264,
                 eps: 1e-05, activation: .silu, output: s.tensor(289), scratch: s.f + 1908320, pool: pool)
-            s.profiler?.stop(415)
+            s.profiler?.stop(417)
         }
         // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -6082,11 +6102,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896, reduceBias: s.p + 7151872,
             activation: .silu, expandWeights: s.p + 7151952, expandBias: s.p + 7262928, savedPooled: s.tensor(291),
             savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
-        s.profiler?.stop(416)
+        s.profiler?.stop(418)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7264560, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(417)
+        s.profiler?.stop(419)
         // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -6094,7 +6114,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(294), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1993184, savedInvStd: s.f + 1993456,
                 runningMean: s.p + 7709008, runningVar: s.p + 7709280, workspace: s.ws, pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(420)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks > 26 {
@@ -6102,7 +6122,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(290), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(294), pool: pool)
-            s.profiler?.stop(419)
+            s.profiler?.stop(421)
         }
         // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 26 {
@@ -6110,7 +6130,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(294), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 1993184, savedInvStd: s.f + 1993456,
                 activation: .identity, output: s.tensor(295), pool: pool)
-            s.profiler?.stop(420)
+            s.profiler?.stop(422)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 26 {
@@ -6118,21 +6138,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(294), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 7708464, beta: s.p + 7708736, runningMean: s.p + 7709008, runningVar: s.p + 7709280,
                 eps: 1e-05, activation: .identity, output: s.tensor(295), scratch: s.f + 1993184, pool: pool)
-            s.profiler?.stop(421)
+            s.profiler?.stop(423)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.84375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15625, into: s.tensor(297),
                 random: &random)
-            s.profiler?.stop(422)
+            s.profiler?.stop(424)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(284), branch: s.tensor(295),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(296), pool: pool)
-        s.profiler?.stop(423)
+        s.profiler?.stop(425)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -6140,7 +6160,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7709552, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(424)
+        s.profiler?.stop(426)
         // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -6148,7 +6168,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(298), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 1993728, savedInvStd: s.f + 1995360,
                 runningMean: s.p + 8156720, runningVar: s.p + 8158352, workspace: s.ws, pool: pool)
-            s.profiler?.stop(425)
+            s.profiler?.stop(427)
         }
         // features.6.4.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 27 {
@@ -6156,7 +6176,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(296), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(298), pool: pool)
-            s.profiler?.stop(426)
+            s.profiler?.stop(428)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 27 {
@@ -6164,13 +6184,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, runningMean: s.p + 8156720, runningVar: s.p + 8158352,
                 eps: 1e-05, activation: .silu, output: s.tensor(299), scratch: s.f + 1993728, pool: pool)
-            s.profiler?.stop(427)
+            s.profiler?.stop(429)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8159984, channels: 1632, kernel: 5, into: s.f + 2000256)
-        s.profiler?.stop(428)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(430)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 8153456,
@@ -6180,7 +6200,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(300), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 1996992, depthwiseSavedInvStd: s.f + 1998624,
                 depthwiseRunningMean: s.p + 8204048, depthwiseRunningVar: s.p + 8205680, workspace: s.ws, pool: pool)
-            s.profiler?.stop(429)
+            s.profiler?.stop(431)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 27 {
@@ -6188,7 +6208,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2000256, bias: s.f,
                 activation: .identity, output: s.tensor(300), pool: pool)
-            s.profiler?.stop(430)
+            s.profiler?.stop(432)
         }
         // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 27 {
@@ -6196,7 +6216,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1996992, savedInvStd: s.f + 1998624,
                 activation: .silu, output: s.tensor(301), pool: pool)
-            s.profiler?.stop(431)
+            s.profiler?.stop(433)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 27 {
@@ -6204,7 +6224,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, runningMean: s.p + 8204048, runningVar: s.p + 8205680,
                 eps: 1e-05, activation: .silu, output: s.tensor(301), scratch: s.f + 1996992, pool: pool)
-            s.profiler?.stop(432)
+            s.profiler?.stop(434)
         }
         // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -6212,11 +6232,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312, reduceBias: s.p + 8318288,
             activation: .silu, expandWeights: s.p + 8318368, expandBias: s.p + 8429344, savedPooled: s.tensor(303),
             savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
-        s.profiler?.stop(433)
+        s.profiler?.stop(435)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8430976, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(434)
+        s.profiler?.stop(436)
         // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -6224,7 +6244,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(306), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2081856, savedInvStd: s.f + 2082128,
                 runningMean: s.p + 8875424, runningVar: s.p + 8875696, workspace: s.ws, pool: pool)
-            s.profiler?.stop(435)
+            s.profiler?.stop(437)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks > 27 {
@@ -6232,7 +6252,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(302), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(306), pool: pool)
-            s.profiler?.stop(436)
+            s.profiler?.stop(438)
         }
         // features.6.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 27 {
@@ -6240,7 +6260,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(306), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 2081856, savedInvStd: s.f + 2082128,
                 activation: .identity, output: s.tensor(307), pool: pool)
-            s.profiler?.stop(437)
+            s.profiler?.stop(439)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 27 {
@@ -6248,20 +6268,20 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(306), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 8874880, beta: s.p + 8875152, runningMean: s.p + 8875424, runningVar: s.p + 8875696,
                 eps: 1e-05, activation: .identity, output: s.tensor(307), scratch: s.f + 2081856, pool: pool)
-            s.profiler?.stop(438)
+            s.profiler?.stop(440)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.tensor(309), random: &random)
-            s.profiler?.stop(439)
+            s.profiler?.stop(441)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(296), branch: s.tensor(307),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(308), pool: pool)
-        s.profiler?.stop(440)
+        s.profiler?.stop(442)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -6269,7 +6289,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.5.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8875968, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(441)
+        s.profiler?.stop(443)
         // features.6.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -6277,7 +6297,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(310), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2082400, savedInvStd: s.f + 2084032,
                 runningMean: s.p + 9323136, runningVar: s.p + 9324768, workspace: s.ws, pool: pool)
-            s.profiler?.stop(442)
+            s.profiler?.stop(444)
         }
         // features.6.5.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 28 {
@@ -6285,7 +6305,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(308), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(310), pool: pool)
-            s.profiler?.stop(443)
+            s.profiler?.stop(445)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 28 {
@@ -6293,13 +6313,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, runningMean: s.p + 9323136, runningVar: s.p + 9324768,
                 eps: 1e-05, activation: .silu, output: s.tensor(311), scratch: s.f + 2082400, pool: pool)
-            s.profiler?.stop(444)
+            s.profiler?.stop(446)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9326400, channels: 1632, kernel: 5, into: s.f + 2088928)
-        s.profiler?.stop(445)
-        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(447)
+        // features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 9319872,
@@ -6309,7 +6329,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseOutput: s.tensor(312), eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
                 depthwiseSavedMean: s.f + 2085664, depthwiseSavedInvStd: s.f + 2087296,
                 depthwiseRunningMean: s.p + 9370464, depthwiseRunningVar: s.p + 9372096, workspace: s.ws, pool: pool)
-            s.profiler?.stop(446)
+            s.profiler?.stop(448)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 28 {
@@ -6317,7 +6337,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2088928, bias: s.f,
                 activation: .identity, output: s.tensor(312), pool: pool)
-            s.profiler?.stop(447)
+            s.profiler?.stop(449)
         }
         // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 28 {
@@ -6325,7 +6345,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2085664, savedInvStd: s.f + 2087296,
                 activation: .silu, output: s.tensor(313), pool: pool)
-            s.profiler?.stop(448)
+            s.profiler?.stop(450)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 28 {
@@ -6333,7 +6353,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, runningMean: s.p + 9370464, runningVar: s.p + 9372096,
                 eps: 1e-05, activation: .silu, output: s.tensor(313), scratch: s.f + 2085664, pool: pool)
-            s.profiler?.stop(449)
+            s.profiler?.stop(451)
         }
         // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -6341,11 +6361,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728, reduceBias: s.p + 9484704,
             activation: .silu, expandWeights: s.p + 9484784, expandBias: s.p + 9595760, savedPooled: s.tensor(315),
             savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(452)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9597392, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(451)
+        s.profiler?.stop(453)
         // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -6353,7 +6373,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(318), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2170528, savedInvStd: s.f + 2170800,
                 runningMean: s.p + 10041840, runningVar: s.p + 10042112, workspace: s.ws, pool: pool)
-            s.profiler?.stop(452)
+            s.profiler?.stop(454)
         }
         // features.6.5.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks > 28 {
@@ -6361,7 +6381,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(314), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(318), pool: pool)
-            s.profiler?.stop(453)
+            s.profiler?.stop(455)
         }
         // features.6.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 28 {
@@ -6369,7 +6389,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(318), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 2170528, savedInvStd: s.f + 2170800,
                 activation: .identity, output: s.tensor(319), pool: pool)
-            s.profiler?.stop(454)
+            s.profiler?.stop(456)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 28 {
@@ -6377,21 +6397,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(318), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 10041296, beta: s.p + 10041568, runningMean: s.p + 10041840, runningVar: s.p + 10042112,
                 eps: 1e-05, activation: .identity, output: s.tensor(319), scratch: s.f + 2170528, pool: pool)
-            s.profiler?.stop(455)
+            s.profiler?.stop(457)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.83125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16875, into: s.tensor(321),
                 random: &random)
-            s.profiler?.stop(456)
+            s.profiler?.stop(458)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(308), branch: s.tensor(319),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(320), pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(459)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -6399,7 +6419,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.6.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10042384, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(458)
+        s.profiler?.stop(460)
         // features.6.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -6407,7 +6427,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(322), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2171072, savedInvStd: s.f + 2172704,
                 runningMean: s.p + 10489552, runningVar: s.p + 10491184, workspace: s.ws, pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(461)
         }
         // features.6.6.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 29 {
@@ -6415,7 +6435,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(320), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(322), pool: pool)
-            s.profiler?.stop(460)
+            s.profiler?.stop(462)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 29 {
@@ -6423,13 +6443,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, runningMean: s.p + 10489552, runningVar: s.p + 10491184,
                 eps: 1e-05, activation: .silu, output: s.tensor(323), scratch: s.f + 2171072, pool: pool)
-            s.profiler?.stop(461)
+            s.profiler?.stop(463)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10492816, channels: 1632, kernel: 5, into: s.f + 2177600)
-        s.profiler?.stop(462)
-        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(464)
+        // features.6.6.block.0 BatchNorm + silu (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(322), gamma: s.p + 10486288,
@@ -6440,7 +6460,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseSavedMean: s.f + 2174336, depthwiseSavedInvStd: s.f + 2175968,
                 depthwiseRunningMean: s.p + 10536880, depthwiseRunningVar: s.p + 10538512, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(463)
+            s.profiler?.stop(465)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 29 {
@@ -6448,7 +6468,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2177600, bias: s.f,
                 activation: .identity, output: s.tensor(324), pool: pool)
-            s.profiler?.stop(464)
+            s.profiler?.stop(466)
         }
         // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 29 {
@@ -6456,7 +6476,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2174336, savedInvStd: s.f + 2175968,
                 activation: .silu, output: s.tensor(325), pool: pool)
-            s.profiler?.stop(465)
+            s.profiler?.stop(467)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 29 {
@@ -6464,7 +6484,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, runningMean: s.p + 10536880, runningVar: s.p + 10538512,
                 eps: 1e-05, activation: .silu, output: s.tensor(325), scratch: s.f + 2174336, pool: pool)
-            s.profiler?.stop(466)
+            s.profiler?.stop(468)
         }
         // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -6472,11 +6492,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144,
             reduceBias: s.p + 10651120, activation: .silu, expandWeights: s.p + 10651200, expandBias: s.p + 10762176,
             savedPooled: s.tensor(327), savedHidden: s.tensor(328), savedScale: s.tensor(329), pool: pool)
-        s.profiler?.stop(467)
+        s.profiler?.stop(469)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10763808, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(468)
+        s.profiler?.stop(470)
         // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -6484,7 +6504,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(330), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2259200, savedInvStd: s.f + 2259472,
                 runningMean: s.p + 11208256, runningVar: s.p + 11208528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(469)
+            s.profiler?.stop(471)
         }
         // features.6.6.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks > 29 {
@@ -6492,7 +6512,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(326), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(330), pool: pool)
-            s.profiler?.stop(470)
+            s.profiler?.stop(472)
         }
         // features.6.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 29 {
@@ -6500,7 +6520,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(330), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 2259200, savedInvStd: s.f + 2259472,
                 activation: .identity, output: s.tensor(331), pool: pool)
-            s.profiler?.stop(471)
+            s.profiler?.stop(473)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 29 {
@@ -6508,21 +6528,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(330), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 11207712, beta: s.p + 11207984, runningMean: s.p + 11208256, runningVar: s.p + 11208528,
                 eps: 1e-05, activation: .identity, output: s.tensor(331), scratch: s.f + 2259200, pool: pool)
-            s.profiler?.stop(472)
+            s.profiler?.stop(474)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002, into: s.tensor(333),
                 random: &random)
-            s.profiler?.stop(473)
+            s.profiler?.stop(475)
         }
         // features.6.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(320), branch: s.tensor(331),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(332), pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(476)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -6530,7 +6550,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.6.7.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11208800, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(475)
+        s.profiler?.stop(477)
         // features.6.7.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -6538,7 +6558,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(334), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2259744, savedInvStd: s.f + 2261376,
                 runningMean: s.p + 11655968, runningVar: s.p + 11657600, workspace: s.ws, pool: pool)
-            s.profiler?.stop(476)
+            s.profiler?.stop(478)
         }
         // features.6.7.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 30 {
@@ -6546,7 +6566,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(332), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(334), pool: pool)
-            s.profiler?.stop(477)
+            s.profiler?.stop(479)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 30 {
@@ -6554,13 +6574,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, runningMean: s.p + 11655968, runningVar: s.p + 11657600,
                 eps: 1e-05, activation: .silu, output: s.tensor(335), scratch: s.f + 2259744, pool: pool)
-            s.profiler?.stop(478)
+            s.profiler?.stop(480)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11659232, channels: 1632, kernel: 5, into: s.f + 2266272)
-        s.profiler?.stop(479)
-        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(481)
+        // features.6.7.block.0 BatchNorm + silu (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(334), gamma: s.p + 11652704,
@@ -6571,7 +6591,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseSavedMean: s.f + 2263008, depthwiseSavedInvStd: s.f + 2264640,
                 depthwiseRunningMean: s.p + 11703296, depthwiseRunningVar: s.p + 11704928, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(480)
+            s.profiler?.stop(482)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 30 {
@@ -6579,7 +6599,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 2266272, bias: s.f,
                 activation: .identity, output: s.tensor(336), pool: pool)
-            s.profiler?.stop(481)
+            s.profiler?.stop(483)
         }
         // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 30 {
@@ -6587,7 +6607,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2263008, savedInvStd: s.f + 2264640,
                 activation: .silu, output: s.tensor(337), pool: pool)
-            s.profiler?.stop(482)
+            s.profiler?.stop(484)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 30 {
@@ -6595,7 +6615,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, runningMean: s.p + 11703296, runningVar: s.p + 11704928,
                 eps: 1e-05, activation: .silu, output: s.tensor(337), scratch: s.f + 2263008, pool: pool)
-            s.profiler?.stop(483)
+            s.profiler?.stop(485)
         }
         // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -6603,11 +6623,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560,
             reduceBias: s.p + 11817536, activation: .silu, expandWeights: s.p + 11817616, expandBias: s.p + 11928592,
             savedPooled: s.tensor(339), savedHidden: s.tensor(340), savedScale: s.tensor(341), pool: pool)
-        s.profiler?.stop(484)
+        s.profiler?.stop(486)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11930224, outChannels: 272, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(485)
+        s.profiler?.stop(487)
         // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -6615,7 +6635,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, output: s.tensor(342), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2347872, savedInvStd: s.f + 2348144,
                 runningMean: s.p + 12374672, runningVar: s.p + 12374944, workspace: s.ws, pool: pool)
-            s.profiler?.stop(486)
+            s.profiler?.stop(488)
         }
         // features.6.7.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
         if s.options.frozenBlocks > 30 {
@@ -6623,7 +6643,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(338), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(342), pool: pool)
-            s.profiler?.stop(487)
+            s.profiler?.stop(489)
         }
         // features.6.7.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks <= 30 {
@@ -6631,7 +6651,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(342), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 2347872, savedInvStd: s.f + 2348144,
                 activation: .identity, output: s.tensor(343), pool: pool)
-            s.profiler?.stop(488)
+            s.profiler?.stop(490)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 272]
         if s.options.frozenBlocks > 30 {
@@ -6639,21 +6659,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(342), pixels: 144 &* s.n, channels: 272,
                 gamma: s.p + 12374128, beta: s.p + 12374400, runningMean: s.p + 12374672, runningVar: s.p + 12374944,
                 eps: 1e-05, activation: .identity, output: s.tensor(343), scratch: s.f + 2347872, pool: pool)
-            s.profiler?.stop(489)
+            s.profiler?.stop(491)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.81875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18125000000000002, into: s.tensor(345),
                 random: &random)
-            s.profiler?.stop(490)
+            s.profiler?.stop(492)
         }
         // features.6.7 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(332), branch: s.tensor(343),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
             perImage: 39168, output: s.tensor(344), pool: pool)
-        s.profiler?.stop(491)
+        s.profiler?.stop(493)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
@@ -6661,7 +6681,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12375216, outChannels: 1632, inChannels: 272, into: s.f + 2688)
-        s.profiler?.stop(492)
+        s.profiler?.stop(494)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -6669,7 +6689,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, output: s.tensor(346), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2348416, savedInvStd: s.f + 2350048,
                 runningMean: s.p + 12822384, runningVar: s.p + 12824016, workspace: s.ws, pool: pool)
-            s.profiler?.stop(493)
+            s.profiler?.stop(495)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 31 {
@@ -6677,7 +6697,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(344), pixels: 144 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(346), pool: pool)
-            s.profiler?.stop(494)
+            s.profiler?.stop(496)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 31 {
@@ -6685,13 +6705,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, runningMean: s.p + 12822384, runningVar: s.p + 12824016,
                 eps: 1e-05, activation: .silu, output: s.tensor(347), scratch: s.f + 2348416, pool: pool)
-            s.profiler?.stop(495)
+            s.profiler?.stop(497)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12825648, channels: 1632, kernel: 3, into: s.f + 2354944)
-        s.profiler?.stop(496)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(498)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(346), gamma: s.p + 12819120,
@@ -6702,7 +6722,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseSavedMean: s.f + 2351680, depthwiseSavedInvStd: s.f + 2353312,
                 depthwiseRunningMean: s.p + 12843600, depthwiseRunningVar: s.p + 12845232, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(497)
+            s.profiler?.stop(499)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
         if s.options.frozenBlocks > 31 {
@@ -6710,7 +6730,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 12, width: 12, channels: 1632, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2354944, bias: s.f,
                 activation: .identity, output: s.tensor(348), pool: pool)
-            s.profiler?.stop(498)
+            s.profiler?.stop(500)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks <= 31 {
@@ -6718,7 +6738,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2351680, savedInvStd: s.f + 2353312,
                 activation: .silu, output: s.tensor(349), pool: pool)
-            s.profiler?.stop(499)
+            s.profiler?.stop(501)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1632]
         if s.options.frozenBlocks > 31 {
@@ -6726,7 +6746,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, runningMean: s.p + 12843600, runningVar: s.p + 12845232,
                 eps: 1e-05, activation: .silu, output: s.tensor(349), scratch: s.f + 2351680, pool: pool)
-            s.profiler?.stop(500)
+            s.profiler?.stop(502)
         }
         // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         s.profiler?.start()
@@ -6734,11 +6754,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864,
             reduceBias: s.p + 12957840, activation: .silu, expandWeights: s.p + 12957920, expandBias: s.p + 13068896,
             savedPooled: s.tensor(351), savedHidden: s.tensor(352), savedScale: s.tensor(353), pool: pool)
-        s.profiler?.stop(501)
+        s.profiler?.stop(503)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1632][448]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13070528, outChannels: 448, inChannels: 1632, into: s.f + 2688)
-        s.profiler?.stop(502)
+        s.profiler?.stop(504)
         // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 1632] -> [n, 12, 12, 448]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -6746,7 +6766,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, output: s.tensor(354), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2384320, savedInvStd: s.f + 2384768,
                 runningMean: s.p + 13802560, runningVar: s.p + 13803008, workspace: s.ws, pool: pool)
-            s.profiler?.stop(503)
+            s.profiler?.stop(505)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 448]
         if s.options.frozenBlocks > 31 {
@@ -6754,7 +6774,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(350), pixels: 144 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
                 output: s.tensor(354), pool: pool)
-            s.profiler?.stop(504)
+            s.profiler?.stop(506)
         }
         // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks <= 31 {
@@ -6762,7 +6782,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(354), pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 2384320, savedInvStd: s.f + 2384768,
                 activation: .identity, output: s.tensor(355), pool: pool)
-            s.profiler?.stop(505)
+            s.profiler?.stop(507)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks > 31 {
@@ -6770,7 +6790,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(354), pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 13801664, beta: s.p + 13802112, runningMean: s.p + 13802560, runningVar: s.p + 13803008,
                 eps: 1e-05, activation: .identity, output: s.tensor(355), scratch: s.f + 2384320, pool: pool)
-            s.profiler?.stop(506)
+            s.profiler?.stop(508)
         }
     }
 
@@ -6779,7 +6799,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.7.1.block.0 expand conv 1x1 weights to the GEMM layout [448][2688]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13803456, outChannels: 2688, inChannels: 448, into: s.f + 2688)
-        s.profiler?.stop(507)
+        s.profiler?.stop(509)
         // features.7.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 448] -> [n, 12, 12, 2688]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -6787,7 +6807,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 2688, output: s.tensor(356), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
                 runningMean: s.p + 15013056, runningVar: s.p + 15015744, workspace: s.ws, pool: pool)
-            s.profiler?.stop(508)
+            s.profiler?.stop(510)
         }
         // features.7.1.block.0 frozen: expand conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 2688]
         if s.options.frozenBlocks > 32 {
@@ -6795,7 +6815,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(355), pixels: 144 &* s.n, inChannels: 448,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 2688, activation: .identity, residual: nil,
                 output: s.tensor(356), pool: pool)
-            s.profiler?.stop(509)
+            s.profiler?.stop(511)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks > 32 {
@@ -6803,13 +6823,13 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, runningMean: s.p + 15013056, runningVar: s.p + 15015744,
                 eps: 1e-05, activation: .silu, output: s.tensor(357), scratch: s.f + 2385216, pool: pool)
-            s.profiler?.stop(510)
+            s.profiler?.stop(512)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2688]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15018432, channels: 2688, kernel: 3, into: s.f + 2395968)
-        s.profiler?.stop(511)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(513)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(356), gamma: s.p + 15007680,
@@ -6820,7 +6840,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 depthwiseSavedMean: s.f + 2390592, depthwiseSavedInvStd: s.f + 2393280,
                 depthwiseRunningMean: s.p + 15048000, depthwiseRunningVar: s.p + 15050688, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(512)
+            s.profiler?.stop(514)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]
         if s.options.frozenBlocks > 32 {
@@ -6828,7 +6848,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 12, width: 12, channels: 2688, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 2395968, bias: s.f,
                 activation: .identity, output: s.tensor(358), pool: pool)
-            s.profiler?.stop(513)
+            s.profiler?.stop(515)
         }
         // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks <= 32 {
@@ -6836,7 +6856,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2390592, savedInvStd: s.f + 2393280,
                 activation: .silu, output: s.tensor(359), pool: pool)
-            s.profiler?.stop(514)
+            s.profiler?.stop(516)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 2688]
         if s.options.frozenBlocks > 32 {
@@ -6844,7 +6864,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, runningMean: s.p + 15048000, runningVar: s.p + 15050688,
                 eps: 1e-05, activation: .silu, output: s.tensor(359), scratch: s.f + 2390592, pool: pool)
-            s.profiler?.stop(515)
+            s.profiler?.stop(517)
         }
         // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688]
         s.profiler?.start()
@@ -6852,11 +6872,11 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376,
             reduceBias: s.p + 15354432, activation: .silu, expandWeights: s.p + 15354544, expandBias: s.p + 15655600,
             savedPooled: s.tensor(361), savedHidden: s.tensor(362), savedScale: s.tensor(363), pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(518)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [2688][448]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15658288, outChannels: 448, inChannels: 2688, into: s.f + 2688)
-        s.profiler?.stop(517)
+        s.profiler?.stop(519)
         // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 2688] -> [n, 12, 12, 448]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -6864,7 +6884,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, output: s.tensor(364), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2444352, savedInvStd: s.f + 2444800,
                 runningMean: s.p + 16863408, runningVar: s.p + 16863856, workspace: s.ws, pool: pool)
-            s.profiler?.stop(518)
+            s.profiler?.stop(520)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 12, 12, 2688] -> [n, 12, 12, 448]
         if s.options.frozenBlocks > 32 {
@@ -6872,7 +6892,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(360), pixels: 144 &* s.n, inChannels: 2688,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
                 output: s.tensor(364), pool: pool)
-            s.profiler?.stop(519)
+            s.profiler?.stop(521)
         }
         // features.7.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks <= 32 {
@@ -6880,7 +6900,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(364), pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 2444352, savedInvStd: s.f + 2444800,
                 activation: .identity, output: s.tensor(365), pool: pool)
-            s.profiler?.stop(520)
+            s.profiler?.stop(522)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 12, 12, 448]
         if s.options.frozenBlocks > 32 {
@@ -6888,21 +6908,21 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(364), pixels: 144 &* s.n, channels: 448,
                 gamma: s.p + 16862512, beta: s.p + 16862960, runningMean: s.p + 16863408, runningVar: s.p + 16863856,
                 eps: 1e-05, activation: .identity, output: s.tensor(365), scratch: s.f + 2444352, pool: pool)
-            s.profiler?.stop(521)
+            s.profiler?.stop(523)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.80625
         if s.options.stochasticDepth && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19375, into: s.tensor(367),
                 random: &random)
-            s.profiler?.stop(522)
+            s.profiler?.stop(524)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(355), branch: s.tensor(365),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
             perImage: 64512, output: s.tensor(366), pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(525)
     }
 
     /// features.8 forward: head: conv 1x1 448 -> 1792
@@ -6910,7 +6930,7 @@ public final class EfficientNetB4Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [448][1792]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 16864304, outChannels: 1792, inChannels: 448, into: s.f + 2688)
-        s.profiler?.stop(524)
+        s.profiler?.stop(526)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 12, 12, 448] -> [n, 12, 12, 1792]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
@@ -6918,7 +6938,7 @@ public final class EfficientNetB4Training: TrainableModel {
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1792, output: s.tensor(368), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 2445248, savedInvStd: s.f + 2447040,
                 runningMean: s.p + 17670704, runningVar: s.p + 17672496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(525)
+            s.profiler?.stop(527)
         }
         // features.8 frozen: head conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 1792]
         if s.options.frozenBlocks > 33 {
@@ -6926,7 +6946,7 @@ public final class EfficientNetB4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(366), pixels: 144 &* s.n, inChannels: 448,
                 inputMajorWeights: s.f + 2688, bias: s.f, outChannels: 1792, activation: .identity, residual: nil,
                 output: s.tensor(368), pool: pool)
-            s.profiler?.stop(526)
+            s.profiler?.stop(528)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 12, 12, 1792]
         if s.options.frozenBlocks <= 33 {
@@ -6934,7 +6954,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 144 &* s.n, channels: 1792,
                 gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 2445248, savedInvStd: s.f + 2447040,
                 activation: .silu, output: s.tensor(369), pool: pool)
-            s.profiler?.stop(527)
+            s.profiler?.stop(529)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 12, 12, 1792]
         if s.options.frozenBlocks > 33 {
@@ -6942,7 +6962,7 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 144 &* s.n, channels: 1792,
                 gamma: s.p + 17667120, beta: s.p + 17668912, runningMean: s.p + 17670704, runningVar: s.p + 17672496,
                 eps: 1e-05, activation: .silu, output: s.tensor(369), scratch: s.f + 2445248, pool: pool)
-            s.profiler?.stop(528)
+            s.profiler?.stop(530)
         }
     }
 
@@ -6952,26 +6972,26 @@ public final class EfficientNetB4Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(369), batch: s.n, pixels: 144, channels: 1792, output: s.tensor(370),
             pool: pool)
-        s.profiler?.stop(529)
+        s.profiler?.stop(531)
         // dropout p=0.4 (when options.dropout) on [n, 1792]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(370), output: s.tensor(372), count: 1792 &* s.n,
             probability: s.options.dropout ? 0.4 : 0, mask: s.tensor(371), random: &random)
-        s.profiler?.stop(530)
+        s.profiler?.stop(532)
         // classifier.1 linear, [n, 1792] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(372), batch: s.n, inFeatures: 1792, weights: s.p + 17674288,
             bias: s.p + 19466288, outFeatures: 1000, output: s.tensor(373), pool: pool)
-        s.profiler?.stop(531)
+        s.profiler?.stop(533)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(373), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(374))
-        s.profiler?.stop(532)
+        s.profiler?.stop(534)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(373), count: 1000 &* s.n)
-        s.profiler?.stop(533)
+        s.profiler?.stop(535)
     }
 
     /// classifier backward: global average pool, dropout 0.4, linear 1792 -> 1000 classes
@@ -6981,17 +7001,17 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(374), input: s.tensor(372), weights: s.p + 17674288,
             batch: s.n, inFeatures: 1792, outFeatures: 1000, gradInput: s.tensor(375), gradWeights: s.g + 17674288,
             gradBias: s.g + 19466288, pool: pool)
-        s.profiler?.stop(534)
+        s.profiler?.stop(536)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(375), mask: s.tensor(371), count: 1792 &* s.n,
             gradInput: s.tensor(376))
-        s.profiler?.stop(535)
+        s.profiler?.stop(537)
         // avgpool backward: spread each channel's gradient over the 144 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(376), batch: s.n, pixels: 144, channels: 1792,
             gradInput: s.tensor(377), pool: pool)
-        s.profiler?.stop(536)
+        s.profiler?.stop(538)
     }
 
     /// features.8 backward: head: conv 1x1 448 -> 1792
@@ -7002,7 +7022,7 @@ public final class EfficientNetB4Training: TrainableModel {
             channels: 1792, gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 2445248,
             savedInvStd: s.f + 2447040, activation: .silu, gradGamma: s.g + 17667120, gradBeta: s.g + 17668912,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(539)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 1792]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(377), preActivation: s.tensor(368),
@@ -7010,7 +7030,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(366), weights: s.p + 16864304,
             pixels: 144 &* s.n, inChannels: 448, outChannels: 1792, gradInput: s.tensor(378),
             gradWeights: s.g + 16864304, workspace: s.ws, pool: pool)
-        s.profiler?.stop(538)
+        s.profiler?.stop(540)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 12x12x448 -> 12x12x448, SE 2688 -> 112 -> 2688, identity shortcut
@@ -7020,21 +7040,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(378),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(379), pool: pool)
-        s.profiler?.stop(539)
+        s.profiler?.stop(541)
         // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 448]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(364), pixels: 144 &* s.n,
             channels: 448, gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 2444352,
             savedInvStd: s.f + 2444800, activation: .identity, gradGamma: s.g + 16862512, gradBeta: s.g + 16862960,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(540)
+        s.profiler?.stop(542)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2390592, savedInvStd: s.f + 2393280,
                 activation: .silu, output: s.tensor(382), pool: pool)
-            s.profiler?.stop(541)
+            s.profiler?.stop(543)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
@@ -7042,14 +7062,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15042624, beta: s.p + 15045312, runningMean: s.p + 15048000, runningVar: s.p + 15050688,
                 eps: 1e-05, activation: .silu, output: s.tensor(382), scratch: s.f + 2390592, pool: pool)
-            s.profiler?.stop(542)
+            s.profiler?.stop(544)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(382), savedScale: s.tensor(363), batch: s.n,
                 pixels: 144, channels: 2688, output: s.tensor(381), pool: pool)
-            s.profiler?.stop(543)
+            s.profiler?.stop(545)
         }
         // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 448]
         s.profiler?.start()
@@ -7058,7 +7078,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(381), weights: s.p + 15658288,
             pixels: 144 &* s.n, inChannels: 2688, outChannels: 448, gradInput: s.tensor(380),
             gradWeights: s.g + 15658288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(544)
+        s.profiler?.stop(546)
         // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 2688]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(380), seInput: s.tensor(382), batch: s.n,
@@ -7069,14 +7089,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 2390592, savedInvStd: s.f + 2393280,
             activation: .silu, gradGamma: s.g + 15042624, gradBeta: s.g + 15045312, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(545)
+        s.profiler?.stop(547)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2385216, savedInvStd: s.f + 2387904,
                 activation: .silu, output: s.tensor(384), pool: pool)
-            s.profiler?.stop(546)
+            s.profiler?.stop(548)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
@@ -7084,12 +7104,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 144 &* s.n, channels: 2688,
                 gamma: s.p + 15007680, beta: s.p + 15010368, runningMean: s.p + 15013056, runningVar: s.p + 15015744,
                 eps: 1e-05, activation: .silu, output: s.tensor(384), scratch: s.f + 2385216, pool: pool)
-            s.profiler?.stop(547)
+            s.profiler?.stop(549)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2420160, count: 24192)
-        s.profiler?.stop(548)
+        s.profiler?.stop(550)
         // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 2688] <- [n, 12, 12, 2688]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(380), preActivation: s.tensor(358),
@@ -7097,18 +7117,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(384), batch: s.n, height: 12, width: 12,
             channels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
             weights: s.f + 2395968, gradInput: s.tensor(383), gradWeights: s.f + 2420160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(549)
+        s.profiler?.stop(551)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2420160, channels: 2688, kernel: 3, into: s.g + 15018432)
-        s.profiler?.stop(550)
+        s.profiler?.stop(552)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 2688]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(383), input: s.tensor(356), pixels: 144 &* s.n,
             channels: 2688, gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 2385216,
             savedInvStd: s.f + 2387904, activation: .silu, gradGamma: s.g + 15007680, gradBeta: s.g + 15010368,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(551)
+        s.profiler?.stop(553)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 448] <- [n, 12, 12, 2688]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(383), preActivation: s.tensor(356),
@@ -7116,11 +7136,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(355), weights: s.p + 13803456,
             pixels: 144 &* s.n, inChannels: 448, outChannels: 2688, gradInput: s.tensor(385),
             gradWeights: s.g + 13803456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(552)
+        s.profiler?.stop(554)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(385), s.tensor(378), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(553)
+        s.profiler?.stop(555)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
@@ -7131,14 +7151,14 @@ public final class EfficientNetB4Training: TrainableModel {
             channels: 448, gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 2384320,
             savedInvStd: s.f + 2384768, activation: .identity, gradGamma: s.g + 13801664, gradBeta: s.g + 13802112,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(554)
+        s.profiler?.stop(556)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2351680, savedInvStd: s.f + 2353312,
                 activation: .silu, output: s.tensor(388), pool: pool)
-            s.profiler?.stop(555)
+            s.profiler?.stop(557)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
@@ -7146,14 +7166,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12840336, beta: s.p + 12841968, runningMean: s.p + 12843600, runningVar: s.p + 12845232,
                 eps: 1e-05, activation: .silu, output: s.tensor(388), scratch: s.f + 2351680, pool: pool)
-            s.profiler?.stop(556)
+            s.profiler?.stop(558)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(388), savedScale: s.tensor(353), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(387), pool: pool)
-            s.profiler?.stop(557)
+            s.profiler?.stop(559)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 448]
         s.profiler?.start()
@@ -7162,7 +7182,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(387), weights: s.p + 13070528,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(386),
             gradWeights: s.g + 13070528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(558)
+        s.profiler?.stop(560)
         // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(386), seInput: s.tensor(388), batch: s.n,
@@ -7173,14 +7193,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 2351680, savedInvStd: s.f + 2353312,
             activation: .silu, gradGamma: s.g + 12840336, gradBeta: s.g + 12841968, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(559)
+        s.profiler?.stop(561)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2348416, savedInvStd: s.f + 2350048,
                 activation: .silu, output: s.tensor(390), pool: pool)
-            s.profiler?.stop(560)
+            s.profiler?.stop(562)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
@@ -7188,12 +7208,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 12819120, beta: s.p + 12820752, runningMean: s.p + 12822384, runningVar: s.p + 12824016,
                 eps: 1e-05, activation: .silu, output: s.tensor(390), scratch: s.f + 2348416, pool: pool)
-            s.profiler?.stop(561)
+            s.profiler?.stop(563)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2369632, count: 14688)
-        s.profiler?.stop(562)
+        s.profiler?.stop(564)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(386), preActivation: s.tensor(348),
@@ -7201,18 +7221,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(390), batch: s.n, height: 12, width: 12,
             channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12,
             weights: s.f + 2354944, gradInput: s.tensor(389), gradWeights: s.f + 2369632, workspace: s.ws, pool: pool)
-        s.profiler?.stop(563)
+        s.profiler?.stop(565)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2369632, channels: 1632, kernel: 3, into: s.g + 12825648)
-        s.profiler?.stop(564)
+        s.profiler?.stop(566)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(389), input: s.tensor(346), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 2348416,
             savedInvStd: s.f + 2350048, activation: .silu, gradGamma: s.g + 12819120, gradBeta: s.g + 12820752,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(567)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(389), preActivation: s.tensor(346),
@@ -7220,7 +7240,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(344), weights: s.p + 12375216,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(391),
             gradWeights: s.g + 12375216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(566)
+        s.profiler?.stop(568)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -7230,21 +7250,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(391),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(392), pool: pool)
-        s.profiler?.stop(567)
+        s.profiler?.stop(569)
         // features.6.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(392), input: s.tensor(342), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 2347872,
             savedInvStd: s.f + 2348144, activation: .identity, gradGamma: s.g + 12374128, gradBeta: s.g + 12374400,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(568)
+        s.profiler?.stop(570)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2263008, savedInvStd: s.f + 2264640,
                 activation: .silu, output: s.tensor(395), pool: pool)
-            s.profiler?.stop(569)
+            s.profiler?.stop(571)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -7252,14 +7272,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11700032, beta: s.p + 11701664, runningMean: s.p + 11703296, runningVar: s.p + 11704928,
                 eps: 1e-05, activation: .silu, output: s.tensor(395), scratch: s.f + 2263008, pool: pool)
-            s.profiler?.stop(570)
+            s.profiler?.stop(572)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(395), savedScale: s.tensor(341), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(394), pool: pool)
-            s.profiler?.stop(571)
+            s.profiler?.stop(573)
         }
         // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
@@ -7268,7 +7288,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(394), weights: s.p + 11930224,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(393),
             gradWeights: s.g + 11930224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(572)
+        s.profiler?.stop(574)
         // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(393), seInput: s.tensor(395), batch: s.n,
@@ -7279,14 +7299,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 2263008, savedInvStd: s.f + 2264640,
             activation: .silu, gradGamma: s.g + 11700032, gradBeta: s.g + 11701664, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(575)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2259744, savedInvStd: s.f + 2261376,
                 activation: .silu, output: s.tensor(397), pool: pool)
-            s.profiler?.stop(574)
+            s.profiler?.stop(576)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -7294,12 +7314,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 11652704, beta: s.p + 11654336, runningMean: s.p + 11655968, runningVar: s.p + 11657600,
                 eps: 1e-05, activation: .silu, output: s.tensor(397), scratch: s.f + 2259744, pool: pool)
-            s.profiler?.stop(575)
+            s.profiler?.stop(577)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2307072, count: 40800)
-        s.profiler?.stop(576)
+        s.profiler?.stop(578)
         // features.6.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(393), preActivation: s.tensor(336),
@@ -7307,18 +7327,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(397), batch: s.n, height: 12, width: 12,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 2266272, gradInput: s.tensor(396), gradWeights: s.f + 2307072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(577)
+        s.profiler?.stop(579)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2307072, channels: 1632, kernel: 5, into: s.g + 11659232)
-        s.profiler?.stop(578)
+        s.profiler?.stop(580)
         // features.6.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(396), input: s.tensor(334), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 2259744,
             savedInvStd: s.f + 2261376, activation: .silu, gradGamma: s.g + 11652704, gradBeta: s.g + 11654336,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(579)
+        s.profiler?.stop(581)
         // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(396), preActivation: s.tensor(334),
@@ -7326,11 +7346,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(332), weights: s.p + 11208800,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(398),
             gradWeights: s.g + 11208800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(580)
+        s.profiler?.stop(582)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(398), s.tensor(391), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(581)
+        s.profiler?.stop(583)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -7340,21 +7360,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(398),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(399), pool: pool)
-        s.profiler?.stop(582)
+        s.profiler?.stop(584)
         // features.6.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(399), input: s.tensor(330), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 2259200,
             savedInvStd: s.f + 2259472, activation: .identity, gradGamma: s.g + 11207712, gradBeta: s.g + 11207984,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(583)
+        s.profiler?.stop(585)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2174336, savedInvStd: s.f + 2175968,
                 activation: .silu, output: s.tensor(402), pool: pool)
-            s.profiler?.stop(584)
+            s.profiler?.stop(586)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -7362,14 +7382,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10533616, beta: s.p + 10535248, runningMean: s.p + 10536880, runningVar: s.p + 10538512,
                 eps: 1e-05, activation: .silu, output: s.tensor(402), scratch: s.f + 2174336, pool: pool)
-            s.profiler?.stop(585)
+            s.profiler?.stop(587)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(402), savedScale: s.tensor(329), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(401), pool: pool)
-            s.profiler?.stop(586)
+            s.profiler?.stop(588)
         }
         // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
@@ -7378,7 +7398,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(401), weights: s.p + 10763808,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(400),
             gradWeights: s.g + 10763808, workspace: s.ws, pool: pool)
-        s.profiler?.stop(587)
+        s.profiler?.stop(589)
         // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(400), seInput: s.tensor(402), batch: s.n,
@@ -7389,14 +7409,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 2174336, savedInvStd: s.f + 2175968,
             activation: .silu, gradGamma: s.g + 10533616, gradBeta: s.g + 10535248, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(590)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2171072, savedInvStd: s.f + 2172704,
                 activation: .silu, output: s.tensor(404), pool: pool)
-            s.profiler?.stop(589)
+            s.profiler?.stop(591)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -7404,12 +7424,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 10486288, beta: s.p + 10487920, runningMean: s.p + 10489552, runningVar: s.p + 10491184,
                 eps: 1e-05, activation: .silu, output: s.tensor(404), scratch: s.f + 2171072, pool: pool)
-            s.profiler?.stop(590)
+            s.profiler?.stop(592)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2218400, count: 40800)
-        s.profiler?.stop(591)
+        s.profiler?.stop(593)
         // features.6.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(324),
@@ -7417,18 +7437,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(404), batch: s.n, height: 12, width: 12,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 2177600, gradInput: s.tensor(403), gradWeights: s.f + 2218400, workspace: s.ws, pool: pool)
-        s.profiler?.stop(592)
+        s.profiler?.stop(594)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2218400, channels: 1632, kernel: 5, into: s.g + 10492816)
-        s.profiler?.stop(593)
+        s.profiler?.stop(595)
         // features.6.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(403), input: s.tensor(322), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 2171072,
             savedInvStd: s.f + 2172704, activation: .silu, gradGamma: s.g + 10486288, gradBeta: s.g + 10487920,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(594)
+        s.profiler?.stop(596)
         // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(403), preActivation: s.tensor(322),
@@ -7436,11 +7456,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(320), weights: s.p + 10042384,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(405),
             gradWeights: s.g + 10042384, workspace: s.ws, pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(597)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(405), s.tensor(398), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(596)
+        s.profiler?.stop(598)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -7450,21 +7470,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(405),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(406), pool: pool)
-        s.profiler?.stop(597)
+        s.profiler?.stop(599)
         // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(406), input: s.tensor(318), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 2170528,
             savedInvStd: s.f + 2170800, activation: .identity, gradGamma: s.g + 10041296, gradBeta: s.g + 10041568,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(598)
+        s.profiler?.stop(600)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2085664, savedInvStd: s.f + 2087296,
                 activation: .silu, output: s.tensor(409), pool: pool)
-            s.profiler?.stop(599)
+            s.profiler?.stop(601)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -7472,14 +7492,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9367200, beta: s.p + 9368832, runningMean: s.p + 9370464, runningVar: s.p + 9372096,
                 eps: 1e-05, activation: .silu, output: s.tensor(409), scratch: s.f + 2085664, pool: pool)
-            s.profiler?.stop(600)
+            s.profiler?.stop(602)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(409), savedScale: s.tensor(317), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(408), pool: pool)
-            s.profiler?.stop(601)
+            s.profiler?.stop(603)
         }
         // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
@@ -7488,7 +7508,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(408), weights: s.p + 9597392,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(407),
             gradWeights: s.g + 9597392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(604)
         // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(407), seInput: s.tensor(409), batch: s.n,
@@ -7499,14 +7519,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 2085664, savedInvStd: s.f + 2087296,
             activation: .silu, gradGamma: s.g + 9367200, gradBeta: s.g + 9368832, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(605)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2082400, savedInvStd: s.f + 2084032,
                 activation: .silu, output: s.tensor(411), pool: pool)
-            s.profiler?.stop(604)
+            s.profiler?.stop(606)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -7514,12 +7534,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 9319872, beta: s.p + 9321504, runningMean: s.p + 9323136, runningVar: s.p + 9324768,
                 eps: 1e-05, activation: .silu, output: s.tensor(411), scratch: s.f + 2082400, pool: pool)
-            s.profiler?.stop(605)
+            s.profiler?.stop(607)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2129728, count: 40800)
-        s.profiler?.stop(606)
+        s.profiler?.stop(608)
         // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(407), preActivation: s.tensor(312),
@@ -7527,18 +7547,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(411), batch: s.n, height: 12, width: 12,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 2088928, gradInput: s.tensor(410), gradWeights: s.f + 2129728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(607)
+        s.profiler?.stop(609)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2129728, channels: 1632, kernel: 5, into: s.g + 9326400)
-        s.profiler?.stop(608)
+        s.profiler?.stop(610)
         // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(410), input: s.tensor(310), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 2082400,
             savedInvStd: s.f + 2084032, activation: .silu, gradGamma: s.g + 9319872, gradBeta: s.g + 9321504,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(609)
+        s.profiler?.stop(611)
         // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(410), preActivation: s.tensor(310),
@@ -7546,11 +7566,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(308), weights: s.p + 8875968,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(412),
             gradWeights: s.g + 8875968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(610)
+        s.profiler?.stop(612)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(412), s.tensor(405), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(611)
+        s.profiler?.stop(613)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -7560,21 +7580,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(412),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(413), pool: pool)
-        s.profiler?.stop(612)
+        s.profiler?.stop(614)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(413), input: s.tensor(306), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 2081856,
             savedInvStd: s.f + 2082128, activation: .identity, gradGamma: s.g + 8874880, gradBeta: s.g + 8875152,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(613)
+        s.profiler?.stop(615)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1996992, savedInvStd: s.f + 1998624,
                 activation: .silu, output: s.tensor(416), pool: pool)
-            s.profiler?.stop(614)
+            s.profiler?.stop(616)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -7582,14 +7602,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8200784, beta: s.p + 8202416, runningMean: s.p + 8204048, runningVar: s.p + 8205680,
                 eps: 1e-05, activation: .silu, output: s.tensor(416), scratch: s.f + 1996992, pool: pool)
-            s.profiler?.stop(615)
+            s.profiler?.stop(617)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(416), savedScale: s.tensor(305), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(415), pool: pool)
-            s.profiler?.stop(616)
+            s.profiler?.stop(618)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
@@ -7598,7 +7618,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(415), weights: s.p + 8430976,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(414),
             gradWeights: s.g + 8430976, workspace: s.ws, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(619)
         // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(414), seInput: s.tensor(416), batch: s.n,
@@ -7609,14 +7629,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 1996992, savedInvStd: s.f + 1998624,
             activation: .silu, gradGamma: s.g + 8200784, gradBeta: s.g + 8202416, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(618)
+        s.profiler?.stop(620)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1993728, savedInvStd: s.f + 1995360,
                 activation: .silu, output: s.tensor(418), pool: pool)
-            s.profiler?.stop(619)
+            s.profiler?.stop(621)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -7624,12 +7644,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 8153456, beta: s.p + 8155088, runningMean: s.p + 8156720, runningVar: s.p + 8158352,
                 eps: 1e-05, activation: .silu, output: s.tensor(418), scratch: s.f + 1993728, pool: pool)
-            s.profiler?.stop(620)
+            s.profiler?.stop(622)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2041056, count: 40800)
-        s.profiler?.stop(621)
+        s.profiler?.stop(623)
         // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(414), preActivation: s.tensor(300),
@@ -7637,18 +7657,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(418), batch: s.n, height: 12, width: 12,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 2000256, gradInput: s.tensor(417), gradWeights: s.f + 2041056, workspace: s.ws, pool: pool)
-        s.profiler?.stop(622)
+        s.profiler?.stop(624)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2041056, channels: 1632, kernel: 5, into: s.g + 8159984)
-        s.profiler?.stop(623)
+        s.profiler?.stop(625)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(417), input: s.tensor(298), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 1993728,
             savedInvStd: s.f + 1995360, activation: .silu, gradGamma: s.g + 8153456, gradBeta: s.g + 8155088,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(624)
+        s.profiler?.stop(626)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(417), preActivation: s.tensor(298),
@@ -7656,11 +7676,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(296), weights: s.p + 7709552,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(419),
             gradWeights: s.g + 7709552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(625)
+        s.profiler?.stop(627)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(419), s.tensor(412), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(626)
+        s.profiler?.stop(628)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -7670,21 +7690,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(419),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(420), pool: pool)
-        s.profiler?.stop(627)
+        s.profiler?.stop(629)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(420), input: s.tensor(294), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 1993184,
             savedInvStd: s.f + 1993456, activation: .identity, gradGamma: s.g + 7708464, gradBeta: s.g + 7708736,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(628)
+        s.profiler?.stop(630)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1908320, savedInvStd: s.f + 1909952,
                 activation: .silu, output: s.tensor(423), pool: pool)
-            s.profiler?.stop(629)
+            s.profiler?.stop(631)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -7692,14 +7712,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 7034368, beta: s.p + 7036000, runningMean: s.p + 7037632, runningVar: s.p + 7039264,
                 eps: 1e-05, activation: .silu, output: s.tensor(423), scratch: s.f + 1908320, pool: pool)
-            s.profiler?.stop(630)
+            s.profiler?.stop(632)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(423), savedScale: s.tensor(293), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(422), pool: pool)
-            s.profiler?.stop(631)
+            s.profiler?.stop(633)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
@@ -7708,7 +7728,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(422), weights: s.p + 7264560,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(421),
             gradWeights: s.g + 7264560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(632)
+        s.profiler?.stop(634)
         // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(421), seInput: s.tensor(423), batch: s.n,
@@ -7719,14 +7739,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 1908320, savedInvStd: s.f + 1909952,
             activation: .silu, gradGamma: s.g + 7034368, gradBeta: s.g + 7036000, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(633)
+        s.profiler?.stop(635)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1905056, savedInvStd: s.f + 1906688,
                 activation: .silu, output: s.tensor(425), pool: pool)
-            s.profiler?.stop(634)
+            s.profiler?.stop(636)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -7734,12 +7754,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 6987040, beta: s.p + 6988672, runningMean: s.p + 6990304, runningVar: s.p + 6991936,
                 eps: 1e-05, activation: .silu, output: s.tensor(425), scratch: s.f + 1905056, pool: pool)
-            s.profiler?.stop(635)
+            s.profiler?.stop(637)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1952384, count: 40800)
-        s.profiler?.stop(636)
+        s.profiler?.stop(638)
         // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(421), preActivation: s.tensor(288),
@@ -7747,18 +7767,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(425), batch: s.n, height: 12, width: 12,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 1911584, gradInput: s.tensor(424), gradWeights: s.f + 1952384, workspace: s.ws, pool: pool)
-        s.profiler?.stop(637)
+        s.profiler?.stop(639)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1952384, channels: 1632, kernel: 5, into: s.g + 6993568)
-        s.profiler?.stop(638)
+        s.profiler?.stop(640)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(424), input: s.tensor(286), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 1905056,
             savedInvStd: s.f + 1906688, activation: .silu, gradGamma: s.g + 6987040, gradBeta: s.g + 6988672,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(639)
+        s.profiler?.stop(641)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(424), preActivation: s.tensor(286),
@@ -7766,11 +7786,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(284), weights: s.p + 6543136,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(426),
             gradWeights: s.g + 6543136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(640)
+        s.profiler?.stop(642)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(426), s.tensor(419), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(641)
+        s.profiler?.stop(643)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -7780,21 +7800,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(426),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(427), pool: pool)
-        s.profiler?.stop(642)
+        s.profiler?.stop(644)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(427), input: s.tensor(282), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 1904512,
             savedInvStd: s.f + 1904784, activation: .identity, gradGamma: s.g + 6542048, gradBeta: s.g + 6542320,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(643)
+        s.profiler?.stop(645)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1819648, savedInvStd: s.f + 1821280,
                 activation: .silu, output: s.tensor(430), pool: pool)
-            s.profiler?.stop(644)
+            s.profiler?.stop(646)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -7802,14 +7822,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5867952, beta: s.p + 5869584, runningMean: s.p + 5871216, runningVar: s.p + 5872848,
                 eps: 1e-05, activation: .silu, output: s.tensor(430), scratch: s.f + 1819648, pool: pool)
-            s.profiler?.stop(645)
+            s.profiler?.stop(647)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(430), savedScale: s.tensor(281), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(429), pool: pool)
-            s.profiler?.stop(646)
+            s.profiler?.stop(648)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
@@ -7818,7 +7838,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(429), weights: s.p + 6098144,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(428),
             gradWeights: s.g + 6098144, workspace: s.ws, pool: pool)
-        s.profiler?.stop(647)
+        s.profiler?.stop(649)
         // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(428), seInput: s.tensor(430), batch: s.n,
@@ -7829,14 +7849,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 1819648, savedInvStd: s.f + 1821280,
             activation: .silu, gradGamma: s.g + 5867952, gradBeta: s.g + 5869584, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(648)
+        s.profiler?.stop(650)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1816384, savedInvStd: s.f + 1818016,
                 activation: .silu, output: s.tensor(432), pool: pool)
-            s.profiler?.stop(649)
+            s.profiler?.stop(651)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -7844,12 +7864,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 5820624, beta: s.p + 5822256, runningMean: s.p + 5823888, runningVar: s.p + 5825520,
                 eps: 1e-05, activation: .silu, output: s.tensor(432), scratch: s.f + 1816384, pool: pool)
-            s.profiler?.stop(650)
+            s.profiler?.stop(652)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1863712, count: 40800)
-        s.profiler?.stop(651)
+        s.profiler?.stop(653)
         // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(428), preActivation: s.tensor(276),
@@ -7857,18 +7877,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(432), batch: s.n, height: 12, width: 12,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 1822912, gradInput: s.tensor(431), gradWeights: s.f + 1863712, workspace: s.ws, pool: pool)
-        s.profiler?.stop(652)
+        s.profiler?.stop(654)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1863712, channels: 1632, kernel: 5, into: s.g + 5827152)
-        s.profiler?.stop(653)
+        s.profiler?.stop(655)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(431), input: s.tensor(274), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 1816384,
             savedInvStd: s.f + 1818016, activation: .silu, gradGamma: s.g + 5820624, gradBeta: s.g + 5822256,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(654)
+        s.profiler?.stop(656)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(431), preActivation: s.tensor(274),
@@ -7876,11 +7896,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(272), weights: s.p + 5376720,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(433),
             gradWeights: s.g + 5376720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(655)
+        s.profiler?.stop(657)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(433), s.tensor(426), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(656)
+        s.profiler?.stop(658)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -7890,21 +7910,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(433),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 39168, gradBranch: s.tensor(434), pool: pool)
-        s.profiler?.stop(657)
+        s.profiler?.stop(659)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(434), input: s.tensor(270), pixels: 144 &* s.n,
             channels: 272, gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 1815840,
             savedInvStd: s.f + 1816112, activation: .identity, gradGamma: s.g + 5375632, gradBeta: s.g + 5375904,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(658)
+        s.profiler?.stop(660)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1730976, savedInvStd: s.f + 1732608,
                 activation: .silu, output: s.tensor(437), pool: pool)
-            s.profiler?.stop(659)
+            s.profiler?.stop(661)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -7912,14 +7932,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4701536, beta: s.p + 4703168, runningMean: s.p + 4704800, runningVar: s.p + 4706432,
                 eps: 1e-05, activation: .silu, output: s.tensor(437), scratch: s.f + 1730976, pool: pool)
-            s.profiler?.stop(660)
+            s.profiler?.stop(662)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(437), savedScale: s.tensor(269), batch: s.n,
                 pixels: 144, channels: 1632, output: s.tensor(436), pool: pool)
-            s.profiler?.stop(661)
+            s.profiler?.stop(663)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 272]
         s.profiler?.start()
@@ -7928,7 +7948,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(436), weights: s.p + 4931728,
             pixels: 144 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(435),
             gradWeights: s.g + 4931728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(664)
         // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(435), seInput: s.tensor(437), batch: s.n,
@@ -7939,14 +7959,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 1730976, savedInvStd: s.f + 1732608,
             activation: .silu, gradGamma: s.g + 4701536, gradBeta: s.g + 4703168, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(663)
+        s.profiler?.stop(665)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1727712, savedInvStd: s.f + 1729344,
                 activation: .silu, output: s.tensor(439), pool: pool)
-            s.profiler?.stop(664)
+            s.profiler?.stop(666)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -7954,12 +7974,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 144 &* s.n, channels: 1632,
                 gamma: s.p + 4654208, beta: s.p + 4655840, runningMean: s.p + 4657472, runningVar: s.p + 4659104,
                 eps: 1e-05, activation: .silu, output: s.tensor(439), scratch: s.f + 1727712, pool: pool)
-            s.profiler?.stop(665)
+            s.profiler?.stop(667)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1775040, count: 40800)
-        s.profiler?.stop(666)
+        s.profiler?.stop(668)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 12, 12, 1632] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(435), preActivation: s.tensor(264),
@@ -7967,18 +7987,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(439), batch: s.n, height: 12, width: 12,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 1734240, gradInput: s.tensor(438), gradWeights: s.f + 1775040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(667)
+        s.profiler?.stop(669)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1775040, channels: 1632, kernel: 5, into: s.g + 4660736)
-        s.profiler?.stop(668)
+        s.profiler?.stop(670)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(438), input: s.tensor(262), pixels: 144 &* s.n,
             channels: 1632, gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 1727712,
             savedInvStd: s.f + 1729344, activation: .silu, gradGamma: s.g + 4654208, gradBeta: s.g + 4655840,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(669)
+        s.profiler?.stop(671)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 272] <- [n, 12, 12, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(438), preActivation: s.tensor(262),
@@ -7986,11 +8006,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(261), weights: s.p + 4210304,
             pixels: 144 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(440),
             gradWeights: s.g + 4210304, workspace: s.ws, pool: pool)
-        s.profiler?.stop(670)
+        s.profiler?.stop(672)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(440), s.tensor(433), count: 39168 &* s.n, pool: pool)
-        s.profiler?.stop(671)
+        s.profiler?.stop(673)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
@@ -8001,14 +8021,14 @@ public final class EfficientNetB4Training: TrainableModel {
             channels: 272, gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 1727168,
             savedInvStd: s.f + 1727440, activation: .identity, gradGamma: s.g + 4209216, gradBeta: s.g + 4209488,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(672)
+        s.profiler?.stop(674)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1677248, savedInvStd: s.f + 1678208,
                 activation: .silu, output: s.tensor(443), pool: pool)
-            s.profiler?.stop(673)
+            s.profiler?.stop(675)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -8016,14 +8036,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 144 &* s.n, channels: 960,
                 gamma: s.p + 3866448, beta: s.p + 3867408, runningMean: s.p + 3868368, runningVar: s.p + 3869328,
                 eps: 1e-05, activation: .silu, output: s.tensor(443), scratch: s.f + 1677248, pool: pool)
-            s.profiler?.stop(674)
+            s.profiler?.stop(676)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(443), savedScale: s.tensor(259), batch: s.n,
                 pixels: 144, channels: 960, output: s.tensor(442), pool: pool)
-            s.profiler?.stop(675)
+            s.profiler?.stop(677)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 12, 12, 960] <- [n, 12, 12, 272]
         s.profiler?.start()
@@ -8032,7 +8052,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(442), weights: s.p + 3948096,
             pixels: 144 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(441),
             gradWeights: s.g + 3948096, workspace: s.ws, pool: pool)
-        s.profiler?.stop(676)
+        s.profiler?.stop(678)
         // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 12, 12, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(441), seInput: s.tensor(443), batch: s.n,
@@ -8043,14 +8063,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 1677248, savedInvStd: s.f + 1678208,
             activation: .silu, gradGamma: s.g + 3866448, gradBeta: s.g + 3867408, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(679)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1675328, savedInvStd: s.f + 1676288,
                 activation: .silu, output: s.tensor(445), pool: pool)
-            s.profiler?.stop(678)
+            s.profiler?.stop(680)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -8058,12 +8078,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3838608, beta: s.p + 3839568, runningMean: s.p + 3840528, runningVar: s.p + 3841488,
                 eps: 1e-05, activation: .silu, output: s.tensor(445), scratch: s.f + 1675328, pool: pool)
-            s.profiler?.stop(679)
+            s.profiler?.stop(681)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1703168, count: 24000)
-        s.profiler?.stop(680)
+        s.profiler?.stop(682)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 12, 12, 960]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(441), preActivation: s.tensor(254),
@@ -8071,18 +8091,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(445), batch: s.n, height: 24, width: 24,
             channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12,
             weights: s.f + 1679168, gradInput: s.tensor(444), gradWeights: s.f + 1703168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(683)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1703168, channels: 960, kernel: 5, into: s.g + 3842448)
-        s.profiler?.stop(682)
+        s.profiler?.stop(684)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(444), input: s.tensor(252), pixels: 576 &* s.n,
             channels: 960, gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 1675328,
             savedInvStd: s.f + 1676288, activation: .silu, gradGamma: s.g + 3838608, gradBeta: s.g + 3839568,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(683)
+        s.profiler?.stop(685)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(444), preActivation: s.tensor(252),
@@ -8090,7 +8110,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(250), weights: s.p + 3685008,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(446),
             gradWeights: s.g + 3685008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(684)
+        s.profiler?.stop(686)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -8100,21 +8120,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(446),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(447), pool: pool)
-        s.profiler?.stop(685)
+        s.profiler?.stop(687)
         // features.5.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(447), input: s.tensor(248), pixels: 576 &* s.n,
             channels: 160, gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 1675008,
             savedInvStd: s.f + 1675168, activation: .identity, gradGamma: s.g + 3684368, gradBeta: s.g + 3684528,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(686)
+        s.profiler?.stop(688)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1625088, savedInvStd: s.f + 1626048,
                 activation: .silu, output: s.tensor(450), pool: pool)
-            s.profiler?.stop(687)
+            s.profiler?.stop(689)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -8122,14 +8142,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3449120, beta: s.p + 3450080, runningMean: s.p + 3451040, runningVar: s.p + 3452000,
                 eps: 1e-05, activation: .silu, output: s.tensor(450), scratch: s.f + 1625088, pool: pool)
-            s.profiler?.stop(688)
+            s.profiler?.stop(690)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(450), savedScale: s.tensor(247), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(449), pool: pool)
-            s.profiler?.stop(689)
+            s.profiler?.stop(691)
         }
         // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
@@ -8138,7 +8158,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(449), weights: s.p + 3530768,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(448),
             gradWeights: s.g + 3530768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(690)
+        s.profiler?.stop(692)
         // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(448), seInput: s.tensor(450), batch: s.n,
@@ -8149,14 +8169,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 1625088, savedInvStd: s.f + 1626048,
             activation: .silu, gradGamma: s.g + 3449120, gradBeta: s.g + 3450080, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(691)
+        s.profiler?.stop(693)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1623168, savedInvStd: s.f + 1624128,
                 activation: .silu, output: s.tensor(452), pool: pool)
-            s.profiler?.stop(692)
+            s.profiler?.stop(694)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -8164,12 +8184,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3421280, beta: s.p + 3422240, runningMean: s.p + 3423200, runningVar: s.p + 3424160,
                 eps: 1e-05, activation: .silu, output: s.tensor(452), scratch: s.f + 1623168, pool: pool)
-            s.profiler?.stop(693)
+            s.profiler?.stop(695)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1651008, count: 24000)
-        s.profiler?.stop(694)
+        s.profiler?.stop(696)
         // features.5.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(448), preActivation: s.tensor(242),
@@ -8177,18 +8197,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(452), batch: s.n, height: 24, width: 24,
             channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: s.f + 1627008, gradInput: s.tensor(451), gradWeights: s.f + 1651008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(695)
+        s.profiler?.stop(697)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1651008, channels: 960, kernel: 5, into: s.g + 3425120)
-        s.profiler?.stop(696)
+        s.profiler?.stop(698)
         // features.5.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(451), input: s.tensor(240), pixels: 576 &* s.n,
             channels: 960, gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 1623168,
             savedInvStd: s.f + 1624128, activation: .silu, gradGamma: s.g + 3421280, gradBeta: s.g + 3422240,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(699)
         // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(451), preActivation: s.tensor(240),
@@ -8196,11 +8216,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(238), weights: s.p + 3267680,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(453),
             gradWeights: s.g + 3267680, workspace: s.ws, pool: pool)
-        s.profiler?.stop(698)
+        s.profiler?.stop(700)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(453), s.tensor(446), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(699)
+        s.profiler?.stop(701)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -8210,21 +8230,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(453),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(454), pool: pool)
-        s.profiler?.stop(700)
+        s.profiler?.stop(702)
         // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(454), input: s.tensor(236), pixels: 576 &* s.n,
             channels: 160, gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 1622848,
             savedInvStd: s.f + 1623008, activation: .identity, gradGamma: s.g + 3267040, gradBeta: s.g + 3267200,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(701)
+        s.profiler?.stop(703)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1572928, savedInvStd: s.f + 1573888,
                 activation: .silu, output: s.tensor(457), pool: pool)
-            s.profiler?.stop(702)
+            s.profiler?.stop(704)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -8232,14 +8252,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3031792, beta: s.p + 3032752, runningMean: s.p + 3033712, runningVar: s.p + 3034672,
                 eps: 1e-05, activation: .silu, output: s.tensor(457), scratch: s.f + 1572928, pool: pool)
-            s.profiler?.stop(703)
+            s.profiler?.stop(705)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(457), savedScale: s.tensor(235), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(456), pool: pool)
-            s.profiler?.stop(704)
+            s.profiler?.stop(706)
         }
         // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
@@ -8248,7 +8268,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(456), weights: s.p + 3113440,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(455),
             gradWeights: s.g + 3113440, workspace: s.ws, pool: pool)
-        s.profiler?.stop(705)
+        s.profiler?.stop(707)
         // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(455), seInput: s.tensor(457), batch: s.n,
@@ -8259,14 +8279,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 1572928, savedInvStd: s.f + 1573888,
             activation: .silu, gradGamma: s.g + 3031792, gradBeta: s.g + 3032752, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(706)
+        s.profiler?.stop(708)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1571008, savedInvStd: s.f + 1571968,
                 activation: .silu, output: s.tensor(459), pool: pool)
-            s.profiler?.stop(707)
+            s.profiler?.stop(709)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -8274,12 +8294,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 3003952, beta: s.p + 3004912, runningMean: s.p + 3005872, runningVar: s.p + 3006832,
                 eps: 1e-05, activation: .silu, output: s.tensor(459), scratch: s.f + 1571008, pool: pool)
-            s.profiler?.stop(708)
+            s.profiler?.stop(710)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1598848, count: 24000)
-        s.profiler?.stop(709)
+        s.profiler?.stop(711)
         // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(455), preActivation: s.tensor(230),
@@ -8287,18 +8307,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(459), batch: s.n, height: 24, width: 24,
             channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: s.f + 1574848, gradInput: s.tensor(458), gradWeights: s.f + 1598848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(710)
+        s.profiler?.stop(712)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1598848, channels: 960, kernel: 5, into: s.g + 3007792)
-        s.profiler?.stop(711)
+        s.profiler?.stop(713)
         // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(458), input: s.tensor(228), pixels: 576 &* s.n,
             channels: 960, gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 1571008,
             savedInvStd: s.f + 1571968, activation: .silu, gradGamma: s.g + 3003952, gradBeta: s.g + 3004912,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(714)
         // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(458), preActivation: s.tensor(228),
@@ -8306,11 +8326,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(226), weights: s.p + 2850352,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(460),
             gradWeights: s.g + 2850352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(713)
+        s.profiler?.stop(715)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(460), s.tensor(453), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(714)
+        s.profiler?.stop(716)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -8320,21 +8340,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(460),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(461), pool: pool)
-        s.profiler?.stop(715)
+        s.profiler?.stop(717)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(461), input: s.tensor(224), pixels: 576 &* s.n,
             channels: 160, gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 1570688,
             savedInvStd: s.f + 1570848, activation: .identity, gradGamma: s.g + 2849712, gradBeta: s.g + 2849872,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(716)
+        s.profiler?.stop(718)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1520768, savedInvStd: s.f + 1521728,
                 activation: .silu, output: s.tensor(464), pool: pool)
-            s.profiler?.stop(717)
+            s.profiler?.stop(719)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -8342,14 +8362,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2614464, beta: s.p + 2615424, runningMean: s.p + 2616384, runningVar: s.p + 2617344,
                 eps: 1e-05, activation: .silu, output: s.tensor(464), scratch: s.f + 1520768, pool: pool)
-            s.profiler?.stop(718)
+            s.profiler?.stop(720)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(464), savedScale: s.tensor(223), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(463), pool: pool)
-            s.profiler?.stop(719)
+            s.profiler?.stop(721)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
@@ -8358,7 +8378,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(463), weights: s.p + 2696112,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(462),
             gradWeights: s.g + 2696112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(720)
+        s.profiler?.stop(722)
         // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(462), seInput: s.tensor(464), batch: s.n,
@@ -8369,14 +8389,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 1520768, savedInvStd: s.f + 1521728,
             activation: .silu, gradGamma: s.g + 2614464, gradBeta: s.g + 2615424, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(721)
+        s.profiler?.stop(723)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1518848, savedInvStd: s.f + 1519808,
                 activation: .silu, output: s.tensor(466), pool: pool)
-            s.profiler?.stop(722)
+            s.profiler?.stop(724)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -8384,12 +8404,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2586624, beta: s.p + 2587584, runningMean: s.p + 2588544, runningVar: s.p + 2589504,
                 eps: 1e-05, activation: .silu, output: s.tensor(466), scratch: s.f + 1518848, pool: pool)
-            s.profiler?.stop(723)
+            s.profiler?.stop(725)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1546688, count: 24000)
-        s.profiler?.stop(724)
+        s.profiler?.stop(726)
         // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(462), preActivation: s.tensor(218),
@@ -8397,18 +8417,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(466), batch: s.n, height: 24, width: 24,
             channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: s.f + 1522688, gradInput: s.tensor(465), gradWeights: s.f + 1546688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(725)
+        s.profiler?.stop(727)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1546688, channels: 960, kernel: 5, into: s.g + 2590464)
-        s.profiler?.stop(726)
+        s.profiler?.stop(728)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(465), input: s.tensor(216), pixels: 576 &* s.n,
             channels: 960, gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 1518848,
             savedInvStd: s.f + 1519808, activation: .silu, gradGamma: s.g + 2586624, gradBeta: s.g + 2587584,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(727)
+        s.profiler?.stop(729)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(465), preActivation: s.tensor(216),
@@ -8416,11 +8436,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(214), weights: s.p + 2433024,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(467),
             gradWeights: s.g + 2433024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(728)
+        s.profiler?.stop(730)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(467), s.tensor(460), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(729)
+        s.profiler?.stop(731)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -8430,21 +8450,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(467),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(468), pool: pool)
-        s.profiler?.stop(730)
+        s.profiler?.stop(732)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(468), input: s.tensor(212), pixels: 576 &* s.n,
             channels: 160, gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 1518528,
             savedInvStd: s.f + 1518688, activation: .identity, gradGamma: s.g + 2432384, gradBeta: s.g + 2432544,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(731)
+        s.profiler?.stop(733)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1468608, savedInvStd: s.f + 1469568,
                 activation: .silu, output: s.tensor(471), pool: pool)
-            s.profiler?.stop(732)
+            s.profiler?.stop(734)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -8452,14 +8472,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2197136, beta: s.p + 2198096, runningMean: s.p + 2199056, runningVar: s.p + 2200016,
                 eps: 1e-05, activation: .silu, output: s.tensor(471), scratch: s.f + 1468608, pool: pool)
-            s.profiler?.stop(733)
+            s.profiler?.stop(735)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(471), savedScale: s.tensor(211), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(470), pool: pool)
-            s.profiler?.stop(734)
+            s.profiler?.stop(736)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
@@ -8468,7 +8488,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(470), weights: s.p + 2278784,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(469),
             gradWeights: s.g + 2278784, workspace: s.ws, pool: pool)
-        s.profiler?.stop(735)
+        s.profiler?.stop(737)
         // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(469), seInput: s.tensor(471), batch: s.n,
@@ -8479,14 +8499,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 1468608, savedInvStd: s.f + 1469568,
             activation: .silu, gradGamma: s.g + 2197136, gradBeta: s.g + 2198096, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(736)
+        s.profiler?.stop(738)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1466688, savedInvStd: s.f + 1467648,
                 activation: .silu, output: s.tensor(473), pool: pool)
-            s.profiler?.stop(737)
+            s.profiler?.stop(739)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -8494,12 +8514,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 2169296, beta: s.p + 2170256, runningMean: s.p + 2171216, runningVar: s.p + 2172176,
                 eps: 1e-05, activation: .silu, output: s.tensor(473), scratch: s.f + 1466688, pool: pool)
-            s.profiler?.stop(738)
+            s.profiler?.stop(740)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1494528, count: 24000)
-        s.profiler?.stop(739)
+        s.profiler?.stop(741)
         // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(469), preActivation: s.tensor(206),
@@ -8507,18 +8527,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(473), batch: s.n, height: 24, width: 24,
             channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: s.f + 1470528, gradInput: s.tensor(472), gradWeights: s.f + 1494528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(740)
+        s.profiler?.stop(742)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1494528, channels: 960, kernel: 5, into: s.g + 2173136)
-        s.profiler?.stop(741)
+        s.profiler?.stop(743)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(472), input: s.tensor(204), pixels: 576 &* s.n,
             channels: 960, gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 1466688,
             savedInvStd: s.f + 1467648, activation: .silu, gradGamma: s.g + 2169296, gradBeta: s.g + 2170256,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(742)
+        s.profiler?.stop(744)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(472), preActivation: s.tensor(204),
@@ -8526,11 +8546,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(202), weights: s.p + 2015696,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(474),
             gradWeights: s.g + 2015696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(743)
+        s.profiler?.stop(745)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(474), s.tensor(467), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(744)
+        s.profiler?.stop(746)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -8540,21 +8560,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(474),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 92160, gradBranch: s.tensor(475), pool: pool)
-        s.profiler?.stop(745)
+        s.profiler?.stop(747)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 160]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(475), input: s.tensor(200), pixels: 576 &* s.n,
             channels: 160, gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 1466368,
             savedInvStd: s.f + 1466528, activation: .identity, gradGamma: s.g + 2015056, gradBeta: s.g + 2015216,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(746)
+        s.profiler?.stop(748)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1416448, savedInvStd: s.f + 1417408,
                 activation: .silu, output: s.tensor(478), pool: pool)
-            s.profiler?.stop(747)
+            s.profiler?.stop(749)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -8562,14 +8582,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1779808, beta: s.p + 1780768, runningMean: s.p + 1781728, runningVar: s.p + 1782688,
                 eps: 1e-05, activation: .silu, output: s.tensor(478), scratch: s.f + 1416448, pool: pool)
-            s.profiler?.stop(748)
+            s.profiler?.stop(750)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(478), savedScale: s.tensor(199), batch: s.n,
                 pixels: 576, channels: 960, output: s.tensor(477), pool: pool)
-            s.profiler?.stop(749)
+            s.profiler?.stop(751)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 160]
         s.profiler?.start()
@@ -8578,7 +8598,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(477), weights: s.p + 1861456,
             pixels: 576 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(476),
             gradWeights: s.g + 1861456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(750)
+        s.profiler?.stop(752)
         // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(476), seInput: s.tensor(478), batch: s.n,
@@ -8589,14 +8609,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 1416448, savedInvStd: s.f + 1417408,
             activation: .silu, gradGamma: s.g + 1779808, gradBeta: s.g + 1780768, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(751)
+        s.profiler?.stop(753)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1414528, savedInvStd: s.f + 1415488,
                 activation: .silu, output: s.tensor(480), pool: pool)
-            s.profiler?.stop(752)
+            s.profiler?.stop(754)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -8604,12 +8624,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 576 &* s.n, channels: 960,
                 gamma: s.p + 1751968, beta: s.p + 1752928, runningMean: s.p + 1753888, runningVar: s.p + 1754848,
                 eps: 1e-05, activation: .silu, output: s.tensor(480), scratch: s.f + 1414528, pool: pool)
-            s.profiler?.stop(753)
+            s.profiler?.stop(755)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1442368, count: 24000)
-        s.profiler?.stop(754)
+        s.profiler?.stop(756)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 960] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(476), preActivation: s.tensor(194),
@@ -8617,18 +8637,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(480), batch: s.n, height: 24, width: 24,
             channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: s.f + 1418368, gradInput: s.tensor(479), gradWeights: s.f + 1442368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(755)
+        s.profiler?.stop(757)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1442368, channels: 960, kernel: 5, into: s.g + 1755808)
-        s.profiler?.stop(756)
+        s.profiler?.stop(758)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(479), input: s.tensor(192), pixels: 576 &* s.n,
             channels: 960, gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 1414528,
             savedInvStd: s.f + 1415488, activation: .silu, gradGamma: s.g + 1751968, gradBeta: s.g + 1752928,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(757)
+        s.profiler?.stop(759)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 160] <- [n, 24, 24, 960]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(479), preActivation: s.tensor(192),
@@ -8636,11 +8656,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(191), weights: s.p + 1598368,
             pixels: 576 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(481),
             gradWeights: s.g + 1598368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(758)
+        s.profiler?.stop(760)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(481), s.tensor(474), count: 92160 &* s.n, pool: pool)
-        s.profiler?.stop(759)
+        s.profiler?.stop(761)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
@@ -8651,14 +8671,14 @@ public final class EfficientNetB4Training: TrainableModel {
             channels: 160, gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 1414208,
             savedInvStd: s.f + 1414368, activation: .identity, gradGamma: s.g + 1597728, gradBeta: s.g + 1597888,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(760)
+        s.profiler?.stop(762)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1379264, savedInvStd: s.f + 1379936,
                 activation: .silu, output: s.tensor(484), pool: pool)
-            s.profiler?.stop(761)
+            s.profiler?.stop(763)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -8666,14 +8686,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1449184, beta: s.p + 1449856, runningMean: s.p + 1450528, runningVar: s.p + 1451200,
                 eps: 1e-05, activation: .silu, output: s.tensor(484), scratch: s.f + 1379264, pool: pool)
-            s.profiler?.stop(762)
+            s.profiler?.stop(764)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(484), savedScale: s.tensor(189), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(483), pool: pool)
-            s.profiler?.stop(763)
+            s.profiler?.stop(765)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 160]
         s.profiler?.start()
@@ -8682,7 +8702,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(483), weights: s.p + 1490208,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(482),
             gradWeights: s.g + 1490208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(764)
+        s.profiler?.stop(766)
         // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(482), seInput: s.tensor(484), batch: s.n,
@@ -8693,14 +8713,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 1379264, savedInvStd: s.f + 1379936,
             activation: .silu, gradGamma: s.g + 1449184, gradBeta: s.g + 1449856, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(765)
+        s.profiler?.stop(767)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1377920, savedInvStd: s.f + 1378592,
                 activation: .silu, output: s.tensor(486), pool: pool)
-            s.profiler?.stop(766)
+            s.profiler?.stop(768)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -8708,12 +8728,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1429696, beta: s.p + 1430368, runningMean: s.p + 1431040, runningVar: s.p + 1431712,
                 eps: 1e-05, activation: .silu, output: s.tensor(486), scratch: s.f + 1377920, pool: pool)
-            s.profiler?.stop(767)
+            s.profiler?.stop(769)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1397408, count: 16800)
-        s.profiler?.stop(768)
+        s.profiler?.stop(770)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(482), preActivation: s.tensor(184),
@@ -8721,18 +8741,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(486), batch: s.n, height: 24, width: 24,
             channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24,
             weights: s.f + 1380608, gradInput: s.tensor(485), gradWeights: s.f + 1397408, workspace: s.ws, pool: pool)
-        s.profiler?.stop(769)
+        s.profiler?.stop(771)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1397408, channels: 672, kernel: 5, into: s.g + 1432384)
-        s.profiler?.stop(770)
+        s.profiler?.stop(772)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(485), input: s.tensor(182), pixels: 576 &* s.n,
             channels: 672, gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 1377920,
             savedInvStd: s.f + 1378592, activation: .silu, gradGamma: s.g + 1429696, gradBeta: s.g + 1430368,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(771)
+        s.profiler?.stop(773)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(485), preActivation: s.tensor(182),
@@ -8740,7 +8760,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(180), weights: s.p + 1354432,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(487),
             gradWeights: s.g + 1354432, workspace: s.ws, pool: pool)
-        s.profiler?.stop(772)
+        s.profiler?.stop(774)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -8750,21 +8770,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(487),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(181) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(488), pool: pool)
-        s.profiler?.stop(773)
+        s.profiler?.stop(775)
         // features.4.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(488), input: s.tensor(178), pixels: 576 &* s.n,
             channels: 112, gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 1377696,
             savedInvStd: s.f + 1377808, activation: .identity, gradGamma: s.g + 1353984, gradBeta: s.g + 1354096,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(774)
+        s.profiler?.stop(776)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1364256, savedInvStd: s.f + 1364928,
                 activation: .silu, output: s.tensor(491), pool: pool)
-            s.profiler?.stop(775)
+            s.profiler?.stop(777)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -8772,14 +8792,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1237696, beta: s.p + 1238368, runningMean: s.p + 1239040, runningVar: s.p + 1239712,
                 eps: 1e-05, activation: .silu, output: s.tensor(491), scratch: s.f + 1364256, pool: pool)
-            s.profiler?.stop(776)
+            s.profiler?.stop(778)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(491), savedScale: s.tensor(177), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(490), pool: pool)
-            s.profiler?.stop(777)
+            s.profiler?.stop(779)
         }
         // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
@@ -8788,7 +8808,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(490), weights: s.p + 1278720,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(489),
             gradWeights: s.g + 1278720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(778)
+        s.profiler?.stop(780)
         // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(489), seInput: s.tensor(491), batch: s.n,
@@ -8799,14 +8819,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 1364256, savedInvStd: s.f + 1364928,
             activation: .silu, gradGamma: s.g + 1237696, gradBeta: s.g + 1238368, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(779)
+        s.profiler?.stop(781)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1362912, savedInvStd: s.f + 1363584,
                 activation: .silu, output: s.tensor(493), pool: pool)
-            s.profiler?.stop(780)
+            s.profiler?.stop(782)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -8814,12 +8834,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1228960, beta: s.p + 1229632, runningMean: s.p + 1230304, runningVar: s.p + 1230976,
                 eps: 1e-05, activation: .silu, output: s.tensor(493), scratch: s.f + 1362912, pool: pool)
-            s.profiler?.stop(781)
+            s.profiler?.stop(783)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1371648, count: 6048)
-        s.profiler?.stop(782)
+        s.profiler?.stop(784)
         // features.4.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(489), preActivation: s.tensor(172),
@@ -8827,18 +8847,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(493), batch: s.n, height: 24, width: 24,
             channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: s.f + 1365600, gradInput: s.tensor(492), gradWeights: s.f + 1371648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(783)
+        s.profiler?.stop(785)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1371648, channels: 672, kernel: 3, into: s.g + 1231648)
-        s.profiler?.stop(784)
+        s.profiler?.stop(786)
         // features.4.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(492), input: s.tensor(170), pixels: 576 &* s.n,
             channels: 672, gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 1362912,
             savedInvStd: s.f + 1363584, activation: .silu, gradGamma: s.g + 1228960, gradBeta: s.g + 1229632,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(785)
+        s.profiler?.stop(787)
         // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(492), preActivation: s.tensor(170),
@@ -8846,11 +8866,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(168), weights: s.p + 1153696,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(494),
             gradWeights: s.g + 1153696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(786)
+        s.profiler?.stop(788)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(494), s.tensor(487), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(787)
+        s.profiler?.stop(789)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -8860,21 +8880,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(494),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(495), pool: pool)
-        s.profiler?.stop(788)
+        s.profiler?.stop(790)
         // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(495), input: s.tensor(166), pixels: 576 &* s.n,
             channels: 112, gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 1362688,
             savedInvStd: s.f + 1362800, activation: .identity, gradGamma: s.g + 1153248, gradBeta: s.g + 1153360,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(789)
+        s.profiler?.stop(791)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1349248, savedInvStd: s.f + 1349920,
                 activation: .silu, output: s.tensor(498), pool: pool)
-            s.profiler?.stop(790)
+            s.profiler?.stop(792)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -8882,14 +8902,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1036960, beta: s.p + 1037632, runningMean: s.p + 1038304, runningVar: s.p + 1038976,
                 eps: 1e-05, activation: .silu, output: s.tensor(498), scratch: s.f + 1349248, pool: pool)
-            s.profiler?.stop(791)
+            s.profiler?.stop(793)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(498), savedScale: s.tensor(165), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(497), pool: pool)
-            s.profiler?.stop(792)
+            s.profiler?.stop(794)
         }
         // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
@@ -8898,7 +8918,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(497), weights: s.p + 1077984,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(496),
             gradWeights: s.g + 1077984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(793)
+        s.profiler?.stop(795)
         // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(496), seInput: s.tensor(498), batch: s.n,
@@ -8909,14 +8929,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 1349248, savedInvStd: s.f + 1349920,
             activation: .silu, gradGamma: s.g + 1036960, gradBeta: s.g + 1037632, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(794)
+        s.profiler?.stop(796)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1347904, savedInvStd: s.f + 1348576,
                 activation: .silu, output: s.tensor(500), pool: pool)
-            s.profiler?.stop(795)
+            s.profiler?.stop(797)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -8924,12 +8944,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 1028224, beta: s.p + 1028896, runningMean: s.p + 1029568, runningVar: s.p + 1030240,
                 eps: 1e-05, activation: .silu, output: s.tensor(500), scratch: s.f + 1347904, pool: pool)
-            s.profiler?.stop(796)
+            s.profiler?.stop(798)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1356640, count: 6048)
-        s.profiler?.stop(797)
+        s.profiler?.stop(799)
         // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(496), preActivation: s.tensor(160),
@@ -8937,18 +8957,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(500), batch: s.n, height: 24, width: 24,
             channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: s.f + 1350592, gradInput: s.tensor(499), gradWeights: s.f + 1356640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(798)
+        s.profiler?.stop(800)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1356640, channels: 672, kernel: 3, into: s.g + 1030912)
-        s.profiler?.stop(799)
+        s.profiler?.stop(801)
         // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(499), input: s.tensor(158), pixels: 576 &* s.n,
             channels: 672, gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 1347904,
             savedInvStd: s.f + 1348576, activation: .silu, gradGamma: s.g + 1028224, gradBeta: s.g + 1028896,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(800)
+        s.profiler?.stop(802)
         // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(499), preActivation: s.tensor(158),
@@ -8956,11 +8976,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(156), weights: s.p + 952960,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(501), gradWeights: s.g + 952960,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(801)
+        s.profiler?.stop(803)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(501), s.tensor(494), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(802)
+        s.profiler?.stop(804)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -8970,21 +8990,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(501),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(502), pool: pool)
-        s.profiler?.stop(803)
+        s.profiler?.stop(805)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(502), input: s.tensor(154), pixels: 576 &* s.n,
             channels: 112, gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 1347680,
             savedInvStd: s.f + 1347792, activation: .identity, gradGamma: s.g + 952512, gradBeta: s.g + 952624,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(804)
+        s.profiler?.stop(806)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1334240, savedInvStd: s.f + 1334912,
                 activation: .silu, output: s.tensor(505), pool: pool)
-            s.profiler?.stop(805)
+            s.profiler?.stop(807)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -8992,14 +9012,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 836224, beta: s.p + 836896, runningMean: s.p + 837568, runningVar: s.p + 838240,
                 eps: 1e-05, activation: .silu, output: s.tensor(505), scratch: s.f + 1334240, pool: pool)
-            s.profiler?.stop(806)
+            s.profiler?.stop(808)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(505), savedScale: s.tensor(153), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(504), pool: pool)
-            s.profiler?.stop(807)
+            s.profiler?.stop(809)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
@@ -9008,7 +9028,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(504), weights: s.p + 877248,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(503), gradWeights: s.g + 877248,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(808)
+        s.profiler?.stop(810)
         // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(503), seInput: s.tensor(505), batch: s.n,
@@ -9019,14 +9039,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 1334240, savedInvStd: s.f + 1334912,
             activation: .silu, gradGamma: s.g + 836224, gradBeta: s.g + 836896, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(809)
+        s.profiler?.stop(811)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1332896, savedInvStd: s.f + 1333568,
                 activation: .silu, output: s.tensor(507), pool: pool)
-            s.profiler?.stop(810)
+            s.profiler?.stop(812)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -9034,12 +9054,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 827488, beta: s.p + 828160, runningMean: s.p + 828832, runningVar: s.p + 829504,
                 eps: 1e-05, activation: .silu, output: s.tensor(507), scratch: s.f + 1332896, pool: pool)
-            s.profiler?.stop(811)
+            s.profiler?.stop(813)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1341632, count: 6048)
-        s.profiler?.stop(812)
+        s.profiler?.stop(814)
         // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(503), preActivation: s.tensor(148),
@@ -9047,18 +9067,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(507), batch: s.n, height: 24, width: 24,
             channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: s.f + 1335584, gradInput: s.tensor(506), gradWeights: s.f + 1341632, workspace: s.ws, pool: pool)
-        s.profiler?.stop(813)
+        s.profiler?.stop(815)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1341632, channels: 672, kernel: 3, into: s.g + 830176)
-        s.profiler?.stop(814)
+        s.profiler?.stop(816)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(506), input: s.tensor(146), pixels: 576 &* s.n,
             channels: 672, gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 1332896,
             savedInvStd: s.f + 1333568, activation: .silu, gradGamma: s.g + 827488, gradBeta: s.g + 828160,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(815)
+        s.profiler?.stop(817)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(506), preActivation: s.tensor(146),
@@ -9066,11 +9086,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(144), weights: s.p + 752224,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(508), gradWeights: s.g + 752224,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(816)
+        s.profiler?.stop(818)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(508), s.tensor(501), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(817)
+        s.profiler?.stop(819)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -9080,21 +9100,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(508),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(509), pool: pool)
-        s.profiler?.stop(818)
+        s.profiler?.stop(820)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(509), input: s.tensor(142), pixels: 576 &* s.n,
             channels: 112, gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 1332672,
             savedInvStd: s.f + 1332784, activation: .identity, gradGamma: s.g + 751776, gradBeta: s.g + 751888,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(819)
+        s.profiler?.stop(821)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1319232, savedInvStd: s.f + 1319904,
                 activation: .silu, output: s.tensor(512), pool: pool)
-            s.profiler?.stop(820)
+            s.profiler?.stop(822)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -9102,14 +9122,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 635488, beta: s.p + 636160, runningMean: s.p + 636832, runningVar: s.p + 637504,
                 eps: 1e-05, activation: .silu, output: s.tensor(512), scratch: s.f + 1319232, pool: pool)
-            s.profiler?.stop(821)
+            s.profiler?.stop(823)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(512), savedScale: s.tensor(141), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(511), pool: pool)
-            s.profiler?.stop(822)
+            s.profiler?.stop(824)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
@@ -9118,7 +9138,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(511), weights: s.p + 676512,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(510), gradWeights: s.g + 676512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(823)
+        s.profiler?.stop(825)
         // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(510), seInput: s.tensor(512), batch: s.n,
@@ -9129,14 +9149,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 1319232, savedInvStd: s.f + 1319904,
             activation: .silu, gradGamma: s.g + 635488, gradBeta: s.g + 636160, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(824)
+        s.profiler?.stop(826)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1317888, savedInvStd: s.f + 1318560,
                 activation: .silu, output: s.tensor(514), pool: pool)
-            s.profiler?.stop(825)
+            s.profiler?.stop(827)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -9144,12 +9164,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 626752, beta: s.p + 627424, runningMean: s.p + 628096, runningVar: s.p + 628768,
                 eps: 1e-05, activation: .silu, output: s.tensor(514), scratch: s.f + 1317888, pool: pool)
-            s.profiler?.stop(826)
+            s.profiler?.stop(828)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1326624, count: 6048)
-        s.profiler?.stop(827)
+        s.profiler?.stop(829)
         // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(510), preActivation: s.tensor(136),
@@ -9157,18 +9177,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(514), batch: s.n, height: 24, width: 24,
             channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: s.f + 1320576, gradInput: s.tensor(513), gradWeights: s.f + 1326624, workspace: s.ws, pool: pool)
-        s.profiler?.stop(828)
+        s.profiler?.stop(830)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1326624, channels: 672, kernel: 3, into: s.g + 629440)
-        s.profiler?.stop(829)
+        s.profiler?.stop(831)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(513), input: s.tensor(134), pixels: 576 &* s.n,
             channels: 672, gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 1317888,
             savedInvStd: s.f + 1318560, activation: .silu, gradGamma: s.g + 626752, gradBeta: s.g + 627424,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(830)
+        s.profiler?.stop(832)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(513), preActivation: s.tensor(134),
@@ -9176,11 +9196,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(132), weights: s.p + 551488,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(515), gradWeights: s.g + 551488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(831)
+        s.profiler?.stop(833)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(515), s.tensor(508), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(832)
+        s.profiler?.stop(834)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -9190,21 +9210,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(515),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 64512, gradBranch: s.tensor(516), pool: pool)
-        s.profiler?.stop(833)
+        s.profiler?.stop(835)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(516), input: s.tensor(130), pixels: 576 &* s.n,
             channels: 112, gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 1317664,
             savedInvStd: s.f + 1317776, activation: .identity, gradGamma: s.g + 551040, gradBeta: s.g + 551152,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(834)
+        s.profiler?.stop(836)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1304224, savedInvStd: s.f + 1304896,
                 activation: .silu, output: s.tensor(519), pool: pool)
-            s.profiler?.stop(835)
+            s.profiler?.stop(837)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -9212,14 +9232,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 434752, beta: s.p + 435424, runningMean: s.p + 436096, runningVar: s.p + 436768,
                 eps: 1e-05, activation: .silu, output: s.tensor(519), scratch: s.f + 1304224, pool: pool)
-            s.profiler?.stop(836)
+            s.profiler?.stop(838)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(519), savedScale: s.tensor(129), batch: s.n,
                 pixels: 576, channels: 672, output: s.tensor(518), pool: pool)
-            s.profiler?.stop(837)
+            s.profiler?.stop(839)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 112]
         s.profiler?.start()
@@ -9228,7 +9248,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(518), weights: s.p + 475776,
             pixels: 576 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(517), gradWeights: s.g + 475776,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(838)
+        s.profiler?.stop(840)
         // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(517), seInput: s.tensor(519), batch: s.n,
@@ -9239,14 +9259,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 1304224, savedInvStd: s.f + 1304896,
             activation: .silu, gradGamma: s.g + 434752, gradBeta: s.g + 435424, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(839)
+        s.profiler?.stop(841)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1302880, savedInvStd: s.f + 1303552,
                 activation: .silu, output: s.tensor(521), pool: pool)
-            s.profiler?.stop(840)
+            s.profiler?.stop(842)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -9254,12 +9274,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 576 &* s.n, channels: 672,
                 gamma: s.p + 426016, beta: s.p + 426688, runningMean: s.p + 427360, runningVar: s.p + 428032,
                 eps: 1e-05, activation: .silu, output: s.tensor(521), scratch: s.f + 1302880, pool: pool)
-            s.profiler?.stop(841)
+            s.profiler?.stop(843)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1311616, count: 6048)
-        s.profiler?.stop(842)
+        s.profiler?.stop(844)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 24, 24, 672] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(517), preActivation: s.tensor(124),
@@ -9267,18 +9287,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(521), batch: s.n, height: 24, width: 24,
             channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: s.f + 1305568, gradInput: s.tensor(520), gradWeights: s.f + 1311616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(843)
+        s.profiler?.stop(845)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1311616, channels: 672, kernel: 3, into: s.g + 428704)
-        s.profiler?.stop(844)
+        s.profiler?.stop(846)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(520), input: s.tensor(122), pixels: 576 &* s.n,
             channels: 672, gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 1302880,
             savedInvStd: s.f + 1303552, activation: .silu, gradGamma: s.g + 426016, gradBeta: s.g + 426688,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(845)
+        s.profiler?.stop(847)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 112] <- [n, 24, 24, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(520), preActivation: s.tensor(122),
@@ -9286,11 +9306,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(121), weights: s.p + 350752,
             pixels: 576 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(522), gradWeights: s.g + 350752,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(846)
+        s.profiler?.stop(848)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(522), s.tensor(515), count: 64512 &* s.n, pool: pool)
-        s.profiler?.stop(847)
+        s.profiler?.stop(849)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
@@ -9301,14 +9321,14 @@ public final class EfficientNetB4Training: TrainableModel {
             channels: 112, gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 1302656,
             savedInvStd: s.f + 1302768, activation: .identity, gradGamma: s.g + 350304, gradBeta: s.g + 350416,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(848)
+        s.profiler?.stop(850)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1295936, savedInvStd: s.f + 1296272,
                 activation: .silu, output: s.tensor(525), pool: pool)
-            s.profiler?.stop(849)
+            s.profiler?.stop(851)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -9316,14 +9336,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 576 &* s.n, channels: 336,
                 gamma: s.p + 301568, beta: s.p + 301904, runningMean: s.p + 302240, runningVar: s.p + 302576,
                 eps: 1e-05, activation: .silu, output: s.tensor(525), scratch: s.f + 1295936, pool: pool)
-            s.profiler?.stop(850)
+            s.profiler?.stop(852)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(525), savedScale: s.tensor(119), batch: s.n,
                 pixels: 576, channels: 336, output: s.tensor(524), pool: pool)
-            s.profiler?.stop(851)
+            s.profiler?.stop(853)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 24, 24, 336] <- [n, 24, 24, 112]
         s.profiler?.start()
@@ -9332,7 +9352,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(524), weights: s.p + 312672,
             pixels: 576 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(523), gradWeights: s.g + 312672,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(852)
+        s.profiler?.stop(854)
         // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 24, 24, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(523), seInput: s.tensor(525), batch: s.n,
@@ -9343,14 +9363,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 1295936, savedInvStd: s.f + 1296272,
             activation: .silu, gradGamma: s.g + 301568, gradBeta: s.g + 301904, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(853)
+        s.profiler?.stop(855)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1295264, savedInvStd: s.f + 1295600,
                 activation: .silu, output: s.tensor(527), pool: pool)
-            s.profiler?.stop(854)
+            s.profiler?.stop(856)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -9358,12 +9378,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 297200, beta: s.p + 297536, runningMean: s.p + 297872, runningVar: s.p + 298208,
                 eps: 1e-05, activation: .silu, output: s.tensor(527), scratch: s.f + 1295264, pool: pool)
-            s.profiler?.stop(855)
+            s.profiler?.stop(857)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1299632, count: 3024)
-        s.profiler?.stop(856)
+        s.profiler?.stop(858)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 24, 24, 336]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(523), preActivation: s.tensor(114),
@@ -9371,18 +9391,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(527), batch: s.n, height: 48, width: 48,
             channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24,
             weights: s.f + 1296608, gradInput: s.tensor(526), gradWeights: s.f + 1299632, workspace: s.ws, pool: pool)
-        s.profiler?.stop(857)
+        s.profiler?.stop(859)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1299632, channels: 336, kernel: 3, into: s.g + 298544)
-        s.profiler?.stop(858)
+        s.profiler?.stop(860)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(526), input: s.tensor(112), pixels: 2304 &* s.n,
             channels: 336, gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 1295264,
             savedInvStd: s.f + 1295600, activation: .silu, gradGamma: s.g + 297200, gradBeta: s.g + 297536,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(859)
+        s.profiler?.stop(861)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(526), preActivation: s.tensor(112),
@@ -9390,7 +9410,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(110), weights: s.p + 278384,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(528), gradWeights: s.g + 278384,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(860)
+        s.profiler?.stop(862)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -9400,21 +9420,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(528),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(111) : nil, batch: s.n,
             perImage: 129024, gradBranch: s.tensor(529), pool: pool)
-        s.profiler?.stop(861)
+        s.profiler?.stop(863)
         // features.3.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(529), input: s.tensor(108), pixels: 2304 &* s.n,
             channels: 56, gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 1295152,
             savedInvStd: s.f + 1295208, activation: .identity, gradGamma: s.g + 278128, gradBeta: s.g + 278192,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(862)
+        s.profiler?.stop(864)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1277680, savedInvStd: s.f + 1278016,
                 activation: .silu, output: s.tensor(532), pool: pool)
-            s.profiler?.stop(863)
+            s.profiler?.stop(865)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -9422,14 +9442,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 248208, beta: s.p + 248544, runningMean: s.p + 248880, runningVar: s.p + 249216,
                 eps: 1e-05, activation: .silu, output: s.tensor(532), scratch: s.f + 1277680, pool: pool)
-            s.profiler?.stop(864)
+            s.profiler?.stop(866)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(532), savedScale: s.tensor(107), batch: s.n,
                 pixels: 2304, channels: 336, output: s.tensor(531), pool: pool)
-            s.profiler?.stop(865)
+            s.profiler?.stop(867)
         }
         // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
@@ -9438,7 +9458,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(531), weights: s.p + 259312,
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(530), gradWeights: s.g + 259312,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(866)
+        s.profiler?.stop(868)
         // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(530), seInput: s.tensor(532), batch: s.n,
@@ -9449,14 +9469,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 1277680, savedInvStd: s.f + 1278016,
             activation: .silu, gradGamma: s.g + 248208, gradBeta: s.g + 248544, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(867)
+        s.profiler?.stop(869)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1277008, savedInvStd: s.f + 1277344,
                 activation: .silu, output: s.tensor(534), pool: pool)
-            s.profiler?.stop(868)
+            s.profiler?.stop(870)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -9464,12 +9484,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 238464, beta: s.p + 238800, runningMean: s.p + 239136, runningVar: s.p + 239472,
                 eps: 1e-05, activation: .silu, output: s.tensor(534), scratch: s.f + 1277008, pool: pool)
-            s.profiler?.stop(869)
+            s.profiler?.stop(871)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1286752, count: 8400)
-        s.profiler?.stop(870)
+        s.profiler?.stop(872)
         // features.3.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(530), preActivation: s.tensor(102),
@@ -9477,18 +9497,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(534), batch: s.n, height: 48, width: 48,
             channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: s.f + 1278352, gradInput: s.tensor(533), gradWeights: s.f + 1286752, workspace: s.ws, pool: pool)
-        s.profiler?.stop(871)
+        s.profiler?.stop(873)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1286752, channels: 336, kernel: 5, into: s.g + 239808)
-        s.profiler?.stop(872)
+        s.profiler?.stop(874)
         // features.3.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(533), input: s.tensor(100), pixels: 2304 &* s.n,
             channels: 336, gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 1277008,
             savedInvStd: s.f + 1277344, activation: .silu, gradGamma: s.g + 238464, gradBeta: s.g + 238800,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(873)
+        s.profiler?.stop(875)
         // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(533), preActivation: s.tensor(100),
@@ -9496,11 +9516,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(98), weights: s.p + 219648,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(535), gradWeights: s.g + 219648,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(874)
+        s.profiler?.stop(876)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(535), s.tensor(528), count: 129024 &* s.n, pool: pool)
-        s.profiler?.stop(875)
+        s.profiler?.stop(877)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -9510,21 +9530,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(535),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
             perImage: 129024, gradBranch: s.tensor(536), pool: pool)
-        s.profiler?.stop(876)
+        s.profiler?.stop(878)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(536), input: s.tensor(96), pixels: 2304 &* s.n,
             channels: 56, gamma: s.p + 219392, beta: s.p + 219456, savedMean: s.f + 1276896,
             savedInvStd: s.f + 1276952, activation: .identity, gradGamma: s.g + 219392, gradBeta: s.g + 219456,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(877)
+        s.profiler?.stop(879)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1259424, savedInvStd: s.f + 1259760,
                 activation: .silu, output: s.tensor(539), pool: pool)
-            s.profiler?.stop(878)
+            s.profiler?.stop(880)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -9532,14 +9552,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 189472, beta: s.p + 189808, runningMean: s.p + 190144, runningVar: s.p + 190480,
                 eps: 1e-05, activation: .silu, output: s.tensor(539), scratch: s.f + 1259424, pool: pool)
-            s.profiler?.stop(879)
+            s.profiler?.stop(881)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(539), savedScale: s.tensor(95), batch: s.n,
                 pixels: 2304, channels: 336, output: s.tensor(538), pool: pool)
-            s.profiler?.stop(880)
+            s.profiler?.stop(882)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
@@ -9548,7 +9568,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(538), weights: s.p + 200576,
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(537), gradWeights: s.g + 200576,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(881)
+        s.profiler?.stop(883)
         // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(537), seInput: s.tensor(539), batch: s.n,
@@ -9559,14 +9579,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 1259424, savedInvStd: s.f + 1259760,
             activation: .silu, gradGamma: s.g + 189472, gradBeta: s.g + 189808, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(882)
+        s.profiler?.stop(884)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1258752, savedInvStd: s.f + 1259088,
                 activation: .silu, output: s.tensor(541), pool: pool)
-            s.profiler?.stop(883)
+            s.profiler?.stop(885)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -9574,12 +9594,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 179728, beta: s.p + 180064, runningMean: s.p + 180400, runningVar: s.p + 180736,
                 eps: 1e-05, activation: .silu, output: s.tensor(541), scratch: s.f + 1258752, pool: pool)
-            s.profiler?.stop(884)
+            s.profiler?.stop(886)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1268496, count: 8400)
-        s.profiler?.stop(885)
+        s.profiler?.stop(887)
         // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(537), preActivation: s.tensor(90),
@@ -9587,18 +9607,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(541), batch: s.n, height: 48, width: 48,
             channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: s.f + 1260096, gradInput: s.tensor(540), gradWeights: s.f + 1268496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(886)
+        s.profiler?.stop(888)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1268496, channels: 336, kernel: 5, into: s.g + 181072)
-        s.profiler?.stop(887)
+        s.profiler?.stop(889)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(540), input: s.tensor(88), pixels: 2304 &* s.n,
             channels: 336, gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 1258752,
             savedInvStd: s.f + 1259088, activation: .silu, gradGamma: s.g + 179728, gradBeta: s.g + 180064,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(888)
+        s.profiler?.stop(890)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(540), preActivation: s.tensor(88),
@@ -9606,11 +9626,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(86), weights: s.p + 160912,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(542), gradWeights: s.g + 160912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(889)
+        s.profiler?.stop(891)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(542), s.tensor(535), count: 129024 &* s.n, pool: pool)
-        s.profiler?.stop(890)
+        s.profiler?.stop(892)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -9620,21 +9640,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(542),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 129024, gradBranch: s.tensor(543), pool: pool)
-        s.profiler?.stop(891)
+        s.profiler?.stop(893)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 56]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(543), input: s.tensor(84), pixels: 2304 &* s.n,
             channels: 56, gamma: s.p + 160656, beta: s.p + 160720, savedMean: s.f + 1258640,
             savedInvStd: s.f + 1258696, activation: .identity, gradGamma: s.g + 160656, gradBeta: s.g + 160720,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(892)
+        s.profiler?.stop(894)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1241168, savedInvStd: s.f + 1241504,
                 activation: .silu, output: s.tensor(546), pool: pool)
-            s.profiler?.stop(893)
+            s.profiler?.stop(895)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -9642,14 +9662,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 130736, beta: s.p + 131072, runningMean: s.p + 131408, runningVar: s.p + 131744,
                 eps: 1e-05, activation: .silu, output: s.tensor(546), scratch: s.f + 1241168, pool: pool)
-            s.profiler?.stop(894)
+            s.profiler?.stop(896)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(546), savedScale: s.tensor(83), batch: s.n,
                 pixels: 2304, channels: 336, output: s.tensor(545), pool: pool)
-            s.profiler?.stop(895)
+            s.profiler?.stop(897)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 56]
         s.profiler?.start()
@@ -9658,7 +9678,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(545), weights: s.p + 141840,
             pixels: 2304 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(544), gradWeights: s.g + 141840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(896)
+        s.profiler?.stop(898)
         // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(544), seInput: s.tensor(546), batch: s.n,
@@ -9669,14 +9689,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 1241168, savedInvStd: s.f + 1241504,
             activation: .silu, gradGamma: s.g + 130736, gradBeta: s.g + 131072, reductions: s.f + 1206912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(897)
+        s.profiler?.stop(899)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1240496, savedInvStd: s.f + 1240832,
                 activation: .silu, output: s.tensor(548), pool: pool)
-            s.profiler?.stop(898)
+            s.profiler?.stop(900)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -9684,12 +9704,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 2304 &* s.n, channels: 336,
                 gamma: s.p + 120992, beta: s.p + 121328, runningMean: s.p + 121664, runningVar: s.p + 122000,
                 eps: 1e-05, activation: .silu, output: s.tensor(548), scratch: s.f + 1240496, pool: pool)
-            s.profiler?.stop(899)
+            s.profiler?.stop(901)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1250240, count: 8400)
-        s.profiler?.stop(900)
+        s.profiler?.stop(902)
         // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 48, 48, 336] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(544), preActivation: s.tensor(78),
@@ -9697,18 +9717,18 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(548), batch: s.n, height: 48, width: 48,
             channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: s.f + 1241840, gradInput: s.tensor(547), gradWeights: s.f + 1250240, workspace: s.ws, pool: pool)
-        s.profiler?.stop(901)
+        s.profiler?.stop(903)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1250240, channels: 336, kernel: 5, into: s.g + 122336)
-        s.profiler?.stop(902)
+        s.profiler?.stop(904)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(547), input: s.tensor(76), pixels: 2304 &* s.n,
             channels: 336, gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 1240496,
             savedInvStd: s.f + 1240832, activation: .silu, gradGamma: s.g + 120992, gradBeta: s.g + 121328,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(903)
+        s.profiler?.stop(905)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 56] <- [n, 48, 48, 336]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(547), preActivation: s.tensor(76),
@@ -9716,11 +9736,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(75), weights: s.p + 102176,
             pixels: 2304 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(549), gradWeights: s.g + 102176,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(904)
+        s.profiler?.stop(906)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(549), s.tensor(542), count: 129024 &* s.n, pool: pool)
-        s.profiler?.stop(905)
+        s.profiler?.stop(907)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
@@ -9731,14 +9751,14 @@ public final class EfficientNetB4Training: TrainableModel {
             channels: 56, gamma: s.p + 101920, beta: s.p + 101984, savedMean: s.f + 1240384,
             savedInvStd: s.f + 1240440, activation: .identity, gradGamma: s.g + 101920, gradBeta: s.g + 101984,
             reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(906)
+        s.profiler?.stop(908)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120,
                 beta: s.p + 87312, savedMean: s.f + 1230400, savedInvStd: s.f + 1230592, activation: .silu,
                 output: s.tensor(552), pool: pool)
-            s.profiler?.stop(907)
+            s.profiler?.stop(909)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -9746,14 +9766,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 2304 &* s.n, channels: 192,
                 gamma: s.p + 87120, beta: s.p + 87312, runningMean: s.p + 87504, runningVar: s.p + 87696, eps: 1e-05,
                 activation: .silu, output: s.tensor(552), scratch: s.f + 1230400, pool: pool)
-            s.profiler?.stop(908)
+            s.profiler?.stop(910)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(552), savedScale: s.tensor(73), batch: s.n,
                 pixels: 2304, channels: 192, output: s.tensor(551), pool: pool)
-            s.profiler?.stop(909)
+            s.profiler?.stop(911)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 48, 48, 192] <- [n, 48, 48, 56]
         s.profiler?.start()
@@ -9762,7 +9782,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(551), weights: s.p + 91168,
             pixels: 2304 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(550), gradWeights: s.g + 91168,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(910)
+        s.profiler?.stop(912)
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 48, 48, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(550), seInput: s.tensor(552), batch: s.n,
@@ -9772,14 +9792,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gradExpandBias: s.g + 90976, preActivation: s.tensor(68), gamma: s.p + 87120, beta: s.p + 87312,
             savedMean: s.f + 1230400, savedInvStd: s.f + 1230592, activation: .silu, gradGamma: s.g + 87120,
             gradBeta: s.g + 87312, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(911)
+        s.profiler?.stop(913)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552,
                 beta: s.p + 81744, savedMean: s.f + 1230016, savedInvStd: s.f + 1230208, activation: .silu,
                 output: s.tensor(554), pool: pool)
-            s.profiler?.stop(912)
+            s.profiler?.stop(914)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -9787,12 +9807,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 81552, beta: s.p + 81744, runningMean: s.p + 81936, runningVar: s.p + 82128, eps: 1e-05,
                 activation: .silu, output: s.tensor(554), scratch: s.f + 1230016, pool: pool)
-            s.profiler?.stop(913)
+            s.profiler?.stop(915)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1235584, count: 4800)
-        s.profiler?.stop(914)
+        s.profiler?.stop(916)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 48, 48, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(550), preActivation: s.tensor(68),
@@ -9800,17 +9820,17 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(554), batch: s.n, height: 95, width: 95,
             channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48,
             weights: s.f + 1230784, gradInput: s.tensor(553), gradWeights: s.f + 1235584, workspace: s.ws, pool: pool)
-        s.profiler?.stop(915)
+        s.profiler?.stop(917)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1235584, channels: 192, kernel: 5, into: s.g + 82320)
-        s.profiler?.stop(916)
+        s.profiler?.stop(918)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(553), input: s.tensor(66), pixels: 9025 &* s.n,
             channels: 192, gamma: s.p + 81552, beta: s.p + 81744, savedMean: s.f + 1230016, savedInvStd: s.f + 1230208,
             activation: .silu, gradGamma: s.g + 81552, gradBeta: s.g + 81744, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(917)
+        s.profiler?.stop(919)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(553), preActivation: s.tensor(66),
@@ -9818,7 +9838,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(64), weights: s.p + 75408,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(555), gradWeights: s.g + 75408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(918)
+        s.profiler?.stop(920)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -9828,21 +9848,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(555),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(65) : nil, batch: s.n,
             perImage: 288800, gradBranch: s.tensor(556), pool: pool)
-        s.profiler?.stop(919)
+        s.profiler?.stop(921)
         // features.2.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(556), input: s.tensor(62), pixels: 9025 &* s.n,
             channels: 32, gamma: s.p + 75280, beta: s.p + 75312, savedMean: s.f + 1229952, savedInvStd: s.f + 1229984,
             activation: .identity, gradGamma: s.g + 75280, gradBeta: s.g + 75312, reductions: s.f + 1206912,
             pool: pool)
-        s.profiler?.stop(920)
+        s.profiler?.stop(922)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088,
                 beta: s.p + 65280, savedMean: s.f + 1226112, savedInvStd: s.f + 1226304, activation: .silu,
                 output: s.tensor(559), pool: pool)
-            s.profiler?.stop(921)
+            s.profiler?.stop(923)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -9850,14 +9870,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 65088, beta: s.p + 65280, runningMean: s.p + 65472, runningVar: s.p + 65664, eps: 1e-05,
                 activation: .silu, output: s.tensor(559), scratch: s.f + 1226112, pool: pool)
-            s.profiler?.stop(922)
+            s.profiler?.stop(924)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(559), savedScale: s.tensor(61), batch: s.n,
                 pixels: 9025, channels: 192, output: s.tensor(558), pool: pool)
-            s.profiler?.stop(923)
+            s.profiler?.stop(925)
         }
         // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
@@ -9866,7 +9886,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(558), weights: s.p + 69136,
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(557), gradWeights: s.g + 69136,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(924)
+        s.profiler?.stop(926)
         // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(557), seInput: s.tensor(559), batch: s.n,
@@ -9876,14 +9896,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gradExpandBias: s.g + 68944, preActivation: s.tensor(56), gamma: s.p + 65088, beta: s.p + 65280,
             savedMean: s.f + 1226112, savedInvStd: s.f + 1226304, activation: .silu, gradGamma: s.g + 65088,
             gradBeta: s.g + 65280, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(925)
+        s.profiler?.stop(927)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592,
                 beta: s.p + 62784, savedMean: s.f + 1225728, savedInvStd: s.f + 1225920, activation: .silu,
                 output: s.tensor(561), pool: pool)
-            s.profiler?.stop(926)
+            s.profiler?.stop(928)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -9891,12 +9911,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 62592, beta: s.p + 62784, runningMean: s.p + 62976, runningVar: s.p + 63168, eps: 1e-05,
                 activation: .silu, output: s.tensor(561), scratch: s.f + 1225728, pool: pool)
-            s.profiler?.stop(927)
+            s.profiler?.stop(929)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1228224, count: 1728)
-        s.profiler?.stop(928)
+        s.profiler?.stop(930)
         // features.2.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(557), preActivation: s.tensor(56),
@@ -9904,17 +9924,17 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(561), batch: s.n, height: 95, width: 95,
             channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: s.f + 1226496, gradInput: s.tensor(560), gradWeights: s.f + 1228224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(929)
+        s.profiler?.stop(931)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1228224, channels: 192, kernel: 3, into: s.g + 63360)
-        s.profiler?.stop(930)
+        s.profiler?.stop(932)
         // features.2.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(560), input: s.tensor(54), pixels: 9025 &* s.n,
             channels: 192, gamma: s.p + 62592, beta: s.p + 62784, savedMean: s.f + 1225728, savedInvStd: s.f + 1225920,
             activation: .silu, gradGamma: s.g + 62592, gradBeta: s.g + 62784, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(931)
+        s.profiler?.stop(933)
         // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(560), preActivation: s.tensor(54),
@@ -9922,11 +9942,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(52), weights: s.p + 56448,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(562), gradWeights: s.g + 56448,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(932)
+        s.profiler?.stop(934)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(562), s.tensor(555), count: 288800 &* s.n, pool: pool)
-        s.profiler?.stop(933)
+        s.profiler?.stop(935)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -9936,21 +9956,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(562),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(53) : nil, batch: s.n,
             perImage: 288800, gradBranch: s.tensor(563), pool: pool)
-        s.profiler?.stop(934)
+        s.profiler?.stop(936)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(563), input: s.tensor(50), pixels: 9025 &* s.n,
             channels: 32, gamma: s.p + 56320, beta: s.p + 56352, savedMean: s.f + 1225664, savedInvStd: s.f + 1225696,
             activation: .identity, gradGamma: s.g + 56320, gradBeta: s.g + 56352, reductions: s.f + 1206912,
             pool: pool)
-        s.profiler?.stop(935)
+        s.profiler?.stop(937)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128,
                 beta: s.p + 46320, savedMean: s.f + 1221824, savedInvStd: s.f + 1222016, activation: .silu,
                 output: s.tensor(566), pool: pool)
-            s.profiler?.stop(936)
+            s.profiler?.stop(938)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -9958,14 +9978,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 46128, beta: s.p + 46320, runningMean: s.p + 46512, runningVar: s.p + 46704, eps: 1e-05,
                 activation: .silu, output: s.tensor(566), scratch: s.f + 1221824, pool: pool)
-            s.profiler?.stop(937)
+            s.profiler?.stop(939)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(566), savedScale: s.tensor(49), batch: s.n,
                 pixels: 9025, channels: 192, output: s.tensor(565), pool: pool)
-            s.profiler?.stop(938)
+            s.profiler?.stop(940)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
@@ -9974,7 +9994,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(565), weights: s.p + 50176,
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(564), gradWeights: s.g + 50176,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(939)
+        s.profiler?.stop(941)
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(564), seInput: s.tensor(566), batch: s.n,
@@ -9984,14 +10004,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gradExpandBias: s.g + 49984, preActivation: s.tensor(44), gamma: s.p + 46128, beta: s.p + 46320,
             savedMean: s.f + 1221824, savedInvStd: s.f + 1222016, activation: .silu, gradGamma: s.g + 46128,
             gradBeta: s.g + 46320, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(940)
+        s.profiler?.stop(942)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632,
                 beta: s.p + 43824, savedMean: s.f + 1221440, savedInvStd: s.f + 1221632, activation: .silu,
                 output: s.tensor(568), pool: pool)
-            s.profiler?.stop(941)
+            s.profiler?.stop(943)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -9999,12 +10019,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 43632, beta: s.p + 43824, runningMean: s.p + 44016, runningVar: s.p + 44208, eps: 1e-05,
                 activation: .silu, output: s.tensor(568), scratch: s.f + 1221440, pool: pool)
-            s.profiler?.stop(942)
+            s.profiler?.stop(944)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1223936, count: 1728)
-        s.profiler?.stop(943)
+        s.profiler?.stop(945)
         // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(564), preActivation: s.tensor(44),
@@ -10012,17 +10032,17 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(568), batch: s.n, height: 95, width: 95,
             channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: s.f + 1222208, gradInput: s.tensor(567), gradWeights: s.f + 1223936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(944)
+        s.profiler?.stop(946)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1223936, channels: 192, kernel: 3, into: s.g + 44400)
-        s.profiler?.stop(945)
+        s.profiler?.stop(947)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(567), input: s.tensor(42), pixels: 9025 &* s.n,
             channels: 192, gamma: s.p + 43632, beta: s.p + 43824, savedMean: s.f + 1221440, savedInvStd: s.f + 1221632,
             activation: .silu, gradGamma: s.g + 43632, gradBeta: s.g + 43824, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(946)
+        s.profiler?.stop(948)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(567), preActivation: s.tensor(42),
@@ -10030,11 +10050,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(40), weights: s.p + 37488,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(569), gradWeights: s.g + 37488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(947)
+        s.profiler?.stop(949)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(569), s.tensor(562), count: 288800 &* s.n, pool: pool)
-        s.profiler?.stop(948)
+        s.profiler?.stop(950)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -10044,21 +10064,21 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(569),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(41) : nil, batch: s.n,
             perImage: 288800, gradBranch: s.tensor(570), pool: pool)
-        s.profiler?.stop(949)
+        s.profiler?.stop(951)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(570), input: s.tensor(38), pixels: 9025 &* s.n,
             channels: 32, gamma: s.p + 37360, beta: s.p + 37392, savedMean: s.f + 1221376, savedInvStd: s.f + 1221408,
             activation: .identity, gradGamma: s.g + 37360, gradBeta: s.g + 37392, reductions: s.f + 1206912,
             pool: pool)
-        s.profiler?.stop(950)
+        s.profiler?.stop(952)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168,
                 beta: s.p + 27360, savedMean: s.f + 1217536, savedInvStd: s.f + 1217728, activation: .silu,
                 output: s.tensor(573), pool: pool)
-            s.profiler?.stop(951)
+            s.profiler?.stop(953)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -10066,14 +10086,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 27168, beta: s.p + 27360, runningMean: s.p + 27552, runningVar: s.p + 27744, eps: 1e-05,
                 activation: .silu, output: s.tensor(573), scratch: s.f + 1217536, pool: pool)
-            s.profiler?.stop(952)
+            s.profiler?.stop(954)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(573), savedScale: s.tensor(37), batch: s.n,
                 pixels: 9025, channels: 192, output: s.tensor(572), pool: pool)
-            s.profiler?.stop(953)
+            s.profiler?.stop(955)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 32]
         s.profiler?.start()
@@ -10082,7 +10102,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(572), weights: s.p + 31216,
             pixels: 9025 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(571), gradWeights: s.g + 31216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(954)
+        s.profiler?.stop(956)
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(571), seInput: s.tensor(573), batch: s.n,
@@ -10092,14 +10112,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gradExpandBias: s.g + 31024, preActivation: s.tensor(32), gamma: s.p + 27168, beta: s.p + 27360,
             savedMean: s.f + 1217536, savedInvStd: s.f + 1217728, activation: .silu, gradGamma: s.g + 27168,
             gradBeta: s.g + 27360, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(955)
+        s.profiler?.stop(957)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672,
                 beta: s.p + 24864, savedMean: s.f + 1217152, savedInvStd: s.f + 1217344, activation: .silu,
                 output: s.tensor(575), pool: pool)
-            s.profiler?.stop(956)
+            s.profiler?.stop(958)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -10107,12 +10127,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 9025 &* s.n, channels: 192,
                 gamma: s.p + 24672, beta: s.p + 24864, runningMean: s.p + 25056, runningVar: s.p + 25248, eps: 1e-05,
                 activation: .silu, output: s.tensor(575), scratch: s.f + 1217152, pool: pool)
-            s.profiler?.stop(957)
+            s.profiler?.stop(959)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1219648, count: 1728)
-        s.profiler?.stop(958)
+        s.profiler?.stop(960)
         // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 95, 95, 192] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(571), preActivation: s.tensor(32),
@@ -10120,17 +10140,17 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(575), batch: s.n, height: 95, width: 95,
             channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: s.f + 1217920, gradInput: s.tensor(574), gradWeights: s.f + 1219648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(959)
+        s.profiler?.stop(961)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1219648, channels: 192, kernel: 3, into: s.g + 25440)
-        s.profiler?.stop(960)
+        s.profiler?.stop(962)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(574), input: s.tensor(30), pixels: 9025 &* s.n,
             channels: 192, gamma: s.p + 24672, beta: s.p + 24864, savedMean: s.f + 1217152, savedInvStd: s.f + 1217344,
             activation: .silu, gradGamma: s.g + 24672, gradBeta: s.g + 24864, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(961)
+        s.profiler?.stop(963)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 32] <- [n, 95, 95, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(574), preActivation: s.tensor(30),
@@ -10138,11 +10158,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(29), weights: s.p + 18528,
             pixels: 9025 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(576), gradWeights: s.g + 18528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(962)
+        s.profiler?.stop(964)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(576), s.tensor(569), count: 288800 &* s.n, pool: pool)
-        s.profiler?.stop(963)
+        s.profiler?.stop(965)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
@@ -10153,14 +10173,14 @@ public final class EfficientNetB4Training: TrainableModel {
             channels: 32, gamma: s.p + 18400, beta: s.p + 18432, savedMean: s.f + 1217088, savedInvStd: s.f + 1217120,
             activation: .identity, gradGamma: s.g + 18400, gradBeta: s.g + 18432, reductions: s.f + 1206912,
             pool: pool)
-        s.profiler?.stop(964)
+        s.profiler?.stop(966)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328,
                 beta: s.p + 11472, savedMean: s.f + 1214208, savedInvStd: s.f + 1214352, activation: .silu,
                 output: s.tensor(579), pool: pool)
-            s.profiler?.stop(965)
+            s.profiler?.stop(967)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -10168,14 +10188,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 9025 &* s.n, channels: 144,
                 gamma: s.p + 11328, beta: s.p + 11472, runningMean: s.p + 11616, runningVar: s.p + 11760, eps: 1e-05,
                 activation: .silu, output: s.tensor(579), scratch: s.f + 1214208, pool: pool)
-            s.profiler?.stop(966)
+            s.profiler?.stop(968)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(579), savedScale: s.tensor(27), batch: s.n,
                 pixels: 9025, channels: 144, output: s.tensor(578), pool: pool)
-            s.profiler?.stop(967)
+            s.profiler?.stop(969)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 95, 95, 144] <- [n, 95, 95, 32]
         s.profiler?.start()
@@ -10184,7 +10204,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(578), weights: s.p + 13792,
             pixels: 9025 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(577), gradWeights: s.g + 13792,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(968)
+        s.profiler?.stop(970)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 95, 95, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(577), seInput: s.tensor(579), batch: s.n,
@@ -10194,14 +10214,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gradExpandBias: s.g + 13648, preActivation: s.tensor(22), gamma: s.p + 11328, beta: s.p + 11472,
             savedMean: s.f + 1214208, savedInvStd: s.f + 1214352, activation: .silu, gradGamma: s.g + 11328,
             gradBeta: s.g + 11472, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(969)
+        s.profiler?.stop(971)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
                 beta: s.p + 9600, savedMean: s.f + 1213920, savedInvStd: s.f + 1214064, activation: .silu,
                 output: s.tensor(581), pool: pool)
-            s.profiler?.stop(970)
+            s.profiler?.stop(972)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -10209,12 +10229,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 36100 &* s.n, channels: 144,
                 gamma: s.p + 9456, beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05,
                 activation: .silu, output: s.tensor(581), scratch: s.f + 1213920, pool: pool)
-            s.profiler?.stop(971)
+            s.profiler?.stop(973)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1215792, count: 1296)
-        s.profiler?.stop(972)
+        s.profiler?.stop(974)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 190, 190, 144] <- [n, 95, 95, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(577), preActivation: s.tensor(22),
@@ -10222,17 +10242,17 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(581), batch: s.n, height: 190,
             width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95,
             weights: s.f + 1214496, gradInput: s.tensor(580), gradWeights: s.f + 1215792, workspace: s.ws, pool: pool)
-        s.profiler?.stop(973)
+        s.profiler?.stop(975)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1215792, channels: 144, kernel: 3, into: s.g + 10032)
-        s.profiler?.stop(974)
+        s.profiler?.stop(976)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 190, 190, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(580), input: s.tensor(20), pixels: 36100 &* s.n,
             channels: 144, gamma: s.p + 9456, beta: s.p + 9600, savedMean: s.f + 1213920, savedInvStd: s.f + 1214064,
             activation: .silu, gradGamma: s.g + 9456, gradBeta: s.g + 9600, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(975)
+        s.profiler?.stop(977)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(580), preActivation: s.tensor(20),
@@ -10240,7 +10260,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .silu, reductions: s.f + 1206912, input: s.tensor(18), weights: s.p + 6000,
             pixels: 36100 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(582), gradWeights: s.g + 6000,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(976)
+        s.profiler?.stop(978)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 190x190x24 -> 190x190x24, SE 24 -> 6 -> 24, identity shortcut
@@ -10250,20 +10270,20 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(582),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 866400, gradBranch: s.tensor(583), pool: pool)
-        s.profiler?.stop(977)
+        s.profiler?.stop(979)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 190, 190, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(583), input: s.tensor(16), pixels: 36100 &* s.n,
             channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1213872, savedInvStd: s.f + 1213896,
             activation: .identity, gradGamma: s.g + 5872, gradBeta: s.g + 5904, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(978)
+        s.profiler?.stop(980)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4832,
                 beta: s.p + 4864, savedMean: s.f + 1213392, savedInvStd: s.f + 1213416, activation: .silu,
                 output: s.tensor(586), pool: pool)
-            s.profiler?.stop(979)
+            s.profiler?.stop(981)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -10271,14 +10291,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 36100 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 1e-05,
                 activation: .silu, output: s.tensor(586), scratch: s.f + 1213392, pool: pool)
-            s.profiler?.stop(980)
+            s.profiler?.stop(982)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(586), savedScale: s.tensor(15), batch: s.n,
                 pixels: 36100, channels: 24, output: s.tensor(585), pool: pool)
-            s.profiler?.stop(981)
+            s.profiler?.stop(983)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
         s.profiler?.start()
@@ -10287,7 +10307,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(585), weights: s.p + 5296,
             pixels: 36100 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(584), gradWeights: s.g + 5296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(982)
+        s.profiler?.stop(984)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 190, 190, 24]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(584), seInput: s.tensor(586), batch: s.n,
@@ -10297,11 +10317,11 @@ public final class EfficientNetB4Training: TrainableModel {
             gradExpandBias: s.g + 5264, preActivation: s.tensor(10), gamma: s.p + 4832, beta: s.p + 4864,
             savedMean: s.f + 1213392, savedInvStd: s.f + 1213416, activation: .silu, gradGamma: s.g + 4832,
             gradBeta: s.g + 4864, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(983)
+        s.profiler?.stop(985)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1213656, count: 216)
-        s.profiler?.stop(984)
+        s.profiler?.stop(986)
         // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 24] <- [n, 190, 190, 24]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(584), preActivation: s.tensor(10),
@@ -10309,15 +10329,15 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(9), batch: s.n, height: 190, width: 190,
             channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
             weights: s.f + 1213440, gradInput: s.tensor(587), gradWeights: s.f + 1213656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(985)
+        s.profiler?.stop(987)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1213656, channels: 24, kernel: 3, into: s.g + 4608)
-        s.profiler?.stop(986)
+        s.profiler?.stop(988)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(587), s.tensor(582), count: 866400 &* s.n, pool: pool)
-        s.profiler?.stop(987)
+        s.profiler?.stop(989)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 190x190x48 -> 190x190x24, SE 48 -> 12 -> 48
@@ -10327,14 +10347,14 @@ public final class EfficientNetB4Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(587), input: s.tensor(8), pixels: 36100 &* s.n,
             channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1213344, savedInvStd: s.f + 1213368,
             activation: .identity, gradGamma: s.g + 4480, gradBeta: s.g + 4512, reductions: s.f + 1206912, pool: pool)
-        s.profiler?.stop(988)
+        s.profiler?.stop(990)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920,
                 beta: s.p + 1968, savedMean: s.f + 1212384, savedInvStd: s.f + 1212432, activation: .silu,
                 output: s.tensor(590), pool: pool)
-            s.profiler?.stop(989)
+            s.profiler?.stop(991)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -10342,14 +10362,14 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 1e-05,
                 activation: .silu, output: s.tensor(590), scratch: s.f + 1212384, pool: pool)
-            s.profiler?.stop(990)
+            s.profiler?.stop(992)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(590), savedScale: s.tensor(7), batch: s.n,
                 pixels: 36100, channels: 48, output: s.tensor(589), pool: pool)
-            s.profiler?.stop(991)
+            s.profiler?.stop(993)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 24]
         s.profiler?.start()
@@ -10358,7 +10378,7 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(589), weights: s.p + 3328,
             pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(588), gradWeights: s.g + 3328,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(992)
+        s.profiler?.stop(994)
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 190, 190, 48]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(588), seInput: s.tensor(590), batch: s.n,
@@ -10368,14 +10388,14 @@ public final class EfficientNetB4Training: TrainableModel {
             gradExpandBias: s.g + 3280, preActivation: s.tensor(2), gamma: s.p + 1920, beta: s.p + 1968,
             savedMean: s.f + 1212384, savedInvStd: s.f + 1212432, activation: .silu, gradGamma: s.g + 1920,
             gradBeta: s.g + 1968, reductions: s.f + 1206912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(993)
+        s.profiler?.stop(995)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296,
                 beta: s.p + 1344, savedMean: s.f + 1212288, savedInvStd: s.f + 1212336, activation: .silu,
                 output: s.tensor(592), pool: pool)
-            s.profiler?.stop(994)
+            s.profiler?.stop(996)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -10383,12 +10403,12 @@ public final class EfficientNetB4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 36100 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 1e-05,
                 activation: .silu, output: s.tensor(592), scratch: s.f + 1212288, pool: pool)
-            s.profiler?.stop(995)
+            s.profiler?.stop(997)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1212912, count: 432)
-        s.profiler?.stop(996)
+        s.profiler?.stop(998)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 190, 190, 48] <- [n, 190, 190, 48]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(588), preActivation: s.tensor(2),
@@ -10396,11 +10416,11 @@ public final class EfficientNetB4Training: TrainableModel {
             activation: .identity, reductions: s.f + 1206912, input: s.tensor(592), batch: s.n, height: 190,
             width: 190, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
             weights: s.f + 1212480, gradInput: s.tensor(591), gradWeights: s.f + 1212912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(997)
+        s.profiler?.stop(999)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1212912, channels: 48, kernel: 3, into: s.g + 1488)
-        s.profiler?.stop(998)
+        s.profiler?.stop(1000)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 48 channels
@@ -10411,13 +10431,13 @@ public final class EfficientNetB4Training: TrainableModel {
             pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 1212288,
             savedInvStd: s.f + 1212336, activation: .silu, gradInput: s.tensor(591), gradGamma: s.g + 1296,
             gradBeta: s.g + 1344, pool: pool)
-        s.profiler?.stop(999)
+        s.profiler?.stop(1001)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(591), input: s.x, batch: s.n, inChannels: 3,
             height: 380, width: 380, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190,
             outChannels: 48, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1000)
+        s.profiler?.stop(1002)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -11027,15 +11047,19 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 46785600,
               "stem conv 3x3/2, [n, 3, 380, 380] (NCHW) -> [n, 190, 190, 48]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 190, 190, 48]"),
+              "BatchNorm's batch statistics on [n, 190, 190, 48]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 48]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][48]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 15595200,
+              "features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 190, 190, 48] -> [n, 190, 190, 48], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 15595200,
-              "depthwise 3x3/1, [n, 190, 190, 48] -> [n, 190, 190, 48]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 190, 190, 48] -> [n, 190, 190, 48]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 190, 190, 48]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 190, 190, 48]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 190, 190, 48]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 190, 190, 48]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 1152,
@@ -11085,7 +11109,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 11696400,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 11696400,
               "frozen: depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11115,7 +11139,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 15595200,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 15595200,
               "frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11149,7 +11173,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 15595200,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 15595200,
               "frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11183,7 +11207,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 15595200,
-              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.3.block.0 BatchNorm + silu (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 15595200,
               "frozen: depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11217,7 +11241,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][192]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 11059200,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 11059200,
               "frozen: depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11247,7 +11271,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 19353600,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 19353600,
               "frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11281,7 +11305,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 19353600,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 19353600,
               "frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11315,7 +11339,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 19353600,
-              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.3.block.0 BatchNorm + silu (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 19353600,
               "frozen: depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11349,7 +11373,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1741824,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 1741824,
               "frozen: depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11379,7 +11403,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11413,7 +11437,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11447,7 +11471,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11481,7 +11505,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
-              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11515,7 +11539,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
-              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.5.block.0 BatchNorm + silu (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11549,7 +11573,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9676800,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 9676800,
               "frozen: depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11579,7 +11603,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11613,7 +11637,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11647,7 +11671,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11681,7 +11705,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
-              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11715,7 +11739,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 13824000,
-              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.5.block.0 BatchNorm + silu (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 13824000,
               "frozen: depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11749,7 +11773,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3456000,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 3456000,
               "frozen: depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11779,7 +11803,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11813,7 +11837,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11847,7 +11871,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11881,7 +11905,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11915,7 +11939,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11949,7 +11973,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.6.block.0 BatchNorm + silu (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -11983,7 +12007,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5875200,
-              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.7.block.0 BatchNorm + silu (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 5875200,
               "frozen: depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -12017,7 +12041,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1632]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2115072,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 2115072,
               "frozen: depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -12047,7 +12071,7 @@ public final class EfficientNetB4Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2688]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3483648,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 3483648,
               "frozen: depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -3476,12 +3476,11 @@ public final class EfficientNetB5Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.p, bias: s.f, outChannels: 48,
             activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 48]
+        // features.0 BatchNorm's batch statistics on [n, 228, 228, 48]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48,
-                gamma: s.p + 1296, beta: s.p + 1344, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 1582080, savedInvStd: s.f + 1582128,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1582080, savedInvStd: s.f + 1582128,
                 runningMean: s.p + 1392, runningVar: s.p + 1440, pool: pool)
             s.profiler?.stop(2)
         }
@@ -3501,20 +3500,41 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1488, channels: 48, kernel: 3, into: s.f + 1582272)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 228, 228, 48] -> [n, 228, 228, 48]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 228, width: 228, channels: 48, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 1582272, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 48]
+        // features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 228, 228, 48] -> [n, 228, 228, 48], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 1296, beta: s.p + 1344,
+                savedMean: s.f + 1582080, savedInvStd: s.f + 1582128, activation: .silu, output: s.tensor(1),
+                batch: s.n, height: 228, width: 228, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 228, outWidth: 228, weights: s.f + 1582272, bias: s.f, depthwiseOutput: s.tensor(2),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1582176,
+                depthwiseSavedInvStd: s.f + 1582224, depthwiseRunningMean: s.p + 2016, depthwiseRunningVar: s.p + 2064,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 228, 228, 48] -> [n, 228, 228, 48]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 228, width: 228, channels: 48, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 1582272, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 228, 228, 48]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1582176, savedInvStd: s.f + 1582224,
+                runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 228, 228, 48]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48,
-                gamma: s.p + 1920, beta: s.p + 1968, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 1582176, savedInvStd: s.f + 1582224,
-                runningMean: s.p + 2016, runningVar: s.p + 2064, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920,
+                beta: s.p + 1968, savedMean: s.f + 1582176, savedInvStd: s.f + 1582224, activation: .silu,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 48]
         if s.options.frozenBlocks > 1 {
@@ -3522,7 +3542,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 0.001,
                 activation: .silu, output: s.tensor(3), scratch: s.f + 1582176, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48]
         s.profiler?.start()
@@ -3530,11 +3550,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 51984, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, reduceBias: s.p + 2688,
             activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280, savedPooled: s.tensor(5),
             savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [48][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3328, outChannels: 24, inChannels: 48, into: s.f + 3072)
-        s.profiler?.stop(9)
+        s.profiler?.stop(11)
         // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 48] -> [n, 228, 228, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -3542,7 +3562,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, output: s.tensor(8), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1583136, savedInvStd: s.f + 1583160,
                 runningMean: s.p + 4544, runningVar: s.p + 4576, workspace: s.ws, pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 228, 228, 48] -> [n, 228, 228, 24]
         if s.options.frozenBlocks > 1 {
@@ -3550,7 +3570,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(4), pixels: 51984 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(8), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 1 {
@@ -3558,7 +3578,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4480,
                 beta: s.p + 4512, savedMean: s.f + 1583136, savedInvStd: s.f + 1583160, activation: .identity,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks > 1 {
@@ -3566,7 +3586,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4480, beta: s.p + 4512, runningMean: s.p + 4544, runningVar: s.p + 4576, eps: 0.001,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 1583136, pool: pool)
-            s.profiler?.stop(13)
+            s.profiler?.stop(15)
         }
     }
 
@@ -3575,13 +3595,13 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4608, channels: 24, kernel: 3, into: s.f + 1583232)
-        s.profiler?.stop(14)
+        s.profiler?.stop(16)
         // features.1.1.block.0 depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 228, width: 228, channels: 24, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 1583232, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(15)
+        s.profiler?.stop(17)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -3589,7 +3609,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 4832, beta: s.p + 4864, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(11), savedMean: s.f + 1583184, savedInvStd: s.f + 1583208,
                 runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks > 2 {
@@ -3597,7 +3617,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 0.001,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 1583184, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(19)
         }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
         s.profiler?.start()
@@ -3605,11 +3625,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, reduceBias: s.p + 5104,
             activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264, savedPooled: s.tensor(13),
             savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
-        s.profiler?.stop(18)
+        s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [24][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5296, outChannels: 24, inChannels: 24, into: s.f + 3072)
-        s.profiler?.stop(19)
+        s.profiler?.stop(21)
         // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -3617,7 +3637,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1583664, savedInvStd: s.f + 1583688,
                 runningMean: s.p + 5936, runningVar: s.p + 5968, workspace: s.ws, pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
         if s.options.frozenBlocks > 2 {
@@ -3625,7 +3645,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(12), pixels: 51984 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(16), pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.1.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 2 {
@@ -3633,7 +3653,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 5872,
                 beta: s.p + 5904, savedMean: s.f + 1583664, savedInvStd: s.f + 1583688, activation: .identity,
                 output: s.tensor(17), pool: pool)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks > 2 {
@@ -3641,21 +3661,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 5872, beta: s.p + 5904, runningMean: s.p + 5936, runningVar: s.p + 5968, eps: 0.001,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 1583664, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(25)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9948717948717949
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.005128205128205128, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(24)
+            s.profiler?.stop(26)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 1247616, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(25)
+        s.profiler?.stop(27)
     }
 
     /// features.1.2 forward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
@@ -3663,13 +3683,13 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.1.2.block.0 depthwise weights to the kernel layout [3][3][24]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6000, channels: 24, kernel: 3, into: s.f + 1583760)
-        s.profiler?.stop(26)
+        s.profiler?.stop(28)
         // features.1.2.block.0 depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(18), batch: s.n, height: 228, width: 228, channels: 24, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 1583760, bias: s.f,
             activation: .identity, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(27)
+        s.profiler?.stop(29)
         // features.1.2.block.0 BatchNorm (batch statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -3677,7 +3697,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 gamma: s.p + 6224, beta: s.p + 6256, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(21), savedMean: s.f + 1583712, savedInvStd: s.f + 1583736,
                 runningMean: s.p + 6288, runningVar: s.p + 6320, pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
         // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 24]
         if s.options.frozenBlocks > 3 {
@@ -3685,7 +3705,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 6224, beta: s.p + 6256, runningMean: s.p + 6288, runningVar: s.p + 6320, eps: 0.001,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 1583712, pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(31)
         }
         // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
         s.profiler?.start()
@@ -3693,11 +3713,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352, reduceBias: s.p + 6496,
             activation: .silu, expandWeights: s.p + 6512, expandBias: s.p + 6656, savedPooled: s.tensor(23),
             savedHidden: s.tensor(24), savedScale: s.tensor(25), pool: pool)
-        s.profiler?.stop(30)
+        s.profiler?.stop(32)
         // features.1.2.block.2 project conv 1x1 weights to the GEMM layout [24][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6688, outChannels: 24, inChannels: 24, into: s.f + 3072)
-        s.profiler?.stop(31)
+        s.profiler?.stop(33)
         // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -3705,7 +3725,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, output: s.tensor(26), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1584192, savedInvStd: s.f + 1584216,
                 runningMean: s.p + 7328, runningVar: s.p + 7360, workspace: s.ws, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.1.2.block.2 frozen: project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
         if s.options.frozenBlocks > 3 {
@@ -3713,7 +3733,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(22), pixels: 51984 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(26), pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(35)
         }
         // features.1.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks <= 3 {
@@ -3721,7 +3741,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 7264,
                 beta: s.p + 7296, savedMean: s.f + 1584192, savedInvStd: s.f + 1584216, activation: .identity,
                 output: s.tensor(27), pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 228, 228, 24]
         if s.options.frozenBlocks > 3 {
@@ -3729,21 +3749,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 7264, beta: s.p + 7296, runningMean: s.p + 7328, runningVar: s.p + 7360, eps: 0.001,
                 activation: .identity, output: s.tensor(27), scratch: s.f + 1584192, pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(37)
         }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9897435897435898
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.010256410256410256, into: s.tensor(29),
                 random: &random)
-            s.profiler?.stop(36)
+            s.profiler?.stop(38)
         }
         // features.1.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(27),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
             perImage: 1247616, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(37)
+        s.profiler?.stop(39)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
@@ -3751,7 +3771,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7392, outChannels: 144, inChannels: 24, into: s.f + 3072)
-        s.profiler?.stop(38)
+        s.profiler?.stop(40)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 228, 228, 24] -> [n, 228, 228, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -3759,7 +3779,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 144, output: s.tensor(30), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1584240, savedInvStd: s.f + 1584384,
                 runningMean: s.p + 11136, runningVar: s.p + 11280, workspace: s.ws, pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(41)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 144]
         if s.options.frozenBlocks > 4 {
@@ -3767,7 +3787,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(28), pixels: 51984 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(30), pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 144]
         if s.options.frozenBlocks > 4 {
@@ -3775,13 +3795,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 1584240, pool: pool)
-            s.profiler?.stop(41)
+            s.profiler?.stop(43)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11424, channels: 144, kernel: 3, into: s.f + 1584816)
-        s.profiler?.stop(42)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(44)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 10848, beta: s.p + 10992,
@@ -3791,7 +3811,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1584528,
                 depthwiseSavedInvStd: s.f + 1584672, depthwiseRunningMean: s.p + 13008,
                 depthwiseRunningVar: s.p + 13152, workspace: s.ws, pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(45)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]
         if s.options.frozenBlocks > 4 {
@@ -3799,7 +3819,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 228, width: 228, channels: 144, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1584816, bias: s.f,
                 activation: .identity, output: s.tensor(32), pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 144]
         if s.options.frozenBlocks <= 4 {
@@ -3807,7 +3827,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1584528, savedInvStd: s.f + 1584672,
                 activation: .silu, output: s.tensor(33), pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(47)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 144]
         if s.options.frozenBlocks > 4 {
@@ -3815,7 +3835,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, runningMean: s.p + 13008, runningVar: s.p + 13152, eps: 0.001,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 1584528, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144]
         s.profiler?.start()
@@ -3823,11 +3843,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296, reduceBias: s.p + 14160,
             activation: .silu, expandWeights: s.p + 14176, expandBias: s.p + 15040, savedPooled: s.tensor(35),
             savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(47)
+        s.profiler?.stop(49)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15184, outChannels: 40, inChannels: 144, into: s.f + 3072)
-        s.profiler?.stop(48)
+        s.profiler?.stop(50)
         // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 144] -> [n, 114, 114, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -3835,7 +3855,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1587408, savedInvStd: s.f + 1587448,
                 runningMean: s.p + 21040, runningVar: s.p + 21088, workspace: s.ws, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 114, 114, 144] -> [n, 114, 114, 40]
         if s.options.frozenBlocks > 4 {
@@ -3843,7 +3863,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(34), pixels: 12996 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(38), pool: pool)
-            s.profiler?.stop(50)
+            s.profiler?.stop(52)
         }
         // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 4 {
@@ -3851,7 +3871,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 12996 &* s.n, channels: 40, gamma: s.p + 20944,
                 beta: s.p + 20992, savedMean: s.f + 1587408, savedInvStd: s.f + 1587448, activation: .identity,
                 output: s.tensor(39), pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(53)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 4 {
@@ -3859,7 +3879,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 20944, beta: s.p + 20992, runningMean: s.p + 21040, runningVar: s.p + 21088, eps: 0.001,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 1587408, pool: pool)
-            s.profiler?.stop(52)
+            s.profiler?.stop(54)
         }
     }
 
@@ -3868,7 +3888,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21136, outChannels: 240, inChannels: 40, into: s.f + 3072)
-        s.profiler?.stop(53)
+        s.profiler?.stop(55)
         // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -3876,7 +3896,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(40), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1587488, savedInvStd: s.f + 1587728,
                 runningMean: s.p + 31216, runningVar: s.p + 31456, workspace: s.ws, pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
         // features.2.1.block.0 frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks > 5 {
@@ -3884,7 +3904,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(39), pixels: 12996 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(40), pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(57)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 5 {
@@ -3892,13 +3912,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, runningMean: s.p + 31216, runningVar: s.p + 31456, eps: 0.001,
                 activation: .silu, output: s.tensor(41), scratch: s.f + 1587488, pool: pool)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 31696, channels: 240, kernel: 3, into: s.f + 1588448)
-        s.profiler?.stop(57)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(59)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 30736, beta: s.p + 30976,
@@ -3908,7 +3928,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1587968,
                 depthwiseSavedInvStd: s.f + 1588208, depthwiseRunningMean: s.p + 34336,
                 depthwiseRunningVar: s.p + 34576, workspace: s.ws, pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(60)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         if s.options.frozenBlocks > 5 {
@@ -3916,7 +3936,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1588448, bias: s.f,
                 activation: .identity, output: s.tensor(42), pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(61)
         }
         // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 5 {
@@ -3924,7 +3944,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1587968, savedInvStd: s.f + 1588208,
                 activation: .silu, output: s.tensor(43), pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 5 {
@@ -3932,7 +3952,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, runningMean: s.p + 34336, runningVar: s.p + 34576, eps: 0.001,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 1587968, pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(63)
         }
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         s.profiler?.start()
@@ -3940,11 +3960,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816, reduceBias: s.p + 37216,
             activation: .silu, expandWeights: s.p + 37232, expandBias: s.p + 39632, savedPooled: s.tensor(45),
             savedHidden: s.tensor(46), savedScale: s.tensor(47), pool: pool)
-        s.profiler?.stop(62)
+        s.profiler?.stop(64)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 39872, outChannels: 40, inChannels: 240, into: s.f + 3072)
-        s.profiler?.stop(63)
+        s.profiler?.stop(65)
         // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -3952,7 +3972,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(48), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1592768, savedInvStd: s.f + 1592808,
                 runningMean: s.p + 49568, runningVar: s.p + 49616, workspace: s.ws, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
         if s.options.frozenBlocks > 5 {
@@ -3960,7 +3980,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(44), pixels: 12996 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(48), pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 5 {
@@ -3968,7 +3988,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 12996 &* s.n, channels: 40, gamma: s.p + 49472,
                 beta: s.p + 49520, savedMean: s.f + 1592768, savedInvStd: s.f + 1592808, activation: .identity,
                 output: s.tensor(49), pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 5 {
@@ -3976,21 +3996,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 49472, beta: s.p + 49520, runningMean: s.p + 49568, runningVar: s.p + 49616, eps: 0.001,
                 activation: .identity, output: s.tensor(49), scratch: s.f + 1592768, pool: pool)
-            s.profiler?.stop(67)
+            s.profiler?.stop(69)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9794871794871794
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020512820512820513, into: s.tensor(51),
                 random: &random)
-            s.profiler?.stop(68)
+            s.profiler?.stop(70)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(39), branch: s.tensor(49),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 519840, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(69)
+        s.profiler?.stop(71)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -3998,7 +4018,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 49664, outChannels: 240, inChannels: 40, into: s.f + 3072)
-        s.profiler?.stop(70)
+        s.profiler?.stop(72)
         // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -4006,7 +4026,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(52), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1592848, savedInvStd: s.f + 1593088,
                 runningMean: s.p + 59744, runningVar: s.p + 59984, workspace: s.ws, pool: pool)
-            s.profiler?.stop(71)
+            s.profiler?.stop(73)
         }
         // features.2.2.block.0 frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks > 6 {
@@ -4014,7 +4034,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(50), pixels: 12996 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(52), pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 6 {
@@ -4022,13 +4042,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, runningMean: s.p + 59744, runningVar: s.p + 59984, eps: 0.001,
                 activation: .silu, output: s.tensor(53), scratch: s.f + 1592848, pool: pool)
-            s.profiler?.stop(73)
+            s.profiler?.stop(75)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 60224, channels: 240, kernel: 3, into: s.f + 1593808)
-        s.profiler?.stop(74)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(76)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(52), gamma: s.p + 59264, beta: s.p + 59504,
@@ -4038,7 +4058,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1593328,
                 depthwiseSavedInvStd: s.f + 1593568, depthwiseRunningMean: s.p + 62864,
                 depthwiseRunningVar: s.p + 63104, workspace: s.ws, pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(77)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         if s.options.frozenBlocks > 6 {
@@ -4046,7 +4066,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1593808, bias: s.f,
                 activation: .identity, output: s.tensor(54), pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 6 {
@@ -4054,7 +4074,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1593328, savedInvStd: s.f + 1593568,
                 activation: .silu, output: s.tensor(55), pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(79)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 6 {
@@ -4062,7 +4082,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, runningMean: s.p + 62864, runningVar: s.p + 63104, eps: 0.001,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 1593328, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         s.profiler?.start()
@@ -4070,11 +4090,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344, reduceBias: s.p + 65744,
             activation: .silu, expandWeights: s.p + 65760, expandBias: s.p + 68160, savedPooled: s.tensor(57),
             savedHidden: s.tensor(58), savedScale: s.tensor(59), pool: pool)
-        s.profiler?.stop(79)
+        s.profiler?.stop(81)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 68400, outChannels: 40, inChannels: 240, into: s.f + 3072)
-        s.profiler?.stop(80)
+        s.profiler?.stop(82)
         // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -4082,7 +4102,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(60), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1598128, savedInvStd: s.f + 1598168,
                 runningMean: s.p + 78096, runningVar: s.p + 78144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
         if s.options.frozenBlocks > 6 {
@@ -4090,7 +4110,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(56), pixels: 12996 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(60), pool: pool)
-            s.profiler?.stop(82)
+            s.profiler?.stop(84)
         }
         // features.2.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 6 {
@@ -4098,7 +4118,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 12996 &* s.n, channels: 40, gamma: s.p + 78000,
                 beta: s.p + 78048, savedMean: s.f + 1598128, savedInvStd: s.f + 1598168, activation: .identity,
                 output: s.tensor(61), pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 6 {
@@ -4106,21 +4126,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 78000, beta: s.p + 78048, runningMean: s.p + 78096, runningVar: s.p + 78144, eps: 0.001,
                 activation: .identity, output: s.tensor(61), scratch: s.f + 1598128, pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(86)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9743589743589743
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02564102564102564, into: s.tensor(63),
                 random: &random)
-            s.profiler?.stop(85)
+            s.profiler?.stop(87)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(50), branch: s.tensor(61),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
             perImage: 519840, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(86)
+        s.profiler?.stop(88)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4128,7 +4148,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.3.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 78192, outChannels: 240, inChannels: 40, into: s.f + 3072)
-        s.profiler?.stop(87)
+        s.profiler?.stop(89)
         // features.2.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -4136,7 +4156,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(64), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1598208, savedInvStd: s.f + 1598448,
                 runningMean: s.p + 88272, runningVar: s.p + 88512, workspace: s.ws, pool: pool)
-            s.profiler?.stop(88)
+            s.profiler?.stop(90)
         }
         // features.2.3.block.0 frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks > 7 {
@@ -4144,7 +4164,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(62), pixels: 12996 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(64), pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(91)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 7 {
@@ -4152,13 +4172,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, runningMean: s.p + 88272, runningVar: s.p + 88512, eps: 0.001,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 1598208, pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(92)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 88752, channels: 240, kernel: 3, into: s.f + 1599168)
-        s.profiler?.stop(91)
-        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(93)
+        // features.2.3.block.0 BatchNorm + silu (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 87792, beta: s.p + 88032,
@@ -4168,7 +4188,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1598688,
                 depthwiseSavedInvStd: s.f + 1598928, depthwiseRunningMean: s.p + 91392,
                 depthwiseRunningVar: s.p + 91632, workspace: s.ws, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         if s.options.frozenBlocks > 7 {
@@ -4176,7 +4196,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1599168, bias: s.f,
                 activation: .identity, output: s.tensor(66), pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(95)
         }
         // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 7 {
@@ -4184,7 +4204,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1598688, savedInvStd: s.f + 1598928,
                 activation: .silu, output: s.tensor(67), pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(96)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 7 {
@@ -4192,7 +4212,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, runningMean: s.p + 91392, runningVar: s.p + 91632, eps: 0.001,
                 activation: .silu, output: s.tensor(67), scratch: s.f + 1598688, pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         s.profiler?.start()
@@ -4200,11 +4220,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872, reduceBias: s.p + 94272,
             activation: .silu, expandWeights: s.p + 94288, expandBias: s.p + 96688, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(96)
+        s.profiler?.stop(98)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 96928, outChannels: 40, inChannels: 240, into: s.f + 3072)
-        s.profiler?.stop(97)
+        s.profiler?.stop(99)
         // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -4212,7 +4232,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(72), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1603488, savedInvStd: s.f + 1603528,
                 runningMean: s.p + 106624, runningVar: s.p + 106672, workspace: s.ws, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(100)
         }
         // features.2.3.block.3 frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
         if s.options.frozenBlocks > 7 {
@@ -4220,7 +4240,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(68), pixels: 12996 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(72), pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(101)
         }
         // features.2.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 7 {
@@ -4228,7 +4248,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 1603488, savedInvStd: s.f + 1603528,
                 activation: .identity, output: s.tensor(73), pool: pool)
-            s.profiler?.stop(100)
+            s.profiler?.stop(102)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 7 {
@@ -4236,21 +4256,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 106528, beta: s.p + 106576, runningMean: s.p + 106624, runningVar: s.p + 106672,
                 eps: 0.001, activation: .identity, output: s.tensor(73), scratch: s.f + 1603488, pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(103)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9692307692307692
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.030769230769230774, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(102)
+            s.profiler?.stop(104)
         }
         // features.2.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 519840, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(103)
+        s.profiler?.stop(105)
     }
 
     /// features.2.4 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4258,7 +4278,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.2.4.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 106720, outChannels: 240, inChannels: 40, into: s.f + 3072)
-        s.profiler?.stop(104)
+        s.profiler?.stop(106)
         // features.2.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -4266,7 +4286,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(76), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1603568, savedInvStd: s.f + 1603808,
                 runningMean: s.p + 116800, runningVar: s.p + 117040, workspace: s.ws, pool: pool)
-            s.profiler?.stop(105)
+            s.profiler?.stop(107)
         }
         // features.2.4.block.0 frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks > 8 {
@@ -4274,7 +4294,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(74), pixels: 12996 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(76), pool: pool)
-            s.profiler?.stop(106)
+            s.profiler?.stop(108)
         }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 8 {
@@ -4282,13 +4302,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, runningMean: s.p + 116800, runningVar: s.p + 117040,
                 eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 1603568, pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(109)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 117280, channels: 240, kernel: 3, into: s.f + 1604528)
-        s.profiler?.stop(108)
-        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(110)
+        // features.2.4.block.0 BatchNorm + silu (statistics taken before) and features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 116320, beta: s.p + 116560,
@@ -4298,7 +4318,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1604048,
                 depthwiseSavedInvStd: s.f + 1604288, depthwiseRunningMean: s.p + 119920,
                 depthwiseRunningVar: s.p + 120160, workspace: s.ws, pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(111)
         }
         // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
         if s.options.frozenBlocks > 8 {
@@ -4306,7 +4326,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 114, width: 114, channels: 240, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 1604528, bias: s.f,
                 activation: .identity, output: s.tensor(78), pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(112)
         }
         // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks <= 8 {
@@ -4314,7 +4334,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1604048, savedInvStd: s.f + 1604288,
                 activation: .silu, output: s.tensor(79), pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(113)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 8 {
@@ -4322,7 +4342,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, runningMean: s.p + 119920, runningVar: s.p + 120160,
                 eps: 0.001, activation: .silu, output: s.tensor(79), scratch: s.f + 1604048, pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(114)
         }
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         s.profiler?.start()
@@ -4330,11 +4350,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400, reduceBias: s.p + 122800,
             activation: .silu, expandWeights: s.p + 122816, expandBias: s.p + 125216, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(113)
+        s.profiler?.stop(115)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 125456, outChannels: 40, inChannels: 240, into: s.f + 3072)
-        s.profiler?.stop(114)
+        s.profiler?.stop(116)
         // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 240] -> [n, 114, 114, 40]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -4342,7 +4362,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, output: s.tensor(84), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1608848, savedInvStd: s.f + 1608888,
                 runningMean: s.p + 135152, runningVar: s.p + 135200, workspace: s.ws, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.2.4.block.3 frozen: project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
         if s.options.frozenBlocks > 8 {
@@ -4350,7 +4370,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(80), pixels: 12996 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(118)
         }
         // features.2.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks <= 8 {
@@ -4358,7 +4378,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 1608848, savedInvStd: s.f + 1608888,
                 activation: .identity, output: s.tensor(85), pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(119)
         }
         // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 114, 114, 40]
         if s.options.frozenBlocks > 8 {
@@ -4366,21 +4386,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 12996 &* s.n, channels: 40,
                 gamma: s.p + 135056, beta: s.p + 135104, runningMean: s.p + 135152, runningVar: s.p + 135200,
                 eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 1608848, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(120)
         }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9641025641025641
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0358974358974359, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(119)
+            s.profiler?.stop(121)
         }
         // features.2.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 519840, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(120)
+        s.profiler?.stop(122)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
@@ -4388,7 +4408,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 135248, outChannels: 240, inChannels: 40, into: s.f + 3072)
-        s.profiler?.stop(121)
+        s.profiler?.stop(123)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -4396,7 +4416,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, output: s.tensor(88), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1608928, savedInvStd: s.f + 1609168,
                 runningMean: s.p + 145328, runningVar: s.p + 145568, workspace: s.ws, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
         if s.options.frozenBlocks > 9 {
@@ -4404,7 +4424,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(86), pixels: 12996 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(88), pool: pool)
-            s.profiler?.stop(123)
+            s.profiler?.stop(125)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 114, 114, 240]
         if s.options.frozenBlocks > 9 {
@@ -4412,13 +4432,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, runningMean: s.p + 145328, runningVar: s.p + 145568,
                 eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 1608928, pool: pool)
-            s.profiler?.stop(124)
+            s.profiler?.stop(126)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 145808, channels: 240, kernel: 5, into: s.f + 1609888)
-        s.profiler?.stop(125)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(127)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 144848, beta: s.p + 145088,
@@ -4428,7 +4448,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1609408,
                 depthwiseSavedInvStd: s.f + 1609648, depthwiseRunningMean: s.p + 152288,
                 depthwiseRunningVar: s.p + 152528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]
         if s.options.frozenBlocks > 9 {
@@ -4436,7 +4456,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 114, width: 114, channels: 240, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1609888, bias: s.f,
                 activation: .identity, output: s.tensor(90), pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(129)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 240]
         if s.options.frozenBlocks <= 9 {
@@ -4444,7 +4464,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1609408, savedInvStd: s.f + 1609648,
                 activation: .silu, output: s.tensor(91), pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(130)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 240]
         if s.options.frozenBlocks > 9 {
@@ -4452,7 +4472,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, runningMean: s.p + 152288, runningVar: s.p + 152528,
                 eps: 0.001, activation: .silu, output: s.tensor(91), scratch: s.f + 1609408, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240]
         s.profiler?.start()
@@ -4460,11 +4480,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768, reduceBias: s.p + 155168,
             activation: .silu, expandWeights: s.p + 155184, expandBias: s.p + 157584, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(130)
+        s.profiler?.stop(132)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [240][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 157824, outChannels: 64, inChannels: 240, into: s.f + 3072)
-        s.profiler?.stop(131)
+        s.profiler?.stop(133)
         // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 240] -> [n, 57, 57, 64]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -4472,7 +4492,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(96), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1621888, savedInvStd: s.f + 1621952,
                 runningMean: s.p + 173312, runningVar: s.p + 173376, workspace: s.ws, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 57, 57, 240] -> [n, 57, 57, 64]
         if s.options.frozenBlocks > 9 {
@@ -4480,7 +4500,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(92), pixels: 3249 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
                 output: s.tensor(96), pool: pool)
-            s.profiler?.stop(133)
+            s.profiler?.stop(135)
         }
         // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 9 {
@@ -4488,7 +4508,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 3249 &* s.n, channels: 64, gamma: s.p + 173184,
                 beta: s.p + 173248, savedMean: s.f + 1621888, savedInvStd: s.f + 1621952, activation: .identity,
                 output: s.tensor(97), pool: pool)
-            s.profiler?.stop(134)
+            s.profiler?.stop(136)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 9 {
@@ -4496,7 +4516,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 173184, beta: s.p + 173248, runningMean: s.p + 173312, runningVar: s.p + 173376,
                 eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 1621888, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(137)
         }
     }
 
@@ -4505,7 +4525,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [64][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 173440, outChannels: 384, inChannels: 64, into: s.f + 3072)
-        s.profiler?.stop(136)
+        s.profiler?.stop(138)
         // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -4513,7 +4533,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(98), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1622016, savedInvStd: s.f + 1622400,
                 runningMean: s.p + 198784, runningVar: s.p + 199168, workspace: s.ws, pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(139)
         }
         // features.3.1.block.0 frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks > 10 {
@@ -4521,7 +4541,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(97), pixels: 3249 &* s.n, inChannels: 64,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
                 output: s.tensor(98), pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 10 {
@@ -4529,13 +4549,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, runningMean: s.p + 198784, runningVar: s.p + 199168,
                 eps: 0.001, activation: .silu, output: s.tensor(99), scratch: s.f + 1622016, pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(141)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 199552, channels: 384, kernel: 5, into: s.f + 1623552)
-        s.profiler?.stop(140)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(142)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(98), gamma: s.p + 198016, beta: s.p + 198400,
@@ -4545,7 +4565,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1622784,
                 depthwiseSavedInvStd: s.f + 1623168, depthwiseRunningMean: s.p + 209920,
                 depthwiseRunningVar: s.p + 210304, workspace: s.ws, pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(143)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         if s.options.frozenBlocks > 10 {
@@ -4553,7 +4573,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(99), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1623552, bias: s.f,
                 activation: .identity, output: s.tensor(100), pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(144)
         }
         // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 10 {
@@ -4561,7 +4581,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1622784, savedInvStd: s.f + 1623168,
                 activation: .silu, output: s.tensor(101), pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(145)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 10 {
@@ -4569,7 +4589,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, runningMean: s.p + 209920, runningVar: s.p + 210304,
                 eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 1622784, pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(146)
         }
         // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         s.profiler?.start()
@@ -4577,11 +4597,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688, reduceBias: s.p + 216832,
             activation: .silu, expandWeights: s.p + 216848, expandBias: s.p + 222992, savedPooled: s.tensor(103),
             savedHidden: s.tensor(104), savedScale: s.tensor(105), pool: pool)
-        s.profiler?.stop(145)
+        s.profiler?.stop(147)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 223376, outChannels: 64, inChannels: 384, into: s.f + 3072)
-        s.profiler?.stop(146)
+        s.profiler?.stop(148)
         // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -4589,7 +4609,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(106), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1642752, savedInvStd: s.f + 1642816,
                 runningMean: s.p + 248080, runningVar: s.p + 248144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
         if s.options.frozenBlocks > 10 {
@@ -4597,7 +4617,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(102), pixels: 3249 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
                 output: s.tensor(106), pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(150)
         }
         // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 10 {
@@ -4605,7 +4625,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 1642752, savedInvStd: s.f + 1642816,
                 activation: .identity, output: s.tensor(107), pool: pool)
-            s.profiler?.stop(149)
+            s.profiler?.stop(151)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 10 {
@@ -4613,21 +4633,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 247952, beta: s.p + 248016, runningMean: s.p + 248080, runningVar: s.p + 248144,
                 eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 1642752, pool: pool)
-            s.profiler?.stop(150)
+            s.profiler?.stop(152)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.046153846153846156, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(151)
+            s.profiler?.stop(153)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(97), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 207936, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(152)
+        s.profiler?.stop(154)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -4635,7 +4655,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [64][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 248208, outChannels: 384, inChannels: 64, into: s.f + 3072)
-        s.profiler?.stop(153)
+        s.profiler?.stop(155)
         // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -4643,7 +4663,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(110), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1642880, savedInvStd: s.f + 1643264,
                 runningMean: s.p + 273552, runningVar: s.p + 273936, workspace: s.ws, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
         // features.3.2.block.0 frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks > 11 {
@@ -4651,7 +4671,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(108), pixels: 3249 &* s.n, inChannels: 64,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
                 output: s.tensor(110), pool: pool)
-            s.profiler?.stop(155)
+            s.profiler?.stop(157)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 11 {
@@ -4659,13 +4679,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, runningMean: s.p + 273552, runningVar: s.p + 273936,
                 eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 1642880, pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(158)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 274320, channels: 384, kernel: 5, into: s.f + 1644416)
-        s.profiler?.stop(157)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(159)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 272784, beta: s.p + 273168,
@@ -4675,7 +4695,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1643648,
                 depthwiseSavedInvStd: s.f + 1644032, depthwiseRunningMean: s.p + 284688,
                 depthwiseRunningVar: s.p + 285072, workspace: s.ws, pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(160)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         if s.options.frozenBlocks > 11 {
@@ -4683,7 +4703,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1644416, bias: s.f,
                 activation: .identity, output: s.tensor(112), pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(161)
         }
         // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 11 {
@@ -4691,7 +4711,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1643648, savedInvStd: s.f + 1644032,
                 activation: .silu, output: s.tensor(113), pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(162)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 11 {
@@ -4699,7 +4719,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, runningMean: s.p + 284688, runningVar: s.p + 285072,
                 eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 1643648, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         s.profiler?.start()
@@ -4707,11 +4727,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456, reduceBias: s.p + 291600,
             activation: .silu, expandWeights: s.p + 291616, expandBias: s.p + 297760, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(162)
+        s.profiler?.stop(164)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 298144, outChannels: 64, inChannels: 384, into: s.f + 3072)
-        s.profiler?.stop(163)
+        s.profiler?.stop(165)
         // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -4719,7 +4739,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(118), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1663616, savedInvStd: s.f + 1663680,
                 runningMean: s.p + 322848, runningVar: s.p + 322912, workspace: s.ws, pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(166)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
         if s.options.frozenBlocks > 11 {
@@ -4727,7 +4747,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(114), pixels: 3249 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
                 output: s.tensor(118), pool: pool)
-            s.profiler?.stop(165)
+            s.profiler?.stop(167)
         }
         // features.3.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 11 {
@@ -4735,7 +4755,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 1663616, savedInvStd: s.f + 1663680,
                 activation: .identity, output: s.tensor(119), pool: pool)
-            s.profiler?.stop(166)
+            s.profiler?.stop(168)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 11 {
@@ -4743,21 +4763,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 322720, beta: s.p + 322784, runningMean: s.p + 322848, runningVar: s.p + 322912,
                 eps: 0.001, activation: .identity, output: s.tensor(119), scratch: s.f + 1663616, pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(169)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9487179487179487
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05128205128205128, into: s.tensor(121),
                 random: &random)
-            s.profiler?.stop(168)
+            s.profiler?.stop(170)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 207936, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(169)
+        s.profiler?.stop(171)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -4765,7 +4785,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.3.block.0 expand conv 1x1 weights to the GEMM layout [64][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 322976, outChannels: 384, inChannels: 64, into: s.f + 3072)
-        s.profiler?.stop(170)
+        s.profiler?.stop(172)
         // features.3.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -4773,7 +4793,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(122), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1663744, savedInvStd: s.f + 1664128,
                 runningMean: s.p + 348320, runningVar: s.p + 348704, workspace: s.ws, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(173)
         }
         // features.3.3.block.0 frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks > 12 {
@@ -4781,7 +4801,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(120), pixels: 3249 &* s.n, inChannels: 64,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
                 output: s.tensor(122), pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(174)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 12 {
@@ -4789,13 +4809,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, runningMean: s.p + 348320, runningVar: s.p + 348704,
                 eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 1663744, pool: pool)
-            s.profiler?.stop(173)
+            s.profiler?.stop(175)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 349088, channels: 384, kernel: 5, into: s.f + 1665280)
-        s.profiler?.stop(174)
-        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(176)
+        // features.3.3.block.0 BatchNorm + silu (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 347552, beta: s.p + 347936,
@@ -4805,7 +4825,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1664512,
                 depthwiseSavedInvStd: s.f + 1664896, depthwiseRunningMean: s.p + 359456,
                 depthwiseRunningVar: s.p + 359840, workspace: s.ws, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(177)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         if s.options.frozenBlocks > 12 {
@@ -4813,7 +4833,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1665280, bias: s.f,
                 activation: .identity, output: s.tensor(124), pool: pool)
-            s.profiler?.stop(176)
+            s.profiler?.stop(178)
         }
         // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 12 {
@@ -4821,7 +4841,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1664512, savedInvStd: s.f + 1664896,
                 activation: .silu, output: s.tensor(125), pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(179)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 12 {
@@ -4829,7 +4849,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, runningMean: s.p + 359456, runningVar: s.p + 359840,
                 eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 1664512, pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
         // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         s.profiler?.start()
@@ -4837,11 +4857,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224, reduceBias: s.p + 366368,
             activation: .silu, expandWeights: s.p + 366384, expandBias: s.p + 372528, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(179)
+        s.profiler?.stop(181)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 372912, outChannels: 64, inChannels: 384, into: s.f + 3072)
-        s.profiler?.stop(180)
+        s.profiler?.stop(182)
         // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -4849,7 +4869,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(130), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1684480, savedInvStd: s.f + 1684544,
                 runningMean: s.p + 397616, runningVar: s.p + 397680, workspace: s.ws, pool: pool)
-            s.profiler?.stop(181)
+            s.profiler?.stop(183)
         }
         // features.3.3.block.3 frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
         if s.options.frozenBlocks > 12 {
@@ -4857,7 +4877,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(126), pixels: 3249 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
                 output: s.tensor(130), pool: pool)
-            s.profiler?.stop(182)
+            s.profiler?.stop(184)
         }
         // features.3.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 12 {
@@ -4865,7 +4885,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 1684480, savedInvStd: s.f + 1684544,
                 activation: .identity, output: s.tensor(131), pool: pool)
-            s.profiler?.stop(183)
+            s.profiler?.stop(185)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 12 {
@@ -4873,21 +4893,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 397488, beta: s.p + 397552, runningMean: s.p + 397616, runningVar: s.p + 397680,
                 eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 1684480, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(186)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9435897435897436
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05641025641025642, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(185)
+            s.profiler?.stop(187)
         }
         // features.3.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 207936, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(186)
+        s.profiler?.stop(188)
     }
 
     /// features.3.4 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -4895,7 +4915,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.3.4.block.0 expand conv 1x1 weights to the GEMM layout [64][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 397744, outChannels: 384, inChannels: 64, into: s.f + 3072)
-        s.profiler?.stop(187)
+        s.profiler?.stop(189)
         // features.3.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -4903,7 +4923,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(134), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1684608, savedInvStd: s.f + 1684992,
                 runningMean: s.p + 423088, runningVar: s.p + 423472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(190)
         }
         // features.3.4.block.0 frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks > 13 {
@@ -4911,7 +4931,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(132), pixels: 3249 &* s.n, inChannels: 64,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
                 output: s.tensor(134), pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(191)
         }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 13 {
@@ -4919,13 +4939,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, runningMean: s.p + 423088, runningVar: s.p + 423472,
                 eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 1684608, pool: pool)
-            s.profiler?.stop(190)
+            s.profiler?.stop(192)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 423856, channels: 384, kernel: 5, into: s.f + 1686144)
-        s.profiler?.stop(191)
-        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(193)
+        // features.3.4.block.0 BatchNorm + silu (statistics taken before) and features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 422320, beta: s.p + 422704,
@@ -4935,7 +4955,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1685376,
                 depthwiseSavedInvStd: s.f + 1685760, depthwiseRunningMean: s.p + 434224,
                 depthwiseRunningVar: s.p + 434608, workspace: s.ws, pool: pool)
-            s.profiler?.stop(192)
+            s.profiler?.stop(194)
         }
         // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
         if s.options.frozenBlocks > 13 {
@@ -4943,7 +4963,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 57, width: 57, channels: 384, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 1686144, bias: s.f,
                 activation: .identity, output: s.tensor(136), pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(195)
         }
         // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks <= 13 {
@@ -4951,7 +4971,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1685376, savedInvStd: s.f + 1685760,
                 activation: .silu, output: s.tensor(137), pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(196)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 13 {
@@ -4959,7 +4979,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, runningMean: s.p + 434224, runningVar: s.p + 434608,
                 eps: 0.001, activation: .silu, output: s.tensor(137), scratch: s.f + 1685376, pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(197)
         }
         // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         s.profiler?.start()
@@ -4967,11 +4987,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992, reduceBias: s.p + 441136,
             activation: .silu, expandWeights: s.p + 441152, expandBias: s.p + 447296, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
-        s.profiler?.stop(196)
+        s.profiler?.stop(198)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [384][64]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 447680, outChannels: 64, inChannels: 384, into: s.f + 3072)
-        s.profiler?.stop(197)
+        s.profiler?.stop(199)
         // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 384] -> [n, 57, 57, 64]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -4979,7 +4999,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, output: s.tensor(142), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1705344, savedInvStd: s.f + 1705408,
                 runningMean: s.p + 472384, runningVar: s.p + 472448, workspace: s.ws, pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(200)
         }
         // features.3.4.block.3 frozen: project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
         if s.options.frozenBlocks > 13 {
@@ -4987,7 +5007,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(138), pixels: 3249 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
                 output: s.tensor(142), pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(201)
         }
         // features.3.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks <= 13 {
@@ -4995,7 +5015,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 1705344, savedInvStd: s.f + 1705408,
                 activation: .identity, output: s.tensor(143), pool: pool)
-            s.profiler?.stop(200)
+            s.profiler?.stop(202)
         }
         // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 57, 57, 64]
         if s.options.frozenBlocks > 13 {
@@ -5003,21 +5023,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 3249 &* s.n, channels: 64,
                 gamma: s.p + 472256, beta: s.p + 472320, runningMean: s.p + 472384, runningVar: s.p + 472448,
                 eps: 0.001, activation: .identity, output: s.tensor(143), scratch: s.f + 1705344, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(203)
         }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9384615384615385
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06153846153846155, into: s.tensor(145),
                 random: &random)
-            s.profiler?.stop(202)
+            s.profiler?.stop(204)
         }
         // features.3.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(143),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 207936, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(203)
+        s.profiler?.stop(205)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
@@ -5025,7 +5045,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [64][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 472512, outChannels: 384, inChannels: 64, into: s.f + 3072)
-        s.profiler?.stop(204)
+        s.profiler?.stop(206)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -5033,7 +5053,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, output: s.tensor(146), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1705472, savedInvStd: s.f + 1705856,
                 runningMean: s.p + 497856, runningVar: s.p + 498240, workspace: s.ws, pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(207)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
         if s.options.frozenBlocks > 14 {
@@ -5041,7 +5061,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(144), pixels: 3249 &* s.n, inChannels: 64,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
                 output: s.tensor(146), pool: pool)
-            s.profiler?.stop(206)
+            s.profiler?.stop(208)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 57, 57, 384]
         if s.options.frozenBlocks > 14 {
@@ -5049,13 +5069,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, runningMean: s.p + 497856, runningVar: s.p + 498240,
                 eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 1705472, pool: pool)
-            s.profiler?.stop(207)
+            s.profiler?.stop(209)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][384]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 498624, channels: 384, kernel: 3, into: s.f + 1707008)
-        s.profiler?.stop(208)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(210)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(146), gamma: s.p + 497088, beta: s.p + 497472,
@@ -5065,7 +5085,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1706240,
                 depthwiseSavedInvStd: s.f + 1706624, depthwiseRunningMean: s.p + 502848,
                 depthwiseRunningVar: s.p + 503232, workspace: s.ws, pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(211)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]
         if s.options.frozenBlocks > 14 {
@@ -5073,7 +5093,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 57, width: 57, channels: 384, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1707008, bias: s.f,
                 activation: .identity, output: s.tensor(148), pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(212)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 384]
         if s.options.frozenBlocks <= 14 {
@@ -5081,7 +5101,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1706240, savedInvStd: s.f + 1706624,
                 activation: .silu, output: s.tensor(149), pool: pool)
-            s.profiler?.stop(211)
+            s.profiler?.stop(213)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 384]
         if s.options.frozenBlocks > 14 {
@@ -5089,7 +5109,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, runningMean: s.p + 502848, runningVar: s.p + 503232,
                 eps: 0.001, activation: .silu, output: s.tensor(149), scratch: s.f + 1706240, pool: pool)
-            s.profiler?.stop(212)
+            s.profiler?.stop(214)
         }
         // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384]
         s.profiler?.start()
@@ -5097,11 +5117,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616, reduceBias: s.p + 509760,
             activation: .silu, expandWeights: s.p + 509776, expandBias: s.p + 515920, savedPooled: s.tensor(151),
             savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
-        s.profiler?.stop(213)
+        s.profiler?.stop(215)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [384][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 516304, outChannels: 128, inChannels: 384, into: s.f + 3072)
-        s.profiler?.stop(214)
+        s.profiler?.stop(216)
         // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 384] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -5109,7 +5129,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(154), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1713920, savedInvStd: s.f + 1714048,
                 runningMean: s.p + 565712, runningVar: s.p + 565840, workspace: s.ws, pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(217)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 29, 29, 384] -> [n, 29, 29, 128]
         if s.options.frozenBlocks > 14 {
@@ -5117,7 +5137,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(150), pixels: 841 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
                 output: s.tensor(154), pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(218)
         }
         // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 14 {
@@ -5125,7 +5145,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 1713920, savedInvStd: s.f + 1714048,
                 activation: .identity, output: s.tensor(155), pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(219)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 14 {
@@ -5133,7 +5153,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 565456, beta: s.p + 565584, runningMean: s.p + 565712, runningVar: s.p + 565840,
                 eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 1713920, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
     }
 
@@ -5142,7 +5162,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 565968, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(219)
+        s.profiler?.stop(221)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -5150,7 +5170,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(156), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1714176, savedInvStd: s.f + 1714944,
                 runningMean: s.p + 665808, runningVar: s.p + 666576, workspace: s.ws, pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(222)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 15 {
@@ -5158,7 +5178,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(155), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
                 output: s.tensor(156), pool: pool)
-            s.profiler?.stop(221)
+            s.profiler?.stop(223)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 15 {
@@ -5166,13 +5186,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, runningMean: s.p + 665808, runningVar: s.p + 666576,
                 eps: 0.001, activation: .silu, output: s.tensor(157), scratch: s.f + 1714176, pool: pool)
-            s.profiler?.stop(222)
+            s.profiler?.stop(224)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 667344, channels: 768, kernel: 3, into: s.f + 1717248)
-        s.profiler?.stop(223)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(225)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 664272, beta: s.p + 665040,
@@ -5182,7 +5202,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1715712,
                 depthwiseSavedInvStd: s.f + 1716480, depthwiseRunningMean: s.p + 675792,
                 depthwiseRunningVar: s.p + 676560, workspace: s.ws, pool: pool)
-            s.profiler?.stop(224)
+            s.profiler?.stop(226)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 15 {
@@ -5190,7 +5210,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1717248, bias: s.f,
                 activation: .identity, output: s.tensor(158), pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(227)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 15 {
@@ -5198,7 +5218,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1715712, savedInvStd: s.f + 1716480,
                 activation: .silu, output: s.tensor(159), pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(228)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 15 {
@@ -5206,7 +5226,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, runningMean: s.p + 675792, runningVar: s.p + 676560,
                 eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 1715712, pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5214,11 +5234,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328, reduceBias: s.p + 701904,
             activation: .silu, expandWeights: s.p + 701936, expandBias: s.p + 726512, savedPooled: s.tensor(161),
             savedHidden: s.tensor(162), savedScale: s.tensor(163), pool: pool)
-        s.profiler?.stop(228)
+        s.profiler?.stop(230)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 727280, outChannels: 128, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(229)
+        s.profiler?.stop(231)
         // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -5226,7 +5246,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(164), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1731072, savedInvStd: s.f + 1731200,
                 runningMean: s.p + 825840, runningVar: s.p + 825968, workspace: s.ws, pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(232)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks > 15 {
@@ -5234,7 +5254,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(160), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
                 output: s.tensor(164), pool: pool)
-            s.profiler?.stop(231)
+            s.profiler?.stop(233)
         }
         // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 15 {
@@ -5242,7 +5262,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 1731072, savedInvStd: s.f + 1731200,
                 activation: .identity, output: s.tensor(165), pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(234)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 15 {
@@ -5250,21 +5270,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 825584, beta: s.p + 825712, runningMean: s.p + 825840, runningVar: s.p + 825968,
                 eps: 0.001, activation: .identity, output: s.tensor(165), scratch: s.f + 1731072, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(235)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9282051282051282
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0717948717948718, into: s.tensor(167),
                 random: &random)
-            s.profiler?.stop(234)
+            s.profiler?.stop(236)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(155), branch: s.tensor(165),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 107648, output: s.tensor(166), pool: pool)
-        s.profiler?.stop(235)
+        s.profiler?.stop(237)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -5272,7 +5292,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 826096, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(236)
+        s.profiler?.stop(238)
         // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -5280,7 +5300,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(168), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1731328, savedInvStd: s.f + 1732096,
                 runningMean: s.p + 925936, runningVar: s.p + 926704, workspace: s.ws, pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(239)
         }
         // features.4.2.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 16 {
@@ -5288,7 +5308,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(166), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
                 output: s.tensor(168), pool: pool)
-            s.profiler?.stop(238)
+            s.profiler?.stop(240)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 16 {
@@ -5296,13 +5316,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, runningMean: s.p + 925936, runningVar: s.p + 926704,
                 eps: 0.001, activation: .silu, output: s.tensor(169), scratch: s.f + 1731328, pool: pool)
-            s.profiler?.stop(239)
+            s.profiler?.stop(241)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 927472, channels: 768, kernel: 3, into: s.f + 1734400)
-        s.profiler?.stop(240)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(242)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(168), gamma: s.p + 924400, beta: s.p + 925168,
@@ -5312,7 +5332,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 1732864,
                 depthwiseSavedInvStd: s.f + 1733632, depthwiseRunningMean: s.p + 935920,
                 depthwiseRunningVar: s.p + 936688, workspace: s.ws, pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(243)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 16 {
@@ -5320,7 +5340,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(169), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1734400, bias: s.f,
                 activation: .identity, output: s.tensor(170), pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(244)
         }
         // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 16 {
@@ -5328,7 +5348,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1732864, savedInvStd: s.f + 1733632,
                 activation: .silu, output: s.tensor(171), pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(245)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 16 {
@@ -5336,7 +5356,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, runningMean: s.p + 935920, runningVar: s.p + 936688,
                 eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 1732864, pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(246)
         }
         // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5344,11 +5364,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456, reduceBias: s.p + 962032,
             activation: .silu, expandWeights: s.p + 962064, expandBias: s.p + 986640, savedPooled: s.tensor(173),
             savedHidden: s.tensor(174), savedScale: s.tensor(175), pool: pool)
-        s.profiler?.stop(245)
+        s.profiler?.stop(247)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 987408, outChannels: 128, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(246)
+        s.profiler?.stop(248)
         // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -5356,7 +5376,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(176), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1748224, savedInvStd: s.f + 1748352,
                 runningMean: s.p + 1085968, runningVar: s.p + 1086096, workspace: s.ws, pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(249)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks > 16 {
@@ -5364,7 +5384,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(172), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
                 output: s.tensor(176), pool: pool)
-            s.profiler?.stop(248)
+            s.profiler?.stop(250)
         }
         // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 16 {
@@ -5372,7 +5392,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 1748224, savedInvStd: s.f + 1748352,
                 activation: .identity, output: s.tensor(177), pool: pool)
-            s.profiler?.stop(249)
+            s.profiler?.stop(251)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 16 {
@@ -5380,21 +5400,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1085712, beta: s.p + 1085840, runningMean: s.p + 1085968, runningVar: s.p + 1086096,
                 eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 1748224, pool: pool)
-            s.profiler?.stop(250)
+            s.profiler?.stop(252)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693, into: s.tensor(179),
                 random: &random)
-            s.profiler?.stop(251)
+            s.profiler?.stop(253)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(166), branch: s.tensor(177),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 107648, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(252)
+        s.profiler?.stop(254)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -5402,7 +5422,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1086224, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(253)
+        s.profiler?.stop(255)
         // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -5410,7 +5430,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(180), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1748480, savedInvStd: s.f + 1749248,
                 runningMean: s.p + 1186064, runningVar: s.p + 1186832, workspace: s.ws, pool: pool)
-            s.profiler?.stop(254)
+            s.profiler?.stop(256)
         }
         // features.4.3.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 17 {
@@ -5418,7 +5438,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(178), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
                 output: s.tensor(180), pool: pool)
-            s.profiler?.stop(255)
+            s.profiler?.stop(257)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 17 {
@@ -5426,13 +5446,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, runningMean: s.p + 1186064, runningVar: s.p + 1186832,
                 eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 1748480, pool: pool)
-            s.profiler?.stop(256)
+            s.profiler?.stop(258)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1187600, channels: 768, kernel: 3, into: s.f + 1751552)
-        s.profiler?.stop(257)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(259)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 1184528,
@@ -5442,7 +5462,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(182), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1750016, depthwiseSavedInvStd: s.f + 1750784,
                 depthwiseRunningMean: s.p + 1196048, depthwiseRunningVar: s.p + 1196816, workspace: s.ws, pool: pool)
-            s.profiler?.stop(258)
+            s.profiler?.stop(260)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 17 {
@@ -5450,7 +5470,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1751552, bias: s.f,
                 activation: .identity, output: s.tensor(182), pool: pool)
-            s.profiler?.stop(259)
+            s.profiler?.stop(261)
         }
         // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 17 {
@@ -5458,7 +5478,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1750016, savedInvStd: s.f + 1750784,
                 activation: .silu, output: s.tensor(183), pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(262)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 17 {
@@ -5466,7 +5486,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, runningMean: s.p + 1196048, runningVar: s.p + 1196816,
                 eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 1750016, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(263)
         }
         // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5474,11 +5494,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584, reduceBias: s.p + 1222160,
             activation: .silu, expandWeights: s.p + 1222192, expandBias: s.p + 1246768, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(264)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1247536, outChannels: 128, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(263)
+        s.profiler?.stop(265)
         // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -5486,7 +5506,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(188), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1765376, savedInvStd: s.f + 1765504,
                 runningMean: s.p + 1346096, runningVar: s.p + 1346224, workspace: s.ws, pool: pool)
-            s.profiler?.stop(264)
+            s.profiler?.stop(266)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks > 17 {
@@ -5494,7 +5514,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(184), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
                 output: s.tensor(188), pool: pool)
-            s.profiler?.stop(265)
+            s.profiler?.stop(267)
         }
         // features.4.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 17 {
@@ -5502,7 +5522,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 1765376, savedInvStd: s.f + 1765504,
                 activation: .identity, output: s.tensor(189), pool: pool)
-            s.profiler?.stop(266)
+            s.profiler?.stop(268)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 17 {
@@ -5510,21 +5530,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1345840, beta: s.p + 1345968, runningMean: s.p + 1346096, runningVar: s.p + 1346224,
                 eps: 0.001, activation: .identity, output: s.tensor(189), scratch: s.f + 1765376, pool: pool)
-            s.profiler?.stop(267)
+            s.profiler?.stop(269)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9179487179487179
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08205128205128205, into: s.tensor(191),
                 random: &random)
-            s.profiler?.stop(268)
+            s.profiler?.stop(270)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(178), branch: s.tensor(189),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 107648, output: s.tensor(190), pool: pool)
-        s.profiler?.stop(269)
+        s.profiler?.stop(271)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -5532,7 +5552,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.4.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1346352, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(270)
+        s.profiler?.stop(272)
         // features.4.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -5540,7 +5560,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(192), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1765632, savedInvStd: s.f + 1766400,
                 runningMean: s.p + 1446192, runningVar: s.p + 1446960, workspace: s.ws, pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(273)
         }
         // features.4.4.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 18 {
@@ -5548,7 +5568,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(190), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
                 output: s.tensor(192), pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(274)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 18 {
@@ -5556,13 +5576,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, runningMean: s.p + 1446192, runningVar: s.p + 1446960,
                 eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 1765632, pool: pool)
-            s.profiler?.stop(273)
+            s.profiler?.stop(275)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1447728, channels: 768, kernel: 3, into: s.f + 1768704)
-        s.profiler?.stop(274)
-        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(276)
+        // features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 1444656,
@@ -5572,7 +5592,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(194), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1767168, depthwiseSavedInvStd: s.f + 1767936,
                 depthwiseRunningMean: s.p + 1456176, depthwiseRunningVar: s.p + 1456944, workspace: s.ws, pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(277)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 18 {
@@ -5580,7 +5600,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1768704, bias: s.f,
                 activation: .identity, output: s.tensor(194), pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(278)
         }
         // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 18 {
@@ -5588,7 +5608,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1767168, savedInvStd: s.f + 1767936,
                 activation: .silu, output: s.tensor(195), pool: pool)
-            s.profiler?.stop(277)
+            s.profiler?.stop(279)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 18 {
@@ -5596,7 +5616,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, runningMean: s.p + 1456176, runningVar: s.p + 1456944,
                 eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 1767168, pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(280)
         }
         // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5604,11 +5624,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712, reduceBias: s.p + 1482288,
             activation: .silu, expandWeights: s.p + 1482320, expandBias: s.p + 1506896, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
-        s.profiler?.stop(279)
+        s.profiler?.stop(281)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1507664, outChannels: 128, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(280)
+        s.profiler?.stop(282)
         // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -5616,7 +5636,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(200), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1782528, savedInvStd: s.f + 1782656,
                 runningMean: s.p + 1606224, runningVar: s.p + 1606352, workspace: s.ws, pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(283)
         }
         // features.4.4.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks > 18 {
@@ -5624,7 +5644,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(196), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
                 output: s.tensor(200), pool: pool)
-            s.profiler?.stop(282)
+            s.profiler?.stop(284)
         }
         // features.4.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 18 {
@@ -5632,7 +5652,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 1782528, savedInvStd: s.f + 1782656,
                 activation: .identity, output: s.tensor(201), pool: pool)
-            s.profiler?.stop(283)
+            s.profiler?.stop(285)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 18 {
@@ -5640,21 +5660,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1605968, beta: s.p + 1606096, runningMean: s.p + 1606224, runningVar: s.p + 1606352,
                 eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 1782528, pool: pool)
-            s.profiler?.stop(284)
+            s.profiler?.stop(286)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9128205128205128
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08717948717948719, into: s.tensor(203),
                 random: &random)
-            s.profiler?.stop(285)
+            s.profiler?.stop(287)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(190), branch: s.tensor(201),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 107648, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(286)
+        s.profiler?.stop(288)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -5662,7 +5682,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.5.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1606480, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(287)
+        s.profiler?.stop(289)
         // features.4.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -5670,7 +5690,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(204), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1782784, savedInvStd: s.f + 1783552,
                 runningMean: s.p + 1706320, runningVar: s.p + 1707088, workspace: s.ws, pool: pool)
-            s.profiler?.stop(288)
+            s.profiler?.stop(290)
         }
         // features.4.5.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 19 {
@@ -5678,7 +5698,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(202), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
                 output: s.tensor(204), pool: pool)
-            s.profiler?.stop(289)
+            s.profiler?.stop(291)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 19 {
@@ -5686,13 +5706,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, runningMean: s.p + 1706320, runningVar: s.p + 1707088,
                 eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 1782784, pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(292)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1707856, channels: 768, kernel: 3, into: s.f + 1785856)
-        s.profiler?.stop(291)
-        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(293)
+        // features.4.5.block.0 BatchNorm + silu (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 1704784,
@@ -5702,7 +5722,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1784320, depthwiseSavedInvStd: s.f + 1785088,
                 depthwiseRunningMean: s.p + 1716304, depthwiseRunningVar: s.p + 1717072, workspace: s.ws, pool: pool)
-            s.profiler?.stop(292)
+            s.profiler?.stop(294)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 19 {
@@ -5710,7 +5730,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1785856, bias: s.f,
                 activation: .identity, output: s.tensor(206), pool: pool)
-            s.profiler?.stop(293)
+            s.profiler?.stop(295)
         }
         // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 19 {
@@ -5718,7 +5738,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1784320, savedInvStd: s.f + 1785088,
                 activation: .silu, output: s.tensor(207), pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(296)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 19 {
@@ -5726,7 +5746,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, runningMean: s.p + 1716304, runningVar: s.p + 1717072,
                 eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 1784320, pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(297)
         }
         // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5734,11 +5754,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840, reduceBias: s.p + 1742416,
             activation: .silu, expandWeights: s.p + 1742448, expandBias: s.p + 1767024, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
-        s.profiler?.stop(296)
+        s.profiler?.stop(298)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1767792, outChannels: 128, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(297)
+        s.profiler?.stop(299)
         // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -5746,7 +5766,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(212), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1799680, savedInvStd: s.f + 1799808,
                 runningMean: s.p + 1866352, runningVar: s.p + 1866480, workspace: s.ws, pool: pool)
-            s.profiler?.stop(298)
+            s.profiler?.stop(300)
         }
         // features.4.5.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks > 19 {
@@ -5754,7 +5774,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(208), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
                 output: s.tensor(212), pool: pool)
-            s.profiler?.stop(299)
+            s.profiler?.stop(301)
         }
         // features.4.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 19 {
@@ -5762,7 +5782,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 1799680, savedInvStd: s.f + 1799808,
                 activation: .identity, output: s.tensor(213), pool: pool)
-            s.profiler?.stop(300)
+            s.profiler?.stop(302)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 19 {
@@ -5770,21 +5790,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 1866096, beta: s.p + 1866224, runningMean: s.p + 1866352, runningVar: s.p + 1866480,
                 eps: 0.001, activation: .identity, output: s.tensor(213), scratch: s.f + 1799680, pool: pool)
-            s.profiler?.stop(301)
+            s.profiler?.stop(303)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9076923076923077
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769231, into: s.tensor(215),
                 random: &random)
-            s.profiler?.stop(302)
+            s.profiler?.stop(304)
         }
         // features.4.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(202), branch: s.tensor(213),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 107648, output: s.tensor(214), pool: pool)
-        s.profiler?.stop(303)
+        s.profiler?.stop(305)
     }
 
     /// features.4.6 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -5792,7 +5812,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.4.6.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1866608, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(304)
+        s.profiler?.stop(306)
         // features.4.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -5800,7 +5820,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(216), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1799936, savedInvStd: s.f + 1800704,
                 runningMean: s.p + 1966448, runningVar: s.p + 1967216, workspace: s.ws, pool: pool)
-            s.profiler?.stop(305)
+            s.profiler?.stop(307)
         }
         // features.4.6.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 20 {
@@ -5808,7 +5828,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(214), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
                 output: s.tensor(216), pool: pool)
-            s.profiler?.stop(306)
+            s.profiler?.stop(308)
         }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 20 {
@@ -5816,13 +5836,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, runningMean: s.p + 1966448, runningVar: s.p + 1967216,
                 eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 1799936, pool: pool)
-            s.profiler?.stop(307)
+            s.profiler?.stop(309)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1967984, channels: 768, kernel: 3, into: s.f + 1803008)
-        s.profiler?.stop(308)
-        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(310)
+        // features.4.6.block.0 BatchNorm + silu (statistics taken before) and features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(216), gamma: s.p + 1964912,
@@ -5832,7 +5852,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(218), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1801472, depthwiseSavedInvStd: s.f + 1802240,
                 depthwiseRunningMean: s.p + 1976432, depthwiseRunningVar: s.p + 1977200, workspace: s.ws, pool: pool)
-            s.profiler?.stop(309)
+            s.profiler?.stop(311)
         }
         // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 20 {
@@ -5840,7 +5860,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 29, width: 29, channels: 768, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 1803008, bias: s.f,
                 activation: .identity, output: s.tensor(218), pool: pool)
-            s.profiler?.stop(310)
+            s.profiler?.stop(312)
         }
         // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 20 {
@@ -5848,7 +5868,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1801472, savedInvStd: s.f + 1802240,
                 activation: .silu, output: s.tensor(219), pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(313)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 20 {
@@ -5856,7 +5876,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, runningMean: s.p + 1976432, runningVar: s.p + 1977200,
                 eps: 0.001, activation: .silu, output: s.tensor(219), scratch: s.f + 1801472, pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(314)
         }
         // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5864,11 +5884,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968, reduceBias: s.p + 2002544,
             activation: .silu, expandWeights: s.p + 2002576, expandBias: s.p + 2027152, savedPooled: s.tensor(221),
             savedHidden: s.tensor(222), savedScale: s.tensor(223), pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(315)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [768][128]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2027920, outChannels: 128, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(314)
+        s.profiler?.stop(316)
         // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -5876,7 +5896,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, output: s.tensor(224), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1816832, savedInvStd: s.f + 1816960,
                 runningMean: s.p + 2126480, runningVar: s.p + 2126608, workspace: s.ws, pool: pool)
-            s.profiler?.stop(315)
+            s.profiler?.stop(317)
         }
         // features.4.6.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
         if s.options.frozenBlocks > 20 {
@@ -5884,7 +5904,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(220), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
                 output: s.tensor(224), pool: pool)
-            s.profiler?.stop(316)
+            s.profiler?.stop(318)
         }
         // features.4.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks <= 20 {
@@ -5892,7 +5912,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 1816832, savedInvStd: s.f + 1816960,
                 activation: .identity, output: s.tensor(225), pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(319)
         }
         // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 128]
         if s.options.frozenBlocks > 20 {
@@ -5900,21 +5920,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 841 &* s.n, channels: 128,
                 gamma: s.p + 2126224, beta: s.p + 2126352, runningMean: s.p + 2126480, runningVar: s.p + 2126608,
                 eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 1816832, pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(320)
         }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9025641025641026
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09743589743589744, into: s.tensor(227),
                 random: &random)
-            s.profiler?.stop(319)
+            s.profiler?.stop(321)
         }
         // features.4.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(214), branch: s.tensor(225),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 107648, output: s.tensor(226), pool: pool)
-        s.profiler?.stop(320)
+        s.profiler?.stop(322)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
@@ -5922,7 +5942,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [128][768]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2126736, outChannels: 768, inChannels: 128, into: s.f + 3072)
-        s.profiler?.stop(321)
+        s.profiler?.stop(323)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -5930,7 +5950,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, output: s.tensor(228), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1817088, savedInvStd: s.f + 1817856,
                 runningMean: s.p + 2226576, runningVar: s.p + 2227344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(322)
+            s.profiler?.stop(324)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 21 {
@@ -5938,7 +5958,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(226), pixels: 841 &* s.n, inChannels: 128,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
                 output: s.tensor(228), pool: pool)
-            s.profiler?.stop(323)
+            s.profiler?.stop(325)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 21 {
@@ -5946,13 +5966,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, runningMean: s.p + 2226576, runningVar: s.p + 2227344,
                 eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 1817088, pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(326)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][768]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2228112, channels: 768, kernel: 5, into: s.f + 1820160)
-        s.profiler?.stop(325)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(327)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(228), gamma: s.p + 2225040,
@@ -5962,7 +5982,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(230), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1818624, depthwiseSavedInvStd: s.f + 1819392,
                 depthwiseRunningMean: s.p + 2248848, depthwiseRunningVar: s.p + 2249616, workspace: s.ws, pool: pool)
-            s.profiler?.stop(326)
+            s.profiler?.stop(328)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
         if s.options.frozenBlocks > 21 {
@@ -5970,7 +5990,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 29, width: 29, channels: 768, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1820160, bias: s.f,
                 activation: .identity, output: s.tensor(230), pool: pool)
-            s.profiler?.stop(327)
+            s.profiler?.stop(329)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks <= 21 {
@@ -5978,7 +5998,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1818624, savedInvStd: s.f + 1819392,
                 activation: .silu, output: s.tensor(231), pool: pool)
-            s.profiler?.stop(328)
+            s.profiler?.stop(330)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 768]
         if s.options.frozenBlocks > 21 {
@@ -5986,7 +6006,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, runningMean: s.p + 2248848, runningVar: s.p + 2249616,
                 eps: 0.001, activation: .silu, output: s.tensor(231), scratch: s.f + 1818624, pool: pool)
-            s.profiler?.stop(329)
+            s.profiler?.stop(331)
         }
         // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         s.profiler?.start()
@@ -5994,11 +6014,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384, reduceBias: s.p + 2274960,
             activation: .silu, expandWeights: s.p + 2274992, expandBias: s.p + 2299568, savedPooled: s.tensor(233),
             savedHidden: s.tensor(234), savedScale: s.tensor(235), pool: pool)
-        s.profiler?.stop(330)
+        s.profiler?.stop(332)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [768][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2300336, outChannels: 176, inChannels: 768, into: s.f + 3072)
-        s.profiler?.stop(331)
+        s.profiler?.stop(333)
         // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 768] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -6006,7 +6026,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(236), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1858560, savedInvStd: s.f + 1858736,
                 runningMean: s.p + 2435856, runningVar: s.p + 2436032, workspace: s.ws, pool: pool)
-            s.profiler?.stop(332)
+            s.profiler?.stop(334)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 176]
         if s.options.frozenBlocks > 21 {
@@ -6014,7 +6034,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(232), pixels: 841 &* s.n, inChannels: 768,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
                 output: s.tensor(236), pool: pool)
-            s.profiler?.stop(333)
+            s.profiler?.stop(335)
         }
         // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 21 {
@@ -6022,7 +6042,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(236), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 1858560, savedInvStd: s.f + 1858736,
                 activation: .identity, output: s.tensor(237), pool: pool)
-            s.profiler?.stop(334)
+            s.profiler?.stop(336)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 21 {
@@ -6030,7 +6050,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(236), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2435504, beta: s.p + 2435680, runningMean: s.p + 2435856, runningVar: s.p + 2436032,
                 eps: 0.001, activation: .identity, output: s.tensor(237), scratch: s.f + 1858560, pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(337)
         }
     }
 
@@ -6039,7 +6059,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2436208, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(336)
+        s.profiler?.stop(338)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -6047,7 +6067,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(238), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1858912, savedInvStd: s.f + 1859968,
                 runningMean: s.p + 2624176, runningVar: s.p + 2625232, workspace: s.ws, pool: pool)
-            s.profiler?.stop(337)
+            s.profiler?.stop(339)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 22 {
@@ -6055,7 +6075,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(237), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
                 output: s.tensor(238), pool: pool)
-            s.profiler?.stop(338)
+            s.profiler?.stop(340)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 22 {
@@ -6063,13 +6083,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, runningMean: s.p + 2624176, runningVar: s.p + 2625232,
                 eps: 0.001, activation: .silu, output: s.tensor(239), scratch: s.f + 1858912, pool: pool)
-            s.profiler?.stop(339)
+            s.profiler?.stop(341)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2626288, channels: 1056, kernel: 5, into: s.f + 1863136)
-        s.profiler?.stop(340)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(342)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(238), gamma: s.p + 2622064,
@@ -6079,7 +6099,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(240), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1861024, depthwiseSavedInvStd: s.f + 1862080,
                 depthwiseRunningMean: s.p + 2654800, depthwiseRunningVar: s.p + 2655856, workspace: s.ws, pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(343)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 22 {
@@ -6087,7 +6107,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(239), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1863136, bias: s.f,
                 activation: .identity, output: s.tensor(240), pool: pool)
-            s.profiler?.stop(342)
+            s.profiler?.stop(344)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 22 {
@@ -6095,7 +6115,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1861024, savedInvStd: s.f + 1862080,
                 activation: .silu, output: s.tensor(241), pool: pool)
-            s.profiler?.stop(343)
+            s.profiler?.stop(345)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 22 {
@@ -6103,7 +6123,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, runningMean: s.p + 2654800, runningVar: s.p + 2655856,
                 eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 1861024, pool: pool)
-            s.profiler?.stop(344)
+            s.profiler?.stop(346)
         }
         // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -6111,11 +6131,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912, reduceBias: s.p + 2703376,
             activation: .silu, expandWeights: s.p + 2703424, expandBias: s.p + 2749888, savedPooled: s.tensor(243),
             savedHidden: s.tensor(244), savedScale: s.tensor(245), pool: pool)
-        s.profiler?.stop(345)
+        s.profiler?.stop(347)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2750944, outChannels: 176, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(346)
+        s.profiler?.stop(348)
         // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -6123,7 +6143,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(246), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1915936, savedInvStd: s.f + 1916112,
                 runningMean: s.p + 2937152, runningVar: s.p + 2937328, workspace: s.ws, pool: pool)
-            s.profiler?.stop(347)
+            s.profiler?.stop(349)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks > 22 {
@@ -6131,7 +6151,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(242), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
                 output: s.tensor(246), pool: pool)
-            s.profiler?.stop(348)
+            s.profiler?.stop(350)
         }
         // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 22 {
@@ -6139,7 +6159,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(246), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 1915936, savedInvStd: s.f + 1916112,
                 activation: .identity, output: s.tensor(247), pool: pool)
-            s.profiler?.stop(349)
+            s.profiler?.stop(351)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 22 {
@@ -6147,21 +6167,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(246), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 2936800, beta: s.p + 2936976, runningMean: s.p + 2937152, runningVar: s.p + 2937328,
                 eps: 0.001, activation: .identity, output: s.tensor(247), scratch: s.f + 1915936, pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(352)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077, into: s.tensor(249),
                 random: &random)
-            s.profiler?.stop(351)
+            s.profiler?.stop(353)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(237), branch: s.tensor(247),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
             perImage: 148016, output: s.tensor(248), pool: pool)
-        s.profiler?.stop(352)
+        s.profiler?.stop(354)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -6169,7 +6189,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2937504, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(353)
+        s.profiler?.stop(355)
         // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -6177,7 +6197,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(250), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1916288, savedInvStd: s.f + 1917344,
                 runningMean: s.p + 3125472, runningVar: s.p + 3126528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(354)
+            s.profiler?.stop(356)
         }
         // features.5.2.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 23 {
@@ -6185,7 +6205,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(248), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
                 output: s.tensor(250), pool: pool)
-            s.profiler?.stop(355)
+            s.profiler?.stop(357)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 23 {
@@ -6193,13 +6213,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, runningMean: s.p + 3125472, runningVar: s.p + 3126528,
                 eps: 0.001, activation: .silu, output: s.tensor(251), scratch: s.f + 1916288, pool: pool)
-            s.profiler?.stop(356)
+            s.profiler?.stop(358)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3127584, channels: 1056, kernel: 5, into: s.f + 1920512)
-        s.profiler?.stop(357)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(359)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(250), gamma: s.p + 3123360,
@@ -6209,7 +6229,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(252), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1918400, depthwiseSavedInvStd: s.f + 1919456,
                 depthwiseRunningMean: s.p + 3156096, depthwiseRunningVar: s.p + 3157152, workspace: s.ws, pool: pool)
-            s.profiler?.stop(358)
+            s.profiler?.stop(360)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 23 {
@@ -6217,7 +6237,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(251), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1920512, bias: s.f,
                 activation: .identity, output: s.tensor(252), pool: pool)
-            s.profiler?.stop(359)
+            s.profiler?.stop(361)
         }
         // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 23 {
@@ -6225,7 +6245,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1918400, savedInvStd: s.f + 1919456,
                 activation: .silu, output: s.tensor(253), pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(362)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 23 {
@@ -6233,7 +6253,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, runningMean: s.p + 3156096, runningVar: s.p + 3157152,
                 eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 1918400, pool: pool)
-            s.profiler?.stop(361)
+            s.profiler?.stop(363)
         }
         // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -6241,11 +6261,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208, reduceBias: s.p + 3204672,
             activation: .silu, expandWeights: s.p + 3204720, expandBias: s.p + 3251184, savedPooled: s.tensor(255),
             savedHidden: s.tensor(256), savedScale: s.tensor(257), pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(364)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3252240, outChannels: 176, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(363)
+        s.profiler?.stop(365)
         // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -6253,7 +6273,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(258), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1973312, savedInvStd: s.f + 1973488,
                 runningMean: s.p + 3438448, runningVar: s.p + 3438624, workspace: s.ws, pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(366)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks > 23 {
@@ -6261,7 +6281,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(254), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
                 output: s.tensor(258), pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(367)
         }
         // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 23 {
@@ -6269,7 +6289,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(258), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 1973312, savedInvStd: s.f + 1973488,
                 activation: .identity, output: s.tensor(259), pool: pool)
-            s.profiler?.stop(366)
+            s.profiler?.stop(368)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 23 {
@@ -6277,21 +6297,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(258), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3438096, beta: s.p + 3438272, runningMean: s.p + 3438448, runningVar: s.p + 3438624,
                 eps: 0.001, activation: .identity, output: s.tensor(259), scratch: s.f + 1973312, pool: pool)
-            s.profiler?.stop(367)
+            s.profiler?.stop(369)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8871794871794871
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11282051282051284, into: s.tensor(261),
                 random: &random)
-            s.profiler?.stop(368)
+            s.profiler?.stop(370)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(248), branch: s.tensor(259),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
             perImage: 148016, output: s.tensor(260), pool: pool)
-        s.profiler?.stop(369)
+        s.profiler?.stop(371)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -6299,7 +6319,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3438800, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(370)
+        s.profiler?.stop(372)
         // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -6307,7 +6327,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(262), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1973664, savedInvStd: s.f + 1974720,
                 runningMean: s.p + 3626768, runningVar: s.p + 3627824, workspace: s.ws, pool: pool)
-            s.profiler?.stop(371)
+            s.profiler?.stop(373)
         }
         // features.5.3.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 24 {
@@ -6315,7 +6335,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(260), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
                 output: s.tensor(262), pool: pool)
-            s.profiler?.stop(372)
+            s.profiler?.stop(374)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 24 {
@@ -6323,13 +6343,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, runningMean: s.p + 3626768, runningVar: s.p + 3627824,
                 eps: 0.001, activation: .silu, output: s.tensor(263), scratch: s.f + 1973664, pool: pool)
-            s.profiler?.stop(373)
+            s.profiler?.stop(375)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3628880, channels: 1056, kernel: 5, into: s.f + 1977888)
-        s.profiler?.stop(374)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(376)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(262), gamma: s.p + 3624656,
@@ -6339,7 +6359,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(264), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1975776, depthwiseSavedInvStd: s.f + 1976832,
                 depthwiseRunningMean: s.p + 3657392, depthwiseRunningVar: s.p + 3658448, workspace: s.ws, pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(377)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 24 {
@@ -6347,7 +6367,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(263), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 1977888, bias: s.f,
                 activation: .identity, output: s.tensor(264), pool: pool)
-            s.profiler?.stop(376)
+            s.profiler?.stop(378)
         }
         // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 24 {
@@ -6355,7 +6375,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1975776, savedInvStd: s.f + 1976832,
                 activation: .silu, output: s.tensor(265), pool: pool)
-            s.profiler?.stop(377)
+            s.profiler?.stop(379)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 24 {
@@ -6363,7 +6383,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, runningMean: s.p + 3657392, runningVar: s.p + 3658448,
                 eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 1975776, pool: pool)
-            s.profiler?.stop(378)
+            s.profiler?.stop(380)
         }
         // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -6371,11 +6391,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504, reduceBias: s.p + 3705968,
             activation: .silu, expandWeights: s.p + 3706016, expandBias: s.p + 3752480, savedPooled: s.tensor(267),
             savedHidden: s.tensor(268), savedScale: s.tensor(269), pool: pool)
-        s.profiler?.stop(379)
+        s.profiler?.stop(381)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3753536, outChannels: 176, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(380)
+        s.profiler?.stop(382)
         // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -6383,7 +6403,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(270), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2030688, savedInvStd: s.f + 2030864,
                 runningMean: s.p + 3939744, runningVar: s.p + 3939920, workspace: s.ws, pool: pool)
-            s.profiler?.stop(381)
+            s.profiler?.stop(383)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks > 24 {
@@ -6391,7 +6411,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(266), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
                 output: s.tensor(270), pool: pool)
-            s.profiler?.stop(382)
+            s.profiler?.stop(384)
         }
         // features.5.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 24 {
@@ -6399,7 +6419,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(270), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 2030688, savedInvStd: s.f + 2030864,
                 activation: .identity, output: s.tensor(271), pool: pool)
-            s.profiler?.stop(383)
+            s.profiler?.stop(385)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 24 {
@@ -6407,21 +6427,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(270), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 3939392, beta: s.p + 3939568, runningMean: s.p + 3939744, runningVar: s.p + 3939920,
                 eps: 0.001, activation: .identity, output: s.tensor(271), scratch: s.f + 2030688, pool: pool)
-            s.profiler?.stop(384)
+            s.profiler?.stop(386)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.882051282051282
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11794871794871796, into: s.tensor(273),
                 random: &random)
-            s.profiler?.stop(385)
+            s.profiler?.stop(387)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(260), branch: s.tensor(271),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 148016, output: s.tensor(272), pool: pool)
-        s.profiler?.stop(386)
+        s.profiler?.stop(388)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -6429,7 +6449,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.4.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3940096, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(387)
+        s.profiler?.stop(389)
         // features.5.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -6437,7 +6457,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(274), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2031040, savedInvStd: s.f + 2032096,
                 runningMean: s.p + 4128064, runningVar: s.p + 4129120, workspace: s.ws, pool: pool)
-            s.profiler?.stop(388)
+            s.profiler?.stop(390)
         }
         // features.5.4.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 25 {
@@ -6445,7 +6465,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(272), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
                 output: s.tensor(274), pool: pool)
-            s.profiler?.stop(389)
+            s.profiler?.stop(391)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 25 {
@@ -6453,13 +6473,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, runningMean: s.p + 4128064, runningVar: s.p + 4129120,
                 eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 2031040, pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(392)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4130176, channels: 1056, kernel: 5, into: s.f + 2035264)
-        s.profiler?.stop(391)
-        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(393)
+        // features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 4125952,
@@ -6469,7 +6489,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(276), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2033152, depthwiseSavedInvStd: s.f + 2034208,
                 depthwiseRunningMean: s.p + 4158688, depthwiseRunningVar: s.p + 4159744, workspace: s.ws, pool: pool)
-            s.profiler?.stop(392)
+            s.profiler?.stop(394)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 25 {
@@ -6477,7 +6497,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2035264, bias: s.f,
                 activation: .identity, output: s.tensor(276), pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(395)
         }
         // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 25 {
@@ -6485,7 +6505,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2033152, savedInvStd: s.f + 2034208,
                 activation: .silu, output: s.tensor(277), pool: pool)
-            s.profiler?.stop(394)
+            s.profiler?.stop(396)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 25 {
@@ -6493,7 +6513,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, runningMean: s.p + 4158688, runningVar: s.p + 4159744,
                 eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 2033152, pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(397)
         }
         // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -6501,11 +6521,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800, reduceBias: s.p + 4207264,
             activation: .silu, expandWeights: s.p + 4207312, expandBias: s.p + 4253776, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
-        s.profiler?.stop(396)
+        s.profiler?.stop(398)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4254832, outChannels: 176, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(397)
+        s.profiler?.stop(399)
         // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -6513,7 +6533,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(282), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2088064, savedInvStd: s.f + 2088240,
                 runningMean: s.p + 4441040, runningVar: s.p + 4441216, workspace: s.ws, pool: pool)
-            s.profiler?.stop(398)
+            s.profiler?.stop(400)
         }
         // features.5.4.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks > 25 {
@@ -6521,7 +6541,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(278), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
                 output: s.tensor(282), pool: pool)
-            s.profiler?.stop(399)
+            s.profiler?.stop(401)
         }
         // features.5.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 25 {
@@ -6529,7 +6549,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(282), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 2088064, savedInvStd: s.f + 2088240,
                 activation: .identity, output: s.tensor(283), pool: pool)
-            s.profiler?.stop(400)
+            s.profiler?.stop(402)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 25 {
@@ -6537,21 +6557,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4440688, beta: s.p + 4440864, runningMean: s.p + 4441040, runningVar: s.p + 4441216,
                 eps: 0.001, activation: .identity, output: s.tensor(283), scratch: s.f + 2088064, pool: pool)
-            s.profiler?.stop(401)
+            s.profiler?.stop(403)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8769230769230769
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1230769230769231, into: s.tensor(285),
                 random: &random)
-            s.profiler?.stop(402)
+            s.profiler?.stop(404)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(272), branch: s.tensor(283),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 148016, output: s.tensor(284), pool: pool)
-        s.profiler?.stop(403)
+        s.profiler?.stop(405)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -6559,7 +6579,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.5.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4441392, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(404)
+        s.profiler?.stop(406)
         // features.5.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -6567,7 +6587,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(286), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2088416, savedInvStd: s.f + 2089472,
                 runningMean: s.p + 4629360, runningVar: s.p + 4630416, workspace: s.ws, pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(407)
         }
         // features.5.5.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 26 {
@@ -6575,7 +6595,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(284), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
                 output: s.tensor(286), pool: pool)
-            s.profiler?.stop(406)
+            s.profiler?.stop(408)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 26 {
@@ -6583,13 +6603,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, runningMean: s.p + 4629360, runningVar: s.p + 4630416,
                 eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 2088416, pool: pool)
-            s.profiler?.stop(407)
+            s.profiler?.stop(409)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4631472, channels: 1056, kernel: 5, into: s.f + 2092640)
-        s.profiler?.stop(408)
-        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(410)
+        // features.5.5.block.0 BatchNorm + silu (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 4627248,
@@ -6599,7 +6619,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(288), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2090528, depthwiseSavedInvStd: s.f + 2091584,
                 depthwiseRunningMean: s.p + 4659984, depthwiseRunningVar: s.p + 4661040, workspace: s.ws, pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(411)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 26 {
@@ -6607,7 +6627,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2092640, bias: s.f,
                 activation: .identity, output: s.tensor(288), pool: pool)
-            s.profiler?.stop(410)
+            s.profiler?.stop(412)
         }
         // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 26 {
@@ -6615,7 +6635,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2090528, savedInvStd: s.f + 2091584,
                 activation: .silu, output: s.tensor(289), pool: pool)
-            s.profiler?.stop(411)
+            s.profiler?.stop(413)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 26 {
@@ -6623,7 +6643,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, runningMean: s.p + 4659984, runningVar: s.p + 4661040,
                 eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 2090528, pool: pool)
-            s.profiler?.stop(412)
+            s.profiler?.stop(414)
         }
         // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -6631,11 +6651,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096, reduceBias: s.p + 4708560,
             activation: .silu, expandWeights: s.p + 4708608, expandBias: s.p + 4755072, savedPooled: s.tensor(291),
             savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(415)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4756128, outChannels: 176, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(414)
+        s.profiler?.stop(416)
         // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -6643,7 +6663,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(294), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2145440, savedInvStd: s.f + 2145616,
                 runningMean: s.p + 4942336, runningVar: s.p + 4942512, workspace: s.ws, pool: pool)
-            s.profiler?.stop(415)
+            s.profiler?.stop(417)
         }
         // features.5.5.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks > 26 {
@@ -6651,7 +6671,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(290), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
                 output: s.tensor(294), pool: pool)
-            s.profiler?.stop(416)
+            s.profiler?.stop(418)
         }
         // features.5.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 26 {
@@ -6659,7 +6679,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(294), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 2145440, savedInvStd: s.f + 2145616,
                 activation: .identity, output: s.tensor(295), pool: pool)
-            s.profiler?.stop(417)
+            s.profiler?.stop(419)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 26 {
@@ -6667,21 +6687,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(294), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 4941984, beta: s.p + 4942160, runningMean: s.p + 4942336, runningVar: s.p + 4942512,
                 eps: 0.001, activation: .identity, output: s.tensor(295), scratch: s.f + 2145440, pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(420)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8717948717948718
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1282051282051282, into: s.tensor(297),
                 random: &random)
-            s.profiler?.stop(419)
+            s.profiler?.stop(421)
         }
         // features.5.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(284), branch: s.tensor(295),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 148016, output: s.tensor(296), pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(422)
     }
 
     /// features.5.6 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -6689,7 +6709,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.5.6.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4942688, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(421)
+        s.profiler?.stop(423)
         // features.5.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -6697,7 +6717,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(298), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2145792, savedInvStd: s.f + 2146848,
                 runningMean: s.p + 5130656, runningVar: s.p + 5131712, workspace: s.ws, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(424)
         }
         // features.5.6.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 27 {
@@ -6705,7 +6725,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(296), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
                 output: s.tensor(298), pool: pool)
-            s.profiler?.stop(423)
+            s.profiler?.stop(425)
         }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 27 {
@@ -6713,13 +6733,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, runningMean: s.p + 5130656, runningVar: s.p + 5131712,
                 eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 2145792, pool: pool)
-            s.profiler?.stop(424)
+            s.profiler?.stop(426)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5132768, channels: 1056, kernel: 5, into: s.f + 2150016)
-        s.profiler?.stop(425)
-        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(427)
+        // features.5.6.block.0 BatchNorm + silu (statistics taken before) and features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 5128544,
@@ -6729,7 +6749,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(300), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2147904, depthwiseSavedInvStd: s.f + 2148960,
                 depthwiseRunningMean: s.p + 5161280, depthwiseRunningVar: s.p + 5162336, workspace: s.ws, pool: pool)
-            s.profiler?.stop(426)
+            s.profiler?.stop(428)
         }
         // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 27 {
@@ -6737,7 +6757,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 2150016, bias: s.f,
                 activation: .identity, output: s.tensor(300), pool: pool)
-            s.profiler?.stop(427)
+            s.profiler?.stop(429)
         }
         // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 27 {
@@ -6745,7 +6765,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2147904, savedInvStd: s.f + 2148960,
                 activation: .silu, output: s.tensor(301), pool: pool)
-            s.profiler?.stop(428)
+            s.profiler?.stop(430)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 27 {
@@ -6753,7 +6773,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, runningMean: s.p + 5161280, runningVar: s.p + 5162336,
                 eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 2147904, pool: pool)
-            s.profiler?.stop(429)
+            s.profiler?.stop(431)
         }
         // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         s.profiler?.start()
@@ -6761,11 +6781,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392, reduceBias: s.p + 5209856,
             activation: .silu, expandWeights: s.p + 5209904, expandBias: s.p + 5256368, savedPooled: s.tensor(303),
             savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(432)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [1056][176]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5257424, outChannels: 176, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(431)
+        s.profiler?.stop(433)
         // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -6773,7 +6793,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, output: s.tensor(306), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2202816, savedInvStd: s.f + 2202992,
                 runningMean: s.p + 5443632, runningVar: s.p + 5443808, workspace: s.ws, pool: pool)
-            s.profiler?.stop(432)
+            s.profiler?.stop(434)
         }
         // features.5.6.block.3 frozen: project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
         if s.options.frozenBlocks > 27 {
@@ -6781,7 +6801,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(302), pixels: 841 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
                 output: s.tensor(306), pool: pool)
-            s.profiler?.stop(433)
+            s.profiler?.stop(435)
         }
         // features.5.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks <= 27 {
@@ -6789,7 +6809,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(306), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 2202816, savedInvStd: s.f + 2202992,
                 activation: .identity, output: s.tensor(307), pool: pool)
-            s.profiler?.stop(434)
+            s.profiler?.stop(436)
         }
         // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 29, 29, 176]
         if s.options.frozenBlocks > 27 {
@@ -6797,21 +6817,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(306), pixels: 841 &* s.n, channels: 176,
                 gamma: s.p + 5443280, beta: s.p + 5443456, runningMean: s.p + 5443632, runningVar: s.p + 5443808,
                 eps: 0.001, activation: .identity, output: s.tensor(307), scratch: s.f + 2202816, pool: pool)
-            s.profiler?.stop(435)
+            s.profiler?.stop(437)
         }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333, into: s.tensor(309),
                 random: &random)
-            s.profiler?.stop(436)
+            s.profiler?.stop(438)
         }
         // features.5.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(296), branch: s.tensor(307),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 148016, output: s.tensor(308), pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(439)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
@@ -6819,7 +6839,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [176][1056]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5443984, outChannels: 1056, inChannels: 176, into: s.f + 3072)
-        s.profiler?.stop(438)
+        s.profiler?.stop(440)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -6827,7 +6847,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, output: s.tensor(310), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2203168, savedInvStd: s.f + 2204224,
                 runningMean: s.p + 5631952, runningVar: s.p + 5633008, workspace: s.ws, pool: pool)
-            s.profiler?.stop(439)
+            s.profiler?.stop(441)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
         if s.options.frozenBlocks > 28 {
@@ -6835,7 +6855,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(308), pixels: 841 &* s.n, inChannels: 176,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
                 output: s.tensor(310), pool: pool)
-            s.profiler?.stop(440)
+            s.profiler?.stop(442)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 29, 29, 1056]
         if s.options.frozenBlocks > 28 {
@@ -6843,13 +6863,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, runningMean: s.p + 5631952, runningVar: s.p + 5633008,
                 eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 2203168, pool: pool)
-            s.profiler?.stop(441)
+            s.profiler?.stop(443)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1056]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5634064, channels: 1056, kernel: 5, into: s.f + 2207392)
-        s.profiler?.stop(442)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(444)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 5629840,
@@ -6859,7 +6879,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(312), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2205280, depthwiseSavedInvStd: s.f + 2206336,
                 depthwiseRunningMean: s.p + 5662576, depthwiseRunningVar: s.p + 5663632, workspace: s.ws, pool: pool)
-            s.profiler?.stop(443)
+            s.profiler?.stop(445)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
         if s.options.frozenBlocks > 28 {
@@ -6867,7 +6887,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2207392, bias: s.f,
                 activation: .identity, output: s.tensor(312), pool: pool)
-            s.profiler?.stop(444)
+            s.profiler?.stop(446)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1056]
         if s.options.frozenBlocks <= 28 {
@@ -6875,7 +6895,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2205280, savedInvStd: s.f + 2206336,
                 activation: .silu, output: s.tensor(313), pool: pool)
-            s.profiler?.stop(445)
+            s.profiler?.stop(447)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1056]
         if s.options.frozenBlocks > 28 {
@@ -6883,7 +6903,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, runningMean: s.p + 5662576, runningVar: s.p + 5663632,
                 eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 2205280, pool: pool)
-            s.profiler?.stop(446)
+            s.profiler?.stop(448)
         }
         // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056]
         s.profiler?.start()
@@ -6891,11 +6911,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688, reduceBias: s.p + 5711152,
             activation: .silu, expandWeights: s.p + 5711200, expandBias: s.p + 5757664, savedPooled: s.tensor(315),
             savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
-        s.profiler?.stop(447)
+        s.profiler?.stop(449)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [1056][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5758720, outChannels: 304, inChannels: 1056, into: s.f + 3072)
-        s.profiler?.stop(448)
+        s.profiler?.stop(450)
         // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1056] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -6903,7 +6923,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(318), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2260192, savedInvStd: s.f + 2260496,
                 runningMean: s.p + 6080352, runningVar: s.p + 6080656, workspace: s.ws, pool: pool)
-            s.profiler?.stop(449)
+            s.profiler?.stop(451)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 15, 15, 1056] -> [n, 15, 15, 304]
         if s.options.frozenBlocks > 28 {
@@ -6911,7 +6931,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(314), pixels: 225 &* s.n, inChannels: 1056,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
                 output: s.tensor(318), pool: pool)
-            s.profiler?.stop(450)
+            s.profiler?.stop(452)
         }
         // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 28 {
@@ -6919,7 +6939,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(318), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 2260192, savedInvStd: s.f + 2260496,
                 activation: .identity, output: s.tensor(319), pool: pool)
-            s.profiler?.stop(451)
+            s.profiler?.stop(453)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 28 {
@@ -6927,7 +6947,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(318), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 6079744, beta: s.p + 6080048, runningMean: s.p + 6080352, runningVar: s.p + 6080656,
                 eps: 0.001, activation: .identity, output: s.tensor(319), scratch: s.f + 2260192, pool: pool)
-            s.profiler?.stop(452)
+            s.profiler?.stop(454)
         }
     }
 
@@ -6936,7 +6956,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6080960, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(453)
+        s.profiler?.stop(455)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -6944,7 +6964,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(320), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2260800, savedInvStd: s.f + 2262624,
                 runningMean: s.p + 6639104, runningVar: s.p + 6640928, workspace: s.ws, pool: pool)
-            s.profiler?.stop(454)
+            s.profiler?.stop(456)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 29 {
@@ -6952,7 +6972,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(319), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
                 output: s.tensor(320), pool: pool)
-            s.profiler?.stop(455)
+            s.profiler?.stop(457)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 29 {
@@ -6960,13 +6980,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, runningMean: s.p + 6639104, runningVar: s.p + 6640928,
                 eps: 0.001, activation: .silu, output: s.tensor(321), scratch: s.f + 2260800, pool: pool)
-            s.profiler?.stop(456)
+            s.profiler?.stop(458)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6642752, channels: 1824, kernel: 5, into: s.f + 2268096)
-        s.profiler?.stop(457)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(459)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(320), gamma: s.p + 6635456,
@@ -6976,7 +6996,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(322), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2264448, depthwiseSavedInvStd: s.f + 2266272,
                 depthwiseRunningMean: s.p + 6692000, depthwiseRunningVar: s.p + 6693824, workspace: s.ws, pool: pool)
-            s.profiler?.stop(458)
+            s.profiler?.stop(460)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 29 {
@@ -6984,7 +7004,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(321), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2268096, bias: s.f,
                 activation: .identity, output: s.tensor(322), pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(461)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 29 {
@@ -6992,7 +7012,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2264448, savedInvStd: s.f + 2266272,
                 activation: .silu, output: s.tensor(323), pool: pool)
-            s.profiler?.stop(460)
+            s.profiler?.stop(462)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 29 {
@@ -7000,7 +7020,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, runningMean: s.p + 6692000, runningVar: s.p + 6693824,
                 eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 2264448, pool: pool)
-            s.profiler?.stop(461)
+            s.profiler?.stop(463)
         }
         // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7008,11 +7028,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648, reduceBias: s.p + 6834272,
             activation: .silu, expandWeights: s.p + 6834352, expandBias: s.p + 6972976, savedPooled: s.tensor(325),
             savedHidden: s.tensor(326), savedScale: s.tensor(327), pool: pool)
-        s.profiler?.stop(462)
+        s.profiler?.stop(464)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6974800, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(463)
+        s.profiler?.stop(465)
         // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -7020,7 +7040,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(328), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2359296, savedInvStd: s.f + 2359600,
                 runningMean: s.p + 7529904, runningVar: s.p + 7530208, workspace: s.ws, pool: pool)
-            s.profiler?.stop(464)
+            s.profiler?.stop(466)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks > 29 {
@@ -7028,7 +7048,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(324), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
                 output: s.tensor(328), pool: pool)
-            s.profiler?.stop(465)
+            s.profiler?.stop(467)
         }
         // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 29 {
@@ -7036,7 +7056,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(328), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 2359296, savedInvStd: s.f + 2359600,
                 activation: .identity, output: s.tensor(329), pool: pool)
-            s.profiler?.stop(466)
+            s.profiler?.stop(468)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 29 {
@@ -7044,21 +7064,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(328), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 7529296, beta: s.p + 7529600, runningMean: s.p + 7529904, runningVar: s.p + 7530208,
                 eps: 0.001, activation: .identity, output: s.tensor(329), scratch: s.f + 2359296, pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(469)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8564102564102564
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1435897435897436, into: s.tensor(331),
                 random: &random)
-            s.profiler?.stop(468)
+            s.profiler?.stop(470)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(319), branch: s.tensor(329),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(331) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(330), pool: pool)
-        s.profiler?.stop(469)
+        s.profiler?.stop(471)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -7066,7 +7086,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7530512, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(470)
+        s.profiler?.stop(472)
         // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -7074,7 +7094,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(332), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2359904, savedInvStd: s.f + 2361728,
                 runningMean: s.p + 8088656, runningVar: s.p + 8090480, workspace: s.ws, pool: pool)
-            s.profiler?.stop(471)
+            s.profiler?.stop(473)
         }
         // features.6.2.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 30 {
@@ -7082,7 +7102,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(330), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
                 output: s.tensor(332), pool: pool)
-            s.profiler?.stop(472)
+            s.profiler?.stop(474)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 30 {
@@ -7090,13 +7110,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, runningMean: s.p + 8088656, runningVar: s.p + 8090480,
                 eps: 0.001, activation: .silu, output: s.tensor(333), scratch: s.f + 2359904, pool: pool)
-            s.profiler?.stop(473)
+            s.profiler?.stop(475)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8092304, channels: 1824, kernel: 5, into: s.f + 2367200)
-        s.profiler?.stop(474)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(476)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(332), gamma: s.p + 8085008,
@@ -7106,7 +7126,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(334), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2363552, depthwiseSavedInvStd: s.f + 2365376,
                 depthwiseRunningMean: s.p + 8141552, depthwiseRunningVar: s.p + 8143376, workspace: s.ws, pool: pool)
-            s.profiler?.stop(475)
+            s.profiler?.stop(477)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 30 {
@@ -7114,7 +7134,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(333), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2367200, bias: s.f,
                 activation: .identity, output: s.tensor(334), pool: pool)
-            s.profiler?.stop(476)
+            s.profiler?.stop(478)
         }
         // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 30 {
@@ -7122,7 +7142,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2363552, savedInvStd: s.f + 2365376,
                 activation: .silu, output: s.tensor(335), pool: pool)
-            s.profiler?.stop(477)
+            s.profiler?.stop(479)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 30 {
@@ -7130,7 +7150,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, runningMean: s.p + 8141552, runningVar: s.p + 8143376,
                 eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 2363552, pool: pool)
-            s.profiler?.stop(478)
+            s.profiler?.stop(480)
         }
         // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7138,11 +7158,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200, reduceBias: s.p + 8283824,
             activation: .silu, expandWeights: s.p + 8283904, expandBias: s.p + 8422528, savedPooled: s.tensor(337),
             savedHidden: s.tensor(338), savedScale: s.tensor(339), pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(481)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8424352, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(480)
+        s.profiler?.stop(482)
         // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -7150,7 +7170,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(340), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2458400, savedInvStd: s.f + 2458704,
                 runningMean: s.p + 8979456, runningVar: s.p + 8979760, workspace: s.ws, pool: pool)
-            s.profiler?.stop(481)
+            s.profiler?.stop(483)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks > 30 {
@@ -7158,7 +7178,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(336), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
                 output: s.tensor(340), pool: pool)
-            s.profiler?.stop(482)
+            s.profiler?.stop(484)
         }
         // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 30 {
@@ -7166,7 +7186,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(340), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 2458400, savedInvStd: s.f + 2458704,
                 activation: .identity, output: s.tensor(341), pool: pool)
-            s.profiler?.stop(483)
+            s.profiler?.stop(485)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 30 {
@@ -7174,21 +7194,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(340), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 8978848, beta: s.p + 8979152, runningMean: s.p + 8979456, runningVar: s.p + 8979760,
                 eps: 0.001, activation: .identity, output: s.tensor(341), scratch: s.f + 2458400, pool: pool)
-            s.profiler?.stop(484)
+            s.profiler?.stop(486)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8512820512820513
         if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14871794871794874, into: s.tensor(343),
                 random: &random)
-            s.profiler?.stop(485)
+            s.profiler?.stop(487)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(330), branch: s.tensor(341),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(343) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(342), pool: pool)
-        s.profiler?.stop(486)
+        s.profiler?.stop(488)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -7196,7 +7216,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8980064, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(487)
+        s.profiler?.stop(489)
         // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -7204,7 +7224,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(344), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2459008, savedInvStd: s.f + 2460832,
                 runningMean: s.p + 9538208, runningVar: s.p + 9540032, workspace: s.ws, pool: pool)
-            s.profiler?.stop(488)
+            s.profiler?.stop(490)
         }
         // features.6.3.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 31 {
@@ -7212,7 +7232,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(342), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
                 output: s.tensor(344), pool: pool)
-            s.profiler?.stop(489)
+            s.profiler?.stop(491)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 31 {
@@ -7220,13 +7240,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, runningMean: s.p + 9538208, runningVar: s.p + 9540032,
                 eps: 0.001, activation: .silu, output: s.tensor(345), scratch: s.f + 2459008, pool: pool)
-            s.profiler?.stop(490)
+            s.profiler?.stop(492)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9541856, channels: 1824, kernel: 5, into: s.f + 2466304)
-        s.profiler?.stop(491)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(493)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(344), gamma: s.p + 9534560,
@@ -7236,7 +7256,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseOutput: s.tensor(346), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2462656, depthwiseSavedInvStd: s.f + 2464480,
                 depthwiseRunningMean: s.p + 9591104, depthwiseRunningVar: s.p + 9592928, workspace: s.ws, pool: pool)
-            s.profiler?.stop(492)
+            s.profiler?.stop(494)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 31 {
@@ -7244,7 +7264,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(345), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2466304, bias: s.f,
                 activation: .identity, output: s.tensor(346), pool: pool)
-            s.profiler?.stop(493)
+            s.profiler?.stop(495)
         }
         // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 31 {
@@ -7252,7 +7272,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2462656, savedInvStd: s.f + 2464480,
                 activation: .silu, output: s.tensor(347), pool: pool)
-            s.profiler?.stop(494)
+            s.profiler?.stop(496)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 31 {
@@ -7260,7 +7280,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, runningMean: s.p + 9591104, runningVar: s.p + 9592928,
                 eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 2462656, pool: pool)
-            s.profiler?.stop(495)
+            s.profiler?.stop(497)
         }
         // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7268,11 +7288,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752, reduceBias: s.p + 9733376,
             activation: .silu, expandWeights: s.p + 9733456, expandBias: s.p + 9872080, savedPooled: s.tensor(349),
             savedHidden: s.tensor(350), savedScale: s.tensor(351), pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(498)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9873904, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(497)
+        s.profiler?.stop(499)
         // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -7280,7 +7300,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(352), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2557504, savedInvStd: s.f + 2557808,
                 runningMean: s.p + 10429008, runningVar: s.p + 10429312, workspace: s.ws, pool: pool)
-            s.profiler?.stop(498)
+            s.profiler?.stop(500)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks > 31 {
@@ -7288,7 +7308,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(348), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
                 output: s.tensor(352), pool: pool)
-            s.profiler?.stop(499)
+            s.profiler?.stop(501)
         }
         // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 31 {
@@ -7296,7 +7316,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(352), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 2557504, savedInvStd: s.f + 2557808,
                 activation: .identity, output: s.tensor(353), pool: pool)
-            s.profiler?.stop(500)
+            s.profiler?.stop(502)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 31 {
@@ -7304,21 +7324,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(352), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 10428400, beta: s.p + 10428704, runningMean: s.p + 10429008, runningVar: s.p + 10429312,
                 eps: 0.001, activation: .identity, output: s.tensor(353), scratch: s.f + 2557504, pool: pool)
-            s.profiler?.stop(501)
+            s.profiler?.stop(503)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8461538461538461
         if s.options.stochasticDepth && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385, into: s.tensor(355),
                 random: &random)
-            s.profiler?.stop(502)
+            s.profiler?.stop(504)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(342), branch: s.tensor(353),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(355) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(354), pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(505)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -7326,7 +7346,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10429616, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(504)
+        s.profiler?.stop(506)
         // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -7334,7 +7354,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(356), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2558112, savedInvStd: s.f + 2559936,
                 runningMean: s.p + 10987760, runningVar: s.p + 10989584, workspace: s.ws, pool: pool)
-            s.profiler?.stop(505)
+            s.profiler?.stop(507)
         }
         // features.6.4.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 32 {
@@ -7342,7 +7362,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(354), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
                 output: s.tensor(356), pool: pool)
-            s.profiler?.stop(506)
+            s.profiler?.stop(508)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 32 {
@@ -7350,13 +7370,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, runningMean: s.p + 10987760, runningVar: s.p + 10989584,
                 eps: 0.001, activation: .silu, output: s.tensor(357), scratch: s.f + 2558112, pool: pool)
-            s.profiler?.stop(507)
+            s.profiler?.stop(509)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10991408, channels: 1824, kernel: 5, into: s.f + 2565408)
-        s.profiler?.stop(508)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(510)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(356), gamma: s.p + 10984112,
@@ -7367,7 +7387,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseSavedMean: s.f + 2561760, depthwiseSavedInvStd: s.f + 2563584,
                 depthwiseRunningMean: s.p + 11040656, depthwiseRunningVar: s.p + 11042480, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(509)
+            s.profiler?.stop(511)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 32 {
@@ -7375,7 +7395,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(357), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2565408, bias: s.f,
                 activation: .identity, output: s.tensor(358), pool: pool)
-            s.profiler?.stop(510)
+            s.profiler?.stop(512)
         }
         // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 32 {
@@ -7383,7 +7403,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2561760, savedInvStd: s.f + 2563584,
                 activation: .silu, output: s.tensor(359), pool: pool)
-            s.profiler?.stop(511)
+            s.profiler?.stop(513)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 32 {
@@ -7391,7 +7411,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, runningMean: s.p + 11040656, runningVar: s.p + 11042480,
                 eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 2561760, pool: pool)
-            s.profiler?.stop(512)
+            s.profiler?.stop(514)
         }
         // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7399,11 +7419,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304,
             reduceBias: s.p + 11182928, activation: .silu, expandWeights: s.p + 11183008, expandBias: s.p + 11321632,
             savedPooled: s.tensor(361), savedHidden: s.tensor(362), savedScale: s.tensor(363), pool: pool)
-        s.profiler?.stop(513)
+        s.profiler?.stop(515)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11323456, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(514)
+        s.profiler?.stop(516)
         // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -7411,7 +7431,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(364), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2656608, savedInvStd: s.f + 2656912,
                 runningMean: s.p + 11878560, runningVar: s.p + 11878864, workspace: s.ws, pool: pool)
-            s.profiler?.stop(515)
+            s.profiler?.stop(517)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks > 32 {
@@ -7419,7 +7439,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(360), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
                 output: s.tensor(364), pool: pool)
-            s.profiler?.stop(516)
+            s.profiler?.stop(518)
         }
         // features.6.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 32 {
@@ -7427,7 +7447,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(364), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 2656608, savedInvStd: s.f + 2656912,
                 activation: .identity, output: s.tensor(365), pool: pool)
-            s.profiler?.stop(517)
+            s.profiler?.stop(519)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 32 {
@@ -7435,21 +7455,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(364), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 11877952, beta: s.p + 11878256, runningMean: s.p + 11878560, runningVar: s.p + 11878864,
                 eps: 0.001, activation: .identity, output: s.tensor(365), scratch: s.f + 2656608, pool: pool)
-            s.profiler?.stop(518)
+            s.profiler?.stop(520)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.841025641025641
         if s.options.stochasticDepth && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.158974358974359, into: s.tensor(367),
                 random: &random)
-            s.profiler?.stop(519)
+            s.profiler?.stop(521)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(354), branch: s.tensor(365),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(366), pool: pool)
-        s.profiler?.stop(520)
+        s.profiler?.stop(522)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -7457,7 +7477,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.5.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11879168, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(521)
+        s.profiler?.stop(523)
         // features.6.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
@@ -7465,7 +7485,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(368), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2657216, savedInvStd: s.f + 2659040,
                 runningMean: s.p + 12437312, runningVar: s.p + 12439136, workspace: s.ws, pool: pool)
-            s.profiler?.stop(522)
+            s.profiler?.stop(524)
         }
         // features.6.5.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 33 {
@@ -7473,7 +7493,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(366), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
                 output: s.tensor(368), pool: pool)
-            s.profiler?.stop(523)
+            s.profiler?.stop(525)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 33 {
@@ -7481,13 +7501,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, runningMean: s.p + 12437312, runningVar: s.p + 12439136,
                 eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 2657216, pool: pool)
-            s.profiler?.stop(524)
+            s.profiler?.stop(526)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 12440960, channels: 1824, kernel: 5, into: s.f + 2664512)
-        s.profiler?.stop(525)
-        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(527)
+        // features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(368), gamma: s.p + 12433664,
@@ -7498,7 +7518,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseSavedMean: s.f + 2660864, depthwiseSavedInvStd: s.f + 2662688,
                 depthwiseRunningMean: s.p + 12490208, depthwiseRunningVar: s.p + 12492032, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(526)
+            s.profiler?.stop(528)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 33 {
@@ -7506,7 +7526,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2664512, bias: s.f,
                 activation: .identity, output: s.tensor(370), pool: pool)
-            s.profiler?.stop(527)
+            s.profiler?.stop(529)
         }
         // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 33 {
@@ -7514,7 +7534,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2660864, savedInvStd: s.f + 2662688,
                 activation: .silu, output: s.tensor(371), pool: pool)
-            s.profiler?.stop(528)
+            s.profiler?.stop(530)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 33 {
@@ -7522,7 +7542,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, runningMean: s.p + 12490208, runningVar: s.p + 12492032,
                 eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 2660864, pool: pool)
-            s.profiler?.stop(529)
+            s.profiler?.stop(531)
         }
         // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7530,11 +7550,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856,
             reduceBias: s.p + 12632480, activation: .silu, expandWeights: s.p + 12632560, expandBias: s.p + 12771184,
             savedPooled: s.tensor(373), savedHidden: s.tensor(374), savedScale: s.tensor(375), pool: pool)
-        s.profiler?.stop(530)
+        s.profiler?.stop(532)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12773008, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(531)
+        s.profiler?.stop(533)
         // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
@@ -7542,7 +7562,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(376), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2755712, savedInvStd: s.f + 2756016,
                 runningMean: s.p + 13328112, runningVar: s.p + 13328416, workspace: s.ws, pool: pool)
-            s.profiler?.stop(532)
+            s.profiler?.stop(534)
         }
         // features.6.5.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks > 33 {
@@ -7550,7 +7570,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(372), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
                 output: s.tensor(376), pool: pool)
-            s.profiler?.stop(533)
+            s.profiler?.stop(535)
         }
         // features.6.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 33 {
@@ -7558,7 +7578,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(376), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 2755712, savedInvStd: s.f + 2756016,
                 activation: .identity, output: s.tensor(377), pool: pool)
-            s.profiler?.stop(534)
+            s.profiler?.stop(536)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 33 {
@@ -7566,21 +7586,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(376), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 13327504, beta: s.p + 13327808, runningMean: s.p + 13328112, runningVar: s.p + 13328416,
                 eps: 0.001, activation: .identity, output: s.tensor(377), scratch: s.f + 2755712, pool: pool)
-            s.profiler?.stop(535)
+            s.profiler?.stop(537)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8358974358974359
         if s.options.stochasticDepth && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1641025641025641, into: s.tensor(379),
                 random: &random)
-            s.profiler?.stop(536)
+            s.profiler?.stop(538)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(366), branch: s.tensor(377),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(378), pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(539)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -7588,7 +7608,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.6.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13328720, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(538)
+        s.profiler?.stop(540)
         // features.6.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
@@ -7596,7 +7616,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(380), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2756320, savedInvStd: s.f + 2758144,
                 runningMean: s.p + 13886864, runningVar: s.p + 13888688, workspace: s.ws, pool: pool)
-            s.profiler?.stop(539)
+            s.profiler?.stop(541)
         }
         // features.6.6.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 34 {
@@ -7604,7 +7624,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(378), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
                 output: s.tensor(380), pool: pool)
-            s.profiler?.stop(540)
+            s.profiler?.stop(542)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 34 {
@@ -7612,13 +7632,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, runningMean: s.p + 13886864, runningVar: s.p + 13888688,
                 eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 2756320, pool: pool)
-            s.profiler?.stop(541)
+            s.profiler?.stop(543)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13890512, channels: 1824, kernel: 5, into: s.f + 2763616)
-        s.profiler?.stop(542)
-        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(544)
+        // features.6.6.block.0 BatchNorm + silu (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(380), gamma: s.p + 13883216,
@@ -7629,7 +7649,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseSavedMean: s.f + 2759968, depthwiseSavedInvStd: s.f + 2761792,
                 depthwiseRunningMean: s.p + 13939760, depthwiseRunningVar: s.p + 13941584, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(543)
+            s.profiler?.stop(545)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 34 {
@@ -7637,7 +7657,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2763616, bias: s.f,
                 activation: .identity, output: s.tensor(382), pool: pool)
-            s.profiler?.stop(544)
+            s.profiler?.stop(546)
         }
         // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 34 {
@@ -7645,7 +7665,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2759968, savedInvStd: s.f + 2761792,
                 activation: .silu, output: s.tensor(383), pool: pool)
-            s.profiler?.stop(545)
+            s.profiler?.stop(547)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 34 {
@@ -7653,7 +7673,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, runningMean: s.p + 13939760, runningVar: s.p + 13941584,
                 eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 2759968, pool: pool)
-            s.profiler?.stop(546)
+            s.profiler?.stop(548)
         }
         // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7661,11 +7681,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408,
             reduceBias: s.p + 14082032, activation: .silu, expandWeights: s.p + 14082112, expandBias: s.p + 14220736,
             savedPooled: s.tensor(385), savedHidden: s.tensor(386), savedScale: s.tensor(387), pool: pool)
-        s.profiler?.stop(547)
+        s.profiler?.stop(549)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 14222560, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(548)
+        s.profiler?.stop(550)
         // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
@@ -7673,7 +7693,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(388), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2854816, savedInvStd: s.f + 2855120,
                 runningMean: s.p + 14777664, runningVar: s.p + 14777968, workspace: s.ws, pool: pool)
-            s.profiler?.stop(549)
+            s.profiler?.stop(551)
         }
         // features.6.6.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks > 34 {
@@ -7681,7 +7701,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(384), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
                 output: s.tensor(388), pool: pool)
-            s.profiler?.stop(550)
+            s.profiler?.stop(552)
         }
         // features.6.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 34 {
@@ -7689,7 +7709,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(388), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 2854816, savedInvStd: s.f + 2855120,
                 activation: .identity, output: s.tensor(389), pool: pool)
-            s.profiler?.stop(551)
+            s.profiler?.stop(553)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 34 {
@@ -7697,21 +7717,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(388), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 14777056, beta: s.p + 14777360, runningMean: s.p + 14777664, runningVar: s.p + 14777968,
                 eps: 0.001, activation: .identity, output: s.tensor(389), scratch: s.f + 2854816, pool: pool)
-            s.profiler?.stop(552)
+            s.profiler?.stop(554)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.8307692307692307
         if s.options.stochasticDepth && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924, into: s.tensor(391),
                 random: &random)
-            s.profiler?.stop(553)
+            s.profiler?.stop(555)
         }
         // features.6.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(378), branch: s.tensor(389),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(390), pool: pool)
-        s.profiler?.stop(554)
+        s.profiler?.stop(556)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -7719,7 +7739,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.7.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 14778272, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(555)
+        s.profiler?.stop(557)
         // features.6.7.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
@@ -7727,7 +7747,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(392), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2855424, savedInvStd: s.f + 2857248,
                 runningMean: s.p + 15336416, runningVar: s.p + 15338240, workspace: s.ws, pool: pool)
-            s.profiler?.stop(556)
+            s.profiler?.stop(558)
         }
         // features.6.7.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 35 {
@@ -7735,7 +7755,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(390), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
                 output: s.tensor(392), pool: pool)
-            s.profiler?.stop(557)
+            s.profiler?.stop(559)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 35 {
@@ -7743,13 +7763,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, runningMean: s.p + 15336416, runningVar: s.p + 15338240,
                 eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 2855424, pool: pool)
-            s.profiler?.stop(558)
+            s.profiler?.stop(560)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15340064, channels: 1824, kernel: 5, into: s.f + 2862720)
-        s.profiler?.stop(559)
-        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(561)
+        // features.6.7.block.0 BatchNorm + silu (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(392), gamma: s.p + 15332768,
@@ -7760,7 +7780,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseSavedMean: s.f + 2859072, depthwiseSavedInvStd: s.f + 2860896,
                 depthwiseRunningMean: s.p + 15389312, depthwiseRunningVar: s.p + 15391136, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(560)
+            s.profiler?.stop(562)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 35 {
@@ -7768,7 +7788,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2862720, bias: s.f,
                 activation: .identity, output: s.tensor(394), pool: pool)
-            s.profiler?.stop(561)
+            s.profiler?.stop(563)
         }
         // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 35 {
@@ -7776,7 +7796,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2859072, savedInvStd: s.f + 2860896,
                 activation: .silu, output: s.tensor(395), pool: pool)
-            s.profiler?.stop(562)
+            s.profiler?.stop(564)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 35 {
@@ -7784,7 +7804,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, runningMean: s.p + 15389312, runningVar: s.p + 15391136,
                 eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 2859072, pool: pool)
-            s.profiler?.stop(563)
+            s.profiler?.stop(565)
         }
         // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7792,11 +7812,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960,
             reduceBias: s.p + 15531584, activation: .silu, expandWeights: s.p + 15531664, expandBias: s.p + 15670288,
             savedPooled: s.tensor(397), savedHidden: s.tensor(398), savedScale: s.tensor(399), pool: pool)
-        s.profiler?.stop(564)
+        s.profiler?.stop(566)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15672112, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(565)
+        s.profiler?.stop(567)
         // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
@@ -7804,7 +7824,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(400), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2953920, savedInvStd: s.f + 2954224,
                 runningMean: s.p + 16227216, runningVar: s.p + 16227520, workspace: s.ws, pool: pool)
-            s.profiler?.stop(566)
+            s.profiler?.stop(568)
         }
         // features.6.7.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks > 35 {
@@ -7812,7 +7832,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(396), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
                 output: s.tensor(400), pool: pool)
-            s.profiler?.stop(567)
+            s.profiler?.stop(569)
         }
         // features.6.7.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 35 {
@@ -7820,7 +7840,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(400), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 2953920, savedInvStd: s.f + 2954224,
                 activation: .identity, output: s.tensor(401), pool: pool)
-            s.profiler?.stop(568)
+            s.profiler?.stop(570)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 35 {
@@ -7828,21 +7848,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(400), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 16226608, beta: s.p + 16226912, runningMean: s.p + 16227216, runningVar: s.p + 16227520,
                 eps: 0.001, activation: .identity, output: s.tensor(401), scratch: s.f + 2953920, pool: pool)
-            s.profiler?.stop(569)
+            s.profiler?.stop(571)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8256410256410256
         if s.options.stochasticDepth && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17435897435897438, into: s.tensor(403),
                 random: &random)
-            s.profiler?.stop(570)
+            s.profiler?.stop(572)
         }
         // features.6.7 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(390), branch: s.tensor(401),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(402), pool: pool)
-        s.profiler?.stop(571)
+        s.profiler?.stop(573)
     }
 
     /// features.6.8 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -7850,7 +7870,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.6.8.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 16227824, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(572)
+        s.profiler?.stop(574)
         // features.6.8.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
@@ -7858,7 +7878,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(404), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2954528, savedInvStd: s.f + 2956352,
                 runningMean: s.p + 16785968, runningVar: s.p + 16787792, workspace: s.ws, pool: pool)
-            s.profiler?.stop(573)
+            s.profiler?.stop(575)
         }
         // features.6.8.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 36 {
@@ -7866,7 +7886,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(402), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
                 output: s.tensor(404), pool: pool)
-            s.profiler?.stop(574)
+            s.profiler?.stop(576)
         }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 36 {
@@ -7874,13 +7894,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, runningMean: s.p + 16785968, runningVar: s.p + 16787792,
                 eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 2954528, pool: pool)
-            s.profiler?.stop(575)
+            s.profiler?.stop(577)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16789616, channels: 1824, kernel: 5, into: s.f + 2961824)
-        s.profiler?.stop(576)
-        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(578)
+        // features.6.8.block.0 BatchNorm + silu (statistics taken before) and features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(404), gamma: s.p + 16782320,
@@ -7891,7 +7911,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseSavedMean: s.f + 2958176, depthwiseSavedInvStd: s.f + 2960000,
                 depthwiseRunningMean: s.p + 16838864, depthwiseRunningVar: s.p + 16840688, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(577)
+            s.profiler?.stop(579)
         }
         // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 36 {
@@ -7899,7 +7919,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 2961824, bias: s.f,
                 activation: .identity, output: s.tensor(406), pool: pool)
-            s.profiler?.stop(578)
+            s.profiler?.stop(580)
         }
         // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 36 {
@@ -7907,7 +7927,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2958176, savedInvStd: s.f + 2960000,
                 activation: .silu, output: s.tensor(407), pool: pool)
-            s.profiler?.stop(579)
+            s.profiler?.stop(581)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 36 {
@@ -7915,7 +7935,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, runningMean: s.p + 16838864, runningVar: s.p + 16840688,
                 eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 2958176, pool: pool)
-            s.profiler?.stop(580)
+            s.profiler?.stop(582)
         }
         // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -7923,11 +7943,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512,
             reduceBias: s.p + 16981136, activation: .silu, expandWeights: s.p + 16981216, expandBias: s.p + 17119840,
             savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411), pool: pool)
-        s.profiler?.stop(581)
+        s.profiler?.stop(583)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [1824][304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17121664, outChannels: 304, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(582)
+        s.profiler?.stop(584)
         // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
@@ -7935,7 +7955,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, output: s.tensor(412), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3053024, savedInvStd: s.f + 3053328,
                 runningMean: s.p + 17676768, runningVar: s.p + 17677072, workspace: s.ws, pool: pool)
-            s.profiler?.stop(583)
+            s.profiler?.stop(585)
         }
         // features.6.8.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
         if s.options.frozenBlocks > 36 {
@@ -7943,7 +7963,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(408), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
                 output: s.tensor(412), pool: pool)
-            s.profiler?.stop(584)
+            s.profiler?.stop(586)
         }
         // features.6.8.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks <= 36 {
@@ -7951,7 +7971,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(412), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 3053024, savedInvStd: s.f + 3053328,
                 activation: .identity, output: s.tensor(413), pool: pool)
-            s.profiler?.stop(585)
+            s.profiler?.stop(587)
         }
         // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 304]
         if s.options.frozenBlocks > 36 {
@@ -7959,21 +7979,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(412), pixels: 225 &* s.n, channels: 304,
                 gamma: s.p + 17676160, beta: s.p + 17676464, runningMean: s.p + 17676768, runningVar: s.p + 17677072,
                 eps: 0.001, activation: .identity, output: s.tensor(413), scratch: s.f + 3053024, pool: pool)
-            s.profiler?.stop(586)
+            s.profiler?.stop(588)
         }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8205128205128205
         if s.options.stochasticDepth && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1794871794871795, into: s.tensor(415),
                 random: &random)
-            s.profiler?.stop(587)
+            s.profiler?.stop(589)
         }
         // features.6.8 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(402), branch: s.tensor(413),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
             perImage: 68400, output: s.tensor(414), pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(590)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
@@ -7981,7 +8001,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [304][1824]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17677376, outChannels: 1824, inChannels: 304, into: s.f + 3072)
-        s.profiler?.stop(589)
+        s.profiler?.stop(591)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
@@ -7989,7 +8009,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, output: s.tensor(416), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3053632, savedInvStd: s.f + 3055456,
                 runningMean: s.p + 18235520, runningVar: s.p + 18237344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(590)
+            s.profiler?.stop(592)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 37 {
@@ -7997,7 +8017,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(414), pixels: 225 &* s.n, inChannels: 304,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
                 output: s.tensor(416), pool: pool)
-            s.profiler?.stop(591)
+            s.profiler?.stop(593)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 37 {
@@ -8005,13 +8025,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, runningMean: s.p + 18235520, runningVar: s.p + 18237344,
                 eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 3053632, pool: pool)
-            s.profiler?.stop(592)
+            s.profiler?.stop(594)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1824]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 18239168, channels: 1824, kernel: 3, into: s.f + 3060928)
-        s.profiler?.stop(593)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(595)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(416), gamma: s.p + 18231872,
@@ -8022,7 +8042,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseSavedMean: s.f + 3057280, depthwiseSavedInvStd: s.f + 3059104,
                 depthwiseRunningMean: s.p + 18259232, depthwiseRunningVar: s.p + 18261056, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(594)
+            s.profiler?.stop(596)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
         if s.options.frozenBlocks > 37 {
@@ -8030,7 +8050,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 15, width: 15, channels: 1824, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3060928, bias: s.f,
                 activation: .identity, output: s.tensor(418), pool: pool)
-            s.profiler?.stop(595)
+            s.profiler?.stop(597)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks <= 37 {
@@ -8038,7 +8058,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3057280, savedInvStd: s.f + 3059104,
                 activation: .silu, output: s.tensor(419), pool: pool)
-            s.profiler?.stop(596)
+            s.profiler?.stop(598)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 1824]
         if s.options.frozenBlocks > 37 {
@@ -8046,7 +8066,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, runningMean: s.p + 18259232, runningVar: s.p + 18261056,
                 eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 3057280, pool: pool)
-            s.profiler?.stop(597)
+            s.profiler?.stop(599)
         }
         // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         s.profiler?.start()
@@ -8054,11 +8074,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880,
             reduceBias: s.p + 18401504, activation: .silu, expandWeights: s.p + 18401584, expandBias: s.p + 18540208,
             savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423), pool: pool)
-        s.profiler?.stop(598)
+        s.profiler?.stop(600)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [1824][512]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 18542032, outChannels: 512, inChannels: 1824, into: s.f + 3072)
-        s.profiler?.stop(599)
+        s.profiler?.stop(601)
         // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 1824] -> [n, 15, 15, 512]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
@@ -8066,7 +8086,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, output: s.tensor(424), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3093760, savedInvStd: s.f + 3094272,
                 runningMean: s.p + 19476944, runningVar: s.p + 19477456, workspace: s.ws, pool: pool)
-            s.profiler?.stop(600)
+            s.profiler?.stop(602)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 512]
         if s.options.frozenBlocks > 37 {
@@ -8074,7 +8094,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(420), pixels: 225 &* s.n, inChannels: 1824,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
                 output: s.tensor(424), pool: pool)
-            s.profiler?.stop(601)
+            s.profiler?.stop(603)
         }
         // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks <= 37 {
@@ -8082,7 +8102,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(424), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 3093760, savedInvStd: s.f + 3094272,
                 activation: .identity, output: s.tensor(425), pool: pool)
-            s.profiler?.stop(602)
+            s.profiler?.stop(604)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks > 37 {
@@ -8090,7 +8110,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(424), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 19475920, beta: s.p + 19476432, runningMean: s.p + 19476944, runningVar: s.p + 19477456,
                 eps: 0.001, activation: .identity, output: s.tensor(425), scratch: s.f + 3093760, pool: pool)
-            s.profiler?.stop(603)
+            s.profiler?.stop(605)
         }
     }
 
@@ -8099,7 +8119,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.1.block.0 expand conv 1x1 weights to the GEMM layout [512][3072]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19477968, outChannels: 3072, inChannels: 512, into: s.f + 3072)
-        s.profiler?.stop(604)
+        s.profiler?.stop(606)
         // features.7.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 512] -> [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
@@ -8107,7 +8127,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 3072, output: s.tensor(426), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
                 runningMean: s.p + 21056976, runningVar: s.p + 21060048, workspace: s.ws, pool: pool)
-            s.profiler?.stop(605)
+            s.profiler?.stop(607)
         }
         // features.7.1.block.0 frozen: expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]
         if s.options.frozenBlocks > 38 {
@@ -8115,7 +8135,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(425), pixels: 225 &* s.n, inChannels: 512,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 3072, activation: .identity, residual: nil,
                 output: s.tensor(426), pool: pool)
-            s.profiler?.stop(606)
+            s.profiler?.stop(608)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 38 {
@@ -8123,13 +8143,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, runningMean: s.p + 21056976, runningVar: s.p + 21060048,
                 eps: 0.001, activation: .silu, output: s.tensor(427), scratch: s.f + 3094784, pool: pool)
-            s.profiler?.stop(607)
+            s.profiler?.stop(609)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3072]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21063120, channels: 3072, kernel: 3, into: s.f + 3107072)
-        s.profiler?.stop(608)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(610)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(426), gamma: s.p + 21050832,
@@ -8140,7 +8160,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseSavedMean: s.f + 3100928, depthwiseSavedInvStd: s.f + 3104000,
                 depthwiseRunningMean: s.p + 21096912, depthwiseRunningVar: s.p + 21099984, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(609)
+            s.profiler?.stop(611)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
         if s.options.frozenBlocks > 38 {
@@ -8148,7 +8168,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(427), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3107072, bias: s.f,
                 activation: .identity, output: s.tensor(428), pool: pool)
-            s.profiler?.stop(610)
+            s.profiler?.stop(612)
         }
         // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 38 {
@@ -8156,7 +8176,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3100928, savedInvStd: s.f + 3104000,
                 activation: .silu, output: s.tensor(429), pool: pool)
-            s.profiler?.stop(611)
+            s.profiler?.stop(613)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 38 {
@@ -8164,7 +8184,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, runningMean: s.p + 21096912, runningVar: s.p + 21099984,
                 eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 3100928, pool: pool)
-            s.profiler?.stop(612)
+            s.profiler?.stop(614)
         }
         // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
         s.profiler?.start()
@@ -8172,11 +8192,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056,
             reduceBias: s.p + 21496272, activation: .silu, expandWeights: s.p + 21496400, expandBias: s.p + 21889616,
             savedPooled: s.tensor(431), savedHidden: s.tensor(432), savedScale: s.tensor(433), pool: pool)
-        s.profiler?.stop(613)
+        s.profiler?.stop(615)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [3072][512]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21892688, outChannels: 512, inChannels: 3072, into: s.f + 3072)
-        s.profiler?.stop(614)
+        s.profiler?.stop(616)
         // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
@@ -8184,7 +8204,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, output: s.tensor(434), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3162368, savedInvStd: s.f + 3162880,
                 runningMean: s.p + 23466576, runningVar: s.p + 23467088, workspace: s.ws, pool: pool)
-            s.profiler?.stop(615)
+            s.profiler?.stop(617)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
         if s.options.frozenBlocks > 38 {
@@ -8192,7 +8212,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(430), pixels: 225 &* s.n, inChannels: 3072,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
                 output: s.tensor(434), pool: pool)
-            s.profiler?.stop(616)
+            s.profiler?.stop(618)
         }
         // features.7.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks <= 38 {
@@ -8200,7 +8220,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(434), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 3162368, savedInvStd: s.f + 3162880,
                 activation: .identity, output: s.tensor(435), pool: pool)
-            s.profiler?.stop(617)
+            s.profiler?.stop(619)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks > 38 {
@@ -8208,21 +8228,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(434), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 23465552, beta: s.p + 23466064, runningMean: s.p + 23466576, runningVar: s.p + 23467088,
                 eps: 0.001, activation: .identity, output: s.tensor(435), scratch: s.f + 3162368, pool: pool)
-            s.profiler?.stop(618)
+            s.profiler?.stop(620)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8102564102564103
         if s.options.stochasticDepth && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18974358974358976, into: s.tensor(437),
                 random: &random)
-            s.profiler?.stop(619)
+            s.profiler?.stop(621)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(425), branch: s.tensor(435),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(437) : nil, batch: s.n,
             perImage: 115200, output: s.tensor(436), pool: pool)
-        s.profiler?.stop(620)
+        s.profiler?.stop(622)
     }
 
     /// features.7.2 forward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
@@ -8230,7 +8250,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.7.2.block.0 expand conv 1x1 weights to the GEMM layout [512][3072]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 23467600, outChannels: 3072, inChannels: 512, into: s.f + 3072)
-        s.profiler?.stop(621)
+        s.profiler?.stop(623)
         // features.7.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 512] -> [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
@@ -8238,7 +8258,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 3072, output: s.tensor(438), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
                 runningMean: s.p + 25046608, runningVar: s.p + 25049680, workspace: s.ws, pool: pool)
-            s.profiler?.stop(622)
+            s.profiler?.stop(624)
         }
         // features.7.2.block.0 frozen: expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]
         if s.options.frozenBlocks > 39 {
@@ -8246,7 +8266,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(436), pixels: 225 &* s.n, inChannels: 512,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 3072, activation: .identity, residual: nil,
                 output: s.tensor(438), pool: pool)
-            s.profiler?.stop(623)
+            s.profiler?.stop(625)
         }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 39 {
@@ -8254,13 +8274,13 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, runningMean: s.p + 25046608, runningVar: s.p + 25049680,
                 eps: 0.001, activation: .silu, output: s.tensor(439), scratch: s.f + 3163392, pool: pool)
-            s.profiler?.stop(624)
+            s.profiler?.stop(626)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3072]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 25052752, channels: 3072, kernel: 3, into: s.f + 3175680)
-        s.profiler?.stop(625)
-        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(627)
+        // features.7.2.block.0 BatchNorm + silu (statistics taken before) and features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(438), gamma: s.p + 25040464,
@@ -8271,7 +8291,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 depthwiseSavedMean: s.f + 3169536, depthwiseSavedInvStd: s.f + 3172608,
                 depthwiseRunningMean: s.p + 25086544, depthwiseRunningVar: s.p + 25089616, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(626)
+            s.profiler?.stop(628)
         }
         // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
         if s.options.frozenBlocks > 39 {
@@ -8279,7 +8299,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(439), batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 3175680, bias: s.f,
                 activation: .identity, output: s.tensor(440), pool: pool)
-            s.profiler?.stop(627)
+            s.profiler?.stop(629)
         }
         // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks <= 39 {
@@ -8287,7 +8307,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3169536, savedInvStd: s.f + 3172608,
                 activation: .silu, output: s.tensor(441), pool: pool)
-            s.profiler?.stop(628)
+            s.profiler?.stop(630)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 3072]
         if s.options.frozenBlocks > 39 {
@@ -8295,7 +8315,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, runningMean: s.p + 25086544, runningVar: s.p + 25089616,
                 eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 3169536, pool: pool)
-            s.profiler?.stop(629)
+            s.profiler?.stop(631)
         }
         // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
         s.profiler?.start()
@@ -8303,11 +8323,11 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688,
             reduceBias: s.p + 25485904, activation: .silu, expandWeights: s.p + 25486032, expandBias: s.p + 25879248,
             savedPooled: s.tensor(443), savedHidden: s.tensor(444), savedScale: s.tensor(445), pool: pool)
-        s.profiler?.stop(630)
+        s.profiler?.stop(632)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [3072][512]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 25882320, outChannels: 512, inChannels: 3072, into: s.f + 3072)
-        s.profiler?.stop(631)
+        s.profiler?.stop(633)
         // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 3072] -> [n, 15, 15, 512]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
@@ -8315,7 +8335,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, output: s.tensor(446), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3230976, savedInvStd: s.f + 3231488,
                 runningMean: s.p + 27456208, runningVar: s.p + 27456720, workspace: s.ws, pool: pool)
-            s.profiler?.stop(632)
+            s.profiler?.stop(634)
         }
         // features.7.2.block.3 frozen: project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
         if s.options.frozenBlocks > 39 {
@@ -8323,7 +8343,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(442), pixels: 225 &* s.n, inChannels: 3072,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
                 output: s.tensor(446), pool: pool)
-            s.profiler?.stop(633)
+            s.profiler?.stop(635)
         }
         // features.7.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks <= 39 {
@@ -8331,7 +8351,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(446), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 3230976, savedInvStd: s.f + 3231488,
                 activation: .identity, output: s.tensor(447), pool: pool)
-            s.profiler?.stop(634)
+            s.profiler?.stop(636)
         }
         // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 512]
         if s.options.frozenBlocks > 39 {
@@ -8339,21 +8359,21 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(446), pixels: 225 &* s.n, channels: 512,
                 gamma: s.p + 27455184, beta: s.p + 27455696, runningMean: s.p + 27456208, runningVar: s.p + 27456720,
                 eps: 0.001, activation: .identity, output: s.tensor(447), scratch: s.f + 3230976, pool: pool)
-            s.profiler?.stop(635)
+            s.profiler?.stop(637)
         }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8051282051282052
         if s.options.stochasticDepth && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19487179487179487, into: s.tensor(449),
                 random: &random)
-            s.profiler?.stop(636)
+            s.profiler?.stop(638)
         }
         // features.7.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(436), branch: s.tensor(447),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(449) : nil, batch: s.n,
             perImage: 115200, output: s.tensor(448), pool: pool)
-        s.profiler?.stop(637)
+        s.profiler?.stop(639)
     }
 
     /// features.8 forward: head: conv 1x1 512 -> 2048
@@ -8361,7 +8381,7 @@ public final class EfficientNetB5Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [512][2048]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 27457232, outChannels: 2048, inChannels: 512, into: s.f + 3072)
-        s.profiler?.stop(638)
+        s.profiler?.stop(640)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 512] -> [n, 15, 15, 2048]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
@@ -8369,7 +8389,7 @@ public final class EfficientNetB5Training: TrainableModel {
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 2048, output: s.tensor(450), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3232000, savedInvStd: s.f + 3234048,
                 runningMean: s.p + 28509904, runningVar: s.p + 28511952, workspace: s.ws, pool: pool)
-            s.profiler?.stop(639)
+            s.profiler?.stop(641)
         }
         // features.8 frozen: head conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 2048]
         if s.options.frozenBlocks > 40 {
@@ -8377,7 +8397,7 @@ public final class EfficientNetB5Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(448), pixels: 225 &* s.n, inChannels: 512,
                 inputMajorWeights: s.f + 3072, bias: s.f, outChannels: 2048, activation: .identity, residual: nil,
                 output: s.tensor(450), pool: pool)
-            s.profiler?.stop(640)
+            s.profiler?.stop(642)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 15, 15, 2048]
         if s.options.frozenBlocks <= 40 {
@@ -8385,7 +8405,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(450), pixels: 225 &* s.n, channels: 2048,
                 gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 3232000, savedInvStd: s.f + 3234048,
                 activation: .silu, output: s.tensor(451), pool: pool)
-            s.profiler?.stop(641)
+            s.profiler?.stop(643)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 15, 15, 2048]
         if s.options.frozenBlocks > 40 {
@@ -8393,7 +8413,7 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(450), pixels: 225 &* s.n, channels: 2048,
                 gamma: s.p + 28505808, beta: s.p + 28507856, runningMean: s.p + 28509904, runningVar: s.p + 28511952,
                 eps: 0.001, activation: .silu, output: s.tensor(451), scratch: s.f + 3232000, pool: pool)
-            s.profiler?.stop(642)
+            s.profiler?.stop(644)
         }
     }
 
@@ -8403,26 +8423,26 @@ public final class EfficientNetB5Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(451), batch: s.n, pixels: 225, channels: 2048, output: s.tensor(452),
             pool: pool)
-        s.profiler?.stop(643)
+        s.profiler?.stop(645)
         // dropout p=0.4 (when options.dropout) on [n, 2048]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(452), output: s.tensor(454), count: 2048 &* s.n,
             probability: s.options.dropout ? 0.4 : 0, mask: s.tensor(453), random: &random)
-        s.profiler?.stop(644)
+        s.profiler?.stop(646)
         // classifier.1 linear, [n, 2048] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(454), batch: s.n, inFeatures: 2048, weights: s.p + 28514000,
             bias: s.p + 30562000, outFeatures: 1000, output: s.tensor(455), pool: pool)
-        s.profiler?.stop(645)
+        s.profiler?.stop(647)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(455), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(456))
-        s.profiler?.stop(646)
+        s.profiler?.stop(648)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(455), count: 1000 &* s.n)
-        s.profiler?.stop(647)
+        s.profiler?.stop(649)
     }
 
     /// classifier backward: global average pool, dropout 0.4, linear 2048 -> 1000 classes
@@ -8432,17 +8452,17 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(456), input: s.tensor(454), weights: s.p + 28514000,
             batch: s.n, inFeatures: 2048, outFeatures: 1000, gradInput: s.tensor(457), gradWeights: s.g + 28514000,
             gradBias: s.g + 30562000, pool: pool)
-        s.profiler?.stop(648)
+        s.profiler?.stop(650)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(457), mask: s.tensor(453), count: 2048 &* s.n,
             gradInput: s.tensor(458))
-        s.profiler?.stop(649)
+        s.profiler?.stop(651)
         // avgpool backward: spread each channel's gradient over the 225 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(458), batch: s.n, pixels: 225, channels: 2048,
             gradInput: s.tensor(459), pool: pool)
-        s.profiler?.stop(650)
+        s.profiler?.stop(652)
     }
 
     /// features.8 backward: head: conv 1x1 512 -> 2048
@@ -8453,7 +8473,7 @@ public final class EfficientNetB5Training: TrainableModel {
             channels: 2048, gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 3232000,
             savedInvStd: s.f + 3234048, activation: .silu, gradGamma: s.g + 28505808, gradBeta: s.g + 28507856,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(651)
+        s.profiler?.stop(653)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 2048]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(459), preActivation: s.tensor(450),
@@ -8461,7 +8481,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(448), weights: s.p + 27457232,
             pixels: 225 &* s.n, inChannels: 512, outChannels: 2048, gradInput: s.tensor(460),
             gradWeights: s.g + 27457232, workspace: s.ws, pool: pool)
-        s.profiler?.stop(652)
+        s.profiler?.stop(654)
     }
 
     /// features.7.2 backward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
@@ -8471,21 +8491,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(460),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(449) : nil, batch: s.n,
             perImage: 115200, gradBranch: s.tensor(461), pool: pool)
-        s.profiler?.stop(653)
+        s.profiler?.stop(655)
         // features.7.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 512]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(461), input: s.tensor(446), pixels: 225 &* s.n,
             channels: 512, gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 3230976,
             savedInvStd: s.f + 3231488, activation: .identity, gradGamma: s.g + 27455184, gradBeta: s.g + 27455696,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(654)
+        s.profiler?.stop(656)
         // features.7.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3169536, savedInvStd: s.f + 3172608,
                 activation: .silu, output: s.tensor(464), pool: pool)
-            s.profiler?.stop(655)
+            s.profiler?.stop(657)
         }
         // features.7.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
@@ -8493,14 +8513,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25080400, beta: s.p + 25083472, runningMean: s.p + 25086544, runningVar: s.p + 25089616,
                 eps: 0.001, activation: .silu, output: s.tensor(464), scratch: s.f + 3169536, pool: pool)
-            s.profiler?.stop(656)
+            s.profiler?.stop(658)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(464), savedScale: s.tensor(445), batch: s.n,
                 pixels: 225, channels: 3072, output: s.tensor(463), pool: pool)
-            s.profiler?.stop(657)
+            s.profiler?.stop(659)
         }
         // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
         s.profiler?.start()
@@ -8509,7 +8529,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(463), weights: s.p + 25882320,
             pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(462),
             gradWeights: s.g + 25882320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(658)
+        s.profiler?.stop(660)
         // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(462), seInput: s.tensor(464), batch: s.n,
@@ -8520,14 +8540,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 3169536, savedInvStd: s.f + 3172608,
             activation: .silu, gradGamma: s.g + 25080400, gradBeta: s.g + 25083472, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(659)
+        s.profiler?.stop(661)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3163392, savedInvStd: s.f + 3166464,
                 activation: .silu, output: s.tensor(466), pool: pool)
-            s.profiler?.stop(660)
+            s.profiler?.stop(662)
         }
         // features.7.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
@@ -8535,12 +8555,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(438), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 25040464, beta: s.p + 25043536, runningMean: s.p + 25046608, runningVar: s.p + 25049680,
                 eps: 0.001, activation: .silu, output: s.tensor(466), scratch: s.f + 3163392, pool: pool)
-            s.profiler?.stop(661)
+            s.profiler?.stop(663)
         }
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3203328, count: 27648)
-        s.profiler?.stop(662)
+        s.profiler?.stop(664)
         // features.7.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(462), preActivation: s.tensor(440),
@@ -8548,18 +8568,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(466), batch: s.n, height: 15, width: 15,
             channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 3175680, gradInput: s.tensor(465), gradWeights: s.f + 3203328, workspace: s.ws, pool: pool)
-        s.profiler?.stop(663)
+        s.profiler?.stop(665)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3203328, channels: 3072, kernel: 3, into: s.g + 25052752)
-        s.profiler?.stop(664)
+        s.profiler?.stop(666)
         // features.7.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(465), input: s.tensor(438), pixels: 225 &* s.n,
             channels: 3072, gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 3163392,
             savedInvStd: s.f + 3166464, activation: .silu, gradGamma: s.g + 25040464, gradBeta: s.g + 25043536,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(665)
+        s.profiler?.stop(667)
         // features.7.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(465), preActivation: s.tensor(438),
@@ -8567,11 +8587,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(436), weights: s.p + 23467600,
             pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(467),
             gradWeights: s.g + 23467600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(668)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(467), s.tensor(460), count: 115200 &* s.n, pool: pool)
-        s.profiler?.stop(667)
+        s.profiler?.stop(669)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
@@ -8581,21 +8601,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(467),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(437) : nil, batch: s.n,
             perImage: 115200, gradBranch: s.tensor(468), pool: pool)
-        s.profiler?.stop(668)
+        s.profiler?.stop(670)
         // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 512]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(468), input: s.tensor(434), pixels: 225 &* s.n,
             channels: 512, gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 3162368,
             savedInvStd: s.f + 3162880, activation: .identity, gradGamma: s.g + 23465552, gradBeta: s.g + 23466064,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(669)
+        s.profiler?.stop(671)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3100928, savedInvStd: s.f + 3104000,
                 activation: .silu, output: s.tensor(471), pool: pool)
-            s.profiler?.stop(670)
+            s.profiler?.stop(672)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
@@ -8603,14 +8623,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21090768, beta: s.p + 21093840, runningMean: s.p + 21096912, runningVar: s.p + 21099984,
                 eps: 0.001, activation: .silu, output: s.tensor(471), scratch: s.f + 3100928, pool: pool)
-            s.profiler?.stop(671)
+            s.profiler?.stop(673)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(471), savedScale: s.tensor(433), batch: s.n,
                 pixels: 225, channels: 3072, output: s.tensor(470), pool: pool)
-            s.profiler?.stop(672)
+            s.profiler?.stop(674)
         }
         // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 512]
         s.profiler?.start()
@@ -8619,7 +8639,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(470), weights: s.p + 21892688,
             pixels: 225 &* s.n, inChannels: 3072, outChannels: 512, gradInput: s.tensor(469),
             gradWeights: s.g + 21892688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(673)
+        s.profiler?.stop(675)
         // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(469), seInput: s.tensor(471), batch: s.n,
@@ -8630,14 +8650,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 3100928, savedInvStd: s.f + 3104000,
             activation: .silu, gradGamma: s.g + 21090768, gradBeta: s.g + 21093840, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(674)
+        s.profiler?.stop(676)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3094784, savedInvStd: s.f + 3097856,
                 activation: .silu, output: s.tensor(473), pool: pool)
-            s.profiler?.stop(675)
+            s.profiler?.stop(677)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
@@ -8645,12 +8665,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(426), pixels: 225 &* s.n, channels: 3072,
                 gamma: s.p + 21050832, beta: s.p + 21053904, runningMean: s.p + 21056976, runningVar: s.p + 21060048,
                 eps: 0.001, activation: .silu, output: s.tensor(473), scratch: s.f + 3094784, pool: pool)
-            s.profiler?.stop(676)
+            s.profiler?.stop(678)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3134720, count: 27648)
-        s.profiler?.stop(677)
+        s.profiler?.stop(679)
         // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 3072] <- [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(469), preActivation: s.tensor(428),
@@ -8658,18 +8678,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(473), batch: s.n, height: 15, width: 15,
             channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 3107072, gradInput: s.tensor(472), gradWeights: s.f + 3134720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(678)
+        s.profiler?.stop(680)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3134720, channels: 3072, kernel: 3, into: s.g + 21063120)
-        s.profiler?.stop(679)
+        s.profiler?.stop(681)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(472), input: s.tensor(426), pixels: 225 &* s.n,
             channels: 3072, gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 3094784,
             savedInvStd: s.f + 3097856, activation: .silu, gradGamma: s.g + 21050832, gradBeta: s.g + 21053904,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(680)
+        s.profiler?.stop(682)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 512] <- [n, 15, 15, 3072]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(472), preActivation: s.tensor(426),
@@ -8677,11 +8697,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(425), weights: s.p + 19477968,
             pixels: 225 &* s.n, inChannels: 512, outChannels: 3072, gradInput: s.tensor(474),
             gradWeights: s.g + 19477968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(683)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(474), s.tensor(467), count: 115200 &* s.n, pool: pool)
-        s.profiler?.stop(682)
+        s.profiler?.stop(684)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
@@ -8692,14 +8712,14 @@ public final class EfficientNetB5Training: TrainableModel {
             channels: 512, gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 3093760,
             savedInvStd: s.f + 3094272, activation: .identity, gradGamma: s.g + 19475920, gradBeta: s.g + 19476432,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(683)
+        s.profiler?.stop(685)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3057280, savedInvStd: s.f + 3059104,
                 activation: .silu, output: s.tensor(477), pool: pool)
-            s.profiler?.stop(684)
+            s.profiler?.stop(686)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
@@ -8707,14 +8727,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18255584, beta: s.p + 18257408, runningMean: s.p + 18259232, runningVar: s.p + 18261056,
                 eps: 0.001, activation: .silu, output: s.tensor(477), scratch: s.f + 3057280, pool: pool)
-            s.profiler?.stop(685)
+            s.profiler?.stop(687)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(477), savedScale: s.tensor(423), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(476), pool: pool)
-            s.profiler?.stop(686)
+            s.profiler?.stop(688)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 512]
         s.profiler?.start()
@@ -8723,7 +8743,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(476), weights: s.p + 18542032,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 512, gradInput: s.tensor(475),
             gradWeights: s.g + 18542032, workspace: s.ws, pool: pool)
-        s.profiler?.stop(687)
+        s.profiler?.stop(689)
         // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(475), seInput: s.tensor(477), batch: s.n,
@@ -8734,14 +8754,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 3057280, savedInvStd: s.f + 3059104,
             activation: .silu, gradGamma: s.g + 18255584, gradBeta: s.g + 18257408, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(688)
+        s.profiler?.stop(690)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3053632, savedInvStd: s.f + 3055456,
                 activation: .silu, output: s.tensor(479), pool: pool)
-            s.profiler?.stop(689)
+            s.profiler?.stop(691)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
@@ -8749,12 +8769,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 18231872, beta: s.p + 18233696, runningMean: s.p + 18235520, runningVar: s.p + 18237344,
                 eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 3053632, pool: pool)
-            s.profiler?.stop(690)
+            s.profiler?.stop(692)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3077344, count: 16416)
-        s.profiler?.stop(691)
+        s.profiler?.stop(693)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(475), preActivation: s.tensor(418),
@@ -8762,18 +8782,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(479), batch: s.n, height: 15, width: 15,
             channels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 3060928, gradInput: s.tensor(478), gradWeights: s.f + 3077344, workspace: s.ws, pool: pool)
-        s.profiler?.stop(692)
+        s.profiler?.stop(694)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3077344, channels: 1824, kernel: 3, into: s.g + 18239168)
-        s.profiler?.stop(693)
+        s.profiler?.stop(695)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(478), input: s.tensor(416), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 3053632,
             savedInvStd: s.f + 3055456, activation: .silu, gradGamma: s.g + 18231872, gradBeta: s.g + 18233696,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(694)
+        s.profiler?.stop(696)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(478), preActivation: s.tensor(416),
@@ -8781,7 +8801,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(414), weights: s.p + 17677376,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(480),
             gradWeights: s.g + 17677376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(695)
+        s.profiler?.stop(697)
     }
 
     /// features.6.8 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -8791,21 +8811,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(480),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(481), pool: pool)
-        s.profiler?.stop(696)
+        s.profiler?.stop(698)
         // features.6.8.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(481), input: s.tensor(412), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 3053024,
             savedInvStd: s.f + 3053328, activation: .identity, gradGamma: s.g + 17676160, gradBeta: s.g + 17676464,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(699)
         // features.6.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2958176, savedInvStd: s.f + 2960000,
                 activation: .silu, output: s.tensor(484), pool: pool)
-            s.profiler?.stop(698)
+            s.profiler?.stop(700)
         }
         // features.6.8.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
@@ -8813,14 +8833,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16835216, beta: s.p + 16837040, runningMean: s.p + 16838864, runningVar: s.p + 16840688,
                 eps: 0.001, activation: .silu, output: s.tensor(484), scratch: s.f + 2958176, pool: pool)
-            s.profiler?.stop(699)
+            s.profiler?.stop(701)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(484), savedScale: s.tensor(411), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(483), pool: pool)
-            s.profiler?.stop(700)
+            s.profiler?.stop(702)
         }
         // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
@@ -8829,7 +8849,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(483), weights: s.p + 17121664,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(482),
             gradWeights: s.g + 17121664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(701)
+        s.profiler?.stop(703)
         // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(482), seInput: s.tensor(484), batch: s.n,
@@ -8840,14 +8860,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 2958176, savedInvStd: s.f + 2960000,
             activation: .silu, gradGamma: s.g + 16835216, gradBeta: s.g + 16837040, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(702)
+        s.profiler?.stop(704)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2954528, savedInvStd: s.f + 2956352,
                 activation: .silu, output: s.tensor(486), pool: pool)
-            s.profiler?.stop(703)
+            s.profiler?.stop(705)
         }
         // features.6.8.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
@@ -8855,12 +8875,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 16782320, beta: s.p + 16784144, runningMean: s.p + 16785968, runningVar: s.p + 16787792,
                 eps: 0.001, activation: .silu, output: s.tensor(486), scratch: s.f + 2954528, pool: pool)
-            s.profiler?.stop(704)
+            s.profiler?.stop(706)
         }
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3007424, count: 45600)
-        s.profiler?.stop(705)
+        s.profiler?.stop(707)
         // features.6.8.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(482), preActivation: s.tensor(406),
@@ -8868,18 +8888,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(486), batch: s.n, height: 15, width: 15,
             channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2961824, gradInput: s.tensor(485), gradWeights: s.f + 3007424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(706)
+        s.profiler?.stop(708)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3007424, channels: 1824, kernel: 5, into: s.g + 16789616)
-        s.profiler?.stop(707)
+        s.profiler?.stop(709)
         // features.6.8.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(485), input: s.tensor(404), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 2954528,
             savedInvStd: s.f + 2956352, activation: .silu, gradGamma: s.g + 16782320, gradBeta: s.g + 16784144,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(708)
+        s.profiler?.stop(710)
         // features.6.8.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(485), preActivation: s.tensor(404),
@@ -8887,11 +8907,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(402), weights: s.p + 16227824,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(487),
             gradWeights: s.g + 16227824, workspace: s.ws, pool: pool)
-        s.profiler?.stop(709)
+        s.profiler?.stop(711)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(487), s.tensor(480), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(710)
+        s.profiler?.stop(712)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -8901,21 +8921,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(487),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(488), pool: pool)
-        s.profiler?.stop(711)
+        s.profiler?.stop(713)
         // features.6.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(488), input: s.tensor(400), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 2953920,
             savedInvStd: s.f + 2954224, activation: .identity, gradGamma: s.g + 16226608, gradBeta: s.g + 16226912,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(714)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2859072, savedInvStd: s.f + 2860896,
                 activation: .silu, output: s.tensor(491), pool: pool)
-            s.profiler?.stop(713)
+            s.profiler?.stop(715)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
@@ -8923,14 +8943,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15385664, beta: s.p + 15387488, runningMean: s.p + 15389312, runningVar: s.p + 15391136,
                 eps: 0.001, activation: .silu, output: s.tensor(491), scratch: s.f + 2859072, pool: pool)
-            s.profiler?.stop(714)
+            s.profiler?.stop(716)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(491), savedScale: s.tensor(399), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(490), pool: pool)
-            s.profiler?.stop(715)
+            s.profiler?.stop(717)
         }
         // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
@@ -8939,7 +8959,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(490), weights: s.p + 15672112,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(489),
             gradWeights: s.g + 15672112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(716)
+        s.profiler?.stop(718)
         // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(489), seInput: s.tensor(491), batch: s.n,
@@ -8950,14 +8970,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 2859072, savedInvStd: s.f + 2860896,
             activation: .silu, gradGamma: s.g + 15385664, gradBeta: s.g + 15387488, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(717)
+        s.profiler?.stop(719)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2855424, savedInvStd: s.f + 2857248,
                 activation: .silu, output: s.tensor(493), pool: pool)
-            s.profiler?.stop(718)
+            s.profiler?.stop(720)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
@@ -8965,12 +8985,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 15332768, beta: s.p + 15334592, runningMean: s.p + 15336416, runningVar: s.p + 15338240,
                 eps: 0.001, activation: .silu, output: s.tensor(493), scratch: s.f + 2855424, pool: pool)
-            s.profiler?.stop(719)
+            s.profiler?.stop(721)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2908320, count: 45600)
-        s.profiler?.stop(720)
+        s.profiler?.stop(722)
         // features.6.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(489), preActivation: s.tensor(394),
@@ -8978,18 +8998,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(493), batch: s.n, height: 15, width: 15,
             channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2862720, gradInput: s.tensor(492), gradWeights: s.f + 2908320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(721)
+        s.profiler?.stop(723)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2908320, channels: 1824, kernel: 5, into: s.g + 15340064)
-        s.profiler?.stop(722)
+        s.profiler?.stop(724)
         // features.6.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(492), input: s.tensor(392), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 2855424,
             savedInvStd: s.f + 2857248, activation: .silu, gradGamma: s.g + 15332768, gradBeta: s.g + 15334592,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(723)
+        s.profiler?.stop(725)
         // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(492), preActivation: s.tensor(392),
@@ -8997,11 +9017,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(390), weights: s.p + 14778272,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(494),
             gradWeights: s.g + 14778272, workspace: s.ws, pool: pool)
-        s.profiler?.stop(724)
+        s.profiler?.stop(726)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(494), s.tensor(487), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(725)
+        s.profiler?.stop(727)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -9011,21 +9031,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(494),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(495), pool: pool)
-        s.profiler?.stop(726)
+        s.profiler?.stop(728)
         // features.6.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(495), input: s.tensor(388), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 2854816,
             savedInvStd: s.f + 2855120, activation: .identity, gradGamma: s.g + 14777056, gradBeta: s.g + 14777360,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(727)
+        s.profiler?.stop(729)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2759968, savedInvStd: s.f + 2761792,
                 activation: .silu, output: s.tensor(498), pool: pool)
-            s.profiler?.stop(728)
+            s.profiler?.stop(730)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
@@ -9033,14 +9053,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13936112, beta: s.p + 13937936, runningMean: s.p + 13939760, runningVar: s.p + 13941584,
                 eps: 0.001, activation: .silu, output: s.tensor(498), scratch: s.f + 2759968, pool: pool)
-            s.profiler?.stop(729)
+            s.profiler?.stop(731)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(498), savedScale: s.tensor(387), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(497), pool: pool)
-            s.profiler?.stop(730)
+            s.profiler?.stop(732)
         }
         // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
@@ -9049,7 +9069,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(497), weights: s.p + 14222560,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(496),
             gradWeights: s.g + 14222560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(731)
+        s.profiler?.stop(733)
         // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(496), seInput: s.tensor(498), batch: s.n,
@@ -9060,14 +9080,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 2759968, savedInvStd: s.f + 2761792,
             activation: .silu, gradGamma: s.g + 13936112, gradBeta: s.g + 13937936, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(732)
+        s.profiler?.stop(734)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2756320, savedInvStd: s.f + 2758144,
                 activation: .silu, output: s.tensor(500), pool: pool)
-            s.profiler?.stop(733)
+            s.profiler?.stop(735)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
@@ -9075,12 +9095,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 13883216, beta: s.p + 13885040, runningMean: s.p + 13886864, runningVar: s.p + 13888688,
                 eps: 0.001, activation: .silu, output: s.tensor(500), scratch: s.f + 2756320, pool: pool)
-            s.profiler?.stop(734)
+            s.profiler?.stop(736)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2809216, count: 45600)
-        s.profiler?.stop(735)
+        s.profiler?.stop(737)
         // features.6.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(496), preActivation: s.tensor(382),
@@ -9088,18 +9108,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(500), batch: s.n, height: 15, width: 15,
             channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2763616, gradInput: s.tensor(499), gradWeights: s.f + 2809216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(736)
+        s.profiler?.stop(738)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2809216, channels: 1824, kernel: 5, into: s.g + 13890512)
-        s.profiler?.stop(737)
+        s.profiler?.stop(739)
         // features.6.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(499), input: s.tensor(380), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 2756320,
             savedInvStd: s.f + 2758144, activation: .silu, gradGamma: s.g + 13883216, gradBeta: s.g + 13885040,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(738)
+        s.profiler?.stop(740)
         // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(499), preActivation: s.tensor(380),
@@ -9107,11 +9127,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(378), weights: s.p + 13328720,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(501),
             gradWeights: s.g + 13328720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(739)
+        s.profiler?.stop(741)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(501), s.tensor(494), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(740)
+        s.profiler?.stop(742)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -9121,21 +9141,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(501),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(502), pool: pool)
-        s.profiler?.stop(741)
+        s.profiler?.stop(743)
         // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(502), input: s.tensor(376), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 2755712,
             savedInvStd: s.f + 2756016, activation: .identity, gradGamma: s.g + 13327504, gradBeta: s.g + 13327808,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(742)
+        s.profiler?.stop(744)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2660864, savedInvStd: s.f + 2662688,
                 activation: .silu, output: s.tensor(505), pool: pool)
-            s.profiler?.stop(743)
+            s.profiler?.stop(745)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
@@ -9143,14 +9163,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12486560, beta: s.p + 12488384, runningMean: s.p + 12490208, runningVar: s.p + 12492032,
                 eps: 0.001, activation: .silu, output: s.tensor(505), scratch: s.f + 2660864, pool: pool)
-            s.profiler?.stop(744)
+            s.profiler?.stop(746)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(505), savedScale: s.tensor(375), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(504), pool: pool)
-            s.profiler?.stop(745)
+            s.profiler?.stop(747)
         }
         // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
@@ -9159,7 +9179,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(504), weights: s.p + 12773008,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(503),
             gradWeights: s.g + 12773008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(746)
+        s.profiler?.stop(748)
         // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(503), seInput: s.tensor(505), batch: s.n,
@@ -9170,14 +9190,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 2660864, savedInvStd: s.f + 2662688,
             activation: .silu, gradGamma: s.g + 12486560, gradBeta: s.g + 12488384, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(747)
+        s.profiler?.stop(749)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2657216, savedInvStd: s.f + 2659040,
                 activation: .silu, output: s.tensor(507), pool: pool)
-            s.profiler?.stop(748)
+            s.profiler?.stop(750)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
@@ -9185,12 +9205,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 12433664, beta: s.p + 12435488, runningMean: s.p + 12437312, runningVar: s.p + 12439136,
                 eps: 0.001, activation: .silu, output: s.tensor(507), scratch: s.f + 2657216, pool: pool)
-            s.profiler?.stop(749)
+            s.profiler?.stop(751)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2710112, count: 45600)
-        s.profiler?.stop(750)
+        s.profiler?.stop(752)
         // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(503), preActivation: s.tensor(370),
@@ -9198,18 +9218,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(507), batch: s.n, height: 15, width: 15,
             channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2664512, gradInput: s.tensor(506), gradWeights: s.f + 2710112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(751)
+        s.profiler?.stop(753)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2710112, channels: 1824, kernel: 5, into: s.g + 12440960)
-        s.profiler?.stop(752)
+        s.profiler?.stop(754)
         // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(506), input: s.tensor(368), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 2657216,
             savedInvStd: s.f + 2659040, activation: .silu, gradGamma: s.g + 12433664, gradBeta: s.g + 12435488,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(753)
+        s.profiler?.stop(755)
         // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(506), preActivation: s.tensor(368),
@@ -9217,11 +9237,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(366), weights: s.p + 11879168,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(508),
             gradWeights: s.g + 11879168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(754)
+        s.profiler?.stop(756)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(508), s.tensor(501), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(755)
+        s.profiler?.stop(757)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -9231,21 +9251,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(508),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.tensor(367) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(509), pool: pool)
-        s.profiler?.stop(756)
+        s.profiler?.stop(758)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(509), input: s.tensor(364), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 2656608,
             savedInvStd: s.f + 2656912, activation: .identity, gradGamma: s.g + 11877952, gradBeta: s.g + 11878256,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(757)
+        s.profiler?.stop(759)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2561760, savedInvStd: s.f + 2563584,
                 activation: .silu, output: s.tensor(512), pool: pool)
-            s.profiler?.stop(758)
+            s.profiler?.stop(760)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
@@ -9253,14 +9273,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 11037008, beta: s.p + 11038832, runningMean: s.p + 11040656, runningVar: s.p + 11042480,
                 eps: 0.001, activation: .silu, output: s.tensor(512), scratch: s.f + 2561760, pool: pool)
-            s.profiler?.stop(759)
+            s.profiler?.stop(761)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(512), savedScale: s.tensor(363), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(511), pool: pool)
-            s.profiler?.stop(760)
+            s.profiler?.stop(762)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
@@ -9269,7 +9289,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(511), weights: s.p + 11323456,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(510),
             gradWeights: s.g + 11323456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(761)
+        s.profiler?.stop(763)
         // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(510), seInput: s.tensor(512), batch: s.n,
@@ -9280,14 +9300,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 2561760, savedInvStd: s.f + 2563584,
             activation: .silu, gradGamma: s.g + 11037008, gradBeta: s.g + 11038832, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(762)
+        s.profiler?.stop(764)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2558112, savedInvStd: s.f + 2559936,
                 activation: .silu, output: s.tensor(514), pool: pool)
-            s.profiler?.stop(763)
+            s.profiler?.stop(765)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
@@ -9295,12 +9315,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(356), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 10984112, beta: s.p + 10985936, runningMean: s.p + 10987760, runningVar: s.p + 10989584,
                 eps: 0.001, activation: .silu, output: s.tensor(514), scratch: s.f + 2558112, pool: pool)
-            s.profiler?.stop(764)
+            s.profiler?.stop(766)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2611008, count: 45600)
-        s.profiler?.stop(765)
+        s.profiler?.stop(767)
         // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(510), preActivation: s.tensor(358),
@@ -9308,18 +9328,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(514), batch: s.n, height: 15, width: 15,
             channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2565408, gradInput: s.tensor(513), gradWeights: s.f + 2611008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(766)
+        s.profiler?.stop(768)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2611008, channels: 1824, kernel: 5, into: s.g + 10991408)
-        s.profiler?.stop(767)
+        s.profiler?.stop(769)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(513), input: s.tensor(356), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 2558112,
             savedInvStd: s.f + 2559936, activation: .silu, gradGamma: s.g + 10984112, gradBeta: s.g + 10985936,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(768)
+        s.profiler?.stop(770)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(513), preActivation: s.tensor(356),
@@ -9327,11 +9347,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(354), weights: s.p + 10429616,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(515),
             gradWeights: s.g + 10429616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(769)
+        s.profiler?.stop(771)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(515), s.tensor(508), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(770)
+        s.profiler?.stop(772)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -9341,21 +9361,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(515),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(355) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(516), pool: pool)
-        s.profiler?.stop(771)
+        s.profiler?.stop(773)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(516), input: s.tensor(352), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 2557504,
             savedInvStd: s.f + 2557808, activation: .identity, gradGamma: s.g + 10428400, gradBeta: s.g + 10428704,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(772)
+        s.profiler?.stop(774)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2462656, savedInvStd: s.f + 2464480,
                 activation: .silu, output: s.tensor(519), pool: pool)
-            s.profiler?.stop(773)
+            s.profiler?.stop(775)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
@@ -9363,14 +9383,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9587456, beta: s.p + 9589280, runningMean: s.p + 9591104, runningVar: s.p + 9592928,
                 eps: 0.001, activation: .silu, output: s.tensor(519), scratch: s.f + 2462656, pool: pool)
-            s.profiler?.stop(774)
+            s.profiler?.stop(776)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(519), savedScale: s.tensor(351), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(518), pool: pool)
-            s.profiler?.stop(775)
+            s.profiler?.stop(777)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
@@ -9379,7 +9399,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(518), weights: s.p + 9873904,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(517),
             gradWeights: s.g + 9873904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(776)
+        s.profiler?.stop(778)
         // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(517), seInput: s.tensor(519), batch: s.n,
@@ -9390,14 +9410,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 2462656, savedInvStd: s.f + 2464480,
             activation: .silu, gradGamma: s.g + 9587456, gradBeta: s.g + 9589280, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(777)
+        s.profiler?.stop(779)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2459008, savedInvStd: s.f + 2460832,
                 activation: .silu, output: s.tensor(521), pool: pool)
-            s.profiler?.stop(778)
+            s.profiler?.stop(780)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
@@ -9405,12 +9425,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(344), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 9534560, beta: s.p + 9536384, runningMean: s.p + 9538208, runningVar: s.p + 9540032,
                 eps: 0.001, activation: .silu, output: s.tensor(521), scratch: s.f + 2459008, pool: pool)
-            s.profiler?.stop(779)
+            s.profiler?.stop(781)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2511904, count: 45600)
-        s.profiler?.stop(780)
+        s.profiler?.stop(782)
         // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(517), preActivation: s.tensor(346),
@@ -9418,18 +9438,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(521), batch: s.n, height: 15, width: 15,
             channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2466304, gradInput: s.tensor(520), gradWeights: s.f + 2511904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(781)
+        s.profiler?.stop(783)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2511904, channels: 1824, kernel: 5, into: s.g + 9541856)
-        s.profiler?.stop(782)
+        s.profiler?.stop(784)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(520), input: s.tensor(344), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 2459008,
             savedInvStd: s.f + 2460832, activation: .silu, gradGamma: s.g + 9534560, gradBeta: s.g + 9536384,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(783)
+        s.profiler?.stop(785)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(520), preActivation: s.tensor(344),
@@ -9437,11 +9457,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(342), weights: s.p + 8980064,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(522),
             gradWeights: s.g + 8980064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(784)
+        s.profiler?.stop(786)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(522), s.tensor(515), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(785)
+        s.profiler?.stop(787)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -9451,21 +9471,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(522),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(343) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(523), pool: pool)
-        s.profiler?.stop(786)
+        s.profiler?.stop(788)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(523), input: s.tensor(340), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 2458400,
             savedInvStd: s.f + 2458704, activation: .identity, gradGamma: s.g + 8978848, gradBeta: s.g + 8979152,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(787)
+        s.profiler?.stop(789)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2363552, savedInvStd: s.f + 2365376,
                 activation: .silu, output: s.tensor(526), pool: pool)
-            s.profiler?.stop(788)
+            s.profiler?.stop(790)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -9473,14 +9493,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8137904, beta: s.p + 8139728, runningMean: s.p + 8141552, runningVar: s.p + 8143376,
                 eps: 0.001, activation: .silu, output: s.tensor(526), scratch: s.f + 2363552, pool: pool)
-            s.profiler?.stop(789)
+            s.profiler?.stop(791)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(526), savedScale: s.tensor(339), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(525), pool: pool)
-            s.profiler?.stop(790)
+            s.profiler?.stop(792)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
@@ -9489,7 +9509,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(525), weights: s.p + 8424352,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(524),
             gradWeights: s.g + 8424352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(791)
+        s.profiler?.stop(793)
         // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(524), seInput: s.tensor(526), batch: s.n,
@@ -9500,14 +9520,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 2363552, savedInvStd: s.f + 2365376,
             activation: .silu, gradGamma: s.g + 8137904, gradBeta: s.g + 8139728, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(792)
+        s.profiler?.stop(794)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2359904, savedInvStd: s.f + 2361728,
                 activation: .silu, output: s.tensor(528), pool: pool)
-            s.profiler?.stop(793)
+            s.profiler?.stop(795)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -9515,12 +9535,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(332), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 8085008, beta: s.p + 8086832, runningMean: s.p + 8088656, runningVar: s.p + 8090480,
                 eps: 0.001, activation: .silu, output: s.tensor(528), scratch: s.f + 2359904, pool: pool)
-            s.profiler?.stop(794)
+            s.profiler?.stop(796)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2412800, count: 45600)
-        s.profiler?.stop(795)
+        s.profiler?.stop(797)
         // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(524), preActivation: s.tensor(334),
@@ -9528,18 +9548,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(528), batch: s.n, height: 15, width: 15,
             channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2367200, gradInput: s.tensor(527), gradWeights: s.f + 2412800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(796)
+        s.profiler?.stop(798)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2412800, channels: 1824, kernel: 5, into: s.g + 8092304)
-        s.profiler?.stop(797)
+        s.profiler?.stop(799)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(527), input: s.tensor(332), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 2359904,
             savedInvStd: s.f + 2361728, activation: .silu, gradGamma: s.g + 8085008, gradBeta: s.g + 8086832,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(798)
+        s.profiler?.stop(800)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(527), preActivation: s.tensor(332),
@@ -9547,11 +9567,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(330), weights: s.p + 7530512,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(529),
             gradWeights: s.g + 7530512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(799)
+        s.profiler?.stop(801)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(529), s.tensor(522), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(800)
+        s.profiler?.stop(802)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -9561,21 +9581,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(529),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(331) : nil, batch: s.n,
             perImage: 68400, gradBranch: s.tensor(530), pool: pool)
-        s.profiler?.stop(801)
+        s.profiler?.stop(803)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 304]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(530), input: s.tensor(328), pixels: 225 &* s.n,
             channels: 304, gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 2359296,
             savedInvStd: s.f + 2359600, activation: .identity, gradGamma: s.g + 7529296, gradBeta: s.g + 7529600,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(802)
+        s.profiler?.stop(804)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2264448, savedInvStd: s.f + 2266272,
                 activation: .silu, output: s.tensor(533), pool: pool)
-            s.profiler?.stop(803)
+            s.profiler?.stop(805)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -9583,14 +9603,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6688352, beta: s.p + 6690176, runningMean: s.p + 6692000, runningVar: s.p + 6693824,
                 eps: 0.001, activation: .silu, output: s.tensor(533), scratch: s.f + 2264448, pool: pool)
-            s.profiler?.stop(804)
+            s.profiler?.stop(806)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(533), savedScale: s.tensor(327), batch: s.n,
                 pixels: 225, channels: 1824, output: s.tensor(532), pool: pool)
-            s.profiler?.stop(805)
+            s.profiler?.stop(807)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 304]
         s.profiler?.start()
@@ -9599,7 +9619,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(532), weights: s.p + 6974800,
             pixels: 225 &* s.n, inChannels: 1824, outChannels: 304, gradInput: s.tensor(531),
             gradWeights: s.g + 6974800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(806)
+        s.profiler?.stop(808)
         // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(531), seInput: s.tensor(533), batch: s.n,
@@ -9610,14 +9630,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 2264448, savedInvStd: s.f + 2266272,
             activation: .silu, gradGamma: s.g + 6688352, gradBeta: s.g + 6690176, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(807)
+        s.profiler?.stop(809)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2260800, savedInvStd: s.f + 2262624,
                 activation: .silu, output: s.tensor(535), pool: pool)
-            s.profiler?.stop(808)
+            s.profiler?.stop(810)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -9625,12 +9645,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(320), pixels: 225 &* s.n, channels: 1824,
                 gamma: s.p + 6635456, beta: s.p + 6637280, runningMean: s.p + 6639104, runningVar: s.p + 6640928,
                 eps: 0.001, activation: .silu, output: s.tensor(535), scratch: s.f + 2260800, pool: pool)
-            s.profiler?.stop(809)
+            s.profiler?.stop(811)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2313696, count: 45600)
-        s.profiler?.stop(810)
+        s.profiler?.stop(812)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 1824] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(531), preActivation: s.tensor(322),
@@ -9638,18 +9658,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(535), batch: s.n, height: 15, width: 15,
             channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2268096, gradInput: s.tensor(534), gradWeights: s.f + 2313696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(811)
+        s.profiler?.stop(813)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2313696, channels: 1824, kernel: 5, into: s.g + 6642752)
-        s.profiler?.stop(812)
+        s.profiler?.stop(814)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(534), input: s.tensor(320), pixels: 225 &* s.n,
             channels: 1824, gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 2260800,
             savedInvStd: s.f + 2262624, activation: .silu, gradGamma: s.g + 6635456, gradBeta: s.g + 6637280,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(813)
+        s.profiler?.stop(815)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 304] <- [n, 15, 15, 1824]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(534), preActivation: s.tensor(320),
@@ -9657,11 +9677,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(319), weights: s.p + 6080960,
             pixels: 225 &* s.n, inChannels: 304, outChannels: 1824, gradInput: s.tensor(536),
             gradWeights: s.g + 6080960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(814)
+        s.profiler?.stop(816)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(536), s.tensor(529), count: 68400 &* s.n, pool: pool)
-        s.profiler?.stop(815)
+        s.profiler?.stop(817)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
@@ -9672,14 +9692,14 @@ public final class EfficientNetB5Training: TrainableModel {
             channels: 304, gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 2260192,
             savedInvStd: s.f + 2260496, activation: .identity, gradGamma: s.g + 6079744, gradBeta: s.g + 6080048,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(816)
+        s.profiler?.stop(818)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2205280, savedInvStd: s.f + 2206336,
                 activation: .silu, output: s.tensor(539), pool: pool)
-            s.profiler?.stop(817)
+            s.profiler?.stop(819)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -9687,14 +9707,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 225 &* s.n, channels: 1056,
                 gamma: s.p + 5660464, beta: s.p + 5661520, runningMean: s.p + 5662576, runningVar: s.p + 5663632,
                 eps: 0.001, activation: .silu, output: s.tensor(539), scratch: s.f + 2205280, pool: pool)
-            s.profiler?.stop(818)
+            s.profiler?.stop(820)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(539), savedScale: s.tensor(317), batch: s.n,
                 pixels: 225, channels: 1056, output: s.tensor(538), pool: pool)
-            s.profiler?.stop(819)
+            s.profiler?.stop(821)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 1056] <- [n, 15, 15, 304]
         s.profiler?.start()
@@ -9703,7 +9723,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(538), weights: s.p + 5758720,
             pixels: 225 &* s.n, inChannels: 1056, outChannels: 304, gradInput: s.tensor(537),
             gradWeights: s.g + 5758720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(820)
+        s.profiler?.stop(822)
         // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 15, 15, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(537), seInput: s.tensor(539), batch: s.n,
@@ -9714,14 +9734,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 2205280, savedInvStd: s.f + 2206336,
             activation: .silu, gradGamma: s.g + 5660464, gradBeta: s.g + 5661520, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(821)
+        s.profiler?.stop(823)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2203168, savedInvStd: s.f + 2204224,
                 activation: .silu, output: s.tensor(541), pool: pool)
-            s.profiler?.stop(822)
+            s.profiler?.stop(824)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -9729,12 +9749,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5629840, beta: s.p + 5630896, runningMean: s.p + 5631952, runningVar: s.p + 5633008,
                 eps: 0.001, activation: .silu, output: s.tensor(541), scratch: s.f + 2203168, pool: pool)
-            s.profiler?.stop(823)
+            s.profiler?.stop(825)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2233792, count: 26400)
-        s.profiler?.stop(824)
+        s.profiler?.stop(826)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 15, 15, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(537), preActivation: s.tensor(312),
@@ -9742,18 +9762,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(541), batch: s.n, height: 29, width: 29,
             channels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 2207392, gradInput: s.tensor(540), gradWeights: s.f + 2233792, workspace: s.ws, pool: pool)
-        s.profiler?.stop(825)
+        s.profiler?.stop(827)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2233792, channels: 1056, kernel: 5, into: s.g + 5634064)
-        s.profiler?.stop(826)
+        s.profiler?.stop(828)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(540), input: s.tensor(310), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 2203168,
             savedInvStd: s.f + 2204224, activation: .silu, gradGamma: s.g + 5629840, gradBeta: s.g + 5630896,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(827)
+        s.profiler?.stop(829)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(540), preActivation: s.tensor(310),
@@ -9761,7 +9781,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(308), weights: s.p + 5443984,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(542),
             gradWeights: s.g + 5443984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(828)
+        s.profiler?.stop(830)
     }
 
     /// features.5.6 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -9771,21 +9791,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(542),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(543), pool: pool)
-        s.profiler?.stop(829)
+        s.profiler?.stop(831)
         // features.5.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(543), input: s.tensor(306), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 2202816,
             savedInvStd: s.f + 2202992, activation: .identity, gradGamma: s.g + 5443280, gradBeta: s.g + 5443456,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(830)
+        s.profiler?.stop(832)
         // features.5.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2147904, savedInvStd: s.f + 2148960,
                 activation: .silu, output: s.tensor(546), pool: pool)
-            s.profiler?.stop(831)
+            s.profiler?.stop(833)
         }
         // features.5.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -9793,14 +9813,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5159168, beta: s.p + 5160224, runningMean: s.p + 5161280, runningVar: s.p + 5162336,
                 eps: 0.001, activation: .silu, output: s.tensor(546), scratch: s.f + 2147904, pool: pool)
-            s.profiler?.stop(832)
+            s.profiler?.stop(834)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(546), savedScale: s.tensor(305), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(545), pool: pool)
-            s.profiler?.stop(833)
+            s.profiler?.stop(835)
         }
         // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
@@ -9809,7 +9829,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(545), weights: s.p + 5257424,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(544),
             gradWeights: s.g + 5257424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(834)
+        s.profiler?.stop(836)
         // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(544), seInput: s.tensor(546), batch: s.n,
@@ -9820,14 +9840,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 2147904, savedInvStd: s.f + 2148960,
             activation: .silu, gradGamma: s.g + 5159168, gradBeta: s.g + 5160224, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(835)
+        s.profiler?.stop(837)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2145792, savedInvStd: s.f + 2146848,
                 activation: .silu, output: s.tensor(548), pool: pool)
-            s.profiler?.stop(836)
+            s.profiler?.stop(838)
         }
         // features.5.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -9835,12 +9855,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 5128544, beta: s.p + 5129600, runningMean: s.p + 5130656, runningVar: s.p + 5131712,
                 eps: 0.001, activation: .silu, output: s.tensor(548), scratch: s.f + 2145792, pool: pool)
-            s.profiler?.stop(837)
+            s.profiler?.stop(839)
         }
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2176416, count: 26400)
-        s.profiler?.stop(838)
+        s.profiler?.stop(840)
         // features.5.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(544), preActivation: s.tensor(300),
@@ -9848,18 +9868,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(548), batch: s.n, height: 29, width: 29,
             channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 2150016, gradInput: s.tensor(547), gradWeights: s.f + 2176416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(839)
+        s.profiler?.stop(841)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2176416, channels: 1056, kernel: 5, into: s.g + 5132768)
-        s.profiler?.stop(840)
+        s.profiler?.stop(842)
         // features.5.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(547), input: s.tensor(298), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 2145792,
             savedInvStd: s.f + 2146848, activation: .silu, gradGamma: s.g + 5128544, gradBeta: s.g + 5129600,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(841)
+        s.profiler?.stop(843)
         // features.5.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(547), preActivation: s.tensor(298),
@@ -9867,11 +9887,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(296), weights: s.p + 4942688,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(549),
             gradWeights: s.g + 4942688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(842)
+        s.profiler?.stop(844)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(549), s.tensor(542), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(843)
+        s.profiler?.stop(845)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -9881,21 +9901,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(549),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(550), pool: pool)
-        s.profiler?.stop(844)
+        s.profiler?.stop(846)
         // features.5.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(550), input: s.tensor(294), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 2145440,
             savedInvStd: s.f + 2145616, activation: .identity, gradGamma: s.g + 4941984, gradBeta: s.g + 4942160,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(845)
+        s.profiler?.stop(847)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2090528, savedInvStd: s.f + 2091584,
                 activation: .silu, output: s.tensor(553), pool: pool)
-            s.profiler?.stop(846)
+            s.profiler?.stop(848)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -9903,14 +9923,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4657872, beta: s.p + 4658928, runningMean: s.p + 4659984, runningVar: s.p + 4661040,
                 eps: 0.001, activation: .silu, output: s.tensor(553), scratch: s.f + 2090528, pool: pool)
-            s.profiler?.stop(847)
+            s.profiler?.stop(849)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(553), savedScale: s.tensor(293), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(552), pool: pool)
-            s.profiler?.stop(848)
+            s.profiler?.stop(850)
         }
         // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
@@ -9919,7 +9939,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(552), weights: s.p + 4756128,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(551),
             gradWeights: s.g + 4756128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(849)
+        s.profiler?.stop(851)
         // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(551), seInput: s.tensor(553), batch: s.n,
@@ -9930,14 +9950,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 2090528, savedInvStd: s.f + 2091584,
             activation: .silu, gradGamma: s.g + 4657872, gradBeta: s.g + 4658928, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(850)
+        s.profiler?.stop(852)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2088416, savedInvStd: s.f + 2089472,
                 activation: .silu, output: s.tensor(555), pool: pool)
-            s.profiler?.stop(851)
+            s.profiler?.stop(853)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -9945,12 +9965,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4627248, beta: s.p + 4628304, runningMean: s.p + 4629360, runningVar: s.p + 4630416,
                 eps: 0.001, activation: .silu, output: s.tensor(555), scratch: s.f + 2088416, pool: pool)
-            s.profiler?.stop(852)
+            s.profiler?.stop(854)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2119040, count: 26400)
-        s.profiler?.stop(853)
+        s.profiler?.stop(855)
         // features.5.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(551), preActivation: s.tensor(288),
@@ -9958,18 +9978,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(555), batch: s.n, height: 29, width: 29,
             channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 2092640, gradInput: s.tensor(554), gradWeights: s.f + 2119040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(854)
+        s.profiler?.stop(856)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2119040, channels: 1056, kernel: 5, into: s.g + 4631472)
-        s.profiler?.stop(855)
+        s.profiler?.stop(857)
         // features.5.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(554), input: s.tensor(286), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 2088416,
             savedInvStd: s.f + 2089472, activation: .silu, gradGamma: s.g + 4627248, gradBeta: s.g + 4628304,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(856)
+        s.profiler?.stop(858)
         // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(554), preActivation: s.tensor(286),
@@ -9977,11 +9997,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(284), weights: s.p + 4441392,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(556),
             gradWeights: s.g + 4441392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(857)
+        s.profiler?.stop(859)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(556), s.tensor(549), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(858)
+        s.profiler?.stop(860)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -9991,21 +10011,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(556),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(557), pool: pool)
-        s.profiler?.stop(859)
+        s.profiler?.stop(861)
         // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(557), input: s.tensor(282), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 2088064,
             savedInvStd: s.f + 2088240, activation: .identity, gradGamma: s.g + 4440688, gradBeta: s.g + 4440864,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(860)
+        s.profiler?.stop(862)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2033152, savedInvStd: s.f + 2034208,
                 activation: .silu, output: s.tensor(560), pool: pool)
-            s.profiler?.stop(861)
+            s.profiler?.stop(863)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -10013,14 +10033,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4156576, beta: s.p + 4157632, runningMean: s.p + 4158688, runningVar: s.p + 4159744,
                 eps: 0.001, activation: .silu, output: s.tensor(560), scratch: s.f + 2033152, pool: pool)
-            s.profiler?.stop(862)
+            s.profiler?.stop(864)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(560), savedScale: s.tensor(281), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(559), pool: pool)
-            s.profiler?.stop(863)
+            s.profiler?.stop(865)
         }
         // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
@@ -10029,7 +10049,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(559), weights: s.p + 4254832,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(558),
             gradWeights: s.g + 4254832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(864)
+        s.profiler?.stop(866)
         // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(558), seInput: s.tensor(560), batch: s.n,
@@ -10040,14 +10060,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 2033152, savedInvStd: s.f + 2034208,
             activation: .silu, gradGamma: s.g + 4156576, gradBeta: s.g + 4157632, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(865)
+        s.profiler?.stop(867)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2031040, savedInvStd: s.f + 2032096,
                 activation: .silu, output: s.tensor(562), pool: pool)
-            s.profiler?.stop(866)
+            s.profiler?.stop(868)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -10055,12 +10075,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 4125952, beta: s.p + 4127008, runningMean: s.p + 4128064, runningVar: s.p + 4129120,
                 eps: 0.001, activation: .silu, output: s.tensor(562), scratch: s.f + 2031040, pool: pool)
-            s.profiler?.stop(867)
+            s.profiler?.stop(869)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2061664, count: 26400)
-        s.profiler?.stop(868)
+        s.profiler?.stop(870)
         // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(558), preActivation: s.tensor(276),
@@ -10068,18 +10088,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(562), batch: s.n, height: 29, width: 29,
             channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 2035264, gradInput: s.tensor(561), gradWeights: s.f + 2061664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(869)
+        s.profiler?.stop(871)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2061664, channels: 1056, kernel: 5, into: s.g + 4130176)
-        s.profiler?.stop(870)
+        s.profiler?.stop(872)
         // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(561), input: s.tensor(274), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 2031040,
             savedInvStd: s.f + 2032096, activation: .silu, gradGamma: s.g + 4125952, gradBeta: s.g + 4127008,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(871)
+        s.profiler?.stop(873)
         // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(561), preActivation: s.tensor(274),
@@ -10087,11 +10107,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(272), weights: s.p + 3940096,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(563),
             gradWeights: s.g + 3940096, workspace: s.ws, pool: pool)
-        s.profiler?.stop(872)
+        s.profiler?.stop(874)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(563), s.tensor(556), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(873)
+        s.profiler?.stop(875)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -10101,21 +10121,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(563),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(273) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(564), pool: pool)
-        s.profiler?.stop(874)
+        s.profiler?.stop(876)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(564), input: s.tensor(270), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 2030688,
             savedInvStd: s.f + 2030864, activation: .identity, gradGamma: s.g + 3939392, gradBeta: s.g + 3939568,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(875)
+        s.profiler?.stop(877)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1975776, savedInvStd: s.f + 1976832,
                 activation: .silu, output: s.tensor(567), pool: pool)
-            s.profiler?.stop(876)
+            s.profiler?.stop(878)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -10123,14 +10143,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3655280, beta: s.p + 3656336, runningMean: s.p + 3657392, runningVar: s.p + 3658448,
                 eps: 0.001, activation: .silu, output: s.tensor(567), scratch: s.f + 1975776, pool: pool)
-            s.profiler?.stop(877)
+            s.profiler?.stop(879)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(567), savedScale: s.tensor(269), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(566), pool: pool)
-            s.profiler?.stop(878)
+            s.profiler?.stop(880)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
@@ -10139,7 +10159,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(566), weights: s.p + 3753536,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(565),
             gradWeights: s.g + 3753536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(879)
+        s.profiler?.stop(881)
         // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(565), seInput: s.tensor(567), batch: s.n,
@@ -10150,14 +10170,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 1975776, savedInvStd: s.f + 1976832,
             activation: .silu, gradGamma: s.g + 3655280, gradBeta: s.g + 3656336, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(880)
+        s.profiler?.stop(882)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1973664, savedInvStd: s.f + 1974720,
                 activation: .silu, output: s.tensor(569), pool: pool)
-            s.profiler?.stop(881)
+            s.profiler?.stop(883)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -10165,12 +10185,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(262), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3624656, beta: s.p + 3625712, runningMean: s.p + 3626768, runningVar: s.p + 3627824,
                 eps: 0.001, activation: .silu, output: s.tensor(569), scratch: s.f + 1973664, pool: pool)
-            s.profiler?.stop(882)
+            s.profiler?.stop(884)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2004288, count: 26400)
-        s.profiler?.stop(883)
+        s.profiler?.stop(885)
         // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(565), preActivation: s.tensor(264),
@@ -10178,18 +10198,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(569), batch: s.n, height: 29, width: 29,
             channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 1977888, gradInput: s.tensor(568), gradWeights: s.f + 2004288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(884)
+        s.profiler?.stop(886)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2004288, channels: 1056, kernel: 5, into: s.g + 3628880)
-        s.profiler?.stop(885)
+        s.profiler?.stop(887)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(568), input: s.tensor(262), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 1973664,
             savedInvStd: s.f + 1974720, activation: .silu, gradGamma: s.g + 3624656, gradBeta: s.g + 3625712,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(886)
+        s.profiler?.stop(888)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(568), preActivation: s.tensor(262),
@@ -10197,11 +10217,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(260), weights: s.p + 3438800,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(570),
             gradWeights: s.g + 3438800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(887)
+        s.profiler?.stop(889)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(570), s.tensor(563), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(888)
+        s.profiler?.stop(890)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -10211,21 +10231,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(570),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(261) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(571), pool: pool)
-        s.profiler?.stop(889)
+        s.profiler?.stop(891)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(571), input: s.tensor(258), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 1973312,
             savedInvStd: s.f + 1973488, activation: .identity, gradGamma: s.g + 3438096, gradBeta: s.g + 3438272,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(890)
+        s.profiler?.stop(892)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1918400, savedInvStd: s.f + 1919456,
                 activation: .silu, output: s.tensor(574), pool: pool)
-            s.profiler?.stop(891)
+            s.profiler?.stop(893)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -10233,14 +10253,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3153984, beta: s.p + 3155040, runningMean: s.p + 3156096, runningVar: s.p + 3157152,
                 eps: 0.001, activation: .silu, output: s.tensor(574), scratch: s.f + 1918400, pool: pool)
-            s.profiler?.stop(892)
+            s.profiler?.stop(894)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(574), savedScale: s.tensor(257), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(573), pool: pool)
-            s.profiler?.stop(893)
+            s.profiler?.stop(895)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
@@ -10249,7 +10269,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(573), weights: s.p + 3252240,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(572),
             gradWeights: s.g + 3252240, workspace: s.ws, pool: pool)
-        s.profiler?.stop(894)
+        s.profiler?.stop(896)
         // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(572), seInput: s.tensor(574), batch: s.n,
@@ -10260,14 +10280,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 1918400, savedInvStd: s.f + 1919456,
             activation: .silu, gradGamma: s.g + 3153984, gradBeta: s.g + 3155040, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(895)
+        s.profiler?.stop(897)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1916288, savedInvStd: s.f + 1917344,
                 activation: .silu, output: s.tensor(576), pool: pool)
-            s.profiler?.stop(896)
+            s.profiler?.stop(898)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -10275,12 +10295,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(250), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 3123360, beta: s.p + 3124416, runningMean: s.p + 3125472, runningVar: s.p + 3126528,
                 eps: 0.001, activation: .silu, output: s.tensor(576), scratch: s.f + 1916288, pool: pool)
-            s.profiler?.stop(897)
+            s.profiler?.stop(899)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1946912, count: 26400)
-        s.profiler?.stop(898)
+        s.profiler?.stop(900)
         // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(572), preActivation: s.tensor(252),
@@ -10288,18 +10308,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(576), batch: s.n, height: 29, width: 29,
             channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 1920512, gradInput: s.tensor(575), gradWeights: s.f + 1946912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(899)
+        s.profiler?.stop(901)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1946912, channels: 1056, kernel: 5, into: s.g + 3127584)
-        s.profiler?.stop(900)
+        s.profiler?.stop(902)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(575), input: s.tensor(250), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 1916288,
             savedInvStd: s.f + 1917344, activation: .silu, gradGamma: s.g + 3123360, gradBeta: s.g + 3124416,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(901)
+        s.profiler?.stop(903)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(575), preActivation: s.tensor(250),
@@ -10307,11 +10327,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(248), weights: s.p + 2937504,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(577),
             gradWeights: s.g + 2937504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(902)
+        s.profiler?.stop(904)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(577), s.tensor(570), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(903)
+        s.profiler?.stop(905)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -10321,21 +10341,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(577),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(249) : nil, batch: s.n,
             perImage: 148016, gradBranch: s.tensor(578), pool: pool)
-        s.profiler?.stop(904)
+        s.profiler?.stop(906)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 176]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(578), input: s.tensor(246), pixels: 841 &* s.n,
             channels: 176, gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 1915936,
             savedInvStd: s.f + 1916112, activation: .identity, gradGamma: s.g + 2936800, gradBeta: s.g + 2936976,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(905)
+        s.profiler?.stop(907)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1861024, savedInvStd: s.f + 1862080,
                 activation: .silu, output: s.tensor(581), pool: pool)
-            s.profiler?.stop(906)
+            s.profiler?.stop(908)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -10343,14 +10363,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2652688, beta: s.p + 2653744, runningMean: s.p + 2654800, runningVar: s.p + 2655856,
                 eps: 0.001, activation: .silu, output: s.tensor(581), scratch: s.f + 1861024, pool: pool)
-            s.profiler?.stop(907)
+            s.profiler?.stop(909)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(581), savedScale: s.tensor(245), batch: s.n,
                 pixels: 841, channels: 1056, output: s.tensor(580), pool: pool)
-            s.profiler?.stop(908)
+            s.profiler?.stop(910)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 176]
         s.profiler?.start()
@@ -10359,7 +10379,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(580), weights: s.p + 2750944,
             pixels: 841 &* s.n, inChannels: 1056, outChannels: 176, gradInput: s.tensor(579),
             gradWeights: s.g + 2750944, workspace: s.ws, pool: pool)
-        s.profiler?.stop(909)
+        s.profiler?.stop(911)
         // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(579), seInput: s.tensor(581), batch: s.n,
@@ -10370,14 +10390,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 1861024, savedInvStd: s.f + 1862080,
             activation: .silu, gradGamma: s.g + 2652688, gradBeta: s.g + 2653744, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(910)
+        s.profiler?.stop(912)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1858912, savedInvStd: s.f + 1859968,
                 activation: .silu, output: s.tensor(583), pool: pool)
-            s.profiler?.stop(911)
+            s.profiler?.stop(913)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -10385,12 +10405,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(238), pixels: 841 &* s.n, channels: 1056,
                 gamma: s.p + 2622064, beta: s.p + 2623120, runningMean: s.p + 2624176, runningVar: s.p + 2625232,
                 eps: 0.001, activation: .silu, output: s.tensor(583), scratch: s.f + 1858912, pool: pool)
-            s.profiler?.stop(912)
+            s.profiler?.stop(914)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1889536, count: 26400)
-        s.profiler?.stop(913)
+        s.profiler?.stop(915)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 1056] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(579), preActivation: s.tensor(240),
@@ -10398,18 +10418,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(583), batch: s.n, height: 29, width: 29,
             channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 1863136, gradInput: s.tensor(582), gradWeights: s.f + 1889536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(914)
+        s.profiler?.stop(916)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1889536, channels: 1056, kernel: 5, into: s.g + 2626288)
-        s.profiler?.stop(915)
+        s.profiler?.stop(917)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(582), input: s.tensor(238), pixels: 841 &* s.n,
             channels: 1056, gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 1858912,
             savedInvStd: s.f + 1859968, activation: .silu, gradGamma: s.g + 2622064, gradBeta: s.g + 2623120,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(916)
+        s.profiler?.stop(918)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 176] <- [n, 29, 29, 1056]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(582), preActivation: s.tensor(238),
@@ -10417,11 +10437,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(237), weights: s.p + 2436208,
             pixels: 841 &* s.n, inChannels: 176, outChannels: 1056, gradInput: s.tensor(584),
             gradWeights: s.g + 2436208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(917)
+        s.profiler?.stop(919)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(584), s.tensor(577), count: 148016 &* s.n, pool: pool)
-        s.profiler?.stop(918)
+        s.profiler?.stop(920)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
@@ -10432,14 +10452,14 @@ public final class EfficientNetB5Training: TrainableModel {
             channels: 176, gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 1858560,
             savedInvStd: s.f + 1858736, activation: .identity, gradGamma: s.g + 2435504, gradBeta: s.g + 2435680,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(919)
+        s.profiler?.stop(921)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1818624, savedInvStd: s.f + 1819392,
                 activation: .silu, output: s.tensor(587), pool: pool)
-            s.profiler?.stop(920)
+            s.profiler?.stop(922)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -10447,14 +10467,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2247312, beta: s.p + 2248080, runningMean: s.p + 2248848, runningVar: s.p + 2249616,
                 eps: 0.001, activation: .silu, output: s.tensor(587), scratch: s.f + 1818624, pool: pool)
-            s.profiler?.stop(921)
+            s.profiler?.stop(923)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(587), savedScale: s.tensor(235), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(586), pool: pool)
-            s.profiler?.stop(922)
+            s.profiler?.stop(924)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 176]
         s.profiler?.start()
@@ -10463,7 +10483,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(586), weights: s.p + 2300336,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 176, gradInput: s.tensor(585),
             gradWeights: s.g + 2300336, workspace: s.ws, pool: pool)
-        s.profiler?.stop(923)
+        s.profiler?.stop(925)
         // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(585), seInput: s.tensor(587), batch: s.n,
@@ -10474,14 +10494,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 1818624, savedInvStd: s.f + 1819392,
             activation: .silu, gradGamma: s.g + 2247312, gradBeta: s.g + 2248080, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(924)
+        s.profiler?.stop(926)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1817088, savedInvStd: s.f + 1817856,
                 activation: .silu, output: s.tensor(589), pool: pool)
-            s.profiler?.stop(925)
+            s.profiler?.stop(927)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -10489,12 +10509,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 2225040, beta: s.p + 2225808, runningMean: s.p + 2226576, runningVar: s.p + 2227344,
                 eps: 0.001, activation: .silu, output: s.tensor(589), scratch: s.f + 1817088, pool: pool)
-            s.profiler?.stop(926)
+            s.profiler?.stop(928)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1839360, count: 19200)
-        s.profiler?.stop(927)
+        s.profiler?.stop(929)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(585), preActivation: s.tensor(230),
@@ -10502,18 +10522,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(589), batch: s.n, height: 29, width: 29,
             channels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29,
             weights: s.f + 1820160, gradInput: s.tensor(588), gradWeights: s.f + 1839360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(928)
+        s.profiler?.stop(930)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1839360, channels: 768, kernel: 5, into: s.g + 2228112)
-        s.profiler?.stop(929)
+        s.profiler?.stop(931)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(588), input: s.tensor(228), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 1817088,
             savedInvStd: s.f + 1817856, activation: .silu, gradGamma: s.g + 2225040, gradBeta: s.g + 2225808,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(930)
+        s.profiler?.stop(932)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(588), preActivation: s.tensor(228),
@@ -10521,7 +10541,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(226), weights: s.p + 2126736,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(590),
             gradWeights: s.g + 2126736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(931)
+        s.profiler?.stop(933)
     }
 
     /// features.4.6 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -10531,21 +10551,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(590),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(591), pool: pool)
-        s.profiler?.stop(932)
+        s.profiler?.stop(934)
         // features.4.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(591), input: s.tensor(224), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 1816832,
             savedInvStd: s.f + 1816960, activation: .identity, gradGamma: s.g + 2126224, gradBeta: s.g + 2126352,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(933)
+        s.profiler?.stop(935)
         // features.4.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1801472, savedInvStd: s.f + 1802240,
                 activation: .silu, output: s.tensor(594), pool: pool)
-            s.profiler?.stop(934)
+            s.profiler?.stop(936)
         }
         // features.4.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -10553,14 +10573,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1974896, beta: s.p + 1975664, runningMean: s.p + 1976432, runningVar: s.p + 1977200,
                 eps: 0.001, activation: .silu, output: s.tensor(594), scratch: s.f + 1801472, pool: pool)
-            s.profiler?.stop(935)
+            s.profiler?.stop(937)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(594), savedScale: s.tensor(223), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(593), pool: pool)
-            s.profiler?.stop(936)
+            s.profiler?.stop(938)
         }
         // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
@@ -10569,7 +10589,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(593), weights: s.p + 2027920,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(592),
             gradWeights: s.g + 2027920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(937)
+        s.profiler?.stop(939)
         // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(592), seInput: s.tensor(594), batch: s.n,
@@ -10580,14 +10600,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 1801472, savedInvStd: s.f + 1802240,
             activation: .silu, gradGamma: s.g + 1974896, gradBeta: s.g + 1975664, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(938)
+        s.profiler?.stop(940)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1799936, savedInvStd: s.f + 1800704,
                 activation: .silu, output: s.tensor(596), pool: pool)
-            s.profiler?.stop(939)
+            s.profiler?.stop(941)
         }
         // features.4.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -10595,12 +10615,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1964912, beta: s.p + 1965680, runningMean: s.p + 1966448, runningVar: s.p + 1967216,
                 eps: 0.001, activation: .silu, output: s.tensor(596), scratch: s.f + 1799936, pool: pool)
-            s.profiler?.stop(940)
+            s.profiler?.stop(942)
         }
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1809920, count: 6912)
-        s.profiler?.stop(941)
+        s.profiler?.stop(943)
         // features.4.6.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(592), preActivation: s.tensor(218),
@@ -10608,18 +10628,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(596), batch: s.n, height: 29, width: 29,
             channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1803008, gradInput: s.tensor(595), gradWeights: s.f + 1809920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(942)
+        s.profiler?.stop(944)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1809920, channels: 768, kernel: 3, into: s.g + 1967984)
-        s.profiler?.stop(943)
+        s.profiler?.stop(945)
         // features.4.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(595), input: s.tensor(216), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 1799936,
             savedInvStd: s.f + 1800704, activation: .silu, gradGamma: s.g + 1964912, gradBeta: s.g + 1965680,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(944)
+        s.profiler?.stop(946)
         // features.4.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(595), preActivation: s.tensor(216),
@@ -10627,11 +10647,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(214), weights: s.p + 1866608,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(597),
             gradWeights: s.g + 1866608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(945)
+        s.profiler?.stop(947)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(597), s.tensor(590), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(946)
+        s.profiler?.stop(948)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -10641,21 +10661,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(597),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(598), pool: pool)
-        s.profiler?.stop(947)
+        s.profiler?.stop(949)
         // features.4.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(598), input: s.tensor(212), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 1799680,
             savedInvStd: s.f + 1799808, activation: .identity, gradGamma: s.g + 1866096, gradBeta: s.g + 1866224,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(948)
+        s.profiler?.stop(950)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1784320, savedInvStd: s.f + 1785088,
                 activation: .silu, output: s.tensor(601), pool: pool)
-            s.profiler?.stop(949)
+            s.profiler?.stop(951)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -10663,14 +10683,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1714768, beta: s.p + 1715536, runningMean: s.p + 1716304, runningVar: s.p + 1717072,
                 eps: 0.001, activation: .silu, output: s.tensor(601), scratch: s.f + 1784320, pool: pool)
-            s.profiler?.stop(950)
+            s.profiler?.stop(952)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(601), savedScale: s.tensor(211), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(600), pool: pool)
-            s.profiler?.stop(951)
+            s.profiler?.stop(953)
         }
         // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
@@ -10679,7 +10699,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(600), weights: s.p + 1767792,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(599),
             gradWeights: s.g + 1767792, workspace: s.ws, pool: pool)
-        s.profiler?.stop(952)
+        s.profiler?.stop(954)
         // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(599), seInput: s.tensor(601), batch: s.n,
@@ -10690,14 +10710,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 1784320, savedInvStd: s.f + 1785088,
             activation: .silu, gradGamma: s.g + 1714768, gradBeta: s.g + 1715536, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(953)
+        s.profiler?.stop(955)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1782784, savedInvStd: s.f + 1783552,
                 activation: .silu, output: s.tensor(603), pool: pool)
-            s.profiler?.stop(954)
+            s.profiler?.stop(956)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -10705,12 +10725,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1704784, beta: s.p + 1705552, runningMean: s.p + 1706320, runningVar: s.p + 1707088,
                 eps: 0.001, activation: .silu, output: s.tensor(603), scratch: s.f + 1782784, pool: pool)
-            s.profiler?.stop(955)
+            s.profiler?.stop(957)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1792768, count: 6912)
-        s.profiler?.stop(956)
+        s.profiler?.stop(958)
         // features.4.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(599), preActivation: s.tensor(206),
@@ -10718,18 +10738,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(603), batch: s.n, height: 29, width: 29,
             channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1785856, gradInput: s.tensor(602), gradWeights: s.f + 1792768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(957)
+        s.profiler?.stop(959)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1792768, channels: 768, kernel: 3, into: s.g + 1707856)
-        s.profiler?.stop(958)
+        s.profiler?.stop(960)
         // features.4.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(602), input: s.tensor(204), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 1782784,
             savedInvStd: s.f + 1783552, activation: .silu, gradGamma: s.g + 1704784, gradBeta: s.g + 1705552,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(959)
+        s.profiler?.stop(961)
         // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(602), preActivation: s.tensor(204),
@@ -10737,11 +10757,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(202), weights: s.p + 1606480,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(604),
             gradWeights: s.g + 1606480, workspace: s.ws, pool: pool)
-        s.profiler?.stop(960)
+        s.profiler?.stop(962)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(604), s.tensor(597), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(961)
+        s.profiler?.stop(963)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -10751,21 +10771,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(604),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(605), pool: pool)
-        s.profiler?.stop(962)
+        s.profiler?.stop(964)
         // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(605), input: s.tensor(200), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 1782528,
             savedInvStd: s.f + 1782656, activation: .identity, gradGamma: s.g + 1605968, gradBeta: s.g + 1606096,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(963)
+        s.profiler?.stop(965)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1767168, savedInvStd: s.f + 1767936,
                 activation: .silu, output: s.tensor(608), pool: pool)
-            s.profiler?.stop(964)
+            s.profiler?.stop(966)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -10773,14 +10793,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1454640, beta: s.p + 1455408, runningMean: s.p + 1456176, runningVar: s.p + 1456944,
                 eps: 0.001, activation: .silu, output: s.tensor(608), scratch: s.f + 1767168, pool: pool)
-            s.profiler?.stop(965)
+            s.profiler?.stop(967)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(608), savedScale: s.tensor(199), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(607), pool: pool)
-            s.profiler?.stop(966)
+            s.profiler?.stop(968)
         }
         // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
@@ -10789,7 +10809,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(607), weights: s.p + 1507664,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(606),
             gradWeights: s.g + 1507664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(967)
+        s.profiler?.stop(969)
         // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(606), seInput: s.tensor(608), batch: s.n,
@@ -10800,14 +10820,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 1767168, savedInvStd: s.f + 1767936,
             activation: .silu, gradGamma: s.g + 1454640, gradBeta: s.g + 1455408, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(968)
+        s.profiler?.stop(970)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1765632, savedInvStd: s.f + 1766400,
                 activation: .silu, output: s.tensor(610), pool: pool)
-            s.profiler?.stop(969)
+            s.profiler?.stop(971)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -10815,12 +10835,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1444656, beta: s.p + 1445424, runningMean: s.p + 1446192, runningVar: s.p + 1446960,
                 eps: 0.001, activation: .silu, output: s.tensor(610), scratch: s.f + 1765632, pool: pool)
-            s.profiler?.stop(970)
+            s.profiler?.stop(972)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1775616, count: 6912)
-        s.profiler?.stop(971)
+        s.profiler?.stop(973)
         // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(606), preActivation: s.tensor(194),
@@ -10828,18 +10848,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(610), batch: s.n, height: 29, width: 29,
             channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1768704, gradInput: s.tensor(609), gradWeights: s.f + 1775616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(972)
+        s.profiler?.stop(974)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1775616, channels: 768, kernel: 3, into: s.g + 1447728)
-        s.profiler?.stop(973)
+        s.profiler?.stop(975)
         // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(609), input: s.tensor(192), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 1765632,
             savedInvStd: s.f + 1766400, activation: .silu, gradGamma: s.g + 1444656, gradBeta: s.g + 1445424,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(974)
+        s.profiler?.stop(976)
         // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(609), preActivation: s.tensor(192),
@@ -10847,11 +10867,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(190), weights: s.p + 1346352,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(611),
             gradWeights: s.g + 1346352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(975)
+        s.profiler?.stop(977)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(611), s.tensor(604), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(976)
+        s.profiler?.stop(978)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -10861,21 +10881,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(611),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(612), pool: pool)
-        s.profiler?.stop(977)
+        s.profiler?.stop(979)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(612), input: s.tensor(188), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 1765376,
             savedInvStd: s.f + 1765504, activation: .identity, gradGamma: s.g + 1345840, gradBeta: s.g + 1345968,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(978)
+        s.profiler?.stop(980)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1750016, savedInvStd: s.f + 1750784,
                 activation: .silu, output: s.tensor(615), pool: pool)
-            s.profiler?.stop(979)
+            s.profiler?.stop(981)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -10883,14 +10903,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1194512, beta: s.p + 1195280, runningMean: s.p + 1196048, runningVar: s.p + 1196816,
                 eps: 0.001, activation: .silu, output: s.tensor(615), scratch: s.f + 1750016, pool: pool)
-            s.profiler?.stop(980)
+            s.profiler?.stop(982)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(615), savedScale: s.tensor(187), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(614), pool: pool)
-            s.profiler?.stop(981)
+            s.profiler?.stop(983)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
@@ -10899,7 +10919,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(614), weights: s.p + 1247536,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(613),
             gradWeights: s.g + 1247536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(982)
+        s.profiler?.stop(984)
         // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(613), seInput: s.tensor(615), batch: s.n,
@@ -10910,14 +10930,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 1750016, savedInvStd: s.f + 1750784,
             activation: .silu, gradGamma: s.g + 1194512, gradBeta: s.g + 1195280, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(983)
+        s.profiler?.stop(985)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1748480, savedInvStd: s.f + 1749248,
                 activation: .silu, output: s.tensor(617), pool: pool)
-            s.profiler?.stop(984)
+            s.profiler?.stop(986)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -10925,12 +10945,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 1184528, beta: s.p + 1185296, runningMean: s.p + 1186064, runningVar: s.p + 1186832,
                 eps: 0.001, activation: .silu, output: s.tensor(617), scratch: s.f + 1748480, pool: pool)
-            s.profiler?.stop(985)
+            s.profiler?.stop(987)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1758464, count: 6912)
-        s.profiler?.stop(986)
+        s.profiler?.stop(988)
         // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(613), preActivation: s.tensor(182),
@@ -10938,18 +10958,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(617), batch: s.n, height: 29, width: 29,
             channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1751552, gradInput: s.tensor(616), gradWeights: s.f + 1758464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(987)
+        s.profiler?.stop(989)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1758464, channels: 768, kernel: 3, into: s.g + 1187600)
-        s.profiler?.stop(988)
+        s.profiler?.stop(990)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(616), input: s.tensor(180), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 1748480,
             savedInvStd: s.f + 1749248, activation: .silu, gradGamma: s.g + 1184528, gradBeta: s.g + 1185296,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(989)
+        s.profiler?.stop(991)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(616), preActivation: s.tensor(180),
@@ -10957,11 +10977,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(178), weights: s.p + 1086224,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(618),
             gradWeights: s.g + 1086224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(990)
+        s.profiler?.stop(992)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(618), s.tensor(611), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(991)
+        s.profiler?.stop(993)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -10971,21 +10991,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(618),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(179) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(619), pool: pool)
-        s.profiler?.stop(992)
+        s.profiler?.stop(994)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(619), input: s.tensor(176), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 1748224,
             savedInvStd: s.f + 1748352, activation: .identity, gradGamma: s.g + 1085712, gradBeta: s.g + 1085840,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(993)
+        s.profiler?.stop(995)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1732864, savedInvStd: s.f + 1733632,
                 activation: .silu, output: s.tensor(622), pool: pool)
-            s.profiler?.stop(994)
+            s.profiler?.stop(996)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -10993,14 +11013,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 934384, beta: s.p + 935152, runningMean: s.p + 935920, runningVar: s.p + 936688,
                 eps: 0.001, activation: .silu, output: s.tensor(622), scratch: s.f + 1732864, pool: pool)
-            s.profiler?.stop(995)
+            s.profiler?.stop(997)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(622), savedScale: s.tensor(175), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(621), pool: pool)
-            s.profiler?.stop(996)
+            s.profiler?.stop(998)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
@@ -11009,7 +11029,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(621), weights: s.p + 987408,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(620), gradWeights: s.g + 987408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(997)
+        s.profiler?.stop(999)
         // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(620), seInput: s.tensor(622), batch: s.n,
@@ -11020,14 +11040,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 1732864, savedInvStd: s.f + 1733632,
             activation: .silu, gradGamma: s.g + 934384, gradBeta: s.g + 935152, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(998)
+        s.profiler?.stop(1000)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1731328, savedInvStd: s.f + 1732096,
                 activation: .silu, output: s.tensor(624), pool: pool)
-            s.profiler?.stop(999)
+            s.profiler?.stop(1001)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -11035,12 +11055,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 924400, beta: s.p + 925168, runningMean: s.p + 925936, runningVar: s.p + 926704,
                 eps: 0.001, activation: .silu, output: s.tensor(624), scratch: s.f + 1731328, pool: pool)
-            s.profiler?.stop(1000)
+            s.profiler?.stop(1002)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1741312, count: 6912)
-        s.profiler?.stop(1001)
+        s.profiler?.stop(1003)
         // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(620), preActivation: s.tensor(170),
@@ -11048,18 +11068,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(624), batch: s.n, height: 29, width: 29,
             channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1734400, gradInput: s.tensor(623), gradWeights: s.f + 1741312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1002)
+        s.profiler?.stop(1004)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1741312, channels: 768, kernel: 3, into: s.g + 927472)
-        s.profiler?.stop(1003)
+        s.profiler?.stop(1005)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(623), input: s.tensor(168), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 1731328,
             savedInvStd: s.f + 1732096, activation: .silu, gradGamma: s.g + 924400, gradBeta: s.g + 925168,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1004)
+        s.profiler?.stop(1006)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(623), preActivation: s.tensor(168),
@@ -11067,11 +11087,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(166), weights: s.p + 826096,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(625), gradWeights: s.g + 826096,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1005)
+        s.profiler?.stop(1007)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(625), s.tensor(618), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(1006)
+        s.profiler?.stop(1008)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -11081,21 +11101,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(625),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(167) : nil, batch: s.n,
             perImage: 107648, gradBranch: s.tensor(626), pool: pool)
-        s.profiler?.stop(1007)
+        s.profiler?.stop(1009)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 128]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(626), input: s.tensor(164), pixels: 841 &* s.n,
             channels: 128, gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 1731072,
             savedInvStd: s.f + 1731200, activation: .identity, gradGamma: s.g + 825584, gradBeta: s.g + 825712,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1008)
+        s.profiler?.stop(1010)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1715712, savedInvStd: s.f + 1716480,
                 activation: .silu, output: s.tensor(629), pool: pool)
-            s.profiler?.stop(1009)
+            s.profiler?.stop(1011)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -11103,14 +11123,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 674256, beta: s.p + 675024, runningMean: s.p + 675792, runningVar: s.p + 676560,
                 eps: 0.001, activation: .silu, output: s.tensor(629), scratch: s.f + 1715712, pool: pool)
-            s.profiler?.stop(1010)
+            s.profiler?.stop(1012)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(629), savedScale: s.tensor(163), batch: s.n,
                 pixels: 841, channels: 768, output: s.tensor(628), pool: pool)
-            s.profiler?.stop(1011)
+            s.profiler?.stop(1013)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 128]
         s.profiler?.start()
@@ -11119,7 +11139,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(628), weights: s.p + 727280,
             pixels: 841 &* s.n, inChannels: 768, outChannels: 128, gradInput: s.tensor(627), gradWeights: s.g + 727280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1012)
+        s.profiler?.stop(1014)
         // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(627), seInput: s.tensor(629), batch: s.n,
@@ -11130,14 +11150,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 1715712, savedInvStd: s.f + 1716480,
             activation: .silu, gradGamma: s.g + 674256, gradBeta: s.g + 675024, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1013)
+        s.profiler?.stop(1015)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1714176, savedInvStd: s.f + 1714944,
                 activation: .silu, output: s.tensor(631), pool: pool)
-            s.profiler?.stop(1014)
+            s.profiler?.stop(1016)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -11145,12 +11165,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 841 &* s.n, channels: 768,
                 gamma: s.p + 664272, beta: s.p + 665040, runningMean: s.p + 665808, runningVar: s.p + 666576,
                 eps: 0.001, activation: .silu, output: s.tensor(631), scratch: s.f + 1714176, pool: pool)
-            s.profiler?.stop(1015)
+            s.profiler?.stop(1017)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1724160, count: 6912)
-        s.profiler?.stop(1016)
+        s.profiler?.stop(1018)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 29, 29, 768] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(627), preActivation: s.tensor(158),
@@ -11158,18 +11178,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(631), batch: s.n, height: 29, width: 29,
             channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1717248, gradInput: s.tensor(630), gradWeights: s.f + 1724160, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1017)
+        s.profiler?.stop(1019)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1724160, channels: 768, kernel: 3, into: s.g + 667344)
-        s.profiler?.stop(1018)
+        s.profiler?.stop(1020)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(630), input: s.tensor(156), pixels: 841 &* s.n,
             channels: 768, gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 1714176,
             savedInvStd: s.f + 1714944, activation: .silu, gradGamma: s.g + 664272, gradBeta: s.g + 665040,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1019)
+        s.profiler?.stop(1021)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 128] <- [n, 29, 29, 768]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(630), preActivation: s.tensor(156),
@@ -11177,11 +11197,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(155), weights: s.p + 565968,
             pixels: 841 &* s.n, inChannels: 128, outChannels: 768, gradInput: s.tensor(632), gradWeights: s.g + 565968,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1020)
+        s.profiler?.stop(1022)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(632), s.tensor(625), count: 107648 &* s.n, pool: pool)
-        s.profiler?.stop(1021)
+        s.profiler?.stop(1023)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
@@ -11192,14 +11212,14 @@ public final class EfficientNetB5Training: TrainableModel {
             channels: 128, gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 1713920,
             savedInvStd: s.f + 1714048, activation: .identity, gradGamma: s.g + 565456, gradBeta: s.g + 565584,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1022)
+        s.profiler?.stop(1024)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1706240, savedInvStd: s.f + 1706624,
                 activation: .silu, output: s.tensor(635), pool: pool)
-            s.profiler?.stop(1023)
+            s.profiler?.stop(1025)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -11207,14 +11227,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 841 &* s.n, channels: 384,
                 gamma: s.p + 502080, beta: s.p + 502464, runningMean: s.p + 502848, runningVar: s.p + 503232,
                 eps: 0.001, activation: .silu, output: s.tensor(635), scratch: s.f + 1706240, pool: pool)
-            s.profiler?.stop(1024)
+            s.profiler?.stop(1026)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(635), savedScale: s.tensor(153), batch: s.n,
                 pixels: 841, channels: 384, output: s.tensor(634), pool: pool)
-            s.profiler?.stop(1025)
+            s.profiler?.stop(1027)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 29, 29, 384] <- [n, 29, 29, 128]
         s.profiler?.start()
@@ -11223,7 +11243,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(634), weights: s.p + 516304,
             pixels: 841 &* s.n, inChannels: 384, outChannels: 128, gradInput: s.tensor(633), gradWeights: s.g + 516304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1026)
+        s.profiler?.stop(1028)
         // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 29, 29, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(633), seInput: s.tensor(635), batch: s.n,
@@ -11234,14 +11254,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 1706240, savedInvStd: s.f + 1706624,
             activation: .silu, gradGamma: s.g + 502080, gradBeta: s.g + 502464, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1027)
+        s.profiler?.stop(1029)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1705472, savedInvStd: s.f + 1705856,
                 activation: .silu, output: s.tensor(637), pool: pool)
-            s.profiler?.stop(1028)
+            s.profiler?.stop(1030)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -11249,12 +11269,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 497088, beta: s.p + 497472, runningMean: s.p + 497856, runningVar: s.p + 498240,
                 eps: 0.001, activation: .silu, output: s.tensor(637), scratch: s.f + 1705472, pool: pool)
-            s.profiler?.stop(1029)
+            s.profiler?.stop(1031)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1710464, count: 3456)
-        s.profiler?.stop(1030)
+        s.profiler?.stop(1032)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 29, 29, 384]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(633), preActivation: s.tensor(148),
@@ -11262,18 +11282,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(637), batch: s.n, height: 57, width: 57,
             channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29,
             weights: s.f + 1707008, gradInput: s.tensor(636), gradWeights: s.f + 1710464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1031)
+        s.profiler?.stop(1033)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1710464, channels: 384, kernel: 3, into: s.g + 498624)
-        s.profiler?.stop(1032)
+        s.profiler?.stop(1034)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(636), input: s.tensor(146), pixels: 3249 &* s.n,
             channels: 384, gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 1705472,
             savedInvStd: s.f + 1705856, activation: .silu, gradGamma: s.g + 497088, gradBeta: s.g + 497472,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1033)
+        s.profiler?.stop(1035)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(636), preActivation: s.tensor(146),
@@ -11281,7 +11301,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(144), weights: s.p + 472512,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(638), gradWeights: s.g + 472512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1034)
+        s.profiler?.stop(1036)
     }
 
     /// features.3.4 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -11291,21 +11311,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(638),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 207936, gradBranch: s.tensor(639), pool: pool)
-        s.profiler?.stop(1035)
+        s.profiler?.stop(1037)
         // features.3.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(639), input: s.tensor(142), pixels: 3249 &* s.n,
             channels: 64, gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 1705344,
             savedInvStd: s.f + 1705408, activation: .identity, gradGamma: s.g + 472256, gradBeta: s.g + 472320,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1036)
+        s.profiler?.stop(1038)
         // features.3.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1685376, savedInvStd: s.f + 1685760,
                 activation: .silu, output: s.tensor(642), pool: pool)
-            s.profiler?.stop(1037)
+            s.profiler?.stop(1039)
         }
         // features.3.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -11313,14 +11333,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 433456, beta: s.p + 433840, runningMean: s.p + 434224, runningVar: s.p + 434608,
                 eps: 0.001, activation: .silu, output: s.tensor(642), scratch: s.f + 1685376, pool: pool)
-            s.profiler?.stop(1038)
+            s.profiler?.stop(1040)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(642), savedScale: s.tensor(141), batch: s.n,
                 pixels: 3249, channels: 384, output: s.tensor(641), pool: pool)
-            s.profiler?.stop(1039)
+            s.profiler?.stop(1041)
         }
         // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
@@ -11329,7 +11349,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(641), weights: s.p + 447680,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(640), gradWeights: s.g + 447680,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1040)
+        s.profiler?.stop(1042)
         // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(640), seInput: s.tensor(642), batch: s.n,
@@ -11340,14 +11360,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 1685376, savedInvStd: s.f + 1685760,
             activation: .silu, gradGamma: s.g + 433456, gradBeta: s.g + 433840, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1041)
+        s.profiler?.stop(1043)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1684608, savedInvStd: s.f + 1684992,
                 activation: .silu, output: s.tensor(644), pool: pool)
-            s.profiler?.stop(1042)
+            s.profiler?.stop(1044)
         }
         // features.3.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -11355,12 +11375,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 422320, beta: s.p + 422704, runningMean: s.p + 423088, runningVar: s.p + 423472,
                 eps: 0.001, activation: .silu, output: s.tensor(644), scratch: s.f + 1684608, pool: pool)
-            s.profiler?.stop(1043)
+            s.profiler?.stop(1045)
         }
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1695744, count: 9600)
-        s.profiler?.stop(1044)
+        s.profiler?.stop(1046)
         // features.3.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(640), preActivation: s.tensor(136),
@@ -11368,18 +11388,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(644), batch: s.n, height: 57, width: 57,
             channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: s.f + 1686144, gradInput: s.tensor(643), gradWeights: s.f + 1695744, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1045)
+        s.profiler?.stop(1047)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1695744, channels: 384, kernel: 5, into: s.g + 423856)
-        s.profiler?.stop(1046)
+        s.profiler?.stop(1048)
         // features.3.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(643), input: s.tensor(134), pixels: 3249 &* s.n,
             channels: 384, gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 1684608,
             savedInvStd: s.f + 1684992, activation: .silu, gradGamma: s.g + 422320, gradBeta: s.g + 422704,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1047)
+        s.profiler?.stop(1049)
         // features.3.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(643), preActivation: s.tensor(134),
@@ -11387,11 +11407,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(132), weights: s.p + 397744,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(645), gradWeights: s.g + 397744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1048)
+        s.profiler?.stop(1050)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(645), s.tensor(638), count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(1049)
+        s.profiler?.stop(1051)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -11401,21 +11421,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(645),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 207936, gradBranch: s.tensor(646), pool: pool)
-        s.profiler?.stop(1050)
+        s.profiler?.stop(1052)
         // features.3.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(646), input: s.tensor(130), pixels: 3249 &* s.n,
             channels: 64, gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 1684480,
             savedInvStd: s.f + 1684544, activation: .identity, gradGamma: s.g + 397488, gradBeta: s.g + 397552,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1051)
+        s.profiler?.stop(1053)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1664512, savedInvStd: s.f + 1664896,
                 activation: .silu, output: s.tensor(649), pool: pool)
-            s.profiler?.stop(1052)
+            s.profiler?.stop(1054)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -11423,14 +11443,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 358688, beta: s.p + 359072, runningMean: s.p + 359456, runningVar: s.p + 359840,
                 eps: 0.001, activation: .silu, output: s.tensor(649), scratch: s.f + 1664512, pool: pool)
-            s.profiler?.stop(1053)
+            s.profiler?.stop(1055)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(649), savedScale: s.tensor(129), batch: s.n,
                 pixels: 3249, channels: 384, output: s.tensor(648), pool: pool)
-            s.profiler?.stop(1054)
+            s.profiler?.stop(1056)
         }
         // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
@@ -11439,7 +11459,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(648), weights: s.p + 372912,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(647), gradWeights: s.g + 372912,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1055)
+        s.profiler?.stop(1057)
         // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(647), seInput: s.tensor(649), batch: s.n,
@@ -11450,14 +11470,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 1664512, savedInvStd: s.f + 1664896,
             activation: .silu, gradGamma: s.g + 358688, gradBeta: s.g + 359072, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1056)
+        s.profiler?.stop(1058)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1663744, savedInvStd: s.f + 1664128,
                 activation: .silu, output: s.tensor(651), pool: pool)
-            s.profiler?.stop(1057)
+            s.profiler?.stop(1059)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -11465,12 +11485,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 347552, beta: s.p + 347936, runningMean: s.p + 348320, runningVar: s.p + 348704,
                 eps: 0.001, activation: .silu, output: s.tensor(651), scratch: s.f + 1663744, pool: pool)
-            s.profiler?.stop(1058)
+            s.profiler?.stop(1060)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1674880, count: 9600)
-        s.profiler?.stop(1059)
+        s.profiler?.stop(1061)
         // features.3.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(647), preActivation: s.tensor(124),
@@ -11478,18 +11498,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(651), batch: s.n, height: 57, width: 57,
             channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: s.f + 1665280, gradInput: s.tensor(650), gradWeights: s.f + 1674880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1060)
+        s.profiler?.stop(1062)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1674880, channels: 384, kernel: 5, into: s.g + 349088)
-        s.profiler?.stop(1061)
+        s.profiler?.stop(1063)
         // features.3.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(650), input: s.tensor(122), pixels: 3249 &* s.n,
             channels: 384, gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 1663744,
             savedInvStd: s.f + 1664128, activation: .silu, gradGamma: s.g + 347552, gradBeta: s.g + 347936,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1062)
+        s.profiler?.stop(1064)
         // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(650), preActivation: s.tensor(122),
@@ -11497,11 +11517,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(120), weights: s.p + 322976,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(652), gradWeights: s.g + 322976,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1063)
+        s.profiler?.stop(1065)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(652), s.tensor(645), count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(1064)
+        s.profiler?.stop(1066)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -11511,21 +11531,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(652),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 207936, gradBranch: s.tensor(653), pool: pool)
-        s.profiler?.stop(1065)
+        s.profiler?.stop(1067)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(653), input: s.tensor(118), pixels: 3249 &* s.n,
             channels: 64, gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 1663616,
             savedInvStd: s.f + 1663680, activation: .identity, gradGamma: s.g + 322720, gradBeta: s.g + 322784,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1066)
+        s.profiler?.stop(1068)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1643648, savedInvStd: s.f + 1644032,
                 activation: .silu, output: s.tensor(656), pool: pool)
-            s.profiler?.stop(1067)
+            s.profiler?.stop(1069)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -11533,14 +11553,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 283920, beta: s.p + 284304, runningMean: s.p + 284688, runningVar: s.p + 285072,
                 eps: 0.001, activation: .silu, output: s.tensor(656), scratch: s.f + 1643648, pool: pool)
-            s.profiler?.stop(1068)
+            s.profiler?.stop(1070)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(656), savedScale: s.tensor(117), batch: s.n,
                 pixels: 3249, channels: 384, output: s.tensor(655), pool: pool)
-            s.profiler?.stop(1069)
+            s.profiler?.stop(1071)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
@@ -11549,7 +11569,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(655), weights: s.p + 298144,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(654), gradWeights: s.g + 298144,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1070)
+        s.profiler?.stop(1072)
         // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(654), seInput: s.tensor(656), batch: s.n,
@@ -11560,14 +11580,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 1643648, savedInvStd: s.f + 1644032,
             activation: .silu, gradGamma: s.g + 283920, gradBeta: s.g + 284304, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1071)
+        s.profiler?.stop(1073)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1642880, savedInvStd: s.f + 1643264,
                 activation: .silu, output: s.tensor(658), pool: pool)
-            s.profiler?.stop(1072)
+            s.profiler?.stop(1074)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -11575,12 +11595,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 272784, beta: s.p + 273168, runningMean: s.p + 273552, runningVar: s.p + 273936,
                 eps: 0.001, activation: .silu, output: s.tensor(658), scratch: s.f + 1642880, pool: pool)
-            s.profiler?.stop(1073)
+            s.profiler?.stop(1075)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1654016, count: 9600)
-        s.profiler?.stop(1074)
+        s.profiler?.stop(1076)
         // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(654), preActivation: s.tensor(112),
@@ -11588,18 +11608,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(658), batch: s.n, height: 57, width: 57,
             channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: s.f + 1644416, gradInput: s.tensor(657), gradWeights: s.f + 1654016, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1075)
+        s.profiler?.stop(1077)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1654016, channels: 384, kernel: 5, into: s.g + 274320)
-        s.profiler?.stop(1076)
+        s.profiler?.stop(1078)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(657), input: s.tensor(110), pixels: 3249 &* s.n,
             channels: 384, gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 1642880,
             savedInvStd: s.f + 1643264, activation: .silu, gradGamma: s.g + 272784, gradBeta: s.g + 273168,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1077)
+        s.profiler?.stop(1079)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(657), preActivation: s.tensor(110),
@@ -11607,11 +11627,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(108), weights: s.p + 248208,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(659), gradWeights: s.g + 248208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1078)
+        s.profiler?.stop(1080)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(659), s.tensor(652), count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(1079)
+        s.profiler?.stop(1081)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -11621,21 +11641,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(659),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(109) : nil, batch: s.n,
             perImage: 207936, gradBranch: s.tensor(660), pool: pool)
-        s.profiler?.stop(1080)
+        s.profiler?.stop(1082)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 64]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(660), input: s.tensor(106), pixels: 3249 &* s.n,
             channels: 64, gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 1642752,
             savedInvStd: s.f + 1642816, activation: .identity, gradGamma: s.g + 247952, gradBeta: s.g + 248016,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1081)
+        s.profiler?.stop(1083)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1622784, savedInvStd: s.f + 1623168,
                 activation: .silu, output: s.tensor(663), pool: pool)
-            s.profiler?.stop(1082)
+            s.profiler?.stop(1084)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -11643,14 +11663,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 209152, beta: s.p + 209536, runningMean: s.p + 209920, runningVar: s.p + 210304,
                 eps: 0.001, activation: .silu, output: s.tensor(663), scratch: s.f + 1622784, pool: pool)
-            s.profiler?.stop(1083)
+            s.profiler?.stop(1085)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(663), savedScale: s.tensor(105), batch: s.n,
                 pixels: 3249, channels: 384, output: s.tensor(662), pool: pool)
-            s.profiler?.stop(1084)
+            s.profiler?.stop(1086)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 64]
         s.profiler?.start()
@@ -11659,7 +11679,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(662), weights: s.p + 223376,
             pixels: 3249 &* s.n, inChannels: 384, outChannels: 64, gradInput: s.tensor(661), gradWeights: s.g + 223376,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1085)
+        s.profiler?.stop(1087)
         // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(661), seInput: s.tensor(663), batch: s.n,
@@ -11670,14 +11690,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 1622784, savedInvStd: s.f + 1623168,
             activation: .silu, gradGamma: s.g + 209152, gradBeta: s.g + 209536, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1086)
+        s.profiler?.stop(1088)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1622016, savedInvStd: s.f + 1622400,
                 activation: .silu, output: s.tensor(665), pool: pool)
-            s.profiler?.stop(1087)
+            s.profiler?.stop(1089)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -11685,12 +11705,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 3249 &* s.n, channels: 384,
                 gamma: s.p + 198016, beta: s.p + 198400, runningMean: s.p + 198784, runningVar: s.p + 199168,
                 eps: 0.001, activation: .silu, output: s.tensor(665), scratch: s.f + 1622016, pool: pool)
-            s.profiler?.stop(1088)
+            s.profiler?.stop(1090)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1633152, count: 9600)
-        s.profiler?.stop(1089)
+        s.profiler?.stop(1091)
         // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 57, 57, 384] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(661), preActivation: s.tensor(100),
@@ -11698,18 +11718,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(665), batch: s.n, height: 57, width: 57,
             channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: s.f + 1623552, gradInput: s.tensor(664), gradWeights: s.f + 1633152, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1090)
+        s.profiler?.stop(1092)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1633152, channels: 384, kernel: 5, into: s.g + 199552)
-        s.profiler?.stop(1091)
+        s.profiler?.stop(1093)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(664), input: s.tensor(98), pixels: 3249 &* s.n,
             channels: 384, gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 1622016,
             savedInvStd: s.f + 1622400, activation: .silu, gradGamma: s.g + 198016, gradBeta: s.g + 198400,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1092)
+        s.profiler?.stop(1094)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 64] <- [n, 57, 57, 384]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(664), preActivation: s.tensor(98),
@@ -11717,11 +11737,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(97), weights: s.p + 173440,
             pixels: 3249 &* s.n, inChannels: 64, outChannels: 384, gradInput: s.tensor(666), gradWeights: s.g + 173440,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1093)
+        s.profiler?.stop(1095)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(666), s.tensor(659), count: 207936 &* s.n, pool: pool)
-        s.profiler?.stop(1094)
+        s.profiler?.stop(1096)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
@@ -11732,14 +11752,14 @@ public final class EfficientNetB5Training: TrainableModel {
             channels: 64, gamma: s.p + 173184, beta: s.p + 173248, savedMean: s.f + 1621888,
             savedInvStd: s.f + 1621952, activation: .identity, gradGamma: s.g + 173184, gradBeta: s.g + 173248,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1095)
+        s.profiler?.stop(1097)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1609408, savedInvStd: s.f + 1609648,
                 activation: .silu, output: s.tensor(669), pool: pool)
-            s.profiler?.stop(1096)
+            s.profiler?.stop(1098)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -11747,14 +11767,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 3249 &* s.n, channels: 240,
                 gamma: s.p + 151808, beta: s.p + 152048, runningMean: s.p + 152288, runningVar: s.p + 152528,
                 eps: 0.001, activation: .silu, output: s.tensor(669), scratch: s.f + 1609408, pool: pool)
-            s.profiler?.stop(1097)
+            s.profiler?.stop(1099)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(669), savedScale: s.tensor(95), batch: s.n,
                 pixels: 3249, channels: 240, output: s.tensor(668), pool: pool)
-            s.profiler?.stop(1098)
+            s.profiler?.stop(1100)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 57, 57, 240] <- [n, 57, 57, 64]
         s.profiler?.start()
@@ -11763,7 +11783,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(668), weights: s.p + 157824,
             pixels: 3249 &* s.n, inChannels: 240, outChannels: 64, gradInput: s.tensor(667), gradWeights: s.g + 157824,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1099)
+        s.profiler?.stop(1101)
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 57, 57, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(667), seInput: s.tensor(669), batch: s.n,
@@ -11774,14 +11794,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 1609408, savedInvStd: s.f + 1609648,
             activation: .silu, gradGamma: s.g + 151808, gradBeta: s.g + 152048, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1100)
+        s.profiler?.stop(1102)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1608928, savedInvStd: s.f + 1609168,
                 activation: .silu, output: s.tensor(671), pool: pool)
-            s.profiler?.stop(1101)
+            s.profiler?.stop(1103)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -11789,12 +11809,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 144848, beta: s.p + 145088, runningMean: s.p + 145328, runningVar: s.p + 145568,
                 eps: 0.001, activation: .silu, output: s.tensor(671), scratch: s.f + 1608928, pool: pool)
-            s.profiler?.stop(1102)
+            s.profiler?.stop(1104)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1615888, count: 6000)
-        s.profiler?.stop(1103)
+        s.profiler?.stop(1105)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 57, 57, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(667), preActivation: s.tensor(90),
@@ -11802,18 +11822,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(671), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57,
             weights: s.f + 1609888, gradInput: s.tensor(670), gradWeights: s.f + 1615888, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1104)
+        s.profiler?.stop(1106)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1615888, channels: 240, kernel: 5, into: s.g + 145808)
-        s.profiler?.stop(1105)
+        s.profiler?.stop(1107)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(670), input: s.tensor(88), pixels: 12996 &* s.n,
             channels: 240, gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 1608928,
             savedInvStd: s.f + 1609168, activation: .silu, gradGamma: s.g + 144848, gradBeta: s.g + 145088,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1106)
+        s.profiler?.stop(1108)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(670), preActivation: s.tensor(88),
@@ -11821,7 +11841,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(86), weights: s.p + 135248,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(672),
             gradWeights: s.g + 135248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1107)
+        s.profiler?.stop(1109)
     }
 
     /// features.2.4 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -11831,21 +11851,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(672),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 519840, gradBranch: s.tensor(673), pool: pool)
-        s.profiler?.stop(1108)
+        s.profiler?.stop(1110)
         // features.2.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(673), input: s.tensor(84), pixels: 12996 &* s.n,
             channels: 40, gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 1608848,
             savedInvStd: s.f + 1608888, activation: .identity, gradGamma: s.g + 135056, gradBeta: s.g + 135104,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1109)
+        s.profiler?.stop(1111)
         // features.2.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1604048, savedInvStd: s.f + 1604288,
                 activation: .silu, output: s.tensor(676), pool: pool)
-            s.profiler?.stop(1110)
+            s.profiler?.stop(1112)
         }
         // features.2.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -11853,14 +11873,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 119440, beta: s.p + 119680, runningMean: s.p + 119920, runningVar: s.p + 120160,
                 eps: 0.001, activation: .silu, output: s.tensor(676), scratch: s.f + 1604048, pool: pool)
-            s.profiler?.stop(1111)
+            s.profiler?.stop(1113)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(676), savedScale: s.tensor(83), batch: s.n,
                 pixels: 12996, channels: 240, output: s.tensor(675), pool: pool)
-            s.profiler?.stop(1112)
+            s.profiler?.stop(1114)
         }
         // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
@@ -11869,7 +11889,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(675), weights: s.p + 125456,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(674),
             gradWeights: s.g + 125456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1113)
+        s.profiler?.stop(1115)
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(674), seInput: s.tensor(676), batch: s.n,
@@ -11880,14 +11900,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 1604048, savedInvStd: s.f + 1604288,
             activation: .silu, gradGamma: s.g + 119440, gradBeta: s.g + 119680, reductions: s.f + 1575936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1114)
+        s.profiler?.stop(1116)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1603568, savedInvStd: s.f + 1603808,
                 activation: .silu, output: s.tensor(678), pool: pool)
-            s.profiler?.stop(1115)
+            s.profiler?.stop(1117)
         }
         // features.2.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -11895,12 +11915,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 116320, beta: s.p + 116560, runningMean: s.p + 116800, runningVar: s.p + 117040,
                 eps: 0.001, activation: .silu, output: s.tensor(678), scratch: s.f + 1603568, pool: pool)
-            s.profiler?.stop(1116)
+            s.profiler?.stop(1118)
         }
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1606688, count: 2160)
-        s.profiler?.stop(1117)
+        s.profiler?.stop(1119)
         // features.2.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(674), preActivation: s.tensor(78),
@@ -11908,18 +11928,18 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(678), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: s.f + 1604528, gradInput: s.tensor(677), gradWeights: s.f + 1606688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1118)
+        s.profiler?.stop(1120)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1606688, channels: 240, kernel: 3, into: s.g + 117280)
-        s.profiler?.stop(1119)
+        s.profiler?.stop(1121)
         // features.2.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(677), input: s.tensor(76), pixels: 12996 &* s.n,
             channels: 240, gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 1603568,
             savedInvStd: s.f + 1603808, activation: .silu, gradGamma: s.g + 116320, gradBeta: s.g + 116560,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1120)
+        s.profiler?.stop(1122)
         // features.2.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(677), preActivation: s.tensor(76),
@@ -11927,11 +11947,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(74), weights: s.p + 106720,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(679),
             gradWeights: s.g + 106720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1121)
+        s.profiler?.stop(1123)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(679), s.tensor(672), count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(1122)
+        s.profiler?.stop(1124)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -11941,21 +11961,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(679),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 519840, gradBranch: s.tensor(680), pool: pool)
-        s.profiler?.stop(1123)
+        s.profiler?.stop(1125)
         // features.2.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(680), input: s.tensor(72), pixels: 12996 &* s.n,
             channels: 40, gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 1603488,
             savedInvStd: s.f + 1603528, activation: .identity, gradGamma: s.g + 106528, gradBeta: s.g + 106576,
             reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1124)
+        s.profiler?.stop(1126)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 1598688, savedInvStd: s.f + 1598928,
                 activation: .silu, output: s.tensor(683), pool: pool)
-            s.profiler?.stop(1125)
+            s.profiler?.stop(1127)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -11963,14 +11983,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 90912, beta: s.p + 91152, runningMean: s.p + 91392, runningVar: s.p + 91632, eps: 0.001,
                 activation: .silu, output: s.tensor(683), scratch: s.f + 1598688, pool: pool)
-            s.profiler?.stop(1126)
+            s.profiler?.stop(1128)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(683), savedScale: s.tensor(71), batch: s.n,
                 pixels: 12996, channels: 240, output: s.tensor(682), pool: pool)
-            s.profiler?.stop(1127)
+            s.profiler?.stop(1129)
         }
         // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
@@ -11979,7 +11999,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(682), weights: s.p + 96928,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(681), gradWeights: s.g + 96928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1128)
+        s.profiler?.stop(1130)
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(681), seInput: s.tensor(683), batch: s.n,
@@ -11989,14 +12009,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gradExpandBias: s.g + 96688, preActivation: s.tensor(66), gamma: s.p + 90912, beta: s.p + 91152,
             savedMean: s.f + 1598688, savedInvStd: s.f + 1598928, activation: .silu, gradGamma: s.g + 90912,
             gradBeta: s.g + 91152, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1129)
+        s.profiler?.stop(1131)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1598208, savedInvStd: s.f + 1598448,
                 activation: .silu, output: s.tensor(685), pool: pool)
-            s.profiler?.stop(1130)
+            s.profiler?.stop(1132)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -12004,12 +12024,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 87792, beta: s.p + 88032, runningMean: s.p + 88272, runningVar: s.p + 88512, eps: 0.001,
                 activation: .silu, output: s.tensor(685), scratch: s.f + 1598208, pool: pool)
-            s.profiler?.stop(1131)
+            s.profiler?.stop(1133)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1601328, count: 2160)
-        s.profiler?.stop(1132)
+        s.profiler?.stop(1134)
         // features.2.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(681), preActivation: s.tensor(66),
@@ -12017,17 +12037,17 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(685), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: s.f + 1599168, gradInput: s.tensor(684), gradWeights: s.f + 1601328, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1133)
+        s.profiler?.stop(1135)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1601328, channels: 240, kernel: 3, into: s.g + 88752)
-        s.profiler?.stop(1134)
+        s.profiler?.stop(1136)
         // features.2.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(684), input: s.tensor(64), pixels: 12996 &* s.n,
             channels: 240, gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 1598208, savedInvStd: s.f + 1598448,
             activation: .silu, gradGamma: s.g + 87792, gradBeta: s.g + 88032, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1135)
+        s.profiler?.stop(1137)
         // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(684), preActivation: s.tensor(64),
@@ -12035,11 +12055,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(62), weights: s.p + 78192,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(686), gradWeights: s.g + 78192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1136)
+        s.profiler?.stop(1138)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(686), s.tensor(679), count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(1137)
+        s.profiler?.stop(1139)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -12049,21 +12069,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(686),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
             perImage: 519840, gradBranch: s.tensor(687), pool: pool)
-        s.profiler?.stop(1138)
+        s.profiler?.stop(1140)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(687), input: s.tensor(60), pixels: 12996 &* s.n,
             channels: 40, gamma: s.p + 78000, beta: s.p + 78048, savedMean: s.f + 1598128, savedInvStd: s.f + 1598168,
             activation: .identity, gradGamma: s.g + 78000, gradBeta: s.g + 78048, reductions: s.f + 1575936,
             pool: pool)
-        s.profiler?.stop(1139)
+        s.profiler?.stop(1141)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 1593328, savedInvStd: s.f + 1593568,
                 activation: .silu, output: s.tensor(690), pool: pool)
-            s.profiler?.stop(1140)
+            s.profiler?.stop(1142)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -12071,14 +12091,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 62384, beta: s.p + 62624, runningMean: s.p + 62864, runningVar: s.p + 63104, eps: 0.001,
                 activation: .silu, output: s.tensor(690), scratch: s.f + 1593328, pool: pool)
-            s.profiler?.stop(1141)
+            s.profiler?.stop(1143)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(690), savedScale: s.tensor(59), batch: s.n,
                 pixels: 12996, channels: 240, output: s.tensor(689), pool: pool)
-            s.profiler?.stop(1142)
+            s.profiler?.stop(1144)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
@@ -12087,7 +12107,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(689), weights: s.p + 68400,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(688), gradWeights: s.g + 68400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1143)
+        s.profiler?.stop(1145)
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(688), seInput: s.tensor(690), batch: s.n,
@@ -12097,14 +12117,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gradExpandBias: s.g + 68160, preActivation: s.tensor(54), gamma: s.p + 62384, beta: s.p + 62624,
             savedMean: s.f + 1593328, savedInvStd: s.f + 1593568, activation: .silu, gradGamma: s.g + 62384,
             gradBeta: s.g + 62624, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1144)
+        s.profiler?.stop(1146)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1592848, savedInvStd: s.f + 1593088,
                 activation: .silu, output: s.tensor(692), pool: pool)
-            s.profiler?.stop(1145)
+            s.profiler?.stop(1147)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -12112,12 +12132,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 59264, beta: s.p + 59504, runningMean: s.p + 59744, runningVar: s.p + 59984, eps: 0.001,
                 activation: .silu, output: s.tensor(692), scratch: s.f + 1592848, pool: pool)
-            s.profiler?.stop(1146)
+            s.profiler?.stop(1148)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1595968, count: 2160)
-        s.profiler?.stop(1147)
+        s.profiler?.stop(1149)
         // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(688), preActivation: s.tensor(54),
@@ -12125,17 +12145,17 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(692), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: s.f + 1593808, gradInput: s.tensor(691), gradWeights: s.f + 1595968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1148)
+        s.profiler?.stop(1150)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1595968, channels: 240, kernel: 3, into: s.g + 60224)
-        s.profiler?.stop(1149)
+        s.profiler?.stop(1151)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(691), input: s.tensor(52), pixels: 12996 &* s.n,
             channels: 240, gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 1592848, savedInvStd: s.f + 1593088,
             activation: .silu, gradGamma: s.g + 59264, gradBeta: s.g + 59504, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1150)
+        s.profiler?.stop(1152)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(691), preActivation: s.tensor(52),
@@ -12143,11 +12163,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(50), weights: s.p + 49664,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(693), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1151)
+        s.profiler?.stop(1153)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(693), s.tensor(686), count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(1152)
+        s.profiler?.stop(1154)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -12157,21 +12177,21 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(693),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 519840, gradBranch: s.tensor(694), pool: pool)
-        s.profiler?.stop(1153)
+        s.profiler?.stop(1155)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(694), input: s.tensor(48), pixels: 12996 &* s.n,
             channels: 40, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 1592768, savedInvStd: s.f + 1592808,
             activation: .identity, gradGamma: s.g + 49472, gradBeta: s.g + 49520, reductions: s.f + 1575936,
             pool: pool)
-        s.profiler?.stop(1154)
+        s.profiler?.stop(1156)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 1587968, savedInvStd: s.f + 1588208,
                 activation: .silu, output: s.tensor(697), pool: pool)
-            s.profiler?.stop(1155)
+            s.profiler?.stop(1157)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -12179,14 +12199,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 33856, beta: s.p + 34096, runningMean: s.p + 34336, runningVar: s.p + 34576, eps: 0.001,
                 activation: .silu, output: s.tensor(697), scratch: s.f + 1587968, pool: pool)
-            s.profiler?.stop(1156)
+            s.profiler?.stop(1158)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(697), savedScale: s.tensor(47), batch: s.n,
                 pixels: 12996, channels: 240, output: s.tensor(696), pool: pool)
-            s.profiler?.stop(1157)
+            s.profiler?.stop(1159)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 40]
         s.profiler?.start()
@@ -12195,7 +12215,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(696), weights: s.p + 39872,
             pixels: 12996 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(695), gradWeights: s.g + 39872,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1158)
+        s.profiler?.stop(1160)
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(695), seInput: s.tensor(697), batch: s.n,
@@ -12205,14 +12225,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gradExpandBias: s.g + 39632, preActivation: s.tensor(42), gamma: s.p + 33856, beta: s.p + 34096,
             savedMean: s.f + 1587968, savedInvStd: s.f + 1588208, activation: .silu, gradGamma: s.g + 33856,
             gradBeta: s.g + 34096, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1159)
+        s.profiler?.stop(1161)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1587488, savedInvStd: s.f + 1587728,
                 activation: .silu, output: s.tensor(699), pool: pool)
-            s.profiler?.stop(1160)
+            s.profiler?.stop(1162)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -12220,12 +12240,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 12996 &* s.n, channels: 240,
                 gamma: s.p + 30736, beta: s.p + 30976, runningMean: s.p + 31216, runningVar: s.p + 31456, eps: 0.001,
                 activation: .silu, output: s.tensor(699), scratch: s.f + 1587488, pool: pool)
-            s.profiler?.stop(1161)
+            s.profiler?.stop(1163)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1590608, count: 2160)
-        s.profiler?.stop(1162)
+        s.profiler?.stop(1164)
         // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 114, 114, 240] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(695), preActivation: s.tensor(42),
@@ -12233,17 +12253,17 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(699), batch: s.n, height: 114,
             width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: s.f + 1588448, gradInput: s.tensor(698), gradWeights: s.f + 1590608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1163)
+        s.profiler?.stop(1165)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1590608, channels: 240, kernel: 3, into: s.g + 31696)
-        s.profiler?.stop(1164)
+        s.profiler?.stop(1166)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(698), input: s.tensor(40), pixels: 12996 &* s.n,
             channels: 240, gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 1587488, savedInvStd: s.f + 1587728,
             activation: .silu, gradGamma: s.g + 30736, gradBeta: s.g + 30976, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1165)
+        s.profiler?.stop(1167)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 40] <- [n, 114, 114, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(698), preActivation: s.tensor(40),
@@ -12251,11 +12271,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(39), weights: s.p + 21136,
             pixels: 12996 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(700), gradWeights: s.g + 21136,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1166)
+        s.profiler?.stop(1168)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(700), s.tensor(693), count: 519840 &* s.n, pool: pool)
-        s.profiler?.stop(1167)
+        s.profiler?.stop(1169)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
@@ -12266,14 +12286,14 @@ public final class EfficientNetB5Training: TrainableModel {
             channels: 40, gamma: s.p + 20944, beta: s.p + 20992, savedMean: s.f + 1587408, savedInvStd: s.f + 1587448,
             activation: .identity, gradGamma: s.g + 20944, gradBeta: s.g + 20992, reductions: s.f + 1575936,
             pool: pool)
-        s.profiler?.stop(1168)
+        s.profiler?.stop(1170)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 1584528, savedInvStd: s.f + 1584672,
                 activation: .silu, output: s.tensor(703), pool: pool)
-            s.profiler?.stop(1169)
+            s.profiler?.stop(1171)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -12281,14 +12301,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 12996 &* s.n, channels: 144,
                 gamma: s.p + 12720, beta: s.p + 12864, runningMean: s.p + 13008, runningVar: s.p + 13152, eps: 0.001,
                 activation: .silu, output: s.tensor(703), scratch: s.f + 1584528, pool: pool)
-            s.profiler?.stop(1170)
+            s.profiler?.stop(1172)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(703), savedScale: s.tensor(37), batch: s.n,
                 pixels: 12996, channels: 144, output: s.tensor(702), pool: pool)
-            s.profiler?.stop(1171)
+            s.profiler?.stop(1173)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 114, 114, 144] <- [n, 114, 114, 40]
         s.profiler?.start()
@@ -12297,7 +12317,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(702), weights: s.p + 15184,
             pixels: 12996 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(701), gradWeights: s.g + 15184,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1172)
+        s.profiler?.stop(1174)
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 114, 114, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(701), seInput: s.tensor(703), batch: s.n,
@@ -12307,14 +12327,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gradExpandBias: s.g + 15040, preActivation: s.tensor(32), gamma: s.p + 12720, beta: s.p + 12864,
             savedMean: s.f + 1584528, savedInvStd: s.f + 1584672, activation: .silu, gradGamma: s.g + 12720,
             gradBeta: s.g + 12864, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1173)
+        s.profiler?.stop(1175)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1584240, savedInvStd: s.f + 1584384,
                 activation: .silu, output: s.tensor(705), pool: pool)
-            s.profiler?.stop(1174)
+            s.profiler?.stop(1176)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -12322,12 +12342,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 51984 &* s.n, channels: 144,
                 gamma: s.p + 10848, beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001,
                 activation: .silu, output: s.tensor(705), scratch: s.f + 1584240, pool: pool)
-            s.profiler?.stop(1175)
+            s.profiler?.stop(1177)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1586112, count: 1296)
-        s.profiler?.stop(1176)
+        s.profiler?.stop(1178)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 228, 228, 144] <- [n, 114, 114, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(701), preActivation: s.tensor(32),
@@ -12335,17 +12355,17 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(705), batch: s.n, height: 228,
             width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114,
             weights: s.f + 1584816, gradInput: s.tensor(704), gradWeights: s.f + 1586112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1177)
+        s.profiler?.stop(1179)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1586112, channels: 144, kernel: 3, into: s.g + 11424)
-        s.profiler?.stop(1178)
+        s.profiler?.stop(1180)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(704), input: s.tensor(30), pixels: 51984 &* s.n,
             channels: 144, gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 1584240, savedInvStd: s.f + 1584384,
             activation: .silu, gradGamma: s.g + 10848, gradBeta: s.g + 10992, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1179)
+        s.profiler?.stop(1181)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(704), preActivation: s.tensor(30),
@@ -12353,7 +12373,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .silu, reductions: s.f + 1575936, input: s.tensor(28), weights: s.p + 7392,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(706), gradWeights: s.g + 7392,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1180)
+        s.profiler?.stop(1182)
     }
 
     /// features.1.2 backward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
@@ -12363,20 +12383,20 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(706),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
             perImage: 1247616, gradBranch: s.tensor(707), pool: pool)
-        s.profiler?.stop(1181)
+        s.profiler?.stop(1183)
         // features.1.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(707), input: s.tensor(26), pixels: 51984 &* s.n,
             channels: 24, gamma: s.p + 7264, beta: s.p + 7296, savedMean: s.f + 1584192, savedInvStd: s.f + 1584216,
             activation: .identity, gradGamma: s.g + 7264, gradBeta: s.g + 7296, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1182)
+        s.profiler?.stop(1184)
         // features.1.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 6224,
                 beta: s.p + 6256, savedMean: s.f + 1583712, savedInvStd: s.f + 1583736, activation: .silu,
                 output: s.tensor(710), pool: pool)
-            s.profiler?.stop(1183)
+            s.profiler?.stop(1185)
         }
         // features.1.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -12384,14 +12404,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 6224, beta: s.p + 6256, runningMean: s.p + 6288, runningVar: s.p + 6320, eps: 0.001,
                 activation: .silu, output: s.tensor(710), scratch: s.f + 1583712, pool: pool)
-            s.profiler?.stop(1184)
+            s.profiler?.stop(1186)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(710), savedScale: s.tensor(25), batch: s.n,
                 pixels: 51984, channels: 24, output: s.tensor(709), pool: pool)
-            s.profiler?.stop(1185)
+            s.profiler?.stop(1187)
         }
         // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
@@ -12400,7 +12420,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(709), weights: s.p + 6688,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(708), gradWeights: s.g + 6688,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1186)
+        s.profiler?.stop(1188)
         // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(708), seInput: s.tensor(710), batch: s.n,
@@ -12410,11 +12430,11 @@ public final class EfficientNetB5Training: TrainableModel {
             gradExpandBias: s.g + 6656, preActivation: s.tensor(20), gamma: s.p + 6224, beta: s.p + 6256,
             savedMean: s.f + 1583712, savedInvStd: s.f + 1583736, activation: .silu, gradGamma: s.g + 6224,
             gradBeta: s.g + 6256, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1187)
+        s.profiler?.stop(1189)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1583976, count: 216)
-        s.profiler?.stop(1188)
+        s.profiler?.stop(1190)
         // features.1.2.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(708), preActivation: s.tensor(20),
@@ -12422,15 +12442,15 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(18), batch: s.n, height: 228, width: 228,
             channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: s.f + 1583760, gradInput: s.tensor(711), gradWeights: s.f + 1583976, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1189)
+        s.profiler?.stop(1191)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1583976, channels: 24, kernel: 3, into: s.g + 6000)
-        s.profiler?.stop(1190)
+        s.profiler?.stop(1192)
         // features.1.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(711), s.tensor(706), count: 1247616 &* s.n, pool: pool)
-        s.profiler?.stop(1191)
+        s.profiler?.stop(1193)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
@@ -12440,20 +12460,20 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(711),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 1247616, gradBranch: s.tensor(712), pool: pool)
-        s.profiler?.stop(1192)
+        s.profiler?.stop(1194)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(712), input: s.tensor(16), pixels: 51984 &* s.n,
             channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 1583664, savedInvStd: s.f + 1583688,
             activation: .identity, gradGamma: s.g + 5872, gradBeta: s.g + 5904, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1193)
+        s.profiler?.stop(1195)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4832,
                 beta: s.p + 4864, savedMean: s.f + 1583184, savedInvStd: s.f + 1583208, activation: .silu,
                 output: s.tensor(715), pool: pool)
-            s.profiler?.stop(1194)
+            s.profiler?.stop(1196)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -12461,14 +12481,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 51984 &* s.n, channels: 24,
                 gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 0.001,
                 activation: .silu, output: s.tensor(715), scratch: s.f + 1583184, pool: pool)
-            s.profiler?.stop(1195)
+            s.profiler?.stop(1197)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(715), savedScale: s.tensor(15), batch: s.n,
                 pixels: 51984, channels: 24, output: s.tensor(714), pool: pool)
-            s.profiler?.stop(1196)
+            s.profiler?.stop(1198)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
@@ -12477,7 +12497,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(714), weights: s.p + 5296,
             pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.tensor(713), gradWeights: s.g + 5296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1197)
+        s.profiler?.stop(1199)
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(713), seInput: s.tensor(715), batch: s.n,
@@ -12487,11 +12507,11 @@ public final class EfficientNetB5Training: TrainableModel {
             gradExpandBias: s.g + 5264, preActivation: s.tensor(10), gamma: s.p + 4832, beta: s.p + 4864,
             savedMean: s.f + 1583184, savedInvStd: s.f + 1583208, activation: .silu, gradGamma: s.g + 4832,
             gradBeta: s.g + 4864, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1198)
+        s.profiler?.stop(1200)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1583448, count: 216)
-        s.profiler?.stop(1199)
+        s.profiler?.stop(1201)
         // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 24] <- [n, 228, 228, 24]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(713), preActivation: s.tensor(10),
@@ -12499,15 +12519,15 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(9), batch: s.n, height: 228, width: 228,
             channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: s.f + 1583232, gradInput: s.tensor(716), gradWeights: s.f + 1583448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1200)
+        s.profiler?.stop(1202)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1583448, channels: 24, kernel: 3, into: s.g + 4608)
-        s.profiler?.stop(1201)
+        s.profiler?.stop(1203)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(716), s.tensor(711), count: 1247616 &* s.n, pool: pool)
-        s.profiler?.stop(1202)
+        s.profiler?.stop(1204)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 228x228x48 -> 228x228x24, SE 48 -> 12 -> 48
@@ -12517,14 +12537,14 @@ public final class EfficientNetB5Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(716), input: s.tensor(8), pixels: 51984 &* s.n,
             channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 1583136, savedInvStd: s.f + 1583160,
             activation: .identity, gradGamma: s.g + 4480, gradBeta: s.g + 4512, reductions: s.f + 1575936, pool: pool)
-        s.profiler?.stop(1203)
+        s.profiler?.stop(1205)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920,
                 beta: s.p + 1968, savedMean: s.f + 1582176, savedInvStd: s.f + 1582224, activation: .silu,
                 output: s.tensor(719), pool: pool)
-            s.profiler?.stop(1204)
+            s.profiler?.stop(1206)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -12532,14 +12552,14 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 0.001,
                 activation: .silu, output: s.tensor(719), scratch: s.f + 1582176, pool: pool)
-            s.profiler?.stop(1205)
+            s.profiler?.stop(1207)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(719), savedScale: s.tensor(7), batch: s.n,
                 pixels: 51984, channels: 48, output: s.tensor(718), pool: pool)
-            s.profiler?.stop(1206)
+            s.profiler?.stop(1208)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 24]
         s.profiler?.start()
@@ -12548,7 +12568,7 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(718), weights: s.p + 3328,
             pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.tensor(717), gradWeights: s.g + 3328,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1207)
+        s.profiler?.stop(1209)
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 228, 228, 48]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(717), seInput: s.tensor(719), batch: s.n,
@@ -12558,14 +12578,14 @@ public final class EfficientNetB5Training: TrainableModel {
             gradExpandBias: s.g + 3280, preActivation: s.tensor(2), gamma: s.p + 1920, beta: s.p + 1968,
             savedMean: s.f + 1582176, savedInvStd: s.f + 1582224, activation: .silu, gradGamma: s.g + 1920,
             gradBeta: s.g + 1968, reductions: s.f + 1575936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1208)
+        s.profiler?.stop(1210)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296,
                 beta: s.p + 1344, savedMean: s.f + 1582080, savedInvStd: s.f + 1582128, activation: .silu,
                 output: s.tensor(721), pool: pool)
-            s.profiler?.stop(1209)
+            s.profiler?.stop(1211)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -12573,12 +12593,12 @@ public final class EfficientNetB5Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 51984 &* s.n, channels: 48,
                 gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 0.001,
                 activation: .silu, output: s.tensor(721), scratch: s.f + 1582080, pool: pool)
-            s.profiler?.stop(1210)
+            s.profiler?.stop(1212)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1582704, count: 432)
-        s.profiler?.stop(1211)
+        s.profiler?.stop(1213)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 228, 228, 48] <- [n, 228, 228, 48]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(717), preActivation: s.tensor(2),
@@ -12586,11 +12606,11 @@ public final class EfficientNetB5Training: TrainableModel {
             activation: .identity, reductions: s.f + 1575936, input: s.tensor(721), batch: s.n, height: 228,
             width: 228, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             weights: s.f + 1582272, gradInput: s.tensor(720), gradWeights: s.f + 1582704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1212)
+        s.profiler?.stop(1214)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1582704, channels: 48, kernel: 3, into: s.g + 1488)
-        s.profiler?.stop(1213)
+        s.profiler?.stop(1215)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 48 channels
@@ -12601,13 +12621,13 @@ public final class EfficientNetB5Training: TrainableModel {
             pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 1582080,
             savedInvStd: s.f + 1582128, activation: .silu, gradInput: s.tensor(720), gradGamma: s.g + 1296,
             gradBeta: s.g + 1344, pool: pool)
-        s.profiler?.stop(1214)
+        s.profiler?.stop(1216)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(720), input: s.x, batch: s.n, inChannels: 3,
             height: 456, width: 456, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
             outChannels: 48, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1215)
+        s.profiler?.stop(1217)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -13346,15 +13366,19 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 67371264,
               "stem conv 3x3/2, [n, 3, 456, 456] (NCHW) -> [n, 228, 228, 48]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 228, 228, 48]"),
+              "BatchNorm's batch statistics on [n, 228, 228, 48]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 48]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][48]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 22457088,
+              "features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 228, 228, 48] -> [n, 228, 228, 48], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 22457088,
-              "depthwise 3x3/1, [n, 228, 228, 48] -> [n, 228, 228, 48]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 228, 228, 48] -> [n, 228, 228, 48]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 228, 228, 48]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 228, 228, 48]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 228, 228, 48]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 228, 228, 48]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 1152,
@@ -13428,7 +13452,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16842816,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 16842816,
               "frozen: depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13458,7 +13482,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28071360,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 28071360,
               "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13492,7 +13516,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28071360,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 28071360,
               "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13526,7 +13550,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28071360,
-              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.3.block.0 BatchNorm + silu (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 28071360,
               "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13560,7 +13584,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 28071360,
-              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.4.block.0 BatchNorm + silu (statistics taken before) and features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 28071360,
               "frozen: depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13594,7 +13618,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 19494000,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 19494000,
               "frozen: depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13624,7 +13648,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][384]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 31190400,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 31190400,
               "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13658,7 +13682,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][384]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 31190400,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 31190400,
               "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13692,7 +13716,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][384]"),
         .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 31190400,
-              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.3.block.0 BatchNorm + silu (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 31190400,
               "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13726,7 +13750,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][384]"),
         .init("features.3.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 31190400,
-              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.4.block.0 BatchNorm + silu (statistics taken before) and features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 31190400,
               "frozen: depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13760,7 +13784,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][384]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2906496,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 2906496,
               "frozen: depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13790,7 +13814,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13824,7 +13848,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13858,7 +13882,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13892,7 +13916,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
-              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13926,7 +13950,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
         .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
-              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.5.block.0 BatchNorm + silu (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13960,7 +13984,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][768]"),
         .init("features.4.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5812992,
-              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.6.block.0 BatchNorm + silu (statistics taken before) and features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 5812992,
               "frozen: depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -13994,7 +14018,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][768]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 16147200,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 16147200,
               "frozen: depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14024,7 +14048,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14058,7 +14082,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14092,7 +14116,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14126,7 +14150,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
-              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14160,7 +14184,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
-              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.5.block.0 BatchNorm + silu (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14194,7 +14218,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.5.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 22202400,
-              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.6.block.0 BatchNorm + silu (statistics taken before) and features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 22202400,
               "frozen: depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14228,7 +14252,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1056]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5940000,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 5940000,
               "frozen: depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14258,7 +14282,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14292,7 +14316,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14326,7 +14350,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14360,7 +14384,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14394,7 +14418,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14428,7 +14452,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.6.block.0 BatchNorm + silu (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14462,7 +14486,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.7.block.0 BatchNorm + silu (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14496,7 +14520,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1824]"),
         .init("features.6.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 10260000,
-              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.8.block.0 BatchNorm + silu (statistics taken before) and features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 10260000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14530,7 +14554,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1824]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3693600,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 3693600,
               "frozen: depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14560,7 +14584,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3072]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6220800,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 6220800,
               "frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -14594,7 +14618,7 @@ public final class EfficientNetB5Training: TrainableModel {
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3072]"),
         .init("features.7.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6220800,
-              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.2.block.0 BatchNorm + silu (statistics taken before) and features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 6220800,
               "frozen: depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,

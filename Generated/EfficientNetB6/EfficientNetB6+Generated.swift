@@ -3970,12 +3970,11 @@ public final class EfficientNetB6Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.p, bias: s.f, outChannels: 56,
             activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 56]
+        // features.0 BatchNorm's batch statistics on [n, 264, 264, 56]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 69696 &* s.n, channels: 56,
-                gamma: s.p + 1520, beta: s.p + 1584, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 2001024, savedInvStd: s.f + 2001080,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 69696 &* s.n, channels: 56, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2001024, savedInvStd: s.f + 2001080,
                 runningMean: s.p + 1648, runningVar: s.p + 1712, pool: pool)
             s.profiler?.stop(2)
         }
@@ -3995,20 +3994,41 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1776, channels: 56, kernel: 3, into: s.f + 2001248)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 264, 264, 56] -> [n, 264, 264, 56]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 264, width: 264, channels: 56, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 2001248, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 56]
+        // features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 264, 264, 56] -> [n, 264, 264, 56], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 1520, beta: s.p + 1584,
+                savedMean: s.f + 2001024, savedInvStd: s.f + 2001080, activation: .silu, output: s.tensor(1),
+                batch: s.n, height: 264, width: 264, channels: 56, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 264, outWidth: 264, weights: s.f + 2001248, bias: s.f, depthwiseOutput: s.tensor(2),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2001136,
+                depthwiseSavedInvStd: s.f + 2001192, depthwiseRunningMean: s.p + 2416, depthwiseRunningVar: s.p + 2480,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 264, 264, 56] -> [n, 264, 264, 56]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 264, width: 264, channels: 56, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 2001248, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 264, 264, 56]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2001136, savedInvStd: s.f + 2001192,
+                runningMean: s.p + 2416, runningVar: s.p + 2480, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 264, 264, 56]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56,
-                gamma: s.p + 2288, beta: s.p + 2352, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 2001136, savedInvStd: s.f + 2001192,
-                runningMean: s.p + 2416, runningVar: s.p + 2480, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56, gamma: s.p + 2288,
+                beta: s.p + 2352, savedMean: s.f + 2001136, savedInvStd: s.f + 2001192, activation: .silu,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 56]
         if s.options.frozenBlocks > 1 {
@@ -4016,7 +4036,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 2288, beta: s.p + 2352, runningMean: s.p + 2416, runningVar: s.p + 2480, eps: 0.001,
                 activation: .silu, output: s.tensor(3), scratch: s.f + 2001136, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 on [n, 264, 264, 56]
         s.profiler?.start()
@@ -4024,11 +4044,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 69696, channels: 56, squeezeChannels: 14, reduceWeights: s.p + 2544, reduceBias: s.p + 3328,
             activation: .silu, expandWeights: s.p + 3344, expandBias: s.p + 4128, savedPooled: s.tensor(5),
             savedHidden: s.tensor(6), savedScale: s.tensor(7), pool: pool)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [56][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4192, outChannels: 32, inChannels: 56, into: s.f + 3456)
-        s.profiler?.stop(9)
+        s.profiler?.stop(11)
         // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 56] -> [n, 264, 264, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -4036,7 +4056,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, output: s.tensor(8), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2002256, savedInvStd: s.f + 2002288,
                 runningMean: s.p + 6048, runningVar: s.p + 6080, workspace: s.ws, pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 264, 264, 56] -> [n, 264, 264, 32]
         if s.options.frozenBlocks > 1 {
@@ -4044,7 +4064,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(4), pixels: 69696 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(8), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks <= 1 {
@@ -4052,7 +4072,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 5984,
                 beta: s.p + 6016, savedMean: s.f + 2002256, savedInvStd: s.f + 2002288, activation: .identity,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks > 1 {
@@ -4060,7 +4080,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 5984, beta: s.p + 6016, runningMean: s.p + 6048, runningVar: s.p + 6080, eps: 0.001,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 2002256, pool: pool)
-            s.profiler?.stop(13)
+            s.profiler?.stop(15)
         }
     }
 
@@ -4069,13 +4089,13 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.1.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6112, channels: 32, kernel: 3, into: s.f + 2002384)
-        s.profiler?.stop(14)
+        s.profiler?.stop(16)
         // features.1.1.block.0 depthwise 3x3/1, [n, 264, 264, 32] -> [n, 264, 264, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(9), batch: s.n, height: 264, width: 264, channels: 32, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 2002384, bias: s.f,
             activation: .identity, output: s.tensor(10), pool: pool)
-        s.profiler?.stop(15)
+        s.profiler?.stop(17)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 32]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -4083,7 +4103,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 6400, beta: s.p + 6432, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(11), savedMean: s.f + 2002320, savedInvStd: s.f + 2002352,
                 runningMean: s.p + 6464, runningVar: s.p + 6496, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 32]
         if s.options.frozenBlocks > 2 {
@@ -4091,7 +4111,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 6400, beta: s.p + 6432, runningMean: s.p + 6464, runningVar: s.p + 6496, eps: 0.001,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 2002320, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(19)
         }
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]
         s.profiler?.start()
@@ -4099,11 +4119,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 6528, reduceBias: s.p + 6784,
             activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7056, savedPooled: s.tensor(13),
             savedHidden: s.tensor(14), savedScale: s.tensor(15), pool: pool)
-        s.profiler?.stop(18)
+        s.profiler?.stop(20)
         // features.1.1.block.2 project conv 1x1 weights to the GEMM layout [32][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7088, outChannels: 32, inChannels: 32, into: s.f + 3456)
-        s.profiler?.stop(19)
+        s.profiler?.stop(21)
         // features.1.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -4111,7 +4131,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2002960, savedInvStd: s.f + 2002992,
                 runningMean: s.p + 8176, runningVar: s.p + 8208, workspace: s.ws, pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.1.1.block.2 frozen: project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]
         if s.options.frozenBlocks > 2 {
@@ -4119,7 +4139,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(12), pixels: 69696 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(16), pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.1.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks <= 2 {
@@ -4127,7 +4147,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8112,
                 beta: s.p + 8144, savedMean: s.f + 2002960, savedInvStd: s.f + 2002992, activation: .identity,
                 output: s.tensor(17), pool: pool)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks > 2 {
@@ -4135,21 +4155,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8112, beta: s.p + 8144, runningMean: s.p + 8176, runningVar: s.p + 8208, eps: 0.001,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 2002960, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(25)
         }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9955555555555555
         if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0044444444444444444, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(24)
+            s.profiler?.stop(26)
         }
         // features.1.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(9), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 2230272, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(25)
+        s.profiler?.stop(27)
     }
 
     /// features.1.2 forward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
@@ -4157,13 +4177,13 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.1.2.block.0 depthwise weights to the kernel layout [3][3][32]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8240, channels: 32, kernel: 3, into: s.f + 2003088)
-        s.profiler?.stop(26)
+        s.profiler?.stop(28)
         // features.1.2.block.0 depthwise 3x3/1, [n, 264, 264, 32] -> [n, 264, 264, 32]
         s.profiler?.start()
         Kernels.depthwiseConv(input: s.tensor(18), batch: s.n, height: 264, width: 264, channels: 32, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 2003088, bias: s.f,
             activation: .identity, output: s.tensor(20), pool: pool)
-        s.profiler?.stop(27)
+        s.profiler?.stop(29)
         // features.1.2.block.0 BatchNorm (batch statistics) + silu on [n, 264, 264, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -4171,7 +4191,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 gamma: s.p + 8528, beta: s.p + 8560, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 activation: .silu, output: s.tensor(21), savedMean: s.f + 2003024, savedInvStd: s.f + 2003056,
                 runningMean: s.p + 8592, runningVar: s.p + 8624, pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
         // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 32]
         if s.options.frozenBlocks > 3 {
@@ -4179,7 +4199,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8528, beta: s.p + 8560, runningMean: s.p + 8592, runningVar: s.p + 8624, eps: 0.001,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 2003024, pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(31)
         }
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]
         s.profiler?.start()
@@ -4187,11 +4207,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8656, reduceBias: s.p + 8912,
             activation: .silu, expandWeights: s.p + 8928, expandBias: s.p + 9184, savedPooled: s.tensor(23),
             savedHidden: s.tensor(24), savedScale: s.tensor(25), pool: pool)
-        s.profiler?.stop(30)
+        s.profiler?.stop(32)
         // features.1.2.block.2 project conv 1x1 weights to the GEMM layout [32][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9216, outChannels: 32, inChannels: 32, into: s.f + 3456)
-        s.profiler?.stop(31)
+        s.profiler?.stop(33)
         // features.1.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -4199,7 +4219,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, output: s.tensor(26), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2003664, savedInvStd: s.f + 2003696,
                 runningMean: s.p + 10304, runningVar: s.p + 10336, workspace: s.ws, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.1.2.block.2 frozen: project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]
         if s.options.frozenBlocks > 3 {
@@ -4207,7 +4227,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(22), pixels: 69696 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(26), pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(35)
         }
         // features.1.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks <= 3 {
@@ -4215,7 +4235,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 10240,
                 beta: s.p + 10272, savedMean: s.f + 2003664, savedInvStd: s.f + 2003696, activation: .identity,
                 output: s.tensor(27), pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 264, 264, 32]
         if s.options.frozenBlocks > 3 {
@@ -4223,21 +4243,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 10240, beta: s.p + 10272, runningMean: s.p + 10304, runningVar: s.p + 10336, eps: 0.001,
                 activation: .identity, output: s.tensor(27), scratch: s.f + 2003664, pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(37)
         }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9911111111111112
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008888888888888889, into: s.tensor(29),
                 random: &random)
-            s.profiler?.stop(36)
+            s.profiler?.stop(38)
         }
         // features.1.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(27),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
             perImage: 2230272, output: s.tensor(28), pool: pool)
-        s.profiler?.stop(37)
+        s.profiler?.stop(39)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
@@ -4245,7 +4265,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10368, outChannels: 192, inChannels: 32, into: s.f + 3456)
-        s.profiler?.stop(38)
+        s.profiler?.stop(40)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 264, 264, 32] -> [n, 264, 264, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -4253,7 +4273,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 192, output: s.tensor(30), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2003728, savedInvStd: s.f + 2003920,
                 runningMean: s.p + 16896, runningVar: s.p + 17088, workspace: s.ws, pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(41)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 192]
         if s.options.frozenBlocks > 4 {
@@ -4261,7 +4281,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(28), pixels: 69696 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(30), pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 192]
         if s.options.frozenBlocks > 4 {
@@ -4269,13 +4289,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
                 gamma: s.p + 16512, beta: s.p + 16704, runningMean: s.p + 16896, runningVar: s.p + 17088, eps: 0.001,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 2003728, pool: pool)
-            s.profiler?.stop(41)
+            s.profiler?.stop(43)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 17280, channels: 192, kernel: 3, into: s.f + 2004496)
-        s.profiler?.stop(42)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(44)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 16512, beta: s.p + 16704,
@@ -4285,7 +4305,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2004112,
                 depthwiseSavedInvStd: s.f + 2004304, depthwiseRunningMean: s.p + 19392,
                 depthwiseRunningVar: s.p + 19584, workspace: s.ws, pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(45)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]
         if s.options.frozenBlocks > 4 {
@@ -4293,7 +4313,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 264, width: 264, channels: 192, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2004496, bias: s.f,
                 activation: .identity, output: s.tensor(32), pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 192]
         if s.options.frozenBlocks <= 4 {
@@ -4301,7 +4321,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 2004112, savedInvStd: s.f + 2004304,
                 activation: .silu, output: s.tensor(33), pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(47)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 192]
         if s.options.frozenBlocks > 4 {
@@ -4309,7 +4329,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, runningMean: s.p + 19392, runningVar: s.p + 19584, eps: 0.001,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 2004112, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192]
         s.profiler?.start()
@@ -4317,11 +4337,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 19776, reduceBias: s.p + 21312,
             activation: .silu, expandWeights: s.p + 21328, expandBias: s.p + 22864, savedPooled: s.tensor(35),
             savedHidden: s.tensor(36), savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(47)
+        s.profiler?.stop(49)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [192][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 23056, outChannels: 40, inChannels: 192, into: s.f + 3456)
-        s.profiler?.stop(48)
+        s.profiler?.stop(50)
         // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 192] -> [n, 132, 132, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -4329,7 +4349,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2007952, savedInvStd: s.f + 2007992,
                 runningMean: s.p + 30832, runningVar: s.p + 30880, workspace: s.ws, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 132, 132, 192] -> [n, 132, 132, 40]
         if s.options.frozenBlocks > 4 {
@@ -4337,7 +4357,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(34), pixels: 17424 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(38), pool: pool)
-            s.profiler?.stop(50)
+            s.profiler?.stop(52)
         }
         // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks <= 4 {
@@ -4345,7 +4365,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 17424 &* s.n, channels: 40, gamma: s.p + 30736,
                 beta: s.p + 30784, savedMean: s.f + 2007952, savedInvStd: s.f + 2007992, activation: .identity,
                 output: s.tensor(39), pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(53)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 4 {
@@ -4353,7 +4373,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 30736, beta: s.p + 30784, runningMean: s.p + 30832, runningVar: s.p + 30880, eps: 0.001,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 2007952, pool: pool)
-            s.profiler?.stop(52)
+            s.profiler?.stop(54)
         }
     }
 
@@ -4362,7 +4382,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 30928, outChannels: 240, inChannels: 40, into: s.f + 3456)
-        s.profiler?.stop(53)
+        s.profiler?.stop(55)
         // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -4370,7 +4390,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(40), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2008032, savedInvStd: s.f + 2008272,
                 runningMean: s.p + 41008, runningVar: s.p + 41248, workspace: s.ws, pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
         // features.2.1.block.0 frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks > 5 {
@@ -4378,7 +4398,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(39), pixels: 17424 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(40), pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(57)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 5 {
@@ -4386,13 +4406,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, runningMean: s.p + 41008, runningVar: s.p + 41248, eps: 0.001,
                 activation: .silu, output: s.tensor(41), scratch: s.f + 2008032, pool: pool)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41488, channels: 240, kernel: 3, into: s.f + 2008992)
-        s.profiler?.stop(57)
-        // features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(59)
+        // features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 40528, beta: s.p + 40768,
@@ -4402,7 +4422,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2008512,
                 depthwiseSavedInvStd: s.f + 2008752, depthwiseRunningMean: s.p + 44128,
                 depthwiseRunningVar: s.p + 44368, workspace: s.ws, pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(60)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         if s.options.frozenBlocks > 5 {
@@ -4410,7 +4430,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2008992, bias: s.f,
                 activation: .identity, output: s.tensor(42), pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(61)
         }
         // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 5 {
@@ -4418,7 +4438,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2008512, savedInvStd: s.f + 2008752,
                 activation: .silu, output: s.tensor(43), pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 5 {
@@ -4426,7 +4446,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, runningMean: s.p + 44128, runningVar: s.p + 44368, eps: 0.001,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 2008512, pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(63)
         }
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         s.profiler?.start()
@@ -4434,11 +4454,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 44608, reduceBias: s.p + 47008,
             activation: .silu, expandWeights: s.p + 47024, expandBias: s.p + 49424, savedPooled: s.tensor(45),
             savedHidden: s.tensor(46), savedScale: s.tensor(47), pool: pool)
-        s.profiler?.stop(62)
+        s.profiler?.stop(64)
         // features.2.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 49664, outChannels: 40, inChannels: 240, into: s.f + 3456)
-        s.profiler?.stop(63)
+        s.profiler?.stop(65)
         // features.2.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -4446,7 +4466,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(48), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2013312, savedInvStd: s.f + 2013352,
                 runningMean: s.p + 59360, runningVar: s.p + 59408, workspace: s.ws, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.2.1.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks > 5 {
@@ -4454,7 +4474,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(44), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(48), pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.2.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks <= 5 {
@@ -4462,7 +4482,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 17424 &* s.n, channels: 40, gamma: s.p + 59264,
                 beta: s.p + 59312, savedMean: s.f + 2013312, savedInvStd: s.f + 2013352, activation: .identity,
                 output: s.tensor(49), pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 5 {
@@ -4470,21 +4490,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 59264, beta: s.p + 59312, runningMean: s.p + 59360, runningVar: s.p + 59408, eps: 0.001,
                 activation: .identity, output: s.tensor(49), scratch: s.f + 2013312, pool: pool)
-            s.profiler?.stop(67)
+            s.profiler?.stop(69)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9822222222222222
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.017777777777777778, into: s.tensor(51),
                 random: &random)
-            s.profiler?.stop(68)
+            s.profiler?.stop(70)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(39), branch: s.tensor(49),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 696960, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(69)
+        s.profiler?.stop(71)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4492,7 +4512,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 59456, outChannels: 240, inChannels: 40, into: s.f + 3456)
-        s.profiler?.stop(70)
+        s.profiler?.stop(72)
         // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -4500,7 +4520,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(52), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2013392, savedInvStd: s.f + 2013632,
                 runningMean: s.p + 69536, runningVar: s.p + 69776, workspace: s.ws, pool: pool)
-            s.profiler?.stop(71)
+            s.profiler?.stop(73)
         }
         // features.2.2.block.0 frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks > 6 {
@@ -4508,7 +4528,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(50), pixels: 17424 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(52), pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 6 {
@@ -4516,13 +4536,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, runningMean: s.p + 69536, runningVar: s.p + 69776, eps: 0.001,
                 activation: .silu, output: s.tensor(53), scratch: s.f + 2013392, pool: pool)
-            s.profiler?.stop(73)
+            s.profiler?.stop(75)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 70016, channels: 240, kernel: 3, into: s.f + 2014352)
-        s.profiler?.stop(74)
-        // features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(76)
+        // features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(52), gamma: s.p + 69056, beta: s.p + 69296,
@@ -4532,7 +4552,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2013872,
                 depthwiseSavedInvStd: s.f + 2014112, depthwiseRunningMean: s.p + 72656,
                 depthwiseRunningVar: s.p + 72896, workspace: s.ws, pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(77)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         if s.options.frozenBlocks > 6 {
@@ -4540,7 +4560,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2014352, bias: s.f,
                 activation: .identity, output: s.tensor(54), pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 6 {
@@ -4548,7 +4568,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2013872, savedInvStd: s.f + 2014112,
                 activation: .silu, output: s.tensor(55), pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(79)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 6 {
@@ -4556,7 +4576,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, runningMean: s.p + 72656, runningVar: s.p + 72896, eps: 0.001,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 2013872, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         s.profiler?.start()
@@ -4564,11 +4584,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 73136, reduceBias: s.p + 75536,
             activation: .silu, expandWeights: s.p + 75552, expandBias: s.p + 77952, savedPooled: s.tensor(57),
             savedHidden: s.tensor(58), savedScale: s.tensor(59), pool: pool)
-        s.profiler?.stop(79)
+        s.profiler?.stop(81)
         // features.2.2.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 78192, outChannels: 40, inChannels: 240, into: s.f + 3456)
-        s.profiler?.stop(80)
+        s.profiler?.stop(82)
         // features.2.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -4576,7 +4596,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(60), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2018672, savedInvStd: s.f + 2018712,
                 runningMean: s.p + 87888, runningVar: s.p + 87936, workspace: s.ws, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.2.2.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks > 6 {
@@ -4584,7 +4604,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(56), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(60), pool: pool)
-            s.profiler?.stop(82)
+            s.profiler?.stop(84)
         }
         // features.2.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks <= 6 {
@@ -4592,7 +4612,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 17424 &* s.n, channels: 40, gamma: s.p + 87792,
                 beta: s.p + 87840, savedMean: s.f + 2018672, savedInvStd: s.f + 2018712, activation: .identity,
                 output: s.tensor(61), pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 6 {
@@ -4600,21 +4620,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 87792, beta: s.p + 87840, runningMean: s.p + 87888, runningVar: s.p + 87936, eps: 0.001,
                 activation: .identity, output: s.tensor(61), scratch: s.f + 2018672, pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(86)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9777777777777777
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.022222222222222223, into: s.tensor(63),
                 random: &random)
-            s.profiler?.stop(85)
+            s.profiler?.stop(87)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(50), branch: s.tensor(61),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
             perImage: 696960, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(86)
+        s.profiler?.stop(88)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4622,7 +4642,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.3.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 87984, outChannels: 240, inChannels: 40, into: s.f + 3456)
-        s.profiler?.stop(87)
+        s.profiler?.stop(89)
         // features.2.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -4630,7 +4650,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(64), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2018752, savedInvStd: s.f + 2018992,
                 runningMean: s.p + 98064, runningVar: s.p + 98304, workspace: s.ws, pool: pool)
-            s.profiler?.stop(88)
+            s.profiler?.stop(90)
         }
         // features.2.3.block.0 frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks > 7 {
@@ -4638,7 +4658,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(62), pixels: 17424 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(64), pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(91)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 7 {
@@ -4646,13 +4666,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, runningMean: s.p + 98064, runningVar: s.p + 98304, eps: 0.001,
                 activation: .silu, output: s.tensor(65), scratch: s.f + 2018752, pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(92)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 98544, channels: 240, kernel: 3, into: s.f + 2019712)
-        s.profiler?.stop(91)
-        // features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(93)
+        // features.2.3.block.0 BatchNorm + silu (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 97584, beta: s.p + 97824,
@@ -4662,7 +4682,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2019232,
                 depthwiseSavedInvStd: s.f + 2019472, depthwiseRunningMean: s.p + 101184,
                 depthwiseRunningVar: s.p + 101424, workspace: s.ws, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         if s.options.frozenBlocks > 7 {
@@ -4670,7 +4690,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2019712, bias: s.f,
                 activation: .identity, output: s.tensor(66), pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(95)
         }
         // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 7 {
@@ -4678,7 +4698,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2019232, savedInvStd: s.f + 2019472,
                 activation: .silu, output: s.tensor(67), pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(96)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 7 {
@@ -4686,7 +4706,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, runningMean: s.p + 101184, runningVar: s.p + 101424,
                 eps: 0.001, activation: .silu, output: s.tensor(67), scratch: s.f + 2019232, pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         s.profiler?.start()
@@ -4694,11 +4714,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 101664, reduceBias: s.p + 104064,
             activation: .silu, expandWeights: s.p + 104080, expandBias: s.p + 106480, savedPooled: s.tensor(69),
             savedHidden: s.tensor(70), savedScale: s.tensor(71), pool: pool)
-        s.profiler?.stop(96)
+        s.profiler?.stop(98)
         // features.2.3.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 106720, outChannels: 40, inChannels: 240, into: s.f + 3456)
-        s.profiler?.stop(97)
+        s.profiler?.stop(99)
         // features.2.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -4706,7 +4726,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(72), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2024032, savedInvStd: s.f + 2024072,
                 runningMean: s.p + 116416, runningVar: s.p + 116464, workspace: s.ws, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(100)
         }
         // features.2.3.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks > 7 {
@@ -4714,7 +4734,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(68), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(72), pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(101)
         }
         // features.2.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks <= 7 {
@@ -4722,7 +4742,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 2024032, savedInvStd: s.f + 2024072,
                 activation: .identity, output: s.tensor(73), pool: pool)
-            s.profiler?.stop(100)
+            s.profiler?.stop(102)
         }
         // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 7 {
@@ -4730,21 +4750,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 116320, beta: s.p + 116368, runningMean: s.p + 116416, runningVar: s.p + 116464,
                 eps: 0.001, activation: .identity, output: s.tensor(73), scratch: s.f + 2024032, pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(103)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026666666666666672, into: s.tensor(75),
                 random: &random)
-            s.profiler?.stop(102)
+            s.profiler?.stop(104)
         }
         // features.2.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(73),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 696960, output: s.tensor(74), pool: pool)
-        s.profiler?.stop(103)
+        s.profiler?.stop(105)
     }
 
     /// features.2.4 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4752,7 +4772,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.4.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 116512, outChannels: 240, inChannels: 40, into: s.f + 3456)
-        s.profiler?.stop(104)
+        s.profiler?.stop(106)
         // features.2.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -4760,7 +4780,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(76), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2024112, savedInvStd: s.f + 2024352,
                 runningMean: s.p + 126592, runningVar: s.p + 126832, workspace: s.ws, pool: pool)
-            s.profiler?.stop(105)
+            s.profiler?.stop(107)
         }
         // features.2.4.block.0 frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks > 8 {
@@ -4768,7 +4788,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(74), pixels: 17424 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(76), pool: pool)
-            s.profiler?.stop(106)
+            s.profiler?.stop(108)
         }
         // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 8 {
@@ -4776,13 +4796,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, runningMean: s.p + 126592, runningVar: s.p + 126832,
                 eps: 0.001, activation: .silu, output: s.tensor(77), scratch: s.f + 2024112, pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(109)
         }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 127072, channels: 240, kernel: 3, into: s.f + 2025072)
-        s.profiler?.stop(108)
-        // features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(110)
+        // features.2.4.block.0 BatchNorm + silu (statistics taken before) and features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(76), gamma: s.p + 126112, beta: s.p + 126352,
@@ -4792,7 +4812,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2024592,
                 depthwiseSavedInvStd: s.f + 2024832, depthwiseRunningMean: s.p + 129712,
                 depthwiseRunningVar: s.p + 129952, workspace: s.ws, pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(111)
         }
         // features.2.4.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         if s.options.frozenBlocks > 8 {
@@ -4800,7 +4820,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(77), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2025072, bias: s.f,
                 activation: .identity, output: s.tensor(78), pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(112)
         }
         // features.2.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 8 {
@@ -4808,7 +4828,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2024592, savedInvStd: s.f + 2024832,
                 activation: .silu, output: s.tensor(79), pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(113)
         }
         // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 8 {
@@ -4816,7 +4836,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, runningMean: s.p + 129712, runningVar: s.p + 129952,
                 eps: 0.001, activation: .silu, output: s.tensor(79), scratch: s.f + 2024592, pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(114)
         }
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         s.profiler?.start()
@@ -4824,11 +4844,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 130192, reduceBias: s.p + 132592,
             activation: .silu, expandWeights: s.p + 132608, expandBias: s.p + 135008, savedPooled: s.tensor(81),
             savedHidden: s.tensor(82), savedScale: s.tensor(83), pool: pool)
-        s.profiler?.stop(113)
+        s.profiler?.stop(115)
         // features.2.4.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 135248, outChannels: 40, inChannels: 240, into: s.f + 3456)
-        s.profiler?.stop(114)
+        s.profiler?.stop(116)
         // features.2.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -4836,7 +4856,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(84), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2029392, savedInvStd: s.f + 2029432,
                 runningMean: s.p + 144944, runningVar: s.p + 144992, workspace: s.ws, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.2.4.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks > 8 {
@@ -4844,7 +4864,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(80), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(118)
         }
         // features.2.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks <= 8 {
@@ -4852,7 +4872,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 2029392, savedInvStd: s.f + 2029432,
                 activation: .identity, output: s.tensor(85), pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(119)
         }
         // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 8 {
@@ -4860,21 +4880,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 144848, beta: s.p + 144896, runningMean: s.p + 144944, runningVar: s.p + 144992,
                 eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 2029392, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(120)
         }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9688888888888889
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.031111111111111114, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(119)
+            s.profiler?.stop(121)
         }
         // features.2.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(74), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 696960, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(120)
+        s.profiler?.stop(122)
     }
 
     /// features.2.5 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -4882,7 +4902,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.2.5.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 145040, outChannels: 240, inChannels: 40, into: s.f + 3456)
-        s.profiler?.stop(121)
+        s.profiler?.stop(123)
         // features.2.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -4890,7 +4910,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(88), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2029472, savedInvStd: s.f + 2029712,
                 runningMean: s.p + 155120, runningVar: s.p + 155360, workspace: s.ws, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.2.5.block.0 frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks > 9 {
@@ -4898,7 +4918,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(86), pixels: 17424 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(88), pool: pool)
-            s.profiler?.stop(123)
+            s.profiler?.stop(125)
         }
         // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 9 {
@@ -4906,13 +4926,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 154640, beta: s.p + 154880, runningMean: s.p + 155120, runningVar: s.p + 155360,
                 eps: 0.001, activation: .silu, output: s.tensor(89), scratch: s.f + 2029472, pool: pool)
-            s.profiler?.stop(124)
+            s.profiler?.stop(126)
         }
         // features.2.5.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 155600, channels: 240, kernel: 3, into: s.f + 2030432)
-        s.profiler?.stop(125)
-        // features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(127)
+        // features.2.5.block.0 BatchNorm + silu (statistics taken before) and features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 154640, beta: s.p + 154880,
@@ -4922,7 +4942,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2029952,
                 depthwiseSavedInvStd: s.f + 2030192, depthwiseRunningMean: s.p + 158240,
                 depthwiseRunningVar: s.p + 158480, workspace: s.ws, pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.2.5.block.1 frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
         if s.options.frozenBlocks > 9 {
@@ -4930,7 +4950,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 132, width: 132, channels: 240, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 2030432, bias: s.f,
                 activation: .identity, output: s.tensor(90), pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(129)
         }
         // features.2.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks <= 9 {
@@ -4938,7 +4958,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2029952, savedInvStd: s.f + 2030192,
                 activation: .silu, output: s.tensor(91), pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(130)
         }
         // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 9 {
@@ -4946,7 +4966,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, runningMean: s.p + 158240, runningVar: s.p + 158480,
                 eps: 0.001, activation: .silu, output: s.tensor(91), scratch: s.f + 2029952, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         s.profiler?.start()
@@ -4954,11 +4974,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 158720, reduceBias: s.p + 161120,
             activation: .silu, expandWeights: s.p + 161136, expandBias: s.p + 163536, savedPooled: s.tensor(93),
             savedHidden: s.tensor(94), savedScale: s.tensor(95), pool: pool)
-        s.profiler?.stop(130)
+        s.profiler?.stop(132)
         // features.2.5.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 163776, outChannels: 40, inChannels: 240, into: s.f + 3456)
-        s.profiler?.stop(131)
+        s.profiler?.stop(133)
         // features.2.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -4966,7 +4986,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, output: s.tensor(96), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2034752, savedInvStd: s.f + 2034792,
                 runningMean: s.p + 173472, runningVar: s.p + 173520, workspace: s.ws, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
         // features.2.5.block.3 frozen: project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
         if s.options.frozenBlocks > 9 {
@@ -4974,7 +4994,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(92), pixels: 17424 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(96), pool: pool)
-            s.profiler?.stop(133)
+            s.profiler?.stop(135)
         }
         // features.2.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks <= 9 {
@@ -4982,7 +5002,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 2034752, savedInvStd: s.f + 2034792,
                 activation: .identity, output: s.tensor(97), pool: pool)
-            s.profiler?.stop(134)
+            s.profiler?.stop(136)
         }
         // features.2.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 132, 132, 40]
         if s.options.frozenBlocks > 9 {
@@ -4990,21 +5010,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 17424 &* s.n, channels: 40,
                 gamma: s.p + 173376, beta: s.p + 173424, runningMean: s.p + 173472, runningVar: s.p + 173520,
                 eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 2034752, pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(137)
         }
         // features.2.5 stochastic depth: keep each image's branch with probability 0.9644444444444444
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.035555555555555556, into: s.tensor(99),
                 random: &random)
-            s.profiler?.stop(136)
+            s.profiler?.stop(138)
         }
         // features.2.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(86), branch: s.tensor(97),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
             perImage: 696960, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(137)
+        s.profiler?.stop(139)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
@@ -5012,7 +5032,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 173568, outChannels: 240, inChannels: 40, into: s.f + 3456)
-        s.profiler?.stop(138)
+        s.profiler?.stop(140)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -5020,7 +5040,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, output: s.tensor(100), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2034832, savedInvStd: s.f + 2035072,
                 runningMean: s.p + 183648, runningVar: s.p + 183888, workspace: s.ws, pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(141)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
         if s.options.frozenBlocks > 10 {
@@ -5028,7 +5048,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(98), pixels: 17424 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(100), pool: pool)
-            s.profiler?.stop(140)
+            s.profiler?.stop(142)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 132, 132, 240]
         if s.options.frozenBlocks > 10 {
@@ -5036,13 +5056,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 183168, beta: s.p + 183408, runningMean: s.p + 183648, runningVar: s.p + 183888,
                 eps: 0.001, activation: .silu, output: s.tensor(101), scratch: s.f + 2034832, pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(143)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 184128, channels: 240, kernel: 5, into: s.f + 2035792)
-        s.profiler?.stop(142)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(144)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(100), gamma: s.p + 183168, beta: s.p + 183408,
@@ -5052,7 +5072,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2035312,
                 depthwiseSavedInvStd: s.f + 2035552, depthwiseRunningMean: s.p + 190608,
                 depthwiseRunningVar: s.p + 190848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(145)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]
         if s.options.frozenBlocks > 10 {
@@ -5060,7 +5080,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 132, width: 132, channels: 240, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2035792, bias: s.f,
                 activation: .identity, output: s.tensor(102), pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(146)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 240]
         if s.options.frozenBlocks <= 10 {
@@ -5068,7 +5088,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2035312, savedInvStd: s.f + 2035552,
                 activation: .silu, output: s.tensor(103), pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(147)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 240]
         if s.options.frozenBlocks > 10 {
@@ -5076,7 +5096,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, runningMean: s.p + 190608, runningVar: s.p + 190848,
                 eps: 0.001, activation: .silu, output: s.tensor(103), scratch: s.f + 2035312, pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(148)
         }
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240]
         s.profiler?.start()
@@ -5084,11 +5104,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 191088, reduceBias: s.p + 193488,
             activation: .silu, expandWeights: s.p + 193504, expandBias: s.p + 195904, savedPooled: s.tensor(105),
             savedHidden: s.tensor(106), savedScale: s.tensor(107), pool: pool)
-        s.profiler?.stop(147)
+        s.profiler?.stop(149)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [240][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 196144, outChannels: 72, inChannels: 240, into: s.f + 3456)
-        s.profiler?.stop(148)
+        s.profiler?.stop(150)
         // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 240] -> [n, 66, 66, 72]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -5096,7 +5116,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(108), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2047792, savedInvStd: s.f + 2047864,
                 runningMean: s.p + 213584, runningVar: s.p + 213664, workspace: s.ws, pool: pool)
-            s.profiler?.stop(149)
+            s.profiler?.stop(151)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 66, 66, 240] -> [n, 66, 66, 72]
         if s.options.frozenBlocks > 10 {
@@ -5104,7 +5124,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(104), pixels: 4356 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
                 output: s.tensor(108), pool: pool)
-            s.profiler?.stop(150)
+            s.profiler?.stop(152)
         }
         // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks <= 10 {
@@ -5112,7 +5132,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 2047792, savedInvStd: s.f + 2047864,
                 activation: .identity, output: s.tensor(109), pool: pool)
-            s.profiler?.stop(151)
+            s.profiler?.stop(153)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 10 {
@@ -5120,7 +5140,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 213424, beta: s.p + 213504, runningMean: s.p + 213584, runningVar: s.p + 213664,
                 eps: 0.001, activation: .identity, output: s.tensor(109), scratch: s.f + 2047792, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(154)
         }
     }
 
@@ -5129,7 +5149,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [72][432]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 213744, outChannels: 432, inChannels: 72, into: s.f + 3456)
-        s.profiler?.stop(153)
+        s.profiler?.stop(155)
         // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -5137,7 +5157,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(110), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2047936, savedInvStd: s.f + 2048368,
                 runningMean: s.p + 245712, runningVar: s.p + 246144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
         // features.3.1.block.0 frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks > 11 {
@@ -5145,7 +5165,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(109), pixels: 4356 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
                 output: s.tensor(110), pool: pool)
-            s.profiler?.stop(155)
+            s.profiler?.stop(157)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 11 {
@@ -5153,13 +5173,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, runningMean: s.p + 245712, runningVar: s.p + 246144,
                 eps: 0.001, activation: .silu, output: s.tensor(111), scratch: s.f + 2047936, pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(158)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 246576, channels: 432, kernel: 5, into: s.f + 2049664)
-        s.profiler?.stop(157)
-        // features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(159)
+        // features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 244848, beta: s.p + 245280,
@@ -5169,7 +5189,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2048800,
                 depthwiseSavedInvStd: s.f + 2049232, depthwiseRunningMean: s.p + 258240,
                 depthwiseRunningVar: s.p + 258672, workspace: s.ws, pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(160)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         if s.options.frozenBlocks > 11 {
@@ -5177,7 +5197,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2049664, bias: s.f,
                 activation: .identity, output: s.tensor(112), pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(161)
         }
         // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 11 {
@@ -5185,7 +5205,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2048800, savedInvStd: s.f + 2049232,
                 activation: .silu, output: s.tensor(113), pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(162)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 11 {
@@ -5193,7 +5213,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, runningMean: s.p + 258240, runningVar: s.p + 258672,
                 eps: 0.001, activation: .silu, output: s.tensor(113), scratch: s.f + 2048800, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         s.profiler?.start()
@@ -5201,11 +5221,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 259104, reduceBias: s.p + 266880,
             activation: .silu, expandWeights: s.p + 266912, expandBias: s.p + 274688, savedPooled: s.tensor(115),
             savedHidden: s.tensor(116), savedScale: s.tensor(117), pool: pool)
-        s.profiler?.stop(162)
+        s.profiler?.stop(164)
         // features.3.1.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 275120, outChannels: 72, inChannels: 432, into: s.f + 3456)
-        s.profiler?.stop(163)
+        s.profiler?.stop(165)
         // features.3.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -5213,7 +5233,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(118), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2071264, savedInvStd: s.f + 2071336,
                 runningMean: s.p + 306384, runningVar: s.p + 306464, workspace: s.ws, pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(166)
         }
         // features.3.1.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks > 11 {
@@ -5221,7 +5241,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(114), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
                 output: s.tensor(118), pool: pool)
-            s.profiler?.stop(165)
+            s.profiler?.stop(167)
         }
         // features.3.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks <= 11 {
@@ -5229,7 +5249,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 2071264, savedInvStd: s.f + 2071336,
                 activation: .identity, output: s.tensor(119), pool: pool)
-            s.profiler?.stop(166)
+            s.profiler?.stop(168)
         }
         // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 11 {
@@ -5237,21 +5257,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 306224, beta: s.p + 306304, runningMean: s.p + 306384, runningVar: s.p + 306464,
                 eps: 0.001, activation: .identity, output: s.tensor(119), scratch: s.f + 2071264, pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(169)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9555555555555556
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.044444444444444446, into: s.tensor(121),
                 random: &random)
-            s.profiler?.stop(168)
+            s.profiler?.stop(170)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(109), branch: s.tensor(119),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 313632, output: s.tensor(120), pool: pool)
-        s.profiler?.stop(169)
+        s.profiler?.stop(171)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -5259,7 +5279,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [72][432]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 306544, outChannels: 432, inChannels: 72, into: s.f + 3456)
-        s.profiler?.stop(170)
+        s.profiler?.stop(172)
         // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -5267,7 +5287,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(122), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2071408, savedInvStd: s.f + 2071840,
                 runningMean: s.p + 338512, runningVar: s.p + 338944, workspace: s.ws, pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(173)
         }
         // features.3.2.block.0 frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks > 12 {
@@ -5275,7 +5295,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(120), pixels: 4356 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
                 output: s.tensor(122), pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(174)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 12 {
@@ -5283,13 +5303,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, runningMean: s.p + 338512, runningVar: s.p + 338944,
                 eps: 0.001, activation: .silu, output: s.tensor(123), scratch: s.f + 2071408, pool: pool)
-            s.profiler?.stop(173)
+            s.profiler?.stop(175)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 339376, channels: 432, kernel: 5, into: s.f + 2073136)
-        s.profiler?.stop(174)
-        // features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(176)
+        // features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(122), gamma: s.p + 337648, beta: s.p + 338080,
@@ -5299,7 +5319,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2072272,
                 depthwiseSavedInvStd: s.f + 2072704, depthwiseRunningMean: s.p + 351040,
                 depthwiseRunningVar: s.p + 351472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(177)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         if s.options.frozenBlocks > 12 {
@@ -5307,7 +5327,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(123), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2073136, bias: s.f,
                 activation: .identity, output: s.tensor(124), pool: pool)
-            s.profiler?.stop(176)
+            s.profiler?.stop(178)
         }
         // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 12 {
@@ -5315,7 +5335,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2072272, savedInvStd: s.f + 2072704,
                 activation: .silu, output: s.tensor(125), pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(179)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 12 {
@@ -5323,7 +5343,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, runningMean: s.p + 351040, runningVar: s.p + 351472,
                 eps: 0.001, activation: .silu, output: s.tensor(125), scratch: s.f + 2072272, pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
         // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         s.profiler?.start()
@@ -5331,11 +5351,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 351904, reduceBias: s.p + 359680,
             activation: .silu, expandWeights: s.p + 359712, expandBias: s.p + 367488, savedPooled: s.tensor(127),
             savedHidden: s.tensor(128), savedScale: s.tensor(129), pool: pool)
-        s.profiler?.stop(179)
+        s.profiler?.stop(181)
         // features.3.2.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 367920, outChannels: 72, inChannels: 432, into: s.f + 3456)
-        s.profiler?.stop(180)
+        s.profiler?.stop(182)
         // features.3.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -5343,7 +5363,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(130), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2094736, savedInvStd: s.f + 2094808,
                 runningMean: s.p + 399184, runningVar: s.p + 399264, workspace: s.ws, pool: pool)
-            s.profiler?.stop(181)
+            s.profiler?.stop(183)
         }
         // features.3.2.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks > 12 {
@@ -5351,7 +5371,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(126), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
                 output: s.tensor(130), pool: pool)
-            s.profiler?.stop(182)
+            s.profiler?.stop(184)
         }
         // features.3.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks <= 12 {
@@ -5359,7 +5379,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 2094736, savedInvStd: s.f + 2094808,
                 activation: .identity, output: s.tensor(131), pool: pool)
-            s.profiler?.stop(183)
+            s.profiler?.stop(185)
         }
         // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 12 {
@@ -5367,21 +5387,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 399024, beta: s.p + 399104, runningMean: s.p + 399184, runningVar: s.p + 399264,
                 eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 2094736, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(186)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9511111111111111
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04888888888888889, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(185)
+            s.profiler?.stop(187)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(120), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 313632, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(186)
+        s.profiler?.stop(188)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -5389,7 +5409,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.3.block.0 expand conv 1x1 weights to the GEMM layout [72][432]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 399344, outChannels: 432, inChannels: 72, into: s.f + 3456)
-        s.profiler?.stop(187)
+        s.profiler?.stop(189)
         // features.3.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -5397,7 +5417,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(134), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2094880, savedInvStd: s.f + 2095312,
                 runningMean: s.p + 431312, runningVar: s.p + 431744, workspace: s.ws, pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(190)
         }
         // features.3.3.block.0 frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks > 13 {
@@ -5405,7 +5425,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(132), pixels: 4356 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
                 output: s.tensor(134), pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(191)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 13 {
@@ -5413,13 +5433,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, runningMean: s.p + 431312, runningVar: s.p + 431744,
                 eps: 0.001, activation: .silu, output: s.tensor(135), scratch: s.f + 2094880, pool: pool)
-            s.profiler?.stop(190)
+            s.profiler?.stop(192)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 432176, channels: 432, kernel: 5, into: s.f + 2096608)
-        s.profiler?.stop(191)
-        // features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(193)
+        // features.3.3.block.0 BatchNorm + silu (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 430448, beta: s.p + 430880,
@@ -5429,7 +5449,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2095744,
                 depthwiseSavedInvStd: s.f + 2096176, depthwiseRunningMean: s.p + 443840,
                 depthwiseRunningVar: s.p + 444272, workspace: s.ws, pool: pool)
-            s.profiler?.stop(192)
+            s.profiler?.stop(194)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         if s.options.frozenBlocks > 13 {
@@ -5437,7 +5457,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2096608, bias: s.f,
                 activation: .identity, output: s.tensor(136), pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(195)
         }
         // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 13 {
@@ -5445,7 +5465,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2095744, savedInvStd: s.f + 2096176,
                 activation: .silu, output: s.tensor(137), pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(196)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 13 {
@@ -5453,7 +5473,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, runningMean: s.p + 443840, runningVar: s.p + 444272,
                 eps: 0.001, activation: .silu, output: s.tensor(137), scratch: s.f + 2095744, pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(197)
         }
         // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         s.profiler?.start()
@@ -5461,11 +5481,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 444704, reduceBias: s.p + 452480,
             activation: .silu, expandWeights: s.p + 452512, expandBias: s.p + 460288, savedPooled: s.tensor(139),
             savedHidden: s.tensor(140), savedScale: s.tensor(141), pool: pool)
-        s.profiler?.stop(196)
+        s.profiler?.stop(198)
         // features.3.3.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 460720, outChannels: 72, inChannels: 432, into: s.f + 3456)
-        s.profiler?.stop(197)
+        s.profiler?.stop(199)
         // features.3.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -5473,7 +5493,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(142), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2118208, savedInvStd: s.f + 2118280,
                 runningMean: s.p + 491984, runningVar: s.p + 492064, workspace: s.ws, pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(200)
         }
         // features.3.3.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks > 13 {
@@ -5481,7 +5501,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(138), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
                 output: s.tensor(142), pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(201)
         }
         // features.3.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks <= 13 {
@@ -5489,7 +5509,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 2118208, savedInvStd: s.f + 2118280,
                 activation: .identity, output: s.tensor(143), pool: pool)
-            s.profiler?.stop(200)
+            s.profiler?.stop(202)
         }
         // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 13 {
@@ -5497,21 +5517,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 491824, beta: s.p + 491904, runningMean: s.p + 491984, runningVar: s.p + 492064,
                 eps: 0.001, activation: .identity, output: s.tensor(143), scratch: s.f + 2118208, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(203)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.053333333333333344, into: s.tensor(145),
                 random: &random)
-            s.profiler?.stop(202)
+            s.profiler?.stop(204)
         }
         // features.3.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(143),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 313632, output: s.tensor(144), pool: pool)
-        s.profiler?.stop(203)
+        s.profiler?.stop(205)
     }
 
     /// features.3.4 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -5519,7 +5539,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.4.block.0 expand conv 1x1 weights to the GEMM layout [72][432]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 492144, outChannels: 432, inChannels: 72, into: s.f + 3456)
-        s.profiler?.stop(204)
+        s.profiler?.stop(206)
         // features.3.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -5527,7 +5547,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(146), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2118352, savedInvStd: s.f + 2118784,
                 runningMean: s.p + 524112, runningVar: s.p + 524544, workspace: s.ws, pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(207)
         }
         // features.3.4.block.0 frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks > 14 {
@@ -5535,7 +5555,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(144), pixels: 4356 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
                 output: s.tensor(146), pool: pool)
-            s.profiler?.stop(206)
+            s.profiler?.stop(208)
         }
         // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 14 {
@@ -5543,13 +5563,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, runningMean: s.p + 524112, runningVar: s.p + 524544,
                 eps: 0.001, activation: .silu, output: s.tensor(147), scratch: s.f + 2118352, pool: pool)
-            s.profiler?.stop(207)
+            s.profiler?.stop(209)
         }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 524976, channels: 432, kernel: 5, into: s.f + 2120080)
-        s.profiler?.stop(208)
-        // features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(210)
+        // features.3.4.block.0 BatchNorm + silu (statistics taken before) and features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(146), gamma: s.p + 523248, beta: s.p + 523680,
@@ -5559,7 +5579,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2119216,
                 depthwiseSavedInvStd: s.f + 2119648, depthwiseRunningMean: s.p + 536640,
                 depthwiseRunningVar: s.p + 537072, workspace: s.ws, pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(211)
         }
         // features.3.4.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         if s.options.frozenBlocks > 14 {
@@ -5567,7 +5587,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(147), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2120080, bias: s.f,
                 activation: .identity, output: s.tensor(148), pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(212)
         }
         // features.3.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 14 {
@@ -5575,7 +5595,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2119216, savedInvStd: s.f + 2119648,
                 activation: .silu, output: s.tensor(149), pool: pool)
-            s.profiler?.stop(211)
+            s.profiler?.stop(213)
         }
         // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 14 {
@@ -5583,7 +5603,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, runningMean: s.p + 536640, runningVar: s.p + 537072,
                 eps: 0.001, activation: .silu, output: s.tensor(149), scratch: s.f + 2119216, pool: pool)
-            s.profiler?.stop(212)
+            s.profiler?.stop(214)
         }
         // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         s.profiler?.start()
@@ -5591,11 +5611,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 537504, reduceBias: s.p + 545280,
             activation: .silu, expandWeights: s.p + 545312, expandBias: s.p + 553088, savedPooled: s.tensor(151),
             savedHidden: s.tensor(152), savedScale: s.tensor(153), pool: pool)
-        s.profiler?.stop(213)
+        s.profiler?.stop(215)
         // features.3.4.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 553520, outChannels: 72, inChannels: 432, into: s.f + 3456)
-        s.profiler?.stop(214)
+        s.profiler?.stop(216)
         // features.3.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -5603,7 +5623,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(154), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2141680, savedInvStd: s.f + 2141752,
                 runningMean: s.p + 584784, runningVar: s.p + 584864, workspace: s.ws, pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(217)
         }
         // features.3.4.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks > 14 {
@@ -5611,7 +5631,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(150), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
                 output: s.tensor(154), pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(218)
         }
         // features.3.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks <= 14 {
@@ -5619,7 +5639,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 2141680, savedInvStd: s.f + 2141752,
                 activation: .identity, output: s.tensor(155), pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(219)
         }
         // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 14 {
@@ -5627,21 +5647,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 584624, beta: s.p + 584704, runningMean: s.p + 584784, runningVar: s.p + 584864,
                 eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 2141680, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9422222222222222
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05777777777777778, into: s.tensor(157),
                 random: &random)
-            s.profiler?.stop(219)
+            s.profiler?.stop(221)
         }
         // features.3.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(144), branch: s.tensor(155),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
             perImage: 313632, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(220)
+        s.profiler?.stop(222)
     }
 
     /// features.3.5 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -5649,7 +5669,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.3.5.block.0 expand conv 1x1 weights to the GEMM layout [72][432]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 584944, outChannels: 432, inChannels: 72, into: s.f + 3456)
-        s.profiler?.stop(221)
+        s.profiler?.stop(223)
         // features.3.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -5657,7 +5677,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(158), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2141824, savedInvStd: s.f + 2142256,
                 runningMean: s.p + 616912, runningVar: s.p + 617344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(222)
+            s.profiler?.stop(224)
         }
         // features.3.5.block.0 frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks > 15 {
@@ -5665,7 +5685,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(156), pixels: 4356 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
                 output: s.tensor(158), pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(225)
         }
         // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 15 {
@@ -5673,13 +5693,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, runningMean: s.p + 616912, runningVar: s.p + 617344,
                 eps: 0.001, activation: .silu, output: s.tensor(159), scratch: s.f + 2141824, pool: pool)
-            s.profiler?.stop(224)
+            s.profiler?.stop(226)
         }
         // features.3.5.block.1 depthwise weights to the kernel layout [5][5][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 617776, channels: 432, kernel: 5, into: s.f + 2143552)
-        s.profiler?.stop(225)
-        // features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(227)
+        // features.3.5.block.0 BatchNorm + silu (statistics taken before) and features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(158), gamma: s.p + 616048, beta: s.p + 616480,
@@ -5689,7 +5709,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2142688,
                 depthwiseSavedInvStd: s.f + 2143120, depthwiseRunningMean: s.p + 629440,
                 depthwiseRunningVar: s.p + 629872, workspace: s.ws, pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(228)
         }
         // features.3.5.block.1 frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
         if s.options.frozenBlocks > 15 {
@@ -5697,7 +5717,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 66, width: 66, channels: 432, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 2143552, bias: s.f,
                 activation: .identity, output: s.tensor(160), pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.3.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks <= 15 {
@@ -5705,7 +5725,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2142688, savedInvStd: s.f + 2143120,
                 activation: .silu, output: s.tensor(161), pool: pool)
-            s.profiler?.stop(228)
+            s.profiler?.stop(230)
         }
         // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 15 {
@@ -5713,7 +5733,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, runningMean: s.p + 629440, runningVar: s.p + 629872,
                 eps: 0.001, activation: .silu, output: s.tensor(161), scratch: s.f + 2142688, pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(231)
         }
         // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         s.profiler?.start()
@@ -5721,11 +5741,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 630304, reduceBias: s.p + 638080,
             activation: .silu, expandWeights: s.p + 638112, expandBias: s.p + 645888, savedPooled: s.tensor(163),
             savedHidden: s.tensor(164), savedScale: s.tensor(165), pool: pool)
-        s.profiler?.stop(230)
+        s.profiler?.stop(232)
         // features.3.5.block.3 project conv 1x1 weights to the GEMM layout [432][72]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 646320, outChannels: 72, inChannels: 432, into: s.f + 3456)
-        s.profiler?.stop(231)
+        s.profiler?.stop(233)
         // features.3.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -5733,7 +5753,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, output: s.tensor(166), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2165152, savedInvStd: s.f + 2165224,
                 runningMean: s.p + 677584, runningVar: s.p + 677664, workspace: s.ws, pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(234)
         }
         // features.3.5.block.3 frozen: project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
         if s.options.frozenBlocks > 15 {
@@ -5741,7 +5761,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(162), pixels: 4356 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
                 output: s.tensor(166), pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(235)
         }
         // features.3.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks <= 15 {
@@ -5749,7 +5769,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 2165152, savedInvStd: s.f + 2165224,
                 activation: .identity, output: s.tensor(167), pool: pool)
-            s.profiler?.stop(234)
+            s.profiler?.stop(236)
         }
         // features.3.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 66, 66, 72]
         if s.options.frozenBlocks > 15 {
@@ -5757,21 +5777,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 4356 &* s.n, channels: 72,
                 gamma: s.p + 677424, beta: s.p + 677504, runningMean: s.p + 677584, runningVar: s.p + 677664,
                 eps: 0.001, activation: .identity, output: s.tensor(167), scratch: s.f + 2165152, pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(237)
         }
         // features.3.5 stochastic depth: keep each image's branch with probability 0.9377777777777778
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06222222222222223, into: s.tensor(169),
                 random: &random)
-            s.profiler?.stop(236)
+            s.profiler?.stop(238)
         }
         // features.3.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(156), branch: s.tensor(167),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
             perImage: 313632, output: s.tensor(168), pool: pool)
-        s.profiler?.stop(237)
+        s.profiler?.stop(239)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
@@ -5779,7 +5799,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [72][432]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 677744, outChannels: 432, inChannels: 72, into: s.f + 3456)
-        s.profiler?.stop(238)
+        s.profiler?.stop(240)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -5787,7 +5807,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, output: s.tensor(170), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2165296, savedInvStd: s.f + 2165728,
                 runningMean: s.p + 709712, runningVar: s.p + 710144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(239)
+            s.profiler?.stop(241)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
         if s.options.frozenBlocks > 16 {
@@ -5795,7 +5815,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(168), pixels: 4356 &* s.n, inChannels: 72,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
                 output: s.tensor(170), pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(242)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 66, 66, 432]
         if s.options.frozenBlocks > 16 {
@@ -5803,13 +5823,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, runningMean: s.p + 709712, runningVar: s.p + 710144,
                 eps: 0.001, activation: .silu, output: s.tensor(171), scratch: s.f + 2165296, pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(243)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][432]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 710576, channels: 432, kernel: 3, into: s.f + 2167024)
-        s.profiler?.stop(242)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(244)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(170), gamma: s.p + 708848, beta: s.p + 709280,
@@ -5819,7 +5839,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2166160,
                 depthwiseSavedInvStd: s.f + 2166592, depthwiseRunningMean: s.p + 715328,
                 depthwiseRunningVar: s.p + 715760, workspace: s.ws, pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(245)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]
         if s.options.frozenBlocks > 16 {
@@ -5827,7 +5847,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(171), batch: s.n, height: 66, width: 66, channels: 432, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2167024, bias: s.f,
                 activation: .identity, output: s.tensor(172), pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(246)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 432]
         if s.options.frozenBlocks <= 16 {
@@ -5835,7 +5855,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2166160, savedInvStd: s.f + 2166592,
                 activation: .silu, output: s.tensor(173), pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(247)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 432]
         if s.options.frozenBlocks > 16 {
@@ -5843,7 +5863,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, runningMean: s.p + 715328, runningVar: s.p + 715760,
                 eps: 0.001, activation: .silu, output: s.tensor(173), scratch: s.f + 2166160, pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(248)
         }
         // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432]
         s.profiler?.start()
@@ -5851,11 +5871,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 716192, reduceBias: s.p + 723968,
             activation: .silu, expandWeights: s.p + 724000, expandBias: s.p + 731776, savedPooled: s.tensor(175),
             savedHidden: s.tensor(176), savedScale: s.tensor(177), pool: pool)
-        s.profiler?.stop(247)
+        s.profiler?.stop(249)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [432][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 732208, outChannels: 144, inChannels: 432, into: s.f + 3456)
-        s.profiler?.stop(248)
+        s.profiler?.stop(250)
         // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 432] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -5863,7 +5883,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(178), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2174800, savedInvStd: s.f + 2174944,
                 runningMean: s.p + 794704, runningVar: s.p + 794848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(249)
+            s.profiler?.stop(251)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 33, 33, 432] -> [n, 33, 33, 144]
         if s.options.frozenBlocks > 16 {
@@ -5871,7 +5891,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(174), pixels: 1089 &* s.n, inChannels: 432,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(178), pool: pool)
-            s.profiler?.stop(250)
+            s.profiler?.stop(252)
         }
         // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 16 {
@@ -5879,7 +5899,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(178), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 2174800, savedInvStd: s.f + 2174944,
                 activation: .identity, output: s.tensor(179), pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(253)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 16 {
@@ -5887,7 +5907,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 794416, beta: s.p + 794560, runningMean: s.p + 794704, runningVar: s.p + 794848,
                 eps: 0.001, activation: .identity, output: s.tensor(179), scratch: s.f + 2174800, pool: pool)
-            s.profiler?.stop(252)
+            s.profiler?.stop(254)
         }
     }
 
@@ -5896,7 +5916,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 794992, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(253)
+        s.profiler?.stop(255)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -5904,7 +5924,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(180), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2175088, savedInvStd: s.f + 2175952,
                 runningMean: s.p + 921136, runningVar: s.p + 922000, workspace: s.ws, pool: pool)
-            s.profiler?.stop(254)
+            s.profiler?.stop(256)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 17 {
@@ -5912,7 +5932,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(179), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
                 output: s.tensor(180), pool: pool)
-            s.profiler?.stop(255)
+            s.profiler?.stop(257)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 17 {
@@ -5920,13 +5940,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, runningMean: s.p + 921136, runningVar: s.p + 922000,
                 eps: 0.001, activation: .silu, output: s.tensor(181), scratch: s.f + 2175088, pool: pool)
-            s.profiler?.stop(256)
+            s.profiler?.stop(258)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 922864, channels: 864, kernel: 3, into: s.f + 2178544)
-        s.profiler?.stop(257)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(259)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 919408, beta: s.p + 920272,
@@ -5936,7 +5956,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 2176816,
                 depthwiseSavedInvStd: s.f + 2177680, depthwiseRunningMean: s.p + 932368,
                 depthwiseRunningVar: s.p + 933232, workspace: s.ws, pool: pool)
-            s.profiler?.stop(258)
+            s.profiler?.stop(260)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 17 {
@@ -5944,7 +5964,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2178544, bias: s.f,
                 activation: .identity, output: s.tensor(182), pool: pool)
-            s.profiler?.stop(259)
+            s.profiler?.stop(261)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 17 {
@@ -5952,7 +5972,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2176816, savedInvStd: s.f + 2177680,
                 activation: .silu, output: s.tensor(183), pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(262)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 17 {
@@ -5960,7 +5980,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, runningMean: s.p + 932368, runningVar: s.p + 933232,
                 eps: 0.001, activation: .silu, output: s.tensor(183), scratch: s.f + 2176816, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(263)
         }
         // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -5968,11 +5988,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 934096, reduceBias: s.p + 965200,
             activation: .silu, expandWeights: s.p + 965248, expandBias: s.p + 996352, savedPooled: s.tensor(185),
             savedHidden: s.tensor(186), savedScale: s.tensor(187), pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(264)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 997216, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(263)
+        s.profiler?.stop(265)
         // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -5980,7 +6000,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(188), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2194096, savedInvStd: s.f + 2194240,
                 runningMean: s.p + 1121920, runningVar: s.p + 1122064, workspace: s.ws, pool: pool)
-            s.profiler?.stop(264)
+            s.profiler?.stop(266)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks > 17 {
@@ -5988,7 +6008,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(184), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(188), pool: pool)
-            s.profiler?.stop(265)
+            s.profiler?.stop(267)
         }
         // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 17 {
@@ -5996,7 +6016,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 2194096, savedInvStd: s.f + 2194240,
                 activation: .identity, output: s.tensor(189), pool: pool)
-            s.profiler?.stop(266)
+            s.profiler?.stop(268)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 17 {
@@ -6004,21 +6024,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1121632, beta: s.p + 1121776, runningMean: s.p + 1121920, runningVar: s.p + 1122064,
                 eps: 0.001, activation: .identity, output: s.tensor(189), scratch: s.f + 2194096, pool: pool)
-            s.profiler?.stop(267)
+            s.profiler?.stop(269)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9288888888888889
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07111111111111111, into: s.tensor(191),
                 random: &random)
-            s.profiler?.stop(268)
+            s.profiler?.stop(270)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(179), branch: s.tensor(189),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(190), pool: pool)
-        s.profiler?.stop(269)
+        s.profiler?.stop(271)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -6026,7 +6046,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1122208, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(270)
+        s.profiler?.stop(272)
         // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -6034,7 +6054,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(192), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2194384, savedInvStd: s.f + 2195248,
                 runningMean: s.p + 1248352, runningVar: s.p + 1249216, workspace: s.ws, pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(273)
         }
         // features.4.2.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 18 {
@@ -6042,7 +6062,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(190), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
                 output: s.tensor(192), pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(274)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 18 {
@@ -6050,13 +6070,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, runningMean: s.p + 1248352, runningVar: s.p + 1249216,
                 eps: 0.001, activation: .silu, output: s.tensor(193), scratch: s.f + 2194384, pool: pool)
-            s.profiler?.stop(273)
+            s.profiler?.stop(275)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1250080, channels: 864, kernel: 3, into: s.f + 2197840)
-        s.profiler?.stop(274)
-        // features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(276)
+        // features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(192), gamma: s.p + 1246624,
@@ -6066,7 +6086,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(194), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2196112, depthwiseSavedInvStd: s.f + 2196976,
                 depthwiseRunningMean: s.p + 1259584, depthwiseRunningVar: s.p + 1260448, workspace: s.ws, pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(277)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 18 {
@@ -6074,7 +6094,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(193), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2197840, bias: s.f,
                 activation: .identity, output: s.tensor(194), pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(278)
         }
         // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 18 {
@@ -6082,7 +6102,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2196112, savedInvStd: s.f + 2196976,
                 activation: .silu, output: s.tensor(195), pool: pool)
-            s.profiler?.stop(277)
+            s.profiler?.stop(279)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 18 {
@@ -6090,7 +6110,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, runningMean: s.p + 1259584, runningVar: s.p + 1260448,
                 eps: 0.001, activation: .silu, output: s.tensor(195), scratch: s.f + 2196112, pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(280)
         }
         // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -6098,11 +6118,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1261312, reduceBias: s.p + 1292416,
             activation: .silu, expandWeights: s.p + 1292464, expandBias: s.p + 1323568, savedPooled: s.tensor(197),
             savedHidden: s.tensor(198), savedScale: s.tensor(199), pool: pool)
-        s.profiler?.stop(279)
+        s.profiler?.stop(281)
         // features.4.2.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1324432, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(280)
+        s.profiler?.stop(282)
         // features.4.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -6110,7 +6130,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(200), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2213392, savedInvStd: s.f + 2213536,
                 runningMean: s.p + 1449136, runningVar: s.p + 1449280, workspace: s.ws, pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(283)
         }
         // features.4.2.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks > 18 {
@@ -6118,7 +6138,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(196), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(200), pool: pool)
-            s.profiler?.stop(282)
+            s.profiler?.stop(284)
         }
         // features.4.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 18 {
@@ -6126,7 +6146,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 2213392, savedInvStd: s.f + 2213536,
                 activation: .identity, output: s.tensor(201), pool: pool)
-            s.profiler?.stop(283)
+            s.profiler?.stop(285)
         }
         // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 18 {
@@ -6134,21 +6154,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1448848, beta: s.p + 1448992, runningMean: s.p + 1449136, runningVar: s.p + 1449280,
                 eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 2213392, pool: pool)
-            s.profiler?.stop(284)
+            s.profiler?.stop(286)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9244444444444444
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07555555555555557, into: s.tensor(203),
                 random: &random)
-            s.profiler?.stop(285)
+            s.profiler?.stop(287)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(190), branch: s.tensor(201),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(286)
+        s.profiler?.stop(288)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -6156,7 +6176,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1449424, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(287)
+        s.profiler?.stop(289)
         // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -6164,7 +6184,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(204), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2213680, savedInvStd: s.f + 2214544,
                 runningMean: s.p + 1575568, runningVar: s.p + 1576432, workspace: s.ws, pool: pool)
-            s.profiler?.stop(288)
+            s.profiler?.stop(290)
         }
         // features.4.3.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 19 {
@@ -6172,7 +6192,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(202), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
                 output: s.tensor(204), pool: pool)
-            s.profiler?.stop(289)
+            s.profiler?.stop(291)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 19 {
@@ -6180,13 +6200,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, runningMean: s.p + 1575568, runningVar: s.p + 1576432,
                 eps: 0.001, activation: .silu, output: s.tensor(205), scratch: s.f + 2213680, pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(292)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1577296, channels: 864, kernel: 3, into: s.f + 2217136)
-        s.profiler?.stop(291)
-        // features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(293)
+        // features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 1573840,
@@ -6196,7 +6216,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2215408, depthwiseSavedInvStd: s.f + 2216272,
                 depthwiseRunningMean: s.p + 1586800, depthwiseRunningVar: s.p + 1587664, workspace: s.ws, pool: pool)
-            s.profiler?.stop(292)
+            s.profiler?.stop(294)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 19 {
@@ -6204,7 +6224,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2217136, bias: s.f,
                 activation: .identity, output: s.tensor(206), pool: pool)
-            s.profiler?.stop(293)
+            s.profiler?.stop(295)
         }
         // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 19 {
@@ -6212,7 +6232,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2215408, savedInvStd: s.f + 2216272,
                 activation: .silu, output: s.tensor(207), pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(296)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 19 {
@@ -6220,7 +6240,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, runningMean: s.p + 1586800, runningVar: s.p + 1587664,
                 eps: 0.001, activation: .silu, output: s.tensor(207), scratch: s.f + 2215408, pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(297)
         }
         // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -6228,11 +6248,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1588528, reduceBias: s.p + 1619632,
             activation: .silu, expandWeights: s.p + 1619680, expandBias: s.p + 1650784, savedPooled: s.tensor(209),
             savedHidden: s.tensor(210), savedScale: s.tensor(211), pool: pool)
-        s.profiler?.stop(296)
+        s.profiler?.stop(298)
         // features.4.3.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1651648, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(297)
+        s.profiler?.stop(299)
         // features.4.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -6240,7 +6260,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(212), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2232688, savedInvStd: s.f + 2232832,
                 runningMean: s.p + 1776352, runningVar: s.p + 1776496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(298)
+            s.profiler?.stop(300)
         }
         // features.4.3.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks > 19 {
@@ -6248,7 +6268,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(208), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(212), pool: pool)
-            s.profiler?.stop(299)
+            s.profiler?.stop(301)
         }
         // features.4.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 19 {
@@ -6256,7 +6276,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 2232688, savedInvStd: s.f + 2232832,
                 activation: .identity, output: s.tensor(213), pool: pool)
-            s.profiler?.stop(300)
+            s.profiler?.stop(302)
         }
         // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 19 {
@@ -6264,20 +6284,20 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 1776064, beta: s.p + 1776208, runningMean: s.p + 1776352, runningVar: s.p + 1776496,
                 eps: 0.001, activation: .identity, output: s.tensor(213), scratch: s.f + 2232688, pool: pool)
-            s.profiler?.stop(301)
+            s.profiler?.stop(303)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.92
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.tensor(215), random: &random)
-            s.profiler?.stop(302)
+            s.profiler?.stop(304)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(202), branch: s.tensor(213),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(214), pool: pool)
-        s.profiler?.stop(303)
+        s.profiler?.stop(305)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -6285,7 +6305,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.4.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1776640, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(304)
+        s.profiler?.stop(306)
         // features.4.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -6293,7 +6313,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(216), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2232976, savedInvStd: s.f + 2233840,
                 runningMean: s.p + 1902784, runningVar: s.p + 1903648, workspace: s.ws, pool: pool)
-            s.profiler?.stop(305)
+            s.profiler?.stop(307)
         }
         // features.4.4.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 20 {
@@ -6301,7 +6321,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(214), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
                 output: s.tensor(216), pool: pool)
-            s.profiler?.stop(306)
+            s.profiler?.stop(308)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 20 {
@@ -6309,13 +6329,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, runningMean: s.p + 1902784, runningVar: s.p + 1903648,
                 eps: 0.001, activation: .silu, output: s.tensor(217), scratch: s.f + 2232976, pool: pool)
-            s.profiler?.stop(307)
+            s.profiler?.stop(309)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1904512, channels: 864, kernel: 3, into: s.f + 2236432)
-        s.profiler?.stop(308)
-        // features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(310)
+        // features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(216), gamma: s.p + 1901056,
@@ -6325,7 +6345,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(218), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2234704, depthwiseSavedInvStd: s.f + 2235568,
                 depthwiseRunningMean: s.p + 1914016, depthwiseRunningVar: s.p + 1914880, workspace: s.ws, pool: pool)
-            s.profiler?.stop(309)
+            s.profiler?.stop(311)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 20 {
@@ -6333,7 +6353,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(217), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2236432, bias: s.f,
                 activation: .identity, output: s.tensor(218), pool: pool)
-            s.profiler?.stop(310)
+            s.profiler?.stop(312)
         }
         // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 20 {
@@ -6341,7 +6361,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2234704, savedInvStd: s.f + 2235568,
                 activation: .silu, output: s.tensor(219), pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(313)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 20 {
@@ -6349,7 +6369,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, runningMean: s.p + 1914016, runningVar: s.p + 1914880,
                 eps: 0.001, activation: .silu, output: s.tensor(219), scratch: s.f + 2234704, pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(314)
         }
         // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -6357,11 +6377,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1915744, reduceBias: s.p + 1946848,
             activation: .silu, expandWeights: s.p + 1946896, expandBias: s.p + 1978000, savedPooled: s.tensor(221),
             savedHidden: s.tensor(222), savedScale: s.tensor(223), pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(315)
         // features.4.4.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1978864, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(314)
+        s.profiler?.stop(316)
         // features.4.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -6369,7 +6389,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(224), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2251984, savedInvStd: s.f + 2252128,
                 runningMean: s.p + 2103568, runningVar: s.p + 2103712, workspace: s.ws, pool: pool)
-            s.profiler?.stop(315)
+            s.profiler?.stop(317)
         }
         // features.4.4.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks > 20 {
@@ -6377,7 +6397,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(220), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(224), pool: pool)
-            s.profiler?.stop(316)
+            s.profiler?.stop(318)
         }
         // features.4.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 20 {
@@ -6385,7 +6405,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 2251984, savedInvStd: s.f + 2252128,
                 activation: .identity, output: s.tensor(225), pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(319)
         }
         // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 20 {
@@ -6393,21 +6413,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2103280, beta: s.p + 2103424, runningMean: s.p + 2103568, runningVar: s.p + 2103712,
                 eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 2251984, pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(320)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9155555555555556
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08444444444444445, into: s.tensor(227),
                 random: &random)
-            s.profiler?.stop(319)
+            s.profiler?.stop(321)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(214), branch: s.tensor(225),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(226), pool: pool)
-        s.profiler?.stop(320)
+        s.profiler?.stop(322)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -6415,7 +6435,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.5.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2103856, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(321)
+        s.profiler?.stop(323)
         // features.4.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -6423,7 +6443,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(228), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2252272, savedInvStd: s.f + 2253136,
                 runningMean: s.p + 2230000, runningVar: s.p + 2230864, workspace: s.ws, pool: pool)
-            s.profiler?.stop(322)
+            s.profiler?.stop(324)
         }
         // features.4.5.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 21 {
@@ -6431,7 +6451,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(226), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
                 output: s.tensor(228), pool: pool)
-            s.profiler?.stop(323)
+            s.profiler?.stop(325)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 21 {
@@ -6439,13 +6459,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, runningMean: s.p + 2230000, runningVar: s.p + 2230864,
                 eps: 0.001, activation: .silu, output: s.tensor(229), scratch: s.f + 2252272, pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(326)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2231728, channels: 864, kernel: 3, into: s.f + 2255728)
-        s.profiler?.stop(325)
-        // features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(327)
+        // features.4.5.block.0 BatchNorm + silu (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(228), gamma: s.p + 2228272,
@@ -6455,7 +6475,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(230), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2254000, depthwiseSavedInvStd: s.f + 2254864,
                 depthwiseRunningMean: s.p + 2241232, depthwiseRunningVar: s.p + 2242096, workspace: s.ws, pool: pool)
-            s.profiler?.stop(326)
+            s.profiler?.stop(328)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 21 {
@@ -6463,7 +6483,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(229), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2255728, bias: s.f,
                 activation: .identity, output: s.tensor(230), pool: pool)
-            s.profiler?.stop(327)
+            s.profiler?.stop(329)
         }
         // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 21 {
@@ -6471,7 +6491,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2254000, savedInvStd: s.f + 2254864,
                 activation: .silu, output: s.tensor(231), pool: pool)
-            s.profiler?.stop(328)
+            s.profiler?.stop(330)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 21 {
@@ -6479,7 +6499,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, runningMean: s.p + 2241232, runningVar: s.p + 2242096,
                 eps: 0.001, activation: .silu, output: s.tensor(231), scratch: s.f + 2254000, pool: pool)
-            s.profiler?.stop(329)
+            s.profiler?.stop(331)
         }
         // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -6487,11 +6507,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2242960, reduceBias: s.p + 2274064,
             activation: .silu, expandWeights: s.p + 2274112, expandBias: s.p + 2305216, savedPooled: s.tensor(233),
             savedHidden: s.tensor(234), savedScale: s.tensor(235), pool: pool)
-        s.profiler?.stop(330)
+        s.profiler?.stop(332)
         // features.4.5.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2306080, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(331)
+        s.profiler?.stop(333)
         // features.4.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -6499,7 +6519,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(236), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2271280, savedInvStd: s.f + 2271424,
                 runningMean: s.p + 2430784, runningVar: s.p + 2430928, workspace: s.ws, pool: pool)
-            s.profiler?.stop(332)
+            s.profiler?.stop(334)
         }
         // features.4.5.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks > 21 {
@@ -6507,7 +6527,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(232), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(236), pool: pool)
-            s.profiler?.stop(333)
+            s.profiler?.stop(335)
         }
         // features.4.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 21 {
@@ -6515,7 +6535,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(236), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 2271280, savedInvStd: s.f + 2271424,
                 activation: .identity, output: s.tensor(237), pool: pool)
-            s.profiler?.stop(334)
+            s.profiler?.stop(336)
         }
         // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 21 {
@@ -6523,21 +6543,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(236), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2430496, beta: s.p + 2430640, runningMean: s.p + 2430784, runningVar: s.p + 2430928,
                 eps: 0.001, activation: .identity, output: s.tensor(237), scratch: s.f + 2271280, pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(337)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9111111111111111
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08888888888888889, into: s.tensor(239),
                 random: &random)
-            s.profiler?.stop(336)
+            s.profiler?.stop(338)
         }
         // features.4.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(226), branch: s.tensor(237),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(238), pool: pool)
-        s.profiler?.stop(337)
+        s.profiler?.stop(339)
     }
 
     /// features.4.6 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -6545,7 +6565,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.6.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2431072, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(338)
+        s.profiler?.stop(340)
         // features.4.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -6553,7 +6573,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(240), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2271568, savedInvStd: s.f + 2272432,
                 runningMean: s.p + 2557216, runningVar: s.p + 2558080, workspace: s.ws, pool: pool)
-            s.profiler?.stop(339)
+            s.profiler?.stop(341)
         }
         // features.4.6.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 22 {
@@ -6561,7 +6581,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(238), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
                 output: s.tensor(240), pool: pool)
-            s.profiler?.stop(340)
+            s.profiler?.stop(342)
         }
         // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 22 {
@@ -6569,13 +6589,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, runningMean: s.p + 2557216, runningVar: s.p + 2558080,
                 eps: 0.001, activation: .silu, output: s.tensor(241), scratch: s.f + 2271568, pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(343)
         }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2558944, channels: 864, kernel: 3, into: s.f + 2275024)
-        s.profiler?.stop(342)
-        // features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(344)
+        // features.4.6.block.0 BatchNorm + silu (statistics taken before) and features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(240), gamma: s.p + 2555488,
@@ -6585,7 +6605,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(242), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2273296, depthwiseSavedInvStd: s.f + 2274160,
                 depthwiseRunningMean: s.p + 2568448, depthwiseRunningVar: s.p + 2569312, workspace: s.ws, pool: pool)
-            s.profiler?.stop(343)
+            s.profiler?.stop(345)
         }
         // features.4.6.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 22 {
@@ -6593,7 +6613,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(241), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2275024, bias: s.f,
                 activation: .identity, output: s.tensor(242), pool: pool)
-            s.profiler?.stop(344)
+            s.profiler?.stop(346)
         }
         // features.4.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 22 {
@@ -6601,7 +6621,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2273296, savedInvStd: s.f + 2274160,
                 activation: .silu, output: s.tensor(243), pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(347)
         }
         // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 22 {
@@ -6609,7 +6629,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, runningMean: s.p + 2568448, runningVar: s.p + 2569312,
                 eps: 0.001, activation: .silu, output: s.tensor(243), scratch: s.f + 2273296, pool: pool)
-            s.profiler?.stop(346)
+            s.profiler?.stop(348)
         }
         // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -6617,11 +6637,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2570176, reduceBias: s.p + 2601280,
             activation: .silu, expandWeights: s.p + 2601328, expandBias: s.p + 2632432, savedPooled: s.tensor(245),
             savedHidden: s.tensor(246), savedScale: s.tensor(247), pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(349)
         // features.4.6.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2633296, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(348)
+        s.profiler?.stop(350)
         // features.4.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -6629,7 +6649,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(248), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2290576, savedInvStd: s.f + 2290720,
                 runningMean: s.p + 2758000, runningVar: s.p + 2758144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(349)
+            s.profiler?.stop(351)
         }
         // features.4.6.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks > 22 {
@@ -6637,7 +6657,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(244), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(248), pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(352)
         }
         // features.4.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 22 {
@@ -6645,7 +6665,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(248), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 2290576, savedInvStd: s.f + 2290720,
                 activation: .identity, output: s.tensor(249), pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(353)
         }
         // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 22 {
@@ -6653,21 +6673,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(248), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 2757712, beta: s.p + 2757856, runningMean: s.p + 2758000, runningVar: s.p + 2758144,
                 eps: 0.001, activation: .identity, output: s.tensor(249), scratch: s.f + 2290576, pool: pool)
-            s.profiler?.stop(352)
+            s.profiler?.stop(354)
         }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9066666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09333333333333334, into: s.tensor(251),
                 random: &random)
-            s.profiler?.stop(353)
+            s.profiler?.stop(355)
         }
         // features.4.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(238), branch: s.tensor(249),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(250), pool: pool)
-        s.profiler?.stop(354)
+        s.profiler?.stop(356)
     }
 
     /// features.4.7 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -6675,7 +6695,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.4.7.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2758288, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(355)
+        s.profiler?.stop(357)
         // features.4.7.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -6683,7 +6703,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(252), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2290864, savedInvStd: s.f + 2291728,
                 runningMean: s.p + 2884432, runningVar: s.p + 2885296, workspace: s.ws, pool: pool)
-            s.profiler?.stop(356)
+            s.profiler?.stop(358)
         }
         // features.4.7.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 23 {
@@ -6691,7 +6711,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(250), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
                 output: s.tensor(252), pool: pool)
-            s.profiler?.stop(357)
+            s.profiler?.stop(359)
         }
         // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 23 {
@@ -6699,13 +6719,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, runningMean: s.p + 2884432, runningVar: s.p + 2885296,
                 eps: 0.001, activation: .silu, output: s.tensor(253), scratch: s.f + 2290864, pool: pool)
-            s.profiler?.stop(358)
+            s.profiler?.stop(360)
         }
         // features.4.7.block.1 depthwise weights to the kernel layout [3][3][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2886160, channels: 864, kernel: 3, into: s.f + 2294320)
-        s.profiler?.stop(359)
-        // features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(361)
+        // features.4.7.block.0 BatchNorm + silu (statistics taken before) and features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(252), gamma: s.p + 2882704,
@@ -6715,7 +6735,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(254), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2292592, depthwiseSavedInvStd: s.f + 2293456,
                 depthwiseRunningMean: s.p + 2895664, depthwiseRunningVar: s.p + 2896528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(362)
         }
         // features.4.7.block.1 frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 23 {
@@ -6723,7 +6743,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(253), batch: s.n, height: 33, width: 33, channels: 864, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 2294320, bias: s.f,
                 activation: .identity, output: s.tensor(254), pool: pool)
-            s.profiler?.stop(361)
+            s.profiler?.stop(363)
         }
         // features.4.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 23 {
@@ -6731,7 +6751,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2292592, savedInvStd: s.f + 2293456,
                 activation: .silu, output: s.tensor(255), pool: pool)
-            s.profiler?.stop(362)
+            s.profiler?.stop(364)
         }
         // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 23 {
@@ -6739,7 +6759,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, runningMean: s.p + 2895664, runningVar: s.p + 2896528,
                 eps: 0.001, activation: .silu, output: s.tensor(255), scratch: s.f + 2292592, pool: pool)
-            s.profiler?.stop(363)
+            s.profiler?.stop(365)
         }
         // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -6747,11 +6767,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2897392, reduceBias: s.p + 2928496,
             activation: .silu, expandWeights: s.p + 2928544, expandBias: s.p + 2959648, savedPooled: s.tensor(257),
             savedHidden: s.tensor(258), savedScale: s.tensor(259), pool: pool)
-        s.profiler?.stop(364)
+        s.profiler?.stop(366)
         // features.4.7.block.3 project conv 1x1 weights to the GEMM layout [864][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2960512, outChannels: 144, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(365)
+        s.profiler?.stop(367)
         // features.4.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -6759,7 +6779,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, output: s.tensor(260), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2309872, savedInvStd: s.f + 2310016,
                 runningMean: s.p + 3085216, runningVar: s.p + 3085360, workspace: s.ws, pool: pool)
-            s.profiler?.stop(366)
+            s.profiler?.stop(368)
         }
         // features.4.7.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
         if s.options.frozenBlocks > 23 {
@@ -6767,7 +6787,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(256), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(260), pool: pool)
-            s.profiler?.stop(367)
+            s.profiler?.stop(369)
         }
         // features.4.7.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 23 {
@@ -6775,7 +6795,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(260), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 2309872, savedInvStd: s.f + 2310016,
                 activation: .identity, output: s.tensor(261), pool: pool)
-            s.profiler?.stop(368)
+            s.profiler?.stop(370)
         }
         // features.4.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 144]
         if s.options.frozenBlocks > 23 {
@@ -6783,21 +6803,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(260), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 3084928, beta: s.p + 3085072, runningMean: s.p + 3085216, runningVar: s.p + 3085360,
                 eps: 0.001, activation: .identity, output: s.tensor(261), scratch: s.f + 2309872, pool: pool)
-            s.profiler?.stop(369)
+            s.profiler?.stop(371)
         }
         // features.4.7 stochastic depth: keep each image's branch with probability 0.9022222222222223
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09777777777777778, into: s.tensor(263),
                 random: &random)
-            s.profiler?.stop(370)
+            s.profiler?.stop(372)
         }
         // features.4.7 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(250), branch: s.tensor(261),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(263) : nil, batch: s.n,
             perImage: 156816, output: s.tensor(262), pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(373)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
@@ -6805,7 +6825,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [144][864]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3085504, outChannels: 864, inChannels: 144, into: s.f + 3456)
-        s.profiler?.stop(372)
+        s.profiler?.stop(374)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -6813,7 +6833,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, output: s.tensor(264), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2310160, savedInvStd: s.f + 2311024,
                 runningMean: s.p + 3211648, runningVar: s.p + 3212512, workspace: s.ws, pool: pool)
-            s.profiler?.stop(373)
+            s.profiler?.stop(375)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 24 {
@@ -6821,7 +6841,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(262), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
                 output: s.tensor(264), pool: pool)
-            s.profiler?.stop(374)
+            s.profiler?.stop(376)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 24 {
@@ -6829,13 +6849,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, runningMean: s.p + 3211648, runningVar: s.p + 3212512,
                 eps: 0.001, activation: .silu, output: s.tensor(265), scratch: s.f + 2310160, pool: pool)
-            s.profiler?.stop(375)
+            s.profiler?.stop(377)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][864]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3213376, channels: 864, kernel: 5, into: s.f + 2313616)
-        s.profiler?.stop(376)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(378)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(264), gamma: s.p + 3209920,
@@ -6845,7 +6865,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(266), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2311888, depthwiseSavedInvStd: s.f + 2312752,
                 depthwiseRunningMean: s.p + 3236704, depthwiseRunningVar: s.p + 3237568, workspace: s.ws, pool: pool)
-            s.profiler?.stop(377)
+            s.profiler?.stop(379)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
         if s.options.frozenBlocks > 24 {
@@ -6853,7 +6873,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(265), batch: s.n, height: 33, width: 33, channels: 864, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2313616, bias: s.f,
                 activation: .identity, output: s.tensor(266), pool: pool)
-            s.profiler?.stop(378)
+            s.profiler?.stop(380)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks <= 24 {
@@ -6861,7 +6881,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2311888, savedInvStd: s.f + 2312752,
                 activation: .silu, output: s.tensor(267), pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(381)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 864]
         if s.options.frozenBlocks > 24 {
@@ -6869,7 +6889,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, runningMean: s.p + 3236704, runningVar: s.p + 3237568,
                 eps: 0.001, activation: .silu, output: s.tensor(267), scratch: s.f + 2311888, pool: pool)
-            s.profiler?.stop(380)
+            s.profiler?.stop(382)
         }
         // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         s.profiler?.start()
@@ -6877,11 +6897,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 3238432, reduceBias: s.p + 3269536,
             activation: .silu, expandWeights: s.p + 3269584, expandBias: s.p + 3300688, savedPooled: s.tensor(269),
             savedHidden: s.tensor(270), savedScale: s.tensor(271), pool: pool)
-        s.profiler?.stop(381)
+        s.profiler?.stop(383)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [864][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3301552, outChannels: 200, inChannels: 864, into: s.f + 3456)
-        s.profiler?.stop(382)
+        s.profiler?.stop(384)
         // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 864] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -6889,7 +6909,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(272), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2356816, savedInvStd: s.f + 2357016,
                 runningMean: s.p + 3474768, runningVar: s.p + 3474976, workspace: s.ws, pool: pool)
-            s.profiler?.stop(383)
+            s.profiler?.stop(385)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 200]
         if s.options.frozenBlocks > 24 {
@@ -6897,7 +6917,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(268), pixels: 1089 &* s.n, inChannels: 864,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
                 output: s.tensor(272), pool: pool)
-            s.profiler?.stop(384)
+            s.profiler?.stop(386)
         }
         // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 24 {
@@ -6905,7 +6925,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(272), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 2356816, savedInvStd: s.f + 2357016,
                 activation: .identity, output: s.tensor(273), pool: pool)
-            s.profiler?.stop(385)
+            s.profiler?.stop(387)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 24 {
@@ -6913,7 +6933,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(272), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 3474352, beta: s.p + 3474560, runningMean: s.p + 3474768, runningVar: s.p + 3474976,
                 eps: 0.001, activation: .identity, output: s.tensor(273), scratch: s.f + 2356816, pool: pool)
-            s.profiler?.stop(386)
+            s.profiler?.stop(388)
         }
     }
 
@@ -6922,7 +6942,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3475184, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(387)
+        s.profiler?.stop(389)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -6930,7 +6950,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(274), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2357216, savedInvStd: s.f + 2358416,
                 runningMean: s.p + 3717584, runningVar: s.p + 3718784, workspace: s.ws, pool: pool)
-            s.profiler?.stop(388)
+            s.profiler?.stop(390)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 25 {
@@ -6938,7 +6958,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(273), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
                 output: s.tensor(274), pool: pool)
-            s.profiler?.stop(389)
+            s.profiler?.stop(391)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 25 {
@@ -6946,13 +6966,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3715184, beta: s.p + 3716384, runningMean: s.p + 3717584, runningVar: s.p + 3718784,
                 eps: 0.001, activation: .silu, output: s.tensor(275), scratch: s.f + 2357216, pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(392)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3719984, channels: 1200, kernel: 5, into: s.f + 2362016)
-        s.profiler?.stop(391)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(393)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(274), gamma: s.p + 3715184,
@@ -6962,7 +6982,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(276), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2359616, depthwiseSavedInvStd: s.f + 2360816,
                 depthwiseRunningMean: s.p + 3752384, depthwiseRunningVar: s.p + 3753584, workspace: s.ws, pool: pool)
-            s.profiler?.stop(392)
+            s.profiler?.stop(394)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 25 {
@@ -6970,7 +6990,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(275), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2362016, bias: s.f,
                 activation: .identity, output: s.tensor(276), pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(395)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 25 {
@@ -6978,7 +6998,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2359616, savedInvStd: s.f + 2360816,
                 activation: .silu, output: s.tensor(277), pool: pool)
-            s.profiler?.stop(394)
+            s.profiler?.stop(396)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 25 {
@@ -6986,7 +7006,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, runningMean: s.p + 3752384, runningVar: s.p + 3753584,
                 eps: 0.001, activation: .silu, output: s.tensor(277), scratch: s.f + 2359616, pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(397)
         }
         // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -6994,11 +7014,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 3754784, reduceBias: s.p + 3814784,
             activation: .silu, expandWeights: s.p + 3814848, expandBias: s.p + 3874848, savedPooled: s.tensor(279),
             savedHidden: s.tensor(280), savedScale: s.tensor(281), pool: pool)
-        s.profiler?.stop(396)
+        s.profiler?.stop(398)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3876048, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(397)
+        s.profiler?.stop(399)
         // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -7006,7 +7026,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(282), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2422016, savedInvStd: s.f + 2422216,
                 runningMean: s.p + 4116464, runningVar: s.p + 4116672, workspace: s.ws, pool: pool)
-            s.profiler?.stop(398)
+            s.profiler?.stop(400)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks > 25 {
@@ -7014,7 +7034,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(278), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
                 output: s.tensor(282), pool: pool)
-            s.profiler?.stop(399)
+            s.profiler?.stop(401)
         }
         // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 25 {
@@ -7022,7 +7042,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(282), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 2422016, savedInvStd: s.f + 2422216,
                 activation: .identity, output: s.tensor(283), pool: pool)
-            s.profiler?.stop(400)
+            s.profiler?.stop(402)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 25 {
@@ -7030,21 +7050,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(282), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 4116048, beta: s.p + 4116256, runningMean: s.p + 4116464, runningVar: s.p + 4116672,
                 eps: 0.001, activation: .identity, output: s.tensor(283), scratch: s.f + 2422016, pool: pool)
-            s.profiler?.stop(401)
+            s.profiler?.stop(403)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10666666666666669, into: s.tensor(285),
                 random: &random)
-            s.profiler?.stop(402)
+            s.profiler?.stop(404)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(273), branch: s.tensor(283),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(284), pool: pool)
-        s.profiler?.stop(403)
+        s.profiler?.stop(405)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -7052,7 +7072,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4116880, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(404)
+        s.profiler?.stop(406)
         // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -7060,7 +7080,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(286), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2422416, savedInvStd: s.f + 2423616,
                 runningMean: s.p + 4359280, runningVar: s.p + 4360480, workspace: s.ws, pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(407)
         }
         // features.5.2.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 26 {
@@ -7068,7 +7088,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(284), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
                 output: s.tensor(286), pool: pool)
-            s.profiler?.stop(406)
+            s.profiler?.stop(408)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 26 {
@@ -7076,13 +7096,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4356880, beta: s.p + 4358080, runningMean: s.p + 4359280, runningVar: s.p + 4360480,
                 eps: 0.001, activation: .silu, output: s.tensor(287), scratch: s.f + 2422416, pool: pool)
-            s.profiler?.stop(407)
+            s.profiler?.stop(409)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4361680, channels: 1200, kernel: 5, into: s.f + 2427216)
-        s.profiler?.stop(408)
-        // features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(410)
+        // features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(286), gamma: s.p + 4356880,
@@ -7092,7 +7112,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(288), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2424816, depthwiseSavedInvStd: s.f + 2426016,
                 depthwiseRunningMean: s.p + 4394080, depthwiseRunningVar: s.p + 4395280, workspace: s.ws, pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(411)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 26 {
@@ -7100,7 +7120,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(287), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2427216, bias: s.f,
                 activation: .identity, output: s.tensor(288), pool: pool)
-            s.profiler?.stop(410)
+            s.profiler?.stop(412)
         }
         // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 26 {
@@ -7108,7 +7128,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2424816, savedInvStd: s.f + 2426016,
                 activation: .silu, output: s.tensor(289), pool: pool)
-            s.profiler?.stop(411)
+            s.profiler?.stop(413)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 26 {
@@ -7116,7 +7136,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, runningMean: s.p + 4394080, runningVar: s.p + 4395280,
                 eps: 0.001, activation: .silu, output: s.tensor(289), scratch: s.f + 2424816, pool: pool)
-            s.profiler?.stop(412)
+            s.profiler?.stop(414)
         }
         // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -7124,11 +7144,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 4396480, reduceBias: s.p + 4456480,
             activation: .silu, expandWeights: s.p + 4456544, expandBias: s.p + 4516544, savedPooled: s.tensor(291),
             savedHidden: s.tensor(292), savedScale: s.tensor(293), pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(415)
         // features.5.2.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4517744, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(414)
+        s.profiler?.stop(416)
         // features.5.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -7136,7 +7156,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(294), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2487216, savedInvStd: s.f + 2487416,
                 runningMean: s.p + 4758160, runningVar: s.p + 4758368, workspace: s.ws, pool: pool)
-            s.profiler?.stop(415)
+            s.profiler?.stop(417)
         }
         // features.5.2.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks > 26 {
@@ -7144,7 +7164,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(290), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
                 output: s.tensor(294), pool: pool)
-            s.profiler?.stop(416)
+            s.profiler?.stop(418)
         }
         // features.5.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 26 {
@@ -7152,7 +7172,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(294), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 2487216, savedInvStd: s.f + 2487416,
                 activation: .identity, output: s.tensor(295), pool: pool)
-            s.profiler?.stop(417)
+            s.profiler?.stop(419)
         }
         // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 26 {
@@ -7160,21 +7180,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(294), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 4757744, beta: s.p + 4757952, runningMean: s.p + 4758160, runningVar: s.p + 4758368,
                 eps: 0.001, activation: .identity, output: s.tensor(295), scratch: s.f + 2487216, pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(420)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8888888888888888
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1111111111111111, into: s.tensor(297),
                 random: &random)
-            s.profiler?.stop(419)
+            s.profiler?.stop(421)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(284), branch: s.tensor(295),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(296), pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(422)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -7182,7 +7202,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4758576, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(421)
+        s.profiler?.stop(423)
         // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -7190,7 +7210,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(298), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2487616, savedInvStd: s.f + 2488816,
                 runningMean: s.p + 5000976, runningVar: s.p + 5002176, workspace: s.ws, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(424)
         }
         // features.5.3.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 27 {
@@ -7198,7 +7218,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(296), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
                 output: s.tensor(298), pool: pool)
-            s.profiler?.stop(423)
+            s.profiler?.stop(425)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 27 {
@@ -7206,13 +7226,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4998576, beta: s.p + 4999776, runningMean: s.p + 5000976, runningVar: s.p + 5002176,
                 eps: 0.001, activation: .silu, output: s.tensor(299), scratch: s.f + 2487616, pool: pool)
-            s.profiler?.stop(424)
+            s.profiler?.stop(426)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5003376, channels: 1200, kernel: 5, into: s.f + 2492416)
-        s.profiler?.stop(425)
-        // features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(427)
+        // features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(298), gamma: s.p + 4998576,
@@ -7222,7 +7242,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(300), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2490016, depthwiseSavedInvStd: s.f + 2491216,
                 depthwiseRunningMean: s.p + 5035776, depthwiseRunningVar: s.p + 5036976, workspace: s.ws, pool: pool)
-            s.profiler?.stop(426)
+            s.profiler?.stop(428)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 27 {
@@ -7230,7 +7250,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(299), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2492416, bias: s.f,
                 activation: .identity, output: s.tensor(300), pool: pool)
-            s.profiler?.stop(427)
+            s.profiler?.stop(429)
         }
         // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 27 {
@@ -7238,7 +7258,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2490016, savedInvStd: s.f + 2491216,
                 activation: .silu, output: s.tensor(301), pool: pool)
-            s.profiler?.stop(428)
+            s.profiler?.stop(430)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 27 {
@@ -7246,7 +7266,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, runningMean: s.p + 5035776, runningVar: s.p + 5036976,
                 eps: 0.001, activation: .silu, output: s.tensor(301), scratch: s.f + 2490016, pool: pool)
-            s.profiler?.stop(429)
+            s.profiler?.stop(431)
         }
         // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -7254,11 +7274,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5038176, reduceBias: s.p + 5098176,
             activation: .silu, expandWeights: s.p + 5098240, expandBias: s.p + 5158240, savedPooled: s.tensor(303),
             savedHidden: s.tensor(304), savedScale: s.tensor(305), pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(432)
         // features.5.3.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5159440, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(431)
+        s.profiler?.stop(433)
         // features.5.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -7266,7 +7286,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(306), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2552416, savedInvStd: s.f + 2552616,
                 runningMean: s.p + 5399856, runningVar: s.p + 5400064, workspace: s.ws, pool: pool)
-            s.profiler?.stop(432)
+            s.profiler?.stop(434)
         }
         // features.5.3.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks > 27 {
@@ -7274,7 +7294,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(302), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
                 output: s.tensor(306), pool: pool)
-            s.profiler?.stop(433)
+            s.profiler?.stop(435)
         }
         // features.5.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 27 {
@@ -7282,7 +7302,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(306), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 2552416, savedInvStd: s.f + 2552616,
                 activation: .identity, output: s.tensor(307), pool: pool)
-            s.profiler?.stop(434)
+            s.profiler?.stop(436)
         }
         // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 27 {
@@ -7290,21 +7310,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(306), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 5399440, beta: s.p + 5399648, runningMean: s.p + 5399856, runningVar: s.p + 5400064,
                 eps: 0.001, activation: .identity, output: s.tensor(307), scratch: s.f + 2552416, pool: pool)
-            s.profiler?.stop(435)
+            s.profiler?.stop(437)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8844444444444445
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11555555555555556, into: s.tensor(309),
                 random: &random)
-            s.profiler?.stop(436)
+            s.profiler?.stop(438)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(296), branch: s.tensor(307),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(308), pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(439)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -7312,7 +7332,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.4.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5400272, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(438)
+        s.profiler?.stop(440)
         // features.5.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -7320,7 +7340,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(310), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2552816, savedInvStd: s.f + 2554016,
                 runningMean: s.p + 5642672, runningVar: s.p + 5643872, workspace: s.ws, pool: pool)
-            s.profiler?.stop(439)
+            s.profiler?.stop(441)
         }
         // features.5.4.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 28 {
@@ -7328,7 +7348,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(308), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
                 output: s.tensor(310), pool: pool)
-            s.profiler?.stop(440)
+            s.profiler?.stop(442)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 28 {
@@ -7336,13 +7356,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5640272, beta: s.p + 5641472, runningMean: s.p + 5642672, runningVar: s.p + 5643872,
                 eps: 0.001, activation: .silu, output: s.tensor(311), scratch: s.f + 2552816, pool: pool)
-            s.profiler?.stop(441)
+            s.profiler?.stop(443)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5645072, channels: 1200, kernel: 5, into: s.f + 2557616)
-        s.profiler?.stop(442)
-        // features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(444)
+        // features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(310), gamma: s.p + 5640272,
@@ -7352,7 +7372,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(312), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2555216, depthwiseSavedInvStd: s.f + 2556416,
                 depthwiseRunningMean: s.p + 5677472, depthwiseRunningVar: s.p + 5678672, workspace: s.ws, pool: pool)
-            s.profiler?.stop(443)
+            s.profiler?.stop(445)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 28 {
@@ -7360,7 +7380,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(311), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2557616, bias: s.f,
                 activation: .identity, output: s.tensor(312), pool: pool)
-            s.profiler?.stop(444)
+            s.profiler?.stop(446)
         }
         // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 28 {
@@ -7368,7 +7388,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2555216, savedInvStd: s.f + 2556416,
                 activation: .silu, output: s.tensor(313), pool: pool)
-            s.profiler?.stop(445)
+            s.profiler?.stop(447)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 28 {
@@ -7376,7 +7396,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, runningMean: s.p + 5677472, runningVar: s.p + 5678672,
                 eps: 0.001, activation: .silu, output: s.tensor(313), scratch: s.f + 2555216, pool: pool)
-            s.profiler?.stop(446)
+            s.profiler?.stop(448)
         }
         // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -7384,11 +7404,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5679872, reduceBias: s.p + 5739872,
             activation: .silu, expandWeights: s.p + 5739936, expandBias: s.p + 5799936, savedPooled: s.tensor(315),
             savedHidden: s.tensor(316), savedScale: s.tensor(317), pool: pool)
-        s.profiler?.stop(447)
+        s.profiler?.stop(449)
         // features.5.4.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5801136, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(448)
+        s.profiler?.stop(450)
         // features.5.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -7396,7 +7416,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(318), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2617616, savedInvStd: s.f + 2617816,
                 runningMean: s.p + 6041552, runningVar: s.p + 6041760, workspace: s.ws, pool: pool)
-            s.profiler?.stop(449)
+            s.profiler?.stop(451)
         }
         // features.5.4.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks > 28 {
@@ -7404,7 +7424,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(314), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
                 output: s.tensor(318), pool: pool)
-            s.profiler?.stop(450)
+            s.profiler?.stop(452)
         }
         // features.5.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 28 {
@@ -7412,7 +7432,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(318), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 2617616, savedInvStd: s.f + 2617816,
                 activation: .identity, output: s.tensor(319), pool: pool)
-            s.profiler?.stop(451)
+            s.profiler?.stop(453)
         }
         // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 28 {
@@ -7420,21 +7440,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(318), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 6041136, beta: s.p + 6041344, runningMean: s.p + 6041552, runningVar: s.p + 6041760,
                 eps: 0.001, activation: .identity, output: s.tensor(319), scratch: s.f + 2617616, pool: pool)
-            s.profiler?.stop(452)
+            s.profiler?.stop(454)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001, into: s.tensor(321),
                 random: &random)
-            s.profiler?.stop(453)
+            s.profiler?.stop(455)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(308), branch: s.tensor(319),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(320), pool: pool)
-        s.profiler?.stop(454)
+        s.profiler?.stop(456)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -7442,7 +7462,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.5.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6041968, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(455)
+        s.profiler?.stop(457)
         // features.5.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -7450,7 +7470,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(322), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2618016, savedInvStd: s.f + 2619216,
                 runningMean: s.p + 6284368, runningVar: s.p + 6285568, workspace: s.ws, pool: pool)
-            s.profiler?.stop(456)
+            s.profiler?.stop(458)
         }
         // features.5.5.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 29 {
@@ -7458,7 +7478,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(320), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
                 output: s.tensor(322), pool: pool)
-            s.profiler?.stop(457)
+            s.profiler?.stop(459)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 29 {
@@ -7466,13 +7486,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6281968, beta: s.p + 6283168, runningMean: s.p + 6284368, runningVar: s.p + 6285568,
                 eps: 0.001, activation: .silu, output: s.tensor(323), scratch: s.f + 2618016, pool: pool)
-            s.profiler?.stop(458)
+            s.profiler?.stop(460)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6286768, channels: 1200, kernel: 5, into: s.f + 2622816)
-        s.profiler?.stop(459)
-        // features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(461)
+        // features.5.5.block.0 BatchNorm + silu (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(322), gamma: s.p + 6281968,
@@ -7482,7 +7502,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(324), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2620416, depthwiseSavedInvStd: s.f + 2621616,
                 depthwiseRunningMean: s.p + 6319168, depthwiseRunningVar: s.p + 6320368, workspace: s.ws, pool: pool)
-            s.profiler?.stop(460)
+            s.profiler?.stop(462)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 29 {
@@ -7490,7 +7510,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(323), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2622816, bias: s.f,
                 activation: .identity, output: s.tensor(324), pool: pool)
-            s.profiler?.stop(461)
+            s.profiler?.stop(463)
         }
         // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 29 {
@@ -7498,7 +7518,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2620416, savedInvStd: s.f + 2621616,
                 activation: .silu, output: s.tensor(325), pool: pool)
-            s.profiler?.stop(462)
+            s.profiler?.stop(464)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 29 {
@@ -7506,7 +7526,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, runningMean: s.p + 6319168, runningVar: s.p + 6320368,
                 eps: 0.001, activation: .silu, output: s.tensor(325), scratch: s.f + 2620416, pool: pool)
-            s.profiler?.stop(463)
+            s.profiler?.stop(465)
         }
         // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -7514,11 +7534,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6321568, reduceBias: s.p + 6381568,
             activation: .silu, expandWeights: s.p + 6381632, expandBias: s.p + 6441632, savedPooled: s.tensor(327),
             savedHidden: s.tensor(328), savedScale: s.tensor(329), pool: pool)
-        s.profiler?.stop(464)
+        s.profiler?.stop(466)
         // features.5.5.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6442832, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(465)
+        s.profiler?.stop(467)
         // features.5.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -7526,7 +7546,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(330), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2682816, savedInvStd: s.f + 2683016,
                 runningMean: s.p + 6683248, runningVar: s.p + 6683456, workspace: s.ws, pool: pool)
-            s.profiler?.stop(466)
+            s.profiler?.stop(468)
         }
         // features.5.5.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks > 29 {
@@ -7534,7 +7554,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(326), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
                 output: s.tensor(330), pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(469)
         }
         // features.5.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 29 {
@@ -7542,7 +7562,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(330), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 2682816, savedInvStd: s.f + 2683016,
                 activation: .identity, output: s.tensor(331), pool: pool)
-            s.profiler?.stop(468)
+            s.profiler?.stop(470)
         }
         // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 29 {
@@ -7550,21 +7570,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(330), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 6682832, beta: s.p + 6683040, runningMean: s.p + 6683248, runningVar: s.p + 6683456,
                 eps: 0.001, activation: .identity, output: s.tensor(331), scratch: s.f + 2682816, pool: pool)
-            s.profiler?.stop(469)
+            s.profiler?.stop(471)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8755555555555555
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12444444444444445, into: s.tensor(333),
                 random: &random)
-            s.profiler?.stop(470)
+            s.profiler?.stop(472)
         }
         // features.5.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(320), branch: s.tensor(331),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(332), pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(473)
     }
 
     /// features.5.6 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -7572,7 +7592,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.6.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6683664, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(472)
+        s.profiler?.stop(474)
         // features.5.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -7580,7 +7600,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(334), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2683216, savedInvStd: s.f + 2684416,
                 runningMean: s.p + 6926064, runningVar: s.p + 6927264, workspace: s.ws, pool: pool)
-            s.profiler?.stop(473)
+            s.profiler?.stop(475)
         }
         // features.5.6.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 30 {
@@ -7588,7 +7608,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(332), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
                 output: s.tensor(334), pool: pool)
-            s.profiler?.stop(474)
+            s.profiler?.stop(476)
         }
         // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 30 {
@@ -7596,13 +7616,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6923664, beta: s.p + 6924864, runningMean: s.p + 6926064, runningVar: s.p + 6927264,
                 eps: 0.001, activation: .silu, output: s.tensor(335), scratch: s.f + 2683216, pool: pool)
-            s.profiler?.stop(475)
+            s.profiler?.stop(477)
         }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6928464, channels: 1200, kernel: 5, into: s.f + 2688016)
-        s.profiler?.stop(476)
-        // features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(478)
+        // features.5.6.block.0 BatchNorm + silu (statistics taken before) and features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(334), gamma: s.p + 6923664,
@@ -7612,7 +7632,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(336), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2685616, depthwiseSavedInvStd: s.f + 2686816,
                 depthwiseRunningMean: s.p + 6960864, depthwiseRunningVar: s.p + 6962064, workspace: s.ws, pool: pool)
-            s.profiler?.stop(477)
+            s.profiler?.stop(479)
         }
         // features.5.6.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 30 {
@@ -7620,7 +7640,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(335), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2688016, bias: s.f,
                 activation: .identity, output: s.tensor(336), pool: pool)
-            s.profiler?.stop(478)
+            s.profiler?.stop(480)
         }
         // features.5.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 30 {
@@ -7628,7 +7648,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2685616, savedInvStd: s.f + 2686816,
                 activation: .silu, output: s.tensor(337), pool: pool)
-            s.profiler?.stop(479)
+            s.profiler?.stop(481)
         }
         // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 30 {
@@ -7636,7 +7656,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, runningMean: s.p + 6960864, runningVar: s.p + 6962064,
                 eps: 0.001, activation: .silu, output: s.tensor(337), scratch: s.f + 2685616, pool: pool)
-            s.profiler?.stop(480)
+            s.profiler?.stop(482)
         }
         // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -7644,11 +7664,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6963264, reduceBias: s.p + 7023264,
             activation: .silu, expandWeights: s.p + 7023328, expandBias: s.p + 7083328, savedPooled: s.tensor(339),
             savedHidden: s.tensor(340), savedScale: s.tensor(341), pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(483)
         // features.5.6.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7084528, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(482)
+        s.profiler?.stop(484)
         // features.5.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -7656,7 +7676,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(342), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2748016, savedInvStd: s.f + 2748216,
                 runningMean: s.p + 7324944, runningVar: s.p + 7325152, workspace: s.ws, pool: pool)
-            s.profiler?.stop(483)
+            s.profiler?.stop(485)
         }
         // features.5.6.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks > 30 {
@@ -7664,7 +7684,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(338), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
                 output: s.tensor(342), pool: pool)
-            s.profiler?.stop(484)
+            s.profiler?.stop(486)
         }
         // features.5.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 30 {
@@ -7672,7 +7692,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(342), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 2748016, savedInvStd: s.f + 2748216,
                 activation: .identity, output: s.tensor(343), pool: pool)
-            s.profiler?.stop(485)
+            s.profiler?.stop(487)
         }
         // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 30 {
@@ -7680,21 +7700,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(342), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 7324528, beta: s.p + 7324736, runningMean: s.p + 7324944, runningVar: s.p + 7325152,
                 eps: 0.001, activation: .identity, output: s.tensor(343), scratch: s.f + 2748016, pool: pool)
-            s.profiler?.stop(486)
+            s.profiler?.stop(488)
         }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8711111111111111
         if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12888888888888891, into: s.tensor(345),
                 random: &random)
-            s.profiler?.stop(487)
+            s.profiler?.stop(489)
         }
         // features.5.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(332), branch: s.tensor(343),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(344), pool: pool)
-        s.profiler?.stop(488)
+        s.profiler?.stop(490)
     }
 
     /// features.5.7 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -7702,7 +7722,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.5.7.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7325360, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(489)
+        s.profiler?.stop(491)
         // features.5.7.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -7710,7 +7730,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(346), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2748416, savedInvStd: s.f + 2749616,
                 runningMean: s.p + 7567760, runningVar: s.p + 7568960, workspace: s.ws, pool: pool)
-            s.profiler?.stop(490)
+            s.profiler?.stop(492)
         }
         // features.5.7.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 31 {
@@ -7718,7 +7738,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(344), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
                 output: s.tensor(346), pool: pool)
-            s.profiler?.stop(491)
+            s.profiler?.stop(493)
         }
         // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 31 {
@@ -7726,13 +7746,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7565360, beta: s.p + 7566560, runningMean: s.p + 7567760, runningVar: s.p + 7568960,
                 eps: 0.001, activation: .silu, output: s.tensor(347), scratch: s.f + 2748416, pool: pool)
-            s.profiler?.stop(492)
+            s.profiler?.stop(494)
         }
         // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7570160, channels: 1200, kernel: 5, into: s.f + 2753216)
-        s.profiler?.stop(493)
-        // features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(495)
+        // features.5.7.block.0 BatchNorm + silu (statistics taken before) and features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(346), gamma: s.p + 7565360,
@@ -7742,7 +7762,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(348), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2750816, depthwiseSavedInvStd: s.f + 2752016,
                 depthwiseRunningMean: s.p + 7602560, depthwiseRunningVar: s.p + 7603760, workspace: s.ws, pool: pool)
-            s.profiler?.stop(494)
+            s.profiler?.stop(496)
         }
         // features.5.7.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 31 {
@@ -7750,7 +7770,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(347), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 2753216, bias: s.f,
                 activation: .identity, output: s.tensor(348), pool: pool)
-            s.profiler?.stop(495)
+            s.profiler?.stop(497)
         }
         // features.5.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 31 {
@@ -7758,7 +7778,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2750816, savedInvStd: s.f + 2752016,
                 activation: .silu, output: s.tensor(349), pool: pool)
-            s.profiler?.stop(496)
+            s.profiler?.stop(498)
         }
         // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 31 {
@@ -7766,7 +7786,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, runningMean: s.p + 7602560, runningVar: s.p + 7603760,
                 eps: 0.001, activation: .silu, output: s.tensor(349), scratch: s.f + 2750816, pool: pool)
-            s.profiler?.stop(497)
+            s.profiler?.stop(499)
         }
         // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         s.profiler?.start()
@@ -7774,11 +7794,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 7604960, reduceBias: s.p + 7664960,
             activation: .silu, expandWeights: s.p + 7665024, expandBias: s.p + 7725024, savedPooled: s.tensor(351),
             savedHidden: s.tensor(352), savedScale: s.tensor(353), pool: pool)
-        s.profiler?.stop(498)
+        s.profiler?.stop(500)
         // features.5.7.block.3 project conv 1x1 weights to the GEMM layout [1200][200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7726224, outChannels: 200, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(499)
+        s.profiler?.stop(501)
         // features.5.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -7786,7 +7806,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, output: s.tensor(354), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2813216, savedInvStd: s.f + 2813416,
                 runningMean: s.p + 7966640, runningVar: s.p + 7966848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(500)
+            s.profiler?.stop(502)
         }
         // features.5.7.block.3 frozen: project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
         if s.options.frozenBlocks > 31 {
@@ -7794,7 +7814,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(350), pixels: 1089 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
                 output: s.tensor(354), pool: pool)
-            s.profiler?.stop(501)
+            s.profiler?.stop(503)
         }
         // features.5.7.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks <= 31 {
@@ -7802,7 +7822,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(354), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 2813216, savedInvStd: s.f + 2813416,
                 activation: .identity, output: s.tensor(355), pool: pool)
-            s.profiler?.stop(502)
+            s.profiler?.stop(504)
         }
         // features.5.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 200]
         if s.options.frozenBlocks > 31 {
@@ -7810,21 +7830,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(354), pixels: 1089 &* s.n, channels: 200,
                 gamma: s.p + 7966224, beta: s.p + 7966432, runningMean: s.p + 7966640, runningVar: s.p + 7966848,
                 eps: 0.001, activation: .identity, output: s.tensor(355), scratch: s.f + 2813216, pool: pool)
-            s.profiler?.stop(503)
+            s.profiler?.stop(505)
         }
         // features.5.7 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333, into: s.tensor(357),
                 random: &random)
-            s.profiler?.stop(504)
+            s.profiler?.stop(506)
         }
         // features.5.7 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(344), branch: s.tensor(355),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(357) : nil, batch: s.n,
             perImage: 217800, output: s.tensor(356), pool: pool)
-        s.profiler?.stop(505)
+        s.profiler?.stop(507)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
@@ -7832,7 +7852,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [200][1200]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7967056, outChannels: 1200, inChannels: 200, into: s.f + 3456)
-        s.profiler?.stop(506)
+        s.profiler?.stop(508)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -7840,7 +7860,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, output: s.tensor(358), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2813616, savedInvStd: s.f + 2814816,
                 runningMean: s.p + 8209456, runningVar: s.p + 8210656, workspace: s.ws, pool: pool)
-            s.profiler?.stop(507)
+            s.profiler?.stop(509)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
         if s.options.frozenBlocks > 32 {
@@ -7848,7 +7868,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(356), pixels: 1089 &* s.n, inChannels: 200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
                 output: s.tensor(358), pool: pool)
-            s.profiler?.stop(508)
+            s.profiler?.stop(510)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 33, 33, 1200]
         if s.options.frozenBlocks > 32 {
@@ -7856,13 +7876,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 8207056, beta: s.p + 8208256, runningMean: s.p + 8209456, runningVar: s.p + 8210656,
                 eps: 0.001, activation: .silu, output: s.tensor(359), scratch: s.f + 2813616, pool: pool)
-            s.profiler?.stop(509)
+            s.profiler?.stop(511)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1200]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8211856, channels: 1200, kernel: 5, into: s.f + 2818416)
-        s.profiler?.stop(510)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(512)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(358), gamma: s.p + 8207056,
@@ -7872,7 +7892,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(360), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2816016, depthwiseSavedInvStd: s.f + 2817216,
                 depthwiseRunningMean: s.p + 8244256, depthwiseRunningVar: s.p + 8245456, workspace: s.ws, pool: pool)
-            s.profiler?.stop(511)
+            s.profiler?.stop(513)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]
         if s.options.frozenBlocks > 32 {
@@ -7880,7 +7900,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(359), batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2818416, bias: s.f,
                 activation: .identity, output: s.tensor(360), pool: pool)
-            s.profiler?.stop(512)
+            s.profiler?.stop(514)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 1200]
         if s.options.frozenBlocks <= 32 {
@@ -7888,7 +7908,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2816016, savedInvStd: s.f + 2817216,
                 activation: .silu, output: s.tensor(361), pool: pool)
-            s.profiler?.stop(513)
+            s.profiler?.stop(515)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 1200]
         if s.options.frozenBlocks > 32 {
@@ -7896,7 +7916,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, runningMean: s.p + 8244256, runningVar: s.p + 8245456,
                 eps: 0.001, activation: .silu, output: s.tensor(361), scratch: s.f + 2816016, pool: pool)
-            s.profiler?.stop(514)
+            s.profiler?.stop(516)
         }
         // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200]
         s.profiler?.start()
@@ -7904,11 +7924,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 8246656, reduceBias: s.p + 8306656,
             activation: .silu, expandWeights: s.p + 8306720, expandBias: s.p + 8366720, savedPooled: s.tensor(363),
             savedHidden: s.tensor(364), savedScale: s.tensor(365), pool: pool)
-        s.profiler?.stop(515)
+        s.profiler?.stop(517)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [1200][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8367920, outChannels: 344, inChannels: 1200, into: s.f + 3456)
-        s.profiler?.stop(516)
+        s.profiler?.stop(518)
         // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 1200] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 32 {
             s.profiler?.start()
@@ -7916,7 +7936,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(366), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2878416, savedInvStd: s.f + 2878760,
                 runningMean: s.p + 8781424, runningVar: s.p + 8781776, workspace: s.ws, pool: pool)
-            s.profiler?.stop(517)
+            s.profiler?.stop(519)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 17, 17, 1200] -> [n, 17, 17, 344]
         if s.options.frozenBlocks > 32 {
@@ -7924,7 +7944,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(362), pixels: 289 &* s.n, inChannels: 1200,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
                 output: s.tensor(366), pool: pool)
-            s.profiler?.stop(518)
+            s.profiler?.stop(520)
         }
         // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 32 {
@@ -7932,7 +7952,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(366), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 2878416, savedInvStd: s.f + 2878760,
                 activation: .identity, output: s.tensor(367), pool: pool)
-            s.profiler?.stop(519)
+            s.profiler?.stop(521)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 32 {
@@ -7940,7 +7960,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(366), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 8780720, beta: s.p + 8781072, runningMean: s.p + 8781424, runningVar: s.p + 8781776,
                 eps: 0.001, activation: .identity, output: s.tensor(367), scratch: s.f + 2878416, pool: pool)
-            s.profiler?.stop(520)
+            s.profiler?.stop(522)
         }
     }
 
@@ -7949,7 +7969,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8782128, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(521)
+        s.profiler?.stop(523)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
@@ -7957,7 +7977,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(368), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2879104, savedInvStd: s.f + 2881168,
                 runningMean: s.p + 9496272, runningVar: s.p + 9498336, workspace: s.ws, pool: pool)
-            s.profiler?.stop(522)
+            s.profiler?.stop(524)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 33 {
@@ -7965,7 +7985,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(367), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
                 output: s.tensor(368), pool: pool)
-            s.profiler?.stop(523)
+            s.profiler?.stop(525)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 33 {
@@ -7973,13 +7993,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, runningMean: s.p + 9496272, runningVar: s.p + 9498336,
                 eps: 0.001, activation: .silu, output: s.tensor(369), scratch: s.f + 2879104, pool: pool)
-            s.profiler?.stop(524)
+            s.profiler?.stop(526)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9500400, channels: 2064, kernel: 5, into: s.f + 2887360)
-        s.profiler?.stop(525)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(527)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(368), gamma: s.p + 9492144,
@@ -7989,7 +8009,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseOutput: s.tensor(370), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 2883232, depthwiseSavedInvStd: s.f + 2885296,
                 depthwiseRunningMean: s.p + 9556128, depthwiseRunningVar: s.p + 9558192, workspace: s.ws, pool: pool)
-            s.profiler?.stop(526)
+            s.profiler?.stop(528)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 33 {
@@ -7997,7 +8017,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(369), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2887360, bias: s.f,
                 activation: .identity, output: s.tensor(370), pool: pool)
-            s.profiler?.stop(527)
+            s.profiler?.stop(529)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 33 {
@@ -8005,7 +8025,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2883232, savedInvStd: s.f + 2885296,
                 activation: .silu, output: s.tensor(371), pool: pool)
-            s.profiler?.stop(528)
+            s.profiler?.stop(530)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 33 {
@@ -8013,7 +8033,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, runningMean: s.p + 9556128, runningVar: s.p + 9558192,
                 eps: 0.001, activation: .silu, output: s.tensor(371), scratch: s.f + 2883232, pool: pool)
-            s.profiler?.stop(529)
+            s.profiler?.stop(531)
         }
         // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8021,11 +8041,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 9560256, reduceBias: s.p + 9737760,
             activation: .silu, expandWeights: s.p + 9737856, expandBias: s.p + 9915360, savedPooled: s.tensor(373),
             savedHidden: s.tensor(374), savedScale: s.tensor(375), pool: pool)
-        s.profiler?.stop(530)
+        s.profiler?.stop(532)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9917424, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(531)
+        s.profiler?.stop(533)
         // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 33 {
             s.profiler?.start()
@@ -8033,7 +8053,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(376), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2990560, savedInvStd: s.f + 2990904,
                 runningMean: s.p + 10628144, runningVar: s.p + 10628496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(532)
+            s.profiler?.stop(534)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks > 33 {
@@ -8041,7 +8061,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(372), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
                 output: s.tensor(376), pool: pool)
-            s.profiler?.stop(533)
+            s.profiler?.stop(535)
         }
         // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 33 {
@@ -8049,7 +8069,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(376), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 2990560, savedInvStd: s.f + 2990904,
                 activation: .identity, output: s.tensor(377), pool: pool)
-            s.profiler?.stop(534)
+            s.profiler?.stop(536)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 33 {
@@ -8057,21 +8077,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(376), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 10627440, beta: s.p + 10627792, runningMean: s.p + 10628144, runningVar: s.p + 10628496,
                 eps: 0.001, activation: .identity, output: s.tensor(377), scratch: s.f + 2990560, pool: pool)
-            s.profiler?.stop(535)
+            s.profiler?.stop(537)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8577777777777778
         if s.options.stochasticDepth && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14222222222222222, into: s.tensor(379),
                 random: &random)
-            s.profiler?.stop(536)
+            s.profiler?.stop(538)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(367), branch: s.tensor(377),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(378), pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(539)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -8079,7 +8099,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10628848, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(538)
+        s.profiler?.stop(540)
         // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
@@ -8087,7 +8107,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(380), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 2991248, savedInvStd: s.f + 2993312,
                 runningMean: s.p + 11342992, runningVar: s.p + 11345056, workspace: s.ws, pool: pool)
-            s.profiler?.stop(539)
+            s.profiler?.stop(541)
         }
         // features.6.2.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 34 {
@@ -8095,7 +8115,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(378), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
                 output: s.tensor(380), pool: pool)
-            s.profiler?.stop(540)
+            s.profiler?.stop(542)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 34 {
@@ -8103,13 +8123,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, runningMean: s.p + 11342992, runningVar: s.p + 11345056,
                 eps: 0.001, activation: .silu, output: s.tensor(381), scratch: s.f + 2991248, pool: pool)
-            s.profiler?.stop(541)
+            s.profiler?.stop(543)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11347120, channels: 2064, kernel: 5, into: s.f + 2999504)
-        s.profiler?.stop(542)
-        // features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(544)
+        // features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(380), gamma: s.p + 11338864,
@@ -8120,7 +8140,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseSavedMean: s.f + 2995376, depthwiseSavedInvStd: s.f + 2997440,
                 depthwiseRunningMean: s.p + 11402848, depthwiseRunningVar: s.p + 11404912, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(543)
+            s.profiler?.stop(545)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 34 {
@@ -8128,7 +8148,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(381), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 2999504, bias: s.f,
                 activation: .identity, output: s.tensor(382), pool: pool)
-            s.profiler?.stop(544)
+            s.profiler?.stop(546)
         }
         // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 34 {
@@ -8136,7 +8156,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2995376, savedInvStd: s.f + 2997440,
                 activation: .silu, output: s.tensor(383), pool: pool)
-            s.profiler?.stop(545)
+            s.profiler?.stop(547)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 34 {
@@ -8144,7 +8164,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, runningMean: s.p + 11402848, runningVar: s.p + 11404912,
                 eps: 0.001, activation: .silu, output: s.tensor(383), scratch: s.f + 2995376, pool: pool)
-            s.profiler?.stop(546)
+            s.profiler?.stop(548)
         }
         // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8152,11 +8172,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 11406976,
             reduceBias: s.p + 11584480, activation: .silu, expandWeights: s.p + 11584576, expandBias: s.p + 11762080,
             savedPooled: s.tensor(385), savedHidden: s.tensor(386), savedScale: s.tensor(387), pool: pool)
-        s.profiler?.stop(547)
+        s.profiler?.stop(549)
         // features.6.2.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11764144, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(548)
+        s.profiler?.stop(550)
         // features.6.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 34 {
             s.profiler?.start()
@@ -8164,7 +8184,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(388), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3102704, savedInvStd: s.f + 3103048,
                 runningMean: s.p + 12474864, runningVar: s.p + 12475216, workspace: s.ws, pool: pool)
-            s.profiler?.stop(549)
+            s.profiler?.stop(551)
         }
         // features.6.2.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks > 34 {
@@ -8172,7 +8192,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(384), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
                 output: s.tensor(388), pool: pool)
-            s.profiler?.stop(550)
+            s.profiler?.stop(552)
         }
         // features.6.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 34 {
@@ -8180,7 +8200,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(388), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 3102704, savedInvStd: s.f + 3103048,
                 activation: .identity, output: s.tensor(389), pool: pool)
-            s.profiler?.stop(551)
+            s.profiler?.stop(553)
         }
         // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 34 {
@@ -8188,21 +8208,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(388), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 12474160, beta: s.p + 12474512, runningMean: s.p + 12474864, runningVar: s.p + 12475216,
                 eps: 0.001, activation: .identity, output: s.tensor(389), scratch: s.f + 3102704, pool: pool)
-            s.profiler?.stop(552)
+            s.profiler?.stop(554)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8533333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14666666666666667, into: s.tensor(391),
                 random: &random)
-            s.profiler?.stop(553)
+            s.profiler?.stop(555)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(378), branch: s.tensor(389),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(390), pool: pool)
-        s.profiler?.stop(554)
+        s.profiler?.stop(556)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -8210,7 +8230,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12475568, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(555)
+        s.profiler?.stop(557)
         // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
@@ -8218,7 +8238,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(392), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3103392, savedInvStd: s.f + 3105456,
                 runningMean: s.p + 13189712, runningVar: s.p + 13191776, workspace: s.ws, pool: pool)
-            s.profiler?.stop(556)
+            s.profiler?.stop(558)
         }
         // features.6.3.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 35 {
@@ -8226,7 +8246,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(390), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
                 output: s.tensor(392), pool: pool)
-            s.profiler?.stop(557)
+            s.profiler?.stop(559)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 35 {
@@ -8234,13 +8254,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, runningMean: s.p + 13189712, runningVar: s.p + 13191776,
                 eps: 0.001, activation: .silu, output: s.tensor(393), scratch: s.f + 3103392, pool: pool)
-            s.profiler?.stop(558)
+            s.profiler?.stop(560)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 13193840, channels: 2064, kernel: 5, into: s.f + 3111648)
-        s.profiler?.stop(559)
-        // features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(561)
+        // features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(392), gamma: s.p + 13185584,
@@ -8251,7 +8271,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseSavedMean: s.f + 3107520, depthwiseSavedInvStd: s.f + 3109584,
                 depthwiseRunningMean: s.p + 13249568, depthwiseRunningVar: s.p + 13251632, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(560)
+            s.profiler?.stop(562)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 35 {
@@ -8259,7 +8279,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(393), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3111648, bias: s.f,
                 activation: .identity, output: s.tensor(394), pool: pool)
-            s.profiler?.stop(561)
+            s.profiler?.stop(563)
         }
         // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 35 {
@@ -8267,7 +8287,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3107520, savedInvStd: s.f + 3109584,
                 activation: .silu, output: s.tensor(395), pool: pool)
-            s.profiler?.stop(562)
+            s.profiler?.stop(564)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 35 {
@@ -8275,7 +8295,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, runningMean: s.p + 13249568, runningVar: s.p + 13251632,
                 eps: 0.001, activation: .silu, output: s.tensor(395), scratch: s.f + 3107520, pool: pool)
-            s.profiler?.stop(563)
+            s.profiler?.stop(565)
         }
         // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8283,11 +8303,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 13253696,
             reduceBias: s.p + 13431200, activation: .silu, expandWeights: s.p + 13431296, expandBias: s.p + 13608800,
             savedPooled: s.tensor(397), savedHidden: s.tensor(398), savedScale: s.tensor(399), pool: pool)
-        s.profiler?.stop(564)
+        s.profiler?.stop(566)
         // features.6.3.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13610864, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(565)
+        s.profiler?.stop(567)
         // features.6.3.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 35 {
             s.profiler?.start()
@@ -8295,7 +8315,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(400), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3214848, savedInvStd: s.f + 3215192,
                 runningMean: s.p + 14321584, runningVar: s.p + 14321936, workspace: s.ws, pool: pool)
-            s.profiler?.stop(566)
+            s.profiler?.stop(568)
         }
         // features.6.3.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks > 35 {
@@ -8303,7 +8323,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(396), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
                 output: s.tensor(400), pool: pool)
-            s.profiler?.stop(567)
+            s.profiler?.stop(569)
         }
         // features.6.3.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 35 {
@@ -8311,7 +8331,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(400), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 3214848, savedInvStd: s.f + 3215192,
                 activation: .identity, output: s.tensor(401), pool: pool)
-            s.profiler?.stop(568)
+            s.profiler?.stop(570)
         }
         // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 35 {
@@ -8319,21 +8339,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(400), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 14320880, beta: s.p + 14321232, runningMean: s.p + 14321584, runningVar: s.p + 14321936,
                 eps: 0.001, activation: .identity, output: s.tensor(401), scratch: s.f + 3214848, pool: pool)
-            s.profiler?.stop(569)
+            s.profiler?.stop(571)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8488888888888888
         if s.options.stochasticDepth && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15111111111111114, into: s.tensor(403),
                 random: &random)
-            s.profiler?.stop(570)
+            s.profiler?.stop(572)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(390), branch: s.tensor(401),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(402), pool: pool)
-        s.profiler?.stop(571)
+        s.profiler?.stop(573)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -8341,7 +8361,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 14322288, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(572)
+        s.profiler?.stop(574)
         // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
@@ -8349,7 +8369,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(404), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3215536, savedInvStd: s.f + 3217600,
                 runningMean: s.p + 15036432, runningVar: s.p + 15038496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(573)
+            s.profiler?.stop(575)
         }
         // features.6.4.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 36 {
@@ -8357,7 +8377,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(402), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
                 output: s.tensor(404), pool: pool)
-            s.profiler?.stop(574)
+            s.profiler?.stop(576)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 36 {
@@ -8365,13 +8385,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, runningMean: s.p + 15036432, runningVar: s.p + 15038496,
                 eps: 0.001, activation: .silu, output: s.tensor(405), scratch: s.f + 3215536, pool: pool)
-            s.profiler?.stop(575)
+            s.profiler?.stop(577)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15040560, channels: 2064, kernel: 5, into: s.f + 3223792)
-        s.profiler?.stop(576)
-        // features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(578)
+        // features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(404), gamma: s.p + 15032304,
@@ -8382,7 +8402,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseSavedMean: s.f + 3219664, depthwiseSavedInvStd: s.f + 3221728,
                 depthwiseRunningMean: s.p + 15096288, depthwiseRunningVar: s.p + 15098352, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(577)
+            s.profiler?.stop(579)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 36 {
@@ -8390,7 +8410,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(405), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3223792, bias: s.f,
                 activation: .identity, output: s.tensor(406), pool: pool)
-            s.profiler?.stop(578)
+            s.profiler?.stop(580)
         }
         // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 36 {
@@ -8398,7 +8418,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3219664, savedInvStd: s.f + 3221728,
                 activation: .silu, output: s.tensor(407), pool: pool)
-            s.profiler?.stop(579)
+            s.profiler?.stop(581)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 36 {
@@ -8406,7 +8426,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, runningMean: s.p + 15096288, runningVar: s.p + 15098352,
                 eps: 0.001, activation: .silu, output: s.tensor(407), scratch: s.f + 3219664, pool: pool)
-            s.profiler?.stop(580)
+            s.profiler?.stop(582)
         }
         // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8414,11 +8434,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15100416,
             reduceBias: s.p + 15277920, activation: .silu, expandWeights: s.p + 15278016, expandBias: s.p + 15455520,
             savedPooled: s.tensor(409), savedHidden: s.tensor(410), savedScale: s.tensor(411), pool: pool)
-        s.profiler?.stop(581)
+        s.profiler?.stop(583)
         // features.6.4.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 15457584, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(582)
+        s.profiler?.stop(584)
         // features.6.4.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 36 {
             s.profiler?.start()
@@ -8426,7 +8446,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(412), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3326992, savedInvStd: s.f + 3327336,
                 runningMean: s.p + 16168304, runningVar: s.p + 16168656, workspace: s.ws, pool: pool)
-            s.profiler?.stop(583)
+            s.profiler?.stop(585)
         }
         // features.6.4.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks > 36 {
@@ -8434,7 +8454,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(408), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
                 output: s.tensor(412), pool: pool)
-            s.profiler?.stop(584)
+            s.profiler?.stop(586)
         }
         // features.6.4.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 36 {
@@ -8442,7 +8462,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(412), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 3326992, savedInvStd: s.f + 3327336,
                 activation: .identity, output: s.tensor(413), pool: pool)
-            s.profiler?.stop(585)
+            s.profiler?.stop(587)
         }
         // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 36 {
@@ -8450,21 +8470,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(412), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 16167600, beta: s.p + 16167952, runningMean: s.p + 16168304, runningVar: s.p + 16168656,
                 eps: 0.001, activation: .identity, output: s.tensor(413), scratch: s.f + 3326992, pool: pool)
-            s.profiler?.stop(586)
+            s.profiler?.stop(588)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8444444444444444
         if s.options.stochasticDepth && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15555555555555556, into: s.tensor(415),
                 random: &random)
-            s.profiler?.stop(587)
+            s.profiler?.stop(589)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(402), branch: s.tensor(413),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(414), pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(590)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -8472,7 +8492,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.5.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 16169008, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(589)
+        s.profiler?.stop(591)
         // features.6.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
@@ -8480,7 +8500,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(416), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3327680, savedInvStd: s.f + 3329744,
                 runningMean: s.p + 16883152, runningVar: s.p + 16885216, workspace: s.ws, pool: pool)
-            s.profiler?.stop(590)
+            s.profiler?.stop(592)
         }
         // features.6.5.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 37 {
@@ -8488,7 +8508,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(414), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
                 output: s.tensor(416), pool: pool)
-            s.profiler?.stop(591)
+            s.profiler?.stop(593)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 37 {
@@ -8496,13 +8516,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, runningMean: s.p + 16883152, runningVar: s.p + 16885216,
                 eps: 0.001, activation: .silu, output: s.tensor(417), scratch: s.f + 3327680, pool: pool)
-            s.profiler?.stop(592)
+            s.profiler?.stop(594)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 16887280, channels: 2064, kernel: 5, into: s.f + 3335936)
-        s.profiler?.stop(593)
-        // features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(595)
+        // features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(416), gamma: s.p + 16879024,
@@ -8513,7 +8533,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseSavedMean: s.f + 3331808, depthwiseSavedInvStd: s.f + 3333872,
                 depthwiseRunningMean: s.p + 16943008, depthwiseRunningVar: s.p + 16945072, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(594)
+            s.profiler?.stop(596)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 37 {
@@ -8521,7 +8541,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(417), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3335936, bias: s.f,
                 activation: .identity, output: s.tensor(418), pool: pool)
-            s.profiler?.stop(595)
+            s.profiler?.stop(597)
         }
         // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 37 {
@@ -8529,7 +8549,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3331808, savedInvStd: s.f + 3333872,
                 activation: .silu, output: s.tensor(419), pool: pool)
-            s.profiler?.stop(596)
+            s.profiler?.stop(598)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 37 {
@@ -8537,7 +8557,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, runningMean: s.p + 16943008, runningVar: s.p + 16945072,
                 eps: 0.001, activation: .silu, output: s.tensor(419), scratch: s.f + 3331808, pool: pool)
-            s.profiler?.stop(597)
+            s.profiler?.stop(599)
         }
         // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8545,11 +8565,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 16947136,
             reduceBias: s.p + 17124640, activation: .silu, expandWeights: s.p + 17124736, expandBias: s.p + 17302240,
             savedPooled: s.tensor(421), savedHidden: s.tensor(422), savedScale: s.tensor(423), pool: pool)
-        s.profiler?.stop(598)
+        s.profiler?.stop(600)
         // features.6.5.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17304304, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(599)
+        s.profiler?.stop(601)
         // features.6.5.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 37 {
             s.profiler?.start()
@@ -8557,7 +8577,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(424), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3439136, savedInvStd: s.f + 3439480,
                 runningMean: s.p + 18015024, runningVar: s.p + 18015376, workspace: s.ws, pool: pool)
-            s.profiler?.stop(600)
+            s.profiler?.stop(602)
         }
         // features.6.5.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks > 37 {
@@ -8565,7 +8585,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(420), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
                 output: s.tensor(424), pool: pool)
-            s.profiler?.stop(601)
+            s.profiler?.stop(603)
         }
         // features.6.5.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 37 {
@@ -8573,7 +8593,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(424), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 3439136, savedInvStd: s.f + 3439480,
                 activation: .identity, output: s.tensor(425), pool: pool)
-            s.profiler?.stop(602)
+            s.profiler?.stop(604)
         }
         // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 37 {
@@ -8581,20 +8601,20 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(424), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 18014320, beta: s.p + 18014672, runningMean: s.p + 18015024, runningVar: s.p + 18015376,
                 eps: 0.001, activation: .identity, output: s.tensor(425), scratch: s.f + 3439136, pool: pool)
-            s.profiler?.stop(603)
+            s.profiler?.stop(605)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.tensor(427), random: &random)
-            s.profiler?.stop(604)
+            s.profiler?.stop(606)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(414), branch: s.tensor(425),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.tensor(427) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(426), pool: pool)
-        s.profiler?.stop(605)
+        s.profiler?.stop(607)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -8602,7 +8622,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.6.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 18015728, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(606)
+        s.profiler?.stop(608)
         // features.6.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
@@ -8610,7 +8630,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(428), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3439824, savedInvStd: s.f + 3441888,
                 runningMean: s.p + 18729872, runningVar: s.p + 18731936, workspace: s.ws, pool: pool)
-            s.profiler?.stop(607)
+            s.profiler?.stop(609)
         }
         // features.6.6.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 38 {
@@ -8618,7 +8638,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(426), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
                 output: s.tensor(428), pool: pool)
-            s.profiler?.stop(608)
+            s.profiler?.stop(610)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 38 {
@@ -8626,13 +8646,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, runningMean: s.p + 18729872, runningVar: s.p + 18731936,
                 eps: 0.001, activation: .silu, output: s.tensor(429), scratch: s.f + 3439824, pool: pool)
-            s.profiler?.stop(609)
+            s.profiler?.stop(611)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 18734000, channels: 2064, kernel: 5, into: s.f + 3448080)
-        s.profiler?.stop(610)
-        // features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(612)
+        // features.6.6.block.0 BatchNorm + silu (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(428), gamma: s.p + 18725744,
@@ -8643,7 +8663,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseSavedMean: s.f + 3443952, depthwiseSavedInvStd: s.f + 3446016,
                 depthwiseRunningMean: s.p + 18789728, depthwiseRunningVar: s.p + 18791792, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(611)
+            s.profiler?.stop(613)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 38 {
@@ -8651,7 +8671,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(429), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3448080, bias: s.f,
                 activation: .identity, output: s.tensor(430), pool: pool)
-            s.profiler?.stop(612)
+            s.profiler?.stop(614)
         }
         // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 38 {
@@ -8659,7 +8679,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3443952, savedInvStd: s.f + 3446016,
                 activation: .silu, output: s.tensor(431), pool: pool)
-            s.profiler?.stop(613)
+            s.profiler?.stop(615)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 38 {
@@ -8667,7 +8687,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, runningMean: s.p + 18789728, runningVar: s.p + 18791792,
                 eps: 0.001, activation: .silu, output: s.tensor(431), scratch: s.f + 3443952, pool: pool)
-            s.profiler?.stop(614)
+            s.profiler?.stop(616)
         }
         // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8675,11 +8695,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 18793856,
             reduceBias: s.p + 18971360, activation: .silu, expandWeights: s.p + 18971456, expandBias: s.p + 19148960,
             savedPooled: s.tensor(433), savedHidden: s.tensor(434), savedScale: s.tensor(435), pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(617)
         // features.6.6.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19151024, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(616)
+        s.profiler?.stop(618)
         // features.6.6.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 38 {
             s.profiler?.start()
@@ -8687,7 +8707,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(436), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3551280, savedInvStd: s.f + 3551624,
                 runningMean: s.p + 19861744, runningVar: s.p + 19862096, workspace: s.ws, pool: pool)
-            s.profiler?.stop(617)
+            s.profiler?.stop(619)
         }
         // features.6.6.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks > 38 {
@@ -8695,7 +8715,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(432), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
                 output: s.tensor(436), pool: pool)
-            s.profiler?.stop(618)
+            s.profiler?.stop(620)
         }
         // features.6.6.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 38 {
@@ -8703,7 +8723,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(436), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 3551280, savedInvStd: s.f + 3551624,
                 activation: .identity, output: s.tensor(437), pool: pool)
-            s.profiler?.stop(619)
+            s.profiler?.stop(621)
         }
         // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 38 {
@@ -8711,21 +8731,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(436), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 19861040, beta: s.p + 19861392, runningMean: s.p + 19861744, runningVar: s.p + 19862096,
                 eps: 0.001, activation: .identity, output: s.tensor(437), scratch: s.f + 3551280, pool: pool)
-            s.profiler?.stop(620)
+            s.profiler?.stop(622)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.8355555555555556
         if s.options.stochasticDepth && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16444444444444445, into: s.tensor(439),
                 random: &random)
-            s.profiler?.stop(621)
+            s.profiler?.stop(623)
         }
         // features.6.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(426), branch: s.tensor(437),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(439) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(438), pool: pool)
-        s.profiler?.stop(622)
+        s.profiler?.stop(624)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -8733,7 +8753,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.7.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19862448, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(623)
+        s.profiler?.stop(625)
         // features.6.7.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
@@ -8741,7 +8761,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(440), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3551968, savedInvStd: s.f + 3554032,
                 runningMean: s.p + 20576592, runningVar: s.p + 20578656, workspace: s.ws, pool: pool)
-            s.profiler?.stop(624)
+            s.profiler?.stop(626)
         }
         // features.6.7.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 39 {
@@ -8749,7 +8769,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(438), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
                 output: s.tensor(440), pool: pool)
-            s.profiler?.stop(625)
+            s.profiler?.stop(627)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 39 {
@@ -8757,13 +8777,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, runningMean: s.p + 20576592, runningVar: s.p + 20578656,
                 eps: 0.001, activation: .silu, output: s.tensor(441), scratch: s.f + 3551968, pool: pool)
-            s.profiler?.stop(626)
+            s.profiler?.stop(628)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 20580720, channels: 2064, kernel: 5, into: s.f + 3560224)
-        s.profiler?.stop(627)
-        // features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(629)
+        // features.6.7.block.0 BatchNorm + silu (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(440), gamma: s.p + 20572464,
@@ -8774,7 +8794,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseSavedMean: s.f + 3556096, depthwiseSavedInvStd: s.f + 3558160,
                 depthwiseRunningMean: s.p + 20636448, depthwiseRunningVar: s.p + 20638512, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(628)
+            s.profiler?.stop(630)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 39 {
@@ -8782,7 +8802,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(441), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3560224, bias: s.f,
                 activation: .identity, output: s.tensor(442), pool: pool)
-            s.profiler?.stop(629)
+            s.profiler?.stop(631)
         }
         // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 39 {
@@ -8790,7 +8810,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3556096, savedInvStd: s.f + 3558160,
                 activation: .silu, output: s.tensor(443), pool: pool)
-            s.profiler?.stop(630)
+            s.profiler?.stop(632)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 39 {
@@ -8798,7 +8818,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, runningMean: s.p + 20636448, runningVar: s.p + 20638512,
                 eps: 0.001, activation: .silu, output: s.tensor(443), scratch: s.f + 3556096, pool: pool)
-            s.profiler?.stop(631)
+            s.profiler?.stop(633)
         }
         // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8806,11 +8826,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 20640576,
             reduceBias: s.p + 20818080, activation: .silu, expandWeights: s.p + 20818176, expandBias: s.p + 20995680,
             savedPooled: s.tensor(445), savedHidden: s.tensor(446), savedScale: s.tensor(447), pool: pool)
-        s.profiler?.stop(632)
+        s.profiler?.stop(634)
         // features.6.7.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 20997744, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(633)
+        s.profiler?.stop(635)
         // features.6.7.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 39 {
             s.profiler?.start()
@@ -8818,7 +8838,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(448), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3663424, savedInvStd: s.f + 3663768,
                 runningMean: s.p + 21708464, runningVar: s.p + 21708816, workspace: s.ws, pool: pool)
-            s.profiler?.stop(634)
+            s.profiler?.stop(636)
         }
         // features.6.7.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks > 39 {
@@ -8826,7 +8846,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(444), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
                 output: s.tensor(448), pool: pool)
-            s.profiler?.stop(635)
+            s.profiler?.stop(637)
         }
         // features.6.7.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 39 {
@@ -8834,7 +8854,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(448), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 3663424, savedInvStd: s.f + 3663768,
                 activation: .identity, output: s.tensor(449), pool: pool)
-            s.profiler?.stop(636)
+            s.profiler?.stop(638)
         }
         // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 39 {
@@ -8842,21 +8862,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(448), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 21707760, beta: s.p + 21708112, runningMean: s.p + 21708464, runningVar: s.p + 21708816,
                 eps: 0.001, activation: .identity, output: s.tensor(449), scratch: s.f + 3663424, pool: pool)
-            s.profiler?.stop(637)
+            s.profiler?.stop(639)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8311111111111111
         if s.options.stochasticDepth && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1688888888888889, into: s.tensor(451),
                 random: &random)
-            s.profiler?.stop(638)
+            s.profiler?.stop(640)
         }
         // features.6.7 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(438), branch: s.tensor(449),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(451) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(450), pool: pool)
-        s.profiler?.stop(639)
+        s.profiler?.stop(641)
     }
 
     /// features.6.8 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -8864,7 +8884,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.8.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 21709168, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(640)
+        s.profiler?.stop(642)
         // features.6.8.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
@@ -8872,7 +8892,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(452), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3664112, savedInvStd: s.f + 3666176,
                 runningMean: s.p + 22423312, runningVar: s.p + 22425376, workspace: s.ws, pool: pool)
-            s.profiler?.stop(641)
+            s.profiler?.stop(643)
         }
         // features.6.8.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 40 {
@@ -8880,7 +8900,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(450), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
                 output: s.tensor(452), pool: pool)
-            s.profiler?.stop(642)
+            s.profiler?.stop(644)
         }
         // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 40 {
@@ -8888,13 +8908,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, runningMean: s.p + 22423312, runningVar: s.p + 22425376,
                 eps: 0.001, activation: .silu, output: s.tensor(453), scratch: s.f + 3664112, pool: pool)
-            s.profiler?.stop(643)
+            s.profiler?.stop(645)
         }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 22427440, channels: 2064, kernel: 5, into: s.f + 3672368)
-        s.profiler?.stop(644)
-        // features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(646)
+        // features.6.8.block.0 BatchNorm + silu (statistics taken before) and features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(452), gamma: s.p + 22419184,
@@ -8905,7 +8925,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseSavedMean: s.f + 3668240, depthwiseSavedInvStd: s.f + 3670304,
                 depthwiseRunningMean: s.p + 22483168, depthwiseRunningVar: s.p + 22485232, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(645)
+            s.profiler?.stop(647)
         }
         // features.6.8.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 40 {
@@ -8913,7 +8933,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(453), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3672368, bias: s.f,
                 activation: .identity, output: s.tensor(454), pool: pool)
-            s.profiler?.stop(646)
+            s.profiler?.stop(648)
         }
         // features.6.8.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 40 {
@@ -8921,7 +8941,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3668240, savedInvStd: s.f + 3670304,
                 activation: .silu, output: s.tensor(455), pool: pool)
-            s.profiler?.stop(647)
+            s.profiler?.stop(649)
         }
         // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 40 {
@@ -8929,7 +8949,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, runningMean: s.p + 22483168, runningVar: s.p + 22485232,
                 eps: 0.001, activation: .silu, output: s.tensor(455), scratch: s.f + 3668240, pool: pool)
-            s.profiler?.stop(648)
+            s.profiler?.stop(650)
         }
         // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -8937,11 +8957,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 22487296,
             reduceBias: s.p + 22664800, activation: .silu, expandWeights: s.p + 22664896, expandBias: s.p + 22842400,
             savedPooled: s.tensor(457), savedHidden: s.tensor(458), savedScale: s.tensor(459), pool: pool)
-        s.profiler?.stop(649)
+        s.profiler?.stop(651)
         // features.6.8.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 22844464, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(650)
+        s.profiler?.stop(652)
         // features.6.8.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 40 {
             s.profiler?.start()
@@ -8949,7 +8969,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(460), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3775568, savedInvStd: s.f + 3775912,
                 runningMean: s.p + 23555184, runningVar: s.p + 23555536, workspace: s.ws, pool: pool)
-            s.profiler?.stop(651)
+            s.profiler?.stop(653)
         }
         // features.6.8.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks > 40 {
@@ -8957,7 +8977,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(456), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
                 output: s.tensor(460), pool: pool)
-            s.profiler?.stop(652)
+            s.profiler?.stop(654)
         }
         // features.6.8.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 40 {
@@ -8965,7 +8985,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(460), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 3775568, savedInvStd: s.f + 3775912,
                 activation: .identity, output: s.tensor(461), pool: pool)
-            s.profiler?.stop(653)
+            s.profiler?.stop(655)
         }
         // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 40 {
@@ -8973,21 +8993,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(460), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 23554480, beta: s.p + 23554832, runningMean: s.p + 23555184, runningVar: s.p + 23555536,
                 eps: 0.001, activation: .identity, output: s.tensor(461), scratch: s.f + 3775568, pool: pool)
-            s.profiler?.stop(654)
+            s.profiler?.stop(656)
         }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8266666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17333333333333334, into: s.tensor(463),
                 random: &random)
-            s.profiler?.stop(655)
+            s.profiler?.stop(657)
         }
         // features.6.8 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(450), branch: s.tensor(461),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.tensor(463) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(462), pool: pool)
-        s.profiler?.stop(656)
+        s.profiler?.stop(658)
     }
 
     /// features.6.9 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -8995,7 +9015,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.9.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 23555888, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(657)
+        s.profiler?.stop(659)
         // features.6.9.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
@@ -9003,7 +9023,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(464), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3776256, savedInvStd: s.f + 3778320,
                 runningMean: s.p + 24270032, runningVar: s.p + 24272096, workspace: s.ws, pool: pool)
-            s.profiler?.stop(658)
+            s.profiler?.stop(660)
         }
         // features.6.9.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 41 {
@@ -9011,7 +9031,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(462), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
                 output: s.tensor(464), pool: pool)
-            s.profiler?.stop(659)
+            s.profiler?.stop(661)
         }
         // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 41 {
@@ -9019,13 +9039,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, runningMean: s.p + 24270032, runningVar: s.p + 24272096,
                 eps: 0.001, activation: .silu, output: s.tensor(465), scratch: s.f + 3776256, pool: pool)
-            s.profiler?.stop(660)
+            s.profiler?.stop(662)
         }
         // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 24274160, channels: 2064, kernel: 5, into: s.f + 3784512)
-        s.profiler?.stop(661)
-        // features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(663)
+        // features.6.9.block.0 BatchNorm + silu (statistics taken before) and features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(464), gamma: s.p + 24265904,
@@ -9036,7 +9056,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseSavedMean: s.f + 3780384, depthwiseSavedInvStd: s.f + 3782448,
                 depthwiseRunningMean: s.p + 24329888, depthwiseRunningVar: s.p + 24331952, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(662)
+            s.profiler?.stop(664)
         }
         // features.6.9.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 41 {
@@ -9044,7 +9064,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(465), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3784512, bias: s.f,
                 activation: .identity, output: s.tensor(466), pool: pool)
-            s.profiler?.stop(663)
+            s.profiler?.stop(665)
         }
         // features.6.9.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 41 {
@@ -9052,7 +9072,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3780384, savedInvStd: s.f + 3782448,
                 activation: .silu, output: s.tensor(467), pool: pool)
-            s.profiler?.stop(664)
+            s.profiler?.stop(666)
         }
         // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 41 {
@@ -9060,7 +9080,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, runningMean: s.p + 24329888, runningVar: s.p + 24331952,
                 eps: 0.001, activation: .silu, output: s.tensor(467), scratch: s.f + 3780384, pool: pool)
-            s.profiler?.stop(665)
+            s.profiler?.stop(667)
         }
         // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -9068,11 +9088,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24334016,
             reduceBias: s.p + 24511520, activation: .silu, expandWeights: s.p + 24511616, expandBias: s.p + 24689120,
             savedPooled: s.tensor(469), savedHidden: s.tensor(470), savedScale: s.tensor(471), pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(668)
         // features.6.9.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 24691184, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(667)
+        s.profiler?.stop(669)
         // features.6.9.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 41 {
             s.profiler?.start()
@@ -9080,7 +9100,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(472), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3887712, savedInvStd: s.f + 3888056,
                 runningMean: s.p + 25401904, runningVar: s.p + 25402256, workspace: s.ws, pool: pool)
-            s.profiler?.stop(668)
+            s.profiler?.stop(670)
         }
         // features.6.9.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks > 41 {
@@ -9088,7 +9108,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(468), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
                 output: s.tensor(472), pool: pool)
-            s.profiler?.stop(669)
+            s.profiler?.stop(671)
         }
         // features.6.9.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 41 {
@@ -9096,7 +9116,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(472), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 3887712, savedInvStd: s.f + 3888056,
                 activation: .identity, output: s.tensor(473), pool: pool)
-            s.profiler?.stop(670)
+            s.profiler?.stop(672)
         }
         // features.6.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 41 {
@@ -9104,21 +9124,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(472), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 25401200, beta: s.p + 25401552, runningMean: s.p + 25401904, runningVar: s.p + 25402256,
                 eps: 0.001, activation: .identity, output: s.tensor(473), scratch: s.f + 3887712, pool: pool)
-            s.profiler?.stop(671)
+            s.profiler?.stop(673)
         }
         // features.6.9 stochastic depth: keep each image's branch with probability 0.8222222222222222
         if s.options.stochasticDepth && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17777777777777778, into: s.tensor(475),
                 random: &random)
-            s.profiler?.stop(672)
+            s.profiler?.stop(674)
         }
         // features.6.9 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(462), branch: s.tensor(473),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.tensor(475) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(474), pool: pool)
-        s.profiler?.stop(673)
+        s.profiler?.stop(675)
     }
 
     /// features.6.10 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -9126,7 +9146,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.6.10.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 25402608, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(674)
+        s.profiler?.stop(676)
         // features.6.10.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
@@ -9134,7 +9154,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(476), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3888400, savedInvStd: s.f + 3890464,
                 runningMean: s.p + 26116752, runningVar: s.p + 26118816, workspace: s.ws, pool: pool)
-            s.profiler?.stop(675)
+            s.profiler?.stop(677)
         }
         // features.6.10.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 42 {
@@ -9142,7 +9162,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(474), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
                 output: s.tensor(476), pool: pool)
-            s.profiler?.stop(676)
+            s.profiler?.stop(678)
         }
         // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 42 {
@@ -9150,13 +9170,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, runningMean: s.p + 26116752, runningVar: s.p + 26118816,
                 eps: 0.001, activation: .silu, output: s.tensor(477), scratch: s.f + 3888400, pool: pool)
-            s.profiler?.stop(677)
+            s.profiler?.stop(679)
         }
         // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 26120880, channels: 2064, kernel: 5, into: s.f + 3896656)
-        s.profiler?.stop(678)
-        // features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(680)
+        // features.6.10.block.0 BatchNorm + silu (statistics taken before) and features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(476), gamma: s.p + 26112624,
@@ -9167,7 +9187,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseSavedMean: s.f + 3892528, depthwiseSavedInvStd: s.f + 3894592,
                 depthwiseRunningMean: s.p + 26176608, depthwiseRunningVar: s.p + 26178672, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(679)
+            s.profiler?.stop(681)
         }
         // features.6.10.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 42 {
@@ -9175,7 +9195,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(477), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 3896656, bias: s.f,
                 activation: .identity, output: s.tensor(478), pool: pool)
-            s.profiler?.stop(680)
+            s.profiler?.stop(682)
         }
         // features.6.10.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 42 {
@@ -9183,7 +9203,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3892528, savedInvStd: s.f + 3894592,
                 activation: .silu, output: s.tensor(479), pool: pool)
-            s.profiler?.stop(681)
+            s.profiler?.stop(683)
         }
         // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 42 {
@@ -9191,7 +9211,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, runningMean: s.p + 26176608, runningVar: s.p + 26178672,
                 eps: 0.001, activation: .silu, output: s.tensor(479), scratch: s.f + 3892528, pool: pool)
-            s.profiler?.stop(682)
+            s.profiler?.stop(684)
         }
         // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -9199,11 +9219,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26180736,
             reduceBias: s.p + 26358240, activation: .silu, expandWeights: s.p + 26358336, expandBias: s.p + 26535840,
             savedPooled: s.tensor(481), savedHidden: s.tensor(482), savedScale: s.tensor(483), pool: pool)
-        s.profiler?.stop(683)
+        s.profiler?.stop(685)
         // features.6.10.block.3 project conv 1x1 weights to the GEMM layout [2064][344]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 26537904, outChannels: 344, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(684)
+        s.profiler?.stop(686)
         // features.6.10.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks <= 42 {
             s.profiler?.start()
@@ -9211,7 +9231,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, output: s.tensor(484), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 3999856, savedInvStd: s.f + 4000200,
                 runningMean: s.p + 27248624, runningVar: s.p + 27248976, workspace: s.ws, pool: pool)
-            s.profiler?.stop(685)
+            s.profiler?.stop(687)
         }
         // features.6.10.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
         if s.options.frozenBlocks > 42 {
@@ -9219,7 +9239,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(480), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
                 output: s.tensor(484), pool: pool)
-            s.profiler?.stop(686)
+            s.profiler?.stop(688)
         }
         // features.6.10.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks <= 42 {
@@ -9227,7 +9247,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(484), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 3999856, savedInvStd: s.f + 4000200,
                 activation: .identity, output: s.tensor(485), pool: pool)
-            s.profiler?.stop(687)
+            s.profiler?.stop(689)
         }
         // features.6.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 344]
         if s.options.frozenBlocks > 42 {
@@ -9235,21 +9255,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(484), pixels: 289 &* s.n, channels: 344,
                 gamma: s.p + 27247920, beta: s.p + 27248272, runningMean: s.p + 27248624, runningVar: s.p + 27248976,
                 eps: 0.001, activation: .identity, output: s.tensor(485), scratch: s.f + 3999856, pool: pool)
-            s.profiler?.stop(688)
+            s.profiler?.stop(690)
         }
         // features.6.10 stochastic depth: keep each image's branch with probability 0.8177777777777777
         if s.options.stochasticDepth && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18222222222222226, into: s.tensor(487),
                 random: &random)
-            s.profiler?.stop(689)
+            s.profiler?.stop(691)
         }
         // features.6.10 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(474), branch: s.tensor(485),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.tensor(487) : nil, batch: s.n,
             perImage: 99416, output: s.tensor(486), pool: pool)
-        s.profiler?.stop(690)
+        s.profiler?.stop(692)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
@@ -9257,7 +9277,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [344][2064]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 27249328, outChannels: 2064, inChannels: 344, into: s.f + 3456)
-        s.profiler?.stop(691)
+        s.profiler?.stop(693)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
@@ -9265,7 +9285,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, output: s.tensor(488), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4000544, savedInvStd: s.f + 4002608,
                 runningMean: s.p + 27963472, runningVar: s.p + 27965536, workspace: s.ws, pool: pool)
-            s.profiler?.stop(692)
+            s.profiler?.stop(694)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 43 {
@@ -9273,7 +9293,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(486), pixels: 289 &* s.n, inChannels: 344,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
                 output: s.tensor(488), pool: pool)
-            s.profiler?.stop(693)
+            s.profiler?.stop(695)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 43 {
@@ -9281,13 +9301,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, runningMean: s.p + 27963472, runningVar: s.p + 27965536,
                 eps: 0.001, activation: .silu, output: s.tensor(489), scratch: s.f + 4000544, pool: pool)
-            s.profiler?.stop(694)
+            s.profiler?.stop(696)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2064]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 27967600, channels: 2064, kernel: 3, into: s.f + 4008800)
-        s.profiler?.stop(695)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(697)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(488), gamma: s.p + 27959344,
@@ -9298,7 +9318,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseSavedMean: s.f + 4004672, depthwiseSavedInvStd: s.f + 4006736,
                 depthwiseRunningMean: s.p + 27990304, depthwiseRunningVar: s.p + 27992368, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(696)
+            s.profiler?.stop(698)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
         if s.options.frozenBlocks > 43 {
@@ -9306,7 +9326,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(489), batch: s.n, height: 17, width: 17, channels: 2064, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4008800, bias: s.f,
                 activation: .identity, output: s.tensor(490), pool: pool)
-            s.profiler?.stop(697)
+            s.profiler?.stop(699)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks <= 43 {
@@ -9314,7 +9334,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 4004672, savedInvStd: s.f + 4006736,
                 activation: .silu, output: s.tensor(491), pool: pool)
-            s.profiler?.stop(698)
+            s.profiler?.stop(700)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2064]
         if s.options.frozenBlocks > 43 {
@@ -9322,7 +9342,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, runningMean: s.p + 27990304, runningVar: s.p + 27992368,
                 eps: 0.001, activation: .silu, output: s.tensor(491), scratch: s.f + 4004672, pool: pool)
-            s.profiler?.stop(699)
+            s.profiler?.stop(701)
         }
         // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         s.profiler?.start()
@@ -9330,11 +9350,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 27994432,
             reduceBias: s.p + 28171936, activation: .silu, expandWeights: s.p + 28172032, expandBias: s.p + 28349536,
             savedPooled: s.tensor(493), savedHidden: s.tensor(494), savedScale: s.tensor(495), pool: pool)
-        s.profiler?.stop(700)
+        s.profiler?.stop(702)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [2064][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28351600, outChannels: 576, inChannels: 2064, into: s.f + 3456)
-        s.profiler?.stop(701)
+        s.profiler?.stop(703)
         // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 2064] -> [n, 17, 17, 576]
         if s.options.frozenBlocks <= 43 {
             s.profiler?.start()
@@ -9342,7 +9362,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, output: s.tensor(496), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4045952, savedInvStd: s.f + 4046528,
                 runningMean: s.p + 29541616, runningVar: s.p + 29542192, workspace: s.ws, pool: pool)
-            s.profiler?.stop(702)
+            s.profiler?.stop(704)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 576]
         if s.options.frozenBlocks > 43 {
@@ -9350,7 +9370,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(492), pixels: 289 &* s.n, inChannels: 2064,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(496), pool: pool)
-            s.profiler?.stop(703)
+            s.profiler?.stop(705)
         }
         // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks <= 43 {
@@ -9358,7 +9378,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(496), pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 4045952, savedInvStd: s.f + 4046528,
                 activation: .identity, output: s.tensor(497), pool: pool)
-            s.profiler?.stop(704)
+            s.profiler?.stop(706)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks > 43 {
@@ -9366,7 +9386,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(496), pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 29540464, beta: s.p + 29541040, runningMean: s.p + 29541616, runningVar: s.p + 29542192,
                 eps: 0.001, activation: .identity, output: s.tensor(497), scratch: s.f + 4045952, pool: pool)
-            s.profiler?.stop(705)
+            s.profiler?.stop(707)
         }
     }
 
@@ -9375,7 +9395,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.1.block.0 expand conv 1x1 weights to the GEMM layout [576][3456]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 29542768, outChannels: 3456, inChannels: 576, into: s.f + 3456)
-        s.profiler?.stop(706)
+        s.profiler?.stop(708)
         // features.7.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 576] -> [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
@@ -9383,7 +9403,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 3456, output: s.tensor(498), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
                 runningMean: s.p + 31540336, runningVar: s.p + 31543792, workspace: s.ws, pool: pool)
-            s.profiler?.stop(707)
+            s.profiler?.stop(709)
         }
         // features.7.1.block.0 frozen: expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]
         if s.options.frozenBlocks > 44 {
@@ -9391,7 +9411,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(497), pixels: 289 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 3456, activation: .identity, residual: nil,
                 output: s.tensor(498), pool: pool)
-            s.profiler?.stop(708)
+            s.profiler?.stop(710)
         }
         // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 44 {
@@ -9399,13 +9419,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, runningMean: s.p + 31540336, runningVar: s.p + 31543792,
                 eps: 0.001, activation: .silu, output: s.tensor(499), scratch: s.f + 4047104, pool: pool)
-            s.profiler?.stop(709)
+            s.profiler?.stop(711)
         }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3456]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 31547248, channels: 3456, kernel: 3, into: s.f + 4060928)
-        s.profiler?.stop(710)
-        // features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(712)
+        // features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(498), gamma: s.p + 31533424,
@@ -9416,7 +9436,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseSavedMean: s.f + 4054016, depthwiseSavedInvStd: s.f + 4057472,
                 depthwiseRunningMean: s.p + 31585264, depthwiseRunningVar: s.p + 31588720, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(711)
+            s.profiler?.stop(713)
         }
         // features.7.1.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
         if s.options.frozenBlocks > 44 {
@@ -9424,7 +9444,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(499), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4060928, bias: s.f,
                 activation: .identity, output: s.tensor(500), pool: pool)
-            s.profiler?.stop(712)
+            s.profiler?.stop(714)
         }
         // features.7.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 44 {
@@ -9432,7 +9452,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4054016, savedInvStd: s.f + 4057472,
                 activation: .silu, output: s.tensor(501), pool: pool)
-            s.profiler?.stop(713)
+            s.profiler?.stop(715)
         }
         // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 44 {
@@ -9440,7 +9460,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, runningMean: s.p + 31585264, runningVar: s.p + 31588720,
                 eps: 0.001, activation: .silu, output: s.tensor(501), scratch: s.f + 4054016, pool: pool)
-            s.profiler?.stop(714)
+            s.profiler?.stop(716)
         }
         // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
         s.profiler?.start()
@@ -9448,11 +9468,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 31592176,
             reduceBias: s.p + 32089840, activation: .silu, expandWeights: s.p + 32089984, expandBias: s.p + 32587648,
             savedPooled: s.tensor(503), savedHidden: s.tensor(504), savedScale: s.tensor(505), pool: pool)
-        s.profiler?.stop(715)
+        s.profiler?.stop(717)
         // features.7.1.block.3 project conv 1x1 weights to the GEMM layout [3456][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 32591104, outChannels: 576, inChannels: 3456, into: s.f + 3456)
-        s.profiler?.stop(716)
+        s.profiler?.stop(718)
         // features.7.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576]
         if s.options.frozenBlocks <= 44 {
             s.profiler?.start()
@@ -9460,7 +9480,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, output: s.tensor(506), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4123136, savedInvStd: s.f + 4123712,
                 runningMean: s.p + 34582912, runningVar: s.p + 34583488, workspace: s.ws, pool: pool)
-            s.profiler?.stop(717)
+            s.profiler?.stop(719)
         }
         // features.7.1.block.3 frozen: project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]
         if s.options.frozenBlocks > 44 {
@@ -9468,7 +9488,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(502), pixels: 289 &* s.n, inChannels: 3456,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(506), pool: pool)
-            s.profiler?.stop(718)
+            s.profiler?.stop(720)
         }
         // features.7.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks <= 44 {
@@ -9476,7 +9496,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(506), pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 4123136, savedInvStd: s.f + 4123712,
                 activation: .identity, output: s.tensor(507), pool: pool)
-            s.profiler?.stop(719)
+            s.profiler?.stop(721)
         }
         // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks > 44 {
@@ -9484,21 +9504,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(506), pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 34581760, beta: s.p + 34582336, runningMean: s.p + 34582912, runningVar: s.p + 34583488,
                 eps: 0.001, activation: .identity, output: s.tensor(507), scratch: s.f + 4123136, pool: pool)
-            s.profiler?.stop(720)
+            s.profiler?.stop(722)
         }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8088888888888889
         if s.options.stochasticDepth && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1911111111111111, into: s.tensor(509),
                 random: &random)
-            s.profiler?.stop(721)
+            s.profiler?.stop(723)
         }
         // features.7.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(497), branch: s.tensor(507),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.tensor(509) : nil, batch: s.n,
             perImage: 166464, output: s.tensor(508), pool: pool)
-        s.profiler?.stop(722)
+        s.profiler?.stop(724)
     }
 
     /// features.7.2 forward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
@@ -9506,7 +9526,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.7.2.block.0 expand conv 1x1 weights to the GEMM layout [576][3456]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 34584064, outChannels: 3456, inChannels: 576, into: s.f + 3456)
-        s.profiler?.stop(723)
+        s.profiler?.stop(725)
         // features.7.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 576] -> [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
@@ -9514,7 +9534,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 3456, output: s.tensor(510), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
                 runningMean: s.p + 36581632, runningVar: s.p + 36585088, workspace: s.ws, pool: pool)
-            s.profiler?.stop(724)
+            s.profiler?.stop(726)
         }
         // features.7.2.block.0 frozen: expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]
         if s.options.frozenBlocks > 45 {
@@ -9522,7 +9542,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(508), pixels: 289 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 3456, activation: .identity, residual: nil,
                 output: s.tensor(510), pool: pool)
-            s.profiler?.stop(725)
+            s.profiler?.stop(727)
         }
         // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 45 {
@@ -9530,13 +9550,13 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, runningMean: s.p + 36581632, runningVar: s.p + 36585088,
                 eps: 0.001, activation: .silu, output: s.tensor(511), scratch: s.f + 4124288, pool: pool)
-            s.profiler?.stop(726)
+            s.profiler?.stop(728)
         }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3456]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 36588544, channels: 3456, kernel: 3, into: s.f + 4138112)
-        s.profiler?.stop(727)
-        // features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(729)
+        // features.7.2.block.0 BatchNorm + silu (statistics taken before) and features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(510), gamma: s.p + 36574720,
@@ -9547,7 +9567,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 depthwiseSavedMean: s.f + 4131200, depthwiseSavedInvStd: s.f + 4134656,
                 depthwiseRunningMean: s.p + 36626560, depthwiseRunningVar: s.p + 36630016, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(728)
+            s.profiler?.stop(730)
         }
         // features.7.2.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
         if s.options.frozenBlocks > 45 {
@@ -9555,7 +9575,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(511), batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 4138112, bias: s.f,
                 activation: .identity, output: s.tensor(512), pool: pool)
-            s.profiler?.stop(729)
+            s.profiler?.stop(731)
         }
         // features.7.2.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks <= 45 {
@@ -9563,7 +9583,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4131200, savedInvStd: s.f + 4134656,
                 activation: .silu, output: s.tensor(513), pool: pool)
-            s.profiler?.stop(730)
+            s.profiler?.stop(732)
         }
         // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 3456]
         if s.options.frozenBlocks > 45 {
@@ -9571,7 +9591,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, runningMean: s.p + 36626560, runningVar: s.p + 36630016,
                 eps: 0.001, activation: .silu, output: s.tensor(513), scratch: s.f + 4131200, pool: pool)
-            s.profiler?.stop(731)
+            s.profiler?.stop(733)
         }
         // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
         s.profiler?.start()
@@ -9579,11 +9599,11 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 36633472,
             reduceBias: s.p + 37131136, activation: .silu, expandWeights: s.p + 37131280, expandBias: s.p + 37628944,
             savedPooled: s.tensor(515), savedHidden: s.tensor(516), savedScale: s.tensor(517), pool: pool)
-        s.profiler?.stop(732)
+        s.profiler?.stop(734)
         // features.7.2.block.3 project conv 1x1 weights to the GEMM layout [3456][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 37632400, outChannels: 576, inChannels: 3456, into: s.f + 3456)
-        s.profiler?.stop(733)
+        s.profiler?.stop(735)
         // features.7.2.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 3456] -> [n, 17, 17, 576]
         if s.options.frozenBlocks <= 45 {
             s.profiler?.start()
@@ -9591,7 +9611,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, output: s.tensor(518), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4200320, savedInvStd: s.f + 4200896,
                 runningMean: s.p + 39624208, runningVar: s.p + 39624784, workspace: s.ws, pool: pool)
-            s.profiler?.stop(734)
+            s.profiler?.stop(736)
         }
         // features.7.2.block.3 frozen: project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]
         if s.options.frozenBlocks > 45 {
@@ -9599,7 +9619,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(514), pixels: 289 &* s.n, inChannels: 3456,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(518), pool: pool)
-            s.profiler?.stop(735)
+            s.profiler?.stop(737)
         }
         // features.7.2.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks <= 45 {
@@ -9607,7 +9627,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(518), pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 4200320, savedInvStd: s.f + 4200896,
                 activation: .identity, output: s.tensor(519), pool: pool)
-            s.profiler?.stop(736)
+            s.profiler?.stop(738)
         }
         // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 576]
         if s.options.frozenBlocks > 45 {
@@ -9615,21 +9635,21 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(518), pixels: 289 &* s.n, channels: 576,
                 gamma: s.p + 39623056, beta: s.p + 39623632, runningMean: s.p + 39624208, runningVar: s.p + 39624784,
                 eps: 0.001, activation: .identity, output: s.tensor(519), scratch: s.f + 4200320, pool: pool)
-            s.profiler?.stop(737)
+            s.profiler?.stop(739)
         }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8044444444444444
         if s.options.stochasticDepth && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19555555555555557, into: s.tensor(521),
                 random: &random)
-            s.profiler?.stop(738)
+            s.profiler?.stop(740)
         }
         // features.7.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(508), branch: s.tensor(519),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.tensor(521) : nil, batch: s.n,
             perImage: 166464, output: s.tensor(520), pool: pool)
-        s.profiler?.stop(739)
+        s.profiler?.stop(741)
     }
 
     /// features.8 forward: head: conv 1x1 576 -> 2304
@@ -9637,7 +9657,7 @@ public final class EfficientNetB6Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [576][2304]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 39625360, outChannels: 2304, inChannels: 576, into: s.f + 3456)
-        s.profiler?.stop(740)
+        s.profiler?.stop(742)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 576] -> [n, 17, 17, 2304]
         if s.options.frozenBlocks <= 46 {
             s.profiler?.start()
@@ -9645,7 +9665,7 @@ public final class EfficientNetB6Training: TrainableModel {
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2304, output: s.tensor(522), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 4201472, savedInvStd: s.f + 4203776,
                 runningMean: s.p + 40957072, runningVar: s.p + 40959376, workspace: s.ws, pool: pool)
-            s.profiler?.stop(741)
+            s.profiler?.stop(743)
         }
         // features.8 frozen: head conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 2304]
         if s.options.frozenBlocks > 46 {
@@ -9653,7 +9673,7 @@ public final class EfficientNetB6Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(520), pixels: 289 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 3456, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
                 output: s.tensor(522), pool: pool)
-            s.profiler?.stop(742)
+            s.profiler?.stop(744)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 17, 17, 2304]
         if s.options.frozenBlocks <= 46 {
@@ -9661,7 +9681,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(522), pixels: 289 &* s.n, channels: 2304,
                 gamma: s.p + 40952464, beta: s.p + 40954768, savedMean: s.f + 4201472, savedInvStd: s.f + 4203776,
                 activation: .silu, output: s.tensor(523), pool: pool)
-            s.profiler?.stop(743)
+            s.profiler?.stop(745)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 17, 17, 2304]
         if s.options.frozenBlocks > 46 {
@@ -9669,7 +9689,7 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(522), pixels: 289 &* s.n, channels: 2304,
                 gamma: s.p + 40952464, beta: s.p + 40954768, runningMean: s.p + 40957072, runningVar: s.p + 40959376,
                 eps: 0.001, activation: .silu, output: s.tensor(523), scratch: s.f + 4201472, pool: pool)
-            s.profiler?.stop(744)
+            s.profiler?.stop(746)
         }
     }
 
@@ -9679,26 +9699,26 @@ public final class EfficientNetB6Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(523), batch: s.n, pixels: 289, channels: 2304, output: s.tensor(524),
             pool: pool)
-        s.profiler?.stop(745)
+        s.profiler?.stop(747)
         // dropout p=0.5 (when options.dropout) on [n, 2304]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(524), output: s.tensor(526), count: 2304 &* s.n,
             probability: s.options.dropout ? 0.5 : 0, mask: s.tensor(525), random: &random)
-        s.profiler?.stop(746)
+        s.profiler?.stop(748)
         // classifier.1 linear, [n, 2304] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(526), batch: s.n, inFeatures: 2304, weights: s.p + 40961680,
             bias: s.p + 43265680, outFeatures: 1000, output: s.tensor(527), pool: pool)
-        s.profiler?.stop(747)
+        s.profiler?.stop(749)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(527), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(528))
-        s.profiler?.stop(748)
+        s.profiler?.stop(750)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(527), count: 1000 &* s.n)
-        s.profiler?.stop(749)
+        s.profiler?.stop(751)
     }
 
     /// classifier backward: global average pool, dropout 0.5, linear 2304 -> 1000 classes
@@ -9708,17 +9728,17 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(528), input: s.tensor(526), weights: s.p + 40961680,
             batch: s.n, inFeatures: 2304, outFeatures: 1000, gradInput: s.tensor(529), gradWeights: s.g + 40961680,
             gradBias: s.g + 43265680, pool: pool)
-        s.profiler?.stop(750)
+        s.profiler?.stop(752)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(529), mask: s.tensor(525), count: 2304 &* s.n,
             gradInput: s.tensor(530))
-        s.profiler?.stop(751)
+        s.profiler?.stop(753)
         // avgpool backward: spread each channel's gradient over the 289 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(530), batch: s.n, pixels: 289, channels: 2304,
             gradInput: s.tensor(531), pool: pool)
-        s.profiler?.stop(752)
+        s.profiler?.stop(754)
     }
 
     /// features.8 backward: head: conv 1x1 576 -> 2304
@@ -9729,7 +9749,7 @@ public final class EfficientNetB6Training: TrainableModel {
             channels: 2304, gamma: s.p + 40952464, beta: s.p + 40954768, savedMean: s.f + 4201472,
             savedInvStd: s.f + 4203776, activation: .silu, gradGamma: s.g + 40952464, gradBeta: s.g + 40954768,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(753)
+        s.profiler?.stop(755)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 2304]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(531), preActivation: s.tensor(522),
@@ -9737,7 +9757,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(520), weights: s.p + 39625360,
             pixels: 289 &* s.n, inChannels: 576, outChannels: 2304, gradInput: s.tensor(532),
             gradWeights: s.g + 39625360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(754)
+        s.profiler?.stop(756)
     }
 
     /// features.7.2 backward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
@@ -9747,21 +9767,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(532),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.tensor(521) : nil, batch: s.n,
             perImage: 166464, gradBranch: s.tensor(533), pool: pool)
-        s.profiler?.stop(755)
+        s.profiler?.stop(757)
         // features.7.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(533), input: s.tensor(518), pixels: 289 &* s.n,
             channels: 576, gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 4200320,
             savedInvStd: s.f + 4200896, activation: .identity, gradGamma: s.g + 39623056, gradBeta: s.g + 39623632,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(756)
+        s.profiler?.stop(758)
         // features.7.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4131200, savedInvStd: s.f + 4134656,
                 activation: .silu, output: s.tensor(536), pool: pool)
-            s.profiler?.stop(757)
+            s.profiler?.stop(759)
         }
         // features.7.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 45 {
@@ -9769,14 +9789,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(512), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36619648, beta: s.p + 36623104, runningMean: s.p + 36626560, runningVar: s.p + 36630016,
                 eps: 0.001, activation: .silu, output: s.tensor(536), scratch: s.f + 4131200, pool: pool)
-            s.profiler?.stop(758)
+            s.profiler?.stop(760)
         }
         // features.7.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(536), savedScale: s.tensor(517), batch: s.n,
                 pixels: 289, channels: 3456, output: s.tensor(535), pool: pool)
-            s.profiler?.stop(759)
+            s.profiler?.stop(761)
         }
         // features.7.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
         s.profiler?.start()
@@ -9785,7 +9805,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(535), weights: s.p + 37632400,
             pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(534),
             gradWeights: s.g + 37632400, workspace: s.ws, pool: pool)
-        s.profiler?.stop(760)
+        s.profiler?.stop(762)
         // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(534), seInput: s.tensor(536), batch: s.n,
@@ -9796,14 +9816,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 4131200, savedInvStd: s.f + 4134656,
             activation: .silu, gradGamma: s.g + 36619648, gradBeta: s.g + 36623104, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(761)
+        s.profiler?.stop(763)
         // features.7.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 45 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4124288, savedInvStd: s.f + 4127744,
                 activation: .silu, output: s.tensor(538), pool: pool)
-            s.profiler?.stop(762)
+            s.profiler?.stop(764)
         }
         // features.7.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 45 {
@@ -9811,12 +9831,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(510), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 36574720, beta: s.p + 36578176, runningMean: s.p + 36581632, runningVar: s.p + 36585088,
                 eps: 0.001, activation: .silu, output: s.tensor(538), scratch: s.f + 4124288, pool: pool)
-            s.profiler?.stop(763)
+            s.profiler?.stop(765)
         }
         // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4169216, count: 31104)
-        s.profiler?.stop(764)
+        s.profiler?.stop(766)
         // features.7.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(534), preActivation: s.tensor(512),
@@ -9824,18 +9844,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(538), batch: s.n, height: 17, width: 17,
             channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 4138112, gradInput: s.tensor(537), gradWeights: s.f + 4169216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(765)
+        s.profiler?.stop(767)
         // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4169216, channels: 3456, kernel: 3, into: s.g + 36588544)
-        s.profiler?.stop(766)
+        s.profiler?.stop(768)
         // features.7.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(537), input: s.tensor(510), pixels: 289 &* s.n,
             channels: 3456, gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 4124288,
             savedInvStd: s.f + 4127744, activation: .silu, gradGamma: s.g + 36574720, gradBeta: s.g + 36578176,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(767)
+        s.profiler?.stop(769)
         // features.7.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(537), preActivation: s.tensor(510),
@@ -9843,11 +9863,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(508), weights: s.p + 34584064,
             pixels: 289 &* s.n, inChannels: 576, outChannels: 3456, gradInput: s.tensor(539),
             gradWeights: s.g + 34584064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(768)
+        s.profiler?.stop(770)
         // features.7.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(539), s.tensor(532), count: 166464 &* s.n, pool: pool)
-        s.profiler?.stop(769)
+        s.profiler?.stop(771)
     }
 
     /// features.7.1 backward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
@@ -9857,21 +9877,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(539),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.tensor(509) : nil, batch: s.n,
             perImage: 166464, gradBranch: s.tensor(540), pool: pool)
-        s.profiler?.stop(770)
+        s.profiler?.stop(772)
         // features.7.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(540), input: s.tensor(506), pixels: 289 &* s.n,
             channels: 576, gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 4123136,
             savedInvStd: s.f + 4123712, activation: .identity, gradGamma: s.g + 34581760, gradBeta: s.g + 34582336,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(771)
+        s.profiler?.stop(773)
         // features.7.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4054016, savedInvStd: s.f + 4057472,
                 activation: .silu, output: s.tensor(543), pool: pool)
-            s.profiler?.stop(772)
+            s.profiler?.stop(774)
         }
         // features.7.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 44 {
@@ -9879,14 +9899,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(500), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31578352, beta: s.p + 31581808, runningMean: s.p + 31585264, runningVar: s.p + 31588720,
                 eps: 0.001, activation: .silu, output: s.tensor(543), scratch: s.f + 4054016, pool: pool)
-            s.profiler?.stop(773)
+            s.profiler?.stop(775)
         }
         // features.7.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(543), savedScale: s.tensor(505), batch: s.n,
                 pixels: 289, channels: 3456, output: s.tensor(542), pool: pool)
-            s.profiler?.stop(774)
+            s.profiler?.stop(776)
         }
         // features.7.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 576]
         s.profiler?.start()
@@ -9895,7 +9915,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(542), weights: s.p + 32591104,
             pixels: 289 &* s.n, inChannels: 3456, outChannels: 576, gradInput: s.tensor(541),
             gradWeights: s.g + 32591104, workspace: s.ws, pool: pool)
-        s.profiler?.stop(775)
+        s.profiler?.stop(777)
         // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 backward and features.7.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(541), seInput: s.tensor(543), batch: s.n,
@@ -9906,14 +9926,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 4054016, savedInvStd: s.f + 4057472,
             activation: .silu, gradGamma: s.g + 31578352, gradBeta: s.g + 31581808, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(776)
+        s.profiler?.stop(778)
         // features.7.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 44 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4047104, savedInvStd: s.f + 4050560,
                 activation: .silu, output: s.tensor(545), pool: pool)
-            s.profiler?.stop(777)
+            s.profiler?.stop(779)
         }
         // features.7.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 44 {
@@ -9921,12 +9941,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(498), pixels: 289 &* s.n, channels: 3456,
                 gamma: s.p + 31533424, beta: s.p + 31536880, runningMean: s.p + 31540336, runningVar: s.p + 31543792,
                 eps: 0.001, activation: .silu, output: s.tensor(545), scratch: s.f + 4047104, pool: pool)
-            s.profiler?.stop(778)
+            s.profiler?.stop(780)
         }
         // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4092032, count: 31104)
-        s.profiler?.stop(779)
+        s.profiler?.stop(781)
         // features.7.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 3456] <- [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(541), preActivation: s.tensor(500),
@@ -9934,18 +9954,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(545), batch: s.n, height: 17, width: 17,
             channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 4060928, gradInput: s.tensor(544), gradWeights: s.f + 4092032, workspace: s.ws, pool: pool)
-        s.profiler?.stop(780)
+        s.profiler?.stop(782)
         // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4092032, channels: 3456, kernel: 3, into: s.g + 31547248)
-        s.profiler?.stop(781)
+        s.profiler?.stop(783)
         // features.7.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(544), input: s.tensor(498), pixels: 289 &* s.n,
             channels: 3456, gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 4047104,
             savedInvStd: s.f + 4050560, activation: .silu, gradGamma: s.g + 31533424, gradBeta: s.g + 31536880,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(782)
+        s.profiler?.stop(784)
         // features.7.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 576] <- [n, 17, 17, 3456]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(544), preActivation: s.tensor(498),
@@ -9953,11 +9973,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(497), weights: s.p + 29542768,
             pixels: 289 &* s.n, inChannels: 576, outChannels: 3456, gradInput: s.tensor(546),
             gradWeights: s.g + 29542768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(783)
+        s.profiler?.stop(785)
         // features.7.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(546), s.tensor(539), count: 166464 &* s.n, pool: pool)
-        s.profiler?.stop(784)
+        s.profiler?.stop(786)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
@@ -9968,14 +9988,14 @@ public final class EfficientNetB6Training: TrainableModel {
             channels: 576, gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 4045952,
             savedInvStd: s.f + 4046528, activation: .identity, gradGamma: s.g + 29540464, gradBeta: s.g + 29541040,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(785)
+        s.profiler?.stop(787)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 4004672, savedInvStd: s.f + 4006736,
                 activation: .silu, output: s.tensor(549), pool: pool)
-            s.profiler?.stop(786)
+            s.profiler?.stop(788)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 43 {
@@ -9983,14 +10003,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(490), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27986176, beta: s.p + 27988240, runningMean: s.p + 27990304, runningVar: s.p + 27992368,
                 eps: 0.001, activation: .silu, output: s.tensor(549), scratch: s.f + 4004672, pool: pool)
-            s.profiler?.stop(787)
+            s.profiler?.stop(789)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(549), savedScale: s.tensor(495), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(548), pool: pool)
-            s.profiler?.stop(788)
+            s.profiler?.stop(790)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 576]
         s.profiler?.start()
@@ -9999,7 +10019,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(548), weights: s.p + 28351600,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 576, gradInput: s.tensor(547),
             gradWeights: s.g + 28351600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(789)
+        s.profiler?.stop(791)
         // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(547), seInput: s.tensor(549), batch: s.n,
@@ -10010,14 +10030,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 4004672, savedInvStd: s.f + 4006736,
             activation: .silu, gradGamma: s.g + 27986176, gradBeta: s.g + 27988240, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(790)
+        s.profiler?.stop(792)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 43 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 4000544, savedInvStd: s.f + 4002608,
                 activation: .silu, output: s.tensor(551), pool: pool)
-            s.profiler?.stop(791)
+            s.profiler?.stop(793)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 43 {
@@ -10025,12 +10045,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(488), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 27959344, beta: s.p + 27961408, runningMean: s.p + 27963472, runningVar: s.p + 27965536,
                 eps: 0.001, activation: .silu, output: s.tensor(551), scratch: s.f + 4000544, pool: pool)
-            s.profiler?.stop(792)
+            s.profiler?.stop(794)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 4027376, count: 18576)
-        s.profiler?.stop(793)
+        s.profiler?.stop(795)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(547), preActivation: s.tensor(490),
@@ -10038,18 +10058,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(551), batch: s.n, height: 17, width: 17,
             channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 4008800, gradInput: s.tensor(550), gradWeights: s.f + 4027376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(794)
+        s.profiler?.stop(796)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 4027376, channels: 2064, kernel: 3, into: s.g + 27967600)
-        s.profiler?.stop(795)
+        s.profiler?.stop(797)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(550), input: s.tensor(488), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 4000544,
             savedInvStd: s.f + 4002608, activation: .silu, gradGamma: s.g + 27959344, gradBeta: s.g + 27961408,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(796)
+        s.profiler?.stop(798)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(550), preActivation: s.tensor(488),
@@ -10057,7 +10077,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(486), weights: s.p + 27249328,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(552),
             gradWeights: s.g + 27249328, workspace: s.ws, pool: pool)
-        s.profiler?.stop(797)
+        s.profiler?.stop(799)
     }
 
     /// features.6.10 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -10067,21 +10087,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(552),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.tensor(487) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(553), pool: pool)
-        s.profiler?.stop(798)
+        s.profiler?.stop(800)
         // features.6.10.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(553), input: s.tensor(484), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 3999856,
             savedInvStd: s.f + 4000200, activation: .identity, gradGamma: s.g + 27247920, gradBeta: s.g + 27248272,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(799)
+        s.profiler?.stop(801)
         // features.6.10.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3892528, savedInvStd: s.f + 3894592,
                 activation: .silu, output: s.tensor(556), pool: pool)
-            s.profiler?.stop(800)
+            s.profiler?.stop(802)
         }
         // features.6.10.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 42 {
@@ -10089,14 +10109,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(478), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26172480, beta: s.p + 26174544, runningMean: s.p + 26176608, runningVar: s.p + 26178672,
                 eps: 0.001, activation: .silu, output: s.tensor(556), scratch: s.f + 3892528, pool: pool)
-            s.profiler?.stop(801)
+            s.profiler?.stop(803)
         }
         // features.6.10.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(556), savedScale: s.tensor(483), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(555), pool: pool)
-            s.profiler?.stop(802)
+            s.profiler?.stop(804)
         }
         // features.6.10.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
@@ -10105,7 +10125,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(555), weights: s.p + 26537904,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(554),
             gradWeights: s.g + 26537904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(803)
+        s.profiler?.stop(805)
         // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.10.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(554), seInput: s.tensor(556), batch: s.n,
@@ -10116,14 +10136,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 3892528, savedInvStd: s.f + 3894592,
             activation: .silu, gradGamma: s.g + 26172480, gradBeta: s.g + 26174544, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(804)
+        s.profiler?.stop(806)
         // features.6.10.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 42 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3888400, savedInvStd: s.f + 3890464,
                 activation: .silu, output: s.tensor(558), pool: pool)
-            s.profiler?.stop(805)
+            s.profiler?.stop(807)
         }
         // features.6.10.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 42 {
@@ -10131,12 +10151,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(476), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 26112624, beta: s.p + 26114688, runningMean: s.p + 26116752, runningVar: s.p + 26118816,
                 eps: 0.001, activation: .silu, output: s.tensor(558), scratch: s.f + 3888400, pool: pool)
-            s.profiler?.stop(806)
+            s.profiler?.stop(808)
         }
         // features.6.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3948256, count: 51600)
-        s.profiler?.stop(807)
+        s.profiler?.stop(809)
         // features.6.10.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(554), preActivation: s.tensor(478),
@@ -10144,18 +10164,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(558), batch: s.n, height: 17, width: 17,
             channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3896656, gradInput: s.tensor(557), gradWeights: s.f + 3948256, workspace: s.ws, pool: pool)
-        s.profiler?.stop(808)
+        s.profiler?.stop(810)
         // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3948256, channels: 2064, kernel: 5, into: s.g + 26120880)
-        s.profiler?.stop(809)
+        s.profiler?.stop(811)
         // features.6.10.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(557), input: s.tensor(476), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 3888400,
             savedInvStd: s.f + 3890464, activation: .silu, gradGamma: s.g + 26112624, gradBeta: s.g + 26114688,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(810)
+        s.profiler?.stop(812)
         // features.6.10.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(557), preActivation: s.tensor(476),
@@ -10163,11 +10183,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(474), weights: s.p + 25402608,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(559),
             gradWeights: s.g + 25402608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(811)
+        s.profiler?.stop(813)
         // features.6.10 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(559), s.tensor(552), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(812)
+        s.profiler?.stop(814)
     }
 
     /// features.6.9 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -10177,21 +10197,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(559),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.tensor(475) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(560), pool: pool)
-        s.profiler?.stop(813)
+        s.profiler?.stop(815)
         // features.6.9.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(560), input: s.tensor(472), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 3887712,
             savedInvStd: s.f + 3888056, activation: .identity, gradGamma: s.g + 25401200, gradBeta: s.g + 25401552,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(814)
+        s.profiler?.stop(816)
         // features.6.9.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3780384, savedInvStd: s.f + 3782448,
                 activation: .silu, output: s.tensor(563), pool: pool)
-            s.profiler?.stop(815)
+            s.profiler?.stop(817)
         }
         // features.6.9.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 41 {
@@ -10199,14 +10219,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(466), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24325760, beta: s.p + 24327824, runningMean: s.p + 24329888, runningVar: s.p + 24331952,
                 eps: 0.001, activation: .silu, output: s.tensor(563), scratch: s.f + 3780384, pool: pool)
-            s.profiler?.stop(816)
+            s.profiler?.stop(818)
         }
         // features.6.9.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(563), savedScale: s.tensor(471), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(562), pool: pool)
-            s.profiler?.stop(817)
+            s.profiler?.stop(819)
         }
         // features.6.9.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
@@ -10215,7 +10235,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(562), weights: s.p + 24691184,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(561),
             gradWeights: s.g + 24691184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(818)
+        s.profiler?.stop(820)
         // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.9.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(561), seInput: s.tensor(563), batch: s.n,
@@ -10226,14 +10246,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 3780384, savedInvStd: s.f + 3782448,
             activation: .silu, gradGamma: s.g + 24325760, gradBeta: s.g + 24327824, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(819)
+        s.profiler?.stop(821)
         // features.6.9.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 41 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3776256, savedInvStd: s.f + 3778320,
                 activation: .silu, output: s.tensor(565), pool: pool)
-            s.profiler?.stop(820)
+            s.profiler?.stop(822)
         }
         // features.6.9.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 41 {
@@ -10241,12 +10261,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(464), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 24265904, beta: s.p + 24267968, runningMean: s.p + 24270032, runningVar: s.p + 24272096,
                 eps: 0.001, activation: .silu, output: s.tensor(565), scratch: s.f + 3776256, pool: pool)
-            s.profiler?.stop(821)
+            s.profiler?.stop(823)
         }
         // features.6.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3836112, count: 51600)
-        s.profiler?.stop(822)
+        s.profiler?.stop(824)
         // features.6.9.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(561), preActivation: s.tensor(466),
@@ -10254,18 +10274,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(565), batch: s.n, height: 17, width: 17,
             channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3784512, gradInput: s.tensor(564), gradWeights: s.f + 3836112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(823)
+        s.profiler?.stop(825)
         // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3836112, channels: 2064, kernel: 5, into: s.g + 24274160)
-        s.profiler?.stop(824)
+        s.profiler?.stop(826)
         // features.6.9.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(564), input: s.tensor(464), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 3776256,
             savedInvStd: s.f + 3778320, activation: .silu, gradGamma: s.g + 24265904, gradBeta: s.g + 24267968,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(825)
+        s.profiler?.stop(827)
         // features.6.9.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(564), preActivation: s.tensor(464),
@@ -10273,11 +10293,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(462), weights: s.p + 23555888,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(566),
             gradWeights: s.g + 23555888, workspace: s.ws, pool: pool)
-        s.profiler?.stop(826)
+        s.profiler?.stop(828)
         // features.6.9 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(566), s.tensor(559), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(827)
+        s.profiler?.stop(829)
     }
 
     /// features.6.8 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -10287,21 +10307,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(566),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.tensor(463) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(567), pool: pool)
-        s.profiler?.stop(828)
+        s.profiler?.stop(830)
         // features.6.8.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(567), input: s.tensor(460), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 3775568,
             savedInvStd: s.f + 3775912, activation: .identity, gradGamma: s.g + 23554480, gradBeta: s.g + 23554832,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(829)
+        s.profiler?.stop(831)
         // features.6.8.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3668240, savedInvStd: s.f + 3670304,
                 activation: .silu, output: s.tensor(570), pool: pool)
-            s.profiler?.stop(830)
+            s.profiler?.stop(832)
         }
         // features.6.8.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 40 {
@@ -10309,14 +10329,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(454), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22479040, beta: s.p + 22481104, runningMean: s.p + 22483168, runningVar: s.p + 22485232,
                 eps: 0.001, activation: .silu, output: s.tensor(570), scratch: s.f + 3668240, pool: pool)
-            s.profiler?.stop(831)
+            s.profiler?.stop(833)
         }
         // features.6.8.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(570), savedScale: s.tensor(459), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(569), pool: pool)
-            s.profiler?.stop(832)
+            s.profiler?.stop(834)
         }
         // features.6.8.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
@@ -10325,7 +10345,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(569), weights: s.p + 22844464,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(568),
             gradWeights: s.g + 22844464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(833)
+        s.profiler?.stop(835)
         // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.8.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(568), seInput: s.tensor(570), batch: s.n,
@@ -10336,14 +10356,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 3668240, savedInvStd: s.f + 3670304,
             activation: .silu, gradGamma: s.g + 22479040, gradBeta: s.g + 22481104, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(834)
+        s.profiler?.stop(836)
         // features.6.8.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 40 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3664112, savedInvStd: s.f + 3666176,
                 activation: .silu, output: s.tensor(572), pool: pool)
-            s.profiler?.stop(835)
+            s.profiler?.stop(837)
         }
         // features.6.8.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 40 {
@@ -10351,12 +10371,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(452), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 22419184, beta: s.p + 22421248, runningMean: s.p + 22423312, runningVar: s.p + 22425376,
                 eps: 0.001, activation: .silu, output: s.tensor(572), scratch: s.f + 3664112, pool: pool)
-            s.profiler?.stop(836)
+            s.profiler?.stop(838)
         }
         // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3723968, count: 51600)
-        s.profiler?.stop(837)
+        s.profiler?.stop(839)
         // features.6.8.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(568), preActivation: s.tensor(454),
@@ -10364,18 +10384,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(572), batch: s.n, height: 17, width: 17,
             channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3672368, gradInput: s.tensor(571), gradWeights: s.f + 3723968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(838)
+        s.profiler?.stop(840)
         // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3723968, channels: 2064, kernel: 5, into: s.g + 22427440)
-        s.profiler?.stop(839)
+        s.profiler?.stop(841)
         // features.6.8.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(571), input: s.tensor(452), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 3664112,
             savedInvStd: s.f + 3666176, activation: .silu, gradGamma: s.g + 22419184, gradBeta: s.g + 22421248,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(840)
+        s.profiler?.stop(842)
         // features.6.8.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(571), preActivation: s.tensor(452),
@@ -10383,11 +10403,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(450), weights: s.p + 21709168,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(573),
             gradWeights: s.g + 21709168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(841)
+        s.profiler?.stop(843)
         // features.6.8 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(573), s.tensor(566), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(842)
+        s.profiler?.stop(844)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -10397,21 +10417,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(573),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.tensor(451) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(574), pool: pool)
-        s.profiler?.stop(843)
+        s.profiler?.stop(845)
         // features.6.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(574), input: s.tensor(448), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 3663424,
             savedInvStd: s.f + 3663768, activation: .identity, gradGamma: s.g + 21707760, gradBeta: s.g + 21708112,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(844)
+        s.profiler?.stop(846)
         // features.6.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3556096, savedInvStd: s.f + 3558160,
                 activation: .silu, output: s.tensor(577), pool: pool)
-            s.profiler?.stop(845)
+            s.profiler?.stop(847)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
@@ -10419,14 +10439,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(442), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20632320, beta: s.p + 20634384, runningMean: s.p + 20636448, runningVar: s.p + 20638512,
                 eps: 0.001, activation: .silu, output: s.tensor(577), scratch: s.f + 3556096, pool: pool)
-            s.profiler?.stop(846)
+            s.profiler?.stop(848)
         }
         // features.6.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(577), savedScale: s.tensor(447), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(576), pool: pool)
-            s.profiler?.stop(847)
+            s.profiler?.stop(849)
         }
         // features.6.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
@@ -10435,7 +10455,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(576), weights: s.p + 20997744,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(575),
             gradWeights: s.g + 20997744, workspace: s.ws, pool: pool)
-        s.profiler?.stop(848)
+        s.profiler?.stop(850)
         // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(575), seInput: s.tensor(577), batch: s.n,
@@ -10446,14 +10466,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 3556096, savedInvStd: s.f + 3558160,
             activation: .silu, gradGamma: s.g + 20632320, gradBeta: s.g + 20634384, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(849)
+        s.profiler?.stop(851)
         // features.6.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 39 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3551968, savedInvStd: s.f + 3554032,
                 activation: .silu, output: s.tensor(579), pool: pool)
-            s.profiler?.stop(850)
+            s.profiler?.stop(852)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 39 {
@@ -10461,12 +10481,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(440), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 20572464, beta: s.p + 20574528, runningMean: s.p + 20576592, runningVar: s.p + 20578656,
                 eps: 0.001, activation: .silu, output: s.tensor(579), scratch: s.f + 3551968, pool: pool)
-            s.profiler?.stop(851)
+            s.profiler?.stop(853)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3611824, count: 51600)
-        s.profiler?.stop(852)
+        s.profiler?.stop(854)
         // features.6.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(575), preActivation: s.tensor(442),
@@ -10474,18 +10494,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(579), batch: s.n, height: 17, width: 17,
             channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3560224, gradInput: s.tensor(578), gradWeights: s.f + 3611824, workspace: s.ws, pool: pool)
-        s.profiler?.stop(853)
+        s.profiler?.stop(855)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3611824, channels: 2064, kernel: 5, into: s.g + 20580720)
-        s.profiler?.stop(854)
+        s.profiler?.stop(856)
         // features.6.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(578), input: s.tensor(440), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 3551968,
             savedInvStd: s.f + 3554032, activation: .silu, gradGamma: s.g + 20572464, gradBeta: s.g + 20574528,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(855)
+        s.profiler?.stop(857)
         // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(578), preActivation: s.tensor(440),
@@ -10493,11 +10513,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(438), weights: s.p + 19862448,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(580),
             gradWeights: s.g + 19862448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(856)
+        s.profiler?.stop(858)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(580), s.tensor(573), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(857)
+        s.profiler?.stop(859)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -10507,21 +10527,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(580),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.tensor(439) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(581), pool: pool)
-        s.profiler?.stop(858)
+        s.profiler?.stop(860)
         // features.6.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(581), input: s.tensor(436), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 3551280,
             savedInvStd: s.f + 3551624, activation: .identity, gradGamma: s.g + 19861040, gradBeta: s.g + 19861392,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(859)
+        s.profiler?.stop(861)
         // features.6.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3443952, savedInvStd: s.f + 3446016,
                 activation: .silu, output: s.tensor(584), pool: pool)
-            s.profiler?.stop(860)
+            s.profiler?.stop(862)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
@@ -10529,14 +10549,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(430), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18785600, beta: s.p + 18787664, runningMean: s.p + 18789728, runningVar: s.p + 18791792,
                 eps: 0.001, activation: .silu, output: s.tensor(584), scratch: s.f + 3443952, pool: pool)
-            s.profiler?.stop(861)
+            s.profiler?.stop(863)
         }
         // features.6.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(584), savedScale: s.tensor(435), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(583), pool: pool)
-            s.profiler?.stop(862)
+            s.profiler?.stop(864)
         }
         // features.6.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
@@ -10545,7 +10565,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(583), weights: s.p + 19151024,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(582),
             gradWeights: s.g + 19151024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(863)
+        s.profiler?.stop(865)
         // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(582), seInput: s.tensor(584), batch: s.n,
@@ -10556,14 +10576,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 3443952, savedInvStd: s.f + 3446016,
             activation: .silu, gradGamma: s.g + 18785600, gradBeta: s.g + 18787664, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(864)
+        s.profiler?.stop(866)
         // features.6.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 38 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3439824, savedInvStd: s.f + 3441888,
                 activation: .silu, output: s.tensor(586), pool: pool)
-            s.profiler?.stop(865)
+            s.profiler?.stop(867)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 38 {
@@ -10571,12 +10591,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(428), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 18725744, beta: s.p + 18727808, runningMean: s.p + 18729872, runningVar: s.p + 18731936,
                 eps: 0.001, activation: .silu, output: s.tensor(586), scratch: s.f + 3439824, pool: pool)
-            s.profiler?.stop(866)
+            s.profiler?.stop(868)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3499680, count: 51600)
-        s.profiler?.stop(867)
+        s.profiler?.stop(869)
         // features.6.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(582), preActivation: s.tensor(430),
@@ -10584,18 +10604,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(586), batch: s.n, height: 17, width: 17,
             channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3448080, gradInput: s.tensor(585), gradWeights: s.f + 3499680, workspace: s.ws, pool: pool)
-        s.profiler?.stop(868)
+        s.profiler?.stop(870)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3499680, channels: 2064, kernel: 5, into: s.g + 18734000)
-        s.profiler?.stop(869)
+        s.profiler?.stop(871)
         // features.6.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(585), input: s.tensor(428), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 3439824,
             savedInvStd: s.f + 3441888, activation: .silu, gradGamma: s.g + 18725744, gradBeta: s.g + 18727808,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(870)
+        s.profiler?.stop(872)
         // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(585), preActivation: s.tensor(428),
@@ -10603,11 +10623,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(426), weights: s.p + 18015728,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(587),
             gradWeights: s.g + 18015728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(871)
+        s.profiler?.stop(873)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(587), s.tensor(580), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(872)
+        s.profiler?.stop(874)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -10617,21 +10637,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(587),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.tensor(427) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(588), pool: pool)
-        s.profiler?.stop(873)
+        s.profiler?.stop(875)
         // features.6.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(588), input: s.tensor(424), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 3439136,
             savedInvStd: s.f + 3439480, activation: .identity, gradGamma: s.g + 18014320, gradBeta: s.g + 18014672,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(874)
+        s.profiler?.stop(876)
         // features.6.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3331808, savedInvStd: s.f + 3333872,
                 activation: .silu, output: s.tensor(591), pool: pool)
-            s.profiler?.stop(875)
+            s.profiler?.stop(877)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
@@ -10639,14 +10659,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(418), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16938880, beta: s.p + 16940944, runningMean: s.p + 16943008, runningVar: s.p + 16945072,
                 eps: 0.001, activation: .silu, output: s.tensor(591), scratch: s.f + 3331808, pool: pool)
-            s.profiler?.stop(876)
+            s.profiler?.stop(878)
         }
         // features.6.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(591), savedScale: s.tensor(423), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(590), pool: pool)
-            s.profiler?.stop(877)
+            s.profiler?.stop(879)
         }
         // features.6.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
@@ -10655,7 +10675,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(590), weights: s.p + 17304304,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(589),
             gradWeights: s.g + 17304304, workspace: s.ws, pool: pool)
-        s.profiler?.stop(878)
+        s.profiler?.stop(880)
         // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(589), seInput: s.tensor(591), batch: s.n,
@@ -10666,14 +10686,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 3331808, savedInvStd: s.f + 3333872,
             activation: .silu, gradGamma: s.g + 16938880, gradBeta: s.g + 16940944, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(879)
+        s.profiler?.stop(881)
         // features.6.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 37 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3327680, savedInvStd: s.f + 3329744,
                 activation: .silu, output: s.tensor(593), pool: pool)
-            s.profiler?.stop(880)
+            s.profiler?.stop(882)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 37 {
@@ -10681,12 +10701,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(416), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 16879024, beta: s.p + 16881088, runningMean: s.p + 16883152, runningVar: s.p + 16885216,
                 eps: 0.001, activation: .silu, output: s.tensor(593), scratch: s.f + 3327680, pool: pool)
-            s.profiler?.stop(881)
+            s.profiler?.stop(883)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3387536, count: 51600)
-        s.profiler?.stop(882)
+        s.profiler?.stop(884)
         // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(589), preActivation: s.tensor(418),
@@ -10694,18 +10714,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(593), batch: s.n, height: 17, width: 17,
             channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3335936, gradInput: s.tensor(592), gradWeights: s.f + 3387536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(883)
+        s.profiler?.stop(885)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3387536, channels: 2064, kernel: 5, into: s.g + 16887280)
-        s.profiler?.stop(884)
+        s.profiler?.stop(886)
         // features.6.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(592), input: s.tensor(416), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 3327680,
             savedInvStd: s.f + 3329744, activation: .silu, gradGamma: s.g + 16879024, gradBeta: s.g + 16881088,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(885)
+        s.profiler?.stop(887)
         // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(592), preActivation: s.tensor(416),
@@ -10713,11 +10733,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(414), weights: s.p + 16169008,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(594),
             gradWeights: s.g + 16169008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(886)
+        s.profiler?.stop(888)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(594), s.tensor(587), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(887)
+        s.profiler?.stop(889)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -10727,21 +10747,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(594),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.tensor(415) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(595), pool: pool)
-        s.profiler?.stop(888)
+        s.profiler?.stop(890)
         // features.6.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(595), input: s.tensor(412), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 3326992,
             savedInvStd: s.f + 3327336, activation: .identity, gradGamma: s.g + 16167600, gradBeta: s.g + 16167952,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(889)
+        s.profiler?.stop(891)
         // features.6.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3219664, savedInvStd: s.f + 3221728,
                 activation: .silu, output: s.tensor(598), pool: pool)
-            s.profiler?.stop(890)
+            s.profiler?.stop(892)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
@@ -10749,14 +10769,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(406), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15092160, beta: s.p + 15094224, runningMean: s.p + 15096288, runningVar: s.p + 15098352,
                 eps: 0.001, activation: .silu, output: s.tensor(598), scratch: s.f + 3219664, pool: pool)
-            s.profiler?.stop(891)
+            s.profiler?.stop(893)
         }
         // features.6.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(598), savedScale: s.tensor(411), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(597), pool: pool)
-            s.profiler?.stop(892)
+            s.profiler?.stop(894)
         }
         // features.6.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
@@ -10765,7 +10785,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(597), weights: s.p + 15457584,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(596),
             gradWeights: s.g + 15457584, workspace: s.ws, pool: pool)
-        s.profiler?.stop(893)
+        s.profiler?.stop(895)
         // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(596), seInput: s.tensor(598), batch: s.n,
@@ -10776,14 +10796,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 3219664, savedInvStd: s.f + 3221728,
             activation: .silu, gradGamma: s.g + 15092160, gradBeta: s.g + 15094224, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(894)
+        s.profiler?.stop(896)
         // features.6.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 36 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3215536, savedInvStd: s.f + 3217600,
                 activation: .silu, output: s.tensor(600), pool: pool)
-            s.profiler?.stop(895)
+            s.profiler?.stop(897)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 36 {
@@ -10791,12 +10811,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(404), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 15032304, beta: s.p + 15034368, runningMean: s.p + 15036432, runningVar: s.p + 15038496,
                 eps: 0.001, activation: .silu, output: s.tensor(600), scratch: s.f + 3215536, pool: pool)
-            s.profiler?.stop(896)
+            s.profiler?.stop(898)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3275392, count: 51600)
-        s.profiler?.stop(897)
+        s.profiler?.stop(899)
         // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(596), preActivation: s.tensor(406),
@@ -10804,18 +10824,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(600), batch: s.n, height: 17, width: 17,
             channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3223792, gradInput: s.tensor(599), gradWeights: s.f + 3275392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(898)
+        s.profiler?.stop(900)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3275392, channels: 2064, kernel: 5, into: s.g + 15040560)
-        s.profiler?.stop(899)
+        s.profiler?.stop(901)
         // features.6.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(599), input: s.tensor(404), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 3215536,
             savedInvStd: s.f + 3217600, activation: .silu, gradGamma: s.g + 15032304, gradBeta: s.g + 15034368,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(900)
+        s.profiler?.stop(902)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(599), preActivation: s.tensor(404),
@@ -10823,11 +10843,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(402), weights: s.p + 14322288,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(601),
             gradWeights: s.g + 14322288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(901)
+        s.profiler?.stop(903)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(601), s.tensor(594), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(902)
+        s.profiler?.stop(904)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -10837,21 +10857,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(601),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.tensor(403) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(602), pool: pool)
-        s.profiler?.stop(903)
+        s.profiler?.stop(905)
         // features.6.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(602), input: s.tensor(400), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 3214848,
             savedInvStd: s.f + 3215192, activation: .identity, gradGamma: s.g + 14320880, gradBeta: s.g + 14321232,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(904)
+        s.profiler?.stop(906)
         // features.6.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3107520, savedInvStd: s.f + 3109584,
                 activation: .silu, output: s.tensor(605), pool: pool)
-            s.profiler?.stop(905)
+            s.profiler?.stop(907)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
@@ -10859,14 +10879,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(394), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13245440, beta: s.p + 13247504, runningMean: s.p + 13249568, runningVar: s.p + 13251632,
                 eps: 0.001, activation: .silu, output: s.tensor(605), scratch: s.f + 3107520, pool: pool)
-            s.profiler?.stop(906)
+            s.profiler?.stop(908)
         }
         // features.6.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(605), savedScale: s.tensor(399), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(604), pool: pool)
-            s.profiler?.stop(907)
+            s.profiler?.stop(909)
         }
         // features.6.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
@@ -10875,7 +10895,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(604), weights: s.p + 13610864,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(603),
             gradWeights: s.g + 13610864, workspace: s.ws, pool: pool)
-        s.profiler?.stop(908)
+        s.profiler?.stop(910)
         // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(603), seInput: s.tensor(605), batch: s.n,
@@ -10886,14 +10906,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 3107520, savedInvStd: s.f + 3109584,
             activation: .silu, gradGamma: s.g + 13245440, gradBeta: s.g + 13247504, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(909)
+        s.profiler?.stop(911)
         // features.6.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 35 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3103392, savedInvStd: s.f + 3105456,
                 activation: .silu, output: s.tensor(607), pool: pool)
-            s.profiler?.stop(910)
+            s.profiler?.stop(912)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 35 {
@@ -10901,12 +10921,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(392), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 13185584, beta: s.p + 13187648, runningMean: s.p + 13189712, runningVar: s.p + 13191776,
                 eps: 0.001, activation: .silu, output: s.tensor(607), scratch: s.f + 3103392, pool: pool)
-            s.profiler?.stop(911)
+            s.profiler?.stop(913)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3163248, count: 51600)
-        s.profiler?.stop(912)
+        s.profiler?.stop(914)
         // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(603), preActivation: s.tensor(394),
@@ -10914,18 +10934,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(607), batch: s.n, height: 17, width: 17,
             channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 3111648, gradInput: s.tensor(606), gradWeights: s.f + 3163248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(913)
+        s.profiler?.stop(915)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3163248, channels: 2064, kernel: 5, into: s.g + 13193840)
-        s.profiler?.stop(914)
+        s.profiler?.stop(916)
         // features.6.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(606), input: s.tensor(392), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 3103392,
             savedInvStd: s.f + 3105456, activation: .silu, gradGamma: s.g + 13185584, gradBeta: s.g + 13187648,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(915)
+        s.profiler?.stop(917)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(606), preActivation: s.tensor(392),
@@ -10933,11 +10953,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(390), weights: s.p + 12475568,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(608),
             gradWeights: s.g + 12475568, workspace: s.ws, pool: pool)
-        s.profiler?.stop(916)
+        s.profiler?.stop(918)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(608), s.tensor(601), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(917)
+        s.profiler?.stop(919)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -10947,21 +10967,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(608),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.tensor(391) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(609), pool: pool)
-        s.profiler?.stop(918)
+        s.profiler?.stop(920)
         // features.6.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(609), input: s.tensor(388), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 3102704,
             savedInvStd: s.f + 3103048, activation: .identity, gradGamma: s.g + 12474160, gradBeta: s.g + 12474512,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(919)
+        s.profiler?.stop(921)
         // features.6.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2995376, savedInvStd: s.f + 2997440,
                 activation: .silu, output: s.tensor(612), pool: pool)
-            s.profiler?.stop(920)
+            s.profiler?.stop(922)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
@@ -10969,14 +10989,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(382), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11398720, beta: s.p + 11400784, runningMean: s.p + 11402848, runningVar: s.p + 11404912,
                 eps: 0.001, activation: .silu, output: s.tensor(612), scratch: s.f + 2995376, pool: pool)
-            s.profiler?.stop(921)
+            s.profiler?.stop(923)
         }
         // features.6.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(612), savedScale: s.tensor(387), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(611), pool: pool)
-            s.profiler?.stop(922)
+            s.profiler?.stop(924)
         }
         // features.6.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
@@ -10985,7 +11005,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(611), weights: s.p + 11764144,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(610),
             gradWeights: s.g + 11764144, workspace: s.ws, pool: pool)
-        s.profiler?.stop(923)
+        s.profiler?.stop(925)
         // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(610), seInput: s.tensor(612), batch: s.n,
@@ -10996,14 +11016,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 2995376, savedInvStd: s.f + 2997440,
             activation: .silu, gradGamma: s.g + 11398720, gradBeta: s.g + 11400784, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(924)
+        s.profiler?.stop(926)
         // features.6.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 34 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2991248, savedInvStd: s.f + 2993312,
                 activation: .silu, output: s.tensor(614), pool: pool)
-            s.profiler?.stop(925)
+            s.profiler?.stop(927)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 34 {
@@ -11011,12 +11031,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(380), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 11338864, beta: s.p + 11340928, runningMean: s.p + 11342992, runningVar: s.p + 11345056,
                 eps: 0.001, activation: .silu, output: s.tensor(614), scratch: s.f + 2991248, pool: pool)
-            s.profiler?.stop(926)
+            s.profiler?.stop(928)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 3051104, count: 51600)
-        s.profiler?.stop(927)
+        s.profiler?.stop(929)
         // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(610), preActivation: s.tensor(382),
@@ -11024,18 +11044,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(614), batch: s.n, height: 17, width: 17,
             channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 2999504, gradInput: s.tensor(613), gradWeights: s.f + 3051104, workspace: s.ws, pool: pool)
-        s.profiler?.stop(928)
+        s.profiler?.stop(930)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 3051104, channels: 2064, kernel: 5, into: s.g + 11347120)
-        s.profiler?.stop(929)
+        s.profiler?.stop(931)
         // features.6.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(613), input: s.tensor(380), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 2991248,
             savedInvStd: s.f + 2993312, activation: .silu, gradGamma: s.g + 11338864, gradBeta: s.g + 11340928,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(930)
+        s.profiler?.stop(932)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(613), preActivation: s.tensor(380),
@@ -11043,11 +11063,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(378), weights: s.p + 10628848,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(615),
             gradWeights: s.g + 10628848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(931)
+        s.profiler?.stop(933)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(615), s.tensor(608), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(932)
+        s.profiler?.stop(934)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -11057,21 +11077,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(615),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.tensor(379) : nil, batch: s.n,
             perImage: 99416, gradBranch: s.tensor(616), pool: pool)
-        s.profiler?.stop(933)
+        s.profiler?.stop(935)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 344]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(616), input: s.tensor(376), pixels: 289 &* s.n,
             channels: 344, gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 2990560,
             savedInvStd: s.f + 2990904, activation: .identity, gradGamma: s.g + 10627440, gradBeta: s.g + 10627792,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(934)
+        s.profiler?.stop(936)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2883232, savedInvStd: s.f + 2885296,
                 activation: .silu, output: s.tensor(619), pool: pool)
-            s.profiler?.stop(935)
+            s.profiler?.stop(937)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
@@ -11079,14 +11099,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(370), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9552000, beta: s.p + 9554064, runningMean: s.p + 9556128, runningVar: s.p + 9558192,
                 eps: 0.001, activation: .silu, output: s.tensor(619), scratch: s.f + 2883232, pool: pool)
-            s.profiler?.stop(936)
+            s.profiler?.stop(938)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(619), savedScale: s.tensor(375), batch: s.n,
                 pixels: 289, channels: 2064, output: s.tensor(618), pool: pool)
-            s.profiler?.stop(937)
+            s.profiler?.stop(939)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 344]
         s.profiler?.start()
@@ -11095,7 +11115,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(618), weights: s.p + 9917424,
             pixels: 289 &* s.n, inChannels: 2064, outChannels: 344, gradInput: s.tensor(617),
             gradWeights: s.g + 9917424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(938)
+        s.profiler?.stop(940)
         // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(617), seInput: s.tensor(619), batch: s.n,
@@ -11106,14 +11126,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 2883232, savedInvStd: s.f + 2885296,
             activation: .silu, gradGamma: s.g + 9552000, gradBeta: s.g + 9554064, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(939)
+        s.profiler?.stop(941)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 33 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2879104, savedInvStd: s.f + 2881168,
                 activation: .silu, output: s.tensor(621), pool: pool)
-            s.profiler?.stop(940)
+            s.profiler?.stop(942)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 33 {
@@ -11121,12 +11141,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(368), pixels: 289 &* s.n, channels: 2064,
                 gamma: s.p + 9492144, beta: s.p + 9494208, runningMean: s.p + 9496272, runningVar: s.p + 9498336,
                 eps: 0.001, activation: .silu, output: s.tensor(621), scratch: s.f + 2879104, pool: pool)
-            s.profiler?.stop(941)
+            s.profiler?.stop(943)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2938960, count: 51600)
-        s.profiler?.stop(942)
+        s.profiler?.stop(944)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 2064] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(617), preActivation: s.tensor(370),
@@ -11134,18 +11154,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(621), batch: s.n, height: 17, width: 17,
             channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 2887360, gradInput: s.tensor(620), gradWeights: s.f + 2938960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(943)
+        s.profiler?.stop(945)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2938960, channels: 2064, kernel: 5, into: s.g + 9500400)
-        s.profiler?.stop(944)
+        s.profiler?.stop(946)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(620), input: s.tensor(368), pixels: 289 &* s.n,
             channels: 2064, gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 2879104,
             savedInvStd: s.f + 2881168, activation: .silu, gradGamma: s.g + 9492144, gradBeta: s.g + 9494208,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(945)
+        s.profiler?.stop(947)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 344] <- [n, 17, 17, 2064]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(620), preActivation: s.tensor(368),
@@ -11153,11 +11173,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(367), weights: s.p + 8782128,
             pixels: 289 &* s.n, inChannels: 344, outChannels: 2064, gradInput: s.tensor(622),
             gradWeights: s.g + 8782128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(946)
+        s.profiler?.stop(948)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(622), s.tensor(615), count: 99416 &* s.n, pool: pool)
-        s.profiler?.stop(947)
+        s.profiler?.stop(949)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
@@ -11168,14 +11188,14 @@ public final class EfficientNetB6Training: TrainableModel {
             channels: 344, gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 2878416,
             savedInvStd: s.f + 2878760, activation: .identity, gradGamma: s.g + 8780720, gradBeta: s.g + 8781072,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(948)
+        s.profiler?.stop(950)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2816016, savedInvStd: s.f + 2817216,
                 activation: .silu, output: s.tensor(625), pool: pool)
-            s.profiler?.stop(949)
+            s.profiler?.stop(951)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
@@ -11183,14 +11203,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(360), pixels: 289 &* s.n, channels: 1200,
                 gamma: s.p + 8241856, beta: s.p + 8243056, runningMean: s.p + 8244256, runningVar: s.p + 8245456,
                 eps: 0.001, activation: .silu, output: s.tensor(625), scratch: s.f + 2816016, pool: pool)
-            s.profiler?.stop(950)
+            s.profiler?.stop(952)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(625), savedScale: s.tensor(365), batch: s.n,
                 pixels: 289, channels: 1200, output: s.tensor(624), pool: pool)
-            s.profiler?.stop(951)
+            s.profiler?.stop(953)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 1200] <- [n, 17, 17, 344]
         s.profiler?.start()
@@ -11199,7 +11219,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(624), weights: s.p + 8367920,
             pixels: 289 &* s.n, inChannels: 1200, outChannels: 344, gradInput: s.tensor(623),
             gradWeights: s.g + 8367920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(952)
+        s.profiler?.stop(954)
         // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 17, 17, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(623), seInput: s.tensor(625), batch: s.n,
@@ -11210,14 +11230,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 2816016, savedInvStd: s.f + 2817216,
             activation: .silu, gradGamma: s.g + 8241856, gradBeta: s.g + 8243056, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(953)
+        s.profiler?.stop(955)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 32 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2813616, savedInvStd: s.f + 2814816,
                 activation: .silu, output: s.tensor(627), pool: pool)
-            s.profiler?.stop(954)
+            s.profiler?.stop(956)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 32 {
@@ -11225,12 +11245,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(358), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 8207056, beta: s.p + 8208256, runningMean: s.p + 8209456, runningVar: s.p + 8210656,
                 eps: 0.001, activation: .silu, output: s.tensor(627), scratch: s.f + 2813616, pool: pool)
-            s.profiler?.stop(955)
+            s.profiler?.stop(957)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2848416, count: 30000)
-        s.profiler?.stop(956)
+        s.profiler?.stop(958)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 17, 17, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(623), preActivation: s.tensor(360),
@@ -11238,18 +11258,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(627), batch: s.n, height: 33, width: 33,
             channels: 1200, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 2818416, gradInput: s.tensor(626), gradWeights: s.f + 2848416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(957)
+        s.profiler?.stop(959)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2848416, channels: 1200, kernel: 5, into: s.g + 8211856)
-        s.profiler?.stop(958)
+        s.profiler?.stop(960)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(626), input: s.tensor(358), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 2813616,
             savedInvStd: s.f + 2814816, activation: .silu, gradGamma: s.g + 8207056, gradBeta: s.g + 8208256,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(959)
+        s.profiler?.stop(961)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(626), preActivation: s.tensor(358),
@@ -11257,7 +11277,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(356), weights: s.p + 7967056,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(628),
             gradWeights: s.g + 7967056, workspace: s.ws, pool: pool)
-        s.profiler?.stop(960)
+        s.profiler?.stop(962)
     }
 
     /// features.5.7 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -11267,21 +11287,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(628),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.tensor(357) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(629), pool: pool)
-        s.profiler?.stop(961)
+        s.profiler?.stop(963)
         // features.5.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(629), input: s.tensor(354), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 2813216,
             savedInvStd: s.f + 2813416, activation: .identity, gradGamma: s.g + 7966224, gradBeta: s.g + 7966432,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(962)
+        s.profiler?.stop(964)
         // features.5.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2750816, savedInvStd: s.f + 2752016,
                 activation: .silu, output: s.tensor(632), pool: pool)
-            s.profiler?.stop(963)
+            s.profiler?.stop(965)
         }
         // features.5.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
@@ -11289,14 +11309,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(348), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7600160, beta: s.p + 7601360, runningMean: s.p + 7602560, runningVar: s.p + 7603760,
                 eps: 0.001, activation: .silu, output: s.tensor(632), scratch: s.f + 2750816, pool: pool)
-            s.profiler?.stop(964)
+            s.profiler?.stop(966)
         }
         // features.5.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(632), savedScale: s.tensor(353), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(631), pool: pool)
-            s.profiler?.stop(965)
+            s.profiler?.stop(967)
         }
         // features.5.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
@@ -11305,7 +11325,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(631), weights: s.p + 7726224,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(630),
             gradWeights: s.g + 7726224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(966)
+        s.profiler?.stop(968)
         // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(630), seInput: s.tensor(632), batch: s.n,
@@ -11316,14 +11336,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 2750816, savedInvStd: s.f + 2752016,
             activation: .silu, gradGamma: s.g + 7600160, gradBeta: s.g + 7601360, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(967)
+        s.profiler?.stop(969)
         // features.5.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 31 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2748416, savedInvStd: s.f + 2749616,
                 activation: .silu, output: s.tensor(634), pool: pool)
-            s.profiler?.stop(968)
+            s.profiler?.stop(970)
         }
         // features.5.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 31 {
@@ -11331,12 +11351,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(346), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 7565360, beta: s.p + 7566560, runningMean: s.p + 7567760, runningVar: s.p + 7568960,
                 eps: 0.001, activation: .silu, output: s.tensor(634), scratch: s.f + 2748416, pool: pool)
-            s.profiler?.stop(969)
+            s.profiler?.stop(971)
         }
         // features.5.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2783216, count: 30000)
-        s.profiler?.stop(970)
+        s.profiler?.stop(972)
         // features.5.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(630), preActivation: s.tensor(348),
@@ -11344,18 +11364,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(634), batch: s.n, height: 33, width: 33,
             channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2753216, gradInput: s.tensor(633), gradWeights: s.f + 2783216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(971)
+        s.profiler?.stop(973)
         // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2783216, channels: 1200, kernel: 5, into: s.g + 7570160)
-        s.profiler?.stop(972)
+        s.profiler?.stop(974)
         // features.5.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(633), input: s.tensor(346), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 2748416,
             savedInvStd: s.f + 2749616, activation: .silu, gradGamma: s.g + 7565360, gradBeta: s.g + 7566560,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(973)
+        s.profiler?.stop(975)
         // features.5.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(633), preActivation: s.tensor(346),
@@ -11363,11 +11383,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(344), weights: s.p + 7325360,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(635),
             gradWeights: s.g + 7325360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(974)
+        s.profiler?.stop(976)
         // features.5.7 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(635), s.tensor(628), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(975)
+        s.profiler?.stop(977)
     }
 
     /// features.5.6 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -11377,21 +11397,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(635),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.tensor(345) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(636), pool: pool)
-        s.profiler?.stop(976)
+        s.profiler?.stop(978)
         // features.5.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(636), input: s.tensor(342), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 2748016,
             savedInvStd: s.f + 2748216, activation: .identity, gradGamma: s.g + 7324528, gradBeta: s.g + 7324736,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(977)
+        s.profiler?.stop(979)
         // features.5.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2685616, savedInvStd: s.f + 2686816,
                 activation: .silu, output: s.tensor(639), pool: pool)
-            s.profiler?.stop(978)
+            s.profiler?.stop(980)
         }
         // features.5.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -11399,14 +11419,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(336), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6958464, beta: s.p + 6959664, runningMean: s.p + 6960864, runningVar: s.p + 6962064,
                 eps: 0.001, activation: .silu, output: s.tensor(639), scratch: s.f + 2685616, pool: pool)
-            s.profiler?.stop(979)
+            s.profiler?.stop(981)
         }
         // features.5.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(639), savedScale: s.tensor(341), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(638), pool: pool)
-            s.profiler?.stop(980)
+            s.profiler?.stop(982)
         }
         // features.5.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
@@ -11415,7 +11435,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(638), weights: s.p + 7084528,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(637),
             gradWeights: s.g + 7084528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(981)
+        s.profiler?.stop(983)
         // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(637), seInput: s.tensor(639), batch: s.n,
@@ -11426,14 +11446,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 2685616, savedInvStd: s.f + 2686816,
             activation: .silu, gradGamma: s.g + 6958464, gradBeta: s.g + 6959664, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(982)
+        s.profiler?.stop(984)
         // features.5.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2683216, savedInvStd: s.f + 2684416,
                 activation: .silu, output: s.tensor(641), pool: pool)
-            s.profiler?.stop(983)
+            s.profiler?.stop(985)
         }
         // features.5.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -11441,12 +11461,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(334), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6923664, beta: s.p + 6924864, runningMean: s.p + 6926064, runningVar: s.p + 6927264,
                 eps: 0.001, activation: .silu, output: s.tensor(641), scratch: s.f + 2683216, pool: pool)
-            s.profiler?.stop(984)
+            s.profiler?.stop(986)
         }
         // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2718016, count: 30000)
-        s.profiler?.stop(985)
+        s.profiler?.stop(987)
         // features.5.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(637), preActivation: s.tensor(336),
@@ -11454,18 +11474,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(641), batch: s.n, height: 33, width: 33,
             channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2688016, gradInput: s.tensor(640), gradWeights: s.f + 2718016, workspace: s.ws, pool: pool)
-        s.profiler?.stop(986)
+        s.profiler?.stop(988)
         // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2718016, channels: 1200, kernel: 5, into: s.g + 6928464)
-        s.profiler?.stop(987)
+        s.profiler?.stop(989)
         // features.5.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(640), input: s.tensor(334), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 2683216,
             savedInvStd: s.f + 2684416, activation: .silu, gradGamma: s.g + 6923664, gradBeta: s.g + 6924864,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(988)
+        s.profiler?.stop(990)
         // features.5.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(640), preActivation: s.tensor(334),
@@ -11473,11 +11493,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(332), weights: s.p + 6683664,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(642),
             gradWeights: s.g + 6683664, workspace: s.ws, pool: pool)
-        s.profiler?.stop(989)
+        s.profiler?.stop(991)
         // features.5.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(642), s.tensor(635), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(990)
+        s.profiler?.stop(992)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -11487,21 +11507,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(642),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(333) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(643), pool: pool)
-        s.profiler?.stop(991)
+        s.profiler?.stop(993)
         // features.5.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(643), input: s.tensor(330), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 2682816,
             savedInvStd: s.f + 2683016, activation: .identity, gradGamma: s.g + 6682832, gradBeta: s.g + 6683040,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(992)
+        s.profiler?.stop(994)
         // features.5.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2620416, savedInvStd: s.f + 2621616,
                 activation: .silu, output: s.tensor(646), pool: pool)
-            s.profiler?.stop(993)
+            s.profiler?.stop(995)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -11509,14 +11529,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(324), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6316768, beta: s.p + 6317968, runningMean: s.p + 6319168, runningVar: s.p + 6320368,
                 eps: 0.001, activation: .silu, output: s.tensor(646), scratch: s.f + 2620416, pool: pool)
-            s.profiler?.stop(994)
+            s.profiler?.stop(996)
         }
         // features.5.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(646), savedScale: s.tensor(329), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(645), pool: pool)
-            s.profiler?.stop(995)
+            s.profiler?.stop(997)
         }
         // features.5.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
@@ -11525,7 +11545,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(645), weights: s.p + 6442832,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(644),
             gradWeights: s.g + 6442832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(996)
+        s.profiler?.stop(998)
         // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(644), seInput: s.tensor(646), batch: s.n,
@@ -11536,14 +11556,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 2620416, savedInvStd: s.f + 2621616,
             activation: .silu, gradGamma: s.g + 6316768, gradBeta: s.g + 6317968, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(997)
+        s.profiler?.stop(999)
         // features.5.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2618016, savedInvStd: s.f + 2619216,
                 activation: .silu, output: s.tensor(648), pool: pool)
-            s.profiler?.stop(998)
+            s.profiler?.stop(1000)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -11551,12 +11571,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(322), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 6281968, beta: s.p + 6283168, runningMean: s.p + 6284368, runningVar: s.p + 6285568,
                 eps: 0.001, activation: .silu, output: s.tensor(648), scratch: s.f + 2618016, pool: pool)
-            s.profiler?.stop(999)
+            s.profiler?.stop(1001)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2652816, count: 30000)
-        s.profiler?.stop(1000)
+        s.profiler?.stop(1002)
         // features.5.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(644), preActivation: s.tensor(324),
@@ -11564,18 +11584,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(648), batch: s.n, height: 33, width: 33,
             channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2622816, gradInput: s.tensor(647), gradWeights: s.f + 2652816, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1001)
+        s.profiler?.stop(1003)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2652816, channels: 1200, kernel: 5, into: s.g + 6286768)
-        s.profiler?.stop(1002)
+        s.profiler?.stop(1004)
         // features.5.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(647), input: s.tensor(322), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 2618016,
             savedInvStd: s.f + 2619216, activation: .silu, gradGamma: s.g + 6281968, gradBeta: s.g + 6283168,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1003)
+        s.profiler?.stop(1005)
         // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(647), preActivation: s.tensor(322),
@@ -11583,11 +11603,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(320), weights: s.p + 6041968,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(649),
             gradWeights: s.g + 6041968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1004)
+        s.profiler?.stop(1006)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(649), s.tensor(642), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(1005)
+        s.profiler?.stop(1007)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -11597,21 +11617,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(649),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(321) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(650), pool: pool)
-        s.profiler?.stop(1006)
+        s.profiler?.stop(1008)
         // features.5.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(650), input: s.tensor(318), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 2617616,
             savedInvStd: s.f + 2617816, activation: .identity, gradGamma: s.g + 6041136, gradBeta: s.g + 6041344,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1007)
+        s.profiler?.stop(1009)
         // features.5.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2555216, savedInvStd: s.f + 2556416,
                 activation: .silu, output: s.tensor(653), pool: pool)
-            s.profiler?.stop(1008)
+            s.profiler?.stop(1010)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -11619,14 +11639,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(312), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5675072, beta: s.p + 5676272, runningMean: s.p + 5677472, runningVar: s.p + 5678672,
                 eps: 0.001, activation: .silu, output: s.tensor(653), scratch: s.f + 2555216, pool: pool)
-            s.profiler?.stop(1009)
+            s.profiler?.stop(1011)
         }
         // features.5.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(653), savedScale: s.tensor(317), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(652), pool: pool)
-            s.profiler?.stop(1010)
+            s.profiler?.stop(1012)
         }
         // features.5.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
@@ -11635,7 +11655,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(652), weights: s.p + 5801136,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(651),
             gradWeights: s.g + 5801136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1011)
+        s.profiler?.stop(1013)
         // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(651), seInput: s.tensor(653), batch: s.n,
@@ -11646,14 +11666,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 2555216, savedInvStd: s.f + 2556416,
             activation: .silu, gradGamma: s.g + 5675072, gradBeta: s.g + 5676272, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1012)
+        s.profiler?.stop(1014)
         // features.5.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2552816, savedInvStd: s.f + 2554016,
                 activation: .silu, output: s.tensor(655), pool: pool)
-            s.profiler?.stop(1013)
+            s.profiler?.stop(1015)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -11661,12 +11681,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(310), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5640272, beta: s.p + 5641472, runningMean: s.p + 5642672, runningVar: s.p + 5643872,
                 eps: 0.001, activation: .silu, output: s.tensor(655), scratch: s.f + 2552816, pool: pool)
-            s.profiler?.stop(1014)
+            s.profiler?.stop(1016)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2587616, count: 30000)
-        s.profiler?.stop(1015)
+        s.profiler?.stop(1017)
         // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(651), preActivation: s.tensor(312),
@@ -11674,18 +11694,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(655), batch: s.n, height: 33, width: 33,
             channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2557616, gradInput: s.tensor(654), gradWeights: s.f + 2587616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1016)
+        s.profiler?.stop(1018)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2587616, channels: 1200, kernel: 5, into: s.g + 5645072)
-        s.profiler?.stop(1017)
+        s.profiler?.stop(1019)
         // features.5.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(654), input: s.tensor(310), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 2552816,
             savedInvStd: s.f + 2554016, activation: .silu, gradGamma: s.g + 5640272, gradBeta: s.g + 5641472,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1018)
+        s.profiler?.stop(1020)
         // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(654), preActivation: s.tensor(310),
@@ -11693,11 +11713,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(308), weights: s.p + 5400272,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(656),
             gradWeights: s.g + 5400272, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1019)
+        s.profiler?.stop(1021)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(656), s.tensor(649), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(1020)
+        s.profiler?.stop(1022)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -11707,21 +11727,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(656),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(309) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(657), pool: pool)
-        s.profiler?.stop(1021)
+        s.profiler?.stop(1023)
         // features.5.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(657), input: s.tensor(306), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 2552416,
             savedInvStd: s.f + 2552616, activation: .identity, gradGamma: s.g + 5399440, gradBeta: s.g + 5399648,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1022)
+        s.profiler?.stop(1024)
         // features.5.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2490016, savedInvStd: s.f + 2491216,
                 activation: .silu, output: s.tensor(660), pool: pool)
-            s.profiler?.stop(1023)
+            s.profiler?.stop(1025)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -11729,14 +11749,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(300), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 5033376, beta: s.p + 5034576, runningMean: s.p + 5035776, runningVar: s.p + 5036976,
                 eps: 0.001, activation: .silu, output: s.tensor(660), scratch: s.f + 2490016, pool: pool)
-            s.profiler?.stop(1024)
+            s.profiler?.stop(1026)
         }
         // features.5.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(660), savedScale: s.tensor(305), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(659), pool: pool)
-            s.profiler?.stop(1025)
+            s.profiler?.stop(1027)
         }
         // features.5.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
@@ -11745,7 +11765,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(659), weights: s.p + 5159440,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(658),
             gradWeights: s.g + 5159440, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1026)
+        s.profiler?.stop(1028)
         // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(658), seInput: s.tensor(660), batch: s.n,
@@ -11756,14 +11776,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 2490016, savedInvStd: s.f + 2491216,
             activation: .silu, gradGamma: s.g + 5033376, gradBeta: s.g + 5034576, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1027)
+        s.profiler?.stop(1029)
         // features.5.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2487616, savedInvStd: s.f + 2488816,
                 activation: .silu, output: s.tensor(662), pool: pool)
-            s.profiler?.stop(1028)
+            s.profiler?.stop(1030)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -11771,12 +11791,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(298), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4998576, beta: s.p + 4999776, runningMean: s.p + 5000976, runningVar: s.p + 5002176,
                 eps: 0.001, activation: .silu, output: s.tensor(662), scratch: s.f + 2487616, pool: pool)
-            s.profiler?.stop(1029)
+            s.profiler?.stop(1031)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2522416, count: 30000)
-        s.profiler?.stop(1030)
+        s.profiler?.stop(1032)
         // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(658), preActivation: s.tensor(300),
@@ -11784,18 +11804,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(662), batch: s.n, height: 33, width: 33,
             channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2492416, gradInput: s.tensor(661), gradWeights: s.f + 2522416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1031)
+        s.profiler?.stop(1033)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2522416, channels: 1200, kernel: 5, into: s.g + 5003376)
-        s.profiler?.stop(1032)
+        s.profiler?.stop(1034)
         // features.5.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(661), input: s.tensor(298), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 2487616,
             savedInvStd: s.f + 2488816, activation: .silu, gradGamma: s.g + 4998576, gradBeta: s.g + 4999776,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1033)
+        s.profiler?.stop(1035)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(661), preActivation: s.tensor(298),
@@ -11803,11 +11823,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(296), weights: s.p + 4758576,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(663),
             gradWeights: s.g + 4758576, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1034)
+        s.profiler?.stop(1036)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(663), s.tensor(656), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(1035)
+        s.profiler?.stop(1037)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -11817,21 +11837,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(663),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(297) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(664), pool: pool)
-        s.profiler?.stop(1036)
+        s.profiler?.stop(1038)
         // features.5.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(664), input: s.tensor(294), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 2487216,
             savedInvStd: s.f + 2487416, activation: .identity, gradGamma: s.g + 4757744, gradBeta: s.g + 4757952,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1037)
+        s.profiler?.stop(1039)
         // features.5.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2424816, savedInvStd: s.f + 2426016,
                 activation: .silu, output: s.tensor(667), pool: pool)
-            s.profiler?.stop(1038)
+            s.profiler?.stop(1040)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -11839,14 +11859,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(288), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4391680, beta: s.p + 4392880, runningMean: s.p + 4394080, runningVar: s.p + 4395280,
                 eps: 0.001, activation: .silu, output: s.tensor(667), scratch: s.f + 2424816, pool: pool)
-            s.profiler?.stop(1039)
+            s.profiler?.stop(1041)
         }
         // features.5.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(667), savedScale: s.tensor(293), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(666), pool: pool)
-            s.profiler?.stop(1040)
+            s.profiler?.stop(1042)
         }
         // features.5.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
@@ -11855,7 +11875,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(666), weights: s.p + 4517744,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(665),
             gradWeights: s.g + 4517744, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1041)
+        s.profiler?.stop(1043)
         // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(665), seInput: s.tensor(667), batch: s.n,
@@ -11866,14 +11886,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 2424816, savedInvStd: s.f + 2426016,
             activation: .silu, gradGamma: s.g + 4391680, gradBeta: s.g + 4392880, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1042)
+        s.profiler?.stop(1044)
         // features.5.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2422416, savedInvStd: s.f + 2423616,
                 activation: .silu, output: s.tensor(669), pool: pool)
-            s.profiler?.stop(1043)
+            s.profiler?.stop(1045)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -11881,12 +11901,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(286), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 4356880, beta: s.p + 4358080, runningMean: s.p + 4359280, runningVar: s.p + 4360480,
                 eps: 0.001, activation: .silu, output: s.tensor(669), scratch: s.f + 2422416, pool: pool)
-            s.profiler?.stop(1044)
+            s.profiler?.stop(1046)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2457216, count: 30000)
-        s.profiler?.stop(1045)
+        s.profiler?.stop(1047)
         // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(665), preActivation: s.tensor(288),
@@ -11894,18 +11914,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(669), batch: s.n, height: 33, width: 33,
             channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2427216, gradInput: s.tensor(668), gradWeights: s.f + 2457216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1046)
+        s.profiler?.stop(1048)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2457216, channels: 1200, kernel: 5, into: s.g + 4361680)
-        s.profiler?.stop(1047)
+        s.profiler?.stop(1049)
         // features.5.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(668), input: s.tensor(286), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 2422416,
             savedInvStd: s.f + 2423616, activation: .silu, gradGamma: s.g + 4356880, gradBeta: s.g + 4358080,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1048)
+        s.profiler?.stop(1050)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(668), preActivation: s.tensor(286),
@@ -11913,11 +11933,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(284), weights: s.p + 4116880,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(670),
             gradWeights: s.g + 4116880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1049)
+        s.profiler?.stop(1051)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(670), s.tensor(663), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(1050)
+        s.profiler?.stop(1052)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -11927,21 +11947,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(670),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(285) : nil, batch: s.n,
             perImage: 217800, gradBranch: s.tensor(671), pool: pool)
-        s.profiler?.stop(1051)
+        s.profiler?.stop(1053)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(671), input: s.tensor(282), pixels: 1089 &* s.n,
             channels: 200, gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 2422016,
             savedInvStd: s.f + 2422216, activation: .identity, gradGamma: s.g + 4116048, gradBeta: s.g + 4116256,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1052)
+        s.profiler?.stop(1054)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2359616, savedInvStd: s.f + 2360816,
                 activation: .silu, output: s.tensor(674), pool: pool)
-            s.profiler?.stop(1053)
+            s.profiler?.stop(1055)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -11949,14 +11969,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(276), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3749984, beta: s.p + 3751184, runningMean: s.p + 3752384, runningVar: s.p + 3753584,
                 eps: 0.001, activation: .silu, output: s.tensor(674), scratch: s.f + 2359616, pool: pool)
-            s.profiler?.stop(1054)
+            s.profiler?.stop(1056)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(674), savedScale: s.tensor(281), batch: s.n,
                 pixels: 1089, channels: 1200, output: s.tensor(673), pool: pool)
-            s.profiler?.stop(1055)
+            s.profiler?.stop(1057)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 200]
         s.profiler?.start()
@@ -11965,7 +11985,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(673), weights: s.p + 3876048,
             pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200, gradInput: s.tensor(672),
             gradWeights: s.g + 3876048, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1056)
+        s.profiler?.stop(1058)
         // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(672), seInput: s.tensor(674), batch: s.n,
@@ -11976,14 +11996,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 2359616, savedInvStd: s.f + 2360816,
             activation: .silu, gradGamma: s.g + 3749984, gradBeta: s.g + 3751184, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1057)
+        s.profiler?.stop(1059)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2357216, savedInvStd: s.f + 2358416,
                 activation: .silu, output: s.tensor(676), pool: pool)
-            s.profiler?.stop(1058)
+            s.profiler?.stop(1060)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -11991,12 +12011,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(274), pixels: 1089 &* s.n, channels: 1200,
                 gamma: s.p + 3715184, beta: s.p + 3716384, runningMean: s.p + 3717584, runningVar: s.p + 3718784,
                 eps: 0.001, activation: .silu, output: s.tensor(676), scratch: s.f + 2357216, pool: pool)
-            s.profiler?.stop(1059)
+            s.profiler?.stop(1061)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2392016, count: 30000)
-        s.profiler?.stop(1060)
+        s.profiler?.stop(1062)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 1200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(672), preActivation: s.tensor(276),
@@ -12004,18 +12024,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(676), batch: s.n, height: 33, width: 33,
             channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2362016, gradInput: s.tensor(675), gradWeights: s.f + 2392016, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1061)
+        s.profiler?.stop(1063)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2392016, channels: 1200, kernel: 5, into: s.g + 3719984)
-        s.profiler?.stop(1062)
+        s.profiler?.stop(1064)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(675), input: s.tensor(274), pixels: 1089 &* s.n,
             channels: 1200, gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 2357216,
             savedInvStd: s.f + 2358416, activation: .silu, gradGamma: s.g + 3715184, gradBeta: s.g + 3716384,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1063)
+        s.profiler?.stop(1065)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 200] <- [n, 33, 33, 1200]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(675), preActivation: s.tensor(274),
@@ -12023,11 +12043,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(273), weights: s.p + 3475184,
             pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200, gradInput: s.tensor(677),
             gradWeights: s.g + 3475184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1064)
+        s.profiler?.stop(1066)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(677), s.tensor(670), count: 217800 &* s.n, pool: pool)
-        s.profiler?.stop(1065)
+        s.profiler?.stop(1067)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
@@ -12038,14 +12058,14 @@ public final class EfficientNetB6Training: TrainableModel {
             channels: 200, gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 2356816,
             savedInvStd: s.f + 2357016, activation: .identity, gradGamma: s.g + 3474352, gradBeta: s.g + 3474560,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1066)
+        s.profiler?.stop(1068)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2311888, savedInvStd: s.f + 2312752,
                 activation: .silu, output: s.tensor(680), pool: pool)
-            s.profiler?.stop(1067)
+            s.profiler?.stop(1069)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -12053,14 +12073,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(266), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3234976, beta: s.p + 3235840, runningMean: s.p + 3236704, runningVar: s.p + 3237568,
                 eps: 0.001, activation: .silu, output: s.tensor(680), scratch: s.f + 2311888, pool: pool)
-            s.profiler?.stop(1068)
+            s.profiler?.stop(1070)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(680), savedScale: s.tensor(271), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(679), pool: pool)
-            s.profiler?.stop(1069)
+            s.profiler?.stop(1071)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 200]
         s.profiler?.start()
@@ -12069,7 +12089,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(679), weights: s.p + 3301552,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 200, gradInput: s.tensor(678),
             gradWeights: s.g + 3301552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1070)
+        s.profiler?.stop(1072)
         // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(678), seInput: s.tensor(680), batch: s.n,
@@ -12080,14 +12100,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 2311888, savedInvStd: s.f + 2312752,
             activation: .silu, gradGamma: s.g + 3234976, gradBeta: s.g + 3235840, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1071)
+        s.profiler?.stop(1073)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2310160, savedInvStd: s.f + 2311024,
                 activation: .silu, output: s.tensor(682), pool: pool)
-            s.profiler?.stop(1072)
+            s.profiler?.stop(1074)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -12095,12 +12115,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(264), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 3209920, beta: s.p + 3210784, runningMean: s.p + 3211648, runningVar: s.p + 3212512,
                 eps: 0.001, activation: .silu, output: s.tensor(682), scratch: s.f + 2310160, pool: pool)
-            s.profiler?.stop(1073)
+            s.profiler?.stop(1075)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2335216, count: 21600)
-        s.profiler?.stop(1074)
+        s.profiler?.stop(1076)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(678), preActivation: s.tensor(266),
@@ -12108,18 +12128,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(682), batch: s.n, height: 33, width: 33,
             channels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 2313616, gradInput: s.tensor(681), gradWeights: s.f + 2335216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1075)
+        s.profiler?.stop(1077)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2335216, channels: 864, kernel: 5, into: s.g + 3213376)
-        s.profiler?.stop(1076)
+        s.profiler?.stop(1078)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(681), input: s.tensor(264), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 2310160,
             savedInvStd: s.f + 2311024, activation: .silu, gradGamma: s.g + 3209920, gradBeta: s.g + 3210784,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1077)
+        s.profiler?.stop(1079)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(681), preActivation: s.tensor(264),
@@ -12127,7 +12147,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(262), weights: s.p + 3085504,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(683),
             gradWeights: s.g + 3085504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1078)
+        s.profiler?.stop(1080)
     }
 
     /// features.4.7 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -12137,21 +12157,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(683),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(263) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(684), pool: pool)
-        s.profiler?.stop(1079)
+        s.profiler?.stop(1081)
         // features.4.7.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(684), input: s.tensor(260), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 2309872,
             savedInvStd: s.f + 2310016, activation: .identity, gradGamma: s.g + 3084928, gradBeta: s.g + 3085072,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1080)
+        s.profiler?.stop(1082)
         // features.4.7.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2292592, savedInvStd: s.f + 2293456,
                 activation: .silu, output: s.tensor(687), pool: pool)
-            s.profiler?.stop(1081)
+            s.profiler?.stop(1083)
         }
         // features.4.7.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -12159,14 +12179,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(254), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2893936, beta: s.p + 2894800, runningMean: s.p + 2895664, runningVar: s.p + 2896528,
                 eps: 0.001, activation: .silu, output: s.tensor(687), scratch: s.f + 2292592, pool: pool)
-            s.profiler?.stop(1082)
+            s.profiler?.stop(1084)
         }
         // features.4.7.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(687), savedScale: s.tensor(259), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(686), pool: pool)
-            s.profiler?.stop(1083)
+            s.profiler?.stop(1085)
         }
         // features.4.7.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
@@ -12175,7 +12195,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(686), weights: s.p + 2960512,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(685),
             gradWeights: s.g + 2960512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1084)
+        s.profiler?.stop(1086)
         // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.7.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(685), seInput: s.tensor(687), batch: s.n,
@@ -12186,14 +12206,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 2292592, savedInvStd: s.f + 2293456,
             activation: .silu, gradGamma: s.g + 2893936, gradBeta: s.g + 2894800, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1085)
+        s.profiler?.stop(1087)
         // features.4.7.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2290864, savedInvStd: s.f + 2291728,
                 activation: .silu, output: s.tensor(689), pool: pool)
-            s.profiler?.stop(1086)
+            s.profiler?.stop(1088)
         }
         // features.4.7.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -12201,12 +12221,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(252), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2882704, beta: s.p + 2883568, runningMean: s.p + 2884432, runningVar: s.p + 2885296,
                 eps: 0.001, activation: .silu, output: s.tensor(689), scratch: s.f + 2290864, pool: pool)
-            s.profiler?.stop(1087)
+            s.profiler?.stop(1089)
         }
         // features.4.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2302096, count: 7776)
-        s.profiler?.stop(1088)
+        s.profiler?.stop(1090)
         // features.4.7.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(685), preActivation: s.tensor(254),
@@ -12214,18 +12234,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(689), batch: s.n, height: 33, width: 33,
             channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2294320, gradInput: s.tensor(688), gradWeights: s.f + 2302096, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1089)
+        s.profiler?.stop(1091)
         // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2302096, channels: 864, kernel: 3, into: s.g + 2886160)
-        s.profiler?.stop(1090)
+        s.profiler?.stop(1092)
         // features.4.7.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(688), input: s.tensor(252), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 2290864,
             savedInvStd: s.f + 2291728, activation: .silu, gradGamma: s.g + 2882704, gradBeta: s.g + 2883568,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1091)
+        s.profiler?.stop(1093)
         // features.4.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(688), preActivation: s.tensor(252),
@@ -12233,11 +12253,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(250), weights: s.p + 2758288,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(690),
             gradWeights: s.g + 2758288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1092)
+        s.profiler?.stop(1094)
         // features.4.7 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(690), s.tensor(683), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1093)
+        s.profiler?.stop(1095)
     }
 
     /// features.4.6 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -12247,21 +12267,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(690),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(251) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(691), pool: pool)
-        s.profiler?.stop(1094)
+        s.profiler?.stop(1096)
         // features.4.6.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(691), input: s.tensor(248), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 2290576,
             savedInvStd: s.f + 2290720, activation: .identity, gradGamma: s.g + 2757712, gradBeta: s.g + 2757856,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1095)
+        s.profiler?.stop(1097)
         // features.4.6.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2273296, savedInvStd: s.f + 2274160,
                 activation: .silu, output: s.tensor(694), pool: pool)
-            s.profiler?.stop(1096)
+            s.profiler?.stop(1098)
         }
         // features.4.6.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -12269,14 +12289,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(242), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2566720, beta: s.p + 2567584, runningMean: s.p + 2568448, runningVar: s.p + 2569312,
                 eps: 0.001, activation: .silu, output: s.tensor(694), scratch: s.f + 2273296, pool: pool)
-            s.profiler?.stop(1097)
+            s.profiler?.stop(1099)
         }
         // features.4.6.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(694), savedScale: s.tensor(247), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(693), pool: pool)
-            s.profiler?.stop(1098)
+            s.profiler?.stop(1100)
         }
         // features.4.6.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
@@ -12285,7 +12305,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(693), weights: s.p + 2633296,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(692),
             gradWeights: s.g + 2633296, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1099)
+        s.profiler?.stop(1101)
         // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.6.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(692), seInput: s.tensor(694), batch: s.n,
@@ -12296,14 +12316,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 2273296, savedInvStd: s.f + 2274160,
             activation: .silu, gradGamma: s.g + 2566720, gradBeta: s.g + 2567584, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1100)
+        s.profiler?.stop(1102)
         // features.4.6.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2271568, savedInvStd: s.f + 2272432,
                 activation: .silu, output: s.tensor(696), pool: pool)
-            s.profiler?.stop(1101)
+            s.profiler?.stop(1103)
         }
         // features.4.6.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -12311,12 +12331,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(240), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2555488, beta: s.p + 2556352, runningMean: s.p + 2557216, runningVar: s.p + 2558080,
                 eps: 0.001, activation: .silu, output: s.tensor(696), scratch: s.f + 2271568, pool: pool)
-            s.profiler?.stop(1102)
+            s.profiler?.stop(1104)
         }
         // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2282800, count: 7776)
-        s.profiler?.stop(1103)
+        s.profiler?.stop(1105)
         // features.4.6.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(692), preActivation: s.tensor(242),
@@ -12324,18 +12344,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(696), batch: s.n, height: 33, width: 33,
             channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2275024, gradInput: s.tensor(695), gradWeights: s.f + 2282800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1104)
+        s.profiler?.stop(1106)
         // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2282800, channels: 864, kernel: 3, into: s.g + 2558944)
-        s.profiler?.stop(1105)
+        s.profiler?.stop(1107)
         // features.4.6.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(695), input: s.tensor(240), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 2271568,
             savedInvStd: s.f + 2272432, activation: .silu, gradGamma: s.g + 2555488, gradBeta: s.g + 2556352,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1106)
+        s.profiler?.stop(1108)
         // features.4.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(695), preActivation: s.tensor(240),
@@ -12343,11 +12363,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(238), weights: s.p + 2431072,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(697),
             gradWeights: s.g + 2431072, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1107)
+        s.profiler?.stop(1109)
         // features.4.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(697), s.tensor(690), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1108)
+        s.profiler?.stop(1110)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -12357,21 +12377,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(697),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(239) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(698), pool: pool)
-        s.profiler?.stop(1109)
+        s.profiler?.stop(1111)
         // features.4.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(698), input: s.tensor(236), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 2271280,
             savedInvStd: s.f + 2271424, activation: .identity, gradGamma: s.g + 2430496, gradBeta: s.g + 2430640,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1110)
+        s.profiler?.stop(1112)
         // features.4.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2254000, savedInvStd: s.f + 2254864,
                 activation: .silu, output: s.tensor(701), pool: pool)
-            s.profiler?.stop(1111)
+            s.profiler?.stop(1113)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -12379,14 +12399,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(230), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2239504, beta: s.p + 2240368, runningMean: s.p + 2241232, runningVar: s.p + 2242096,
                 eps: 0.001, activation: .silu, output: s.tensor(701), scratch: s.f + 2254000, pool: pool)
-            s.profiler?.stop(1112)
+            s.profiler?.stop(1114)
         }
         // features.4.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(701), savedScale: s.tensor(235), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(700), pool: pool)
-            s.profiler?.stop(1113)
+            s.profiler?.stop(1115)
         }
         // features.4.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
@@ -12395,7 +12415,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(700), weights: s.p + 2306080,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(699),
             gradWeights: s.g + 2306080, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1114)
+        s.profiler?.stop(1116)
         // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(699), seInput: s.tensor(701), batch: s.n,
@@ -12406,14 +12426,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 2254000, savedInvStd: s.f + 2254864,
             activation: .silu, gradGamma: s.g + 2239504, gradBeta: s.g + 2240368, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1115)
+        s.profiler?.stop(1117)
         // features.4.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2252272, savedInvStd: s.f + 2253136,
                 activation: .silu, output: s.tensor(703), pool: pool)
-            s.profiler?.stop(1116)
+            s.profiler?.stop(1118)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -12421,12 +12441,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(228), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 2228272, beta: s.p + 2229136, runningMean: s.p + 2230000, runningVar: s.p + 2230864,
                 eps: 0.001, activation: .silu, output: s.tensor(703), scratch: s.f + 2252272, pool: pool)
-            s.profiler?.stop(1117)
+            s.profiler?.stop(1119)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2263504, count: 7776)
-        s.profiler?.stop(1118)
+        s.profiler?.stop(1120)
         // features.4.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(699), preActivation: s.tensor(230),
@@ -12434,18 +12454,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(703), batch: s.n, height: 33, width: 33,
             channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2255728, gradInput: s.tensor(702), gradWeights: s.f + 2263504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1119)
+        s.profiler?.stop(1121)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2263504, channels: 864, kernel: 3, into: s.g + 2231728)
-        s.profiler?.stop(1120)
+        s.profiler?.stop(1122)
         // features.4.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(702), input: s.tensor(228), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 2252272,
             savedInvStd: s.f + 2253136, activation: .silu, gradGamma: s.g + 2228272, gradBeta: s.g + 2229136,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1121)
+        s.profiler?.stop(1123)
         // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(702), preActivation: s.tensor(228),
@@ -12453,11 +12473,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(226), weights: s.p + 2103856,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(704),
             gradWeights: s.g + 2103856, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1122)
+        s.profiler?.stop(1124)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(704), s.tensor(697), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1123)
+        s.profiler?.stop(1125)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -12467,21 +12487,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(704),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(227) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(705), pool: pool)
-        s.profiler?.stop(1124)
+        s.profiler?.stop(1126)
         // features.4.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(705), input: s.tensor(224), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 2251984,
             savedInvStd: s.f + 2252128, activation: .identity, gradGamma: s.g + 2103280, gradBeta: s.g + 2103424,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1125)
+        s.profiler?.stop(1127)
         // features.4.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2234704, savedInvStd: s.f + 2235568,
                 activation: .silu, output: s.tensor(708), pool: pool)
-            s.profiler?.stop(1126)
+            s.profiler?.stop(1128)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -12489,14 +12509,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(218), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1912288, beta: s.p + 1913152, runningMean: s.p + 1914016, runningVar: s.p + 1914880,
                 eps: 0.001, activation: .silu, output: s.tensor(708), scratch: s.f + 2234704, pool: pool)
-            s.profiler?.stop(1127)
+            s.profiler?.stop(1129)
         }
         // features.4.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(708), savedScale: s.tensor(223), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(707), pool: pool)
-            s.profiler?.stop(1128)
+            s.profiler?.stop(1130)
         }
         // features.4.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
@@ -12505,7 +12525,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(707), weights: s.p + 1978864,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(706),
             gradWeights: s.g + 1978864, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1129)
+        s.profiler?.stop(1131)
         // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(706), seInput: s.tensor(708), batch: s.n,
@@ -12516,14 +12536,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 2234704, savedInvStd: s.f + 2235568,
             activation: .silu, gradGamma: s.g + 1912288, gradBeta: s.g + 1913152, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1130)
+        s.profiler?.stop(1132)
         // features.4.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2232976, savedInvStd: s.f + 2233840,
                 activation: .silu, output: s.tensor(710), pool: pool)
-            s.profiler?.stop(1131)
+            s.profiler?.stop(1133)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -12531,12 +12551,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1901056, beta: s.p + 1901920, runningMean: s.p + 1902784, runningVar: s.p + 1903648,
                 eps: 0.001, activation: .silu, output: s.tensor(710), scratch: s.f + 2232976, pool: pool)
-            s.profiler?.stop(1132)
+            s.profiler?.stop(1134)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2244208, count: 7776)
-        s.profiler?.stop(1133)
+        s.profiler?.stop(1135)
         // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(706), preActivation: s.tensor(218),
@@ -12544,18 +12564,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(710), batch: s.n, height: 33, width: 33,
             channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2236432, gradInput: s.tensor(709), gradWeights: s.f + 2244208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1134)
+        s.profiler?.stop(1136)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2244208, channels: 864, kernel: 3, into: s.g + 1904512)
-        s.profiler?.stop(1135)
+        s.profiler?.stop(1137)
         // features.4.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(709), input: s.tensor(216), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 2232976,
             savedInvStd: s.f + 2233840, activation: .silu, gradGamma: s.g + 1901056, gradBeta: s.g + 1901920,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1136)
+        s.profiler?.stop(1138)
         // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(709), preActivation: s.tensor(216),
@@ -12563,11 +12583,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(214), weights: s.p + 1776640,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(711),
             gradWeights: s.g + 1776640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1137)
+        s.profiler?.stop(1139)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(711), s.tensor(704), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1138)
+        s.profiler?.stop(1140)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -12577,21 +12597,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(711),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(215) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(712), pool: pool)
-        s.profiler?.stop(1139)
+        s.profiler?.stop(1141)
         // features.4.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(712), input: s.tensor(212), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 2232688,
             savedInvStd: s.f + 2232832, activation: .identity, gradGamma: s.g + 1776064, gradBeta: s.g + 1776208,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1140)
+        s.profiler?.stop(1142)
         // features.4.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2215408, savedInvStd: s.f + 2216272,
                 activation: .silu, output: s.tensor(715), pool: pool)
-            s.profiler?.stop(1141)
+            s.profiler?.stop(1143)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -12599,14 +12619,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1585072, beta: s.p + 1585936, runningMean: s.p + 1586800, runningVar: s.p + 1587664,
                 eps: 0.001, activation: .silu, output: s.tensor(715), scratch: s.f + 2215408, pool: pool)
-            s.profiler?.stop(1142)
+            s.profiler?.stop(1144)
         }
         // features.4.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(715), savedScale: s.tensor(211), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(714), pool: pool)
-            s.profiler?.stop(1143)
+            s.profiler?.stop(1145)
         }
         // features.4.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
@@ -12615,7 +12635,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(714), weights: s.p + 1651648,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(713),
             gradWeights: s.g + 1651648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1144)
+        s.profiler?.stop(1146)
         // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(713), seInput: s.tensor(715), batch: s.n,
@@ -12626,14 +12646,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 2215408, savedInvStd: s.f + 2216272,
             activation: .silu, gradGamma: s.g + 1585072, gradBeta: s.g + 1585936, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1145)
+        s.profiler?.stop(1147)
         // features.4.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2213680, savedInvStd: s.f + 2214544,
                 activation: .silu, output: s.tensor(717), pool: pool)
-            s.profiler?.stop(1146)
+            s.profiler?.stop(1148)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -12641,12 +12661,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1573840, beta: s.p + 1574704, runningMean: s.p + 1575568, runningVar: s.p + 1576432,
                 eps: 0.001, activation: .silu, output: s.tensor(717), scratch: s.f + 2213680, pool: pool)
-            s.profiler?.stop(1147)
+            s.profiler?.stop(1149)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2224912, count: 7776)
-        s.profiler?.stop(1148)
+        s.profiler?.stop(1150)
         // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(713), preActivation: s.tensor(206),
@@ -12654,18 +12674,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(717), batch: s.n, height: 33, width: 33,
             channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2217136, gradInput: s.tensor(716), gradWeights: s.f + 2224912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1149)
+        s.profiler?.stop(1151)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2224912, channels: 864, kernel: 3, into: s.g + 1577296)
-        s.profiler?.stop(1150)
+        s.profiler?.stop(1152)
         // features.4.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(716), input: s.tensor(204), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 2213680,
             savedInvStd: s.f + 2214544, activation: .silu, gradGamma: s.g + 1573840, gradBeta: s.g + 1574704,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1151)
+        s.profiler?.stop(1153)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(716), preActivation: s.tensor(204),
@@ -12673,11 +12693,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(202), weights: s.p + 1449424,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(718),
             gradWeights: s.g + 1449424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1152)
+        s.profiler?.stop(1154)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(718), s.tensor(711), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1153)
+        s.profiler?.stop(1155)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -12687,21 +12707,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(718),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(203) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(719), pool: pool)
-        s.profiler?.stop(1154)
+        s.profiler?.stop(1156)
         // features.4.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(719), input: s.tensor(200), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 2213392,
             savedInvStd: s.f + 2213536, activation: .identity, gradGamma: s.g + 1448848, gradBeta: s.g + 1448992,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1155)
+        s.profiler?.stop(1157)
         // features.4.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2196112, savedInvStd: s.f + 2196976,
                 activation: .silu, output: s.tensor(722), pool: pool)
-            s.profiler?.stop(1156)
+            s.profiler?.stop(1158)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -12709,14 +12729,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(194), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1257856, beta: s.p + 1258720, runningMean: s.p + 1259584, runningVar: s.p + 1260448,
                 eps: 0.001, activation: .silu, output: s.tensor(722), scratch: s.f + 2196112, pool: pool)
-            s.profiler?.stop(1157)
+            s.profiler?.stop(1159)
         }
         // features.4.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(722), savedScale: s.tensor(199), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(721), pool: pool)
-            s.profiler?.stop(1158)
+            s.profiler?.stop(1160)
         }
         // features.4.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
@@ -12725,7 +12745,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(721), weights: s.p + 1324432,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(720),
             gradWeights: s.g + 1324432, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1159)
+        s.profiler?.stop(1161)
         // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(720), seInput: s.tensor(722), batch: s.n,
@@ -12736,14 +12756,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 2196112, savedInvStd: s.f + 2196976,
             activation: .silu, gradGamma: s.g + 1257856, gradBeta: s.g + 1258720, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1160)
+        s.profiler?.stop(1162)
         // features.4.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2194384, savedInvStd: s.f + 2195248,
                 activation: .silu, output: s.tensor(724), pool: pool)
-            s.profiler?.stop(1161)
+            s.profiler?.stop(1163)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -12751,12 +12771,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 1246624, beta: s.p + 1247488, runningMean: s.p + 1248352, runningVar: s.p + 1249216,
                 eps: 0.001, activation: .silu, output: s.tensor(724), scratch: s.f + 2194384, pool: pool)
-            s.profiler?.stop(1162)
+            s.profiler?.stop(1164)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2205616, count: 7776)
-        s.profiler?.stop(1163)
+        s.profiler?.stop(1165)
         // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(720), preActivation: s.tensor(194),
@@ -12764,18 +12784,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(724), batch: s.n, height: 33, width: 33,
             channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2197840, gradInput: s.tensor(723), gradWeights: s.f + 2205616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1164)
+        s.profiler?.stop(1166)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2205616, channels: 864, kernel: 3, into: s.g + 1250080)
-        s.profiler?.stop(1165)
+        s.profiler?.stop(1167)
         // features.4.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(723), input: s.tensor(192), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 2194384,
             savedInvStd: s.f + 2195248, activation: .silu, gradGamma: s.g + 1246624, gradBeta: s.g + 1247488,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1166)
+        s.profiler?.stop(1168)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(723), preActivation: s.tensor(192),
@@ -12783,11 +12803,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(190), weights: s.p + 1122208,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(725),
             gradWeights: s.g + 1122208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1167)
+        s.profiler?.stop(1169)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(725), s.tensor(718), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1168)
+        s.profiler?.stop(1170)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -12797,21 +12817,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(725),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(191) : nil, batch: s.n,
             perImage: 156816, gradBranch: s.tensor(726), pool: pool)
-        s.profiler?.stop(1169)
+        s.profiler?.stop(1171)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(726), input: s.tensor(188), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 2194096,
             savedInvStd: s.f + 2194240, activation: .identity, gradGamma: s.g + 1121632, gradBeta: s.g + 1121776,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1170)
+        s.profiler?.stop(1172)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2176816, savedInvStd: s.f + 2177680,
                 activation: .silu, output: s.tensor(729), pool: pool)
-            s.profiler?.stop(1171)
+            s.profiler?.stop(1173)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -12819,14 +12839,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 930640, beta: s.p + 931504, runningMean: s.p + 932368, runningVar: s.p + 933232,
                 eps: 0.001, activation: .silu, output: s.tensor(729), scratch: s.f + 2176816, pool: pool)
-            s.profiler?.stop(1172)
+            s.profiler?.stop(1174)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(729), savedScale: s.tensor(187), batch: s.n,
                 pixels: 1089, channels: 864, output: s.tensor(728), pool: pool)
-            s.profiler?.stop(1173)
+            s.profiler?.stop(1175)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 144]
         s.profiler?.start()
@@ -12835,7 +12855,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(728), weights: s.p + 997216,
             pixels: 1089 &* s.n, inChannels: 864, outChannels: 144, gradInput: s.tensor(727),
             gradWeights: s.g + 997216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1174)
+        s.profiler?.stop(1176)
         // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(727), seInput: s.tensor(729), batch: s.n,
@@ -12846,14 +12866,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 2176816, savedInvStd: s.f + 2177680,
             activation: .silu, gradGamma: s.g + 930640, gradBeta: s.g + 931504, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1175)
+        s.profiler?.stop(1177)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2175088, savedInvStd: s.f + 2175952,
                 activation: .silu, output: s.tensor(731), pool: pool)
-            s.profiler?.stop(1176)
+            s.profiler?.stop(1178)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -12861,12 +12881,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 1089 &* s.n, channels: 864,
                 gamma: s.p + 919408, beta: s.p + 920272, runningMean: s.p + 921136, runningVar: s.p + 922000,
                 eps: 0.001, activation: .silu, output: s.tensor(731), scratch: s.f + 2175088, pool: pool)
-            s.profiler?.stop(1177)
+            s.profiler?.stop(1179)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2186320, count: 7776)
-        s.profiler?.stop(1178)
+        s.profiler?.stop(1180)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 33, 33, 864] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(727), preActivation: s.tensor(182),
@@ -12874,18 +12894,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(731), batch: s.n, height: 33, width: 33,
             channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2178544, gradInput: s.tensor(730), gradWeights: s.f + 2186320, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1179)
+        s.profiler?.stop(1181)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2186320, channels: 864, kernel: 3, into: s.g + 922864)
-        s.profiler?.stop(1180)
+        s.profiler?.stop(1182)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(730), input: s.tensor(180), pixels: 1089 &* s.n,
             channels: 864, gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 2175088,
             savedInvStd: s.f + 2175952, activation: .silu, gradGamma: s.g + 919408, gradBeta: s.g + 920272,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1181)
+        s.profiler?.stop(1183)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 864]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(730), preActivation: s.tensor(180),
@@ -12893,11 +12913,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(179), weights: s.p + 794992,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 864, gradInput: s.tensor(732),
             gradWeights: s.g + 794992, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1182)
+        s.profiler?.stop(1184)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(732), s.tensor(725), count: 156816 &* s.n, pool: pool)
-        s.profiler?.stop(1183)
+        s.profiler?.stop(1185)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
@@ -12908,14 +12928,14 @@ public final class EfficientNetB6Training: TrainableModel {
             channels: 144, gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 2174800,
             savedInvStd: s.f + 2174944, activation: .identity, gradGamma: s.g + 794416, gradBeta: s.g + 794560,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1184)
+        s.profiler?.stop(1186)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2166160, savedInvStd: s.f + 2166592,
                 activation: .silu, output: s.tensor(735), pool: pool)
-            s.profiler?.stop(1185)
+            s.profiler?.stop(1187)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -12923,14 +12943,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 1089 &* s.n, channels: 432,
                 gamma: s.p + 714464, beta: s.p + 714896, runningMean: s.p + 715328, runningVar: s.p + 715760,
                 eps: 0.001, activation: .silu, output: s.tensor(735), scratch: s.f + 2166160, pool: pool)
-            s.profiler?.stop(1186)
+            s.profiler?.stop(1188)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(735), savedScale: s.tensor(177), batch: s.n,
                 pixels: 1089, channels: 432, output: s.tensor(734), pool: pool)
-            s.profiler?.stop(1187)
+            s.profiler?.stop(1189)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 432] <- [n, 33, 33, 144]
         s.profiler?.start()
@@ -12939,7 +12959,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(734), weights: s.p + 732208,
             pixels: 1089 &* s.n, inChannels: 432, outChannels: 144, gradInput: s.tensor(733),
             gradWeights: s.g + 732208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1188)
+        s.profiler?.stop(1190)
         // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 33, 33, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(733), seInput: s.tensor(735), batch: s.n,
@@ -12950,14 +12970,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 2166160, savedInvStd: s.f + 2166592,
             activation: .silu, gradGamma: s.g + 714464, gradBeta: s.g + 714896, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1189)
+        s.profiler?.stop(1191)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2165296, savedInvStd: s.f + 2165728,
                 activation: .silu, output: s.tensor(737), pool: pool)
-            s.profiler?.stop(1190)
+            s.profiler?.stop(1192)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -12965,12 +12985,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(170), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 708848, beta: s.p + 709280, runningMean: s.p + 709712, runningVar: s.p + 710144,
                 eps: 0.001, activation: .silu, output: s.tensor(737), scratch: s.f + 2165296, pool: pool)
-            s.profiler?.stop(1191)
+            s.profiler?.stop(1193)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2170912, count: 3888)
-        s.profiler?.stop(1192)
+        s.profiler?.stop(1194)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 33, 33, 432]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(733), preActivation: s.tensor(172),
@@ -12978,18 +12998,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(737), batch: s.n, height: 66, width: 66,
             channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33,
             weights: s.f + 2167024, gradInput: s.tensor(736), gradWeights: s.f + 2170912, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1193)
+        s.profiler?.stop(1195)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2170912, channels: 432, kernel: 3, into: s.g + 710576)
-        s.profiler?.stop(1194)
+        s.profiler?.stop(1196)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(736), input: s.tensor(170), pixels: 4356 &* s.n,
             channels: 432, gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 2165296,
             savedInvStd: s.f + 2165728, activation: .silu, gradGamma: s.g + 708848, gradBeta: s.g + 709280,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1195)
+        s.profiler?.stop(1197)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(736), preActivation: s.tensor(170),
@@ -12997,7 +13017,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(168), weights: s.p + 677744,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(738), gradWeights: s.g + 677744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1196)
+        s.profiler?.stop(1198)
     }
 
     /// features.3.5 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -13007,21 +13027,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(738),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(169) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(739), pool: pool)
-        s.profiler?.stop(1197)
+        s.profiler?.stop(1199)
         // features.3.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(739), input: s.tensor(166), pixels: 4356 &* s.n,
             channels: 72, gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 2165152,
             savedInvStd: s.f + 2165224, activation: .identity, gradGamma: s.g + 677424, gradBeta: s.g + 677504,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1198)
+        s.profiler?.stop(1200)
         // features.3.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2142688, savedInvStd: s.f + 2143120,
                 activation: .silu, output: s.tensor(742), pool: pool)
-            s.profiler?.stop(1199)
+            s.profiler?.stop(1201)
         }
         // features.3.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -13029,14 +13049,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 628576, beta: s.p + 629008, runningMean: s.p + 629440, runningVar: s.p + 629872,
                 eps: 0.001, activation: .silu, output: s.tensor(742), scratch: s.f + 2142688, pool: pool)
-            s.profiler?.stop(1200)
+            s.profiler?.stop(1202)
         }
         // features.3.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(742), savedScale: s.tensor(165), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(741), pool: pool)
-            s.profiler?.stop(1201)
+            s.profiler?.stop(1203)
         }
         // features.3.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
@@ -13045,7 +13065,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(741), weights: s.p + 646320,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(740), gradWeights: s.g + 646320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1202)
+        s.profiler?.stop(1204)
         // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(740), seInput: s.tensor(742), batch: s.n,
@@ -13056,14 +13076,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 2142688, savedInvStd: s.f + 2143120,
             activation: .silu, gradGamma: s.g + 628576, gradBeta: s.g + 629008, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1203)
+        s.profiler?.stop(1205)
         // features.3.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2141824, savedInvStd: s.f + 2142256,
                 activation: .silu, output: s.tensor(744), pool: pool)
-            s.profiler?.stop(1204)
+            s.profiler?.stop(1206)
         }
         // features.3.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -13071,12 +13091,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 616048, beta: s.p + 616480, runningMean: s.p + 616912, runningVar: s.p + 617344,
                 eps: 0.001, activation: .silu, output: s.tensor(744), scratch: s.f + 2141824, pool: pool)
-            s.profiler?.stop(1205)
+            s.profiler?.stop(1207)
         }
         // features.3.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2154352, count: 10800)
-        s.profiler?.stop(1206)
+        s.profiler?.stop(1208)
         // features.3.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(740), preActivation: s.tensor(160),
@@ -13084,18 +13104,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(744), batch: s.n, height: 66, width: 66,
             channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: s.f + 2143552, gradInput: s.tensor(743), gradWeights: s.f + 2154352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1207)
+        s.profiler?.stop(1209)
         // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2154352, channels: 432, kernel: 5, into: s.g + 617776)
-        s.profiler?.stop(1208)
+        s.profiler?.stop(1210)
         // features.3.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(743), input: s.tensor(158), pixels: 4356 &* s.n,
             channels: 432, gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 2141824,
             savedInvStd: s.f + 2142256, activation: .silu, gradGamma: s.g + 616048, gradBeta: s.g + 616480,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1209)
+        s.profiler?.stop(1211)
         // features.3.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(743), preActivation: s.tensor(158),
@@ -13103,11 +13123,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(156), weights: s.p + 584944,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(745), gradWeights: s.g + 584944,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1210)
+        s.profiler?.stop(1212)
         // features.3.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(745), s.tensor(738), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1211)
+        s.profiler?.stop(1213)
     }
 
     /// features.3.4 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -13117,21 +13137,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(745),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(157) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(746), pool: pool)
-        s.profiler?.stop(1212)
+        s.profiler?.stop(1214)
         // features.3.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(746), input: s.tensor(154), pixels: 4356 &* s.n,
             channels: 72, gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 2141680,
             savedInvStd: s.f + 2141752, activation: .identity, gradGamma: s.g + 584624, gradBeta: s.g + 584704,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1213)
+        s.profiler?.stop(1215)
         // features.3.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2119216, savedInvStd: s.f + 2119648,
                 activation: .silu, output: s.tensor(749), pool: pool)
-            s.profiler?.stop(1214)
+            s.profiler?.stop(1216)
         }
         // features.3.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -13139,14 +13159,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 535776, beta: s.p + 536208, runningMean: s.p + 536640, runningVar: s.p + 537072,
                 eps: 0.001, activation: .silu, output: s.tensor(749), scratch: s.f + 2119216, pool: pool)
-            s.profiler?.stop(1215)
+            s.profiler?.stop(1217)
         }
         // features.3.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(749), savedScale: s.tensor(153), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(748), pool: pool)
-            s.profiler?.stop(1216)
+            s.profiler?.stop(1218)
         }
         // features.3.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
@@ -13155,7 +13175,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(748), weights: s.p + 553520,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(747), gradWeights: s.g + 553520,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1217)
+        s.profiler?.stop(1219)
         // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(747), seInput: s.tensor(749), batch: s.n,
@@ -13166,14 +13186,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 2119216, savedInvStd: s.f + 2119648,
             activation: .silu, gradGamma: s.g + 535776, gradBeta: s.g + 536208, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1218)
+        s.profiler?.stop(1220)
         // features.3.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2118352, savedInvStd: s.f + 2118784,
                 activation: .silu, output: s.tensor(751), pool: pool)
-            s.profiler?.stop(1219)
+            s.profiler?.stop(1221)
         }
         // features.3.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -13181,12 +13201,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 523248, beta: s.p + 523680, runningMean: s.p + 524112, runningVar: s.p + 524544,
                 eps: 0.001, activation: .silu, output: s.tensor(751), scratch: s.f + 2118352, pool: pool)
-            s.profiler?.stop(1220)
+            s.profiler?.stop(1222)
         }
         // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2130880, count: 10800)
-        s.profiler?.stop(1221)
+        s.profiler?.stop(1223)
         // features.3.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(747), preActivation: s.tensor(148),
@@ -13194,18 +13214,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(751), batch: s.n, height: 66, width: 66,
             channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: s.f + 2120080, gradInput: s.tensor(750), gradWeights: s.f + 2130880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1222)
+        s.profiler?.stop(1224)
         // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2130880, channels: 432, kernel: 5, into: s.g + 524976)
-        s.profiler?.stop(1223)
+        s.profiler?.stop(1225)
         // features.3.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(750), input: s.tensor(146), pixels: 4356 &* s.n,
             channels: 432, gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 2118352,
             savedInvStd: s.f + 2118784, activation: .silu, gradGamma: s.g + 523248, gradBeta: s.g + 523680,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1224)
+        s.profiler?.stop(1226)
         // features.3.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(750), preActivation: s.tensor(146),
@@ -13213,11 +13233,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(144), weights: s.p + 492144,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(752), gradWeights: s.g + 492144,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1225)
+        s.profiler?.stop(1227)
         // features.3.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(752), s.tensor(745), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1226)
+        s.profiler?.stop(1228)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -13227,21 +13247,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(752),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(145) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(753), pool: pool)
-        s.profiler?.stop(1227)
+        s.profiler?.stop(1229)
         // features.3.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(753), input: s.tensor(142), pixels: 4356 &* s.n,
             channels: 72, gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 2118208,
             savedInvStd: s.f + 2118280, activation: .identity, gradGamma: s.g + 491824, gradBeta: s.g + 491904,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1228)
+        s.profiler?.stop(1230)
         // features.3.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2095744, savedInvStd: s.f + 2096176,
                 activation: .silu, output: s.tensor(756), pool: pool)
-            s.profiler?.stop(1229)
+            s.profiler?.stop(1231)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -13249,14 +13269,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 442976, beta: s.p + 443408, runningMean: s.p + 443840, runningVar: s.p + 444272,
                 eps: 0.001, activation: .silu, output: s.tensor(756), scratch: s.f + 2095744, pool: pool)
-            s.profiler?.stop(1230)
+            s.profiler?.stop(1232)
         }
         // features.3.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(756), savedScale: s.tensor(141), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(755), pool: pool)
-            s.profiler?.stop(1231)
+            s.profiler?.stop(1233)
         }
         // features.3.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
@@ -13265,7 +13285,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(755), weights: s.p + 460720,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(754), gradWeights: s.g + 460720,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1232)
+        s.profiler?.stop(1234)
         // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(754), seInput: s.tensor(756), batch: s.n,
@@ -13276,14 +13296,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 2095744, savedInvStd: s.f + 2096176,
             activation: .silu, gradGamma: s.g + 442976, gradBeta: s.g + 443408, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1233)
+        s.profiler?.stop(1235)
         // features.3.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2094880, savedInvStd: s.f + 2095312,
                 activation: .silu, output: s.tensor(758), pool: pool)
-            s.profiler?.stop(1234)
+            s.profiler?.stop(1236)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -13291,12 +13311,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 430448, beta: s.p + 430880, runningMean: s.p + 431312, runningVar: s.p + 431744,
                 eps: 0.001, activation: .silu, output: s.tensor(758), scratch: s.f + 2094880, pool: pool)
-            s.profiler?.stop(1235)
+            s.profiler?.stop(1237)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2107408, count: 10800)
-        s.profiler?.stop(1236)
+        s.profiler?.stop(1238)
         // features.3.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(754), preActivation: s.tensor(136),
@@ -13304,18 +13324,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(758), batch: s.n, height: 66, width: 66,
             channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: s.f + 2096608, gradInput: s.tensor(757), gradWeights: s.f + 2107408, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1237)
+        s.profiler?.stop(1239)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2107408, channels: 432, kernel: 5, into: s.g + 432176)
-        s.profiler?.stop(1238)
+        s.profiler?.stop(1240)
         // features.3.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(757), input: s.tensor(134), pixels: 4356 &* s.n,
             channels: 432, gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 2094880,
             savedInvStd: s.f + 2095312, activation: .silu, gradGamma: s.g + 430448, gradBeta: s.g + 430880,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1239)
+        s.profiler?.stop(1241)
         // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(757), preActivation: s.tensor(134),
@@ -13323,11 +13343,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(132), weights: s.p + 399344,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(759), gradWeights: s.g + 399344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1240)
+        s.profiler?.stop(1242)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(759), s.tensor(752), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1241)
+        s.profiler?.stop(1243)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -13337,21 +13357,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(759),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(133) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(760), pool: pool)
-        s.profiler?.stop(1242)
+        s.profiler?.stop(1244)
         // features.3.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(760), input: s.tensor(130), pixels: 4356 &* s.n,
             channels: 72, gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 2094736,
             savedInvStd: s.f + 2094808, activation: .identity, gradGamma: s.g + 399024, gradBeta: s.g + 399104,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1243)
+        s.profiler?.stop(1245)
         // features.3.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2072272, savedInvStd: s.f + 2072704,
                 activation: .silu, output: s.tensor(763), pool: pool)
-            s.profiler?.stop(1244)
+            s.profiler?.stop(1246)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -13359,14 +13379,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 350176, beta: s.p + 350608, runningMean: s.p + 351040, runningVar: s.p + 351472,
                 eps: 0.001, activation: .silu, output: s.tensor(763), scratch: s.f + 2072272, pool: pool)
-            s.profiler?.stop(1245)
+            s.profiler?.stop(1247)
         }
         // features.3.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(763), savedScale: s.tensor(129), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(762), pool: pool)
-            s.profiler?.stop(1246)
+            s.profiler?.stop(1248)
         }
         // features.3.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
@@ -13375,7 +13395,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(762), weights: s.p + 367920,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(761), gradWeights: s.g + 367920,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1247)
+        s.profiler?.stop(1249)
         // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(761), seInput: s.tensor(763), batch: s.n,
@@ -13386,14 +13406,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 2072272, savedInvStd: s.f + 2072704,
             activation: .silu, gradGamma: s.g + 350176, gradBeta: s.g + 350608, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1248)
+        s.profiler?.stop(1250)
         // features.3.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2071408, savedInvStd: s.f + 2071840,
                 activation: .silu, output: s.tensor(765), pool: pool)
-            s.profiler?.stop(1249)
+            s.profiler?.stop(1251)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -13401,12 +13421,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 337648, beta: s.p + 338080, runningMean: s.p + 338512, runningVar: s.p + 338944,
                 eps: 0.001, activation: .silu, output: s.tensor(765), scratch: s.f + 2071408, pool: pool)
-            s.profiler?.stop(1250)
+            s.profiler?.stop(1252)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2083936, count: 10800)
-        s.profiler?.stop(1251)
+        s.profiler?.stop(1253)
         // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(761), preActivation: s.tensor(124),
@@ -13414,18 +13434,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(765), batch: s.n, height: 66, width: 66,
             channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: s.f + 2073136, gradInput: s.tensor(764), gradWeights: s.f + 2083936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1252)
+        s.profiler?.stop(1254)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2083936, channels: 432, kernel: 5, into: s.g + 339376)
-        s.profiler?.stop(1253)
+        s.profiler?.stop(1255)
         // features.3.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(764), input: s.tensor(122), pixels: 4356 &* s.n,
             channels: 432, gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 2071408,
             savedInvStd: s.f + 2071840, activation: .silu, gradGamma: s.g + 337648, gradBeta: s.g + 338080,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1254)
+        s.profiler?.stop(1256)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(764), preActivation: s.tensor(122),
@@ -13433,11 +13453,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(120), weights: s.p + 306544,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(766), gradWeights: s.g + 306544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1255)
+        s.profiler?.stop(1257)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(766), s.tensor(759), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1256)
+        s.profiler?.stop(1258)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -13447,21 +13467,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(766),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(121) : nil, batch: s.n,
             perImage: 313632, gradBranch: s.tensor(767), pool: pool)
-        s.profiler?.stop(1257)
+        s.profiler?.stop(1259)
         // features.3.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 72]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(767), input: s.tensor(118), pixels: 4356 &* s.n,
             channels: 72, gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 2071264,
             savedInvStd: s.f + 2071336, activation: .identity, gradGamma: s.g + 306224, gradBeta: s.g + 306304,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1258)
+        s.profiler?.stop(1260)
         // features.3.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2048800, savedInvStd: s.f + 2049232,
                 activation: .silu, output: s.tensor(770), pool: pool)
-            s.profiler?.stop(1259)
+            s.profiler?.stop(1261)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -13469,14 +13489,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 257376, beta: s.p + 257808, runningMean: s.p + 258240, runningVar: s.p + 258672,
                 eps: 0.001, activation: .silu, output: s.tensor(770), scratch: s.f + 2048800, pool: pool)
-            s.profiler?.stop(1260)
+            s.profiler?.stop(1262)
         }
         // features.3.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(770), savedScale: s.tensor(117), batch: s.n,
                 pixels: 4356, channels: 432, output: s.tensor(769), pool: pool)
-            s.profiler?.stop(1261)
+            s.profiler?.stop(1263)
         }
         // features.3.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 72]
         s.profiler?.start()
@@ -13485,7 +13505,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(769), weights: s.p + 275120,
             pixels: 4356 &* s.n, inChannels: 432, outChannels: 72, gradInput: s.tensor(768), gradWeights: s.g + 275120,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1262)
+        s.profiler?.stop(1264)
         // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 backward and features.3.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(768), seInput: s.tensor(770), batch: s.n,
@@ -13496,14 +13516,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 2048800, savedInvStd: s.f + 2049232,
             activation: .silu, gradGamma: s.g + 257376, gradBeta: s.g + 257808, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1263)
+        s.profiler?.stop(1265)
         // features.3.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2047936, savedInvStd: s.f + 2048368,
                 activation: .silu, output: s.tensor(772), pool: pool)
-            s.profiler?.stop(1264)
+            s.profiler?.stop(1266)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -13511,12 +13531,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 4356 &* s.n, channels: 432,
                 gamma: s.p + 244848, beta: s.p + 245280, runningMean: s.p + 245712, runningVar: s.p + 246144,
                 eps: 0.001, activation: .silu, output: s.tensor(772), scratch: s.f + 2047936, pool: pool)
-            s.profiler?.stop(1265)
+            s.profiler?.stop(1267)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2060464, count: 10800)
-        s.profiler?.stop(1266)
+        s.profiler?.stop(1268)
         // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 66, 66, 432] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(768), preActivation: s.tensor(112),
@@ -13524,18 +13544,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(772), batch: s.n, height: 66, width: 66,
             channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: s.f + 2049664, gradInput: s.tensor(771), gradWeights: s.f + 2060464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1267)
+        s.profiler?.stop(1269)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2060464, channels: 432, kernel: 5, into: s.g + 246576)
-        s.profiler?.stop(1268)
+        s.profiler?.stop(1270)
         // features.3.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(771), input: s.tensor(110), pixels: 4356 &* s.n,
             channels: 432, gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 2047936,
             savedInvStd: s.f + 2048368, activation: .silu, gradGamma: s.g + 244848, gradBeta: s.g + 245280,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1269)
+        s.profiler?.stop(1271)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 72] <- [n, 66, 66, 432]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(771), preActivation: s.tensor(110),
@@ -13543,11 +13563,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(109), weights: s.p + 213744,
             pixels: 4356 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.tensor(773), gradWeights: s.g + 213744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1270)
+        s.profiler?.stop(1272)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(773), s.tensor(766), count: 313632 &* s.n, pool: pool)
-        s.profiler?.stop(1271)
+        s.profiler?.stop(1273)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
@@ -13558,14 +13578,14 @@ public final class EfficientNetB6Training: TrainableModel {
             channels: 72, gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 2047792,
             savedInvStd: s.f + 2047864, activation: .identity, gradGamma: s.g + 213424, gradBeta: s.g + 213504,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1272)
+        s.profiler?.stop(1274)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2035312, savedInvStd: s.f + 2035552,
                 activation: .silu, output: s.tensor(776), pool: pool)
-            s.profiler?.stop(1273)
+            s.profiler?.stop(1275)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -13573,14 +13593,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 4356 &* s.n, channels: 240,
                 gamma: s.p + 190128, beta: s.p + 190368, runningMean: s.p + 190608, runningVar: s.p + 190848,
                 eps: 0.001, activation: .silu, output: s.tensor(776), scratch: s.f + 2035312, pool: pool)
-            s.profiler?.stop(1274)
+            s.profiler?.stop(1276)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(776), savedScale: s.tensor(107), batch: s.n,
                 pixels: 4356, channels: 240, output: s.tensor(775), pool: pool)
-            s.profiler?.stop(1275)
+            s.profiler?.stop(1277)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 66, 66, 240] <- [n, 66, 66, 72]
         s.profiler?.start()
@@ -13589,7 +13609,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(775), weights: s.p + 196144,
             pixels: 4356 &* s.n, inChannels: 240, outChannels: 72, gradInput: s.tensor(774), gradWeights: s.g + 196144,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1276)
+        s.profiler?.stop(1278)
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 66, 66, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(774), seInput: s.tensor(776), batch: s.n,
@@ -13600,14 +13620,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 2035312, savedInvStd: s.f + 2035552,
             activation: .silu, gradGamma: s.g + 190128, gradBeta: s.g + 190368, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1277)
+        s.profiler?.stop(1279)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2034832, savedInvStd: s.f + 2035072,
                 activation: .silu, output: s.tensor(778), pool: pool)
-            s.profiler?.stop(1278)
+            s.profiler?.stop(1280)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -13615,12 +13635,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 183168, beta: s.p + 183408, runningMean: s.p + 183648, runningVar: s.p + 183888,
                 eps: 0.001, activation: .silu, output: s.tensor(778), scratch: s.f + 2034832, pool: pool)
-            s.profiler?.stop(1279)
+            s.profiler?.stop(1281)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2041792, count: 6000)
-        s.profiler?.stop(1280)
+        s.profiler?.stop(1282)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 66, 66, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(774), preActivation: s.tensor(102),
@@ -13628,18 +13648,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(778), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66,
             weights: s.f + 2035792, gradInput: s.tensor(777), gradWeights: s.f + 2041792, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1281)
+        s.profiler?.stop(1283)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2041792, channels: 240, kernel: 5, into: s.g + 184128)
-        s.profiler?.stop(1282)
+        s.profiler?.stop(1284)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(777), input: s.tensor(100), pixels: 17424 &* s.n,
             channels: 240, gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 2034832,
             savedInvStd: s.f + 2035072, activation: .silu, gradGamma: s.g + 183168, gradBeta: s.g + 183408,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1283)
+        s.profiler?.stop(1285)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(777), preActivation: s.tensor(100),
@@ -13647,7 +13667,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(98), weights: s.p + 173568,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(779),
             gradWeights: s.g + 173568, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1284)
+        s.profiler?.stop(1286)
     }
 
     /// features.2.5 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -13657,21 +13677,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(779),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(99) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(780), pool: pool)
-        s.profiler?.stop(1285)
+        s.profiler?.stop(1287)
         // features.2.5.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(780), input: s.tensor(96), pixels: 17424 &* s.n,
             channels: 40, gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 2034752,
             savedInvStd: s.f + 2034792, activation: .identity, gradGamma: s.g + 173376, gradBeta: s.g + 173424,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1286)
+        s.profiler?.stop(1288)
         // features.2.5.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2029952, savedInvStd: s.f + 2030192,
                 activation: .silu, output: s.tensor(783), pool: pool)
-            s.profiler?.stop(1287)
+            s.profiler?.stop(1289)
         }
         // features.2.5.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -13679,14 +13699,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 157760, beta: s.p + 158000, runningMean: s.p + 158240, runningVar: s.p + 158480,
                 eps: 0.001, activation: .silu, output: s.tensor(783), scratch: s.f + 2029952, pool: pool)
-            s.profiler?.stop(1288)
+            s.profiler?.stop(1290)
         }
         // features.2.5.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(783), savedScale: s.tensor(95), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(782), pool: pool)
-            s.profiler?.stop(1289)
+            s.profiler?.stop(1291)
         }
         // features.2.5.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
@@ -13695,7 +13715,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(782), weights: s.p + 163776,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(781),
             gradWeights: s.g + 163776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1290)
+        s.profiler?.stop(1292)
         // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.5.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(781), seInput: s.tensor(783), batch: s.n,
@@ -13706,14 +13726,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 2029952, savedInvStd: s.f + 2030192,
             activation: .silu, gradGamma: s.g + 157760, gradBeta: s.g + 158000, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1291)
+        s.profiler?.stop(1293)
         // features.2.5.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2029472, savedInvStd: s.f + 2029712,
                 activation: .silu, output: s.tensor(785), pool: pool)
-            s.profiler?.stop(1292)
+            s.profiler?.stop(1294)
         }
         // features.2.5.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -13721,12 +13741,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 154640, beta: s.p + 154880, runningMean: s.p + 155120, runningVar: s.p + 155360,
                 eps: 0.001, activation: .silu, output: s.tensor(785), scratch: s.f + 2029472, pool: pool)
-            s.profiler?.stop(1293)
+            s.profiler?.stop(1295)
         }
         // features.2.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2032592, count: 2160)
-        s.profiler?.stop(1294)
+        s.profiler?.stop(1296)
         // features.2.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(781), preActivation: s.tensor(90),
@@ -13734,18 +13754,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(785), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: s.f + 2030432, gradInput: s.tensor(784), gradWeights: s.f + 2032592, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1295)
+        s.profiler?.stop(1297)
         // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2032592, channels: 240, kernel: 3, into: s.g + 155600)
-        s.profiler?.stop(1296)
+        s.profiler?.stop(1298)
         // features.2.5.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(784), input: s.tensor(88), pixels: 17424 &* s.n,
             channels: 240, gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 2029472,
             savedInvStd: s.f + 2029712, activation: .silu, gradGamma: s.g + 154640, gradBeta: s.g + 154880,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1297)
+        s.profiler?.stop(1299)
         // features.2.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(784), preActivation: s.tensor(88),
@@ -13753,11 +13773,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(86), weights: s.p + 145040,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(786),
             gradWeights: s.g + 145040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1298)
+        s.profiler?.stop(1300)
         // features.2.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(786), s.tensor(779), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1299)
+        s.profiler?.stop(1301)
     }
 
     /// features.2.4 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -13767,21 +13787,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(786),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(87) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(787), pool: pool)
-        s.profiler?.stop(1300)
+        s.profiler?.stop(1302)
         // features.2.4.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(787), input: s.tensor(84), pixels: 17424 &* s.n,
             channels: 40, gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 2029392,
             savedInvStd: s.f + 2029432, activation: .identity, gradGamma: s.g + 144848, gradBeta: s.g + 144896,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1301)
+        s.profiler?.stop(1303)
         // features.2.4.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2024592, savedInvStd: s.f + 2024832,
                 activation: .silu, output: s.tensor(790), pool: pool)
-            s.profiler?.stop(1302)
+            s.profiler?.stop(1304)
         }
         // features.2.4.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -13789,14 +13809,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 129232, beta: s.p + 129472, runningMean: s.p + 129712, runningVar: s.p + 129952,
                 eps: 0.001, activation: .silu, output: s.tensor(790), scratch: s.f + 2024592, pool: pool)
-            s.profiler?.stop(1303)
+            s.profiler?.stop(1305)
         }
         // features.2.4.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(790), savedScale: s.tensor(83), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(789), pool: pool)
-            s.profiler?.stop(1304)
+            s.profiler?.stop(1306)
         }
         // features.2.4.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
@@ -13805,7 +13825,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(789), weights: s.p + 135248,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(788),
             gradWeights: s.g + 135248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1305)
+        s.profiler?.stop(1307)
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.4.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(788), seInput: s.tensor(790), batch: s.n,
@@ -13816,14 +13836,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 2024592, savedInvStd: s.f + 2024832,
             activation: .silu, gradGamma: s.g + 129232, gradBeta: s.g + 129472, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1306)
+        s.profiler?.stop(1308)
         // features.2.4.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2024112, savedInvStd: s.f + 2024352,
                 activation: .silu, output: s.tensor(792), pool: pool)
-            s.profiler?.stop(1307)
+            s.profiler?.stop(1309)
         }
         // features.2.4.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -13831,12 +13851,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 126112, beta: s.p + 126352, runningMean: s.p + 126592, runningVar: s.p + 126832,
                 eps: 0.001, activation: .silu, output: s.tensor(792), scratch: s.f + 2024112, pool: pool)
-            s.profiler?.stop(1308)
+            s.profiler?.stop(1310)
         }
         // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2027232, count: 2160)
-        s.profiler?.stop(1309)
+        s.profiler?.stop(1311)
         // features.2.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(788), preActivation: s.tensor(78),
@@ -13844,18 +13864,18 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(792), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: s.f + 2025072, gradInput: s.tensor(791), gradWeights: s.f + 2027232, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1310)
+        s.profiler?.stop(1312)
         // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2027232, channels: 240, kernel: 3, into: s.g + 127072)
-        s.profiler?.stop(1311)
+        s.profiler?.stop(1313)
         // features.2.4.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(791), input: s.tensor(76), pixels: 17424 &* s.n,
             channels: 240, gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 2024112,
             savedInvStd: s.f + 2024352, activation: .silu, gradGamma: s.g + 126112, gradBeta: s.g + 126352,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1312)
+        s.profiler?.stop(1314)
         // features.2.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(791), preActivation: s.tensor(76),
@@ -13863,11 +13883,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(74), weights: s.p + 116512,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(793),
             gradWeights: s.g + 116512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1313)
+        s.profiler?.stop(1315)
         // features.2.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(793), s.tensor(786), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1314)
+        s.profiler?.stop(1316)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -13877,21 +13897,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(793),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(75) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(794), pool: pool)
-        s.profiler?.stop(1315)
+        s.profiler?.stop(1317)
         // features.2.3.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(794), input: s.tensor(72), pixels: 17424 &* s.n,
             channels: 40, gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 2024032,
             savedInvStd: s.f + 2024072, activation: .identity, gradGamma: s.g + 116320, gradBeta: s.g + 116368,
             reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1316)
+        s.profiler?.stop(1318)
         // features.2.3.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2019232, savedInvStd: s.f + 2019472,
                 activation: .silu, output: s.tensor(797), pool: pool)
-            s.profiler?.stop(1317)
+            s.profiler?.stop(1319)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -13899,14 +13919,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 100704, beta: s.p + 100944, runningMean: s.p + 101184, runningVar: s.p + 101424,
                 eps: 0.001, activation: .silu, output: s.tensor(797), scratch: s.f + 2019232, pool: pool)
-            s.profiler?.stop(1318)
+            s.profiler?.stop(1320)
         }
         // features.2.3.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(797), savedScale: s.tensor(71), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(796), pool: pool)
-            s.profiler?.stop(1319)
+            s.profiler?.stop(1321)
         }
         // features.2.3.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
@@ -13915,7 +13935,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(796), weights: s.p + 106720,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(795),
             gradWeights: s.g + 106720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1320)
+        s.profiler?.stop(1322)
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.3.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(795), seInput: s.tensor(797), batch: s.n,
@@ -13926,14 +13946,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 2019232, savedInvStd: s.f + 2019472,
             activation: .silu, gradGamma: s.g + 100704, gradBeta: s.g + 100944, reductions: s.f + 1994112,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1321)
+        s.profiler?.stop(1323)
         // features.2.3.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2018752, savedInvStd: s.f + 2018992,
                 activation: .silu, output: s.tensor(799), pool: pool)
-            s.profiler?.stop(1322)
+            s.profiler?.stop(1324)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -13941,12 +13961,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 97584, beta: s.p + 97824, runningMean: s.p + 98064, runningVar: s.p + 98304, eps: 0.001,
                 activation: .silu, output: s.tensor(799), scratch: s.f + 2018752, pool: pool)
-            s.profiler?.stop(1323)
+            s.profiler?.stop(1325)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2021872, count: 2160)
-        s.profiler?.stop(1324)
+        s.profiler?.stop(1326)
         // features.2.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(795), preActivation: s.tensor(66),
@@ -13954,17 +13974,17 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(799), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: s.f + 2019712, gradInput: s.tensor(798), gradWeights: s.f + 2021872, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1325)
+        s.profiler?.stop(1327)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2021872, channels: 240, kernel: 3, into: s.g + 98544)
-        s.profiler?.stop(1326)
+        s.profiler?.stop(1328)
         // features.2.3.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(798), input: s.tensor(64), pixels: 17424 &* s.n,
             channels: 240, gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 2018752, savedInvStd: s.f + 2018992,
             activation: .silu, gradGamma: s.g + 97584, gradBeta: s.g + 97824, reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1327)
+        s.profiler?.stop(1329)
         // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(798), preActivation: s.tensor(64),
@@ -13972,11 +13992,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(62), weights: s.p + 87984,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(800), gradWeights: s.g + 87984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1328)
+        s.profiler?.stop(1330)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(800), s.tensor(793), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1329)
+        s.profiler?.stop(1331)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -13986,21 +14006,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(800),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(63) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(801), pool: pool)
-        s.profiler?.stop(1330)
+        s.profiler?.stop(1332)
         // features.2.2.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(801), input: s.tensor(60), pixels: 17424 &* s.n,
             channels: 40, gamma: s.p + 87792, beta: s.p + 87840, savedMean: s.f + 2018672, savedInvStd: s.f + 2018712,
             activation: .identity, gradGamma: s.g + 87792, gradBeta: s.g + 87840, reductions: s.f + 1994112,
             pool: pool)
-        s.profiler?.stop(1331)
+        s.profiler?.stop(1333)
         // features.2.2.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 2013872, savedInvStd: s.f + 2014112,
                 activation: .silu, output: s.tensor(804), pool: pool)
-            s.profiler?.stop(1332)
+            s.profiler?.stop(1334)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -14008,14 +14028,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 72176, beta: s.p + 72416, runningMean: s.p + 72656, runningVar: s.p + 72896, eps: 0.001,
                 activation: .silu, output: s.tensor(804), scratch: s.f + 2013872, pool: pool)
-            s.profiler?.stop(1333)
+            s.profiler?.stop(1335)
         }
         // features.2.2.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(804), savedScale: s.tensor(59), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(803), pool: pool)
-            s.profiler?.stop(1334)
+            s.profiler?.stop(1336)
         }
         // features.2.2.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
@@ -14024,7 +14044,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(803), weights: s.p + 78192,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(802), gradWeights: s.g + 78192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1335)
+        s.profiler?.stop(1337)
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.2.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(802), seInput: s.tensor(804), batch: s.n,
@@ -14034,14 +14054,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gradExpandBias: s.g + 77952, preActivation: s.tensor(54), gamma: s.p + 72176, beta: s.p + 72416,
             savedMean: s.f + 2013872, savedInvStd: s.f + 2014112, activation: .silu, gradGamma: s.g + 72176,
             gradBeta: s.g + 72416, reductions: s.f + 1994112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1336)
+        s.profiler?.stop(1338)
         // features.2.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2013392, savedInvStd: s.f + 2013632,
                 activation: .silu, output: s.tensor(806), pool: pool)
-            s.profiler?.stop(1337)
+            s.profiler?.stop(1339)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -14049,12 +14069,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 69056, beta: s.p + 69296, runningMean: s.p + 69536, runningVar: s.p + 69776, eps: 0.001,
                 activation: .silu, output: s.tensor(806), scratch: s.f + 2013392, pool: pool)
-            s.profiler?.stop(1338)
+            s.profiler?.stop(1340)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2016512, count: 2160)
-        s.profiler?.stop(1339)
+        s.profiler?.stop(1341)
         // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(802), preActivation: s.tensor(54),
@@ -14062,17 +14082,17 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(806), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: s.f + 2014352, gradInput: s.tensor(805), gradWeights: s.f + 2016512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1340)
+        s.profiler?.stop(1342)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2016512, channels: 240, kernel: 3, into: s.g + 70016)
-        s.profiler?.stop(1341)
+        s.profiler?.stop(1343)
         // features.2.2.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(805), input: s.tensor(52), pixels: 17424 &* s.n,
             channels: 240, gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 2013392, savedInvStd: s.f + 2013632,
             activation: .silu, gradGamma: s.g + 69056, gradBeta: s.g + 69296, reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1342)
+        s.profiler?.stop(1344)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(805), preActivation: s.tensor(52),
@@ -14080,11 +14100,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(50), weights: s.p + 59456,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(807), gradWeights: s.g + 59456,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1343)
+        s.profiler?.stop(1345)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(807), s.tensor(800), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1344)
+        s.profiler?.stop(1346)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -14094,21 +14114,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(807),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 696960, gradBranch: s.tensor(808), pool: pool)
-        s.profiler?.stop(1345)
+        s.profiler?.stop(1347)
         // features.2.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(808), input: s.tensor(48), pixels: 17424 &* s.n,
             channels: 40, gamma: s.p + 59264, beta: s.p + 59312, savedMean: s.f + 2013312, savedInvStd: s.f + 2013352,
             activation: .identity, gradGamma: s.g + 59264, gradBeta: s.g + 59312, reductions: s.f + 1994112,
             pool: pool)
-        s.profiler?.stop(1346)
+        s.profiler?.stop(1348)
         // features.2.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 2008512, savedInvStd: s.f + 2008752,
                 activation: .silu, output: s.tensor(811), pool: pool)
-            s.profiler?.stop(1347)
+            s.profiler?.stop(1349)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -14116,14 +14136,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 43648, beta: s.p + 43888, runningMean: s.p + 44128, runningVar: s.p + 44368, eps: 0.001,
                 activation: .silu, output: s.tensor(811), scratch: s.f + 2008512, pool: pool)
-            s.profiler?.stop(1348)
+            s.profiler?.stop(1350)
         }
         // features.2.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(811), savedScale: s.tensor(47), batch: s.n,
                 pixels: 17424, channels: 240, output: s.tensor(810), pool: pool)
-            s.profiler?.stop(1349)
+            s.profiler?.stop(1351)
         }
         // features.2.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 40]
         s.profiler?.start()
@@ -14132,7 +14152,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(810), weights: s.p + 49664,
             pixels: 17424 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(809), gradWeights: s.g + 49664,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1350)
+        s.profiler?.stop(1352)
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.2.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(809), seInput: s.tensor(811), batch: s.n,
@@ -14142,14 +14162,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gradExpandBias: s.g + 49424, preActivation: s.tensor(42), gamma: s.p + 43648, beta: s.p + 43888,
             savedMean: s.f + 2008512, savedInvStd: s.f + 2008752, activation: .silu, gradGamma: s.g + 43648,
             gradBeta: s.g + 43888, reductions: s.f + 1994112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1351)
+        s.profiler?.stop(1353)
         // features.2.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2008032, savedInvStd: s.f + 2008272,
                 activation: .silu, output: s.tensor(813), pool: pool)
-            s.profiler?.stop(1352)
+            s.profiler?.stop(1354)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -14157,12 +14177,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 17424 &* s.n, channels: 240,
                 gamma: s.p + 40528, beta: s.p + 40768, runningMean: s.p + 41008, runningVar: s.p + 41248, eps: 0.001,
                 activation: .silu, output: s.tensor(813), scratch: s.f + 2008032, pool: pool)
-            s.profiler?.stop(1353)
+            s.profiler?.stop(1355)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2011152, count: 2160)
-        s.profiler?.stop(1354)
+        s.profiler?.stop(1356)
         // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 132, 132, 240] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(809), preActivation: s.tensor(42),
@@ -14170,17 +14190,17 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(813), batch: s.n, height: 132,
             width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: s.f + 2008992, gradInput: s.tensor(812), gradWeights: s.f + 2011152, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1355)
+        s.profiler?.stop(1357)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2011152, channels: 240, kernel: 3, into: s.g + 41488)
-        s.profiler?.stop(1356)
+        s.profiler?.stop(1358)
         // features.2.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(812), input: s.tensor(40), pixels: 17424 &* s.n,
             channels: 240, gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 2008032, savedInvStd: s.f + 2008272,
             activation: .silu, gradGamma: s.g + 40528, gradBeta: s.g + 40768, reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1357)
+        s.profiler?.stop(1359)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 40] <- [n, 132, 132, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(812), preActivation: s.tensor(40),
@@ -14188,11 +14208,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(39), weights: s.p + 30928,
             pixels: 17424 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(814), gradWeights: s.g + 30928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1358)
+        s.profiler?.stop(1360)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(814), s.tensor(807), count: 696960 &* s.n, pool: pool)
-        s.profiler?.stop(1359)
+        s.profiler?.stop(1361)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
@@ -14203,14 +14223,14 @@ public final class EfficientNetB6Training: TrainableModel {
             channels: 40, gamma: s.p + 30736, beta: s.p + 30784, savedMean: s.f + 2007952, savedInvStd: s.f + 2007992,
             activation: .identity, gradGamma: s.g + 30736, gradBeta: s.g + 30784, reductions: s.f + 1994112,
             pool: pool)
-        s.profiler?.stop(1360)
+        s.profiler?.stop(1362)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 2004112, savedInvStd: s.f + 2004304,
                 activation: .silu, output: s.tensor(817), pool: pool)
-            s.profiler?.stop(1361)
+            s.profiler?.stop(1363)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -14218,14 +14238,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 17424 &* s.n, channels: 192,
                 gamma: s.p + 19008, beta: s.p + 19200, runningMean: s.p + 19392, runningVar: s.p + 19584, eps: 0.001,
                 activation: .silu, output: s.tensor(817), scratch: s.f + 2004112, pool: pool)
-            s.profiler?.stop(1362)
+            s.profiler?.stop(1364)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(817), savedScale: s.tensor(37), batch: s.n,
                 pixels: 17424, channels: 192, output: s.tensor(816), pool: pool)
-            s.profiler?.stop(1363)
+            s.profiler?.stop(1365)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 132, 132, 192] <- [n, 132, 132, 40]
         s.profiler?.start()
@@ -14234,7 +14254,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(816), weights: s.p + 23056,
             pixels: 17424 &* s.n, inChannels: 192, outChannels: 40, gradInput: s.tensor(815), gradWeights: s.g + 23056,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1364)
+        s.profiler?.stop(1366)
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 132, 132, 192]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(815), seInput: s.tensor(817), batch: s.n,
@@ -14244,14 +14264,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gradExpandBias: s.g + 22864, preActivation: s.tensor(32), gamma: s.p + 19008, beta: s.p + 19200,
             savedMean: s.f + 2004112, savedInvStd: s.f + 2004304, activation: .silu, gradGamma: s.g + 19008,
             gradBeta: s.g + 19200, reductions: s.f + 1994112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1365)
+        s.profiler?.stop(1367)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
                 gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 2003728, savedInvStd: s.f + 2003920,
                 activation: .silu, output: s.tensor(819), pool: pool)
-            s.profiler?.stop(1366)
+            s.profiler?.stop(1368)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -14259,12 +14279,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 69696 &* s.n, channels: 192,
                 gamma: s.p + 16512, beta: s.p + 16704, runningMean: s.p + 16896, runningVar: s.p + 17088, eps: 0.001,
                 activation: .silu, output: s.tensor(819), scratch: s.f + 2003728, pool: pool)
-            s.profiler?.stop(1367)
+            s.profiler?.stop(1369)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2006224, count: 1728)
-        s.profiler?.stop(1368)
+        s.profiler?.stop(1370)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 264, 264, 192] <- [n, 132, 132, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(815), preActivation: s.tensor(32),
@@ -14272,17 +14292,17 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(819), batch: s.n, height: 264,
             width: 264, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132,
             weights: s.f + 2004496, gradInput: s.tensor(818), gradWeights: s.f + 2006224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1369)
+        s.profiler?.stop(1371)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2006224, channels: 192, kernel: 3, into: s.g + 17280)
-        s.profiler?.stop(1370)
+        s.profiler?.stop(1372)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(818), input: s.tensor(30), pixels: 69696 &* s.n,
             channels: 192, gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 2003728, savedInvStd: s.f + 2003920,
             activation: .silu, gradGamma: s.g + 16512, gradBeta: s.g + 16704, reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1371)
+        s.profiler?.stop(1373)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(818), preActivation: s.tensor(30),
@@ -14290,7 +14310,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .silu, reductions: s.f + 1994112, input: s.tensor(28), weights: s.p + 10368,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(820), gradWeights: s.g + 10368,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1372)
+        s.profiler?.stop(1374)
     }
 
     /// features.1.2 backward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
@@ -14300,21 +14320,21 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(820),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(29) : nil, batch: s.n,
             perImage: 2230272, gradBranch: s.tensor(821), pool: pool)
-        s.profiler?.stop(1373)
+        s.profiler?.stop(1375)
         // features.1.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(821), input: s.tensor(26), pixels: 69696 &* s.n,
             channels: 32, gamma: s.p + 10240, beta: s.p + 10272, savedMean: s.f + 2003664, savedInvStd: s.f + 2003696,
             activation: .identity, gradGamma: s.g + 10240, gradBeta: s.g + 10272, reductions: s.f + 1994112,
             pool: pool)
-        s.profiler?.stop(1374)
+        s.profiler?.stop(1376)
         // features.1.2.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8528,
                 beta: s.p + 8560, savedMean: s.f + 2003024, savedInvStd: s.f + 2003056, activation: .silu,
                 output: s.tensor(824), pool: pool)
-            s.profiler?.stop(1375)
+            s.profiler?.stop(1377)
         }
         // features.1.2.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -14322,14 +14342,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 8528, beta: s.p + 8560, runningMean: s.p + 8592, runningVar: s.p + 8624, eps: 0.001,
                 activation: .silu, output: s.tensor(824), scratch: s.f + 2003024, pool: pool)
-            s.profiler?.stop(1376)
+            s.profiler?.stop(1378)
         }
         // features.1.2.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(824), savedScale: s.tensor(25), batch: s.n,
                 pixels: 69696, channels: 32, output: s.tensor(823), pool: pool)
-            s.profiler?.stop(1377)
+            s.profiler?.stop(1379)
         }
         // features.1.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
@@ -14338,7 +14358,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(823), weights: s.p + 9216,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(822), gradWeights: s.g + 9216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1378)
+        s.profiler?.stop(1380)
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.2.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(822), seInput: s.tensor(824), batch: s.n,
@@ -14348,11 +14368,11 @@ public final class EfficientNetB6Training: TrainableModel {
             gradExpandBias: s.g + 9184, preActivation: s.tensor(20), gamma: s.p + 8528, beta: s.p + 8560,
             savedMean: s.f + 2003024, savedInvStd: s.f + 2003056, activation: .silu, gradGamma: s.g + 8528,
             gradBeta: s.g + 8560, reductions: s.f + 1994112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1379)
+        s.profiler?.stop(1381)
         // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2003376, count: 288)
-        s.profiler?.stop(1380)
+        s.profiler?.stop(1382)
         // features.1.2.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(822), preActivation: s.tensor(20),
@@ -14360,15 +14380,15 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(18), batch: s.n, height: 264, width: 264,
             channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: s.f + 2003088, gradInput: s.tensor(825), gradWeights: s.f + 2003376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1381)
+        s.profiler?.stop(1383)
         // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2003376, channels: 32, kernel: 3, into: s.g + 8240)
-        s.profiler?.stop(1382)
+        s.profiler?.stop(1384)
         // features.1.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(825), s.tensor(820), count: 2230272 &* s.n, pool: pool)
-        s.profiler?.stop(1383)
+        s.profiler?.stop(1385)
     }
 
     /// features.1.1 backward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
@@ -14378,20 +14398,20 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(825),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.tensor(19) : nil, batch: s.n,
             perImage: 2230272, gradBranch: s.tensor(826), pool: pool)
-        s.profiler?.stop(1384)
+        s.profiler?.stop(1386)
         // features.1.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(826), input: s.tensor(16), pixels: 69696 &* s.n,
             channels: 32, gamma: s.p + 8112, beta: s.p + 8144, savedMean: s.f + 2002960, savedInvStd: s.f + 2002992,
             activation: .identity, gradGamma: s.g + 8112, gradBeta: s.g + 8144, reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1385)
+        s.profiler?.stop(1387)
         // features.1.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 69696 &* s.n, channels: 32, gamma: s.p + 6400,
                 beta: s.p + 6432, savedMean: s.f + 2002320, savedInvStd: s.f + 2002352, activation: .silu,
                 output: s.tensor(829), pool: pool)
-            s.profiler?.stop(1386)
+            s.profiler?.stop(1388)
         }
         // features.1.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -14399,14 +14419,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 69696 &* s.n, channels: 32,
                 gamma: s.p + 6400, beta: s.p + 6432, runningMean: s.p + 6464, runningVar: s.p + 6496, eps: 0.001,
                 activation: .silu, output: s.tensor(829), scratch: s.f + 2002320, pool: pool)
-            s.profiler?.stop(1387)
+            s.profiler?.stop(1389)
         }
         // features.1.1.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(829), savedScale: s.tensor(15), batch: s.n,
                 pixels: 69696, channels: 32, output: s.tensor(828), pool: pool)
-            s.profiler?.stop(1388)
+            s.profiler?.stop(1390)
         }
         // features.1.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
@@ -14415,7 +14435,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(828), weights: s.p + 7088,
             pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.tensor(827), gradWeights: s.g + 7088,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1389)
+        s.profiler?.stop(1391)
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 backward and features.1.1.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(827), seInput: s.tensor(829), batch: s.n,
@@ -14425,11 +14445,11 @@ public final class EfficientNetB6Training: TrainableModel {
             gradExpandBias: s.g + 7056, preActivation: s.tensor(10), gamma: s.p + 6400, beta: s.p + 6432,
             savedMean: s.f + 2002320, savedInvStd: s.f + 2002352, activation: .silu, gradGamma: s.g + 6400,
             gradBeta: s.g + 6432, reductions: s.f + 1994112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1390)
+        s.profiler?.stop(1392)
         // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2002672, count: 288)
-        s.profiler?.stop(1391)
+        s.profiler?.stop(1393)
         // features.1.1.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 32] <- [n, 264, 264, 32]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(827), preActivation: s.tensor(10),
@@ -14437,15 +14457,15 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(9), batch: s.n, height: 264, width: 264,
             channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: s.f + 2002384, gradInput: s.tensor(830), gradWeights: s.f + 2002672, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1392)
+        s.profiler?.stop(1394)
         // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2002672, channels: 32, kernel: 3, into: s.g + 6112)
-        s.profiler?.stop(1393)
+        s.profiler?.stop(1395)
         // features.1.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(830), s.tensor(825), count: 2230272 &* s.n, pool: pool)
-        s.profiler?.stop(1394)
+        s.profiler?.stop(1396)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 264x264x56 -> 264x264x32, SE 56 -> 14 -> 56
@@ -14455,14 +14475,14 @@ public final class EfficientNetB6Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(830), input: s.tensor(8), pixels: 69696 &* s.n,
             channels: 32, gamma: s.p + 5984, beta: s.p + 6016, savedMean: s.f + 2002256, savedInvStd: s.f + 2002288,
             activation: .identity, gradGamma: s.g + 5984, gradBeta: s.g + 6016, reductions: s.f + 1994112, pool: pool)
-        s.profiler?.stop(1395)
+        s.profiler?.stop(1397)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56, gamma: s.p + 2288,
                 beta: s.p + 2352, savedMean: s.f + 2001136, savedInvStd: s.f + 2001192, activation: .silu,
                 output: s.tensor(833), pool: pool)
-            s.profiler?.stop(1396)
+            s.profiler?.stop(1398)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -14470,14 +14490,14 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 2288, beta: s.p + 2352, runningMean: s.p + 2416, runningVar: s.p + 2480, eps: 0.001,
                 activation: .silu, output: s.tensor(833), scratch: s.f + 2001136, pool: pool)
-            s.profiler?.stop(1397)
+            s.profiler?.stop(1399)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(833), savedScale: s.tensor(7), batch: s.n,
                 pixels: 69696, channels: 56, output: s.tensor(832), pool: pool)
-            s.profiler?.stop(1398)
+            s.profiler?.stop(1400)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 32]
         s.profiler?.start()
@@ -14486,7 +14506,7 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(832), weights: s.p + 4192,
             pixels: 69696 &* s.n, inChannels: 56, outChannels: 32, gradInput: s.tensor(831), gradWeights: s.g + 4192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(1399)
+        s.profiler?.stop(1401)
         // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 264, 264, 56]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(831), seInput: s.tensor(833), batch: s.n,
@@ -14496,14 +14516,14 @@ public final class EfficientNetB6Training: TrainableModel {
             gradExpandBias: s.g + 4128, preActivation: s.tensor(2), gamma: s.p + 2288, beta: s.p + 2352,
             savedMean: s.f + 2001136, savedInvStd: s.f + 2001192, activation: .silu, gradGamma: s.g + 2288,
             gradBeta: s.g + 2352, reductions: s.f + 1994112, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1400)
+        s.profiler?.stop(1402)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 69696 &* s.n, channels: 56, gamma: s.p + 1520,
                 beta: s.p + 1584, savedMean: s.f + 2001024, savedInvStd: s.f + 2001080, activation: .silu,
                 output: s.tensor(835), pool: pool)
-            s.profiler?.stop(1401)
+            s.profiler?.stop(1403)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -14511,12 +14531,12 @@ public final class EfficientNetB6Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 69696 &* s.n, channels: 56,
                 gamma: s.p + 1520, beta: s.p + 1584, runningMean: s.p + 1648, runningVar: s.p + 1712, eps: 0.001,
                 activation: .silu, output: s.tensor(835), scratch: s.f + 2001024, pool: pool)
-            s.profiler?.stop(1402)
+            s.profiler?.stop(1404)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 2001752, count: 504)
-        s.profiler?.stop(1403)
+        s.profiler?.stop(1405)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 264, 264, 56] <- [n, 264, 264, 56]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(831), preActivation: s.tensor(2),
@@ -14524,11 +14544,11 @@ public final class EfficientNetB6Training: TrainableModel {
             activation: .identity, reductions: s.f + 1994112, input: s.tensor(835), batch: s.n, height: 264,
             width: 264, channels: 56, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             weights: s.f + 2001248, gradInput: s.tensor(834), gradWeights: s.f + 2001752, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1404)
+        s.profiler?.stop(1406)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 2001752, channels: 56, kernel: 3, into: s.g + 1776)
-        s.profiler?.stop(1405)
+        s.profiler?.stop(1407)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 56 channels
@@ -14539,13 +14559,13 @@ public final class EfficientNetB6Training: TrainableModel {
             pixels: 69696 &* s.n, channels: 56, gamma: s.p + 1520, beta: s.p + 1584, savedMean: s.f + 2001024,
             savedInvStd: s.f + 2001080, activation: .silu, gradInput: s.tensor(834), gradGamma: s.g + 1520,
             gradBeta: s.g + 1584, pool: pool)
-        s.profiler?.stop(1406)
+        s.profiler?.stop(1408)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(834), input: s.x, batch: s.n, inChannels: 3,
             height: 528, width: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
             outChannels: 56, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(1407)
+        s.profiler?.stop(1409)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -15398,15 +15418,19 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 105380352,
               "stem conv 3x3/2, [n, 3, 528, 528] (NCHW) -> [n, 264, 264, 56]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 264, 264, 56]"),
+              "BatchNorm's batch statistics on [n, 264, 264, 56]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 56]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][56]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 35126784,
+              "features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 264, 264, 56] -> [n, 264, 264, 56], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 35126784,
-              "depthwise 3x3/1, [n, 264, 264, 56] -> [n, 264, 264, 56]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 264, 264, 56] -> [n, 264, 264, 56]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 264, 264, 56]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 264, 264, 56]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 264, 264, 56]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 264, 264, 56]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 1568,
@@ -15480,7 +15504,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 30108672,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 30108672,
               "frozen: depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15510,7 +15534,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
-              "features.2.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.1.block.0 BatchNorm + silu (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15544,7 +15568,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
-              "features.2.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.2.block.0 BatchNorm + silu (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15578,7 +15602,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
-              "features.2.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.3.block.0 BatchNorm + silu (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15612,7 +15636,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
-              "features.2.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.4.block.0 BatchNorm + silu (statistics taken before) and features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.4.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15646,7 +15670,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.2.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 37635840,
-              "features.2.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.5.block.0 BatchNorm + silu (statistics taken before) and features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.5.block.1", kind: "depthwise forward", macsPerImage: 37635840,
               "frozen: depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]"),
         .init("features.2.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15680,7 +15704,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 26136000,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 26136000,
               "frozen: depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15710,7 +15734,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
-              "features.3.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.1.block.0 BatchNorm + silu (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15744,7 +15768,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
-              "features.3.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.2.block.0 BatchNorm + silu (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15778,7 +15802,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
         .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
-              "features.3.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.3.block.0 BatchNorm + silu (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15812,7 +15836,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
         .init("features.3.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
-              "features.3.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.4.block.0 BatchNorm + silu (statistics taken before) and features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.4.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15846,7 +15870,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][432]"),
         .init("features.3.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 47044800,
-              "features.3.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.5.block.0 BatchNorm + silu (statistics taken before) and features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.5.block.1", kind: "depthwise forward", macsPerImage: 47044800,
               "frozen: depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]"),
         .init("features.3.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15880,7 +15904,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][432]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4234032,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 4234032,
               "frozen: depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15910,7 +15934,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15944,7 +15968,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.2.block.0 BatchNorm + silu (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -15978,7 +16002,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.3.block.0 BatchNorm + silu (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16012,7 +16036,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.4.block.0 BatchNorm + silu (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16046,7 +16070,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.5.block.0 BatchNorm + silu (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16080,7 +16104,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.6.block.0 BatchNorm + silu (statistics taken before) and features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.6.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16114,7 +16138,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][864]"),
         .init("features.4.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8468064,
-              "features.4.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.7.block.0 BatchNorm + silu (statistics taken before) and features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.7.block.1", kind: "depthwise forward", macsPerImage: 8468064,
               "frozen: depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.4.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16148,7 +16172,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][864]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 23522400,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 23522400,
               "frozen: depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16178,7 +16202,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16212,7 +16236,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.2.block.0 BatchNorm + silu (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16246,7 +16270,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.3.block.0 BatchNorm + silu (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16280,7 +16304,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.4.block.0 BatchNorm + silu (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16314,7 +16338,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.5.block.0 BatchNorm + silu (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16348,7 +16372,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.6.block.0 BatchNorm + silu (statistics taken before) and features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.6.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16382,7 +16406,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.5.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32670000,
-              "features.5.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.7.block.0 BatchNorm + silu (statistics taken before) and features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.7.block.1", kind: "depthwise forward", macsPerImage: 32670000,
               "frozen: depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]"),
         .init("features.5.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16416,7 +16440,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1200]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8670000,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 8670000,
               "frozen: depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16446,7 +16470,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16480,7 +16504,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.2.block.0 BatchNorm + silu (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16514,7 +16538,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.3.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.3.block.0 BatchNorm + silu (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16548,7 +16572,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.4.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.4.block.0 BatchNorm + silu (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16582,7 +16606,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.5.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.5.block.0 BatchNorm + silu (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16616,7 +16640,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.6.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.6.block.0 BatchNorm + silu (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16650,7 +16674,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.7.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.7.block.0 BatchNorm + silu (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16684,7 +16708,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.8.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.8.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.8.block.0 BatchNorm + silu (statistics taken before) and features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.8.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.8.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16718,7 +16742,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.9.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.9.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.9.block.0 BatchNorm + silu (statistics taken before) and features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.9.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.9.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16752,7 +16776,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][2064]"),
         .init("features.6.10.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 14912400,
-              "features.6.10.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.10.block.0 BatchNorm + silu (statistics taken before) and features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.10.block.1", kind: "depthwise forward", macsPerImage: 14912400,
               "frozen: depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.6.10.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16786,7 +16810,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][2064]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5368464,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 5368464,
               "frozen: depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16816,7 +16840,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3456]"),
         .init("features.7.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8989056,
-              "features.7.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.1.block.0 BatchNorm + silu (statistics taken before) and features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.1.block.1", kind: "depthwise forward", macsPerImage: 8989056,
               "frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
         .init("features.7.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -16850,7 +16874,7 @@ public final class EfficientNetB6Training: TrainableModel {
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][3456]"),
         .init("features.7.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8989056,
-              "features.7.2.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.2.block.0 BatchNorm + silu (statistics taken before) and features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.2.block.1", kind: "depthwise forward", macsPerImage: 8989056,
               "frozen: depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]"),
         .init("features.7.2.block.1", kind: "BN+act forward", macsPerImage: nil,

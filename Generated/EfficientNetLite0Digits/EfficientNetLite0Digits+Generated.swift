@@ -1044,12 +1044,11 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             padTop: 0, padLeft: 0, outHeight: 112, outWidth: 112, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + relu6 on [n, 112, 112, 32]
+        // features.0 BatchNorm's batch statistics on [n, 112, 112, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 413440, savedInvStd: s.f + 413472,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 413440, savedInvStd: s.f + 413472,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1069,20 +1068,41 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 413568)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 112, width: 112, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 413568, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 112, 112, 32]
+        // features.0 BatchNorm + relu6 (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 864, beta: s.p + 896,
+                savedMean: s.f + 413440, savedInvStd: s.f + 413472, activation: .relu6, output: s.tensor(1),
+                batch: s.n, height: 112, width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 112, outWidth: 112, weights: s.f + 413568, bias: s.f, depthwiseOutput: s.tensor(2),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 413504,
+                depthwiseSavedInvStd: s.f + 413536, depthwiseRunningMean: s.p + 1344, depthwiseRunningVar: s.p + 1376,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 112, width: 112, channels: 32, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 413568, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 112, 112, 32]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 413504, savedInvStd: s.f + 413536,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 112, 112, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 413504, savedInvStd: s.f + 413536,
-                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .relu6,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 32]
         if s.options.frozenBlocks > 1 {
@@ -1090,12 +1110,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(3), scratch: s.f + 413504, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1408, outChannels: 16, inChannels: 32, into: s.f + 1280)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.1 project conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 32] -> [n, 112, 112, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -1103,7 +1123,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, output: s.tensor(4), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, workspace: s.ws, pool: pool)
-            s.profiler?.stop(9)
+            s.profiler?.stop(11)
         }
         // features.1.0.block.1 frozen: project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
         if s.options.frozenBlocks > 1 {
@@ -1111,7 +1131,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(3), pixels: 12544 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
                 output: s.tensor(4), pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.1 BatchNorm (the batch statistics taken with the conv) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks <= 1 {
@@ -1119,7 +1139,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 12544 &* s.n, channels: 16, gamma: s.p + 1920,
                 beta: s.p + 1936, savedMean: s.f + 414144, savedInvStd: s.f + 414160, activation: .identity,
                 output: s.tensor(5), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 112, 112, 16]
         if s.options.frozenBlocks > 1 {
@@ -1127,7 +1147,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 12544 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
                 activation: .identity, output: s.tensor(5), scratch: s.f + 414144, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
     }
 
@@ -1136,7 +1156,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1984, outChannels: 96, inChannels: 16, into: s.f + 1280)
-        s.profiler?.stop(13)
+        s.profiler?.stop(15)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 112, 112, 16] -> [n, 112, 112, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1144,7 +1164,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, output: s.tensor(6), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
                 runningMean: s.p + 3712, runningVar: s.p + 3808, workspace: s.ws, pool: pool)
-            s.profiler?.stop(14)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]
         if s.options.frozenBlocks > 2 {
@@ -1152,7 +1172,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(5), pixels: 12544 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(6), pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 96]
         if s.options.frozenBlocks > 2 {
@@ -1160,13 +1180,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 414176, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 414560)
-        s.profiler?.stop(17)
-        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(19)
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 3520, beta: s.p + 3616,
@@ -1176,7 +1196,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 414368,
                 depthwiseSavedInvStd: s.f + 414464, depthwiseRunningMean: s.p + 4960, depthwiseRunningVar: s.p + 5056,
                 workspace: s.ws, pool: pool)
-            s.profiler?.stop(18)
+            s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
         if s.options.frozenBlocks > 2 {
@@ -1184,7 +1204,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 112, width: 112, channels: 96, kernel: 3,
                 stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56, weights: s.f + 414560, bias: s.f,
                 activation: .identity, output: s.tensor(8), pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(21)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 56, 56, 96]
         if s.options.frozenBlocks <= 2 {
@@ -1192,7 +1212,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .relu6,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 96]
         if s.options.frozenBlocks > 2 {
@@ -1200,12 +1220,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
                 activation: .relu6, output: s.tensor(9), scratch: s.f + 414368, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5152, outChannels: 24, inChannels: 96, into: s.f + 1280)
-        s.profiler?.stop(22)
+        s.profiler?.stop(24)
         // features.2.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 96] -> [n, 56, 56, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1213,7 +1233,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(10), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, workspace: s.ws, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(25)
         }
         // features.2.0.block.2 frozen: project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
         if s.options.frozenBlocks > 2 {
@@ -1221,7 +1241,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(9), pixels: 3136 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(10), pool: pool)
-            s.profiler?.stop(24)
+            s.profiler?.stop(26)
         }
         // features.2.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 2 {
@@ -1229,7 +1249,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 3136 &* s.n, channels: 24, gamma: s.p + 7456,
                 beta: s.p + 7488, savedMean: s.f + 416288, savedInvStd: s.f + 416312, activation: .identity,
                 output: s.tensor(11), pool: pool)
-            s.profiler?.stop(25)
+            s.profiler?.stop(27)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 2 {
@@ -1237,7 +1257,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
                 activation: .identity, output: s.tensor(11), scratch: s.f + 416288, pool: pool)
-            s.profiler?.stop(26)
+            s.profiler?.stop(28)
         }
     }
 
@@ -1246,7 +1266,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7584, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(27)
+        s.profiler?.stop(29)
         // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 24] -> [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1254,7 +1274,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(12), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.0 frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
@@ -1262,7 +1282,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(11), pixels: 3136 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(12), pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(31)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
@@ -1270,13 +1290,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 416336, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(32)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 416912)
-        s.profiler?.stop(31)
-        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(33)
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 11040, beta: s.p + 11184,
@@ -1286,7 +1306,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 416624,
                 depthwiseSavedInvStd: s.f + 416768, depthwiseRunningMean: s.p + 13200,
                 depthwiseRunningVar: s.p + 13344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
@@ -1294,7 +1314,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 416912, bias: s.f,
                 activation: .identity, output: s.tensor(14), pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(35)
         }
         // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks <= 3 {
@@ -1302,7 +1322,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12912,
                 beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .relu6,
                 output: s.tensor(15), pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks > 3 {
@@ -1310,12 +1330,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
                 activation: .relu6, output: s.tensor(15), scratch: s.f + 416624, pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(37)
         }
         // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13488, outChannels: 24, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(36)
+        s.profiler?.stop(38)
         // features.2.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 144] -> [n, 56, 56, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1323,7 +1343,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, workspace: s.ws, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(39)
         }
         // features.2.1.block.2 frozen: project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
         if s.options.frozenBlocks > 3 {
@@ -1331,7 +1351,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(15), pixels: 3136 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(16), pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(40)
         }
         // features.2.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks <= 3 {
@@ -1339,7 +1359,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 3136 &* s.n, channels: 24, gamma: s.p + 16944,
                 beta: s.p + 16976, savedMean: s.f + 419504, savedInvStd: s.f + 419528, activation: .identity,
                 output: s.tensor(17), pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(41)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 56, 56, 24]
         if s.options.frozenBlocks > 3 {
@@ -1347,20 +1367,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 3136 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 419504, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.tensor(19), random: &random)
-            s.profiler?.stop(41)
+            s.profiler?.stop(43)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 75264, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(42)
+        s.profiler?.stop(44)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 56x56x24 -> 28x28x40
@@ -1368,7 +1388,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17072, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(43)
+        s.profiler?.stop(45)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 56, 56, 24] -> [n, 56, 56, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1376,7 +1396,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, workspace: s.ws, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
         if s.options.frozenBlocks > 4 {
@@ -1384,7 +1404,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(18), pixels: 3136 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(20), pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(47)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 56, 56, 144]
         if s.options.frozenBlocks > 4 {
@@ -1392,13 +1412,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 419552, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 5, into: s.f + 420128)
-        s.profiler?.stop(47)
-        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(49)
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 20528, beta: s.p + 20672,
@@ -1408,7 +1428,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 419840,
                 depthwiseSavedInvStd: s.f + 419984, depthwiseRunningMean: s.p + 24992,
                 depthwiseRunningVar: s.p + 25136, workspace: s.ws, pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(50)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
         if s.options.frozenBlocks > 4 {
@@ -1416,7 +1436,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28, weights: s.f + 420128, bias: s.f,
                 activation: .identity, output: s.tensor(22), pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 28, 28, 144]
         if s.options.frozenBlocks <= 4 {
@@ -1424,7 +1444,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 784 &* s.n, channels: 144, gamma: s.p + 24704,
                 beta: s.p + 24848, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .relu6,
                 output: s.tensor(23), pool: pool)
-            s.profiler?.stop(50)
+            s.profiler?.stop(52)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 144]
         if s.options.frozenBlocks > 4 {
@@ -1432,12 +1452,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 24704, beta: s.p + 24848, runningMean: s.p + 24992, runningVar: s.p + 25136, eps: 0.001,
                 activation: .relu6, output: s.tensor(23), scratch: s.f + 419840, pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(53)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 25280, outChannels: 40, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(52)
+        s.profiler?.stop(54)
         // features.3.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 144] -> [n, 28, 28, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1445,7 +1465,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(24), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
                 runningMean: s.p + 31136, runningVar: s.p + 31184, workspace: s.ws, pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(55)
         }
         // features.3.0.block.2 frozen: project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
         if s.options.frozenBlocks > 4 {
@@ -1453,7 +1473,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(23), pixels: 784 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(24), pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
         // features.3.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 4 {
@@ -1461,7 +1481,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 784 &* s.n, channels: 40, gamma: s.p + 31040,
                 beta: s.p + 31088, savedMean: s.f + 427328, savedInvStd: s.f + 427368, activation: .identity,
                 output: s.tensor(25), pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(57)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 4 {
@@ -1469,7 +1489,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 31040, beta: s.p + 31088, runningMean: s.p + 31136, runningVar: s.p + 31184, eps: 0.001,
                 activation: .identity, output: s.tensor(25), scratch: s.f + 427328, pool: pool)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
     }
 
@@ -1478,7 +1498,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 31232, outChannels: 240, inChannels: 40, into: s.f + 1280)
-        s.profiler?.stop(57)
+        s.profiler?.stop(59)
         // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 40] -> [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1486,7 +1506,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(26), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 427408, savedInvStd: s.f + 427648,
                 runningMean: s.p + 41312, runningVar: s.p + 41552, workspace: s.ws, pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(60)
         }
         // features.3.1.block.0 frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
@@ -1494,7 +1514,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(25), pixels: 784 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(26), pool: pool)
-            s.profiler?.stop(59)
+            s.profiler?.stop(61)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
@@ -1502,13 +1522,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 40832, beta: s.p + 41072, runningMean: s.p + 41312, runningVar: s.p + 41552, eps: 0.001,
                 activation: .relu6, output: s.tensor(27), scratch: s.f + 427408, pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 41792, channels: 240, kernel: 5, into: s.f + 428368)
-        s.profiler?.stop(61)
-        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(63)
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(26), gamma: s.p + 40832, beta: s.p + 41072,
@@ -1518,7 +1538,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 427888,
                 depthwiseSavedInvStd: s.f + 428128, depthwiseRunningMean: s.p + 48272,
                 depthwiseRunningVar: s.p + 48512, workspace: s.ws, pool: pool)
-            s.profiler?.stop(62)
+            s.profiler?.stop(64)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
@@ -1526,7 +1546,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(27), batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 428368, bias: s.f,
                 activation: .identity, output: s.tensor(28), pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(65)
         }
         // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks <= 5 {
@@ -1534,7 +1554,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 784 &* s.n, channels: 240, gamma: s.p + 47792,
                 beta: s.p + 48032, savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .relu6,
                 output: s.tensor(29), pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks > 5 {
@@ -1542,12 +1562,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 47792, beta: s.p + 48032, runningMean: s.p + 48272, runningVar: s.p + 48512, eps: 0.001,
                 activation: .relu6, output: s.tensor(29), scratch: s.f + 427888, pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 48752, outChannels: 40, inChannels: 240, into: s.f + 1280)
-        s.profiler?.stop(66)
+        s.profiler?.stop(68)
         // features.3.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 240] -> [n, 28, 28, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1555,7 +1575,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(30), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
                 runningMean: s.p + 58448, runningVar: s.p + 58496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(67)
+            s.profiler?.stop(69)
         }
         // features.3.1.block.2 frozen: project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
         if s.options.frozenBlocks > 5 {
@@ -1563,7 +1583,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(29), pixels: 784 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(30), pool: pool)
-            s.profiler?.stop(68)
+            s.profiler?.stop(70)
         }
         // features.3.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks <= 5 {
@@ -1571,7 +1591,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 784 &* s.n, channels: 40, gamma: s.p + 58352,
                 beta: s.p + 58400, savedMean: s.f + 440368, savedInvStd: s.f + 440408, activation: .identity,
                 output: s.tensor(31), pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(71)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 28, 28, 40]
         if s.options.frozenBlocks > 5 {
@@ -1579,20 +1599,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 784 &* s.n, channels: 40,
                 gamma: s.p + 58352, beta: s.p + 58400, runningMean: s.p + 58448, runningVar: s.p + 58496, eps: 0.001,
                 activation: .identity, output: s.tensor(31), scratch: s.f + 440368, pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(72)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.tensor(33), random: &random)
-            s.profiler?.stop(71)
+            s.profiler?.stop(73)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(25), branch: s.tensor(31),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(33) : nil, batch: s.n,
             perImage: 31360, output: s.tensor(32), pool: pool)
-        s.profiler?.stop(72)
+        s.profiler?.stop(74)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 28x28x40 -> 14x14x80
@@ -1600,7 +1620,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 58544, outChannels: 240, inChannels: 40, into: s.f + 1280)
-        s.profiler?.stop(73)
+        s.profiler?.stop(75)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 28, 28, 40] -> [n, 28, 28, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1608,7 +1628,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(34), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 440448, savedInvStd: s.f + 440688,
                 runningMean: s.p + 68624, runningVar: s.p + 68864, workspace: s.ws, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(76)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
         if s.options.frozenBlocks > 6 {
@@ -1616,7 +1636,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(32), pixels: 784 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(34), pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(77)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 28, 28, 240]
         if s.options.frozenBlocks > 6 {
@@ -1624,13 +1644,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 68144, beta: s.p + 68384, runningMean: s.p + 68624, runningVar: s.p + 68864, eps: 0.001,
                 activation: .relu6, output: s.tensor(35), scratch: s.f + 440448, pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 69104, channels: 240, kernel: 3, into: s.f + 441408)
-        s.profiler?.stop(77)
-        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(79)
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(34), gamma: s.p + 68144, beta: s.p + 68384,
@@ -1640,7 +1660,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 440928,
                 depthwiseSavedInvStd: s.f + 441168, depthwiseRunningMean: s.p + 71744,
                 depthwiseRunningVar: s.p + 71984, workspace: s.ws, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
         if s.options.frozenBlocks > 6 {
@@ -1648,7 +1668,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
                 stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14, weights: s.f + 441408, bias: s.f,
                 activation: .identity, output: s.tensor(36), pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(81)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 240]
         if s.options.frozenBlocks <= 6 {
@@ -1656,7 +1676,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 196 &* s.n, channels: 240, gamma: s.p + 71264,
                 beta: s.p + 71504, savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .relu6,
                 output: s.tensor(37), pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(82)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 240]
         if s.options.frozenBlocks > 6 {
@@ -1664,12 +1684,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 71264, beta: s.p + 71504, runningMean: s.p + 71744, runningVar: s.p + 71984, eps: 0.001,
                 activation: .relu6, output: s.tensor(37), scratch: s.f + 440928, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [240][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 72224, outChannels: 80, inChannels: 240, into: s.f + 1280)
-        s.profiler?.stop(82)
+        s.profiler?.stop(84)
         // features.4.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 240] -> [n, 14, 14, 80]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1677,7 +1697,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(38), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
                 runningMean: s.p + 91584, runningVar: s.p + 91664, workspace: s.ws, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.4.0.block.2 frozen: project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
         if s.options.frozenBlocks > 6 {
@@ -1685,7 +1705,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(37), pixels: 196 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(38), pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(86)
         }
         // features.4.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 6 {
@@ -1693,7 +1713,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 196 &* s.n, channels: 80, gamma: s.p + 91424,
                 beta: s.p + 91504, savedMean: s.f + 445728, savedInvStd: s.f + 445808, activation: .identity,
                 output: s.tensor(39), pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(87)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 6 {
@@ -1701,7 +1721,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 91424, beta: s.p + 91504, runningMean: s.p + 91584, runningVar: s.p + 91664, eps: 0.001,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 445728, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(88)
         }
     }
 
@@ -1710,7 +1730,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 91744, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(87)
+        s.profiler?.stop(89)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1718,7 +1738,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(40), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 445888, savedInvStd: s.f + 446368,
                 runningMean: s.p + 131104, runningVar: s.p + 131584, workspace: s.ws, pool: pool)
-            s.profiler?.stop(88)
+            s.profiler?.stop(90)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
@@ -1726,7 +1746,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(39), pixels: 196 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(40), pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(91)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
@@ -1734,13 +1754,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 130144, beta: s.p + 130624, runningMean: s.p + 131104, runningVar: s.p + 131584,
                 eps: 0.001, activation: .relu6, output: s.tensor(41), scratch: s.f + 445888, pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(92)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 132064, channels: 480, kernel: 3, into: s.f + 447808)
-        s.profiler?.stop(91)
-        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(93)
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 130144, beta: s.p + 130624,
@@ -1750,7 +1770,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 446848,
                 depthwiseSavedInvStd: s.f + 447328, depthwiseRunningMean: s.p + 137344,
                 depthwiseRunningVar: s.p + 137824, workspace: s.ws, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
@@ -1758,7 +1778,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 447808, bias: s.f,
                 activation: .identity, output: s.tensor(42), pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(95)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 7 {
@@ -1766,7 +1786,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 196 &* s.n, channels: 480, gamma: s.p + 136384,
                 beta: s.p + 136864, savedMean: s.f + 446848, savedInvStd: s.f + 447328, activation: .relu6,
                 output: s.tensor(43), pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(96)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 7 {
@@ -1774,12 +1794,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 136384, beta: s.p + 136864, runningMean: s.p + 137344, runningVar: s.p + 137824,
                 eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 446848, pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 138304, outChannels: 80, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(96)
+        s.profiler?.stop(98)
         // features.4.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1787,7 +1807,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(44), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
                 runningMean: s.p + 176864, runningVar: s.p + 176944, workspace: s.ws, pool: pool)
-            s.profiler?.stop(97)
+            s.profiler?.stop(99)
         }
         // features.4.1.block.2 frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
         if s.options.frozenBlocks > 7 {
@@ -1795,7 +1815,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(43), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(44), pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(100)
         }
         // features.4.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 7 {
@@ -1803,7 +1823,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 196 &* s.n, channels: 80, gamma: s.p + 176704,
                 beta: s.p + 176784, savedMean: s.f + 456448, savedInvStd: s.f + 456528, activation: .identity,
                 output: s.tensor(45), pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(101)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 7 {
@@ -1811,21 +1831,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 176704, beta: s.p + 176784, runningMean: s.p + 176864, runningVar: s.p + 176944,
                 eps: 0.001, activation: .identity, output: s.tensor(45), scratch: s.f + 456448, pool: pool)
-            s.profiler?.stop(100)
+            s.profiler?.stop(102)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001, into: s.tensor(47),
                 random: &random)
-            s.profiler?.stop(101)
+            s.profiler?.stop(103)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(39), branch: s.tensor(45),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(47) : nil, batch: s.n,
             perImage: 15680, output: s.tensor(46), pool: pool)
-        s.profiler?.stop(102)
+        s.profiler?.stop(104)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
@@ -1833,7 +1853,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 177024, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(103)
+        s.profiler?.stop(105)
         // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -1841,7 +1861,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(48), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 456608, savedInvStd: s.f + 457088,
                 runningMean: s.p + 216384, runningVar: s.p + 216864, workspace: s.ws, pool: pool)
-            s.profiler?.stop(104)
+            s.profiler?.stop(106)
         }
         // features.4.2.block.0 frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
@@ -1849,7 +1869,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(46), pixels: 196 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(48), pool: pool)
-            s.profiler?.stop(105)
+            s.profiler?.stop(107)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
@@ -1857,13 +1877,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 215424, beta: s.p + 215904, runningMean: s.p + 216384, runningVar: s.p + 216864,
                 eps: 0.001, activation: .relu6, output: s.tensor(49), scratch: s.f + 456608, pool: pool)
-            s.profiler?.stop(106)
+            s.profiler?.stop(108)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 217344, channels: 480, kernel: 3, into: s.f + 458528)
-        s.profiler?.stop(107)
-        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(109)
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(48), gamma: s.p + 215424, beta: s.p + 215904,
@@ -1873,7 +1893,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 457568,
                 depthwiseSavedInvStd: s.f + 458048, depthwiseRunningMean: s.p + 222624,
                 depthwiseRunningVar: s.p + 223104, workspace: s.ws, pool: pool)
-            s.profiler?.stop(108)
+            s.profiler?.stop(110)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
@@ -1881,7 +1901,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(49), batch: s.n, height: 14, width: 14, channels: 480, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 458528, bias: s.f,
                 activation: .identity, output: s.tensor(50), pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(111)
         }
         // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 8 {
@@ -1889,7 +1909,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 196 &* s.n, channels: 480, gamma: s.p + 221664,
                 beta: s.p + 222144, savedMean: s.f + 457568, savedInvStd: s.f + 458048, activation: .relu6,
                 output: s.tensor(51), pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(112)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 8 {
@@ -1897,12 +1917,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 221664, beta: s.p + 222144, runningMean: s.p + 222624, runningVar: s.p + 223104,
                 eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 457568, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(113)
         }
         // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 223584, outChannels: 80, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(112)
+        s.profiler?.stop(114)
         // features.4.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 80]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -1910,7 +1930,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(52), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
                 runningMean: s.p + 262144, runningVar: s.p + 262224, workspace: s.ws, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(115)
         }
         // features.4.2.block.2 frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
         if s.options.frozenBlocks > 8 {
@@ -1918,7 +1938,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(51), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(52), pool: pool)
-            s.profiler?.stop(114)
+            s.profiler?.stop(116)
         }
         // features.4.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks <= 8 {
@@ -1926,7 +1946,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 196 &* s.n, channels: 80, gamma: s.p + 261984,
                 beta: s.p + 262064, savedMean: s.f + 467168, savedInvStd: s.f + 467248, activation: .identity,
                 output: s.tensor(53), pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 80]
         if s.options.frozenBlocks > 8 {
@@ -1934,21 +1954,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 196 &* s.n, channels: 80,
                 gamma: s.p + 261984, beta: s.p + 262064, runningMean: s.p + 262144, runningVar: s.p + 262224,
                 eps: 0.001, activation: .identity, output: s.tensor(53), scratch: s.f + 467168, pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(118)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001, into: s.tensor(55),
                 random: &random)
-            s.profiler?.stop(117)
+            s.profiler?.stop(119)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(46), branch: s.tensor(53),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(55) : nil, batch: s.n,
             perImage: 15680, output: s.tensor(54), pool: pool)
-        s.profiler?.stop(118)
+        s.profiler?.stop(120)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 14x14x80 -> 14x14x112
@@ -1956,7 +1976,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 262304, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(119)
+        s.profiler?.stop(121)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -1964,7 +1984,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(56), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 467328, savedInvStd: s.f + 467808,
                 runningMean: s.p + 301664, runningVar: s.p + 302144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(122)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
@@ -1972,7 +1992,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(54), pixels: 196 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(56), pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(123)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
@@ -1980,13 +2000,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 300704, beta: s.p + 301184, runningMean: s.p + 301664, runningVar: s.p + 302144,
                 eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 467328, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 302624, channels: 480, kernel: 5, into: s.f + 469248)
-        s.profiler?.stop(123)
-        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(125)
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(56), gamma: s.p + 300704, beta: s.p + 301184,
@@ -1996,7 +2016,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 468288,
                 depthwiseSavedInvStd: s.f + 468768, depthwiseRunningMean: s.p + 315584,
                 depthwiseRunningVar: s.p + 316064, workspace: s.ws, pool: pool)
-            s.profiler?.stop(124)
+            s.profiler?.stop(126)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
@@ -2004,7 +2024,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 14, width: 14, channels: 480, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 469248, bias: s.f,
                 activation: .identity, output: s.tensor(58), pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(127)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks <= 9 {
@@ -2012,7 +2032,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 196 &* s.n, channels: 480, gamma: s.p + 314624,
                 beta: s.p + 315104, savedMean: s.f + 468288, savedInvStd: s.f + 468768, activation: .relu6,
                 output: s.tensor(59), pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 480]
         if s.options.frozenBlocks > 9 {
@@ -2020,12 +2040,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 314624, beta: s.p + 315104, runningMean: s.p + 315584, runningVar: s.p + 316064,
                 eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 468288, pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(129)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [480][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 316544, outChannels: 112, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(128)
+        s.profiler?.stop(130)
         // features.5.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 480] -> [n, 14, 14, 112]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2033,7 +2053,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(60), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
                 runningMean: s.p + 370528, runningVar: s.p + 370640, workspace: s.ws, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.5.0.block.2 frozen: project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
         if s.options.frozenBlocks > 9 {
@@ -2041,7 +2061,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(59), pixels: 196 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(60), pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(132)
         }
         // features.5.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 9 {
@@ -2049,7 +2069,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 196 &* s.n, channels: 112, gamma: s.p + 370304,
                 beta: s.p + 370416, savedMean: s.f + 493248, savedInvStd: s.f + 493360, activation: .identity,
                 output: s.tensor(61), pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(133)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 9 {
@@ -2057,7 +2077,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 370304, beta: s.p + 370416, runningMean: s.p + 370528, runningVar: s.p + 370640,
                 eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 493248, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
     }
 
@@ -2066,7 +2086,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 370752, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(133)
+        s.profiler?.stop(135)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2074,7 +2094,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(62), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 493472, savedInvStd: s.f + 494144,
                 runningMean: s.p + 447360, runningVar: s.p + 448032, workspace: s.ws, pool: pool)
-            s.profiler?.stop(134)
+            s.profiler?.stop(136)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
@@ -2082,7 +2102,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(61), pixels: 196 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(62), pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(137)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
@@ -2090,13 +2110,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 446016, beta: s.p + 446688, runningMean: s.p + 447360, runningVar: s.p + 448032,
                 eps: 0.001, activation: .relu6, output: s.tensor(63), scratch: s.f + 493472, pool: pool)
-            s.profiler?.stop(136)
+            s.profiler?.stop(138)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 448704, channels: 672, kernel: 5, into: s.f + 496160)
-        s.profiler?.stop(137)
-        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(139)
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(62), gamma: s.p + 446016, beta: s.p + 446688,
@@ -2106,7 +2126,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 494816,
                 depthwiseSavedInvStd: s.f + 495488, depthwiseRunningMean: s.p + 466848,
                 depthwiseRunningVar: s.p + 467520, workspace: s.ws, pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
@@ -2114,7 +2134,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 496160, bias: s.f,
                 activation: .identity, output: s.tensor(64), pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(141)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 10 {
@@ -2122,7 +2142,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 672, gamma: s.p + 465504,
                 beta: s.p + 466176, savedMean: s.f + 494816, savedInvStd: s.f + 495488, activation: .relu6,
                 output: s.tensor(65), pool: pool)
-            s.profiler?.stop(140)
+            s.profiler?.stop(142)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 10 {
@@ -2130,12 +2150,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 465504, beta: s.p + 466176, runningMean: s.p + 466848, runningVar: s.p + 467520,
                 eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 494816, pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(143)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 468192, outChannels: 112, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(142)
+        s.profiler?.stop(144)
         // features.5.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2143,7 +2163,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(66), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
                 runningMean: s.p + 543680, runningVar: s.p + 543792, workspace: s.ws, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(145)
         }
         // features.5.1.block.2 frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
         if s.options.frozenBlocks > 10 {
@@ -2151,7 +2171,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(65), pixels: 196 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(66), pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(146)
         }
         // features.5.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 10 {
@@ -2159,7 +2179,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 196 &* s.n, channels: 112, gamma: s.p + 543456,
                 beta: s.p + 543568, savedMean: s.f + 529760, savedInvStd: s.f + 529872, activation: .identity,
                 output: s.tensor(67), pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(147)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 10 {
@@ -2167,20 +2187,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 543456, beta: s.p + 543568, runningMean: s.p + 543680, runningVar: s.p + 543792,
                 eps: 0.001, activation: .identity, output: s.tensor(67), scratch: s.f + 529760, pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(148)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.tensor(69), random: &random)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(61), branch: s.tensor(67),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(69) : nil, batch: s.n,
             perImage: 21952, output: s.tensor(68), pool: pool)
-        s.profiler?.stop(148)
+        s.profiler?.stop(150)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
@@ -2188,7 +2208,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 543904, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(149)
+        s.profiler?.stop(151)
         // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2196,7 +2216,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(70), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
                 runningMean: s.p + 620512, runningVar: s.p + 621184, workspace: s.ws, pool: pool)
-            s.profiler?.stop(150)
+            s.profiler?.stop(152)
         }
         // features.5.2.block.0 frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
@@ -2204,7 +2224,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(68), pixels: 196 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(70), pool: pool)
-            s.profiler?.stop(151)
+            s.profiler?.stop(153)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
@@ -2212,13 +2232,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 619168, beta: s.p + 619840, runningMean: s.p + 620512, runningVar: s.p + 621184,
                 eps: 0.001, activation: .relu6, output: s.tensor(71), scratch: s.f + 529984, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(154)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 621856, channels: 672, kernel: 5, into: s.f + 532672)
-        s.profiler?.stop(153)
-        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(155)
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(70), gamma: s.p + 619168, beta: s.p + 619840,
@@ -2228,7 +2248,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 531328,
                 depthwiseSavedInvStd: s.f + 532000, depthwiseRunningMean: s.p + 640000,
                 depthwiseRunningVar: s.p + 640672, workspace: s.ws, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
@@ -2236,7 +2256,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(71), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 532672, bias: s.f,
                 activation: .identity, output: s.tensor(72), pool: pool)
-            s.profiler?.stop(155)
+            s.profiler?.stop(157)
         }
         // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks <= 11 {
@@ -2244,7 +2264,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 196 &* s.n, channels: 672, gamma: s.p + 638656,
                 beta: s.p + 639328, savedMean: s.f + 531328, savedInvStd: s.f + 532000, activation: .relu6,
                 output: s.tensor(73), pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(158)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 11 {
@@ -2252,12 +2272,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 638656, beta: s.p + 639328, runningMean: s.p + 640000, runningVar: s.p + 640672,
                 eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 531328, pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(159)
         }
         // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 641344, outChannels: 112, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(158)
+        s.profiler?.stop(160)
         // features.5.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 672] -> [n, 14, 14, 112]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2265,7 +2285,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(74), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
                 runningMean: s.p + 716832, runningVar: s.p + 716944, workspace: s.ws, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(161)
         }
         // features.5.2.block.2 frozen: project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
         if s.options.frozenBlocks > 11 {
@@ -2273,7 +2293,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(73), pixels: 196 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(74), pool: pool)
-            s.profiler?.stop(160)
+            s.profiler?.stop(162)
         }
         // features.5.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks <= 11 {
@@ -2281,7 +2301,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 196 &* s.n, channels: 112, gamma: s.p + 716608,
                 beta: s.p + 716720, savedMean: s.f + 566272, savedInvStd: s.f + 566384, activation: .identity,
                 output: s.tensor(75), pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 14, 14, 112]
         if s.options.frozenBlocks > 11 {
@@ -2289,20 +2309,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 196 &* s.n, channels: 112,
                 gamma: s.p + 716608, beta: s.p + 716720, runningMean: s.p + 716832, runningVar: s.p + 716944,
                 eps: 0.001, activation: .identity, output: s.tensor(75), scratch: s.f + 566272, pool: pool)
-            s.profiler?.stop(162)
+            s.profiler?.stop(164)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.tensor(77), random: &random)
-            s.profiler?.stop(163)
+            s.profiler?.stop(165)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(68), branch: s.tensor(75),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(77) : nil, batch: s.n,
             perImage: 21952, output: s.tensor(76), pool: pool)
-        s.profiler?.stop(164)
+        s.profiler?.stop(166)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 14x14x112 -> 7x7x192
@@ -2310,7 +2330,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 717056, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(165)
+        s.profiler?.stop(167)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2318,7 +2338,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(78), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
                 runningMean: s.p + 793664, runningVar: s.p + 794336, workspace: s.ws, pool: pool)
-            s.profiler?.stop(166)
+            s.profiler?.stop(168)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
         if s.options.frozenBlocks > 12 {
@@ -2326,7 +2346,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(76), pixels: 196 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(78), pool: pool)
-            s.profiler?.stop(167)
+            s.profiler?.stop(169)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 14, 14, 672]
         if s.options.frozenBlocks > 12 {
@@ -2334,13 +2354,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 792320, beta: s.p + 792992, runningMean: s.p + 793664, runningVar: s.p + 794336,
                 eps: 0.001, activation: .relu6, output: s.tensor(79), scratch: s.f + 566496, pool: pool)
-            s.profiler?.stop(168)
+            s.profiler?.stop(170)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 795008, channels: 672, kernel: 5, into: s.f + 569184)
-        s.profiler?.stop(169)
-        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(171)
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(78), gamma: s.p + 792320, beta: s.p + 792992,
@@ -2350,7 +2370,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 567840,
                 depthwiseSavedInvStd: s.f + 568512, depthwiseRunningMean: s.p + 813152,
                 depthwiseRunningVar: s.p + 813824, workspace: s.ws, pool: pool)
-            s.profiler?.stop(170)
+            s.profiler?.stop(172)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
         if s.options.frozenBlocks > 12 {
@@ -2358,7 +2378,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(79), batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 569184, bias: s.f,
                 activation: .identity, output: s.tensor(80), pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(173)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 672]
         if s.options.frozenBlocks <= 12 {
@@ -2366,7 +2386,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 49 &* s.n, channels: 672, gamma: s.p + 811808,
                 beta: s.p + 812480, savedMean: s.f + 567840, savedInvStd: s.f + 568512, activation: .relu6,
                 output: s.tensor(81), pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(174)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 672]
         if s.options.frozenBlocks > 12 {
@@ -2374,12 +2394,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 811808, beta: s.p + 812480, runningMean: s.p + 813152, runningVar: s.p + 813824,
                 eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 567840, pool: pool)
-            s.profiler?.stop(173)
+            s.profiler?.stop(175)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [672][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 814496, outChannels: 192, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(174)
+        s.profiler?.stop(176)
         // features.6.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 672] -> [n, 7, 7, 192]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2387,7 +2407,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(82), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
                 runningMean: s.p + 943904, runningVar: s.p + 944096, workspace: s.ws, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(177)
         }
         // features.6.0.block.2 frozen: project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
         if s.options.frozenBlocks > 12 {
@@ -2395,7 +2415,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(81), pixels: 49 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(82), pool: pool)
-            s.profiler?.stop(176)
+            s.profiler?.stop(178)
         }
         // features.6.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 12 {
@@ -2403,7 +2423,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 49 &* s.n, channels: 192, gamma: s.p + 943520,
                 beta: s.p + 943712, savedMean: s.f + 602784, savedInvStd: s.f + 602976, activation: .identity,
                 output: s.tensor(83), pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(179)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 12 {
@@ -2411,7 +2431,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 943520, beta: s.p + 943712, runningMean: s.p + 943904, runningVar: s.p + 944096,
                 eps: 0.001, activation: .identity, output: s.tensor(83), scratch: s.f + 602784, pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
     }
 
@@ -2420,7 +2440,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 944288, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(179)
+        s.profiler?.stop(181)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2428,7 +2448,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(84), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
                 runningMean: s.p + 1167776, runningVar: s.p + 1168928, workspace: s.ws, pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(182)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
@@ -2436,7 +2456,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(83), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(181)
+            s.profiler?.stop(183)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
@@ -2444,13 +2464,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1165472, beta: s.p + 1166624, runningMean: s.p + 1167776, runningVar: s.p + 1168928,
                 eps: 0.001, activation: .relu6, output: s.tensor(85), scratch: s.f + 603168, pool: pool)
-            s.profiler?.stop(182)
+            s.profiler?.stop(184)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1170080, channels: 1152, kernel: 5, into: s.f + 607776)
-        s.profiler?.stop(183)
-        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(185)
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(84), gamma: s.p + 1165472, beta: s.p + 1166624,
@@ -2460,7 +2480,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 605472,
                 depthwiseSavedInvStd: s.f + 606624, depthwiseRunningMean: s.p + 1201184,
                 depthwiseRunningVar: s.p + 1202336, workspace: s.ws, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(186)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
@@ -2468,7 +2488,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(85), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 607776, bias: s.f,
                 activation: .identity, output: s.tensor(86), pool: pool)
-            s.profiler?.stop(185)
+            s.profiler?.stop(187)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 13 {
@@ -2476,7 +2496,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
                 activation: .relu6, output: s.tensor(87), pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(188)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 13 {
@@ -2484,12 +2504,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1198880, beta: s.p + 1200032, runningMean: s.p + 1201184, runningVar: s.p + 1202336,
                 eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 605472, pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(189)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1203488, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(188)
+        s.profiler?.stop(190)
         // features.6.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2497,7 +2517,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(88), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 665376, savedInvStd: s.f + 665568,
                 runningMean: s.p + 1425056, runningVar: s.p + 1425248, workspace: s.ws, pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(191)
         }
         // features.6.1.block.2 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks > 13 {
@@ -2505,7 +2525,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(87), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(88), pool: pool)
-            s.profiler?.stop(190)
+            s.profiler?.stop(192)
         }
         // features.6.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 13 {
@@ -2513,7 +2533,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 49 &* s.n, channels: 192, gamma: s.p + 1424672,
                 beta: s.p + 1424864, savedMean: s.f + 665376, savedInvStd: s.f + 665568, activation: .identity,
                 output: s.tensor(89), pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(193)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 13 {
@@ -2521,21 +2541,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1424672, beta: s.p + 1424864, runningMean: s.p + 1425056, runningVar: s.p + 1425248,
                 eps: 0.001, activation: .identity, output: s.tensor(89), scratch: s.f + 665376, pool: pool)
-            s.profiler?.stop(192)
+            s.profiler?.stop(194)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002, into: s.tensor(91),
                 random: &random)
-            s.profiler?.stop(193)
+            s.profiler?.stop(195)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(83), branch: s.tensor(89),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(91) : nil, batch: s.n,
             perImage: 9408, output: s.tensor(90), pool: pool)
-        s.profiler?.stop(194)
+        s.profiler?.stop(196)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
@@ -2543,7 +2563,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1425440, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(195)
+        s.profiler?.stop(197)
         // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2551,7 +2571,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(92), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
                 runningMean: s.p + 1648928, runningVar: s.p + 1650080, workspace: s.ws, pool: pool)
-            s.profiler?.stop(196)
+            s.profiler?.stop(198)
         }
         // features.6.2.block.0 frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
@@ -2559,7 +2579,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(90), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(92), pool: pool)
-            s.profiler?.stop(197)
+            s.profiler?.stop(199)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
@@ -2567,13 +2587,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1646624, beta: s.p + 1647776, runningMean: s.p + 1648928, runningVar: s.p + 1650080,
                 eps: 0.001, activation: .relu6, output: s.tensor(93), scratch: s.f + 665760, pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(200)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1651232, channels: 1152, kernel: 5, into: s.f + 670368)
-        s.profiler?.stop(199)
-        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(201)
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(92), gamma: s.p + 1646624, beta: s.p + 1647776,
@@ -2583,7 +2603,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 668064,
                 depthwiseSavedInvStd: s.f + 669216, depthwiseRunningMean: s.p + 1682336,
                 depthwiseRunningVar: s.p + 1683488, workspace: s.ws, pool: pool)
-            s.profiler?.stop(200)
+            s.profiler?.stop(202)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
@@ -2591,7 +2611,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(93), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 670368, bias: s.f,
                 activation: .identity, output: s.tensor(94), pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(203)
         }
         // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 14 {
@@ -2599,7 +2619,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
                 activation: .relu6, output: s.tensor(95), pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(204)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 14 {
@@ -2607,12 +2627,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1680032, beta: s.p + 1681184, runningMean: s.p + 1682336, runningVar: s.p + 1683488,
                 eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 668064, pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(205)
         }
         // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1684640, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(204)
+        s.profiler?.stop(206)
         // features.6.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2620,7 +2640,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(96), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 727968, savedInvStd: s.f + 728160,
                 runningMean: s.p + 1906208, runningVar: s.p + 1906400, workspace: s.ws, pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(207)
         }
         // features.6.2.block.2 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks > 14 {
@@ -2628,7 +2648,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(95), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(96), pool: pool)
-            s.profiler?.stop(206)
+            s.profiler?.stop(208)
         }
         // features.6.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 14 {
@@ -2636,7 +2656,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 49 &* s.n, channels: 192, gamma: s.p + 1905824,
                 beta: s.p + 1906016, savedMean: s.f + 727968, savedInvStd: s.f + 728160, activation: .identity,
                 output: s.tensor(97), pool: pool)
-            s.profiler?.stop(207)
+            s.profiler?.stop(209)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 14 {
@@ -2644,20 +2664,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 1905824, beta: s.p + 1906016, runningMean: s.p + 1906208, runningVar: s.p + 1906400,
                 eps: 0.001, activation: .identity, output: s.tensor(97), scratch: s.f + 727968, pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(210)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.tensor(99), random: &random)
-            s.profiler?.stop(209)
+            s.profiler?.stop(211)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(90), branch: s.tensor(97),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(99) : nil, batch: s.n,
             perImage: 9408, output: s.tensor(98), pool: pool)
-        s.profiler?.stop(210)
+        s.profiler?.stop(212)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
@@ -2665,7 +2685,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1906592, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(211)
+        s.profiler?.stop(213)
         // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -2673,7 +2693,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(100), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
                 runningMean: s.p + 2130080, runningVar: s.p + 2131232, workspace: s.ws, pool: pool)
-            s.profiler?.stop(212)
+            s.profiler?.stop(214)
         }
         // features.6.3.block.0 frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
@@ -2681,7 +2701,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(98), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(100), pool: pool)
-            s.profiler?.stop(213)
+            s.profiler?.stop(215)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
@@ -2689,13 +2709,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2127776, beta: s.p + 2128928, runningMean: s.p + 2130080, runningVar: s.p + 2131232,
                 eps: 0.001, activation: .relu6, output: s.tensor(101), scratch: s.f + 728352, pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(216)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2132384, channels: 1152, kernel: 5, into: s.f + 732960)
-        s.profiler?.stop(215)
-        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(217)
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(100), gamma: s.p + 2127776,
@@ -2705,7 +2725,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 depthwiseOutput: s.tensor(102), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 730656, depthwiseSavedInvStd: s.f + 731808,
                 depthwiseRunningMean: s.p + 2163488, depthwiseRunningVar: s.p + 2164640, workspace: s.ws, pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(218)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
@@ -2713,7 +2733,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(101), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 732960, bias: s.f,
                 activation: .identity, output: s.tensor(102), pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(219)
         }
         // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 15 {
@@ -2721,7 +2741,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
                 activation: .relu6, output: s.tensor(103), pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 15 {
@@ -2729,12 +2749,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2161184, beta: s.p + 2162336, runningMean: s.p + 2163488, runningVar: s.p + 2164640,
                 eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 730656, pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(221)
         }
         // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2165792, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(220)
+        s.profiler?.stop(222)
         // features.6.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -2742,7 +2762,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(104), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
                 runningMean: s.p + 2387360, runningVar: s.p + 2387552, workspace: s.ws, pool: pool)
-            s.profiler?.stop(221)
+            s.profiler?.stop(223)
         }
         // features.6.3.block.2 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         if s.options.frozenBlocks > 15 {
@@ -2750,7 +2770,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(103), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(104), pool: pool)
-            s.profiler?.stop(222)
+            s.profiler?.stop(224)
         }
         // features.6.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks <= 15 {
@@ -2758,7 +2778,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2386976, beta: s.p + 2387168, savedMean: s.f + 790560, savedInvStd: s.f + 790752,
                 activation: .identity, output: s.tensor(105), pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(225)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 192]
         if s.options.frozenBlocks > 15 {
@@ -2766,21 +2786,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 49 &* s.n, channels: 192,
                 gamma: s.p + 2386976, beta: s.p + 2387168, runningMean: s.p + 2387360, runningVar: s.p + 2387552,
                 eps: 0.001, activation: .identity, output: s.tensor(105), scratch: s.f + 790560, pool: pool)
-            s.profiler?.stop(224)
+            s.profiler?.stop(226)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002, into: s.tensor(107),
                 random: &random)
-            s.profiler?.stop(225)
+            s.profiler?.stop(227)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(98), branch: s.tensor(105),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(107) : nil, batch: s.n,
             perImage: 9408, output: s.tensor(106), pool: pool)
-        s.profiler?.stop(226)
+        s.profiler?.stop(228)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 7x7x192 -> 7x7x320
@@ -2788,7 +2808,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2387744, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(227)
+        s.profiler?.stop(229)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -2796,7 +2816,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(108), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
                 runningMean: s.p + 2611232, runningVar: s.p + 2612384, workspace: s.ws, pool: pool)
-            s.profiler?.stop(228)
+            s.profiler?.stop(230)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
@@ -2804,7 +2824,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(106), pixels: 49 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(108), pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(231)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
@@ -2812,13 +2832,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2608928, beta: s.p + 2610080, runningMean: s.p + 2611232, runningVar: s.p + 2612384,
                 eps: 0.001, activation: .relu6, output: s.tensor(109), scratch: s.f + 790944, pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(232)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2613536, channels: 1152, kernel: 3, into: s.f + 795552)
-        s.profiler?.stop(231)
-        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(233)
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(108), gamma: s.p + 2608928,
@@ -2828,7 +2848,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 depthwiseOutput: s.tensor(110), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 793248, depthwiseSavedInvStd: s.f + 794400,
                 depthwiseRunningMean: s.p + 2626208, depthwiseRunningVar: s.p + 2627360, workspace: s.ws, pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(234)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
@@ -2836,7 +2856,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(109), batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 795552, bias: s.f,
                 activation: .identity, output: s.tensor(110), pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(235)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks <= 16 {
@@ -2844,7 +2864,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
                 activation: .relu6, output: s.tensor(111), pool: pool)
-            s.profiler?.stop(234)
+            s.profiler?.stop(236)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1152]
         if s.options.frozenBlocks > 16 {
@@ -2852,12 +2872,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2623904, beta: s.p + 2625056, runningMean: s.p + 2626208, runningVar: s.p + 2627360,
                 eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 793248, pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(237)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1152][320]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2628512, outChannels: 320, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(236)
+        s.profiler?.stop(238)
         // features.7.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -2865,7 +2885,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 320, output: s.tensor(112), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 816288, savedInvStd: s.f + 816608,
                 runningMean: s.p + 2997792, runningVar: s.p + 2998112, workspace: s.ws, pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(239)
         }
         // features.7.0.block.2 frozen: project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         if s.options.frozenBlocks > 16 {
@@ -2873,7 +2893,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(111), pixels: 49 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
                 output: s.tensor(112), pool: pool)
-            s.profiler?.stop(238)
+            s.profiler?.stop(240)
         }
         // features.7.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks <= 16 {
@@ -2881,7 +2901,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 2997152, beta: s.p + 2997472, savedMean: s.f + 816288, savedInvStd: s.f + 816608,
                 activation: .identity, output: s.tensor(113), pool: pool)
-            s.profiler?.stop(239)
+            s.profiler?.stop(241)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 7, 7, 320]
         if s.options.frozenBlocks > 16 {
@@ -2889,7 +2909,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 49 &* s.n, channels: 320,
                 gamma: s.p + 2997152, beta: s.p + 2997472, runningMean: s.p + 2997792, runningVar: s.p + 2998112,
                 eps: 0.001, activation: .identity, output: s.tensor(113), scratch: s.f + 816288, pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(242)
         }
     }
 
@@ -2898,7 +2918,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [320][1280]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2998432, outChannels: 1280, inChannels: 320, into: s.f + 1280)
-        s.profiler?.stop(241)
+        s.profiler?.stop(243)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -2906,7 +2926,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, output: s.tensor(114), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 816928, savedInvStd: s.f + 818208,
                 runningMean: s.p + 3410592, runningVar: s.p + 3411872, workspace: s.ws, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(244)
         }
         // features.8 frozen: head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         if s.options.frozenBlocks > 17 {
@@ -2914,7 +2934,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(113), pixels: 49 &* s.n, inChannels: 320,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
                 output: s.tensor(114), pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(245)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 7, 7, 1280]
         if s.options.frozenBlocks <= 17 {
@@ -2922,7 +2942,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 3408032, beta: s.p + 3409312, savedMean: s.f + 816928, savedInvStd: s.f + 818208,
                 activation: .relu6, output: s.tensor(115), pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(246)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 7, 7, 1280]
         if s.options.frozenBlocks > 17 {
@@ -2930,7 +2950,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 49 &* s.n, channels: 1280,
                 gamma: s.p + 3408032, beta: s.p + 3409312, runningMean: s.p + 3410592, runningVar: s.p + 3411872,
                 eps: 0.001, activation: .relu6, output: s.tensor(115), scratch: s.f + 816928, pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(247)
         }
     }
 
@@ -2940,26 +2960,26 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(115), batch: s.n, pixels: 49, channels: 1280, output: s.tensor(116),
             pool: pool)
-        s.profiler?.stop(246)
+        s.profiler?.stop(248)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(116), output: s.tensor(118), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.2 : 0, mask: s.tensor(117), random: &random)
-        s.profiler?.stop(247)
+        s.profiler?.stop(249)
         // classifier.1 linear, [n, 1280] -> [n, 10]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(118), batch: s.n, inFeatures: 1280, weights: s.p + 3413152, bias: s.p + 3425952,
             outFeatures: 10, output: s.tensor(119), pool: pool)
-        s.profiler?.stop(248)
+        s.profiler?.stop(250)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(119), labels: s.labels, classes: 10,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(120))
-        s.profiler?.stop(249)
+        s.profiler?.stop(251)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(119), count: 10 &* s.n)
-        s.profiler?.stop(250)
+        s.profiler?.stop(252)
     }
 
     /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 10 classes
@@ -2969,17 +2989,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(120), input: s.tensor(118), weights: s.p + 3413152,
             batch: s.n, inFeatures: 1280, outFeatures: 10, gradInput: s.tensor(121), gradWeights: s.g + 3413152,
             gradBias: s.g + 3425952, pool: pool)
-        s.profiler?.stop(251)
+        s.profiler?.stop(253)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(121), mask: s.tensor(117), count: 1280 &* s.n,
             gradInput: s.tensor(122))
-        s.profiler?.stop(252)
+        s.profiler?.stop(254)
         // avgpool backward: spread each channel's gradient over the 49 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(122), batch: s.n, pixels: 49, channels: 1280,
             gradInput: s.tensor(123), pool: pool)
-        s.profiler?.stop(253)
+        s.profiler?.stop(255)
     }
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
@@ -2990,7 +3010,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             channels: 1280, gamma: s.p + 3408032, beta: s.p + 3409312, savedMean: s.f + 816928,
             savedInvStd: s.f + 818208, activation: .relu6, gradGamma: s.g + 3408032, gradBeta: s.g + 3409312,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(254)
+        s.profiler?.stop(256)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 320] <- [n, 7, 7, 1280]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(123), preActivation: s.tensor(114),
@@ -2998,7 +3018,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(113), weights: s.p + 2998432,
             pixels: 49 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(124),
             gradWeights: s.g + 2998432, workspace: s.ws, pool: pool)
-        s.profiler?.stop(255)
+        s.profiler?.stop(257)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 7x7x192 -> 7x7x320
@@ -3009,14 +3029,14 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             channels: 320, gamma: s.p + 2997152, beta: s.p + 2997472, savedMean: s.f + 816288,
             savedInvStd: s.f + 816608, activation: .identity, gradGamma: s.g + 2997152, gradBeta: s.g + 2997472,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(256)
+        s.profiler?.stop(258)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 793248, savedInvStd: s.f + 794400,
                 activation: .relu6, output: s.tensor(126), pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(259)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -3024,7 +3044,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2623904, beta: s.p + 2625056, runningMean: s.p + 2626208, runningVar: s.p + 2627360,
                 eps: 0.001, activation: .relu6, output: s.tensor(126), scratch: s.f + 793248, pool: pool)
-            s.profiler?.stop(258)
+            s.profiler?.stop(260)
         }
         // features.7.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 320]
         s.profiler?.start()
@@ -3033,21 +3053,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(126), weights: s.p + 2628512,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(125),
             gradWeights: s.g + 2628512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(259)
+        s.profiler?.stop(261)
         // features.7.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(125), input: s.tensor(110), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 793248,
             savedInvStd: s.f + 794400, activation: .relu6, gradGamma: s.g + 2623904, gradBeta: s.g + 2625056,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(260)
+        s.profiler?.stop(262)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 790944, savedInvStd: s.f + 792096,
                 activation: .relu6, output: s.tensor(128), pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(263)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -3055,12 +3075,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2608928, beta: s.p + 2610080, runningMean: s.p + 2611232, runningVar: s.p + 2612384,
                 eps: 0.001, activation: .relu6, output: s.tensor(128), scratch: s.f + 790944, pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(264)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 805920, count: 10368)
-        s.profiler?.stop(263)
+        s.profiler?.stop(265)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(125), preActivation: s.tensor(110),
@@ -3068,18 +3088,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(128), batch: s.n, height: 7, width: 7,
             channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
             weights: s.f + 795552, gradInput: s.tensor(127), gradWeights: s.f + 805920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(264)
+        s.profiler?.stop(266)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 805920, channels: 1152, kernel: 3, into: s.g + 2613536)
-        s.profiler?.stop(265)
+        s.profiler?.stop(267)
         // features.7.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(127), input: s.tensor(108), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 790944,
             savedInvStd: s.f + 792096, activation: .relu6, gradGamma: s.g + 2608928, gradBeta: s.g + 2610080,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(266)
+        s.profiler?.stop(268)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(127), preActivation: s.tensor(108),
@@ -3087,7 +3107,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(106), weights: s.p + 2387744,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(129),
             gradWeights: s.g + 2387744, workspace: s.ws, pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(269)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
@@ -3097,21 +3117,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(129),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(107) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(130), pool: pool)
-        s.profiler?.stop(268)
+        s.profiler?.stop(270)
         // features.6.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(130), input: s.tensor(104), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 2386976, beta: s.p + 2387168, savedMean: s.f + 790560,
             savedInvStd: s.f + 790752, activation: .identity, gradGamma: s.g + 2386976, gradBeta: s.g + 2387168,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(269)
+        s.profiler?.stop(271)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 730656, savedInvStd: s.f + 731808,
                 activation: .relu6, output: s.tensor(132), pool: pool)
-            s.profiler?.stop(270)
+            s.profiler?.stop(272)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -3119,7 +3139,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2161184, beta: s.p + 2162336, runningMean: s.p + 2163488, runningVar: s.p + 2164640,
                 eps: 0.001, activation: .relu6, output: s.tensor(132), scratch: s.f + 730656, pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(273)
         }
         // features.6.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
@@ -3128,21 +3148,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(132), weights: s.p + 2165792,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(131),
             gradWeights: s.g + 2165792, workspace: s.ws, pool: pool)
-        s.profiler?.stop(272)
+        s.profiler?.stop(274)
         // features.6.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(131), input: s.tensor(102), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 730656,
             savedInvStd: s.f + 731808, activation: .relu6, gradGamma: s.g + 2161184, gradBeta: s.g + 2162336,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(273)
+        s.profiler?.stop(275)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 728352, savedInvStd: s.f + 729504,
                 activation: .relu6, output: s.tensor(134), pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(276)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -3150,12 +3170,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 2127776, beta: s.p + 2128928, runningMean: s.p + 2130080, runningVar: s.p + 2131232,
                 eps: 0.001, activation: .relu6, output: s.tensor(134), scratch: s.f + 728352, pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(277)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 761760, count: 28800)
-        s.profiler?.stop(276)
+        s.profiler?.stop(278)
         // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(131), preActivation: s.tensor(102),
@@ -3163,18 +3183,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(134), batch: s.n, height: 7, width: 7,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: s.f + 732960, gradInput: s.tensor(133), gradWeights: s.f + 761760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(279)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 761760, channels: 1152, kernel: 5, into: s.g + 2132384)
-        s.profiler?.stop(278)
+        s.profiler?.stop(280)
         // features.6.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(133), input: s.tensor(100), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 728352,
             savedInvStd: s.f + 729504, activation: .relu6, gradGamma: s.g + 2127776, gradBeta: s.g + 2128928,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(279)
+        s.profiler?.stop(281)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(133), preActivation: s.tensor(100),
@@ -3182,11 +3202,11 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(98), weights: s.p + 1906592,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(135),
             gradWeights: s.g + 1906592, workspace: s.ws, pool: pool)
-        s.profiler?.stop(280)
+        s.profiler?.stop(282)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(135), s.tensor(129), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(281)
+        s.profiler?.stop(283)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
@@ -3196,21 +3216,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(135),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(99) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(136), pool: pool)
-        s.profiler?.stop(282)
+        s.profiler?.stop(284)
         // features.6.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(136), input: s.tensor(96), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 1905824, beta: s.p + 1906016, savedMean: s.f + 727968,
             savedInvStd: s.f + 728160, activation: .identity, gradGamma: s.g + 1905824, gradBeta: s.g + 1906016,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(283)
+        s.profiler?.stop(285)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 668064, savedInvStd: s.f + 669216,
                 activation: .relu6, output: s.tensor(138), pool: pool)
-            s.profiler?.stop(284)
+            s.profiler?.stop(286)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -3218,7 +3238,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1680032, beta: s.p + 1681184, runningMean: s.p + 1682336, runningVar: s.p + 1683488,
                 eps: 0.001, activation: .relu6, output: s.tensor(138), scratch: s.f + 668064, pool: pool)
-            s.profiler?.stop(285)
+            s.profiler?.stop(287)
         }
         // features.6.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
@@ -3227,21 +3247,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(138), weights: s.p + 1684640,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(137),
             gradWeights: s.g + 1684640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(286)
+        s.profiler?.stop(288)
         // features.6.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(137), input: s.tensor(94), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 668064,
             savedInvStd: s.f + 669216, activation: .relu6, gradGamma: s.g + 1680032, gradBeta: s.g + 1681184,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(287)
+        s.profiler?.stop(289)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 665760, savedInvStd: s.f + 666912,
                 activation: .relu6, output: s.tensor(140), pool: pool)
-            s.profiler?.stop(288)
+            s.profiler?.stop(290)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -3249,12 +3269,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1646624, beta: s.p + 1647776, runningMean: s.p + 1648928, runningVar: s.p + 1650080,
                 eps: 0.001, activation: .relu6, output: s.tensor(140), scratch: s.f + 665760, pool: pool)
-            s.profiler?.stop(289)
+            s.profiler?.stop(291)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 699168, count: 28800)
-        s.profiler?.stop(290)
+        s.profiler?.stop(292)
         // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(137), preActivation: s.tensor(94),
@@ -3262,18 +3282,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(140), batch: s.n, height: 7, width: 7,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: s.f + 670368, gradInput: s.tensor(139), gradWeights: s.f + 699168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(291)
+        s.profiler?.stop(293)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 699168, channels: 1152, kernel: 5, into: s.g + 1651232)
-        s.profiler?.stop(292)
+        s.profiler?.stop(294)
         // features.6.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(139), input: s.tensor(92), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 665760,
             savedInvStd: s.f + 666912, activation: .relu6, gradGamma: s.g + 1646624, gradBeta: s.g + 1647776,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(293)
+        s.profiler?.stop(295)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(139), preActivation: s.tensor(92),
@@ -3281,11 +3301,11 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(90), weights: s.p + 1425440,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(141),
             gradWeights: s.g + 1425440, workspace: s.ws, pool: pool)
-        s.profiler?.stop(294)
+        s.profiler?.stop(296)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(141), s.tensor(135), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(295)
+        s.profiler?.stop(297)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
@@ -3295,21 +3315,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(141),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(91) : nil, batch: s.n,
             perImage: 9408, gradBranch: s.tensor(142), pool: pool)
-        s.profiler?.stop(296)
+        s.profiler?.stop(298)
         // features.6.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(142), input: s.tensor(88), pixels: 49 &* s.n,
             channels: 192, gamma: s.p + 1424672, beta: s.p + 1424864, savedMean: s.f + 665376,
             savedInvStd: s.f + 665568, activation: .identity, gradGamma: s.g + 1424672, gradBeta: s.g + 1424864,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(299)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 605472, savedInvStd: s.f + 606624,
                 activation: .relu6, output: s.tensor(144), pool: pool)
-            s.profiler?.stop(298)
+            s.profiler?.stop(300)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -3317,7 +3337,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1198880, beta: s.p + 1200032, runningMean: s.p + 1201184, runningVar: s.p + 1202336,
                 eps: 0.001, activation: .relu6, output: s.tensor(144), scratch: s.f + 605472, pool: pool)
-            s.profiler?.stop(299)
+            s.profiler?.stop(301)
         }
         // features.6.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 192]
         s.profiler?.start()
@@ -3326,21 +3346,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(144), weights: s.p + 1203488,
             pixels: 49 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(143),
             gradWeights: s.g + 1203488, workspace: s.ws, pool: pool)
-        s.profiler?.stop(300)
+        s.profiler?.stop(302)
         // features.6.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(143), input: s.tensor(86), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 605472,
             savedInvStd: s.f + 606624, activation: .relu6, gradGamma: s.g + 1198880, gradBeta: s.g + 1200032,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(301)
+        s.profiler?.stop(303)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 603168, savedInvStd: s.f + 604320,
                 activation: .relu6, output: s.tensor(146), pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(304)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -3348,12 +3368,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 49 &* s.n, channels: 1152,
                 gamma: s.p + 1165472, beta: s.p + 1166624, runningMean: s.p + 1167776, runningVar: s.p + 1168928,
                 eps: 0.001, activation: .relu6, output: s.tensor(146), scratch: s.f + 603168, pool: pool)
-            s.profiler?.stop(303)
+            s.profiler?.stop(305)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 636576, count: 28800)
-        s.profiler?.stop(304)
+        s.profiler?.stop(306)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 7, 7, 1152] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(143), preActivation: s.tensor(86),
@@ -3361,18 +3381,18 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(146), batch: s.n, height: 7, width: 7,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7,
             weights: s.f + 607776, gradInput: s.tensor(145), gradWeights: s.f + 636576, workspace: s.ws, pool: pool)
-        s.profiler?.stop(305)
+        s.profiler?.stop(307)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 636576, channels: 1152, kernel: 5, into: s.g + 1170080)
-        s.profiler?.stop(306)
+        s.profiler?.stop(308)
         // features.6.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(145), input: s.tensor(84), pixels: 49 &* s.n,
             channels: 1152, gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 603168,
             savedInvStd: s.f + 604320, activation: .relu6, gradGamma: s.g + 1165472, gradBeta: s.g + 1166624,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(307)
+        s.profiler?.stop(309)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 192] <- [n, 7, 7, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(145), preActivation: s.tensor(84),
@@ -3380,11 +3400,11 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(83), weights: s.p + 944288,
             pixels: 49 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(147), gradWeights: s.g + 944288,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(308)
+        s.profiler?.stop(310)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(147), s.tensor(141), count: 9408 &* s.n, pool: pool)
-        s.profiler?.stop(309)
+        s.profiler?.stop(311)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192
@@ -3395,14 +3415,14 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             channels: 192, gamma: s.p + 943520, beta: s.p + 943712, savedMean: s.f + 602784, savedInvStd: s.f + 602976,
             activation: .identity, gradGamma: s.g + 943520, gradBeta: s.g + 943712, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(310)
+        s.profiler?.stop(312)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 49 &* s.n, channels: 672, gamma: s.p + 811808,
                 beta: s.p + 812480, savedMean: s.f + 567840, savedInvStd: s.f + 568512, activation: .relu6,
                 output: s.tensor(149), pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(313)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -3410,7 +3430,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 49 &* s.n, channels: 672,
                 gamma: s.p + 811808, beta: s.p + 812480, runningMean: s.p + 813152, runningVar: s.p + 813824,
                 eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 567840, pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(314)
         }
         // features.6.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 7, 7, 672] <- [n, 7, 7, 192]
         s.profiler?.start()
@@ -3419,20 +3439,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(149), weights: s.p + 814496,
             pixels: 49 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(148), gradWeights: s.g + 814496,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(313)
+        s.profiler?.stop(315)
         // features.6.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(148), input: s.tensor(80), pixels: 49 &* s.n,
             channels: 672, gamma: s.p + 811808, beta: s.p + 812480, savedMean: s.f + 567840, savedInvStd: s.f + 568512,
             activation: .relu6, gradGamma: s.g + 811808, gradBeta: s.g + 812480, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(314)
+        s.profiler?.stop(316)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(78), pixels: 196 &* s.n, channels: 672, gamma: s.p + 792320,
                 beta: s.p + 792992, savedMean: s.f + 566496, savedInvStd: s.f + 567168, activation: .relu6,
                 output: s.tensor(151), pool: pool)
-            s.profiler?.stop(315)
+            s.profiler?.stop(317)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -3440,12 +3460,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(78), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 792320, beta: s.p + 792992, runningMean: s.p + 793664, runningVar: s.p + 794336,
                 eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 566496, pool: pool)
-            s.profiler?.stop(316)
+            s.profiler?.stop(318)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 585984, count: 16800)
-        s.profiler?.stop(317)
+        s.profiler?.stop(319)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 7, 7, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(148), preActivation: s.tensor(80),
@@ -3453,17 +3473,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(151), batch: s.n, height: 14, width: 14,
             channels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7,
             weights: s.f + 569184, gradInput: s.tensor(150), gradWeights: s.f + 585984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(318)
+        s.profiler?.stop(320)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 585984, channels: 672, kernel: 5, into: s.g + 795008)
-        s.profiler?.stop(319)
+        s.profiler?.stop(321)
         // features.6.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(150), input: s.tensor(78), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 792320, beta: s.p + 792992, savedMean: s.f + 566496, savedInvStd: s.f + 567168,
             activation: .relu6, gradGamma: s.g + 792320, gradBeta: s.g + 792992, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(320)
+        s.profiler?.stop(322)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(150), preActivation: s.tensor(78),
@@ -3471,7 +3491,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(76), weights: s.p + 717056,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(152), gradWeights: s.g + 717056,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(321)
+        s.profiler?.stop(323)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
@@ -3481,21 +3501,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(152),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(77) : nil, batch: s.n,
             perImage: 21952, gradBranch: s.tensor(153), pool: pool)
-        s.profiler?.stop(322)
+        s.profiler?.stop(324)
         // features.5.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(153), input: s.tensor(74), pixels: 196 &* s.n,
             channels: 112, gamma: s.p + 716608, beta: s.p + 716720, savedMean: s.f + 566272, savedInvStd: s.f + 566384,
             activation: .identity, gradGamma: s.g + 716608, gradBeta: s.g + 716720, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(323)
+        s.profiler?.stop(325)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 196 &* s.n, channels: 672, gamma: s.p + 638656,
                 beta: s.p + 639328, savedMean: s.f + 531328, savedInvStd: s.f + 532000, activation: .relu6,
                 output: s.tensor(155), pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(326)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -3503,7 +3523,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 638656, beta: s.p + 639328, runningMean: s.p + 640000, runningVar: s.p + 640672,
                 eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 531328, pool: pool)
-            s.profiler?.stop(325)
+            s.profiler?.stop(327)
         }
         // features.5.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
@@ -3512,20 +3532,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(155), weights: s.p + 641344,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(154), gradWeights: s.g + 641344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(326)
+        s.profiler?.stop(328)
         // features.5.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(154), input: s.tensor(72), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 638656, beta: s.p + 639328, savedMean: s.f + 531328, savedInvStd: s.f + 532000,
             activation: .relu6, gradGamma: s.g + 638656, gradBeta: s.g + 639328, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(327)
+        s.profiler?.stop(329)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(70), pixels: 196 &* s.n, channels: 672, gamma: s.p + 619168,
                 beta: s.p + 619840, savedMean: s.f + 529984, savedInvStd: s.f + 530656, activation: .relu6,
                 output: s.tensor(157), pool: pool)
-            s.profiler?.stop(328)
+            s.profiler?.stop(330)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -3533,12 +3553,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 619168, beta: s.p + 619840, runningMean: s.p + 620512, runningVar: s.p + 621184,
                 eps: 0.001, activation: .relu6, output: s.tensor(157), scratch: s.f + 529984, pool: pool)
-            s.profiler?.stop(329)
+            s.profiler?.stop(331)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 549472, count: 16800)
-        s.profiler?.stop(330)
+        s.profiler?.stop(332)
         // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(154), preActivation: s.tensor(72),
@@ -3546,17 +3566,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(157), batch: s.n, height: 14, width: 14,
             channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: s.f + 532672, gradInput: s.tensor(156), gradWeights: s.f + 549472, workspace: s.ws, pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(333)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 549472, channels: 672, kernel: 5, into: s.g + 621856)
-        s.profiler?.stop(332)
+        s.profiler?.stop(334)
         // features.5.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(156), input: s.tensor(70), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 619168, beta: s.p + 619840, savedMean: s.f + 529984, savedInvStd: s.f + 530656,
             activation: .relu6, gradGamma: s.g + 619168, gradBeta: s.g + 619840, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(333)
+        s.profiler?.stop(335)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(156), preActivation: s.tensor(70),
@@ -3564,11 +3584,11 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(68), weights: s.p + 543904,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(158), gradWeights: s.g + 543904,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(334)
+        s.profiler?.stop(336)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(158), s.tensor(152), count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(335)
+        s.profiler?.stop(337)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
@@ -3578,21 +3598,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(158),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(69) : nil, batch: s.n,
             perImage: 21952, gradBranch: s.tensor(159), pool: pool)
-        s.profiler?.stop(336)
+        s.profiler?.stop(338)
         // features.5.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(159), input: s.tensor(66), pixels: 196 &* s.n,
             channels: 112, gamma: s.p + 543456, beta: s.p + 543568, savedMean: s.f + 529760, savedInvStd: s.f + 529872,
             activation: .identity, gradGamma: s.g + 543456, gradBeta: s.g + 543568, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(337)
+        s.profiler?.stop(339)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 196 &* s.n, channels: 672, gamma: s.p + 465504,
                 beta: s.p + 466176, savedMean: s.f + 494816, savedInvStd: s.f + 495488, activation: .relu6,
                 output: s.tensor(161), pool: pool)
-            s.profiler?.stop(338)
+            s.profiler?.stop(340)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -3600,7 +3620,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 465504, beta: s.p + 466176, runningMean: s.p + 466848, runningVar: s.p + 467520,
                 eps: 0.001, activation: .relu6, output: s.tensor(161), scratch: s.f + 494816, pool: pool)
-            s.profiler?.stop(339)
+            s.profiler?.stop(341)
         }
         // features.5.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 112]
         s.profiler?.start()
@@ -3609,20 +3629,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(161), weights: s.p + 468192,
             pixels: 196 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(160), gradWeights: s.g + 468192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(340)
+        s.profiler?.stop(342)
         // features.5.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(160), input: s.tensor(64), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 465504, beta: s.p + 466176, savedMean: s.f + 494816, savedInvStd: s.f + 495488,
             activation: .relu6, gradGamma: s.g + 465504, gradBeta: s.g + 466176, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(341)
+        s.profiler?.stop(343)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 196 &* s.n, channels: 672, gamma: s.p + 446016,
                 beta: s.p + 446688, savedMean: s.f + 493472, savedInvStd: s.f + 494144, activation: .relu6,
                 output: s.tensor(163), pool: pool)
-            s.profiler?.stop(342)
+            s.profiler?.stop(344)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -3630,12 +3650,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 196 &* s.n, channels: 672,
                 gamma: s.p + 446016, beta: s.p + 446688, runningMean: s.p + 447360, runningVar: s.p + 448032,
                 eps: 0.001, activation: .relu6, output: s.tensor(163), scratch: s.f + 493472, pool: pool)
-            s.profiler?.stop(343)
+            s.profiler?.stop(345)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 512960, count: 16800)
-        s.profiler?.stop(344)
+        s.profiler?.stop(346)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 672] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(160), preActivation: s.tensor(64),
@@ -3643,17 +3663,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(163), batch: s.n, height: 14, width: 14,
             channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: s.f + 496160, gradInput: s.tensor(162), gradWeights: s.f + 512960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(345)
+        s.profiler?.stop(347)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 512960, channels: 672, kernel: 5, into: s.g + 448704)
-        s.profiler?.stop(346)
+        s.profiler?.stop(348)
         // features.5.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(162), input: s.tensor(62), pixels: 196 &* s.n,
             channels: 672, gamma: s.p + 446016, beta: s.p + 446688, savedMean: s.f + 493472, savedInvStd: s.f + 494144,
             activation: .relu6, gradGamma: s.g + 446016, gradBeta: s.g + 446688, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(349)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 112] <- [n, 14, 14, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(162), preActivation: s.tensor(62),
@@ -3661,11 +3681,11 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(61), weights: s.p + 370752,
             pixels: 196 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(164), gradWeights: s.g + 370752,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(350)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(164), s.tensor(158), count: 21952 &* s.n, pool: pool)
-        s.profiler?.stop(349)
+        s.profiler?.stop(351)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112
@@ -3676,14 +3696,14 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             channels: 112, gamma: s.p + 370304, beta: s.p + 370416, savedMean: s.f + 493248, savedInvStd: s.f + 493360,
             activation: .identity, gradGamma: s.g + 370304, gradBeta: s.g + 370416, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(350)
+        s.profiler?.stop(352)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 196 &* s.n, channels: 480, gamma: s.p + 314624,
                 beta: s.p + 315104, savedMean: s.f + 468288, savedInvStd: s.f + 468768, activation: .relu6,
                 output: s.tensor(166), pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(353)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -3691,7 +3711,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 314624, beta: s.p + 315104, runningMean: s.p + 315584, runningVar: s.p + 316064,
                 eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 468288, pool: pool)
-            s.profiler?.stop(352)
+            s.profiler?.stop(354)
         }
         // features.5.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 112]
         s.profiler?.start()
@@ -3700,20 +3720,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(166), weights: s.p + 316544,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(165), gradWeights: s.g + 316544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(353)
+        s.profiler?.stop(355)
         // features.5.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(165), input: s.tensor(58), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 314624, beta: s.p + 315104, savedMean: s.f + 468288, savedInvStd: s.f + 468768,
             activation: .relu6, gradGamma: s.g + 314624, gradBeta: s.g + 315104, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(354)
+        s.profiler?.stop(356)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 196 &* s.n, channels: 480, gamma: s.p + 300704,
                 beta: s.p + 301184, savedMean: s.f + 467328, savedInvStd: s.f + 467808, activation: .relu6,
                 output: s.tensor(168), pool: pool)
-            s.profiler?.stop(355)
+            s.profiler?.stop(357)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -3721,12 +3741,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 300704, beta: s.p + 301184, runningMean: s.p + 301664, runningVar: s.p + 302144,
                 eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 467328, pool: pool)
-            s.profiler?.stop(356)
+            s.profiler?.stop(358)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 481248, count: 12000)
-        s.profiler?.stop(357)
+        s.profiler?.stop(359)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(165), preActivation: s.tensor(58),
@@ -3734,17 +3754,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(168), batch: s.n, height: 14, width: 14,
             channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14,
             weights: s.f + 469248, gradInput: s.tensor(167), gradWeights: s.f + 481248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(358)
+        s.profiler?.stop(360)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 481248, channels: 480, kernel: 5, into: s.g + 302624)
-        s.profiler?.stop(359)
+        s.profiler?.stop(361)
         // features.5.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(167), input: s.tensor(56), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 300704, beta: s.p + 301184, savedMean: s.f + 467328, savedInvStd: s.f + 467808,
             activation: .relu6, gradGamma: s.g + 300704, gradBeta: s.g + 301184, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(360)
+        s.profiler?.stop(362)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(167), preActivation: s.tensor(56),
@@ -3752,7 +3772,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(54), weights: s.p + 262304,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(169), gradWeights: s.g + 262304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(363)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
@@ -3762,21 +3782,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(169),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(55) : nil, batch: s.n,
             perImage: 15680, gradBranch: s.tensor(170), pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(364)
         // features.4.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(170), input: s.tensor(52), pixels: 196 &* s.n,
             channels: 80, gamma: s.p + 261984, beta: s.p + 262064, savedMean: s.f + 467168, savedInvStd: s.f + 467248,
             activation: .identity, gradGamma: s.g + 261984, gradBeta: s.g + 262064, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(365)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 196 &* s.n, channels: 480, gamma: s.p + 221664,
                 beta: s.p + 222144, savedMean: s.f + 457568, savedInvStd: s.f + 458048, activation: .relu6,
                 output: s.tensor(172), pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(366)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -3784,7 +3804,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 221664, beta: s.p + 222144, runningMean: s.p + 222624, runningVar: s.p + 223104,
                 eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 457568, pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(367)
         }
         // features.4.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
@@ -3793,20 +3813,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(172), weights: s.p + 223584,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(171), gradWeights: s.g + 223584,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(366)
+        s.profiler?.stop(368)
         // features.4.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(171), input: s.tensor(50), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 221664, beta: s.p + 222144, savedMean: s.f + 457568, savedInvStd: s.f + 458048,
             activation: .relu6, gradGamma: s.g + 221664, gradBeta: s.g + 222144, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(367)
+        s.profiler?.stop(369)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 196 &* s.n, channels: 480, gamma: s.p + 215424,
                 beta: s.p + 215904, savedMean: s.f + 456608, savedInvStd: s.f + 457088, activation: .relu6,
                 output: s.tensor(174), pool: pool)
-            s.profiler?.stop(368)
+            s.profiler?.stop(370)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -3814,12 +3834,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 215424, beta: s.p + 215904, runningMean: s.p + 216384, runningVar: s.p + 216864,
                 eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 456608, pool: pool)
-            s.profiler?.stop(369)
+            s.profiler?.stop(371)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 462848, count: 4320)
-        s.profiler?.stop(370)
+        s.profiler?.stop(372)
         // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(171), preActivation: s.tensor(50),
@@ -3827,17 +3847,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(174), batch: s.n, height: 14, width: 14,
             channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: s.f + 458528, gradInput: s.tensor(173), gradWeights: s.f + 462848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(373)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 462848, channels: 480, kernel: 3, into: s.g + 217344)
-        s.profiler?.stop(372)
+        s.profiler?.stop(374)
         // features.4.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(173), input: s.tensor(48), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 215424, beta: s.p + 215904, savedMean: s.f + 456608, savedInvStd: s.f + 457088,
             activation: .relu6, gradGamma: s.g + 215424, gradBeta: s.g + 215904, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(373)
+        s.profiler?.stop(375)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(173), preActivation: s.tensor(48),
@@ -3845,11 +3865,11 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(46), weights: s.p + 177024,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(175), gradWeights: s.g + 177024,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(374)
+        s.profiler?.stop(376)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(175), s.tensor(169), count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(375)
+        s.profiler?.stop(377)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
@@ -3859,21 +3879,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(175),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(47) : nil, batch: s.n,
             perImage: 15680, gradBranch: s.tensor(176), pool: pool)
-        s.profiler?.stop(376)
+        s.profiler?.stop(378)
         // features.4.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 80]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(176), input: s.tensor(44), pixels: 196 &* s.n,
             channels: 80, gamma: s.p + 176704, beta: s.p + 176784, savedMean: s.f + 456448, savedInvStd: s.f + 456528,
             activation: .identity, gradGamma: s.g + 176704, gradBeta: s.g + 176784, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(379)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 196 &* s.n, channels: 480, gamma: s.p + 136384,
                 beta: s.p + 136864, savedMean: s.f + 446848, savedInvStd: s.f + 447328, activation: .relu6,
                 output: s.tensor(178), pool: pool)
-            s.profiler?.stop(378)
+            s.profiler?.stop(380)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -3881,7 +3901,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 136384, beta: s.p + 136864, runningMean: s.p + 137344, runningVar: s.p + 137824,
                 eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 446848, pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(381)
         }
         // features.4.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 80]
         s.profiler?.start()
@@ -3890,20 +3910,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(178), weights: s.p + 138304,
             pixels: 196 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(177), gradWeights: s.g + 138304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(380)
+        s.profiler?.stop(382)
         // features.4.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(177), input: s.tensor(42), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 136384, beta: s.p + 136864, savedMean: s.f + 446848, savedInvStd: s.f + 447328,
             activation: .relu6, gradGamma: s.g + 136384, gradBeta: s.g + 136864, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(381)
+        s.profiler?.stop(383)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 196 &* s.n, channels: 480, gamma: s.p + 130144,
                 beta: s.p + 130624, savedMean: s.f + 445888, savedInvStd: s.f + 446368, activation: .relu6,
                 output: s.tensor(180), pool: pool)
-            s.profiler?.stop(382)
+            s.profiler?.stop(384)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -3911,12 +3931,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 196 &* s.n, channels: 480,
                 gamma: s.p + 130144, beta: s.p + 130624, runningMean: s.p + 131104, runningVar: s.p + 131584,
                 eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 445888, pool: pool)
-            s.profiler?.stop(383)
+            s.profiler?.stop(385)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 452128, count: 4320)
-        s.profiler?.stop(384)
+        s.profiler?.stop(386)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 14, 14, 480] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(177), preActivation: s.tensor(42),
@@ -3924,17 +3944,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(180), batch: s.n, height: 14, width: 14,
             channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14,
             weights: s.f + 447808, gradInput: s.tensor(179), gradWeights: s.f + 452128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(387)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 452128, channels: 480, kernel: 3, into: s.g + 132064)
-        s.profiler?.stop(386)
+        s.profiler?.stop(388)
         // features.4.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(179), input: s.tensor(40), pixels: 196 &* s.n,
             channels: 480, gamma: s.p + 130144, beta: s.p + 130624, savedMean: s.f + 445888, savedInvStd: s.f + 446368,
             activation: .relu6, gradGamma: s.g + 130144, gradBeta: s.g + 130624, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(389)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 80] <- [n, 14, 14, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(179), preActivation: s.tensor(40),
@@ -3942,11 +3962,11 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(39), weights: s.p + 91744,
             pixels: 196 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(181), gradWeights: s.g + 91744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(388)
+        s.profiler?.stop(390)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(181), s.tensor(175), count: 15680 &* s.n, pool: pool)
-        s.profiler?.stop(389)
+        s.profiler?.stop(391)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80
@@ -3957,14 +3977,14 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             channels: 80, gamma: s.p + 91424, beta: s.p + 91504, savedMean: s.f + 445728, savedInvStd: s.f + 445808,
             activation: .identity, gradGamma: s.g + 91424, gradBeta: s.g + 91504, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(390)
+        s.profiler?.stop(392)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 196 &* s.n, channels: 240, gamma: s.p + 71264,
                 beta: s.p + 71504, savedMean: s.f + 440928, savedInvStd: s.f + 441168, activation: .relu6,
                 output: s.tensor(183), pool: pool)
-            s.profiler?.stop(391)
+            s.profiler?.stop(393)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -3972,7 +3992,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 196 &* s.n, channels: 240,
                 gamma: s.p + 71264, beta: s.p + 71504, runningMean: s.p + 71744, runningVar: s.p + 71984, eps: 0.001,
                 activation: .relu6, output: s.tensor(183), scratch: s.f + 440928, pool: pool)
-            s.profiler?.stop(392)
+            s.profiler?.stop(394)
         }
         // features.4.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 14, 14, 240] <- [n, 14, 14, 80]
         s.profiler?.start()
@@ -3981,20 +4001,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(183), weights: s.p + 72224,
             pixels: 196 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(182), gradWeights: s.g + 72224,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(393)
+        s.profiler?.stop(395)
         // features.4.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(182), input: s.tensor(36), pixels: 196 &* s.n,
             channels: 240, gamma: s.p + 71264, beta: s.p + 71504, savedMean: s.f + 440928, savedInvStd: s.f + 441168,
             activation: .relu6, gradGamma: s.g + 71264, gradBeta: s.g + 71504, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(394)
+        s.profiler?.stop(396)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 784 &* s.n, channels: 240, gamma: s.p + 68144,
                 beta: s.p + 68384, savedMean: s.f + 440448, savedInvStd: s.f + 440688, activation: .relu6,
                 output: s.tensor(185), pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(397)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -4002,12 +4022,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 68144, beta: s.p + 68384, runningMean: s.p + 68624, runningVar: s.p + 68864, eps: 0.001,
                 activation: .relu6, output: s.tensor(185), scratch: s.f + 440448, pool: pool)
-            s.profiler?.stop(396)
+            s.profiler?.stop(398)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 443568, count: 2160)
-        s.profiler?.stop(397)
+        s.profiler?.stop(399)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 14, 14, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(182), preActivation: s.tensor(36),
@@ -4015,17 +4035,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(185), batch: s.n, height: 28, width: 28,
             channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14,
             weights: s.f + 441408, gradInput: s.tensor(184), gradWeights: s.f + 443568, workspace: s.ws, pool: pool)
-        s.profiler?.stop(398)
+        s.profiler?.stop(400)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 443568, channels: 240, kernel: 3, into: s.g + 69104)
-        s.profiler?.stop(399)
+        s.profiler?.stop(401)
         // features.4.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(184), input: s.tensor(34), pixels: 784 &* s.n,
             channels: 240, gamma: s.p + 68144, beta: s.p + 68384, savedMean: s.f + 440448, savedInvStd: s.f + 440688,
             activation: .relu6, gradGamma: s.g + 68144, gradBeta: s.g + 68384, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(402)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(184), preActivation: s.tensor(34),
@@ -4033,7 +4053,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(32), weights: s.p + 58544,
             pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(186), gradWeights: s.g + 58544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(403)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, identity shortcut
@@ -4043,21 +4063,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(186),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(33) : nil, batch: s.n,
             perImage: 31360, gradBranch: s.tensor(187), pool: pool)
-        s.profiler?.stop(402)
+        s.profiler?.stop(404)
         // features.3.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(187), input: s.tensor(30), pixels: 784 &* s.n,
             channels: 40, gamma: s.p + 58352, beta: s.p + 58400, savedMean: s.f + 440368, savedInvStd: s.f + 440408,
             activation: .identity, gradGamma: s.g + 58352, gradBeta: s.g + 58400, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(403)
+        s.profiler?.stop(405)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 784 &* s.n, channels: 240, gamma: s.p + 47792,
                 beta: s.p + 48032, savedMean: s.f + 427888, savedInvStd: s.f + 428128, activation: .relu6,
                 output: s.tensor(189), pool: pool)
-            s.profiler?.stop(404)
+            s.profiler?.stop(406)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -4065,7 +4085,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 47792, beta: s.p + 48032, runningMean: s.p + 48272, runningVar: s.p + 48512, eps: 0.001,
                 activation: .relu6, output: s.tensor(189), scratch: s.f + 427888, pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(407)
         }
         // features.3.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 40]
         s.profiler?.start()
@@ -4074,20 +4094,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(189), weights: s.p + 48752,
             pixels: 784 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(188), gradWeights: s.g + 48752,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(406)
+        s.profiler?.stop(408)
         // features.3.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(188), input: s.tensor(28), pixels: 784 &* s.n,
             channels: 240, gamma: s.p + 47792, beta: s.p + 48032, savedMean: s.f + 427888, savedInvStd: s.f + 428128,
             activation: .relu6, gradGamma: s.g + 47792, gradBeta: s.g + 48032, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(409)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 784 &* s.n, channels: 240, gamma: s.p + 40832,
                 beta: s.p + 41072, savedMean: s.f + 427408, savedInvStd: s.f + 427648, activation: .relu6,
                 output: s.tensor(191), pool: pool)
-            s.profiler?.stop(408)
+            s.profiler?.stop(410)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -4095,12 +4115,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 784 &* s.n, channels: 240,
                 gamma: s.p + 40832, beta: s.p + 41072, runningMean: s.p + 41312, runningVar: s.p + 41552, eps: 0.001,
                 activation: .relu6, output: s.tensor(191), scratch: s.f + 427408, pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(411)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 434368, count: 6000)
-        s.profiler?.stop(410)
+        s.profiler?.stop(412)
         // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 28, 28, 240] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(188), preActivation: s.tensor(28),
@@ -4108,17 +4128,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(191), batch: s.n, height: 28, width: 28,
             channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28,
             weights: s.f + 428368, gradInput: s.tensor(190), gradWeights: s.f + 434368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(411)
+        s.profiler?.stop(413)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 434368, channels: 240, kernel: 5, into: s.g + 41792)
-        s.profiler?.stop(412)
+        s.profiler?.stop(414)
         // features.3.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(190), input: s.tensor(26), pixels: 784 &* s.n,
             channels: 240, gamma: s.p + 40832, beta: s.p + 41072, savedMean: s.f + 427408, savedInvStd: s.f + 427648,
             activation: .relu6, gradGamma: s.g + 40832, gradBeta: s.g + 41072, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(413)
+        s.profiler?.stop(415)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 40] <- [n, 28, 28, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(190), preActivation: s.tensor(26),
@@ -4126,11 +4146,11 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(25), weights: s.p + 31232,
             pixels: 784 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(192), gradWeights: s.g + 31232,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(416)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(192), s.tensor(186), count: 31360 &* s.n, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(417)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40
@@ -4141,14 +4161,14 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             channels: 40, gamma: s.p + 31040, beta: s.p + 31088, savedMean: s.f + 427328, savedInvStd: s.f + 427368,
             activation: .identity, gradGamma: s.g + 31040, gradBeta: s.g + 31088, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(416)
+        s.profiler?.stop(418)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 784 &* s.n, channels: 144, gamma: s.p + 24704,
                 beta: s.p + 24848, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .relu6,
                 output: s.tensor(194), pool: pool)
-            s.profiler?.stop(417)
+            s.profiler?.stop(419)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -4156,7 +4176,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 784 &* s.n, channels: 144,
                 gamma: s.p + 24704, beta: s.p + 24848, runningMean: s.p + 24992, runningVar: s.p + 25136, eps: 0.001,
                 activation: .relu6, output: s.tensor(194), scratch: s.f + 419840, pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(420)
         }
         // features.3.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 28, 28, 144] <- [n, 28, 28, 40]
         s.profiler?.start()
@@ -4165,20 +4185,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(194), weights: s.p + 25280,
             pixels: 784 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(193), gradWeights: s.g + 25280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(421)
         // features.3.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(193), input: s.tensor(22), pixels: 784 &* s.n,
             channels: 144, gamma: s.p + 24704, beta: s.p + 24848, savedMean: s.f + 419840, savedInvStd: s.f + 419984,
             activation: .relu6, gradGamma: s.g + 24704, gradBeta: s.g + 24848, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(422)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 20528,
                 beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .relu6,
                 output: s.tensor(196), pool: pool)
-            s.profiler?.stop(421)
+            s.profiler?.stop(423)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -4186,12 +4206,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.tensor(196), scratch: s.f + 419552, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(424)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 423728, count: 3600)
-        s.profiler?.stop(423)
+        s.profiler?.stop(425)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 28, 28, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(193), preActivation: s.tensor(22),
@@ -4199,17 +4219,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(196), batch: s.n, height: 56, width: 56,
             channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28,
             weights: s.f + 420128, gradInput: s.tensor(195), gradWeights: s.f + 423728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(426)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 423728, channels: 144, kernel: 5, into: s.g + 21104)
-        s.profiler?.stop(425)
+        s.profiler?.stop(427)
         // features.3.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(195), input: s.tensor(20), pixels: 3136 &* s.n,
             channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
             activation: .relu6, gradGamma: s.g + 20528, gradBeta: s.g + 20672, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(426)
+        s.profiler?.stop(428)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(195), preActivation: s.tensor(20),
@@ -4217,7 +4237,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(18), weights: s.p + 17072,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(197), gradWeights: s.g + 17072,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(429)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, identity shortcut
@@ -4227,21 +4247,21 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(197),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 75264, gradBranch: s.tensor(198), pool: pool)
-        s.profiler?.stop(428)
+        s.profiler?.stop(430)
         // features.2.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(198), input: s.tensor(16), pixels: 3136 &* s.n,
             channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
             activation: .identity, gradGamma: s.g + 16944, gradBeta: s.g + 16976, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(431)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12912,
                 beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .relu6,
                 output: s.tensor(200), pool: pool)
-            s.profiler?.stop(430)
+            s.profiler?.stop(432)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -4249,7 +4269,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
                 activation: .relu6, output: s.tensor(200), scratch: s.f + 416624, pool: pool)
-            s.profiler?.stop(431)
+            s.profiler?.stop(433)
         }
         // features.2.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 24]
         s.profiler?.start()
@@ -4258,20 +4278,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(200), weights: s.p + 13488,
             pixels: 3136 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(199), gradWeights: s.g + 13488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(432)
+        s.profiler?.stop(434)
         // features.2.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(199), input: s.tensor(14), pixels: 3136 &* s.n,
             channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768,
             activation: .relu6, gradGamma: s.g + 12912, gradBeta: s.g + 13056, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(433)
+        s.profiler?.stop(435)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144, gamma: s.p + 11040,
                 beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .relu6,
                 output: s.tensor(202), pool: pool)
-            s.profiler?.stop(434)
+            s.profiler?.stop(436)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -4279,12 +4299,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3136 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.tensor(202), scratch: s.f + 416336, pool: pool)
-            s.profiler?.stop(435)
+            s.profiler?.stop(437)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 418208, count: 1296)
-        s.profiler?.stop(436)
+        s.profiler?.stop(438)
         // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 56, 56, 144] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(199), preActivation: s.tensor(14),
@@ -4292,17 +4312,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(202), batch: s.n, height: 56, width: 56,
             channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56,
             weights: s.f + 416912, gradInput: s.tensor(201), gradWeights: s.f + 418208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(439)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 418208, channels: 144, kernel: 3, into: s.g + 11616)
-        s.profiler?.stop(438)
+        s.profiler?.stop(440)
         // features.2.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(201), input: s.tensor(12), pixels: 3136 &* s.n,
             channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
             activation: .relu6, gradGamma: s.g + 11040, gradBeta: s.g + 11184, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(441)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 24] <- [n, 56, 56, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(201), preActivation: s.tensor(12),
@@ -4310,11 +4330,11 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(11), weights: s.p + 7584,
             pixels: 3136 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(203), gradWeights: s.g + 7584,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(440)
+        s.profiler?.stop(442)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(203), s.tensor(197), count: 75264 &* s.n, pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(443)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24
@@ -4324,14 +4344,14 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(203), input: s.tensor(10), pixels: 3136 &* s.n,
             channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
             activation: .identity, gradGamma: s.g + 7456, gradBeta: s.g + 7488, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(442)
+        s.profiler?.stop(444)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .relu6,
                 output: s.tensor(205), pool: pool)
-            s.profiler?.stop(443)
+            s.profiler?.stop(445)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -4339,7 +4359,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3136 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
                 activation: .relu6, output: s.tensor(205), scratch: s.f + 414368, pool: pool)
-            s.profiler?.stop(444)
+            s.profiler?.stop(446)
         }
         // features.2.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 56, 56, 96] <- [n, 56, 56, 24]
         s.profiler?.start()
@@ -4348,20 +4368,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(205), weights: s.p + 5152,
             pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(204), gradWeights: s.g + 5152,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(447)
         // features.2.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(204), input: s.tensor(8), pixels: 3136 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464,
             activation: .relu6, gradGamma: s.g + 4768, gradBeta: s.g + 4864, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(446)
+        s.profiler?.stop(448)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
                 beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .relu6,
                 output: s.tensor(207), pool: pool)
-            s.profiler?.stop(447)
+            s.profiler?.stop(449)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -4369,12 +4389,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 12544 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
                 activation: .relu6, output: s.tensor(207), scratch: s.f + 414176, pool: pool)
-            s.profiler?.stop(448)
+            s.profiler?.stop(450)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 415424, count: 864)
-        s.profiler?.stop(449)
+        s.profiler?.stop(451)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 112, 112, 96] <- [n, 56, 56, 96]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(204), preActivation: s.tensor(8),
@@ -4382,17 +4402,17 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(207), batch: s.n, height: 112, width: 112,
             channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56,
             weights: s.f + 414560, gradInput: s.tensor(206), gradWeights: s.f + 415424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(452)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 415424, channels: 96, kernel: 3, into: s.g + 3904)
-        s.profiler?.stop(451)
+        s.profiler?.stop(453)
         // features.2.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(206), input: s.tensor(6), pixels: 12544 &* s.n,
             channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
             activation: .relu6, gradGamma: s.g + 3520, gradBeta: s.g + 3616, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(452)
+        s.profiler?.stop(454)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 16] <- [n, 112, 112, 96]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(206), preActivation: s.tensor(6),
@@ -4400,7 +4420,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(5), weights: s.p + 1984,
             pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(208), gradWeights: s.g + 1984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(455)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16
@@ -4410,14 +4430,14 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(208), input: s.tensor(4), pixels: 12544 &* s.n,
             channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
             activation: .identity, gradGamma: s.g + 1920, gradBeta: s.g + 1936, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(454)
+        s.profiler?.stop(456)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .relu6,
                 output: s.tensor(210), pool: pool)
-            s.profiler?.stop(455)
+            s.profiler?.stop(457)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -4425,7 +4445,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(210), scratch: s.f + 413504, pool: pool)
-            s.profiler?.stop(456)
+            s.profiler?.stop(458)
         }
         // features.1.0.block.1 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 16]
         s.profiler?.start()
@@ -4434,20 +4454,20 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(210), weights: s.p + 1408,
             pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(209), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(459)
         // features.1.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(209), input: s.tensor(2), pixels: 12544 &* s.n,
             channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536,
             activation: .relu6, gradGamma: s.g + 1280, gradBeta: s.g + 1312, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(458)
+        s.profiler?.stop(460)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 413440, savedInvStd: s.f + 413472, activation: .relu6,
                 output: s.tensor(212), pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(461)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -4455,12 +4475,12 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 12544 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.tensor(212), scratch: s.f + 413440, pool: pool)
-            s.profiler?.stop(460)
+            s.profiler?.stop(462)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 413856, count: 288)
-        s.profiler?.stop(461)
+        s.profiler?.stop(463)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 112, 112, 32] <- [n, 112, 112, 32]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(209), preActivation: s.tensor(2),
@@ -4468,11 +4488,11 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(212), batch: s.n, height: 112, width: 112,
             channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
             weights: s.f + 413568, gradInput: s.tensor(211), gradWeights: s.f + 413856, workspace: s.ws, pool: pool)
-        s.profiler?.stop(462)
+        s.profiler?.stop(464)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 413856, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(463)
+        s.profiler?.stop(465)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -4483,13 +4503,13 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
             pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 413440,
             savedInvStd: s.f + 413472, activation: .relu6, gradInput: s.tensor(211), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(464)
+        s.profiler?.stop(466)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(211), input: s.x, batch: s.n, inChannels: 3,
             height: 224, width: 224, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 112, outWidth: 112,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(467)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -4719,15 +4739,19 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 10838016,
               "stem conv 3x3/2, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 112, 112, 32]"),
+              "BatchNorm's batch statistics on [n, 112, 112, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 32]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 3612672,
+              "features.0 BatchNorm + relu6 (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 3612672,
-              "depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 112, 112, 32]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 112, 112, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 112, 112, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 112, 112, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -4751,7 +4775,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2709504,
-              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 2709504,
               "frozen: depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4779,7 +4803,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4064256,
-              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4064256,
               "frozen: depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4811,7 +4835,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2822400,
-              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 2822400,
               "frozen: depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4839,7 +4863,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4704000,
-              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 4704000,
               "frozen: depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4871,7 +4895,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 423360,
-              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 423360,
               "frozen: depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4899,7 +4923,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 846720,
-              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 846720,
               "frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4931,7 +4955,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 846720,
-              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 846720,
               "frozen: depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4963,7 +4987,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2352000,
-              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2352000,
               "frozen: depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -4991,7 +5015,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3292800,
-              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3292800,
               "frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5023,7 +5047,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3292800,
-              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3292800,
               "frozen: depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5055,7 +5079,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 823200,
-              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 823200,
               "frozen: depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5083,7 +5107,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
-              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5115,7 +5139,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
-              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5147,7 +5171,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1411200,
-              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1411200,
               "frozen: depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -5179,7 +5203,7 @@ public final class EfficientNetLite0DigitsTraining: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 508032,
-              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 508032,
               "frozen: depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

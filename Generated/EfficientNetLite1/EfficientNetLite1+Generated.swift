@@ -1290,12 +1290,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             padTop: 0, padLeft: 0, outHeight: 120, outWidth: 120, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]
+        // features.0 BatchNorm's batch statistics on [n, 120, 120, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 413440, savedInvStd: s.f + 413472,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 413440, savedInvStd: s.f + 413472,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1315,20 +1314,41 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 413568)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 120, width: 120, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 413568, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]
+        // features.0 BatchNorm + relu6 (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 864, beta: s.p + 896,
+                savedMean: s.f + 413440, savedInvStd: s.f + 413472, activation: .relu6, output: s.tensor(1),
+                batch: s.n, height: 120, width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 120, outWidth: 120, weights: s.f + 413568, bias: s.f, depthwiseOutput: s.tensor(2),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 413504,
+                depthwiseSavedInvStd: s.f + 413536, depthwiseRunningMean: s.p + 1344, depthwiseRunningVar: s.p + 1376,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 120, width: 120, channels: 32, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 413568, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 120, 120, 32]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 413504, savedInvStd: s.f + 413536,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 120, 120, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 413504, savedInvStd: s.f + 413536,
-                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .relu6,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 32]
         if s.options.frozenBlocks > 1 {
@@ -1336,12 +1356,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(3), scratch: s.f + 413504, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1408, outChannels: 16, inChannels: 32, into: s.f + 1280)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.1 project conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 32] -> [n, 120, 120, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -1349,7 +1369,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, output: s.tensor(4), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, workspace: s.ws, pool: pool)
-            s.profiler?.stop(9)
+            s.profiler?.stop(11)
         }
         // features.1.0.block.1 frozen: project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
         if s.options.frozenBlocks > 1 {
@@ -1357,7 +1377,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(3), pixels: 14400 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
                 output: s.tensor(4), pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.1 BatchNorm (the batch statistics taken with the conv) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks <= 1 {
@@ -1365,7 +1385,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 14400 &* s.n, channels: 16, gamma: s.p + 1920,
                 beta: s.p + 1936, savedMean: s.f + 414144, savedInvStd: s.f + 414160, activation: .identity,
                 output: s.tensor(5), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 120, 120, 16]
         if s.options.frozenBlocks > 1 {
@@ -1373,7 +1393,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 14400 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
                 activation: .identity, output: s.tensor(5), scratch: s.f + 414144, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
     }
 
@@ -1382,7 +1402,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1984, outChannels: 96, inChannels: 16, into: s.f + 1280)
-        s.profiler?.stop(13)
+        s.profiler?.stop(15)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 120, 120, 16] -> [n, 120, 120, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1390,7 +1410,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, output: s.tensor(6), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
                 runningMean: s.p + 3712, runningVar: s.p + 3808, workspace: s.ws, pool: pool)
-            s.profiler?.stop(14)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]
         if s.options.frozenBlocks > 2 {
@@ -1398,7 +1418,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(5), pixels: 14400 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(6), pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 96]
         if s.options.frozenBlocks > 2 {
@@ -1406,13 +1426,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 414176, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 414560)
-        s.profiler?.stop(17)
-        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(19)
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 3520, beta: s.p + 3616,
@@ -1422,7 +1442,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 414368,
                 depthwiseSavedInvStd: s.f + 414464, depthwiseRunningMean: s.p + 4960, depthwiseRunningVar: s.p + 5056,
                 workspace: s.ws, pool: pool)
-            s.profiler?.stop(18)
+            s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
         if s.options.frozenBlocks > 2 {
@@ -1430,7 +1450,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 120, width: 120, channels: 96, kernel: 3,
                 stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, weights: s.f + 414560, bias: s.f,
                 activation: .identity, output: s.tensor(8), pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(21)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 96]
         if s.options.frozenBlocks <= 2 {
@@ -1438,7 +1458,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .relu6,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 96]
         if s.options.frozenBlocks > 2 {
@@ -1446,12 +1466,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
                 activation: .relu6, output: s.tensor(9), scratch: s.f + 414368, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5152, outChannels: 24, inChannels: 96, into: s.f + 1280)
-        s.profiler?.stop(22)
+        s.profiler?.stop(24)
         // features.2.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 96] -> [n, 60, 60, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1459,7 +1479,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(10), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, workspace: s.ws, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(25)
         }
         // features.2.0.block.2 frozen: project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
         if s.options.frozenBlocks > 2 {
@@ -1467,7 +1487,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(9), pixels: 3600 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(10), pool: pool)
-            s.profiler?.stop(24)
+            s.profiler?.stop(26)
         }
         // features.2.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 2 {
@@ -1475,7 +1495,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 7456,
                 beta: s.p + 7488, savedMean: s.f + 416288, savedInvStd: s.f + 416312, activation: .identity,
                 output: s.tensor(11), pool: pool)
-            s.profiler?.stop(25)
+            s.profiler?.stop(27)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 2 {
@@ -1483,7 +1503,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
                 activation: .identity, output: s.tensor(11), scratch: s.f + 416288, pool: pool)
-            s.profiler?.stop(26)
+            s.profiler?.stop(28)
         }
     }
 
@@ -1492,7 +1512,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7584, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(27)
+        s.profiler?.stop(29)
         // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1500,7 +1520,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(12), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.0 frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks > 3 {
@@ -1508,7 +1528,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(11), pixels: 3600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(12), pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(31)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 3 {
@@ -1516,13 +1536,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 416336, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(32)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 416912)
-        s.profiler?.stop(31)
-        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(33)
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 11040, beta: s.p + 11184,
@@ -1532,7 +1552,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 416624,
                 depthwiseSavedInvStd: s.f + 416768, depthwiseRunningMean: s.p + 13200,
                 depthwiseRunningVar: s.p + 13344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         if s.options.frozenBlocks > 3 {
@@ -1540,7 +1560,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 416912, bias: s.f,
                 activation: .identity, output: s.tensor(14), pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(35)
         }
         // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 3 {
@@ -1548,7 +1568,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912,
                 beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .relu6,
                 output: s.tensor(15), pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 3 {
@@ -1556,12 +1576,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
                 activation: .relu6, output: s.tensor(15), scratch: s.f + 416624, pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(37)
         }
         // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13488, outChannels: 24, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(36)
+        s.profiler?.stop(38)
         // features.2.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1569,7 +1589,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, workspace: s.ws, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(39)
         }
         // features.2.1.block.2 frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
         if s.options.frozenBlocks > 3 {
@@ -1577,7 +1597,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(15), pixels: 3600 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(16), pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(40)
         }
         // features.2.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 3 {
@@ -1585,7 +1605,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 16944,
                 beta: s.p + 16976, savedMean: s.f + 419504, savedInvStd: s.f + 419528, activation: .identity,
                 output: s.tensor(17), pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(41)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 3 {
@@ -1593,21 +1613,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 419504, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(41)
+            s.profiler?.stop(43)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 86400, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(42)
+        s.profiler?.stop(44)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
@@ -1615,7 +1635,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17072, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(43)
+        s.profiler?.stop(45)
         // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1623,7 +1643,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, workspace: s.ws, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.2.2.block.0 frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
@@ -1631,7 +1651,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(18), pixels: 3600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(20), pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(47)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
@@ -1639,13 +1659,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 419552, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 420128)
-        s.profiler?.stop(47)
-        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(49)
+        // features.2.2.block.0 BatchNorm + relu6 (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 20528, beta: s.p + 20672,
@@ -1655,7 +1675,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 419840,
                 depthwiseSavedInvStd: s.f + 419984, depthwiseRunningMean: s.p + 22688,
                 depthwiseRunningVar: s.p + 22832, workspace: s.ws, pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(50)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
@@ -1663,7 +1683,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 420128, bias: s.f,
                 activation: .identity, output: s.tensor(22), pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks <= 4 {
@@ -1671,7 +1691,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400,
                 beta: s.p + 22544, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .relu6,
                 output: s.tensor(23), pool: pool)
-            s.profiler?.stop(50)
+            s.profiler?.stop(52)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 4 {
@@ -1679,12 +1699,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
                 activation: .relu6, output: s.tensor(23), scratch: s.f + 419840, pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(53)
         }
         // features.2.2.block.2 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 22976, outChannels: 24, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(52)
+        s.profiler?.stop(54)
         // features.2.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 144] -> [n, 60, 60, 24]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1692,7 +1712,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(24), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 422720, savedInvStd: s.f + 422744,
                 runningMean: s.p + 26496, runningVar: s.p + 26528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(55)
         }
         // features.2.2.block.2 frozen: project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
         if s.options.frozenBlocks > 4 {
@@ -1700,7 +1720,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(23), pixels: 3600 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(24), pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
         // features.2.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks <= 4 {
@@ -1708,7 +1728,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 3600 &* s.n, channels: 24, gamma: s.p + 26432,
                 beta: s.p + 26464, savedMean: s.f + 422720, savedInvStd: s.f + 422744, activation: .identity,
                 output: s.tensor(25), pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(57)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 60, 60, 24]
         if s.options.frozenBlocks > 4 {
@@ -1716,21 +1736,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 3600 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, runningMean: s.p + 26496, runningVar: s.p + 26528, eps: 0.001,
                 activation: .identity, output: s.tensor(25), scratch: s.f + 422720, pool: pool)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574, into: s.tensor(27),
                 random: &random)
-            s.profiler?.stop(57)
+            s.profiler?.stop(59)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(25),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 86400, output: s.tensor(26), pool: pool)
-        s.profiler?.stop(58)
+        s.profiler?.stop(60)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 60x60x24 -> 30x30x40
@@ -1738,7 +1758,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 26560, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(59)
+        s.profiler?.stop(61)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1746,7 +1766,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(28), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 422768, savedInvStd: s.f + 422912,
                 runningMean: s.p + 30304, runningVar: s.p + 30448, workspace: s.ws, pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
@@ -1754,7 +1774,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(26), pixels: 3600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(28), pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(63)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 60, 60, 144]
         if s.options.frozenBlocks > 5 {
@@ -1762,13 +1782,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
                 activation: .relu6, output: s.tensor(29), scratch: s.f + 422768, pool: pool)
-            s.profiler?.stop(62)
+            s.profiler?.stop(64)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 423344)
-        s.profiler?.stop(63)
-        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(65)
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(28), gamma: s.p + 30016, beta: s.p + 30160,
@@ -1778,7 +1798,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 423056,
                 depthwiseSavedInvStd: s.f + 423200, depthwiseRunningMean: s.p + 34480,
                 depthwiseRunningVar: s.p + 34624, workspace: s.ws, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
         if s.options.frozenBlocks > 5 {
@@ -1786,7 +1806,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30, weights: s.f + 423344, bias: s.f,
                 activation: .identity, output: s.tensor(30), pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 144]
         if s.options.frozenBlocks <= 5 {
@@ -1794,7 +1814,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 900 &* s.n, channels: 144, gamma: s.p + 34192,
                 beta: s.p + 34336, savedMean: s.f + 423056, savedInvStd: s.f + 423200, activation: .relu6,
                 output: s.tensor(31), pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 144]
         if s.options.frozenBlocks > 5 {
@@ -1802,12 +1822,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
                 activation: .relu6, output: s.tensor(31), scratch: s.f + 423056, pool: pool)
-            s.profiler?.stop(67)
+            s.profiler?.stop(69)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 34768, outChannels: 40, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(68)
+        s.profiler?.stop(70)
         // features.3.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 144] -> [n, 30, 30, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1815,7 +1835,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(32), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 430544, savedInvStd: s.f + 430584,
                 runningMean: s.p + 40624, runningVar: s.p + 40672, workspace: s.ws, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(71)
         }
         // features.3.0.block.2 frozen: project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
         if s.options.frozenBlocks > 5 {
@@ -1823,7 +1843,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(31), pixels: 900 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(32), pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(72)
         }
         // features.3.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 5 {
@@ -1831,7 +1851,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 900 &* s.n, channels: 40, gamma: s.p + 40528,
                 beta: s.p + 40576, savedMean: s.f + 430544, savedInvStd: s.f + 430584, activation: .identity,
                 output: s.tensor(33), pool: pool)
-            s.profiler?.stop(71)
+            s.profiler?.stop(73)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 5 {
@@ -1839,7 +1859,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 40528, beta: s.p + 40576, runningMean: s.p + 40624, runningVar: s.p + 40672, eps: 0.001,
                 activation: .identity, output: s.tensor(33), scratch: s.f + 430544, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
     }
 
@@ -1848,7 +1868,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 40720, outChannels: 240, inChannels: 40, into: s.f + 1280)
-        s.profiler?.stop(73)
+        s.profiler?.stop(75)
         // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1856,7 +1876,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(34), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 430624, savedInvStd: s.f + 430864,
                 runningMean: s.p + 50800, runningVar: s.p + 51040, workspace: s.ws, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(76)
         }
         // features.3.1.block.0 frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks > 6 {
@@ -1864,7 +1884,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(33), pixels: 900 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(34), pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(77)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 6 {
@@ -1872,13 +1892,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 50320, beta: s.p + 50560, runningMean: s.p + 50800, runningVar: s.p + 51040, eps: 0.001,
                 activation: .relu6, output: s.tensor(35), scratch: s.f + 430624, pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51280, channels: 240, kernel: 5, into: s.f + 431584)
-        s.profiler?.stop(77)
-        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(79)
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(34), gamma: s.p + 50320, beta: s.p + 50560,
@@ -1888,7 +1908,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 431104,
                 depthwiseSavedInvStd: s.f + 431344, depthwiseRunningMean: s.p + 57760,
                 depthwiseRunningVar: s.p + 58000, workspace: s.ws, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         if s.options.frozenBlocks > 6 {
@@ -1896,7 +1916,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 431584, bias: s.f,
                 activation: .identity, output: s.tensor(36), pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(81)
         }
         // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 6 {
@@ -1904,7 +1924,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 900 &* s.n, channels: 240, gamma: s.p + 57280,
                 beta: s.p + 57520, savedMean: s.f + 431104, savedInvStd: s.f + 431344, activation: .relu6,
                 output: s.tensor(37), pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(82)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 6 {
@@ -1912,12 +1932,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 57280, beta: s.p + 57520, runningMean: s.p + 57760, runningVar: s.p + 58000, eps: 0.001,
                 activation: .relu6, output: s.tensor(37), scratch: s.f + 431104, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 58240, outChannels: 40, inChannels: 240, into: s.f + 1280)
-        s.profiler?.stop(82)
+        s.profiler?.stop(84)
         // features.3.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1925,7 +1945,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 443584, savedInvStd: s.f + 443624,
                 runningMean: s.p + 67936, runningVar: s.p + 67984, workspace: s.ws, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.3.1.block.2 frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
         if s.options.frozenBlocks > 6 {
@@ -1933,7 +1953,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(37), pixels: 900 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(38), pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(86)
         }
         // features.3.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 6 {
@@ -1941,7 +1961,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 900 &* s.n, channels: 40, gamma: s.p + 67840,
                 beta: s.p + 67888, savedMean: s.f + 443584, savedInvStd: s.f + 443624, activation: .identity,
                 output: s.tensor(39), pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(87)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 6 {
@@ -1949,21 +1969,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 67840, beta: s.p + 67888, runningMean: s.p + 67936, runningVar: s.p + 67984, eps: 0.001,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 443584, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(88)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(87)
+            s.profiler?.stop(89)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(33), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 36000, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(88)
+        s.profiler?.stop(90)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
@@ -1971,7 +1991,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 68032, outChannels: 240, inChannels: 40, into: s.f + 1280)
-        s.profiler?.stop(89)
+        s.profiler?.stop(91)
         // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1979,7 +1999,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(42), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 443664, savedInvStd: s.f + 443904,
                 runningMean: s.p + 78112, runningVar: s.p + 78352, workspace: s.ws, pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(92)
         }
         // features.3.2.block.0 frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
@@ -1987,7 +2007,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(40), pixels: 900 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(42), pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(93)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
@@ -1995,13 +2015,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 77632, beta: s.p + 77872, runningMean: s.p + 78112, runningVar: s.p + 78352, eps: 0.001,
                 activation: .relu6, output: s.tensor(43), scratch: s.f + 443664, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 78592, channels: 240, kernel: 5, into: s.f + 444624)
-        s.profiler?.stop(93)
-        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(95)
+        // features.3.2.block.0 BatchNorm + relu6 (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 77632, beta: s.p + 77872,
@@ -2011,7 +2031,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 444144,
                 depthwiseSavedInvStd: s.f + 444384, depthwiseRunningMean: s.p + 85072,
                 depthwiseRunningVar: s.p + 85312, workspace: s.ws, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(96)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
@@ -2019,7 +2039,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 444624, bias: s.f,
                 activation: .identity, output: s.tensor(44), pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks <= 7 {
@@ -2027,7 +2047,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 900 &* s.n, channels: 240, gamma: s.p + 84592,
                 beta: s.p + 84832, savedMean: s.f + 444144, savedInvStd: s.f + 444384, activation: .relu6,
                 output: s.tensor(45), pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(98)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 7 {
@@ -2035,12 +2055,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 84592, beta: s.p + 84832, runningMean: s.p + 85072, runningVar: s.p + 85312, eps: 0.001,
                 activation: .relu6, output: s.tensor(45), scratch: s.f + 444144, pool: pool)
-            s.profiler?.stop(97)
+            s.profiler?.stop(99)
         }
         // features.3.2.block.2 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 85552, outChannels: 40, inChannels: 240, into: s.f + 1280)
-        s.profiler?.stop(98)
+        s.profiler?.stop(100)
         // features.3.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 240] -> [n, 30, 30, 40]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2048,7 +2068,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, output: s.tensor(46), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 456624, savedInvStd: s.f + 456664,
                 runningMean: s.p + 95248, runningVar: s.p + 95296, workspace: s.ws, pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(101)
         }
         // features.3.2.block.2 frozen: project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
         if s.options.frozenBlocks > 7 {
@@ -2056,7 +2076,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(45), pixels: 900 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(46), pool: pool)
-            s.profiler?.stop(100)
+            s.profiler?.stop(102)
         }
         // features.3.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks <= 7 {
@@ -2064,7 +2084,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 900 &* s.n, channels: 40, gamma: s.p + 95152,
                 beta: s.p + 95200, savedMean: s.f + 456624, savedInvStd: s.f + 456664, activation: .identity,
                 output: s.tensor(47), pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(103)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 30, 30, 40]
         if s.options.frozenBlocks > 7 {
@@ -2072,21 +2092,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 900 &* s.n, channels: 40,
                 gamma: s.p + 95152, beta: s.p + 95200, runningMean: s.p + 95248, runningVar: s.p + 95296, eps: 0.001,
                 activation: .identity, output: s.tensor(47), scratch: s.f + 456624, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(104)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715, into: s.tensor(49),
                 random: &random)
-            s.profiler?.stop(103)
+            s.profiler?.stop(105)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(47),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 36000, output: s.tensor(48), pool: pool)
-        s.profiler?.stop(104)
+        s.profiler?.stop(106)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 30x30x40 -> 15x15x80
@@ -2094,7 +2114,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 95344, outChannels: 240, inChannels: 40, into: s.f + 1280)
-        s.profiler?.stop(105)
+        s.profiler?.stop(107)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2102,7 +2122,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, output: s.tensor(50), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 456704, savedInvStd: s.f + 456944,
                 runningMean: s.p + 105424, runningVar: s.p + 105664, workspace: s.ws, pool: pool)
-            s.profiler?.stop(106)
+            s.profiler?.stop(108)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
@@ -2110,7 +2130,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(48), pixels: 900 &* s.n, inChannels: 40,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
                 output: s.tensor(50), pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(109)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 30, 30, 240]
         if s.options.frozenBlocks > 8 {
@@ -2118,13 +2138,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 104944, beta: s.p + 105184, runningMean: s.p + 105424, runningVar: s.p + 105664,
                 eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 456704, pool: pool)
-            s.profiler?.stop(108)
+            s.profiler?.stop(110)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 105904, channels: 240, kernel: 3, into: s.f + 457664)
-        s.profiler?.stop(109)
-        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(111)
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 104944, beta: s.p + 105184,
@@ -2134,7 +2154,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 457184,
                 depthwiseSavedInvStd: s.f + 457424, depthwiseRunningMean: s.p + 108544,
                 depthwiseRunningVar: s.p + 108784, workspace: s.ws, pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(112)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
         if s.options.frozenBlocks > 8 {
@@ -2142,7 +2162,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 30, width: 30, channels: 240, kernel: 3,
                 stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, weights: s.f + 457664, bias: s.f,
                 activation: .identity, output: s.tensor(52), pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(113)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 240]
         if s.options.frozenBlocks <= 8 {
@@ -2150,7 +2170,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 225 &* s.n, channels: 240, gamma: s.p + 108064,
                 beta: s.p + 108304, savedMean: s.f + 457184, savedInvStd: s.f + 457424, activation: .relu6,
                 output: s.tensor(53), pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(114)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 240]
         if s.options.frozenBlocks > 8 {
@@ -2158,12 +2178,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 108064, beta: s.p + 108304, runningMean: s.p + 108544, runningVar: s.p + 108784,
                 eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 457184, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(115)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [240][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 109024, outChannels: 80, inChannels: 240, into: s.f + 1280)
-        s.profiler?.stop(114)
+        s.profiler?.stop(116)
         // features.4.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 240] -> [n, 15, 15, 80]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2171,7 +2191,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(54), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 461984, savedInvStd: s.f + 462064,
                 runningMean: s.p + 128384, runningVar: s.p + 128464, workspace: s.ws, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.4.0.block.2 frozen: project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
         if s.options.frozenBlocks > 8 {
@@ -2179,7 +2199,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(53), pixels: 225 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(54), pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(118)
         }
         // features.4.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 8 {
@@ -2187,7 +2207,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 225 &* s.n, channels: 80, gamma: s.p + 128224,
                 beta: s.p + 128304, savedMean: s.f + 461984, savedInvStd: s.f + 462064, activation: .identity,
                 output: s.tensor(55), pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(119)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 8 {
@@ -2195,7 +2215,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 128224, beta: s.p + 128304, runningMean: s.p + 128384, runningVar: s.p + 128464,
                 eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 461984, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(120)
         }
     }
 
@@ -2204,7 +2224,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 128544, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(119)
+        s.profiler?.stop(121)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2212,7 +2232,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(56), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 462144, savedInvStd: s.f + 462624,
                 runningMean: s.p + 167904, runningVar: s.p + 168384, workspace: s.ws, pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(122)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 9 {
@@ -2220,7 +2240,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(55), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(56), pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(123)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 9 {
@@ -2228,13 +2248,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 166944, beta: s.p + 167424, runningMean: s.p + 167904, runningVar: s.p + 168384,
                 eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 462144, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 168864, channels: 480, kernel: 3, into: s.f + 464064)
-        s.profiler?.stop(123)
-        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(125)
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(56), gamma: s.p + 166944, beta: s.p + 167424,
@@ -2244,7 +2264,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 463104,
                 depthwiseSavedInvStd: s.f + 463584, depthwiseRunningMean: s.p + 174144,
                 depthwiseRunningVar: s.p + 174624, workspace: s.ws, pool: pool)
-            s.profiler?.stop(124)
+            s.profiler?.stop(126)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 9 {
@@ -2252,7 +2272,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 464064, bias: s.f,
                 activation: .identity, output: s.tensor(58), pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(127)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 9 {
@@ -2260,7 +2280,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 225 &* s.n, channels: 480, gamma: s.p + 173184,
                 beta: s.p + 173664, savedMean: s.f + 463104, savedInvStd: s.f + 463584, activation: .relu6,
                 output: s.tensor(59), pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 9 {
@@ -2268,12 +2288,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 173184, beta: s.p + 173664, runningMean: s.p + 174144, runningVar: s.p + 174624,
                 eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 463104, pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(129)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 175104, outChannels: 80, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(128)
+        s.profiler?.stop(130)
         // features.4.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2281,7 +2301,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(60), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 472704, savedInvStd: s.f + 472784,
                 runningMean: s.p + 213664, runningVar: s.p + 213744, workspace: s.ws, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.4.1.block.2 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks > 9 {
@@ -2289,7 +2309,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(59), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(60), pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(132)
         }
         // features.4.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 9 {
@@ -2297,7 +2317,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 225 &* s.n, channels: 80, gamma: s.p + 213504,
                 beta: s.p + 213584, savedMean: s.f + 472704, savedInvStd: s.f + 472784, activation: .identity,
                 output: s.tensor(61), pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(133)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 9 {
@@ -2305,21 +2325,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 213504, beta: s.p + 213584, runningMean: s.p + 213664, runningVar: s.p + 213744,
                 eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 472704, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762, into: s.tensor(63),
                 random: &random)
-            s.profiler?.stop(133)
+            s.profiler?.stop(135)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(55), branch: s.tensor(61),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 18000, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(134)
+        s.profiler?.stop(136)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
@@ -2327,7 +2347,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 213824, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(135)
+        s.profiler?.stop(137)
         // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2335,7 +2355,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(64), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 472864, savedInvStd: s.f + 473344,
                 runningMean: s.p + 253184, runningVar: s.p + 253664, workspace: s.ws, pool: pool)
-            s.profiler?.stop(136)
+            s.profiler?.stop(138)
         }
         // features.4.2.block.0 frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
@@ -2343,7 +2363,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(62), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(64), pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(139)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
@@ -2351,13 +2371,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 252224, beta: s.p + 252704, runningMean: s.p + 253184, runningVar: s.p + 253664,
                 eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 472864, pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 254144, channels: 480, kernel: 3, into: s.f + 474784)
-        s.profiler?.stop(139)
-        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(141)
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 252224, beta: s.p + 252704,
@@ -2367,7 +2387,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 473824,
                 depthwiseSavedInvStd: s.f + 474304, depthwiseRunningMean: s.p + 259424,
                 depthwiseRunningVar: s.p + 259904, workspace: s.ws, pool: pool)
-            s.profiler?.stop(140)
+            s.profiler?.stop(142)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
@@ -2375,7 +2395,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 474784, bias: s.f,
                 activation: .identity, output: s.tensor(66), pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(143)
         }
         // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 10 {
@@ -2383,7 +2403,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 225 &* s.n, channels: 480, gamma: s.p + 258464,
                 beta: s.p + 258944, savedMean: s.f + 473824, savedInvStd: s.f + 474304, activation: .relu6,
                 output: s.tensor(67), pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(144)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 10 {
@@ -2391,12 +2411,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 258464, beta: s.p + 258944, runningMean: s.p + 259424, runningVar: s.p + 259904,
                 eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 473824, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(145)
         }
         // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 260384, outChannels: 80, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(144)
+        s.profiler?.stop(146)
         // features.4.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2404,7 +2424,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(68), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 483424, savedInvStd: s.f + 483504,
                 runningMean: s.p + 298944, runningVar: s.p + 299024, workspace: s.ws, pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(147)
         }
         // features.4.2.block.2 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks > 10 {
@@ -2412,7 +2432,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(67), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(68), pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(148)
         }
         // features.4.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 10 {
@@ -2420,7 +2440,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 225 &* s.n, channels: 80, gamma: s.p + 298784,
                 beta: s.p + 298864, savedMean: s.f + 483424, savedInvStd: s.f + 483504, activation: .identity,
                 output: s.tensor(69), pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 10 {
@@ -2428,21 +2448,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 298784, beta: s.p + 298864, runningMean: s.p + 298944, runningVar: s.p + 299024,
                 eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 483424, pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(150)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572, into: s.tensor(71),
                 random: &random)
-            s.profiler?.stop(149)
+            s.profiler?.stop(151)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(69),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 18000, output: s.tensor(70), pool: pool)
-        s.profiler?.stop(150)
+        s.profiler?.stop(152)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
@@ -2450,7 +2470,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 299104, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(151)
+        s.profiler?.stop(153)
         // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2458,7 +2478,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(72), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 483584, savedInvStd: s.f + 484064,
                 runningMean: s.p + 338464, runningVar: s.p + 338944, workspace: s.ws, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(154)
         }
         // features.4.3.block.0 frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
@@ -2466,7 +2486,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(70), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(72), pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(155)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
@@ -2474,13 +2494,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 337504, beta: s.p + 337984, runningMean: s.p + 338464, runningVar: s.p + 338944,
                 eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 483584, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 339424, channels: 480, kernel: 3, into: s.f + 485504)
-        s.profiler?.stop(155)
-        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(157)
+        // features.4.3.block.0 BatchNorm + relu6 (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(72), gamma: s.p + 337504, beta: s.p + 337984,
@@ -2490,7 +2510,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 484544,
                 depthwiseSavedInvStd: s.f + 485024, depthwiseRunningMean: s.p + 344704,
                 depthwiseRunningVar: s.p + 345184, workspace: s.ws, pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(158)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
@@ -2498,7 +2518,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 15, width: 15, channels: 480, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 485504, bias: s.f,
                 activation: .identity, output: s.tensor(74), pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(159)
         }
         // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 11 {
@@ -2506,7 +2526,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 225 &* s.n, channels: 480, gamma: s.p + 343744,
                 beta: s.p + 344224, savedMean: s.f + 484544, savedInvStd: s.f + 485024, activation: .relu6,
                 output: s.tensor(75), pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(160)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 11 {
@@ -2514,12 +2534,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 343744, beta: s.p + 344224, runningMean: s.p + 344704, runningVar: s.p + 345184,
                 eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 484544, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(161)
         }
         // features.4.3.block.2 project conv 1x1 weights to the GEMM layout [480][80]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 345664, outChannels: 80, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(160)
+        s.profiler?.stop(162)
         // features.4.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2527,7 +2547,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, output: s.tensor(76), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 494144, savedInvStd: s.f + 494224,
                 runningMean: s.p + 384224, runningVar: s.p + 384304, workspace: s.ws, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.4.3.block.2 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         if s.options.frozenBlocks > 11 {
@@ -2535,7 +2555,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(75), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
                 output: s.tensor(76), pool: pool)
-            s.profiler?.stop(162)
+            s.profiler?.stop(164)
         }
         // features.4.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks <= 11 {
@@ -2543,7 +2563,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 225 &* s.n, channels: 80, gamma: s.p + 384064,
                 beta: s.p + 384144, savedMean: s.f + 494144, savedInvStd: s.f + 494224, activation: .identity,
                 output: s.tensor(77), pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(165)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 80]
         if s.options.frozenBlocks > 11 {
@@ -2551,21 +2571,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 225 &* s.n, channels: 80,
                 gamma: s.p + 384064, beta: s.p + 384144, runningMean: s.p + 384224, runningVar: s.p + 384304,
                 eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 494144, pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(166)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523, into: s.tensor(79),
                 random: &random)
-            s.profiler?.stop(165)
+            s.profiler?.stop(167)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(70), branch: s.tensor(77),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 18000, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(166)
+        s.profiler?.stop(168)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 15x15x80 -> 15x15x112
@@ -2573,7 +2593,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [80][480]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 384384, outChannels: 480, inChannels: 80, into: s.f + 1280)
-        s.profiler?.stop(167)
+        s.profiler?.stop(169)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2581,7 +2601,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, output: s.tensor(80), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 494304, savedInvStd: s.f + 494784,
                 runningMean: s.p + 423744, runningVar: s.p + 424224, workspace: s.ws, pool: pool)
-            s.profiler?.stop(168)
+            s.profiler?.stop(170)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
@@ -2589,7 +2609,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(78), pixels: 225 &* s.n, inChannels: 80,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
                 output: s.tensor(80), pool: pool)
-            s.profiler?.stop(169)
+            s.profiler?.stop(171)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
@@ -2597,13 +2617,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 422784, beta: s.p + 423264, runningMean: s.p + 423744, runningVar: s.p + 424224,
                 eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 494304, pool: pool)
-            s.profiler?.stop(170)
+            s.profiler?.stop(172)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 424704, channels: 480, kernel: 5, into: s.f + 496224)
-        s.profiler?.stop(171)
-        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(173)
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(80), gamma: s.p + 422784, beta: s.p + 423264,
@@ -2613,7 +2633,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 495264,
                 depthwiseSavedInvStd: s.f + 495744, depthwiseRunningMean: s.p + 437664,
                 depthwiseRunningVar: s.p + 438144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(174)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
@@ -2621,7 +2641,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 15, width: 15, channels: 480, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 496224, bias: s.f,
                 activation: .identity, output: s.tensor(82), pool: pool)
-            s.profiler?.stop(173)
+            s.profiler?.stop(175)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks <= 12 {
@@ -2629,7 +2649,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 225 &* s.n, channels: 480, gamma: s.p + 436704,
                 beta: s.p + 437184, savedMean: s.f + 495264, savedInvStd: s.f + 495744, activation: .relu6,
                 output: s.tensor(83), pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(176)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 480]
         if s.options.frozenBlocks > 12 {
@@ -2637,12 +2657,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 436704, beta: s.p + 437184, runningMean: s.p + 437664, runningVar: s.p + 438144,
                 eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 495264, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(177)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [480][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 438624, outChannels: 112, inChannels: 480, into: s.f + 1280)
-        s.profiler?.stop(176)
+        s.profiler?.stop(178)
         // features.5.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 480] -> [n, 15, 15, 112]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2650,7 +2670,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(84), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 520224, savedInvStd: s.f + 520336,
                 runningMean: s.p + 492608, runningVar: s.p + 492720, workspace: s.ws, pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(179)
         }
         // features.5.0.block.2 frozen: project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
         if s.options.frozenBlocks > 12 {
@@ -2658,7 +2678,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(83), pixels: 225 &* s.n, inChannels: 480,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
         // features.5.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 12 {
@@ -2666,7 +2686,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 225 &* s.n, channels: 112, gamma: s.p + 492384,
                 beta: s.p + 492496, savedMean: s.f + 520224, savedInvStd: s.f + 520336, activation: .identity,
                 output: s.tensor(85), pool: pool)
-            s.profiler?.stop(179)
+            s.profiler?.stop(181)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 12 {
@@ -2674,7 +2694,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 492384, beta: s.p + 492496, runningMean: s.p + 492608, runningVar: s.p + 492720,
                 eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 520224, pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(182)
         }
     }
 
@@ -2683,7 +2703,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 492832, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(181)
+        s.profiler?.stop(183)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2691,7 +2711,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(86), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 520448, savedInvStd: s.f + 521120,
                 runningMean: s.p + 569440, runningVar: s.p + 570112, workspace: s.ws, pool: pool)
-            s.profiler?.stop(182)
+            s.profiler?.stop(184)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 13 {
@@ -2699,7 +2719,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(85), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(86), pool: pool)
-            s.profiler?.stop(183)
+            s.profiler?.stop(185)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 13 {
@@ -2707,13 +2727,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 568096, beta: s.p + 568768, runningMean: s.p + 569440, runningVar: s.p + 570112,
                 eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 520448, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(186)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 570784, channels: 672, kernel: 5, into: s.f + 523136)
-        s.profiler?.stop(185)
-        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(187)
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(86), gamma: s.p + 568096, beta: s.p + 568768,
@@ -2723,7 +2743,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 521792,
                 depthwiseSavedInvStd: s.f + 522464, depthwiseRunningMean: s.p + 588928,
                 depthwiseRunningVar: s.p + 589600, workspace: s.ws, pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(188)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 13 {
@@ -2731,7 +2751,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 523136, bias: s.f,
                 activation: .identity, output: s.tensor(88), pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(189)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 13 {
@@ -2739,7 +2759,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 225 &* s.n, channels: 672, gamma: s.p + 587584,
                 beta: s.p + 588256, savedMean: s.f + 521792, savedInvStd: s.f + 522464, activation: .relu6,
                 output: s.tensor(89), pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(190)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 13 {
@@ -2747,12 +2767,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 587584, beta: s.p + 588256, runningMean: s.p + 588928, runningVar: s.p + 589600,
                 eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 521792, pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(191)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 590272, outChannels: 112, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(190)
+        s.profiler?.stop(192)
         // features.5.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2760,7 +2780,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(90), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 556736, savedInvStd: s.f + 556848,
                 runningMean: s.p + 665760, runningVar: s.p + 665872, workspace: s.ws, pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(193)
         }
         // features.5.1.block.2 frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks > 13 {
@@ -2768,7 +2788,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(89), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(90), pool: pool)
-            s.profiler?.stop(192)
+            s.profiler?.stop(194)
         }
         // features.5.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 13 {
@@ -2776,7 +2796,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 225 &* s.n, channels: 112, gamma: s.p + 665536,
                 beta: s.p + 665648, savedMean: s.f + 556736, savedInvStd: s.f + 556848, activation: .identity,
                 output: s.tensor(91), pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(195)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 13 {
@@ -2784,21 +2804,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 665536, beta: s.p + 665648, runningMean: s.p + 665760, runningVar: s.p + 665872,
                 eps: 0.001, activation: .identity, output: s.tensor(91), scratch: s.f + 556736, pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(196)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143, into: s.tensor(93),
                 random: &random)
-            s.profiler?.stop(195)
+            s.profiler?.stop(197)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(85), branch: s.tensor(91),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
             perImage: 25200, output: s.tensor(92), pool: pool)
-        s.profiler?.stop(196)
+        s.profiler?.stop(198)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
@@ -2806,7 +2826,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 665984, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(197)
+        s.profiler?.stop(199)
         // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2814,7 +2834,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(94), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 556960, savedInvStd: s.f + 557632,
                 runningMean: s.p + 742592, runningVar: s.p + 743264, workspace: s.ws, pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(200)
         }
         // features.5.2.block.0 frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
@@ -2822,7 +2842,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(92), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(94), pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(201)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
@@ -2830,13 +2850,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 741248, beta: s.p + 741920, runningMean: s.p + 742592, runningVar: s.p + 743264,
                 eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 556960, pool: pool)
-            s.profiler?.stop(200)
+            s.profiler?.stop(202)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 743936, channels: 672, kernel: 5, into: s.f + 559648)
-        s.profiler?.stop(201)
-        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(203)
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(94), gamma: s.p + 741248, beta: s.p + 741920,
@@ -2846,7 +2866,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 558304,
                 depthwiseSavedInvStd: s.f + 558976, depthwiseRunningMean: s.p + 762080,
                 depthwiseRunningVar: s.p + 762752, workspace: s.ws, pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(204)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
@@ -2854,7 +2874,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 559648, bias: s.f,
                 activation: .identity, output: s.tensor(96), pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(205)
         }
         // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 14 {
@@ -2862,7 +2882,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 225 &* s.n, channels: 672, gamma: s.p + 760736,
                 beta: s.p + 761408, savedMean: s.f + 558304, savedInvStd: s.f + 558976, activation: .relu6,
                 output: s.tensor(97), pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(206)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 14 {
@@ -2870,12 +2890,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 760736, beta: s.p + 761408, runningMean: s.p + 762080, runningVar: s.p + 762752,
                 eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 558304, pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(207)
         }
         // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 763424, outChannels: 112, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(206)
+        s.profiler?.stop(208)
         // features.5.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2883,7 +2903,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(98), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 593248, savedInvStd: s.f + 593360,
                 runningMean: s.p + 838912, runningVar: s.p + 839024, workspace: s.ws, pool: pool)
-            s.profiler?.stop(207)
+            s.profiler?.stop(209)
         }
         // features.5.2.block.2 frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks > 14 {
@@ -2891,7 +2911,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(97), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(98), pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(210)
         }
         // features.5.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 14 {
@@ -2899,7 +2919,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 225 &* s.n, channels: 112, gamma: s.p + 838688,
                 beta: s.p + 838800, savedMean: s.f + 593248, savedInvStd: s.f + 593360, activation: .identity,
                 output: s.tensor(99), pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(211)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 14 {
@@ -2907,21 +2927,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 838688, beta: s.p + 838800, runningMean: s.p + 838912, runningVar: s.p + 839024,
                 eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 593248, pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(212)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381, into: s.tensor(101),
                 random: &random)
-            s.profiler?.stop(211)
+            s.profiler?.stop(213)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(92), branch: s.tensor(99),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 25200, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(212)
+        s.profiler?.stop(214)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
@@ -2929,7 +2949,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 839136, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(213)
+        s.profiler?.stop(215)
         // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -2937,7 +2957,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(102), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 593472, savedInvStd: s.f + 594144,
                 runningMean: s.p + 915744, runningVar: s.p + 916416, workspace: s.ws, pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(216)
         }
         // features.5.3.block.0 frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
@@ -2945,7 +2965,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(100), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(102), pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(217)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
@@ -2953,13 +2973,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, runningMean: s.p + 915744, runningVar: s.p + 916416,
                 eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 593472, pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(218)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 917088, channels: 672, kernel: 5, into: s.f + 596160)
-        s.profiler?.stop(217)
-        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(219)
+        // features.5.3.block.0 BatchNorm + relu6 (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(102), gamma: s.p + 914400, beta: s.p + 915072,
@@ -2969,7 +2989,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 594816,
                 depthwiseSavedInvStd: s.f + 595488, depthwiseRunningMean: s.p + 935232,
                 depthwiseRunningVar: s.p + 935904, workspace: s.ws, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
@@ -2977,7 +2997,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 596160, bias: s.f,
                 activation: .identity, output: s.tensor(104), pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(221)
         }
         // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks <= 15 {
@@ -2985,7 +3005,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 594816, savedInvStd: s.f + 595488,
                 activation: .relu6, output: s.tensor(105), pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(222)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 15 {
@@ -2993,12 +3013,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, runningMean: s.p + 935232, runningVar: s.p + 935904,
                 eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 594816, pool: pool)
-            s.profiler?.stop(221)
+            s.profiler?.stop(223)
         }
         // features.5.3.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 936576, outChannels: 112, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(222)
+        s.profiler?.stop(224)
         // features.5.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3006,7 +3026,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, output: s.tensor(106), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 629760, savedInvStd: s.f + 629872,
                 runningMean: s.p + 1012064, runningVar: s.p + 1012176, workspace: s.ws, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(225)
         }
         // features.5.3.block.2 frozen: project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         if s.options.frozenBlocks > 15 {
@@ -3014,7 +3034,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(105), pixels: 225 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(106), pool: pool)
-            s.profiler?.stop(224)
+            s.profiler?.stop(226)
         }
         // features.5.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks <= 15 {
@@ -3022,7 +3042,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 629760, savedInvStd: s.f + 629872,
                 activation: .identity, output: s.tensor(107), pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(227)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 15, 15, 112]
         if s.options.frozenBlocks > 15 {
@@ -3030,21 +3050,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 225 &* s.n, channels: 112,
                 gamma: s.p + 1011840, beta: s.p + 1011952, runningMean: s.p + 1012064, runningVar: s.p + 1012176,
                 eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 629760, pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(228)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(100), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 25200, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(228)
+        s.profiler?.stop(230)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 15x15x112 -> 8x8x192
@@ -3052,7 +3072,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1012288, outChannels: 672, inChannels: 112, into: s.f + 1280)
-        s.profiler?.stop(229)
+        s.profiler?.stop(231)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3060,7 +3080,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, output: s.tensor(110), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 629984, savedInvStd: s.f + 630656,
                 runningMean: s.p + 1088896, runningVar: s.p + 1089568, workspace: s.ws, pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(232)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
@@ -3068,7 +3088,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(108), pixels: 225 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(110), pool: pool)
-            s.profiler?.stop(231)
+            s.profiler?.stop(233)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 15, 15, 672]
         if s.options.frozenBlocks > 16 {
@@ -3076,13 +3096,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, runningMean: s.p + 1088896, runningVar: s.p + 1089568,
                 eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 629984, pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(234)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1090240, channels: 672, kernel: 5, into: s.f + 632672)
-        s.profiler?.stop(233)
-        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(235)
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 1087552,
@@ -3092,7 +3112,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 depthwiseOutput: s.tensor(112), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 631328, depthwiseSavedInvStd: s.f + 632000,
                 depthwiseRunningMean: s.p + 1108384, depthwiseRunningVar: s.p + 1109056, workspace: s.ws, pool: pool)
-            s.profiler?.stop(234)
+            s.profiler?.stop(236)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
         if s.options.frozenBlocks > 16 {
@@ -3100,7 +3120,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 15, width: 15, channels: 672, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 632672, bias: s.f,
                 activation: .identity, output: s.tensor(112), pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(237)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 672]
         if s.options.frozenBlocks <= 16 {
@@ -3108,7 +3128,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 631328, savedInvStd: s.f + 632000,
                 activation: .relu6, output: s.tensor(113), pool: pool)
-            s.profiler?.stop(236)
+            s.profiler?.stop(238)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 672]
         if s.options.frozenBlocks > 16 {
@@ -3116,12 +3136,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, runningMean: s.p + 1108384, runningVar: s.p + 1109056,
                 eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 631328, pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(239)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [672][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1109728, outChannels: 192, inChannels: 672, into: s.f + 1280)
-        s.profiler?.stop(238)
+        s.profiler?.stop(240)
         // features.6.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 672] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3129,7 +3149,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(114), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 666272, savedInvStd: s.f + 666464,
                 runningMean: s.p + 1239136, runningVar: s.p + 1239328, workspace: s.ws, pool: pool)
-            s.profiler?.stop(239)
+            s.profiler?.stop(241)
         }
         // features.6.0.block.2 frozen: project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
         if s.options.frozenBlocks > 16 {
@@ -3137,7 +3157,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(113), pixels: 64 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(114), pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(242)
         }
         // features.6.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 16 {
@@ -3145,7 +3165,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 666272, savedInvStd: s.f + 666464,
                 activation: .identity, output: s.tensor(115), pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(243)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 16 {
@@ -3153,7 +3173,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1238752, beta: s.p + 1238944, runningMean: s.p + 1239136, runningVar: s.p + 1239328,
                 eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 666272, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(244)
         }
     }
 
@@ -3162,7 +3182,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1239520, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(243)
+        s.profiler?.stop(245)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3170,7 +3190,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(116), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 666656, savedInvStd: s.f + 667808,
                 runningMean: s.p + 1463008, runningVar: s.p + 1464160, workspace: s.ws, pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(246)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 17 {
@@ -3178,7 +3198,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(115), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(116), pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(247)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 17 {
@@ -3186,13 +3206,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, runningMean: s.p + 1463008, runningVar: s.p + 1464160,
                 eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 666656, pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(248)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1465312, channels: 1152, kernel: 5, into: s.f + 671264)
-        s.profiler?.stop(247)
-        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(249)
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(116), gamma: s.p + 1460704,
@@ -3202,7 +3222,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 depthwiseOutput: s.tensor(118), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 668960, depthwiseSavedInvStd: s.f + 670112,
                 depthwiseRunningMean: s.p + 1496416, depthwiseRunningVar: s.p + 1497568, workspace: s.ws, pool: pool)
-            s.profiler?.stop(248)
+            s.profiler?.stop(250)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 17 {
@@ -3210,7 +3230,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(117), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 671264, bias: s.f,
                 activation: .identity, output: s.tensor(118), pool: pool)
-            s.profiler?.stop(249)
+            s.profiler?.stop(251)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 17 {
@@ -3218,7 +3238,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 668960, savedInvStd: s.f + 670112,
                 activation: .relu6, output: s.tensor(119), pool: pool)
-            s.profiler?.stop(250)
+            s.profiler?.stop(252)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 17 {
@@ -3226,12 +3246,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, runningMean: s.p + 1496416, runningVar: s.p + 1497568,
                 eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 668960, pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(253)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1498720, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(252)
+        s.profiler?.stop(254)
         // features.6.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3239,7 +3259,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(120), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 728864, savedInvStd: s.f + 729056,
                 runningMean: s.p + 1720288, runningVar: s.p + 1720480, workspace: s.ws, pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(255)
         }
         // features.6.1.block.2 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks > 17 {
@@ -3247,7 +3267,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(119), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(120), pool: pool)
-            s.profiler?.stop(254)
+            s.profiler?.stop(256)
         }
         // features.6.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 17 {
@@ -3255,7 +3275,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 728864, savedInvStd: s.f + 729056,
                 activation: .identity, output: s.tensor(121), pool: pool)
-            s.profiler?.stop(255)
+            s.profiler?.stop(257)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 17 {
@@ -3263,21 +3283,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 1719904, beta: s.p + 1720096, runningMean: s.p + 1720288, runningVar: s.p + 1720480,
                 eps: 0.001, activation: .identity, output: s.tensor(121), scratch: s.f + 728864, pool: pool)
-            s.profiler?.stop(256)
+            s.profiler?.stop(258)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524, into: s.tensor(123),
                 random: &random)
-            s.profiler?.stop(257)
+            s.profiler?.stop(259)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(115), branch: s.tensor(121),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(258)
+        s.profiler?.stop(260)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -3285,7 +3305,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1720672, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(259)
+        s.profiler?.stop(261)
         // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3293,7 +3313,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(124), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 729248, savedInvStd: s.f + 730400,
                 runningMean: s.p + 1944160, runningVar: s.p + 1945312, workspace: s.ws, pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(262)
         }
         // features.6.2.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
@@ -3301,7 +3321,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(122), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(124), pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(263)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
@@ -3309,13 +3329,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, runningMean: s.p + 1944160, runningVar: s.p + 1945312,
                 eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 729248, pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(264)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1946464, channels: 1152, kernel: 5, into: s.f + 733856)
-        s.profiler?.stop(263)
-        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(265)
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(124), gamma: s.p + 1941856,
@@ -3325,7 +3345,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 depthwiseOutput: s.tensor(126), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 731552, depthwiseSavedInvStd: s.f + 732704,
                 depthwiseRunningMean: s.p + 1977568, depthwiseRunningVar: s.p + 1978720, workspace: s.ws, pool: pool)
-            s.profiler?.stop(264)
+            s.profiler?.stop(266)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
@@ -3333,7 +3353,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(125), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 733856, bias: s.f,
                 activation: .identity, output: s.tensor(126), pool: pool)
-            s.profiler?.stop(265)
+            s.profiler?.stop(267)
         }
         // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 18 {
@@ -3341,7 +3361,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 731552, savedInvStd: s.f + 732704,
                 activation: .relu6, output: s.tensor(127), pool: pool)
-            s.profiler?.stop(266)
+            s.profiler?.stop(268)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 18 {
@@ -3349,12 +3369,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, runningMean: s.p + 1977568, runningVar: s.p + 1978720,
                 eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 731552, pool: pool)
-            s.profiler?.stop(267)
+            s.profiler?.stop(269)
         }
         // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1979872, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(268)
+        s.profiler?.stop(270)
         // features.6.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3362,7 +3382,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(128), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 791456, savedInvStd: s.f + 791648,
                 runningMean: s.p + 2201440, runningVar: s.p + 2201632, workspace: s.ws, pool: pool)
-            s.profiler?.stop(269)
+            s.profiler?.stop(271)
         }
         // features.6.2.block.2 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks > 18 {
@@ -3370,7 +3390,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(127), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(128), pool: pool)
-            s.profiler?.stop(270)
+            s.profiler?.stop(272)
         }
         // features.6.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 18 {
@@ -3378,7 +3398,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 791456, savedInvStd: s.f + 791648,
                 activation: .identity, output: s.tensor(129), pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(273)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 18 {
@@ -3386,21 +3406,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2201056, beta: s.p + 2201248, runningMean: s.p + 2201440, runningVar: s.p + 2201632,
                 eps: 0.001, activation: .identity, output: s.tensor(129), scratch: s.f + 791456, pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(274)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619, into: s.tensor(131),
                 random: &random)
-            s.profiler?.stop(273)
+            s.profiler?.stop(275)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(122), branch: s.tensor(129),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(130), pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(276)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -3408,7 +3428,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2201824, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(275)
+        s.profiler?.stop(277)
         // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3416,7 +3436,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(132), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 791840, savedInvStd: s.f + 792992,
                 runningMean: s.p + 2425312, runningVar: s.p + 2426464, workspace: s.ws, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(278)
         }
         // features.6.3.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
@@ -3424,7 +3444,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(130), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(132), pool: pool)
-            s.profiler?.stop(277)
+            s.profiler?.stop(279)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
@@ -3432,13 +3452,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, runningMean: s.p + 2425312, runningVar: s.p + 2426464,
                 eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 791840, pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(280)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2427616, channels: 1152, kernel: 5, into: s.f + 796448)
-        s.profiler?.stop(279)
-        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(281)
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 2423008,
@@ -3448,7 +3468,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 depthwiseOutput: s.tensor(134), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 794144, depthwiseSavedInvStd: s.f + 795296,
                 depthwiseRunningMean: s.p + 2458720, depthwiseRunningVar: s.p + 2459872, workspace: s.ws, pool: pool)
-            s.profiler?.stop(280)
+            s.profiler?.stop(282)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
@@ -3456,7 +3476,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 796448, bias: s.f,
                 activation: .identity, output: s.tensor(134), pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(283)
         }
         // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 19 {
@@ -3464,7 +3484,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 794144, savedInvStd: s.f + 795296,
                 activation: .relu6, output: s.tensor(135), pool: pool)
-            s.profiler?.stop(282)
+            s.profiler?.stop(284)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 19 {
@@ -3472,12 +3492,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, runningMean: s.p + 2458720, runningVar: s.p + 2459872,
                 eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 794144, pool: pool)
-            s.profiler?.stop(283)
+            s.profiler?.stop(285)
         }
         // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2461024, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(284)
+        s.profiler?.stop(286)
         // features.6.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3485,7 +3505,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(136), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 854048, savedInvStd: s.f + 854240,
                 runningMean: s.p + 2682592, runningVar: s.p + 2682784, workspace: s.ws, pool: pool)
-            s.profiler?.stop(285)
+            s.profiler?.stop(287)
         }
         // features.6.3.block.2 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks > 19 {
@@ -3493,7 +3513,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(135), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(136), pool: pool)
-            s.profiler?.stop(286)
+            s.profiler?.stop(288)
         }
         // features.6.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 19 {
@@ -3501,7 +3521,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 854048, savedInvStd: s.f + 854240,
                 activation: .identity, output: s.tensor(137), pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(289)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 19 {
@@ -3509,21 +3529,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 2682208, beta: s.p + 2682400, runningMean: s.p + 2682592, runningVar: s.p + 2682784,
                 eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 854048, pool: pool)
-            s.profiler?.stop(288)
+            s.profiler?.stop(290)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143, into: s.tensor(139),
                 random: &random)
-            s.profiler?.stop(289)
+            s.profiler?.stop(291)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(130), branch: s.tensor(137),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(138), pool: pool)
-        s.profiler?.stop(290)
+        s.profiler?.stop(292)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -3531,7 +3551,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2682976, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(291)
+        s.profiler?.stop(293)
         // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -3539,7 +3559,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(140), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 854432, savedInvStd: s.f + 855584,
                 runningMean: s.p + 2906464, runningVar: s.p + 2907616, workspace: s.ws, pool: pool)
-            s.profiler?.stop(292)
+            s.profiler?.stop(294)
         }
         // features.6.4.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
@@ -3547,7 +3567,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(138), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(140), pool: pool)
-            s.profiler?.stop(293)
+            s.profiler?.stop(295)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
@@ -3555,13 +3575,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, runningMean: s.p + 2906464, runningVar: s.p + 2907616,
                 eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 854432, pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(296)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2908768, channels: 1152, kernel: 5, into: s.f + 859040)
-        s.profiler?.stop(295)
-        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(297)
+        // features.6.4.block.0 BatchNorm + relu6 (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(140), gamma: s.p + 2904160,
@@ -3571,7 +3591,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 depthwiseOutput: s.tensor(142), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 856736, depthwiseSavedInvStd: s.f + 857888,
                 depthwiseRunningMean: s.p + 2939872, depthwiseRunningVar: s.p + 2941024, workspace: s.ws, pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(298)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
@@ -3579,7 +3599,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 859040, bias: s.f,
                 activation: .identity, output: s.tensor(142), pool: pool)
-            s.profiler?.stop(297)
+            s.profiler?.stop(299)
         }
         // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 20 {
@@ -3587,7 +3607,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 856736, savedInvStd: s.f + 857888,
                 activation: .relu6, output: s.tensor(143), pool: pool)
-            s.profiler?.stop(298)
+            s.profiler?.stop(300)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 20 {
@@ -3595,12 +3615,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, runningMean: s.p + 2939872, runningVar: s.p + 2941024,
                 eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 856736, pool: pool)
-            s.profiler?.stop(299)
+            s.profiler?.stop(301)
         }
         // features.6.4.block.2 project conv 1x1 weights to the GEMM layout [1152][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2942176, outChannels: 192, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(300)
+        s.profiler?.stop(302)
         // features.6.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -3608,7 +3628,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, output: s.tensor(144), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 916640, savedInvStd: s.f + 916832,
                 runningMean: s.p + 3163744, runningVar: s.p + 3163936, workspace: s.ws, pool: pool)
-            s.profiler?.stop(301)
+            s.profiler?.stop(303)
         }
         // features.6.4.block.2 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         if s.options.frozenBlocks > 20 {
@@ -3616,7 +3636,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(143), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(144), pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(304)
         }
         // features.6.4.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks <= 20 {
@@ -3624,7 +3644,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 916640, savedInvStd: s.f + 916832,
                 activation: .identity, output: s.tensor(145), pool: pool)
-            s.profiler?.stop(303)
+            s.profiler?.stop(305)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 192]
         if s.options.frozenBlocks > 20 {
@@ -3632,21 +3652,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 64 &* s.n, channels: 192,
                 gamma: s.p + 3163360, beta: s.p + 3163552, runningMean: s.p + 3163744, runningVar: s.p + 3163936,
                 eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 916640, pool: pool)
-            s.profiler?.stop(304)
+            s.profiler?.stop(306)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098, into: s.tensor(147),
                 random: &random)
-            s.profiler?.stop(305)
+            s.profiler?.stop(307)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(138), branch: s.tensor(145),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 12288, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(306)
+        s.profiler?.stop(308)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 8x8x192 -> 8x8x320
@@ -3654,7 +3674,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [192][1152]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3164128, outChannels: 1152, inChannels: 192, into: s.f + 1280)
-        s.profiler?.stop(307)
+        s.profiler?.stop(309)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -3662,7 +3682,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, output: s.tensor(148), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 917024, savedInvStd: s.f + 918176,
                 runningMean: s.p + 3387616, runningVar: s.p + 3388768, workspace: s.ws, pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(310)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
@@ -3670,7 +3690,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(146), pixels: 64 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1152, activation: .identity, residual: nil,
                 output: s.tensor(148), pool: pool)
-            s.profiler?.stop(309)
+            s.profiler?.stop(311)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
@@ -3678,13 +3698,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, runningMean: s.p + 3387616, runningVar: s.p + 3388768,
                 eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 917024, pool: pool)
-            s.profiler?.stop(310)
+            s.profiler?.stop(312)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3389920, channels: 1152, kernel: 3, into: s.f + 921632)
-        s.profiler?.stop(311)
-        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(313)
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(148), gamma: s.p + 3385312,
@@ -3694,7 +3714,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 depthwiseOutput: s.tensor(150), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 919328, depthwiseSavedInvStd: s.f + 920480,
                 depthwiseRunningMean: s.p + 3402592, depthwiseRunningVar: s.p + 3403744, workspace: s.ws, pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(314)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
@@ -3702,7 +3722,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 921632, bias: s.f,
                 activation: .identity, output: s.tensor(150), pool: pool)
-            s.profiler?.stop(313)
+            s.profiler?.stop(315)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks <= 21 {
@@ -3710,7 +3730,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 919328, savedInvStd: s.f + 920480,
                 activation: .relu6, output: s.tensor(151), pool: pool)
-            s.profiler?.stop(314)
+            s.profiler?.stop(316)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1152]
         if s.options.frozenBlocks > 21 {
@@ -3718,12 +3738,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, runningMean: s.p + 3402592, runningVar: s.p + 3403744,
                 eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 919328, pool: pool)
-            s.profiler?.stop(315)
+            s.profiler?.stop(317)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1152][320]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3404896, outChannels: 320, inChannels: 1152, into: s.f + 1280)
-        s.profiler?.stop(316)
+        s.profiler?.stop(318)
         // features.7.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -3731,7 +3751,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 320, output: s.tensor(152), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 942368, savedInvStd: s.f + 942688,
                 runningMean: s.p + 3774176, runningVar: s.p + 3774496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(319)
         }
         // features.7.0.block.2 frozen: project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         if s.options.frozenBlocks > 21 {
@@ -3739,7 +3759,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(151), pixels: 64 &* s.n, inChannels: 1152,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
                 output: s.tensor(152), pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(320)
         }
         // features.7.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks <= 21 {
@@ -3747,7 +3767,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 942368, savedInvStd: s.f + 942688,
                 activation: .identity, output: s.tensor(153), pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(321)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 8, 8, 320]
         if s.options.frozenBlocks > 21 {
@@ -3755,7 +3775,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 64 &* s.n, channels: 320,
                 gamma: s.p + 3773536, beta: s.p + 3773856, runningMean: s.p + 3774176, runningVar: s.p + 3774496,
                 eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 942368, pool: pool)
-            s.profiler?.stop(320)
+            s.profiler?.stop(322)
         }
     }
 
@@ -3764,7 +3784,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [320][1280]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3774816, outChannels: 1280, inChannels: 320, into: s.f + 1280)
-        s.profiler?.stop(321)
+        s.profiler?.stop(323)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -3772,7 +3792,7 @@ public final class EfficientNetLite1Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, output: s.tensor(154), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 943008, savedInvStd: s.f + 944288,
                 runningMean: s.p + 4186976, runningVar: s.p + 4188256, workspace: s.ws, pool: pool)
-            s.profiler?.stop(322)
+            s.profiler?.stop(324)
         }
         // features.8 frozen: head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         if s.options.frozenBlocks > 22 {
@@ -3780,7 +3800,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(153), pixels: 64 &* s.n, inChannels: 320,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
                 output: s.tensor(154), pool: pool)
-            s.profiler?.stop(323)
+            s.profiler?.stop(325)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 8, 8, 1280]
         if s.options.frozenBlocks <= 22 {
@@ -3788,7 +3808,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 943008, savedInvStd: s.f + 944288,
                 activation: .relu6, output: s.tensor(155), pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(326)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 8, 8, 1280]
         if s.options.frozenBlocks > 22 {
@@ -3796,7 +3816,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 64 &* s.n, channels: 1280,
                 gamma: s.p + 4184416, beta: s.p + 4185696, runningMean: s.p + 4186976, runningVar: s.p + 4188256,
                 eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 943008, pool: pool)
-            s.profiler?.stop(325)
+            s.profiler?.stop(327)
         }
     }
 
@@ -3806,26 +3826,26 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(155), batch: s.n, pixels: 64, channels: 1280, output: s.tensor(156),
             pool: pool)
-        s.profiler?.stop(326)
+        s.profiler?.stop(328)
         // dropout p=0.2 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(156), output: s.tensor(158), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.2 : 0, mask: s.tensor(157), random: &random)
-        s.profiler?.stop(327)
+        s.profiler?.stop(329)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(158), batch: s.n, inFeatures: 1280, weights: s.p + 4189536, bias: s.p + 5469536,
             outFeatures: 1000, output: s.tensor(159), pool: pool)
-        s.profiler?.stop(328)
+        s.profiler?.stop(330)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(159), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(160))
-        s.profiler?.stop(329)
+        s.profiler?.stop(331)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(159), count: 1000 &* s.n)
-        s.profiler?.stop(330)
+        s.profiler?.stop(332)
     }
 
     /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
@@ -3835,17 +3855,17 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(160), input: s.tensor(158), weights: s.p + 4189536,
             batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(161), gradWeights: s.g + 4189536,
             gradBias: s.g + 5469536, pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(333)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(161), mask: s.tensor(157), count: 1280 &* s.n,
             gradInput: s.tensor(162))
-        s.profiler?.stop(332)
+        s.profiler?.stop(334)
         // avgpool backward: spread each channel's gradient over the 64 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(162), batch: s.n, pixels: 64, channels: 1280,
             gradInput: s.tensor(163), pool: pool)
-        s.profiler?.stop(333)
+        s.profiler?.stop(335)
     }
 
     /// features.8 backward: head: conv 1x1 320 -> 1280
@@ -3856,7 +3876,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             channels: 1280, gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 943008,
             savedInvStd: s.f + 944288, activation: .relu6, gradGamma: s.g + 4184416, gradBeta: s.g + 4185696,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(334)
+        s.profiler?.stop(336)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 320] <- [n, 8, 8, 1280]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(163), preActivation: s.tensor(154),
@@ -3864,7 +3884,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(153), weights: s.p + 3774816,
             pixels: 64 &* s.n, inChannels: 320, outChannels: 1280, gradInput: s.tensor(164),
             gradWeights: s.g + 3774816, workspace: s.ws, pool: pool)
-        s.profiler?.stop(335)
+        s.profiler?.stop(337)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 8x8x192 -> 8x8x320
@@ -3875,14 +3895,14 @@ public final class EfficientNetLite1Training: TrainableModel {
             channels: 320, gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 942368,
             savedInvStd: s.f + 942688, activation: .identity, gradGamma: s.g + 3773536, gradBeta: s.g + 3773856,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(336)
+        s.profiler?.stop(338)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 919328, savedInvStd: s.f + 920480,
                 activation: .relu6, output: s.tensor(166), pool: pool)
-            s.profiler?.stop(337)
+            s.profiler?.stop(339)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -3890,7 +3910,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3400288, beta: s.p + 3401440, runningMean: s.p + 3402592, runningVar: s.p + 3403744,
                 eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 919328, pool: pool)
-            s.profiler?.stop(338)
+            s.profiler?.stop(340)
         }
         // features.7.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 320]
         s.profiler?.start()
@@ -3899,21 +3919,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(166), weights: s.p + 3404896,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 320, gradInput: s.tensor(165),
             gradWeights: s.g + 3404896, workspace: s.ws, pool: pool)
-        s.profiler?.stop(339)
+        s.profiler?.stop(341)
         // features.7.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(165), input: s.tensor(150), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 919328,
             savedInvStd: s.f + 920480, activation: .relu6, gradGamma: s.g + 3400288, gradBeta: s.g + 3401440,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(340)
+        s.profiler?.stop(342)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 917024, savedInvStd: s.f + 918176,
                 activation: .relu6, output: s.tensor(168), pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(343)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -3921,12 +3941,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 3385312, beta: s.p + 3386464, runningMean: s.p + 3387616, runningVar: s.p + 3388768,
                 eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 917024, pool: pool)
-            s.profiler?.stop(342)
+            s.profiler?.stop(344)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 932000, count: 10368)
-        s.profiler?.stop(343)
+        s.profiler?.stop(345)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(165), preActivation: s.tensor(150),
@@ -3934,18 +3954,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(168), batch: s.n, height: 8, width: 8,
             channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8,
             weights: s.f + 921632, gradInput: s.tensor(167), gradWeights: s.f + 932000, workspace: s.ws, pool: pool)
-        s.profiler?.stop(344)
+        s.profiler?.stop(346)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 932000, channels: 1152, kernel: 3, into: s.g + 3389920)
-        s.profiler?.stop(345)
+        s.profiler?.stop(347)
         // features.7.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(167), input: s.tensor(148), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 917024,
             savedInvStd: s.f + 918176, activation: .relu6, gradGamma: s.g + 3385312, gradBeta: s.g + 3386464,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(346)
+        s.profiler?.stop(348)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(167), preActivation: s.tensor(148),
@@ -3953,7 +3973,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(146), weights: s.p + 3164128,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(169),
             gradWeights: s.g + 3164128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(349)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -3963,21 +3983,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(169),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(170), pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(350)
         // features.6.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(170), input: s.tensor(144), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 916640,
             savedInvStd: s.f + 916832, activation: .identity, gradGamma: s.g + 3163360, gradBeta: s.g + 3163552,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(349)
+        s.profiler?.stop(351)
         // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 856736, savedInvStd: s.f + 857888,
                 activation: .relu6, output: s.tensor(172), pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(352)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -3985,7 +4005,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2937568, beta: s.p + 2938720, runningMean: s.p + 2939872, runningVar: s.p + 2941024,
                 eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 856736, pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(353)
         }
         // features.6.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
@@ -3994,21 +4014,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(172), weights: s.p + 2942176,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(171),
             gradWeights: s.g + 2942176, workspace: s.ws, pool: pool)
-        s.profiler?.stop(352)
+        s.profiler?.stop(354)
         // features.6.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(171), input: s.tensor(142), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 856736,
             savedInvStd: s.f + 857888, activation: .relu6, gradGamma: s.g + 2937568, gradBeta: s.g + 2938720,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(353)
+        s.profiler?.stop(355)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 854432, savedInvStd: s.f + 855584,
                 activation: .relu6, output: s.tensor(174), pool: pool)
-            s.profiler?.stop(354)
+            s.profiler?.stop(356)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -4016,12 +4036,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2904160, beta: s.p + 2905312, runningMean: s.p + 2906464, runningVar: s.p + 2907616,
                 eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 854432, pool: pool)
-            s.profiler?.stop(355)
+            s.profiler?.stop(357)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 887840, count: 28800)
-        s.profiler?.stop(356)
+        s.profiler?.stop(358)
         // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(171), preActivation: s.tensor(142),
@@ -4029,18 +4049,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(174), batch: s.n, height: 8, width: 8,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 859040, gradInput: s.tensor(173), gradWeights: s.f + 887840, workspace: s.ws, pool: pool)
-        s.profiler?.stop(357)
+        s.profiler?.stop(359)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 887840, channels: 1152, kernel: 5, into: s.g + 2908768)
-        s.profiler?.stop(358)
+        s.profiler?.stop(360)
         // features.6.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(173), input: s.tensor(140), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 854432,
             savedInvStd: s.f + 855584, activation: .relu6, gradGamma: s.g + 2904160, gradBeta: s.g + 2905312,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(359)
+        s.profiler?.stop(361)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(173), preActivation: s.tensor(140),
@@ -4048,11 +4068,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(138), weights: s.p + 2682976,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(175),
             gradWeights: s.g + 2682976, workspace: s.ws, pool: pool)
-        s.profiler?.stop(360)
+        s.profiler?.stop(362)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(175), s.tensor(169), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(363)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -4062,21 +4082,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(175),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(176), pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(364)
         // features.6.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(176), input: s.tensor(136), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 854048,
             savedInvStd: s.f + 854240, activation: .identity, gradGamma: s.g + 2682208, gradBeta: s.g + 2682400,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(365)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 794144, savedInvStd: s.f + 795296,
                 activation: .relu6, output: s.tensor(178), pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(366)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -4084,7 +4104,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2456416, beta: s.p + 2457568, runningMean: s.p + 2458720, runningVar: s.p + 2459872,
                 eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 794144, pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(367)
         }
         // features.6.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
@@ -4093,21 +4113,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(178), weights: s.p + 2461024,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(177),
             gradWeights: s.g + 2461024, workspace: s.ws, pool: pool)
-        s.profiler?.stop(366)
+        s.profiler?.stop(368)
         // features.6.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(177), input: s.tensor(134), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 794144,
             savedInvStd: s.f + 795296, activation: .relu6, gradGamma: s.g + 2456416, gradBeta: s.g + 2457568,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(367)
+        s.profiler?.stop(369)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 791840, savedInvStd: s.f + 792992,
                 activation: .relu6, output: s.tensor(180), pool: pool)
-            s.profiler?.stop(368)
+            s.profiler?.stop(370)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -4115,12 +4135,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 2423008, beta: s.p + 2424160, runningMean: s.p + 2425312, runningVar: s.p + 2426464,
                 eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 791840, pool: pool)
-            s.profiler?.stop(369)
+            s.profiler?.stop(371)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 825248, count: 28800)
-        s.profiler?.stop(370)
+        s.profiler?.stop(372)
         // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(177), preActivation: s.tensor(134),
@@ -4128,18 +4148,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(180), batch: s.n, height: 8, width: 8,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 796448, gradInput: s.tensor(179), gradWeights: s.f + 825248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(373)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 825248, channels: 1152, kernel: 5, into: s.g + 2427616)
-        s.profiler?.stop(372)
+        s.profiler?.stop(374)
         // features.6.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(179), input: s.tensor(132), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 791840,
             savedInvStd: s.f + 792992, activation: .relu6, gradGamma: s.g + 2423008, gradBeta: s.g + 2424160,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(373)
+        s.profiler?.stop(375)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(179), preActivation: s.tensor(132),
@@ -4147,11 +4167,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(130), weights: s.p + 2201824,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(181),
             gradWeights: s.g + 2201824, workspace: s.ws, pool: pool)
-        s.profiler?.stop(374)
+        s.profiler?.stop(376)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(181), s.tensor(175), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(375)
+        s.profiler?.stop(377)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -4161,21 +4181,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(181),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(182), pool: pool)
-        s.profiler?.stop(376)
+        s.profiler?.stop(378)
         // features.6.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(182), input: s.tensor(128), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 791456,
             savedInvStd: s.f + 791648, activation: .identity, gradGamma: s.g + 2201056, gradBeta: s.g + 2201248,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(379)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 731552, savedInvStd: s.f + 732704,
                 activation: .relu6, output: s.tensor(184), pool: pool)
-            s.profiler?.stop(378)
+            s.profiler?.stop(380)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -4183,7 +4203,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1975264, beta: s.p + 1976416, runningMean: s.p + 1977568, runningVar: s.p + 1978720,
                 eps: 0.001, activation: .relu6, output: s.tensor(184), scratch: s.f + 731552, pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(381)
         }
         // features.6.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
@@ -4192,21 +4212,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(184), weights: s.p + 1979872,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(183),
             gradWeights: s.g + 1979872, workspace: s.ws, pool: pool)
-        s.profiler?.stop(380)
+        s.profiler?.stop(382)
         // features.6.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(183), input: s.tensor(126), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 731552,
             savedInvStd: s.f + 732704, activation: .relu6, gradGamma: s.g + 1975264, gradBeta: s.g + 1976416,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(381)
+        s.profiler?.stop(383)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 729248, savedInvStd: s.f + 730400,
                 activation: .relu6, output: s.tensor(186), pool: pool)
-            s.profiler?.stop(382)
+            s.profiler?.stop(384)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -4214,12 +4234,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1941856, beta: s.p + 1943008, runningMean: s.p + 1944160, runningVar: s.p + 1945312,
                 eps: 0.001, activation: .relu6, output: s.tensor(186), scratch: s.f + 729248, pool: pool)
-            s.profiler?.stop(383)
+            s.profiler?.stop(385)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 762656, count: 28800)
-        s.profiler?.stop(384)
+        s.profiler?.stop(386)
         // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(183), preActivation: s.tensor(126),
@@ -4227,18 +4247,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(186), batch: s.n, height: 8, width: 8,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 733856, gradInput: s.tensor(185), gradWeights: s.f + 762656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(387)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 762656, channels: 1152, kernel: 5, into: s.g + 1946464)
-        s.profiler?.stop(386)
+        s.profiler?.stop(388)
         // features.6.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(185), input: s.tensor(124), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 729248,
             savedInvStd: s.f + 730400, activation: .relu6, gradGamma: s.g + 1941856, gradBeta: s.g + 1943008,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(389)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(185), preActivation: s.tensor(124),
@@ -4246,11 +4266,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(122), weights: s.p + 1720672,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(187),
             gradWeights: s.g + 1720672, workspace: s.ws, pool: pool)
-        s.profiler?.stop(388)
+        s.profiler?.stop(390)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(187), s.tensor(181), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(389)
+        s.profiler?.stop(391)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -4260,21 +4280,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(187),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
             perImage: 12288, gradBranch: s.tensor(188), pool: pool)
-        s.profiler?.stop(390)
+        s.profiler?.stop(392)
         // features.6.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(188), input: s.tensor(120), pixels: 64 &* s.n,
             channels: 192, gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 728864,
             savedInvStd: s.f + 729056, activation: .identity, gradGamma: s.g + 1719904, gradBeta: s.g + 1720096,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(391)
+        s.profiler?.stop(393)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 668960, savedInvStd: s.f + 670112,
                 activation: .relu6, output: s.tensor(190), pool: pool)
-            s.profiler?.stop(392)
+            s.profiler?.stop(394)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -4282,7 +4302,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1494112, beta: s.p + 1495264, runningMean: s.p + 1496416, runningVar: s.p + 1497568,
                 eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 668960, pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(395)
         }
         // features.6.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 192]
         s.profiler?.start()
@@ -4291,21 +4311,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(190), weights: s.p + 1498720,
             pixels: 64 &* s.n, inChannels: 1152, outChannels: 192, gradInput: s.tensor(189),
             gradWeights: s.g + 1498720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(394)
+        s.profiler?.stop(396)
         // features.6.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(189), input: s.tensor(118), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 668960,
             savedInvStd: s.f + 670112, activation: .relu6, gradGamma: s.g + 1494112, gradBeta: s.g + 1495264,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(395)
+        s.profiler?.stop(397)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 666656, savedInvStd: s.f + 667808,
                 activation: .relu6, output: s.tensor(192), pool: pool)
-            s.profiler?.stop(396)
+            s.profiler?.stop(398)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -4313,12 +4333,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 64 &* s.n, channels: 1152,
                 gamma: s.p + 1460704, beta: s.p + 1461856, runningMean: s.p + 1463008, runningVar: s.p + 1464160,
                 eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 666656, pool: pool)
-            s.profiler?.stop(397)
+            s.profiler?.stop(399)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 700064, count: 28800)
-        s.profiler?.stop(398)
+        s.profiler?.stop(400)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 8, 8, 1152] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(189), preActivation: s.tensor(118),
@@ -4326,18 +4346,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(192), batch: s.n, height: 8, width: 8,
             channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 671264, gradInput: s.tensor(191), gradWeights: s.f + 700064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(401)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 700064, channels: 1152, kernel: 5, into: s.g + 1465312)
-        s.profiler?.stop(400)
+        s.profiler?.stop(402)
         // features.6.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(191), input: s.tensor(116), pixels: 64 &* s.n,
             channels: 1152, gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 666656,
             savedInvStd: s.f + 667808, activation: .relu6, gradGamma: s.g + 1460704, gradBeta: s.g + 1461856,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(403)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 192] <- [n, 8, 8, 1152]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(191), preActivation: s.tensor(116),
@@ -4345,11 +4365,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(115), weights: s.p + 1239520,
             pixels: 64 &* s.n, inChannels: 192, outChannels: 1152, gradInput: s.tensor(193),
             gradWeights: s.g + 1239520, workspace: s.ws, pool: pool)
-        s.profiler?.stop(402)
+        s.profiler?.stop(404)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(193), s.tensor(187), count: 12288 &* s.n, pool: pool)
-        s.profiler?.stop(403)
+        s.profiler?.stop(405)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192
@@ -4360,14 +4380,14 @@ public final class EfficientNetLite1Training: TrainableModel {
             channels: 192, gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 666272,
             savedInvStd: s.f + 666464, activation: .identity, gradGamma: s.g + 1238752, gradBeta: s.g + 1238944,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(404)
+        s.profiler?.stop(406)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 631328, savedInvStd: s.f + 632000,
                 activation: .relu6, output: s.tensor(195), pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(407)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -4375,7 +4395,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 64 &* s.n, channels: 672,
                 gamma: s.p + 1107040, beta: s.p + 1107712, runningMean: s.p + 1108384, runningVar: s.p + 1109056,
                 eps: 0.001, activation: .relu6, output: s.tensor(195), scratch: s.f + 631328, pool: pool)
-            s.profiler?.stop(406)
+            s.profiler?.stop(408)
         }
         // features.6.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 8, 8, 672] <- [n, 8, 8, 192]
         s.profiler?.start()
@@ -4384,21 +4404,21 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(195), weights: s.p + 1109728,
             pixels: 64 &* s.n, inChannels: 672, outChannels: 192, gradInput: s.tensor(194), gradWeights: s.g + 1109728,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(409)
         // features.6.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(194), input: s.tensor(112), pixels: 64 &* s.n,
             channels: 672, gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 631328,
             savedInvStd: s.f + 632000, activation: .relu6, gradGamma: s.g + 1107040, gradBeta: s.g + 1107712,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(408)
+        s.profiler?.stop(410)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 629984, savedInvStd: s.f + 630656,
                 activation: .relu6, output: s.tensor(197), pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(411)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -4406,12 +4426,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 1087552, beta: s.p + 1088224, runningMean: s.p + 1088896, runningVar: s.p + 1089568,
                 eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 629984, pool: pool)
-            s.profiler?.stop(410)
+            s.profiler?.stop(412)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 649472, count: 16800)
-        s.profiler?.stop(411)
+        s.profiler?.stop(413)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 8, 8, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(194), preActivation: s.tensor(112),
@@ -4419,18 +4439,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(197), batch: s.n, height: 15, width: 15,
             channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8,
             weights: s.f + 632672, gradInput: s.tensor(196), gradWeights: s.f + 649472, workspace: s.ws, pool: pool)
-        s.profiler?.stop(412)
+        s.profiler?.stop(414)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 649472, channels: 672, kernel: 5, into: s.g + 1090240)
-        s.profiler?.stop(413)
+        s.profiler?.stop(415)
         // features.6.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(196), input: s.tensor(110), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 629984,
             savedInvStd: s.f + 630656, activation: .relu6, gradGamma: s.g + 1087552, gradBeta: s.g + 1088224,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(416)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(196), preActivation: s.tensor(110),
@@ -4438,7 +4458,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(108), weights: s.p + 1012288,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(198),
             gradWeights: s.g + 1012288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(417)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
@@ -4448,21 +4468,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(198),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(199), pool: pool)
-        s.profiler?.stop(416)
+        s.profiler?.stop(418)
         // features.5.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(199), input: s.tensor(106), pixels: 225 &* s.n,
             channels: 112, gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 629760,
             savedInvStd: s.f + 629872, activation: .identity, gradGamma: s.g + 1011840, gradBeta: s.g + 1011952,
             reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(417)
+        s.profiler?.stop(419)
         // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 594816, savedInvStd: s.f + 595488,
                 activation: .relu6, output: s.tensor(201), pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(420)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -4470,7 +4490,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 933888, beta: s.p + 934560, runningMean: s.p + 935232, runningVar: s.p + 935904,
                 eps: 0.001, activation: .relu6, output: s.tensor(201), scratch: s.f + 594816, pool: pool)
-            s.profiler?.stop(419)
+            s.profiler?.stop(421)
         }
         // features.5.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
@@ -4479,20 +4499,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(201), weights: s.p + 936576,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(200), gradWeights: s.g + 936576,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(422)
         // features.5.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(200), input: s.tensor(104), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 594816, savedInvStd: s.f + 595488,
             activation: .relu6, gradGamma: s.g + 933888, gradBeta: s.g + 934560, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(421)
+        s.profiler?.stop(423)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 593472, savedInvStd: s.f + 594144,
                 activation: .relu6, output: s.tensor(203), pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(424)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -4500,12 +4520,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 914400, beta: s.p + 915072, runningMean: s.p + 915744, runningVar: s.p + 916416,
                 eps: 0.001, activation: .relu6, output: s.tensor(203), scratch: s.f + 593472, pool: pool)
-            s.profiler?.stop(423)
+            s.profiler?.stop(425)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 612960, count: 16800)
-        s.profiler?.stop(424)
+        s.profiler?.stop(426)
         // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(200), preActivation: s.tensor(104),
@@ -4513,17 +4533,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(203), batch: s.n, height: 15, width: 15,
             channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 596160, gradInput: s.tensor(202), gradWeights: s.f + 612960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(425)
+        s.profiler?.stop(427)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 612960, channels: 672, kernel: 5, into: s.g + 917088)
-        s.profiler?.stop(426)
+        s.profiler?.stop(428)
         // features.5.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(202), input: s.tensor(102), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 593472, savedInvStd: s.f + 594144,
             activation: .relu6, gradGamma: s.g + 914400, gradBeta: s.g + 915072, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(429)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(202), preActivation: s.tensor(102),
@@ -4531,11 +4551,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(100), weights: s.p + 839136,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(204), gradWeights: s.g + 839136,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(428)
+        s.profiler?.stop(430)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(204), s.tensor(198), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(431)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
@@ -4545,21 +4565,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(204),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(205), pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(432)
         // features.5.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(205), input: s.tensor(98), pixels: 225 &* s.n,
             channels: 112, gamma: s.p + 838688, beta: s.p + 838800, savedMean: s.f + 593248, savedInvStd: s.f + 593360,
             activation: .identity, gradGamma: s.g + 838688, gradBeta: s.g + 838800, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(431)
+        s.profiler?.stop(433)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 225 &* s.n, channels: 672, gamma: s.p + 760736,
                 beta: s.p + 761408, savedMean: s.f + 558304, savedInvStd: s.f + 558976, activation: .relu6,
                 output: s.tensor(207), pool: pool)
-            s.profiler?.stop(432)
+            s.profiler?.stop(434)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -4567,7 +4587,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 760736, beta: s.p + 761408, runningMean: s.p + 762080, runningVar: s.p + 762752,
                 eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 558304, pool: pool)
-            s.profiler?.stop(433)
+            s.profiler?.stop(435)
         }
         // features.5.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
@@ -4576,20 +4596,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(207), weights: s.p + 763424,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(206), gradWeights: s.g + 763424,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(436)
         // features.5.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(206), input: s.tensor(96), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 760736, beta: s.p + 761408, savedMean: s.f + 558304, savedInvStd: s.f + 558976,
             activation: .relu6, gradGamma: s.g + 760736, gradBeta: s.g + 761408, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(435)
+        s.profiler?.stop(437)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 225 &* s.n, channels: 672, gamma: s.p + 741248,
                 beta: s.p + 741920, savedMean: s.f + 556960, savedInvStd: s.f + 557632, activation: .relu6,
                 output: s.tensor(209), pool: pool)
-            s.profiler?.stop(436)
+            s.profiler?.stop(438)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -4597,12 +4617,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 741248, beta: s.p + 741920, runningMean: s.p + 742592, runningVar: s.p + 743264,
                 eps: 0.001, activation: .relu6, output: s.tensor(209), scratch: s.f + 556960, pool: pool)
-            s.profiler?.stop(437)
+            s.profiler?.stop(439)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 576448, count: 16800)
-        s.profiler?.stop(438)
+        s.profiler?.stop(440)
         // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(206), preActivation: s.tensor(96),
@@ -4610,17 +4630,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(209), batch: s.n, height: 15, width: 15,
             channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 559648, gradInput: s.tensor(208), gradWeights: s.f + 576448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(441)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 576448, channels: 672, kernel: 5, into: s.g + 743936)
-        s.profiler?.stop(440)
+        s.profiler?.stop(442)
         // features.5.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(208), input: s.tensor(94), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 741248, beta: s.p + 741920, savedMean: s.f + 556960, savedInvStd: s.f + 557632,
             activation: .relu6, gradGamma: s.g + 741248, gradBeta: s.g + 741920, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(443)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(208), preActivation: s.tensor(94),
@@ -4628,11 +4648,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(92), weights: s.p + 665984,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(210), gradWeights: s.g + 665984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(442)
+        s.profiler?.stop(444)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(210), s.tensor(204), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(443)
+        s.profiler?.stop(445)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
@@ -4642,21 +4662,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(210),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
             perImage: 25200, gradBranch: s.tensor(211), pool: pool)
-        s.profiler?.stop(444)
+        s.profiler?.stop(446)
         // features.5.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(211), input: s.tensor(90), pixels: 225 &* s.n,
             channels: 112, gamma: s.p + 665536, beta: s.p + 665648, savedMean: s.f + 556736, savedInvStd: s.f + 556848,
             activation: .identity, gradGamma: s.g + 665536, gradBeta: s.g + 665648, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(447)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 225 &* s.n, channels: 672, gamma: s.p + 587584,
                 beta: s.p + 588256, savedMean: s.f + 521792, savedInvStd: s.f + 522464, activation: .relu6,
                 output: s.tensor(213), pool: pool)
-            s.profiler?.stop(446)
+            s.profiler?.stop(448)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -4664,7 +4684,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 587584, beta: s.p + 588256, runningMean: s.p + 588928, runningVar: s.p + 589600,
                 eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 521792, pool: pool)
-            s.profiler?.stop(447)
+            s.profiler?.stop(449)
         }
         // features.5.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 112]
         s.profiler?.start()
@@ -4673,20 +4693,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(213), weights: s.p + 590272,
             pixels: 225 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(212), gradWeights: s.g + 590272,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(448)
+        s.profiler?.stop(450)
         // features.5.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(212), input: s.tensor(88), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 587584, beta: s.p + 588256, savedMean: s.f + 521792, savedInvStd: s.f + 522464,
             activation: .relu6, gradGamma: s.g + 587584, gradBeta: s.g + 588256, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(451)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 225 &* s.n, channels: 672, gamma: s.p + 568096,
                 beta: s.p + 568768, savedMean: s.f + 520448, savedInvStd: s.f + 521120, activation: .relu6,
                 output: s.tensor(215), pool: pool)
-            s.profiler?.stop(450)
+            s.profiler?.stop(452)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -4694,12 +4714,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 225 &* s.n, channels: 672,
                 gamma: s.p + 568096, beta: s.p + 568768, runningMean: s.p + 569440, runningVar: s.p + 570112,
                 eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 520448, pool: pool)
-            s.profiler?.stop(451)
+            s.profiler?.stop(453)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 539936, count: 16800)
-        s.profiler?.stop(452)
+        s.profiler?.stop(454)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 672] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(212), preActivation: s.tensor(88),
@@ -4707,17 +4727,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(215), batch: s.n, height: 15, width: 15,
             channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 523136, gradInput: s.tensor(214), gradWeights: s.f + 539936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(455)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 539936, channels: 672, kernel: 5, into: s.g + 570784)
-        s.profiler?.stop(454)
+        s.profiler?.stop(456)
         // features.5.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(214), input: s.tensor(86), pixels: 225 &* s.n,
             channels: 672, gamma: s.p + 568096, beta: s.p + 568768, savedMean: s.f + 520448, savedInvStd: s.f + 521120,
             activation: .relu6, gradGamma: s.g + 568096, gradBeta: s.g + 568768, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(455)
+        s.profiler?.stop(457)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 112] <- [n, 15, 15, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(214), preActivation: s.tensor(86),
@@ -4725,11 +4745,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(85), weights: s.p + 492832,
             pixels: 225 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(216), gradWeights: s.g + 492832,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(458)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(216), s.tensor(210), count: 25200 &* s.n, pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(459)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112
@@ -4740,14 +4760,14 @@ public final class EfficientNetLite1Training: TrainableModel {
             channels: 112, gamma: s.p + 492384, beta: s.p + 492496, savedMean: s.f + 520224, savedInvStd: s.f + 520336,
             activation: .identity, gradGamma: s.g + 492384, gradBeta: s.g + 492496, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(458)
+        s.profiler?.stop(460)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 225 &* s.n, channels: 480, gamma: s.p + 436704,
                 beta: s.p + 437184, savedMean: s.f + 495264, savedInvStd: s.f + 495744, activation: .relu6,
                 output: s.tensor(218), pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(461)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -4755,7 +4775,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 436704, beta: s.p + 437184, runningMean: s.p + 437664, runningVar: s.p + 438144,
                 eps: 0.001, activation: .relu6, output: s.tensor(218), scratch: s.f + 495264, pool: pool)
-            s.profiler?.stop(460)
+            s.profiler?.stop(462)
         }
         // features.5.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 112]
         s.profiler?.start()
@@ -4764,20 +4784,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(218), weights: s.p + 438624,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 112, gradInput: s.tensor(217), gradWeights: s.g + 438624,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(463)
         // features.5.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(217), input: s.tensor(82), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 436704, beta: s.p + 437184, savedMean: s.f + 495264, savedInvStd: s.f + 495744,
             activation: .relu6, gradGamma: s.g + 436704, gradBeta: s.g + 437184, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(462)
+        s.profiler?.stop(464)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 225 &* s.n, channels: 480, gamma: s.p + 422784,
                 beta: s.p + 423264, savedMean: s.f + 494304, savedInvStd: s.f + 494784, activation: .relu6,
                 output: s.tensor(220), pool: pool)
-            s.profiler?.stop(463)
+            s.profiler?.stop(465)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -4785,12 +4805,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 422784, beta: s.p + 423264, runningMean: s.p + 423744, runningVar: s.p + 424224,
                 eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 494304, pool: pool)
-            s.profiler?.stop(464)
+            s.profiler?.stop(466)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 508224, count: 12000)
-        s.profiler?.stop(465)
+        s.profiler?.stop(467)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(217), preActivation: s.tensor(82),
@@ -4798,17 +4818,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(220), batch: s.n, height: 15, width: 15,
             channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15,
             weights: s.f + 496224, gradInput: s.tensor(219), gradWeights: s.f + 508224, workspace: s.ws, pool: pool)
-        s.profiler?.stop(466)
+        s.profiler?.stop(468)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 508224, channels: 480, kernel: 5, into: s.g + 424704)
-        s.profiler?.stop(467)
+        s.profiler?.stop(469)
         // features.5.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(219), input: s.tensor(80), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 422784, beta: s.p + 423264, savedMean: s.f + 494304, savedInvStd: s.f + 494784,
             activation: .relu6, gradGamma: s.g + 422784, gradBeta: s.g + 423264, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(468)
+        s.profiler?.stop(470)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(219), preActivation: s.tensor(80),
@@ -4816,7 +4836,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(78), weights: s.p + 384384,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(221), gradWeights: s.g + 384384,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(469)
+        s.profiler?.stop(471)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
@@ -4826,21 +4846,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(221),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(222), pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(472)
         // features.4.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(222), input: s.tensor(76), pixels: 225 &* s.n,
             channels: 80, gamma: s.p + 384064, beta: s.p + 384144, savedMean: s.f + 494144, savedInvStd: s.f + 494224,
             activation: .identity, gradGamma: s.g + 384064, gradBeta: s.g + 384144, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(473)
         // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 225 &* s.n, channels: 480, gamma: s.p + 343744,
                 beta: s.p + 344224, savedMean: s.f + 484544, savedInvStd: s.f + 485024, activation: .relu6,
                 output: s.tensor(224), pool: pool)
-            s.profiler?.stop(472)
+            s.profiler?.stop(474)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -4848,7 +4868,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 343744, beta: s.p + 344224, runningMean: s.p + 344704, runningVar: s.p + 345184,
                 eps: 0.001, activation: .relu6, output: s.tensor(224), scratch: s.f + 484544, pool: pool)
-            s.profiler?.stop(473)
+            s.profiler?.stop(475)
         }
         // features.4.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
@@ -4857,20 +4877,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(224), weights: s.p + 345664,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(223), gradWeights: s.g + 345664,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(476)
         // features.4.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(223), input: s.tensor(74), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 343744, beta: s.p + 344224, savedMean: s.f + 484544, savedInvStd: s.f + 485024,
             activation: .relu6, gradGamma: s.g + 343744, gradBeta: s.g + 344224, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(475)
+        s.profiler?.stop(477)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 225 &* s.n, channels: 480, gamma: s.p + 337504,
                 beta: s.p + 337984, savedMean: s.f + 483584, savedInvStd: s.f + 484064, activation: .relu6,
                 output: s.tensor(226), pool: pool)
-            s.profiler?.stop(476)
+            s.profiler?.stop(478)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -4878,12 +4898,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 337504, beta: s.p + 337984, runningMean: s.p + 338464, runningVar: s.p + 338944,
                 eps: 0.001, activation: .relu6, output: s.tensor(226), scratch: s.f + 483584, pool: pool)
-            s.profiler?.stop(477)
+            s.profiler?.stop(479)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 489824, count: 4320)
-        s.profiler?.stop(478)
+        s.profiler?.stop(480)
         // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(223), preActivation: s.tensor(74),
@@ -4891,17 +4911,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(226), batch: s.n, height: 15, width: 15,
             channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 485504, gradInput: s.tensor(225), gradWeights: s.f + 489824, workspace: s.ws, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(481)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 489824, channels: 480, kernel: 3, into: s.g + 339424)
-        s.profiler?.stop(480)
+        s.profiler?.stop(482)
         // features.4.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(225), input: s.tensor(72), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 337504, beta: s.p + 337984, savedMean: s.f + 483584, savedInvStd: s.f + 484064,
             activation: .relu6, gradGamma: s.g + 337504, gradBeta: s.g + 337984, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(483)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(225), preActivation: s.tensor(72),
@@ -4909,11 +4929,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(70), weights: s.p + 299104,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(227), gradWeights: s.g + 299104,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(482)
+        s.profiler?.stop(484)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(227), s.tensor(221), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(485)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
@@ -4923,21 +4943,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(227),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(228), pool: pool)
-        s.profiler?.stop(484)
+        s.profiler?.stop(486)
         // features.4.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(228), input: s.tensor(68), pixels: 225 &* s.n,
             channels: 80, gamma: s.p + 298784, beta: s.p + 298864, savedMean: s.f + 483424, savedInvStd: s.f + 483504,
             activation: .identity, gradGamma: s.g + 298784, gradBeta: s.g + 298864, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(487)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 225 &* s.n, channels: 480, gamma: s.p + 258464,
                 beta: s.p + 258944, savedMean: s.f + 473824, savedInvStd: s.f + 474304, activation: .relu6,
                 output: s.tensor(230), pool: pool)
-            s.profiler?.stop(486)
+            s.profiler?.stop(488)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -4945,7 +4965,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 258464, beta: s.p + 258944, runningMean: s.p + 259424, runningVar: s.p + 259904,
                 eps: 0.001, activation: .relu6, output: s.tensor(230), scratch: s.f + 473824, pool: pool)
-            s.profiler?.stop(487)
+            s.profiler?.stop(489)
         }
         // features.4.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
@@ -4954,20 +4974,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(230), weights: s.p + 260384,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(229), gradWeights: s.g + 260384,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(488)
+        s.profiler?.stop(490)
         // features.4.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(229), input: s.tensor(66), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 258464, beta: s.p + 258944, savedMean: s.f + 473824, savedInvStd: s.f + 474304,
             activation: .relu6, gradGamma: s.g + 258464, gradBeta: s.g + 258944, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(489)
+        s.profiler?.stop(491)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 225 &* s.n, channels: 480, gamma: s.p + 252224,
                 beta: s.p + 252704, savedMean: s.f + 472864, savedInvStd: s.f + 473344, activation: .relu6,
                 output: s.tensor(232), pool: pool)
-            s.profiler?.stop(490)
+            s.profiler?.stop(492)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -4975,12 +4995,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 252224, beta: s.p + 252704, runningMean: s.p + 253184, runningVar: s.p + 253664,
                 eps: 0.001, activation: .relu6, output: s.tensor(232), scratch: s.f + 472864, pool: pool)
-            s.profiler?.stop(491)
+            s.profiler?.stop(493)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 479104, count: 4320)
-        s.profiler?.stop(492)
+        s.profiler?.stop(494)
         // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(229), preActivation: s.tensor(66),
@@ -4988,17 +5008,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(232), batch: s.n, height: 15, width: 15,
             channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 474784, gradInput: s.tensor(231), gradWeights: s.f + 479104, workspace: s.ws, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(495)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 479104, channels: 480, kernel: 3, into: s.g + 254144)
-        s.profiler?.stop(494)
+        s.profiler?.stop(496)
         // features.4.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(231), input: s.tensor(64), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 252224, beta: s.p + 252704, savedMean: s.f + 472864, savedInvStd: s.f + 473344,
             activation: .relu6, gradGamma: s.g + 252224, gradBeta: s.g + 252704, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(497)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(231), preActivation: s.tensor(64),
@@ -5006,11 +5026,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(62), weights: s.p + 213824,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(233), gradWeights: s.g + 213824,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(498)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(233), s.tensor(227), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(499)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
@@ -5020,21 +5040,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(233),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 18000, gradBranch: s.tensor(234), pool: pool)
-        s.profiler?.stop(498)
+        s.profiler?.stop(500)
         // features.4.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 80]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(234), input: s.tensor(60), pixels: 225 &* s.n,
             channels: 80, gamma: s.p + 213504, beta: s.p + 213584, savedMean: s.f + 472704, savedInvStd: s.f + 472784,
             activation: .identity, gradGamma: s.g + 213504, gradBeta: s.g + 213584, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(499)
+        s.profiler?.stop(501)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 225 &* s.n, channels: 480, gamma: s.p + 173184,
                 beta: s.p + 173664, savedMean: s.f + 463104, savedInvStd: s.f + 463584, activation: .relu6,
                 output: s.tensor(236), pool: pool)
-            s.profiler?.stop(500)
+            s.profiler?.stop(502)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -5042,7 +5062,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 173184, beta: s.p + 173664, runningMean: s.p + 174144, runningVar: s.p + 174624,
                 eps: 0.001, activation: .relu6, output: s.tensor(236), scratch: s.f + 463104, pool: pool)
-            s.profiler?.stop(501)
+            s.profiler?.stop(503)
         }
         // features.4.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 80]
         s.profiler?.start()
@@ -5051,20 +5071,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(236), weights: s.p + 175104,
             pixels: 225 &* s.n, inChannels: 480, outChannels: 80, gradInput: s.tensor(235), gradWeights: s.g + 175104,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(502)
+        s.profiler?.stop(504)
         // features.4.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(235), input: s.tensor(58), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 173184, beta: s.p + 173664, savedMean: s.f + 463104, savedInvStd: s.f + 463584,
             activation: .relu6, gradGamma: s.g + 173184, gradBeta: s.g + 173664, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(505)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 225 &* s.n, channels: 480, gamma: s.p + 166944,
                 beta: s.p + 167424, savedMean: s.f + 462144, savedInvStd: s.f + 462624, activation: .relu6,
                 output: s.tensor(238), pool: pool)
-            s.profiler?.stop(504)
+            s.profiler?.stop(506)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -5072,12 +5092,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 225 &* s.n, channels: 480,
                 gamma: s.p + 166944, beta: s.p + 167424, runningMean: s.p + 167904, runningVar: s.p + 168384,
                 eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 462144, pool: pool)
-            s.profiler?.stop(505)
+            s.profiler?.stop(507)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 468384, count: 4320)
-        s.profiler?.stop(506)
+        s.profiler?.stop(508)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 15, 15, 480] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(235), preActivation: s.tensor(58),
@@ -5085,17 +5105,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(238), batch: s.n, height: 15, width: 15,
             channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15,
             weights: s.f + 464064, gradInput: s.tensor(237), gradWeights: s.f + 468384, workspace: s.ws, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(509)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 468384, channels: 480, kernel: 3, into: s.g + 168864)
-        s.profiler?.stop(508)
+        s.profiler?.stop(510)
         // features.4.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(237), input: s.tensor(56), pixels: 225 &* s.n,
             channels: 480, gamma: s.p + 166944, beta: s.p + 167424, savedMean: s.f + 462144, savedInvStd: s.f + 462624,
             activation: .relu6, gradGamma: s.g + 166944, gradBeta: s.g + 167424, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(509)
+        s.profiler?.stop(511)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 80] <- [n, 15, 15, 480]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(237), preActivation: s.tensor(56),
@@ -5103,11 +5123,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(55), weights: s.p + 128544,
             pixels: 225 &* s.n, inChannels: 80, outChannels: 480, gradInput: s.tensor(239), gradWeights: s.g + 128544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(510)
+        s.profiler?.stop(512)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(239), s.tensor(233), count: 18000 &* s.n, pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(513)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80
@@ -5118,14 +5138,14 @@ public final class EfficientNetLite1Training: TrainableModel {
             channels: 80, gamma: s.p + 128224, beta: s.p + 128304, savedMean: s.f + 461984, savedInvStd: s.f + 462064,
             activation: .identity, gradGamma: s.g + 128224, gradBeta: s.g + 128304, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(512)
+        s.profiler?.stop(514)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 225 &* s.n, channels: 240, gamma: s.p + 108064,
                 beta: s.p + 108304, savedMean: s.f + 457184, savedInvStd: s.f + 457424, activation: .relu6,
                 output: s.tensor(241), pool: pool)
-            s.profiler?.stop(513)
+            s.profiler?.stop(515)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -5133,7 +5153,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 225 &* s.n, channels: 240,
                 gamma: s.p + 108064, beta: s.p + 108304, runningMean: s.p + 108544, runningVar: s.p + 108784,
                 eps: 0.001, activation: .relu6, output: s.tensor(241), scratch: s.f + 457184, pool: pool)
-            s.profiler?.stop(514)
+            s.profiler?.stop(516)
         }
         // features.4.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 15, 15, 240] <- [n, 15, 15, 80]
         s.profiler?.start()
@@ -5142,20 +5162,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(241), weights: s.p + 109024,
             pixels: 225 &* s.n, inChannels: 240, outChannels: 80, gradInput: s.tensor(240), gradWeights: s.g + 109024,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(515)
+        s.profiler?.stop(517)
         // features.4.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(240), input: s.tensor(52), pixels: 225 &* s.n,
             channels: 240, gamma: s.p + 108064, beta: s.p + 108304, savedMean: s.f + 457184, savedInvStd: s.f + 457424,
             activation: .relu6, gradGamma: s.g + 108064, gradBeta: s.g + 108304, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(518)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 900 &* s.n, channels: 240, gamma: s.p + 104944,
                 beta: s.p + 105184, savedMean: s.f + 456704, savedInvStd: s.f + 456944, activation: .relu6,
                 output: s.tensor(243), pool: pool)
-            s.profiler?.stop(517)
+            s.profiler?.stop(519)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -5163,12 +5183,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 104944, beta: s.p + 105184, runningMean: s.p + 105424, runningVar: s.p + 105664,
                 eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 456704, pool: pool)
-            s.profiler?.stop(518)
+            s.profiler?.stop(520)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 459824, count: 2160)
-        s.profiler?.stop(519)
+        s.profiler?.stop(521)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 15, 15, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(240), preActivation: s.tensor(52),
@@ -5176,17 +5196,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(243), batch: s.n, height: 30, width: 30,
             channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15,
             weights: s.f + 457664, gradInput: s.tensor(242), gradWeights: s.f + 459824, workspace: s.ws, pool: pool)
-        s.profiler?.stop(520)
+        s.profiler?.stop(522)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 459824, channels: 240, kernel: 3, into: s.g + 105904)
-        s.profiler?.stop(521)
+        s.profiler?.stop(523)
         // features.4.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(242), input: s.tensor(50), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 104944, beta: s.p + 105184, savedMean: s.f + 456704, savedInvStd: s.f + 456944,
             activation: .relu6, gradGamma: s.g + 104944, gradBeta: s.g + 105184, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(522)
+        s.profiler?.stop(524)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(242), preActivation: s.tensor(50),
@@ -5194,7 +5214,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(48), weights: s.p + 95344,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(244), gradWeights: s.g + 95344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(525)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
@@ -5204,21 +5224,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(244),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 36000, gradBranch: s.tensor(245), pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(526)
         // features.3.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(245), input: s.tensor(46), pixels: 900 &* s.n,
             channels: 40, gamma: s.p + 95152, beta: s.p + 95200, savedMean: s.f + 456624, savedInvStd: s.f + 456664,
             activation: .identity, gradGamma: s.g + 95152, gradBeta: s.g + 95200, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(525)
+        s.profiler?.stop(527)
         // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 900 &* s.n, channels: 240, gamma: s.p + 84592,
                 beta: s.p + 84832, savedMean: s.f + 444144, savedInvStd: s.f + 444384, activation: .relu6,
                 output: s.tensor(247), pool: pool)
-            s.profiler?.stop(526)
+            s.profiler?.stop(528)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -5226,7 +5246,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 84592, beta: s.p + 84832, runningMean: s.p + 85072, runningVar: s.p + 85312, eps: 0.001,
                 activation: .relu6, output: s.tensor(247), scratch: s.f + 444144, pool: pool)
-            s.profiler?.stop(527)
+            s.profiler?.stop(529)
         }
         // features.3.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
@@ -5235,20 +5255,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(247), weights: s.p + 85552,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(246), gradWeights: s.g + 85552,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(528)
+        s.profiler?.stop(530)
         // features.3.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(246), input: s.tensor(44), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 84592, beta: s.p + 84832, savedMean: s.f + 444144, savedInvStd: s.f + 444384,
             activation: .relu6, gradGamma: s.g + 84592, gradBeta: s.g + 84832, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(529)
+        s.profiler?.stop(531)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 900 &* s.n, channels: 240, gamma: s.p + 77632,
                 beta: s.p + 77872, savedMean: s.f + 443664, savedInvStd: s.f + 443904, activation: .relu6,
                 output: s.tensor(249), pool: pool)
-            s.profiler?.stop(530)
+            s.profiler?.stop(532)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -5256,12 +5276,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 77632, beta: s.p + 77872, runningMean: s.p + 78112, runningVar: s.p + 78352, eps: 0.001,
                 activation: .relu6, output: s.tensor(249), scratch: s.f + 443664, pool: pool)
-            s.profiler?.stop(531)
+            s.profiler?.stop(533)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 450624, count: 6000)
-        s.profiler?.stop(532)
+        s.profiler?.stop(534)
         // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(246), preActivation: s.tensor(44),
@@ -5269,17 +5289,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(249), batch: s.n, height: 30, width: 30,
             channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: s.f + 444624, gradInput: s.tensor(248), gradWeights: s.f + 450624, workspace: s.ws, pool: pool)
-        s.profiler?.stop(533)
+        s.profiler?.stop(535)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 450624, channels: 240, kernel: 5, into: s.g + 78592)
-        s.profiler?.stop(534)
+        s.profiler?.stop(536)
         // features.3.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(248), input: s.tensor(42), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 77632, beta: s.p + 77872, savedMean: s.f + 443664, savedInvStd: s.f + 443904,
             activation: .relu6, gradGamma: s.g + 77632, gradBeta: s.g + 77872, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(535)
+        s.profiler?.stop(537)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(248), preActivation: s.tensor(42),
@@ -5287,11 +5307,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(40), weights: s.p + 68032,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(250), gradWeights: s.g + 68032,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(536)
+        s.profiler?.stop(538)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(250), s.tensor(244), count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(539)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
@@ -5301,21 +5321,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(250),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 36000, gradBranch: s.tensor(251), pool: pool)
-        s.profiler?.stop(538)
+        s.profiler?.stop(540)
         // features.3.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(251), input: s.tensor(38), pixels: 900 &* s.n,
             channels: 40, gamma: s.p + 67840, beta: s.p + 67888, savedMean: s.f + 443584, savedInvStd: s.f + 443624,
             activation: .identity, gradGamma: s.g + 67840, gradBeta: s.g + 67888, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(539)
+        s.profiler?.stop(541)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 900 &* s.n, channels: 240, gamma: s.p + 57280,
                 beta: s.p + 57520, savedMean: s.f + 431104, savedInvStd: s.f + 431344, activation: .relu6,
                 output: s.tensor(253), pool: pool)
-            s.profiler?.stop(540)
+            s.profiler?.stop(542)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -5323,7 +5343,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 57280, beta: s.p + 57520, runningMean: s.p + 57760, runningVar: s.p + 58000, eps: 0.001,
                 activation: .relu6, output: s.tensor(253), scratch: s.f + 431104, pool: pool)
-            s.profiler?.stop(541)
+            s.profiler?.stop(543)
         }
         // features.3.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 40]
         s.profiler?.start()
@@ -5332,20 +5352,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(253), weights: s.p + 58240,
             pixels: 900 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(252), gradWeights: s.g + 58240,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(542)
+        s.profiler?.stop(544)
         // features.3.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(252), input: s.tensor(36), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 57280, beta: s.p + 57520, savedMean: s.f + 431104, savedInvStd: s.f + 431344,
             activation: .relu6, gradGamma: s.g + 57280, gradBeta: s.g + 57520, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(543)
+        s.profiler?.stop(545)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 900 &* s.n, channels: 240, gamma: s.p + 50320,
                 beta: s.p + 50560, savedMean: s.f + 430624, savedInvStd: s.f + 430864, activation: .relu6,
                 output: s.tensor(255), pool: pool)
-            s.profiler?.stop(544)
+            s.profiler?.stop(546)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -5353,12 +5373,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 900 &* s.n, channels: 240,
                 gamma: s.p + 50320, beta: s.p + 50560, runningMean: s.p + 50800, runningVar: s.p + 51040, eps: 0.001,
                 activation: .relu6, output: s.tensor(255), scratch: s.f + 430624, pool: pool)
-            s.profiler?.stop(545)
+            s.profiler?.stop(547)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 437584, count: 6000)
-        s.profiler?.stop(546)
+        s.profiler?.stop(548)
         // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 30, 30, 240] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(252), preActivation: s.tensor(36),
@@ -5366,17 +5386,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(255), batch: s.n, height: 30, width: 30,
             channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30,
             weights: s.f + 431584, gradInput: s.tensor(254), gradWeights: s.f + 437584, workspace: s.ws, pool: pool)
-        s.profiler?.stop(547)
+        s.profiler?.stop(549)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 437584, channels: 240, kernel: 5, into: s.g + 51280)
-        s.profiler?.stop(548)
+        s.profiler?.stop(550)
         // features.3.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(254), input: s.tensor(34), pixels: 900 &* s.n,
             channels: 240, gamma: s.p + 50320, beta: s.p + 50560, savedMean: s.f + 430624, savedInvStd: s.f + 430864,
             activation: .relu6, gradGamma: s.g + 50320, gradBeta: s.g + 50560, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(549)
+        s.profiler?.stop(551)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 40] <- [n, 30, 30, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(254), preActivation: s.tensor(34),
@@ -5384,11 +5404,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(33), weights: s.p + 40720,
             pixels: 900 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.tensor(256), gradWeights: s.g + 40720,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(550)
+        s.profiler?.stop(552)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(256), s.tensor(250), count: 36000 &* s.n, pool: pool)
-        s.profiler?.stop(551)
+        s.profiler?.stop(553)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40
@@ -5399,14 +5419,14 @@ public final class EfficientNetLite1Training: TrainableModel {
             channels: 40, gamma: s.p + 40528, beta: s.p + 40576, savedMean: s.f + 430544, savedInvStd: s.f + 430584,
             activation: .identity, gradGamma: s.g + 40528, gradBeta: s.g + 40576, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(552)
+        s.profiler?.stop(554)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 900 &* s.n, channels: 144, gamma: s.p + 34192,
                 beta: s.p + 34336, savedMean: s.f + 423056, savedInvStd: s.f + 423200, activation: .relu6,
                 output: s.tensor(258), pool: pool)
-            s.profiler?.stop(553)
+            s.profiler?.stop(555)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -5414,7 +5434,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 900 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
                 activation: .relu6, output: s.tensor(258), scratch: s.f + 423056, pool: pool)
-            s.profiler?.stop(554)
+            s.profiler?.stop(556)
         }
         // features.3.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 30, 30, 144] <- [n, 30, 30, 40]
         s.profiler?.start()
@@ -5423,20 +5443,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(258), weights: s.p + 34768,
             pixels: 900 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(257), gradWeights: s.g + 34768,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(555)
+        s.profiler?.stop(557)
         // features.3.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(257), input: s.tensor(30), pixels: 900 &* s.n,
             channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 423056, savedInvStd: s.f + 423200,
             activation: .relu6, gradGamma: s.g + 34192, gradBeta: s.g + 34336, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(556)
+        s.profiler?.stop(558)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 30016,
                 beta: s.p + 30160, savedMean: s.f + 422768, savedInvStd: s.f + 422912, activation: .relu6,
                 output: s.tensor(260), pool: pool)
-            s.profiler?.stop(557)
+            s.profiler?.stop(559)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -5444,12 +5464,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
                 activation: .relu6, output: s.tensor(260), scratch: s.f + 422768, pool: pool)
-            s.profiler?.stop(558)
+            s.profiler?.stop(560)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 426944, count: 3600)
-        s.profiler?.stop(559)
+        s.profiler?.stop(561)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 30, 30, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(257), preActivation: s.tensor(30),
@@ -5457,17 +5477,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(260), batch: s.n, height: 60, width: 60,
             channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30,
             weights: s.f + 423344, gradInput: s.tensor(259), gradWeights: s.f + 426944, workspace: s.ws, pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(562)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 426944, channels: 144, kernel: 5, into: s.g + 30592)
-        s.profiler?.stop(561)
+        s.profiler?.stop(563)
         // features.3.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(259), input: s.tensor(28), pixels: 3600 &* s.n,
             channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 422768, savedInvStd: s.f + 422912,
             activation: .relu6, gradGamma: s.g + 30016, gradBeta: s.g + 30160, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(562)
+        s.profiler?.stop(564)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(259), preActivation: s.tensor(28),
@@ -5475,7 +5495,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(26), weights: s.p + 26560,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(261), gradWeights: s.g + 26560,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(563)
+        s.profiler?.stop(565)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
@@ -5485,21 +5505,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(261),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 86400, gradBranch: s.tensor(262), pool: pool)
-        s.profiler?.stop(564)
+        s.profiler?.stop(566)
         // features.2.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(262), input: s.tensor(24), pixels: 3600 &* s.n,
             channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 422720, savedInvStd: s.f + 422744,
             activation: .identity, gradGamma: s.g + 26432, gradBeta: s.g + 26464, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(567)
         // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400,
                 beta: s.p + 22544, savedMean: s.f + 419840, savedInvStd: s.f + 419984, activation: .relu6,
                 output: s.tensor(264), pool: pool)
-            s.profiler?.stop(566)
+            s.profiler?.stop(568)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -5507,7 +5527,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
                 activation: .relu6, output: s.tensor(264), scratch: s.f + 419840, pool: pool)
-            s.profiler?.stop(567)
+            s.profiler?.stop(569)
         }
         // features.2.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
@@ -5516,20 +5536,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(264), weights: s.p + 22976,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(263), gradWeights: s.g + 22976,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(568)
+        s.profiler?.stop(570)
         // features.2.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(263), input: s.tensor(22), pixels: 3600 &* s.n,
             channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 419840, savedInvStd: s.f + 419984,
             activation: .relu6, gradGamma: s.g + 22400, gradBeta: s.g + 22544, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(571)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 20528,
                 beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696, activation: .relu6,
                 output: s.tensor(266), pool: pool)
-            s.profiler?.stop(570)
+            s.profiler?.stop(572)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -5537,12 +5557,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.tensor(266), scratch: s.f + 419552, pool: pool)
-            s.profiler?.stop(571)
+            s.profiler?.stop(573)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 421424, count: 1296)
-        s.profiler?.stop(572)
+        s.profiler?.stop(574)
         // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(263), preActivation: s.tensor(22),
@@ -5550,17 +5570,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(266), batch: s.n, height: 60, width: 60,
             channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: s.f + 420128, gradInput: s.tensor(265), gradWeights: s.f + 421424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(575)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 421424, channels: 144, kernel: 3, into: s.g + 21104)
-        s.profiler?.stop(574)
+        s.profiler?.stop(576)
         // features.2.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(265), input: s.tensor(20), pixels: 3600 &* s.n,
             channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 419552, savedInvStd: s.f + 419696,
             activation: .relu6, gradGamma: s.g + 20528, gradBeta: s.g + 20672, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(577)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(265), preActivation: s.tensor(20),
@@ -5568,11 +5588,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(18), weights: s.p + 17072,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(267), gradWeights: s.g + 17072,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(576)
+        s.profiler?.stop(578)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(267), s.tensor(261), count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(577)
+        s.profiler?.stop(579)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
@@ -5582,21 +5602,21 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(267),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 86400, gradBranch: s.tensor(268), pool: pool)
-        s.profiler?.stop(578)
+        s.profiler?.stop(580)
         // features.2.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(268), input: s.tensor(16), pixels: 3600 &* s.n,
             channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 419504, savedInvStd: s.f + 419528,
             activation: .identity, gradGamma: s.g + 16944, gradBeta: s.g + 16976, reductions: s.f + 410880,
             pool: pool)
-        s.profiler?.stop(579)
+        s.profiler?.stop(581)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912,
                 beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768, activation: .relu6,
                 output: s.tensor(270), pool: pool)
-            s.profiler?.stop(580)
+            s.profiler?.stop(582)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -5604,7 +5624,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
                 activation: .relu6, output: s.tensor(270), scratch: s.f + 416624, pool: pool)
-            s.profiler?.stop(581)
+            s.profiler?.stop(583)
         }
         // features.2.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 24]
         s.profiler?.start()
@@ -5613,20 +5633,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(270), weights: s.p + 13488,
             pixels: 3600 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(269), gradWeights: s.g + 13488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(582)
+        s.profiler?.stop(584)
         // features.2.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(269), input: s.tensor(14), pixels: 3600 &* s.n,
             channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 416624, savedInvStd: s.f + 416768,
             activation: .relu6, gradGamma: s.g + 12912, gradBeta: s.g + 13056, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(583)
+        s.profiler?.stop(585)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144, gamma: s.p + 11040,
                 beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480, activation: .relu6,
                 output: s.tensor(272), pool: pool)
-            s.profiler?.stop(584)
+            s.profiler?.stop(586)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -5634,12 +5654,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 3600 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.tensor(272), scratch: s.f + 416336, pool: pool)
-            s.profiler?.stop(585)
+            s.profiler?.stop(587)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 418208, count: 1296)
-        s.profiler?.stop(586)
+        s.profiler?.stop(588)
         // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 60, 60, 144] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(269), preActivation: s.tensor(14),
@@ -5647,17 +5667,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(272), batch: s.n, height: 60, width: 60,
             channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60,
             weights: s.f + 416912, gradInput: s.tensor(271), gradWeights: s.f + 418208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(587)
+        s.profiler?.stop(589)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 418208, channels: 144, kernel: 3, into: s.g + 11616)
-        s.profiler?.stop(588)
+        s.profiler?.stop(590)
         // features.2.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(271), input: s.tensor(12), pixels: 3600 &* s.n,
             channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 416336, savedInvStd: s.f + 416480,
             activation: .relu6, gradGamma: s.g + 11040, gradBeta: s.g + 11184, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(591)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 24] <- [n, 60, 60, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(271), preActivation: s.tensor(12),
@@ -5665,11 +5685,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(11), weights: s.p + 7584,
             pixels: 3600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(273), gradWeights: s.g + 7584,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(590)
+        s.profiler?.stop(592)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(273), s.tensor(267), count: 86400 &* s.n, pool: pool)
-        s.profiler?.stop(591)
+        s.profiler?.stop(593)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24
@@ -5679,14 +5699,14 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(273), input: s.tensor(10), pixels: 3600 &* s.n,
             channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 416288, savedInvStd: s.f + 416312,
             activation: .identity, gradGamma: s.g + 7456, gradBeta: s.g + 7488, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(592)
+        s.profiler?.stop(594)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464, activation: .relu6,
                 output: s.tensor(275), pool: pool)
-            s.profiler?.stop(593)
+            s.profiler?.stop(595)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -5694,7 +5714,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 3600 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
                 activation: .relu6, output: s.tensor(275), scratch: s.f + 414368, pool: pool)
-            s.profiler?.stop(594)
+            s.profiler?.stop(596)
         }
         // features.2.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 60, 60, 96] <- [n, 60, 60, 24]
         s.profiler?.start()
@@ -5703,20 +5723,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(275), weights: s.p + 5152,
             pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(274), gradWeights: s.g + 5152,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(597)
         // features.2.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(274), input: s.tensor(8), pixels: 3600 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 414368, savedInvStd: s.f + 414464,
             activation: .relu6, gradGamma: s.g + 4768, gradBeta: s.g + 4864, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(596)
+        s.profiler?.stop(598)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
                 beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272, activation: .relu6,
                 output: s.tensor(277), pool: pool)
-            s.profiler?.stop(597)
+            s.profiler?.stop(599)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -5724,12 +5744,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 14400 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
                 activation: .relu6, output: s.tensor(277), scratch: s.f + 414176, pool: pool)
-            s.profiler?.stop(598)
+            s.profiler?.stop(600)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 415424, count: 864)
-        s.profiler?.stop(599)
+        s.profiler?.stop(601)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 120, 120, 96] <- [n, 60, 60, 96]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(274), preActivation: s.tensor(8),
@@ -5737,17 +5757,17 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(277), batch: s.n, height: 120, width: 120,
             channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60,
             weights: s.f + 414560, gradInput: s.tensor(276), gradWeights: s.f + 415424, workspace: s.ws, pool: pool)
-        s.profiler?.stop(600)
+        s.profiler?.stop(602)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 415424, channels: 96, kernel: 3, into: s.g + 3904)
-        s.profiler?.stop(601)
+        s.profiler?.stop(603)
         // features.2.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(276), input: s.tensor(6), pixels: 14400 &* s.n,
             channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 414176, savedInvStd: s.f + 414272,
             activation: .relu6, gradGamma: s.g + 3520, gradBeta: s.g + 3616, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(604)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 16] <- [n, 120, 120, 96]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(276), preActivation: s.tensor(6),
@@ -5755,7 +5775,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(5), weights: s.p + 1984,
             pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(278), gradWeights: s.g + 1984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(605)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16
@@ -5765,14 +5785,14 @@ public final class EfficientNetLite1Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(278), input: s.tensor(4), pixels: 14400 &* s.n,
             channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 414144, savedInvStd: s.f + 414160,
             activation: .identity, gradGamma: s.g + 1920, gradBeta: s.g + 1936, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(604)
+        s.profiler?.stop(606)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536, activation: .relu6,
                 output: s.tensor(280), pool: pool)
-            s.profiler?.stop(605)
+            s.profiler?.stop(607)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -5780,7 +5800,7 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(280), scratch: s.f + 413504, pool: pool)
-            s.profiler?.stop(606)
+            s.profiler?.stop(608)
         }
         // features.1.0.block.1 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 16]
         s.profiler?.start()
@@ -5789,20 +5809,20 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .identity, reductions: s.f + 410880, input: s.tensor(280), weights: s.p + 1408,
             pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(279), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(607)
+        s.profiler?.stop(609)
         // features.1.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(279), input: s.tensor(2), pixels: 14400 &* s.n,
             channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 413504, savedInvStd: s.f + 413536,
             activation: .relu6, gradGamma: s.g + 1280, gradBeta: s.g + 1312, reductions: s.f + 410880, pool: pool)
-        s.profiler?.stop(608)
+        s.profiler?.stop(610)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 413440, savedInvStd: s.f + 413472, activation: .relu6,
                 output: s.tensor(282), pool: pool)
-            s.profiler?.stop(609)
+            s.profiler?.stop(611)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -5810,12 +5830,12 @@ public final class EfficientNetLite1Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 14400 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.tensor(282), scratch: s.f + 413440, pool: pool)
-            s.profiler?.stop(610)
+            s.profiler?.stop(612)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 413856, count: 288)
-        s.profiler?.stop(611)
+        s.profiler?.stop(613)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 120, 120, 32] <- [n, 120, 120, 32]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(279), preActivation: s.tensor(2),
@@ -5823,11 +5843,11 @@ public final class EfficientNetLite1Training: TrainableModel {
             activation: .relu6, reductions: s.f + 410880, input: s.tensor(282), batch: s.n, height: 120, width: 120,
             channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
             weights: s.f + 413568, gradInput: s.tensor(281), gradWeights: s.f + 413856, workspace: s.ws, pool: pool)
-        s.profiler?.stop(612)
+        s.profiler?.stop(614)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 413856, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(613)
+        s.profiler?.stop(615)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -5838,13 +5858,13 @@ public final class EfficientNetLite1Training: TrainableModel {
             pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 413440,
             savedInvStd: s.f + 413472, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(614)
+        s.profiler?.stop(616)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(281), input: s.x, batch: s.n, inChannels: 3,
             height: 240, width: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 120, outWidth: 120,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(617)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -6144,15 +6164,19 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 12441600,
               "stem conv 3x3/2, [n, 3, 240, 240] (NCHW) -> [n, 120, 120, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]"),
+              "BatchNorm's batch statistics on [n, 120, 120, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 32]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 4147200,
+              "features.0 BatchNorm + relu6 (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 4147200,
-              "depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 120, 120, 32]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 120, 120, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 120, 120, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 120, 120, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6176,7 +6200,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3110400,
-              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3110400,
               "frozen: depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6204,7 +6228,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
-              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6236,7 +6260,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
-              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.2.block.0 BatchNorm + relu6 (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6268,7 +6292,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3240000,
-              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3240000,
               "frozen: depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6296,7 +6320,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5400000,
-              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 5400000,
               "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6328,7 +6352,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5400000,
-              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.2.block.0 BatchNorm + relu6 (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 5400000,
               "frozen: depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6360,7 +6384,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 486000,
-              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 486000,
               "frozen: depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6388,7 +6412,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
-              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6420,7 +6444,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
-              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6452,7 +6476,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][480]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 972000,
-              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.3.block.0 BatchNorm + relu6 (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 972000,
               "frozen: depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6484,7 +6508,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][480]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2700000,
-              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 2700000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6512,7 +6536,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
-              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6544,7 +6568,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
-              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6576,7 +6600,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3780000,
-              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.3.block.0 BatchNorm + relu6 (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 3780000,
               "frozen: depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6608,7 +6632,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1075200,
-              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1075200,
               "frozen: depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6636,7 +6660,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6668,7 +6692,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6700,7 +6724,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6732,7 +6756,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1152]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1843200,
-              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.4.block.0 BatchNorm + relu6 (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 1843200,
               "frozen: depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6764,7 +6788,7 @@ public final class EfficientNetLite1Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1152]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 663552,
-              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 663552,
               "frozen: depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -1290,12 +1290,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             padTop: 0, padLeft: 0, outHeight: 130, outWidth: 130, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + relu6 on [n, 130, 130, 32]
+        // features.0 BatchNorm's batch statistics on [n, 130, 130, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 454400, savedInvStd: s.f + 454432,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 454400, savedInvStd: s.f + 454432,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1315,20 +1314,41 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 454528)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 130, 130, 32] -> [n, 130, 130, 32]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 130, width: 130, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130, weights: s.f + 454528, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 130, 130, 32]
+        // features.0 BatchNorm + relu6 (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 130, 130, 32] -> [n, 130, 130, 32], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 864, beta: s.p + 896,
+                savedMean: s.f + 454400, savedInvStd: s.f + 454432, activation: .relu6, output: s.tensor(1),
+                batch: s.n, height: 130, width: 130, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 130, outWidth: 130, weights: s.f + 454528, bias: s.f, depthwiseOutput: s.tensor(2),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 454464,
+                depthwiseSavedInvStd: s.f + 454496, depthwiseRunningMean: s.p + 1344, depthwiseRunningVar: s.p + 1376,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 130, 130, 32] -> [n, 130, 130, 32]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 130, width: 130, channels: 32, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130, weights: s.f + 454528, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 130, 130, 32]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 454464, savedInvStd: s.f + 454496,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 130, 130, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 454464, savedInvStd: s.f + 454496,
-                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 454464, savedInvStd: s.f + 454496, activation: .relu6,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 32]
         if s.options.frozenBlocks > 1 {
@@ -1336,12 +1356,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(3), scratch: s.f + 454464, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1408, outChannels: 16, inChannels: 32, into: s.f + 1280)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.1 project conv 1x1 and its BatchNorm's batch statistics, [n, 130, 130, 32] -> [n, 130, 130, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -1349,7 +1369,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, output: s.tensor(4), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 455104, savedInvStd: s.f + 455120,
                 runningMean: s.p + 1952, runningVar: s.p + 1968, workspace: s.ws, pool: pool)
-            s.profiler?.stop(9)
+            s.profiler?.stop(11)
         }
         // features.1.0.block.1 frozen: project conv 1x1, [n, 130, 130, 32] -> [n, 130, 130, 16]
         if s.options.frozenBlocks > 1 {
@@ -1357,7 +1377,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(3), pixels: 16900 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
                 output: s.tensor(4), pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.1 BatchNorm (the batch statistics taken with the conv) + identity on [n, 130, 130, 16]
         if s.options.frozenBlocks <= 1 {
@@ -1365,7 +1385,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 16900 &* s.n, channels: 16, gamma: s.p + 1920,
                 beta: s.p + 1936, savedMean: s.f + 455104, savedInvStd: s.f + 455120, activation: .identity,
                 output: s.tensor(5), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 130, 130, 16]
         if s.options.frozenBlocks > 1 {
@@ -1373,7 +1393,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 16900 &* s.n, channels: 16,
                 gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
                 activation: .identity, output: s.tensor(5), scratch: s.f + 455104, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
     }
 
@@ -1382,7 +1402,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1984, outChannels: 96, inChannels: 16, into: s.f + 1280)
-        s.profiler?.stop(13)
+        s.profiler?.stop(15)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 130, 130, 16] -> [n, 130, 130, 96]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1390,7 +1410,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, output: s.tensor(6), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 455136, savedInvStd: s.f + 455232,
                 runningMean: s.p + 3712, runningVar: s.p + 3808, workspace: s.ws, pool: pool)
-            s.profiler?.stop(14)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 130, 130, 16] -> [n, 130, 130, 96]
         if s.options.frozenBlocks > 2 {
@@ -1398,7 +1418,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(5), pixels: 16900 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(6), pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 96]
         if s.options.frozenBlocks > 2 {
@@ -1406,13 +1426,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 455136, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 455520)
-        s.profiler?.stop(17)
-        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(19)
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 3520, beta: s.p + 3616,
@@ -1422,7 +1442,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 455328,
                 depthwiseSavedInvStd: s.f + 455424, depthwiseRunningMean: s.p + 4960, depthwiseRunningVar: s.p + 5056,
                 workspace: s.ws, pool: pool)
-            s.profiler?.stop(18)
+            s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]
         if s.options.frozenBlocks > 2 {
@@ -1430,7 +1450,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 130, width: 130, channels: 96, kernel: 3,
                 stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65, weights: s.f + 455520, bias: s.f,
                 activation: .identity, output: s.tensor(8), pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(21)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 96]
         if s.options.frozenBlocks <= 2 {
@@ -1438,7 +1458,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 455328, savedInvStd: s.f + 455424, activation: .relu6,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 96]
         if s.options.frozenBlocks > 2 {
@@ -1446,12 +1466,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
                 activation: .relu6, output: s.tensor(9), scratch: s.f + 455328, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5152, outChannels: 24, inChannels: 96, into: s.f + 1280)
-        s.profiler?.stop(22)
+        s.profiler?.stop(24)
         // features.2.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 96] -> [n, 65, 65, 24]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1459,7 +1479,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(10), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 457248, savedInvStd: s.f + 457272,
                 runningMean: s.p + 7520, runningVar: s.p + 7552, workspace: s.ws, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(25)
         }
         // features.2.0.block.2 frozen: project conv 1x1, [n, 65, 65, 96] -> [n, 65, 65, 24]
         if s.options.frozenBlocks > 2 {
@@ -1467,7 +1487,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(9), pixels: 4225 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(10), pool: pool)
-            s.profiler?.stop(24)
+            s.profiler?.stop(26)
         }
         // features.2.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks <= 2 {
@@ -1475,7 +1495,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 4225 &* s.n, channels: 24, gamma: s.p + 7456,
                 beta: s.p + 7488, savedMean: s.f + 457248, savedInvStd: s.f + 457272, activation: .identity,
                 output: s.tensor(11), pool: pool)
-            s.profiler?.stop(25)
+            s.profiler?.stop(27)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks > 2 {
@@ -1483,7 +1503,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
                 activation: .identity, output: s.tensor(11), scratch: s.f + 457248, pool: pool)
-            s.profiler?.stop(26)
+            s.profiler?.stop(28)
         }
     }
 
@@ -1492,7 +1512,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7584, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(27)
+        s.profiler?.stop(29)
         // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 24] -> [n, 65, 65, 144]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1500,7 +1520,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(12), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 457296, savedInvStd: s.f + 457440,
                 runningMean: s.p + 11328, runningVar: s.p + 11472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.0 frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
         if s.options.frozenBlocks > 3 {
@@ -1508,7 +1528,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(11), pixels: 4225 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(12), pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(31)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 3 {
@@ -1516,13 +1536,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 457296, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(32)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 457872)
-        s.profiler?.stop(31)
-        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(33)
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 11040, beta: s.p + 11184,
@@ -1532,7 +1552,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 457584,
                 depthwiseSavedInvStd: s.f + 457728, depthwiseRunningMean: s.p + 13200,
                 depthwiseRunningVar: s.p + 13344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
         if s.options.frozenBlocks > 3 {
@@ -1540,7 +1560,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 457872, bias: s.f,
                 activation: .identity, output: s.tensor(14), pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(35)
         }
         // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 3 {
@@ -1548,7 +1568,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912,
                 beta: s.p + 13056, savedMean: s.f + 457584, savedInvStd: s.f + 457728, activation: .relu6,
                 output: s.tensor(15), pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 3 {
@@ -1556,12 +1576,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
                 activation: .relu6, output: s.tensor(15), scratch: s.f + 457584, pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(37)
         }
         // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 13488, outChannels: 24, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(36)
+        s.profiler?.stop(38)
         // features.2.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 144] -> [n, 65, 65, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1569,7 +1589,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 460464, savedInvStd: s.f + 460488,
                 runningMean: s.p + 17008, runningVar: s.p + 17040, workspace: s.ws, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(39)
         }
         // features.2.1.block.2 frozen: project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
         if s.options.frozenBlocks > 3 {
@@ -1577,7 +1597,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(15), pixels: 4225 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(16), pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(40)
         }
         // features.2.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks <= 3 {
@@ -1585,7 +1605,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 4225 &* s.n, channels: 24, gamma: s.p + 16944,
                 beta: s.p + 16976, savedMean: s.f + 460464, savedInvStd: s.f + 460488, activation: .identity,
                 output: s.tensor(17), pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(41)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks > 3 {
@@ -1593,21 +1613,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 460464, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(41)
+            s.profiler?.stop(43)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 101400, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(42)
+        s.profiler?.stop(44)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
@@ -1615,7 +1635,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 17072, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(43)
+        s.profiler?.stop(45)
         // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 24] -> [n, 65, 65, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1623,7 +1643,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(20), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 460512, savedInvStd: s.f + 460656,
                 runningMean: s.p + 20816, runningVar: s.p + 20960, workspace: s.ws, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.2.2.block.0 frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
         if s.options.frozenBlocks > 4 {
@@ -1631,7 +1651,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(18), pixels: 4225 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(20), pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(47)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 4 {
@@ -1639,13 +1659,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 460512, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 461088)
-        s.profiler?.stop(47)
-        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(49)
+        // features.2.2.block.0 BatchNorm + relu6 (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 20528, beta: s.p + 20672,
@@ -1655,7 +1675,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 460800,
                 depthwiseSavedInvStd: s.f + 460944, depthwiseRunningMean: s.p + 22688,
                 depthwiseRunningVar: s.p + 22832, workspace: s.ws, pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(50)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
         if s.options.frozenBlocks > 4 {
@@ -1663,7 +1683,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 461088, bias: s.f,
                 activation: .identity, output: s.tensor(22), pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks <= 4 {
@@ -1671,7 +1691,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400,
                 beta: s.p + 22544, savedMean: s.f + 460800, savedInvStd: s.f + 460944, activation: .relu6,
                 output: s.tensor(23), pool: pool)
-            s.profiler?.stop(50)
+            s.profiler?.stop(52)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 4 {
@@ -1679,12 +1699,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
                 activation: .relu6, output: s.tensor(23), scratch: s.f + 460800, pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(53)
         }
         // features.2.2.block.2 project conv 1x1 weights to the GEMM layout [144][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 22976, outChannels: 24, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(52)
+        s.profiler?.stop(54)
         // features.2.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 144] -> [n, 65, 65, 24]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1692,7 +1712,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, output: s.tensor(24), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 463680, savedInvStd: s.f + 463704,
                 runningMean: s.p + 26496, runningVar: s.p + 26528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(55)
         }
         // features.2.2.block.2 frozen: project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
         if s.options.frozenBlocks > 4 {
@@ -1700,7 +1720,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(23), pixels: 4225 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(24), pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
         // features.2.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks <= 4 {
@@ -1708,7 +1728,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 4225 &* s.n, channels: 24, gamma: s.p + 26432,
                 beta: s.p + 26464, savedMean: s.f + 463680, savedInvStd: s.f + 463704, activation: .identity,
                 output: s.tensor(25), pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(57)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 65, 65, 24]
         if s.options.frozenBlocks > 4 {
@@ -1716,21 +1736,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 4225 &* s.n, channels: 24,
                 gamma: s.p + 26432, beta: s.p + 26464, runningMean: s.p + 26496, runningVar: s.p + 26528, eps: 0.001,
                 activation: .identity, output: s.tensor(25), scratch: s.f + 463680, pool: pool)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574, into: s.tensor(27),
                 random: &random)
-            s.profiler?.stop(57)
+            s.profiler?.stop(59)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(25),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 101400, output: s.tensor(26), pool: pool)
-        s.profiler?.stop(58)
+        s.profiler?.stop(60)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 65x65x24 -> 33x33x48
@@ -1738,7 +1758,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 26560, outChannels: 144, inChannels: 24, into: s.f + 1280)
-        s.profiler?.stop(59)
+        s.profiler?.stop(61)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 65, 65, 24] -> [n, 65, 65, 144]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1746,7 +1766,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, output: s.tensor(28), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 463728, savedInvStd: s.f + 463872,
                 runningMean: s.p + 30304, runningVar: s.p + 30448, workspace: s.ws, pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
         if s.options.frozenBlocks > 5 {
@@ -1754,7 +1774,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(26), pixels: 4225 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(28), pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(63)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 65, 65, 144]
         if s.options.frozenBlocks > 5 {
@@ -1762,13 +1782,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
                 activation: .relu6, output: s.tensor(29), scratch: s.f + 463728, pool: pool)
-            s.profiler?.stop(62)
+            s.profiler?.stop(64)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 464304)
-        s.profiler?.stop(63)
-        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(65)
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(28), gamma: s.p + 30016, beta: s.p + 30160,
@@ -1778,7 +1798,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 464016,
                 depthwiseSavedInvStd: s.f + 464160, depthwiseRunningMean: s.p + 34480,
                 depthwiseRunningVar: s.p + 34624, workspace: s.ws, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]
         if s.options.frozenBlocks > 5 {
@@ -1786,7 +1806,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 65, width: 65, channels: 144, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 464304, bias: s.f,
                 activation: .identity, output: s.tensor(30), pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 144]
         if s.options.frozenBlocks <= 5 {
@@ -1794,7 +1814,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192,
                 beta: s.p + 34336, savedMean: s.f + 464016, savedInvStd: s.f + 464160, activation: .relu6,
                 output: s.tensor(31), pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 144]
         if s.options.frozenBlocks > 5 {
@@ -1802,12 +1822,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
                 activation: .relu6, output: s.tensor(31), scratch: s.f + 464016, pool: pool)
-            s.profiler?.stop(67)
+            s.profiler?.stop(69)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [144][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 34768, outChannels: 48, inChannels: 144, into: s.f + 1280)
-        s.profiler?.stop(68)
+        s.profiler?.stop(70)
         // features.3.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 144] -> [n, 33, 33, 48]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1815,7 +1835,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, output: s.tensor(32), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 471504, savedInvStd: s.f + 471552,
                 runningMean: s.p + 41776, runningVar: s.p + 41824, workspace: s.ws, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(71)
         }
         // features.3.0.block.2 frozen: project conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 48]
         if s.options.frozenBlocks > 5 {
@@ -1823,7 +1843,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(31), pixels: 1089 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
                 output: s.tensor(32), pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(72)
         }
         // features.3.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks <= 5 {
@@ -1831,7 +1851,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 1089 &* s.n, channels: 48, gamma: s.p + 41680,
                 beta: s.p + 41728, savedMean: s.f + 471504, savedInvStd: s.f + 471552, activation: .identity,
                 output: s.tensor(33), pool: pool)
-            s.profiler?.stop(71)
+            s.profiler?.stop(73)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks > 5 {
@@ -1839,7 +1859,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 41680, beta: s.p + 41728, runningMean: s.p + 41776, runningVar: s.p + 41824, eps: 0.001,
                 activation: .identity, output: s.tensor(33), scratch: s.f + 471504, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
     }
 
@@ -1848,7 +1868,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 41872, outChannels: 288, inChannels: 48, into: s.f + 1280)
-        s.profiler?.stop(73)
+        s.profiler?.stop(75)
         // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 48] -> [n, 33, 33, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1856,7 +1876,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, output: s.tensor(34), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 471600, savedInvStd: s.f + 471888,
                 runningMean: s.p + 56272, runningVar: s.p + 56560, workspace: s.ws, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(76)
         }
         // features.3.1.block.0 frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
         if s.options.frozenBlocks > 6 {
@@ -1864,7 +1884,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(33), pixels: 1089 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
                 output: s.tensor(34), pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(77)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 6 {
@@ -1872,13 +1892,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 55696, beta: s.p + 55984, runningMean: s.p + 56272, runningVar: s.p + 56560, eps: 0.001,
                 activation: .relu6, output: s.tensor(35), scratch: s.f + 471600, pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 56848, channels: 288, kernel: 5, into: s.f + 472752)
-        s.profiler?.stop(77)
-        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(79)
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(34), gamma: s.p + 55696, beta: s.p + 55984,
@@ -1888,7 +1908,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 472176,
                 depthwiseSavedInvStd: s.f + 472464, depthwiseRunningMean: s.p + 64624,
                 depthwiseRunningVar: s.p + 64912, workspace: s.ws, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
         if s.options.frozenBlocks > 6 {
@@ -1896,7 +1916,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 33, width: 33, channels: 288, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 472752, bias: s.f,
                 activation: .identity, output: s.tensor(36), pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(81)
         }
         // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 6 {
@@ -1904,7 +1924,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048,
                 beta: s.p + 64336, savedMean: s.f + 472176, savedInvStd: s.f + 472464, activation: .relu6,
                 output: s.tensor(37), pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(82)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 6 {
@@ -1912,12 +1932,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 64048, beta: s.p + 64336, runningMean: s.p + 64624, runningVar: s.p + 64912, eps: 0.001,
                 activation: .relu6, output: s.tensor(37), scratch: s.f + 472176, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 65200, outChannels: 48, inChannels: 288, into: s.f + 1280)
-        s.profiler?.stop(82)
+        s.profiler?.stop(84)
         // features.3.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 288] -> [n, 33, 33, 48]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1925,7 +1945,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, output: s.tensor(38), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 487152, savedInvStd: s.f + 487200,
                 runningMean: s.p + 79120, runningVar: s.p + 79168, workspace: s.ws, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.3.1.block.2 frozen: project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
         if s.options.frozenBlocks > 6 {
@@ -1933,7 +1953,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(37), pixels: 1089 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
                 output: s.tensor(38), pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(86)
         }
         // features.3.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks <= 6 {
@@ -1941,7 +1961,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 1089 &* s.n, channels: 48, gamma: s.p + 79024,
                 beta: s.p + 79072, savedMean: s.f + 487152, savedInvStd: s.f + 487200, activation: .identity,
                 output: s.tensor(39), pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(87)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks > 6 {
@@ -1949,21 +1969,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 79024, beta: s.p + 79072, runningMean: s.p + 79120, runningVar: s.p + 79168, eps: 0.001,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 487152, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(88)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(87)
+            s.profiler?.stop(89)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(33), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 52272, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(88)
+        s.profiler?.stop(90)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
@@ -1971,7 +1991,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 79216, outChannels: 288, inChannels: 48, into: s.f + 1280)
-        s.profiler?.stop(89)
+        s.profiler?.stop(91)
         // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 48] -> [n, 33, 33, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1979,7 +1999,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, output: s.tensor(42), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 487248, savedInvStd: s.f + 487536,
                 runningMean: s.p + 93616, runningVar: s.p + 93904, workspace: s.ws, pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(92)
         }
         // features.3.2.block.0 frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
         if s.options.frozenBlocks > 7 {
@@ -1987,7 +2007,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(40), pixels: 1089 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
                 output: s.tensor(42), pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(93)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 7 {
@@ -1995,13 +2015,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 93040, beta: s.p + 93328, runningMean: s.p + 93616, runningVar: s.p + 93904, eps: 0.001,
                 activation: .relu6, output: s.tensor(43), scratch: s.f + 487248, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 94192, channels: 288, kernel: 5, into: s.f + 488400)
-        s.profiler?.stop(93)
-        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(95)
+        // features.3.2.block.0 BatchNorm + relu6 (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 93040, beta: s.p + 93328,
@@ -2011,7 +2031,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 487824,
                 depthwiseSavedInvStd: s.f + 488112, depthwiseRunningMean: s.p + 101968,
                 depthwiseRunningVar: s.p + 102256, workspace: s.ws, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(96)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
         if s.options.frozenBlocks > 7 {
@@ -2019,7 +2039,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 33, width: 33, channels: 288, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 488400, bias: s.f,
                 activation: .identity, output: s.tensor(44), pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks <= 7 {
@@ -2027,7 +2047,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 487824, savedInvStd: s.f + 488112,
                 activation: .relu6, output: s.tensor(45), pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(98)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 7 {
@@ -2035,12 +2055,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, runningMean: s.p + 101968, runningVar: s.p + 102256,
                 eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 487824, pool: pool)
-            s.profiler?.stop(97)
+            s.profiler?.stop(99)
         }
         // features.3.2.block.2 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 102544, outChannels: 48, inChannels: 288, into: s.f + 1280)
-        s.profiler?.stop(98)
+        s.profiler?.stop(100)
         // features.3.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 288] -> [n, 33, 33, 48]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2048,7 +2068,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, output: s.tensor(46), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 502800, savedInvStd: s.f + 502848,
                 runningMean: s.p + 116464, runningVar: s.p + 116512, workspace: s.ws, pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(101)
         }
         // features.3.2.block.2 frozen: project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
         if s.options.frozenBlocks > 7 {
@@ -2056,7 +2076,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(45), pixels: 1089 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
                 output: s.tensor(46), pool: pool)
-            s.profiler?.stop(100)
+            s.profiler?.stop(102)
         }
         // features.3.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks <= 7 {
@@ -2064,7 +2084,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 1089 &* s.n, channels: 48, gamma: s.p + 116368,
                 beta: s.p + 116416, savedMean: s.f + 502800, savedInvStd: s.f + 502848, activation: .identity,
                 output: s.tensor(47), pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(103)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 33, 33, 48]
         if s.options.frozenBlocks > 7 {
@@ -2072,21 +2092,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 1089 &* s.n, channels: 48,
                 gamma: s.p + 116368, beta: s.p + 116416, runningMean: s.p + 116464, runningVar: s.p + 116512,
                 eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 502800, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(104)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715, into: s.tensor(49),
                 random: &random)
-            s.profiler?.stop(103)
+            s.profiler?.stop(105)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(47),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 52272, output: s.tensor(48), pool: pool)
-        s.profiler?.stop(104)
+        s.profiler?.stop(106)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 33x33x48 -> 17x17x88
@@ -2094,7 +2114,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 116560, outChannels: 288, inChannels: 48, into: s.f + 1280)
-        s.profiler?.stop(105)
+        s.profiler?.stop(107)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 33, 33, 48] -> [n, 33, 33, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2102,7 +2122,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, output: s.tensor(50), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 502896, savedInvStd: s.f + 503184,
                 runningMean: s.p + 130960, runningVar: s.p + 131248, workspace: s.ws, pool: pool)
-            s.profiler?.stop(106)
+            s.profiler?.stop(108)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
         if s.options.frozenBlocks > 8 {
@@ -2110,7 +2130,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(48), pixels: 1089 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
                 output: s.tensor(50), pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(109)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 33, 33, 288]
         if s.options.frozenBlocks > 8 {
@@ -2118,13 +2138,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, runningMean: s.p + 130960, runningVar: s.p + 131248,
                 eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 502896, pool: pool)
-            s.profiler?.stop(108)
+            s.profiler?.stop(110)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 131536, channels: 288, kernel: 3, into: s.f + 504048)
-        s.profiler?.stop(109)
-        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(111)
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 130384, beta: s.p + 130672,
@@ -2134,7 +2154,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 503472,
                 depthwiseSavedInvStd: s.f + 503760, depthwiseRunningMean: s.p + 134704,
                 depthwiseRunningVar: s.p + 134992, workspace: s.ws, pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(112)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]
         if s.options.frozenBlocks > 8 {
@@ -2142,7 +2162,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 33, width: 33, channels: 288, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 504048, bias: s.f,
                 activation: .identity, output: s.tensor(52), pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(113)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 288]
         if s.options.frozenBlocks <= 8 {
@@ -2150,7 +2170,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 289 &* s.n, channels: 288, gamma: s.p + 134128,
                 beta: s.p + 134416, savedMean: s.f + 503472, savedInvStd: s.f + 503760, activation: .relu6,
                 output: s.tensor(53), pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(114)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 288]
         if s.options.frozenBlocks > 8 {
@@ -2158,12 +2178,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 289 &* s.n, channels: 288,
                 gamma: s.p + 134128, beta: s.p + 134416, runningMean: s.p + 134704, runningVar: s.p + 134992,
                 eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 503472, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(115)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [288][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 135280, outChannels: 88, inChannels: 288, into: s.f + 1280)
-        s.profiler?.stop(114)
+        s.profiler?.stop(116)
         // features.4.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 288] -> [n, 17, 17, 88]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2171,7 +2191,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, output: s.tensor(54), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 509232, savedInvStd: s.f + 509320,
                 runningMean: s.p + 160816, runningVar: s.p + 160912, workspace: s.ws, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.4.0.block.2 frozen: project conv 1x1, [n, 17, 17, 288] -> [n, 17, 17, 88]
         if s.options.frozenBlocks > 8 {
@@ -2179,7 +2199,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(53), pixels: 289 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
                 output: s.tensor(54), pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(118)
         }
         // features.4.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks <= 8 {
@@ -2187,7 +2207,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 289 &* s.n, channels: 88, gamma: s.p + 160624,
                 beta: s.p + 160720, savedMean: s.f + 509232, savedInvStd: s.f + 509320, activation: .identity,
                 output: s.tensor(55), pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(119)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 8 {
@@ -2195,7 +2215,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 160624, beta: s.p + 160720, runningMean: s.p + 160816, runningVar: s.p + 160912,
                 eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 509232, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(120)
         }
     }
 
@@ -2204,7 +2224,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 161008, outChannels: 528, inChannels: 88, into: s.f + 1280)
-        s.profiler?.stop(119)
+        s.profiler?.stop(121)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2212,7 +2232,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, output: s.tensor(56), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 509408, savedInvStd: s.f + 509936,
                 runningMean: s.p + 208528, runningVar: s.p + 209056, workspace: s.ws, pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(122)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
         if s.options.frozenBlocks > 9 {
@@ -2220,7 +2240,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(55), pixels: 289 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
                 output: s.tensor(56), pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(123)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 9 {
@@ -2228,13 +2248,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 207472, beta: s.p + 208000, runningMean: s.p + 208528, runningVar: s.p + 209056,
                 eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 509408, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 209584, channels: 528, kernel: 3, into: s.f + 511520)
-        s.profiler?.stop(123)
-        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(125)
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(56), gamma: s.p + 207472, beta: s.p + 208000,
@@ -2244,7 +2264,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 510464,
                 depthwiseSavedInvStd: s.f + 510992, depthwiseRunningMean: s.p + 215392,
                 depthwiseRunningVar: s.p + 215920, workspace: s.ws, pool: pool)
-            s.profiler?.stop(124)
+            s.profiler?.stop(126)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         if s.options.frozenBlocks > 9 {
@@ -2252,7 +2272,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 511520, bias: s.f,
                 activation: .identity, output: s.tensor(58), pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(127)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 9 {
@@ -2260,7 +2280,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 289 &* s.n, channels: 528, gamma: s.p + 214336,
                 beta: s.p + 214864, savedMean: s.f + 510464, savedInvStd: s.f + 510992, activation: .relu6,
                 output: s.tensor(59), pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 9 {
@@ -2268,12 +2288,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 214336, beta: s.p + 214864, runningMean: s.p + 215392, runningVar: s.p + 215920,
                 eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 510464, pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(129)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 216448, outChannels: 88, inChannels: 528, into: s.f + 1280)
-        s.profiler?.stop(128)
+        s.profiler?.stop(130)
         // features.4.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 88]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2281,7 +2301,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, output: s.tensor(60), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 521024, savedInvStd: s.f + 521112,
                 runningMean: s.p + 263104, runningVar: s.p + 263200, workspace: s.ws, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.4.1.block.2 frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
         if s.options.frozenBlocks > 9 {
@@ -2289,7 +2309,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(59), pixels: 289 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
                 output: s.tensor(60), pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(132)
         }
         // features.4.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks <= 9 {
@@ -2297,7 +2317,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 289 &* s.n, channels: 88, gamma: s.p + 262912,
                 beta: s.p + 263008, savedMean: s.f + 521024, savedInvStd: s.f + 521112, activation: .identity,
                 output: s.tensor(61), pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(133)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 9 {
@@ -2305,21 +2325,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 262912, beta: s.p + 263008, runningMean: s.p + 263104, runningVar: s.p + 263200,
                 eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 521024, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762, into: s.tensor(63),
                 random: &random)
-            s.profiler?.stop(133)
+            s.profiler?.stop(135)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(55), branch: s.tensor(61),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 25432, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(134)
+        s.profiler?.stop(136)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -2327,7 +2347,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 263296, outChannels: 528, inChannels: 88, into: s.f + 1280)
-        s.profiler?.stop(135)
+        s.profiler?.stop(137)
         // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2335,7 +2355,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, output: s.tensor(64), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 521200, savedInvStd: s.f + 521728,
                 runningMean: s.p + 310816, runningVar: s.p + 311344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(136)
+            s.profiler?.stop(138)
         }
         // features.4.2.block.0 frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
         if s.options.frozenBlocks > 10 {
@@ -2343,7 +2363,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(62), pixels: 289 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
                 output: s.tensor(64), pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(139)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 10 {
@@ -2351,13 +2371,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 309760, beta: s.p + 310288, runningMean: s.p + 310816, runningVar: s.p + 311344,
                 eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 521200, pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 311872, channels: 528, kernel: 3, into: s.f + 523312)
-        s.profiler?.stop(139)
-        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(141)
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 309760, beta: s.p + 310288,
@@ -2367,7 +2387,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 522256,
                 depthwiseSavedInvStd: s.f + 522784, depthwiseRunningMean: s.p + 317680,
                 depthwiseRunningVar: s.p + 318208, workspace: s.ws, pool: pool)
-            s.profiler?.stop(140)
+            s.profiler?.stop(142)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         if s.options.frozenBlocks > 10 {
@@ -2375,7 +2395,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 523312, bias: s.f,
                 activation: .identity, output: s.tensor(66), pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(143)
         }
         // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 10 {
@@ -2383,7 +2403,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 289 &* s.n, channels: 528, gamma: s.p + 316624,
                 beta: s.p + 317152, savedMean: s.f + 522256, savedInvStd: s.f + 522784, activation: .relu6,
                 output: s.tensor(67), pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(144)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 10 {
@@ -2391,12 +2411,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 316624, beta: s.p + 317152, runningMean: s.p + 317680, runningVar: s.p + 318208,
                 eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 522256, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(145)
         }
         // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 318736, outChannels: 88, inChannels: 528, into: s.f + 1280)
-        s.profiler?.stop(144)
+        s.profiler?.stop(146)
         // features.4.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 88]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2404,7 +2424,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, output: s.tensor(68), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 532816, savedInvStd: s.f + 532904,
                 runningMean: s.p + 365392, runningVar: s.p + 365488, workspace: s.ws, pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(147)
         }
         // features.4.2.block.2 frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
         if s.options.frozenBlocks > 10 {
@@ -2412,7 +2432,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(67), pixels: 289 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
                 output: s.tensor(68), pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(148)
         }
         // features.4.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks <= 10 {
@@ -2420,7 +2440,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 289 &* s.n, channels: 88, gamma: s.p + 365200,
                 beta: s.p + 365296, savedMean: s.f + 532816, savedInvStd: s.f + 532904, activation: .identity,
                 output: s.tensor(69), pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 10 {
@@ -2428,21 +2448,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 365200, beta: s.p + 365296, runningMean: s.p + 365392, runningVar: s.p + 365488,
                 eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 532816, pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(150)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572, into: s.tensor(71),
                 random: &random)
-            s.profiler?.stop(149)
+            s.profiler?.stop(151)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(69),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 25432, output: s.tensor(70), pool: pool)
-        s.profiler?.stop(150)
+        s.profiler?.stop(152)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -2450,7 +2470,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 365584, outChannels: 528, inChannels: 88, into: s.f + 1280)
-        s.profiler?.stop(151)
+        s.profiler?.stop(153)
         // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2458,7 +2478,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, output: s.tensor(72), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 532992, savedInvStd: s.f + 533520,
                 runningMean: s.p + 413104, runningVar: s.p + 413632, workspace: s.ws, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(154)
         }
         // features.4.3.block.0 frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
         if s.options.frozenBlocks > 11 {
@@ -2466,7 +2486,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(70), pixels: 289 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
                 output: s.tensor(72), pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(155)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 11 {
@@ -2474,13 +2494,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 412048, beta: s.p + 412576, runningMean: s.p + 413104, runningVar: s.p + 413632,
                 eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 532992, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 414160, channels: 528, kernel: 3, into: s.f + 535104)
-        s.profiler?.stop(155)
-        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(157)
+        // features.4.3.block.0 BatchNorm + relu6 (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(72), gamma: s.p + 412048, beta: s.p + 412576,
@@ -2490,7 +2510,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 534048,
                 depthwiseSavedInvStd: s.f + 534576, depthwiseRunningMean: s.p + 419968,
                 depthwiseRunningVar: s.p + 420496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(158)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         if s.options.frozenBlocks > 11 {
@@ -2498,7 +2518,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 17, width: 17, channels: 528, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 535104, bias: s.f,
                 activation: .identity, output: s.tensor(74), pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(159)
         }
         // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 11 {
@@ -2506,7 +2526,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 289 &* s.n, channels: 528, gamma: s.p + 418912,
                 beta: s.p + 419440, savedMean: s.f + 534048, savedInvStd: s.f + 534576, activation: .relu6,
                 output: s.tensor(75), pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(160)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 11 {
@@ -2514,12 +2534,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 418912, beta: s.p + 419440, runningMean: s.p + 419968, runningVar: s.p + 420496,
                 eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 534048, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(161)
         }
         // features.4.3.block.2 project conv 1x1 weights to the GEMM layout [528][88]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 421024, outChannels: 88, inChannels: 528, into: s.f + 1280)
-        s.profiler?.stop(160)
+        s.profiler?.stop(162)
         // features.4.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 88]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2527,7 +2547,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, output: s.tensor(76), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 544608, savedInvStd: s.f + 544696,
                 runningMean: s.p + 467680, runningVar: s.p + 467776, workspace: s.ws, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.4.3.block.2 frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
         if s.options.frozenBlocks > 11 {
@@ -2535,7 +2555,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(75), pixels: 289 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
                 output: s.tensor(76), pool: pool)
-            s.profiler?.stop(162)
+            s.profiler?.stop(164)
         }
         // features.4.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks <= 11 {
@@ -2543,7 +2563,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 289 &* s.n, channels: 88, gamma: s.p + 467488,
                 beta: s.p + 467584, savedMean: s.f + 544608, savedInvStd: s.f + 544696, activation: .identity,
                 output: s.tensor(77), pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(165)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 88]
         if s.options.frozenBlocks > 11 {
@@ -2551,21 +2571,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 289 &* s.n, channels: 88,
                 gamma: s.p + 467488, beta: s.p + 467584, runningMean: s.p + 467680, runningVar: s.p + 467776,
                 eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 544608, pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(166)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523, into: s.tensor(79),
                 random: &random)
-            s.profiler?.stop(165)
+            s.profiler?.stop(167)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(70), branch: s.tensor(77),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 25432, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(166)
+        s.profiler?.stop(168)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 17x17x88 -> 17x17x120
@@ -2573,7 +2593,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [88][528]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 467872, outChannels: 528, inChannels: 88, into: s.f + 1280)
-        s.profiler?.stop(167)
+        s.profiler?.stop(169)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 88] -> [n, 17, 17, 528]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2581,7 +2601,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, output: s.tensor(80), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 544784, savedInvStd: s.f + 545312,
                 runningMean: s.p + 515392, runningVar: s.p + 515920, workspace: s.ws, pool: pool)
-            s.profiler?.stop(168)
+            s.profiler?.stop(170)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
         if s.options.frozenBlocks > 12 {
@@ -2589,7 +2609,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(78), pixels: 289 &* s.n, inChannels: 88,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
                 output: s.tensor(80), pool: pool)
-            s.profiler?.stop(169)
+            s.profiler?.stop(171)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 12 {
@@ -2597,13 +2617,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 514336, beta: s.p + 514864, runningMean: s.p + 515392, runningVar: s.p + 515920,
                 eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 544784, pool: pool)
-            s.profiler?.stop(170)
+            s.profiler?.stop(172)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 516448, channels: 528, kernel: 5, into: s.f + 546896)
-        s.profiler?.stop(171)
-        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(173)
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(80), gamma: s.p + 514336, beta: s.p + 514864,
@@ -2613,7 +2633,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 545840,
                 depthwiseSavedInvStd: s.f + 546368, depthwiseRunningMean: s.p + 530704,
                 depthwiseRunningVar: s.p + 531232, workspace: s.ws, pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(174)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
         if s.options.frozenBlocks > 12 {
@@ -2621,7 +2641,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 17, width: 17, channels: 528, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 546896, bias: s.f,
                 activation: .identity, output: s.tensor(82), pool: pool)
-            s.profiler?.stop(173)
+            s.profiler?.stop(175)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks <= 12 {
@@ -2629,7 +2649,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 289 &* s.n, channels: 528, gamma: s.p + 529648,
                 beta: s.p + 530176, savedMean: s.f + 545840, savedInvStd: s.f + 546368, activation: .relu6,
                 output: s.tensor(83), pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(176)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 528]
         if s.options.frozenBlocks > 12 {
@@ -2637,12 +2657,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 529648, beta: s.p + 530176, runningMean: s.p + 530704, runningVar: s.p + 531232,
                 eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 545840, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(177)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [528][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 531760, outChannels: 120, inChannels: 528, into: s.f + 1280)
-        s.profiler?.stop(176)
+        s.profiler?.stop(178)
         // features.5.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 528] -> [n, 17, 17, 120]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2650,7 +2670,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, output: s.tensor(84), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 573296, savedInvStd: s.f + 573416,
                 runningMean: s.p + 595376, runningVar: s.p + 595504, workspace: s.ws, pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(179)
         }
         // features.5.0.block.2 frozen: project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 120]
         if s.options.frozenBlocks > 12 {
@@ -2658,7 +2678,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(83), pixels: 289 &* s.n, inChannels: 528,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
         // features.5.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks <= 12 {
@@ -2666,7 +2686,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 289 &* s.n, channels: 120, gamma: s.p + 595120,
                 beta: s.p + 595248, savedMean: s.f + 573296, savedInvStd: s.f + 573416, activation: .identity,
                 output: s.tensor(85), pool: pool)
-            s.profiler?.stop(179)
+            s.profiler?.stop(181)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 12 {
@@ -2674,7 +2694,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 595120, beta: s.p + 595248, runningMean: s.p + 595376, runningVar: s.p + 595504,
                 eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 573296, pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(182)
         }
     }
 
@@ -2683,7 +2703,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 595632, outChannels: 720, inChannels: 120, into: s.f + 1280)
-        s.profiler?.stop(181)
+        s.profiler?.stop(183)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2691,7 +2711,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, output: s.tensor(86), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 573536, savedInvStd: s.f + 574256,
                 runningMean: s.p + 683472, runningVar: s.p + 684192, workspace: s.ws, pool: pool)
-            s.profiler?.stop(182)
+            s.profiler?.stop(184)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
         if s.options.frozenBlocks > 13 {
@@ -2699,7 +2719,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(85), pixels: 289 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
                 output: s.tensor(86), pool: pool)
-            s.profiler?.stop(183)
+            s.profiler?.stop(185)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 13 {
@@ -2707,13 +2727,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 682032, beta: s.p + 682752, runningMean: s.p + 683472, runningVar: s.p + 684192,
                 eps: 0.001, activation: .relu6, output: s.tensor(87), scratch: s.f + 573536, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(186)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 684912, channels: 720, kernel: 5, into: s.f + 576416)
-        s.profiler?.stop(185)
-        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(187)
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(86), gamma: s.p + 682032, beta: s.p + 682752,
@@ -2723,7 +2743,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 574976,
                 depthwiseSavedInvStd: s.f + 575696, depthwiseRunningMean: s.p + 704352,
                 depthwiseRunningVar: s.p + 705072, workspace: s.ws, pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(188)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
         if s.options.frozenBlocks > 13 {
@@ -2731,7 +2751,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(87), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 576416, bias: s.f,
                 activation: .identity, output: s.tensor(88), pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(189)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 13 {
@@ -2739,7 +2759,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 289 &* s.n, channels: 720, gamma: s.p + 702912,
                 beta: s.p + 703632, savedMean: s.f + 574976, savedInvStd: s.f + 575696, activation: .relu6,
                 output: s.tensor(89), pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(190)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 13 {
@@ -2747,12 +2767,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 702912, beta: s.p + 703632, runningMean: s.p + 704352, runningVar: s.p + 705072,
                 eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 574976, pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(191)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 705792, outChannels: 120, inChannels: 720, into: s.f + 1280)
-        s.profiler?.stop(190)
+        s.profiler?.stop(192)
         // features.5.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 720] -> [n, 17, 17, 120]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2760,7 +2780,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, output: s.tensor(90), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 612416, savedInvStd: s.f + 612536,
                 runningMean: s.p + 792448, runningVar: s.p + 792576, workspace: s.ws, pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(193)
         }
         // features.5.1.block.2 frozen: project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
         if s.options.frozenBlocks > 13 {
@@ -2768,7 +2788,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(89), pixels: 289 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
                 output: s.tensor(90), pool: pool)
-            s.profiler?.stop(192)
+            s.profiler?.stop(194)
         }
         // features.5.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks <= 13 {
@@ -2776,7 +2796,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 289 &* s.n, channels: 120, gamma: s.p + 792192,
                 beta: s.p + 792320, savedMean: s.f + 612416, savedInvStd: s.f + 612536, activation: .identity,
                 output: s.tensor(91), pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(195)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 13 {
@@ -2784,21 +2804,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 792192, beta: s.p + 792320, runningMean: s.p + 792448, runningVar: s.p + 792576,
                 eps: 0.001, activation: .identity, output: s.tensor(91), scratch: s.f + 612416, pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(196)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143, into: s.tensor(93),
                 random: &random)
-            s.profiler?.stop(195)
+            s.profiler?.stop(197)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(85), branch: s.tensor(91),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
             perImage: 34680, output: s.tensor(92), pool: pool)
-        s.profiler?.stop(196)
+        s.profiler?.stop(198)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -2806,7 +2826,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 792704, outChannels: 720, inChannels: 120, into: s.f + 1280)
-        s.profiler?.stop(197)
+        s.profiler?.stop(199)
         // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2814,7 +2834,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, output: s.tensor(94), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 612656, savedInvStd: s.f + 613376,
                 runningMean: s.p + 880544, runningVar: s.p + 881264, workspace: s.ws, pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(200)
         }
         // features.5.2.block.0 frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
         if s.options.frozenBlocks > 14 {
@@ -2822,7 +2842,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(92), pixels: 289 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
                 output: s.tensor(94), pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(201)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 14 {
@@ -2830,13 +2850,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 879104, beta: s.p + 879824, runningMean: s.p + 880544, runningVar: s.p + 881264,
                 eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 612656, pool: pool)
-            s.profiler?.stop(200)
+            s.profiler?.stop(202)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 881984, channels: 720, kernel: 5, into: s.f + 615536)
-        s.profiler?.stop(201)
-        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(203)
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(94), gamma: s.p + 879104, beta: s.p + 879824,
@@ -2846,7 +2866,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 614096,
                 depthwiseSavedInvStd: s.f + 614816, depthwiseRunningMean: s.p + 901424,
                 depthwiseRunningVar: s.p + 902144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(204)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
         if s.options.frozenBlocks > 14 {
@@ -2854,7 +2874,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 615536, bias: s.f,
                 activation: .identity, output: s.tensor(96), pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(205)
         }
         // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 14 {
@@ -2862,7 +2882,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 289 &* s.n, channels: 720, gamma: s.p + 899984,
                 beta: s.p + 900704, savedMean: s.f + 614096, savedInvStd: s.f + 614816, activation: .relu6,
                 output: s.tensor(97), pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(206)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 14 {
@@ -2870,12 +2890,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 899984, beta: s.p + 900704, runningMean: s.p + 901424, runningVar: s.p + 902144,
                 eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 614096, pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(207)
         }
         // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 902864, outChannels: 120, inChannels: 720, into: s.f + 1280)
-        s.profiler?.stop(206)
+        s.profiler?.stop(208)
         // features.5.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 720] -> [n, 17, 17, 120]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2883,7 +2903,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, output: s.tensor(98), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 651536, savedInvStd: s.f + 651656,
                 runningMean: s.p + 989520, runningVar: s.p + 989648, workspace: s.ws, pool: pool)
-            s.profiler?.stop(207)
+            s.profiler?.stop(209)
         }
         // features.5.2.block.2 frozen: project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
         if s.options.frozenBlocks > 14 {
@@ -2891,7 +2911,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(97), pixels: 289 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
                 output: s.tensor(98), pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(210)
         }
         // features.5.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks <= 14 {
@@ -2899,7 +2919,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 289 &* s.n, channels: 120, gamma: s.p + 989264,
                 beta: s.p + 989392, savedMean: s.f + 651536, savedInvStd: s.f + 651656, activation: .identity,
                 output: s.tensor(99), pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(211)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 14 {
@@ -2907,21 +2927,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 989264, beta: s.p + 989392, runningMean: s.p + 989520, runningVar: s.p + 989648,
                 eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 651536, pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(212)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381, into: s.tensor(101),
                 random: &random)
-            s.profiler?.stop(211)
+            s.profiler?.stop(213)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(92), branch: s.tensor(99),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 34680, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(212)
+        s.profiler?.stop(214)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -2929,7 +2949,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 989776, outChannels: 720, inChannels: 120, into: s.f + 1280)
-        s.profiler?.stop(213)
+        s.profiler?.stop(215)
         // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -2937,7 +2957,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, output: s.tensor(102), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 651776, savedInvStd: s.f + 652496,
                 runningMean: s.p + 1077616, runningVar: s.p + 1078336, workspace: s.ws, pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(216)
         }
         // features.5.3.block.0 frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
         if s.options.frozenBlocks > 15 {
@@ -2945,7 +2965,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(100), pixels: 289 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
                 output: s.tensor(102), pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(217)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 15 {
@@ -2953,13 +2973,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, runningMean: s.p + 1077616, runningVar: s.p + 1078336,
                 eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 651776, pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(218)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1079056, channels: 720, kernel: 5, into: s.f + 654656)
-        s.profiler?.stop(217)
-        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(219)
+        // features.5.3.block.0 BatchNorm + relu6 (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(102), gamma: s.p + 1076176,
@@ -2969,7 +2989,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 depthwiseOutput: s.tensor(104), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 653216, depthwiseSavedInvStd: s.f + 653936,
                 depthwiseRunningMean: s.p + 1098496, depthwiseRunningVar: s.p + 1099216, workspace: s.ws, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
         if s.options.frozenBlocks > 15 {
@@ -2977,7 +2997,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 654656, bias: s.f,
                 activation: .identity, output: s.tensor(104), pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(221)
         }
         // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks <= 15 {
@@ -2985,7 +3005,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 653216, savedInvStd: s.f + 653936,
                 activation: .relu6, output: s.tensor(105), pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(222)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 15 {
@@ -2993,12 +3013,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, runningMean: s.p + 1098496, runningVar: s.p + 1099216,
                 eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 653216, pool: pool)
-            s.profiler?.stop(221)
+            s.profiler?.stop(223)
         }
         // features.5.3.block.2 project conv 1x1 weights to the GEMM layout [720][120]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1099936, outChannels: 120, inChannels: 720, into: s.f + 1280)
-        s.profiler?.stop(222)
+        s.profiler?.stop(224)
         // features.5.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 720] -> [n, 17, 17, 120]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3006,7 +3026,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, output: s.tensor(106), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 690656, savedInvStd: s.f + 690776,
                 runningMean: s.p + 1186592, runningVar: s.p + 1186720, workspace: s.ws, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(225)
         }
         // features.5.3.block.2 frozen: project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
         if s.options.frozenBlocks > 15 {
@@ -3014,7 +3034,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(105), pixels: 289 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
                 output: s.tensor(106), pool: pool)
-            s.profiler?.stop(224)
+            s.profiler?.stop(226)
         }
         // features.5.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks <= 15 {
@@ -3022,7 +3042,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 690656, savedInvStd: s.f + 690776,
                 activation: .identity, output: s.tensor(107), pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(227)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 17, 17, 120]
         if s.options.frozenBlocks > 15 {
@@ -3030,21 +3050,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 289 &* s.n, channels: 120,
                 gamma: s.p + 1186336, beta: s.p + 1186464, runningMean: s.p + 1186592, runningVar: s.p + 1186720,
                 eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 690656, pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(228)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(100), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 34680, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(228)
+        s.profiler?.stop(230)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 17x17x120 -> 9x9x208
@@ -3052,7 +3072,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [120][720]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1186848, outChannels: 720, inChannels: 120, into: s.f + 1280)
-        s.profiler?.stop(229)
+        s.profiler?.stop(231)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 17, 17, 120] -> [n, 17, 17, 720]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3060,7 +3080,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, output: s.tensor(110), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 690896, savedInvStd: s.f + 691616,
                 runningMean: s.p + 1274688, runningVar: s.p + 1275408, workspace: s.ws, pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(232)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
         if s.options.frozenBlocks > 16 {
@@ -3068,7 +3088,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(108), pixels: 289 &* s.n, inChannels: 120,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
                 output: s.tensor(110), pool: pool)
-            s.profiler?.stop(231)
+            s.profiler?.stop(233)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 17, 17, 720]
         if s.options.frozenBlocks > 16 {
@@ -3076,13 +3096,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, runningMean: s.p + 1274688, runningVar: s.p + 1275408,
                 eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 690896, pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(234)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1276128, channels: 720, kernel: 5, into: s.f + 693776)
-        s.profiler?.stop(233)
-        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(235)
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 1273248,
@@ -3092,7 +3112,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 depthwiseOutput: s.tensor(112), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 692336, depthwiseSavedInvStd: s.f + 693056,
                 depthwiseRunningMean: s.p + 1295568, depthwiseRunningVar: s.p + 1296288, workspace: s.ws, pool: pool)
-            s.profiler?.stop(234)
+            s.profiler?.stop(236)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]
         if s.options.frozenBlocks > 16 {
@@ -3100,7 +3120,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 17, width: 17, channels: 720, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 693776, bias: s.f,
                 activation: .identity, output: s.tensor(112), pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(237)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 720]
         if s.options.frozenBlocks <= 16 {
@@ -3108,7 +3128,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 692336, savedInvStd: s.f + 693056,
                 activation: .relu6, output: s.tensor(113), pool: pool)
-            s.profiler?.stop(236)
+            s.profiler?.stop(238)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 720]
         if s.options.frozenBlocks > 16 {
@@ -3116,12 +3136,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, runningMean: s.p + 1295568, runningVar: s.p + 1296288,
                 eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 692336, pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(239)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [720][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1297008, outChannels: 208, inChannels: 720, into: s.f + 1280)
-        s.profiler?.stop(238)
+        s.profiler?.stop(240)
         // features.6.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 720] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3129,7 +3149,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(114), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 729776, savedInvStd: s.f + 729984,
                 runningMean: s.p + 1447184, runningVar: s.p + 1447392, workspace: s.ws, pool: pool)
-            s.profiler?.stop(239)
+            s.profiler?.stop(241)
         }
         // features.6.0.block.2 frozen: project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
         if s.options.frozenBlocks > 16 {
@@ -3137,7 +3157,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(113), pixels: 81 &* s.n, inChannels: 720,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
                 output: s.tensor(114), pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(242)
         }
         // features.6.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 16 {
@@ -3145,7 +3165,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 729776, savedInvStd: s.f + 729984,
                 activation: .identity, output: s.tensor(115), pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(243)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 16 {
@@ -3153,7 +3173,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 1446768, beta: s.p + 1446976, runningMean: s.p + 1447184, runningVar: s.p + 1447392,
                 eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 729776, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(244)
         }
     }
 
@@ -3162,7 +3182,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1447600, outChannels: 1248, inChannels: 208, into: s.f + 1280)
-        s.profiler?.stop(243)
+        s.profiler?.stop(245)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3170,7 +3190,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(116), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 730192, savedInvStd: s.f + 731440,
                 runningMean: s.p + 1709680, runningVar: s.p + 1710928, workspace: s.ws, pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(246)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 17 {
@@ -3178,7 +3198,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(115), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
                 output: s.tensor(116), pool: pool)
-            s.profiler?.stop(245)
+            s.profiler?.stop(247)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 17 {
@@ -3186,13 +3206,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, runningMean: s.p + 1709680, runningVar: s.p + 1710928,
                 eps: 0.001, activation: .relu6, output: s.tensor(117), scratch: s.f + 730192, pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(248)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1712176, channels: 1248, kernel: 5, into: s.f + 735184)
-        s.profiler?.stop(247)
-        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(249)
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(116), gamma: s.p + 1707184,
@@ -3202,7 +3222,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 depthwiseOutput: s.tensor(118), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 732688, depthwiseSavedInvStd: s.f + 733936,
                 depthwiseRunningMean: s.p + 1745872, depthwiseRunningVar: s.p + 1747120, workspace: s.ws, pool: pool)
-            s.profiler?.stop(248)
+            s.profiler?.stop(250)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 17 {
@@ -3210,7 +3230,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(117), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 735184, bias: s.f,
                 activation: .identity, output: s.tensor(118), pool: pool)
-            s.profiler?.stop(249)
+            s.profiler?.stop(251)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 17 {
@@ -3218,7 +3238,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 732688, savedInvStd: s.f + 733936,
                 activation: .relu6, output: s.tensor(119), pool: pool)
-            s.profiler?.stop(250)
+            s.profiler?.stop(252)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 17 {
@@ -3226,12 +3246,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, runningMean: s.p + 1745872, runningVar: s.p + 1747120,
                 eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 732688, pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(253)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1748368, outChannels: 208, inChannels: 1248, into: s.f + 1280)
-        s.profiler?.stop(252)
+        s.profiler?.stop(254)
         // features.6.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3239,7 +3259,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(120), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 797584, savedInvStd: s.f + 797792,
                 runningMean: s.p + 2008368, runningVar: s.p + 2008576, workspace: s.ws, pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(255)
         }
         // features.6.1.block.2 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks > 17 {
@@ -3247,7 +3267,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(119), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
                 output: s.tensor(120), pool: pool)
-            s.profiler?.stop(254)
+            s.profiler?.stop(256)
         }
         // features.6.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 17 {
@@ -3255,7 +3275,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 797584, savedInvStd: s.f + 797792,
                 activation: .identity, output: s.tensor(121), pool: pool)
-            s.profiler?.stop(255)
+            s.profiler?.stop(257)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 17 {
@@ -3263,21 +3283,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2007952, beta: s.p + 2008160, runningMean: s.p + 2008368, runningVar: s.p + 2008576,
                 eps: 0.001, activation: .identity, output: s.tensor(121), scratch: s.f + 797584, pool: pool)
-            s.profiler?.stop(256)
+            s.profiler?.stop(258)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524, into: s.tensor(123),
                 random: &random)
-            s.profiler?.stop(257)
+            s.profiler?.stop(259)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(115), branch: s.tensor(121),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(122), pool: pool)
-        s.profiler?.stop(258)
+        s.profiler?.stop(260)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -3285,7 +3305,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2008784, outChannels: 1248, inChannels: 208, into: s.f + 1280)
-        s.profiler?.stop(259)
+        s.profiler?.stop(261)
         // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3293,7 +3313,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(124), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 798000, savedInvStd: s.f + 799248,
                 runningMean: s.p + 2270864, runningVar: s.p + 2272112, workspace: s.ws, pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(262)
         }
         // features.6.2.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
@@ -3301,7 +3321,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(122), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
                 output: s.tensor(124), pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(263)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
@@ -3309,13 +3329,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, runningMean: s.p + 2270864, runningVar: s.p + 2272112,
                 eps: 0.001, activation: .relu6, output: s.tensor(125), scratch: s.f + 798000, pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(264)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2273360, channels: 1248, kernel: 5, into: s.f + 802992)
-        s.profiler?.stop(263)
-        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(265)
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(124), gamma: s.p + 2268368,
@@ -3325,7 +3345,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 depthwiseOutput: s.tensor(126), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 800496, depthwiseSavedInvStd: s.f + 801744,
                 depthwiseRunningMean: s.p + 2307056, depthwiseRunningVar: s.p + 2308304, workspace: s.ws, pool: pool)
-            s.profiler?.stop(264)
+            s.profiler?.stop(266)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
@@ -3333,7 +3353,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(125), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 802992, bias: s.f,
                 activation: .identity, output: s.tensor(126), pool: pool)
-            s.profiler?.stop(265)
+            s.profiler?.stop(267)
         }
         // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 18 {
@@ -3341,7 +3361,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 800496, savedInvStd: s.f + 801744,
                 activation: .relu6, output: s.tensor(127), pool: pool)
-            s.profiler?.stop(266)
+            s.profiler?.stop(268)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 18 {
@@ -3349,12 +3369,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, runningMean: s.p + 2307056, runningVar: s.p + 2308304,
                 eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 800496, pool: pool)
-            s.profiler?.stop(267)
+            s.profiler?.stop(269)
         }
         // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2309552, outChannels: 208, inChannels: 1248, into: s.f + 1280)
-        s.profiler?.stop(268)
+        s.profiler?.stop(270)
         // features.6.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3362,7 +3382,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(128), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 865392, savedInvStd: s.f + 865600,
                 runningMean: s.p + 2569552, runningVar: s.p + 2569760, workspace: s.ws, pool: pool)
-            s.profiler?.stop(269)
+            s.profiler?.stop(271)
         }
         // features.6.2.block.2 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks > 18 {
@@ -3370,7 +3390,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(127), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
                 output: s.tensor(128), pool: pool)
-            s.profiler?.stop(270)
+            s.profiler?.stop(272)
         }
         // features.6.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 18 {
@@ -3378,7 +3398,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 865392, savedInvStd: s.f + 865600,
                 activation: .identity, output: s.tensor(129), pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(273)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 18 {
@@ -3386,21 +3406,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 2569136, beta: s.p + 2569344, runningMean: s.p + 2569552, runningVar: s.p + 2569760,
                 eps: 0.001, activation: .identity, output: s.tensor(129), scratch: s.f + 865392, pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(274)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619, into: s.tensor(131),
                 random: &random)
-            s.profiler?.stop(273)
+            s.profiler?.stop(275)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(122), branch: s.tensor(129),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(130), pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(276)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -3408,7 +3428,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2569968, outChannels: 1248, inChannels: 208, into: s.f + 1280)
-        s.profiler?.stop(275)
+        s.profiler?.stop(277)
         // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3416,7 +3436,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(132), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 865808, savedInvStd: s.f + 867056,
                 runningMean: s.p + 2832048, runningVar: s.p + 2833296, workspace: s.ws, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(278)
         }
         // features.6.3.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
@@ -3424,7 +3444,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(130), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
                 output: s.tensor(132), pool: pool)
-            s.profiler?.stop(277)
+            s.profiler?.stop(279)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
@@ -3432,13 +3452,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, runningMean: s.p + 2832048, runningVar: s.p + 2833296,
                 eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 865808, pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(280)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2834544, channels: 1248, kernel: 5, into: s.f + 870800)
-        s.profiler?.stop(279)
-        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(281)
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 2829552,
@@ -3448,7 +3468,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 depthwiseOutput: s.tensor(134), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 868304, depthwiseSavedInvStd: s.f + 869552,
                 depthwiseRunningMean: s.p + 2868240, depthwiseRunningVar: s.p + 2869488, workspace: s.ws, pool: pool)
-            s.profiler?.stop(280)
+            s.profiler?.stop(282)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
@@ -3456,7 +3476,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 870800, bias: s.f,
                 activation: .identity, output: s.tensor(134), pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(283)
         }
         // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 19 {
@@ -3464,7 +3484,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 868304, savedInvStd: s.f + 869552,
                 activation: .relu6, output: s.tensor(135), pool: pool)
-            s.profiler?.stop(282)
+            s.profiler?.stop(284)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 19 {
@@ -3472,12 +3492,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, runningMean: s.p + 2868240, runningVar: s.p + 2869488,
                 eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 868304, pool: pool)
-            s.profiler?.stop(283)
+            s.profiler?.stop(285)
         }
         // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2870736, outChannels: 208, inChannels: 1248, into: s.f + 1280)
-        s.profiler?.stop(284)
+        s.profiler?.stop(286)
         // features.6.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3485,7 +3505,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(136), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 933200, savedInvStd: s.f + 933408,
                 runningMean: s.p + 3130736, runningVar: s.p + 3130944, workspace: s.ws, pool: pool)
-            s.profiler?.stop(285)
+            s.profiler?.stop(287)
         }
         // features.6.3.block.2 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks > 19 {
@@ -3493,7 +3513,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(135), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
                 output: s.tensor(136), pool: pool)
-            s.profiler?.stop(286)
+            s.profiler?.stop(288)
         }
         // features.6.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 19 {
@@ -3501,7 +3521,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 933200, savedInvStd: s.f + 933408,
                 activation: .identity, output: s.tensor(137), pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(289)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 19 {
@@ -3509,21 +3529,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3130320, beta: s.p + 3130528, runningMean: s.p + 3130736, runningVar: s.p + 3130944,
                 eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 933200, pool: pool)
-            s.profiler?.stop(288)
+            s.profiler?.stop(290)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143, into: s.tensor(139),
                 random: &random)
-            s.profiler?.stop(289)
+            s.profiler?.stop(291)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(130), branch: s.tensor(137),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(138), pool: pool)
-        s.profiler?.stop(290)
+        s.profiler?.stop(292)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -3531,7 +3551,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3131152, outChannels: 1248, inChannels: 208, into: s.f + 1280)
-        s.profiler?.stop(291)
+        s.profiler?.stop(293)
         // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -3539,7 +3559,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(140), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 933616, savedInvStd: s.f + 934864,
                 runningMean: s.p + 3393232, runningVar: s.p + 3394480, workspace: s.ws, pool: pool)
-            s.profiler?.stop(292)
+            s.profiler?.stop(294)
         }
         // features.6.4.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
@@ -3547,7 +3567,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(138), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
                 output: s.tensor(140), pool: pool)
-            s.profiler?.stop(293)
+            s.profiler?.stop(295)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
@@ -3555,13 +3575,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, runningMean: s.p + 3393232, runningVar: s.p + 3394480,
                 eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 933616, pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(296)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3395728, channels: 1248, kernel: 5, into: s.f + 938608)
-        s.profiler?.stop(295)
-        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(297)
+        // features.6.4.block.0 BatchNorm + relu6 (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(140), gamma: s.p + 3390736,
@@ -3571,7 +3591,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 depthwiseOutput: s.tensor(142), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 936112, depthwiseSavedInvStd: s.f + 937360,
                 depthwiseRunningMean: s.p + 3429424, depthwiseRunningVar: s.p + 3430672, workspace: s.ws, pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(298)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
@@ -3579,7 +3599,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 938608, bias: s.f,
                 activation: .identity, output: s.tensor(142), pool: pool)
-            s.profiler?.stop(297)
+            s.profiler?.stop(299)
         }
         // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 20 {
@@ -3587,7 +3607,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 936112, savedInvStd: s.f + 937360,
                 activation: .relu6, output: s.tensor(143), pool: pool)
-            s.profiler?.stop(298)
+            s.profiler?.stop(300)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 20 {
@@ -3595,12 +3615,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, runningMean: s.p + 3429424, runningVar: s.p + 3430672,
                 eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 936112, pool: pool)
-            s.profiler?.stop(299)
+            s.profiler?.stop(301)
         }
         // features.6.4.block.2 project conv 1x1 weights to the GEMM layout [1248][208]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3431920, outChannels: 208, inChannels: 1248, into: s.f + 1280)
-        s.profiler?.stop(300)
+        s.profiler?.stop(302)
         // features.6.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -3608,7 +3628,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, output: s.tensor(144), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1001008, savedInvStd: s.f + 1001216,
                 runningMean: s.p + 3691920, runningVar: s.p + 3692128, workspace: s.ws, pool: pool)
-            s.profiler?.stop(301)
+            s.profiler?.stop(303)
         }
         // features.6.4.block.2 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         if s.options.frozenBlocks > 20 {
@@ -3616,7 +3636,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(143), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
                 output: s.tensor(144), pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(304)
         }
         // features.6.4.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks <= 20 {
@@ -3624,7 +3644,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 1001008, savedInvStd: s.f + 1001216,
                 activation: .identity, output: s.tensor(145), pool: pool)
-            s.profiler?.stop(303)
+            s.profiler?.stop(305)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 208]
         if s.options.frozenBlocks > 20 {
@@ -3632,21 +3652,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 81 &* s.n, channels: 208,
                 gamma: s.p + 3691504, beta: s.p + 3691712, runningMean: s.p + 3691920, runningVar: s.p + 3692128,
                 eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 1001008, pool: pool)
-            s.profiler?.stop(304)
+            s.profiler?.stop(306)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098, into: s.tensor(147),
                 random: &random)
-            s.profiler?.stop(305)
+            s.profiler?.stop(307)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(138), branch: s.tensor(145),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 16848, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(306)
+        s.profiler?.stop(308)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 9x9x208 -> 9x9x352
@@ -3654,7 +3674,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [208][1248]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3692336, outChannels: 1248, inChannels: 208, into: s.f + 1280)
-        s.profiler?.stop(307)
+        s.profiler?.stop(309)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -3662,7 +3682,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, output: s.tensor(148), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1001424, savedInvStd: s.f + 1002672,
                 runningMean: s.p + 3954416, runningVar: s.p + 3955664, workspace: s.ws, pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(310)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
@@ -3670,7 +3690,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(146), pixels: 81 &* s.n, inChannels: 208,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1248, activation: .identity, residual: nil,
                 output: s.tensor(148), pool: pool)
-            s.profiler?.stop(309)
+            s.profiler?.stop(311)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
@@ -3678,13 +3698,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, runningMean: s.p + 3954416, runningVar: s.p + 3955664,
                 eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 1001424, pool: pool)
-            s.profiler?.stop(310)
+            s.profiler?.stop(312)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3956912, channels: 1248, kernel: 3, into: s.f + 1006416)
-        s.profiler?.stop(311)
-        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(313)
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(148), gamma: s.p + 3951920,
@@ -3694,7 +3714,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 depthwiseOutput: s.tensor(150), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1003920, depthwiseSavedInvStd: s.f + 1005168,
                 depthwiseRunningMean: s.p + 3970640, depthwiseRunningVar: s.p + 3971888, workspace: s.ws, pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(314)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
@@ -3702,7 +3722,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1006416, bias: s.f,
                 activation: .identity, output: s.tensor(150), pool: pool)
-            s.profiler?.stop(313)
+            s.profiler?.stop(315)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks <= 21 {
@@ -3710,7 +3730,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 1003920, savedInvStd: s.f + 1005168,
                 activation: .relu6, output: s.tensor(151), pool: pool)
-            s.profiler?.stop(314)
+            s.profiler?.stop(316)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1248]
         if s.options.frozenBlocks > 21 {
@@ -3718,12 +3738,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, runningMean: s.p + 3970640, runningVar: s.p + 3971888,
                 eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 1003920, pool: pool)
-            s.profiler?.stop(315)
+            s.profiler?.stop(317)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1248][352]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3973136, outChannels: 352, inChannels: 1248, into: s.f + 1280)
-        s.profiler?.stop(316)
+        s.profiler?.stop(318)
         // features.7.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -3731,7 +3751,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 352, output: s.tensor(152), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1028880, savedInvStd: s.f + 1029232,
                 runningMean: s.p + 4413136, runningVar: s.p + 4413488, workspace: s.ws, pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(319)
         }
         // features.7.0.block.2 frozen: project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         if s.options.frozenBlocks > 21 {
@@ -3739,7 +3759,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(151), pixels: 81 &* s.n, inChannels: 1248,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
                 output: s.tensor(152), pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(320)
         }
         // features.7.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks <= 21 {
@@ -3747,7 +3767,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 1028880, savedInvStd: s.f + 1029232,
                 activation: .identity, output: s.tensor(153), pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(321)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 352]
         if s.options.frozenBlocks > 21 {
@@ -3755,7 +3775,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 81 &* s.n, channels: 352,
                 gamma: s.p + 4412432, beta: s.p + 4412784, runningMean: s.p + 4413136, runningVar: s.p + 4413488,
                 eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 1028880, pool: pool)
-            s.profiler?.stop(320)
+            s.profiler?.stop(322)
         }
     }
 
@@ -3764,7 +3784,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [352][1280]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4413840, outChannels: 1280, inChannels: 352, into: s.f + 1280)
-        s.profiler?.stop(321)
+        s.profiler?.stop(323)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 352] -> [n, 9, 9, 1280]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -3772,7 +3792,7 @@ public final class EfficientNetLite2Training: TrainableModel {
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, output: s.tensor(154), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1029584, savedInvStd: s.f + 1030864,
                 runningMean: s.p + 4866960, runningVar: s.p + 4868240, workspace: s.ws, pool: pool)
-            s.profiler?.stop(322)
+            s.profiler?.stop(324)
         }
         // features.8 frozen: head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1280]
         if s.options.frozenBlocks > 22 {
@@ -3780,7 +3800,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(153), pixels: 81 &* s.n, inChannels: 352,
                 inputMajorWeights: s.f + 1280, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
                 output: s.tensor(154), pool: pool)
-            s.profiler?.stop(323)
+            s.profiler?.stop(325)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks <= 22 {
@@ -3788,7 +3808,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 1029584, savedInvStd: s.f + 1030864,
                 activation: .relu6, output: s.tensor(155), pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(326)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks > 22 {
@@ -3796,7 +3816,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 4864400, beta: s.p + 4865680, runningMean: s.p + 4866960, runningVar: s.p + 4868240,
                 eps: 0.001, activation: .relu6, output: s.tensor(155), scratch: s.f + 1029584, pool: pool)
-            s.profiler?.stop(325)
+            s.profiler?.stop(327)
         }
     }
 
@@ -3806,26 +3826,26 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(155), batch: s.n, pixels: 81, channels: 1280, output: s.tensor(156),
             pool: pool)
-        s.profiler?.stop(326)
+        s.profiler?.stop(328)
         // dropout p=0.3 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(156), output: s.tensor(158), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(157), random: &random)
-        s.profiler?.stop(327)
+        s.profiler?.stop(329)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(158), batch: s.n, inFeatures: 1280, weights: s.p + 4869520, bias: s.p + 6149520,
             outFeatures: 1000, output: s.tensor(159), pool: pool)
-        s.profiler?.stop(328)
+        s.profiler?.stop(330)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(159), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(160))
-        s.profiler?.stop(329)
+        s.profiler?.stop(331)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(159), count: 1000 &* s.n)
-        s.profiler?.stop(330)
+        s.profiler?.stop(332)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
@@ -3835,17 +3855,17 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(160), input: s.tensor(158), weights: s.p + 4869520,
             batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(161), gradWeights: s.g + 4869520,
             gradBias: s.g + 6149520, pool: pool)
-        s.profiler?.stop(331)
+        s.profiler?.stop(333)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(161), mask: s.tensor(157), count: 1280 &* s.n,
             gradInput: s.tensor(162))
-        s.profiler?.stop(332)
+        s.profiler?.stop(334)
         // avgpool backward: spread each channel's gradient over the 81 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(162), batch: s.n, pixels: 81, channels: 1280,
             gradInput: s.tensor(163), pool: pool)
-        s.profiler?.stop(333)
+        s.profiler?.stop(335)
     }
 
     /// features.8 backward: head: conv 1x1 352 -> 1280
@@ -3856,7 +3876,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             channels: 1280, gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 1029584,
             savedInvStd: s.f + 1030864, activation: .relu6, gradGamma: s.g + 4864400, gradBeta: s.g + 4865680,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(334)
+        s.profiler?.stop(336)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 352] <- [n, 9, 9, 1280]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(163), preActivation: s.tensor(154),
@@ -3864,7 +3884,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(153), weights: s.p + 4413840,
             pixels: 81 &* s.n, inChannels: 352, outChannels: 1280, gradInput: s.tensor(164),
             gradWeights: s.g + 4413840, workspace: s.ws, pool: pool)
-        s.profiler?.stop(335)
+        s.profiler?.stop(337)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x208 -> 9x9x352
@@ -3875,14 +3895,14 @@ public final class EfficientNetLite2Training: TrainableModel {
             channels: 352, gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 1028880,
             savedInvStd: s.f + 1029232, activation: .identity, gradGamma: s.g + 4412432, gradBeta: s.g + 4412784,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(336)
+        s.profiler?.stop(338)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 1003920, savedInvStd: s.f + 1005168,
                 activation: .relu6, output: s.tensor(166), pool: pool)
-            s.profiler?.stop(337)
+            s.profiler?.stop(339)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -3890,7 +3910,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3968144, beta: s.p + 3969392, runningMean: s.p + 3970640, runningVar: s.p + 3971888,
                 eps: 0.001, activation: .relu6, output: s.tensor(166), scratch: s.f + 1003920, pool: pool)
-            s.profiler?.stop(338)
+            s.profiler?.stop(340)
         }
         // features.7.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 352]
         s.profiler?.start()
@@ -3899,21 +3919,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(166), weights: s.p + 3973136,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 352, gradInput: s.tensor(165),
             gradWeights: s.g + 3973136, workspace: s.ws, pool: pool)
-        s.profiler?.stop(339)
+        s.profiler?.stop(341)
         // features.7.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(165), input: s.tensor(150), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 1003920,
             savedInvStd: s.f + 1005168, activation: .relu6, gradGamma: s.g + 3968144, gradBeta: s.g + 3969392,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(340)
+        s.profiler?.stop(342)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 1001424, savedInvStd: s.f + 1002672,
                 activation: .relu6, output: s.tensor(168), pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(343)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -3921,12 +3941,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3951920, beta: s.p + 3953168, runningMean: s.p + 3954416, runningVar: s.p + 3955664,
                 eps: 0.001, activation: .relu6, output: s.tensor(168), scratch: s.f + 1001424, pool: pool)
-            s.profiler?.stop(342)
+            s.profiler?.stop(344)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1017648, count: 11232)
-        s.profiler?.stop(343)
+        s.profiler?.stop(345)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(165), preActivation: s.tensor(150),
@@ -3934,18 +3954,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(168), batch: s.n, height: 9, width: 9,
             channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: s.f + 1006416, gradInput: s.tensor(167), gradWeights: s.f + 1017648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(344)
+        s.profiler?.stop(346)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1017648, channels: 1248, kernel: 3, into: s.g + 3956912)
-        s.profiler?.stop(345)
+        s.profiler?.stop(347)
         // features.7.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(167), input: s.tensor(148), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 1001424,
             savedInvStd: s.f + 1002672, activation: .relu6, gradGamma: s.g + 3951920, gradBeta: s.g + 3953168,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(346)
+        s.profiler?.stop(348)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(167), preActivation: s.tensor(148),
@@ -3953,7 +3973,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(146), weights: s.p + 3692336,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(169),
             gradWeights: s.g + 3692336, workspace: s.ws, pool: pool)
-        s.profiler?.stop(347)
+        s.profiler?.stop(349)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -3963,21 +3983,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(169),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(170), pool: pool)
-        s.profiler?.stop(348)
+        s.profiler?.stop(350)
         // features.6.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(170), input: s.tensor(144), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 1001008,
             savedInvStd: s.f + 1001216, activation: .identity, gradGamma: s.g + 3691504, gradBeta: s.g + 3691712,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(349)
+        s.profiler?.stop(351)
         // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 936112, savedInvStd: s.f + 937360,
                 activation: .relu6, output: s.tensor(172), pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(352)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -3985,7 +4005,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3426928, beta: s.p + 3428176, runningMean: s.p + 3429424, runningVar: s.p + 3430672,
                 eps: 0.001, activation: .relu6, output: s.tensor(172), scratch: s.f + 936112, pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(353)
         }
         // features.6.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
@@ -3994,21 +4014,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(172), weights: s.p + 3431920,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(171),
             gradWeights: s.g + 3431920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(352)
+        s.profiler?.stop(354)
         // features.6.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(171), input: s.tensor(142), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 936112,
             savedInvStd: s.f + 937360, activation: .relu6, gradGamma: s.g + 3426928, gradBeta: s.g + 3428176,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(353)
+        s.profiler?.stop(355)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 933616, savedInvStd: s.f + 934864,
                 activation: .relu6, output: s.tensor(174), pool: pool)
-            s.profiler?.stop(354)
+            s.profiler?.stop(356)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -4016,12 +4036,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 3390736, beta: s.p + 3391984, runningMean: s.p + 3393232, runningVar: s.p + 3394480,
                 eps: 0.001, activation: .relu6, output: s.tensor(174), scratch: s.f + 933616, pool: pool)
-            s.profiler?.stop(355)
+            s.profiler?.stop(357)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 969808, count: 31200)
-        s.profiler?.stop(356)
+        s.profiler?.stop(358)
         // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(171), preActivation: s.tensor(142),
@@ -4029,18 +4049,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(174), batch: s.n, height: 9, width: 9,
             channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 938608, gradInput: s.tensor(173), gradWeights: s.f + 969808, workspace: s.ws, pool: pool)
-        s.profiler?.stop(357)
+        s.profiler?.stop(359)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 969808, channels: 1248, kernel: 5, into: s.g + 3395728)
-        s.profiler?.stop(358)
+        s.profiler?.stop(360)
         // features.6.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(173), input: s.tensor(140), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 933616,
             savedInvStd: s.f + 934864, activation: .relu6, gradGamma: s.g + 3390736, gradBeta: s.g + 3391984,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(359)
+        s.profiler?.stop(361)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(173), preActivation: s.tensor(140),
@@ -4048,11 +4068,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(138), weights: s.p + 3131152,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(175),
             gradWeights: s.g + 3131152, workspace: s.ws, pool: pool)
-        s.profiler?.stop(360)
+        s.profiler?.stop(362)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(175), s.tensor(169), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(361)
+        s.profiler?.stop(363)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -4062,21 +4082,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(175),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(176), pool: pool)
-        s.profiler?.stop(362)
+        s.profiler?.stop(364)
         // features.6.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(176), input: s.tensor(136), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 933200,
             savedInvStd: s.f + 933408, activation: .identity, gradGamma: s.g + 3130320, gradBeta: s.g + 3130528,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(363)
+        s.profiler?.stop(365)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 868304, savedInvStd: s.f + 869552,
                 activation: .relu6, output: s.tensor(178), pool: pool)
-            s.profiler?.stop(364)
+            s.profiler?.stop(366)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -4084,7 +4104,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2865744, beta: s.p + 2866992, runningMean: s.p + 2868240, runningVar: s.p + 2869488,
                 eps: 0.001, activation: .relu6, output: s.tensor(178), scratch: s.f + 868304, pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(367)
         }
         // features.6.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
@@ -4093,21 +4113,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(178), weights: s.p + 2870736,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(177),
             gradWeights: s.g + 2870736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(366)
+        s.profiler?.stop(368)
         // features.6.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(177), input: s.tensor(134), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 868304,
             savedInvStd: s.f + 869552, activation: .relu6, gradGamma: s.g + 2865744, gradBeta: s.g + 2866992,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(367)
+        s.profiler?.stop(369)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 865808, savedInvStd: s.f + 867056,
                 activation: .relu6, output: s.tensor(180), pool: pool)
-            s.profiler?.stop(368)
+            s.profiler?.stop(370)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -4115,12 +4135,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2829552, beta: s.p + 2830800, runningMean: s.p + 2832048, runningVar: s.p + 2833296,
                 eps: 0.001, activation: .relu6, output: s.tensor(180), scratch: s.f + 865808, pool: pool)
-            s.profiler?.stop(369)
+            s.profiler?.stop(371)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 902000, count: 31200)
-        s.profiler?.stop(370)
+        s.profiler?.stop(372)
         // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(177), preActivation: s.tensor(134),
@@ -4128,18 +4148,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(180), batch: s.n, height: 9, width: 9,
             channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 870800, gradInput: s.tensor(179), gradWeights: s.f + 902000, workspace: s.ws, pool: pool)
-        s.profiler?.stop(371)
+        s.profiler?.stop(373)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 902000, channels: 1248, kernel: 5, into: s.g + 2834544)
-        s.profiler?.stop(372)
+        s.profiler?.stop(374)
         // features.6.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(179), input: s.tensor(132), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 865808,
             savedInvStd: s.f + 867056, activation: .relu6, gradGamma: s.g + 2829552, gradBeta: s.g + 2830800,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(373)
+        s.profiler?.stop(375)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(179), preActivation: s.tensor(132),
@@ -4147,11 +4167,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(130), weights: s.p + 2569968,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(181),
             gradWeights: s.g + 2569968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(374)
+        s.profiler?.stop(376)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(181), s.tensor(175), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(375)
+        s.profiler?.stop(377)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -4161,21 +4181,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(181),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(131) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(182), pool: pool)
-        s.profiler?.stop(376)
+        s.profiler?.stop(378)
         // features.6.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(182), input: s.tensor(128), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 865392,
             savedInvStd: s.f + 865600, activation: .identity, gradGamma: s.g + 2569136, gradBeta: s.g + 2569344,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(377)
+        s.profiler?.stop(379)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 800496, savedInvStd: s.f + 801744,
                 activation: .relu6, output: s.tensor(184), pool: pool)
-            s.profiler?.stop(378)
+            s.profiler?.stop(380)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -4183,7 +4203,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2304560, beta: s.p + 2305808, runningMean: s.p + 2307056, runningVar: s.p + 2308304,
                 eps: 0.001, activation: .relu6, output: s.tensor(184), scratch: s.f + 800496, pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(381)
         }
         // features.6.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
@@ -4192,21 +4212,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(184), weights: s.p + 2309552,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(183),
             gradWeights: s.g + 2309552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(380)
+        s.profiler?.stop(382)
         // features.6.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(183), input: s.tensor(126), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 800496,
             savedInvStd: s.f + 801744, activation: .relu6, gradGamma: s.g + 2304560, gradBeta: s.g + 2305808,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(381)
+        s.profiler?.stop(383)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 798000, savedInvStd: s.f + 799248,
                 activation: .relu6, output: s.tensor(186), pool: pool)
-            s.profiler?.stop(382)
+            s.profiler?.stop(384)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -4214,12 +4234,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(124), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 2268368, beta: s.p + 2269616, runningMean: s.p + 2270864, runningVar: s.p + 2272112,
                 eps: 0.001, activation: .relu6, output: s.tensor(186), scratch: s.f + 798000, pool: pool)
-            s.profiler?.stop(383)
+            s.profiler?.stop(385)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 834192, count: 31200)
-        s.profiler?.stop(384)
+        s.profiler?.stop(386)
         // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(183), preActivation: s.tensor(126),
@@ -4227,18 +4247,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(186), batch: s.n, height: 9, width: 9,
             channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 802992, gradInput: s.tensor(185), gradWeights: s.f + 834192, workspace: s.ws, pool: pool)
-        s.profiler?.stop(385)
+        s.profiler?.stop(387)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 834192, channels: 1248, kernel: 5, into: s.g + 2273360)
-        s.profiler?.stop(386)
+        s.profiler?.stop(388)
         // features.6.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(185), input: s.tensor(124), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 798000,
             savedInvStd: s.f + 799248, activation: .relu6, gradGamma: s.g + 2268368, gradBeta: s.g + 2269616,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(389)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(185), preActivation: s.tensor(124),
@@ -4246,11 +4266,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(122), weights: s.p + 2008784,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(187),
             gradWeights: s.g + 2008784, workspace: s.ws, pool: pool)
-        s.profiler?.stop(388)
+        s.profiler?.stop(390)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(187), s.tensor(181), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(389)
+        s.profiler?.stop(391)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -4260,21 +4280,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(187),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(123) : nil, batch: s.n,
             perImage: 16848, gradBranch: s.tensor(188), pool: pool)
-        s.profiler?.stop(390)
+        s.profiler?.stop(392)
         // features.6.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 208]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(188), input: s.tensor(120), pixels: 81 &* s.n,
             channels: 208, gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 797584,
             savedInvStd: s.f + 797792, activation: .identity, gradGamma: s.g + 2007952, gradBeta: s.g + 2008160,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(391)
+        s.profiler?.stop(393)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 732688, savedInvStd: s.f + 733936,
                 activation: .relu6, output: s.tensor(190), pool: pool)
-            s.profiler?.stop(392)
+            s.profiler?.stop(394)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -4282,7 +4302,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1743376, beta: s.p + 1744624, runningMean: s.p + 1745872, runningVar: s.p + 1747120,
                 eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 732688, pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(395)
         }
         // features.6.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 208]
         s.profiler?.start()
@@ -4291,21 +4311,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(190), weights: s.p + 1748368,
             pixels: 81 &* s.n, inChannels: 1248, outChannels: 208, gradInput: s.tensor(189),
             gradWeights: s.g + 1748368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(394)
+        s.profiler?.stop(396)
         // features.6.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(189), input: s.tensor(118), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 732688,
             savedInvStd: s.f + 733936, activation: .relu6, gradGamma: s.g + 1743376, gradBeta: s.g + 1744624,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(395)
+        s.profiler?.stop(397)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 730192, savedInvStd: s.f + 731440,
                 activation: .relu6, output: s.tensor(192), pool: pool)
-            s.profiler?.stop(396)
+            s.profiler?.stop(398)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -4313,12 +4333,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 81 &* s.n, channels: 1248,
                 gamma: s.p + 1707184, beta: s.p + 1708432, runningMean: s.p + 1709680, runningVar: s.p + 1710928,
                 eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 730192, pool: pool)
-            s.profiler?.stop(397)
+            s.profiler?.stop(399)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 766384, count: 31200)
-        s.profiler?.stop(398)
+        s.profiler?.stop(400)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1248] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(189), preActivation: s.tensor(118),
@@ -4326,18 +4346,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(192), batch: s.n, height: 9, width: 9,
             channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 735184, gradInput: s.tensor(191), gradWeights: s.f + 766384, workspace: s.ws, pool: pool)
-        s.profiler?.stop(399)
+        s.profiler?.stop(401)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 766384, channels: 1248, kernel: 5, into: s.g + 1712176)
-        s.profiler?.stop(400)
+        s.profiler?.stop(402)
         // features.6.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(191), input: s.tensor(116), pixels: 81 &* s.n,
             channels: 1248, gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 730192,
             savedInvStd: s.f + 731440, activation: .relu6, gradGamma: s.g + 1707184, gradBeta: s.g + 1708432,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(403)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 208] <- [n, 9, 9, 1248]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(191), preActivation: s.tensor(116),
@@ -4345,11 +4365,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(115), weights: s.p + 1447600,
             pixels: 81 &* s.n, inChannels: 208, outChannels: 1248, gradInput: s.tensor(193),
             gradWeights: s.g + 1447600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(402)
+        s.profiler?.stop(404)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(193), s.tensor(187), count: 16848 &* s.n, pool: pool)
-        s.profiler?.stop(403)
+        s.profiler?.stop(405)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 17x17x120 -> 9x9x208
@@ -4360,14 +4380,14 @@ public final class EfficientNetLite2Training: TrainableModel {
             channels: 208, gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 729776,
             savedInvStd: s.f + 729984, activation: .identity, gradGamma: s.g + 1446768, gradBeta: s.g + 1446976,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(404)
+        s.profiler?.stop(406)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 692336, savedInvStd: s.f + 693056,
                 activation: .relu6, output: s.tensor(195), pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(407)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -4375,7 +4395,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 81 &* s.n, channels: 720,
                 gamma: s.p + 1294128, beta: s.p + 1294848, runningMean: s.p + 1295568, runningVar: s.p + 1296288,
                 eps: 0.001, activation: .relu6, output: s.tensor(195), scratch: s.f + 692336, pool: pool)
-            s.profiler?.stop(406)
+            s.profiler?.stop(408)
         }
         // features.6.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 720] <- [n, 9, 9, 208]
         s.profiler?.start()
@@ -4384,21 +4404,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(195), weights: s.p + 1297008,
             pixels: 81 &* s.n, inChannels: 720, outChannels: 208, gradInput: s.tensor(194), gradWeights: s.g + 1297008,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(409)
         // features.6.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(194), input: s.tensor(112), pixels: 81 &* s.n,
             channels: 720, gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 692336,
             savedInvStd: s.f + 693056, activation: .relu6, gradGamma: s.g + 1294128, gradBeta: s.g + 1294848,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(408)
+        s.profiler?.stop(410)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 690896, savedInvStd: s.f + 691616,
                 activation: .relu6, output: s.tensor(197), pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(411)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -4406,12 +4426,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1273248, beta: s.p + 1273968, runningMean: s.p + 1274688, runningVar: s.p + 1275408,
                 eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 690896, pool: pool)
-            s.profiler?.stop(410)
+            s.profiler?.stop(412)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 711776, count: 18000)
-        s.profiler?.stop(411)
+        s.profiler?.stop(413)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 9, 9, 720]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(194), preActivation: s.tensor(112),
@@ -4419,18 +4439,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(197), batch: s.n, height: 17, width: 17,
             channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 693776, gradInput: s.tensor(196), gradWeights: s.f + 711776, workspace: s.ws, pool: pool)
-        s.profiler?.stop(412)
+        s.profiler?.stop(414)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 711776, channels: 720, kernel: 5, into: s.g + 1276128)
-        s.profiler?.stop(413)
+        s.profiler?.stop(415)
         // features.6.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(196), input: s.tensor(110), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 690896,
             savedInvStd: s.f + 691616, activation: .relu6, gradGamma: s.g + 1273248, gradBeta: s.g + 1273968,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(416)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(196), preActivation: s.tensor(110),
@@ -4438,7 +4458,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(108), weights: s.p + 1186848,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(198),
             gradWeights: s.g + 1186848, workspace: s.ws, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(417)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -4448,21 +4468,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(198),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 34680, gradBranch: s.tensor(199), pool: pool)
-        s.profiler?.stop(416)
+        s.profiler?.stop(418)
         // features.5.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 120]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(199), input: s.tensor(106), pixels: 289 &* s.n,
             channels: 120, gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 690656,
             savedInvStd: s.f + 690776, activation: .identity, gradGamma: s.g + 1186336, gradBeta: s.g + 1186464,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(417)
+        s.profiler?.stop(419)
         // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 653216, savedInvStd: s.f + 653936,
                 activation: .relu6, output: s.tensor(201), pool: pool)
-            s.profiler?.stop(418)
+            s.profiler?.stop(420)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -4470,7 +4490,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1097056, beta: s.p + 1097776, runningMean: s.p + 1098496, runningVar: s.p + 1099216,
                 eps: 0.001, activation: .relu6, output: s.tensor(201), scratch: s.f + 653216, pool: pool)
-            s.profiler?.stop(419)
+            s.profiler?.stop(421)
         }
         // features.5.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
         s.profiler?.start()
@@ -4479,21 +4499,21 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(201), weights: s.p + 1099936,
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(200),
             gradWeights: s.g + 1099936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(420)
+        s.profiler?.stop(422)
         // features.5.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(200), input: s.tensor(104), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 653216,
             savedInvStd: s.f + 653936, activation: .relu6, gradGamma: s.g + 1097056, gradBeta: s.g + 1097776,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(421)
+        s.profiler?.stop(423)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 651776, savedInvStd: s.f + 652496,
                 activation: .relu6, output: s.tensor(203), pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(424)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -4501,12 +4521,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 1076176, beta: s.p + 1076896, runningMean: s.p + 1077616, runningVar: s.p + 1078336,
                 eps: 0.001, activation: .relu6, output: s.tensor(203), scratch: s.f + 651776, pool: pool)
-            s.profiler?.stop(423)
+            s.profiler?.stop(425)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 672656, count: 18000)
-        s.profiler?.stop(424)
+        s.profiler?.stop(426)
         // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(200), preActivation: s.tensor(104),
@@ -4514,18 +4534,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(203), batch: s.n, height: 17, width: 17,
             channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 654656, gradInput: s.tensor(202), gradWeights: s.f + 672656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(425)
+        s.profiler?.stop(427)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 672656, channels: 720, kernel: 5, into: s.g + 1079056)
-        s.profiler?.stop(426)
+        s.profiler?.stop(428)
         // features.5.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(202), input: s.tensor(102), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 651776,
             savedInvStd: s.f + 652496, activation: .relu6, gradGamma: s.g + 1076176, gradBeta: s.g + 1076896,
             reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(427)
+        s.profiler?.stop(429)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(202), preActivation: s.tensor(102),
@@ -4533,11 +4553,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(100), weights: s.p + 989776,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(204), gradWeights: s.g + 989776,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(428)
+        s.profiler?.stop(430)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(204), s.tensor(198), count: 34680 &* s.n, pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(431)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -4547,21 +4567,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(204),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 34680, gradBranch: s.tensor(205), pool: pool)
-        s.profiler?.stop(430)
+        s.profiler?.stop(432)
         // features.5.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 120]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(205), input: s.tensor(98), pixels: 289 &* s.n,
             channels: 120, gamma: s.p + 989264, beta: s.p + 989392, savedMean: s.f + 651536, savedInvStd: s.f + 651656,
             activation: .identity, gradGamma: s.g + 989264, gradBeta: s.g + 989392, reductions: s.f + 451840,
             pool: pool)
-        s.profiler?.stop(431)
+        s.profiler?.stop(433)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 289 &* s.n, channels: 720, gamma: s.p + 899984,
                 beta: s.p + 900704, savedMean: s.f + 614096, savedInvStd: s.f + 614816, activation: .relu6,
                 output: s.tensor(207), pool: pool)
-            s.profiler?.stop(432)
+            s.profiler?.stop(434)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -4569,7 +4589,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 899984, beta: s.p + 900704, runningMean: s.p + 901424, runningVar: s.p + 902144,
                 eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 614096, pool: pool)
-            s.profiler?.stop(433)
+            s.profiler?.stop(435)
         }
         // features.5.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
         s.profiler?.start()
@@ -4578,20 +4598,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(207), weights: s.p + 902864,
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(206), gradWeights: s.g + 902864,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(436)
         // features.5.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(206), input: s.tensor(96), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 899984, beta: s.p + 900704, savedMean: s.f + 614096, savedInvStd: s.f + 614816,
             activation: .relu6, gradGamma: s.g + 899984, gradBeta: s.g + 900704, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(435)
+        s.profiler?.stop(437)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 289 &* s.n, channels: 720, gamma: s.p + 879104,
                 beta: s.p + 879824, savedMean: s.f + 612656, savedInvStd: s.f + 613376, activation: .relu6,
                 output: s.tensor(209), pool: pool)
-            s.profiler?.stop(436)
+            s.profiler?.stop(438)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -4599,12 +4619,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 879104, beta: s.p + 879824, runningMean: s.p + 880544, runningVar: s.p + 881264,
                 eps: 0.001, activation: .relu6, output: s.tensor(209), scratch: s.f + 612656, pool: pool)
-            s.profiler?.stop(437)
+            s.profiler?.stop(439)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 633536, count: 18000)
-        s.profiler?.stop(438)
+        s.profiler?.stop(440)
         // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(206), preActivation: s.tensor(96),
@@ -4612,17 +4632,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(209), batch: s.n, height: 17, width: 17,
             channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 615536, gradInput: s.tensor(208), gradWeights: s.f + 633536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(441)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 633536, channels: 720, kernel: 5, into: s.g + 881984)
-        s.profiler?.stop(440)
+        s.profiler?.stop(442)
         // features.5.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(208), input: s.tensor(94), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 879104, beta: s.p + 879824, savedMean: s.f + 612656, savedInvStd: s.f + 613376,
             activation: .relu6, gradGamma: s.g + 879104, gradBeta: s.g + 879824, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(441)
+        s.profiler?.stop(443)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(208), preActivation: s.tensor(94),
@@ -4630,11 +4650,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(92), weights: s.p + 792704,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(210), gradWeights: s.g + 792704,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(442)
+        s.profiler?.stop(444)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(210), s.tensor(204), count: 34680 &* s.n, pool: pool)
-        s.profiler?.stop(443)
+        s.profiler?.stop(445)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -4644,21 +4664,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(210),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(93) : nil, batch: s.n,
             perImage: 34680, gradBranch: s.tensor(211), pool: pool)
-        s.profiler?.stop(444)
+        s.profiler?.stop(446)
         // features.5.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 120]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(211), input: s.tensor(90), pixels: 289 &* s.n,
             channels: 120, gamma: s.p + 792192, beta: s.p + 792320, savedMean: s.f + 612416, savedInvStd: s.f + 612536,
             activation: .identity, gradGamma: s.g + 792192, gradBeta: s.g + 792320, reductions: s.f + 451840,
             pool: pool)
-        s.profiler?.stop(445)
+        s.profiler?.stop(447)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 289 &* s.n, channels: 720, gamma: s.p + 702912,
                 beta: s.p + 703632, savedMean: s.f + 574976, savedInvStd: s.f + 575696, activation: .relu6,
                 output: s.tensor(213), pool: pool)
-            s.profiler?.stop(446)
+            s.profiler?.stop(448)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -4666,7 +4686,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 702912, beta: s.p + 703632, runningMean: s.p + 704352, runningVar: s.p + 705072,
                 eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 574976, pool: pool)
-            s.profiler?.stop(447)
+            s.profiler?.stop(449)
         }
         // features.5.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 120]
         s.profiler?.start()
@@ -4675,20 +4695,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(213), weights: s.p + 705792,
             pixels: 289 &* s.n, inChannels: 720, outChannels: 120, gradInput: s.tensor(212), gradWeights: s.g + 705792,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(448)
+        s.profiler?.stop(450)
         // features.5.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(212), input: s.tensor(88), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 702912, beta: s.p + 703632, savedMean: s.f + 574976, savedInvStd: s.f + 575696,
             activation: .relu6, gradGamma: s.g + 702912, gradBeta: s.g + 703632, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(451)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 289 &* s.n, channels: 720, gamma: s.p + 682032,
                 beta: s.p + 682752, savedMean: s.f + 573536, savedInvStd: s.f + 574256, activation: .relu6,
                 output: s.tensor(215), pool: pool)
-            s.profiler?.stop(450)
+            s.profiler?.stop(452)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -4696,12 +4716,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 289 &* s.n, channels: 720,
                 gamma: s.p + 682032, beta: s.p + 682752, runningMean: s.p + 683472, runningVar: s.p + 684192,
                 eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 573536, pool: pool)
-            s.profiler?.stop(451)
+            s.profiler?.stop(453)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 594416, count: 18000)
-        s.profiler?.stop(452)
+        s.profiler?.stop(454)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 720] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(212), preActivation: s.tensor(88),
@@ -4709,17 +4729,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(215), batch: s.n, height: 17, width: 17,
             channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 576416, gradInput: s.tensor(214), gradWeights: s.f + 594416, workspace: s.ws, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(455)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 594416, channels: 720, kernel: 5, into: s.g + 684912)
-        s.profiler?.stop(454)
+        s.profiler?.stop(456)
         // features.5.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(214), input: s.tensor(86), pixels: 289 &* s.n,
             channels: 720, gamma: s.p + 682032, beta: s.p + 682752, savedMean: s.f + 573536, savedInvStd: s.f + 574256,
             activation: .relu6, gradGamma: s.g + 682032, gradBeta: s.g + 682752, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(455)
+        s.profiler?.stop(457)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 120] <- [n, 17, 17, 720]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(214), preActivation: s.tensor(86),
@@ -4727,11 +4747,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(85), weights: s.p + 595632,
             pixels: 289 &* s.n, inChannels: 120, outChannels: 720, gradInput: s.tensor(216), gradWeights: s.g + 595632,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(458)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(216), s.tensor(210), count: 34680 &* s.n, pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(459)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 17x17x88 -> 17x17x120
@@ -4742,14 +4762,14 @@ public final class EfficientNetLite2Training: TrainableModel {
             channels: 120, gamma: s.p + 595120, beta: s.p + 595248, savedMean: s.f + 573296, savedInvStd: s.f + 573416,
             activation: .identity, gradGamma: s.g + 595120, gradBeta: s.g + 595248, reductions: s.f + 451840,
             pool: pool)
-        s.profiler?.stop(458)
+        s.profiler?.stop(460)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 289 &* s.n, channels: 528, gamma: s.p + 529648,
                 beta: s.p + 530176, savedMean: s.f + 545840, savedInvStd: s.f + 546368, activation: .relu6,
                 output: s.tensor(218), pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(461)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -4757,7 +4777,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 529648, beta: s.p + 530176, runningMean: s.p + 530704, runningVar: s.p + 531232,
                 eps: 0.001, activation: .relu6, output: s.tensor(218), scratch: s.f + 545840, pool: pool)
-            s.profiler?.stop(460)
+            s.profiler?.stop(462)
         }
         // features.5.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 120]
         s.profiler?.start()
@@ -4766,20 +4786,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(218), weights: s.p + 531760,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 120, gradInput: s.tensor(217), gradWeights: s.g + 531760,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(463)
         // features.5.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(217), input: s.tensor(82), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 529648, beta: s.p + 530176, savedMean: s.f + 545840, savedInvStd: s.f + 546368,
             activation: .relu6, gradGamma: s.g + 529648, gradBeta: s.g + 530176, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(462)
+        s.profiler?.stop(464)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 289 &* s.n, channels: 528, gamma: s.p + 514336,
                 beta: s.p + 514864, savedMean: s.f + 544784, savedInvStd: s.f + 545312, activation: .relu6,
                 output: s.tensor(220), pool: pool)
-            s.profiler?.stop(463)
+            s.profiler?.stop(465)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -4787,12 +4807,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 514336, beta: s.p + 514864, runningMean: s.p + 515392, runningVar: s.p + 515920,
                 eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 544784, pool: pool)
-            s.profiler?.stop(464)
+            s.profiler?.stop(466)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 560096, count: 13200)
-        s.profiler?.stop(465)
+        s.profiler?.stop(467)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(217), preActivation: s.tensor(82),
@@ -4800,17 +4820,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(220), batch: s.n, height: 17, width: 17,
             channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17,
             weights: s.f + 546896, gradInput: s.tensor(219), gradWeights: s.f + 560096, workspace: s.ws, pool: pool)
-        s.profiler?.stop(466)
+        s.profiler?.stop(468)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 560096, channels: 528, kernel: 5, into: s.g + 516448)
-        s.profiler?.stop(467)
+        s.profiler?.stop(469)
         // features.5.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(219), input: s.tensor(80), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 514336, beta: s.p + 514864, savedMean: s.f + 544784, savedInvStd: s.f + 545312,
             activation: .relu6, gradGamma: s.g + 514336, gradBeta: s.g + 514864, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(468)
+        s.profiler?.stop(470)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(219), preActivation: s.tensor(80),
@@ -4818,7 +4838,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(78), weights: s.p + 467872,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(221), gradWeights: s.g + 467872,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(469)
+        s.profiler?.stop(471)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -4828,21 +4848,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(221),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 25432, gradBranch: s.tensor(222), pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(472)
         // features.4.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 88]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(222), input: s.tensor(76), pixels: 289 &* s.n,
             channels: 88, gamma: s.p + 467488, beta: s.p + 467584, savedMean: s.f + 544608, savedInvStd: s.f + 544696,
             activation: .identity, gradGamma: s.g + 467488, gradBeta: s.g + 467584, reductions: s.f + 451840,
             pool: pool)
-        s.profiler?.stop(471)
+        s.profiler?.stop(473)
         // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 289 &* s.n, channels: 528, gamma: s.p + 418912,
                 beta: s.p + 419440, savedMean: s.f + 534048, savedInvStd: s.f + 534576, activation: .relu6,
                 output: s.tensor(224), pool: pool)
-            s.profiler?.stop(472)
+            s.profiler?.stop(474)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -4850,7 +4870,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 418912, beta: s.p + 419440, runningMean: s.p + 419968, runningVar: s.p + 420496,
                 eps: 0.001, activation: .relu6, output: s.tensor(224), scratch: s.f + 534048, pool: pool)
-            s.profiler?.stop(473)
+            s.profiler?.stop(475)
         }
         // features.4.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
         s.profiler?.start()
@@ -4859,20 +4879,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(224), weights: s.p + 421024,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(223), gradWeights: s.g + 421024,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(476)
         // features.4.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(223), input: s.tensor(74), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 418912, beta: s.p + 419440, savedMean: s.f + 534048, savedInvStd: s.f + 534576,
             activation: .relu6, gradGamma: s.g + 418912, gradBeta: s.g + 419440, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(475)
+        s.profiler?.stop(477)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 289 &* s.n, channels: 528, gamma: s.p + 412048,
                 beta: s.p + 412576, savedMean: s.f + 532992, savedInvStd: s.f + 533520, activation: .relu6,
                 output: s.tensor(226), pool: pool)
-            s.profiler?.stop(476)
+            s.profiler?.stop(478)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -4880,12 +4900,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 412048, beta: s.p + 412576, runningMean: s.p + 413104, runningVar: s.p + 413632,
                 eps: 0.001, activation: .relu6, output: s.tensor(226), scratch: s.f + 532992, pool: pool)
-            s.profiler?.stop(477)
+            s.profiler?.stop(479)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 539856, count: 4752)
-        s.profiler?.stop(478)
+        s.profiler?.stop(480)
         // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(223), preActivation: s.tensor(74),
@@ -4893,17 +4913,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(226), batch: s.n, height: 17, width: 17,
             channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 535104, gradInput: s.tensor(225), gradWeights: s.f + 539856, workspace: s.ws, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(481)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 539856, channels: 528, kernel: 3, into: s.g + 414160)
-        s.profiler?.stop(480)
+        s.profiler?.stop(482)
         // features.4.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(225), input: s.tensor(72), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 412048, beta: s.p + 412576, savedMean: s.f + 532992, savedInvStd: s.f + 533520,
             activation: .relu6, gradGamma: s.g + 412048, gradBeta: s.g + 412576, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(481)
+        s.profiler?.stop(483)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(225), preActivation: s.tensor(72),
@@ -4911,11 +4931,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(70), weights: s.p + 365584,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(227), gradWeights: s.g + 365584,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(482)
+        s.profiler?.stop(484)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(227), s.tensor(221), count: 25432 &* s.n, pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(485)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -4925,21 +4945,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(227),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 25432, gradBranch: s.tensor(228), pool: pool)
-        s.profiler?.stop(484)
+        s.profiler?.stop(486)
         // features.4.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 88]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(228), input: s.tensor(68), pixels: 289 &* s.n,
             channels: 88, gamma: s.p + 365200, beta: s.p + 365296, savedMean: s.f + 532816, savedInvStd: s.f + 532904,
             activation: .identity, gradGamma: s.g + 365200, gradBeta: s.g + 365296, reductions: s.f + 451840,
             pool: pool)
-        s.profiler?.stop(485)
+        s.profiler?.stop(487)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 289 &* s.n, channels: 528, gamma: s.p + 316624,
                 beta: s.p + 317152, savedMean: s.f + 522256, savedInvStd: s.f + 522784, activation: .relu6,
                 output: s.tensor(230), pool: pool)
-            s.profiler?.stop(486)
+            s.profiler?.stop(488)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -4947,7 +4967,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 316624, beta: s.p + 317152, runningMean: s.p + 317680, runningVar: s.p + 318208,
                 eps: 0.001, activation: .relu6, output: s.tensor(230), scratch: s.f + 522256, pool: pool)
-            s.profiler?.stop(487)
+            s.profiler?.stop(489)
         }
         // features.4.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
         s.profiler?.start()
@@ -4956,20 +4976,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(230), weights: s.p + 318736,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(229), gradWeights: s.g + 318736,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(488)
+        s.profiler?.stop(490)
         // features.4.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(229), input: s.tensor(66), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 316624, beta: s.p + 317152, savedMean: s.f + 522256, savedInvStd: s.f + 522784,
             activation: .relu6, gradGamma: s.g + 316624, gradBeta: s.g + 317152, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(489)
+        s.profiler?.stop(491)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 289 &* s.n, channels: 528, gamma: s.p + 309760,
                 beta: s.p + 310288, savedMean: s.f + 521200, savedInvStd: s.f + 521728, activation: .relu6,
                 output: s.tensor(232), pool: pool)
-            s.profiler?.stop(490)
+            s.profiler?.stop(492)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -4977,12 +4997,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 309760, beta: s.p + 310288, runningMean: s.p + 310816, runningVar: s.p + 311344,
                 eps: 0.001, activation: .relu6, output: s.tensor(232), scratch: s.f + 521200, pool: pool)
-            s.profiler?.stop(491)
+            s.profiler?.stop(493)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 528064, count: 4752)
-        s.profiler?.stop(492)
+        s.profiler?.stop(494)
         // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(229), preActivation: s.tensor(66),
@@ -4990,17 +5010,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(232), batch: s.n, height: 17, width: 17,
             channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 523312, gradInput: s.tensor(231), gradWeights: s.f + 528064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(495)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 528064, channels: 528, kernel: 3, into: s.g + 311872)
-        s.profiler?.stop(494)
+        s.profiler?.stop(496)
         // features.4.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(231), input: s.tensor(64), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 309760, beta: s.p + 310288, savedMean: s.f + 521200, savedInvStd: s.f + 521728,
             activation: .relu6, gradGamma: s.g + 309760, gradBeta: s.g + 310288, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(495)
+        s.profiler?.stop(497)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(231), preActivation: s.tensor(64),
@@ -5008,11 +5028,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(62), weights: s.p + 263296,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(233), gradWeights: s.g + 263296,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(498)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(233), s.tensor(227), count: 25432 &* s.n, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(499)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -5022,21 +5042,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(233),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 25432, gradBranch: s.tensor(234), pool: pool)
-        s.profiler?.stop(498)
+        s.profiler?.stop(500)
         // features.4.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 88]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(234), input: s.tensor(60), pixels: 289 &* s.n,
             channels: 88, gamma: s.p + 262912, beta: s.p + 263008, savedMean: s.f + 521024, savedInvStd: s.f + 521112,
             activation: .identity, gradGamma: s.g + 262912, gradBeta: s.g + 263008, reductions: s.f + 451840,
             pool: pool)
-        s.profiler?.stop(499)
+        s.profiler?.stop(501)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 289 &* s.n, channels: 528, gamma: s.p + 214336,
                 beta: s.p + 214864, savedMean: s.f + 510464, savedInvStd: s.f + 510992, activation: .relu6,
                 output: s.tensor(236), pool: pool)
-            s.profiler?.stop(500)
+            s.profiler?.stop(502)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -5044,7 +5064,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 214336, beta: s.p + 214864, runningMean: s.p + 215392, runningVar: s.p + 215920,
                 eps: 0.001, activation: .relu6, output: s.tensor(236), scratch: s.f + 510464, pool: pool)
-            s.profiler?.stop(501)
+            s.profiler?.stop(503)
         }
         // features.4.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 88]
         s.profiler?.start()
@@ -5053,20 +5073,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(236), weights: s.p + 216448,
             pixels: 289 &* s.n, inChannels: 528, outChannels: 88, gradInput: s.tensor(235), gradWeights: s.g + 216448,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(502)
+        s.profiler?.stop(504)
         // features.4.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(235), input: s.tensor(58), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 214336, beta: s.p + 214864, savedMean: s.f + 510464, savedInvStd: s.f + 510992,
             activation: .relu6, gradGamma: s.g + 214336, gradBeta: s.g + 214864, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(505)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 289 &* s.n, channels: 528, gamma: s.p + 207472,
                 beta: s.p + 208000, savedMean: s.f + 509408, savedInvStd: s.f + 509936, activation: .relu6,
                 output: s.tensor(238), pool: pool)
-            s.profiler?.stop(504)
+            s.profiler?.stop(506)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -5074,12 +5094,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 289 &* s.n, channels: 528,
                 gamma: s.p + 207472, beta: s.p + 208000, runningMean: s.p + 208528, runningVar: s.p + 209056,
                 eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 509408, pool: pool)
-            s.profiler?.stop(505)
+            s.profiler?.stop(507)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 516272, count: 4752)
-        s.profiler?.stop(506)
+        s.profiler?.stop(508)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 17, 17, 528] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(235), preActivation: s.tensor(58),
@@ -5087,17 +5107,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(238), batch: s.n, height: 17, width: 17,
             channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 511520, gradInput: s.tensor(237), gradWeights: s.f + 516272, workspace: s.ws, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(509)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 516272, channels: 528, kernel: 3, into: s.g + 209584)
-        s.profiler?.stop(508)
+        s.profiler?.stop(510)
         // features.4.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(237), input: s.tensor(56), pixels: 289 &* s.n,
             channels: 528, gamma: s.p + 207472, beta: s.p + 208000, savedMean: s.f + 509408, savedInvStd: s.f + 509936,
             activation: .relu6, gradGamma: s.g + 207472, gradBeta: s.g + 208000, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(509)
+        s.profiler?.stop(511)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 88] <- [n, 17, 17, 528]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(237), preActivation: s.tensor(56),
@@ -5105,11 +5125,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(55), weights: s.p + 161008,
             pixels: 289 &* s.n, inChannels: 88, outChannels: 528, gradInput: s.tensor(239), gradWeights: s.g + 161008,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(510)
+        s.profiler?.stop(512)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(239), s.tensor(233), count: 25432 &* s.n, pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(513)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 33x33x48 -> 17x17x88
@@ -5120,14 +5140,14 @@ public final class EfficientNetLite2Training: TrainableModel {
             channels: 88, gamma: s.p + 160624, beta: s.p + 160720, savedMean: s.f + 509232, savedInvStd: s.f + 509320,
             activation: .identity, gradGamma: s.g + 160624, gradBeta: s.g + 160720, reductions: s.f + 451840,
             pool: pool)
-        s.profiler?.stop(512)
+        s.profiler?.stop(514)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 289 &* s.n, channels: 288, gamma: s.p + 134128,
                 beta: s.p + 134416, savedMean: s.f + 503472, savedInvStd: s.f + 503760, activation: .relu6,
                 output: s.tensor(241), pool: pool)
-            s.profiler?.stop(513)
+            s.profiler?.stop(515)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -5135,7 +5155,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 289 &* s.n, channels: 288,
                 gamma: s.p + 134128, beta: s.p + 134416, runningMean: s.p + 134704, runningVar: s.p + 134992,
                 eps: 0.001, activation: .relu6, output: s.tensor(241), scratch: s.f + 503472, pool: pool)
-            s.profiler?.stop(514)
+            s.profiler?.stop(516)
         }
         // features.4.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 17, 17, 288] <- [n, 17, 17, 88]
         s.profiler?.start()
@@ -5144,20 +5164,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(241), weights: s.p + 135280,
             pixels: 289 &* s.n, inChannels: 288, outChannels: 88, gradInput: s.tensor(240), gradWeights: s.g + 135280,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(515)
+        s.profiler?.stop(517)
         // features.4.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 17, 17, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(240), input: s.tensor(52), pixels: 289 &* s.n,
             channels: 288, gamma: s.p + 134128, beta: s.p + 134416, savedMean: s.f + 503472, savedInvStd: s.f + 503760,
             activation: .relu6, gradGamma: s.g + 134128, gradBeta: s.g + 134416, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(516)
+        s.profiler?.stop(518)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 502896, savedInvStd: s.f + 503184,
                 activation: .relu6, output: s.tensor(243), pool: pool)
-            s.profiler?.stop(517)
+            s.profiler?.stop(519)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -5165,12 +5185,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 130384, beta: s.p + 130672, runningMean: s.p + 130960, runningVar: s.p + 131248,
                 eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 502896, pool: pool)
-            s.profiler?.stop(518)
+            s.profiler?.stop(520)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 506640, count: 2592)
-        s.profiler?.stop(519)
+        s.profiler?.stop(521)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 17, 17, 288]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(240), preActivation: s.tensor(52),
@@ -5178,17 +5198,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(243), batch: s.n, height: 33, width: 33,
             channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17,
             weights: s.f + 504048, gradInput: s.tensor(242), gradWeights: s.f + 506640, workspace: s.ws, pool: pool)
-        s.profiler?.stop(520)
+        s.profiler?.stop(522)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 506640, channels: 288, kernel: 3, into: s.g + 131536)
-        s.profiler?.stop(521)
+        s.profiler?.stop(523)
         // features.4.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(242), input: s.tensor(50), pixels: 1089 &* s.n,
             channels: 288, gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 502896, savedInvStd: s.f + 503184,
             activation: .relu6, gradGamma: s.g + 130384, gradBeta: s.g + 130672, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(522)
+        s.profiler?.stop(524)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(242), preActivation: s.tensor(50),
@@ -5196,7 +5216,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(48), weights: s.p + 116560,
             pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(244), gradWeights: s.g + 116560,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(523)
+        s.profiler?.stop(525)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
@@ -5206,21 +5226,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(244),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 52272, gradBranch: s.tensor(245), pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(526)
         // features.3.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 48]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(245), input: s.tensor(46), pixels: 1089 &* s.n,
             channels: 48, gamma: s.p + 116368, beta: s.p + 116416, savedMean: s.f + 502800, savedInvStd: s.f + 502848,
             activation: .identity, gradGamma: s.g + 116368, gradBeta: s.g + 116416, reductions: s.f + 451840,
             pool: pool)
-        s.profiler?.stop(525)
+        s.profiler?.stop(527)
         // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 487824, savedInvStd: s.f + 488112,
                 activation: .relu6, output: s.tensor(247), pool: pool)
-            s.profiler?.stop(526)
+            s.profiler?.stop(528)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -5228,7 +5248,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 101392, beta: s.p + 101680, runningMean: s.p + 101968, runningVar: s.p + 102256,
                 eps: 0.001, activation: .relu6, output: s.tensor(247), scratch: s.f + 487824, pool: pool)
-            s.profiler?.stop(527)
+            s.profiler?.stop(529)
         }
         // features.3.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]
         s.profiler?.start()
@@ -5237,20 +5257,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(247), weights: s.p + 102544,
             pixels: 1089 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(246), gradWeights: s.g + 102544,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(528)
+        s.profiler?.stop(530)
         // features.3.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(246), input: s.tensor(44), pixels: 1089 &* s.n,
             channels: 288, gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 487824, savedInvStd: s.f + 488112,
             activation: .relu6, gradGamma: s.g + 101392, gradBeta: s.g + 101680, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(529)
+        s.profiler?.stop(531)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 93040,
                 beta: s.p + 93328, savedMean: s.f + 487248, savedInvStd: s.f + 487536, activation: .relu6,
                 output: s.tensor(249), pool: pool)
-            s.profiler?.stop(530)
+            s.profiler?.stop(532)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -5258,12 +5278,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 93040, beta: s.p + 93328, runningMean: s.p + 93616, runningVar: s.p + 93904, eps: 0.001,
                 activation: .relu6, output: s.tensor(249), scratch: s.f + 487248, pool: pool)
-            s.profiler?.stop(531)
+            s.profiler?.stop(533)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 495600, count: 7200)
-        s.profiler?.stop(532)
+        s.profiler?.stop(534)
         // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(246), preActivation: s.tensor(44),
@@ -5271,17 +5291,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(249), batch: s.n, height: 33, width: 33,
             channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 488400, gradInput: s.tensor(248), gradWeights: s.f + 495600, workspace: s.ws, pool: pool)
-        s.profiler?.stop(533)
+        s.profiler?.stop(535)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 495600, channels: 288, kernel: 5, into: s.g + 94192)
-        s.profiler?.stop(534)
+        s.profiler?.stop(536)
         // features.3.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(248), input: s.tensor(42), pixels: 1089 &* s.n,
             channels: 288, gamma: s.p + 93040, beta: s.p + 93328, savedMean: s.f + 487248, savedInvStd: s.f + 487536,
             activation: .relu6, gradGamma: s.g + 93040, gradBeta: s.g + 93328, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(535)
+        s.profiler?.stop(537)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(248), preActivation: s.tensor(42),
@@ -5289,11 +5309,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(40), weights: s.p + 79216,
             pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(250), gradWeights: s.g + 79216,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(536)
+        s.profiler?.stop(538)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(250), s.tensor(244), count: 52272 &* s.n, pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(539)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
@@ -5303,21 +5323,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(250),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 52272, gradBranch: s.tensor(251), pool: pool)
-        s.profiler?.stop(538)
+        s.profiler?.stop(540)
         // features.3.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 48]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(251), input: s.tensor(38), pixels: 1089 &* s.n,
             channels: 48, gamma: s.p + 79024, beta: s.p + 79072, savedMean: s.f + 487152, savedInvStd: s.f + 487200,
             activation: .identity, gradGamma: s.g + 79024, gradBeta: s.g + 79072, reductions: s.f + 451840,
             pool: pool)
-        s.profiler?.stop(539)
+        s.profiler?.stop(541)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048,
                 beta: s.p + 64336, savedMean: s.f + 472176, savedInvStd: s.f + 472464, activation: .relu6,
                 output: s.tensor(253), pool: pool)
-            s.profiler?.stop(540)
+            s.profiler?.stop(542)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -5325,7 +5345,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 64048, beta: s.p + 64336, runningMean: s.p + 64624, runningVar: s.p + 64912, eps: 0.001,
                 activation: .relu6, output: s.tensor(253), scratch: s.f + 472176, pool: pool)
-            s.profiler?.stop(541)
+            s.profiler?.stop(543)
         }
         // features.3.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 48]
         s.profiler?.start()
@@ -5334,20 +5354,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(253), weights: s.p + 65200,
             pixels: 1089 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(252), gradWeights: s.g + 65200,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(542)
+        s.profiler?.stop(544)
         // features.3.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(252), input: s.tensor(36), pixels: 1089 &* s.n,
             channels: 288, gamma: s.p + 64048, beta: s.p + 64336, savedMean: s.f + 472176, savedInvStd: s.f + 472464,
             activation: .relu6, gradGamma: s.g + 64048, gradBeta: s.g + 64336, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(543)
+        s.profiler?.stop(545)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288, gamma: s.p + 55696,
                 beta: s.p + 55984, savedMean: s.f + 471600, savedInvStd: s.f + 471888, activation: .relu6,
                 output: s.tensor(255), pool: pool)
-            s.profiler?.stop(544)
+            s.profiler?.stop(546)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -5355,12 +5375,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1089 &* s.n, channels: 288,
                 gamma: s.p + 55696, beta: s.p + 55984, runningMean: s.p + 56272, runningVar: s.p + 56560, eps: 0.001,
                 activation: .relu6, output: s.tensor(255), scratch: s.f + 471600, pool: pool)
-            s.profiler?.stop(545)
+            s.profiler?.stop(547)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 479952, count: 7200)
-        s.profiler?.stop(546)
+        s.profiler?.stop(548)
         // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 33, 33, 288] <- [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(252), preActivation: s.tensor(36),
@@ -5368,17 +5388,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(255), batch: s.n, height: 33, width: 33,
             channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 472752, gradInput: s.tensor(254), gradWeights: s.f + 479952, workspace: s.ws, pool: pool)
-        s.profiler?.stop(547)
+        s.profiler?.stop(549)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 479952, channels: 288, kernel: 5, into: s.g + 56848)
-        s.profiler?.stop(548)
+        s.profiler?.stop(550)
         // features.3.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(254), input: s.tensor(34), pixels: 1089 &* s.n,
             channels: 288, gamma: s.p + 55696, beta: s.p + 55984, savedMean: s.f + 471600, savedInvStd: s.f + 471888,
             activation: .relu6, gradGamma: s.g + 55696, gradBeta: s.g + 55984, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(549)
+        s.profiler?.stop(551)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 48] <- [n, 33, 33, 288]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(254), preActivation: s.tensor(34),
@@ -5386,11 +5406,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(33), weights: s.p + 41872,
             pixels: 1089 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(256), gradWeights: s.g + 41872,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(550)
+        s.profiler?.stop(552)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(256), s.tensor(250), count: 52272 &* s.n, pool: pool)
-        s.profiler?.stop(551)
+        s.profiler?.stop(553)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 65x65x24 -> 33x33x48
@@ -5401,14 +5421,14 @@ public final class EfficientNetLite2Training: TrainableModel {
             channels: 48, gamma: s.p + 41680, beta: s.p + 41728, savedMean: s.f + 471504, savedInvStd: s.f + 471552,
             activation: .identity, gradGamma: s.g + 41680, gradBeta: s.g + 41728, reductions: s.f + 451840,
             pool: pool)
-        s.profiler?.stop(552)
+        s.profiler?.stop(554)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192,
                 beta: s.p + 34336, savedMean: s.f + 464016, savedInvStd: s.f + 464160, activation: .relu6,
                 output: s.tensor(258), pool: pool)
-            s.profiler?.stop(553)
+            s.profiler?.stop(555)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -5416,7 +5436,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1089 &* s.n, channels: 144,
                 gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
                 activation: .relu6, output: s.tensor(258), scratch: s.f + 464016, pool: pool)
-            s.profiler?.stop(554)
+            s.profiler?.stop(556)
         }
         // features.3.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 33, 33, 144] <- [n, 33, 33, 48]
         s.profiler?.start()
@@ -5425,20 +5445,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(258), weights: s.p + 34768,
             pixels: 1089 &* s.n, inChannels: 144, outChannels: 48, gradInput: s.tensor(257), gradWeights: s.g + 34768,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(555)
+        s.profiler?.stop(557)
         // features.3.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(257), input: s.tensor(30), pixels: 1089 &* s.n,
             channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 464016, savedInvStd: s.f + 464160,
             activation: .relu6, gradGamma: s.g + 34192, gradBeta: s.g + 34336, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(556)
+        s.profiler?.stop(558)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 30016,
                 beta: s.p + 30160, savedMean: s.f + 463728, savedInvStd: s.f + 463872, activation: .relu6,
                 output: s.tensor(260), pool: pool)
-            s.profiler?.stop(557)
+            s.profiler?.stop(559)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -5446,12 +5466,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
                 activation: .relu6, output: s.tensor(260), scratch: s.f + 463728, pool: pool)
-            s.profiler?.stop(558)
+            s.profiler?.stop(560)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 467904, count: 3600)
-        s.profiler?.stop(559)
+        s.profiler?.stop(561)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 33, 33, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(257), preActivation: s.tensor(30),
@@ -5459,17 +5479,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(260), batch: s.n, height: 65, width: 65,
             channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33,
             weights: s.f + 464304, gradInput: s.tensor(259), gradWeights: s.f + 467904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(562)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 467904, channels: 144, kernel: 5, into: s.g + 30592)
-        s.profiler?.stop(561)
+        s.profiler?.stop(563)
         // features.3.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(259), input: s.tensor(28), pixels: 4225 &* s.n,
             channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 463728, savedInvStd: s.f + 463872,
             activation: .relu6, gradGamma: s.g + 30016, gradBeta: s.g + 30160, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(562)
+        s.profiler?.stop(564)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(259), preActivation: s.tensor(28),
@@ -5477,7 +5497,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(26), weights: s.p + 26560,
             pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(261), gradWeights: s.g + 26560,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(563)
+        s.profiler?.stop(565)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
@@ -5487,21 +5507,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(261),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 101400, gradBranch: s.tensor(262), pool: pool)
-        s.profiler?.stop(564)
+        s.profiler?.stop(566)
         // features.2.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(262), input: s.tensor(24), pixels: 4225 &* s.n,
             channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 463680, savedInvStd: s.f + 463704,
             activation: .identity, gradGamma: s.g + 26432, gradBeta: s.g + 26464, reductions: s.f + 451840,
             pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(567)
         // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400,
                 beta: s.p + 22544, savedMean: s.f + 460800, savedInvStd: s.f + 460944, activation: .relu6,
                 output: s.tensor(264), pool: pool)
-            s.profiler?.stop(566)
+            s.profiler?.stop(568)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -5509,7 +5529,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
                 activation: .relu6, output: s.tensor(264), scratch: s.f + 460800, pool: pool)
-            s.profiler?.stop(567)
+            s.profiler?.stop(569)
         }
         // features.2.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]
         s.profiler?.start()
@@ -5518,20 +5538,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(264), weights: s.p + 22976,
             pixels: 4225 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(263), gradWeights: s.g + 22976,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(568)
+        s.profiler?.stop(570)
         // features.2.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(263), input: s.tensor(22), pixels: 4225 &* s.n,
             channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 460800, savedInvStd: s.f + 460944,
             activation: .relu6, gradGamma: s.g + 22400, gradBeta: s.g + 22544, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(571)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 20528,
                 beta: s.p + 20672, savedMean: s.f + 460512, savedInvStd: s.f + 460656, activation: .relu6,
                 output: s.tensor(266), pool: pool)
-            s.profiler?.stop(570)
+            s.profiler?.stop(572)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -5539,12 +5559,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
                 activation: .relu6, output: s.tensor(266), scratch: s.f + 460512, pool: pool)
-            s.profiler?.stop(571)
+            s.profiler?.stop(573)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 462384, count: 1296)
-        s.profiler?.stop(572)
+        s.profiler?.stop(574)
         // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(263), preActivation: s.tensor(22),
@@ -5552,17 +5572,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(266), batch: s.n, height: 65, width: 65,
             channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
             weights: s.f + 461088, gradInput: s.tensor(265), gradWeights: s.f + 462384, workspace: s.ws, pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(575)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 462384, channels: 144, kernel: 3, into: s.g + 21104)
-        s.profiler?.stop(574)
+        s.profiler?.stop(576)
         // features.2.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(265), input: s.tensor(20), pixels: 4225 &* s.n,
             channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 460512, savedInvStd: s.f + 460656,
             activation: .relu6, gradGamma: s.g + 20528, gradBeta: s.g + 20672, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(577)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(265), preActivation: s.tensor(20),
@@ -5570,11 +5590,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(18), weights: s.p + 17072,
             pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(267), gradWeights: s.g + 17072,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(576)
+        s.profiler?.stop(578)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(267), s.tensor(261), count: 101400 &* s.n, pool: pool)
-        s.profiler?.stop(577)
+        s.profiler?.stop(579)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
@@ -5584,21 +5604,21 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(267),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 101400, gradBranch: s.tensor(268), pool: pool)
-        s.profiler?.stop(578)
+        s.profiler?.stop(580)
         // features.2.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 24]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(268), input: s.tensor(16), pixels: 4225 &* s.n,
             channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 460464, savedInvStd: s.f + 460488,
             activation: .identity, gradGamma: s.g + 16944, gradBeta: s.g + 16976, reductions: s.f + 451840,
             pool: pool)
-        s.profiler?.stop(579)
+        s.profiler?.stop(581)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912,
                 beta: s.p + 13056, savedMean: s.f + 457584, savedInvStd: s.f + 457728, activation: .relu6,
                 output: s.tensor(270), pool: pool)
-            s.profiler?.stop(580)
+            s.profiler?.stop(582)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -5606,7 +5626,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
                 activation: .relu6, output: s.tensor(270), scratch: s.f + 457584, pool: pool)
-            s.profiler?.stop(581)
+            s.profiler?.stop(583)
         }
         // features.2.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 24]
         s.profiler?.start()
@@ -5615,20 +5635,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(270), weights: s.p + 13488,
             pixels: 4225 &* s.n, inChannels: 144, outChannels: 24, gradInput: s.tensor(269), gradWeights: s.g + 13488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(582)
+        s.profiler?.stop(584)
         // features.2.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(269), input: s.tensor(14), pixels: 4225 &* s.n,
             channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 457584, savedInvStd: s.f + 457728,
             activation: .relu6, gradGamma: s.g + 12912, gradBeta: s.g + 13056, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(583)
+        s.profiler?.stop(585)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144, gamma: s.p + 11040,
                 beta: s.p + 11184, savedMean: s.f + 457296, savedInvStd: s.f + 457440, activation: .relu6,
                 output: s.tensor(272), pool: pool)
-            s.profiler?.stop(584)
+            s.profiler?.stop(586)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -5636,12 +5656,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4225 &* s.n, channels: 144,
                 gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
                 activation: .relu6, output: s.tensor(272), scratch: s.f + 457296, pool: pool)
-            s.profiler?.stop(585)
+            s.profiler?.stop(587)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 459168, count: 1296)
-        s.profiler?.stop(586)
+        s.profiler?.stop(588)
         // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 65, 65, 144] <- [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(269), preActivation: s.tensor(14),
@@ -5649,17 +5669,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(272), batch: s.n, height: 65, width: 65,
             channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65,
             weights: s.f + 457872, gradInput: s.tensor(271), gradWeights: s.f + 459168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(587)
+        s.profiler?.stop(589)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 459168, channels: 144, kernel: 3, into: s.g + 11616)
-        s.profiler?.stop(588)
+        s.profiler?.stop(590)
         // features.2.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(271), input: s.tensor(12), pixels: 4225 &* s.n,
             channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 457296, savedInvStd: s.f + 457440,
             activation: .relu6, gradGamma: s.g + 11040, gradBeta: s.g + 11184, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(591)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 24] <- [n, 65, 65, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(271), preActivation: s.tensor(12),
@@ -5667,11 +5687,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(11), weights: s.p + 7584,
             pixels: 4225 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(273), gradWeights: s.g + 7584,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(590)
+        s.profiler?.stop(592)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(273), s.tensor(267), count: 101400 &* s.n, pool: pool)
-        s.profiler?.stop(591)
+        s.profiler?.stop(593)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 130x130x16 -> 65x65x24
@@ -5681,14 +5701,14 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(273), input: s.tensor(10), pixels: 4225 &* s.n,
             channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 457248, savedInvStd: s.f + 457272,
             activation: .identity, gradGamma: s.g + 7456, gradBeta: s.g + 7488, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(592)
+        s.profiler?.stop(594)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96, gamma: s.p + 4768,
                 beta: s.p + 4864, savedMean: s.f + 455328, savedInvStd: s.f + 455424, activation: .relu6,
                 output: s.tensor(275), pool: pool)
-            s.profiler?.stop(593)
+            s.profiler?.stop(595)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -5696,7 +5716,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4225 &* s.n, channels: 96,
                 gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
                 activation: .relu6, output: s.tensor(275), scratch: s.f + 455328, pool: pool)
-            s.profiler?.stop(594)
+            s.profiler?.stop(596)
         }
         // features.2.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 65, 65, 96] <- [n, 65, 65, 24]
         s.profiler?.start()
@@ -5705,20 +5725,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(275), weights: s.p + 5152,
             pixels: 4225 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(274), gradWeights: s.g + 5152,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(595)
+        s.profiler?.stop(597)
         // features.2.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 65, 65, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(274), input: s.tensor(8), pixels: 4225 &* s.n,
             channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 455328, savedInvStd: s.f + 455424,
             activation: .relu6, gradGamma: s.g + 4768, gradBeta: s.g + 4864, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(596)
+        s.profiler?.stop(598)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
                 beta: s.p + 3616, savedMean: s.f + 455136, savedInvStd: s.f + 455232, activation: .relu6,
                 output: s.tensor(277), pool: pool)
-            s.profiler?.stop(597)
+            s.profiler?.stop(599)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -5726,12 +5746,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 16900 &* s.n, channels: 96,
                 gamma: s.p + 3520, beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001,
                 activation: .relu6, output: s.tensor(277), scratch: s.f + 455136, pool: pool)
-            s.profiler?.stop(598)
+            s.profiler?.stop(600)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 456384, count: 864)
-        s.profiler?.stop(599)
+        s.profiler?.stop(601)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 130, 130, 96] <- [n, 65, 65, 96]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(274), preActivation: s.tensor(8),
@@ -5739,17 +5759,17 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(277), batch: s.n, height: 130, width: 130,
             channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65,
             weights: s.f + 455520, gradInput: s.tensor(276), gradWeights: s.f + 456384, workspace: s.ws, pool: pool)
-        s.profiler?.stop(600)
+        s.profiler?.stop(602)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 456384, channels: 96, kernel: 3, into: s.g + 3904)
-        s.profiler?.stop(601)
+        s.profiler?.stop(603)
         // features.2.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 130, 130, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(276), input: s.tensor(6), pixels: 16900 &* s.n,
             channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 455136, savedInvStd: s.f + 455232,
             activation: .relu6, gradGamma: s.g + 3520, gradBeta: s.g + 3616, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(604)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 130, 130, 16] <- [n, 130, 130, 96]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(276), preActivation: s.tensor(6),
@@ -5757,7 +5777,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(5), weights: s.p + 1984,
             pixels: 16900 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.tensor(278), gradWeights: s.g + 1984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(605)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 130x130x32 -> 130x130x16
@@ -5767,14 +5787,14 @@ public final class EfficientNetLite2Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(278), input: s.tensor(4), pixels: 16900 &* s.n,
             channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 455104, savedInvStd: s.f + 455120,
             activation: .identity, gradGamma: s.g + 1920, gradBeta: s.g + 1936, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(604)
+        s.profiler?.stop(606)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 454464, savedInvStd: s.f + 454496, activation: .relu6,
                 output: s.tensor(280), pool: pool)
-            s.profiler?.stop(605)
+            s.profiler?.stop(607)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -5782,7 +5802,7 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(280), scratch: s.f + 454464, pool: pool)
-            s.profiler?.stop(606)
+            s.profiler?.stop(608)
         }
         // features.1.0.block.1 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 16]
         s.profiler?.start()
@@ -5791,20 +5811,20 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .identity, reductions: s.f + 451840, input: s.tensor(280), weights: s.p + 1408,
             pixels: 16900 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.tensor(279), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(607)
+        s.profiler?.stop(609)
         // features.1.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 130, 130, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(279), input: s.tensor(2), pixels: 16900 &* s.n,
             channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 454464, savedInvStd: s.f + 454496,
             activation: .relu6, gradGamma: s.g + 1280, gradBeta: s.g + 1312, reductions: s.f + 451840, pool: pool)
-        s.profiler?.stop(608)
+        s.profiler?.stop(610)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 454400, savedInvStd: s.f + 454432, activation: .relu6,
                 output: s.tensor(282), pool: pool)
-            s.profiler?.stop(609)
+            s.profiler?.stop(611)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -5812,12 +5832,12 @@ public final class EfficientNetLite2Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 16900 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.tensor(282), scratch: s.f + 454400, pool: pool)
-            s.profiler?.stop(610)
+            s.profiler?.stop(612)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 454816, count: 288)
-        s.profiler?.stop(611)
+        s.profiler?.stop(613)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 130, 130, 32] <- [n, 130, 130, 32]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(279), preActivation: s.tensor(2),
@@ -5825,11 +5845,11 @@ public final class EfficientNetLite2Training: TrainableModel {
             activation: .relu6, reductions: s.f + 451840, input: s.tensor(282), batch: s.n, height: 130, width: 130,
             channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130,
             weights: s.f + 454528, gradInput: s.tensor(281), gradWeights: s.f + 454816, workspace: s.ws, pool: pool)
-        s.profiler?.stop(612)
+        s.profiler?.stop(614)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 454816, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(613)
+        s.profiler?.stop(615)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -5840,13 +5860,13 @@ public final class EfficientNetLite2Training: TrainableModel {
             pixels: 16900 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 454400,
             savedInvStd: s.f + 454432, activation: .relu6, gradInput: s.tensor(281), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(614)
+        s.profiler?.stop(616)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(281), input: s.x, batch: s.n, inChannels: 3,
             height: 260, width: 260, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 130, outWidth: 130,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(617)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -6146,15 +6166,19 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 14601600,
               "stem conv 3x3/2, [n, 3, 260, 260] (NCHW) -> [n, 130, 130, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 130, 130, 32]"),
+              "BatchNorm's batch statistics on [n, 130, 130, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 32]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 4867200,
+              "features.0 BatchNorm + relu6 (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 130, 130, 32] -> [n, 130, 130, 32], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 4867200,
-              "depthwise 3x3/1, [n, 130, 130, 32] -> [n, 130, 130, 32]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 130, 130, 32] -> [n, 130, 130, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 130, 130, 32]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 130, 130, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 130, 130, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 130, 130, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -6178,7 +6202,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][96]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3650400,
-              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 3650400,
               "frozen: depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6206,7 +6230,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5475600,
-              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 5475600,
               "frozen: depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6238,7 +6262,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5475600,
-              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.2.block.0 BatchNorm + relu6 (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 5475600,
               "frozen: depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6270,7 +6294,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][144]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3920400,
-              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 3920400,
               "frozen: depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6298,7 +6322,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7840800,
-              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 7840800,
               "frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6330,7 +6354,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7840800,
-              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.2.block.0 BatchNorm + relu6 (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 7840800,
               "frozen: depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6362,7 +6386,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 749088,
-              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 749088,
               "frozen: depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6390,7 +6414,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1373328,
-              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1373328,
               "frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6422,7 +6446,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1373328,
-              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1373328,
               "frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6454,7 +6478,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][528]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1373328,
-              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.3.block.0 BatchNorm + relu6 (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1373328,
               "frozen: depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6486,7 +6510,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][528]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 3814800,
-              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 3814800,
               "frozen: depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6514,7 +6538,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5202000,
-              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 5202000,
               "frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6546,7 +6570,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5202000,
-              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 5202000,
               "frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6578,7 +6602,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5202000,
-              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.3.block.0 BatchNorm + relu6 (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 5202000,
               "frozen: depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6610,7 +6634,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][720]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1458000,
-              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1458000,
               "frozen: depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6638,7 +6662,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6670,7 +6694,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6702,7 +6726,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6734,7 +6758,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1248]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2527200,
-              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.4.block.0 BatchNorm + relu6 (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2527200,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -6766,7 +6790,7 @@ public final class EfficientNetLite2Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1248]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 909792,
-              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 909792,
               "frozen: depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -1437,12 +1437,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             padTop: 0, padLeft: 0, outHeight: 140, outWidth: 140, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + relu6 on [n, 140, 140, 32]
+        // features.0 BatchNorm's batch statistics on [n, 140, 140, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 19600 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 538704, savedInvStd: s.f + 538736,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 19600 &* s.n, channels: 32, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 538704, savedInvStd: s.f + 538736,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1462,20 +1461,41 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 538832)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 140, 140, 32] -> [n, 140, 140, 32]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 140, width: 140, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140, weights: s.f + 538832, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 140, 140, 32]
+        // features.0 BatchNorm + relu6 (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 140, 140, 32] -> [n, 140, 140, 32], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 864, beta: s.p + 896,
+                savedMean: s.f + 538704, savedInvStd: s.f + 538736, activation: .relu6, output: s.tensor(1),
+                batch: s.n, height: 140, width: 140, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 140, outWidth: 140, weights: s.f + 538832, bias: s.f, depthwiseOutput: s.tensor(2),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 538768,
+                depthwiseSavedInvStd: s.f + 538800, depthwiseRunningMean: s.p + 1344, depthwiseRunningVar: s.p + 1376,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 140, 140, 32] -> [n, 140, 140, 32]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 140, width: 140, channels: 32, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140, weights: s.f + 538832, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 140, 140, 32]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 538768, savedInvStd: s.f + 538800,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 140, 140, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 538768, savedInvStd: s.f + 538800,
-                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 538768, savedInvStd: s.f + 538800, activation: .relu6,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 32]
         if s.options.frozenBlocks > 1 {
@@ -1483,12 +1503,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(3), scratch: s.f + 538768, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1408, outChannels: 24, inChannels: 32, into: s.f + 1392)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.1 project conv 1x1 and its BatchNorm's batch statistics, [n, 140, 140, 32] -> [n, 140, 140, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -1496,7 +1516,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 24, output: s.tensor(4), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 539408, savedInvStd: s.f + 539432,
                 runningMean: s.p + 2240, runningVar: s.p + 2272, workspace: s.ws, pool: pool)
-            s.profiler?.stop(9)
+            s.profiler?.stop(11)
         }
         // features.1.0.block.1 frozen: project conv 1x1, [n, 140, 140, 32] -> [n, 140, 140, 24]
         if s.options.frozenBlocks > 1 {
@@ -1504,7 +1524,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(3), pixels: 19600 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(4), pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.1 BatchNorm (the batch statistics taken with the conv) + identity on [n, 140, 140, 24]
         if s.options.frozenBlocks <= 1 {
@@ -1512,7 +1532,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 19600 &* s.n, channels: 24, gamma: s.p + 2176,
                 beta: s.p + 2208, savedMean: s.f + 539408, savedInvStd: s.f + 539432, activation: .identity,
                 output: s.tensor(5), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 140, 140, 24]
         if s.options.frozenBlocks > 1 {
@@ -1520,7 +1540,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 19600 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, runningMean: s.p + 2240, runningVar: s.p + 2272, eps: 0.001,
                 activation: .identity, output: s.tensor(5), scratch: s.f + 539408, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
     }
 
@@ -1529,7 +1549,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2304, outChannels: 144, inChannels: 24, into: s.f + 1392)
-        s.profiler?.stop(13)
+        s.profiler?.stop(15)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 140, 140, 24] -> [n, 140, 140, 144]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1537,7 +1557,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 144, output: s.tensor(6), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 539456, savedInvStd: s.f + 539600,
                 runningMean: s.p + 6048, runningVar: s.p + 6192, workspace: s.ws, pool: pool)
-            s.profiler?.stop(14)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 140, 140, 24] -> [n, 140, 140, 144]
         if s.options.frozenBlocks > 2 {
@@ -1545,7 +1565,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(5), pixels: 19600 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(6), pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 144]
         if s.options.frozenBlocks > 2 {
@@ -1553,13 +1573,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 539456, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 540032)
-        s.profiler?.stop(17)
-        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(19)
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 5760, beta: s.p + 5904,
@@ -1569,7 +1589,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 539744,
                 depthwiseSavedInvStd: s.f + 539888, depthwiseRunningMean: s.p + 7920, depthwiseRunningVar: s.p + 8064,
                 workspace: s.ws, pool: pool)
-            s.profiler?.stop(18)
+            s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]
         if s.options.frozenBlocks > 2 {
@@ -1577,7 +1597,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 140, width: 140, channels: 144, kernel: 3,
                 stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70, weights: s.f + 540032, bias: s.f,
                 activation: .identity, output: s.tensor(8), pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(21)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 144]
         if s.options.frozenBlocks <= 2 {
@@ -1585,7 +1605,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144, gamma: s.p + 7632,
                 beta: s.p + 7776, savedMean: s.f + 539744, savedInvStd: s.f + 539888, activation: .relu6,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 144]
         if s.options.frozenBlocks > 2 {
@@ -1593,12 +1613,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
                 activation: .relu6, output: s.tensor(9), scratch: s.f + 539744, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [144][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8208, outChannels: 32, inChannels: 144, into: s.f + 1392)
-        s.profiler?.stop(22)
+        s.profiler?.stop(24)
         // features.2.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 70, 70, 144] -> [n, 70, 70, 32]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1606,7 +1626,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 32, output: s.tensor(10), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 542624, savedInvStd: s.f + 542656,
                 runningMean: s.p + 12880, runningVar: s.p + 12912, workspace: s.ws, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(25)
         }
         // features.2.0.block.2 frozen: project conv 1x1, [n, 70, 70, 144] -> [n, 70, 70, 32]
         if s.options.frozenBlocks > 2 {
@@ -1614,7 +1634,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(9), pixels: 4900 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(10), pool: pool)
-            s.profiler?.stop(24)
+            s.profiler?.stop(26)
         }
         // features.2.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks <= 2 {
@@ -1622,7 +1642,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 4900 &* s.n, channels: 32, gamma: s.p + 12816,
                 beta: s.p + 12848, savedMean: s.f + 542624, savedInvStd: s.f + 542656, activation: .identity,
                 output: s.tensor(11), pool: pool)
-            s.profiler?.stop(25)
+            s.profiler?.stop(27)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks > 2 {
@@ -1630,7 +1650,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, runningMean: s.p + 12880, runningVar: s.p + 12912, eps: 0.001,
                 activation: .identity, output: s.tensor(11), scratch: s.f + 542624, pool: pool)
-            s.profiler?.stop(26)
+            s.profiler?.stop(28)
         }
     }
 
@@ -1639,7 +1659,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12944, outChannels: 192, inChannels: 32, into: s.f + 1392)
-        s.profiler?.stop(27)
+        s.profiler?.stop(29)
         // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 70, 70, 32] -> [n, 70, 70, 192]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1647,7 +1667,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 192, output: s.tensor(12), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 542688, savedInvStd: s.f + 542880,
                 runningMean: s.p + 19472, runningVar: s.p + 19664, workspace: s.ws, pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.0 frozen: expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]
         if s.options.frozenBlocks > 3 {
@@ -1655,7 +1675,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(11), pixels: 4900 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(12), pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(31)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 3 {
@@ -1663,13 +1683,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 542688, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(32)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 543456)
-        s.profiler?.stop(31)
-        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(33)
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 19088, beta: s.p + 19280,
@@ -1679,7 +1699,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 543072,
                 depthwiseSavedInvStd: s.f + 543264, depthwiseRunningMean: s.p + 21968,
                 depthwiseRunningVar: s.p + 22160, workspace: s.ws, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
         if s.options.frozenBlocks > 3 {
@@ -1687,7 +1707,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 543456, bias: s.f,
                 activation: .identity, output: s.tensor(14), pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(35)
         }
         // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 3 {
@@ -1695,7 +1715,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 21584,
                 beta: s.p + 21776, savedMean: s.f + 543072, savedInvStd: s.f + 543264, activation: .relu6,
                 output: s.tensor(15), pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 3 {
@@ -1703,12 +1723,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
                 activation: .relu6, output: s.tensor(15), scratch: s.f + 543072, pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(37)
         }
         // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 22352, outChannels: 32, inChannels: 192, into: s.f + 1392)
-        s.profiler?.stop(36)
+        s.profiler?.stop(38)
         // features.2.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 70, 70, 192] -> [n, 70, 70, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1716,7 +1736,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 32, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 546912, savedInvStd: s.f + 546944,
                 runningMean: s.p + 28560, runningVar: s.p + 28592, workspace: s.ws, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(39)
         }
         // features.2.1.block.2 frozen: project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]
         if s.options.frozenBlocks > 3 {
@@ -1724,7 +1744,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(15), pixels: 4900 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(16), pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(40)
         }
         // features.2.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks <= 3 {
@@ -1732,7 +1752,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 4900 &* s.n, channels: 32, gamma: s.p + 28496,
                 beta: s.p + 28528, savedMean: s.f + 546912, savedInvStd: s.f + 546944, activation: .identity,
                 output: s.tensor(17), pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(41)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks > 3 {
@@ -1740,21 +1760,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, runningMean: s.p + 28560, runningVar: s.p + 28592, eps: 0.001,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 546912, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9833333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.016666666666666666, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(41)
+            s.profiler?.stop(43)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 156800, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(42)
+        s.profiler?.stop(44)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
@@ -1762,7 +1782,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28624, outChannels: 192, inChannels: 32, into: s.f + 1392)
-        s.profiler?.stop(43)
+        s.profiler?.stop(45)
         // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 70, 70, 32] -> [n, 70, 70, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1770,7 +1790,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 192, output: s.tensor(20), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 546976, savedInvStd: s.f + 547168,
                 runningMean: s.p + 35152, runningVar: s.p + 35344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.2.2.block.0 frozen: expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]
         if s.options.frozenBlocks > 4 {
@@ -1778,7 +1798,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(18), pixels: 4900 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(20), pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(47)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 4 {
@@ -1786,13 +1806,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 546976, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 547744)
-        s.profiler?.stop(47)
-        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(49)
+        // features.2.2.block.0 BatchNorm + relu6 (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 34768, beta: s.p + 34960,
@@ -1802,7 +1822,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 547360,
                 depthwiseSavedInvStd: s.f + 547552, depthwiseRunningMean: s.p + 37648,
                 depthwiseRunningVar: s.p + 37840, workspace: s.ws, pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(50)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
         if s.options.frozenBlocks > 4 {
@@ -1810,7 +1830,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 547744, bias: s.f,
                 activation: .identity, output: s.tensor(22), pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks <= 4 {
@@ -1818,7 +1838,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 37264,
                 beta: s.p + 37456, savedMean: s.f + 547360, savedInvStd: s.f + 547552, activation: .relu6,
                 output: s.tensor(23), pool: pool)
-            s.profiler?.stop(50)
+            s.profiler?.stop(52)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 4 {
@@ -1826,12 +1846,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
                 activation: .relu6, output: s.tensor(23), scratch: s.f + 547360, pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(53)
         }
         // features.2.2.block.2 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 38032, outChannels: 32, inChannels: 192, into: s.f + 1392)
-        s.profiler?.stop(52)
+        s.profiler?.stop(54)
         // features.2.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 70, 70, 192] -> [n, 70, 70, 32]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1839,7 +1859,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 32, output: s.tensor(24), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 551200, savedInvStd: s.f + 551232,
                 runningMean: s.p + 44240, runningVar: s.p + 44272, workspace: s.ws, pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(55)
         }
         // features.2.2.block.2 frozen: project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]
         if s.options.frozenBlocks > 4 {
@@ -1847,7 +1867,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(23), pixels: 4900 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(24), pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
         // features.2.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks <= 4 {
@@ -1855,7 +1875,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 4900 &* s.n, channels: 32, gamma: s.p + 44176,
                 beta: s.p + 44208, savedMean: s.f + 551200, savedInvStd: s.f + 551232, activation: .identity,
                 output: s.tensor(25), pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(57)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 70, 70, 32]
         if s.options.frozenBlocks > 4 {
@@ -1863,21 +1883,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 4900 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, runningMean: s.p + 44240, runningVar: s.p + 44272, eps: 0.001,
                 activation: .identity, output: s.tensor(25), scratch: s.f + 551200, pool: pool)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.975
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025000000000000005, into: s.tensor(27),
                 random: &random)
-            s.profiler?.stop(57)
+            s.profiler?.stop(59)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(25),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 156800, output: s.tensor(26), pool: pool)
-        s.profiler?.stop(58)
+        s.profiler?.stop(60)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 70x70x32 -> 35x35x48
@@ -1885,7 +1905,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 44304, outChannels: 192, inChannels: 32, into: s.f + 1392)
-        s.profiler?.stop(59)
+        s.profiler?.stop(61)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 70, 70, 32] -> [n, 70, 70, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1893,7 +1913,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 192, output: s.tensor(28), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 551264, savedInvStd: s.f + 551456,
                 runningMean: s.p + 50832, runningVar: s.p + 51024, workspace: s.ws, pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]
         if s.options.frozenBlocks > 5 {
@@ -1901,7 +1921,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(26), pixels: 4900 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(28), pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(63)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 70, 70, 192]
         if s.options.frozenBlocks > 5 {
@@ -1909,13 +1929,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
                 activation: .relu6, output: s.tensor(29), scratch: s.f + 551264, pool: pool)
-            s.profiler?.stop(62)
+            s.profiler?.stop(64)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 5, into: s.f + 552032)
-        s.profiler?.stop(63)
-        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(65)
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(28), gamma: s.p + 50448, beta: s.p + 50640,
@@ -1925,7 +1945,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 551648,
                 depthwiseSavedInvStd: s.f + 551840, depthwiseRunningMean: s.p + 56400,
                 depthwiseRunningVar: s.p + 56592, workspace: s.ws, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]
         if s.options.frozenBlocks > 5 {
@@ -1933,7 +1953,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 70, width: 70, channels: 192, kernel: 5,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35, weights: s.f + 552032, bias: s.f,
                 activation: .identity, output: s.tensor(30), pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 192]
         if s.options.frozenBlocks <= 5 {
@@ -1941,7 +1961,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192, gamma: s.p + 56016,
                 beta: s.p + 56208, savedMean: s.f + 551648, savedInvStd: s.f + 551840, activation: .relu6,
                 output: s.tensor(31), pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 192]
         if s.options.frozenBlocks > 5 {
@@ -1949,12 +1969,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192,
                 gamma: s.p + 56016, beta: s.p + 56208, runningMean: s.p + 56400, runningVar: s.p + 56592, eps: 0.001,
                 activation: .relu6, output: s.tensor(31), scratch: s.f + 551648, pool: pool)
-            s.profiler?.stop(67)
+            s.profiler?.stop(69)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [192][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 56784, outChannels: 48, inChannels: 192, into: s.f + 1392)
-        s.profiler?.stop(68)
+        s.profiler?.stop(70)
         // features.3.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 35, 35, 192] -> [n, 35, 35, 48]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1962,7 +1982,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 48, output: s.tensor(32), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 561632, savedInvStd: s.f + 561680,
                 runningMean: s.p + 66096, runningVar: s.p + 66144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(71)
         }
         // features.3.0.block.2 frozen: project conv 1x1, [n, 35, 35, 192] -> [n, 35, 35, 48]
         if s.options.frozenBlocks > 5 {
@@ -1970,7 +1990,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(31), pixels: 1225 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
                 output: s.tensor(32), pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(72)
         }
         // features.3.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks <= 5 {
@@ -1978,7 +1998,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 1225 &* s.n, channels: 48, gamma: s.p + 66000,
                 beta: s.p + 66048, savedMean: s.f + 561632, savedInvStd: s.f + 561680, activation: .identity,
                 output: s.tensor(33), pool: pool)
-            s.profiler?.stop(71)
+            s.profiler?.stop(73)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks > 5 {
@@ -1986,7 +2006,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 66000, beta: s.p + 66048, runningMean: s.p + 66096, runningVar: s.p + 66144, eps: 0.001,
                 activation: .identity, output: s.tensor(33), scratch: s.f + 561632, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
     }
 
@@ -1995,7 +2015,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 66192, outChannels: 288, inChannels: 48, into: s.f + 1392)
-        s.profiler?.stop(73)
+        s.profiler?.stop(75)
         // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 35, 35, 48] -> [n, 35, 35, 288]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2003,7 +2023,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 288, output: s.tensor(34), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 561728, savedInvStd: s.f + 562016,
                 runningMean: s.p + 80592, runningVar: s.p + 80880, workspace: s.ws, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(76)
         }
         // features.3.1.block.0 frozen: expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]
         if s.options.frozenBlocks > 6 {
@@ -2011,7 +2031,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(33), pixels: 1225 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
                 output: s.tensor(34), pool: pool)
-            s.profiler?.stop(75)
+            s.profiler?.stop(77)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 6 {
@@ -2019,13 +2039,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 80016, beta: s.p + 80304, runningMean: s.p + 80592, runningVar: s.p + 80880, eps: 0.001,
                 activation: .relu6, output: s.tensor(35), scratch: s.f + 561728, pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 81168, channels: 288, kernel: 5, into: s.f + 562880)
-        s.profiler?.stop(77)
-        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(79)
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(34), gamma: s.p + 80016, beta: s.p + 80304,
@@ -2035,7 +2055,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 562304,
                 depthwiseSavedInvStd: s.f + 562592, depthwiseRunningMean: s.p + 88944,
                 depthwiseRunningVar: s.p + 89232, workspace: s.ws, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
         if s.options.frozenBlocks > 6 {
@@ -2043,7 +2063,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(35), batch: s.n, height: 35, width: 35, channels: 288, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 562880, bias: s.f,
                 activation: .identity, output: s.tensor(36), pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(81)
         }
         // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 6 {
@@ -2051,7 +2071,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288, gamma: s.p + 88368,
                 beta: s.p + 88656, savedMean: s.f + 562304, savedInvStd: s.f + 562592, activation: .relu6,
                 output: s.tensor(37), pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(82)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 6 {
@@ -2059,12 +2079,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 88368, beta: s.p + 88656, runningMean: s.p + 88944, runningVar: s.p + 89232, eps: 0.001,
                 activation: .relu6, output: s.tensor(37), scratch: s.f + 562304, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 89520, outChannels: 48, inChannels: 288, into: s.f + 1392)
-        s.profiler?.stop(82)
+        s.profiler?.stop(84)
         // features.3.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 35, 35, 288] -> [n, 35, 35, 48]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2072,7 +2092,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 48, output: s.tensor(38), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 577280, savedInvStd: s.f + 577328,
                 runningMean: s.p + 103440, runningVar: s.p + 103488, workspace: s.ws, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.3.1.block.2 frozen: project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]
         if s.options.frozenBlocks > 6 {
@@ -2080,7 +2100,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(37), pixels: 1225 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
                 output: s.tensor(38), pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(86)
         }
         // features.3.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks <= 6 {
@@ -2088,7 +2108,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 1225 &* s.n, channels: 48, gamma: s.p + 103344,
                 beta: s.p + 103392, savedMean: s.f + 577280, savedInvStd: s.f + 577328, activation: .identity,
                 output: s.tensor(39), pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(87)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks > 6 {
@@ -2096,21 +2116,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 103344, beta: s.p + 103392, runningMean: s.p + 103440, runningVar: s.p + 103488,
                 eps: 0.001, activation: .identity, output: s.tensor(39), scratch: s.f + 577280, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(88)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9583333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.041666666666666664, into: s.tensor(41),
                 random: &random)
-            s.profiler?.stop(87)
+            s.profiler?.stop(89)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(33), branch: s.tensor(39),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 58800, output: s.tensor(40), pool: pool)
-        s.profiler?.stop(88)
+        s.profiler?.stop(90)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
@@ -2118,7 +2138,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 103536, outChannels: 288, inChannels: 48, into: s.f + 1392)
-        s.profiler?.stop(89)
+        s.profiler?.stop(91)
         // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 35, 35, 48] -> [n, 35, 35, 288]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2126,7 +2146,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 288, output: s.tensor(42), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 577376, savedInvStd: s.f + 577664,
                 runningMean: s.p + 117936, runningVar: s.p + 118224, workspace: s.ws, pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(92)
         }
         // features.3.2.block.0 frozen: expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]
         if s.options.frozenBlocks > 7 {
@@ -2134,7 +2154,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(40), pixels: 1225 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
                 output: s.tensor(42), pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(93)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 7 {
@@ -2142,13 +2162,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 117360, beta: s.p + 117648, runningMean: s.p + 117936, runningVar: s.p + 118224,
                 eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 577376, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 118512, channels: 288, kernel: 5, into: s.f + 578528)
-        s.profiler?.stop(93)
-        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(95)
+        // features.3.2.block.0 BatchNorm + relu6 (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 117360, beta: s.p + 117648,
@@ -2158,7 +2178,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 577952,
                 depthwiseSavedInvStd: s.f + 578240, depthwiseRunningMean: s.p + 126288,
                 depthwiseRunningVar: s.p + 126576, workspace: s.ws, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(96)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
         if s.options.frozenBlocks > 7 {
@@ -2166,7 +2186,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 35, width: 35, channels: 288, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 578528, bias: s.f,
                 activation: .identity, output: s.tensor(44), pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks <= 7 {
@@ -2174,7 +2194,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 577952, savedInvStd: s.f + 578240,
                 activation: .relu6, output: s.tensor(45), pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(98)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 7 {
@@ -2182,12 +2202,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 125712, beta: s.p + 126000, runningMean: s.p + 126288, runningVar: s.p + 126576,
                 eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 577952, pool: pool)
-            s.profiler?.stop(97)
+            s.profiler?.stop(99)
         }
         // features.3.2.block.2 project conv 1x1 weights to the GEMM layout [288][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 126864, outChannels: 48, inChannels: 288, into: s.f + 1392)
-        s.profiler?.stop(98)
+        s.profiler?.stop(100)
         // features.3.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 35, 35, 288] -> [n, 35, 35, 48]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2195,7 +2215,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 48, output: s.tensor(46), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 592928, savedInvStd: s.f + 592976,
                 runningMean: s.p + 140784, runningVar: s.p + 140832, workspace: s.ws, pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(101)
         }
         // features.3.2.block.2 frozen: project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]
         if s.options.frozenBlocks > 7 {
@@ -2203,7 +2223,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(45), pixels: 1225 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
                 output: s.tensor(46), pool: pool)
-            s.profiler?.stop(100)
+            s.profiler?.stop(102)
         }
         // features.3.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks <= 7 {
@@ -2211,7 +2231,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 1225 &* s.n, channels: 48, gamma: s.p + 140688,
                 beta: s.p + 140736, savedMean: s.f + 592928, savedInvStd: s.f + 592976, activation: .identity,
                 output: s.tensor(47), pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(103)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 35, 35, 48]
         if s.options.frozenBlocks > 7 {
@@ -2219,21 +2239,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 1225 &* s.n, channels: 48,
                 gamma: s.p + 140688, beta: s.p + 140736, runningMean: s.p + 140784, runningVar: s.p + 140832,
                 eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 592928, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(104)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.95
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05000000000000001, into: s.tensor(49),
                 random: &random)
-            s.profiler?.stop(103)
+            s.profiler?.stop(105)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(40), branch: s.tensor(47),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 58800, output: s.tensor(48), pool: pool)
-        s.profiler?.stop(104)
+        s.profiler?.stop(106)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 35x35x48 -> 18x18x96
@@ -2241,7 +2261,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [48][288]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 140880, outChannels: 288, inChannels: 48, into: s.f + 1392)
-        s.profiler?.stop(105)
+        s.profiler?.stop(107)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 35, 35, 48] -> [n, 35, 35, 288]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2249,7 +2269,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 288, output: s.tensor(50), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 593024, savedInvStd: s.f + 593312,
                 runningMean: s.p + 155280, runningVar: s.p + 155568, workspace: s.ws, pool: pool)
-            s.profiler?.stop(106)
+            s.profiler?.stop(108)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]
         if s.options.frozenBlocks > 8 {
@@ -2257,7 +2277,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(48), pixels: 1225 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
                 output: s.tensor(50), pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(109)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 35, 35, 288]
         if s.options.frozenBlocks > 8 {
@@ -2265,13 +2285,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 154704, beta: s.p + 154992, runningMean: s.p + 155280, runningVar: s.p + 155568,
                 eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 593024, pool: pool)
-            s.profiler?.stop(108)
+            s.profiler?.stop(110)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 155856, channels: 288, kernel: 3, into: s.f + 594176)
-        s.profiler?.stop(109)
-        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(111)
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 154704, beta: s.p + 154992,
@@ -2281,7 +2301,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 593600,
                 depthwiseSavedInvStd: s.f + 593888, depthwiseRunningMean: s.p + 159024,
                 depthwiseRunningVar: s.p + 159312, workspace: s.ws, pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(112)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]
         if s.options.frozenBlocks > 8 {
@@ -2289,7 +2309,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 35, width: 35, channels: 288, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 594176, bias: s.f,
                 activation: .identity, output: s.tensor(52), pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(113)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 288]
         if s.options.frozenBlocks <= 8 {
@@ -2297,7 +2317,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 324 &* s.n, channels: 288, gamma: s.p + 158448,
                 beta: s.p + 158736, savedMean: s.f + 593600, savedInvStd: s.f + 593888, activation: .relu6,
                 output: s.tensor(53), pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(114)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 288]
         if s.options.frozenBlocks > 8 {
@@ -2305,12 +2325,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 158448, beta: s.p + 158736, runningMean: s.p + 159024, runningVar: s.p + 159312,
                 eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 593600, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(115)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [288][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 159600, outChannels: 96, inChannels: 288, into: s.f + 1392)
-        s.profiler?.stop(114)
+        s.profiler?.stop(116)
         // features.4.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 288] -> [n, 18, 18, 96]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2318,7 +2338,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, output: s.tensor(54), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 599360, savedInvStd: s.f + 599456,
                 runningMean: s.p + 187440, runningVar: s.p + 187536, workspace: s.ws, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.4.0.block.2 frozen: project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 96]
         if s.options.frozenBlocks > 8 {
@@ -2326,7 +2346,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(53), pixels: 324 &* s.n, inChannels: 288,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(54), pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(118)
         }
         // features.4.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 8 {
@@ -2334,7 +2354,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 324 &* s.n, channels: 96, gamma: s.p + 187248,
                 beta: s.p + 187344, savedMean: s.f + 599360, savedInvStd: s.f + 599456, activation: .identity,
                 output: s.tensor(55), pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(119)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 8 {
@@ -2342,7 +2362,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 187248, beta: s.p + 187344, runningMean: s.p + 187440, runningVar: s.p + 187536,
                 eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 599360, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(120)
         }
     }
 
@@ -2351,7 +2371,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 187632, outChannels: 576, inChannels: 96, into: s.f + 1392)
-        s.profiler?.stop(119)
+        s.profiler?.stop(121)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 96] -> [n, 18, 18, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2359,7 +2379,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, output: s.tensor(56), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 599552, savedInvStd: s.f + 600128,
                 runningMean: s.p + 244080, runningVar: s.p + 244656, workspace: s.ws, pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(122)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
         if s.options.frozenBlocks > 9 {
@@ -2367,7 +2387,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(55), pixels: 324 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(56), pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(123)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 9 {
@@ -2375,13 +2395,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 242928, beta: s.p + 243504, runningMean: s.p + 244080, runningVar: s.p + 244656,
                 eps: 0.001, activation: .relu6, output: s.tensor(57), scratch: s.f + 599552, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 245232, channels: 576, kernel: 3, into: s.f + 601856)
-        s.profiler?.stop(123)
-        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(125)
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(56), gamma: s.p + 242928, beta: s.p + 243504,
@@ -2391,7 +2411,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 600704,
                 depthwiseSavedInvStd: s.f + 601280, depthwiseRunningMean: s.p + 251568,
                 depthwiseRunningVar: s.p + 252144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(124)
+            s.profiler?.stop(126)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         if s.options.frozenBlocks > 9 {
@@ -2399,7 +2419,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(57), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 601856, bias: s.f,
                 activation: .identity, output: s.tensor(58), pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(127)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 9 {
@@ -2407,7 +2427,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 324 &* s.n, channels: 576, gamma: s.p + 250416,
                 beta: s.p + 250992, savedMean: s.f + 600704, savedInvStd: s.f + 601280, activation: .relu6,
                 output: s.tensor(59), pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 9 {
@@ -2415,12 +2435,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 250416, beta: s.p + 250992, runningMean: s.p + 251568, runningVar: s.p + 252144,
                 eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 600704, pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(129)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 252720, outChannels: 96, inChannels: 576, into: s.f + 1392)
-        s.profiler?.stop(128)
+        s.profiler?.stop(130)
         // features.4.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 576] -> [n, 18, 18, 96]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2428,7 +2448,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, output: s.tensor(60), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 612224, savedInvStd: s.f + 612320,
                 runningMean: s.p + 308208, runningVar: s.p + 308304, workspace: s.ws, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.4.1.block.2 frozen: project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
         if s.options.frozenBlocks > 9 {
@@ -2436,7 +2456,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(59), pixels: 324 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(60), pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(132)
         }
         // features.4.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 9 {
@@ -2444,7 +2464,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 324 &* s.n, channels: 96, gamma: s.p + 308016,
                 beta: s.p + 308112, savedMean: s.f + 612224, savedInvStd: s.f + 612320, activation: .identity,
                 output: s.tensor(61), pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(133)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 9 {
@@ -2452,21 +2472,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 308016, beta: s.p + 308112, runningMean: s.p + 308208, runningVar: s.p + 308304,
                 eps: 0.001, activation: .identity, output: s.tensor(61), scratch: s.f + 612224, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667, into: s.tensor(63),
                 random: &random)
-            s.profiler?.stop(133)
+            s.profiler?.stop(135)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(55), branch: s.tensor(61),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 31104, output: s.tensor(62), pool: pool)
-        s.profiler?.stop(134)
+        s.profiler?.stop(136)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
@@ -2474,7 +2494,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 308400, outChannels: 576, inChannels: 96, into: s.f + 1392)
-        s.profiler?.stop(135)
+        s.profiler?.stop(137)
         // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 96] -> [n, 18, 18, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2482,7 +2502,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, output: s.tensor(64), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 612416, savedInvStd: s.f + 612992,
                 runningMean: s.p + 364848, runningVar: s.p + 365424, workspace: s.ws, pool: pool)
-            s.profiler?.stop(136)
+            s.profiler?.stop(138)
         }
         // features.4.2.block.0 frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
         if s.options.frozenBlocks > 10 {
@@ -2490,7 +2510,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(62), pixels: 324 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(64), pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(139)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 10 {
@@ -2498,13 +2518,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 363696, beta: s.p + 364272, runningMean: s.p + 364848, runningVar: s.p + 365424,
                 eps: 0.001, activation: .relu6, output: s.tensor(65), scratch: s.f + 612416, pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 366000, channels: 576, kernel: 3, into: s.f + 614720)
-        s.profiler?.stop(139)
-        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(141)
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(64), gamma: s.p + 363696, beta: s.p + 364272,
@@ -2514,7 +2534,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 613568,
                 depthwiseSavedInvStd: s.f + 614144, depthwiseRunningMean: s.p + 372336,
                 depthwiseRunningVar: s.p + 372912, workspace: s.ws, pool: pool)
-            s.profiler?.stop(140)
+            s.profiler?.stop(142)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         if s.options.frozenBlocks > 10 {
@@ -2522,7 +2542,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(65), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 614720, bias: s.f,
                 activation: .identity, output: s.tensor(66), pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(143)
         }
         // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 10 {
@@ -2530,7 +2550,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 324 &* s.n, channels: 576, gamma: s.p + 371184,
                 beta: s.p + 371760, savedMean: s.f + 613568, savedInvStd: s.f + 614144, activation: .relu6,
                 output: s.tensor(67), pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(144)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 10 {
@@ -2538,12 +2558,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 371184, beta: s.p + 371760, runningMean: s.p + 372336, runningVar: s.p + 372912,
                 eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 613568, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(145)
         }
         // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 373488, outChannels: 96, inChannels: 576, into: s.f + 1392)
-        s.profiler?.stop(144)
+        s.profiler?.stop(146)
         // features.4.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 576] -> [n, 18, 18, 96]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2551,7 +2571,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, output: s.tensor(68), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 625088, savedInvStd: s.f + 625184,
                 runningMean: s.p + 428976, runningVar: s.p + 429072, workspace: s.ws, pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(147)
         }
         // features.4.2.block.2 frozen: project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
         if s.options.frozenBlocks > 10 {
@@ -2559,7 +2579,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(67), pixels: 324 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(68), pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(148)
         }
         // features.4.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 10 {
@@ -2567,7 +2587,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 324 &* s.n, channels: 96, gamma: s.p + 428784,
                 beta: s.p + 428880, savedMean: s.f + 625088, savedInvStd: s.f + 625184, activation: .identity,
                 output: s.tensor(69), pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 10 {
@@ -2575,20 +2595,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 428784, beta: s.p + 428880, runningMean: s.p + 428976, runningVar: s.p + 429072,
                 eps: 0.001, activation: .identity, output: s.tensor(69), scratch: s.f + 625088, pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(150)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.925
         if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.075, into: s.tensor(71), random: &random)
-            s.profiler?.stop(149)
+            s.profiler?.stop(151)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(62), branch: s.tensor(69),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 31104, output: s.tensor(70), pool: pool)
-        s.profiler?.stop(150)
+        s.profiler?.stop(152)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
@@ -2596,7 +2616,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 429168, outChannels: 576, inChannels: 96, into: s.f + 1392)
-        s.profiler?.stop(151)
+        s.profiler?.stop(153)
         // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 96] -> [n, 18, 18, 576]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2604,7 +2624,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, output: s.tensor(72), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 625280, savedInvStd: s.f + 625856,
                 runningMean: s.p + 485616, runningVar: s.p + 486192, workspace: s.ws, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(154)
         }
         // features.4.3.block.0 frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
         if s.options.frozenBlocks > 11 {
@@ -2612,7 +2632,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(70), pixels: 324 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(72), pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(155)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 11 {
@@ -2620,13 +2640,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 484464, beta: s.p + 485040, runningMean: s.p + 485616, runningVar: s.p + 486192,
                 eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 625280, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 486768, channels: 576, kernel: 3, into: s.f + 627584)
-        s.profiler?.stop(155)
-        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(157)
+        // features.4.3.block.0 BatchNorm + relu6 (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(72), gamma: s.p + 484464, beta: s.p + 485040,
@@ -2636,7 +2656,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 626432,
                 depthwiseSavedInvStd: s.f + 627008, depthwiseRunningMean: s.p + 493104,
                 depthwiseRunningVar: s.p + 493680, workspace: s.ws, pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(158)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         if s.options.frozenBlocks > 11 {
@@ -2644,7 +2664,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 627584, bias: s.f,
                 activation: .identity, output: s.tensor(74), pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(159)
         }
         // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 11 {
@@ -2652,7 +2672,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 324 &* s.n, channels: 576, gamma: s.p + 491952,
                 beta: s.p + 492528, savedMean: s.f + 626432, savedInvStd: s.f + 627008, activation: .relu6,
                 output: s.tensor(75), pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(160)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 11 {
@@ -2660,12 +2680,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 491952, beta: s.p + 492528, runningMean: s.p + 493104, runningVar: s.p + 493680,
                 eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 626432, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(161)
         }
         // features.4.3.block.2 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 494256, outChannels: 96, inChannels: 576, into: s.f + 1392)
-        s.profiler?.stop(160)
+        s.profiler?.stop(162)
         // features.4.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 576] -> [n, 18, 18, 96]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2673,7 +2693,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, output: s.tensor(76), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 637952, savedInvStd: s.f + 638048,
                 runningMean: s.p + 549744, runningVar: s.p + 549840, workspace: s.ws, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.4.3.block.2 frozen: project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
         if s.options.frozenBlocks > 11 {
@@ -2681,7 +2701,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(75), pixels: 324 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(76), pool: pool)
-            s.profiler?.stop(162)
+            s.profiler?.stop(164)
         }
         // features.4.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 11 {
@@ -2689,7 +2709,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 324 &* s.n, channels: 96, gamma: s.p + 549552,
                 beta: s.p + 549648, savedMean: s.f + 637952, savedInvStd: s.f + 638048, activation: .identity,
                 output: s.tensor(77), pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(165)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 11 {
@@ -2697,21 +2717,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 549552, beta: s.p + 549648, runningMean: s.p + 549744, runningVar: s.p + 549840,
                 eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 637952, pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(166)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9166666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08333333333333333, into: s.tensor(79),
                 random: &random)
-            s.profiler?.stop(165)
+            s.profiler?.stop(167)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(70), branch: s.tensor(77),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 31104, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(166)
+        s.profiler?.stop(168)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
@@ -2719,7 +2739,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.4.4.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 549936, outChannels: 576, inChannels: 96, into: s.f + 1392)
-        s.profiler?.stop(167)
+        s.profiler?.stop(169)
         // features.4.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 96] -> [n, 18, 18, 576]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2727,7 +2747,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, output: s.tensor(80), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 638144, savedInvStd: s.f + 638720,
                 runningMean: s.p + 606384, runningVar: s.p + 606960, workspace: s.ws, pool: pool)
-            s.profiler?.stop(168)
+            s.profiler?.stop(170)
         }
         // features.4.4.block.0 frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
         if s.options.frozenBlocks > 12 {
@@ -2735,7 +2755,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(78), pixels: 324 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(80), pool: pool)
-            s.profiler?.stop(169)
+            s.profiler?.stop(171)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 12 {
@@ -2743,13 +2763,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 605232, beta: s.p + 605808, runningMean: s.p + 606384, runningVar: s.p + 606960,
                 eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 638144, pool: pool)
-            s.profiler?.stop(170)
+            s.profiler?.stop(172)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 607536, channels: 576, kernel: 3, into: s.f + 640448)
-        s.profiler?.stop(171)
-        // features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(173)
+        // features.4.4.block.0 BatchNorm + relu6 (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(80), gamma: s.p + 605232, beta: s.p + 605808,
@@ -2759,7 +2779,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 639296,
                 depthwiseSavedInvStd: s.f + 639872, depthwiseRunningMean: s.p + 613872,
                 depthwiseRunningVar: s.p + 614448, workspace: s.ws, pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(174)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         if s.options.frozenBlocks > 12 {
@@ -2767,7 +2787,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 18, width: 18, channels: 576, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 640448, bias: s.f,
                 activation: .identity, output: s.tensor(82), pool: pool)
-            s.profiler?.stop(173)
+            s.profiler?.stop(175)
         }
         // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 12 {
@@ -2775,7 +2795,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 324 &* s.n, channels: 576, gamma: s.p + 612720,
                 beta: s.p + 613296, savedMean: s.f + 639296, savedInvStd: s.f + 639872, activation: .relu6,
                 output: s.tensor(83), pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(176)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 12 {
@@ -2783,12 +2803,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 612720, beta: s.p + 613296, runningMean: s.p + 613872, runningVar: s.p + 614448,
                 eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 639296, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(177)
         }
         // features.4.4.block.2 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 615024, outChannels: 96, inChannels: 576, into: s.f + 1392)
-        s.profiler?.stop(176)
+        s.profiler?.stop(178)
         // features.4.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 576] -> [n, 18, 18, 96]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -2796,7 +2816,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, output: s.tensor(84), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 650816, savedInvStd: s.f + 650912,
                 runningMean: s.p + 670512, runningVar: s.p + 670608, workspace: s.ws, pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(179)
         }
         // features.4.4.block.2 frozen: project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
         if s.options.frozenBlocks > 12 {
@@ -2804,7 +2824,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(83), pixels: 324 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
         // features.4.4.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks <= 12 {
@@ -2812,7 +2832,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 324 &* s.n, channels: 96, gamma: s.p + 670320,
                 beta: s.p + 670416, savedMean: s.f + 650816, savedInvStd: s.f + 650912, activation: .identity,
                 output: s.tensor(85), pool: pool)
-            s.profiler?.stop(179)
+            s.profiler?.stop(181)
         }
         // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 96]
         if s.options.frozenBlocks > 12 {
@@ -2820,21 +2840,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 670320, beta: s.p + 670416, runningMean: s.p + 670512, runningVar: s.p + 670608,
                 eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 650816, pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(182)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9083333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09166666666666667, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(181)
+            s.profiler?.stop(183)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(78), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(87) : nil, batch: s.n,
             perImage: 31104, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(182)
+        s.profiler?.stop(184)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 18x18x96 -> 18x18x136
@@ -2842,7 +2862,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 670704, outChannels: 576, inChannels: 96, into: s.f + 1392)
-        s.profiler?.stop(183)
+        s.profiler?.stop(185)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 96] -> [n, 18, 18, 576]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2850,7 +2870,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, output: s.tensor(88), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 651008, savedInvStd: s.f + 651584,
                 runningMean: s.p + 727152, runningVar: s.p + 727728, workspace: s.ws, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(186)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
         if s.options.frozenBlocks > 13 {
@@ -2858,7 +2878,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(86), pixels: 324 &* s.n, inChannels: 96,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
                 output: s.tensor(88), pool: pool)
-            s.profiler?.stop(185)
+            s.profiler?.stop(187)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 13 {
@@ -2866,13 +2886,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 726000, beta: s.p + 726576, runningMean: s.p + 727152, runningVar: s.p + 727728,
                 eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 651008, pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(188)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 728304, channels: 576, kernel: 5, into: s.f + 653312)
-        s.profiler?.stop(187)
-        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(189)
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 726000, beta: s.p + 726576,
@@ -2882,7 +2902,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 652160,
                 depthwiseSavedInvStd: s.f + 652736, depthwiseRunningMean: s.p + 743856,
                 depthwiseRunningVar: s.p + 744432, workspace: s.ws, pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(190)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
         if s.options.frozenBlocks > 13 {
@@ -2890,7 +2910,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 18, width: 18, channels: 576, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 653312, bias: s.f,
                 activation: .identity, output: s.tensor(90), pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(191)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks <= 13 {
@@ -2898,7 +2918,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 576, gamma: s.p + 742704,
                 beta: s.p + 743280, savedMean: s.f + 652160, savedInvStd: s.f + 652736, activation: .relu6,
                 output: s.tensor(91), pool: pool)
-            s.profiler?.stop(190)
+            s.profiler?.stop(192)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 576]
         if s.options.frozenBlocks > 13 {
@@ -2906,12 +2926,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 742704, beta: s.p + 743280, runningMean: s.p + 743856, runningVar: s.p + 744432,
                 eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 652160, pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(193)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [576][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 745008, outChannels: 136, inChannels: 576, into: s.f + 1392)
-        s.profiler?.stop(192)
+        s.profiler?.stop(194)
         // features.5.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 576] -> [n, 18, 18, 136]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -2919,7 +2939,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, output: s.tensor(92), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 682112, savedInvStd: s.f + 682248,
                 runningMean: s.p + 823632, runningVar: s.p + 823776, workspace: s.ws, pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(195)
         }
         // features.5.0.block.2 frozen: project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 136]
         if s.options.frozenBlocks > 13 {
@@ -2927,7 +2947,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(91), pixels: 324 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
                 output: s.tensor(92), pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(196)
         }
         // features.5.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 13 {
@@ -2935,7 +2955,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 324 &* s.n, channels: 136, gamma: s.p + 823344,
                 beta: s.p + 823488, savedMean: s.f + 682112, savedInvStd: s.f + 682248, activation: .identity,
                 output: s.tensor(93), pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(197)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 13 {
@@ -2943,7 +2963,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 823344, beta: s.p + 823488, runningMean: s.p + 823632, runningVar: s.p + 823776,
                 eps: 0.001, activation: .identity, output: s.tensor(93), scratch: s.f + 682112, pool: pool)
-            s.profiler?.stop(196)
+            s.profiler?.stop(198)
         }
     }
 
@@ -2952,7 +2972,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 823920, outChannels: 816, inChannels: 136, into: s.f + 1392)
-        s.profiler?.stop(197)
+        s.profiler?.stop(199)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 136] -> [n, 18, 18, 816]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -2960,7 +2980,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, output: s.tensor(94), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 682384, savedInvStd: s.f + 683200,
                 runningMean: s.p + 936528, runningVar: s.p + 937344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(198)
+            s.profiler?.stop(200)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
         if s.options.frozenBlocks > 14 {
@@ -2968,7 +2988,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(93), pixels: 324 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
                 output: s.tensor(94), pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(201)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 14 {
@@ -2976,13 +2996,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 934896, beta: s.p + 935712, runningMean: s.p + 936528, runningVar: s.p + 937344,
                 eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 682384, pool: pool)
-            s.profiler?.stop(200)
+            s.profiler?.stop(202)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 938160, channels: 816, kernel: 5, into: s.f + 685648)
-        s.profiler?.stop(201)
-        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(203)
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(94), gamma: s.p + 934896, beta: s.p + 935712,
@@ -2992,7 +3012,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 684016,
                 depthwiseSavedInvStd: s.f + 684832, depthwiseRunningMean: s.p + 960192,
                 depthwiseRunningVar: s.p + 961008, workspace: s.ws, pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(204)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
         if s.options.frozenBlocks > 14 {
@@ -3000,7 +3020,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(95), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 685648, bias: s.f,
                 activation: .identity, output: s.tensor(96), pool: pool)
-            s.profiler?.stop(203)
+            s.profiler?.stop(205)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 14 {
@@ -3008,7 +3028,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 324 &* s.n, channels: 816, gamma: s.p + 958560,
                 beta: s.p + 959376, savedMean: s.f + 684016, savedInvStd: s.f + 684832, activation: .relu6,
                 output: s.tensor(97), pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(206)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 14 {
@@ -3016,12 +3036,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 958560, beta: s.p + 959376, runningMean: s.p + 960192, runningVar: s.p + 961008,
                 eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 684016, pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(207)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 961824, outChannels: 136, inChannels: 816, into: s.f + 1392)
-        s.profiler?.stop(206)
+        s.profiler?.stop(208)
         // features.5.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 816] -> [n, 18, 18, 136]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3029,7 +3049,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, output: s.tensor(98), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 726448, savedInvStd: s.f + 726584,
                 runningMean: s.p + 1073088, runningVar: s.p + 1073232, workspace: s.ws, pool: pool)
-            s.profiler?.stop(207)
+            s.profiler?.stop(209)
         }
         // features.5.1.block.2 frozen: project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
         if s.options.frozenBlocks > 14 {
@@ -3037,7 +3057,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(97), pixels: 324 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
                 output: s.tensor(98), pool: pool)
-            s.profiler?.stop(208)
+            s.profiler?.stop(210)
         }
         // features.5.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 14 {
@@ -3045,7 +3065,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1072800, beta: s.p + 1072944, savedMean: s.f + 726448, savedInvStd: s.f + 726584,
                 activation: .identity, output: s.tensor(99), pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(211)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 14 {
@@ -3053,21 +3073,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1072800, beta: s.p + 1072944, runningMean: s.p + 1073088, runningVar: s.p + 1073232,
                 eps: 0.001, activation: .identity, output: s.tensor(99), scratch: s.f + 726448, pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(212)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8916666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10833333333333334, into: s.tensor(101),
                 random: &random)
-            s.profiler?.stop(211)
+            s.profiler?.stop(213)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(93), branch: s.tensor(99),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 44064, output: s.tensor(100), pool: pool)
-        s.profiler?.stop(212)
+        s.profiler?.stop(214)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
@@ -3075,7 +3095,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1073376, outChannels: 816, inChannels: 136, into: s.f + 1392)
-        s.profiler?.stop(213)
+        s.profiler?.stop(215)
         // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 136] -> [n, 18, 18, 816]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3083,7 +3103,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, output: s.tensor(102), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 726720, savedInvStd: s.f + 727536,
                 runningMean: s.p + 1185984, runningVar: s.p + 1186800, workspace: s.ws, pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(216)
         }
         // features.5.2.block.0 frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
         if s.options.frozenBlocks > 15 {
@@ -3091,7 +3111,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(100), pixels: 324 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
                 output: s.tensor(102), pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(217)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 15 {
@@ -3099,13 +3119,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1184352, beta: s.p + 1185168, runningMean: s.p + 1185984, runningVar: s.p + 1186800,
                 eps: 0.001, activation: .relu6, output: s.tensor(103), scratch: s.f + 726720, pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(218)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1187616, channels: 816, kernel: 5, into: s.f + 729984)
-        s.profiler?.stop(217)
-        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(219)
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(102), gamma: s.p + 1184352,
@@ -3115,7 +3135,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 depthwiseOutput: s.tensor(104), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 728352, depthwiseSavedInvStd: s.f + 729168,
                 depthwiseRunningMean: s.p + 1209648, depthwiseRunningVar: s.p + 1210464, workspace: s.ws, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
         if s.options.frozenBlocks > 15 {
@@ -3123,7 +3143,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(103), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 729984, bias: s.f,
                 activation: .identity, output: s.tensor(104), pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(221)
         }
         // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 15 {
@@ -3131,7 +3151,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 728352, savedInvStd: s.f + 729168,
                 activation: .relu6, output: s.tensor(105), pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(222)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 15 {
@@ -3139,12 +3159,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1208016, beta: s.p + 1208832, runningMean: s.p + 1209648, runningVar: s.p + 1210464,
                 eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 728352, pool: pool)
-            s.profiler?.stop(221)
+            s.profiler?.stop(223)
         }
         // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1211280, outChannels: 136, inChannels: 816, into: s.f + 1392)
-        s.profiler?.stop(222)
+        s.profiler?.stop(224)
         // features.5.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 816] -> [n, 18, 18, 136]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3152,7 +3172,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, output: s.tensor(106), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 770784, savedInvStd: s.f + 770920,
                 runningMean: s.p + 1322544, runningVar: s.p + 1322688, workspace: s.ws, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(225)
         }
         // features.5.2.block.2 frozen: project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
         if s.options.frozenBlocks > 15 {
@@ -3160,7 +3180,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(105), pixels: 324 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
                 output: s.tensor(106), pool: pool)
-            s.profiler?.stop(224)
+            s.profiler?.stop(226)
         }
         // features.5.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 15 {
@@ -3168,7 +3188,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1322256, beta: s.p + 1322400, savedMean: s.f + 770784, savedInvStd: s.f + 770920,
                 activation: .identity, output: s.tensor(107), pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(227)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 15 {
@@ -3176,21 +3196,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1322256, beta: s.p + 1322400, runningMean: s.p + 1322544, runningVar: s.p + 1322688,
                 eps: 0.001, activation: .identity, output: s.tensor(107), scratch: s.f + 770784, pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(228)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8833333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11666666666666668, into: s.tensor(109),
                 random: &random)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(100), branch: s.tensor(107),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 44064, output: s.tensor(108), pool: pool)
-        s.profiler?.stop(228)
+        s.profiler?.stop(230)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
@@ -3198,7 +3218,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1322832, outChannels: 816, inChannels: 136, into: s.f + 1392)
-        s.profiler?.stop(229)
+        s.profiler?.stop(231)
         // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 136] -> [n, 18, 18, 816]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3206,7 +3226,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, output: s.tensor(110), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 771056, savedInvStd: s.f + 771872,
                 runningMean: s.p + 1435440, runningVar: s.p + 1436256, workspace: s.ws, pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(232)
         }
         // features.5.3.block.0 frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
         if s.options.frozenBlocks > 16 {
@@ -3214,7 +3234,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(108), pixels: 324 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
                 output: s.tensor(110), pool: pool)
-            s.profiler?.stop(231)
+            s.profiler?.stop(233)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 16 {
@@ -3222,13 +3242,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1433808, beta: s.p + 1434624, runningMean: s.p + 1435440, runningVar: s.p + 1436256,
                 eps: 0.001, activation: .relu6, output: s.tensor(111), scratch: s.f + 771056, pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(234)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1437072, channels: 816, kernel: 5, into: s.f + 774320)
-        s.profiler?.stop(233)
-        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(235)
+        // features.5.3.block.0 BatchNorm + relu6 (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(110), gamma: s.p + 1433808,
@@ -3238,7 +3258,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 depthwiseOutput: s.tensor(112), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 772688, depthwiseSavedInvStd: s.f + 773504,
                 depthwiseRunningMean: s.p + 1459104, depthwiseRunningVar: s.p + 1459920, workspace: s.ws, pool: pool)
-            s.profiler?.stop(234)
+            s.profiler?.stop(236)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
         if s.options.frozenBlocks > 16 {
@@ -3246,7 +3266,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(111), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 774320, bias: s.f,
                 activation: .identity, output: s.tensor(112), pool: pool)
-            s.profiler?.stop(235)
+            s.profiler?.stop(237)
         }
         // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 16 {
@@ -3254,7 +3274,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 772688, savedInvStd: s.f + 773504,
                 activation: .relu6, output: s.tensor(113), pool: pool)
-            s.profiler?.stop(236)
+            s.profiler?.stop(238)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 16 {
@@ -3262,12 +3282,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1457472, beta: s.p + 1458288, runningMean: s.p + 1459104, runningVar: s.p + 1459920,
                 eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 772688, pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(239)
         }
         // features.5.3.block.2 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1460736, outChannels: 136, inChannels: 816, into: s.f + 1392)
-        s.profiler?.stop(238)
+        s.profiler?.stop(240)
         // features.5.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 816] -> [n, 18, 18, 136]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3275,7 +3295,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, output: s.tensor(114), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 815120, savedInvStd: s.f + 815256,
                 runningMean: s.p + 1572000, runningVar: s.p + 1572144, workspace: s.ws, pool: pool)
-            s.profiler?.stop(239)
+            s.profiler?.stop(241)
         }
         // features.5.3.block.2 frozen: project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
         if s.options.frozenBlocks > 16 {
@@ -3283,7 +3303,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(113), pixels: 324 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
                 output: s.tensor(114), pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(242)
         }
         // features.5.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 16 {
@@ -3291,7 +3311,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1571712, beta: s.p + 1571856, savedMean: s.f + 815120, savedInvStd: s.f + 815256,
                 activation: .identity, output: s.tensor(115), pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(243)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 16 {
@@ -3299,20 +3319,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1571712, beta: s.p + 1571856, runningMean: s.p + 1572000, runningVar: s.p + 1572144,
                 eps: 0.001, activation: .identity, output: s.tensor(115), scratch: s.f + 815120, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(244)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.875
         if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.tensor(117), random: &random)
-            s.profiler?.stop(243)
+            s.profiler?.stop(245)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(108), branch: s.tensor(115),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(117) : nil, batch: s.n,
             perImage: 44064, output: s.tensor(116), pool: pool)
-        s.profiler?.stop(244)
+        s.profiler?.stop(246)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
@@ -3320,7 +3340,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.5.4.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1572288, outChannels: 816, inChannels: 136, into: s.f + 1392)
-        s.profiler?.stop(245)
+        s.profiler?.stop(247)
         // features.5.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 136] -> [n, 18, 18, 816]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3328,7 +3348,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, output: s.tensor(118), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 815392, savedInvStd: s.f + 816208,
                 runningMean: s.p + 1684896, runningVar: s.p + 1685712, workspace: s.ws, pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(248)
         }
         // features.5.4.block.0 frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
         if s.options.frozenBlocks > 17 {
@@ -3336,7 +3356,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(116), pixels: 324 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
                 output: s.tensor(118), pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(249)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 17 {
@@ -3344,13 +3364,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1683264, beta: s.p + 1684080, runningMean: s.p + 1684896, runningVar: s.p + 1685712,
                 eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 815392, pool: pool)
-            s.profiler?.stop(248)
+            s.profiler?.stop(250)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1686528, channels: 816, kernel: 5, into: s.f + 818656)
-        s.profiler?.stop(249)
-        // features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(251)
+        // features.5.4.block.0 BatchNorm + relu6 (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(118), gamma: s.p + 1683264,
@@ -3360,7 +3380,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 depthwiseOutput: s.tensor(120), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 817024, depthwiseSavedInvStd: s.f + 817840,
                 depthwiseRunningMean: s.p + 1708560, depthwiseRunningVar: s.p + 1709376, workspace: s.ws, pool: pool)
-            s.profiler?.stop(250)
+            s.profiler?.stop(252)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
         if s.options.frozenBlocks > 17 {
@@ -3368,7 +3388,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 818656, bias: s.f,
                 activation: .identity, output: s.tensor(120), pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(253)
         }
         // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks <= 17 {
@@ -3376,7 +3396,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 817024, savedInvStd: s.f + 817840,
                 activation: .relu6, output: s.tensor(121), pool: pool)
-            s.profiler?.stop(252)
+            s.profiler?.stop(254)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 17 {
@@ -3384,12 +3404,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1706928, beta: s.p + 1707744, runningMean: s.p + 1708560, runningVar: s.p + 1709376,
                 eps: 0.001, activation: .relu6, output: s.tensor(121), scratch: s.f + 817024, pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(255)
         }
         // features.5.4.block.2 project conv 1x1 weights to the GEMM layout [816][136]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1710192, outChannels: 136, inChannels: 816, into: s.f + 1392)
-        s.profiler?.stop(254)
+        s.profiler?.stop(256)
         // features.5.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 816] -> [n, 18, 18, 136]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3397,7 +3417,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, output: s.tensor(122), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 859456, savedInvStd: s.f + 859592,
                 runningMean: s.p + 1821456, runningVar: s.p + 1821600, workspace: s.ws, pool: pool)
-            s.profiler?.stop(255)
+            s.profiler?.stop(257)
         }
         // features.5.4.block.2 frozen: project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
         if s.options.frozenBlocks > 17 {
@@ -3405,7 +3425,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(121), pixels: 324 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
                 output: s.tensor(122), pool: pool)
-            s.profiler?.stop(256)
+            s.profiler?.stop(258)
         }
         // features.5.4.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks <= 17 {
@@ -3413,7 +3433,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1821168, beta: s.p + 1821312, savedMean: s.f + 859456, savedInvStd: s.f + 859592,
                 activation: .identity, output: s.tensor(123), pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(259)
         }
         // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 136]
         if s.options.frozenBlocks > 17 {
@@ -3421,21 +3441,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 324 &* s.n, channels: 136,
                 gamma: s.p + 1821168, beta: s.p + 1821312, runningMean: s.p + 1821456, runningVar: s.p + 1821600,
                 eps: 0.001, activation: .identity, output: s.tensor(123), scratch: s.f + 859456, pool: pool)
-            s.profiler?.stop(258)
+            s.profiler?.stop(260)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333, into: s.tensor(125),
                 random: &random)
-            s.profiler?.stop(259)
+            s.profiler?.stop(261)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(116), branch: s.tensor(123),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(125) : nil, batch: s.n,
             perImage: 44064, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(260)
+        s.profiler?.stop(262)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 18x18x136 -> 9x9x232
@@ -3443,7 +3463,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [136][816]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1821744, outChannels: 816, inChannels: 136, into: s.f + 1392)
-        s.profiler?.stop(261)
+        s.profiler?.stop(263)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 136] -> [n, 18, 18, 816]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3451,7 +3471,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, output: s.tensor(126), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 859728, savedInvStd: s.f + 860544,
                 runningMean: s.p + 1934352, runningVar: s.p + 1935168, workspace: s.ws, pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(264)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
         if s.options.frozenBlocks > 18 {
@@ -3459,7 +3479,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(124), pixels: 324 &* s.n, inChannels: 136,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
                 output: s.tensor(126), pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(265)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 816]
         if s.options.frozenBlocks > 18 {
@@ -3467,13 +3487,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1932720, beta: s.p + 1933536, runningMean: s.p + 1934352, runningVar: s.p + 1935168,
                 eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 859728, pool: pool)
-            s.profiler?.stop(264)
+            s.profiler?.stop(266)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1935984, channels: 816, kernel: 5, into: s.f + 862992)
-        s.profiler?.stop(265)
-        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(267)
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(126), gamma: s.p + 1932720,
@@ -3483,7 +3503,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 depthwiseOutput: s.tensor(128), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 861360, depthwiseSavedInvStd: s.f + 862176,
                 depthwiseRunningMean: s.p + 1958016, depthwiseRunningVar: s.p + 1958832, workspace: s.ws, pool: pool)
-            s.profiler?.stop(266)
+            s.profiler?.stop(268)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]
         if s.options.frozenBlocks > 18 {
@@ -3491,7 +3511,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(127), batch: s.n, height: 18, width: 18, channels: 816, kernel: 5,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 862992, bias: s.f,
                 activation: .identity, output: s.tensor(128), pool: pool)
-            s.profiler?.stop(267)
+            s.profiler?.stop(269)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 816]
         if s.options.frozenBlocks <= 18 {
@@ -3499,7 +3519,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
                 gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 861360, savedInvStd: s.f + 862176,
                 activation: .relu6, output: s.tensor(129), pool: pool)
-            s.profiler?.stop(268)
+            s.profiler?.stop(270)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 816]
         if s.options.frozenBlocks > 18 {
@@ -3507,12 +3527,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
                 gamma: s.p + 1956384, beta: s.p + 1957200, runningMean: s.p + 1958016, runningVar: s.p + 1958832,
                 eps: 0.001, activation: .relu6, output: s.tensor(129), scratch: s.f + 861360, pool: pool)
-            s.profiler?.stop(269)
+            s.profiler?.stop(271)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [816][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1959648, outChannels: 232, inChannels: 816, into: s.f + 1392)
-        s.profiler?.stop(270)
+        s.profiler?.stop(272)
         // features.6.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 816] -> [n, 9, 9, 232]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3520,7 +3540,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, output: s.tensor(130), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 903792, savedInvStd: s.f + 904024,
                 runningMean: s.p + 2149440, runningVar: s.p + 2149680, workspace: s.ws, pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(273)
         }
         // features.6.0.block.2 frozen: project conv 1x1, [n, 9, 9, 816] -> [n, 9, 9, 232]
         if s.options.frozenBlocks > 18 {
@@ -3528,7 +3548,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(129), pixels: 81 &* s.n, inChannels: 816,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
                 output: s.tensor(130), pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(274)
         }
         // features.6.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 18 {
@@ -3536,7 +3556,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2148960, beta: s.p + 2149200, savedMean: s.f + 903792, savedInvStd: s.f + 904024,
                 activation: .identity, output: s.tensor(131), pool: pool)
-            s.profiler?.stop(273)
+            s.profiler?.stop(275)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 18 {
@@ -3544,7 +3564,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2148960, beta: s.p + 2149200, runningMean: s.p + 2149440, runningVar: s.p + 2149680,
                 eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 903792, pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(276)
         }
     }
 
@@ -3553,7 +3573,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2149920, outChannels: 1392, inChannels: 232, into: s.f + 1392)
-        s.profiler?.stop(275)
+        s.profiler?.stop(277)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3561,7 +3581,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, output: s.tensor(132), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 904256, savedInvStd: s.f + 905648,
                 runningMean: s.p + 2475648, runningVar: s.p + 2477040, workspace: s.ws, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(278)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks > 19 {
@@ -3569,7 +3589,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(131), pixels: 81 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
                 output: s.tensor(132), pool: pool)
-            s.profiler?.stop(277)
+            s.profiler?.stop(279)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 19 {
@@ -3577,13 +3597,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2472864, beta: s.p + 2474256, runningMean: s.p + 2475648, runningVar: s.p + 2477040,
                 eps: 0.001, activation: .relu6, output: s.tensor(133), scratch: s.f + 904256, pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(280)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2478432, channels: 1392, kernel: 5, into: s.f + 909824)
-        s.profiler?.stop(279)
-        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(281)
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(132), gamma: s.p + 2472864,
@@ -3593,7 +3613,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 depthwiseOutput: s.tensor(134), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 907040, depthwiseSavedInvStd: s.f + 908432,
                 depthwiseRunningMean: s.p + 2516016, depthwiseRunningVar: s.p + 2517408, workspace: s.ws, pool: pool)
-            s.profiler?.stop(280)
+            s.profiler?.stop(282)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks > 19 {
@@ -3601,7 +3621,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(133), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 909824, bias: s.f,
                 activation: .identity, output: s.tensor(134), pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(283)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 19 {
@@ -3609,7 +3629,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 907040, savedInvStd: s.f + 908432,
                 activation: .relu6, output: s.tensor(135), pool: pool)
-            s.profiler?.stop(282)
+            s.profiler?.stop(284)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 19 {
@@ -3617,12 +3637,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2513232, beta: s.p + 2514624, runningMean: s.p + 2516016, runningVar: s.p + 2517408,
                 eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 907040, pool: pool)
-            s.profiler?.stop(283)
+            s.profiler?.stop(285)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2518800, outChannels: 232, inChannels: 1392, into: s.f + 1392)
-        s.profiler?.stop(284)
+        s.profiler?.stop(286)
         // features.6.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3630,7 +3650,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, output: s.tensor(136), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 979424, savedInvStd: s.f + 979656,
                 runningMean: s.p + 2842224, runningVar: s.p + 2842464, workspace: s.ws, pool: pool)
-            s.profiler?.stop(285)
+            s.profiler?.stop(287)
         }
         // features.6.1.block.2 frozen: project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         if s.options.frozenBlocks > 19 {
@@ -3638,7 +3658,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(135), pixels: 81 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
                 output: s.tensor(136), pool: pool)
-            s.profiler?.stop(286)
+            s.profiler?.stop(288)
         }
         // features.6.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 19 {
@@ -3646,7 +3666,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2841744, beta: s.p + 2841984, savedMean: s.f + 979424, savedInvStd: s.f + 979656,
                 activation: .identity, output: s.tensor(137), pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(289)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 19 {
@@ -3654,20 +3674,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 2841744, beta: s.p + 2841984, runningMean: s.p + 2842224, runningVar: s.p + 2842464,
                 eps: 0.001, activation: .identity, output: s.tensor(137), scratch: s.f + 979424, pool: pool)
-            s.profiler?.stop(288)
+            s.profiler?.stop(290)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15, into: s.tensor(139), random: &random)
-            s.profiler?.stop(289)
+            s.profiler?.stop(291)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(131), branch: s.tensor(137),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 18792, output: s.tensor(138), pool: pool)
-        s.profiler?.stop(290)
+        s.profiler?.stop(292)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -3675,7 +3695,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2842704, outChannels: 1392, inChannels: 232, into: s.f + 1392)
-        s.profiler?.stop(291)
+        s.profiler?.stop(293)
         // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -3683,7 +3703,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, output: s.tensor(140), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 979888, savedInvStd: s.f + 981280,
                 runningMean: s.p + 3168432, runningVar: s.p + 3169824, workspace: s.ws, pool: pool)
-            s.profiler?.stop(292)
+            s.profiler?.stop(294)
         }
         // features.6.2.block.0 frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks > 20 {
@@ -3691,7 +3711,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(138), pixels: 81 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
                 output: s.tensor(140), pool: pool)
-            s.profiler?.stop(293)
+            s.profiler?.stop(295)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 20 {
@@ -3699,13 +3719,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3165648, beta: s.p + 3167040, runningMean: s.p + 3168432, runningVar: s.p + 3169824,
                 eps: 0.001, activation: .relu6, output: s.tensor(141), scratch: s.f + 979888, pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(296)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3171216, channels: 1392, kernel: 5, into: s.f + 985456)
-        s.profiler?.stop(295)
-        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(297)
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(140), gamma: s.p + 3165648,
@@ -3715,7 +3735,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 depthwiseOutput: s.tensor(142), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 982672, depthwiseSavedInvStd: s.f + 984064,
                 depthwiseRunningMean: s.p + 3208800, depthwiseRunningVar: s.p + 3210192, workspace: s.ws, pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(298)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks > 20 {
@@ -3723,7 +3743,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(141), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 985456, bias: s.f,
                 activation: .identity, output: s.tensor(142), pool: pool)
-            s.profiler?.stop(297)
+            s.profiler?.stop(299)
         }
         // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 20 {
@@ -3731,7 +3751,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 982672, savedInvStd: s.f + 984064,
                 activation: .relu6, output: s.tensor(143), pool: pool)
-            s.profiler?.stop(298)
+            s.profiler?.stop(300)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 20 {
@@ -3739,12 +3759,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3206016, beta: s.p + 3207408, runningMean: s.p + 3208800, runningVar: s.p + 3210192,
                 eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 982672, pool: pool)
-            s.profiler?.stop(299)
+            s.profiler?.stop(301)
         }
         // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3211584, outChannels: 232, inChannels: 1392, into: s.f + 1392)
-        s.profiler?.stop(300)
+        s.profiler?.stop(302)
         // features.6.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -3752,7 +3772,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, output: s.tensor(144), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1055056, savedInvStd: s.f + 1055288,
                 runningMean: s.p + 3535008, runningVar: s.p + 3535248, workspace: s.ws, pool: pool)
-            s.profiler?.stop(301)
+            s.profiler?.stop(303)
         }
         // features.6.2.block.2 frozen: project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         if s.options.frozenBlocks > 20 {
@@ -3760,7 +3780,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(143), pixels: 81 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
                 output: s.tensor(144), pool: pool)
-            s.profiler?.stop(302)
+            s.profiler?.stop(304)
         }
         // features.6.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 20 {
@@ -3768,7 +3788,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 3534528, beta: s.p + 3534768, savedMean: s.f + 1055056, savedInvStd: s.f + 1055288,
                 activation: .identity, output: s.tensor(145), pool: pool)
-            s.profiler?.stop(303)
+            s.profiler?.stop(305)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 20 {
@@ -3776,21 +3796,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 3534528, beta: s.p + 3534768, runningMean: s.p + 3535008, runningVar: s.p + 3535248,
                 eps: 0.001, activation: .identity, output: s.tensor(145), scratch: s.f + 1055056, pool: pool)
-            s.profiler?.stop(304)
+            s.profiler?.stop(306)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8416666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15833333333333335, into: s.tensor(147),
                 random: &random)
-            s.profiler?.stop(305)
+            s.profiler?.stop(307)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(138), branch: s.tensor(145),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 18792, output: s.tensor(146), pool: pool)
-        s.profiler?.stop(306)
+        s.profiler?.stop(308)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -3798,7 +3818,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3535488, outChannels: 1392, inChannels: 232, into: s.f + 1392)
-        s.profiler?.stop(307)
+        s.profiler?.stop(309)
         // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -3806,7 +3826,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, output: s.tensor(148), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1055520, savedInvStd: s.f + 1056912,
                 runningMean: s.p + 3861216, runningVar: s.p + 3862608, workspace: s.ws, pool: pool)
-            s.profiler?.stop(308)
+            s.profiler?.stop(310)
         }
         // features.6.3.block.0 frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks > 21 {
@@ -3814,7 +3834,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(146), pixels: 81 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
                 output: s.tensor(148), pool: pool)
-            s.profiler?.stop(309)
+            s.profiler?.stop(311)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 21 {
@@ -3822,13 +3842,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3858432, beta: s.p + 3859824, runningMean: s.p + 3861216, runningVar: s.p + 3862608,
                 eps: 0.001, activation: .relu6, output: s.tensor(149), scratch: s.f + 1055520, pool: pool)
-            s.profiler?.stop(310)
+            s.profiler?.stop(312)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3864000, channels: 1392, kernel: 5, into: s.f + 1061088)
-        s.profiler?.stop(311)
-        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(313)
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(148), gamma: s.p + 3858432,
@@ -3838,7 +3858,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 depthwiseOutput: s.tensor(150), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1058304, depthwiseSavedInvStd: s.f + 1059696,
                 depthwiseRunningMean: s.p + 3901584, depthwiseRunningVar: s.p + 3902976, workspace: s.ws, pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(314)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks > 21 {
@@ -3846,7 +3866,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(149), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1061088, bias: s.f,
                 activation: .identity, output: s.tensor(150), pool: pool)
-            s.profiler?.stop(313)
+            s.profiler?.stop(315)
         }
         // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 21 {
@@ -3854,7 +3874,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 1058304, savedInvStd: s.f + 1059696,
                 activation: .relu6, output: s.tensor(151), pool: pool)
-            s.profiler?.stop(314)
+            s.profiler?.stop(316)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 21 {
@@ -3862,12 +3882,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3898800, beta: s.p + 3900192, runningMean: s.p + 3901584, runningVar: s.p + 3902976,
                 eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 1058304, pool: pool)
-            s.profiler?.stop(315)
+            s.profiler?.stop(317)
         }
         // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3904368, outChannels: 232, inChannels: 1392, into: s.f + 1392)
-        s.profiler?.stop(316)
+        s.profiler?.stop(318)
         // features.6.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -3875,7 +3895,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, output: s.tensor(152), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1130688, savedInvStd: s.f + 1130920,
                 runningMean: s.p + 4227792, runningVar: s.p + 4228032, workspace: s.ws, pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(319)
         }
         // features.6.3.block.2 frozen: project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         if s.options.frozenBlocks > 21 {
@@ -3883,7 +3903,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(151), pixels: 81 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
                 output: s.tensor(152), pool: pool)
-            s.profiler?.stop(318)
+            s.profiler?.stop(320)
         }
         // features.6.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 21 {
@@ -3891,7 +3911,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4227312, beta: s.p + 4227552, savedMean: s.f + 1130688, savedInvStd: s.f + 1130920,
                 activation: .identity, output: s.tensor(153), pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(321)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 21 {
@@ -3899,21 +3919,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4227312, beta: s.p + 4227552, runningMean: s.p + 4227792, runningVar: s.p + 4228032,
                 eps: 0.001, activation: .identity, output: s.tensor(153), scratch: s.f + 1130688, pool: pool)
-            s.profiler?.stop(320)
+            s.profiler?.stop(322)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8333333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666, into: s.tensor(155),
                 random: &random)
-            s.profiler?.stop(321)
+            s.profiler?.stop(323)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(146), branch: s.tensor(153),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(155) : nil, batch: s.n,
             perImage: 18792, output: s.tensor(154), pool: pool)
-        s.profiler?.stop(322)
+        s.profiler?.stop(324)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -3921,7 +3941,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4228272, outChannels: 1392, inChannels: 232, into: s.f + 1392)
-        s.profiler?.stop(323)
+        s.profiler?.stop(325)
         // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -3929,7 +3949,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, output: s.tensor(156), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1131152, savedInvStd: s.f + 1132544,
                 runningMean: s.p + 4554000, runningVar: s.p + 4555392, workspace: s.ws, pool: pool)
-            s.profiler?.stop(324)
+            s.profiler?.stop(326)
         }
         // features.6.4.block.0 frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks > 22 {
@@ -3937,7 +3957,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(154), pixels: 81 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
                 output: s.tensor(156), pool: pool)
-            s.profiler?.stop(325)
+            s.profiler?.stop(327)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 22 {
@@ -3945,13 +3965,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4551216, beta: s.p + 4552608, runningMean: s.p + 4554000, runningVar: s.p + 4555392,
                 eps: 0.001, activation: .relu6, output: s.tensor(157), scratch: s.f + 1131152, pool: pool)
-            s.profiler?.stop(326)
+            s.profiler?.stop(328)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4556784, channels: 1392, kernel: 5, into: s.f + 1136720)
-        s.profiler?.stop(327)
-        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(329)
+        // features.6.4.block.0 BatchNorm + relu6 (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(156), gamma: s.p + 4551216,
@@ -3961,7 +3981,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 depthwiseOutput: s.tensor(158), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1133936, depthwiseSavedInvStd: s.f + 1135328,
                 depthwiseRunningMean: s.p + 4594368, depthwiseRunningVar: s.p + 4595760, workspace: s.ws, pool: pool)
-            s.profiler?.stop(328)
+            s.profiler?.stop(330)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks > 22 {
@@ -3969,7 +3989,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(157), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1136720, bias: s.f,
                 activation: .identity, output: s.tensor(158), pool: pool)
-            s.profiler?.stop(329)
+            s.profiler?.stop(331)
         }
         // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 22 {
@@ -3977,7 +3997,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 1133936, savedInvStd: s.f + 1135328,
                 activation: .relu6, output: s.tensor(159), pool: pool)
-            s.profiler?.stop(330)
+            s.profiler?.stop(332)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 22 {
@@ -3985,12 +4005,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4591584, beta: s.p + 4592976, runningMean: s.p + 4594368, runningVar: s.p + 4595760,
                 eps: 0.001, activation: .relu6, output: s.tensor(159), scratch: s.f + 1133936, pool: pool)
-            s.profiler?.stop(331)
+            s.profiler?.stop(333)
         }
         // features.6.4.block.2 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4597152, outChannels: 232, inChannels: 1392, into: s.f + 1392)
-        s.profiler?.stop(332)
+        s.profiler?.stop(334)
         // features.6.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -3998,7 +4018,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, output: s.tensor(160), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1206320, savedInvStd: s.f + 1206552,
                 runningMean: s.p + 4920576, runningVar: s.p + 4920816, workspace: s.ws, pool: pool)
-            s.profiler?.stop(333)
+            s.profiler?.stop(335)
         }
         // features.6.4.block.2 frozen: project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         if s.options.frozenBlocks > 22 {
@@ -4006,7 +4026,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(159), pixels: 81 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
                 output: s.tensor(160), pool: pool)
-            s.profiler?.stop(334)
+            s.profiler?.stop(336)
         }
         // features.6.4.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 22 {
@@ -4014,7 +4034,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4920096, beta: s.p + 4920336, savedMean: s.f + 1206320, savedInvStd: s.f + 1206552,
                 activation: .identity, output: s.tensor(161), pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(337)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 22 {
@@ -4022,21 +4042,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 4920096, beta: s.p + 4920336, runningMean: s.p + 4920576, runningVar: s.p + 4920816,
                 eps: 0.001, activation: .identity, output: s.tensor(161), scratch: s.f + 1206320, pool: pool)
-            s.profiler?.stop(336)
+            s.profiler?.stop(338)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.825
         if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002, into: s.tensor(163),
                 random: &random)
-            s.profiler?.stop(337)
+            s.profiler?.stop(339)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(154), branch: s.tensor(161),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(163) : nil, batch: s.n,
             perImage: 18792, output: s.tensor(162), pool: pool)
-        s.profiler?.stop(338)
+        s.profiler?.stop(340)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -4044,7 +4064,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.6.5.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4921056, outChannels: 1392, inChannels: 232, into: s.f + 1392)
-        s.profiler?.stop(339)
+        s.profiler?.stop(341)
         // features.6.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4052,7 +4072,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, output: s.tensor(164), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1206784, savedInvStd: s.f + 1208176,
                 runningMean: s.p + 5246784, runningVar: s.p + 5248176, workspace: s.ws, pool: pool)
-            s.profiler?.stop(340)
+            s.profiler?.stop(342)
         }
         // features.6.5.block.0 frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks > 23 {
@@ -4060,7 +4080,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(162), pixels: 81 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
                 output: s.tensor(164), pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(343)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 23 {
@@ -4068,13 +4088,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5244000, beta: s.p + 5245392, runningMean: s.p + 5246784, runningVar: s.p + 5248176,
                 eps: 0.001, activation: .relu6, output: s.tensor(165), scratch: s.f + 1206784, pool: pool)
-            s.profiler?.stop(342)
+            s.profiler?.stop(344)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5249568, channels: 1392, kernel: 5, into: s.f + 1212352)
-        s.profiler?.stop(343)
-        // features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(345)
+        // features.6.5.block.0 BatchNorm + relu6 (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(164), gamma: s.p + 5244000,
@@ -4084,7 +4104,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 depthwiseOutput: s.tensor(166), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1209568, depthwiseSavedInvStd: s.f + 1210960,
                 depthwiseRunningMean: s.p + 5287152, depthwiseRunningVar: s.p + 5288544, workspace: s.ws, pool: pool)
-            s.profiler?.stop(344)
+            s.profiler?.stop(346)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks > 23 {
@@ -4092,7 +4112,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(165), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 1212352, bias: s.f,
                 activation: .identity, output: s.tensor(166), pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(347)
         }
         // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 23 {
@@ -4100,7 +4120,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 1209568, savedInvStd: s.f + 1210960,
                 activation: .relu6, output: s.tensor(167), pool: pool)
-            s.profiler?.stop(346)
+            s.profiler?.stop(348)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 23 {
@@ -4108,12 +4128,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5284368, beta: s.p + 5285760, runningMean: s.p + 5287152, runningVar: s.p + 5288544,
                 eps: 0.001, activation: .relu6, output: s.tensor(167), scratch: s.f + 1209568, pool: pool)
-            s.profiler?.stop(347)
+            s.profiler?.stop(349)
         }
         // features.6.5.block.2 project conv 1x1 weights to the GEMM layout [1392][232]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5289936, outChannels: 232, inChannels: 1392, into: s.f + 1392)
-        s.profiler?.stop(348)
+        s.profiler?.stop(350)
         // features.6.5.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4121,7 +4141,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, output: s.tensor(168), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1281952, savedInvStd: s.f + 1282184,
                 runningMean: s.p + 5613360, runningVar: s.p + 5613600, workspace: s.ws, pool: pool)
-            s.profiler?.stop(349)
+            s.profiler?.stop(351)
         }
         // features.6.5.block.2 frozen: project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         if s.options.frozenBlocks > 23 {
@@ -4129,7 +4149,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(167), pixels: 81 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
                 output: s.tensor(168), pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(352)
         }
         // features.6.5.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks <= 23 {
@@ -4137,7 +4157,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 5612880, beta: s.p + 5613120, savedMean: s.f + 1281952, savedInvStd: s.f + 1282184,
                 activation: .identity, output: s.tensor(169), pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(353)
         }
         // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 232]
         if s.options.frozenBlocks > 23 {
@@ -4145,21 +4165,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 81 &* s.n, channels: 232,
                 gamma: s.p + 5612880, beta: s.p + 5613120, runningMean: s.p + 5613360, runningVar: s.p + 5613600,
                 eps: 0.001, activation: .identity, output: s.tensor(169), scratch: s.f + 1281952, pool: pool)
-            s.profiler?.stop(352)
+            s.profiler?.stop(354)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8166666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18333333333333335, into: s.tensor(171),
                 random: &random)
-            s.profiler?.stop(353)
+            s.profiler?.stop(355)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(162), branch: s.tensor(169),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(171) : nil, batch: s.n,
             perImage: 18792, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(354)
+        s.profiler?.stop(356)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 9x9x232 -> 9x9x384
@@ -4167,7 +4187,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [232][1392]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5613840, outChannels: 1392, inChannels: 232, into: s.f + 1392)
-        s.profiler?.stop(355)
+        s.profiler?.stop(357)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -4175,7 +4195,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, output: s.tensor(172), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1282416, savedInvStd: s.f + 1283808,
                 runningMean: s.p + 5939568, runningVar: s.p + 5940960, workspace: s.ws, pool: pool)
-            s.profiler?.stop(356)
+            s.profiler?.stop(358)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks > 24 {
@@ -4183,7 +4203,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(170), pixels: 81 &* s.n, inChannels: 232,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
                 output: s.tensor(172), pool: pool)
-            s.profiler?.stop(357)
+            s.profiler?.stop(359)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 24 {
@@ -4191,13 +4211,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5936784, beta: s.p + 5938176, runningMean: s.p + 5939568, runningVar: s.p + 5940960,
                 eps: 0.001, activation: .relu6, output: s.tensor(173), scratch: s.f + 1282416, pool: pool)
-            s.profiler?.stop(358)
+            s.profiler?.stop(360)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5942352, channels: 1392, kernel: 3, into: s.f + 1287984)
-        s.profiler?.stop(359)
-        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(361)
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(172), gamma: s.p + 5936784,
@@ -4207,7 +4227,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 depthwiseOutput: s.tensor(174), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1285200, depthwiseSavedInvStd: s.f + 1286592,
                 depthwiseRunningMean: s.p + 5957664, depthwiseRunningVar: s.p + 5959056, workspace: s.ws, pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(362)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
         if s.options.frozenBlocks > 24 {
@@ -4215,7 +4235,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(173), batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 1287984, bias: s.f,
                 activation: .identity, output: s.tensor(174), pool: pool)
-            s.profiler?.stop(361)
+            s.profiler?.stop(363)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks <= 24 {
@@ -4223,7 +4243,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 1285200, savedInvStd: s.f + 1286592,
                 activation: .relu6, output: s.tensor(175), pool: pool)
-            s.profiler?.stop(362)
+            s.profiler?.stop(364)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1392]
         if s.options.frozenBlocks > 24 {
@@ -4231,12 +4251,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5954880, beta: s.p + 5956272, runningMean: s.p + 5957664, runningVar: s.p + 5959056,
                 eps: 0.001, activation: .relu6, output: s.tensor(175), scratch: s.f + 1285200, pool: pool)
-            s.profiler?.stop(363)
+            s.profiler?.stop(365)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1392][384]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5960448, outChannels: 384, inChannels: 1392, into: s.f + 1392)
-        s.profiler?.stop(364)
+        s.profiler?.stop(366)
         // features.7.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 1392] -> [n, 9, 9, 384]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -4244,7 +4264,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 384, output: s.tensor(176), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1313040, savedInvStd: s.f + 1313424,
                 runningMean: s.p + 6495744, runningVar: s.p + 6496128, workspace: s.ws, pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(367)
         }
         // features.7.0.block.2 frozen: project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 384]
         if s.options.frozenBlocks > 24 {
@@ -4252,7 +4272,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(175), pixels: 81 &* s.n, inChannels: 1392,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
                 output: s.tensor(176), pool: pool)
-            s.profiler?.stop(366)
+            s.profiler?.stop(368)
         }
         // features.7.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 384]
         if s.options.frozenBlocks <= 24 {
@@ -4260,7 +4280,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 81 &* s.n, channels: 384,
                 gamma: s.p + 6494976, beta: s.p + 6495360, savedMean: s.f + 1313040, savedInvStd: s.f + 1313424,
                 activation: .identity, output: s.tensor(177), pool: pool)
-            s.profiler?.stop(367)
+            s.profiler?.stop(369)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 384]
         if s.options.frozenBlocks > 24 {
@@ -4268,7 +4288,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 81 &* s.n, channels: 384,
                 gamma: s.p + 6494976, beta: s.p + 6495360, runningMean: s.p + 6495744, runningVar: s.p + 6496128,
                 eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 1313040, pool: pool)
-            s.profiler?.stop(368)
+            s.profiler?.stop(370)
         }
     }
 
@@ -4277,7 +4297,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [384][1280]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6496512, outChannels: 1280, inChannels: 384, into: s.f + 1392)
-        s.profiler?.stop(369)
+        s.profiler?.stop(371)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 384] -> [n, 9, 9, 1280]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -4285,7 +4305,7 @@ public final class EfficientNetLite3Training: TrainableModel {
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1280, output: s.tensor(178), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1313808, savedInvStd: s.f + 1315088,
                 runningMean: s.p + 6990592, runningVar: s.p + 6991872, workspace: s.ws, pool: pool)
-            s.profiler?.stop(370)
+            s.profiler?.stop(372)
         }
         // features.8 frozen: head conv 1x1, [n, 9, 9, 384] -> [n, 9, 9, 1280]
         if s.options.frozenBlocks > 25 {
@@ -4293,7 +4313,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(177), pixels: 81 &* s.n, inChannels: 384,
                 inputMajorWeights: s.f + 1392, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
                 output: s.tensor(178), pool: pool)
-            s.profiler?.stop(371)
+            s.profiler?.stop(373)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks <= 25 {
@@ -4301,7 +4321,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(178), pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 6988032, beta: s.p + 6989312, savedMean: s.f + 1313808, savedInvStd: s.f + 1315088,
                 activation: .relu6, output: s.tensor(179), pool: pool)
-            s.profiler?.stop(372)
+            s.profiler?.stop(374)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 1280]
         if s.options.frozenBlocks > 25 {
@@ -4309,7 +4329,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(178), pixels: 81 &* s.n, channels: 1280,
                 gamma: s.p + 6988032, beta: s.p + 6989312, runningMean: s.p + 6990592, runningVar: s.p + 6991872,
                 eps: 0.001, activation: .relu6, output: s.tensor(179), scratch: s.f + 1313808, pool: pool)
-            s.profiler?.stop(373)
+            s.profiler?.stop(375)
         }
     }
 
@@ -4319,26 +4339,26 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(179), batch: s.n, pixels: 81, channels: 1280, output: s.tensor(180),
             pool: pool)
-        s.profiler?.stop(374)
+        s.profiler?.stop(376)
         // dropout p=0.3 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(180), output: s.tensor(182), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(181), random: &random)
-        s.profiler?.stop(375)
+        s.profiler?.stop(377)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(182), batch: s.n, inFeatures: 1280, weights: s.p + 6993152, bias: s.p + 8273152,
             outFeatures: 1000, output: s.tensor(183), pool: pool)
-        s.profiler?.stop(376)
+        s.profiler?.stop(378)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(183), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(184))
-        s.profiler?.stop(377)
+        s.profiler?.stop(379)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(183), count: 1000 &* s.n)
-        s.profiler?.stop(378)
+        s.profiler?.stop(380)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
@@ -4348,17 +4368,17 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(184), input: s.tensor(182), weights: s.p + 6993152,
             batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(185), gradWeights: s.g + 6993152,
             gradBias: s.g + 8273152, pool: pool)
-        s.profiler?.stop(379)
+        s.profiler?.stop(381)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(185), mask: s.tensor(181), count: 1280 &* s.n,
             gradInput: s.tensor(186))
-        s.profiler?.stop(380)
+        s.profiler?.stop(382)
         // avgpool backward: spread each channel's gradient over the 81 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(186), batch: s.n, pixels: 81, channels: 1280,
             gradInput: s.tensor(187), pool: pool)
-        s.profiler?.stop(381)
+        s.profiler?.stop(383)
     }
 
     /// features.8 backward: head: conv 1x1 384 -> 1280
@@ -4369,7 +4389,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             channels: 1280, gamma: s.p + 6988032, beta: s.p + 6989312, savedMean: s.f + 1313808,
             savedInvStd: s.f + 1315088, activation: .relu6, gradGamma: s.g + 6988032, gradBeta: s.g + 6989312,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(382)
+        s.profiler?.stop(384)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 384] <- [n, 9, 9, 1280]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(187), preActivation: s.tensor(178),
@@ -4377,7 +4397,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(177), weights: s.p + 6496512,
             pixels: 81 &* s.n, inChannels: 384, outChannels: 1280, gradInput: s.tensor(188),
             gradWeights: s.g + 6496512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(383)
+        s.profiler?.stop(385)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 9x9x232 -> 9x9x384
@@ -4388,14 +4408,14 @@ public final class EfficientNetLite3Training: TrainableModel {
             channels: 384, gamma: s.p + 6494976, beta: s.p + 6495360, savedMean: s.f + 1313040,
             savedInvStd: s.f + 1313424, activation: .identity, gradGamma: s.g + 6494976, gradBeta: s.g + 6495360,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(384)
+        s.profiler?.stop(386)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 1285200, savedInvStd: s.f + 1286592,
                 activation: .relu6, output: s.tensor(190), pool: pool)
-            s.profiler?.stop(385)
+            s.profiler?.stop(387)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -4403,7 +4423,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5954880, beta: s.p + 5956272, runningMean: s.p + 5957664, runningVar: s.p + 5959056,
                 eps: 0.001, activation: .relu6, output: s.tensor(190), scratch: s.f + 1285200, pool: pool)
-            s.profiler?.stop(386)
+            s.profiler?.stop(388)
         }
         // features.7.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 384]
         s.profiler?.start()
@@ -4412,21 +4432,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(190), weights: s.p + 5960448,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 384, gradInput: s.tensor(189),
             gradWeights: s.g + 5960448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(387)
+        s.profiler?.stop(389)
         // features.7.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(189), input: s.tensor(174), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 1285200,
             savedInvStd: s.f + 1286592, activation: .relu6, gradGamma: s.g + 5954880, gradBeta: s.g + 5956272,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(388)
+        s.profiler?.stop(390)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 1282416, savedInvStd: s.f + 1283808,
                 activation: .relu6, output: s.tensor(192), pool: pool)
-            s.profiler?.stop(389)
+            s.profiler?.stop(391)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -4434,12 +4454,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5936784, beta: s.p + 5938176, runningMean: s.p + 5939568, runningVar: s.p + 5940960,
                 eps: 0.001, activation: .relu6, output: s.tensor(192), scratch: s.f + 1282416, pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(392)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1300512, count: 12528)
-        s.profiler?.stop(391)
+        s.profiler?.stop(393)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(189), preActivation: s.tensor(174),
@@ -4447,18 +4467,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(192), batch: s.n, height: 9, width: 9,
             channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: s.f + 1287984, gradInput: s.tensor(191), gradWeights: s.f + 1300512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(392)
+        s.profiler?.stop(394)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1300512, channels: 1392, kernel: 3, into: s.g + 5942352)
-        s.profiler?.stop(393)
+        s.profiler?.stop(395)
         // features.7.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(191), input: s.tensor(172), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 1282416,
             savedInvStd: s.f + 1283808, activation: .relu6, gradGamma: s.g + 5936784, gradBeta: s.g + 5938176,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(394)
+        s.profiler?.stop(396)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(191), preActivation: s.tensor(172),
@@ -4466,7 +4486,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(170), weights: s.p + 5613840,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(193),
             gradWeights: s.g + 5613840, workspace: s.ws, pool: pool)
-        s.profiler?.stop(395)
+        s.profiler?.stop(397)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -4476,21 +4496,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(193),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(171) : nil, batch: s.n,
             perImage: 18792, gradBranch: s.tensor(194), pool: pool)
-        s.profiler?.stop(396)
+        s.profiler?.stop(398)
         // features.6.5.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(194), input: s.tensor(168), pixels: 81 &* s.n,
             channels: 232, gamma: s.p + 5612880, beta: s.p + 5613120, savedMean: s.f + 1281952,
             savedInvStd: s.f + 1282184, activation: .identity, gradGamma: s.g + 5612880, gradBeta: s.g + 5613120,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(397)
+        s.profiler?.stop(399)
         // features.6.5.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 1209568, savedInvStd: s.f + 1210960,
                 activation: .relu6, output: s.tensor(196), pool: pool)
-            s.profiler?.stop(398)
+            s.profiler?.stop(400)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -4498,7 +4518,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5284368, beta: s.p + 5285760, runningMean: s.p + 5287152, runningVar: s.p + 5288544,
                 eps: 0.001, activation: .relu6, output: s.tensor(196), scratch: s.f + 1209568, pool: pool)
-            s.profiler?.stop(399)
+            s.profiler?.stop(401)
         }
         // features.6.5.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
@@ -4507,21 +4527,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(196), weights: s.p + 5289936,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(195),
             gradWeights: s.g + 5289936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(400)
+        s.profiler?.stop(402)
         // features.6.5.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(195), input: s.tensor(166), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 1209568,
             savedInvStd: s.f + 1210960, activation: .relu6, gradGamma: s.g + 5284368, gradBeta: s.g + 5285760,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(401)
+        s.profiler?.stop(403)
         // features.6.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 1206784, savedInvStd: s.f + 1208176,
                 activation: .relu6, output: s.tensor(198), pool: pool)
-            s.profiler?.stop(402)
+            s.profiler?.stop(404)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -4529,12 +4549,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 5244000, beta: s.p + 5245392, runningMean: s.p + 5246784, runningVar: s.p + 5248176,
                 eps: 0.001, activation: .relu6, output: s.tensor(198), scratch: s.f + 1206784, pool: pool)
-            s.profiler?.stop(403)
+            s.profiler?.stop(405)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1247152, count: 34800)
-        s.profiler?.stop(404)
+        s.profiler?.stop(406)
         // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(195), preActivation: s.tensor(166),
@@ -4542,18 +4562,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(198), batch: s.n, height: 9, width: 9,
             channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 1212352, gradInput: s.tensor(197), gradWeights: s.f + 1247152, workspace: s.ws, pool: pool)
-        s.profiler?.stop(405)
+        s.profiler?.stop(407)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1247152, channels: 1392, kernel: 5, into: s.g + 5249568)
-        s.profiler?.stop(406)
+        s.profiler?.stop(408)
         // features.6.5.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(197), input: s.tensor(164), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 1206784,
             savedInvStd: s.f + 1208176, activation: .relu6, gradGamma: s.g + 5244000, gradBeta: s.g + 5245392,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(407)
+        s.profiler?.stop(409)
         // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(197), preActivation: s.tensor(164),
@@ -4561,11 +4581,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(162), weights: s.p + 4921056,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(199),
             gradWeights: s.g + 4921056, workspace: s.ws, pool: pool)
-        s.profiler?.stop(408)
+        s.profiler?.stop(410)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(199), s.tensor(193), count: 18792 &* s.n, pool: pool)
-        s.profiler?.stop(409)
+        s.profiler?.stop(411)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -4575,21 +4595,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(199),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.tensor(163) : nil, batch: s.n,
             perImage: 18792, gradBranch: s.tensor(200), pool: pool)
-        s.profiler?.stop(410)
+        s.profiler?.stop(412)
         // features.6.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(200), input: s.tensor(160), pixels: 81 &* s.n,
             channels: 232, gamma: s.p + 4920096, beta: s.p + 4920336, savedMean: s.f + 1206320,
             savedInvStd: s.f + 1206552, activation: .identity, gradGamma: s.g + 4920096, gradBeta: s.g + 4920336,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(411)
+        s.profiler?.stop(413)
         // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 1133936, savedInvStd: s.f + 1135328,
                 activation: .relu6, output: s.tensor(202), pool: pool)
-            s.profiler?.stop(412)
+            s.profiler?.stop(414)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -4597,7 +4617,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4591584, beta: s.p + 4592976, runningMean: s.p + 4594368, runningVar: s.p + 4595760,
                 eps: 0.001, activation: .relu6, output: s.tensor(202), scratch: s.f + 1133936, pool: pool)
-            s.profiler?.stop(413)
+            s.profiler?.stop(415)
         }
         // features.6.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
@@ -4606,21 +4626,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(202), weights: s.p + 4597152,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(201),
             gradWeights: s.g + 4597152, workspace: s.ws, pool: pool)
-        s.profiler?.stop(414)
+        s.profiler?.stop(416)
         // features.6.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(201), input: s.tensor(158), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 1133936,
             savedInvStd: s.f + 1135328, activation: .relu6, gradGamma: s.g + 4591584, gradBeta: s.g + 4592976,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(415)
+        s.profiler?.stop(417)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 1131152, savedInvStd: s.f + 1132544,
                 activation: .relu6, output: s.tensor(204), pool: pool)
-            s.profiler?.stop(416)
+            s.profiler?.stop(418)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -4628,12 +4648,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(156), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 4551216, beta: s.p + 4552608, runningMean: s.p + 4554000, runningVar: s.p + 4555392,
                 eps: 0.001, activation: .relu6, output: s.tensor(204), scratch: s.f + 1131152, pool: pool)
-            s.profiler?.stop(417)
+            s.profiler?.stop(419)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1171520, count: 34800)
-        s.profiler?.stop(418)
+        s.profiler?.stop(420)
         // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(201), preActivation: s.tensor(158),
@@ -4641,18 +4661,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(204), batch: s.n, height: 9, width: 9,
             channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 1136720, gradInput: s.tensor(203), gradWeights: s.f + 1171520, workspace: s.ws, pool: pool)
-        s.profiler?.stop(419)
+        s.profiler?.stop(421)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1171520, channels: 1392, kernel: 5, into: s.g + 4556784)
-        s.profiler?.stop(420)
+        s.profiler?.stop(422)
         // features.6.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(203), input: s.tensor(156), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 1131152,
             savedInvStd: s.f + 1132544, activation: .relu6, gradGamma: s.g + 4551216, gradBeta: s.g + 4552608,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(421)
+        s.profiler?.stop(423)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(203), preActivation: s.tensor(156),
@@ -4660,11 +4680,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(154), weights: s.p + 4228272,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(205),
             gradWeights: s.g + 4228272, workspace: s.ws, pool: pool)
-        s.profiler?.stop(422)
+        s.profiler?.stop(424)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(205), s.tensor(199), count: 18792 &* s.n, pool: pool)
-        s.profiler?.stop(423)
+        s.profiler?.stop(425)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -4674,21 +4694,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(205),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(155) : nil, batch: s.n,
             perImage: 18792, gradBranch: s.tensor(206), pool: pool)
-        s.profiler?.stop(424)
+        s.profiler?.stop(426)
         // features.6.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(206), input: s.tensor(152), pixels: 81 &* s.n,
             channels: 232, gamma: s.p + 4227312, beta: s.p + 4227552, savedMean: s.f + 1130688,
             savedInvStd: s.f + 1130920, activation: .identity, gradGamma: s.g + 4227312, gradBeta: s.g + 4227552,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(425)
+        s.profiler?.stop(427)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 1058304, savedInvStd: s.f + 1059696,
                 activation: .relu6, output: s.tensor(208), pool: pool)
-            s.profiler?.stop(426)
+            s.profiler?.stop(428)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -4696,7 +4716,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3898800, beta: s.p + 3900192, runningMean: s.p + 3901584, runningVar: s.p + 3902976,
                 eps: 0.001, activation: .relu6, output: s.tensor(208), scratch: s.f + 1058304, pool: pool)
-            s.profiler?.stop(427)
+            s.profiler?.stop(429)
         }
         // features.6.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
@@ -4705,21 +4725,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(208), weights: s.p + 3904368,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(207),
             gradWeights: s.g + 3904368, workspace: s.ws, pool: pool)
-        s.profiler?.stop(428)
+        s.profiler?.stop(430)
         // features.6.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(207), input: s.tensor(150), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 1058304,
             savedInvStd: s.f + 1059696, activation: .relu6, gradGamma: s.g + 3898800, gradBeta: s.g + 3900192,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(429)
+        s.profiler?.stop(431)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 1055520, savedInvStd: s.f + 1056912,
                 activation: .relu6, output: s.tensor(210), pool: pool)
-            s.profiler?.stop(430)
+            s.profiler?.stop(432)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -4727,12 +4747,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(148), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3858432, beta: s.p + 3859824, runningMean: s.p + 3861216, runningVar: s.p + 3862608,
                 eps: 0.001, activation: .relu6, output: s.tensor(210), scratch: s.f + 1055520, pool: pool)
-            s.profiler?.stop(431)
+            s.profiler?.stop(433)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1095888, count: 34800)
-        s.profiler?.stop(432)
+        s.profiler?.stop(434)
         // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(207), preActivation: s.tensor(150),
@@ -4740,18 +4760,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(210), batch: s.n, height: 9, width: 9,
             channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 1061088, gradInput: s.tensor(209), gradWeights: s.f + 1095888, workspace: s.ws, pool: pool)
-        s.profiler?.stop(433)
+        s.profiler?.stop(435)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1095888, channels: 1392, kernel: 5, into: s.g + 3864000)
-        s.profiler?.stop(434)
+        s.profiler?.stop(436)
         // features.6.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(209), input: s.tensor(148), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 1055520,
             savedInvStd: s.f + 1056912, activation: .relu6, gradGamma: s.g + 3858432, gradBeta: s.g + 3859824,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(435)
+        s.profiler?.stop(437)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(209), preActivation: s.tensor(148),
@@ -4759,11 +4779,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(146), weights: s.p + 3535488,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(211),
             gradWeights: s.g + 3535488, workspace: s.ws, pool: pool)
-        s.profiler?.stop(436)
+        s.profiler?.stop(438)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(211), s.tensor(205), count: 18792 &* s.n, pool: pool)
-        s.profiler?.stop(437)
+        s.profiler?.stop(439)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -4773,21 +4793,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(211),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(147) : nil, batch: s.n,
             perImage: 18792, gradBranch: s.tensor(212), pool: pool)
-        s.profiler?.stop(438)
+        s.profiler?.stop(440)
         // features.6.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(212), input: s.tensor(144), pixels: 81 &* s.n,
             channels: 232, gamma: s.p + 3534528, beta: s.p + 3534768, savedMean: s.f + 1055056,
             savedInvStd: s.f + 1055288, activation: .identity, gradGamma: s.g + 3534528, gradBeta: s.g + 3534768,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(439)
+        s.profiler?.stop(441)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 982672, savedInvStd: s.f + 984064,
                 activation: .relu6, output: s.tensor(214), pool: pool)
-            s.profiler?.stop(440)
+            s.profiler?.stop(442)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -4795,7 +4815,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3206016, beta: s.p + 3207408, runningMean: s.p + 3208800, runningVar: s.p + 3210192,
                 eps: 0.001, activation: .relu6, output: s.tensor(214), scratch: s.f + 982672, pool: pool)
-            s.profiler?.stop(441)
+            s.profiler?.stop(443)
         }
         // features.6.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
@@ -4804,21 +4824,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(214), weights: s.p + 3211584,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(213),
             gradWeights: s.g + 3211584, workspace: s.ws, pool: pool)
-        s.profiler?.stop(442)
+        s.profiler?.stop(444)
         // features.6.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(213), input: s.tensor(142), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 982672,
             savedInvStd: s.f + 984064, activation: .relu6, gradGamma: s.g + 3206016, gradBeta: s.g + 3207408,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(443)
+        s.profiler?.stop(445)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 979888, savedInvStd: s.f + 981280,
                 activation: .relu6, output: s.tensor(216), pool: pool)
-            s.profiler?.stop(444)
+            s.profiler?.stop(446)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -4826,12 +4846,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(140), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 3165648, beta: s.p + 3167040, runningMean: s.p + 3168432, runningVar: s.p + 3169824,
                 eps: 0.001, activation: .relu6, output: s.tensor(216), scratch: s.f + 979888, pool: pool)
-            s.profiler?.stop(445)
+            s.profiler?.stop(447)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1020256, count: 34800)
-        s.profiler?.stop(446)
+        s.profiler?.stop(448)
         // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(213), preActivation: s.tensor(142),
@@ -4839,18 +4859,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(216), batch: s.n, height: 9, width: 9,
             channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 985456, gradInput: s.tensor(215), gradWeights: s.f + 1020256, workspace: s.ws, pool: pool)
-        s.profiler?.stop(447)
+        s.profiler?.stop(449)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1020256, channels: 1392, kernel: 5, into: s.g + 3171216)
-        s.profiler?.stop(448)
+        s.profiler?.stop(450)
         // features.6.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(215), input: s.tensor(140), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 979888,
             savedInvStd: s.f + 981280, activation: .relu6, gradGamma: s.g + 3165648, gradBeta: s.g + 3167040,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(449)
+        s.profiler?.stop(451)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(215), preActivation: s.tensor(140),
@@ -4858,11 +4878,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(138), weights: s.p + 2842704,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(217),
             gradWeights: s.g + 2842704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(452)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(217), s.tensor(211), count: 18792 &* s.n, pool: pool)
-        s.profiler?.stop(451)
+        s.profiler?.stop(453)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -4872,21 +4892,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(217),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(139) : nil, batch: s.n,
             perImage: 18792, gradBranch: s.tensor(218), pool: pool)
-        s.profiler?.stop(452)
+        s.profiler?.stop(454)
         // features.6.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 232]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(218), input: s.tensor(136), pixels: 81 &* s.n,
             channels: 232, gamma: s.p + 2841744, beta: s.p + 2841984, savedMean: s.f + 979424,
             savedInvStd: s.f + 979656, activation: .identity, gradGamma: s.g + 2841744, gradBeta: s.g + 2841984,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(453)
+        s.profiler?.stop(455)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 907040, savedInvStd: s.f + 908432,
                 activation: .relu6, output: s.tensor(220), pool: pool)
-            s.profiler?.stop(454)
+            s.profiler?.stop(456)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -4894,7 +4914,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2513232, beta: s.p + 2514624, runningMean: s.p + 2516016, runningVar: s.p + 2517408,
                 eps: 0.001, activation: .relu6, output: s.tensor(220), scratch: s.f + 907040, pool: pool)
-            s.profiler?.stop(455)
+            s.profiler?.stop(457)
         }
         // features.6.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 232]
         s.profiler?.start()
@@ -4903,21 +4923,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(220), weights: s.p + 2518800,
             pixels: 81 &* s.n, inChannels: 1392, outChannels: 232, gradInput: s.tensor(219),
             gradWeights: s.g + 2518800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(456)
+        s.profiler?.stop(458)
         // features.6.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(219), input: s.tensor(134), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 907040,
             savedInvStd: s.f + 908432, activation: .relu6, gradGamma: s.g + 2513232, gradBeta: s.g + 2514624,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(457)
+        s.profiler?.stop(459)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 904256, savedInvStd: s.f + 905648,
                 activation: .relu6, output: s.tensor(222), pool: pool)
-            s.profiler?.stop(458)
+            s.profiler?.stop(460)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -4925,12 +4945,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(132), pixels: 81 &* s.n, channels: 1392,
                 gamma: s.p + 2472864, beta: s.p + 2474256, runningMean: s.p + 2475648, runningVar: s.p + 2477040,
                 eps: 0.001, activation: .relu6, output: s.tensor(222), scratch: s.f + 904256, pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(461)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 944624, count: 34800)
-        s.profiler?.stop(460)
+        s.profiler?.stop(462)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 9, 9, 1392] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(219), preActivation: s.tensor(134),
@@ -4938,18 +4958,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(222), batch: s.n, height: 9, width: 9,
             channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 909824, gradInput: s.tensor(221), gradWeights: s.f + 944624, workspace: s.ws, pool: pool)
-        s.profiler?.stop(461)
+        s.profiler?.stop(463)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 944624, channels: 1392, kernel: 5, into: s.g + 2478432)
-        s.profiler?.stop(462)
+        s.profiler?.stop(464)
         // features.6.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(221), input: s.tensor(132), pixels: 81 &* s.n,
             channels: 1392, gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 904256,
             savedInvStd: s.f + 905648, activation: .relu6, gradGamma: s.g + 2472864, gradBeta: s.g + 2474256,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(463)
+        s.profiler?.stop(465)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 232] <- [n, 9, 9, 1392]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(221), preActivation: s.tensor(132),
@@ -4957,11 +4977,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(131), weights: s.p + 2149920,
             pixels: 81 &* s.n, inChannels: 232, outChannels: 1392, gradInput: s.tensor(223),
             gradWeights: s.g + 2149920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(464)
+        s.profiler?.stop(466)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(223), s.tensor(217), count: 18792 &* s.n, pool: pool)
-        s.profiler?.stop(465)
+        s.profiler?.stop(467)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 18x18x136 -> 9x9x232
@@ -4972,14 +4992,14 @@ public final class EfficientNetLite3Training: TrainableModel {
             channels: 232, gamma: s.p + 2148960, beta: s.p + 2149200, savedMean: s.f + 903792,
             savedInvStd: s.f + 904024, activation: .identity, gradGamma: s.g + 2148960, gradBeta: s.g + 2149200,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(466)
+        s.profiler?.stop(468)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
                 gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 861360, savedInvStd: s.f + 862176,
                 activation: .relu6, output: s.tensor(225), pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(469)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -4987,7 +5007,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 81 &* s.n, channels: 816,
                 gamma: s.p + 1956384, beta: s.p + 1957200, runningMean: s.p + 1958016, runningVar: s.p + 1958832,
                 eps: 0.001, activation: .relu6, output: s.tensor(225), scratch: s.f + 861360, pool: pool)
-            s.profiler?.stop(468)
+            s.profiler?.stop(470)
         }
         // features.6.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 816] <- [n, 9, 9, 232]
         s.profiler?.start()
@@ -4996,21 +5016,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(225), weights: s.p + 1959648,
             pixels: 81 &* s.n, inChannels: 816, outChannels: 232, gradInput: s.tensor(224), gradWeights: s.g + 1959648,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(469)
+        s.profiler?.stop(471)
         // features.6.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(224), input: s.tensor(128), pixels: 81 &* s.n,
             channels: 816, gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 861360,
             savedInvStd: s.f + 862176, activation: .relu6, gradGamma: s.g + 1956384, gradBeta: s.g + 1957200,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(472)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 859728, savedInvStd: s.f + 860544,
                 activation: .relu6, output: s.tensor(227), pool: pool)
-            s.profiler?.stop(471)
+            s.profiler?.stop(473)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -5018,12 +5038,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1932720, beta: s.p + 1933536, runningMean: s.p + 1934352, runningVar: s.p + 1935168,
                 eps: 0.001, activation: .relu6, output: s.tensor(227), scratch: s.f + 859728, pool: pool)
-            s.profiler?.stop(472)
+            s.profiler?.stop(474)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 883392, count: 20400)
-        s.profiler?.stop(473)
+        s.profiler?.stop(475)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 9, 9, 816]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(224), preActivation: s.tensor(128),
@@ -5031,18 +5051,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(227), batch: s.n, height: 18, width: 18,
             channels: 816, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9,
             weights: s.f + 862992, gradInput: s.tensor(226), gradWeights: s.f + 883392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(474)
+        s.profiler?.stop(476)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 883392, channels: 816, kernel: 5, into: s.g + 1935984)
-        s.profiler?.stop(475)
+        s.profiler?.stop(477)
         // features.6.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(226), input: s.tensor(126), pixels: 324 &* s.n,
             channels: 816, gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 859728,
             savedInvStd: s.f + 860544, activation: .relu6, gradGamma: s.g + 1932720, gradBeta: s.g + 1933536,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(476)
+        s.profiler?.stop(478)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(226), preActivation: s.tensor(126),
@@ -5050,7 +5070,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(124), weights: s.p + 1821744,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(228),
             gradWeights: s.g + 1821744, workspace: s.ws, pool: pool)
-        s.profiler?.stop(477)
+        s.profiler?.stop(479)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
@@ -5060,21 +5080,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(228),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(125) : nil, batch: s.n,
             perImage: 44064, gradBranch: s.tensor(229), pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(480)
         // features.5.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(229), input: s.tensor(122), pixels: 324 &* s.n,
             channels: 136, gamma: s.p + 1821168, beta: s.p + 1821312, savedMean: s.f + 859456,
             savedInvStd: s.f + 859592, activation: .identity, gradGamma: s.g + 1821168, gradBeta: s.g + 1821312,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(481)
         // features.5.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 817024, savedInvStd: s.f + 817840,
                 activation: .relu6, output: s.tensor(231), pool: pool)
-            s.profiler?.stop(480)
+            s.profiler?.stop(482)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -5082,7 +5102,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1706928, beta: s.p + 1707744, runningMean: s.p + 1708560, runningVar: s.p + 1709376,
                 eps: 0.001, activation: .relu6, output: s.tensor(231), scratch: s.f + 817024, pool: pool)
-            s.profiler?.stop(481)
+            s.profiler?.stop(483)
         }
         // features.5.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
         s.profiler?.start()
@@ -5091,21 +5111,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(231), weights: s.p + 1710192,
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(230),
             gradWeights: s.g + 1710192, workspace: s.ws, pool: pool)
-        s.profiler?.stop(482)
+        s.profiler?.stop(484)
         // features.5.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(230), input: s.tensor(120), pixels: 324 &* s.n,
             channels: 816, gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 817024,
             savedInvStd: s.f + 817840, activation: .relu6, gradGamma: s.g + 1706928, gradBeta: s.g + 1707744,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(485)
         // features.5.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 815392, savedInvStd: s.f + 816208,
                 activation: .relu6, output: s.tensor(233), pool: pool)
-            s.profiler?.stop(484)
+            s.profiler?.stop(486)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -5113,12 +5133,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1683264, beta: s.p + 1684080, runningMean: s.p + 1684896, runningVar: s.p + 1685712,
                 eps: 0.001, activation: .relu6, output: s.tensor(233), scratch: s.f + 815392, pool: pool)
-            s.profiler?.stop(485)
+            s.profiler?.stop(487)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 839056, count: 20400)
-        s.profiler?.stop(486)
+        s.profiler?.stop(488)
         // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(230), preActivation: s.tensor(120),
@@ -5126,18 +5146,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(233), batch: s.n, height: 18, width: 18,
             channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 818656, gradInput: s.tensor(232), gradWeights: s.f + 839056, workspace: s.ws, pool: pool)
-        s.profiler?.stop(487)
+        s.profiler?.stop(489)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 839056, channels: 816, kernel: 5, into: s.g + 1686528)
-        s.profiler?.stop(488)
+        s.profiler?.stop(490)
         // features.5.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(232), input: s.tensor(118), pixels: 324 &* s.n,
             channels: 816, gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 815392,
             savedInvStd: s.f + 816208, activation: .relu6, gradGamma: s.g + 1683264, gradBeta: s.g + 1684080,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(489)
+        s.profiler?.stop(491)
         // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(232), preActivation: s.tensor(118),
@@ -5145,11 +5165,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(116), weights: s.p + 1572288,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(234),
             gradWeights: s.g + 1572288, workspace: s.ws, pool: pool)
-        s.profiler?.stop(490)
+        s.profiler?.stop(492)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(234), s.tensor(228), count: 44064 &* s.n, pool: pool)
-        s.profiler?.stop(491)
+        s.profiler?.stop(493)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
@@ -5159,21 +5179,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(234),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.tensor(117) : nil, batch: s.n,
             perImage: 44064, gradBranch: s.tensor(235), pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(494)
         // features.5.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(235), input: s.tensor(114), pixels: 324 &* s.n,
             channels: 136, gamma: s.p + 1571712, beta: s.p + 1571856, savedMean: s.f + 815120,
             savedInvStd: s.f + 815256, activation: .identity, gradGamma: s.g + 1571712, gradBeta: s.g + 1571856,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(495)
         // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 772688, savedInvStd: s.f + 773504,
                 activation: .relu6, output: s.tensor(237), pool: pool)
-            s.profiler?.stop(494)
+            s.profiler?.stop(496)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -5181,7 +5201,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1457472, beta: s.p + 1458288, runningMean: s.p + 1459104, runningVar: s.p + 1459920,
                 eps: 0.001, activation: .relu6, output: s.tensor(237), scratch: s.f + 772688, pool: pool)
-            s.profiler?.stop(495)
+            s.profiler?.stop(497)
         }
         // features.5.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
         s.profiler?.start()
@@ -5190,21 +5210,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(237), weights: s.p + 1460736,
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(236),
             gradWeights: s.g + 1460736, workspace: s.ws, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(498)
         // features.5.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(236), input: s.tensor(112), pixels: 324 &* s.n,
             channels: 816, gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 772688,
             savedInvStd: s.f + 773504, activation: .relu6, gradGamma: s.g + 1457472, gradBeta: s.g + 1458288,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(499)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 771056, savedInvStd: s.f + 771872,
                 activation: .relu6, output: s.tensor(239), pool: pool)
-            s.profiler?.stop(498)
+            s.profiler?.stop(500)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -5212,12 +5232,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(110), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1433808, beta: s.p + 1434624, runningMean: s.p + 1435440, runningVar: s.p + 1436256,
                 eps: 0.001, activation: .relu6, output: s.tensor(239), scratch: s.f + 771056, pool: pool)
-            s.profiler?.stop(499)
+            s.profiler?.stop(501)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 794720, count: 20400)
-        s.profiler?.stop(500)
+        s.profiler?.stop(502)
         // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(236), preActivation: s.tensor(112),
@@ -5225,18 +5245,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(239), batch: s.n, height: 18, width: 18,
             channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 774320, gradInput: s.tensor(238), gradWeights: s.f + 794720, workspace: s.ws, pool: pool)
-        s.profiler?.stop(501)
+        s.profiler?.stop(503)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 794720, channels: 816, kernel: 5, into: s.g + 1437072)
-        s.profiler?.stop(502)
+        s.profiler?.stop(504)
         // features.5.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(238), input: s.tensor(110), pixels: 324 &* s.n,
             channels: 816, gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 771056,
             savedInvStd: s.f + 771872, activation: .relu6, gradGamma: s.g + 1433808, gradBeta: s.g + 1434624,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(505)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(238), preActivation: s.tensor(110),
@@ -5244,11 +5264,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(108), weights: s.p + 1322832,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(240),
             gradWeights: s.g + 1322832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(504)
+        s.profiler?.stop(506)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(240), s.tensor(234), count: 44064 &* s.n, pool: pool)
-        s.profiler?.stop(505)
+        s.profiler?.stop(507)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
@@ -5258,21 +5278,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(240),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(109) : nil, batch: s.n,
             perImage: 44064, gradBranch: s.tensor(241), pool: pool)
-        s.profiler?.stop(506)
+        s.profiler?.stop(508)
         // features.5.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(241), input: s.tensor(106), pixels: 324 &* s.n,
             channels: 136, gamma: s.p + 1322256, beta: s.p + 1322400, savedMean: s.f + 770784,
             savedInvStd: s.f + 770920, activation: .identity, gradGamma: s.g + 1322256, gradBeta: s.g + 1322400,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(509)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 728352, savedInvStd: s.f + 729168,
                 activation: .relu6, output: s.tensor(243), pool: pool)
-            s.profiler?.stop(508)
+            s.profiler?.stop(510)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -5280,7 +5300,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1208016, beta: s.p + 1208832, runningMean: s.p + 1209648, runningVar: s.p + 1210464,
                 eps: 0.001, activation: .relu6, output: s.tensor(243), scratch: s.f + 728352, pool: pool)
-            s.profiler?.stop(509)
+            s.profiler?.stop(511)
         }
         // features.5.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
         s.profiler?.start()
@@ -5289,21 +5309,21 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(243), weights: s.p + 1211280,
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(242),
             gradWeights: s.g + 1211280, workspace: s.ws, pool: pool)
-        s.profiler?.stop(510)
+        s.profiler?.stop(512)
         // features.5.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(242), input: s.tensor(104), pixels: 324 &* s.n,
             channels: 816, gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 728352,
             savedInvStd: s.f + 729168, activation: .relu6, gradGamma: s.g + 1208016, gradBeta: s.g + 1208832,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(513)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 726720, savedInvStd: s.f + 727536,
                 activation: .relu6, output: s.tensor(245), pool: pool)
-            s.profiler?.stop(512)
+            s.profiler?.stop(514)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -5311,12 +5331,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(102), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 1184352, beta: s.p + 1185168, runningMean: s.p + 1185984, runningVar: s.p + 1186800,
                 eps: 0.001, activation: .relu6, output: s.tensor(245), scratch: s.f + 726720, pool: pool)
-            s.profiler?.stop(513)
+            s.profiler?.stop(515)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 750384, count: 20400)
-        s.profiler?.stop(514)
+        s.profiler?.stop(516)
         // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(242), preActivation: s.tensor(104),
@@ -5324,18 +5344,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(245), batch: s.n, height: 18, width: 18,
             channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 729984, gradInput: s.tensor(244), gradWeights: s.f + 750384, workspace: s.ws, pool: pool)
-        s.profiler?.stop(515)
+        s.profiler?.stop(517)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 750384, channels: 816, kernel: 5, into: s.g + 1187616)
-        s.profiler?.stop(516)
+        s.profiler?.stop(518)
         // features.5.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(244), input: s.tensor(102), pixels: 324 &* s.n,
             channels: 816, gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 726720,
             savedInvStd: s.f + 727536, activation: .relu6, gradGamma: s.g + 1184352, gradBeta: s.g + 1185168,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(517)
+        s.profiler?.stop(519)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(244), preActivation: s.tensor(102),
@@ -5343,11 +5363,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(100), weights: s.p + 1073376,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(246),
             gradWeights: s.g + 1073376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(518)
+        s.profiler?.stop(520)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(246), s.tensor(240), count: 44064 &* s.n, pool: pool)
-        s.profiler?.stop(519)
+        s.profiler?.stop(521)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
@@ -5357,21 +5377,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(246),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(101) : nil, batch: s.n,
             perImage: 44064, gradBranch: s.tensor(247), pool: pool)
-        s.profiler?.stop(520)
+        s.profiler?.stop(522)
         // features.5.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 136]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(247), input: s.tensor(98), pixels: 324 &* s.n,
             channels: 136, gamma: s.p + 1072800, beta: s.p + 1072944, savedMean: s.f + 726448,
             savedInvStd: s.f + 726584, activation: .identity, gradGamma: s.g + 1072800, gradBeta: s.g + 1072944,
             reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(521)
+        s.profiler?.stop(523)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 324 &* s.n, channels: 816, gamma: s.p + 958560,
                 beta: s.p + 959376, savedMean: s.f + 684016, savedInvStd: s.f + 684832, activation: .relu6,
                 output: s.tensor(249), pool: pool)
-            s.profiler?.stop(522)
+            s.profiler?.stop(524)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -5379,7 +5399,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 958560, beta: s.p + 959376, runningMean: s.p + 960192, runningVar: s.p + 961008,
                 eps: 0.001, activation: .relu6, output: s.tensor(249), scratch: s.f + 684016, pool: pool)
-            s.profiler?.stop(523)
+            s.profiler?.stop(525)
         }
         // features.5.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 136]
         s.profiler?.start()
@@ -5388,20 +5408,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(249), weights: s.p + 961824,
             pixels: 324 &* s.n, inChannels: 816, outChannels: 136, gradInput: s.tensor(248), gradWeights: s.g + 961824,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(526)
         // features.5.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(248), input: s.tensor(96), pixels: 324 &* s.n,
             channels: 816, gamma: s.p + 958560, beta: s.p + 959376, savedMean: s.f + 684016, savedInvStd: s.f + 684832,
             activation: .relu6, gradGamma: s.g + 958560, gradBeta: s.g + 959376, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(525)
+        s.profiler?.stop(527)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(94), pixels: 324 &* s.n, channels: 816, gamma: s.p + 934896,
                 beta: s.p + 935712, savedMean: s.f + 682384, savedInvStd: s.f + 683200, activation: .relu6,
                 output: s.tensor(251), pool: pool)
-            s.profiler?.stop(526)
+            s.profiler?.stop(528)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -5409,12 +5429,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(94), pixels: 324 &* s.n, channels: 816,
                 gamma: s.p + 934896, beta: s.p + 935712, runningMean: s.p + 936528, runningVar: s.p + 937344,
                 eps: 0.001, activation: .relu6, output: s.tensor(251), scratch: s.f + 682384, pool: pool)
-            s.profiler?.stop(527)
+            s.profiler?.stop(529)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 706048, count: 20400)
-        s.profiler?.stop(528)
+        s.profiler?.stop(530)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 816] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(248), preActivation: s.tensor(96),
@@ -5422,17 +5442,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(251), batch: s.n, height: 18, width: 18,
             channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 685648, gradInput: s.tensor(250), gradWeights: s.f + 706048, workspace: s.ws, pool: pool)
-        s.profiler?.stop(529)
+        s.profiler?.stop(531)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 706048, channels: 816, kernel: 5, into: s.g + 938160)
-        s.profiler?.stop(530)
+        s.profiler?.stop(532)
         // features.5.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(250), input: s.tensor(94), pixels: 324 &* s.n,
             channels: 816, gamma: s.p + 934896, beta: s.p + 935712, savedMean: s.f + 682384, savedInvStd: s.f + 683200,
             activation: .relu6, gradGamma: s.g + 934896, gradBeta: s.g + 935712, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(531)
+        s.profiler?.stop(533)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 136] <- [n, 18, 18, 816]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(250), preActivation: s.tensor(94),
@@ -5440,11 +5460,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(93), weights: s.p + 823920,
             pixels: 324 &* s.n, inChannels: 136, outChannels: 816, gradInput: s.tensor(252), gradWeights: s.g + 823920,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(532)
+        s.profiler?.stop(534)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(252), s.tensor(246), count: 44064 &* s.n, pool: pool)
-        s.profiler?.stop(533)
+        s.profiler?.stop(535)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 18x18x96 -> 18x18x136
@@ -5455,14 +5475,14 @@ public final class EfficientNetLite3Training: TrainableModel {
             channels: 136, gamma: s.p + 823344, beta: s.p + 823488, savedMean: s.f + 682112, savedInvStd: s.f + 682248,
             activation: .identity, gradGamma: s.g + 823344, gradBeta: s.g + 823488, reductions: s.f + 535920,
             pool: pool)
-        s.profiler?.stop(534)
+        s.profiler?.stop(536)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 324 &* s.n, channels: 576, gamma: s.p + 742704,
                 beta: s.p + 743280, savedMean: s.f + 652160, savedInvStd: s.f + 652736, activation: .relu6,
                 output: s.tensor(254), pool: pool)
-            s.profiler?.stop(535)
+            s.profiler?.stop(537)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -5470,7 +5490,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 742704, beta: s.p + 743280, runningMean: s.p + 743856, runningVar: s.p + 744432,
                 eps: 0.001, activation: .relu6, output: s.tensor(254), scratch: s.f + 652160, pool: pool)
-            s.profiler?.stop(536)
+            s.profiler?.stop(538)
         }
         // features.5.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 136]
         s.profiler?.start()
@@ -5479,20 +5499,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(254), weights: s.p + 745008,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 136, gradInput: s.tensor(253), gradWeights: s.g + 745008,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(537)
+        s.profiler?.stop(539)
         // features.5.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(253), input: s.tensor(90), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 742704, beta: s.p + 743280, savedMean: s.f + 652160, savedInvStd: s.f + 652736,
             activation: .relu6, gradGamma: s.g + 742704, gradBeta: s.g + 743280, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(538)
+        s.profiler?.stop(540)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 324 &* s.n, channels: 576, gamma: s.p + 726000,
                 beta: s.p + 726576, savedMean: s.f + 651008, savedInvStd: s.f + 651584, activation: .relu6,
                 output: s.tensor(256), pool: pool)
-            s.profiler?.stop(539)
+            s.profiler?.stop(541)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -5500,12 +5520,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 726000, beta: s.p + 726576, runningMean: s.p + 727152, runningVar: s.p + 727728,
                 eps: 0.001, activation: .relu6, output: s.tensor(256), scratch: s.f + 651008, pool: pool)
-            s.profiler?.stop(540)
+            s.profiler?.stop(542)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 667712, count: 14400)
-        s.profiler?.stop(541)
+        s.profiler?.stop(543)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(253), preActivation: s.tensor(90),
@@ -5513,17 +5533,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(256), batch: s.n, height: 18, width: 18,
             channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18,
             weights: s.f + 653312, gradInput: s.tensor(255), gradWeights: s.f + 667712, workspace: s.ws, pool: pool)
-        s.profiler?.stop(542)
+        s.profiler?.stop(544)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 667712, channels: 576, kernel: 5, into: s.g + 728304)
-        s.profiler?.stop(543)
+        s.profiler?.stop(545)
         // features.5.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(255), input: s.tensor(88), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 726000, beta: s.p + 726576, savedMean: s.f + 651008, savedInvStd: s.f + 651584,
             activation: .relu6, gradGamma: s.g + 726000, gradBeta: s.g + 726576, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(544)
+        s.profiler?.stop(546)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(255), preActivation: s.tensor(88),
@@ -5531,7 +5551,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(86), weights: s.p + 670704,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(257), gradWeights: s.g + 670704,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(545)
+        s.profiler?.stop(547)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
@@ -5541,21 +5561,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(257),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(87) : nil, batch: s.n,
             perImage: 31104, gradBranch: s.tensor(258), pool: pool)
-        s.profiler?.stop(546)
+        s.profiler?.stop(548)
         // features.4.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(258), input: s.tensor(84), pixels: 324 &* s.n,
             channels: 96, gamma: s.p + 670320, beta: s.p + 670416, savedMean: s.f + 650816, savedInvStd: s.f + 650912,
             activation: .identity, gradGamma: s.g + 670320, gradBeta: s.g + 670416, reductions: s.f + 535920,
             pool: pool)
-        s.profiler?.stop(547)
+        s.profiler?.stop(549)
         // features.4.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 324 &* s.n, channels: 576, gamma: s.p + 612720,
                 beta: s.p + 613296, savedMean: s.f + 639296, savedInvStd: s.f + 639872, activation: .relu6,
                 output: s.tensor(260), pool: pool)
-            s.profiler?.stop(548)
+            s.profiler?.stop(550)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -5563,7 +5583,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 612720, beta: s.p + 613296, runningMean: s.p + 613872, runningVar: s.p + 614448,
                 eps: 0.001, activation: .relu6, output: s.tensor(260), scratch: s.f + 639296, pool: pool)
-            s.profiler?.stop(549)
+            s.profiler?.stop(551)
         }
         // features.4.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
         s.profiler?.start()
@@ -5572,20 +5592,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(260), weights: s.p + 615024,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(259), gradWeights: s.g + 615024,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(550)
+        s.profiler?.stop(552)
         // features.4.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(259), input: s.tensor(82), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 612720, beta: s.p + 613296, savedMean: s.f + 639296, savedInvStd: s.f + 639872,
             activation: .relu6, gradGamma: s.g + 612720, gradBeta: s.g + 613296, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(551)
+        s.profiler?.stop(553)
         // features.4.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 324 &* s.n, channels: 576, gamma: s.p + 605232,
                 beta: s.p + 605808, savedMean: s.f + 638144, savedInvStd: s.f + 638720, activation: .relu6,
                 output: s.tensor(262), pool: pool)
-            s.profiler?.stop(552)
+            s.profiler?.stop(554)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -5593,12 +5613,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 605232, beta: s.p + 605808, runningMean: s.p + 606384, runningVar: s.p + 606960,
                 eps: 0.001, activation: .relu6, output: s.tensor(262), scratch: s.f + 638144, pool: pool)
-            s.profiler?.stop(553)
+            s.profiler?.stop(555)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 645632, count: 5184)
-        s.profiler?.stop(554)
+        s.profiler?.stop(556)
         // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(259), preActivation: s.tensor(82),
@@ -5606,17 +5626,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(262), batch: s.n, height: 18, width: 18,
             channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 640448, gradInput: s.tensor(261), gradWeights: s.f + 645632, workspace: s.ws, pool: pool)
-        s.profiler?.stop(555)
+        s.profiler?.stop(557)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 645632, channels: 576, kernel: 3, into: s.g + 607536)
-        s.profiler?.stop(556)
+        s.profiler?.stop(558)
         // features.4.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(261), input: s.tensor(80), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 605232, beta: s.p + 605808, savedMean: s.f + 638144, savedInvStd: s.f + 638720,
             activation: .relu6, gradGamma: s.g + 605232, gradBeta: s.g + 605808, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(557)
+        s.profiler?.stop(559)
         // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(261), preActivation: s.tensor(80),
@@ -5624,11 +5644,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(78), weights: s.p + 549936,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(263), gradWeights: s.g + 549936,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(558)
+        s.profiler?.stop(560)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(263), s.tensor(257), count: 31104 &* s.n, pool: pool)
-        s.profiler?.stop(559)
+        s.profiler?.stop(561)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
@@ -5638,21 +5658,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(263),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 31104, gradBranch: s.tensor(264), pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(562)
         // features.4.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(264), input: s.tensor(76), pixels: 324 &* s.n,
             channels: 96, gamma: s.p + 549552, beta: s.p + 549648, savedMean: s.f + 637952, savedInvStd: s.f + 638048,
             activation: .identity, gradGamma: s.g + 549552, gradBeta: s.g + 549648, reductions: s.f + 535920,
             pool: pool)
-        s.profiler?.stop(561)
+        s.profiler?.stop(563)
         // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 324 &* s.n, channels: 576, gamma: s.p + 491952,
                 beta: s.p + 492528, savedMean: s.f + 626432, savedInvStd: s.f + 627008, activation: .relu6,
                 output: s.tensor(266), pool: pool)
-            s.profiler?.stop(562)
+            s.profiler?.stop(564)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -5660,7 +5680,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 491952, beta: s.p + 492528, runningMean: s.p + 493104, runningVar: s.p + 493680,
                 eps: 0.001, activation: .relu6, output: s.tensor(266), scratch: s.f + 626432, pool: pool)
-            s.profiler?.stop(563)
+            s.profiler?.stop(565)
         }
         // features.4.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
         s.profiler?.start()
@@ -5669,20 +5689,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(266), weights: s.p + 494256,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(265), gradWeights: s.g + 494256,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(564)
+        s.profiler?.stop(566)
         // features.4.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(265), input: s.tensor(74), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 491952, beta: s.p + 492528, savedMean: s.f + 626432, savedInvStd: s.f + 627008,
             activation: .relu6, gradGamma: s.g + 491952, gradBeta: s.g + 492528, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(565)
+        s.profiler?.stop(567)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 324 &* s.n, channels: 576, gamma: s.p + 484464,
                 beta: s.p + 485040, savedMean: s.f + 625280, savedInvStd: s.f + 625856, activation: .relu6,
                 output: s.tensor(268), pool: pool)
-            s.profiler?.stop(566)
+            s.profiler?.stop(568)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -5690,12 +5710,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 484464, beta: s.p + 485040, runningMean: s.p + 485616, runningVar: s.p + 486192,
                 eps: 0.001, activation: .relu6, output: s.tensor(268), scratch: s.f + 625280, pool: pool)
-            s.profiler?.stop(567)
+            s.profiler?.stop(569)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 632768, count: 5184)
-        s.profiler?.stop(568)
+        s.profiler?.stop(570)
         // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(265), preActivation: s.tensor(74),
@@ -5703,17 +5723,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(268), batch: s.n, height: 18, width: 18,
             channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 627584, gradInput: s.tensor(267), gradWeights: s.f + 632768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(569)
+        s.profiler?.stop(571)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 632768, channels: 576, kernel: 3, into: s.g + 486768)
-        s.profiler?.stop(570)
+        s.profiler?.stop(572)
         // features.4.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(267), input: s.tensor(72), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 484464, beta: s.p + 485040, savedMean: s.f + 625280, savedInvStd: s.f + 625856,
             activation: .relu6, gradGamma: s.g + 484464, gradBeta: s.g + 485040, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(571)
+        s.profiler?.stop(573)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(267), preActivation: s.tensor(72),
@@ -5721,11 +5741,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(70), weights: s.p + 429168,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(269), gradWeights: s.g + 429168,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(572)
+        s.profiler?.stop(574)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(269), s.tensor(263), count: 31104 &* s.n, pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(575)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
@@ -5735,21 +5755,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(269),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.tensor(71) : nil, batch: s.n,
             perImage: 31104, gradBranch: s.tensor(270), pool: pool)
-        s.profiler?.stop(574)
+        s.profiler?.stop(576)
         // features.4.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(270), input: s.tensor(68), pixels: 324 &* s.n,
             channels: 96, gamma: s.p + 428784, beta: s.p + 428880, savedMean: s.f + 625088, savedInvStd: s.f + 625184,
             activation: .identity, gradGamma: s.g + 428784, gradBeta: s.g + 428880, reductions: s.f + 535920,
             pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(577)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 324 &* s.n, channels: 576, gamma: s.p + 371184,
                 beta: s.p + 371760, savedMean: s.f + 613568, savedInvStd: s.f + 614144, activation: .relu6,
                 output: s.tensor(272), pool: pool)
-            s.profiler?.stop(576)
+            s.profiler?.stop(578)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -5757,7 +5777,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 371184, beta: s.p + 371760, runningMean: s.p + 372336, runningVar: s.p + 372912,
                 eps: 0.001, activation: .relu6, output: s.tensor(272), scratch: s.f + 613568, pool: pool)
-            s.profiler?.stop(577)
+            s.profiler?.stop(579)
         }
         // features.4.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
         s.profiler?.start()
@@ -5766,20 +5786,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(272), weights: s.p + 373488,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(271), gradWeights: s.g + 373488,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(578)
+        s.profiler?.stop(580)
         // features.4.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(271), input: s.tensor(66), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 371184, beta: s.p + 371760, savedMean: s.f + 613568, savedInvStd: s.f + 614144,
             activation: .relu6, gradGamma: s.g + 371184, gradBeta: s.g + 371760, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(579)
+        s.profiler?.stop(581)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 324 &* s.n, channels: 576, gamma: s.p + 363696,
                 beta: s.p + 364272, savedMean: s.f + 612416, savedInvStd: s.f + 612992, activation: .relu6,
                 output: s.tensor(274), pool: pool)
-            s.profiler?.stop(580)
+            s.profiler?.stop(582)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -5787,12 +5807,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 363696, beta: s.p + 364272, runningMean: s.p + 364848, runningVar: s.p + 365424,
                 eps: 0.001, activation: .relu6, output: s.tensor(274), scratch: s.f + 612416, pool: pool)
-            s.profiler?.stop(581)
+            s.profiler?.stop(583)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 619904, count: 5184)
-        s.profiler?.stop(582)
+        s.profiler?.stop(584)
         // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(271), preActivation: s.tensor(66),
@@ -5800,17 +5820,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(274), batch: s.n, height: 18, width: 18,
             channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 614720, gradInput: s.tensor(273), gradWeights: s.f + 619904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(583)
+        s.profiler?.stop(585)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 619904, channels: 576, kernel: 3, into: s.g + 366000)
-        s.profiler?.stop(584)
+        s.profiler?.stop(586)
         // features.4.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(273), input: s.tensor(64), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 363696, beta: s.p + 364272, savedMean: s.f + 612416, savedInvStd: s.f + 612992,
             activation: .relu6, gradGamma: s.g + 363696, gradBeta: s.g + 364272, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(585)
+        s.profiler?.stop(587)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(273), preActivation: s.tensor(64),
@@ -5818,11 +5838,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(62), weights: s.p + 308400,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(275), gradWeights: s.g + 308400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(586)
+        s.profiler?.stop(588)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(275), s.tensor(269), count: 31104 &* s.n, pool: pool)
-        s.profiler?.stop(587)
+        s.profiler?.stop(589)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
@@ -5832,21 +5852,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(275),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(63) : nil, batch: s.n,
             perImage: 31104, gradBranch: s.tensor(276), pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(590)
         // features.4.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(276), input: s.tensor(60), pixels: 324 &* s.n,
             channels: 96, gamma: s.p + 308016, beta: s.p + 308112, savedMean: s.f + 612224, savedInvStd: s.f + 612320,
             activation: .identity, gradGamma: s.g + 308016, gradBeta: s.g + 308112, reductions: s.f + 535920,
             pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(591)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 324 &* s.n, channels: 576, gamma: s.p + 250416,
                 beta: s.p + 250992, savedMean: s.f + 600704, savedInvStd: s.f + 601280, activation: .relu6,
                 output: s.tensor(278), pool: pool)
-            s.profiler?.stop(590)
+            s.profiler?.stop(592)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -5854,7 +5874,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 250416, beta: s.p + 250992, runningMean: s.p + 251568, runningVar: s.p + 252144,
                 eps: 0.001, activation: .relu6, output: s.tensor(278), scratch: s.f + 600704, pool: pool)
-            s.profiler?.stop(591)
+            s.profiler?.stop(593)
         }
         // features.4.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 96]
         s.profiler?.start()
@@ -5863,20 +5883,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(278), weights: s.p + 252720,
             pixels: 324 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(277), gradWeights: s.g + 252720,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(592)
+        s.profiler?.stop(594)
         // features.4.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(277), input: s.tensor(58), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 250416, beta: s.p + 250992, savedMean: s.f + 600704, savedInvStd: s.f + 601280,
             activation: .relu6, gradGamma: s.g + 250416, gradBeta: s.g + 250992, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(593)
+        s.profiler?.stop(595)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 324 &* s.n, channels: 576, gamma: s.p + 242928,
                 beta: s.p + 243504, savedMean: s.f + 599552, savedInvStd: s.f + 600128, activation: .relu6,
                 output: s.tensor(280), pool: pool)
-            s.profiler?.stop(594)
+            s.profiler?.stop(596)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -5884,12 +5904,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 324 &* s.n, channels: 576,
                 gamma: s.p + 242928, beta: s.p + 243504, runningMean: s.p + 244080, runningVar: s.p + 244656,
                 eps: 0.001, activation: .relu6, output: s.tensor(280), scratch: s.f + 599552, pool: pool)
-            s.profiler?.stop(595)
+            s.profiler?.stop(597)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 607040, count: 5184)
-        s.profiler?.stop(596)
+        s.profiler?.stop(598)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 18, 18, 576] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(277), preActivation: s.tensor(58),
@@ -5897,17 +5917,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(280), batch: s.n, height: 18, width: 18,
             channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 601856, gradInput: s.tensor(279), gradWeights: s.f + 607040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(597)
+        s.profiler?.stop(599)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 607040, channels: 576, kernel: 3, into: s.g + 245232)
-        s.profiler?.stop(598)
+        s.profiler?.stop(600)
         // features.4.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(279), input: s.tensor(56), pixels: 324 &* s.n,
             channels: 576, gamma: s.p + 242928, beta: s.p + 243504, savedMean: s.f + 599552, savedInvStd: s.f + 600128,
             activation: .relu6, gradGamma: s.g + 242928, gradBeta: s.g + 243504, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(599)
+        s.profiler?.stop(601)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 18, 18, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(279), preActivation: s.tensor(56),
@@ -5915,11 +5935,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(55), weights: s.p + 187632,
             pixels: 324 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.tensor(281), gradWeights: s.g + 187632,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(600)
+        s.profiler?.stop(602)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(281), s.tensor(275), count: 31104 &* s.n, pool: pool)
-        s.profiler?.stop(601)
+        s.profiler?.stop(603)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 35x35x48 -> 18x18x96
@@ -5930,14 +5950,14 @@ public final class EfficientNetLite3Training: TrainableModel {
             channels: 96, gamma: s.p + 187248, beta: s.p + 187344, savedMean: s.f + 599360, savedInvStd: s.f + 599456,
             activation: .identity, gradGamma: s.g + 187248, gradBeta: s.g + 187344, reductions: s.f + 535920,
             pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(604)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 324 &* s.n, channels: 288, gamma: s.p + 158448,
                 beta: s.p + 158736, savedMean: s.f + 593600, savedInvStd: s.f + 593888, activation: .relu6,
                 output: s.tensor(283), pool: pool)
-            s.profiler?.stop(603)
+            s.profiler?.stop(605)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -5945,7 +5965,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 324 &* s.n, channels: 288,
                 gamma: s.p + 158448, beta: s.p + 158736, runningMean: s.p + 159024, runningVar: s.p + 159312,
                 eps: 0.001, activation: .relu6, output: s.tensor(283), scratch: s.f + 593600, pool: pool)
-            s.profiler?.stop(604)
+            s.profiler?.stop(606)
         }
         // features.4.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 288] <- [n, 18, 18, 96]
         s.profiler?.start()
@@ -5954,20 +5974,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(283), weights: s.p + 159600,
             pixels: 324 &* s.n, inChannels: 288, outChannels: 96, gradInput: s.tensor(282), gradWeights: s.g + 159600,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(605)
+        s.profiler?.stop(607)
         // features.4.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(282), input: s.tensor(52), pixels: 324 &* s.n,
             channels: 288, gamma: s.p + 158448, beta: s.p + 158736, savedMean: s.f + 593600, savedInvStd: s.f + 593888,
             activation: .relu6, gradGamma: s.g + 158448, gradBeta: s.g + 158736, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(606)
+        s.profiler?.stop(608)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 593024, savedInvStd: s.f + 593312,
                 activation: .relu6, output: s.tensor(285), pool: pool)
-            s.profiler?.stop(607)
+            s.profiler?.stop(609)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -5975,12 +5995,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 154704, beta: s.p + 154992, runningMean: s.p + 155280, runningVar: s.p + 155568,
                 eps: 0.001, activation: .relu6, output: s.tensor(285), scratch: s.f + 593024, pool: pool)
-            s.profiler?.stop(608)
+            s.profiler?.stop(610)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 596768, count: 2592)
-        s.profiler?.stop(609)
+        s.profiler?.stop(611)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 18, 18, 288]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(282), preActivation: s.tensor(52),
@@ -5988,17 +6008,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(285), batch: s.n, height: 35, width: 35,
             channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 594176, gradInput: s.tensor(284), gradWeights: s.f + 596768, workspace: s.ws, pool: pool)
-        s.profiler?.stop(610)
+        s.profiler?.stop(612)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 596768, channels: 288, kernel: 3, into: s.g + 155856)
-        s.profiler?.stop(611)
+        s.profiler?.stop(613)
         // features.4.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(284), input: s.tensor(50), pixels: 1225 &* s.n,
             channels: 288, gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 593024, savedInvStd: s.f + 593312,
             activation: .relu6, gradGamma: s.g + 154704, gradBeta: s.g + 154992, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(612)
+        s.profiler?.stop(614)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(284), preActivation: s.tensor(50),
@@ -6006,7 +6026,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(48), weights: s.p + 140880,
             pixels: 1225 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(286), gradWeights: s.g + 140880,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(613)
+        s.profiler?.stop(615)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
@@ -6016,21 +6036,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(286),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 58800, gradBranch: s.tensor(287), pool: pool)
-        s.profiler?.stop(614)
+        s.profiler?.stop(616)
         // features.3.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 48]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(287), input: s.tensor(46), pixels: 1225 &* s.n,
             channels: 48, gamma: s.p + 140688, beta: s.p + 140736, savedMean: s.f + 592928, savedInvStd: s.f + 592976,
             activation: .identity, gradGamma: s.g + 140688, gradBeta: s.g + 140736, reductions: s.f + 535920,
             pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(617)
         // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 577952, savedInvStd: s.f + 578240,
                 activation: .relu6, output: s.tensor(289), pool: pool)
-            s.profiler?.stop(616)
+            s.profiler?.stop(618)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -6038,7 +6058,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 125712, beta: s.p + 126000, runningMean: s.p + 126288, runningVar: s.p + 126576,
                 eps: 0.001, activation: .relu6, output: s.tensor(289), scratch: s.f + 577952, pool: pool)
-            s.profiler?.stop(617)
+            s.profiler?.stop(619)
         }
         // features.3.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]
         s.profiler?.start()
@@ -6047,20 +6067,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(289), weights: s.p + 126864,
             pixels: 1225 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(288), gradWeights: s.g + 126864,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(618)
+        s.profiler?.stop(620)
         // features.3.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(288), input: s.tensor(44), pixels: 1225 &* s.n,
             channels: 288, gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 577952, savedInvStd: s.f + 578240,
             activation: .relu6, gradGamma: s.g + 125712, gradBeta: s.g + 126000, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(619)
+        s.profiler?.stop(621)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 577376, savedInvStd: s.f + 577664,
                 activation: .relu6, output: s.tensor(291), pool: pool)
-            s.profiler?.stop(620)
+            s.profiler?.stop(622)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -6068,12 +6088,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 117360, beta: s.p + 117648, runningMean: s.p + 117936, runningVar: s.p + 118224,
                 eps: 0.001, activation: .relu6, output: s.tensor(291), scratch: s.f + 577376, pool: pool)
-            s.profiler?.stop(621)
+            s.profiler?.stop(623)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 585728, count: 7200)
-        s.profiler?.stop(622)
+        s.profiler?.stop(624)
         // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(288), preActivation: s.tensor(44),
@@ -6081,17 +6101,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(291), batch: s.n, height: 35, width: 35,
             channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
             weights: s.f + 578528, gradInput: s.tensor(290), gradWeights: s.f + 585728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(623)
+        s.profiler?.stop(625)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 585728, channels: 288, kernel: 5, into: s.g + 118512)
-        s.profiler?.stop(624)
+        s.profiler?.stop(626)
         // features.3.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(290), input: s.tensor(42), pixels: 1225 &* s.n,
             channels: 288, gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 577376, savedInvStd: s.f + 577664,
             activation: .relu6, gradGamma: s.g + 117360, gradBeta: s.g + 117648, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(625)
+        s.profiler?.stop(627)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(290), preActivation: s.tensor(42),
@@ -6099,11 +6119,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(40), weights: s.p + 103536,
             pixels: 1225 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(292), gradWeights: s.g + 103536,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(626)
+        s.profiler?.stop(628)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(292), s.tensor(286), count: 58800 &* s.n, pool: pool)
-        s.profiler?.stop(627)
+        s.profiler?.stop(629)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
@@ -6113,21 +6133,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(292),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.tensor(41) : nil, batch: s.n,
             perImage: 58800, gradBranch: s.tensor(293), pool: pool)
-        s.profiler?.stop(628)
+        s.profiler?.stop(630)
         // features.3.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 48]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(293), input: s.tensor(38), pixels: 1225 &* s.n,
             channels: 48, gamma: s.p + 103344, beta: s.p + 103392, savedMean: s.f + 577280, savedInvStd: s.f + 577328,
             activation: .identity, gradGamma: s.g + 103344, gradBeta: s.g + 103392, reductions: s.f + 535920,
             pool: pool)
-        s.profiler?.stop(629)
+        s.profiler?.stop(631)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288, gamma: s.p + 88368,
                 beta: s.p + 88656, savedMean: s.f + 562304, savedInvStd: s.f + 562592, activation: .relu6,
                 output: s.tensor(295), pool: pool)
-            s.profiler?.stop(630)
+            s.profiler?.stop(632)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -6135,7 +6155,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 88368, beta: s.p + 88656, runningMean: s.p + 88944, runningVar: s.p + 89232, eps: 0.001,
                 activation: .relu6, output: s.tensor(295), scratch: s.f + 562304, pool: pool)
-            s.profiler?.stop(631)
+            s.profiler?.stop(633)
         }
         // features.3.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 48]
         s.profiler?.start()
@@ -6144,20 +6164,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(295), weights: s.p + 89520,
             pixels: 1225 &* s.n, inChannels: 288, outChannels: 48, gradInput: s.tensor(294), gradWeights: s.g + 89520,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(632)
+        s.profiler?.stop(634)
         // features.3.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(294), input: s.tensor(36), pixels: 1225 &* s.n,
             channels: 288, gamma: s.p + 88368, beta: s.p + 88656, savedMean: s.f + 562304, savedInvStd: s.f + 562592,
             activation: .relu6, gradGamma: s.g + 88368, gradBeta: s.g + 88656, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(633)
+        s.profiler?.stop(635)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288, gamma: s.p + 80016,
                 beta: s.p + 80304, savedMean: s.f + 561728, savedInvStd: s.f + 562016, activation: .relu6,
                 output: s.tensor(297), pool: pool)
-            s.profiler?.stop(634)
+            s.profiler?.stop(636)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -6165,12 +6185,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 1225 &* s.n, channels: 288,
                 gamma: s.p + 80016, beta: s.p + 80304, runningMean: s.p + 80592, runningVar: s.p + 80880, eps: 0.001,
                 activation: .relu6, output: s.tensor(297), scratch: s.f + 561728, pool: pool)
-            s.profiler?.stop(635)
+            s.profiler?.stop(637)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 570080, count: 7200)
-        s.profiler?.stop(636)
+        s.profiler?.stop(638)
         // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 35, 35, 288] <- [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(294), preActivation: s.tensor(36),
@@ -6178,17 +6198,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(297), batch: s.n, height: 35, width: 35,
             channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35,
             weights: s.f + 562880, gradInput: s.tensor(296), gradWeights: s.f + 570080, workspace: s.ws, pool: pool)
-        s.profiler?.stop(637)
+        s.profiler?.stop(639)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 570080, channels: 288, kernel: 5, into: s.g + 81168)
-        s.profiler?.stop(638)
+        s.profiler?.stop(640)
         // features.3.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(296), input: s.tensor(34), pixels: 1225 &* s.n,
             channels: 288, gamma: s.p + 80016, beta: s.p + 80304, savedMean: s.f + 561728, savedInvStd: s.f + 562016,
             activation: .relu6, gradGamma: s.g + 80016, gradBeta: s.g + 80304, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(639)
+        s.profiler?.stop(641)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 48] <- [n, 35, 35, 288]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(296), preActivation: s.tensor(34),
@@ -6196,11 +6216,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(33), weights: s.p + 66192,
             pixels: 1225 &* s.n, inChannels: 48, outChannels: 288, gradInput: s.tensor(298), gradWeights: s.g + 66192,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(640)
+        s.profiler?.stop(642)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(298), s.tensor(292), count: 58800 &* s.n, pool: pool)
-        s.profiler?.stop(641)
+        s.profiler?.stop(643)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 70x70x32 -> 35x35x48
@@ -6211,14 +6231,14 @@ public final class EfficientNetLite3Training: TrainableModel {
             channels: 48, gamma: s.p + 66000, beta: s.p + 66048, savedMean: s.f + 561632, savedInvStd: s.f + 561680,
             activation: .identity, gradGamma: s.g + 66000, gradBeta: s.g + 66048, reductions: s.f + 535920,
             pool: pool)
-        s.profiler?.stop(642)
+        s.profiler?.stop(644)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192, gamma: s.p + 56016,
                 beta: s.p + 56208, savedMean: s.f + 551648, savedInvStd: s.f + 551840, activation: .relu6,
                 output: s.tensor(300), pool: pool)
-            s.profiler?.stop(643)
+            s.profiler?.stop(645)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -6226,7 +6246,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 1225 &* s.n, channels: 192,
                 gamma: s.p + 56016, beta: s.p + 56208, runningMean: s.p + 56400, runningVar: s.p + 56592, eps: 0.001,
                 activation: .relu6, output: s.tensor(300), scratch: s.f + 551648, pool: pool)
-            s.profiler?.stop(644)
+            s.profiler?.stop(646)
         }
         // features.3.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 35, 35, 192] <- [n, 35, 35, 48]
         s.profiler?.start()
@@ -6235,20 +6255,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(300), weights: s.p + 56784,
             pixels: 1225 &* s.n, inChannels: 192, outChannels: 48, gradInput: s.tensor(299), gradWeights: s.g + 56784,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(645)
+        s.profiler?.stop(647)
         // features.3.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 35, 35, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(299), input: s.tensor(30), pixels: 1225 &* s.n,
             channels: 192, gamma: s.p + 56016, beta: s.p + 56208, savedMean: s.f + 551648, savedInvStd: s.f + 551840,
             activation: .relu6, gradGamma: s.g + 56016, gradBeta: s.g + 56208, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(646)
+        s.profiler?.stop(648)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 50448,
                 beta: s.p + 50640, savedMean: s.f + 551264, savedInvStd: s.f + 551456, activation: .relu6,
                 output: s.tensor(302), pool: pool)
-            s.profiler?.stop(647)
+            s.profiler?.stop(649)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -6256,12 +6276,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
                 activation: .relu6, output: s.tensor(302), scratch: s.f + 551264, pool: pool)
-            s.profiler?.stop(648)
+            s.profiler?.stop(650)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 556832, count: 4800)
-        s.profiler?.stop(649)
+        s.profiler?.stop(651)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 35, 35, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(299), preActivation: s.tensor(30),
@@ -6269,17 +6289,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(302), batch: s.n, height: 70, width: 70,
             channels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35,
             weights: s.f + 552032, gradInput: s.tensor(301), gradWeights: s.f + 556832, workspace: s.ws, pool: pool)
-        s.profiler?.stop(650)
+        s.profiler?.stop(652)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 556832, channels: 192, kernel: 5, into: s.g + 51216)
-        s.profiler?.stop(651)
+        s.profiler?.stop(653)
         // features.3.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(301), input: s.tensor(28), pixels: 4900 &* s.n,
             channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 551264, savedInvStd: s.f + 551456,
             activation: .relu6, gradGamma: s.g + 50448, gradBeta: s.g + 50640, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(652)
+        s.profiler?.stop(654)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(301), preActivation: s.tensor(28),
@@ -6287,7 +6307,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(26), weights: s.p + 44304,
             pixels: 4900 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(303), gradWeights: s.g + 44304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(653)
+        s.profiler?.stop(655)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
@@ -6297,21 +6317,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(303),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 156800, gradBranch: s.tensor(304), pool: pool)
-        s.profiler?.stop(654)
+        s.profiler?.stop(656)
         // features.2.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(304), input: s.tensor(24), pixels: 4900 &* s.n,
             channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 551200, savedInvStd: s.f + 551232,
             activation: .identity, gradGamma: s.g + 44176, gradBeta: s.g + 44208, reductions: s.f + 535920,
             pool: pool)
-        s.profiler?.stop(655)
+        s.profiler?.stop(657)
         // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 37264,
                 beta: s.p + 37456, savedMean: s.f + 547360, savedInvStd: s.f + 547552, activation: .relu6,
                 output: s.tensor(306), pool: pool)
-            s.profiler?.stop(656)
+            s.profiler?.stop(658)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -6319,7 +6339,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
                 activation: .relu6, output: s.tensor(306), scratch: s.f + 547360, pool: pool)
-            s.profiler?.stop(657)
+            s.profiler?.stop(659)
         }
         // features.2.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]
         s.profiler?.start()
@@ -6328,20 +6348,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(306), weights: s.p + 38032,
             pixels: 4900 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(305), gradWeights: s.g + 38032,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(658)
+        s.profiler?.stop(660)
         // features.2.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(305), input: s.tensor(22), pixels: 4900 &* s.n,
             channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 547360, savedInvStd: s.f + 547552,
             activation: .relu6, gradGamma: s.g + 37264, gradBeta: s.g + 37456, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(659)
+        s.profiler?.stop(661)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 34768,
                 beta: s.p + 34960, savedMean: s.f + 546976, savedInvStd: s.f + 547168, activation: .relu6,
                 output: s.tensor(308), pool: pool)
-            s.profiler?.stop(660)
+            s.profiler?.stop(662)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -6349,12 +6369,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
                 activation: .relu6, output: s.tensor(308), scratch: s.f + 546976, pool: pool)
-            s.profiler?.stop(661)
+            s.profiler?.stop(663)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 549472, count: 1728)
-        s.profiler?.stop(662)
+        s.profiler?.stop(664)
         // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(305), preActivation: s.tensor(22),
@@ -6362,17 +6382,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(308), batch: s.n, height: 70, width: 70,
             channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
             weights: s.f + 547744, gradInput: s.tensor(307), gradWeights: s.f + 549472, workspace: s.ws, pool: pool)
-        s.profiler?.stop(663)
+        s.profiler?.stop(665)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 549472, channels: 192, kernel: 3, into: s.g + 35536)
-        s.profiler?.stop(664)
+        s.profiler?.stop(666)
         // features.2.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(307), input: s.tensor(20), pixels: 4900 &* s.n,
             channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 546976, savedInvStd: s.f + 547168,
             activation: .relu6, gradGamma: s.g + 34768, gradBeta: s.g + 34960, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(665)
+        s.profiler?.stop(667)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(307), preActivation: s.tensor(20),
@@ -6380,11 +6400,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(18), weights: s.p + 28624,
             pixels: 4900 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(309), gradWeights: s.g + 28624,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(666)
+        s.profiler?.stop(668)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(309), s.tensor(303), count: 156800 &* s.n, pool: pool)
-        s.profiler?.stop(667)
+        s.profiler?.stop(669)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
@@ -6394,21 +6414,21 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(309),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 156800, gradBranch: s.tensor(310), pool: pool)
-        s.profiler?.stop(668)
+        s.profiler?.stop(670)
         // features.2.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(310), input: s.tensor(16), pixels: 4900 &* s.n,
             channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 546912, savedInvStd: s.f + 546944,
             activation: .identity, gradGamma: s.g + 28496, gradBeta: s.g + 28528, reductions: s.f + 535920,
             pool: pool)
-        s.profiler?.stop(669)
+        s.profiler?.stop(671)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 21584,
                 beta: s.p + 21776, savedMean: s.f + 543072, savedInvStd: s.f + 543264, activation: .relu6,
                 output: s.tensor(312), pool: pool)
-            s.profiler?.stop(670)
+            s.profiler?.stop(672)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -6416,7 +6436,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
                 activation: .relu6, output: s.tensor(312), scratch: s.f + 543072, pool: pool)
-            s.profiler?.stop(671)
+            s.profiler?.stop(673)
         }
         // features.2.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 32]
         s.profiler?.start()
@@ -6425,20 +6445,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(312), weights: s.p + 22352,
             pixels: 4900 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(311), gradWeights: s.g + 22352,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(672)
+        s.profiler?.stop(674)
         // features.2.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(311), input: s.tensor(14), pixels: 4900 &* s.n,
             channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 543072, savedInvStd: s.f + 543264,
             activation: .relu6, gradGamma: s.g + 21584, gradBeta: s.g + 21776, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(673)
+        s.profiler?.stop(675)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192, gamma: s.p + 19088,
                 beta: s.p + 19280, savedMean: s.f + 542688, savedInvStd: s.f + 542880, activation: .relu6,
                 output: s.tensor(314), pool: pool)
-            s.profiler?.stop(674)
+            s.profiler?.stop(676)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -6446,12 +6466,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 4900 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
                 activation: .relu6, output: s.tensor(314), scratch: s.f + 542688, pool: pool)
-            s.profiler?.stop(675)
+            s.profiler?.stop(677)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 545184, count: 1728)
-        s.profiler?.stop(676)
+        s.profiler?.stop(678)
         // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 70, 70, 192] <- [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(311), preActivation: s.tensor(14),
@@ -6459,17 +6479,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(314), batch: s.n, height: 70, width: 70,
             channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70,
             weights: s.f + 543456, gradInput: s.tensor(313), gradWeights: s.f + 545184, workspace: s.ws, pool: pool)
-        s.profiler?.stop(677)
+        s.profiler?.stop(679)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 545184, channels: 192, kernel: 3, into: s.g + 19856)
-        s.profiler?.stop(678)
+        s.profiler?.stop(680)
         // features.2.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(313), input: s.tensor(12), pixels: 4900 &* s.n,
             channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 542688, savedInvStd: s.f + 542880,
             activation: .relu6, gradGamma: s.g + 19088, gradBeta: s.g + 19280, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(679)
+        s.profiler?.stop(681)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 32] <- [n, 70, 70, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(313), preActivation: s.tensor(12),
@@ -6477,11 +6497,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(11), weights: s.p + 12944,
             pixels: 4900 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(315), gradWeights: s.g + 12944,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(680)
+        s.profiler?.stop(682)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(315), s.tensor(309), count: 156800 &* s.n, pool: pool)
-        s.profiler?.stop(681)
+        s.profiler?.stop(683)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 140x140x24 -> 70x70x32
@@ -6492,14 +6512,14 @@ public final class EfficientNetLite3Training: TrainableModel {
             channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 542624, savedInvStd: s.f + 542656,
             activation: .identity, gradGamma: s.g + 12816, gradBeta: s.g + 12848, reductions: s.f + 535920,
             pool: pool)
-        s.profiler?.stop(682)
+        s.profiler?.stop(684)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144, gamma: s.p + 7632,
                 beta: s.p + 7776, savedMean: s.f + 539744, savedInvStd: s.f + 539888, activation: .relu6,
                 output: s.tensor(317), pool: pool)
-            s.profiler?.stop(683)
+            s.profiler?.stop(685)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -6507,7 +6527,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 4900 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
                 activation: .relu6, output: s.tensor(317), scratch: s.f + 539744, pool: pool)
-            s.profiler?.stop(684)
+            s.profiler?.stop(686)
         }
         // features.2.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 70, 70, 144] <- [n, 70, 70, 32]
         s.profiler?.start()
@@ -6516,20 +6536,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(317), weights: s.p + 8208,
             pixels: 4900 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(316), gradWeights: s.g + 8208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(685)
+        s.profiler?.stop(687)
         // features.2.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 70, 70, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(316), input: s.tensor(8), pixels: 4900 &* s.n,
             channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 539744, savedInvStd: s.f + 539888,
             activation: .relu6, gradGamma: s.g + 7632, gradBeta: s.g + 7776, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(686)
+        s.profiler?.stop(688)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144, gamma: s.p + 5760,
                 beta: s.p + 5904, savedMean: s.f + 539456, savedInvStd: s.f + 539600, activation: .relu6,
                 output: s.tensor(319), pool: pool)
-            s.profiler?.stop(687)
+            s.profiler?.stop(689)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -6537,12 +6557,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 19600 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
                 activation: .relu6, output: s.tensor(319), scratch: s.f + 539456, pool: pool)
-            s.profiler?.stop(688)
+            s.profiler?.stop(690)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 541328, count: 1296)
-        s.profiler?.stop(689)
+        s.profiler?.stop(691)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 140, 140, 144] <- [n, 70, 70, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(316), preActivation: s.tensor(8),
@@ -6550,17 +6570,17 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(319), batch: s.n, height: 140, width: 140,
             channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70,
             weights: s.f + 540032, gradInput: s.tensor(318), gradWeights: s.f + 541328, workspace: s.ws, pool: pool)
-        s.profiler?.stop(690)
+        s.profiler?.stop(692)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 541328, channels: 144, kernel: 3, into: s.g + 6336)
-        s.profiler?.stop(691)
+        s.profiler?.stop(693)
         // features.2.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 140, 140, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(318), input: s.tensor(6), pixels: 19600 &* s.n,
             channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 539456, savedInvStd: s.f + 539600,
             activation: .relu6, gradGamma: s.g + 5760, gradBeta: s.g + 5904, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(692)
+        s.profiler?.stop(694)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 140, 140, 24] <- [n, 140, 140, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(318), preActivation: s.tensor(6),
@@ -6568,7 +6588,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(5), weights: s.p + 2304,
             pixels: 19600 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(320), gradWeights: s.g + 2304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(693)
+        s.profiler?.stop(695)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 140x140x32 -> 140x140x24
@@ -6578,14 +6598,14 @@ public final class EfficientNetLite3Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(320), input: s.tensor(4), pixels: 19600 &* s.n,
             channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 539408, savedInvStd: s.f + 539432,
             activation: .identity, gradGamma: s.g + 2176, gradBeta: s.g + 2208, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(694)
+        s.profiler?.stop(696)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 538768, savedInvStd: s.f + 538800, activation: .relu6,
                 output: s.tensor(322), pool: pool)
-            s.profiler?.stop(695)
+            s.profiler?.stop(697)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -6593,7 +6613,7 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(322), scratch: s.f + 538768, pool: pool)
-            s.profiler?.stop(696)
+            s.profiler?.stop(698)
         }
         // features.1.0.block.1 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 24]
         s.profiler?.start()
@@ -6602,20 +6622,20 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .identity, reductions: s.f + 535920, input: s.tensor(322), weights: s.p + 1408,
             pixels: 19600 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.tensor(321), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(699)
         // features.1.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 140, 140, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(321), input: s.tensor(2), pixels: 19600 &* s.n,
             channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 538768, savedInvStd: s.f + 538800,
             activation: .relu6, gradGamma: s.g + 1280, gradBeta: s.g + 1312, reductions: s.f + 535920, pool: pool)
-        s.profiler?.stop(698)
+        s.profiler?.stop(700)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 19600 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 538704, savedInvStd: s.f + 538736, activation: .relu6,
                 output: s.tensor(324), pool: pool)
-            s.profiler?.stop(699)
+            s.profiler?.stop(701)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -6623,12 +6643,12 @@ public final class EfficientNetLite3Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 19600 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.tensor(324), scratch: s.f + 538704, pool: pool)
-            s.profiler?.stop(700)
+            s.profiler?.stop(702)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 539120, count: 288)
-        s.profiler?.stop(701)
+        s.profiler?.stop(703)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 140, 140, 32] <- [n, 140, 140, 32]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(321), preActivation: s.tensor(2),
@@ -6636,11 +6656,11 @@ public final class EfficientNetLite3Training: TrainableModel {
             activation: .relu6, reductions: s.f + 535920, input: s.tensor(324), batch: s.n, height: 140, width: 140,
             channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140,
             weights: s.f + 538832, gradInput: s.tensor(323), gradWeights: s.f + 539120, workspace: s.ws, pool: pool)
-        s.profiler?.stop(702)
+        s.profiler?.stop(704)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 539120, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(703)
+        s.profiler?.stop(705)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -6651,13 +6671,13 @@ public final class EfficientNetLite3Training: TrainableModel {
             pixels: 19600 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 538704,
             savedInvStd: s.f + 538736, activation: .relu6, gradInput: s.tensor(323), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(704)
+        s.profiler?.stop(706)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(323), input: s.x, batch: s.n, inChannels: 3,
             height: 280, width: 280, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 140, outWidth: 140,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(705)
+        s.profiler?.stop(707)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -6999,15 +7019,19 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 16934400,
               "stem conv 3x3/2, [n, 3, 280, 280] (NCHW) -> [n, 140, 140, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 140, 140, 32]"),
+              "BatchNorm's batch statistics on [n, 140, 140, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 32]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 5644800,
+              "features.0 BatchNorm + relu6 (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 140, 140, 32] -> [n, 140, 140, 32], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 5644800,
-              "depthwise 3x3/1, [n, 140, 140, 32] -> [n, 140, 140, 32]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 140, 140, 32] -> [n, 140, 140, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 140, 140, 32]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 140, 140, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 140, 140, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 140, 140, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -7031,7 +7055,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6350400,
-              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 6350400,
               "frozen: depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7059,7 +7083,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8467200,
-              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 8467200,
               "frozen: depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7091,7 +7115,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8467200,
-              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.2.block.0 BatchNorm + relu6 (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 8467200,
               "frozen: depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7123,7 +7147,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][192]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 5880000,
-              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 5880000,
               "frozen: depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7151,7 +7175,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8820000,
-              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 8820000,
               "frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7183,7 +7207,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][288]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8820000,
-              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.2.block.0 BatchNorm + relu6 (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 8820000,
               "frozen: depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7215,7 +7239,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][288]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 839808,
-              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 839808,
               "frozen: depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7243,7 +7267,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1679616,
-              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 1679616,
               "frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7275,7 +7299,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1679616,
-              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 1679616,
               "frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7307,7 +7331,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1679616,
-              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.3.block.0 BatchNorm + relu6 (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 1679616,
               "frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7339,7 +7363,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1679616,
-              "features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.4.block.0 BatchNorm + relu6 (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 1679616,
               "frozen: depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7371,7 +7395,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][576]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4665600,
-              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 4665600,
               "frozen: depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7399,7 +7423,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6609600,
-              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 6609600,
               "frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7431,7 +7455,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6609600,
-              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 6609600,
               "frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7463,7 +7487,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6609600,
-              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.3.block.0 BatchNorm + relu6 (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 6609600,
               "frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7495,7 +7519,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6609600,
-              "features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.4.block.0 BatchNorm + relu6 (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 6609600,
               "frozen: depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7527,7 +7551,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][816]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1652400,
-              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 1652400,
               "frozen: depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7555,7 +7579,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
-              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 2818800,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7587,7 +7611,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
-              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 2818800,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7619,7 +7643,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
-              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 2818800,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7651,7 +7675,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
-              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.4.block.0 BatchNorm + relu6 (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 2818800,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7683,7 +7707,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1392]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2818800,
-              "features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.5.block.0 BatchNorm + relu6 (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 2818800,
               "frozen: depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -7715,7 +7739,7 @@ public final class EfficientNetLite3Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1392]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1014768,
-              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1014768,
               "frozen: depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -1731,12 +1731,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             padTop: 0, padLeft: 0, outHeight: 150, outWidth: 150, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + relu6 on [n, 150, 150, 32]
+        // features.0 BatchNorm's batch statistics on [n, 150, 150, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 736032, savedInvStd: s.f + 736064,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 736032, savedInvStd: s.f + 736064,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1756,20 +1755,41 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 736160)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 32] -> [n, 150, 150, 32]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 150, width: 150, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 736160, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 150, 150, 32]
+        // features.0 BatchNorm + relu6 (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 32] -> [n, 150, 150, 32], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 864, beta: s.p + 896,
+                savedMean: s.f + 736032, savedInvStd: s.f + 736064, activation: .relu6, output: s.tensor(1),
+                batch: s.n, height: 150, width: 150, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                outHeight: 150, outWidth: 150, weights: s.f + 736160, bias: s.f, depthwiseOutput: s.tensor(2),
+                eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 736096,
+                depthwiseSavedInvStd: s.f + 736128, depthwiseRunningMean: s.p + 1344, depthwiseRunningVar: s.p + 1376,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 150, 150, 32] -> [n, 150, 150, 32]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 150, width: 150, channels: 32, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 736160, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 150, 150, 32]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 736096, savedInvStd: s.f + 736128,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 150, 150, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 736096, savedInvStd: s.f + 736128,
-                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 736096, savedInvStd: s.f + 736128, activation: .relu6,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 32]
         if s.options.frozenBlocks > 1 {
@@ -1777,12 +1797,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(3), scratch: s.f + 736096, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1408, outChannels: 24, inChannels: 32, into: s.f + 1632)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.1 project conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 32] -> [n, 150, 150, 24]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -1790,7 +1810,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 24, output: s.tensor(4), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 736736, savedInvStd: s.f + 736760,
                 runningMean: s.p + 2240, runningVar: s.p + 2272, workspace: s.ws, pool: pool)
-            s.profiler?.stop(9)
+            s.profiler?.stop(11)
         }
         // features.1.0.block.1 frozen: project conv 1x1, [n, 150, 150, 32] -> [n, 150, 150, 24]
         if s.options.frozenBlocks > 1 {
@@ -1798,7 +1818,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(3), pixels: 22500 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 24, activation: .identity, residual: nil,
                 output: s.tensor(4), pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.1 BatchNorm (the batch statistics taken with the conv) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks <= 1 {
@@ -1806,7 +1826,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 22500 &* s.n, channels: 24, gamma: s.p + 2176,
                 beta: s.p + 2208, savedMean: s.f + 736736, savedInvStd: s.f + 736760, activation: .identity,
                 output: s.tensor(5), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 150, 150, 24]
         if s.options.frozenBlocks > 1 {
@@ -1814,7 +1834,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 22500 &* s.n, channels: 24,
                 gamma: s.p + 2176, beta: s.p + 2208, runningMean: s.p + 2240, runningVar: s.p + 2272, eps: 0.001,
                 activation: .identity, output: s.tensor(5), scratch: s.f + 736736, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
     }
 
@@ -1823,7 +1843,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2304, outChannels: 144, inChannels: 24, into: s.f + 1632)
-        s.profiler?.stop(13)
+        s.profiler?.stop(15)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 150, 150, 24] -> [n, 150, 150, 144]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1831,7 +1851,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 144, output: s.tensor(6), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 736784, savedInvStd: s.f + 736928,
                 runningMean: s.p + 6048, runningVar: s.p + 6192, workspace: s.ws, pool: pool)
-            s.profiler?.stop(14)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]
         if s.options.frozenBlocks > 2 {
@@ -1839,7 +1859,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(5), pixels: 22500 &* s.n, inChannels: 24,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
                 output: s.tensor(6), pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 144]
         if s.options.frozenBlocks > 2 {
@@ -1847,13 +1867,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 736784, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 737360)
-        s.profiler?.stop(17)
-        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(19)
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 5760, beta: s.p + 5904,
@@ -1863,7 +1883,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 737072,
                 depthwiseSavedInvStd: s.f + 737216, depthwiseRunningMean: s.p + 7920, depthwiseRunningVar: s.p + 8064,
                 workspace: s.ws, pool: pool)
-            s.profiler?.stop(18)
+            s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
         if s.options.frozenBlocks > 2 {
@@ -1871,7 +1891,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 150, width: 150, channels: 144, kernel: 3,
                 stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75, weights: s.f + 737360, bias: s.f,
                 activation: .identity, output: s.tensor(8), pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(21)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 144]
         if s.options.frozenBlocks <= 2 {
@@ -1879,7 +1899,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 7632,
                 beta: s.p + 7776, savedMean: s.f + 737072, savedInvStd: s.f + 737216, activation: .relu6,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 144]
         if s.options.frozenBlocks > 2 {
@@ -1887,12 +1907,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
                 activation: .relu6, output: s.tensor(9), scratch: s.f + 737072, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [144][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8208, outChannels: 32, inChannels: 144, into: s.f + 1632)
-        s.profiler?.stop(22)
+        s.profiler?.stop(24)
         // features.2.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 144] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1900,7 +1920,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, output: s.tensor(10), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 739952, savedInvStd: s.f + 739984,
                 runningMean: s.p + 12880, runningVar: s.p + 12912, workspace: s.ws, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(25)
         }
         // features.2.0.block.2 frozen: project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
         if s.options.frozenBlocks > 2 {
@@ -1908,7 +1928,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(9), pixels: 5625 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(10), pool: pool)
-            s.profiler?.stop(24)
+            s.profiler?.stop(26)
         }
         // features.2.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 2 {
@@ -1916,7 +1936,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 12816,
                 beta: s.p + 12848, savedMean: s.f + 739952, savedInvStd: s.f + 739984, activation: .identity,
                 output: s.tensor(11), pool: pool)
-            s.profiler?.stop(25)
+            s.profiler?.stop(27)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 2 {
@@ -1924,7 +1944,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 12816, beta: s.p + 12848, runningMean: s.p + 12880, runningVar: s.p + 12912, eps: 0.001,
                 activation: .identity, output: s.tensor(11), scratch: s.f + 739952, pool: pool)
-            s.profiler?.stop(26)
+            s.profiler?.stop(28)
         }
     }
 
@@ -1933,7 +1953,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.1.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 12944, outChannels: 192, inChannels: 32, into: s.f + 1632)
-        s.profiler?.stop(27)
+        s.profiler?.stop(29)
         // features.2.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1941,7 +1961,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, output: s.tensor(12), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 740016, savedInvStd: s.f + 740208,
                 runningMean: s.p + 19472, runningVar: s.p + 19664, workspace: s.ws, pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
         // features.2.1.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks > 3 {
@@ -1949,7 +1969,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(11), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(12), pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(31)
         }
         // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 3 {
@@ -1957,13 +1977,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 740016, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(32)
         }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 740784)
-        s.profiler?.stop(31)
-        // features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(33)
+        // features.2.1.block.0 BatchNorm + relu6 (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 19088, beta: s.p + 19280,
@@ -1973,7 +1993,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 740400,
                 depthwiseSavedInvStd: s.f + 740592, depthwiseRunningMean: s.p + 21968,
                 depthwiseRunningVar: s.p + 22160, workspace: s.ws, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.2.1.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         if s.options.frozenBlocks > 3 {
@@ -1981,7 +2001,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 740784, bias: s.f,
                 activation: .identity, output: s.tensor(14), pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(35)
         }
         // features.2.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 3 {
@@ -1989,7 +2009,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584,
                 beta: s.p + 21776, savedMean: s.f + 740400, savedInvStd: s.f + 740592, activation: .relu6,
                 output: s.tensor(15), pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 3 {
@@ -1997,12 +2017,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
                 activation: .relu6, output: s.tensor(15), scratch: s.f + 740400, pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(37)
         }
         // features.2.1.block.2 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 22352, outChannels: 32, inChannels: 192, into: s.f + 1632)
-        s.profiler?.stop(36)
+        s.profiler?.stop(38)
         // features.2.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -2010,7 +2030,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 744240, savedInvStd: s.f + 744272,
                 runningMean: s.p + 28560, runningVar: s.p + 28592, workspace: s.ws, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(39)
         }
         // features.2.1.block.2 frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks > 3 {
@@ -2018,7 +2038,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(15), pixels: 5625 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(16), pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(40)
         }
         // features.2.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 3 {
@@ -2026,7 +2046,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 28496,
                 beta: s.p + 28528, savedMean: s.f + 744240, savedInvStd: s.f + 744272, activation: .identity,
                 output: s.tensor(17), pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(41)
         }
         // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 3 {
@@ -2034,21 +2054,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 28496, beta: s.p + 28528, runningMean: s.p + 28560, runningVar: s.p + 28592, eps: 0.001,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 744240, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9866666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.013333333333333334, into: s.tensor(19),
                 random: &random)
-            s.profiler?.stop(41)
+            s.profiler?.stop(43)
         }
         // features.2.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(11), branch: s.tensor(17),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 180000, output: s.tensor(18), pool: pool)
-        s.profiler?.stop(42)
+        s.profiler?.stop(44)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -2056,7 +2076,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.2.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 28624, outChannels: 192, inChannels: 32, into: s.f + 1632)
-        s.profiler?.stop(43)
+        s.profiler?.stop(45)
         // features.2.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2064,7 +2084,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, output: s.tensor(20), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 744304, savedInvStd: s.f + 744496,
                 runningMean: s.p + 35152, runningVar: s.p + 35344, workspace: s.ws, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.2.2.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
@@ -2072,7 +2092,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(18), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(20), pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(47)
         }
         // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
@@ -2080,13 +2100,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 744304, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 745072)
-        s.profiler?.stop(47)
-        // features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(49)
+        // features.2.2.block.0 BatchNorm + relu6 (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 34768, beta: s.p + 34960,
@@ -2096,7 +2116,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 744688,
                 depthwiseSavedInvStd: s.f + 744880, depthwiseRunningMean: s.p + 37648,
                 depthwiseRunningVar: s.p + 37840, workspace: s.ws, pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(50)
         }
         // features.2.2.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
@@ -2104,7 +2124,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 745072, bias: s.f,
                 activation: .identity, output: s.tensor(22), pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.2.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 4 {
@@ -2112,7 +2132,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264,
                 beta: s.p + 37456, savedMean: s.f + 744688, savedInvStd: s.f + 744880, activation: .relu6,
                 output: s.tensor(23), pool: pool)
-            s.profiler?.stop(50)
+            s.profiler?.stop(52)
         }
         // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 4 {
@@ -2120,12 +2140,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
                 activation: .relu6, output: s.tensor(23), scratch: s.f + 744688, pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(53)
         }
         // features.2.2.block.2 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 38032, outChannels: 32, inChannels: 192, into: s.f + 1632)
-        s.profiler?.stop(52)
+        s.profiler?.stop(54)
         // features.2.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -2133,7 +2153,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, output: s.tensor(24), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 748528, savedInvStd: s.f + 748560,
                 runningMean: s.p + 44240, runningVar: s.p + 44272, workspace: s.ws, pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(55)
         }
         // features.2.2.block.2 frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks > 4 {
@@ -2141,7 +2161,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(23), pixels: 5625 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(24), pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
         // features.2.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 4 {
@@ -2149,7 +2169,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 44176,
                 beta: s.p + 44208, savedMean: s.f + 748528, savedInvStd: s.f + 748560, activation: .identity,
                 output: s.tensor(25), pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(57)
         }
         // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 4 {
@@ -2157,21 +2177,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 44176, beta: s.p + 44208, runningMean: s.p + 44240, runningVar: s.p + 44272, eps: 0.001,
                 activation: .identity, output: s.tensor(25), scratch: s.f + 748528, pool: pool)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.98
         if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020000000000000004, into: s.tensor(27),
                 random: &random)
-            s.profiler?.stop(57)
+            s.profiler?.stop(59)
         }
         // features.2.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(18), branch: s.tensor(25),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 180000, output: s.tensor(26), pool: pool)
-        s.profiler?.stop(58)
+        s.profiler?.stop(60)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -2179,7 +2199,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.2.3.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 44304, outChannels: 192, inChannels: 32, into: s.f + 1632)
-        s.profiler?.stop(59)
+        s.profiler?.stop(61)
         // features.2.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2187,7 +2207,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, output: s.tensor(28), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 748592, savedInvStd: s.f + 748784,
                 runningMean: s.p + 50832, runningVar: s.p + 51024, workspace: s.ws, pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.2.3.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
@@ -2195,7 +2215,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(26), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(28), pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(63)
         }
         // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
@@ -2203,13 +2223,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
                 activation: .relu6, output: s.tensor(29), scratch: s.f + 748592, pool: pool)
-            s.profiler?.stop(62)
+            s.profiler?.stop(64)
         }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 3, into: s.f + 749360)
-        s.profiler?.stop(63)
-        // features.2.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(65)
+        // features.2.3.block.0 BatchNorm + relu6 (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(28), gamma: s.p + 50448, beta: s.p + 50640,
@@ -2219,7 +2239,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 748976,
                 depthwiseSavedInvStd: s.f + 749168, depthwiseRunningMean: s.p + 53328,
                 depthwiseRunningVar: s.p + 53520, workspace: s.ws, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.2.3.block.1 frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
@@ -2227,7 +2247,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(29), batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 749360, bias: s.f,
                 activation: .identity, output: s.tensor(30), pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.2.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks <= 5 {
@@ -2235,7 +2255,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944,
                 beta: s.p + 53136, savedMean: s.f + 748976, savedInvStd: s.f + 749168, activation: .relu6,
                 output: s.tensor(31), pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 5 {
@@ -2243,12 +2263,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 52944, beta: s.p + 53136, runningMean: s.p + 53328, runningVar: s.p + 53520, eps: 0.001,
                 activation: .relu6, output: s.tensor(31), scratch: s.f + 748976, pool: pool)
-            s.profiler?.stop(67)
+            s.profiler?.stop(69)
         }
         // features.2.3.block.2 project conv 1x1 weights to the GEMM layout [192][32]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 53712, outChannels: 32, inChannels: 192, into: s.f + 1632)
-        s.profiler?.stop(68)
+        s.profiler?.stop(70)
         // features.2.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -2256,7 +2276,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, output: s.tensor(32), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 752816, savedInvStd: s.f + 752848,
                 runningMean: s.p + 59920, runningVar: s.p + 59952, workspace: s.ws, pool: pool)
-            s.profiler?.stop(69)
+            s.profiler?.stop(71)
         }
         // features.2.3.block.2 frozen: project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         if s.options.frozenBlocks > 5 {
@@ -2264,7 +2284,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(31), pixels: 5625 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
                 output: s.tensor(32), pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(72)
         }
         // features.2.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks <= 5 {
@@ -2272,7 +2292,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 5625 &* s.n, channels: 32, gamma: s.p + 59856,
                 beta: s.p + 59888, savedMean: s.f + 752816, savedInvStd: s.f + 752848, activation: .identity,
                 output: s.tensor(33), pool: pool)
-            s.profiler?.stop(71)
+            s.profiler?.stop(73)
         }
         // features.2.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 75, 75, 32]
         if s.options.frozenBlocks > 5 {
@@ -2280,21 +2300,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 5625 &* s.n, channels: 32,
                 gamma: s.p + 59856, beta: s.p + 59888, runningMean: s.p + 59920, runningVar: s.p + 59952, eps: 0.001,
                 activation: .identity, output: s.tensor(33), scratch: s.f + 752816, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02666666666666667, into: s.tensor(35),
                 random: &random)
-            s.profiler?.stop(73)
+            s.profiler?.stop(75)
         }
         // features.2.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(26), branch: s.tensor(33),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(35) : nil, batch: s.n,
             perImage: 180000, output: s.tensor(34), pool: pool)
-        s.profiler?.stop(74)
+        s.profiler?.stop(76)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 75x75x32 -> 38x38x56
@@ -2302,7 +2322,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [32][192]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 59984, outChannels: 192, inChannels: 32, into: s.f + 1632)
-        s.profiler?.stop(75)
+        s.profiler?.stop(77)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2310,7 +2330,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, output: s.tensor(36), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 752880, savedInvStd: s.f + 753072,
                 runningMean: s.p + 66512, runningVar: s.p + 66704, workspace: s.ws, pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
         if s.options.frozenBlocks > 6 {
@@ -2318,7 +2338,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(34), pixels: 5625 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
                 output: s.tensor(36), pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(79)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 75, 75, 192]
         if s.options.frozenBlocks > 6 {
@@ -2326,13 +2346,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 66128, beta: s.p + 66320, runningMean: s.p + 66512, runningVar: s.p + 66704, eps: 0.001,
                 activation: .relu6, output: s.tensor(37), scratch: s.f + 752880, pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 66896, channels: 192, kernel: 5, into: s.f + 753648)
-        s.profiler?.stop(79)
-        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(81)
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(36), gamma: s.p + 66128, beta: s.p + 66320,
@@ -2342,7 +2362,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 753264,
                 depthwiseSavedInvStd: s.f + 753456, depthwiseRunningMean: s.p + 72080,
                 depthwiseRunningVar: s.p + 72272, workspace: s.ws, pool: pool)
-            s.profiler?.stop(80)
+            s.profiler?.stop(82)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
         if s.options.frozenBlocks > 6 {
@@ -2350,7 +2370,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(37), batch: s.n, height: 75, width: 75, channels: 192, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 753648, bias: s.f,
                 activation: .identity, output: s.tensor(38), pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 192]
         if s.options.frozenBlocks <= 6 {
@@ -2358,7 +2378,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696,
                 beta: s.p + 71888, savedMean: s.f + 753264, savedInvStd: s.f + 753456, activation: .relu6,
                 output: s.tensor(39), pool: pool)
-            s.profiler?.stop(82)
+            s.profiler?.stop(84)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 192]
         if s.options.frozenBlocks > 6 {
@@ -2366,12 +2386,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 71696, beta: s.p + 71888, runningMean: s.p + 72080, runningVar: s.p + 72272, eps: 0.001,
                 activation: .relu6, output: s.tensor(39), scratch: s.f + 753264, pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [192][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 72464, outChannels: 56, inChannels: 192, into: s.f + 1632)
-        s.profiler?.stop(84)
+        s.profiler?.stop(86)
         // features.3.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 192] -> [n, 38, 38, 56]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -2379,7 +2399,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, output: s.tensor(40), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 763248, savedInvStd: s.f + 763304,
                 runningMean: s.p + 83344, runningVar: s.p + 83408, workspace: s.ws, pool: pool)
-            s.profiler?.stop(85)
+            s.profiler?.stop(87)
         }
         // features.3.0.block.2 frozen: project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 56]
         if s.options.frozenBlocks > 6 {
@@ -2387,7 +2407,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(39), pixels: 1444 &* s.n, inChannels: 192,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
                 output: s.tensor(40), pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(88)
         }
         // features.3.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks <= 6 {
@@ -2395,7 +2415,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 1444 &* s.n, channels: 56, gamma: s.p + 83216,
                 beta: s.p + 83280, savedMean: s.f + 763248, savedInvStd: s.f + 763304, activation: .identity,
                 output: s.tensor(41), pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(89)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 6 {
@@ -2403,7 +2423,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 83216, beta: s.p + 83280, runningMean: s.p + 83344, runningVar: s.p + 83408, eps: 0.001,
                 activation: .identity, output: s.tensor(41), scratch: s.f + 763248, pool: pool)
-            s.profiler?.stop(88)
+            s.profiler?.stop(90)
         }
     }
 
@@ -2412,7 +2432,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.1.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 83472, outChannels: 336, inChannels: 56, into: s.f + 1632)
-        s.profiler?.stop(89)
+        s.profiler?.stop(91)
         // features.3.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2420,7 +2440,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, output: s.tensor(42), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 763360, savedInvStd: s.f + 763696,
                 runningMean: s.p + 102960, runningVar: s.p + 103296, workspace: s.ws, pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(92)
         }
         // features.3.1.block.0 frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
         if s.options.frozenBlocks > 7 {
@@ -2428,7 +2448,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(41), pixels: 1444 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
                 output: s.tensor(42), pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(93)
         }
         // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 7 {
@@ -2436,13 +2456,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, runningMean: s.p + 102960, runningVar: s.p + 103296,
                 eps: 0.001, activation: .relu6, output: s.tensor(43), scratch: s.f + 763360, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 103632, channels: 336, kernel: 5, into: s.f + 764704)
-        s.profiler?.stop(93)
-        // features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(95)
+        // features.3.1.block.0 BatchNorm + relu6 (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(42), gamma: s.p + 102288, beta: s.p + 102624,
@@ -2452,7 +2472,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 764032,
                 depthwiseSavedInvStd: s.f + 764368, depthwiseRunningMean: s.p + 112704,
                 depthwiseRunningVar: s.p + 113040, workspace: s.ws, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(96)
         }
         // features.3.1.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
         if s.options.frozenBlocks > 7 {
@@ -2460,7 +2480,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(43), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 764704, bias: s.f,
                 activation: .identity, output: s.tensor(44), pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.3.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 7 {
@@ -2468,7 +2488,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 764032, savedInvStd: s.f + 764368,
                 activation: .relu6, output: s.tensor(45), pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(98)
         }
         // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 7 {
@@ -2476,12 +2496,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, runningMean: s.p + 112704, runningVar: s.p + 113040,
                 eps: 0.001, activation: .relu6, output: s.tensor(45), scratch: s.f + 764032, pool: pool)
-            s.profiler?.stop(97)
+            s.profiler?.stop(99)
         }
         // features.3.1.block.2 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 113376, outChannels: 56, inChannels: 336, into: s.f + 1632)
-        s.profiler?.stop(98)
+        s.profiler?.stop(100)
         // features.3.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 336] -> [n, 38, 38, 56]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -2489,7 +2509,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, output: s.tensor(46), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 781504, savedInvStd: s.f + 781560,
                 runningMean: s.p + 132320, runningVar: s.p + 132384, workspace: s.ws, pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(101)
         }
         // features.3.1.block.2 frozen: project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
         if s.options.frozenBlocks > 7 {
@@ -2497,7 +2517,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(45), pixels: 1444 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
                 output: s.tensor(46), pool: pool)
-            s.profiler?.stop(100)
+            s.profiler?.stop(102)
         }
         // features.3.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks <= 7 {
@@ -2505,7 +2525,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 1444 &* s.n, channels: 56, gamma: s.p + 132192,
                 beta: s.p + 132256, savedMean: s.f + 781504, savedInvStd: s.f + 781560, activation: .identity,
                 output: s.tensor(47), pool: pool)
-            s.profiler?.stop(101)
+            s.profiler?.stop(103)
         }
         // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 7 {
@@ -2513,21 +2533,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 132192, beta: s.p + 132256, runningMean: s.p + 132320, runningVar: s.p + 132384,
                 eps: 0.001, activation: .identity, output: s.tensor(47), scratch: s.f + 781504, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(104)
         }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.96
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04000000000000001, into: s.tensor(49),
                 random: &random)
-            s.profiler?.stop(103)
+            s.profiler?.stop(105)
         }
         // features.3.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(41), branch: s.tensor(47),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 80864, output: s.tensor(48), pool: pool)
-        s.profiler?.stop(104)
+        s.profiler?.stop(106)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -2535,7 +2555,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.2.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 132448, outChannels: 336, inChannels: 56, into: s.f + 1632)
-        s.profiler?.stop(105)
+        s.profiler?.stop(107)
         // features.3.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2543,7 +2563,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, output: s.tensor(50), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 781616, savedInvStd: s.f + 781952,
                 runningMean: s.p + 151936, runningVar: s.p + 152272, workspace: s.ws, pool: pool)
-            s.profiler?.stop(106)
+            s.profiler?.stop(108)
         }
         // features.3.2.block.0 frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
         if s.options.frozenBlocks > 8 {
@@ -2551,7 +2571,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(48), pixels: 1444 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
                 output: s.tensor(50), pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(109)
         }
         // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 8 {
@@ -2559,13 +2579,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, runningMean: s.p + 151936, runningVar: s.p + 152272,
                 eps: 0.001, activation: .relu6, output: s.tensor(51), scratch: s.f + 781616, pool: pool)
-            s.profiler?.stop(108)
+            s.profiler?.stop(110)
         }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 152608, channels: 336, kernel: 5, into: s.f + 782960)
-        s.profiler?.stop(109)
-        // features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(111)
+        // features.3.2.block.0 BatchNorm + relu6 (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(50), gamma: s.p + 151264, beta: s.p + 151600,
@@ -2575,7 +2595,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 782288,
                 depthwiseSavedInvStd: s.f + 782624, depthwiseRunningMean: s.p + 161680,
                 depthwiseRunningVar: s.p + 162016, workspace: s.ws, pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(112)
         }
         // features.3.2.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
         if s.options.frozenBlocks > 8 {
@@ -2583,7 +2603,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(51), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 782960, bias: s.f,
                 activation: .identity, output: s.tensor(52), pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(113)
         }
         // features.3.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 8 {
@@ -2591,7 +2611,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 782288, savedInvStd: s.f + 782624,
                 activation: .relu6, output: s.tensor(53), pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(114)
         }
         // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 8 {
@@ -2599,12 +2619,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, runningMean: s.p + 161680, runningVar: s.p + 162016,
                 eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 782288, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(115)
         }
         // features.3.2.block.2 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 162352, outChannels: 56, inChannels: 336, into: s.f + 1632)
-        s.profiler?.stop(114)
+        s.profiler?.stop(116)
         // features.3.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 336] -> [n, 38, 38, 56]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -2612,7 +2632,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, output: s.tensor(54), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 799760, savedInvStd: s.f + 799816,
                 runningMean: s.p + 181296, runningVar: s.p + 181360, workspace: s.ws, pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.3.2.block.2 frozen: project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
         if s.options.frozenBlocks > 8 {
@@ -2620,7 +2640,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(53), pixels: 1444 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
                 output: s.tensor(54), pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(118)
         }
         // features.3.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks <= 8 {
@@ -2628,7 +2648,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 1444 &* s.n, channels: 56, gamma: s.p + 181168,
                 beta: s.p + 181232, savedMean: s.f + 799760, savedInvStd: s.f + 799816, activation: .identity,
                 output: s.tensor(55), pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(119)
         }
         // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 8 {
@@ -2636,21 +2656,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 181168, beta: s.p + 181232, runningMean: s.p + 181296, runningVar: s.p + 181360,
                 eps: 0.001, activation: .identity, output: s.tensor(55), scratch: s.f + 799760, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(120)
         }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9533333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04666666666666667, into: s.tensor(57),
                 random: &random)
-            s.profiler?.stop(119)
+            s.profiler?.stop(121)
         }
         // features.3.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(48), branch: s.tensor(55),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(57) : nil, batch: s.n,
             perImage: 80864, output: s.tensor(56), pool: pool)
-        s.profiler?.stop(120)
+        s.profiler?.stop(122)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -2658,7 +2678,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.3.3.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 181424, outChannels: 336, inChannels: 56, into: s.f + 1632)
-        s.profiler?.stop(121)
+        s.profiler?.stop(123)
         // features.3.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2666,7 +2686,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, output: s.tensor(58), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 799872, savedInvStd: s.f + 800208,
                 runningMean: s.p + 200912, runningVar: s.p + 201248, workspace: s.ws, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.3.3.block.0 frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
         if s.options.frozenBlocks > 9 {
@@ -2674,7 +2694,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(56), pixels: 1444 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
                 output: s.tensor(58), pool: pool)
-            s.profiler?.stop(123)
+            s.profiler?.stop(125)
         }
         // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 9 {
@@ -2682,13 +2702,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, runningMean: s.p + 200912, runningVar: s.p + 201248,
                 eps: 0.001, activation: .relu6, output: s.tensor(59), scratch: s.f + 799872, pool: pool)
-            s.profiler?.stop(124)
+            s.profiler?.stop(126)
         }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 201584, channels: 336, kernel: 5, into: s.f + 801216)
-        s.profiler?.stop(125)
-        // features.3.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(127)
+        // features.3.3.block.0 BatchNorm + relu6 (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(58), gamma: s.p + 200240, beta: s.p + 200576,
@@ -2698,7 +2718,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 800544,
                 depthwiseSavedInvStd: s.f + 800880, depthwiseRunningMean: s.p + 210656,
                 depthwiseRunningVar: s.p + 210992, workspace: s.ws, pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.3.3.block.1 frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
         if s.options.frozenBlocks > 9 {
@@ -2706,7 +2726,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(59), batch: s.n, height: 38, width: 38, channels: 336, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 801216, bias: s.f,
                 activation: .identity, output: s.tensor(60), pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(129)
         }
         // features.3.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks <= 9 {
@@ -2714,7 +2734,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 800544, savedInvStd: s.f + 800880,
                 activation: .relu6, output: s.tensor(61), pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(130)
         }
         // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 9 {
@@ -2722,12 +2742,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, runningMean: s.p + 210656, runningVar: s.p + 210992,
                 eps: 0.001, activation: .relu6, output: s.tensor(61), scratch: s.f + 800544, pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.3.3.block.2 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 211328, outChannels: 56, inChannels: 336, into: s.f + 1632)
-        s.profiler?.stop(130)
+        s.profiler?.stop(132)
         // features.3.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 336] -> [n, 38, 38, 56]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2735,7 +2755,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, output: s.tensor(62), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 818016, savedInvStd: s.f + 818072,
                 runningMean: s.p + 230272, runningVar: s.p + 230336, workspace: s.ws, pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(133)
         }
         // features.3.3.block.2 frozen: project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
         if s.options.frozenBlocks > 9 {
@@ -2743,7 +2763,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(61), pixels: 1444 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
                 output: s.tensor(62), pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
         // features.3.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks <= 9 {
@@ -2751,7 +2771,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 1444 &* s.n, channels: 56, gamma: s.p + 230144,
                 beta: s.p + 230208, savedMean: s.f + 818016, savedInvStd: s.f + 818072, activation: .identity,
                 output: s.tensor(63), pool: pool)
-            s.profiler?.stop(133)
+            s.profiler?.stop(135)
         }
         // features.3.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 38, 38, 56]
         if s.options.frozenBlocks > 9 {
@@ -2759,21 +2779,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 1444 &* s.n, channels: 56,
                 gamma: s.p + 230144, beta: s.p + 230208, runningMean: s.p + 230272, runningVar: s.p + 230336,
                 eps: 0.001, activation: .identity, output: s.tensor(63), scratch: s.f + 818016, pool: pool)
-            s.profiler?.stop(134)
+            s.profiler?.stop(136)
         }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05333333333333334, into: s.tensor(65),
                 random: &random)
-            s.profiler?.stop(135)
+            s.profiler?.stop(137)
         }
         // features.3.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(56), branch: s.tensor(63),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(65) : nil, batch: s.n,
             perImage: 80864, output: s.tensor(64), pool: pool)
-        s.profiler?.stop(136)
+        s.profiler?.stop(138)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 38x38x56 -> 19x19x112
@@ -2781,7 +2801,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 230400, outChannels: 336, inChannels: 56, into: s.f + 1632)
-        s.profiler?.stop(137)
+        s.profiler?.stop(139)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 38, 38, 56] -> [n, 38, 38, 336]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2789,7 +2809,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, output: s.tensor(66), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 818128, savedInvStd: s.f + 818464,
                 runningMean: s.p + 249888, runningVar: s.p + 250224, workspace: s.ws, pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
         if s.options.frozenBlocks > 10 {
@@ -2797,7 +2817,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(64), pixels: 1444 &* s.n, inChannels: 56,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
                 output: s.tensor(66), pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(141)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 38, 38, 336]
         if s.options.frozenBlocks > 10 {
@@ -2805,13 +2825,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, runningMean: s.p + 249888, runningVar: s.p + 250224,
                 eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 818128, pool: pool)
-            s.profiler?.stop(140)
+            s.profiler?.stop(142)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 250560, channels: 336, kernel: 3, into: s.f + 819472)
-        s.profiler?.stop(141)
-        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(143)
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(66), gamma: s.p + 249216, beta: s.p + 249552,
@@ -2821,7 +2841,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 818800,
                 depthwiseSavedInvStd: s.f + 819136, depthwiseRunningMean: s.p + 254256,
                 depthwiseRunningVar: s.p + 254592, workspace: s.ws, pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(144)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]
         if s.options.frozenBlocks > 10 {
@@ -2829,7 +2849,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(67), batch: s.n, height: 38, width: 38, channels: 336, kernel: 3,
                 stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19, weights: s.f + 819472, bias: s.f,
                 activation: .identity, output: s.tensor(68), pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(145)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 336]
         if s.options.frozenBlocks <= 10 {
@@ -2837,7 +2857,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 361 &* s.n, channels: 336, gamma: s.p + 253584,
                 beta: s.p + 253920, savedMean: s.f + 818800, savedInvStd: s.f + 819136, activation: .relu6,
                 output: s.tensor(69), pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(146)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 336]
         if s.options.frozenBlocks > 10 {
@@ -2845,12 +2865,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 361 &* s.n, channels: 336,
                 gamma: s.p + 253584, beta: s.p + 253920, runningMean: s.p + 254256, runningVar: s.p + 254592,
                 eps: 0.001, activation: .relu6, output: s.tensor(69), scratch: s.f + 818800, pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(147)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [336][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 254928, outChannels: 112, inChannels: 336, into: s.f + 1632)
-        s.profiler?.stop(146)
+        s.profiler?.stop(148)
         // features.4.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 336] -> [n, 19, 19, 112]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2858,7 +2878,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(70), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 825520, savedInvStd: s.f + 825632,
                 runningMean: s.p + 292784, runningVar: s.p + 292896, workspace: s.ws, pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.4.0.block.2 frozen: project conv 1x1, [n, 19, 19, 336] -> [n, 19, 19, 112]
         if s.options.frozenBlocks > 10 {
@@ -2866,7 +2886,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(69), pixels: 361 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(70), pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(150)
         }
         // features.4.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 10 {
@@ -2874,7 +2894,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(70), pixels: 361 &* s.n, channels: 112, gamma: s.p + 292560,
                 beta: s.p + 292672, savedMean: s.f + 825520, savedInvStd: s.f + 825632, activation: .identity,
                 output: s.tensor(71), pool: pool)
-            s.profiler?.stop(149)
+            s.profiler?.stop(151)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 10 {
@@ -2882,7 +2902,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 292560, beta: s.p + 292672, runningMean: s.p + 292784, runningVar: s.p + 292896,
                 eps: 0.001, activation: .identity, output: s.tensor(71), scratch: s.f + 825520, pool: pool)
-            s.profiler?.stop(150)
+            s.profiler?.stop(152)
         }
     }
 
@@ -2891,7 +2911,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 293008, outChannels: 672, inChannels: 112, into: s.f + 1632)
-        s.profiler?.stop(151)
+        s.profiler?.stop(153)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2899,7 +2919,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(72), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 825744, savedInvStd: s.f + 826416,
                 runningMean: s.p + 369616, runningVar: s.p + 370288, workspace: s.ws, pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(154)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks > 11 {
@@ -2907,7 +2927,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(71), pixels: 361 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(72), pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(155)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 11 {
@@ -2915,13 +2935,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 368272, beta: s.p + 368944, runningMean: s.p + 369616, runningVar: s.p + 370288,
                 eps: 0.001, activation: .relu6, output: s.tensor(73), scratch: s.f + 825744, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 370960, channels: 672, kernel: 3, into: s.f + 828432)
-        s.profiler?.stop(155)
-        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(157)
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(72), gamma: s.p + 368272, beta: s.p + 368944,
@@ -2931,7 +2951,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 827088,
                 depthwiseSavedInvStd: s.f + 827760, depthwiseRunningMean: s.p + 378352,
                 depthwiseRunningVar: s.p + 379024, workspace: s.ws, pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(158)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         if s.options.frozenBlocks > 11 {
@@ -2939,7 +2959,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(73), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 828432, bias: s.f,
                 activation: .identity, output: s.tensor(74), pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(159)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 11 {
@@ -2947,7 +2967,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 361 &* s.n, channels: 672, gamma: s.p + 377008,
                 beta: s.p + 377680, savedMean: s.f + 827088, savedInvStd: s.f + 827760, activation: .relu6,
                 output: s.tensor(75), pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(160)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 11 {
@@ -2955,12 +2975,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 377008, beta: s.p + 377680, runningMean: s.p + 378352, runningVar: s.p + 379024,
                 eps: 0.001, activation: .relu6, output: s.tensor(75), scratch: s.f + 827088, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(161)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 379696, outChannels: 112, inChannels: 672, into: s.f + 1632)
-        s.profiler?.stop(160)
+        s.profiler?.stop(162)
         // features.4.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2968,7 +2988,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(76), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 840528, savedInvStd: s.f + 840640,
                 runningMean: s.p + 455184, runningVar: s.p + 455296, workspace: s.ws, pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.4.1.block.2 frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks > 11 {
@@ -2976,7 +2996,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(75), pixels: 361 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(76), pool: pool)
-            s.profiler?.stop(162)
+            s.profiler?.stop(164)
         }
         // features.4.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 11 {
@@ -2984,7 +3004,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 361 &* s.n, channels: 112, gamma: s.p + 454960,
                 beta: s.p + 455072, savedMean: s.f + 840528, savedInvStd: s.f + 840640, activation: .identity,
                 output: s.tensor(77), pool: pool)
-            s.profiler?.stop(163)
+            s.profiler?.stop(165)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 11 {
@@ -2992,21 +3012,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 454960, beta: s.p + 455072, runningMean: s.p + 455184, runningVar: s.p + 455296,
                 eps: 0.001, activation: .identity, output: s.tensor(77), scratch: s.f + 840528, pool: pool)
-            s.profiler?.stop(164)
+            s.profiler?.stop(166)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667, into: s.tensor(79),
                 random: &random)
-            s.profiler?.stop(165)
+            s.profiler?.stop(167)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(71), branch: s.tensor(77),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 40432, output: s.tensor(78), pool: pool)
-        s.profiler?.stop(166)
+        s.profiler?.stop(168)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -3014,7 +3034,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.2.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 455408, outChannels: 672, inChannels: 112, into: s.f + 1632)
-        s.profiler?.stop(167)
+        s.profiler?.stop(169)
         // features.4.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3022,7 +3042,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(80), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 840752, savedInvStd: s.f + 841424,
                 runningMean: s.p + 532016, runningVar: s.p + 532688, workspace: s.ws, pool: pool)
-            s.profiler?.stop(168)
+            s.profiler?.stop(170)
         }
         // features.4.2.block.0 frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks > 12 {
@@ -3030,7 +3050,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(78), pixels: 361 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(80), pool: pool)
-            s.profiler?.stop(169)
+            s.profiler?.stop(171)
         }
         // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 12 {
@@ -3038,13 +3058,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 530672, beta: s.p + 531344, runningMean: s.p + 532016, runningVar: s.p + 532688,
                 eps: 0.001, activation: .relu6, output: s.tensor(81), scratch: s.f + 840752, pool: pool)
-            s.profiler?.stop(170)
+            s.profiler?.stop(172)
         }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 533360, channels: 672, kernel: 3, into: s.f + 843440)
-        s.profiler?.stop(171)
-        // features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(173)
+        // features.4.2.block.0 BatchNorm + relu6 (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(80), gamma: s.p + 530672, beta: s.p + 531344,
@@ -3054,7 +3074,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 842096,
                 depthwiseSavedInvStd: s.f + 842768, depthwiseRunningMean: s.p + 540752,
                 depthwiseRunningVar: s.p + 541424, workspace: s.ws, pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(174)
         }
         // features.4.2.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         if s.options.frozenBlocks > 12 {
@@ -3062,7 +3082,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(81), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 843440, bias: s.f,
                 activation: .identity, output: s.tensor(82), pool: pool)
-            s.profiler?.stop(173)
+            s.profiler?.stop(175)
         }
         // features.4.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 12 {
@@ -3070,7 +3090,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 361 &* s.n, channels: 672, gamma: s.p + 539408,
                 beta: s.p + 540080, savedMean: s.f + 842096, savedInvStd: s.f + 842768, activation: .relu6,
                 output: s.tensor(83), pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(176)
         }
         // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 12 {
@@ -3078,12 +3098,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 539408, beta: s.p + 540080, runningMean: s.p + 540752, runningVar: s.p + 541424,
                 eps: 0.001, activation: .relu6, output: s.tensor(83), scratch: s.f + 842096, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(177)
         }
         // features.4.2.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 542096, outChannels: 112, inChannels: 672, into: s.f + 1632)
-        s.profiler?.stop(176)
+        s.profiler?.stop(178)
         // features.4.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks <= 12 {
             s.profiler?.start()
@@ -3091,7 +3111,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(84), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 855536, savedInvStd: s.f + 855648,
                 runningMean: s.p + 617584, runningVar: s.p + 617696, workspace: s.ws, pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(179)
         }
         // features.4.2.block.2 frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks > 12 {
@@ -3099,7 +3119,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(83), pixels: 361 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
         // features.4.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 12 {
@@ -3107,7 +3127,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 361 &* s.n, channels: 112, gamma: s.p + 617360,
                 beta: s.p + 617472, savedMean: s.f + 855536, savedInvStd: s.f + 855648, activation: .identity,
                 output: s.tensor(85), pool: pool)
-            s.profiler?.stop(179)
+            s.profiler?.stop(181)
         }
         // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 12 {
@@ -3115,21 +3135,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 617360, beta: s.p + 617472, runningMean: s.p + 617584, runningVar: s.p + 617696,
                 eps: 0.001, activation: .identity, output: s.tensor(85), scratch: s.f + 855536, pool: pool)
-            s.profiler?.stop(180)
+            s.profiler?.stop(182)
         }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9266666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07333333333333333, into: s.tensor(87),
                 random: &random)
-            s.profiler?.stop(181)
+            s.profiler?.stop(183)
         }
         // features.4.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(78), branch: s.tensor(85),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(87) : nil, batch: s.n,
             perImage: 40432, output: s.tensor(86), pool: pool)
-        s.profiler?.stop(182)
+        s.profiler?.stop(184)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -3137,7 +3157,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.3.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 617808, outChannels: 672, inChannels: 112, into: s.f + 1632)
-        s.profiler?.stop(183)
+        s.profiler?.stop(185)
         // features.4.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3145,7 +3165,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(88), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 855760, savedInvStd: s.f + 856432,
                 runningMean: s.p + 694416, runningVar: s.p + 695088, workspace: s.ws, pool: pool)
-            s.profiler?.stop(184)
+            s.profiler?.stop(186)
         }
         // features.4.3.block.0 frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks > 13 {
@@ -3153,7 +3173,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(86), pixels: 361 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(88), pool: pool)
-            s.profiler?.stop(185)
+            s.profiler?.stop(187)
         }
         // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 13 {
@@ -3161,13 +3181,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 693072, beta: s.p + 693744, runningMean: s.p + 694416, runningVar: s.p + 695088,
                 eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 855760, pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(188)
         }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 695760, channels: 672, kernel: 3, into: s.f + 858448)
-        s.profiler?.stop(187)
-        // features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(189)
+        // features.4.3.block.0 BatchNorm + relu6 (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(88), gamma: s.p + 693072, beta: s.p + 693744,
@@ -3177,7 +3197,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 857104,
                 depthwiseSavedInvStd: s.f + 857776, depthwiseRunningMean: s.p + 703152,
                 depthwiseRunningVar: s.p + 703824, workspace: s.ws, pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(190)
         }
         // features.4.3.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         if s.options.frozenBlocks > 13 {
@@ -3185,7 +3205,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(89), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 858448, bias: s.f,
                 activation: .identity, output: s.tensor(90), pool: pool)
-            s.profiler?.stop(189)
+            s.profiler?.stop(191)
         }
         // features.4.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 13 {
@@ -3193,7 +3213,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 672, gamma: s.p + 701808,
                 beta: s.p + 702480, savedMean: s.f + 857104, savedInvStd: s.f + 857776, activation: .relu6,
                 output: s.tensor(91), pool: pool)
-            s.profiler?.stop(190)
+            s.profiler?.stop(192)
         }
         // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 13 {
@@ -3201,12 +3221,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 701808, beta: s.p + 702480, runningMean: s.p + 703152, runningVar: s.p + 703824,
                 eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 857104, pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(193)
         }
         // features.4.3.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 704496, outChannels: 112, inChannels: 672, into: s.f + 1632)
-        s.profiler?.stop(192)
+        s.profiler?.stop(194)
         // features.4.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks <= 13 {
             s.profiler?.start()
@@ -3214,7 +3234,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(92), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 870544, savedInvStd: s.f + 870656,
                 runningMean: s.p + 779984, runningVar: s.p + 780096, workspace: s.ws, pool: pool)
-            s.profiler?.stop(193)
+            s.profiler?.stop(195)
         }
         // features.4.3.block.2 frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks > 13 {
@@ -3222,7 +3242,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(91), pixels: 361 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(92), pool: pool)
-            s.profiler?.stop(194)
+            s.profiler?.stop(196)
         }
         // features.4.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 13 {
@@ -3230,7 +3250,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 361 &* s.n, channels: 112, gamma: s.p + 779760,
                 beta: s.p + 779872, savedMean: s.f + 870544, savedInvStd: s.f + 870656, activation: .identity,
                 output: s.tensor(93), pool: pool)
-            s.profiler?.stop(195)
+            s.profiler?.stop(197)
         }
         // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 13 {
@@ -3238,21 +3258,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 779760, beta: s.p + 779872, runningMean: s.p + 779984, runningVar: s.p + 780096,
                 eps: 0.001, activation: .identity, output: s.tensor(93), scratch: s.f + 870544, pool: pool)
-            s.profiler?.stop(196)
+            s.profiler?.stop(198)
         }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9199999999999999
         if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08000000000000002, into: s.tensor(95),
                 random: &random)
-            s.profiler?.stop(197)
+            s.profiler?.stop(199)
         }
         // features.4.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(86), branch: s.tensor(93),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(95) : nil, batch: s.n,
             perImage: 40432, output: s.tensor(94), pool: pool)
-        s.profiler?.stop(198)
+        s.profiler?.stop(200)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -3260,7 +3280,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.4.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 780208, outChannels: 672, inChannels: 112, into: s.f + 1632)
-        s.profiler?.stop(199)
+        s.profiler?.stop(201)
         // features.4.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3268,7 +3288,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(96), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 870768, savedInvStd: s.f + 871440,
                 runningMean: s.p + 856816, runningVar: s.p + 857488, workspace: s.ws, pool: pool)
-            s.profiler?.stop(200)
+            s.profiler?.stop(202)
         }
         // features.4.4.block.0 frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks > 14 {
@@ -3276,7 +3296,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(94), pixels: 361 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(96), pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(203)
         }
         // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 14 {
@@ -3284,13 +3304,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 855472, beta: s.p + 856144, runningMean: s.p + 856816, runningVar: s.p + 857488,
                 eps: 0.001, activation: .relu6, output: s.tensor(97), scratch: s.f + 870768, pool: pool)
-            s.profiler?.stop(202)
+            s.profiler?.stop(204)
         }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 858160, channels: 672, kernel: 3, into: s.f + 873456)
-        s.profiler?.stop(203)
-        // features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(205)
+        // features.4.4.block.0 BatchNorm + relu6 (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(96), gamma: s.p + 855472, beta: s.p + 856144,
@@ -3300,7 +3320,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 872112,
                 depthwiseSavedInvStd: s.f + 872784, depthwiseRunningMean: s.p + 865552,
                 depthwiseRunningVar: s.p + 866224, workspace: s.ws, pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(206)
         }
         // features.4.4.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         if s.options.frozenBlocks > 14 {
@@ -3308,7 +3328,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 873456, bias: s.f,
                 activation: .identity, output: s.tensor(98), pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(207)
         }
         // features.4.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 14 {
@@ -3316,7 +3336,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 672, gamma: s.p + 864208,
                 beta: s.p + 864880, savedMean: s.f + 872112, savedInvStd: s.f + 872784, activation: .relu6,
                 output: s.tensor(99), pool: pool)
-            s.profiler?.stop(206)
+            s.profiler?.stop(208)
         }
         // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 14 {
@@ -3324,12 +3344,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 864208, beta: s.p + 864880, runningMean: s.p + 865552, runningVar: s.p + 866224,
                 eps: 0.001, activation: .relu6, output: s.tensor(99), scratch: s.f + 872112, pool: pool)
-            s.profiler?.stop(207)
+            s.profiler?.stop(209)
         }
         // features.4.4.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 866896, outChannels: 112, inChannels: 672, into: s.f + 1632)
-        s.profiler?.stop(208)
+        s.profiler?.stop(210)
         // features.4.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks <= 14 {
             s.profiler?.start()
@@ -3337,7 +3357,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(100), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 885552, savedInvStd: s.f + 885664,
                 runningMean: s.p + 942384, runningVar: s.p + 942496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(209)
+            s.profiler?.stop(211)
         }
         // features.4.4.block.2 frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks > 14 {
@@ -3345,7 +3365,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(99), pixels: 361 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(100), pool: pool)
-            s.profiler?.stop(210)
+            s.profiler?.stop(212)
         }
         // features.4.4.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 14 {
@@ -3353,7 +3373,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(100), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 885552, savedInvStd: s.f + 885664,
                 activation: .identity, output: s.tensor(101), pool: pool)
-            s.profiler?.stop(211)
+            s.profiler?.stop(213)
         }
         // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 14 {
@@ -3361,21 +3381,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(100), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 942160, beta: s.p + 942272, runningMean: s.p + 942384, runningVar: s.p + 942496,
                 eps: 0.001, activation: .identity, output: s.tensor(101), scratch: s.f + 885552, pool: pool)
-            s.profiler?.stop(212)
+            s.profiler?.stop(214)
         }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9133333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08666666666666667, into: s.tensor(103),
                 random: &random)
-            s.profiler?.stop(213)
+            s.profiler?.stop(215)
         }
         // features.4.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(94), branch: s.tensor(101),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(103) : nil, batch: s.n,
             perImage: 40432, output: s.tensor(102), pool: pool)
-        s.profiler?.stop(214)
+        s.profiler?.stop(216)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -3383,7 +3403,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.4.5.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 942608, outChannels: 672, inChannels: 112, into: s.f + 1632)
-        s.profiler?.stop(215)
+        s.profiler?.stop(217)
         // features.4.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3391,7 +3411,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(104), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 885776, savedInvStd: s.f + 886448,
                 runningMean: s.p + 1019216, runningVar: s.p + 1019888, workspace: s.ws, pool: pool)
-            s.profiler?.stop(216)
+            s.profiler?.stop(218)
         }
         // features.4.5.block.0 frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks > 15 {
@@ -3399,7 +3419,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(102), pixels: 361 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(104), pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(219)
         }
         // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 15 {
@@ -3407,13 +3427,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, runningMean: s.p + 1019216, runningVar: s.p + 1019888,
                 eps: 0.001, activation: .relu6, output: s.tensor(105), scratch: s.f + 885776, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1020560, channels: 672, kernel: 3, into: s.f + 888464)
-        s.profiler?.stop(219)
-        // features.4.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(221)
+        // features.4.5.block.0 BatchNorm + relu6 (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(104), gamma: s.p + 1017872,
@@ -3423,7 +3443,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(106), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 887120, depthwiseSavedInvStd: s.f + 887792,
                 depthwiseRunningMean: s.p + 1027952, depthwiseRunningVar: s.p + 1028624, workspace: s.ws, pool: pool)
-            s.profiler?.stop(220)
+            s.profiler?.stop(222)
         }
         // features.4.5.block.1 frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         if s.options.frozenBlocks > 15 {
@@ -3431,7 +3451,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(105), batch: s.n, height: 19, width: 19, channels: 672, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 888464, bias: s.f,
                 activation: .identity, output: s.tensor(106), pool: pool)
-            s.profiler?.stop(221)
+            s.profiler?.stop(223)
         }
         // features.4.5.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 15 {
@@ -3439,7 +3459,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 887120, savedInvStd: s.f + 887792,
                 activation: .relu6, output: s.tensor(107), pool: pool)
-            s.profiler?.stop(222)
+            s.profiler?.stop(224)
         }
         // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 15 {
@@ -3447,12 +3467,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, runningMean: s.p + 1027952, runningVar: s.p + 1028624,
                 eps: 0.001, activation: .relu6, output: s.tensor(107), scratch: s.f + 887120, pool: pool)
-            s.profiler?.stop(223)
+            s.profiler?.stop(225)
         }
         // features.4.5.block.2 project conv 1x1 weights to the GEMM layout [672][112]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1029296, outChannels: 112, inChannels: 672, into: s.f + 1632)
-        s.profiler?.stop(224)
+        s.profiler?.stop(226)
         // features.4.5.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks <= 15 {
             s.profiler?.start()
@@ -3460,7 +3480,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, output: s.tensor(108), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 900560, savedInvStd: s.f + 900672,
                 runningMean: s.p + 1104784, runningVar: s.p + 1104896, workspace: s.ws, pool: pool)
-            s.profiler?.stop(225)
+            s.profiler?.stop(227)
         }
         // features.4.5.block.2 frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         if s.options.frozenBlocks > 15 {
@@ -3468,7 +3488,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(107), pixels: 361 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
                 output: s.tensor(108), pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(228)
         }
         // features.4.5.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks <= 15 {
@@ -3476,7 +3496,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(108), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 900560, savedInvStd: s.f + 900672,
                 activation: .identity, output: s.tensor(109), pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.4.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 112]
         if s.options.frozenBlocks > 15 {
@@ -3484,21 +3504,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(108), pixels: 361 &* s.n, channels: 112,
                 gamma: s.p + 1104560, beta: s.p + 1104672, runningMean: s.p + 1104784, runningVar: s.p + 1104896,
                 eps: 0.001, activation: .identity, output: s.tensor(109), scratch: s.f + 900560, pool: pool)
-            s.profiler?.stop(228)
+            s.profiler?.stop(230)
         }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9066666666666666
         if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09333333333333334, into: s.tensor(111),
                 random: &random)
-            s.profiler?.stop(229)
+            s.profiler?.stop(231)
         }
         // features.4.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(102), branch: s.tensor(109),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(111) : nil, batch: s.n,
             perImage: 40432, output: s.tensor(110), pool: pool)
-        s.profiler?.stop(230)
+        s.profiler?.stop(232)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 19x19x112 -> 19x19x160
@@ -3506,7 +3526,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [112][672]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1105008, outChannels: 672, inChannels: 112, into: s.f + 1632)
-        s.profiler?.stop(231)
+        s.profiler?.stop(233)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3514,7 +3534,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, output: s.tensor(112), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 900784, savedInvStd: s.f + 901456,
                 runningMean: s.p + 1181616, runningVar: s.p + 1182288, workspace: s.ws, pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(234)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
         if s.options.frozenBlocks > 16 {
@@ -3522,7 +3542,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(110), pixels: 361 &* s.n, inChannels: 112,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
                 output: s.tensor(112), pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(235)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 16 {
@@ -3530,13 +3550,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, runningMean: s.p + 1181616, runningVar: s.p + 1182288,
                 eps: 0.001, activation: .relu6, output: s.tensor(113), scratch: s.f + 900784, pool: pool)
-            s.profiler?.stop(234)
+            s.profiler?.stop(236)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1182960, channels: 672, kernel: 5, into: s.f + 903472)
-        s.profiler?.stop(235)
-        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(237)
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(112), gamma: s.p + 1180272,
@@ -3546,7 +3566,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(114), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 902128, depthwiseSavedInvStd: s.f + 902800,
                 depthwiseRunningMean: s.p + 1201104, depthwiseRunningVar: s.p + 1201776, workspace: s.ws, pool: pool)
-            s.profiler?.stop(236)
+            s.profiler?.stop(238)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
         if s.options.frozenBlocks > 16 {
@@ -3554,7 +3574,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(113), batch: s.n, height: 19, width: 19, channels: 672, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 903472, bias: s.f,
                 activation: .identity, output: s.tensor(114), pool: pool)
-            s.profiler?.stop(237)
+            s.profiler?.stop(239)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks <= 16 {
@@ -3562,7 +3582,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 902128, savedInvStd: s.f + 902800,
                 activation: .relu6, output: s.tensor(115), pool: pool)
-            s.profiler?.stop(238)
+            s.profiler?.stop(240)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 672]
         if s.options.frozenBlocks > 16 {
@@ -3570,12 +3590,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, runningMean: s.p + 1201104, runningVar: s.p + 1201776,
                 eps: 0.001, activation: .relu6, output: s.tensor(115), scratch: s.f + 902128, pool: pool)
-            s.profiler?.stop(239)
+            s.profiler?.stop(241)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [672][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1202448, outChannels: 160, inChannels: 672, into: s.f + 1632)
-        s.profiler?.stop(240)
+        s.profiler?.stop(242)
         // features.5.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 672] -> [n, 19, 19, 160]
         if s.options.frozenBlocks <= 16 {
             s.profiler?.start()
@@ -3583,7 +3603,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(116), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 937072, savedInvStd: s.f + 937232,
                 runningMean: s.p + 1310288, runningVar: s.p + 1310448, workspace: s.ws, pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(243)
         }
         // features.5.0.block.2 frozen: project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 160]
         if s.options.frozenBlocks > 16 {
@@ -3591,7 +3611,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(115), pixels: 361 &* s.n, inChannels: 672,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(116), pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(244)
         }
         // features.5.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 16 {
@@ -3599,7 +3619,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(116), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1309968, beta: s.p + 1310128, savedMean: s.f + 937072, savedInvStd: s.f + 937232,
                 activation: .identity, output: s.tensor(117), pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(245)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 16 {
@@ -3607,7 +3627,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(116), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1309968, beta: s.p + 1310128, runningMean: s.p + 1310288, runningVar: s.p + 1310448,
                 eps: 0.001, activation: .identity, output: s.tensor(117), scratch: s.f + 937072, pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(246)
         }
     }
 
@@ -3616,7 +3636,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1310608, outChannels: 960, inChannels: 160, into: s.f + 1632)
-        s.profiler?.stop(245)
+        s.profiler?.stop(247)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3624,7 +3644,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(118), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 937392, savedInvStd: s.f + 938352,
                 runningMean: s.p + 1466128, runningVar: s.p + 1467088, workspace: s.ws, pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(248)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks > 17 {
@@ -3632,7 +3652,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(117), pixels: 361 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
                 output: s.tensor(118), pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(249)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 17 {
@@ -3640,13 +3660,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, runningMean: s.p + 1466128, runningVar: s.p + 1467088,
                 eps: 0.001, activation: .relu6, output: s.tensor(119), scratch: s.f + 937392, pool: pool)
-            s.profiler?.stop(248)
+            s.profiler?.stop(250)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1468048, channels: 960, kernel: 5, into: s.f + 941232)
-        s.profiler?.stop(249)
-        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(251)
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(118), gamma: s.p + 1464208,
@@ -3656,7 +3676,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(120), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 939312, depthwiseSavedInvStd: s.f + 940272,
                 depthwiseRunningMean: s.p + 1493968, depthwiseRunningVar: s.p + 1494928, workspace: s.ws, pool: pool)
-            s.profiler?.stop(250)
+            s.profiler?.stop(252)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         if s.options.frozenBlocks > 17 {
@@ -3664,7 +3684,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(119), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 941232, bias: s.f,
                 activation: .identity, output: s.tensor(120), pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(253)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 17 {
@@ -3672,7 +3692,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 939312, savedInvStd: s.f + 940272,
                 activation: .relu6, output: s.tensor(121), pool: pool)
-            s.profiler?.stop(252)
+            s.profiler?.stop(254)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 17 {
@@ -3680,12 +3700,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, runningMean: s.p + 1493968, runningVar: s.p + 1494928,
                 eps: 0.001, activation: .relu6, output: s.tensor(121), scratch: s.f + 939312, pool: pool)
-            s.profiler?.stop(253)
+            s.profiler?.stop(255)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1495888, outChannels: 160, inChannels: 960, into: s.f + 1632)
-        s.profiler?.stop(254)
+        s.profiler?.stop(256)
         // features.5.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks <= 17 {
             s.profiler?.start()
@@ -3693,7 +3713,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(122), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 989232, savedInvStd: s.f + 989392,
                 runningMean: s.p + 1649808, runningVar: s.p + 1649968, workspace: s.ws, pool: pool)
-            s.profiler?.stop(255)
+            s.profiler?.stop(257)
         }
         // features.5.1.block.2 frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks > 17 {
@@ -3701,7 +3721,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(121), pixels: 361 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(122), pool: pool)
-            s.profiler?.stop(256)
+            s.profiler?.stop(258)
         }
         // features.5.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 17 {
@@ -3709,7 +3729,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(122), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 989232, savedInvStd: s.f + 989392,
                 activation: .identity, output: s.tensor(123), pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(259)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 17 {
@@ -3717,21 +3737,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(122), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1649488, beta: s.p + 1649648, runningMean: s.p + 1649808, runningVar: s.p + 1649968,
                 eps: 0.001, activation: .identity, output: s.tensor(123), scratch: s.f + 989232, pool: pool)
-            s.profiler?.stop(258)
+            s.profiler?.stop(260)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10666666666666667, into: s.tensor(125),
                 random: &random)
-            s.profiler?.stop(259)
+            s.profiler?.stop(261)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(117), branch: s.tensor(123),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(125) : nil, batch: s.n,
             perImage: 57760, output: s.tensor(124), pool: pool)
-        s.profiler?.stop(260)
+        s.profiler?.stop(262)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -3739,7 +3759,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.2.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1650128, outChannels: 960, inChannels: 160, into: s.f + 1632)
-        s.profiler?.stop(261)
+        s.profiler?.stop(263)
         // features.5.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3747,7 +3767,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(126), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 989552, savedInvStd: s.f + 990512,
                 runningMean: s.p + 1805648, runningVar: s.p + 1806608, workspace: s.ws, pool: pool)
-            s.profiler?.stop(262)
+            s.profiler?.stop(264)
         }
         // features.5.2.block.0 frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks > 18 {
@@ -3755,7 +3775,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(124), pixels: 361 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
                 output: s.tensor(126), pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(265)
         }
         // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 18 {
@@ -3763,13 +3783,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, runningMean: s.p + 1805648, runningVar: s.p + 1806608,
                 eps: 0.001, activation: .relu6, output: s.tensor(127), scratch: s.f + 989552, pool: pool)
-            s.profiler?.stop(264)
+            s.profiler?.stop(266)
         }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1807568, channels: 960, kernel: 5, into: s.f + 993392)
-        s.profiler?.stop(265)
-        // features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(267)
+        // features.5.2.block.0 BatchNorm + relu6 (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(126), gamma: s.p + 1803728,
@@ -3779,7 +3799,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(128), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 991472, depthwiseSavedInvStd: s.f + 992432,
                 depthwiseRunningMean: s.p + 1833488, depthwiseRunningVar: s.p + 1834448, workspace: s.ws, pool: pool)
-            s.profiler?.stop(266)
+            s.profiler?.stop(268)
         }
         // features.5.2.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         if s.options.frozenBlocks > 18 {
@@ -3787,7 +3807,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(127), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 993392, bias: s.f,
                 activation: .identity, output: s.tensor(128), pool: pool)
-            s.profiler?.stop(267)
+            s.profiler?.stop(269)
         }
         // features.5.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 18 {
@@ -3795,7 +3815,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 991472, savedInvStd: s.f + 992432,
                 activation: .relu6, output: s.tensor(129), pool: pool)
-            s.profiler?.stop(268)
+            s.profiler?.stop(270)
         }
         // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 18 {
@@ -3803,12 +3823,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, runningMean: s.p + 1833488, runningVar: s.p + 1834448,
                 eps: 0.001, activation: .relu6, output: s.tensor(129), scratch: s.f + 991472, pool: pool)
-            s.profiler?.stop(269)
+            s.profiler?.stop(271)
         }
         // features.5.2.block.2 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1835408, outChannels: 160, inChannels: 960, into: s.f + 1632)
-        s.profiler?.stop(270)
+        s.profiler?.stop(272)
         // features.5.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks <= 18 {
             s.profiler?.start()
@@ -3816,7 +3836,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(130), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1041392, savedInvStd: s.f + 1041552,
                 runningMean: s.p + 1989328, runningVar: s.p + 1989488, workspace: s.ws, pool: pool)
-            s.profiler?.stop(271)
+            s.profiler?.stop(273)
         }
         // features.5.2.block.2 frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks > 18 {
@@ -3824,7 +3844,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(129), pixels: 361 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(130), pool: pool)
-            s.profiler?.stop(272)
+            s.profiler?.stop(274)
         }
         // features.5.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 18 {
@@ -3832,7 +3852,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(130), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 1041392, savedInvStd: s.f + 1041552,
                 activation: .identity, output: s.tensor(131), pool: pool)
-            s.profiler?.stop(273)
+            s.profiler?.stop(275)
         }
         // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 18 {
@@ -3840,21 +3860,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(130), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 1989008, beta: s.p + 1989168, runningMean: s.p + 1989328, runningVar: s.p + 1989488,
                 eps: 0.001, activation: .identity, output: s.tensor(131), scratch: s.f + 1041392, pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(276)
         }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8866666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11333333333333334, into: s.tensor(133),
                 random: &random)
-            s.profiler?.stop(275)
+            s.profiler?.stop(277)
         }
         // features.5.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(124), branch: s.tensor(131),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(133) : nil, batch: s.n,
             perImage: 57760, output: s.tensor(132), pool: pool)
-        s.profiler?.stop(276)
+        s.profiler?.stop(278)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -3862,7 +3882,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.3.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1989648, outChannels: 960, inChannels: 160, into: s.f + 1632)
-        s.profiler?.stop(277)
+        s.profiler?.stop(279)
         // features.5.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3870,7 +3890,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(134), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1041712, savedInvStd: s.f + 1042672,
                 runningMean: s.p + 2145168, runningVar: s.p + 2146128, workspace: s.ws, pool: pool)
-            s.profiler?.stop(278)
+            s.profiler?.stop(280)
         }
         // features.5.3.block.0 frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks > 19 {
@@ -3878,7 +3898,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(132), pixels: 361 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
                 output: s.tensor(134), pool: pool)
-            s.profiler?.stop(279)
+            s.profiler?.stop(281)
         }
         // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 19 {
@@ -3886,13 +3906,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, runningMean: s.p + 2145168, runningVar: s.p + 2146128,
                 eps: 0.001, activation: .relu6, output: s.tensor(135), scratch: s.f + 1041712, pool: pool)
-            s.profiler?.stop(280)
+            s.profiler?.stop(282)
         }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2147088, channels: 960, kernel: 5, into: s.f + 1045552)
-        s.profiler?.stop(281)
-        // features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(283)
+        // features.5.3.block.0 BatchNorm + relu6 (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(134), gamma: s.p + 2143248,
@@ -3902,7 +3922,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(136), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1043632, depthwiseSavedInvStd: s.f + 1044592,
                 depthwiseRunningMean: s.p + 2173008, depthwiseRunningVar: s.p + 2173968, workspace: s.ws, pool: pool)
-            s.profiler?.stop(282)
+            s.profiler?.stop(284)
         }
         // features.5.3.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         if s.options.frozenBlocks > 19 {
@@ -3910,7 +3930,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(135), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1045552, bias: s.f,
                 activation: .identity, output: s.tensor(136), pool: pool)
-            s.profiler?.stop(283)
+            s.profiler?.stop(285)
         }
         // features.5.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 19 {
@@ -3918,7 +3938,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1043632, savedInvStd: s.f + 1044592,
                 activation: .relu6, output: s.tensor(137), pool: pool)
-            s.profiler?.stop(284)
+            s.profiler?.stop(286)
         }
         // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 19 {
@@ -3926,12 +3946,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, runningMean: s.p + 2173008, runningVar: s.p + 2173968,
                 eps: 0.001, activation: .relu6, output: s.tensor(137), scratch: s.f + 1043632, pool: pool)
-            s.profiler?.stop(285)
+            s.profiler?.stop(287)
         }
         // features.5.3.block.2 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2174928, outChannels: 160, inChannels: 960, into: s.f + 1632)
-        s.profiler?.stop(286)
+        s.profiler?.stop(288)
         // features.5.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks <= 19 {
             s.profiler?.start()
@@ -3939,7 +3959,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(138), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1093552, savedInvStd: s.f + 1093712,
                 runningMean: s.p + 2328848, runningVar: s.p + 2329008, workspace: s.ws, pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(289)
         }
         // features.5.3.block.2 frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks > 19 {
@@ -3947,7 +3967,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(137), pixels: 361 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(138), pool: pool)
-            s.profiler?.stop(288)
+            s.profiler?.stop(290)
         }
         // features.5.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 19 {
@@ -3955,7 +3975,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(138), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 1093552, savedInvStd: s.f + 1093712,
                 activation: .identity, output: s.tensor(139), pool: pool)
-            s.profiler?.stop(289)
+            s.profiler?.stop(291)
         }
         // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 19 {
@@ -3963,21 +3983,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(138), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2328528, beta: s.p + 2328688, runningMean: s.p + 2328848, runningVar: s.p + 2329008,
                 eps: 0.001, activation: .identity, output: s.tensor(139), scratch: s.f + 1093552, pool: pool)
-            s.profiler?.stop(290)
+            s.profiler?.stop(292)
         }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001, into: s.tensor(141),
                 random: &random)
-            s.profiler?.stop(291)
+            s.profiler?.stop(293)
         }
         // features.5.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(132), branch: s.tensor(139),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(141) : nil, batch: s.n,
             perImage: 57760, output: s.tensor(140), pool: pool)
-        s.profiler?.stop(292)
+        s.profiler?.stop(294)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -3985,7 +4005,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.4.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2329168, outChannels: 960, inChannels: 160, into: s.f + 1632)
-        s.profiler?.stop(293)
+        s.profiler?.stop(295)
         // features.5.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -3993,7 +4013,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(142), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1093872, savedInvStd: s.f + 1094832,
                 runningMean: s.p + 2484688, runningVar: s.p + 2485648, workspace: s.ws, pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(296)
         }
         // features.5.4.block.0 frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks > 20 {
@@ -4001,7 +4021,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(140), pixels: 361 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
                 output: s.tensor(142), pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(297)
         }
         // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 20 {
@@ -4009,13 +4029,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, runningMean: s.p + 2484688, runningVar: s.p + 2485648,
                 eps: 0.001, activation: .relu6, output: s.tensor(143), scratch: s.f + 1093872, pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(298)
         }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2486608, channels: 960, kernel: 5, into: s.f + 1097712)
-        s.profiler?.stop(297)
-        // features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(299)
+        // features.5.4.block.0 BatchNorm + relu6 (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(142), gamma: s.p + 2482768,
@@ -4025,7 +4045,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(144), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1095792, depthwiseSavedInvStd: s.f + 1096752,
                 depthwiseRunningMean: s.p + 2512528, depthwiseRunningVar: s.p + 2513488, workspace: s.ws, pool: pool)
-            s.profiler?.stop(298)
+            s.profiler?.stop(300)
         }
         // features.5.4.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         if s.options.frozenBlocks > 20 {
@@ -4033,7 +4053,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(143), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1097712, bias: s.f,
                 activation: .identity, output: s.tensor(144), pool: pool)
-            s.profiler?.stop(299)
+            s.profiler?.stop(301)
         }
         // features.5.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 20 {
@@ -4041,7 +4061,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1095792, savedInvStd: s.f + 1096752,
                 activation: .relu6, output: s.tensor(145), pool: pool)
-            s.profiler?.stop(300)
+            s.profiler?.stop(302)
         }
         // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 20 {
@@ -4049,12 +4069,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, runningMean: s.p + 2512528, runningVar: s.p + 2513488,
                 eps: 0.001, activation: .relu6, output: s.tensor(145), scratch: s.f + 1095792, pool: pool)
-            s.profiler?.stop(301)
+            s.profiler?.stop(303)
         }
         // features.5.4.block.2 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2514448, outChannels: 160, inChannels: 960, into: s.f + 1632)
-        s.profiler?.stop(302)
+        s.profiler?.stop(304)
         // features.5.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks <= 20 {
             s.profiler?.start()
@@ -4062,7 +4082,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(146), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1145712, savedInvStd: s.f + 1145872,
                 runningMean: s.p + 2668368, runningVar: s.p + 2668528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(303)
+            s.profiler?.stop(305)
         }
         // features.5.4.block.2 frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks > 20 {
@@ -4070,7 +4090,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(145), pixels: 361 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(146), pool: pool)
-            s.profiler?.stop(304)
+            s.profiler?.stop(306)
         }
         // features.5.4.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 20 {
@@ -4078,7 +4098,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(146), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 1145712, savedInvStd: s.f + 1145872,
                 activation: .identity, output: s.tensor(147), pool: pool)
-            s.profiler?.stop(305)
+            s.profiler?.stop(307)
         }
         // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 20 {
@@ -4086,21 +4106,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(146), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 2668048, beta: s.p + 2668208, runningMean: s.p + 2668368, runningVar: s.p + 2668528,
                 eps: 0.001, activation: .identity, output: s.tensor(147), scratch: s.f + 1145712, pool: pool)
-            s.profiler?.stop(306)
+            s.profiler?.stop(308)
         }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8733333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12666666666666668, into: s.tensor(149),
                 random: &random)
-            s.profiler?.stop(307)
+            s.profiler?.stop(309)
         }
         // features.5.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(140), branch: s.tensor(147),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(149) : nil, batch: s.n,
             perImage: 57760, output: s.tensor(148), pool: pool)
-        s.profiler?.stop(308)
+        s.profiler?.stop(310)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -4108,7 +4128,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.5.5.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2668688, outChannels: 960, inChannels: 160, into: s.f + 1632)
-        s.profiler?.stop(309)
+        s.profiler?.stop(311)
         // features.5.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4116,7 +4136,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(150), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1146032, savedInvStd: s.f + 1146992,
                 runningMean: s.p + 2824208, runningVar: s.p + 2825168, workspace: s.ws, pool: pool)
-            s.profiler?.stop(310)
+            s.profiler?.stop(312)
         }
         // features.5.5.block.0 frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks > 21 {
@@ -4124,7 +4144,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(148), pixels: 361 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
                 output: s.tensor(150), pool: pool)
-            s.profiler?.stop(311)
+            s.profiler?.stop(313)
         }
         // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 21 {
@@ -4132,13 +4152,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, runningMean: s.p + 2824208, runningVar: s.p + 2825168,
                 eps: 0.001, activation: .relu6, output: s.tensor(151), scratch: s.f + 1146032, pool: pool)
-            s.profiler?.stop(312)
+            s.profiler?.stop(314)
         }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2826128, channels: 960, kernel: 5, into: s.f + 1149872)
-        s.profiler?.stop(313)
-        // features.5.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(315)
+        // features.5.5.block.0 BatchNorm + relu6 (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(150), gamma: s.p + 2822288,
@@ -4148,7 +4168,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(152), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1147952, depthwiseSavedInvStd: s.f + 1148912,
                 depthwiseRunningMean: s.p + 2852048, depthwiseRunningVar: s.p + 2853008, workspace: s.ws, pool: pool)
-            s.profiler?.stop(314)
+            s.profiler?.stop(316)
         }
         // features.5.5.block.1 frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
         if s.options.frozenBlocks > 21 {
@@ -4156,7 +4176,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(151), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1149872, bias: s.f,
                 activation: .identity, output: s.tensor(152), pool: pool)
-            s.profiler?.stop(315)
+            s.profiler?.stop(317)
         }
         // features.5.5.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks <= 21 {
@@ -4164,7 +4184,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1147952, savedInvStd: s.f + 1148912,
                 activation: .relu6, output: s.tensor(153), pool: pool)
-            s.profiler?.stop(316)
+            s.profiler?.stop(318)
         }
         // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 21 {
@@ -4172,12 +4192,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, runningMean: s.p + 2852048, runningVar: s.p + 2853008,
                 eps: 0.001, activation: .relu6, output: s.tensor(153), scratch: s.f + 1147952, pool: pool)
-            s.profiler?.stop(317)
+            s.profiler?.stop(319)
         }
         // features.5.5.block.2 project conv 1x1 weights to the GEMM layout [960][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2853968, outChannels: 160, inChannels: 960, into: s.f + 1632)
-        s.profiler?.stop(318)
+        s.profiler?.stop(320)
         // features.5.5.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks <= 21 {
             s.profiler?.start()
@@ -4185,7 +4205,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, output: s.tensor(154), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1197872, savedInvStd: s.f + 1198032,
                 runningMean: s.p + 3007888, runningVar: s.p + 3008048, workspace: s.ws, pool: pool)
-            s.profiler?.stop(319)
+            s.profiler?.stop(321)
         }
         // features.5.5.block.2 frozen: project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         if s.options.frozenBlocks > 21 {
@@ -4193,7 +4213,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(153), pixels: 361 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(154), pool: pool)
-            s.profiler?.stop(320)
+            s.profiler?.stop(322)
         }
         // features.5.5.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks <= 21 {
@@ -4201,7 +4221,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(154), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 1197872, savedInvStd: s.f + 1198032,
                 activation: .identity, output: s.tensor(155), pool: pool)
-            s.profiler?.stop(321)
+            s.profiler?.stop(323)
         }
         // features.5.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 19, 19, 160]
         if s.options.frozenBlocks > 21 {
@@ -4209,21 +4229,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(154), pixels: 361 &* s.n, channels: 160,
                 gamma: s.p + 3007568, beta: s.p + 3007728, runningMean: s.p + 3007888, runningVar: s.p + 3008048,
                 eps: 0.001, activation: .identity, output: s.tensor(155), scratch: s.f + 1197872, pool: pool)
-            s.profiler?.stop(322)
+            s.profiler?.stop(324)
         }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8666666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333, into: s.tensor(157),
                 random: &random)
-            s.profiler?.stop(323)
+            s.profiler?.stop(325)
         }
         // features.5.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(148), branch: s.tensor(155),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(157) : nil, batch: s.n,
             perImage: 57760, output: s.tensor(156), pool: pool)
-        s.profiler?.stop(324)
+        s.profiler?.stop(326)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 19x19x160 -> 10x10x272
@@ -4231,7 +4251,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [160][960]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3008208, outChannels: 960, inChannels: 160, into: s.f + 1632)
-        s.profiler?.stop(325)
+        s.profiler?.stop(327)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -4239,7 +4259,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, output: s.tensor(158), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1198192, savedInvStd: s.f + 1199152,
                 runningMean: s.p + 3163728, runningVar: s.p + 3164688, workspace: s.ws, pool: pool)
-            s.profiler?.stop(326)
+            s.profiler?.stop(328)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
         if s.options.frozenBlocks > 22 {
@@ -4247,7 +4267,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(156), pixels: 361 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
                 output: s.tensor(158), pool: pool)
-            s.profiler?.stop(327)
+            s.profiler?.stop(329)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 19, 19, 960]
         if s.options.frozenBlocks > 22 {
@@ -4255,13 +4275,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, runningMean: s.p + 3163728, runningVar: s.p + 3164688,
                 eps: 0.001, activation: .relu6, output: s.tensor(159), scratch: s.f + 1198192, pool: pool)
-            s.profiler?.stop(328)
+            s.profiler?.stop(330)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3165648, channels: 960, kernel: 5, into: s.f + 1202032)
-        s.profiler?.stop(329)
-        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(331)
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(158), gamma: s.p + 3161808,
@@ -4271,7 +4291,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(160), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1200112, depthwiseSavedInvStd: s.f + 1201072,
                 depthwiseRunningMean: s.p + 3191568, depthwiseRunningVar: s.p + 3192528, workspace: s.ws, pool: pool)
-            s.profiler?.stop(330)
+            s.profiler?.stop(332)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]
         if s.options.frozenBlocks > 22 {
@@ -4279,7 +4299,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(159), batch: s.n, height: 19, width: 19, channels: 960, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1202032, bias: s.f,
                 activation: .identity, output: s.tensor(160), pool: pool)
-            s.profiler?.stop(331)
+            s.profiler?.stop(333)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 960]
         if s.options.frozenBlocks <= 22 {
@@ -4287,7 +4307,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1200112, savedInvStd: s.f + 1201072,
                 activation: .relu6, output: s.tensor(161), pool: pool)
-            s.profiler?.stop(332)
+            s.profiler?.stop(334)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 960]
         if s.options.frozenBlocks > 22 {
@@ -4295,12 +4315,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, runningMean: s.p + 3191568, runningVar: s.p + 3192528,
                 eps: 0.001, activation: .relu6, output: s.tensor(161), scratch: s.f + 1200112, pool: pool)
-            s.profiler?.stop(333)
+            s.profiler?.stop(335)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [960][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3193488, outChannels: 272, inChannels: 960, into: s.f + 1632)
-        s.profiler?.stop(334)
+        s.profiler?.stop(336)
         // features.6.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 960] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 22 {
             s.profiler?.start()
@@ -4308,7 +4328,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(162), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1250032, savedInvStd: s.f + 1250304,
                 runningMean: s.p + 3455152, runningVar: s.p + 3455424, workspace: s.ws, pool: pool)
-            s.profiler?.stop(335)
+            s.profiler?.stop(337)
         }
         // features.6.0.block.2 frozen: project conv 1x1, [n, 10, 10, 960] -> [n, 10, 10, 272]
         if s.options.frozenBlocks > 22 {
@@ -4316,7 +4336,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(161), pixels: 100 &* s.n, inChannels: 960,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(162), pool: pool)
-            s.profiler?.stop(336)
+            s.profiler?.stop(338)
         }
         // features.6.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 22 {
@@ -4324,7 +4344,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(162), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 3454608, beta: s.p + 3454880, savedMean: s.f + 1250032, savedInvStd: s.f + 1250304,
                 activation: .identity, output: s.tensor(163), pool: pool)
-            s.profiler?.stop(337)
+            s.profiler?.stop(339)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 22 {
@@ -4332,7 +4352,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(162), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 3454608, beta: s.p + 3454880, runningMean: s.p + 3455152, runningVar: s.p + 3455424,
                 eps: 0.001, activation: .identity, output: s.tensor(163), scratch: s.f + 1250032, pool: pool)
-            s.profiler?.stop(338)
+            s.profiler?.stop(340)
         }
     }
 
@@ -4341,7 +4361,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3455696, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(339)
+        s.profiler?.stop(341)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4349,7 +4369,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(164), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1250576, savedInvStd: s.f + 1252208,
                 runningMean: s.p + 3902864, runningVar: s.p + 3904496, workspace: s.ws, pool: pool)
-            s.profiler?.stop(340)
+            s.profiler?.stop(342)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 23 {
@@ -4357,7 +4377,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(163), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(164), pool: pool)
-            s.profiler?.stop(341)
+            s.profiler?.stop(343)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 23 {
@@ -4365,13 +4385,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, runningMean: s.p + 3902864, runningVar: s.p + 3904496,
                 eps: 0.001, activation: .relu6, output: s.tensor(165), scratch: s.f + 1250576, pool: pool)
-            s.profiler?.stop(342)
+            s.profiler?.stop(344)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 3906128, channels: 1632, kernel: 5, into: s.f + 1257104)
-        s.profiler?.stop(343)
-        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(345)
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(164), gamma: s.p + 3899600,
@@ -4381,7 +4401,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(166), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1253840, depthwiseSavedInvStd: s.f + 1255472,
                 depthwiseRunningMean: s.p + 3950192, depthwiseRunningVar: s.p + 3951824, workspace: s.ws, pool: pool)
-            s.profiler?.stop(344)
+            s.profiler?.stop(346)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 23 {
@@ -4389,7 +4409,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(165), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1257104, bias: s.f,
                 activation: .identity, output: s.tensor(166), pool: pool)
-            s.profiler?.stop(345)
+            s.profiler?.stop(347)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 23 {
@@ -4397,7 +4417,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1253840, savedInvStd: s.f + 1255472,
                 activation: .relu6, output: s.tensor(167), pool: pool)
-            s.profiler?.stop(346)
+            s.profiler?.stop(348)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 23 {
@@ -4405,12 +4425,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, runningMean: s.p + 3950192, runningVar: s.p + 3951824,
                 eps: 0.001, activation: .relu6, output: s.tensor(167), scratch: s.f + 1253840, pool: pool)
-            s.profiler?.stop(347)
+            s.profiler?.stop(349)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3953456, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(348)
+        s.profiler?.stop(350)
         // features.6.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 23 {
             s.profiler?.start()
@@ -4418,7 +4438,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(168), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1338704, savedInvStd: s.f + 1338976,
                 runningMean: s.p + 4397904, runningVar: s.p + 4398176, workspace: s.ws, pool: pool)
-            s.profiler?.stop(349)
+            s.profiler?.stop(351)
         }
         // features.6.1.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks > 23 {
@@ -4426,7 +4446,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(167), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(168), pool: pool)
-            s.profiler?.stop(350)
+            s.profiler?.stop(352)
         }
         // features.6.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 23 {
@@ -4434,7 +4454,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(168), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 1338704, savedInvStd: s.f + 1338976,
                 activation: .identity, output: s.tensor(169), pool: pool)
-            s.profiler?.stop(351)
+            s.profiler?.stop(353)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 23 {
@@ -4442,21 +4462,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(168), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 4397360, beta: s.p + 4397632, runningMean: s.p + 4397904, runningVar: s.p + 4398176,
                 eps: 0.001, activation: .identity, output: s.tensor(169), scratch: s.f + 1338704, pool: pool)
-            s.profiler?.stop(352)
+            s.profiler?.stop(354)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8533333333333333
         if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14666666666666667, into: s.tensor(171),
                 random: &random)
-            s.profiler?.stop(353)
+            s.profiler?.stop(355)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(163), branch: s.tensor(169),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(171) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(170), pool: pool)
-        s.profiler?.stop(354)
+        s.profiler?.stop(356)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4464,7 +4484,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.2.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4398448, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(355)
+        s.profiler?.stop(357)
         // features.6.2.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -4472,7 +4492,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(172), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1339248, savedInvStd: s.f + 1340880,
                 runningMean: s.p + 4845616, runningVar: s.p + 4847248, workspace: s.ws, pool: pool)
-            s.profiler?.stop(356)
+            s.profiler?.stop(358)
         }
         // features.6.2.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 24 {
@@ -4480,7 +4500,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(170), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(172), pool: pool)
-            s.profiler?.stop(357)
+            s.profiler?.stop(359)
         }
         // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 24 {
@@ -4488,13 +4508,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, runningMean: s.p + 4845616, runningVar: s.p + 4847248,
                 eps: 0.001, activation: .relu6, output: s.tensor(173), scratch: s.f + 1339248, pool: pool)
-            s.profiler?.stop(358)
+            s.profiler?.stop(360)
         }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 4848880, channels: 1632, kernel: 5, into: s.f + 1345776)
-        s.profiler?.stop(359)
-        // features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(361)
+        // features.6.2.block.0 BatchNorm + relu6 (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(172), gamma: s.p + 4842352,
@@ -4504,7 +4524,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(174), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1342512, depthwiseSavedInvStd: s.f + 1344144,
                 depthwiseRunningMean: s.p + 4892944, depthwiseRunningVar: s.p + 4894576, workspace: s.ws, pool: pool)
-            s.profiler?.stop(360)
+            s.profiler?.stop(362)
         }
         // features.6.2.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 24 {
@@ -4512,7 +4532,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(173), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1345776, bias: s.f,
                 activation: .identity, output: s.tensor(174), pool: pool)
-            s.profiler?.stop(361)
+            s.profiler?.stop(363)
         }
         // features.6.2.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 24 {
@@ -4520,7 +4540,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1342512, savedInvStd: s.f + 1344144,
                 activation: .relu6, output: s.tensor(175), pool: pool)
-            s.profiler?.stop(362)
+            s.profiler?.stop(364)
         }
         // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 24 {
@@ -4528,12 +4548,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, runningMean: s.p + 4892944, runningVar: s.p + 4894576,
                 eps: 0.001, activation: .relu6, output: s.tensor(175), scratch: s.f + 1342512, pool: pool)
-            s.profiler?.stop(363)
+            s.profiler?.stop(365)
         }
         // features.6.2.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 4896208, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(364)
+        s.profiler?.stop(366)
         // features.6.2.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 24 {
             s.profiler?.start()
@@ -4541,7 +4561,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(176), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1427376, savedInvStd: s.f + 1427648,
                 runningMean: s.p + 5340656, runningVar: s.p + 5340928, workspace: s.ws, pool: pool)
-            s.profiler?.stop(365)
+            s.profiler?.stop(367)
         }
         // features.6.2.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks > 24 {
@@ -4549,7 +4569,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(175), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(176), pool: pool)
-            s.profiler?.stop(366)
+            s.profiler?.stop(368)
         }
         // features.6.2.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 24 {
@@ -4557,7 +4577,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(176), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 1427376, savedInvStd: s.f + 1427648,
                 activation: .identity, output: s.tensor(177), pool: pool)
-            s.profiler?.stop(367)
+            s.profiler?.stop(369)
         }
         // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 24 {
@@ -4565,21 +4585,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(176), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 5340112, beta: s.p + 5340384, runningMean: s.p + 5340656, runningVar: s.p + 5340928,
                 eps: 0.001, activation: .identity, output: s.tensor(177), scratch: s.f + 1427376, pool: pool)
-            s.profiler?.stop(368)
+            s.profiler?.stop(370)
         }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8466666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15333333333333335, into: s.tensor(179),
                 random: &random)
-            s.profiler?.stop(369)
+            s.profiler?.stop(371)
         }
         // features.6.2 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(170), branch: s.tensor(177),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(179) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(178), pool: pool)
-        s.profiler?.stop(370)
+        s.profiler?.stop(372)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4587,7 +4607,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.3.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5341200, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(371)
+        s.profiler?.stop(373)
         // features.6.3.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -4595,7 +4615,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(180), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1427920, savedInvStd: s.f + 1429552,
                 runningMean: s.p + 5788368, runningVar: s.p + 5790000, workspace: s.ws, pool: pool)
-            s.profiler?.stop(372)
+            s.profiler?.stop(374)
         }
         // features.6.3.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 25 {
@@ -4603,7 +4623,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(178), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(180), pool: pool)
-            s.profiler?.stop(373)
+            s.profiler?.stop(375)
         }
         // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 25 {
@@ -4611,13 +4631,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, runningMean: s.p + 5788368, runningVar: s.p + 5790000,
                 eps: 0.001, activation: .relu6, output: s.tensor(181), scratch: s.f + 1427920, pool: pool)
-            s.profiler?.stop(374)
+            s.profiler?.stop(376)
         }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5791632, channels: 1632, kernel: 5, into: s.f + 1434448)
-        s.profiler?.stop(375)
-        // features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(377)
+        // features.6.3.block.0 BatchNorm + relu6 (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(180), gamma: s.p + 5785104,
@@ -4627,7 +4647,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(182), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1431184, depthwiseSavedInvStd: s.f + 1432816,
                 depthwiseRunningMean: s.p + 5835696, depthwiseRunningVar: s.p + 5837328, workspace: s.ws, pool: pool)
-            s.profiler?.stop(376)
+            s.profiler?.stop(378)
         }
         // features.6.3.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 25 {
@@ -4635,7 +4655,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(181), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1434448, bias: s.f,
                 activation: .identity, output: s.tensor(182), pool: pool)
-            s.profiler?.stop(377)
+            s.profiler?.stop(379)
         }
         // features.6.3.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 25 {
@@ -4643,7 +4663,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1431184, savedInvStd: s.f + 1432816,
                 activation: .relu6, output: s.tensor(183), pool: pool)
-            s.profiler?.stop(378)
+            s.profiler?.stop(380)
         }
         // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 25 {
@@ -4651,12 +4671,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, runningMean: s.p + 5835696, runningVar: s.p + 5837328,
                 eps: 0.001, activation: .relu6, output: s.tensor(183), scratch: s.f + 1431184, pool: pool)
-            s.profiler?.stop(379)
+            s.profiler?.stop(381)
         }
         // features.6.3.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 5838960, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(380)
+        s.profiler?.stop(382)
         // features.6.3.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 25 {
             s.profiler?.start()
@@ -4664,7 +4684,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(184), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1516048, savedInvStd: s.f + 1516320,
                 runningMean: s.p + 6283408, runningVar: s.p + 6283680, workspace: s.ws, pool: pool)
-            s.profiler?.stop(381)
+            s.profiler?.stop(383)
         }
         // features.6.3.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks > 25 {
@@ -4672,7 +4692,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(183), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(184), pool: pool)
-            s.profiler?.stop(382)
+            s.profiler?.stop(384)
         }
         // features.6.3.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 25 {
@@ -4680,7 +4700,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(184), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 1516048, savedInvStd: s.f + 1516320,
                 activation: .identity, output: s.tensor(185), pool: pool)
-            s.profiler?.stop(383)
+            s.profiler?.stop(385)
         }
         // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 25 {
@@ -4688,21 +4708,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(184), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 6282864, beta: s.p + 6283136, runningMean: s.p + 6283408, runningVar: s.p + 6283680,
                 eps: 0.001, activation: .identity, output: s.tensor(185), scratch: s.f + 1516048, pool: pool)
-            s.profiler?.stop(384)
+            s.profiler?.stop(386)
         }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16000000000000003, into: s.tensor(187),
                 random: &random)
-            s.profiler?.stop(385)
+            s.profiler?.stop(387)
         }
         // features.6.3 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(178), branch: s.tensor(185),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(187) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(186), pool: pool)
-        s.profiler?.stop(386)
+        s.profiler?.stop(388)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4710,7 +4730,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.4.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6283952, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(387)
+        s.profiler?.stop(389)
         // features.6.4.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -4718,7 +4738,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(188), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1516592, savedInvStd: s.f + 1518224,
                 runningMean: s.p + 6731120, runningVar: s.p + 6732752, workspace: s.ws, pool: pool)
-            s.profiler?.stop(388)
+            s.profiler?.stop(390)
         }
         // features.6.4.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 26 {
@@ -4726,7 +4746,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(186), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(188), pool: pool)
-            s.profiler?.stop(389)
+            s.profiler?.stop(391)
         }
         // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 26 {
@@ -4734,13 +4754,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, runningMean: s.p + 6731120, runningVar: s.p + 6732752,
                 eps: 0.001, activation: .relu6, output: s.tensor(189), scratch: s.f + 1516592, pool: pool)
-            s.profiler?.stop(390)
+            s.profiler?.stop(392)
         }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 6734384, channels: 1632, kernel: 5, into: s.f + 1523120)
-        s.profiler?.stop(391)
-        // features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(393)
+        // features.6.4.block.0 BatchNorm + relu6 (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(188), gamma: s.p + 6727856,
@@ -4750,7 +4770,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(190), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1519856, depthwiseSavedInvStd: s.f + 1521488,
                 depthwiseRunningMean: s.p + 6778448, depthwiseRunningVar: s.p + 6780080, workspace: s.ws, pool: pool)
-            s.profiler?.stop(392)
+            s.profiler?.stop(394)
         }
         // features.6.4.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 26 {
@@ -4758,7 +4778,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(189), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1523120, bias: s.f,
                 activation: .identity, output: s.tensor(190), pool: pool)
-            s.profiler?.stop(393)
+            s.profiler?.stop(395)
         }
         // features.6.4.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 26 {
@@ -4766,7 +4786,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1519856, savedInvStd: s.f + 1521488,
                 activation: .relu6, output: s.tensor(191), pool: pool)
-            s.profiler?.stop(394)
+            s.profiler?.stop(396)
         }
         // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 26 {
@@ -4774,12 +4794,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, runningMean: s.p + 6778448, runningVar: s.p + 6780080,
                 eps: 0.001, activation: .relu6, output: s.tensor(191), scratch: s.f + 1519856, pool: pool)
-            s.profiler?.stop(395)
+            s.profiler?.stop(397)
         }
         // features.6.4.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 6781712, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(396)
+        s.profiler?.stop(398)
         // features.6.4.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 26 {
             s.profiler?.start()
@@ -4787,7 +4807,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(192), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1604720, savedInvStd: s.f + 1604992,
                 runningMean: s.p + 7226160, runningVar: s.p + 7226432, workspace: s.ws, pool: pool)
-            s.profiler?.stop(397)
+            s.profiler?.stop(399)
         }
         // features.6.4.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks > 26 {
@@ -4795,7 +4815,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(191), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(192), pool: pool)
-            s.profiler?.stop(398)
+            s.profiler?.stop(400)
         }
         // features.6.4.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 26 {
@@ -4803,7 +4823,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(192), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 1604720, savedInvStd: s.f + 1604992,
                 activation: .identity, output: s.tensor(193), pool: pool)
-            s.profiler?.stop(399)
+            s.profiler?.stop(401)
         }
         // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 26 {
@@ -4811,21 +4831,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(192), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 7225616, beta: s.p + 7225888, runningMean: s.p + 7226160, runningVar: s.p + 7226432,
                 eps: 0.001, activation: .identity, output: s.tensor(193), scratch: s.f + 1604720, pool: pool)
-            s.profiler?.stop(400)
+            s.profiler?.stop(402)
         }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8333333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666, into: s.tensor(195),
                 random: &random)
-            s.profiler?.stop(401)
+            s.profiler?.stop(403)
         }
         // features.6.4 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(186), branch: s.tensor(193),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(195) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(194), pool: pool)
-        s.profiler?.stop(402)
+        s.profiler?.stop(404)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4833,7 +4853,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.5.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7226704, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(403)
+        s.profiler?.stop(405)
         // features.6.5.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -4841,7 +4861,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(196), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1605264, savedInvStd: s.f + 1606896,
                 runningMean: s.p + 7673872, runningVar: s.p + 7675504, workspace: s.ws, pool: pool)
-            s.profiler?.stop(404)
+            s.profiler?.stop(406)
         }
         // features.6.5.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 27 {
@@ -4849,7 +4869,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(194), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(196), pool: pool)
-            s.profiler?.stop(405)
+            s.profiler?.stop(407)
         }
         // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 27 {
@@ -4857,13 +4877,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, runningMean: s.p + 7673872, runningVar: s.p + 7675504,
                 eps: 0.001, activation: .relu6, output: s.tensor(197), scratch: s.f + 1605264, pool: pool)
-            s.profiler?.stop(406)
+            s.profiler?.stop(408)
         }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 7677136, channels: 1632, kernel: 5, into: s.f + 1611792)
-        s.profiler?.stop(407)
-        // features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(409)
+        // features.6.5.block.0 BatchNorm + relu6 (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(196), gamma: s.p + 7670608,
@@ -4873,7 +4893,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(198), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1608528, depthwiseSavedInvStd: s.f + 1610160,
                 depthwiseRunningMean: s.p + 7721200, depthwiseRunningVar: s.p + 7722832, workspace: s.ws, pool: pool)
-            s.profiler?.stop(408)
+            s.profiler?.stop(410)
         }
         // features.6.5.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 27 {
@@ -4881,7 +4901,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(197), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1611792, bias: s.f,
                 activation: .identity, output: s.tensor(198), pool: pool)
-            s.profiler?.stop(409)
+            s.profiler?.stop(411)
         }
         // features.6.5.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 27 {
@@ -4889,7 +4909,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1608528, savedInvStd: s.f + 1610160,
                 activation: .relu6, output: s.tensor(199), pool: pool)
-            s.profiler?.stop(410)
+            s.profiler?.stop(412)
         }
         // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 27 {
@@ -4897,12 +4917,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, runningMean: s.p + 7721200, runningVar: s.p + 7722832,
                 eps: 0.001, activation: .relu6, output: s.tensor(199), scratch: s.f + 1608528, pool: pool)
-            s.profiler?.stop(411)
+            s.profiler?.stop(413)
         }
         // features.6.5.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 7724464, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(412)
+        s.profiler?.stop(414)
         // features.6.5.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 27 {
             s.profiler?.start()
@@ -4910,7 +4930,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(200), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1693392, savedInvStd: s.f + 1693664,
                 runningMean: s.p + 8168912, runningVar: s.p + 8169184, workspace: s.ws, pool: pool)
-            s.profiler?.stop(413)
+            s.profiler?.stop(415)
         }
         // features.6.5.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks > 27 {
@@ -4918,7 +4938,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(199), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(200), pool: pool)
-            s.profiler?.stop(414)
+            s.profiler?.stop(416)
         }
         // features.6.5.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 27 {
@@ -4926,7 +4946,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(200), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 1693392, savedInvStd: s.f + 1693664,
                 activation: .identity, output: s.tensor(201), pool: pool)
-            s.profiler?.stop(415)
+            s.profiler?.stop(417)
         }
         // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 27 {
@@ -4934,21 +4954,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(200), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 8168368, beta: s.p + 8168640, runningMean: s.p + 8168912, runningVar: s.p + 8169184,
                 eps: 0.001, activation: .identity, output: s.tensor(201), scratch: s.f + 1693392, pool: pool)
-            s.profiler?.stop(416)
+            s.profiler?.stop(418)
         }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8266666666666667
         if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17333333333333334, into: s.tensor(203),
                 random: &random)
-            s.profiler?.stop(417)
+            s.profiler?.stop(419)
         }
         // features.6.5 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(194), branch: s.tensor(201),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(203) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(202), pool: pool)
-        s.profiler?.stop(418)
+        s.profiler?.stop(420)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -4956,7 +4976,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.6.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8169456, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(419)
+        s.profiler?.stop(421)
         // features.6.6.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -4964,7 +4984,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(204), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1693936, savedInvStd: s.f + 1695568,
                 runningMean: s.p + 8616624, runningVar: s.p + 8618256, workspace: s.ws, pool: pool)
-            s.profiler?.stop(420)
+            s.profiler?.stop(422)
         }
         // features.6.6.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 28 {
@@ -4972,7 +4992,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(202), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(204), pool: pool)
-            s.profiler?.stop(421)
+            s.profiler?.stop(423)
         }
         // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 28 {
@@ -4980,13 +5000,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, runningMean: s.p + 8616624, runningVar: s.p + 8618256,
                 eps: 0.001, activation: .relu6, output: s.tensor(205), scratch: s.f + 1693936, pool: pool)
-            s.profiler?.stop(422)
+            s.profiler?.stop(424)
         }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 8619888, channels: 1632, kernel: 5, into: s.f + 1700464)
-        s.profiler?.stop(423)
-        // features.6.6.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(425)
+        // features.6.6.block.0 BatchNorm + relu6 (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(204), gamma: s.p + 8613360,
@@ -4996,7 +5016,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(206), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1697200, depthwiseSavedInvStd: s.f + 1698832,
                 depthwiseRunningMean: s.p + 8663952, depthwiseRunningVar: s.p + 8665584, workspace: s.ws, pool: pool)
-            s.profiler?.stop(424)
+            s.profiler?.stop(426)
         }
         // features.6.6.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 28 {
@@ -5004,7 +5024,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(205), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1700464, bias: s.f,
                 activation: .identity, output: s.tensor(206), pool: pool)
-            s.profiler?.stop(425)
+            s.profiler?.stop(427)
         }
         // features.6.6.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 28 {
@@ -5012,7 +5032,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1697200, savedInvStd: s.f + 1698832,
                 activation: .relu6, output: s.tensor(207), pool: pool)
-            s.profiler?.stop(426)
+            s.profiler?.stop(428)
         }
         // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 28 {
@@ -5020,12 +5040,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, runningMean: s.p + 8663952, runningVar: s.p + 8665584,
                 eps: 0.001, activation: .relu6, output: s.tensor(207), scratch: s.f + 1697200, pool: pool)
-            s.profiler?.stop(427)
+            s.profiler?.stop(429)
         }
         // features.6.6.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8667216, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(428)
+        s.profiler?.stop(430)
         // features.6.6.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 28 {
             s.profiler?.start()
@@ -5033,7 +5053,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(208), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1782064, savedInvStd: s.f + 1782336,
                 runningMean: s.p + 9111664, runningVar: s.p + 9111936, workspace: s.ws, pool: pool)
-            s.profiler?.stop(429)
+            s.profiler?.stop(431)
         }
         // features.6.6.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks > 28 {
@@ -5041,7 +5061,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(207), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(208), pool: pool)
-            s.profiler?.stop(430)
+            s.profiler?.stop(432)
         }
         // features.6.6.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 28 {
@@ -5049,7 +5069,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(208), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1782064, savedInvStd: s.f + 1782336,
                 activation: .identity, output: s.tensor(209), pool: pool)
-            s.profiler?.stop(431)
+            s.profiler?.stop(433)
         }
         // features.6.6.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 28 {
@@ -5057,21 +5077,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(208), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 9111120, beta: s.p + 9111392, runningMean: s.p + 9111664, runningVar: s.p + 9111936,
                 eps: 0.001, activation: .identity, output: s.tensor(209), scratch: s.f + 1782064, pool: pool)
-            s.profiler?.stop(432)
+            s.profiler?.stop(434)
         }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.82
         if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18000000000000002, into: s.tensor(211),
                 random: &random)
-            s.profiler?.stop(433)
+            s.profiler?.stop(435)
         }
         // features.6.6 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(202), branch: s.tensor(209),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(211) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(210), pool: pool)
-        s.profiler?.stop(434)
+        s.profiler?.stop(436)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -5079,7 +5099,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.6.7.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9112208, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(435)
+        s.profiler?.stop(437)
         // features.6.7.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -5087,7 +5107,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(212), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1782608, savedInvStd: s.f + 1784240,
                 runningMean: s.p + 9559376, runningVar: s.p + 9561008, workspace: s.ws, pool: pool)
-            s.profiler?.stop(436)
+            s.profiler?.stop(438)
         }
         // features.6.7.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 29 {
@@ -5095,7 +5115,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(210), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(212), pool: pool)
-            s.profiler?.stop(437)
+            s.profiler?.stop(439)
         }
         // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 29 {
@@ -5103,13 +5123,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, runningMean: s.p + 9559376, runningVar: s.p + 9561008,
                 eps: 0.001, activation: .relu6, output: s.tensor(213), scratch: s.f + 1782608, pool: pool)
-            s.profiler?.stop(438)
+            s.profiler?.stop(440)
         }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 9562640, channels: 1632, kernel: 5, into: s.f + 1789136)
-        s.profiler?.stop(439)
-        // features.6.7.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(441)
+        // features.6.7.block.0 BatchNorm + relu6 (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(212), gamma: s.p + 9556112,
@@ -5119,7 +5139,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseOutput: s.tensor(214), eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
                 depthwiseSavedMean: s.f + 1785872, depthwiseSavedInvStd: s.f + 1787504,
                 depthwiseRunningMean: s.p + 9606704, depthwiseRunningVar: s.p + 9608336, workspace: s.ws, pool: pool)
-            s.profiler?.stop(440)
+            s.profiler?.stop(442)
         }
         // features.6.7.block.1 frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 29 {
@@ -5127,7 +5147,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(213), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1789136, bias: s.f,
                 activation: .identity, output: s.tensor(214), pool: pool)
-            s.profiler?.stop(441)
+            s.profiler?.stop(443)
         }
         // features.6.7.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 29 {
@@ -5135,7 +5155,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1785872, savedInvStd: s.f + 1787504,
                 activation: .relu6, output: s.tensor(215), pool: pool)
-            s.profiler?.stop(442)
+            s.profiler?.stop(444)
         }
         // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 29 {
@@ -5143,12 +5163,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, runningMean: s.p + 9606704, runningVar: s.p + 9608336,
                 eps: 0.001, activation: .relu6, output: s.tensor(215), scratch: s.f + 1785872, pool: pool)
-            s.profiler?.stop(443)
+            s.profiler?.stop(445)
         }
         // features.6.7.block.2 project conv 1x1 weights to the GEMM layout [1632][272]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 9609968, outChannels: 272, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(444)
+        s.profiler?.stop(446)
         // features.6.7.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks <= 29 {
             s.profiler?.start()
@@ -5156,7 +5176,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, output: s.tensor(216), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1870736, savedInvStd: s.f + 1871008,
                 runningMean: s.p + 10054416, runningVar: s.p + 10054688, workspace: s.ws, pool: pool)
-            s.profiler?.stop(445)
+            s.profiler?.stop(447)
         }
         // features.6.7.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         if s.options.frozenBlocks > 29 {
@@ -5164,7 +5184,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(215), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
                 output: s.tensor(216), pool: pool)
-            s.profiler?.stop(446)
+            s.profiler?.stop(448)
         }
         // features.6.7.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks <= 29 {
@@ -5172,7 +5192,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(216), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1870736, savedInvStd: s.f + 1871008,
                 activation: .identity, output: s.tensor(217), pool: pool)
-            s.profiler?.stop(447)
+            s.profiler?.stop(449)
         }
         // features.6.7.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 272]
         if s.options.frozenBlocks > 29 {
@@ -5180,21 +5200,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(216), pixels: 100 &* s.n, channels: 272,
                 gamma: s.p + 10053872, beta: s.p + 10054144, runningMean: s.p + 10054416, runningVar: s.p + 10054688,
                 eps: 0.001, activation: .identity, output: s.tensor(217), scratch: s.f + 1870736, pool: pool)
-            s.profiler?.stop(448)
+            s.profiler?.stop(450)
         }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8133333333333334
         if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18666666666666668, into: s.tensor(219),
                 random: &random)
-            s.profiler?.stop(449)
+            s.profiler?.stop(451)
         }
         // features.6.7 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(210), branch: s.tensor(217),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(219) : nil, batch: s.n,
             perImage: 27200, output: s.tensor(218), pool: pool)
-        s.profiler?.stop(450)
+        s.profiler?.stop(452)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 10x10x272 -> 10x10x448
@@ -5202,7 +5222,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [272][1632]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10054960, outChannels: 1632, inChannels: 272, into: s.f + 1632)
-        s.profiler?.stop(451)
+        s.profiler?.stop(453)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -5210,7 +5230,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, output: s.tensor(220), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1871280, savedInvStd: s.f + 1872912,
                 runningMean: s.p + 10502128, runningVar: s.p + 10503760, workspace: s.ws, pool: pool)
-            s.profiler?.stop(452)
+            s.profiler?.stop(454)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 30 {
@@ -5218,7 +5238,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(218), pixels: 100 &* s.n, inChannels: 272,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
                 output: s.tensor(220), pool: pool)
-            s.profiler?.stop(453)
+            s.profiler?.stop(455)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 30 {
@@ -5226,13 +5246,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, runningMean: s.p + 10502128, runningVar: s.p + 10503760,
                 eps: 0.001, activation: .relu6, output: s.tensor(221), scratch: s.f + 1871280, pool: pool)
-            s.profiler?.stop(454)
+            s.profiler?.stop(456)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 10505392, channels: 1632, kernel: 3, into: s.f + 1877808)
-        s.profiler?.stop(455)
-        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(457)
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(220), gamma: s.p + 10498864,
@@ -5243,7 +5263,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 depthwiseSavedMean: s.f + 1874544, depthwiseSavedInvStd: s.f + 1876176,
                 depthwiseRunningMean: s.p + 10523344, depthwiseRunningVar: s.p + 10524976, workspace: s.ws,
                 pool: pool)
-            s.profiler?.stop(456)
+            s.profiler?.stop(458)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
         if s.options.frozenBlocks > 30 {
@@ -5251,7 +5271,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(221), batch: s.n, height: 10, width: 10, channels: 1632, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1877808, bias: s.f,
                 activation: .identity, output: s.tensor(222), pool: pool)
-            s.profiler?.stop(457)
+            s.profiler?.stop(459)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks <= 30 {
@@ -5259,7 +5279,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1874544, savedInvStd: s.f + 1876176,
                 activation: .relu6, output: s.tensor(223), pool: pool)
-            s.profiler?.stop(458)
+            s.profiler?.stop(460)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1632]
         if s.options.frozenBlocks > 30 {
@@ -5267,12 +5287,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, runningMean: s.p + 10523344, runningVar: s.p + 10524976,
                 eps: 0.001, activation: .relu6, output: s.tensor(223), scratch: s.f + 1874544, pool: pool)
-            s.profiler?.stop(459)
+            s.profiler?.stop(461)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [1632][448]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10526608, outChannels: 448, inChannels: 1632, into: s.f + 1632)
-        s.profiler?.stop(460)
+        s.profiler?.stop(462)
         // features.7.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 1632] -> [n, 10, 10, 448]
         if s.options.frozenBlocks <= 30 {
             s.profiler?.start()
@@ -5280,7 +5300,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 448, output: s.tensor(224), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1907184, savedInvStd: s.f + 1907632,
                 runningMean: s.p + 11258640, runningVar: s.p + 11259088, workspace: s.ws, pool: pool)
-            s.profiler?.stop(461)
+            s.profiler?.stop(463)
         }
         // features.7.0.block.2 frozen: project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 448]
         if s.options.frozenBlocks > 30 {
@@ -5288,7 +5308,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(223), pixels: 100 &* s.n, inChannels: 1632,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
                 output: s.tensor(224), pool: pool)
-            s.profiler?.stop(462)
+            s.profiler?.stop(464)
         }
         // features.7.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 10, 10, 448]
         if s.options.frozenBlocks <= 30 {
@@ -5296,7 +5316,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(224), pixels: 100 &* s.n, channels: 448,
                 gamma: s.p + 11257744, beta: s.p + 11258192, savedMean: s.f + 1907184, savedInvStd: s.f + 1907632,
                 activation: .identity, output: s.tensor(225), pool: pool)
-            s.profiler?.stop(463)
+            s.profiler?.stop(465)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 10, 10, 448]
         if s.options.frozenBlocks > 30 {
@@ -5304,7 +5324,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(224), pixels: 100 &* s.n, channels: 448,
                 gamma: s.p + 11257744, beta: s.p + 11258192, runningMean: s.p + 11258640, runningVar: s.p + 11259088,
                 eps: 0.001, activation: .identity, output: s.tensor(225), scratch: s.f + 1907184, pool: pool)
-            s.profiler?.stop(464)
+            s.profiler?.stop(466)
         }
     }
 
@@ -5313,7 +5333,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [448][1280]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11259536, outChannels: 1280, inChannels: 448, into: s.f + 1632)
-        s.profiler?.stop(465)
+        s.profiler?.stop(467)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 10, 10, 448] -> [n, 10, 10, 1280]
         if s.options.frozenBlocks <= 31 {
             s.profiler?.start()
@@ -5321,7 +5341,7 @@ public final class EfficientNetLite4Training: TrainableModel {
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1280, output: s.tensor(226), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 1908080, savedInvStd: s.f + 1909360,
                 runningMean: s.p + 11835536, runningVar: s.p + 11836816, workspace: s.ws, pool: pool)
-            s.profiler?.stop(466)
+            s.profiler?.stop(468)
         }
         // features.8 frozen: head conv 1x1, [n, 10, 10, 448] -> [n, 10, 10, 1280]
         if s.options.frozenBlocks > 31 {
@@ -5329,7 +5349,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(225), pixels: 100 &* s.n, inChannels: 448,
                 inputMajorWeights: s.f + 1632, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
                 output: s.tensor(226), pool: pool)
-            s.profiler?.stop(467)
+            s.profiler?.stop(469)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 10, 10, 1280]
         if s.options.frozenBlocks <= 31 {
@@ -5337,7 +5357,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(226), pixels: 100 &* s.n, channels: 1280,
                 gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1908080, savedInvStd: s.f + 1909360,
                 activation: .relu6, output: s.tensor(227), pool: pool)
-            s.profiler?.stop(468)
+            s.profiler?.stop(470)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 10, 10, 1280]
         if s.options.frozenBlocks > 31 {
@@ -5345,7 +5365,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(226), pixels: 100 &* s.n, channels: 1280,
                 gamma: s.p + 11832976, beta: s.p + 11834256, runningMean: s.p + 11835536, runningVar: s.p + 11836816,
                 eps: 0.001, activation: .relu6, output: s.tensor(227), scratch: s.f + 1908080, pool: pool)
-            s.profiler?.stop(469)
+            s.profiler?.stop(471)
         }
     }
 
@@ -5355,26 +5375,26 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(227), batch: s.n, pixels: 100, channels: 1280, output: s.tensor(228),
             pool: pool)
-        s.profiler?.stop(470)
+        s.profiler?.stop(472)
         // dropout p=0.3 (when options.dropout) on [n, 1280]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(228), output: s.tensor(230), count: 1280 &* s.n,
             probability: s.options.dropout ? 0.3 : 0, mask: s.tensor(229), random: &random)
-        s.profiler?.stop(471)
+        s.profiler?.stop(473)
         // classifier.1 linear, [n, 1280] -> [n, 1000]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(230), batch: s.n, inFeatures: 1280, weights: s.p + 11838096,
             bias: s.p + 13118096, outFeatures: 1000, output: s.tensor(231), pool: pool)
-        s.profiler?.stop(472)
+        s.profiler?.stop(474)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(231), labels: s.labels, classes: 1000,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(232))
-        s.profiler?.stop(473)
+        s.profiler?.stop(475)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(231), count: 1000 &* s.n)
-        s.profiler?.stop(474)
+        s.profiler?.stop(476)
     }
 
     /// classifier backward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
@@ -5384,17 +5404,17 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(232), input: s.tensor(230), weights: s.p + 11838096,
             batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.tensor(233), gradWeights: s.g + 11838096,
             gradBias: s.g + 13118096, pool: pool)
-        s.profiler?.stop(475)
+        s.profiler?.stop(477)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(233), mask: s.tensor(229), count: 1280 &* s.n,
             gradInput: s.tensor(234))
-        s.profiler?.stop(476)
+        s.profiler?.stop(478)
         // avgpool backward: spread each channel's gradient over the 100 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(234), batch: s.n, pixels: 100, channels: 1280,
             gradInput: s.tensor(235), pool: pool)
-        s.profiler?.stop(477)
+        s.profiler?.stop(479)
     }
 
     /// features.8 backward: head: conv 1x1 448 -> 1280
@@ -5405,7 +5425,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             channels: 1280, gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1908080,
             savedInvStd: s.f + 1909360, activation: .relu6, gradGamma: s.g + 11832976, gradBeta: s.g + 11834256,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(478)
+        s.profiler?.stop(480)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 448] <- [n, 10, 10, 1280]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(235), preActivation: s.tensor(226),
@@ -5413,7 +5433,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(225), weights: s.p + 11259536,
             pixels: 100 &* s.n, inChannels: 448, outChannels: 1280, gradInput: s.tensor(236),
             gradWeights: s.g + 11259536, workspace: s.ws, pool: pool)
-        s.profiler?.stop(479)
+        s.profiler?.stop(481)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 10x10x272 -> 10x10x448
@@ -5424,14 +5444,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             channels: 448, gamma: s.p + 11257744, beta: s.p + 11258192, savedMean: s.f + 1907184,
             savedInvStd: s.f + 1907632, activation: .identity, gradGamma: s.g + 11257744, gradBeta: s.g + 11258192,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(480)
+        s.profiler?.stop(482)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1874544, savedInvStd: s.f + 1876176,
                 activation: .relu6, output: s.tensor(238), pool: pool)
-            s.profiler?.stop(481)
+            s.profiler?.stop(483)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -5439,7 +5459,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(222), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10520080, beta: s.p + 10521712, runningMean: s.p + 10523344, runningVar: s.p + 10524976,
                 eps: 0.001, activation: .relu6, output: s.tensor(238), scratch: s.f + 1874544, pool: pool)
-            s.profiler?.stop(482)
+            s.profiler?.stop(484)
         }
         // features.7.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 448]
         s.profiler?.start()
@@ -5448,21 +5468,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(238), weights: s.p + 10526608,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 448, gradInput: s.tensor(237),
             gradWeights: s.g + 10526608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(483)
+        s.profiler?.stop(485)
         // features.7.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(237), input: s.tensor(222), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1874544,
             savedInvStd: s.f + 1876176, activation: .relu6, gradGamma: s.g + 10520080, gradBeta: s.g + 10521712,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(484)
+        s.profiler?.stop(486)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 30 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1871280, savedInvStd: s.f + 1872912,
                 activation: .relu6, output: s.tensor(240), pool: pool)
-            s.profiler?.stop(485)
+            s.profiler?.stop(487)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 30 {
@@ -5470,12 +5490,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(220), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 10498864, beta: s.p + 10500496, runningMean: s.p + 10502128, runningVar: s.p + 10503760,
                 eps: 0.001, activation: .relu6, output: s.tensor(240), scratch: s.f + 1871280, pool: pool)
-            s.profiler?.stop(486)
+            s.profiler?.stop(488)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1892496, count: 14688)
-        s.profiler?.stop(487)
+        s.profiler?.stop(489)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(237), preActivation: s.tensor(222),
@@ -5483,18 +5503,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(240), batch: s.n, height: 10, width: 10,
             channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10,
             weights: s.f + 1877808, gradInput: s.tensor(239), gradWeights: s.f + 1892496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(488)
+        s.profiler?.stop(490)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1892496, channels: 1632, kernel: 3, into: s.g + 10505392)
-        s.profiler?.stop(489)
+        s.profiler?.stop(491)
         // features.7.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(239), input: s.tensor(220), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1871280,
             savedInvStd: s.f + 1872912, activation: .relu6, gradGamma: s.g + 10498864, gradBeta: s.g + 10500496,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(490)
+        s.profiler?.stop(492)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(239), preActivation: s.tensor(220),
@@ -5502,7 +5522,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(218), weights: s.p + 10054960,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(241),
             gradWeights: s.g + 10054960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(491)
+        s.profiler?.stop(493)
     }
 
     /// features.6.7 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -5512,21 +5532,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(241),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.tensor(219) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(242), pool: pool)
-        s.profiler?.stop(492)
+        s.profiler?.stop(494)
         // features.6.7.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(242), input: s.tensor(216), pixels: 100 &* s.n,
             channels: 272, gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1870736,
             savedInvStd: s.f + 1871008, activation: .identity, gradGamma: s.g + 10053872, gradBeta: s.g + 10054144,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(493)
+        s.profiler?.stop(495)
         // features.6.7.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1785872, savedInvStd: s.f + 1787504,
                 activation: .relu6, output: s.tensor(244), pool: pool)
-            s.profiler?.stop(494)
+            s.profiler?.stop(496)
         }
         // features.6.7.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -5534,7 +5554,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(214), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9603440, beta: s.p + 9605072, runningMean: s.p + 9606704, runningVar: s.p + 9608336,
                 eps: 0.001, activation: .relu6, output: s.tensor(244), scratch: s.f + 1785872, pool: pool)
-            s.profiler?.stop(495)
+            s.profiler?.stop(497)
         }
         // features.6.7.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
@@ -5543,21 +5563,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(244), weights: s.p + 9609968,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(243),
             gradWeights: s.g + 9609968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(496)
+        s.profiler?.stop(498)
         // features.6.7.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(243), input: s.tensor(214), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1785872,
             savedInvStd: s.f + 1787504, activation: .relu6, gradGamma: s.g + 9603440, gradBeta: s.g + 9605072,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(497)
+        s.profiler?.stop(499)
         // features.6.7.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 29 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1782608, savedInvStd: s.f + 1784240,
                 activation: .relu6, output: s.tensor(246), pool: pool)
-            s.profiler?.stop(498)
+            s.profiler?.stop(500)
         }
         // features.6.7.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 29 {
@@ -5565,12 +5585,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(212), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 9556112, beta: s.p + 9557744, runningMean: s.p + 9559376, runningVar: s.p + 9561008,
                 eps: 0.001, activation: .relu6, output: s.tensor(246), scratch: s.f + 1782608, pool: pool)
-            s.profiler?.stop(499)
+            s.profiler?.stop(501)
         }
         // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1829936, count: 40800)
-        s.profiler?.stop(500)
+        s.profiler?.stop(502)
         // features.6.7.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(243), preActivation: s.tensor(214),
@@ -5578,18 +5598,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(246), batch: s.n, height: 10, width: 10,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1789136, gradInput: s.tensor(245), gradWeights: s.f + 1829936, workspace: s.ws, pool: pool)
-        s.profiler?.stop(501)
+        s.profiler?.stop(503)
         // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1829936, channels: 1632, kernel: 5, into: s.g + 9562640)
-        s.profiler?.stop(502)
+        s.profiler?.stop(504)
         // features.6.7.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(245), input: s.tensor(212), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1782608,
             savedInvStd: s.f + 1784240, activation: .relu6, gradGamma: s.g + 9556112, gradBeta: s.g + 9557744,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(503)
+        s.profiler?.stop(505)
         // features.6.7.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(245), preActivation: s.tensor(212),
@@ -5597,11 +5617,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(210), weights: s.p + 9112208,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(247),
             gradWeights: s.g + 9112208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(504)
+        s.profiler?.stop(506)
         // features.6.7 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(247), s.tensor(241), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(505)
+        s.profiler?.stop(507)
     }
 
     /// features.6.6 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -5611,21 +5631,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(247),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.tensor(211) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(248), pool: pool)
-        s.profiler?.stop(506)
+        s.profiler?.stop(508)
         // features.6.6.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(248), input: s.tensor(208), pixels: 100 &* s.n,
             channels: 272, gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1782064,
             savedInvStd: s.f + 1782336, activation: .identity, gradGamma: s.g + 9111120, gradBeta: s.g + 9111392,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(507)
+        s.profiler?.stop(509)
         // features.6.6.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1697200, savedInvStd: s.f + 1698832,
                 activation: .relu6, output: s.tensor(250), pool: pool)
-            s.profiler?.stop(508)
+            s.profiler?.stop(510)
         }
         // features.6.6.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -5633,7 +5653,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(206), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8660688, beta: s.p + 8662320, runningMean: s.p + 8663952, runningVar: s.p + 8665584,
                 eps: 0.001, activation: .relu6, output: s.tensor(250), scratch: s.f + 1697200, pool: pool)
-            s.profiler?.stop(509)
+            s.profiler?.stop(511)
         }
         // features.6.6.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
@@ -5642,21 +5662,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(250), weights: s.p + 8667216,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(249),
             gradWeights: s.g + 8667216, workspace: s.ws, pool: pool)
-        s.profiler?.stop(510)
+        s.profiler?.stop(512)
         // features.6.6.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(249), input: s.tensor(206), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 1697200,
             savedInvStd: s.f + 1698832, activation: .relu6, gradGamma: s.g + 8660688, gradBeta: s.g + 8662320,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(511)
+        s.profiler?.stop(513)
         // features.6.6.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 28 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1693936, savedInvStd: s.f + 1695568,
                 activation: .relu6, output: s.tensor(252), pool: pool)
-            s.profiler?.stop(512)
+            s.profiler?.stop(514)
         }
         // features.6.6.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 28 {
@@ -5664,12 +5684,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(204), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 8613360, beta: s.p + 8614992, runningMean: s.p + 8616624, runningVar: s.p + 8618256,
                 eps: 0.001, activation: .relu6, output: s.tensor(252), scratch: s.f + 1693936, pool: pool)
-            s.profiler?.stop(513)
+            s.profiler?.stop(515)
         }
         // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1741264, count: 40800)
-        s.profiler?.stop(514)
+        s.profiler?.stop(516)
         // features.6.6.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(249), preActivation: s.tensor(206),
@@ -5677,18 +5697,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(252), batch: s.n, height: 10, width: 10,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1700464, gradInput: s.tensor(251), gradWeights: s.f + 1741264, workspace: s.ws, pool: pool)
-        s.profiler?.stop(515)
+        s.profiler?.stop(517)
         // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1741264, channels: 1632, kernel: 5, into: s.g + 8619888)
-        s.profiler?.stop(516)
+        s.profiler?.stop(518)
         // features.6.6.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(251), input: s.tensor(204), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 1693936,
             savedInvStd: s.f + 1695568, activation: .relu6, gradGamma: s.g + 8613360, gradBeta: s.g + 8614992,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(517)
+        s.profiler?.stop(519)
         // features.6.6.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(251), preActivation: s.tensor(204),
@@ -5696,11 +5716,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(202), weights: s.p + 8169456,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(253),
             gradWeights: s.g + 8169456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(518)
+        s.profiler?.stop(520)
         // features.6.6 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(253), s.tensor(247), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(519)
+        s.profiler?.stop(521)
     }
 
     /// features.6.5 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -5710,21 +5730,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(253),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.tensor(203) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(254), pool: pool)
-        s.profiler?.stop(520)
+        s.profiler?.stop(522)
         // features.6.5.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(254), input: s.tensor(200), pixels: 100 &* s.n,
             channels: 272, gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 1693392,
             savedInvStd: s.f + 1693664, activation: .identity, gradGamma: s.g + 8168368, gradBeta: s.g + 8168640,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(521)
+        s.profiler?.stop(523)
         // features.6.5.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1608528, savedInvStd: s.f + 1610160,
                 activation: .relu6, output: s.tensor(256), pool: pool)
-            s.profiler?.stop(522)
+            s.profiler?.stop(524)
         }
         // features.6.5.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -5732,7 +5752,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(198), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7717936, beta: s.p + 7719568, runningMean: s.p + 7721200, runningVar: s.p + 7722832,
                 eps: 0.001, activation: .relu6, output: s.tensor(256), scratch: s.f + 1608528, pool: pool)
-            s.profiler?.stop(523)
+            s.profiler?.stop(525)
         }
         // features.6.5.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
@@ -5741,21 +5761,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(256), weights: s.p + 7724464,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(255),
             gradWeights: s.g + 7724464, workspace: s.ws, pool: pool)
-        s.profiler?.stop(524)
+        s.profiler?.stop(526)
         // features.6.5.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(255), input: s.tensor(198), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 1608528,
             savedInvStd: s.f + 1610160, activation: .relu6, gradGamma: s.g + 7717936, gradBeta: s.g + 7719568,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(525)
+        s.profiler?.stop(527)
         // features.6.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 27 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1605264, savedInvStd: s.f + 1606896,
                 activation: .relu6, output: s.tensor(258), pool: pool)
-            s.profiler?.stop(526)
+            s.profiler?.stop(528)
         }
         // features.6.5.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 27 {
@@ -5763,12 +5783,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(196), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 7670608, beta: s.p + 7672240, runningMean: s.p + 7673872, runningVar: s.p + 7675504,
                 eps: 0.001, activation: .relu6, output: s.tensor(258), scratch: s.f + 1605264, pool: pool)
-            s.profiler?.stop(527)
+            s.profiler?.stop(529)
         }
         // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1652592, count: 40800)
-        s.profiler?.stop(528)
+        s.profiler?.stop(530)
         // features.6.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(255), preActivation: s.tensor(198),
@@ -5776,18 +5796,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(258), batch: s.n, height: 10, width: 10,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1611792, gradInput: s.tensor(257), gradWeights: s.f + 1652592, workspace: s.ws, pool: pool)
-        s.profiler?.stop(529)
+        s.profiler?.stop(531)
         // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1652592, channels: 1632, kernel: 5, into: s.g + 7677136)
-        s.profiler?.stop(530)
+        s.profiler?.stop(532)
         // features.6.5.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(257), input: s.tensor(196), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 1605264,
             savedInvStd: s.f + 1606896, activation: .relu6, gradGamma: s.g + 7670608, gradBeta: s.g + 7672240,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(531)
+        s.profiler?.stop(533)
         // features.6.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(257), preActivation: s.tensor(196),
@@ -5795,11 +5815,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(194), weights: s.p + 7226704,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(259),
             gradWeights: s.g + 7226704, workspace: s.ws, pool: pool)
-        s.profiler?.stop(532)
+        s.profiler?.stop(534)
         // features.6.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(259), s.tensor(253), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(533)
+        s.profiler?.stop(535)
     }
 
     /// features.6.4 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -5809,21 +5829,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(259),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.tensor(195) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(260), pool: pool)
-        s.profiler?.stop(534)
+        s.profiler?.stop(536)
         // features.6.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(260), input: s.tensor(192), pixels: 100 &* s.n,
             channels: 272, gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 1604720,
             savedInvStd: s.f + 1604992, activation: .identity, gradGamma: s.g + 7225616, gradBeta: s.g + 7225888,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(535)
+        s.profiler?.stop(537)
         // features.6.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1519856, savedInvStd: s.f + 1521488,
                 activation: .relu6, output: s.tensor(262), pool: pool)
-            s.profiler?.stop(536)
+            s.profiler?.stop(538)
         }
         // features.6.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -5831,7 +5851,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(190), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6775184, beta: s.p + 6776816, runningMean: s.p + 6778448, runningVar: s.p + 6780080,
                 eps: 0.001, activation: .relu6, output: s.tensor(262), scratch: s.f + 1519856, pool: pool)
-            s.profiler?.stop(537)
+            s.profiler?.stop(539)
         }
         // features.6.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
@@ -5840,21 +5860,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(262), weights: s.p + 6781712,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(261),
             gradWeights: s.g + 6781712, workspace: s.ws, pool: pool)
-        s.profiler?.stop(538)
+        s.profiler?.stop(540)
         // features.6.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(261), input: s.tensor(190), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 1519856,
             savedInvStd: s.f + 1521488, activation: .relu6, gradGamma: s.g + 6775184, gradBeta: s.g + 6776816,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(539)
+        s.profiler?.stop(541)
         // features.6.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 26 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1516592, savedInvStd: s.f + 1518224,
                 activation: .relu6, output: s.tensor(264), pool: pool)
-            s.profiler?.stop(540)
+            s.profiler?.stop(542)
         }
         // features.6.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 26 {
@@ -5862,12 +5882,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(188), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 6727856, beta: s.p + 6729488, runningMean: s.p + 6731120, runningVar: s.p + 6732752,
                 eps: 0.001, activation: .relu6, output: s.tensor(264), scratch: s.f + 1516592, pool: pool)
-            s.profiler?.stop(541)
+            s.profiler?.stop(543)
         }
         // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1563920, count: 40800)
-        s.profiler?.stop(542)
+        s.profiler?.stop(544)
         // features.6.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(261), preActivation: s.tensor(190),
@@ -5875,18 +5895,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(264), batch: s.n, height: 10, width: 10,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1523120, gradInput: s.tensor(263), gradWeights: s.f + 1563920, workspace: s.ws, pool: pool)
-        s.profiler?.stop(543)
+        s.profiler?.stop(545)
         // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1563920, channels: 1632, kernel: 5, into: s.g + 6734384)
-        s.profiler?.stop(544)
+        s.profiler?.stop(546)
         // features.6.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(263), input: s.tensor(188), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 1516592,
             savedInvStd: s.f + 1518224, activation: .relu6, gradGamma: s.g + 6727856, gradBeta: s.g + 6729488,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(545)
+        s.profiler?.stop(547)
         // features.6.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(263), preActivation: s.tensor(188),
@@ -5894,11 +5914,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(186), weights: s.p + 6283952,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(265),
             gradWeights: s.g + 6283952, workspace: s.ws, pool: pool)
-        s.profiler?.stop(546)
+        s.profiler?.stop(548)
         // features.6.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(265), s.tensor(259), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(547)
+        s.profiler?.stop(549)
     }
 
     /// features.6.3 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -5908,21 +5928,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(265),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.tensor(187) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(266), pool: pool)
-        s.profiler?.stop(548)
+        s.profiler?.stop(550)
         // features.6.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(266), input: s.tensor(184), pixels: 100 &* s.n,
             channels: 272, gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 1516048,
             savedInvStd: s.f + 1516320, activation: .identity, gradGamma: s.g + 6282864, gradBeta: s.g + 6283136,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(549)
+        s.profiler?.stop(551)
         // features.6.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1431184, savedInvStd: s.f + 1432816,
                 activation: .relu6, output: s.tensor(268), pool: pool)
-            s.profiler?.stop(550)
+            s.profiler?.stop(552)
         }
         // features.6.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -5930,7 +5950,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(182), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5832432, beta: s.p + 5834064, runningMean: s.p + 5835696, runningVar: s.p + 5837328,
                 eps: 0.001, activation: .relu6, output: s.tensor(268), scratch: s.f + 1431184, pool: pool)
-            s.profiler?.stop(551)
+            s.profiler?.stop(553)
         }
         // features.6.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
@@ -5939,21 +5959,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(268), weights: s.p + 5838960,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(267),
             gradWeights: s.g + 5838960, workspace: s.ws, pool: pool)
-        s.profiler?.stop(552)
+        s.profiler?.stop(554)
         // features.6.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(267), input: s.tensor(182), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 1431184,
             savedInvStd: s.f + 1432816, activation: .relu6, gradGamma: s.g + 5832432, gradBeta: s.g + 5834064,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(553)
+        s.profiler?.stop(555)
         // features.6.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 25 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1427920, savedInvStd: s.f + 1429552,
                 activation: .relu6, output: s.tensor(270), pool: pool)
-            s.profiler?.stop(554)
+            s.profiler?.stop(556)
         }
         // features.6.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 25 {
@@ -5961,12 +5981,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(180), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 5785104, beta: s.p + 5786736, runningMean: s.p + 5788368, runningVar: s.p + 5790000,
                 eps: 0.001, activation: .relu6, output: s.tensor(270), scratch: s.f + 1427920, pool: pool)
-            s.profiler?.stop(555)
+            s.profiler?.stop(557)
         }
         // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1475248, count: 40800)
-        s.profiler?.stop(556)
+        s.profiler?.stop(558)
         // features.6.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(267), preActivation: s.tensor(182),
@@ -5974,18 +5994,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(270), batch: s.n, height: 10, width: 10,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1434448, gradInput: s.tensor(269), gradWeights: s.f + 1475248, workspace: s.ws, pool: pool)
-        s.profiler?.stop(557)
+        s.profiler?.stop(559)
         // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1475248, channels: 1632, kernel: 5, into: s.g + 5791632)
-        s.profiler?.stop(558)
+        s.profiler?.stop(560)
         // features.6.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(269), input: s.tensor(180), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 1427920,
             savedInvStd: s.f + 1429552, activation: .relu6, gradGamma: s.g + 5785104, gradBeta: s.g + 5786736,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(559)
+        s.profiler?.stop(561)
         // features.6.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(269), preActivation: s.tensor(180),
@@ -5993,11 +6013,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(178), weights: s.p + 5341200,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(271),
             gradWeights: s.g + 5341200, workspace: s.ws, pool: pool)
-        s.profiler?.stop(560)
+        s.profiler?.stop(562)
         // features.6.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(271), s.tensor(265), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(561)
+        s.profiler?.stop(563)
     }
 
     /// features.6.2 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -6007,21 +6027,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(271),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.tensor(179) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(272), pool: pool)
-        s.profiler?.stop(562)
+        s.profiler?.stop(564)
         // features.6.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(272), input: s.tensor(176), pixels: 100 &* s.n,
             channels: 272, gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 1427376,
             savedInvStd: s.f + 1427648, activation: .identity, gradGamma: s.g + 5340112, gradBeta: s.g + 5340384,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(563)
+        s.profiler?.stop(565)
         // features.6.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1342512, savedInvStd: s.f + 1344144,
                 activation: .relu6, output: s.tensor(274), pool: pool)
-            s.profiler?.stop(564)
+            s.profiler?.stop(566)
         }
         // features.6.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -6029,7 +6049,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(174), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4889680, beta: s.p + 4891312, runningMean: s.p + 4892944, runningVar: s.p + 4894576,
                 eps: 0.001, activation: .relu6, output: s.tensor(274), scratch: s.f + 1342512, pool: pool)
-            s.profiler?.stop(565)
+            s.profiler?.stop(567)
         }
         // features.6.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
@@ -6038,21 +6058,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(274), weights: s.p + 4896208,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(273),
             gradWeights: s.g + 4896208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(566)
+        s.profiler?.stop(568)
         // features.6.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(273), input: s.tensor(174), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 1342512,
             savedInvStd: s.f + 1344144, activation: .relu6, gradGamma: s.g + 4889680, gradBeta: s.g + 4891312,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(567)
+        s.profiler?.stop(569)
         // features.6.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 24 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1339248, savedInvStd: s.f + 1340880,
                 activation: .relu6, output: s.tensor(276), pool: pool)
-            s.profiler?.stop(568)
+            s.profiler?.stop(570)
         }
         // features.6.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 24 {
@@ -6060,12 +6080,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(172), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 4842352, beta: s.p + 4843984, runningMean: s.p + 4845616, runningVar: s.p + 4847248,
                 eps: 0.001, activation: .relu6, output: s.tensor(276), scratch: s.f + 1339248, pool: pool)
-            s.profiler?.stop(569)
+            s.profiler?.stop(571)
         }
         // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1386576, count: 40800)
-        s.profiler?.stop(570)
+        s.profiler?.stop(572)
         // features.6.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(273), preActivation: s.tensor(174),
@@ -6073,18 +6093,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(276), batch: s.n, height: 10, width: 10,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1345776, gradInput: s.tensor(275), gradWeights: s.f + 1386576, workspace: s.ws, pool: pool)
-        s.profiler?.stop(571)
+        s.profiler?.stop(573)
         // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1386576, channels: 1632, kernel: 5, into: s.g + 4848880)
-        s.profiler?.stop(572)
+        s.profiler?.stop(574)
         // features.6.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(275), input: s.tensor(172), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 1339248,
             savedInvStd: s.f + 1340880, activation: .relu6, gradGamma: s.g + 4842352, gradBeta: s.g + 4843984,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(573)
+        s.profiler?.stop(575)
         // features.6.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(275), preActivation: s.tensor(172),
@@ -6092,11 +6112,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(170), weights: s.p + 4398448,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(277),
             gradWeights: s.g + 4398448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(574)
+        s.profiler?.stop(576)
         // features.6.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(277), s.tensor(271), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(575)
+        s.profiler?.stop(577)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -6106,21 +6126,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(277),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.tensor(171) : nil, batch: s.n,
             perImage: 27200, gradBranch: s.tensor(278), pool: pool)
-        s.profiler?.stop(576)
+        s.profiler?.stop(578)
         // features.6.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 272]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(278), input: s.tensor(168), pixels: 100 &* s.n,
             channels: 272, gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 1338704,
             savedInvStd: s.f + 1338976, activation: .identity, gradGamma: s.g + 4397360, gradBeta: s.g + 4397632,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(577)
+        s.profiler?.stop(579)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1253840, savedInvStd: s.f + 1255472,
                 activation: .relu6, output: s.tensor(280), pool: pool)
-            s.profiler?.stop(578)
+            s.profiler?.stop(580)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -6128,7 +6148,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(166), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3946928, beta: s.p + 3948560, runningMean: s.p + 3950192, runningVar: s.p + 3951824,
                 eps: 0.001, activation: .relu6, output: s.tensor(280), scratch: s.f + 1253840, pool: pool)
-            s.profiler?.stop(579)
+            s.profiler?.stop(581)
         }
         // features.6.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 272]
         s.profiler?.start()
@@ -6137,21 +6157,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(280), weights: s.p + 3953456,
             pixels: 100 &* s.n, inChannels: 1632, outChannels: 272, gradInput: s.tensor(279),
             gradWeights: s.g + 3953456, workspace: s.ws, pool: pool)
-        s.profiler?.stop(580)
+        s.profiler?.stop(582)
         // features.6.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(279), input: s.tensor(166), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 1253840,
             savedInvStd: s.f + 1255472, activation: .relu6, gradGamma: s.g + 3946928, gradBeta: s.g + 3948560,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(581)
+        s.profiler?.stop(583)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 23 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1250576, savedInvStd: s.f + 1252208,
                 activation: .relu6, output: s.tensor(282), pool: pool)
-            s.profiler?.stop(582)
+            s.profiler?.stop(584)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 23 {
@@ -6159,12 +6179,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(164), pixels: 100 &* s.n, channels: 1632,
                 gamma: s.p + 3899600, beta: s.p + 3901232, runningMean: s.p + 3902864, runningVar: s.p + 3904496,
                 eps: 0.001, activation: .relu6, output: s.tensor(282), scratch: s.f + 1250576, pool: pool)
-            s.profiler?.stop(583)
+            s.profiler?.stop(585)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1297904, count: 40800)
-        s.profiler?.stop(584)
+        s.profiler?.stop(586)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 10, 10, 1632] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(279), preActivation: s.tensor(166),
@@ -6172,18 +6192,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(282), batch: s.n, height: 10, width: 10,
             channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1257104, gradInput: s.tensor(281), gradWeights: s.f + 1297904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(585)
+        s.profiler?.stop(587)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1297904, channels: 1632, kernel: 5, into: s.g + 3906128)
-        s.profiler?.stop(586)
+        s.profiler?.stop(588)
         // features.6.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(281), input: s.tensor(164), pixels: 100 &* s.n,
             channels: 1632, gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 1250576,
             savedInvStd: s.f + 1252208, activation: .relu6, gradGamma: s.g + 3899600, gradBeta: s.g + 3901232,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(587)
+        s.profiler?.stop(589)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 272] <- [n, 10, 10, 1632]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(281), preActivation: s.tensor(164),
@@ -6191,11 +6211,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(163), weights: s.p + 3455696,
             pixels: 100 &* s.n, inChannels: 272, outChannels: 1632, gradInput: s.tensor(283),
             gradWeights: s.g + 3455696, workspace: s.ws, pool: pool)
-        s.profiler?.stop(588)
+        s.profiler?.stop(590)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(283), s.tensor(277), count: 27200 &* s.n, pool: pool)
-        s.profiler?.stop(589)
+        s.profiler?.stop(591)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 19x19x160 -> 10x10x272
@@ -6206,14 +6226,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             channels: 272, gamma: s.p + 3454608, beta: s.p + 3454880, savedMean: s.f + 1250032,
             savedInvStd: s.f + 1250304, activation: .identity, gradGamma: s.g + 3454608, gradBeta: s.g + 3454880,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(590)
+        s.profiler?.stop(592)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1200112, savedInvStd: s.f + 1201072,
                 activation: .relu6, output: s.tensor(285), pool: pool)
-            s.profiler?.stop(591)
+            s.profiler?.stop(593)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -6221,7 +6241,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(160), pixels: 100 &* s.n, channels: 960,
                 gamma: s.p + 3189648, beta: s.p + 3190608, runningMean: s.p + 3191568, runningVar: s.p + 3192528,
                 eps: 0.001, activation: .relu6, output: s.tensor(285), scratch: s.f + 1200112, pool: pool)
-            s.profiler?.stop(592)
+            s.profiler?.stop(594)
         }
         // features.6.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 10, 10, 960] <- [n, 10, 10, 272]
         s.profiler?.start()
@@ -6230,21 +6250,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(285), weights: s.p + 3193488,
             pixels: 100 &* s.n, inChannels: 960, outChannels: 272, gradInput: s.tensor(284),
             gradWeights: s.g + 3193488, workspace: s.ws, pool: pool)
-        s.profiler?.stop(593)
+        s.profiler?.stop(595)
         // features.6.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 10, 10, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(284), input: s.tensor(160), pixels: 100 &* s.n,
             channels: 960, gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 1200112,
             savedInvStd: s.f + 1201072, activation: .relu6, gradGamma: s.g + 3189648, gradBeta: s.g + 3190608,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(594)
+        s.profiler?.stop(596)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 22 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1198192, savedInvStd: s.f + 1199152,
                 activation: .relu6, output: s.tensor(287), pool: pool)
-            s.profiler?.stop(595)
+            s.profiler?.stop(597)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 22 {
@@ -6252,12 +6272,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(158), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 3161808, beta: s.p + 3162768, runningMean: s.p + 3163728, runningVar: s.p + 3164688,
                 eps: 0.001, activation: .relu6, output: s.tensor(287), scratch: s.f + 1198192, pool: pool)
-            s.profiler?.stop(596)
+            s.profiler?.stop(598)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1226032, count: 24000)
-        s.profiler?.stop(597)
+        s.profiler?.stop(599)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 10, 10, 960]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(284), preActivation: s.tensor(160),
@@ -6265,18 +6285,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(287), batch: s.n, height: 19, width: 19,
             channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10,
             weights: s.f + 1202032, gradInput: s.tensor(286), gradWeights: s.f + 1226032, workspace: s.ws, pool: pool)
-        s.profiler?.stop(598)
+        s.profiler?.stop(600)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1226032, channels: 960, kernel: 5, into: s.g + 3165648)
-        s.profiler?.stop(599)
+        s.profiler?.stop(601)
         // features.6.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(286), input: s.tensor(158), pixels: 361 &* s.n,
             channels: 960, gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 1198192,
             savedInvStd: s.f + 1199152, activation: .relu6, gradGamma: s.g + 3161808, gradBeta: s.g + 3162768,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(600)
+        s.profiler?.stop(602)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(286), preActivation: s.tensor(158),
@@ -6284,7 +6304,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(156), weights: s.p + 3008208,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(288),
             gradWeights: s.g + 3008208, workspace: s.ws, pool: pool)
-        s.profiler?.stop(601)
+        s.profiler?.stop(603)
     }
 
     /// features.5.5 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -6294,21 +6314,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(288),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.tensor(157) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(289), pool: pool)
-        s.profiler?.stop(602)
+        s.profiler?.stop(604)
         // features.5.5.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(289), input: s.tensor(154), pixels: 361 &* s.n,
             channels: 160, gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 1197872,
             savedInvStd: s.f + 1198032, activation: .identity, gradGamma: s.g + 3007568, gradBeta: s.g + 3007728,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(603)
+        s.profiler?.stop(605)
         // features.5.5.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1147952, savedInvStd: s.f + 1148912,
                 activation: .relu6, output: s.tensor(291), pool: pool)
-            s.profiler?.stop(604)
+            s.profiler?.stop(606)
         }
         // features.5.5.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -6316,7 +6336,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(152), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2850128, beta: s.p + 2851088, runningMean: s.p + 2852048, runningVar: s.p + 2853008,
                 eps: 0.001, activation: .relu6, output: s.tensor(291), scratch: s.f + 1147952, pool: pool)
-            s.profiler?.stop(605)
+            s.profiler?.stop(607)
         }
         // features.5.5.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
@@ -6325,21 +6345,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(291), weights: s.p + 2853968,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(290),
             gradWeights: s.g + 2853968, workspace: s.ws, pool: pool)
-        s.profiler?.stop(606)
+        s.profiler?.stop(608)
         // features.5.5.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(290), input: s.tensor(152), pixels: 361 &* s.n,
             channels: 960, gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 1147952,
             savedInvStd: s.f + 1148912, activation: .relu6, gradGamma: s.g + 2850128, gradBeta: s.g + 2851088,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(607)
+        s.profiler?.stop(609)
         // features.5.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 21 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1146032, savedInvStd: s.f + 1146992,
                 activation: .relu6, output: s.tensor(293), pool: pool)
-            s.profiler?.stop(608)
+            s.profiler?.stop(610)
         }
         // features.5.5.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 21 {
@@ -6347,12 +6367,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(150), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2822288, beta: s.p + 2823248, runningMean: s.p + 2824208, runningVar: s.p + 2825168,
                 eps: 0.001, activation: .relu6, output: s.tensor(293), scratch: s.f + 1146032, pool: pool)
-            s.profiler?.stop(609)
+            s.profiler?.stop(611)
         }
         // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1173872, count: 24000)
-        s.profiler?.stop(610)
+        s.profiler?.stop(612)
         // features.5.5.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(290), preActivation: s.tensor(152),
@@ -6360,18 +6380,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(293), batch: s.n, height: 19, width: 19,
             channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1149872, gradInput: s.tensor(292), gradWeights: s.f + 1173872, workspace: s.ws, pool: pool)
-        s.profiler?.stop(611)
+        s.profiler?.stop(613)
         // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1173872, channels: 960, kernel: 5, into: s.g + 2826128)
-        s.profiler?.stop(612)
+        s.profiler?.stop(614)
         // features.5.5.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(292), input: s.tensor(150), pixels: 361 &* s.n,
             channels: 960, gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 1146032,
             savedInvStd: s.f + 1146992, activation: .relu6, gradGamma: s.g + 2822288, gradBeta: s.g + 2823248,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(613)
+        s.profiler?.stop(615)
         // features.5.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(292), preActivation: s.tensor(150),
@@ -6379,11 +6399,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(148), weights: s.p + 2668688,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(294),
             gradWeights: s.g + 2668688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(614)
+        s.profiler?.stop(616)
         // features.5.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(294), s.tensor(288), count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(615)
+        s.profiler?.stop(617)
     }
 
     /// features.5.4 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -6393,21 +6413,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(294),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.tensor(149) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(295), pool: pool)
-        s.profiler?.stop(616)
+        s.profiler?.stop(618)
         // features.5.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(295), input: s.tensor(146), pixels: 361 &* s.n,
             channels: 160, gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 1145712,
             savedInvStd: s.f + 1145872, activation: .identity, gradGamma: s.g + 2668048, gradBeta: s.g + 2668208,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(617)
+        s.profiler?.stop(619)
         // features.5.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1095792, savedInvStd: s.f + 1096752,
                 activation: .relu6, output: s.tensor(297), pool: pool)
-            s.profiler?.stop(618)
+            s.profiler?.stop(620)
         }
         // features.5.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -6415,7 +6435,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(144), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2510608, beta: s.p + 2511568, runningMean: s.p + 2512528, runningVar: s.p + 2513488,
                 eps: 0.001, activation: .relu6, output: s.tensor(297), scratch: s.f + 1095792, pool: pool)
-            s.profiler?.stop(619)
+            s.profiler?.stop(621)
         }
         // features.5.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
@@ -6424,21 +6444,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(297), weights: s.p + 2514448,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(296),
             gradWeights: s.g + 2514448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(620)
+        s.profiler?.stop(622)
         // features.5.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(296), input: s.tensor(144), pixels: 361 &* s.n,
             channels: 960, gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 1095792,
             savedInvStd: s.f + 1096752, activation: .relu6, gradGamma: s.g + 2510608, gradBeta: s.g + 2511568,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(621)
+        s.profiler?.stop(623)
         // features.5.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 20 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1093872, savedInvStd: s.f + 1094832,
                 activation: .relu6, output: s.tensor(299), pool: pool)
-            s.profiler?.stop(622)
+            s.profiler?.stop(624)
         }
         // features.5.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 20 {
@@ -6446,12 +6466,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(142), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2482768, beta: s.p + 2483728, runningMean: s.p + 2484688, runningVar: s.p + 2485648,
                 eps: 0.001, activation: .relu6, output: s.tensor(299), scratch: s.f + 1093872, pool: pool)
-            s.profiler?.stop(623)
+            s.profiler?.stop(625)
         }
         // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1121712, count: 24000)
-        s.profiler?.stop(624)
+        s.profiler?.stop(626)
         // features.5.4.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(296), preActivation: s.tensor(144),
@@ -6459,18 +6479,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(299), batch: s.n, height: 19, width: 19,
             channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1097712, gradInput: s.tensor(298), gradWeights: s.f + 1121712, workspace: s.ws, pool: pool)
-        s.profiler?.stop(625)
+        s.profiler?.stop(627)
         // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1121712, channels: 960, kernel: 5, into: s.g + 2486608)
-        s.profiler?.stop(626)
+        s.profiler?.stop(628)
         // features.5.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(298), input: s.tensor(142), pixels: 361 &* s.n,
             channels: 960, gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 1093872,
             savedInvStd: s.f + 1094832, activation: .relu6, gradGamma: s.g + 2482768, gradBeta: s.g + 2483728,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(627)
+        s.profiler?.stop(629)
         // features.5.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(298), preActivation: s.tensor(142),
@@ -6478,11 +6498,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(140), weights: s.p + 2329168,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(300),
             gradWeights: s.g + 2329168, workspace: s.ws, pool: pool)
-        s.profiler?.stop(628)
+        s.profiler?.stop(630)
         // features.5.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(300), s.tensor(294), count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(629)
+        s.profiler?.stop(631)
     }
 
     /// features.5.3 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -6492,21 +6512,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(300),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.tensor(141) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(301), pool: pool)
-        s.profiler?.stop(630)
+        s.profiler?.stop(632)
         // features.5.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(301), input: s.tensor(138), pixels: 361 &* s.n,
             channels: 160, gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 1093552,
             savedInvStd: s.f + 1093712, activation: .identity, gradGamma: s.g + 2328528, gradBeta: s.g + 2328688,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(631)
+        s.profiler?.stop(633)
         // features.5.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1043632, savedInvStd: s.f + 1044592,
                 activation: .relu6, output: s.tensor(303), pool: pool)
-            s.profiler?.stop(632)
+            s.profiler?.stop(634)
         }
         // features.5.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -6514,7 +6534,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(136), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2171088, beta: s.p + 2172048, runningMean: s.p + 2173008, runningVar: s.p + 2173968,
                 eps: 0.001, activation: .relu6, output: s.tensor(303), scratch: s.f + 1043632, pool: pool)
-            s.profiler?.stop(633)
+            s.profiler?.stop(635)
         }
         // features.5.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
@@ -6523,21 +6543,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(303), weights: s.p + 2174928,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(302),
             gradWeights: s.g + 2174928, workspace: s.ws, pool: pool)
-        s.profiler?.stop(634)
+        s.profiler?.stop(636)
         // features.5.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(302), input: s.tensor(136), pixels: 361 &* s.n,
             channels: 960, gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 1043632,
             savedInvStd: s.f + 1044592, activation: .relu6, gradGamma: s.g + 2171088, gradBeta: s.g + 2172048,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(635)
+        s.profiler?.stop(637)
         // features.5.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 19 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1041712, savedInvStd: s.f + 1042672,
                 activation: .relu6, output: s.tensor(305), pool: pool)
-            s.profiler?.stop(636)
+            s.profiler?.stop(638)
         }
         // features.5.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 19 {
@@ -6545,12 +6565,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(134), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 2143248, beta: s.p + 2144208, runningMean: s.p + 2145168, runningVar: s.p + 2146128,
                 eps: 0.001, activation: .relu6, output: s.tensor(305), scratch: s.f + 1041712, pool: pool)
-            s.profiler?.stop(637)
+            s.profiler?.stop(639)
         }
         // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1069552, count: 24000)
-        s.profiler?.stop(638)
+        s.profiler?.stop(640)
         // features.5.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(302), preActivation: s.tensor(136),
@@ -6558,18 +6578,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(305), batch: s.n, height: 19, width: 19,
             channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 1045552, gradInput: s.tensor(304), gradWeights: s.f + 1069552, workspace: s.ws, pool: pool)
-        s.profiler?.stop(639)
+        s.profiler?.stop(641)
         // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1069552, channels: 960, kernel: 5, into: s.g + 2147088)
-        s.profiler?.stop(640)
+        s.profiler?.stop(642)
         // features.5.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(304), input: s.tensor(134), pixels: 361 &* s.n,
             channels: 960, gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 1041712,
             savedInvStd: s.f + 1042672, activation: .relu6, gradGamma: s.g + 2143248, gradBeta: s.g + 2144208,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(641)
+        s.profiler?.stop(643)
         // features.5.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(304), preActivation: s.tensor(134),
@@ -6577,11 +6597,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(132), weights: s.p + 1989648,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(306),
             gradWeights: s.g + 1989648, workspace: s.ws, pool: pool)
-        s.profiler?.stop(642)
+        s.profiler?.stop(644)
         // features.5.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(306), s.tensor(300), count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(643)
+        s.profiler?.stop(645)
     }
 
     /// features.5.2 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -6591,21 +6611,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(306),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.tensor(133) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(307), pool: pool)
-        s.profiler?.stop(644)
+        s.profiler?.stop(646)
         // features.5.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(307), input: s.tensor(130), pixels: 361 &* s.n,
             channels: 160, gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 1041392,
             savedInvStd: s.f + 1041552, activation: .identity, gradGamma: s.g + 1989008, gradBeta: s.g + 1989168,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(645)
+        s.profiler?.stop(647)
         // features.5.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 991472, savedInvStd: s.f + 992432,
                 activation: .relu6, output: s.tensor(309), pool: pool)
-            s.profiler?.stop(646)
+            s.profiler?.stop(648)
         }
         // features.5.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -6613,7 +6633,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(128), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1831568, beta: s.p + 1832528, runningMean: s.p + 1833488, runningVar: s.p + 1834448,
                 eps: 0.001, activation: .relu6, output: s.tensor(309), scratch: s.f + 991472, pool: pool)
-            s.profiler?.stop(647)
+            s.profiler?.stop(649)
         }
         // features.5.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
@@ -6622,21 +6642,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(309), weights: s.p + 1835408,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(308),
             gradWeights: s.g + 1835408, workspace: s.ws, pool: pool)
-        s.profiler?.stop(648)
+        s.profiler?.stop(650)
         // features.5.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(308), input: s.tensor(128), pixels: 361 &* s.n,
             channels: 960, gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 991472,
             savedInvStd: s.f + 992432, activation: .relu6, gradGamma: s.g + 1831568, gradBeta: s.g + 1832528,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(649)
+        s.profiler?.stop(651)
         // features.5.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 18 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 989552, savedInvStd: s.f + 990512,
                 activation: .relu6, output: s.tensor(311), pool: pool)
-            s.profiler?.stop(650)
+            s.profiler?.stop(652)
         }
         // features.5.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 18 {
@@ -6644,12 +6664,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(126), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1803728, beta: s.p + 1804688, runningMean: s.p + 1805648, runningVar: s.p + 1806608,
                 eps: 0.001, activation: .relu6, output: s.tensor(311), scratch: s.f + 989552, pool: pool)
-            s.profiler?.stop(651)
+            s.profiler?.stop(653)
         }
         // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 1017392, count: 24000)
-        s.profiler?.stop(652)
+        s.profiler?.stop(654)
         // features.5.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(308), preActivation: s.tensor(128),
@@ -6657,18 +6677,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(311), batch: s.n, height: 19, width: 19,
             channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 993392, gradInput: s.tensor(310), gradWeights: s.f + 1017392, workspace: s.ws, pool: pool)
-        s.profiler?.stop(653)
+        s.profiler?.stop(655)
         // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 1017392, channels: 960, kernel: 5, into: s.g + 1807568)
-        s.profiler?.stop(654)
+        s.profiler?.stop(656)
         // features.5.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(310), input: s.tensor(126), pixels: 361 &* s.n,
             channels: 960, gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 989552,
             savedInvStd: s.f + 990512, activation: .relu6, gradGamma: s.g + 1803728, gradBeta: s.g + 1804688,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(655)
+        s.profiler?.stop(657)
         // features.5.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(310), preActivation: s.tensor(126),
@@ -6676,11 +6696,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(124), weights: s.p + 1650128,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(312),
             gradWeights: s.g + 1650128, workspace: s.ws, pool: pool)
-        s.profiler?.stop(656)
+        s.profiler?.stop(658)
         // features.5.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(312), s.tensor(306), count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(657)
+        s.profiler?.stop(659)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -6690,21 +6710,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(312),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.tensor(125) : nil, batch: s.n,
             perImage: 57760, gradBranch: s.tensor(313), pool: pool)
-        s.profiler?.stop(658)
+        s.profiler?.stop(660)
         // features.5.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 160]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(313), input: s.tensor(122), pixels: 361 &* s.n,
             channels: 160, gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 989232,
             savedInvStd: s.f + 989392, activation: .identity, gradGamma: s.g + 1649488, gradBeta: s.g + 1649648,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(659)
+        s.profiler?.stop(661)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 939312, savedInvStd: s.f + 940272,
                 activation: .relu6, output: s.tensor(315), pool: pool)
-            s.profiler?.stop(660)
+            s.profiler?.stop(662)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -6712,7 +6732,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(120), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1492048, beta: s.p + 1493008, runningMean: s.p + 1493968, runningVar: s.p + 1494928,
                 eps: 0.001, activation: .relu6, output: s.tensor(315), scratch: s.f + 939312, pool: pool)
-            s.profiler?.stop(661)
+            s.profiler?.stop(663)
         }
         // features.5.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 160]
         s.profiler?.start()
@@ -6721,21 +6741,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(315), weights: s.p + 1495888,
             pixels: 361 &* s.n, inChannels: 960, outChannels: 160, gradInput: s.tensor(314),
             gradWeights: s.g + 1495888, workspace: s.ws, pool: pool)
-        s.profiler?.stop(662)
+        s.profiler?.stop(664)
         // features.5.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(314), input: s.tensor(120), pixels: 361 &* s.n,
             channels: 960, gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 939312,
             savedInvStd: s.f + 940272, activation: .relu6, gradGamma: s.g + 1492048, gradBeta: s.g + 1493008,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(663)
+        s.profiler?.stop(665)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 17 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 937392, savedInvStd: s.f + 938352,
                 activation: .relu6, output: s.tensor(317), pool: pool)
-            s.profiler?.stop(664)
+            s.profiler?.stop(666)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 17 {
@@ -6743,12 +6763,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(118), pixels: 361 &* s.n, channels: 960,
                 gamma: s.p + 1464208, beta: s.p + 1465168, runningMean: s.p + 1466128, runningVar: s.p + 1467088,
                 eps: 0.001, activation: .relu6, output: s.tensor(317), scratch: s.f + 937392, pool: pool)
-            s.profiler?.stop(665)
+            s.profiler?.stop(667)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 965232, count: 24000)
-        s.profiler?.stop(666)
+        s.profiler?.stop(668)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 960] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(314), preActivation: s.tensor(120),
@@ -6756,18 +6776,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(317), batch: s.n, height: 19, width: 19,
             channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 941232, gradInput: s.tensor(316), gradWeights: s.f + 965232, workspace: s.ws, pool: pool)
-        s.profiler?.stop(667)
+        s.profiler?.stop(669)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 965232, channels: 960, kernel: 5, into: s.g + 1468048)
-        s.profiler?.stop(668)
+        s.profiler?.stop(670)
         // features.5.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(316), input: s.tensor(118), pixels: 361 &* s.n,
             channels: 960, gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 937392,
             savedInvStd: s.f + 938352, activation: .relu6, gradGamma: s.g + 1464208, gradBeta: s.g + 1465168,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(669)
+        s.profiler?.stop(671)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 160] <- [n, 19, 19, 960]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(316), preActivation: s.tensor(118),
@@ -6775,11 +6795,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(117), weights: s.p + 1310608,
             pixels: 361 &* s.n, inChannels: 160, outChannels: 960, gradInput: s.tensor(318),
             gradWeights: s.g + 1310608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(670)
+        s.profiler?.stop(672)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(318), s.tensor(312), count: 57760 &* s.n, pool: pool)
-        s.profiler?.stop(671)
+        s.profiler?.stop(673)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 19x19x112 -> 19x19x160
@@ -6790,14 +6810,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             channels: 160, gamma: s.p + 1309968, beta: s.p + 1310128, savedMean: s.f + 937072,
             savedInvStd: s.f + 937232, activation: .identity, gradGamma: s.g + 1309968, gradBeta: s.g + 1310128,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(672)
+        s.profiler?.stop(674)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 902128, savedInvStd: s.f + 902800,
                 activation: .relu6, output: s.tensor(320), pool: pool)
-            s.profiler?.stop(673)
+            s.profiler?.stop(675)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -6805,7 +6825,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(114), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1199760, beta: s.p + 1200432, runningMean: s.p + 1201104, runningVar: s.p + 1201776,
                 eps: 0.001, activation: .relu6, output: s.tensor(320), scratch: s.f + 902128, pool: pool)
-            s.profiler?.stop(674)
+            s.profiler?.stop(676)
         }
         // features.5.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 160]
         s.profiler?.start()
@@ -6814,21 +6834,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(320), weights: s.p + 1202448,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 160, gradInput: s.tensor(319),
             gradWeights: s.g + 1202448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(675)
+        s.profiler?.stop(677)
         // features.5.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(319), input: s.tensor(114), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 902128,
             savedInvStd: s.f + 902800, activation: .relu6, gradGamma: s.g + 1199760, gradBeta: s.g + 1200432,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(676)
+        s.profiler?.stop(678)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 16 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 900784, savedInvStd: s.f + 901456,
                 activation: .relu6, output: s.tensor(322), pool: pool)
-            s.profiler?.stop(677)
+            s.profiler?.stop(679)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 16 {
@@ -6836,12 +6856,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(112), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1180272, beta: s.p + 1180944, runningMean: s.p + 1181616, runningVar: s.p + 1182288,
                 eps: 0.001, activation: .relu6, output: s.tensor(322), scratch: s.f + 900784, pool: pool)
-            s.profiler?.stop(678)
+            s.profiler?.stop(680)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 920272, count: 16800)
-        s.profiler?.stop(679)
+        s.profiler?.stop(681)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(319), preActivation: s.tensor(114),
@@ -6849,18 +6869,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(322), batch: s.n, height: 19, width: 19,
             channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19,
             weights: s.f + 903472, gradInput: s.tensor(321), gradWeights: s.f + 920272, workspace: s.ws, pool: pool)
-        s.profiler?.stop(680)
+        s.profiler?.stop(682)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 920272, channels: 672, kernel: 5, into: s.g + 1182960)
-        s.profiler?.stop(681)
+        s.profiler?.stop(683)
         // features.5.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(321), input: s.tensor(112), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 900784,
             savedInvStd: s.f + 901456, activation: .relu6, gradGamma: s.g + 1180272, gradBeta: s.g + 1180944,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(682)
+        s.profiler?.stop(684)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(321), preActivation: s.tensor(112),
@@ -6868,7 +6888,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(110), weights: s.p + 1105008,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(323),
             gradWeights: s.g + 1105008, workspace: s.ws, pool: pool)
-        s.profiler?.stop(683)
+        s.profiler?.stop(685)
     }
 
     /// features.4.5 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -6878,21 +6898,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(323),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.tensor(111) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(324), pool: pool)
-        s.profiler?.stop(684)
+        s.profiler?.stop(686)
         // features.4.5.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(324), input: s.tensor(108), pixels: 361 &* s.n,
             channels: 112, gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 900560,
             savedInvStd: s.f + 900672, activation: .identity, gradGamma: s.g + 1104560, gradBeta: s.g + 1104672,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(685)
+        s.profiler?.stop(687)
         // features.4.5.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 887120, savedInvStd: s.f + 887792,
                 activation: .relu6, output: s.tensor(326), pool: pool)
-            s.profiler?.stop(686)
+            s.profiler?.stop(688)
         }
         // features.4.5.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -6900,7 +6920,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1026608, beta: s.p + 1027280, runningMean: s.p + 1027952, runningVar: s.p + 1028624,
                 eps: 0.001, activation: .relu6, output: s.tensor(326), scratch: s.f + 887120, pool: pool)
-            s.profiler?.stop(687)
+            s.profiler?.stop(689)
         }
         // features.4.5.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
@@ -6909,21 +6929,21 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(326), weights: s.p + 1029296,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(325),
             gradWeights: s.g + 1029296, workspace: s.ws, pool: pool)
-        s.profiler?.stop(688)
+        s.profiler?.stop(690)
         // features.4.5.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(325), input: s.tensor(106), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 887120,
             savedInvStd: s.f + 887792, activation: .relu6, gradGamma: s.g + 1026608, gradBeta: s.g + 1027280,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(689)
+        s.profiler?.stop(691)
         // features.4.5.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 15 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 885776, savedInvStd: s.f + 886448,
                 activation: .relu6, output: s.tensor(328), pool: pool)
-            s.profiler?.stop(690)
+            s.profiler?.stop(692)
         }
         // features.4.5.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 15 {
@@ -6931,12 +6951,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 1017872, beta: s.p + 1018544, runningMean: s.p + 1019216, runningVar: s.p + 1019888,
                 eps: 0.001, activation: .relu6, output: s.tensor(328), scratch: s.f + 885776, pool: pool)
-            s.profiler?.stop(691)
+            s.profiler?.stop(693)
         }
         // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 894512, count: 6048)
-        s.profiler?.stop(692)
+        s.profiler?.stop(694)
         // features.4.5.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(325), preActivation: s.tensor(106),
@@ -6944,18 +6964,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(328), batch: s.n, height: 19, width: 19,
             channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 888464, gradInput: s.tensor(327), gradWeights: s.f + 894512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(693)
+        s.profiler?.stop(695)
         // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 894512, channels: 672, kernel: 3, into: s.g + 1020560)
-        s.profiler?.stop(694)
+        s.profiler?.stop(696)
         // features.4.5.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(327), input: s.tensor(104), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 885776,
             savedInvStd: s.f + 886448, activation: .relu6, gradGamma: s.g + 1017872, gradBeta: s.g + 1018544,
             reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(695)
+        s.profiler?.stop(697)
         // features.4.5.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(327), preActivation: s.tensor(104),
@@ -6963,11 +6983,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(102), weights: s.p + 942608,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(329), gradWeights: s.g + 942608,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(696)
+        s.profiler?.stop(698)
         // features.4.5 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(329), s.tensor(323), count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(697)
+        s.profiler?.stop(699)
     }
 
     /// features.4.4 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -6977,21 +6997,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(329),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.tensor(103) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(330), pool: pool)
-        s.profiler?.stop(698)
+        s.profiler?.stop(700)
         // features.4.4.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(330), input: s.tensor(100), pixels: 361 &* s.n,
             channels: 112, gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 885552, savedInvStd: s.f + 885664,
             activation: .identity, gradGamma: s.g + 942160, gradBeta: s.g + 942272, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(699)
+        s.profiler?.stop(701)
         // features.4.4.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 361 &* s.n, channels: 672, gamma: s.p + 864208,
                 beta: s.p + 864880, savedMean: s.f + 872112, savedInvStd: s.f + 872784, activation: .relu6,
                 output: s.tensor(332), pool: pool)
-            s.profiler?.stop(700)
+            s.profiler?.stop(702)
         }
         // features.4.4.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -6999,7 +7019,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 864208, beta: s.p + 864880, runningMean: s.p + 865552, runningVar: s.p + 866224,
                 eps: 0.001, activation: .relu6, output: s.tensor(332), scratch: s.f + 872112, pool: pool)
-            s.profiler?.stop(701)
+            s.profiler?.stop(703)
         }
         // features.4.4.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
@@ -7008,20 +7028,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(332), weights: s.p + 866896,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(331), gradWeights: s.g + 866896,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(702)
+        s.profiler?.stop(704)
         // features.4.4.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(331), input: s.tensor(98), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 864208, beta: s.p + 864880, savedMean: s.f + 872112, savedInvStd: s.f + 872784,
             activation: .relu6, gradGamma: s.g + 864208, gradBeta: s.g + 864880, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(703)
+        s.profiler?.stop(705)
         // features.4.4.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 14 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 361 &* s.n, channels: 672, gamma: s.p + 855472,
                 beta: s.p + 856144, savedMean: s.f + 870768, savedInvStd: s.f + 871440, activation: .relu6,
                 output: s.tensor(334), pool: pool)
-            s.profiler?.stop(704)
+            s.profiler?.stop(706)
         }
         // features.4.4.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 14 {
@@ -7029,12 +7049,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 855472, beta: s.p + 856144, runningMean: s.p + 856816, runningVar: s.p + 857488,
                 eps: 0.001, activation: .relu6, output: s.tensor(334), scratch: s.f + 870768, pool: pool)
-            s.profiler?.stop(705)
+            s.profiler?.stop(707)
         }
         // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 879504, count: 6048)
-        s.profiler?.stop(706)
+        s.profiler?.stop(708)
         // features.4.4.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(331), preActivation: s.tensor(98),
@@ -7042,17 +7062,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(334), batch: s.n, height: 19, width: 19,
             channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 873456, gradInput: s.tensor(333), gradWeights: s.f + 879504, workspace: s.ws, pool: pool)
-        s.profiler?.stop(707)
+        s.profiler?.stop(709)
         // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 879504, channels: 672, kernel: 3, into: s.g + 858160)
-        s.profiler?.stop(708)
+        s.profiler?.stop(710)
         // features.4.4.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(333), input: s.tensor(96), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 855472, beta: s.p + 856144, savedMean: s.f + 870768, savedInvStd: s.f + 871440,
             activation: .relu6, gradGamma: s.g + 855472, gradBeta: s.g + 856144, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(709)
+        s.profiler?.stop(711)
         // features.4.4.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(333), preActivation: s.tensor(96),
@@ -7060,11 +7080,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(94), weights: s.p + 780208,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(335), gradWeights: s.g + 780208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(710)
+        s.profiler?.stop(712)
         // features.4.4 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(335), s.tensor(329), count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(711)
+        s.profiler?.stop(713)
     }
 
     /// features.4.3 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -7074,21 +7094,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(335),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.tensor(95) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(336), pool: pool)
-        s.profiler?.stop(712)
+        s.profiler?.stop(714)
         // features.4.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(336), input: s.tensor(92), pixels: 361 &* s.n,
             channels: 112, gamma: s.p + 779760, beta: s.p + 779872, savedMean: s.f + 870544, savedInvStd: s.f + 870656,
             activation: .identity, gradGamma: s.g + 779760, gradBeta: s.g + 779872, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(713)
+        s.profiler?.stop(715)
         // features.4.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(90), pixels: 361 &* s.n, channels: 672, gamma: s.p + 701808,
                 beta: s.p + 702480, savedMean: s.f + 857104, savedInvStd: s.f + 857776, activation: .relu6,
                 output: s.tensor(338), pool: pool)
-            s.profiler?.stop(714)
+            s.profiler?.stop(716)
         }
         // features.4.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -7096,7 +7116,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(90), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 701808, beta: s.p + 702480, runningMean: s.p + 703152, runningVar: s.p + 703824,
                 eps: 0.001, activation: .relu6, output: s.tensor(338), scratch: s.f + 857104, pool: pool)
-            s.profiler?.stop(715)
+            s.profiler?.stop(717)
         }
         // features.4.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
@@ -7105,20 +7125,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(338), weights: s.p + 704496,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(337), gradWeights: s.g + 704496,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(716)
+        s.profiler?.stop(718)
         // features.4.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(337), input: s.tensor(90), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 701808, beta: s.p + 702480, savedMean: s.f + 857104, savedInvStd: s.f + 857776,
             activation: .relu6, gradGamma: s.g + 701808, gradBeta: s.g + 702480, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(717)
+        s.profiler?.stop(719)
         // features.4.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 13 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(88), pixels: 361 &* s.n, channels: 672, gamma: s.p + 693072,
                 beta: s.p + 693744, savedMean: s.f + 855760, savedInvStd: s.f + 856432, activation: .relu6,
                 output: s.tensor(340), pool: pool)
-            s.profiler?.stop(718)
+            s.profiler?.stop(720)
         }
         // features.4.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 13 {
@@ -7126,12 +7146,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(88), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 693072, beta: s.p + 693744, runningMean: s.p + 694416, runningVar: s.p + 695088,
                 eps: 0.001, activation: .relu6, output: s.tensor(340), scratch: s.f + 855760, pool: pool)
-            s.profiler?.stop(719)
+            s.profiler?.stop(721)
         }
         // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 864496, count: 6048)
-        s.profiler?.stop(720)
+        s.profiler?.stop(722)
         // features.4.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(337), preActivation: s.tensor(90),
@@ -7139,17 +7159,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(340), batch: s.n, height: 19, width: 19,
             channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 858448, gradInput: s.tensor(339), gradWeights: s.f + 864496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(721)
+        s.profiler?.stop(723)
         // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 864496, channels: 672, kernel: 3, into: s.g + 695760)
-        s.profiler?.stop(722)
+        s.profiler?.stop(724)
         // features.4.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(339), input: s.tensor(88), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 693072, beta: s.p + 693744, savedMean: s.f + 855760, savedInvStd: s.f + 856432,
             activation: .relu6, gradGamma: s.g + 693072, gradBeta: s.g + 693744, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(723)
+        s.profiler?.stop(725)
         // features.4.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(339), preActivation: s.tensor(88),
@@ -7157,11 +7177,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(86), weights: s.p + 617808,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(341), gradWeights: s.g + 617808,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(724)
+        s.profiler?.stop(726)
         // features.4.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(341), s.tensor(335), count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(725)
+        s.profiler?.stop(727)
     }
 
     /// features.4.2 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -7171,21 +7191,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(341),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.tensor(87) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(342), pool: pool)
-        s.profiler?.stop(726)
+        s.profiler?.stop(728)
         // features.4.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(342), input: s.tensor(84), pixels: 361 &* s.n,
             channels: 112, gamma: s.p + 617360, beta: s.p + 617472, savedMean: s.f + 855536, savedInvStd: s.f + 855648,
             activation: .identity, gradGamma: s.g + 617360, gradBeta: s.g + 617472, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(727)
+        s.profiler?.stop(729)
         // features.4.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 361 &* s.n, channels: 672, gamma: s.p + 539408,
                 beta: s.p + 540080, savedMean: s.f + 842096, savedInvStd: s.f + 842768, activation: .relu6,
                 output: s.tensor(344), pool: pool)
-            s.profiler?.stop(728)
+            s.profiler?.stop(730)
         }
         // features.4.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -7193,7 +7213,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 539408, beta: s.p + 540080, runningMean: s.p + 540752, runningVar: s.p + 541424,
                 eps: 0.001, activation: .relu6, output: s.tensor(344), scratch: s.f + 842096, pool: pool)
-            s.profiler?.stop(729)
+            s.profiler?.stop(731)
         }
         // features.4.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
@@ -7202,20 +7222,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(344), weights: s.p + 542096,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(343), gradWeights: s.g + 542096,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(730)
+        s.profiler?.stop(732)
         // features.4.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(343), input: s.tensor(82), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 539408, beta: s.p + 540080, savedMean: s.f + 842096, savedInvStd: s.f + 842768,
             activation: .relu6, gradGamma: s.g + 539408, gradBeta: s.g + 540080, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(731)
+        s.profiler?.stop(733)
         // features.4.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 12 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(80), pixels: 361 &* s.n, channels: 672, gamma: s.p + 530672,
                 beta: s.p + 531344, savedMean: s.f + 840752, savedInvStd: s.f + 841424, activation: .relu6,
                 output: s.tensor(346), pool: pool)
-            s.profiler?.stop(732)
+            s.profiler?.stop(734)
         }
         // features.4.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 12 {
@@ -7223,12 +7243,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(80), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 530672, beta: s.p + 531344, runningMean: s.p + 532016, runningVar: s.p + 532688,
                 eps: 0.001, activation: .relu6, output: s.tensor(346), scratch: s.f + 840752, pool: pool)
-            s.profiler?.stop(733)
+            s.profiler?.stop(735)
         }
         // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 849488, count: 6048)
-        s.profiler?.stop(734)
+        s.profiler?.stop(736)
         // features.4.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(343), preActivation: s.tensor(82),
@@ -7236,17 +7256,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(346), batch: s.n, height: 19, width: 19,
             channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 843440, gradInput: s.tensor(345), gradWeights: s.f + 849488, workspace: s.ws, pool: pool)
-        s.profiler?.stop(735)
+        s.profiler?.stop(737)
         // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 849488, channels: 672, kernel: 3, into: s.g + 533360)
-        s.profiler?.stop(736)
+        s.profiler?.stop(738)
         // features.4.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(345), input: s.tensor(80), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 530672, beta: s.p + 531344, savedMean: s.f + 840752, savedInvStd: s.f + 841424,
             activation: .relu6, gradGamma: s.g + 530672, gradBeta: s.g + 531344, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(737)
+        s.profiler?.stop(739)
         // features.4.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(345), preActivation: s.tensor(80),
@@ -7254,11 +7274,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(78), weights: s.p + 455408,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(347), gradWeights: s.g + 455408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(738)
+        s.profiler?.stop(740)
         // features.4.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(347), s.tensor(341), count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(739)
+        s.profiler?.stop(741)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -7268,21 +7288,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(347),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.tensor(79) : nil, batch: s.n,
             perImage: 40432, gradBranch: s.tensor(348), pool: pool)
-        s.profiler?.stop(740)
+        s.profiler?.stop(742)
         // features.4.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 112]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(348), input: s.tensor(76), pixels: 361 &* s.n,
             channels: 112, gamma: s.p + 454960, beta: s.p + 455072, savedMean: s.f + 840528, savedInvStd: s.f + 840640,
             activation: .identity, gradGamma: s.g + 454960, gradBeta: s.g + 455072, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(741)
+        s.profiler?.stop(743)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 361 &* s.n, channels: 672, gamma: s.p + 377008,
                 beta: s.p + 377680, savedMean: s.f + 827088, savedInvStd: s.f + 827760, activation: .relu6,
                 output: s.tensor(350), pool: pool)
-            s.profiler?.stop(742)
+            s.profiler?.stop(744)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -7290,7 +7310,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 377008, beta: s.p + 377680, runningMean: s.p + 378352, runningVar: s.p + 379024,
                 eps: 0.001, activation: .relu6, output: s.tensor(350), scratch: s.f + 827088, pool: pool)
-            s.profiler?.stop(743)
+            s.profiler?.stop(745)
         }
         // features.4.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 112]
         s.profiler?.start()
@@ -7299,20 +7319,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(350), weights: s.p + 379696,
             pixels: 361 &* s.n, inChannels: 672, outChannels: 112, gradInput: s.tensor(349), gradWeights: s.g + 379696,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(744)
+        s.profiler?.stop(746)
         // features.4.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(349), input: s.tensor(74), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 377008, beta: s.p + 377680, savedMean: s.f + 827088, savedInvStd: s.f + 827760,
             activation: .relu6, gradGamma: s.g + 377008, gradBeta: s.g + 377680, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(745)
+        s.profiler?.stop(747)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 11 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(72), pixels: 361 &* s.n, channels: 672, gamma: s.p + 368272,
                 beta: s.p + 368944, savedMean: s.f + 825744, savedInvStd: s.f + 826416, activation: .relu6,
                 output: s.tensor(352), pool: pool)
-            s.profiler?.stop(746)
+            s.profiler?.stop(748)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 11 {
@@ -7320,12 +7340,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(72), pixels: 361 &* s.n, channels: 672,
                 gamma: s.p + 368272, beta: s.p + 368944, runningMean: s.p + 369616, runningVar: s.p + 370288,
                 eps: 0.001, activation: .relu6, output: s.tensor(352), scratch: s.f + 825744, pool: pool)
-            s.profiler?.stop(747)
+            s.profiler?.stop(749)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 834480, count: 6048)
-        s.profiler?.stop(748)
+        s.profiler?.stop(750)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 19, 19, 672] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(349), preActivation: s.tensor(74),
@@ -7333,17 +7353,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(352), batch: s.n, height: 19, width: 19,
             channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19,
             weights: s.f + 828432, gradInput: s.tensor(351), gradWeights: s.f + 834480, workspace: s.ws, pool: pool)
-        s.profiler?.stop(749)
+        s.profiler?.stop(751)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 834480, channels: 672, kernel: 3, into: s.g + 370960)
-        s.profiler?.stop(750)
+        s.profiler?.stop(752)
         // features.4.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(351), input: s.tensor(72), pixels: 361 &* s.n,
             channels: 672, gamma: s.p + 368272, beta: s.p + 368944, savedMean: s.f + 825744, savedInvStd: s.f + 826416,
             activation: .relu6, gradGamma: s.g + 368272, gradBeta: s.g + 368944, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(751)
+        s.profiler?.stop(753)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 112] <- [n, 19, 19, 672]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(351), preActivation: s.tensor(72),
@@ -7351,11 +7371,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(71), weights: s.p + 293008,
             pixels: 361 &* s.n, inChannels: 112, outChannels: 672, gradInput: s.tensor(353), gradWeights: s.g + 293008,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(752)
+        s.profiler?.stop(754)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(353), s.tensor(347), count: 40432 &* s.n, pool: pool)
-        s.profiler?.stop(753)
+        s.profiler?.stop(755)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 38x38x56 -> 19x19x112
@@ -7366,14 +7386,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             channels: 112, gamma: s.p + 292560, beta: s.p + 292672, savedMean: s.f + 825520, savedInvStd: s.f + 825632,
             activation: .identity, gradGamma: s.g + 292560, gradBeta: s.g + 292672, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(754)
+        s.profiler?.stop(756)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(68), pixels: 361 &* s.n, channels: 336, gamma: s.p + 253584,
                 beta: s.p + 253920, savedMean: s.f + 818800, savedInvStd: s.f + 819136, activation: .relu6,
                 output: s.tensor(355), pool: pool)
-            s.profiler?.stop(755)
+            s.profiler?.stop(757)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -7381,7 +7401,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(68), pixels: 361 &* s.n, channels: 336,
                 gamma: s.p + 253584, beta: s.p + 253920, runningMean: s.p + 254256, runningVar: s.p + 254592,
                 eps: 0.001, activation: .relu6, output: s.tensor(355), scratch: s.f + 818800, pool: pool)
-            s.profiler?.stop(756)
+            s.profiler?.stop(758)
         }
         // features.4.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 19, 19, 336] <- [n, 19, 19, 112]
         s.profiler?.start()
@@ -7390,20 +7410,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(355), weights: s.p + 254928,
             pixels: 361 &* s.n, inChannels: 336, outChannels: 112, gradInput: s.tensor(354), gradWeights: s.g + 254928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(757)
+        s.profiler?.stop(759)
         // features.4.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 19, 19, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(354), input: s.tensor(68), pixels: 361 &* s.n,
             channels: 336, gamma: s.p + 253584, beta: s.p + 253920, savedMean: s.f + 818800, savedInvStd: s.f + 819136,
             activation: .relu6, gradGamma: s.g + 253584, gradBeta: s.g + 253920, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(758)
+        s.profiler?.stop(760)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 818128, savedInvStd: s.f + 818464,
                 activation: .relu6, output: s.tensor(357), pool: pool)
-            s.profiler?.stop(759)
+            s.profiler?.stop(761)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -7411,12 +7431,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 249216, beta: s.p + 249552, runningMean: s.p + 249888, runningVar: s.p + 250224,
                 eps: 0.001, activation: .relu6, output: s.tensor(357), scratch: s.f + 818128, pool: pool)
-            s.profiler?.stop(760)
+            s.profiler?.stop(762)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 822496, count: 3024)
-        s.profiler?.stop(761)
+        s.profiler?.stop(763)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 19, 19, 336]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(354), preActivation: s.tensor(68),
@@ -7424,17 +7444,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(357), batch: s.n, height: 38, width: 38,
             channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19,
             weights: s.f + 819472, gradInput: s.tensor(356), gradWeights: s.f + 822496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(762)
+        s.profiler?.stop(764)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 822496, channels: 336, kernel: 3, into: s.g + 250560)
-        s.profiler?.stop(763)
+        s.profiler?.stop(765)
         // features.4.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(356), input: s.tensor(66), pixels: 1444 &* s.n,
             channels: 336, gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 818128, savedInvStd: s.f + 818464,
             activation: .relu6, gradGamma: s.g + 249216, gradBeta: s.g + 249552, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(764)
+        s.profiler?.stop(766)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(356), preActivation: s.tensor(66),
@@ -7442,7 +7462,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(64), weights: s.p + 230400,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(358), gradWeights: s.g + 230400,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(765)
+        s.profiler?.stop(767)
     }
 
     /// features.3.3 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -7452,21 +7472,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(358),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(65) : nil, batch: s.n,
             perImage: 80864, gradBranch: s.tensor(359), pool: pool)
-        s.profiler?.stop(766)
+        s.profiler?.stop(768)
         // features.3.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 56]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(359), input: s.tensor(62), pixels: 1444 &* s.n,
             channels: 56, gamma: s.p + 230144, beta: s.p + 230208, savedMean: s.f + 818016, savedInvStd: s.f + 818072,
             activation: .identity, gradGamma: s.g + 230144, gradBeta: s.g + 230208, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(767)
+        s.profiler?.stop(769)
         // features.3.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 800544, savedInvStd: s.f + 800880,
                 activation: .relu6, output: s.tensor(361), pool: pool)
-            s.profiler?.stop(768)
+            s.profiler?.stop(770)
         }
         // features.3.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -7474,7 +7494,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 209984, beta: s.p + 210320, runningMean: s.p + 210656, runningVar: s.p + 210992,
                 eps: 0.001, activation: .relu6, output: s.tensor(361), scratch: s.f + 800544, pool: pool)
-            s.profiler?.stop(769)
+            s.profiler?.stop(771)
         }
         // features.3.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
         s.profiler?.start()
@@ -7483,20 +7503,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(361), weights: s.p + 211328,
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(360), gradWeights: s.g + 211328,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(770)
+        s.profiler?.stop(772)
         // features.3.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(360), input: s.tensor(60), pixels: 1444 &* s.n,
             channels: 336, gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 800544, savedInvStd: s.f + 800880,
             activation: .relu6, gradGamma: s.g + 209984, gradBeta: s.g + 210320, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(771)
+        s.profiler?.stop(773)
         // features.3.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 799872, savedInvStd: s.f + 800208,
                 activation: .relu6, output: s.tensor(363), pool: pool)
-            s.profiler?.stop(772)
+            s.profiler?.stop(774)
         }
         // features.3.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -7504,12 +7524,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(58), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 200240, beta: s.p + 200576, runningMean: s.p + 200912, runningVar: s.p + 201248,
                 eps: 0.001, activation: .relu6, output: s.tensor(363), scratch: s.f + 799872, pool: pool)
-            s.profiler?.stop(773)
+            s.profiler?.stop(775)
         }
         // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 809616, count: 8400)
-        s.profiler?.stop(774)
+        s.profiler?.stop(776)
         // features.3.3.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(360), preActivation: s.tensor(60),
@@ -7517,17 +7537,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(363), batch: s.n, height: 38, width: 38,
             channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 801216, gradInput: s.tensor(362), gradWeights: s.f + 809616, workspace: s.ws, pool: pool)
-        s.profiler?.stop(775)
+        s.profiler?.stop(777)
         // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 809616, channels: 336, kernel: 5, into: s.g + 201584)
-        s.profiler?.stop(776)
+        s.profiler?.stop(778)
         // features.3.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(362), input: s.tensor(58), pixels: 1444 &* s.n,
             channels: 336, gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 799872, savedInvStd: s.f + 800208,
             activation: .relu6, gradGamma: s.g + 200240, gradBeta: s.g + 200576, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(777)
+        s.profiler?.stop(779)
         // features.3.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(362), preActivation: s.tensor(58),
@@ -7535,11 +7555,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(56), weights: s.p + 181424,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(364), gradWeights: s.g + 181424,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(778)
+        s.profiler?.stop(780)
         // features.3.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(364), s.tensor(358), count: 80864 &* s.n, pool: pool)
-        s.profiler?.stop(779)
+        s.profiler?.stop(781)
     }
 
     /// features.3.2 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -7549,21 +7569,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(364),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.tensor(57) : nil, batch: s.n,
             perImage: 80864, gradBranch: s.tensor(365), pool: pool)
-        s.profiler?.stop(780)
+        s.profiler?.stop(782)
         // features.3.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 56]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(365), input: s.tensor(54), pixels: 1444 &* s.n,
             channels: 56, gamma: s.p + 181168, beta: s.p + 181232, savedMean: s.f + 799760, savedInvStd: s.f + 799816,
             activation: .identity, gradGamma: s.g + 181168, gradBeta: s.g + 181232, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(781)
+        s.profiler?.stop(783)
         // features.3.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 782288, savedInvStd: s.f + 782624,
                 activation: .relu6, output: s.tensor(367), pool: pool)
-            s.profiler?.stop(782)
+            s.profiler?.stop(784)
         }
         // features.3.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -7571,7 +7591,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 161008, beta: s.p + 161344, runningMean: s.p + 161680, runningVar: s.p + 162016,
                 eps: 0.001, activation: .relu6, output: s.tensor(367), scratch: s.f + 782288, pool: pool)
-            s.profiler?.stop(783)
+            s.profiler?.stop(785)
         }
         // features.3.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
         s.profiler?.start()
@@ -7580,20 +7600,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(367), weights: s.p + 162352,
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(366), gradWeights: s.g + 162352,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(784)
+        s.profiler?.stop(786)
         // features.3.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(366), input: s.tensor(52), pixels: 1444 &* s.n,
             channels: 336, gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 782288, savedInvStd: s.f + 782624,
             activation: .relu6, gradGamma: s.g + 161008, gradBeta: s.g + 161344, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(785)
+        s.profiler?.stop(787)
         // features.3.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 781616, savedInvStd: s.f + 781952,
                 activation: .relu6, output: s.tensor(369), pool: pool)
-            s.profiler?.stop(786)
+            s.profiler?.stop(788)
         }
         // features.3.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -7601,12 +7621,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 151264, beta: s.p + 151600, runningMean: s.p + 151936, runningVar: s.p + 152272,
                 eps: 0.001, activation: .relu6, output: s.tensor(369), scratch: s.f + 781616, pool: pool)
-            s.profiler?.stop(787)
+            s.profiler?.stop(789)
         }
         // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 791360, count: 8400)
-        s.profiler?.stop(788)
+        s.profiler?.stop(790)
         // features.3.2.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(366), preActivation: s.tensor(52),
@@ -7614,17 +7634,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(369), batch: s.n, height: 38, width: 38,
             channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 782960, gradInput: s.tensor(368), gradWeights: s.f + 791360, workspace: s.ws, pool: pool)
-        s.profiler?.stop(789)
+        s.profiler?.stop(791)
         // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 791360, channels: 336, kernel: 5, into: s.g + 152608)
-        s.profiler?.stop(790)
+        s.profiler?.stop(792)
         // features.3.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(368), input: s.tensor(50), pixels: 1444 &* s.n,
             channels: 336, gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 781616, savedInvStd: s.f + 781952,
             activation: .relu6, gradGamma: s.g + 151264, gradBeta: s.g + 151600, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(791)
+        s.profiler?.stop(793)
         // features.3.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(368), preActivation: s.tensor(50),
@@ -7632,11 +7652,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(48), weights: s.p + 132448,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(370), gradWeights: s.g + 132448,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(792)
+        s.profiler?.stop(794)
         // features.3.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(370), s.tensor(364), count: 80864 &* s.n, pool: pool)
-        s.profiler?.stop(793)
+        s.profiler?.stop(795)
     }
 
     /// features.3.1 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -7646,21 +7666,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(370),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(49) : nil, batch: s.n,
             perImage: 80864, gradBranch: s.tensor(371), pool: pool)
-        s.profiler?.stop(794)
+        s.profiler?.stop(796)
         // features.3.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 56]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(371), input: s.tensor(46), pixels: 1444 &* s.n,
             channels: 56, gamma: s.p + 132192, beta: s.p + 132256, savedMean: s.f + 781504, savedInvStd: s.f + 781560,
             activation: .identity, gradGamma: s.g + 132192, gradBeta: s.g + 132256, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(795)
+        s.profiler?.stop(797)
         // features.3.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 764032, savedInvStd: s.f + 764368,
                 activation: .relu6, output: s.tensor(373), pool: pool)
-            s.profiler?.stop(796)
+            s.profiler?.stop(798)
         }
         // features.3.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -7668,7 +7688,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(44), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 112032, beta: s.p + 112368, runningMean: s.p + 112704, runningVar: s.p + 113040,
                 eps: 0.001, activation: .relu6, output: s.tensor(373), scratch: s.f + 764032, pool: pool)
-            s.profiler?.stop(797)
+            s.profiler?.stop(799)
         }
         // features.3.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 56]
         s.profiler?.start()
@@ -7677,20 +7697,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(373), weights: s.p + 113376,
             pixels: 1444 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(372), gradWeights: s.g + 113376,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(798)
+        s.profiler?.stop(800)
         // features.3.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(372), input: s.tensor(44), pixels: 1444 &* s.n,
             channels: 336, gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 764032, savedInvStd: s.f + 764368,
             activation: .relu6, gradGamma: s.g + 112032, gradBeta: s.g + 112368, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(799)
+        s.profiler?.stop(801)
         // features.3.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 763360, savedInvStd: s.f + 763696,
                 activation: .relu6, output: s.tensor(375), pool: pool)
-            s.profiler?.stop(800)
+            s.profiler?.stop(802)
         }
         // features.3.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -7698,12 +7718,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 1444 &* s.n, channels: 336,
                 gamma: s.p + 102288, beta: s.p + 102624, runningMean: s.p + 102960, runningVar: s.p + 103296,
                 eps: 0.001, activation: .relu6, output: s.tensor(375), scratch: s.f + 763360, pool: pool)
-            s.profiler?.stop(801)
+            s.profiler?.stop(803)
         }
         // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 773104, count: 8400)
-        s.profiler?.stop(802)
+        s.profiler?.stop(804)
         // features.3.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 38, 38, 336] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(372), preActivation: s.tensor(44),
@@ -7711,17 +7731,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(375), batch: s.n, height: 38, width: 38,
             channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 764704, gradInput: s.tensor(374), gradWeights: s.f + 773104, workspace: s.ws, pool: pool)
-        s.profiler?.stop(803)
+        s.profiler?.stop(805)
         // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 773104, channels: 336, kernel: 5, into: s.g + 103632)
-        s.profiler?.stop(804)
+        s.profiler?.stop(806)
         // features.3.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(374), input: s.tensor(42), pixels: 1444 &* s.n,
             channels: 336, gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 763360, savedInvStd: s.f + 763696,
             activation: .relu6, gradGamma: s.g + 102288, gradBeta: s.g + 102624, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(805)
+        s.profiler?.stop(807)
         // features.3.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 56] <- [n, 38, 38, 336]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(374), preActivation: s.tensor(42),
@@ -7729,11 +7749,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(41), weights: s.p + 83472,
             pixels: 1444 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.tensor(376), gradWeights: s.g + 83472,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(806)
+        s.profiler?.stop(808)
         // features.3.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(376), s.tensor(370), count: 80864 &* s.n, pool: pool)
-        s.profiler?.stop(807)
+        s.profiler?.stop(809)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x56
@@ -7744,14 +7764,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             channels: 56, gamma: s.p + 83216, beta: s.p + 83280, savedMean: s.f + 763248, savedInvStd: s.f + 763304,
             activation: .identity, gradGamma: s.g + 83216, gradBeta: s.g + 83280, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(808)
+        s.profiler?.stop(810)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696,
                 beta: s.p + 71888, savedMean: s.f + 753264, savedInvStd: s.f + 753456, activation: .relu6,
                 output: s.tensor(378), pool: pool)
-            s.profiler?.stop(809)
+            s.profiler?.stop(811)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -7759,7 +7779,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 1444 &* s.n, channels: 192,
                 gamma: s.p + 71696, beta: s.p + 71888, runningMean: s.p + 72080, runningVar: s.p + 72272, eps: 0.001,
                 activation: .relu6, output: s.tensor(378), scratch: s.f + 753264, pool: pool)
-            s.profiler?.stop(810)
+            s.profiler?.stop(812)
         }
         // features.3.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 38, 38, 192] <- [n, 38, 38, 56]
         s.profiler?.start()
@@ -7768,20 +7788,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(378), weights: s.p + 72464,
             pixels: 1444 &* s.n, inChannels: 192, outChannels: 56, gradInput: s.tensor(377), gradWeights: s.g + 72464,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(811)
+        s.profiler?.stop(813)
         // features.3.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(377), input: s.tensor(38), pixels: 1444 &* s.n,
             channels: 192, gamma: s.p + 71696, beta: s.p + 71888, savedMean: s.f + 753264, savedInvStd: s.f + 753456,
             activation: .relu6, gradGamma: s.g + 71696, gradBeta: s.g + 71888, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(812)
+        s.profiler?.stop(814)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 66128,
                 beta: s.p + 66320, savedMean: s.f + 752880, savedInvStd: s.f + 753072, activation: .relu6,
                 output: s.tensor(380), pool: pool)
-            s.profiler?.stop(813)
+            s.profiler?.stop(815)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -7789,12 +7809,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 66128, beta: s.p + 66320, runningMean: s.p + 66512, runningVar: s.p + 66704, eps: 0.001,
                 activation: .relu6, output: s.tensor(380), scratch: s.f + 752880, pool: pool)
-            s.profiler?.stop(814)
+            s.profiler?.stop(816)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 758448, count: 4800)
-        s.profiler?.stop(815)
+        s.profiler?.stop(817)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 38, 38, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(377), preActivation: s.tensor(38),
@@ -7802,17 +7822,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(380), batch: s.n, height: 75, width: 75,
             channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38,
             weights: s.f + 753648, gradInput: s.tensor(379), gradWeights: s.f + 758448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(816)
+        s.profiler?.stop(818)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 758448, channels: 192, kernel: 5, into: s.g + 66896)
-        s.profiler?.stop(817)
+        s.profiler?.stop(819)
         // features.3.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(379), input: s.tensor(36), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 66128, beta: s.p + 66320, savedMean: s.f + 752880, savedInvStd: s.f + 753072,
             activation: .relu6, gradGamma: s.g + 66128, gradBeta: s.g + 66320, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(818)
+        s.profiler?.stop(820)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(379), preActivation: s.tensor(36),
@@ -7820,7 +7840,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(34), weights: s.p + 59984,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(381), gradWeights: s.g + 59984,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(819)
+        s.profiler?.stop(821)
     }
 
     /// features.2.3 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -7830,21 +7850,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(381),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(35) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(382), pool: pool)
-        s.profiler?.stop(820)
+        s.profiler?.stop(822)
         // features.2.3.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(382), input: s.tensor(32), pixels: 5625 &* s.n,
             channels: 32, gamma: s.p + 59856, beta: s.p + 59888, savedMean: s.f + 752816, savedInvStd: s.f + 752848,
             activation: .identity, gradGamma: s.g + 59856, gradBeta: s.g + 59888, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(821)
+        s.profiler?.stop(823)
         // features.2.3.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944,
                 beta: s.p + 53136, savedMean: s.f + 748976, savedInvStd: s.f + 749168, activation: .relu6,
                 output: s.tensor(384), pool: pool)
-            s.profiler?.stop(822)
+            s.profiler?.stop(824)
         }
         // features.2.3.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -7852,7 +7872,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 52944, beta: s.p + 53136, runningMean: s.p + 53328, runningVar: s.p + 53520, eps: 0.001,
                 activation: .relu6, output: s.tensor(384), scratch: s.f + 748976, pool: pool)
-            s.profiler?.stop(823)
+            s.profiler?.stop(825)
         }
         // features.2.3.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
@@ -7861,20 +7881,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(384), weights: s.p + 53712,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(383), gradWeights: s.g + 53712,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(824)
+        s.profiler?.stop(826)
         // features.2.3.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(383), input: s.tensor(30), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 52944, beta: s.p + 53136, savedMean: s.f + 748976, savedInvStd: s.f + 749168,
             activation: .relu6, gradGamma: s.g + 52944, gradBeta: s.g + 53136, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(825)
+        s.profiler?.stop(827)
         // features.2.3.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 50448,
                 beta: s.p + 50640, savedMean: s.f + 748592, savedInvStd: s.f + 748784, activation: .relu6,
                 output: s.tensor(386), pool: pool)
-            s.profiler?.stop(826)
+            s.profiler?.stop(828)
         }
         // features.2.3.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -7882,12 +7902,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
                 activation: .relu6, output: s.tensor(386), scratch: s.f + 748592, pool: pool)
-            s.profiler?.stop(827)
+            s.profiler?.stop(829)
         }
         // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 751088, count: 1728)
-        s.profiler?.stop(828)
+        s.profiler?.stop(830)
         // features.2.3.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(383), preActivation: s.tensor(30),
@@ -7895,17 +7915,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(386), batch: s.n, height: 75, width: 75,
             channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: s.f + 749360, gradInput: s.tensor(385), gradWeights: s.f + 751088, workspace: s.ws, pool: pool)
-        s.profiler?.stop(829)
+        s.profiler?.stop(831)
         // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 751088, channels: 192, kernel: 3, into: s.g + 51216)
-        s.profiler?.stop(830)
+        s.profiler?.stop(832)
         // features.2.3.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(385), input: s.tensor(28), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 748592, savedInvStd: s.f + 748784,
             activation: .relu6, gradGamma: s.g + 50448, gradBeta: s.g + 50640, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(831)
+        s.profiler?.stop(833)
         // features.2.3.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(385), preActivation: s.tensor(28),
@@ -7913,11 +7933,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(26), weights: s.p + 44304,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(387), gradWeights: s.g + 44304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(832)
+        s.profiler?.stop(834)
         // features.2.3 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(387), s.tensor(381), count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(833)
+        s.profiler?.stop(835)
     }
 
     /// features.2.2 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -7927,21 +7947,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(387),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.tensor(27) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(388), pool: pool)
-        s.profiler?.stop(834)
+        s.profiler?.stop(836)
         // features.2.2.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(388), input: s.tensor(24), pixels: 5625 &* s.n,
             channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 748528, savedInvStd: s.f + 748560,
             activation: .identity, gradGamma: s.g + 44176, gradBeta: s.g + 44208, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(835)
+        s.profiler?.stop(837)
         // features.2.2.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264,
                 beta: s.p + 37456, savedMean: s.f + 744688, savedInvStd: s.f + 744880, activation: .relu6,
                 output: s.tensor(390), pool: pool)
-            s.profiler?.stop(836)
+            s.profiler?.stop(838)
         }
         // features.2.2.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -7949,7 +7969,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
                 activation: .relu6, output: s.tensor(390), scratch: s.f + 744688, pool: pool)
-            s.profiler?.stop(837)
+            s.profiler?.stop(839)
         }
         // features.2.2.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
@@ -7958,20 +7978,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(390), weights: s.p + 38032,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(389), gradWeights: s.g + 38032,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(838)
+        s.profiler?.stop(840)
         // features.2.2.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(389), input: s.tensor(22), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 744688, savedInvStd: s.f + 744880,
             activation: .relu6, gradGamma: s.g + 37264, gradBeta: s.g + 37456, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(839)
+        s.profiler?.stop(841)
         // features.2.2.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 34768,
                 beta: s.p + 34960, savedMean: s.f + 744304, savedInvStd: s.f + 744496, activation: .relu6,
                 output: s.tensor(392), pool: pool)
-            s.profiler?.stop(840)
+            s.profiler?.stop(842)
         }
         // features.2.2.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -7979,12 +7999,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
                 activation: .relu6, output: s.tensor(392), scratch: s.f + 744304, pool: pool)
-            s.profiler?.stop(841)
+            s.profiler?.stop(843)
         }
         // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 746800, count: 1728)
-        s.profiler?.stop(842)
+        s.profiler?.stop(844)
         // features.2.2.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(389), preActivation: s.tensor(22),
@@ -7992,17 +8012,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(392), batch: s.n, height: 75, width: 75,
             channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: s.f + 745072, gradInput: s.tensor(391), gradWeights: s.f + 746800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(843)
+        s.profiler?.stop(845)
         // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 746800, channels: 192, kernel: 3, into: s.g + 35536)
-        s.profiler?.stop(844)
+        s.profiler?.stop(846)
         // features.2.2.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(391), input: s.tensor(20), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 744304, savedInvStd: s.f + 744496,
             activation: .relu6, gradGamma: s.g + 34768, gradBeta: s.g + 34960, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(845)
+        s.profiler?.stop(847)
         // features.2.2.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(391), preActivation: s.tensor(20),
@@ -8010,11 +8030,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(18), weights: s.p + 28624,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(393), gradWeights: s.g + 28624,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(846)
+        s.profiler?.stop(848)
         // features.2.2 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(393), s.tensor(387), count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(847)
+        s.profiler?.stop(849)
     }
 
     /// features.2.1 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -8024,21 +8044,21 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(393),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.tensor(19) : nil, batch: s.n,
             perImage: 180000, gradBranch: s.tensor(394), pool: pool)
-        s.profiler?.stop(848)
+        s.profiler?.stop(850)
         // features.2.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(394), input: s.tensor(16), pixels: 5625 &* s.n,
             channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 744240, savedInvStd: s.f + 744272,
             activation: .identity, gradGamma: s.g + 28496, gradBeta: s.g + 28528, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(849)
+        s.profiler?.stop(851)
         // features.2.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584,
                 beta: s.p + 21776, savedMean: s.f + 740400, savedInvStd: s.f + 740592, activation: .relu6,
                 output: s.tensor(396), pool: pool)
-            s.profiler?.stop(850)
+            s.profiler?.stop(852)
         }
         // features.2.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -8046,7 +8066,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
                 activation: .relu6, output: s.tensor(396), scratch: s.f + 740400, pool: pool)
-            s.profiler?.stop(851)
+            s.profiler?.stop(853)
         }
         // features.2.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 32]
         s.profiler?.start()
@@ -8055,20 +8075,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(396), weights: s.p + 22352,
             pixels: 5625 &* s.n, inChannels: 192, outChannels: 32, gradInput: s.tensor(395), gradWeights: s.g + 22352,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(852)
+        s.profiler?.stop(854)
         // features.2.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(395), input: s.tensor(14), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 740400, savedInvStd: s.f + 740592,
             activation: .relu6, gradGamma: s.g + 21584, gradBeta: s.g + 21776, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(853)
+        s.profiler?.stop(855)
         // features.2.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192, gamma: s.p + 19088,
                 beta: s.p + 19280, savedMean: s.f + 740016, savedInvStd: s.f + 740208, activation: .relu6,
                 output: s.tensor(398), pool: pool)
-            s.profiler?.stop(854)
+            s.profiler?.stop(856)
         }
         // features.2.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -8076,12 +8096,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 5625 &* s.n, channels: 192,
                 gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
                 activation: .relu6, output: s.tensor(398), scratch: s.f + 740016, pool: pool)
-            s.profiler?.stop(855)
+            s.profiler?.stop(857)
         }
         // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 742512, count: 1728)
-        s.profiler?.stop(856)
+        s.profiler?.stop(858)
         // features.2.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 75, 75, 192] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(395), preActivation: s.tensor(14),
@@ -8089,17 +8109,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(398), batch: s.n, height: 75, width: 75,
             channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75,
             weights: s.f + 740784, gradInput: s.tensor(397), gradWeights: s.f + 742512, workspace: s.ws, pool: pool)
-        s.profiler?.stop(857)
+        s.profiler?.stop(859)
         // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 742512, channels: 192, kernel: 3, into: s.g + 19856)
-        s.profiler?.stop(858)
+        s.profiler?.stop(860)
         // features.2.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(397), input: s.tensor(12), pixels: 5625 &* s.n,
             channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 740016, savedInvStd: s.f + 740208,
             activation: .relu6, gradGamma: s.g + 19088, gradBeta: s.g + 19280, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(859)
+        s.profiler?.stop(861)
         // features.2.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 32] <- [n, 75, 75, 192]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(397), preActivation: s.tensor(12),
@@ -8107,11 +8127,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(11), weights: s.p + 12944,
             pixels: 5625 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.tensor(399), gradWeights: s.g + 12944,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(860)
+        s.profiler?.stop(862)
         // features.2.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(399), s.tensor(393), count: 180000 &* s.n, pool: pool)
-        s.profiler?.stop(861)
+        s.profiler?.stop(863)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32
@@ -8122,14 +8142,14 @@ public final class EfficientNetLite4Training: TrainableModel {
             channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 739952, savedInvStd: s.f + 739984,
             activation: .identity, gradGamma: s.g + 12816, gradBeta: s.g + 12848, reductions: s.f + 732768,
             pool: pool)
-        s.profiler?.stop(862)
+        s.profiler?.stop(864)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144, gamma: s.p + 7632,
                 beta: s.p + 7776, savedMean: s.f + 737072, savedInvStd: s.f + 737216, activation: .relu6,
                 output: s.tensor(401), pool: pool)
-            s.profiler?.stop(863)
+            s.profiler?.stop(865)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -8137,7 +8157,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 5625 &* s.n, channels: 144,
                 gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
                 activation: .relu6, output: s.tensor(401), scratch: s.f + 737072, pool: pool)
-            s.profiler?.stop(864)
+            s.profiler?.stop(866)
         }
         // features.2.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 75, 75, 144] <- [n, 75, 75, 32]
         s.profiler?.start()
@@ -8146,20 +8166,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(401), weights: s.p + 8208,
             pixels: 5625 &* s.n, inChannels: 144, outChannels: 32, gradInput: s.tensor(400), gradWeights: s.g + 8208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(865)
+        s.profiler?.stop(867)
         // features.2.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(400), input: s.tensor(8), pixels: 5625 &* s.n,
             channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 737072, savedInvStd: s.f + 737216,
             activation: .relu6, gradGamma: s.g + 7632, gradBeta: s.g + 7776, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(866)
+        s.profiler?.stop(868)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760,
                 beta: s.p + 5904, savedMean: s.f + 736784, savedInvStd: s.f + 736928, activation: .relu6,
                 output: s.tensor(403), pool: pool)
-            s.profiler?.stop(867)
+            s.profiler?.stop(869)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -8167,12 +8187,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 22500 &* s.n, channels: 144,
                 gamma: s.p + 5760, beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001,
                 activation: .relu6, output: s.tensor(403), scratch: s.f + 736784, pool: pool)
-            s.profiler?.stop(868)
+            s.profiler?.stop(870)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 738656, count: 1296)
-        s.profiler?.stop(869)
+        s.profiler?.stop(871)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 150, 150, 144] <- [n, 75, 75, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(400), preActivation: s.tensor(8),
@@ -8180,17 +8200,17 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(403), batch: s.n, height: 150, width: 150,
             channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75,
             weights: s.f + 737360, gradInput: s.tensor(402), gradWeights: s.f + 738656, workspace: s.ws, pool: pool)
-        s.profiler?.stop(870)
+        s.profiler?.stop(872)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 738656, channels: 144, kernel: 3, into: s.g + 6336)
-        s.profiler?.stop(871)
+        s.profiler?.stop(873)
         // features.2.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(402), input: s.tensor(6), pixels: 22500 &* s.n,
             channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 736784, savedInvStd: s.f + 736928,
             activation: .relu6, gradGamma: s.g + 5760, gradBeta: s.g + 5904, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(872)
+        s.profiler?.stop(874)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 24] <- [n, 150, 150, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(402), preActivation: s.tensor(6),
@@ -8198,7 +8218,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(5), weights: s.p + 2304,
             pixels: 22500 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.tensor(404), gradWeights: s.g + 2304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(873)
+        s.profiler?.stop(875)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 150x150x32 -> 150x150x24
@@ -8208,14 +8228,14 @@ public final class EfficientNetLite4Training: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(404), input: s.tensor(4), pixels: 22500 &* s.n,
             channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 736736, savedInvStd: s.f + 736760,
             activation: .identity, gradGamma: s.g + 2176, gradBeta: s.g + 2208, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(874)
+        s.profiler?.stop(876)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 736096, savedInvStd: s.f + 736128, activation: .relu6,
                 output: s.tensor(406), pool: pool)
-            s.profiler?.stop(875)
+            s.profiler?.stop(877)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -8223,7 +8243,7 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(406), scratch: s.f + 736096, pool: pool)
-            s.profiler?.stop(876)
+            s.profiler?.stop(878)
         }
         // features.1.0.block.1 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 24]
         s.profiler?.start()
@@ -8232,20 +8252,20 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .identity, reductions: s.f + 732768, input: s.tensor(406), weights: s.p + 1408,
             pixels: 22500 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.tensor(405), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(877)
+        s.profiler?.stop(879)
         // features.1.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 150, 150, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(405), input: s.tensor(2), pixels: 22500 &* s.n,
             channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 736096, savedInvStd: s.f + 736128,
             activation: .relu6, gradGamma: s.g + 1280, gradBeta: s.g + 1312, reductions: s.f + 732768, pool: pool)
-        s.profiler?.stop(878)
+        s.profiler?.stop(880)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 736032, savedInvStd: s.f + 736064, activation: .relu6,
                 output: s.tensor(408), pool: pool)
-            s.profiler?.stop(879)
+            s.profiler?.stop(881)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -8253,12 +8273,12 @@ public final class EfficientNetLite4Training: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 22500 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.tensor(408), scratch: s.f + 736032, pool: pool)
-            s.profiler?.stop(880)
+            s.profiler?.stop(882)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 736448, count: 288)
-        s.profiler?.stop(881)
+        s.profiler?.stop(883)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 150, 150, 32] <- [n, 150, 150, 32]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(405), preActivation: s.tensor(2),
@@ -8266,11 +8286,11 @@ public final class EfficientNetLite4Training: TrainableModel {
             activation: .relu6, reductions: s.f + 732768, input: s.tensor(408), batch: s.n, height: 150, width: 150,
             channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
             weights: s.f + 736160, gradInput: s.tensor(407), gradWeights: s.f + 736448, workspace: s.ws, pool: pool)
-        s.profiler?.stop(882)
+        s.profiler?.stop(884)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 736448, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(883)
+        s.profiler?.stop(885)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -8281,13 +8301,13 @@ public final class EfficientNetLite4Training: TrainableModel {
             pixels: 22500 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 736032,
             savedInvStd: s.f + 736064, activation: .relu6, gradInput: s.tensor(407), gradGamma: s.g + 864,
             gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(884)
+        s.profiler?.stop(886)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(407), input: s.x, batch: s.n, inChannels: 3,
             height: 300, width: 300, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 150, outWidth: 150,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(885)
+        s.profiler?.stop(887)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -8713,15 +8733,19 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 19440000,
               "stem conv 3x3/2, [n, 3, 300, 300] (NCHW) -> [n, 150, 150, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 150, 150, 32]"),
+              "BatchNorm's batch statistics on [n, 150, 150, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 32]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 6480000,
+              "features.0 BatchNorm + relu6 (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 32] -> [n, 150, 150, 32], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 6480000,
-              "depthwise 3x3/1, [n, 150, 150, 32] -> [n, 150, 150, 32]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 150, 150, 32] -> [n, 150, 150, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 150, 150, 32]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 150, 150, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 150, 150, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 150, 150, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -8745,7 +8769,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 7290000,
-              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 7290000,
               "frozen: depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8773,7 +8797,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
-              "features.2.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.1.block.0 BatchNorm + relu6 (statistics taken before) and features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.1.block.1", kind: "depthwise forward", macsPerImage: 9720000,
               "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8805,7 +8829,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
-              "features.2.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.2.block.0 BatchNorm + relu6 (statistics taken before) and features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.2.block.1", kind: "depthwise forward", macsPerImage: 9720000,
               "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8837,7 +8861,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][192]"),
         .init("features.2.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 9720000,
-              "features.2.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.3.block.0 BatchNorm + relu6 (statistics taken before) and features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.3.block.1", kind: "depthwise forward", macsPerImage: 9720000,
               "frozen: depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]"),
         .init("features.2.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8869,7 +8893,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][192]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6931200,
-              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 6931200,
               "frozen: depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8897,7 +8921,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12129600,
-              "features.3.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.1.block.0 BatchNorm + relu6 (statistics taken before) and features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.1.block.1", kind: "depthwise forward", macsPerImage: 12129600,
               "frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
         .init("features.3.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8929,7 +8953,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12129600,
-              "features.3.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.2.block.0 BatchNorm + relu6 (statistics taken before) and features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.2.block.1", kind: "depthwise forward", macsPerImage: 12129600,
               "frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
         .init("features.3.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8961,7 +8985,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.3.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 12129600,
-              "features.3.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.3.block.0 BatchNorm + relu6 (statistics taken before) and features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.3.block.1", kind: "depthwise forward", macsPerImage: 12129600,
               "frozen: depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]"),
         .init("features.3.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -8993,7 +9017,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][336]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1091664,
-              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 1091664,
               "frozen: depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9021,7 +9045,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
-              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 2183328,
               "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9053,7 +9077,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
-              "features.4.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.2.block.0 BatchNorm + relu6 (statistics taken before) and features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.2.block.1", kind: "depthwise forward", macsPerImage: 2183328,
               "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9085,7 +9109,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
-              "features.4.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.3.block.0 BatchNorm + relu6 (statistics taken before) and features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.3.block.1", kind: "depthwise forward", macsPerImage: 2183328,
               "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9117,7 +9141,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
-              "features.4.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.4.block.0 BatchNorm + relu6 (statistics taken before) and features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.4.block.1", kind: "depthwise forward", macsPerImage: 2183328,
               "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9149,7 +9173,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][672]"),
         .init("features.4.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2183328,
-              "features.4.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.5.block.0 BatchNorm + relu6 (statistics taken before) and features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.5.block.1", kind: "depthwise forward", macsPerImage: 2183328,
               "frozen: depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.4.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9181,7 +9205,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][672]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 6064800,
-              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 6064800,
               "frozen: depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9209,7 +9233,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
-              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 8664000,
               "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9241,7 +9265,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
-              "features.5.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.2.block.0 BatchNorm + relu6 (statistics taken before) and features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.2.block.1", kind: "depthwise forward", macsPerImage: 8664000,
               "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9273,7 +9297,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
-              "features.5.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.3.block.0 BatchNorm + relu6 (statistics taken before) and features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.3.block.1", kind: "depthwise forward", macsPerImage: 8664000,
               "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9305,7 +9329,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
-              "features.5.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.4.block.0 BatchNorm + relu6 (statistics taken before) and features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.4.block.1", kind: "depthwise forward", macsPerImage: 8664000,
               "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9337,7 +9361,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.5.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 8664000,
-              "features.5.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.5.block.0 BatchNorm + relu6 (statistics taken before) and features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.5.block.1", kind: "depthwise forward", macsPerImage: 8664000,
               "frozen: depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]"),
         .init("features.5.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9369,7 +9393,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][960]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 2400000,
-              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 2400000,
               "frozen: depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9397,7 +9421,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9429,7 +9453,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.2.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.2.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.2.block.0 BatchNorm + relu6 (statistics taken before) and features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.2.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.2.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9461,7 +9485,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.3.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.3.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.3.block.0 BatchNorm + relu6 (statistics taken before) and features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.3.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.3.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9493,7 +9517,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.4.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.4.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.4.block.0 BatchNorm + relu6 (statistics taken before) and features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.4.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.4.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9525,7 +9549,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.5.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.5.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.5.block.0 BatchNorm + relu6 (statistics taken before) and features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.5.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.5.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9557,7 +9581,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.6.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.6.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.6.block.0 BatchNorm + relu6 (statistics taken before) and features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.6.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.6.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9589,7 +9613,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][1632]"),
         .init("features.6.7.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 4080000,
-              "features.6.7.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.7.block.0 BatchNorm + relu6 (statistics taken before) and features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.7.block.1", kind: "depthwise forward", macsPerImage: 4080000,
               "frozen: depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.6.7.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -9621,7 +9645,7 @@ public final class EfficientNetLite4Training: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][1632]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 1468800,
-              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 1468800,
               "frozen: depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -1011,12 +1011,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             padLeft: 1, outHeight: 36, outWidth: 36, weights: s.p, bias: s.f, outChannels: 16, activation: .identity,
             output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 16]
+        // features.0 BatchNorm's batch statistics on [n, 36, 36, 16]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
-                gamma: s.p + 432, beta: s.p + 448, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(1), savedMean: s.f + 104320, savedInvStd: s.f + 104336,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16, eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 104320, savedInvStd: s.f + 104336,
                 runningMean: s.p + 464, runningVar: s.p + 480, pool: pool)
             s.profiler?.stop(2)
         }
@@ -1036,20 +1035,41 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 496, channels: 16, kernel: 3, into: s.f + 104384)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 36, width: 36, channels: 16, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 104384, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + silu on [n, 36, 36, 16]
+        // features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 432, beta: s.p + 448,
+                savedMean: s.f + 104320, savedInvStd: s.f + 104336, activation: .silu, output: s.tensor(1), batch: s.n,
+                height: 36, width: 36, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36,
+                outWidth: 36, weights: s.f + 104384, bias: s.f, depthwiseOutput: s.tensor(2), eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 104352,
+                depthwiseSavedInvStd: s.f + 104368, depthwiseRunningMean: s.p + 672, depthwiseRunningVar: s.p + 688,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 36, width: 36, channels: 16, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 104384, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 36, 36, 16]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16, eps: 1e-05,
+                momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 104352, savedInvStd: s.f + 104368,
+                runningMean: s.p + 672, runningVar: s.p + 688, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 16]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
-                gamma: s.p + 640, beta: s.p + 656, eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1,
-                activation: .silu, output: s.tensor(3), savedMean: s.f + 104352, savedInvStd: s.f + 104368,
-                runningMean: s.p + 672, runningVar: s.p + 688, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 640,
+                beta: s.p + 656, savedMean: s.f + 104352, savedInvStd: s.f + 104368, activation: .silu,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 16]
         if s.options.frozenBlocks > 1 {
@@ -1057,7 +1077,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, runningMean: s.p + 672, runningVar: s.p + 688, eps: 1e-05,
                 activation: .silu, output: s.tensor(3), scratch: s.f + 104352, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]
         s.profiler?.start()
@@ -1065,11 +1085,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704, reduceBias: s.p + 768, activation: .silu,
             expandWeights: s.p + 784, expandBias: s.p + 848, savedPooled: s.tensor(5), savedHidden: s.tensor(6),
             savedScale: s.tensor(7), pool: pool)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.2 project conv 1x1 weights to the GEMM layout [16][8]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 864, outChannels: 8, inChannels: 16, into: s.f + 640)
-        s.profiler?.stop(9)
+        s.profiler?.stop(11)
         // features.1.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 16] -> [n, 36, 36, 8]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -1077,7 +1097,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 8, output: s.tensor(8), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 104672, savedInvStd: s.f + 104680,
                 runningMean: s.p + 1024, runningVar: s.p + 1040, workspace: s.ws, pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.2 frozen: project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]
         if s.options.frozenBlocks > 1 {
@@ -1085,7 +1105,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(4), pixels: 1296 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 8, activation: .identity, residual: nil,
                 output: s.tensor(8), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks <= 1 {
@@ -1093,7 +1113,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 1296 &* s.n, channels: 8, gamma: s.p + 992,
                 beta: s.p + 1008, savedMean: s.f + 104672, savedInvStd: s.f + 104680, activation: .identity,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
         // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks > 1 {
@@ -1101,7 +1121,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 992, beta: s.p + 1008, runningMean: s.p + 1024, runningVar: s.p + 1040, eps: 1e-05,
                 activation: .identity, output: s.tensor(9), scratch: s.f + 104672, pool: pool)
-            s.profiler?.stop(13)
+            s.profiler?.stop(15)
         }
     }
 
@@ -1110,7 +1130,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [8][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1056, outChannels: 48, inChannels: 8, into: s.f + 640)
-        s.profiler?.stop(14)
+        s.profiler?.stop(16)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 8] -> [n, 36, 36, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1118,14 +1138,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 48, output: s.tensor(10), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 104688, savedInvStd: s.f + 104736,
                 runningMean: s.p + 1536, runningVar: s.p + 1584, workspace: s.ws, pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(9), pixels: 1296 &* s.n, inChannels: 8, inputMajorWeights: s.f + 640,
                 bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 48]
         if s.options.frozenBlocks > 2 {
@@ -1133,13 +1153,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 1440, beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05,
                 activation: .silu, output: s.tensor(11), scratch: s.f + 104688, pool: pool)
-            s.profiler?.stop(17)
+            s.profiler?.stop(19)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 1632, channels: 48, kernel: 3, into: s.f + 104880)
-        s.profiler?.stop(18)
-        // features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(20)
+        // features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(10), gamma: s.p + 1440, beta: s.p + 1488,
@@ -1149,7 +1169,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 eps: 1e-05, momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 104784,
                 depthwiseSavedInvStd: s.f + 104832, depthwiseRunningMean: s.p + 2160, depthwiseRunningVar: s.p + 2208,
                 workspace: s.ws, pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(21)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
         if s.options.frozenBlocks > 2 {
@@ -1157,7 +1177,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(11), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 104880, bias: s.f,
                 activation: .identity, output: s.tensor(12), pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 18, 18, 48]
         if s.options.frozenBlocks <= 2 {
@@ -1165,7 +1185,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2064,
                 beta: s.p + 2112, savedMean: s.f + 104784, savedInvStd: s.f + 104832, activation: .silu,
                 output: s.tensor(13), pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 48]
         if s.options.frozenBlocks > 2 {
@@ -1173,7 +1193,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
                 activation: .silu, output: s.tensor(13), scratch: s.f + 104784, pool: pool)
-            s.profiler?.stop(22)
+            s.profiler?.stop(24)
         }
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]
         s.profiler?.start()
@@ -1181,11 +1201,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, reduceBias: s.p + 2352,
             activation: .silu, expandWeights: s.p + 2368, expandBias: s.p + 2464, savedPooled: s.tensor(15),
             savedHidden: s.tensor(16), savedScale: s.tensor(17), pool: pool)
-        s.profiler?.stop(23)
+        s.profiler?.stop(25)
         // features.2.0.block.3 project conv 1x1 weights to the GEMM layout [48][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2512, outChannels: 16, inChannels: 48, into: s.f + 640)
-        s.profiler?.stop(24)
+        s.profiler?.stop(26)
         // features.2.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 48] -> [n, 18, 18, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -1193,7 +1213,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 16, output: s.tensor(18), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 105744, savedInvStd: s.f + 105760,
                 runningMean: s.p + 3312, runningVar: s.p + 3328, workspace: s.ws, pool: pool)
-            s.profiler?.stop(25)
+            s.profiler?.stop(27)
         }
         // features.2.0.block.3 frozen: project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
         if s.options.frozenBlocks > 2 {
@@ -1201,7 +1221,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(14), pixels: 324 &* s.n, inChannels: 48,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 16, activation: .identity, residual: nil,
                 output: s.tensor(18), pool: pool)
-            s.profiler?.stop(26)
+            s.profiler?.stop(28)
         }
         // features.2.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks <= 2 {
@@ -1209,7 +1229,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(18), pixels: 324 &* s.n, channels: 16, gamma: s.p + 3280,
                 beta: s.p + 3296, savedMean: s.f + 105744, savedInvStd: s.f + 105760, activation: .identity,
                 output: s.tensor(19), pool: pool)
-            s.profiler?.stop(27)
+            s.profiler?.stop(29)
         }
         // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks > 2 {
@@ -1217,7 +1237,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3280, beta: s.p + 3296, runningMean: s.p + 3312, runningVar: s.p + 3328, eps: 1e-05,
                 activation: .identity, output: s.tensor(19), scratch: s.f + 105744, pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
     }
 
@@ -1226,7 +1246,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3344, outChannels: 96, inChannels: 16, into: s.f + 640)
-        s.profiler?.stop(29)
+        s.profiler?.stop(31)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 16] -> [n, 18, 18, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1234,7 +1254,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, output: s.tensor(20), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 105776, savedInvStd: s.f + 105872,
                 runningMean: s.p + 5072, runningVar: s.p + 5168, workspace: s.ws, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(32)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]
         if s.options.frozenBlocks > 3 {
@@ -1242,7 +1262,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(19), pixels: 324 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(20), pool: pool)
-            s.profiler?.stop(31)
+            s.profiler?.stop(33)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 18, 18, 96]
         if s.options.frozenBlocks > 3 {
@@ -1250,13 +1270,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
                 activation: .silu, output: s.tensor(21), scratch: s.f + 105776, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5264, channels: 96, kernel: 5, into: s.f + 106160)
-        s.profiler?.stop(33)
-        // features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(35)
+        // features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(20), gamma: s.p + 4880, beta: s.p + 4976,
@@ -1266,7 +1286,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 105968,
                 depthwiseSavedInvStd: s.f + 106064, depthwiseRunningMean: s.p + 7856, depthwiseRunningVar: s.p + 7952,
                 workspace: s.ws, pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
         if s.options.frozenBlocks > 3 {
@@ -1274,7 +1294,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(21), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 106160, bias: s.f,
                 activation: .identity, output: s.tensor(22), pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(37)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 9, 9, 96]
         if s.options.frozenBlocks <= 3 {
@@ -1282,7 +1302,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 81 &* s.n, channels: 96, gamma: s.p + 7664,
                 beta: s.p + 7760, savedMean: s.f + 105968, savedInvStd: s.f + 106064, activation: .silu,
                 output: s.tensor(23), pool: pool)
-            s.profiler?.stop(36)
+            s.profiler?.stop(38)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 96]
         if s.options.frozenBlocks > 3 {
@@ -1290,7 +1310,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
                 activation: .silu, output: s.tensor(23), scratch: s.f + 105968, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(39)
         }
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]
         s.profiler?.start()
@@ -1298,11 +1318,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, reduceBias: s.p + 8432, activation: .silu,
             expandWeights: s.p + 8448, expandBias: s.p + 8832, savedPooled: s.tensor(25), savedHidden: s.tensor(26),
             savedScale: s.tensor(27), pool: pool)
-        s.profiler?.stop(38)
+        s.profiler?.stop(40)
         // features.3.0.block.3 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8928, outChannels: 24, inChannels: 96, into: s.f + 640)
-        s.profiler?.stop(39)
+        s.profiler?.stop(41)
         // features.3.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 96] -> [n, 9, 9, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1310,14 +1330,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 24, output: s.tensor(28), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 110960, savedInvStd: s.f + 110984,
                 runningMean: s.p + 11296, runningVar: s.p + 11328, workspace: s.ws, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
         // features.3.0.block.3 frozen: project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(24), pixels: 81 &* s.n, inChannels: 96, inputMajorWeights: s.f + 640,
                 bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(28), pool: pool)
-            s.profiler?.stop(41)
+            s.profiler?.stop(43)
         }
         // features.3.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks <= 3 {
@@ -1325,7 +1345,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 81 &* s.n, channels: 24, gamma: s.p + 11232,
                 beta: s.p + 11264, savedMean: s.f + 110960, savedInvStd: s.f + 110984, activation: .identity,
                 output: s.tensor(29), pool: pool)
-            s.profiler?.stop(42)
+            s.profiler?.stop(44)
         }
         // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks > 3 {
@@ -1333,7 +1353,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 11232, beta: s.p + 11264, runningMean: s.p + 11296, runningVar: s.p + 11328, eps: 1e-05,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 110960, pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(45)
         }
     }
 
@@ -1342,7 +1362,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 11360, outChannels: 144, inChannels: 24, into: s.f + 640)
-        s.profiler?.stop(44)
+        s.profiler?.stop(46)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 24] -> [n, 9, 9, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1350,14 +1370,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 144, output: s.tensor(30), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 111008, savedInvStd: s.f + 111152,
                 runningMean: s.p + 15104, runningVar: s.p + 15248, workspace: s.ws, pool: pool)
-            s.profiler?.stop(45)
+            s.profiler?.stop(47)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(29), pixels: 81 &* s.n, inChannels: 24, inputMajorWeights: s.f + 640,
                 bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(30), pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 9, 9, 144]
         if s.options.frozenBlocks > 4 {
@@ -1365,13 +1385,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
                 activation: .silu, output: s.tensor(31), scratch: s.f + 111008, pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(49)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 15392, channels: 144, kernel: 3, into: s.f + 111584)
-        s.profiler?.stop(48)
-        // features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(50)
+        // features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(30), gamma: s.p + 14816, beta: s.p + 14960,
@@ -1381,7 +1401,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 111296,
                 depthwiseSavedInvStd: s.f + 111440, depthwiseRunningMean: s.p + 16976,
                 depthwiseRunningVar: s.p + 17120, workspace: s.ws, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
         if s.options.frozenBlocks > 4 {
@@ -1389,7 +1409,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(31), batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 111584, bias: s.f,
                 activation: .identity, output: s.tensor(32), pool: pool)
-            s.profiler?.stop(50)
+            s.profiler?.stop(52)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 144]
         if s.options.frozenBlocks <= 4 {
@@ -1397,7 +1417,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16688,
                 beta: s.p + 16832, savedMean: s.f + 111296, savedInvStd: s.f + 111440, activation: .silu,
                 output: s.tensor(33), pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(53)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 144]
         if s.options.frozenBlocks > 4 {
@@ -1405,7 +1425,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
                 activation: .silu, output: s.tensor(33), scratch: s.f + 111296, pool: pool)
-            s.profiler?.stop(52)
+            s.profiler?.stop(54)
         }
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]
         s.profiler?.start()
@@ -1413,11 +1433,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, reduceBias: s.p + 18128, activation: .silu,
             expandWeights: s.p + 18144, expandBias: s.p + 19008, savedPooled: s.tensor(35), savedHidden: s.tensor(36),
             savedScale: s.tensor(37), pool: pool)
-        s.profiler?.stop(53)
+        s.profiler?.stop(55)
         // features.4.0.block.3 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 19152, outChannels: 40, inChannels: 144, into: s.f + 640)
-        s.profiler?.stop(54)
+        s.profiler?.stop(56)
         // features.4.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 144] -> [n, 5, 5, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1425,7 +1445,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 40, output: s.tensor(38), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 114176, savedInvStd: s.f + 114216,
                 runningMean: s.p + 25008, runningVar: s.p + 25056, workspace: s.ws, pool: pool)
-            s.profiler?.stop(55)
+            s.profiler?.stop(57)
         }
         // features.4.0.block.3 frozen: project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
         if s.options.frozenBlocks > 4 {
@@ -1433,7 +1453,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(34), pixels: 25 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(38), pool: pool)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
         // features.4.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 4 {
@@ -1441,7 +1461,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 25 &* s.n, channels: 40, gamma: s.p + 24912,
                 beta: s.p + 24960, savedMean: s.f + 114176, savedInvStd: s.f + 114216, activation: .identity,
                 output: s.tensor(39), pool: pool)
-            s.profiler?.stop(57)
+            s.profiler?.stop(59)
         }
         // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 4 {
@@ -1449,7 +1469,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 24912, beta: s.p + 24960, runningMean: s.p + 25008, runningVar: s.p + 25056, eps: 1e-05,
                 activation: .identity, output: s.tensor(39), scratch: s.f + 114176, pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(60)
         }
     }
 
@@ -1458,7 +1478,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 25104, outChannels: 240, inChannels: 40, into: s.f + 640)
-        s.profiler?.stop(59)
+        s.profiler?.stop(61)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 40] -> [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1466,14 +1486,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 240, output: s.tensor(40), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 114256, savedInvStd: s.f + 114496,
                 runningMean: s.p + 35184, runningVar: s.p + 35424, workspace: s.ws, pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(39), pixels: 25 &* s.n, inChannels: 40, inputMajorWeights: s.f + 640,
                 bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(40), pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(63)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
@@ -1481,13 +1501,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
                 activation: .silu, output: s.tensor(41), scratch: s.f + 114256, pool: pool)
-            s.profiler?.stop(62)
+            s.profiler?.stop(64)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 35664, channels: 240, kernel: 3, into: s.f + 115216)
-        s.profiler?.stop(63)
-        // features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(65)
+        // features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(40), gamma: s.p + 34704, beta: s.p + 34944,
@@ -1497,7 +1517,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 114736,
                 depthwiseSavedInvStd: s.f + 114976, depthwiseRunningMean: s.p + 38304,
                 depthwiseRunningVar: s.p + 38544, workspace: s.ws, pool: pool)
-            s.profiler?.stop(64)
+            s.profiler?.stop(66)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
@@ -1505,7 +1525,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(41), batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 115216, bias: s.f,
                 activation: .identity, output: s.tensor(42), pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
@@ -1513,7 +1533,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 25 &* s.n, channels: 240, gamma: s.p + 37824,
                 beta: s.p + 38064, savedMean: s.f + 114736, savedInvStd: s.f + 114976, activation: .silu,
                 output: s.tensor(43), pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
@@ -1521,7 +1541,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
                 activation: .silu, output: s.tensor(43), scratch: s.f + 114736, pool: pool)
-            s.profiler?.stop(67)
+            s.profiler?.stop(69)
         }
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
         s.profiler?.start()
@@ -1529,11 +1549,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, reduceBias: s.p + 41184, activation: .silu,
             expandWeights: s.p + 41200, expandBias: s.p + 43600, savedPooled: s.tensor(45), savedHidden: s.tensor(46),
             savedScale: s.tensor(47), pool: pool)
-        s.profiler?.stop(68)
+        s.profiler?.stop(70)
         // features.4.1.block.3 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 43840, outChannels: 40, inChannels: 240, into: s.f + 640)
-        s.profiler?.stop(69)
+        s.profiler?.stop(71)
         // features.4.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1541,7 +1561,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 40, output: s.tensor(48), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 119536, savedInvStd: s.f + 119576,
                 runningMean: s.p + 53536, runningVar: s.p + 53584, workspace: s.ws, pool: pool)
-            s.profiler?.stop(70)
+            s.profiler?.stop(72)
         }
         // features.4.1.block.3 frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
         if s.options.frozenBlocks > 5 {
@@ -1549,7 +1569,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(44), pixels: 25 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(48), pool: pool)
-            s.profiler?.stop(71)
+            s.profiler?.stop(73)
         }
         // features.4.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 5 {
@@ -1557,7 +1577,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 25 &* s.n, channels: 40, gamma: s.p + 53440,
                 beta: s.p + 53488, savedMean: s.f + 119536, savedInvStd: s.f + 119576, activation: .identity,
                 output: s.tensor(49), pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
         // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 5 {
@@ -1565,20 +1585,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 53440, beta: s.p + 53488, runningMean: s.p + 53536, runningVar: s.p + 53584, eps: 1e-05,
                 activation: .identity, output: s.tensor(49), scratch: s.f + 119536, pool: pool)
-            s.profiler?.stop(73)
+            s.profiler?.stop(75)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.92
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.tensor(51), random: &random)
-            s.profiler?.stop(74)
+            s.profiler?.stop(76)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(39), branch: s.tensor(49),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 1000, output: s.tensor(50), pool: pool)
-        s.profiler?.stop(75)
+        s.profiler?.stop(77)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
@@ -1586,7 +1606,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 53632, outChannels: 240, inChannels: 40, into: s.f + 640)
-        s.profiler?.stop(76)
+        s.profiler?.stop(78)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 40] -> [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1594,14 +1614,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 240, output: s.tensor(52), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 119616, savedInvStd: s.f + 119856,
                 runningMean: s.p + 63712, runningVar: s.p + 63952, workspace: s.ws, pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(79)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(50), pixels: 25 &* s.n, inChannels: 40, inputMajorWeights: s.f + 640,
                 bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
@@ -1609,13 +1629,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
                 activation: .silu, output: s.tensor(53), scratch: s.f + 119616, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(81)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 64192, channels: 240, kernel: 5, into: s.f + 120576)
-        s.profiler?.stop(80)
-        // features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(82)
+        // features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(52), gamma: s.p + 63232, beta: s.p + 63472,
@@ -1625,7 +1645,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 120096,
                 depthwiseSavedInvStd: s.f + 120336, depthwiseRunningMean: s.p + 70672,
                 depthwiseRunningVar: s.p + 70912, workspace: s.ws, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
@@ -1633,7 +1653,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 120576, bias: s.f,
                 activation: .identity, output: s.tensor(54), pool: pool)
-            s.profiler?.stop(82)
+            s.profiler?.stop(84)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
@@ -1641,7 +1661,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 25 &* s.n, channels: 240, gamma: s.p + 70192,
                 beta: s.p + 70432, savedMean: s.f + 120096, savedInvStd: s.f + 120336, activation: .silu,
                 output: s.tensor(55), pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
@@ -1649,7 +1669,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
                 activation: .silu, output: s.tensor(55), scratch: s.f + 120096, pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(86)
         }
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
         s.profiler?.start()
@@ -1657,11 +1677,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, reduceBias: s.p + 73552, activation: .silu,
             expandWeights: s.p + 73568, expandBias: s.p + 75968, savedPooled: s.tensor(57), savedHidden: s.tensor(58),
             savedScale: s.tensor(59), pool: pool)
-        s.profiler?.stop(85)
+        s.profiler?.stop(87)
         // features.5.0.block.3 project conv 1x1 weights to the GEMM layout [240][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 76208, outChannels: 56, inChannels: 240, into: s.f + 640)
-        s.profiler?.stop(86)
+        s.profiler?.stop(88)
         // features.5.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 56]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1669,7 +1689,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 56, output: s.tensor(60), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 132576, savedInvStd: s.f + 132632,
                 runningMean: s.p + 89776, runningVar: s.p + 89840, workspace: s.ws, pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(89)
         }
         // features.5.0.block.3 frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
         if s.options.frozenBlocks > 6 {
@@ -1677,7 +1697,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(56), pixels: 25 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
                 output: s.tensor(60), pool: pool)
-            s.profiler?.stop(88)
+            s.profiler?.stop(90)
         }
         // features.5.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 6 {
@@ -1685,7 +1705,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 25 &* s.n, channels: 56, gamma: s.p + 89648,
                 beta: s.p + 89712, savedMean: s.f + 132576, savedInvStd: s.f + 132632, activation: .identity,
                 output: s.tensor(61), pool: pool)
-            s.profiler?.stop(89)
+            s.profiler?.stop(91)
         }
         // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 6 {
@@ -1693,7 +1713,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 89648, beta: s.p + 89712, runningMean: s.p + 89776, runningVar: s.p + 89840, eps: 1e-05,
                 activation: .identity, output: s.tensor(61), scratch: s.f + 132576, pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(92)
         }
     }
 
@@ -1702,7 +1722,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 89904, outChannels: 336, inChannels: 56, into: s.f + 640)
-        s.profiler?.stop(91)
+        s.profiler?.stop(93)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 56] -> [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1710,14 +1730,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 336, output: s.tensor(62), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 132688, savedInvStd: s.f + 133024,
                 runningMean: s.p + 109392, runningVar: s.p + 109728, workspace: s.ws, pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(61), pixels: 25 &* s.n, inChannels: 56, inputMajorWeights: s.f + 640,
                 bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(62), pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(95)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
@@ -1725,13 +1745,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
                 eps: 1e-05, activation: .silu, output: s.tensor(63), scratch: s.f + 132688, pool: pool)
-            s.profiler?.stop(94)
+            s.profiler?.stop(96)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 110064, channels: 336, kernel: 5, into: s.f + 134032)
-        s.profiler?.stop(95)
-        // features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(97)
+        // features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(62), gamma: s.p + 108720, beta: s.p + 109056,
@@ -1741,7 +1761,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 133360,
                 depthwiseSavedInvStd: s.f + 133696, depthwiseRunningMean: s.p + 119136,
                 depthwiseRunningVar: s.p + 119472, workspace: s.ws, pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(98)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
@@ -1749,7 +1769,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(63), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 134032, bias: s.f,
                 activation: .identity, output: s.tensor(64), pool: pool)
-            s.profiler?.stop(97)
+            s.profiler?.stop(99)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
@@ -1757,7 +1777,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 25 &* s.n, channels: 336, gamma: s.p + 118464,
                 beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696, activation: .silu,
                 output: s.tensor(65), pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(100)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
@@ -1765,7 +1785,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
                 eps: 1e-05, activation: .silu, output: s.tensor(65), scratch: s.f + 133360, pool: pool)
-            s.profiler?.stop(99)
+            s.profiler?.stop(101)
         }
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]
         s.profiler?.start()
@@ -1773,11 +1793,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, reduceBias: s.p + 124512,
             activation: .silu, expandWeights: s.p + 124528, expandBias: s.p + 129232, savedPooled: s.tensor(67),
             savedHidden: s.tensor(68), savedScale: s.tensor(69), pool: pool)
-        s.profiler?.stop(100)
+        s.profiler?.stop(102)
         // features.5.1.block.3 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 129568, outChannels: 56, inChannels: 336, into: s.f + 640)
-        s.profiler?.stop(101)
+        s.profiler?.stop(103)
         // features.5.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 336] -> [n, 5, 5, 56]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1785,7 +1805,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 56, output: s.tensor(70), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 150832, savedInvStd: s.f + 150888,
                 runningMean: s.p + 148512, runningVar: s.p + 148576, workspace: s.ws, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(104)
         }
         // features.5.1.block.3 frozen: project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
         if s.options.frozenBlocks > 7 {
@@ -1793,7 +1813,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(66), pixels: 25 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
                 output: s.tensor(70), pool: pool)
-            s.profiler?.stop(103)
+            s.profiler?.stop(105)
         }
         // features.5.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 7 {
@@ -1801,7 +1821,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(70), pixels: 25 &* s.n, channels: 56, gamma: s.p + 148384,
                 beta: s.p + 148448, savedMean: s.f + 150832, savedInvStd: s.f + 150888, activation: .identity,
                 output: s.tensor(71), pool: pool)
-            s.profiler?.stop(104)
+            s.profiler?.stop(106)
         }
         // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 7 {
@@ -1809,21 +1829,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(70), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 148384, beta: s.p + 148448, runningMean: s.p + 148512, runningVar: s.p + 148576,
                 eps: 1e-05, activation: .identity, output: s.tensor(71), scratch: s.f + 150832, pool: pool)
-            s.profiler?.stop(105)
+            s.profiler?.stop(107)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002, into: s.tensor(73),
                 random: &random)
-            s.profiler?.stop(106)
+            s.profiler?.stop(108)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(61), branch: s.tensor(71),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(73) : nil, batch: s.n,
             perImage: 1400, output: s.tensor(72), pool: pool)
-        s.profiler?.stop(107)
+        s.profiler?.stop(109)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
@@ -1831,7 +1851,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 148640, outChannels: 336, inChannels: 56, into: s.f + 640)
-        s.profiler?.stop(108)
+        s.profiler?.stop(110)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 56] -> [n, 5, 5, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -1839,14 +1859,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 336, output: s.tensor(74), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 150944, savedInvStd: s.f + 151280,
                 runningMean: s.p + 168128, runningVar: s.p + 168464, workspace: s.ws, pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(111)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(72), pixels: 25 &* s.n, inChannels: 56, inputMajorWeights: s.f + 640,
                 bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(74), pool: pool)
-            s.profiler?.stop(110)
+            s.profiler?.stop(112)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 5, 5, 336]
         if s.options.frozenBlocks > 8 {
@@ -1854,13 +1874,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
                 eps: 1e-05, activation: .silu, output: s.tensor(75), scratch: s.f + 150944, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(113)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 168800, channels: 336, kernel: 5, into: s.f + 152288)
-        s.profiler?.stop(112)
-        // features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(114)
+        // features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(74), gamma: s.p + 167456, beta: s.p + 167792,
@@ -1870,7 +1890,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 151616,
                 depthwiseSavedInvStd: s.f + 151952, depthwiseRunningMean: s.p + 177872,
                 depthwiseRunningVar: s.p + 178208, workspace: s.ws, pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(115)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
         if s.options.frozenBlocks > 8 {
@@ -1878,7 +1898,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(75), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 152288, bias: s.f,
                 activation: .identity, output: s.tensor(76), pool: pool)
-            s.profiler?.stop(114)
+            s.profiler?.stop(116)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 336]
         if s.options.frozenBlocks <= 8 {
@@ -1886,7 +1906,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 9 &* s.n, channels: 336, gamma: s.p + 177200,
                 beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952, activation: .silu,
                 output: s.tensor(77), pool: pool)
-            s.profiler?.stop(115)
+            s.profiler?.stop(117)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 336]
         if s.options.frozenBlocks > 8 {
@@ -1894,7 +1914,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
                 eps: 1e-05, activation: .silu, output: s.tensor(77), scratch: s.f + 151616, pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(118)
         }
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]
         s.profiler?.start()
@@ -1902,11 +1922,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, reduceBias: s.p + 183248,
             activation: .silu, expandWeights: s.p + 183264, expandBias: s.p + 187968, savedPooled: s.tensor(79),
             savedHidden: s.tensor(80), savedScale: s.tensor(81), pool: pool)
-        s.profiler?.stop(117)
+        s.profiler?.stop(119)
         // features.6.0.block.3 project conv 1x1 weights to the GEMM layout [336][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 188304, outChannels: 96, inChannels: 336, into: s.f + 640)
-        s.profiler?.stop(118)
+        s.profiler?.stop(120)
         // features.6.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 336] -> [n, 3, 3, 96]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -1914,14 +1934,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, output: s.tensor(82), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 169088, savedInvStd: s.f + 169184,
                 runningMean: s.p + 220752, runningVar: s.p + 220848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(119)
+            s.profiler?.stop(121)
         }
         // features.6.0.block.3 frozen: project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(78), pixels: 9 &* s.n, inChannels: 336, inputMajorWeights: s.f + 640,
                 bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(82), pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(122)
         }
         // features.6.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 8 {
@@ -1929,7 +1949,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(82), pixels: 9 &* s.n, channels: 96, gamma: s.p + 220560,
                 beta: s.p + 220656, savedMean: s.f + 169088, savedInvStd: s.f + 169184, activation: .identity,
                 output: s.tensor(83), pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(123)
         }
         // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 8 {
@@ -1937,7 +1957,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(82), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 220560, beta: s.p + 220656, runningMean: s.p + 220752, runningVar: s.p + 220848,
                 eps: 1e-05, activation: .identity, output: s.tensor(83), scratch: s.f + 169088, pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
     }
 
@@ -1946,7 +1966,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 220944, outChannels: 576, inChannels: 96, into: s.f + 640)
-        s.profiler?.stop(123)
+        s.profiler?.stop(125)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 96] -> [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -1954,14 +1974,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 576, output: s.tensor(84), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 169280, savedInvStd: s.f + 169856,
                 runningMean: s.p + 277392, runningVar: s.p + 277968, workspace: s.ws, pool: pool)
-            s.profiler?.stop(124)
+            s.profiler?.stop(126)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(83), pixels: 9 &* s.n, inChannels: 96, inputMajorWeights: s.f + 640,
                 bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(84), pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(127)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
@@ -1969,13 +1989,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
                 eps: 1e-05, activation: .silu, output: s.tensor(85), scratch: s.f + 169280, pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 278544, channels: 576, kernel: 5, into: s.f + 171584)
-        s.profiler?.stop(127)
-        // features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(129)
+        // features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(84), gamma: s.p + 276240, beta: s.p + 276816,
@@ -1985,7 +2005,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 170432,
                 depthwiseSavedInvStd: s.f + 171008, depthwiseRunningMean: s.p + 294096,
                 depthwiseRunningVar: s.p + 294672, workspace: s.ws, pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(130)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
@@ -1993,7 +2013,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(85), batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 171584, bias: s.f,
                 activation: .identity, output: s.tensor(86), pool: pool)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
@@ -2001,7 +2021,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 9 &* s.n, channels: 576, gamma: s.p + 292944,
                 beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008, activation: .silu,
                 output: s.tensor(87), pool: pool)
-            s.profiler?.stop(130)
+            s.profiler?.stop(132)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
@@ -2009,7 +2029,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
                 eps: 1e-05, activation: .silu, output: s.tensor(87), scratch: s.f + 170432, pool: pool)
-            s.profiler?.stop(131)
+            s.profiler?.stop(133)
         }
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
         s.profiler?.start()
@@ -2017,11 +2037,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, reduceBias: s.p + 309072,
             activation: .silu, expandWeights: s.p + 309104, expandBias: s.p + 322928, savedPooled: s.tensor(89),
             savedHidden: s.tensor(90), savedScale: s.tensor(91), pool: pool)
-        s.profiler?.stop(132)
+        s.profiler?.stop(134)
         // features.6.1.block.3 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 323504, outChannels: 96, inChannels: 576, into: s.f + 640)
-        s.profiler?.stop(133)
+        s.profiler?.stop(135)
         // features.6.1.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 96]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -2029,14 +2049,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 96, output: s.tensor(92), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 200384, savedInvStd: s.f + 200480,
                 runningMean: s.p + 378992, runningVar: s.p + 379088, workspace: s.ws, pool: pool)
-            s.profiler?.stop(134)
+            s.profiler?.stop(136)
         }
         // features.6.1.block.3 frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(88), pixels: 9 &* s.n, inChannels: 576, inputMajorWeights: s.f + 640,
                 bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(92), pool: pool)
-            s.profiler?.stop(135)
+            s.profiler?.stop(137)
         }
         // features.6.1.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 9 {
@@ -2044,7 +2064,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(92), pixels: 9 &* s.n, channels: 96, gamma: s.p + 378800,
                 beta: s.p + 378896, savedMean: s.f + 200384, savedInvStd: s.f + 200480, activation: .identity,
                 output: s.tensor(93), pool: pool)
-            s.profiler?.stop(136)
+            s.profiler?.stop(138)
         }
         // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 9 {
@@ -2052,20 +2072,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(92), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 378800, beta: s.p + 378896, runningMean: s.p + 378992, runningVar: s.p + 379088,
                 eps: 1e-05, activation: .identity, output: s.tensor(93), scratch: s.f + 200384, pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(139)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.tensor(95), random: &random)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(83), branch: s.tensor(93),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(95) : nil, batch: s.n,
             perImage: 864, output: s.tensor(94), pool: pool)
-        s.profiler?.stop(139)
+        s.profiler?.stop(141)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
@@ -2073,7 +2093,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 379184, outChannels: 576, inChannels: 96, into: s.f + 640)
-        s.profiler?.stop(140)
+        s.profiler?.stop(142)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 96] -> [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2081,14 +2101,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 576, output: s.tensor(96), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 200576, savedInvStd: s.f + 201152,
                 runningMean: s.p + 435632, runningVar: s.p + 436208, workspace: s.ws, pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(143)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(94), pixels: 9 &* s.n, inChannels: 96, inputMajorWeights: s.f + 640,
                 bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(96), pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(144)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
@@ -2096,13 +2116,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
                 eps: 1e-05, activation: .silu, output: s.tensor(97), scratch: s.f + 200576, pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(145)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 436784, channels: 576, kernel: 3, into: s.f + 202880)
-        s.profiler?.stop(144)
-        // features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(146)
+        // features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(96), gamma: s.p + 434480, beta: s.p + 435056,
@@ -2112,7 +2132,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.1, depthwiseSavedMean: s.f + 201728,
                 depthwiseSavedInvStd: s.f + 202304, depthwiseRunningMean: s.p + 443120,
                 depthwiseRunningVar: s.p + 443696, workspace: s.ws, pool: pool)
-            s.profiler?.stop(145)
+            s.profiler?.stop(147)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
@@ -2120,7 +2140,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(97), batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 202880, bias: s.f,
                 activation: .identity, output: s.tensor(98), pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(148)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
@@ -2128,7 +2148,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 9 &* s.n, channels: 576, gamma: s.p + 441968,
                 beta: s.p + 442544, savedMean: s.f + 201728, savedInvStd: s.f + 202304, activation: .silu,
                 output: s.tensor(99), pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
@@ -2136,7 +2156,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, runningMean: s.p + 443120, runningVar: s.p + 443696,
                 eps: 1e-05, activation: .silu, output: s.tensor(99), scratch: s.f + 201728, pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(150)
         }
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
         s.profiler?.start()
@@ -2144,11 +2164,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, reduceBias: s.p + 458096,
             activation: .silu, expandWeights: s.p + 458128, expandBias: s.p + 471952, savedPooled: s.tensor(101),
             savedHidden: s.tensor(102), savedScale: s.tensor(103), pool: pool)
-        s.profiler?.stop(149)
+        s.profiler?.stop(151)
         // features.7.0.block.3 project conv 1x1 weights to the GEMM layout [576][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 472528, outChannels: 160, inChannels: 576, into: s.f + 640)
-        s.profiler?.stop(150)
+        s.profiler?.stop(152)
         // features.7.0.block.3 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 160]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -2156,7 +2176,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 160, output: s.tensor(104), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 213248, savedInvStd: s.f + 213408,
                 runningMean: s.p + 565008, runningVar: s.p + 565168, workspace: s.ws, pool: pool)
-            s.profiler?.stop(151)
+            s.profiler?.stop(153)
         }
         // features.7.0.block.3 frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
         if s.options.frozenBlocks > 10 {
@@ -2164,7 +2184,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(100), pixels: 9 &* s.n, inChannels: 576,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
                 output: s.tensor(104), pool: pool)
-            s.profiler?.stop(152)
+            s.profiler?.stop(154)
         }
         // features.7.0.block.3 BatchNorm (the batch statistics taken with the conv) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks <= 10 {
@@ -2172,7 +2192,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(104), pixels: 9 &* s.n, channels: 160, gamma: s.p + 564688,
                 beta: s.p + 564848, savedMean: s.f + 213248, savedInvStd: s.f + 213408, activation: .identity,
                 output: s.tensor(105), pool: pool)
-            s.profiler?.stop(153)
+            s.profiler?.stop(155)
         }
         // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks > 10 {
@@ -2180,7 +2200,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(104), pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 564688, beta: s.p + 564848, runningMean: s.p + 565008, runningVar: s.p + 565168,
                 eps: 1e-05, activation: .identity, output: s.tensor(105), scratch: s.f + 213248, pool: pool)
-            s.profiler?.stop(154)
+            s.profiler?.stop(156)
         }
     }
 
@@ -2189,7 +2209,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [160][640]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 565328, outChannels: 640, inChannels: 160, into: s.f + 640)
-        s.profiler?.stop(155)
+        s.profiler?.stop(157)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 160] -> [n, 3, 3, 640]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -2197,7 +2217,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 640, output: s.tensor(106), eps: 1e-05,
                 momentum: s.options.batchNormMomentum ?? 0.1, savedMean: s.f + 213568, savedInvStd: s.f + 214208,
                 runningMean: s.p + 669008, runningVar: s.p + 669648, workspace: s.ws, pool: pool)
-            s.profiler?.stop(156)
+            s.profiler?.stop(158)
         }
         // features.8 frozen: head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]
         if s.options.frozenBlocks > 11 {
@@ -2205,7 +2225,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(105), pixels: 9 &* s.n, inChannels: 160,
                 inputMajorWeights: s.f + 640, bias: s.f, outChannels: 640, activation: .identity, residual: nil,
                 output: s.tensor(106), pool: pool)
-            s.profiler?.stop(157)
+            s.profiler?.stop(159)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + silu on [n, 3, 3, 640]
         if s.options.frozenBlocks <= 11 {
@@ -2213,7 +2233,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(106), pixels: 9 &* s.n, channels: 640, gamma: s.p + 667728,
                 beta: s.p + 668368, savedMean: s.f + 213568, savedInvStd: s.f + 214208, activation: .silu,
                 output: s.tensor(107), pool: pool)
-            s.profiler?.stop(158)
+            s.profiler?.stop(160)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + silu on [n, 3, 3, 640]
         if s.options.frozenBlocks > 11 {
@@ -2221,7 +2241,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(106), pixels: 9 &* s.n, channels: 640,
                 gamma: s.p + 667728, beta: s.p + 668368, runningMean: s.p + 669008, runningVar: s.p + 669648,
                 eps: 1e-05, activation: .silu, output: s.tensor(107), scratch: s.f + 213568, pool: pool)
-            s.profiler?.stop(159)
+            s.profiler?.stop(161)
         }
     }
 
@@ -2231,26 +2251,26 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(107), batch: s.n, pixels: 9, channels: 640, output: s.tensor(108),
             pool: pool)
-        s.profiler?.stop(160)
+        s.profiler?.stop(162)
         // dropout p=0.1 (when options.dropout) on [n, 640]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(108), output: s.tensor(110), count: 640 &* s.n,
             probability: s.options.dropout ? 0.1 : 0, mask: s.tensor(109), random: &random)
-        s.profiler?.stop(161)
+        s.profiler?.stop(163)
         // classifier.1 linear, [n, 640] -> [n, 10]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(110), batch: s.n, inFeatures: 640, weights: s.p + 670288, bias: s.p + 676688,
             outFeatures: 10, output: s.tensor(111), pool: pool)
-        s.profiler?.stop(162)
+        s.profiler?.stop(164)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(111), labels: s.labels, classes: 10,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(112))
-        s.profiler?.stop(163)
+        s.profiler?.stop(165)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(111), count: 10 &* s.n)
-        s.profiler?.stop(164)
+        s.profiler?.stop(166)
     }
 
     /// classifier backward: global average pool, dropout 0.1, linear 640 -> 10 classes
@@ -2260,17 +2280,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(112), input: s.tensor(110), weights: s.p + 670288,
             batch: s.n, inFeatures: 640, outFeatures: 10, gradInput: s.tensor(113), gradWeights: s.g + 670288,
             gradBias: s.g + 676688, pool: pool)
-        s.profiler?.stop(165)
+        s.profiler?.stop(167)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(113), mask: s.tensor(109), count: 640 &* s.n,
             gradInput: s.tensor(114))
-        s.profiler?.stop(166)
+        s.profiler?.stop(168)
         // avgpool backward: spread each channel's gradient over the 9 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(114), batch: s.n, pixels: 9, channels: 640,
             gradInput: s.tensor(115), pool: pool)
-        s.profiler?.stop(167)
+        s.profiler?.stop(169)
     }
 
     /// features.8 backward: head: conv 1x1 160 -> 640
@@ -2280,7 +2300,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(115), input: s.tensor(106), pixels: 9 &* s.n,
             channels: 640, gamma: s.p + 667728, beta: s.p + 668368, savedMean: s.f + 213568, savedInvStd: s.f + 214208,
             activation: .silu, gradGamma: s.g + 667728, gradBeta: s.g + 668368, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(168)
+        s.profiler?.stop(170)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 640]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(115), preActivation: s.tensor(106),
@@ -2288,7 +2308,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .silu, reductions: s.f + 103040, input: s.tensor(105), weights: s.p + 565328, pixels: 9 &* s.n,
             inChannels: 160, outChannels: 640, gradInput: s.tensor(116), gradWeights: s.g + 565328, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(169)
+        s.profiler?.stop(171)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
@@ -2299,14 +2319,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 160, gamma: s.p + 564688, beta: s.p + 564848, savedMean: s.f + 213248, savedInvStd: s.f + 213408,
             activation: .identity, gradGamma: s.g + 564688, gradBeta: s.g + 564848, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(170)
+        s.profiler?.stop(172)
         // features.7.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(98), pixels: 9 &* s.n, channels: 576, gamma: s.p + 441968,
                 beta: s.p + 442544, savedMean: s.f + 201728, savedInvStd: s.f + 202304, activation: .silu,
                 output: s.tensor(119), pool: pool)
-            s.profiler?.stop(171)
+            s.profiler?.stop(173)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -2314,14 +2334,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(98), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 441968, beta: s.p + 442544, runningMean: s.p + 443120, runningVar: s.p + 443696,
                 eps: 1e-05, activation: .silu, output: s.tensor(119), scratch: s.f + 201728, pool: pool)
-            s.profiler?.stop(172)
+            s.profiler?.stop(174)
         }
         // features.7.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(119), savedScale: s.tensor(103), batch: s.n, pixels: 9,
                 channels: 576, output: s.tensor(118), pool: pool)
-            s.profiler?.stop(173)
+            s.profiler?.stop(175)
         }
         // features.7.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
         s.profiler?.start()
@@ -2330,7 +2350,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(118), weights: s.p + 472528,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(117), gradWeights: s.g + 472528,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(174)
+        s.profiler?.stop(176)
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.7.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(117), seInput: s.tensor(119), batch: s.n,
@@ -2341,14 +2361,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 201728, savedInvStd: s.f + 202304,
             activation: .silu, gradGamma: s.g + 441968, gradBeta: s.g + 442544, reductions: s.f + 103040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(175)
+        s.profiler?.stop(177)
         // features.7.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(96), pixels: 9 &* s.n, channels: 576, gamma: s.p + 434480,
                 beta: s.p + 435056, savedMean: s.f + 200576, savedInvStd: s.f + 201152, activation: .silu,
                 output: s.tensor(121), pool: pool)
-            s.profiler?.stop(176)
+            s.profiler?.stop(178)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -2356,12 +2376,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(96), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
                 eps: 1e-05, activation: .silu, output: s.tensor(121), scratch: s.f + 200576, pool: pool)
-            s.profiler?.stop(177)
+            s.profiler?.stop(179)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 208064, count: 5184)
-        s.profiler?.stop(178)
+        s.profiler?.stop(180)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(117), preActivation: s.tensor(98),
@@ -2369,17 +2389,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(121), batch: s.n, height: 3, width: 3,
             channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
             weights: s.f + 202880, gradInput: s.tensor(120), gradWeights: s.f + 208064, workspace: s.ws, pool: pool)
-        s.profiler?.stop(179)
+        s.profiler?.stop(181)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 208064, channels: 576, kernel: 3, into: s.g + 436784)
-        s.profiler?.stop(180)
+        s.profiler?.stop(182)
         // features.7.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(120), input: s.tensor(96), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 200576, savedInvStd: s.f + 201152,
             activation: .silu, gradGamma: s.g + 434480, gradBeta: s.g + 435056, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(181)
+        s.profiler?.stop(183)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(120), preActivation: s.tensor(96),
@@ -2387,7 +2407,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .silu, reductions: s.f + 103040, input: s.tensor(94), weights: s.p + 379184, pixels: 9 &* s.n,
             inChannels: 96, outChannels: 576, gradInput: s.tensor(122), gradWeights: s.g + 379184, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(182)
+        s.profiler?.stop(184)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
@@ -2397,21 +2417,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(122),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(95) : nil, batch: s.n,
             perImage: 864, gradBranch: s.tensor(123), pool: pool)
-        s.profiler?.stop(183)
+        s.profiler?.stop(185)
         // features.6.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(123), input: s.tensor(92), pixels: 9 &* s.n,
             channels: 96, gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 200384, savedInvStd: s.f + 200480,
             activation: .identity, gradGamma: s.g + 378800, gradBeta: s.g + 378896, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(184)
+        s.profiler?.stop(186)
         // features.6.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(86), pixels: 9 &* s.n, channels: 576, gamma: s.p + 292944,
                 beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008, activation: .silu,
                 output: s.tensor(126), pool: pool)
-            s.profiler?.stop(185)
+            s.profiler?.stop(187)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -2419,14 +2439,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(86), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
                 eps: 1e-05, activation: .silu, output: s.tensor(126), scratch: s.f + 170432, pool: pool)
-            s.profiler?.stop(186)
+            s.profiler?.stop(188)
         }
         // features.6.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(126), savedScale: s.tensor(91), batch: s.n, pixels: 9,
                 channels: 576, output: s.tensor(125), pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(189)
         }
         // features.6.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
         s.profiler?.start()
@@ -2435,7 +2455,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(125), weights: s.p + 323504,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(124), gradWeights: s.g + 323504,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(188)
+        s.profiler?.stop(190)
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 backward and features.6.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(124), seInput: s.tensor(126), batch: s.n,
@@ -2446,14 +2466,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 170432, savedInvStd: s.f + 171008,
             activation: .silu, gradGamma: s.g + 292944, gradBeta: s.g + 293520, reductions: s.f + 103040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(191)
         // features.6.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(84), pixels: 9 &* s.n, channels: 576, gamma: s.p + 276240,
                 beta: s.p + 276816, savedMean: s.f + 169280, savedInvStd: s.f + 169856, activation: .silu,
                 output: s.tensor(128), pool: pool)
-            s.profiler?.stop(190)
+            s.profiler?.stop(192)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -2461,12 +2481,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(84), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
                 eps: 1e-05, activation: .silu, output: s.tensor(128), scratch: s.f + 169280, pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(193)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 185984, count: 14400)
-        s.profiler?.stop(192)
+        s.profiler?.stop(194)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(124), preActivation: s.tensor(86),
@@ -2474,17 +2494,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(128), batch: s.n, height: 3, width: 3,
             channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: s.f + 171584, gradInput: s.tensor(127), gradWeights: s.f + 185984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(193)
+        s.profiler?.stop(195)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 185984, channels: 576, kernel: 5, into: s.g + 278544)
-        s.profiler?.stop(194)
+        s.profiler?.stop(196)
         // features.6.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(127), input: s.tensor(84), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 169280, savedInvStd: s.f + 169856,
             activation: .silu, gradGamma: s.g + 276240, gradBeta: s.g + 276816, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(195)
+        s.profiler?.stop(197)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(127), preActivation: s.tensor(84),
@@ -2492,11 +2512,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .silu, reductions: s.f + 103040, input: s.tensor(83), weights: s.p + 220944, pixels: 9 &* s.n,
             inChannels: 96, outChannels: 576, gradInput: s.tensor(129), gradWeights: s.g + 220944, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(196)
+        s.profiler?.stop(198)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(129), s.tensor(122), count: 864 &* s.n, pool: pool)
-        s.profiler?.stop(197)
+        s.profiler?.stop(199)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
@@ -2507,14 +2527,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 96, gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 169088, savedInvStd: s.f + 169184,
             activation: .identity, gradGamma: s.g + 220560, gradBeta: s.g + 220656, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(198)
+        s.profiler?.stop(200)
         // features.6.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(76), pixels: 9 &* s.n, channels: 336, gamma: s.p + 177200,
                 beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952, activation: .silu,
                 output: s.tensor(132), pool: pool)
-            s.profiler?.stop(199)
+            s.profiler?.stop(201)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -2522,14 +2542,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(76), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
                 eps: 1e-05, activation: .silu, output: s.tensor(132), scratch: s.f + 151616, pool: pool)
-            s.profiler?.stop(200)
+            s.profiler?.stop(202)
         }
         // features.6.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(132), savedScale: s.tensor(81), batch: s.n, pixels: 9,
                 channels: 336, output: s.tensor(131), pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(203)
         }
         // features.6.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
         s.profiler?.start()
@@ -2538,7 +2558,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(131), weights: s.p + 188304,
             pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(130), gradWeights: s.g + 188304,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(202)
+        s.profiler?.stop(204)
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.6.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(130), seInput: s.tensor(132), batch: s.n,
@@ -2549,14 +2569,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 151616, savedInvStd: s.f + 151952,
             activation: .silu, gradGamma: s.g + 177200, gradBeta: s.g + 177536, reductions: s.f + 103040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(203)
+        s.profiler?.stop(205)
         // features.6.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(74), pixels: 25 &* s.n, channels: 336, gamma: s.p + 167456,
                 beta: s.p + 167792, savedMean: s.f + 150944, savedInvStd: s.f + 151280, activation: .silu,
                 output: s.tensor(134), pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(206)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -2564,12 +2584,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(74), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
                 eps: 1e-05, activation: .silu, output: s.tensor(134), scratch: s.f + 150944, pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(207)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 160688, count: 8400)
-        s.profiler?.stop(206)
+        s.profiler?.stop(208)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(130), preActivation: s.tensor(76),
@@ -2577,17 +2597,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(134), batch: s.n, height: 5, width: 5,
             channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: s.f + 152288, gradInput: s.tensor(133), gradWeights: s.f + 160688, workspace: s.ws, pool: pool)
-        s.profiler?.stop(207)
+        s.profiler?.stop(209)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 160688, channels: 336, kernel: 5, into: s.g + 168800)
-        s.profiler?.stop(208)
+        s.profiler?.stop(210)
         // features.6.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(133), input: s.tensor(74), pixels: 25 &* s.n,
             channels: 336, gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 150944, savedInvStd: s.f + 151280,
             activation: .silu, gradGamma: s.g + 167456, gradBeta: s.g + 167792, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(209)
+        s.profiler?.stop(211)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(133), preActivation: s.tensor(74),
@@ -2595,7 +2615,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .silu, reductions: s.f + 103040, input: s.tensor(72), weights: s.p + 148640, pixels: 25 &* s.n,
             inChannels: 56, outChannels: 336, gradInput: s.tensor(135), gradWeights: s.g + 148640, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(210)
+        s.profiler?.stop(212)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
@@ -2605,21 +2625,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(135),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(73) : nil, batch: s.n,
             perImage: 1400, gradBranch: s.tensor(136), pool: pool)
-        s.profiler?.stop(211)
+        s.profiler?.stop(213)
         // features.5.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 56]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(136), input: s.tensor(70), pixels: 25 &* s.n,
             channels: 56, gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 150832, savedInvStd: s.f + 150888,
             activation: .identity, gradGamma: s.g + 148384, gradBeta: s.g + 148448, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(212)
+        s.profiler?.stop(214)
         // features.5.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 25 &* s.n, channels: 336, gamma: s.p + 118464,
                 beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696, activation: .silu,
                 output: s.tensor(139), pool: pool)
-            s.profiler?.stop(213)
+            s.profiler?.stop(215)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -2627,14 +2647,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
                 eps: 1e-05, activation: .silu, output: s.tensor(139), scratch: s.f + 133360, pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(216)
         }
         // features.5.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(139), savedScale: s.tensor(69), batch: s.n, pixels: 25,
                 channels: 336, output: s.tensor(138), pool: pool)
-            s.profiler?.stop(215)
+            s.profiler?.stop(217)
         }
         // features.5.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
         s.profiler?.start()
@@ -2643,7 +2663,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(138), weights: s.p + 129568,
             pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(137), gradWeights: s.g + 129568,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(216)
+        s.profiler?.stop(218)
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 backward and features.5.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(137), seInput: s.tensor(139), batch: s.n,
@@ -2654,14 +2674,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 133360, savedInvStd: s.f + 133696,
             activation: .silu, gradGamma: s.g + 118464, gradBeta: s.g + 118800, reductions: s.f + 103040,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(217)
+        s.profiler?.stop(219)
         // features.5.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 25 &* s.n, channels: 336, gamma: s.p + 108720,
                 beta: s.p + 109056, savedMean: s.f + 132688, savedInvStd: s.f + 133024, activation: .silu,
                 output: s.tensor(141), pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -2669,12 +2689,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
                 eps: 1e-05, activation: .silu, output: s.tensor(141), scratch: s.f + 132688, pool: pool)
-            s.profiler?.stop(219)
+            s.profiler?.stop(221)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 142432, count: 8400)
-        s.profiler?.stop(220)
+        s.profiler?.stop(222)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(137), preActivation: s.tensor(64),
@@ -2682,17 +2702,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(141), batch: s.n, height: 5, width: 5,
             channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: s.f + 134032, gradInput: s.tensor(140), gradWeights: s.f + 142432, workspace: s.ws, pool: pool)
-        s.profiler?.stop(221)
+        s.profiler?.stop(223)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 142432, channels: 336, kernel: 5, into: s.g + 110064)
-        s.profiler?.stop(222)
+        s.profiler?.stop(224)
         // features.5.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(140), input: s.tensor(62), pixels: 25 &* s.n,
             channels: 336, gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 132688, savedInvStd: s.f + 133024,
             activation: .silu, gradGamma: s.g + 108720, gradBeta: s.g + 109056, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(223)
+        s.profiler?.stop(225)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(140), preActivation: s.tensor(62),
@@ -2700,11 +2720,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .silu, reductions: s.f + 103040, input: s.tensor(61), weights: s.p + 89904, pixels: 25 &* s.n,
             inChannels: 56, outChannels: 336, gradInput: s.tensor(142), gradWeights: s.g + 89904, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(224)
+        s.profiler?.stop(226)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(142), s.tensor(135), count: 1400 &* s.n, pool: pool)
-        s.profiler?.stop(225)
+        s.profiler?.stop(227)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
@@ -2715,14 +2735,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 56, gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 132576, savedInvStd: s.f + 132632,
             activation: .identity, gradGamma: s.g + 89648, gradBeta: s.g + 89712, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(226)
+        s.profiler?.stop(228)
         // features.5.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 25 &* s.n, channels: 240, gamma: s.p + 70192,
                 beta: s.p + 70432, savedMean: s.f + 120096, savedInvStd: s.f + 120336, activation: .silu,
                 output: s.tensor(145), pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -2730,14 +2750,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
                 activation: .silu, output: s.tensor(145), scratch: s.f + 120096, pool: pool)
-            s.profiler?.stop(228)
+            s.profiler?.stop(230)
         }
         // features.5.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(145), savedScale: s.tensor(59), batch: s.n, pixels: 25,
                 channels: 240, output: s.tensor(144), pool: pool)
-            s.profiler?.stop(229)
+            s.profiler?.stop(231)
         }
         // features.5.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
         s.profiler?.start()
@@ -2746,7 +2766,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(144), weights: s.p + 76208,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(143), gradWeights: s.g + 76208,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(230)
+        s.profiler?.stop(232)
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.5.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(143), seInput: s.tensor(145), batch: s.n,
@@ -2756,14 +2776,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gradExpandBias: s.g + 75968, preActivation: s.tensor(54), gamma: s.p + 70192, beta: s.p + 70432,
             savedMean: s.f + 120096, savedInvStd: s.f + 120336, activation: .silu, gradGamma: s.g + 70192,
             gradBeta: s.g + 70432, reductions: s.f + 103040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(231)
+        s.profiler?.stop(233)
         // features.5.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 25 &* s.n, channels: 240, gamma: s.p + 63232,
                 beta: s.p + 63472, savedMean: s.f + 119616, savedInvStd: s.f + 119856, activation: .silu,
                 output: s.tensor(147), pool: pool)
-            s.profiler?.stop(232)
+            s.profiler?.stop(234)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -2771,12 +2791,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
                 activation: .silu, output: s.tensor(147), scratch: s.f + 119616, pool: pool)
-            s.profiler?.stop(233)
+            s.profiler?.stop(235)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 126576, count: 6000)
-        s.profiler?.stop(234)
+        s.profiler?.stop(236)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(143), preActivation: s.tensor(54),
@@ -2784,17 +2804,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(147), batch: s.n, height: 5, width: 5,
             channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: s.f + 120576, gradInput: s.tensor(146), gradWeights: s.f + 126576, workspace: s.ws, pool: pool)
-        s.profiler?.stop(235)
+        s.profiler?.stop(237)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 126576, channels: 240, kernel: 5, into: s.g + 64192)
-        s.profiler?.stop(236)
+        s.profiler?.stop(238)
         // features.5.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(146), input: s.tensor(52), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 119616, savedInvStd: s.f + 119856,
             activation: .silu, gradGamma: s.g + 63232, gradBeta: s.g + 63472, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(237)
+        s.profiler?.stop(239)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(146), preActivation: s.tensor(52),
@@ -2802,7 +2822,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .silu, reductions: s.f + 103040, input: s.tensor(50), weights: s.p + 53632, pixels: 25 &* s.n,
             inChannels: 40, outChannels: 240, gradInput: s.tensor(148), gradWeights: s.g + 53632, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(238)
+        s.profiler?.stop(240)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2812,21 +2832,21 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(148),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(51) : nil, batch: s.n,
             perImage: 1000, gradBranch: s.tensor(149), pool: pool)
-        s.profiler?.stop(239)
+        s.profiler?.stop(241)
         // features.4.1.block.3 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(149), input: s.tensor(48), pixels: 25 &* s.n,
             channels: 40, gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 119536, savedInvStd: s.f + 119576,
             activation: .identity, gradGamma: s.g + 53440, gradBeta: s.g + 53488, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(240)
+        s.profiler?.stop(242)
         // features.4.1.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 25 &* s.n, channels: 240, gamma: s.p + 37824,
                 beta: s.p + 38064, savedMean: s.f + 114736, savedInvStd: s.f + 114976, activation: .silu,
                 output: s.tensor(152), pool: pool)
-            s.profiler?.stop(241)
+            s.profiler?.stop(243)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -2834,14 +2854,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
                 activation: .silu, output: s.tensor(152), scratch: s.f + 114736, pool: pool)
-            s.profiler?.stop(242)
+            s.profiler?.stop(244)
         }
         // features.4.1.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(152), savedScale: s.tensor(47), batch: s.n, pixels: 25,
                 channels: 240, output: s.tensor(151), pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(245)
         }
         // features.4.1.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
         s.profiler?.start()
@@ -2850,7 +2870,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(151), weights: s.p + 43840,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(150), gradWeights: s.g + 43840,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(244)
+        s.profiler?.stop(246)
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 backward and features.4.1.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(150), seInput: s.tensor(152), batch: s.n,
@@ -2860,14 +2880,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gradExpandBias: s.g + 43600, preActivation: s.tensor(42), gamma: s.p + 37824, beta: s.p + 38064,
             savedMean: s.f + 114736, savedInvStd: s.f + 114976, activation: .silu, gradGamma: s.g + 37824,
             gradBeta: s.g + 38064, reductions: s.f + 103040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(245)
+        s.profiler?.stop(247)
         // features.4.1.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 240, gamma: s.p + 34704,
                 beta: s.p + 34944, savedMean: s.f + 114256, savedInvStd: s.f + 114496, activation: .silu,
                 output: s.tensor(154), pool: pool)
-            s.profiler?.stop(246)
+            s.profiler?.stop(248)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -2875,12 +2895,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
                 activation: .silu, output: s.tensor(154), scratch: s.f + 114256, pool: pool)
-            s.profiler?.stop(247)
+            s.profiler?.stop(249)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 117376, count: 2160)
-        s.profiler?.stop(248)
+        s.profiler?.stop(250)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(150), preActivation: s.tensor(42),
@@ -2888,17 +2908,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(154), batch: s.n, height: 5, width: 5,
             channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: s.f + 115216, gradInput: s.tensor(153), gradWeights: s.f + 117376, workspace: s.ws, pool: pool)
-        s.profiler?.stop(249)
+        s.profiler?.stop(251)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 117376, channels: 240, kernel: 3, into: s.g + 35664)
-        s.profiler?.stop(250)
+        s.profiler?.stop(252)
         // features.4.1.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(153), input: s.tensor(40), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 114256, savedInvStd: s.f + 114496,
             activation: .silu, gradGamma: s.g + 34704, gradBeta: s.g + 34944, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(251)
+        s.profiler?.stop(253)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(153), preActivation: s.tensor(40),
@@ -2906,11 +2926,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .silu, reductions: s.f + 103040, input: s.tensor(39), weights: s.p + 25104, pixels: 25 &* s.n,
             inChannels: 40, outChannels: 240, gradInput: s.tensor(155), gradWeights: s.g + 25104, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(252)
+        s.profiler?.stop(254)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(155), s.tensor(148), count: 1000 &* s.n, pool: pool)
-        s.profiler?.stop(253)
+        s.profiler?.stop(255)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
@@ -2921,14 +2941,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 40, gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 114176, savedInvStd: s.f + 114216,
             activation: .identity, gradGamma: s.g + 24912, gradBeta: s.g + 24960, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(254)
+        s.profiler?.stop(256)
         // features.4.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16688,
                 beta: s.p + 16832, savedMean: s.f + 111296, savedInvStd: s.f + 111440, activation: .silu,
                 output: s.tensor(158), pool: pool)
-            s.profiler?.stop(255)
+            s.profiler?.stop(257)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -2936,14 +2956,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
                 activation: .silu, output: s.tensor(158), scratch: s.f + 111296, pool: pool)
-            s.profiler?.stop(256)
+            s.profiler?.stop(258)
         }
         // features.4.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(158), savedScale: s.tensor(37), batch: s.n, pixels: 25,
                 channels: 144, output: s.tensor(157), pool: pool)
-            s.profiler?.stop(257)
+            s.profiler?.stop(259)
         }
         // features.4.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
         s.profiler?.start()
@@ -2952,7 +2972,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(157), weights: s.p + 19152,
             pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(156), gradWeights: s.g + 19152,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(258)
+        s.profiler?.stop(260)
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 backward and features.4.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(156), seInput: s.tensor(158), batch: s.n,
@@ -2962,14 +2982,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gradExpandBias: s.g + 19008, preActivation: s.tensor(32), gamma: s.p + 16688, beta: s.p + 16832,
             savedMean: s.f + 111296, savedInvStd: s.f + 111440, activation: .silu, gradGamma: s.g + 16688,
             gradBeta: s.g + 16832, reductions: s.f + 103040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(259)
+        s.profiler?.stop(261)
         // features.4.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(30), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14816,
                 beta: s.p + 14960, savedMean: s.f + 111008, savedInvStd: s.f + 111152, activation: .silu,
                 output: s.tensor(160), pool: pool)
-            s.profiler?.stop(260)
+            s.profiler?.stop(262)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -2977,12 +2997,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(30), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
                 activation: .silu, output: s.tensor(160), scratch: s.f + 111008, pool: pool)
-            s.profiler?.stop(261)
+            s.profiler?.stop(263)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 112880, count: 1296)
-        s.profiler?.stop(262)
+        s.profiler?.stop(264)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(156), preActivation: s.tensor(32),
@@ -2990,17 +3010,17 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(160), batch: s.n, height: 9, width: 9,
             channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: s.f + 111584, gradInput: s.tensor(159), gradWeights: s.f + 112880, workspace: s.ws, pool: pool)
-        s.profiler?.stop(263)
+        s.profiler?.stop(265)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 112880, channels: 144, kernel: 3, into: s.g + 15392)
-        s.profiler?.stop(264)
+        s.profiler?.stop(266)
         // features.4.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(159), input: s.tensor(30), pixels: 81 &* s.n,
             channels: 144, gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 111008, savedInvStd: s.f + 111152,
             activation: .silu, gradGamma: s.g + 14816, gradBeta: s.g + 14960, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(265)
+        s.profiler?.stop(267)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(159), preActivation: s.tensor(30),
@@ -3008,7 +3028,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .silu, reductions: s.f + 103040, input: s.tensor(29), weights: s.p + 11360, pixels: 81 &* s.n,
             inChannels: 24, outChannels: 144, gradInput: s.tensor(161), gradWeights: s.g + 11360, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(266)
+        s.profiler?.stop(268)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
@@ -3019,14 +3039,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             channels: 24, gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 110960, savedInvStd: s.f + 110984,
             activation: .identity, gradGamma: s.g + 11232, gradBeta: s.g + 11264, reductions: s.f + 103040,
             pool: pool)
-        s.profiler?.stop(267)
+        s.profiler?.stop(269)
         // features.3.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 81 &* s.n, channels: 96, gamma: s.p + 7664,
                 beta: s.p + 7760, savedMean: s.f + 105968, savedInvStd: s.f + 106064, activation: .silu,
                 output: s.tensor(164), pool: pool)
-            s.profiler?.stop(268)
+            s.profiler?.stop(270)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -3034,14 +3054,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
                 activation: .silu, output: s.tensor(164), scratch: s.f + 105968, pool: pool)
-            s.profiler?.stop(269)
+            s.profiler?.stop(271)
         }
         // features.3.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(164), savedScale: s.tensor(27), batch: s.n, pixels: 81,
                 channels: 96, output: s.tensor(163), pool: pool)
-            s.profiler?.stop(270)
+            s.profiler?.stop(272)
         }
         // features.3.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
         s.profiler?.start()
@@ -3050,7 +3070,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(163), weights: s.p + 8928,
             pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(162), gradWeights: s.g + 8928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(271)
+        s.profiler?.stop(273)
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 backward and features.3.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(162), seInput: s.tensor(164), batch: s.n,
@@ -3060,14 +3080,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gradExpandBias: s.g + 8832, preActivation: s.tensor(22), gamma: s.p + 7664, beta: s.p + 7760,
             savedMean: s.f + 105968, savedInvStd: s.f + 106064, activation: .silu, gradGamma: s.g + 7664,
             gradBeta: s.g + 7760, reductions: s.f + 103040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(272)
+        s.profiler?.stop(274)
         // features.3.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 324 &* s.n, channels: 96, gamma: s.p + 4880,
                 beta: s.p + 4976, savedMean: s.f + 105776, savedInvStd: s.f + 105872, activation: .silu,
                 output: s.tensor(166), pool: pool)
-            s.profiler?.stop(273)
+            s.profiler?.stop(275)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -3075,12 +3095,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
                 activation: .silu, output: s.tensor(166), scratch: s.f + 105776, pool: pool)
-            s.profiler?.stop(274)
+            s.profiler?.stop(276)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 108560, count: 2400)
-        s.profiler?.stop(275)
+        s.profiler?.stop(277)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(162), preActivation: s.tensor(22),
@@ -3088,24 +3108,24 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(166), batch: s.n, height: 18, width: 18,
             channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9,
             weights: s.f + 106160, gradInput: s.tensor(165), gradWeights: s.f + 108560, workspace: s.ws, pool: pool)
-        s.profiler?.stop(276)
+        s.profiler?.stop(278)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 108560, channels: 96, kernel: 5, into: s.g + 5264)
-        s.profiler?.stop(277)
+        s.profiler?.stop(279)
         // features.3.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(165), input: s.tensor(20), pixels: 324 &* s.n,
             channels: 96, gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 105776, savedInvStd: s.f + 105872,
             activation: .silu, gradGamma: s.g + 4880, gradBeta: s.g + 4976, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(278)
+        s.profiler?.stop(280)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(165), preActivation: s.tensor(20),
             gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 105776, savedInvStd: s.f + 105872, activation: .silu,
             reductions: s.f + 103040, input: s.tensor(19), weights: s.p + 3344, pixels: 324 &* s.n, inChannels: 16,
             outChannels: 96, gradInput: s.tensor(167), gradWeights: s.g + 3344, workspace: s.ws, pool: pool)
-        s.profiler?.stop(279)
+        s.profiler?.stop(281)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
@@ -3115,14 +3135,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(167), input: s.tensor(18), pixels: 324 &* s.n,
             channels: 16, gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 105744, savedInvStd: s.f + 105760,
             activation: .identity, gradGamma: s.g + 3280, gradBeta: s.g + 3296, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(280)
+        s.profiler?.stop(282)
         // features.2.0.block.1 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2064,
                 beta: s.p + 2112, savedMean: s.f + 104784, savedInvStd: s.f + 104832, activation: .silu,
                 output: s.tensor(170), pool: pool)
-            s.profiler?.stop(281)
+            s.profiler?.stop(283)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -3130,14 +3150,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
                 activation: .silu, output: s.tensor(170), scratch: s.f + 104784, pool: pool)
-            s.profiler?.stop(282)
+            s.profiler?.stop(284)
         }
         // features.2.0.block.2 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(170), savedScale: s.tensor(17), batch: s.n, pixels: 324,
                 channels: 48, output: s.tensor(169), pool: pool)
-            s.profiler?.stop(283)
+            s.profiler?.stop(285)
         }
         // features.2.0.block.3 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
         s.profiler?.start()
@@ -3146,7 +3166,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(169), weights: s.p + 2512,
             pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(168), gradWeights: s.g + 2512,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(284)
+        s.profiler?.stop(286)
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 backward and features.2.0.block.1's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(168), seInput: s.tensor(170), batch: s.n,
@@ -3156,14 +3176,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gradExpandBias: s.g + 2464, preActivation: s.tensor(12), gamma: s.p + 2064, beta: s.p + 2112,
             savedMean: s.f + 104784, savedInvStd: s.f + 104832, activation: .silu, gradGamma: s.g + 2064,
             gradBeta: s.g + 2112, reductions: s.f + 103040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(285)
+        s.profiler?.stop(287)
         // features.2.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
                 beta: s.p + 1488, savedMean: s.f + 104688, savedInvStd: s.f + 104736, activation: .silu,
                 output: s.tensor(172), pool: pool)
-            s.profiler?.stop(286)
+            s.profiler?.stop(288)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -3171,12 +3191,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 1440, beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05,
                 activation: .silu, output: s.tensor(172), scratch: s.f + 104688, pool: pool)
-            s.profiler?.stop(287)
+            s.profiler?.stop(289)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 105312, count: 432)
-        s.profiler?.stop(288)
+        s.profiler?.stop(290)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(168), preActivation: s.tensor(12),
@@ -3184,24 +3204,24 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(172), batch: s.n, height: 36, width: 36,
             channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18,
             weights: s.f + 104880, gradInput: s.tensor(171), gradWeights: s.f + 105312, workspace: s.ws, pool: pool)
-        s.profiler?.stop(289)
+        s.profiler?.stop(291)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 105312, channels: 48, kernel: 3, into: s.g + 1632)
-        s.profiler?.stop(290)
+        s.profiler?.stop(292)
         // features.2.0.block.0 backward through silu and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(171), input: s.tensor(10), pixels: 1296 &* s.n,
             channels: 48, gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 104688, savedInvStd: s.f + 104736,
             activation: .silu, gradGamma: s.g + 1440, gradBeta: s.g + 1488, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(291)
+        s.profiler?.stop(293)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(171), preActivation: s.tensor(10),
             gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 104688, savedInvStd: s.f + 104736, activation: .silu,
             reductions: s.f + 103040, input: s.tensor(9), weights: s.p + 1056, pixels: 1296 &* s.n, inChannels: 8,
             outChannels: 48, gradInput: s.tensor(173), gradWeights: s.g + 1056, workspace: s.ws, pool: pool)
-        s.profiler?.stop(292)
+        s.profiler?.stop(294)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
@@ -3211,14 +3231,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(173), input: s.tensor(8), pixels: 1296 &* s.n,
             channels: 8, gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 104672, savedInvStd: s.f + 104680,
             activation: .identity, gradGamma: s.g + 992, gradBeta: s.g + 1008, reductions: s.f + 103040, pool: pool)
-        s.profiler?.stop(293)
+        s.profiler?.stop(295)
         // features.1.0.block.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 640,
                 beta: s.p + 656, savedMean: s.f + 104352, savedInvStd: s.f + 104368, activation: .silu,
                 output: s.tensor(176), pool: pool)
-            s.profiler?.stop(294)
+            s.profiler?.stop(296)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -3226,14 +3246,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 640, beta: s.p + 656, runningMean: s.p + 672, runningVar: s.p + 688, eps: 1e-05,
                 activation: .silu, output: s.tensor(176), scratch: s.f + 104352, pool: pool)
-            s.profiler?.stop(295)
+            s.profiler?.stop(297)
         }
         // features.1.0.block.1 recompute the squeeze-excitation output from its input and saved scale
         if s.options.recomputeActivations {
             s.profiler?.start()
             TrainingKernels.squeezeExciteScale(input: s.tensor(176), savedScale: s.tensor(7), batch: s.n, pixels: 1296,
                 channels: 16, output: s.tensor(175), pool: pool)
-            s.profiler?.stop(296)
+            s.profiler?.stop(298)
         }
         // features.1.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 8]
         s.profiler?.start()
@@ -3242,7 +3262,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(175), weights: s.p + 864,
             pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.tensor(174), gradWeights: s.g + 864,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(297)
+        s.profiler?.stop(299)
         // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 backward and features.1.0.block.0's backward through silu and BatchNorm, first pass (sums; dY in place), which takes the SE's input gradient as it reads it, on [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.squeezeExciteBatchNormBackward(gradOutput: s.tensor(174), seInput: s.tensor(176), batch: s.n,
@@ -3252,14 +3272,14 @@ public final class EfficientNetTinyTraining: TrainableModel {
             gradExpandBias: s.g + 848, preActivation: s.tensor(2), gamma: s.p + 640, beta: s.p + 656,
             savedMean: s.f + 104352, savedInvStd: s.f + 104368, activation: .silu, gradGamma: s.g + 640,
             gradBeta: s.g + 656, reductions: s.f + 103040, workspace: s.ws, pool: pool)
-        s.profiler?.stop(298)
+        s.profiler?.stop(300)
         // features.0 recompute BatchNorm + silu from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16, gamma: s.p + 432,
                 beta: s.p + 448, savedMean: s.f + 104320, savedInvStd: s.f + 104336, activation: .silu,
                 output: s.tensor(178), pool: pool)
-            s.profiler?.stop(299)
+            s.profiler?.stop(301)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + silu
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -3267,12 +3287,12 @@ public final class EfficientNetTinyTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 16,
                 gamma: s.p + 432, beta: s.p + 448, runningMean: s.p + 464, runningVar: s.p + 480, eps: 1e-05,
                 activation: .silu, output: s.tensor(178), scratch: s.f + 104320, pool: pool)
-            s.profiler?.stop(300)
+            s.profiler?.stop(302)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 104528, count: 144)
-        s.profiler?.stop(301)
+        s.profiler?.stop(303)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 16] <- [n, 36, 36, 16]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(174), preActivation: s.tensor(2),
@@ -3280,11 +3300,11 @@ public final class EfficientNetTinyTraining: TrainableModel {
             activation: .identity, reductions: s.f + 103040, input: s.tensor(178), batch: s.n, height: 36, width: 36,
             channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
             weights: s.f + 104384, gradInput: s.tensor(177), gradWeights: s.f + 104528, workspace: s.ws, pool: pool)
-        s.profiler?.stop(302)
+        s.profiler?.stop(304)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 104528, channels: 16, kernel: 3, into: s.g + 496)
-        s.profiler?.stop(303)
+        s.profiler?.stop(305)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 16 channels
@@ -3294,13 +3314,13 @@ public final class EfficientNetTinyTraining: TrainableModel {
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(177), input: s.tensor(0), pixels: 1296 &* s.n,
             channels: 16, gamma: s.p + 432, beta: s.p + 448, savedMean: s.f + 104320, savedInvStd: s.f + 104336,
             activation: .silu, gradInput: s.tensor(177), gradGamma: s.g + 432, gradBeta: s.g + 448, pool: pool)
-        s.profiler?.stop(304)
+        s.profiler?.stop(306)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(177), input: s.x, batch: s.n, inChannels: 3,
             height: 72, width: 72, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
             outChannels: 16, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(305)
+        s.profiler?.stop(307)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -3496,15 +3516,19 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 559872,
               "stem conv 3x3/2, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 16]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 36, 36, 16]"),
+              "BatchNorm's batch statistics on [n, 36, 36, 16]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 16]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][16]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 186624,
+              "features.0 BatchNorm + silu (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 186624,
-              "depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + silu on [n, 36, 36, 16]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 36, 36, 16]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + silu on [n, 36, 36, 16]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + silu on [n, 36, 36, 16]"),
         .init("features.1.0.block.1", kind: "squeeze-excitation forward", macsPerImage: 128,
@@ -3530,7 +3554,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][48]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 139968,
-              "features.2.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + silu (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 139968,
               "frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3560,7 +3584,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][96]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 194400,
-              "features.3.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + silu (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 194400,
               "frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3590,7 +3614,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32400,
-              "features.4.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + silu (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 32400,
               "frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3620,7 +3644,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 54000,
-              "features.4.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + silu (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 54000,
               "frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3654,7 +3678,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 150000,
-              "features.5.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + silu (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 150000,
               "frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3684,7 +3708,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 210000,
-              "features.5.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + silu (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 210000,
               "frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3718,7 +3742,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 75600,
-              "features.6.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + silu (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 75600,
               "frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3748,7 +3772,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][576]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 129600,
-              "features.6.1.block.0 BatchNorm + silu (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + silu (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 129600,
               "frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3782,7 +3806,7 @@ public final class EfficientNetTinyTraining: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46656,
-              "features.7.0.block.0 BatchNorm + silu (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + silu (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 46656,
               "frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

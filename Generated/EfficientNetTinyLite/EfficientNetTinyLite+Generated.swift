@@ -749,12 +749,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             padLeft: 0, outHeight: 36, outWidth: 36, weights: s.p, bias: s.f, outChannels: 32, activation: .identity,
             output: s.tensor(0), workspace: s.ws, pool: pool)
         s.profiler?.stop(1)
-        // features.0 BatchNorm (batch statistics) + relu6 on [n, 36, 36, 32]
+        // features.0 BatchNorm's batch statistics on [n, 36, 36, 32]
         if s.options.frozenBlocks <= 0 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(0), pixels: 1296 &* s.n, channels: 32,
-                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(1), savedMean: s.f + 93888, savedInvStd: s.f + 93920,
+            TrainingKernels.batchNormStatistics(input: s.tensor(0), pixels: 1296 &* s.n, channels: 32, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 93888, savedInvStd: s.f + 93920,
                 runningMean: s.p + 928, runningVar: s.p + 960, pool: pool)
             s.profiler?.stop(2)
         }
@@ -774,20 +773,41 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 94016)
         s.profiler?.stop(4)
-        // features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 32] -> [n, 36, 36, 32]
-        s.profiler?.start()
-        Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 36, width: 36, channels: 32, kernel: 3,
-            stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 94016, bias: s.f,
-            activation: .identity, output: s.tensor(2), pool: pool)
-        s.profiler?.stop(5)
-        // features.1.0.block.0 BatchNorm (batch statistics) + relu6 on [n, 36, 36, 32]
+        // features.0 BatchNorm + relu6 (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 32] -> [n, 36, 36, 32], row by row, with the depthwise BatchNorm's batch statistics
+        if s.options.frozenBlocks <= 0 {
+            s.profiler?.start()
+            TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(0), gamma: s.p + 864, beta: s.p + 896,
+                savedMean: s.f + 93888, savedInvStd: s.f + 93920, activation: .relu6, output: s.tensor(1), batch: s.n,
+                height: 36, width: 36, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36,
+                outWidth: 36, weights: s.f + 94016, bias: s.f, depthwiseOutput: s.tensor(2), eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 93952,
+                depthwiseSavedInvStd: s.f + 93984, depthwiseRunningMean: s.p + 1344, depthwiseRunningVar: s.p + 1376,
+                workspace: s.ws, pool: pool)
+            s.profiler?.stop(5)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 36, 36, 32] -> [n, 36, 36, 32]
+        if !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            Kernels.depthwiseConv(input: s.tensor(1), batch: s.n, height: 36, width: 36, channels: 32, kernel: 3,
+                stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 94016, bias: s.f,
+                activation: .identity, output: s.tensor(2), pool: pool)
+            s.profiler?.stop(6)
+        }
+        // features.1.0.block.0 frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 36, 36, 32]
+        if s.options.frozenBlocks <= 1 && !(s.options.frozenBlocks <= 0) {
+            s.profiler?.start()
+            TrainingKernels.batchNormStatistics(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32, eps: 0.001,
+                momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 93952, savedInvStd: s.f + 93984,
+                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
+            s.profiler?.stop(7)
+        }
+        // features.1.0.block.0 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 36, 36, 32]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
-            TrainingKernels.batchNormForwardTraining(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32,
-                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: s.options.batchNormMomentum ?? 0.01,
-                activation: .relu6, output: s.tensor(3), savedMean: s.f + 93952, savedInvStd: s.f + 93984,
-                runningMean: s.p + 1344, runningVar: s.p + 1376, pool: pool)
-            s.profiler?.stop(6)
+            TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32, gamma: s.p + 1280,
+                beta: s.p + 1312, savedMean: s.f + 93952, savedInvStd: s.f + 93984, activation: .relu6,
+                output: s.tensor(3), pool: pool)
+            s.profiler?.stop(8)
         }
         // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 32]
         if s.options.frozenBlocks > 1 {
@@ -795,12 +815,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(3), scratch: s.f + 93952, pool: pool)
-            s.profiler?.stop(7)
+            s.profiler?.stop(9)
         }
         // features.1.0.block.1 project conv 1x1 weights to the GEMM layout [32][8]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1408, outChannels: 8, inChannels: 32, into: s.f + 576)
-        s.profiler?.stop(8)
+        s.profiler?.stop(10)
         // features.1.0.block.1 project conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 32] -> [n, 36, 36, 8]
         if s.options.frozenBlocks <= 1 {
             s.profiler?.start()
@@ -808,7 +828,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 8, output: s.tensor(4), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 94592, savedInvStd: s.f + 94600,
                 runningMean: s.p + 1696, runningVar: s.p + 1712, workspace: s.ws, pool: pool)
-            s.profiler?.stop(9)
+            s.profiler?.stop(11)
         }
         // features.1.0.block.1 frozen: project conv 1x1, [n, 36, 36, 32] -> [n, 36, 36, 8]
         if s.options.frozenBlocks > 1 {
@@ -816,7 +836,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(3), pixels: 1296 &* s.n, inChannels: 32,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 8, activation: .identity, residual: nil,
                 output: s.tensor(4), pool: pool)
-            s.profiler?.stop(10)
+            s.profiler?.stop(12)
         }
         // features.1.0.block.1 BatchNorm (the batch statistics taken with the conv) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks <= 1 {
@@ -824,7 +844,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(4), pixels: 1296 &* s.n, channels: 8, gamma: s.p + 1664,
                 beta: s.p + 1680, savedMean: s.f + 94592, savedInvStd: s.f + 94600, activation: .identity,
                 output: s.tensor(5), pool: pool)
-            s.profiler?.stop(11)
+            s.profiler?.stop(13)
         }
         // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 36, 36, 8]
         if s.options.frozenBlocks > 1 {
@@ -832,7 +852,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(4), pixels: 1296 &* s.n, channels: 8,
                 gamma: s.p + 1664, beta: s.p + 1680, runningMean: s.p + 1696, runningVar: s.p + 1712, eps: 0.001,
                 activation: .identity, output: s.tensor(5), scratch: s.f + 94592, pool: pool)
-            s.profiler?.stop(12)
+            s.profiler?.stop(14)
         }
     }
 
@@ -841,7 +861,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.2.0.block.0 expand conv 1x1 weights to the GEMM layout [8][48]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 1728, outChannels: 48, inChannels: 8, into: s.f + 576)
-        s.profiler?.stop(13)
+        s.profiler?.stop(15)
         // features.2.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 36, 36, 8] -> [n, 36, 36, 48]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -849,14 +869,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 48, output: s.tensor(6), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 94608, savedInvStd: s.f + 94656,
                 runningMean: s.p + 2208, runningVar: s.p + 2256, workspace: s.ws, pool: pool)
-            s.profiler?.stop(14)
+            s.profiler?.stop(16)
         }
         // features.2.0.block.0 frozen: expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(5), pixels: 1296 &* s.n, inChannels: 8, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.tensor(6), pool: pool)
-            s.profiler?.stop(15)
+            s.profiler?.stop(17)
         }
         // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 48]
         if s.options.frozenBlocks > 2 {
@@ -864,13 +884,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 2112, beta: s.p + 2160, runningMean: s.p + 2208, runningVar: s.p + 2256, eps: 0.001,
                 activation: .relu6, output: s.tensor(7), scratch: s.f + 94608, pool: pool)
-            s.profiler?.stop(16)
+            s.profiler?.stop(18)
         }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 2304, channels: 48, kernel: 3, into: s.f + 94800)
-        s.profiler?.stop(17)
-        // features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(19)
+        // features.2.0.block.0 BatchNorm + relu6 (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(6), gamma: s.p + 2112, beta: s.p + 2160,
@@ -880,7 +900,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 94704,
                 depthwiseSavedInvStd: s.f + 94752, depthwiseRunningMean: s.p + 2832, depthwiseRunningVar: s.p + 2880,
                 workspace: s.ws, pool: pool)
-            s.profiler?.stop(18)
+            s.profiler?.stop(20)
         }
         // features.2.0.block.1 frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
         if s.options.frozenBlocks > 2 {
@@ -888,7 +908,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(7), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
                 stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18, weights: s.f + 94800, bias: s.f,
                 activation: .identity, output: s.tensor(8), pool: pool)
-            s.profiler?.stop(19)
+            s.profiler?.stop(21)
         }
         // features.2.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 18, 18, 48]
         if s.options.frozenBlocks <= 2 {
@@ -896,7 +916,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2736,
                 beta: s.p + 2784, savedMean: s.f + 94704, savedInvStd: s.f + 94752, activation: .relu6,
                 output: s.tensor(9), pool: pool)
-            s.profiler?.stop(20)
+            s.profiler?.stop(22)
         }
         // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 48]
         if s.options.frozenBlocks > 2 {
@@ -904,12 +924,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2736, beta: s.p + 2784, runningMean: s.p + 2832, runningVar: s.p + 2880, eps: 0.001,
                 activation: .relu6, output: s.tensor(9), scratch: s.f + 94704, pool: pool)
-            s.profiler?.stop(21)
+            s.profiler?.stop(23)
         }
         // features.2.0.block.2 project conv 1x1 weights to the GEMM layout [48][16]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 2928, outChannels: 16, inChannels: 48, into: s.f + 576)
-        s.profiler?.stop(22)
+        s.profiler?.stop(24)
         // features.2.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 48] -> [n, 18, 18, 16]
         if s.options.frozenBlocks <= 2 {
             s.profiler?.start()
@@ -917,14 +937,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 16, output: s.tensor(10), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 95664, savedInvStd: s.f + 95680,
                 runningMean: s.p + 3728, runningVar: s.p + 3744, workspace: s.ws, pool: pool)
-            s.profiler?.stop(23)
+            s.profiler?.stop(25)
         }
         // features.2.0.block.2 frozen: project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
         if s.options.frozenBlocks > 2 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(9), pixels: 324 &* s.n, inChannels: 48, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.tensor(10), pool: pool)
-            s.profiler?.stop(24)
+            s.profiler?.stop(26)
         }
         // features.2.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks <= 2 {
@@ -932,7 +952,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(10), pixels: 324 &* s.n, channels: 16, gamma: s.p + 3696,
                 beta: s.p + 3712, savedMean: s.f + 95664, savedInvStd: s.f + 95680, activation: .identity,
                 output: s.tensor(11), pool: pool)
-            s.profiler?.stop(25)
+            s.profiler?.stop(27)
         }
         // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 18, 18, 16]
         if s.options.frozenBlocks > 2 {
@@ -940,7 +960,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(10), pixels: 324 &* s.n, channels: 16,
                 gamma: s.p + 3696, beta: s.p + 3712, runningMean: s.p + 3728, runningVar: s.p + 3744, eps: 0.001,
                 activation: .identity, output: s.tensor(11), scratch: s.f + 95664, pool: pool)
-            s.profiler?.stop(26)
+            s.profiler?.stop(28)
         }
     }
 
@@ -949,7 +969,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.3.0.block.0 expand conv 1x1 weights to the GEMM layout [16][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 3760, outChannels: 96, inChannels: 16, into: s.f + 576)
-        s.profiler?.stop(27)
+        s.profiler?.stop(29)
         // features.3.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 18, 18, 16] -> [n, 18, 18, 96]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -957,7 +977,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 96, output: s.tensor(12), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 95696, savedInvStd: s.f + 95792,
                 runningMean: s.p + 5488, runningVar: s.p + 5584, workspace: s.ws, pool: pool)
-            s.profiler?.stop(28)
+            s.profiler?.stop(30)
         }
         // features.3.0.block.0 frozen: expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]
         if s.options.frozenBlocks > 3 {
@@ -965,7 +985,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(11), pixels: 324 &* s.n, inChannels: 16,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 96, activation: .identity, residual: nil,
                 output: s.tensor(12), pool: pool)
-            s.profiler?.stop(29)
+            s.profiler?.stop(31)
         }
         // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 18, 18, 96]
         if s.options.frozenBlocks > 3 {
@@ -973,13 +993,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 5296, beta: s.p + 5392, runningMean: s.p + 5488, runningVar: s.p + 5584, eps: 0.001,
                 activation: .relu6, output: s.tensor(13), scratch: s.f + 95696, pool: pool)
-            s.profiler?.stop(30)
+            s.profiler?.stop(32)
         }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 5680, channels: 96, kernel: 5, into: s.f + 96080)
-        s.profiler?.stop(31)
-        // features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(33)
+        // features.3.0.block.0 BatchNorm + relu6 (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(12), gamma: s.p + 5296, beta: s.p + 5392,
@@ -989,7 +1009,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 95888,
                 depthwiseSavedInvStd: s.f + 95984, depthwiseRunningMean: s.p + 8272, depthwiseRunningVar: s.p + 8368,
                 workspace: s.ws, pool: pool)
-            s.profiler?.stop(32)
+            s.profiler?.stop(34)
         }
         // features.3.0.block.1 frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
         if s.options.frozenBlocks > 3 {
@@ -997,7 +1017,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(13), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 96080, bias: s.f,
                 activation: .identity, output: s.tensor(14), pool: pool)
-            s.profiler?.stop(33)
+            s.profiler?.stop(35)
         }
         // features.3.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 9, 9, 96]
         if s.options.frozenBlocks <= 3 {
@@ -1005,7 +1025,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 81 &* s.n, channels: 96, gamma: s.p + 8080,
                 beta: s.p + 8176, savedMean: s.f + 95888, savedInvStd: s.f + 95984, activation: .relu6,
                 output: s.tensor(15), pool: pool)
-            s.profiler?.stop(34)
+            s.profiler?.stop(36)
         }
         // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 96]
         if s.options.frozenBlocks > 3 {
@@ -1013,12 +1033,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 8080, beta: s.p + 8176, runningMean: s.p + 8272, runningVar: s.p + 8368, eps: 0.001,
                 activation: .relu6, output: s.tensor(15), scratch: s.f + 95888, pool: pool)
-            s.profiler?.stop(35)
+            s.profiler?.stop(37)
         }
         // features.3.0.block.2 project conv 1x1 weights to the GEMM layout [96][24]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 8464, outChannels: 24, inChannels: 96, into: s.f + 576)
-        s.profiler?.stop(36)
+        s.profiler?.stop(38)
         // features.3.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 96] -> [n, 9, 9, 24]
         if s.options.frozenBlocks <= 3 {
             s.profiler?.start()
@@ -1026,14 +1046,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 24, output: s.tensor(16), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 100880, savedInvStd: s.f + 100904,
                 runningMean: s.p + 10832, runningVar: s.p + 10864, workspace: s.ws, pool: pool)
-            s.profiler?.stop(37)
+            s.profiler?.stop(39)
         }
         // features.3.0.block.2 frozen: project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
         if s.options.frozenBlocks > 3 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(15), pixels: 81 &* s.n, inChannels: 96, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.tensor(16), pool: pool)
-            s.profiler?.stop(38)
+            s.profiler?.stop(40)
         }
         // features.3.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks <= 3 {
@@ -1041,7 +1061,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(16), pixels: 81 &* s.n, channels: 24, gamma: s.p + 10768,
                 beta: s.p + 10800, savedMean: s.f + 100880, savedInvStd: s.f + 100904, activation: .identity,
                 output: s.tensor(17), pool: pool)
-            s.profiler?.stop(39)
+            s.profiler?.stop(41)
         }
         // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 9, 9, 24]
         if s.options.frozenBlocks > 3 {
@@ -1049,7 +1069,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(16), pixels: 81 &* s.n, channels: 24,
                 gamma: s.p + 10768, beta: s.p + 10800, runningMean: s.p + 10832, runningVar: s.p + 10864, eps: 0.001,
                 activation: .identity, output: s.tensor(17), scratch: s.f + 100880, pool: pool)
-            s.profiler?.stop(40)
+            s.profiler?.stop(42)
         }
     }
 
@@ -1058,7 +1078,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.4.0.block.0 expand conv 1x1 weights to the GEMM layout [24][144]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 10896, outChannels: 144, inChannels: 24, into: s.f + 576)
-        s.profiler?.stop(41)
+        s.profiler?.stop(43)
         // features.4.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 9, 9, 24] -> [n, 9, 9, 144]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1066,14 +1086,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 144, output: s.tensor(18), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 100928, savedInvStd: s.f + 101072,
                 runningMean: s.p + 14640, runningVar: s.p + 14784, workspace: s.ws, pool: pool)
-            s.profiler?.stop(42)
+            s.profiler?.stop(44)
         }
         // features.4.0.block.0 frozen: expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]
         if s.options.frozenBlocks > 4 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(17), pixels: 81 &* s.n, inChannels: 24, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.tensor(18), pool: pool)
-            s.profiler?.stop(43)
+            s.profiler?.stop(45)
         }
         // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 9, 9, 144]
         if s.options.frozenBlocks > 4 {
@@ -1081,13 +1101,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 0.001,
                 activation: .relu6, output: s.tensor(19), scratch: s.f + 100928, pool: pool)
-            s.profiler?.stop(44)
+            s.profiler?.stop(46)
         }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 14928, channels: 144, kernel: 3, into: s.f + 101504)
-        s.profiler?.stop(45)
-        // features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(47)
+        // features.4.0.block.0 BatchNorm + relu6 (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(18), gamma: s.p + 14352, beta: s.p + 14496,
@@ -1097,7 +1117,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 101216,
                 depthwiseSavedInvStd: s.f + 101360, depthwiseRunningMean: s.p + 16512,
                 depthwiseRunningVar: s.p + 16656, workspace: s.ws, pool: pool)
-            s.profiler?.stop(46)
+            s.profiler?.stop(48)
         }
         // features.4.0.block.1 frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
         if s.options.frozenBlocks > 4 {
@@ -1105,7 +1125,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(19), batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
                 stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 101504, bias: s.f,
                 activation: .identity, output: s.tensor(20), pool: pool)
-            s.profiler?.stop(47)
+            s.profiler?.stop(49)
         }
         // features.4.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 144]
         if s.options.frozenBlocks <= 4 {
@@ -1113,7 +1133,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16224,
                 beta: s.p + 16368, savedMean: s.f + 101216, savedInvStd: s.f + 101360, activation: .relu6,
                 output: s.tensor(21), pool: pool)
-            s.profiler?.stop(48)
+            s.profiler?.stop(50)
         }
         // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 144]
         if s.options.frozenBlocks > 4 {
@@ -1121,12 +1141,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16224, beta: s.p + 16368, runningMean: s.p + 16512, runningVar: s.p + 16656, eps: 0.001,
                 activation: .relu6, output: s.tensor(21), scratch: s.f + 101216, pool: pool)
-            s.profiler?.stop(49)
+            s.profiler?.stop(51)
         }
         // features.4.0.block.2 project conv 1x1 weights to the GEMM layout [144][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 16800, outChannels: 40, inChannels: 144, into: s.f + 576)
-        s.profiler?.stop(50)
+        s.profiler?.stop(52)
         // features.4.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 144] -> [n, 5, 5, 40]
         if s.options.frozenBlocks <= 4 {
             s.profiler?.start()
@@ -1134,7 +1154,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 40, output: s.tensor(22), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 104096, savedInvStd: s.f + 104136,
                 runningMean: s.p + 22656, runningVar: s.p + 22704, workspace: s.ws, pool: pool)
-            s.profiler?.stop(51)
+            s.profiler?.stop(53)
         }
         // features.4.0.block.2 frozen: project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
         if s.options.frozenBlocks > 4 {
@@ -1142,7 +1162,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(21), pixels: 25 &* s.n, inChannels: 144,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(22), pool: pool)
-            s.profiler?.stop(52)
+            s.profiler?.stop(54)
         }
         // features.4.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 4 {
@@ -1150,7 +1170,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(22), pixels: 25 &* s.n, channels: 40, gamma: s.p + 22560,
                 beta: s.p + 22608, savedMean: s.f + 104096, savedInvStd: s.f + 104136, activation: .identity,
                 output: s.tensor(23), pool: pool)
-            s.profiler?.stop(53)
+            s.profiler?.stop(55)
         }
         // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 4 {
@@ -1158,7 +1178,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(22), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 22560, beta: s.p + 22608, runningMean: s.p + 22656, runningVar: s.p + 22704, eps: 0.001,
                 activation: .identity, output: s.tensor(23), scratch: s.f + 104096, pool: pool)
-            s.profiler?.stop(54)
+            s.profiler?.stop(56)
         }
     }
 
@@ -1167,7 +1187,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.4.1.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 22752, outChannels: 240, inChannels: 40, into: s.f + 576)
-        s.profiler?.stop(55)
+        s.profiler?.stop(57)
         // features.4.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 40] -> [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1175,14 +1195,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 240, output: s.tensor(24), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 104176, savedInvStd: s.f + 104416,
                 runningMean: s.p + 32832, runningVar: s.p + 33072, workspace: s.ws, pool: pool)
-            s.profiler?.stop(56)
+            s.profiler?.stop(58)
         }
         // features.4.1.block.0 frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(23), pixels: 25 &* s.n, inChannels: 40, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(24), pool: pool)
-            s.profiler?.stop(57)
+            s.profiler?.stop(59)
         }
         // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
@@ -1190,13 +1210,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 32352, beta: s.p + 32592, runningMean: s.p + 32832, runningVar: s.p + 33072, eps: 0.001,
                 activation: .relu6, output: s.tensor(25), scratch: s.f + 104176, pool: pool)
-            s.profiler?.stop(58)
+            s.profiler?.stop(60)
         }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 33312, channels: 240, kernel: 3, into: s.f + 105136)
-        s.profiler?.stop(59)
-        // features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(61)
+        // features.4.1.block.0 BatchNorm + relu6 (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(24), gamma: s.p + 32352, beta: s.p + 32592,
@@ -1206,7 +1226,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 104656,
                 depthwiseSavedInvStd: s.f + 104896, depthwiseRunningMean: s.p + 35952,
                 depthwiseRunningVar: s.p + 36192, workspace: s.ws, pool: pool)
-            s.profiler?.stop(60)
+            s.profiler?.stop(62)
         }
         // features.4.1.block.1 frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
@@ -1214,7 +1234,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(25), batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 105136, bias: s.f,
                 activation: .identity, output: s.tensor(26), pool: pool)
-            s.profiler?.stop(61)
+            s.profiler?.stop(63)
         }
         // features.4.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 5 {
@@ -1222,7 +1242,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 25 &* s.n, channels: 240, gamma: s.p + 35472,
                 beta: s.p + 35712, savedMean: s.f + 104656, savedInvStd: s.f + 104896, activation: .relu6,
                 output: s.tensor(27), pool: pool)
-            s.profiler?.stop(62)
+            s.profiler?.stop(64)
         }
         // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 5 {
@@ -1230,12 +1250,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 35472, beta: s.p + 35712, runningMean: s.p + 35952, runningVar: s.p + 36192, eps: 0.001,
                 activation: .relu6, output: s.tensor(27), scratch: s.f + 104656, pool: pool)
-            s.profiler?.stop(63)
+            s.profiler?.stop(65)
         }
         // features.4.1.block.2 project conv 1x1 weights to the GEMM layout [240][40]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 36432, outChannels: 40, inChannels: 240, into: s.f + 576)
-        s.profiler?.stop(64)
+        s.profiler?.stop(66)
         // features.4.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 40]
         if s.options.frozenBlocks <= 5 {
             s.profiler?.start()
@@ -1243,7 +1263,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 40, output: s.tensor(28), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 109456, savedInvStd: s.f + 109496,
                 runningMean: s.p + 46128, runningVar: s.p + 46176, workspace: s.ws, pool: pool)
-            s.profiler?.stop(65)
+            s.profiler?.stop(67)
         }
         // features.4.1.block.2 frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
         if s.options.frozenBlocks > 5 {
@@ -1251,7 +1271,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(27), pixels: 25 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
                 output: s.tensor(28), pool: pool)
-            s.profiler?.stop(66)
+            s.profiler?.stop(68)
         }
         // features.4.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks <= 5 {
@@ -1259,7 +1279,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(28), pixels: 25 &* s.n, channels: 40, gamma: s.p + 46032,
                 beta: s.p + 46080, savedMean: s.f + 109456, savedInvStd: s.f + 109496, activation: .identity,
                 output: s.tensor(29), pool: pool)
-            s.profiler?.stop(67)
+            s.profiler?.stop(69)
         }
         // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 40]
         if s.options.frozenBlocks > 5 {
@@ -1267,20 +1287,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(28), pixels: 25 &* s.n, channels: 40,
                 gamma: s.p + 46032, beta: s.p + 46080, runningMean: s.p + 46128, runningVar: s.p + 46176, eps: 0.001,
                 activation: .identity, output: s.tensor(29), scratch: s.f + 109456, pool: pool)
-            s.profiler?.stop(68)
+            s.profiler?.stop(70)
         }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.92
         if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.tensor(31), random: &random)
-            s.profiler?.stop(69)
+            s.profiler?.stop(71)
         }
         // features.4.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(23), branch: s.tensor(29),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(31) : nil, batch: s.n,
             perImage: 1000, output: s.tensor(30), pool: pool)
-        s.profiler?.stop(70)
+        s.profiler?.stop(72)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 5x5x40 -> 5x5x56
@@ -1288,7 +1308,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.5.0.block.0 expand conv 1x1 weights to the GEMM layout [40][240]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 46224, outChannels: 240, inChannels: 40, into: s.f + 576)
-        s.profiler?.stop(71)
+        s.profiler?.stop(73)
         // features.5.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 40] -> [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1296,14 +1316,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 240, output: s.tensor(32), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 109536, savedInvStd: s.f + 109776,
                 runningMean: s.p + 56304, runningVar: s.p + 56544, workspace: s.ws, pool: pool)
-            s.profiler?.stop(72)
+            s.profiler?.stop(74)
         }
         // features.5.0.block.0 frozen: expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(30), pixels: 25 &* s.n, inChannels: 40, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.tensor(32), pool: pool)
-            s.profiler?.stop(73)
+            s.profiler?.stop(75)
         }
         // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
@@ -1311,13 +1331,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 55824, beta: s.p + 56064, runningMean: s.p + 56304, runningVar: s.p + 56544, eps: 0.001,
                 activation: .relu6, output: s.tensor(33), scratch: s.f + 109536, pool: pool)
-            s.profiler?.stop(74)
+            s.profiler?.stop(76)
         }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 56784, channels: 240, kernel: 5, into: s.f + 110496)
-        s.profiler?.stop(75)
-        // features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(77)
+        // features.5.0.block.0 BatchNorm + relu6 (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(32), gamma: s.p + 55824, beta: s.p + 56064,
@@ -1327,7 +1347,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 110016,
                 depthwiseSavedInvStd: s.f + 110256, depthwiseRunningMean: s.p + 63264,
                 depthwiseRunningVar: s.p + 63504, workspace: s.ws, pool: pool)
-            s.profiler?.stop(76)
+            s.profiler?.stop(78)
         }
         // features.5.0.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
@@ -1335,7 +1355,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(33), batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 110496, bias: s.f,
                 activation: .identity, output: s.tensor(34), pool: pool)
-            s.profiler?.stop(77)
+            s.profiler?.stop(79)
         }
         // features.5.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks <= 6 {
@@ -1343,7 +1363,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 25 &* s.n, channels: 240, gamma: s.p + 62784,
                 beta: s.p + 63024, savedMean: s.f + 110016, savedInvStd: s.f + 110256, activation: .relu6,
                 output: s.tensor(35), pool: pool)
-            s.profiler?.stop(78)
+            s.profiler?.stop(80)
         }
         // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 240]
         if s.options.frozenBlocks > 6 {
@@ -1351,12 +1371,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 62784, beta: s.p + 63024, runningMean: s.p + 63264, runningVar: s.p + 63504, eps: 0.001,
                 activation: .relu6, output: s.tensor(35), scratch: s.f + 110016, pool: pool)
-            s.profiler?.stop(79)
+            s.profiler?.stop(81)
         }
         // features.5.0.block.2 project conv 1x1 weights to the GEMM layout [240][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 63744, outChannels: 56, inChannels: 240, into: s.f + 576)
-        s.profiler?.stop(80)
+        s.profiler?.stop(82)
         // features.5.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 240] -> [n, 5, 5, 56]
         if s.options.frozenBlocks <= 6 {
             s.profiler?.start()
@@ -1364,7 +1384,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 56, output: s.tensor(36), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 122496, savedInvStd: s.f + 122552,
                 runningMean: s.p + 77312, runningVar: s.p + 77376, workspace: s.ws, pool: pool)
-            s.profiler?.stop(81)
+            s.profiler?.stop(83)
         }
         // features.5.0.block.2 frozen: project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
         if s.options.frozenBlocks > 6 {
@@ -1372,7 +1392,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(35), pixels: 25 &* s.n, inChannels: 240,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
                 output: s.tensor(36), pool: pool)
-            s.profiler?.stop(82)
+            s.profiler?.stop(84)
         }
         // features.5.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 6 {
@@ -1380,7 +1400,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(36), pixels: 25 &* s.n, channels: 56, gamma: s.p + 77184,
                 beta: s.p + 77248, savedMean: s.f + 122496, savedInvStd: s.f + 122552, activation: .identity,
                 output: s.tensor(37), pool: pool)
-            s.profiler?.stop(83)
+            s.profiler?.stop(85)
         }
         // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 6 {
@@ -1388,7 +1408,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(36), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 77184, beta: s.p + 77248, runningMean: s.p + 77312, runningVar: s.p + 77376, eps: 0.001,
                 activation: .identity, output: s.tensor(37), scratch: s.f + 122496, pool: pool)
-            s.profiler?.stop(84)
+            s.profiler?.stop(86)
         }
     }
 
@@ -1397,7 +1417,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.5.1.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 77440, outChannels: 336, inChannels: 56, into: s.f + 576)
-        s.profiler?.stop(85)
+        s.profiler?.stop(87)
         // features.5.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 56] -> [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1405,14 +1425,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 336, output: s.tensor(38), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 122608, savedInvStd: s.f + 122944,
                 runningMean: s.p + 96928, runningVar: s.p + 97264, workspace: s.ws, pool: pool)
-            s.profiler?.stop(86)
+            s.profiler?.stop(88)
         }
         // features.5.1.block.0 frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(37), pixels: 25 &* s.n, inChannels: 56, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(38), pool: pool)
-            s.profiler?.stop(87)
+            s.profiler?.stop(89)
         }
         // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
@@ -1420,13 +1440,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 96256, beta: s.p + 96592, runningMean: s.p + 96928, runningVar: s.p + 97264, eps: 0.001,
                 activation: .relu6, output: s.tensor(39), scratch: s.f + 122608, pool: pool)
-            s.profiler?.stop(88)
+            s.profiler?.stop(90)
         }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 97600, channels: 336, kernel: 5, into: s.f + 123952)
-        s.profiler?.stop(89)
-        // features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(91)
+        // features.5.1.block.0 BatchNorm + relu6 (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(38), gamma: s.p + 96256, beta: s.p + 96592,
@@ -1436,7 +1456,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 123280,
                 depthwiseSavedInvStd: s.f + 123616, depthwiseRunningMean: s.p + 106672,
                 depthwiseRunningVar: s.p + 107008, workspace: s.ws, pool: pool)
-            s.profiler?.stop(90)
+            s.profiler?.stop(92)
         }
         // features.5.1.block.1 frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
@@ -1444,7 +1464,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(39), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 123952, bias: s.f,
                 activation: .identity, output: s.tensor(40), pool: pool)
-            s.profiler?.stop(91)
+            s.profiler?.stop(93)
         }
         // features.5.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks <= 7 {
@@ -1452,7 +1472,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 336, gamma: s.p + 106000,
                 beta: s.p + 106336, savedMean: s.f + 123280, savedInvStd: s.f + 123616, activation: .relu6,
                 output: s.tensor(41), pool: pool)
-            s.profiler?.stop(92)
+            s.profiler?.stop(94)
         }
         // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks > 7 {
@@ -1460,12 +1480,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 106000, beta: s.p + 106336, runningMean: s.p + 106672, runningVar: s.p + 107008,
                 eps: 0.001, activation: .relu6, output: s.tensor(41), scratch: s.f + 123280, pool: pool)
-            s.profiler?.stop(93)
+            s.profiler?.stop(95)
         }
         // features.5.1.block.2 project conv 1x1 weights to the GEMM layout [336][56]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 107344, outChannels: 56, inChannels: 336, into: s.f + 576)
-        s.profiler?.stop(94)
+        s.profiler?.stop(96)
         // features.5.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 336] -> [n, 5, 5, 56]
         if s.options.frozenBlocks <= 7 {
             s.profiler?.start()
@@ -1473,7 +1493,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 56, output: s.tensor(42), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 140752, savedInvStd: s.f + 140808,
                 runningMean: s.p + 126288, runningVar: s.p + 126352, workspace: s.ws, pool: pool)
-            s.profiler?.stop(95)
+            s.profiler?.stop(97)
         }
         // features.5.1.block.2 frozen: project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
         if s.options.frozenBlocks > 7 {
@@ -1481,7 +1501,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.pointwiseConv(input: s.tensor(41), pixels: 25 &* s.n, inChannels: 336,
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
                 output: s.tensor(42), pool: pool)
-            s.profiler?.stop(96)
+            s.profiler?.stop(98)
         }
         // features.5.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks <= 7 {
@@ -1489,7 +1509,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(42), pixels: 25 &* s.n, channels: 56, gamma: s.p + 126160,
                 beta: s.p + 126224, savedMean: s.f + 140752, savedInvStd: s.f + 140808, activation: .identity,
                 output: s.tensor(43), pool: pool)
-            s.profiler?.stop(97)
+            s.profiler?.stop(99)
         }
         // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 5, 5, 56]
         if s.options.frozenBlocks > 7 {
@@ -1497,21 +1517,21 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(42), pixels: 25 &* s.n, channels: 56,
                 gamma: s.p + 126160, beta: s.p + 126224, runningMean: s.p + 126288, runningVar: s.p + 126352,
                 eps: 0.001, activation: .identity, output: s.tensor(43), scratch: s.f + 140752, pool: pool)
-            s.profiler?.stop(98)
+            s.profiler?.stop(100)
         }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.88
         if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002, into: s.tensor(45),
                 random: &random)
-            s.profiler?.stop(99)
+            s.profiler?.stop(101)
         }
         // features.5.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(37), branch: s.tensor(43),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(45) : nil, batch: s.n,
             perImage: 1400, output: s.tensor(44), pool: pool)
-        s.profiler?.stop(100)
+        s.profiler?.stop(102)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 5x5x56 -> 3x3x96
@@ -1519,7 +1539,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.6.0.block.0 expand conv 1x1 weights to the GEMM layout [56][336]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 126416, outChannels: 336, inChannels: 56, into: s.f + 576)
-        s.profiler?.stop(101)
+        s.profiler?.stop(103)
         // features.6.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 5, 5, 56] -> [n, 5, 5, 336]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -1527,14 +1547,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 336, output: s.tensor(46), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 140864, savedInvStd: s.f + 141200,
                 runningMean: s.p + 145904, runningVar: s.p + 146240, workspace: s.ws, pool: pool)
-            s.profiler?.stop(102)
+            s.profiler?.stop(104)
         }
         // features.6.0.block.0 frozen: expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(44), pixels: 25 &* s.n, inChannels: 56, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.tensor(46), pool: pool)
-            s.profiler?.stop(103)
+            s.profiler?.stop(105)
         }
         // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 5, 5, 336]
         if s.options.frozenBlocks > 8 {
@@ -1542,13 +1562,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 145232, beta: s.p + 145568, runningMean: s.p + 145904, runningVar: s.p + 146240,
                 eps: 0.001, activation: .relu6, output: s.tensor(47), scratch: s.f + 140864, pool: pool)
-            s.profiler?.stop(104)
+            s.profiler?.stop(106)
         }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 146576, channels: 336, kernel: 5, into: s.f + 142208)
-        s.profiler?.stop(105)
-        // features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(107)
+        // features.6.0.block.0 BatchNorm + relu6 (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(46), gamma: s.p + 145232, beta: s.p + 145568,
@@ -1558,7 +1578,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 141536,
                 depthwiseSavedInvStd: s.f + 141872, depthwiseRunningMean: s.p + 155648,
                 depthwiseRunningVar: s.p + 155984, workspace: s.ws, pool: pool)
-            s.profiler?.stop(106)
+            s.profiler?.stop(108)
         }
         // features.6.0.block.1 frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
         if s.options.frozenBlocks > 8 {
@@ -1566,7 +1586,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(47), batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
                 stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 142208, bias: s.f,
                 activation: .identity, output: s.tensor(48), pool: pool)
-            s.profiler?.stop(107)
+            s.profiler?.stop(109)
         }
         // features.6.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 336]
         if s.options.frozenBlocks <= 8 {
@@ -1574,7 +1594,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 9 &* s.n, channels: 336, gamma: s.p + 154976,
                 beta: s.p + 155312, savedMean: s.f + 141536, savedInvStd: s.f + 141872, activation: .relu6,
                 output: s.tensor(49), pool: pool)
-            s.profiler?.stop(108)
+            s.profiler?.stop(110)
         }
         // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 336]
         if s.options.frozenBlocks > 8 {
@@ -1582,12 +1602,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 154976, beta: s.p + 155312, runningMean: s.p + 155648, runningVar: s.p + 155984,
                 eps: 0.001, activation: .relu6, output: s.tensor(49), scratch: s.f + 141536, pool: pool)
-            s.profiler?.stop(109)
+            s.profiler?.stop(111)
         }
         // features.6.0.block.2 project conv 1x1 weights to the GEMM layout [336][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 156320, outChannels: 96, inChannels: 336, into: s.f + 576)
-        s.profiler?.stop(110)
+        s.profiler?.stop(112)
         // features.6.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 336] -> [n, 3, 3, 96]
         if s.options.frozenBlocks <= 8 {
             s.profiler?.start()
@@ -1595,14 +1615,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 96, output: s.tensor(50), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 159008, savedInvStd: s.f + 159104,
                 runningMean: s.p + 188768, runningVar: s.p + 188864, workspace: s.ws, pool: pool)
-            s.profiler?.stop(111)
+            s.profiler?.stop(113)
         }
         // features.6.0.block.2 frozen: project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
         if s.options.frozenBlocks > 8 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(49), pixels: 9 &* s.n, inChannels: 336, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(50), pool: pool)
-            s.profiler?.stop(112)
+            s.profiler?.stop(114)
         }
         // features.6.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 8 {
@@ -1610,7 +1630,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(50), pixels: 9 &* s.n, channels: 96, gamma: s.p + 188576,
                 beta: s.p + 188672, savedMean: s.f + 159008, savedInvStd: s.f + 159104, activation: .identity,
                 output: s.tensor(51), pool: pool)
-            s.profiler?.stop(113)
+            s.profiler?.stop(115)
         }
         // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 8 {
@@ -1618,7 +1638,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(50), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 188576, beta: s.p + 188672, runningMean: s.p + 188768, runningVar: s.p + 188864,
                 eps: 0.001, activation: .identity, output: s.tensor(51), scratch: s.f + 159008, pool: pool)
-            s.profiler?.stop(114)
+            s.profiler?.stop(116)
         }
     }
 
@@ -1627,7 +1647,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.6.1.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 188960, outChannels: 576, inChannels: 96, into: s.f + 576)
-        s.profiler?.stop(115)
+        s.profiler?.stop(117)
         // features.6.1.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 96] -> [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -1635,14 +1655,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 576, output: s.tensor(52), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 159200, savedInvStd: s.f + 159776,
                 runningMean: s.p + 245408, runningVar: s.p + 245984, workspace: s.ws, pool: pool)
-            s.profiler?.stop(116)
+            s.profiler?.stop(118)
         }
         // features.6.1.block.0 frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(51), pixels: 9 &* s.n, inChannels: 96, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(52), pool: pool)
-            s.profiler?.stop(117)
+            s.profiler?.stop(119)
         }
         // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
@@ -1650,13 +1670,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 244256, beta: s.p + 244832, runningMean: s.p + 245408, runningVar: s.p + 245984,
                 eps: 0.001, activation: .relu6, output: s.tensor(53), scratch: s.f + 159200, pool: pool)
-            s.profiler?.stop(118)
+            s.profiler?.stop(120)
         }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 246560, channels: 576, kernel: 5, into: s.f + 161504)
-        s.profiler?.stop(119)
-        // features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(121)
+        // features.6.1.block.0 BatchNorm + relu6 (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(52), gamma: s.p + 244256, beta: s.p + 244832,
@@ -1666,7 +1686,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 160352,
                 depthwiseSavedInvStd: s.f + 160928, depthwiseRunningMean: s.p + 262112,
                 depthwiseRunningVar: s.p + 262688, workspace: s.ws, pool: pool)
-            s.profiler?.stop(120)
+            s.profiler?.stop(122)
         }
         // features.6.1.block.1 frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
@@ -1674,7 +1694,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(53), batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
                 stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 161504, bias: s.f,
                 activation: .identity, output: s.tensor(54), pool: pool)
-            s.profiler?.stop(121)
+            s.profiler?.stop(123)
         }
         // features.6.1.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 9 {
@@ -1682,7 +1702,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9 &* s.n, channels: 576, gamma: s.p + 260960,
                 beta: s.p + 261536, savedMean: s.f + 160352, savedInvStd: s.f + 160928, activation: .relu6,
                 output: s.tensor(55), pool: pool)
-            s.profiler?.stop(122)
+            s.profiler?.stop(124)
         }
         // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 9 {
@@ -1690,12 +1710,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 260960, beta: s.p + 261536, runningMean: s.p + 262112, runningVar: s.p + 262688,
                 eps: 0.001, activation: .relu6, output: s.tensor(55), scratch: s.f + 160352, pool: pool)
-            s.profiler?.stop(123)
+            s.profiler?.stop(125)
         }
         // features.6.1.block.2 project conv 1x1 weights to the GEMM layout [576][96]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 263264, outChannels: 96, inChannels: 576, into: s.f + 576)
-        s.profiler?.stop(124)
+        s.profiler?.stop(126)
         // features.6.1.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 96]
         if s.options.frozenBlocks <= 9 {
             s.profiler?.start()
@@ -1703,14 +1723,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 96, output: s.tensor(56), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 190304, savedInvStd: s.f + 190400,
                 runningMean: s.p + 318752, runningVar: s.p + 318848, workspace: s.ws, pool: pool)
-            s.profiler?.stop(125)
+            s.profiler?.stop(127)
         }
         // features.6.1.block.2 frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
         if s.options.frozenBlocks > 9 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(55), pixels: 9 &* s.n, inChannels: 576, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.tensor(56), pool: pool)
-            s.profiler?.stop(126)
+            s.profiler?.stop(128)
         }
         // features.6.1.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks <= 9 {
@@ -1718,7 +1738,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(56), pixels: 9 &* s.n, channels: 96, gamma: s.p + 318560,
                 beta: s.p + 318656, savedMean: s.f + 190304, savedInvStd: s.f + 190400, activation: .identity,
                 output: s.tensor(57), pool: pool)
-            s.profiler?.stop(127)
+            s.profiler?.stop(129)
         }
         // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 96]
         if s.options.frozenBlocks > 9 {
@@ -1726,20 +1746,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(56), pixels: 9 &* s.n, channels: 96,
                 gamma: s.p + 318560, beta: s.p + 318656, runningMean: s.p + 318752, runningVar: s.p + 318848,
                 eps: 0.001, activation: .identity, output: s.tensor(57), scratch: s.f + 190304, pool: pool)
-            s.profiler?.stop(128)
+            s.profiler?.stop(130)
         }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.84
         if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.tensor(59), random: &random)
-            s.profiler?.stop(129)
+            s.profiler?.stop(131)
         }
         // features.6.1 identity shortcut with stochastic depth
         s.profiler?.start()
         TrainingKernels.residualAdd(shortcut: s.tensor(51), branch: s.tensor(57),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(59) : nil, batch: s.n,
             perImage: 864, output: s.tensor(58), pool: pool)
-        s.profiler?.stop(130)
+        s.profiler?.stop(132)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 3x3x96 -> 3x3x160
@@ -1747,7 +1767,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.7.0.block.0 expand conv 1x1 weights to the GEMM layout [96][576]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 318944, outChannels: 576, inChannels: 96, into: s.f + 576)
-        s.profiler?.stop(131)
+        s.profiler?.stop(133)
         // features.7.0.block.0 expand conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 96] -> [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -1755,14 +1775,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 576, output: s.tensor(60), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 190496, savedInvStd: s.f + 191072,
                 runningMean: s.p + 375392, runningVar: s.p + 375968, workspace: s.ws, pool: pool)
-            s.profiler?.stop(132)
+            s.profiler?.stop(134)
         }
         // features.7.0.block.0 frozen: expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(58), pixels: 9 &* s.n, inChannels: 96, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.tensor(60), pool: pool)
-            s.profiler?.stop(133)
+            s.profiler?.stop(135)
         }
         // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
@@ -1770,13 +1790,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 374240, beta: s.p + 374816, runningMean: s.p + 375392, runningVar: s.p + 375968,
                 eps: 0.001, activation: .relu6, output: s.tensor(61), scratch: s.f + 190496, pool: pool)
-            s.profiler?.stop(134)
+            s.profiler?.stop(136)
         }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
         s.profiler?.start()
         WeightPrep.depthwiseWeights(s.p + 376544, channels: 576, kernel: 3, into: s.f + 192800)
-        s.profiler?.stop(135)
-        // features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics
+        s.profiler?.stop(137)
+        // features.7.0.block.0 BatchNorm + relu6 (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApplyDepthwiseConv(input: s.tensor(60), gamma: s.p + 374240, beta: s.p + 374816,
@@ -1786,7 +1806,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 momentum: s.options.batchNormMomentum ?? 0.01, depthwiseSavedMean: s.f + 191648,
                 depthwiseSavedInvStd: s.f + 192224, depthwiseRunningMean: s.p + 382880,
                 depthwiseRunningVar: s.p + 383456, workspace: s.ws, pool: pool)
-            s.profiler?.stop(136)
+            s.profiler?.stop(138)
         }
         // features.7.0.block.1 frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
@@ -1794,7 +1814,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             Kernels.depthwiseConv(input: s.tensor(61), batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
                 stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 192800, bias: s.f,
                 activation: .identity, output: s.tensor(62), pool: pool)
-            s.profiler?.stop(137)
+            s.profiler?.stop(139)
         }
         // features.7.0.block.1 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks <= 10 {
@@ -1802,7 +1822,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 9 &* s.n, channels: 576, gamma: s.p + 381728,
                 beta: s.p + 382304, savedMean: s.f + 191648, savedInvStd: s.f + 192224, activation: .relu6,
                 output: s.tensor(63), pool: pool)
-            s.profiler?.stop(138)
+            s.profiler?.stop(140)
         }
         // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 576]
         if s.options.frozenBlocks > 10 {
@@ -1810,12 +1830,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 381728, beta: s.p + 382304, runningMean: s.p + 382880, runningVar: s.p + 383456,
                 eps: 0.001, activation: .relu6, output: s.tensor(63), scratch: s.f + 191648, pool: pool)
-            s.profiler?.stop(139)
+            s.profiler?.stop(141)
         }
         // features.7.0.block.2 project conv 1x1 weights to the GEMM layout [576][160]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 384032, outChannels: 160, inChannels: 576, into: s.f + 576)
-        s.profiler?.stop(140)
+        s.profiler?.stop(142)
         // features.7.0.block.2 project conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 576] -> [n, 3, 3, 160]
         if s.options.frozenBlocks <= 10 {
             s.profiler?.start()
@@ -1823,14 +1843,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 160, output: s.tensor(64), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 203168, savedInvStd: s.f + 203328,
                 runningMean: s.p + 476512, runningVar: s.p + 476672, workspace: s.ws, pool: pool)
-            s.profiler?.stop(141)
+            s.profiler?.stop(143)
         }
         // features.7.0.block.2 frozen: project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
         if s.options.frozenBlocks > 10 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(63), pixels: 9 &* s.n, inChannels: 576, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.tensor(64), pool: pool)
-            s.profiler?.stop(142)
+            s.profiler?.stop(144)
         }
         // features.7.0.block.2 BatchNorm (the batch statistics taken with the conv) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks <= 10 {
@@ -1838,7 +1858,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(64), pixels: 9 &* s.n, channels: 160, gamma: s.p + 476192,
                 beta: s.p + 476352, savedMean: s.f + 203168, savedInvStd: s.f + 203328, activation: .identity,
                 output: s.tensor(65), pool: pool)
-            s.profiler?.stop(143)
+            s.profiler?.stop(145)
         }
         // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity on [n, 3, 3, 160]
         if s.options.frozenBlocks > 10 {
@@ -1846,7 +1866,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(64), pixels: 9 &* s.n, channels: 160,
                 gamma: s.p + 476192, beta: s.p + 476352, runningMean: s.p + 476512, runningVar: s.p + 476672,
                 eps: 0.001, activation: .identity, output: s.tensor(65), scratch: s.f + 203168, pool: pool)
-            s.profiler?.stop(144)
+            s.profiler?.stop(146)
         }
     }
 
@@ -1855,7 +1875,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // features.8 head conv 1x1 weights to the GEMM layout [160][320]
         s.profiler?.start()
         WeightPrep.inputMajorWeights(s.p + 476832, outChannels: 320, inChannels: 160, into: s.f + 576)
-        s.profiler?.stop(145)
+        s.profiler?.stop(147)
         // features.8 head conv 1x1 and its BatchNorm's batch statistics, [n, 3, 3, 160] -> [n, 3, 3, 320]
         if s.options.frozenBlocks <= 11 {
             s.profiler?.start()
@@ -1863,14 +1883,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
                 inputMajorWeights: s.f + 576, bias: s.f, outChannels: 320, output: s.tensor(66), eps: 0.001,
                 momentum: s.options.batchNormMomentum ?? 0.01, savedMean: s.f + 203488, savedInvStd: s.f + 203808,
                 runningMean: s.p + 528672, runningVar: s.p + 528992, workspace: s.ws, pool: pool)
-            s.profiler?.stop(146)
+            s.profiler?.stop(148)
         }
         // features.8 frozen: head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 320]
         if s.options.frozenBlocks > 11 {
             s.profiler?.start()
             Kernels.pointwiseConv(input: s.tensor(65), pixels: 9 &* s.n, inChannels: 160, inputMajorWeights: s.f + 576,
                 bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.tensor(66), pool: pool)
-            s.profiler?.stop(147)
+            s.profiler?.stop(149)
         }
         // features.8 BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 3, 3, 320]
         if s.options.frozenBlocks <= 11 {
@@ -1878,7 +1898,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingKernels.batchNormApply(input: s.tensor(66), pixels: 9 &* s.n, channels: 320, gamma: s.p + 528032,
                 beta: s.p + 528352, savedMean: s.f + 203488, savedInvStd: s.f + 203808, activation: .relu6,
                 output: s.tensor(67), pool: pool)
-            s.profiler?.stop(148)
+            s.profiler?.stop(150)
         }
         // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 3, 3, 320]
         if s.options.frozenBlocks > 11 {
@@ -1886,7 +1906,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(66), pixels: 9 &* s.n, channels: 320,
                 gamma: s.p + 528032, beta: s.p + 528352, runningMean: s.p + 528672, runningVar: s.p + 528992,
                 eps: 0.001, activation: .relu6, output: s.tensor(67), scratch: s.f + 203488, pool: pool)
-            s.profiler?.stop(149)
+            s.profiler?.stop(151)
         }
     }
 
@@ -1896,26 +1916,26 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.profiler?.start()
         Kernels.globalAveragePool(input: s.tensor(67), batch: s.n, pixels: 9, channels: 320, output: s.tensor(68),
             pool: pool)
-        s.profiler?.stop(150)
+        s.profiler?.stop(152)
         // dropout p=0.1 (when options.dropout) on [n, 320]
         s.profiler?.start()
         TrainingKernels.dropoutForward(input: s.tensor(68), output: s.tensor(70), count: 320 &* s.n,
             probability: s.options.dropout ? 0.1 : 0, mask: s.tensor(69), random: &random)
-        s.profiler?.stop(151)
+        s.profiler?.stop(153)
         // classifier.1 linear, [n, 320] -> [n, 10]
         s.profiler?.start()
         Kernels.linear(input: s.tensor(70), batch: s.n, inFeatures: 320, weights: s.p + 529312, bias: s.p + 532512,
             outFeatures: 10, output: s.tensor(71), pool: pool)
-        s.profiler?.stop(152)
+        s.profiler?.stop(154)
         // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
         s.profiler?.start()
         loss = try CrossEntropy.forwardBackward(logits: s.tensor(71), labels: s.labels, classes: 10,
             labelSmoothing: s.options.labelSmoothing, gradLogits: s.tensor(72))
-        s.profiler?.stop(153)
+        s.profiler?.stop(155)
         // hand the logits to the caller
         s.profiler?.start()
         s.logits.update(from: s.tensor(71), count: 10 &* s.n)
-        s.profiler?.stop(154)
+        s.profiler?.stop(156)
     }
 
     /// classifier backward: global average pool, dropout 0.1, linear 320 -> 10 classes
@@ -1925,17 +1945,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         TrainingKernels.linearBackward(gradOutput: s.tensor(72), input: s.tensor(70), weights: s.p + 529312,
             batch: s.n, inFeatures: 320, outFeatures: 10, gradInput: s.tensor(73), gradWeights: s.g + 529312,
             gradBias: s.g + 532512, pool: pool)
-        s.profiler?.stop(155)
+        s.profiler?.stop(157)
         // dropout backward
         s.profiler?.start()
         TrainingKernels.dropoutBackward(gradOutput: s.tensor(73), mask: s.tensor(69), count: 320 &* s.n,
             gradInput: s.tensor(74))
-        s.profiler?.stop(156)
+        s.profiler?.stop(158)
         // avgpool backward: spread each channel's gradient over the 9 pixels
         s.profiler?.start()
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.tensor(74), batch: s.n, pixels: 9, channels: 320,
             gradInput: s.tensor(75), pool: pool)
-        s.profiler?.stop(157)
+        s.profiler?.stop(159)
     }
 
     /// features.8 backward: head: conv 1x1 160 -> 320
@@ -1945,7 +1965,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(75), input: s.tensor(66), pixels: 9 &* s.n,
             channels: 320, gamma: s.p + 528032, beta: s.p + 528352, savedMean: s.f + 203488, savedInvStd: s.f + 203808,
             activation: .relu6, gradGamma: s.g + 528032, gradBeta: s.g + 528352, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(158)
+        s.profiler?.stop(160)
         // features.8 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 160] <- [n, 3, 3, 320]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(75), preActivation: s.tensor(66),
@@ -1953,7 +1973,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(65), weights: s.p + 476832, pixels: 9 &* s.n,
             inChannels: 160, outChannels: 320, gradInput: s.tensor(76), gradWeights: s.g + 476832, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(159)
+        s.profiler?.stop(161)
     }
 
     /// features.7.0 backward: MBConv6 k3 s1: 3x3x96 -> 3x3x160
@@ -1964,14 +1984,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             channels: 160, gamma: s.p + 476192, beta: s.p + 476352, savedMean: s.f + 203168, savedInvStd: s.f + 203328,
             activation: .identity, gradGamma: s.g + 476192, gradBeta: s.g + 476352, reductions: s.f + 92736,
             pool: pool)
-        s.profiler?.stop(160)
+        s.profiler?.stop(162)
         // features.7.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(62), pixels: 9 &* s.n, channels: 576, gamma: s.p + 381728,
                 beta: s.p + 382304, savedMean: s.f + 191648, savedInvStd: s.f + 192224, activation: .relu6,
                 output: s.tensor(78), pool: pool)
-            s.profiler?.stop(161)
+            s.profiler?.stop(163)
         }
         // features.7.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -1979,7 +1999,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(62), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 381728, beta: s.p + 382304, runningMean: s.p + 382880, runningVar: s.p + 383456,
                 eps: 0.001, activation: .relu6, output: s.tensor(78), scratch: s.f + 191648, pool: pool)
-            s.profiler?.stop(162)
+            s.profiler?.stop(164)
         }
         // features.7.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 160]
         s.profiler?.start()
@@ -1988,20 +2008,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .identity, reductions: s.f + 92736, input: s.tensor(78), weights: s.p + 384032,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.tensor(77), gradWeights: s.g + 384032,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(163)
+        s.profiler?.stop(165)
         // features.7.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(77), input: s.tensor(62), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 381728, beta: s.p + 382304, savedMean: s.f + 191648, savedInvStd: s.f + 192224,
             activation: .relu6, gradGamma: s.g + 381728, gradBeta: s.g + 382304, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(164)
+        s.profiler?.stop(166)
         // features.7.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 10 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(60), pixels: 9 &* s.n, channels: 576, gamma: s.p + 374240,
                 beta: s.p + 374816, savedMean: s.f + 190496, savedInvStd: s.f + 191072, activation: .relu6,
                 output: s.tensor(80), pool: pool)
-            s.profiler?.stop(165)
+            s.profiler?.stop(167)
         }
         // features.7.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 10 {
@@ -2009,12 +2029,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(60), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 374240, beta: s.p + 374816, runningMean: s.p + 375392, runningVar: s.p + 375968,
                 eps: 0.001, activation: .relu6, output: s.tensor(80), scratch: s.f + 190496, pool: pool)
-            s.profiler?.stop(166)
+            s.profiler?.stop(168)
         }
         // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 197984, count: 5184)
-        s.profiler?.stop(167)
+        s.profiler?.stop(169)
         // features.7.0.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(77), preActivation: s.tensor(62),
@@ -2022,17 +2042,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(80), batch: s.n, height: 3, width: 3,
             channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
             weights: s.f + 192800, gradInput: s.tensor(79), gradWeights: s.f + 197984, workspace: s.ws, pool: pool)
-        s.profiler?.stop(168)
+        s.profiler?.stop(170)
         // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 197984, channels: 576, kernel: 3, into: s.g + 376544)
-        s.profiler?.stop(169)
+        s.profiler?.stop(171)
         // features.7.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(79), input: s.tensor(60), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 374240, beta: s.p + 374816, savedMean: s.f + 190496, savedInvStd: s.f + 191072,
             activation: .relu6, gradGamma: s.g + 374240, gradBeta: s.g + 374816, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(170)
+        s.profiler?.stop(172)
         // features.7.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(79), preActivation: s.tensor(60),
@@ -2040,7 +2060,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(58), weights: s.p + 318944, pixels: 9 &* s.n,
             inChannels: 96, outChannels: 576, gradInput: s.tensor(81), gradWeights: s.g + 318944, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(171)
+        s.profiler?.stop(173)
     }
 
     /// features.6.1 backward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, identity shortcut
@@ -2050,21 +2070,21 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(81),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.tensor(59) : nil, batch: s.n,
             perImage: 864, gradBranch: s.tensor(82), pool: pool)
-        s.profiler?.stop(172)
+        s.profiler?.stop(174)
         // features.6.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(82), input: s.tensor(56), pixels: 9 &* s.n,
             channels: 96, gamma: s.p + 318560, beta: s.p + 318656, savedMean: s.f + 190304, savedInvStd: s.f + 190400,
             activation: .identity, gradGamma: s.g + 318560, gradBeta: s.g + 318656, reductions: s.f + 92736,
             pool: pool)
-        s.profiler?.stop(173)
+        s.profiler?.stop(175)
         // features.6.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(54), pixels: 9 &* s.n, channels: 576, gamma: s.p + 260960,
                 beta: s.p + 261536, savedMean: s.f + 160352, savedInvStd: s.f + 160928, activation: .relu6,
                 output: s.tensor(84), pool: pool)
-            s.profiler?.stop(174)
+            s.profiler?.stop(176)
         }
         // features.6.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -2072,7 +2092,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(54), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 260960, beta: s.p + 261536, runningMean: s.p + 262112, runningVar: s.p + 262688,
                 eps: 0.001, activation: .relu6, output: s.tensor(84), scratch: s.f + 160352, pool: pool)
-            s.profiler?.stop(175)
+            s.profiler?.stop(177)
         }
         // features.6.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 96]
         s.profiler?.start()
@@ -2081,20 +2101,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .identity, reductions: s.f + 92736, input: s.tensor(84), weights: s.p + 263264,
             pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.tensor(83), gradWeights: s.g + 263264,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(176)
+        s.profiler?.stop(178)
         // features.6.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(83), input: s.tensor(54), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 260960, beta: s.p + 261536, savedMean: s.f + 160352, savedInvStd: s.f + 160928,
             activation: .relu6, gradGamma: s.g + 260960, gradBeta: s.g + 261536, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(177)
+        s.profiler?.stop(179)
         // features.6.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 9 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(52), pixels: 9 &* s.n, channels: 576, gamma: s.p + 244256,
                 beta: s.p + 244832, savedMean: s.f + 159200, savedInvStd: s.f + 159776, activation: .relu6,
                 output: s.tensor(86), pool: pool)
-            s.profiler?.stop(178)
+            s.profiler?.stop(180)
         }
         // features.6.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 9 {
@@ -2102,12 +2122,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(52), pixels: 9 &* s.n, channels: 576,
                 gamma: s.p + 244256, beta: s.p + 244832, runningMean: s.p + 245408, runningVar: s.p + 245984,
                 eps: 0.001, activation: .relu6, output: s.tensor(86), scratch: s.f + 159200, pool: pool)
-            s.profiler?.stop(179)
+            s.profiler?.stop(181)
         }
         // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 175904, count: 14400)
-        s.profiler?.stop(180)
+        s.profiler?.stop(182)
         // features.6.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 3, 3, 576] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(83), preActivation: s.tensor(54),
@@ -2115,17 +2135,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(86), batch: s.n, height: 3, width: 3,
             channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: s.f + 161504, gradInput: s.tensor(85), gradWeights: s.f + 175904, workspace: s.ws, pool: pool)
-        s.profiler?.stop(181)
+        s.profiler?.stop(183)
         // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 175904, channels: 576, kernel: 5, into: s.g + 246560)
-        s.profiler?.stop(182)
+        s.profiler?.stop(184)
         // features.6.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(85), input: s.tensor(52), pixels: 9 &* s.n,
             channels: 576, gamma: s.p + 244256, beta: s.p + 244832, savedMean: s.f + 159200, savedInvStd: s.f + 159776,
             activation: .relu6, gradGamma: s.g + 244256, gradBeta: s.g + 244832, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(183)
+        s.profiler?.stop(185)
         // features.6.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 96] <- [n, 3, 3, 576]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(85), preActivation: s.tensor(52),
@@ -2133,11 +2153,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(51), weights: s.p + 188960, pixels: 9 &* s.n,
             inChannels: 96, outChannels: 576, gradInput: s.tensor(87), gradWeights: s.g + 188960, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(184)
+        s.profiler?.stop(186)
         // features.6.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(87), s.tensor(81), count: 864 &* s.n, pool: pool)
-        s.profiler?.stop(185)
+        s.profiler?.stop(187)
     }
 
     /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96
@@ -2148,14 +2168,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             channels: 96, gamma: s.p + 188576, beta: s.p + 188672, savedMean: s.f + 159008, savedInvStd: s.f + 159104,
             activation: .identity, gradGamma: s.g + 188576, gradBeta: s.g + 188672, reductions: s.f + 92736,
             pool: pool)
-        s.profiler?.stop(186)
+        s.profiler?.stop(188)
         // features.6.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(48), pixels: 9 &* s.n, channels: 336, gamma: s.p + 154976,
                 beta: s.p + 155312, savedMean: s.f + 141536, savedInvStd: s.f + 141872, activation: .relu6,
                 output: s.tensor(89), pool: pool)
-            s.profiler?.stop(187)
+            s.profiler?.stop(189)
         }
         // features.6.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -2163,7 +2183,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(48), pixels: 9 &* s.n, channels: 336,
                 gamma: s.p + 154976, beta: s.p + 155312, runningMean: s.p + 155648, runningVar: s.p + 155984,
                 eps: 0.001, activation: .relu6, output: s.tensor(89), scratch: s.f + 141536, pool: pool)
-            s.profiler?.stop(188)
+            s.profiler?.stop(190)
         }
         // features.6.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 3, 3, 336] <- [n, 3, 3, 96]
         s.profiler?.start()
@@ -2172,20 +2192,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .identity, reductions: s.f + 92736, input: s.tensor(89), weights: s.p + 156320,
             pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.tensor(88), gradWeights: s.g + 156320,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(189)
+        s.profiler?.stop(191)
         // features.6.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(88), input: s.tensor(48), pixels: 9 &* s.n,
             channels: 336, gamma: s.p + 154976, beta: s.p + 155312, savedMean: s.f + 141536, savedInvStd: s.f + 141872,
             activation: .relu6, gradGamma: s.g + 154976, gradBeta: s.g + 155312, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(190)
+        s.profiler?.stop(192)
         // features.6.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 8 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(46), pixels: 25 &* s.n, channels: 336, gamma: s.p + 145232,
                 beta: s.p + 145568, savedMean: s.f + 140864, savedInvStd: s.f + 141200, activation: .relu6,
                 output: s.tensor(91), pool: pool)
-            s.profiler?.stop(191)
+            s.profiler?.stop(193)
         }
         // features.6.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 8 {
@@ -2193,12 +2213,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(46), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 145232, beta: s.p + 145568, runningMean: s.p + 145904, runningVar: s.p + 146240,
                 eps: 0.001, activation: .relu6, output: s.tensor(91), scratch: s.f + 140864, pool: pool)
-            s.profiler?.stop(192)
+            s.profiler?.stop(194)
         }
         // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 150608, count: 8400)
-        s.profiler?.stop(193)
+        s.profiler?.stop(195)
         // features.6.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 3, 3, 336]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(88), preActivation: s.tensor(48),
@@ -2206,17 +2226,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(91), batch: s.n, height: 5, width: 5,
             channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
             weights: s.f + 142208, gradInput: s.tensor(90), gradWeights: s.f + 150608, workspace: s.ws, pool: pool)
-        s.profiler?.stop(194)
+        s.profiler?.stop(196)
         // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 150608, channels: 336, kernel: 5, into: s.g + 146576)
-        s.profiler?.stop(195)
+        s.profiler?.stop(197)
         // features.6.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(90), input: s.tensor(46), pixels: 25 &* s.n,
             channels: 336, gamma: s.p + 145232, beta: s.p + 145568, savedMean: s.f + 140864, savedInvStd: s.f + 141200,
             activation: .relu6, gradGamma: s.g + 145232, gradBeta: s.g + 145568, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(196)
+        s.profiler?.stop(198)
         // features.6.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(90), preActivation: s.tensor(46),
@@ -2224,7 +2244,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(44), weights: s.p + 126416, pixels: 25 &* s.n,
             inChannels: 56, outChannels: 336, gradInput: s.tensor(92), gradWeights: s.g + 126416, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(197)
+        s.profiler?.stop(199)
     }
 
     /// features.5.1 backward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, identity shortcut
@@ -2234,21 +2254,21 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(92),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.tensor(45) : nil, batch: s.n,
             perImage: 1400, gradBranch: s.tensor(93), pool: pool)
-        s.profiler?.stop(198)
+        s.profiler?.stop(200)
         // features.5.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 56]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(93), input: s.tensor(42), pixels: 25 &* s.n,
             channels: 56, gamma: s.p + 126160, beta: s.p + 126224, savedMean: s.f + 140752, savedInvStd: s.f + 140808,
             activation: .identity, gradGamma: s.g + 126160, gradBeta: s.g + 126224, reductions: s.f + 92736,
             pool: pool)
-        s.profiler?.stop(199)
+        s.profiler?.stop(201)
         // features.5.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(40), pixels: 25 &* s.n, channels: 336, gamma: s.p + 106000,
                 beta: s.p + 106336, savedMean: s.f + 123280, savedInvStd: s.f + 123616, activation: .relu6,
                 output: s.tensor(95), pool: pool)
-            s.profiler?.stop(200)
+            s.profiler?.stop(202)
         }
         // features.5.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -2256,7 +2276,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(40), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 106000, beta: s.p + 106336, runningMean: s.p + 106672, runningVar: s.p + 107008,
                 eps: 0.001, activation: .relu6, output: s.tensor(95), scratch: s.f + 123280, pool: pool)
-            s.profiler?.stop(201)
+            s.profiler?.stop(203)
         }
         // features.5.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 56]
         s.profiler?.start()
@@ -2265,20 +2285,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .identity, reductions: s.f + 92736, input: s.tensor(95), weights: s.p + 107344,
             pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.tensor(94), gradWeights: s.g + 107344,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(202)
+        s.profiler?.stop(204)
         // features.5.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(94), input: s.tensor(40), pixels: 25 &* s.n,
             channels: 336, gamma: s.p + 106000, beta: s.p + 106336, savedMean: s.f + 123280, savedInvStd: s.f + 123616,
             activation: .relu6, gradGamma: s.g + 106000, gradBeta: s.g + 106336, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(203)
+        s.profiler?.stop(205)
         // features.5.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 7 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(38), pixels: 25 &* s.n, channels: 336, gamma: s.p + 96256,
                 beta: s.p + 96592, savedMean: s.f + 122608, savedInvStd: s.f + 122944, activation: .relu6,
                 output: s.tensor(97), pool: pool)
-            s.profiler?.stop(204)
+            s.profiler?.stop(206)
         }
         // features.5.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 7 {
@@ -2286,12 +2306,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(38), pixels: 25 &* s.n, channels: 336,
                 gamma: s.p + 96256, beta: s.p + 96592, runningMean: s.p + 96928, runningVar: s.p + 97264, eps: 0.001,
                 activation: .relu6, output: s.tensor(97), scratch: s.f + 122608, pool: pool)
-            s.profiler?.stop(205)
+            s.profiler?.stop(207)
         }
         // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 132352, count: 8400)
-        s.profiler?.stop(206)
+        s.profiler?.stop(208)
         // features.5.1.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 336] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(94), preActivation: s.tensor(40),
@@ -2299,17 +2319,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(97), batch: s.n, height: 5, width: 5,
             channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: s.f + 123952, gradInput: s.tensor(96), gradWeights: s.f + 132352, workspace: s.ws, pool: pool)
-        s.profiler?.stop(207)
+        s.profiler?.stop(209)
         // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 132352, channels: 336, kernel: 5, into: s.g + 97600)
-        s.profiler?.stop(208)
+        s.profiler?.stop(210)
         // features.5.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(96), input: s.tensor(38), pixels: 25 &* s.n,
             channels: 336, gamma: s.p + 96256, beta: s.p + 96592, savedMean: s.f + 122608, savedInvStd: s.f + 122944,
             activation: .relu6, gradGamma: s.g + 96256, gradBeta: s.g + 96592, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(209)
+        s.profiler?.stop(211)
         // features.5.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 56] <- [n, 5, 5, 336]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(96), preActivation: s.tensor(38),
@@ -2317,11 +2337,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(37), weights: s.p + 77440, pixels: 25 &* s.n,
             inChannels: 56, outChannels: 336, gradInput: s.tensor(98), gradWeights: s.g + 77440, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(210)
+        s.profiler?.stop(212)
         // features.5.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(98), s.tensor(92), count: 1400 &* s.n, pool: pool)
-        s.profiler?.stop(211)
+        s.profiler?.stop(213)
     }
 
     /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56
@@ -2331,14 +2351,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(98), input: s.tensor(36), pixels: 25 &* s.n,
             channels: 56, gamma: s.p + 77184, beta: s.p + 77248, savedMean: s.f + 122496, savedInvStd: s.f + 122552,
             activation: .identity, gradGamma: s.g + 77184, gradBeta: s.g + 77248, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(212)
+        s.profiler?.stop(214)
         // features.5.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(34), pixels: 25 &* s.n, channels: 240, gamma: s.p + 62784,
                 beta: s.p + 63024, savedMean: s.f + 110016, savedInvStd: s.f + 110256, activation: .relu6,
                 output: s.tensor(100), pool: pool)
-            s.profiler?.stop(213)
+            s.profiler?.stop(215)
         }
         // features.5.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -2346,7 +2366,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(34), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 62784, beta: s.p + 63024, runningMean: s.p + 63264, runningVar: s.p + 63504, eps: 0.001,
                 activation: .relu6, output: s.tensor(100), scratch: s.f + 110016, pool: pool)
-            s.profiler?.stop(214)
+            s.profiler?.stop(216)
         }
         // features.5.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 56]
         s.profiler?.start()
@@ -2355,20 +2375,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .identity, reductions: s.f + 92736, input: s.tensor(100), weights: s.p + 63744,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.tensor(99), gradWeights: s.g + 63744,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(215)
+        s.profiler?.stop(217)
         // features.5.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(99), input: s.tensor(34), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 62784, beta: s.p + 63024, savedMean: s.f + 110016, savedInvStd: s.f + 110256,
             activation: .relu6, gradGamma: s.g + 62784, gradBeta: s.g + 63024, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(216)
+        s.profiler?.stop(218)
         // features.5.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 6 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(32), pixels: 25 &* s.n, channels: 240, gamma: s.p + 55824,
                 beta: s.p + 56064, savedMean: s.f + 109536, savedInvStd: s.f + 109776, activation: .relu6,
                 output: s.tensor(102), pool: pool)
-            s.profiler?.stop(217)
+            s.profiler?.stop(219)
         }
         // features.5.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 6 {
@@ -2376,12 +2396,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(32), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 55824, beta: s.p + 56064, runningMean: s.p + 56304, runningVar: s.p + 56544, eps: 0.001,
                 activation: .relu6, output: s.tensor(102), scratch: s.f + 109536, pool: pool)
-            s.profiler?.stop(218)
+            s.profiler?.stop(220)
         }
         // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 116496, count: 6000)
-        s.profiler?.stop(219)
+        s.profiler?.stop(221)
         // features.5.0.block.1 BatchNorm's second pass and the depthwise 5x5/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(99), preActivation: s.tensor(34),
@@ -2389,17 +2409,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(102), batch: s.n, height: 5, width: 5,
             channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
             weights: s.f + 110496, gradInput: s.tensor(101), gradWeights: s.f + 116496, workspace: s.ws, pool: pool)
-        s.profiler?.stop(220)
+        s.profiler?.stop(222)
         // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 116496, channels: 240, kernel: 5, into: s.g + 56784)
-        s.profiler?.stop(221)
+        s.profiler?.stop(223)
         // features.5.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(101), input: s.tensor(32), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 55824, beta: s.p + 56064, savedMean: s.f + 109536, savedInvStd: s.f + 109776,
             activation: .relu6, gradGamma: s.g + 55824, gradBeta: s.g + 56064, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(222)
+        s.profiler?.stop(224)
         // features.5.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(101), preActivation: s.tensor(32),
@@ -2407,7 +2427,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(30), weights: s.p + 46224, pixels: 25 &* s.n,
             inChannels: 40, outChannels: 240, gradInput: s.tensor(103), gradWeights: s.g + 46224, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(223)
+        s.profiler?.stop(225)
     }
 
     /// features.4.1 backward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, identity shortcut
@@ -2417,20 +2437,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         TrainingKernels.residualAddBackward(gradOutput: s.tensor(103),
             keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.tensor(31) : nil, batch: s.n,
             perImage: 1000, gradBranch: s.tensor(104), pool: pool)
-        s.profiler?.stop(224)
+        s.profiler?.stop(226)
         // features.4.1.block.2 backward through identity and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 40]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(104), input: s.tensor(28), pixels: 25 &* s.n,
             channels: 40, gamma: s.p + 46032, beta: s.p + 46080, savedMean: s.f + 109456, savedInvStd: s.f + 109496,
             activation: .identity, gradGamma: s.g + 46032, gradBeta: s.g + 46080, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(225)
+        s.profiler?.stop(227)
         // features.4.1.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(26), pixels: 25 &* s.n, channels: 240, gamma: s.p + 35472,
                 beta: s.p + 35712, savedMean: s.f + 104656, savedInvStd: s.f + 104896, activation: .relu6,
                 output: s.tensor(106), pool: pool)
-            s.profiler?.stop(226)
+            s.profiler?.stop(228)
         }
         // features.4.1.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -2438,7 +2458,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(26), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 35472, beta: s.p + 35712, runningMean: s.p + 35952, runningVar: s.p + 36192, eps: 0.001,
                 activation: .relu6, output: s.tensor(106), scratch: s.f + 104656, pool: pool)
-            s.profiler?.stop(227)
+            s.profiler?.stop(229)
         }
         // features.4.1.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 40]
         s.profiler?.start()
@@ -2447,20 +2467,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .identity, reductions: s.f + 92736, input: s.tensor(106), weights: s.p + 36432,
             pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.tensor(105), gradWeights: s.g + 36432,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(228)
+        s.profiler?.stop(230)
         // features.4.1.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(105), input: s.tensor(26), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 35472, beta: s.p + 35712, savedMean: s.f + 104656, savedInvStd: s.f + 104896,
             activation: .relu6, gradGamma: s.g + 35472, gradBeta: s.g + 35712, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(229)
+        s.profiler?.stop(231)
         // features.4.1.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 5 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(24), pixels: 25 &* s.n, channels: 240, gamma: s.p + 32352,
                 beta: s.p + 32592, savedMean: s.f + 104176, savedInvStd: s.f + 104416, activation: .relu6,
                 output: s.tensor(108), pool: pool)
-            s.profiler?.stop(230)
+            s.profiler?.stop(232)
         }
         // features.4.1.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 5 {
@@ -2468,12 +2488,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(24), pixels: 25 &* s.n, channels: 240,
                 gamma: s.p + 32352, beta: s.p + 32592, runningMean: s.p + 32832, runningVar: s.p + 33072, eps: 0.001,
                 activation: .relu6, output: s.tensor(108), scratch: s.f + 104176, pool: pool)
-            s.profiler?.stop(231)
+            s.profiler?.stop(233)
         }
         // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 107296, count: 2160)
-        s.profiler?.stop(232)
+        s.profiler?.stop(234)
         // features.4.1.block.1 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 5, 5, 240] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(105), preActivation: s.tensor(26),
@@ -2481,17 +2501,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(108), batch: s.n, height: 5, width: 5,
             channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: s.f + 105136, gradInput: s.tensor(107), gradWeights: s.f + 107296, workspace: s.ws, pool: pool)
-        s.profiler?.stop(233)
+        s.profiler?.stop(235)
         // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 107296, channels: 240, kernel: 3, into: s.g + 33312)
-        s.profiler?.stop(234)
+        s.profiler?.stop(236)
         // features.4.1.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(107), input: s.tensor(24), pixels: 25 &* s.n,
             channels: 240, gamma: s.p + 32352, beta: s.p + 32592, savedMean: s.f + 104176, savedInvStd: s.f + 104416,
             activation: .relu6, gradGamma: s.g + 32352, gradBeta: s.g + 32592, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(235)
+        s.profiler?.stop(237)
         // features.4.1.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 40] <- [n, 5, 5, 240]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(107), preActivation: s.tensor(24),
@@ -2499,11 +2519,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(23), weights: s.p + 22752, pixels: 25 &* s.n,
             inChannels: 40, outChannels: 240, gradInput: s.tensor(109), gradWeights: s.g + 22752, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(236)
+        s.profiler?.stop(238)
         // features.4.1 shortcut gradient joins the branch's
         s.profiler?.start()
         TrainingKernels.accumulate(s.tensor(109), s.tensor(103), count: 1000 &* s.n, pool: pool)
-        s.profiler?.stop(237)
+        s.profiler?.stop(239)
     }
 
     /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40
@@ -2513,14 +2533,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(109), input: s.tensor(22), pixels: 25 &* s.n,
             channels: 40, gamma: s.p + 22560, beta: s.p + 22608, savedMean: s.f + 104096, savedInvStd: s.f + 104136,
             activation: .identity, gradGamma: s.g + 22560, gradBeta: s.g + 22608, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(238)
+        s.profiler?.stop(240)
         // features.4.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(20), pixels: 25 &* s.n, channels: 144, gamma: s.p + 16224,
                 beta: s.p + 16368, savedMean: s.f + 101216, savedInvStd: s.f + 101360, activation: .relu6,
                 output: s.tensor(111), pool: pool)
-            s.profiler?.stop(239)
+            s.profiler?.stop(241)
         }
         // features.4.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -2528,7 +2548,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(20), pixels: 25 &* s.n, channels: 144,
                 gamma: s.p + 16224, beta: s.p + 16368, runningMean: s.p + 16512, runningVar: s.p + 16656, eps: 0.001,
                 activation: .relu6, output: s.tensor(111), scratch: s.f + 101216, pool: pool)
-            s.profiler?.stop(240)
+            s.profiler?.stop(242)
         }
         // features.4.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 5, 5, 144] <- [n, 5, 5, 40]
         s.profiler?.start()
@@ -2537,20 +2557,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .identity, reductions: s.f + 92736, input: s.tensor(111), weights: s.p + 16800,
             pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.tensor(110), gradWeights: s.g + 16800,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(241)
+        s.profiler?.stop(243)
         // features.4.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(110), input: s.tensor(20), pixels: 25 &* s.n,
             channels: 144, gamma: s.p + 16224, beta: s.p + 16368, savedMean: s.f + 101216, savedInvStd: s.f + 101360,
             activation: .relu6, gradGamma: s.g + 16224, gradBeta: s.g + 16368, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(242)
+        s.profiler?.stop(244)
         // features.4.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 4 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(18), pixels: 81 &* s.n, channels: 144, gamma: s.p + 14352,
                 beta: s.p + 14496, savedMean: s.f + 100928, savedInvStd: s.f + 101072, activation: .relu6,
                 output: s.tensor(113), pool: pool)
-            s.profiler?.stop(243)
+            s.profiler?.stop(245)
         }
         // features.4.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 4 {
@@ -2558,12 +2578,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(18), pixels: 81 &* s.n, channels: 144,
                 gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 0.001,
                 activation: .relu6, output: s.tensor(113), scratch: s.f + 100928, pool: pool)
-            s.profiler?.stop(244)
+            s.profiler?.stop(246)
         }
         // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 102800, count: 1296)
-        s.profiler?.stop(245)
+        s.profiler?.stop(247)
         // features.4.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 9, 9, 144] <- [n, 5, 5, 144]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(110), preActivation: s.tensor(20),
@@ -2571,17 +2591,17 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(113), batch: s.n, height: 9, width: 9,
             channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
             weights: s.f + 101504, gradInput: s.tensor(112), gradWeights: s.f + 102800, workspace: s.ws, pool: pool)
-        s.profiler?.stop(246)
+        s.profiler?.stop(248)
         // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 102800, channels: 144, kernel: 3, into: s.g + 14928)
-        s.profiler?.stop(247)
+        s.profiler?.stop(249)
         // features.4.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 144]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(112), input: s.tensor(18), pixels: 81 &* s.n,
             channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 100928, savedInvStd: s.f + 101072,
             activation: .relu6, gradGamma: s.g + 14352, gradBeta: s.g + 14496, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(248)
+        s.profiler?.stop(250)
         // features.4.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 24] <- [n, 9, 9, 144]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(112), preActivation: s.tensor(18),
@@ -2589,7 +2609,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .relu6, reductions: s.f + 92736, input: s.tensor(17), weights: s.p + 10896, pixels: 81 &* s.n,
             inChannels: 24, outChannels: 144, gradInput: s.tensor(114), gradWeights: s.g + 10896, workspace: s.ws,
             pool: pool)
-        s.profiler?.stop(249)
+        s.profiler?.stop(251)
     }
 
     /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24
@@ -2599,14 +2619,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(114), input: s.tensor(16), pixels: 81 &* s.n,
             channels: 24, gamma: s.p + 10768, beta: s.p + 10800, savedMean: s.f + 100880, savedInvStd: s.f + 100904,
             activation: .identity, gradGamma: s.g + 10768, gradBeta: s.g + 10800, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(250)
+        s.profiler?.stop(252)
         // features.3.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(14), pixels: 81 &* s.n, channels: 96, gamma: s.p + 8080,
                 beta: s.p + 8176, savedMean: s.f + 95888, savedInvStd: s.f + 95984, activation: .relu6,
                 output: s.tensor(116), pool: pool)
-            s.profiler?.stop(251)
+            s.profiler?.stop(253)
         }
         // features.3.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -2614,7 +2634,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(14), pixels: 81 &* s.n, channels: 96,
                 gamma: s.p + 8080, beta: s.p + 8176, runningMean: s.p + 8272, runningVar: s.p + 8368, eps: 0.001,
                 activation: .relu6, output: s.tensor(116), scratch: s.f + 95888, pool: pool)
-            s.profiler?.stop(252)
+            s.profiler?.stop(254)
         }
         // features.3.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 9, 9, 96] <- [n, 9, 9, 24]
         s.profiler?.start()
@@ -2623,20 +2643,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .identity, reductions: s.f + 92736, input: s.tensor(116), weights: s.p + 8464,
             pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.tensor(115), gradWeights: s.g + 8464,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(253)
+        s.profiler?.stop(255)
         // features.3.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(115), input: s.tensor(14), pixels: 81 &* s.n,
             channels: 96, gamma: s.p + 8080, beta: s.p + 8176, savedMean: s.f + 95888, savedInvStd: s.f + 95984,
             activation: .relu6, gradGamma: s.g + 8080, gradBeta: s.g + 8176, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(254)
+        s.profiler?.stop(256)
         // features.3.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 3 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(12), pixels: 324 &* s.n, channels: 96, gamma: s.p + 5296,
                 beta: s.p + 5392, savedMean: s.f + 95696, savedInvStd: s.f + 95792, activation: .relu6,
                 output: s.tensor(118), pool: pool)
-            s.profiler?.stop(255)
+            s.profiler?.stop(257)
         }
         // features.3.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 3 {
@@ -2644,12 +2664,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(12), pixels: 324 &* s.n, channels: 96,
                 gamma: s.p + 5296, beta: s.p + 5392, runningMean: s.p + 5488, runningVar: s.p + 5584, eps: 0.001,
                 activation: .relu6, output: s.tensor(118), scratch: s.f + 95696, pool: pool)
-            s.profiler?.stop(256)
+            s.profiler?.stop(258)
         }
         // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 98480, count: 2400)
-        s.profiler?.stop(257)
+        s.profiler?.stop(259)
         // features.3.0.block.1 BatchNorm's second pass and the depthwise 5x5/2 backward: input and weight gradients, [n, 18, 18, 96] <- [n, 9, 9, 96]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(115), preActivation: s.tensor(14),
@@ -2657,24 +2677,24 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             reductions: s.f + 92736, input: s.tensor(118), batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
             stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 96080,
             gradInput: s.tensor(117), gradWeights: s.f + 98480, workspace: s.ws, pool: pool)
-        s.profiler?.stop(258)
+        s.profiler?.stop(260)
         // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 98480, channels: 96, kernel: 5, into: s.g + 5680)
-        s.profiler?.stop(259)
+        s.profiler?.stop(261)
         // features.3.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 96]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(117), input: s.tensor(12), pixels: 324 &* s.n,
             channels: 96, gamma: s.p + 5296, beta: s.p + 5392, savedMean: s.f + 95696, savedInvStd: s.f + 95792,
             activation: .relu6, gradGamma: s.g + 5296, gradBeta: s.g + 5392, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(260)
+        s.profiler?.stop(262)
         // features.3.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 16] <- [n, 18, 18, 96]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(117), preActivation: s.tensor(12),
             gamma: s.p + 5296, beta: s.p + 5392, savedMean: s.f + 95696, savedInvStd: s.f + 95792, activation: .relu6,
             reductions: s.f + 92736, input: s.tensor(11), weights: s.p + 3760, pixels: 324 &* s.n, inChannels: 16,
             outChannels: 96, gradInput: s.tensor(119), gradWeights: s.g + 3760, workspace: s.ws, pool: pool)
-        s.profiler?.stop(261)
+        s.profiler?.stop(263)
     }
 
     /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16
@@ -2684,14 +2704,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(119), input: s.tensor(10), pixels: 324 &* s.n,
             channels: 16, gamma: s.p + 3696, beta: s.p + 3712, savedMean: s.f + 95664, savedInvStd: s.f + 95680,
             activation: .identity, gradGamma: s.g + 3696, gradBeta: s.g + 3712, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(262)
+        s.profiler?.stop(264)
         // features.2.0.block.1 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(8), pixels: 324 &* s.n, channels: 48, gamma: s.p + 2736,
                 beta: s.p + 2784, savedMean: s.f + 94704, savedInvStd: s.f + 94752, activation: .relu6,
                 output: s.tensor(121), pool: pool)
-            s.profiler?.stop(263)
+            s.profiler?.stop(265)
         }
         // features.2.0.block.1 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -2699,7 +2719,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(8), pixels: 324 &* s.n, channels: 48,
                 gamma: s.p + 2736, beta: s.p + 2784, runningMean: s.p + 2832, runningVar: s.p + 2880, eps: 0.001,
                 activation: .relu6, output: s.tensor(121), scratch: s.f + 94704, pool: pool)
-            s.profiler?.stop(264)
+            s.profiler?.stop(266)
         }
         // features.2.0.block.2 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 18, 18, 48] <- [n, 18, 18, 16]
         s.profiler?.start()
@@ -2708,20 +2728,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .identity, reductions: s.f + 92736, input: s.tensor(121), weights: s.p + 2928,
             pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.tensor(120), gradWeights: s.g + 2928,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(265)
+        s.profiler?.stop(267)
         // features.2.0.block.1 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(120), input: s.tensor(8), pixels: 324 &* s.n,
             channels: 48, gamma: s.p + 2736, beta: s.p + 2784, savedMean: s.f + 94704, savedInvStd: s.f + 94752,
             activation: .relu6, gradGamma: s.g + 2736, gradBeta: s.g + 2784, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(266)
+        s.profiler?.stop(268)
         // features.2.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 2 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
                 beta: s.p + 2160, savedMean: s.f + 94608, savedInvStd: s.f + 94656, activation: .relu6,
                 output: s.tensor(123), pool: pool)
-            s.profiler?.stop(267)
+            s.profiler?.stop(269)
         }
         // features.2.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 2 {
@@ -2729,12 +2749,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(6), pixels: 1296 &* s.n, channels: 48,
                 gamma: s.p + 2112, beta: s.p + 2160, runningMean: s.p + 2208, runningVar: s.p + 2256, eps: 0.001,
                 activation: .relu6, output: s.tensor(123), scratch: s.f + 94608, pool: pool)
-            s.profiler?.stop(268)
+            s.profiler?.stop(270)
         }
         // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 95232, count: 432)
-        s.profiler?.stop(269)
+        s.profiler?.stop(271)
         // features.2.0.block.1 BatchNorm's second pass and the depthwise 3x3/2 backward: input and weight gradients, [n, 36, 36, 48] <- [n, 18, 18, 48]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(120), preActivation: s.tensor(8),
@@ -2742,24 +2762,24 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             reductions: s.f + 92736, input: s.tensor(123), batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
             stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18, weights: s.f + 94800,
             gradInput: s.tensor(122), gradWeights: s.f + 95232, workspace: s.ws, pool: pool)
-        s.profiler?.stop(270)
+        s.profiler?.stop(272)
         // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 95232, channels: 48, kernel: 3, into: s.g + 2304)
-        s.profiler?.stop(271)
+        s.profiler?.stop(273)
         // features.2.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(122), input: s.tensor(6), pixels: 1296 &* s.n,
             channels: 48, gamma: s.p + 2112, beta: s.p + 2160, savedMean: s.f + 94608, savedInvStd: s.f + 94656,
             activation: .relu6, gradGamma: s.g + 2112, gradBeta: s.g + 2160, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(272)
+        s.profiler?.stop(274)
         // features.2.0.block.0 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 8] <- [n, 36, 36, 48]
         s.profiler?.start()
         TrainingKernels.batchNormPointwiseConvBackward(gradOutput: s.tensor(122), preActivation: s.tensor(6),
             gamma: s.p + 2112, beta: s.p + 2160, savedMean: s.f + 94608, savedInvStd: s.f + 94656, activation: .relu6,
             reductions: s.f + 92736, input: s.tensor(5), weights: s.p + 1728, pixels: 1296 &* s.n, inChannels: 8,
             outChannels: 48, gradInput: s.tensor(124), gradWeights: s.g + 1728, workspace: s.ws, pool: pool)
-        s.profiler?.stop(273)
+        s.profiler?.stop(275)
     }
 
     /// features.1.0 backward: MBConv1 k3 s1: 36x36x32 -> 36x36x8
@@ -2769,14 +2789,14 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(124), input: s.tensor(4), pixels: 1296 &* s.n,
             channels: 8, gamma: s.p + 1664, beta: s.p + 1680, savedMean: s.f + 94592, savedInvStd: s.f + 94600,
             activation: .identity, gradGamma: s.g + 1664, gradBeta: s.g + 1680, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(274)
+        s.profiler?.stop(276)
         // features.1.0.block.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 1 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32, gamma: s.p + 1280,
                 beta: s.p + 1312, savedMean: s.f + 93952, savedInvStd: s.f + 93984, activation: .relu6,
                 output: s.tensor(126), pool: pool)
-            s.profiler?.stop(275)
+            s.profiler?.stop(277)
         }
         // features.1.0.block.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 1 {
@@ -2784,7 +2804,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(2), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
                 activation: .relu6, output: s.tensor(126), scratch: s.f + 93952, pool: pool)
-            s.profiler?.stop(276)
+            s.profiler?.stop(278)
         }
         // features.1.0.block.1 BatchNorm's second pass and the conv 1x1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 8]
         s.profiler?.start()
@@ -2793,20 +2813,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             activation: .identity, reductions: s.f + 92736, input: s.tensor(126), weights: s.p + 1408,
             pixels: 1296 &* s.n, inChannels: 32, outChannels: 8, gradInput: s.tensor(125), gradWeights: s.g + 1408,
             workspace: s.ws, pool: pool)
-        s.profiler?.stop(277)
+        s.profiler?.stop(279)
         // features.1.0.block.0 backward through relu6 and BatchNorm, first pass (sums; dY in place) on [n, 36, 36, 32]
         s.profiler?.start()
         TrainingKernels.batchNormBackwardSums(gradOutput: s.tensor(125), input: s.tensor(2), pixels: 1296 &* s.n,
             channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 93952, savedInvStd: s.f + 93984,
             activation: .relu6, gradGamma: s.g + 1280, gradBeta: s.g + 1312, reductions: s.f + 92736, pool: pool)
-        s.profiler?.stop(278)
+        s.profiler?.stop(280)
         // features.0 recompute BatchNorm + relu6 from the saved conv output
         if s.options.recomputeActivations && s.options.frozenBlocks <= 0 {
             s.profiler?.start()
             TrainingKernels.batchNormApply(input: s.tensor(0), pixels: 1296 &* s.n, channels: 32, gamma: s.p + 864,
                 beta: s.p + 896, savedMean: s.f + 93888, savedInvStd: s.f + 93920, activation: .relu6,
                 output: s.tensor(128), pool: pool)
-            s.profiler?.stop(279)
+            s.profiler?.stop(281)
         }
         // features.0 frozen: recompute eval-mode BatchNorm + relu6
         if s.options.recomputeActivations && s.options.frozenBlocks > 0 {
@@ -2814,12 +2834,12 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             TrainingSupport.batchNormForwardEval(input: s.tensor(0), pixels: 1296 &* s.n, channels: 32,
                 gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
                 activation: .relu6, output: s.tensor(128), scratch: s.f + 93888, pool: pool)
-            s.profiler?.stop(280)
+            s.profiler?.stop(282)
         }
         // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
         s.profiler?.start()
         TrainingKernels.zero(s.f + 94304, count: 288)
-        s.profiler?.stop(281)
+        s.profiler?.stop(283)
         // features.1.0.block.0 BatchNorm's second pass and the depthwise 3x3/1 backward: input and weight gradients, [n, 36, 36, 32] <- [n, 36, 36, 32]
         s.profiler?.start()
         TrainingKernels.batchNormDepthwiseConvBackward(gradOutput: s.tensor(125), preActivation: s.tensor(2),
@@ -2827,11 +2847,11 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             reductions: s.f + 92736, input: s.tensor(128), batch: s.n, height: 36, width: 36, channels: 32, kernel: 3,
             stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 94016,
             gradInput: s.tensor(127), gradWeights: s.f + 94304, workspace: s.ws, pool: pool)
-        s.profiler?.stop(282)
+        s.profiler?.stop(284)
         // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
         s.profiler?.start()
         TrainingSupport.accumulateDepthwiseGradient(s.f + 94304, channels: 32, kernel: 3, into: s.g + 992)
-        s.profiler?.stop(283)
+        s.profiler?.stop(285)
     }
 
     /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -2841,13 +2861,13 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         TrainingKernels.batchNormActivationBackward(gradOutput: s.tensor(127), input: s.tensor(0), pixels: 1296 &* s.n,
             channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 93888, savedInvStd: s.f + 93920,
             activation: .relu6, gradInput: s.tensor(127), gradGamma: s.g + 864, gradBeta: s.g + 896, pool: pool)
-        s.profiler?.stop(284)
+        s.profiler?.stop(286)
         // features.0 stem weight gradient (the image needs none)
         s.profiler?.start()
         TrainingKernels.stemConvBackwardWeights(gradOutput: s.tensor(127), input: s.x, batch: s.n, inChannels: 3,
             height: 72, width: 72, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 36, outWidth: 36,
             outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
-        s.profiler?.stop(285)
+        s.profiler?.stop(287)
     }
 
     /// Every buffer of the training arena, `s.tensor(i)`: its offset in floats per image in the standard
@@ -2993,15 +3013,19 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.0", kind: "stem forward", macsPerImage: 1119744,
               "stem conv 3x3/2, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 36, 36, 32]"),
+              "BatchNorm's batch statistics on [n, 36, 36, 32]"),
         .init("features.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 32]"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][32]"),
+        .init("features.1.0.block.0", kind: "depthwise forward (+ BN apply)", macsPerImage: 373248,
+              "features.0 BatchNorm + relu6 (statistics taken before) and features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 32] -> [n, 36, 36, 32], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.1.0.block.0", kind: "depthwise forward", macsPerImage: 373248,
-              "depthwise 3x3/1, [n, 36, 36, 32] -> [n, 36, 36, 32]"),
+              "frozen: features.0 (this layer trained): depthwise 3x3/1, [n, 36, 36, 32] -> [n, 36, 36, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
-              "BatchNorm (batch statistics) + relu6 on [n, 36, 36, 32]"),
+              "frozen: features.0 (this layer trained): BatchNorm's batch statistics on [n, 36, 36, 32]"),
+        .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
+              "BatchNorm (the batch statistics taken with the conv) + relu6 on [n, 36, 36, 32]"),
         .init("features.1.0.block.0", kind: "BN+act forward", macsPerImage: nil,
               "frozen: BatchNorm in eval mode (running statistics) + relu6 on [n, 36, 36, 32]"),
         .init("features.1.0.block.1", kind: "conv 1x1 forward", macsPerImage: nil,
@@ -3025,7 +3049,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][48]"),
         .init("features.2.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 139968,
-              "features.2.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.2.0.block.0 BatchNorm + relu6 (statistics taken before) and features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.2.0.block.1", kind: "depthwise forward", macsPerImage: 139968,
               "frozen: depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]"),
         .init("features.2.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3053,7 +3077,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][96]"),
         .init("features.3.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 194400,
-              "features.3.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.3.0.block.0 BatchNorm + relu6 (statistics taken before) and features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.3.0.block.1", kind: "depthwise forward", macsPerImage: 194400,
               "frozen: depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]"),
         .init("features.3.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3081,7 +3105,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][144]"),
         .init("features.4.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 32400,
-              "features.4.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.0.block.0 BatchNorm + relu6 (statistics taken before) and features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.0.block.1", kind: "depthwise forward", macsPerImage: 32400,
               "frozen: depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]"),
         .init("features.4.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3109,7 +3133,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][240]"),
         .init("features.4.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 54000,
-              "features.4.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.4.1.block.0 BatchNorm + relu6 (statistics taken before) and features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.4.1.block.1", kind: "depthwise forward", macsPerImage: 54000,
               "frozen: depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
         .init("features.4.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3141,7 +3165,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][240]"),
         .init("features.5.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 150000,
-              "features.5.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.0.block.0 BatchNorm + relu6 (statistics taken before) and features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.0.block.1", kind: "depthwise forward", macsPerImage: 150000,
               "frozen: depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]"),
         .init("features.5.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3169,7 +3193,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.5.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 210000,
-              "features.5.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.5.1.block.0 BatchNorm + relu6 (statistics taken before) and features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.5.1.block.1", kind: "depthwise forward", macsPerImage: 210000,
               "frozen: depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]"),
         .init("features.5.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3201,7 +3225,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][336]"),
         .init("features.6.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 75600,
-              "features.6.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.0.block.0 BatchNorm + relu6 (statistics taken before) and features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.0.block.1", kind: "depthwise forward", macsPerImage: 75600,
               "frozen: depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]"),
         .init("features.6.0.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3229,7 +3253,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [5][5][576]"),
         .init("features.6.1.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 129600,
-              "features.6.1.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.6.1.block.0 BatchNorm + relu6 (statistics taken before) and features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.6.1.block.1", kind: "depthwise forward", macsPerImage: 129600,
               "frozen: depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
         .init("features.6.1.block.1", kind: "BN+act forward", macsPerImage: nil,
@@ -3261,7 +3285,7 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: nil,
               "depthwise weights to the kernel layout [3][3][576]"),
         .init("features.7.0.block.1", kind: "depthwise forward (+ BN apply)", macsPerImage: 46656,
-              "features.7.0.block.0 BatchNorm + relu6 (statistics taken with the conv) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
+              "features.7.0.block.0 BatchNorm + relu6 (statistics taken before) and features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576], row by row, with the depthwise BatchNorm's batch statistics"),
         .init("features.7.0.block.1", kind: "depthwise forward", macsPerImage: 46656,
               "frozen: depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]"),
         .init("features.7.0.block.1", kind: "BN+act forward", macsPerImage: nil,

@@ -107,7 +107,7 @@ extension TrainingProgram.Call {
         case "WeightPrep.depthwiseWeights", "Kernels.depthwiseConv": return "depthwise forward"
         case "TrainingKernels.batchNormApplyDepthwiseConv": return "depthwise forward (+ BN apply)"
         case "TrainingKernels.batchNormForwardTraining", "TrainingKernels.batchNormApply",
-             "TrainingSupport.batchNormForwardEval": return "BN+act forward"
+             "TrainingKernels.batchNormStatistics", "TrainingSupport.batchNormForwardEval": return "BN+act forward"
         case "TrainingKernels.squeezeExciteForwardTraining": return "squeeze-excitation forward"
         case "TrainingKernels.stochasticDepthMask", "TrainingKernels.residualAdd": return "shortcut forward"
         case "Kernels.globalAveragePool", "TrainingKernels.dropoutForward", "Kernels.linear",
@@ -242,6 +242,17 @@ struct TrainingProgramBuilder {
                        ("outChannels", .code("\(l.outputShape.channels)")), ("activation", .code(".identity")),
                        ("output", .tensor(z)), ("workspace", .code("s.ws")), ("pool", .code("pool"))],
                 macsPerImage: l.macs))
+            // The statistics alone, so that the apply is a call of its own, which the depthwise layer after
+            // the stem (EfficientNet's first block) takes into its call as it does an expansion's.
+            calls.append(.init(
+                module: l.name,
+                comment: "\(l.name) BatchNorm's batch statistics on \(shape(l.outputShape))",
+                function: "TrainingKernels.batchNormStatistics",
+                arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
+                            ("channels", .code("\(l.outputShape.channels)"))]
+                    + batchStatisticsArguments(l, statistics: statistics) + [("pool", .code("pool"))],
+                condition: trained))
+            statisticsTaken = true
         case .pointwiseConvolution:
             calls.append(.init(
                 module: l.name,
@@ -289,18 +300,34 @@ struct TrainingProgramBuilder {
                 ("width", .code("\(l.inputShape.width)")), ("channels", .code("\(c)"))]
                 + geometry + [("weights", .fixed(relaid)), ("bias", .fixed(zeroBias))]
             let conv = "depthwise \(l.kernel)x\(l.kernel)/\(l.stride), \(shape(l.inputShape)) -> \(shape(l.outputShape))"
-            // Trained, the expansion's BatchNorm apply (the call that writes this input) moves into this
-            // call, which applies it row by row just ahead of the depthwise rows that read it, and takes this
-            // layer's own batch statistics as its rows are written.
-            let applyWritingInput = calls.lastIndex {
-                $0.function == "TrainingKernels.batchNormApply" && $0.condition == trained && $0.writes(tensor: input)
+            // Trained, the BatchNorm apply of the layer before (an expansion, or the stem; the call that writes
+            // this input) moves into this call, which applies it row by row just ahead of the depthwise rows
+            // that read it, and takes this layer's own batch statistics as its rows are written.
+            // The stem's apply is in the block before (the stem's own), trained when that block is.
+            let writesInput = { (call: TrainingProgram.Call) in
+                call.function == "TrainingKernels.batchNormApply" && call.writes(tensor: input)
             }
-            if let at = applyWritingInput, case .batchNorm(let expansion, let expanded, let statistics, _)? = recipes[input] {
-                let apply = calls.remove(at: at)
+            var applyWritingInput: TrainingProgram.Call?
+            if case .batchNorm? = recipes[input] {
+                if let at = calls.lastIndex(where: { writesInput($0) && $0.condition == trained }) {
+                    applyWritingInput = calls.remove(at: at)
+                } else if let before = program.forward.indices.last,
+                          let at = program.forward[before].calls.lastIndex(where: {
+                              writesInput($0) && $0.condition == "s.options.frozenBlocks <= \(blockIndex - 1)"
+                          }) {
+                    applyWritingInput = program.forward[before].calls.remove(at: at)
+                }
+            }
+            // Fused where the apply runs (its layer trained); the plain depthwise call otherwise. An apply from
+            // the block before runs only while this block is trained too (frozen blocks come first), but this
+            // block may be trained while that one is frozen: then the plain call runs and this layer's
+            // statistics are taken on their own.
+            let fused = applyWritingInput?.condition
+            if let fused, case .batchNorm(let expansion, let expanded, let statistics, _)? = recipes[input] {
                 calls.append(.init(
                     module: l.name,
-                    comment: "\(expansion.name) BatchNorm + \(expansion.activation?.rawValue ?? "identity") (statistics taken with "
-                        + "the conv) and \(l.name) \(conv), row by row, with the depthwise BatchNorm's batch statistics",
+                    comment: "\(expansion.name) BatchNorm + \(expansion.activation?.rawValue ?? "identity") (statistics taken "
+                        + "before) and \(l.name) \(conv), row by row, with the depthwise BatchNorm's batch statistics",
                     function: "TrainingKernels.batchNormApplyDepthwiseConv",
                     arguments: [("input", .tensor(expanded))]
                         + batchNormApplyArguments(expansion, preActivation: expanded, statistics: statistics, output: input)
@@ -313,19 +340,35 @@ struct TrainingProgramBuilder {
                                         : argument.label, argument.value)
                         }
                         + [("workspace", .code("s.ws")), ("pool", .code("pool"))],
-                    condition: apply.condition,
+                    condition: fused,
                     macsPerImage: l.macs))
                 statisticsTaken = true
                 program.largestBatchStatisticsChannels = max(program.largestBatchStatisticsChannels, c)
             }
+            let unfused = fused.map { $0 == trained ? frozen : "!(\($0))" }
+            // Alternatives that run only while some block is frozen say "frozen:" first.
+            let frozenBefore = recipes[input].flatMap { recipe -> String? in
+                guard case .batchNorm(let layer, _, _, _) = recipe else { return nil }
+                return "frozen: \(layer.name) (this layer trained): "
+            } ?? "frozen: "
             calls.append(.init(
                 module: l.name,
-                comment: "\(l.name) " + (applyWritingInput == nil ? "" : "frozen: ") + conv,
+                comment: "\(l.name) " + (fused == nil ? "" : fused == trained ? "frozen: " : frozenBefore) + conv,
                 function: "Kernels.depthwiseConv",
                 arguments: [("input", .tensor(input))] + window
                     + [("activation", .code(".identity")), ("output", .tensor(z)), ("pool", .code("pool"))],
-                condition: applyWritingInput == nil ? nil : frozen,
+                condition: unfused,
                 macsPerImage: l.macs))
+            if let fused, fused != trained {
+                calls.append(.init(
+                    module: l.name,
+                    comment: "\(l.name) \(frozenBefore)BatchNorm's batch statistics on \(shape(l.outputShape))",
+                    function: "TrainingKernels.batchNormStatistics",
+                    arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
+                                ("channels", .code("\(c)"))]
+                        + batchStatisticsArguments(l, statistics: state.statistics) + [("pool", .code("pool"))],
+                    condition: "\(trained) && !(\(fused))"))
+            }
         default:
             preconditionFailure("not a convolution: \(l.name)")
         }
@@ -342,7 +385,8 @@ struct TrainingProgramBuilder {
         if statisticsTaken {
             calls.append(.init(
                 module: l.name,
-                comment: "\(l.name) BatchNorm (the batch statistics taken with the conv) + \(activation) on \(shape(l.outputShape))",
+                comment: "\(l.name) BatchNorm (the batch statistics taken \(l.operation == .stemConvolution ? "just before" : "with the conv")) "
+                    + "+ \(activation) on \(shape(l.outputShape))",
                 function: "TrainingKernels.batchNormApply",
                 arguments: batchNormApplyArguments(l, preActivation: z, statistics: statistics, output: out),
                 condition: trained))

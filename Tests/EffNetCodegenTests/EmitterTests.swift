@@ -66,7 +66,7 @@ final class EmitterTests: XCTestCase {
                                "if options.frozenBlocks <= 1 { features_1_0_backward(s) }",
                                "if options.frozenBlocks <= 0 { features_0_backward(s) }"])
         XCTAssertTrue(code.contains("loss = try CrossEntropy.forwardBackward("))
-        XCTAssertTrue(code.contains("TrainingKernels.batchNormForwardTraining("), "train-mode BatchNorm, not folded")
+        XCTAssertTrue(code.contains("TrainingKernels.batchNormStatistics("), "train-mode BatchNorm, not folded")
     }
 
     /// The `profiledLayers` table of one generated class (the inference or the training one).

@@ -31,6 +31,26 @@ final class FreezingTests: XCTestCase {
         }
     }
 
+    /// Only the stem frozen (`--train-last-stages` at least the number of stages): its BatchNorm runs in eval
+    /// mode while the first block's depthwise layer, whose call otherwise takes the stem's BatchNorm apply,
+    /// runs on its own and still takes its own batch statistics (its running statistics move).
+    func testFreezingOnlyTheStemStillTakesTheFirstBlocksBatchStatistics() throws {
+        let training = try EfficientNetTinyTraining(weights: try fixtureWeights("EfficientNetTiny"))
+        let descriptor = EfficientNetTinyTraining.trainingDescriptor
+        let frozen = descriptor.frozenBlocks(trainingLastStages: 99)
+        XCTAssertEqual(frozen, 1)
+        let stemMean = training.parameter("features.0.1.running_mean")!
+        let depthwiseMean = training.parameter("features.1.0.block.0.1.running_mean")!.values
+        _ = try training.trainStep(images: try Fixtures.npy("EfficientNetTiny/input.npy"), labels: [1, 2],
+                                   options: TrainingOptions(dropout: false, stochasticDepth: false, frozenBlocks: frozen))
+        XCTAssertEqual(training.parameter("features.0.1.running_mean")!, stemMean, "the stem is frozen")
+        XCTAssertTrue(training.gradient("features.0.0.weight")!.values.allSatisfy { $0 == 0 }, "the stem is frozen")
+        let moved = training.parameter("features.1.0.block.0.1.running_mean")!.values
+        XCTAssertTrue(moved.allSatisfy(\.isFinite))
+        XCTAssertTrue(zip(moved, depthwiseMean).allSatisfy { $0 != $1 }, "every channel's batch mean moves it")
+        XCTAssertTrue(training.gradient("features.1.0.block.0.0.weight")!.values.contains { $0 != 0 })
+    }
+
     func testFreezingAllButTheLastStagesKeepsEarlierGradientsZero() throws {
         let training = try EfficientNetTinyTraining(weights: try fixtureWeights("EfficientNetTiny"))
         let descriptor = EfficientNetTinyTraining.trainingDescriptor

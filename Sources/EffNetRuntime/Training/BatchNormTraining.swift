@@ -68,8 +68,9 @@ extension TrainingKernels {
         }
     }
 
-    /// Batch statistics and the running-stat update (the first half of `batchNormForwardTraining`).
-    static func batchNormStatistics(
+    /// Batch statistics and the running-stat update (the first half of `batchNormForwardTraining`; the
+    /// stem's call of its own, so that its apply can move into the first depthwise layer's call).
+    public static func batchNormStatistics(
         input: UnsafePointer<Float>, pixels: Int, channels: Int, eps: Double, momentum: Double,
         savedMean: UnsafeMutablePointer<Float>, savedInvStd: UnsafeMutablePointer<Float>,
         runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>, pool: WorkerPool
