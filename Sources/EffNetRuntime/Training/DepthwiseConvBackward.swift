@@ -73,7 +73,8 @@ extension TrainingKernels {
                     let b = min(r1, a &+ bandRows)
                     var z = dZ
                     if let (passTwo, bands) = batchNorm {
-                        // The band's dZ rows lo..<hi into this part's slot; z is where row 0 would be.
+                        // The band's dZ rows lo..<hi into this part's slot; z is where row 0 would be (an
+                        // address outside the scratch: the kernels only read rows lo..<hi through it).
                         let (lo, hi) = bandGradientRows(s, a, b)
                         let band = bands + p &* (bandRows &+ s.kernel) &* zRowFloats
                         passTwo.rows(lo &* s.outWidth, hi &* s.outWidth, channels: s.channels, into: band)
