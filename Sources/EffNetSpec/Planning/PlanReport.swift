@@ -48,6 +48,11 @@ public enum PlanReport {
         line("  activation arena   \(bytes(plan.memory.arenaBytes(batch: batch)))"
              + "  (\(grouped(plan.memory.arenaFloatsPerImage)) floats per image;"
              + " without reuse \(bytes(plan.memory.unsharedFloatsPerImage * batch * 4)))")
+        let fused = plan.tensors.filter { $0.arenaOffset == nil && $0.id != 0 && $0.id != plan.tensors.count - 1 }
+        if !fused.isEmpty {
+            line("  not in the arena   \(fused.count) expanded tensors of fused expand+depthwise calls (kept in "
+                 + "L2-sized bands; a call that runs as two kernels holds its own in its workspace)")
+        }
         line("  SE workspace       \(bytes(plan.memory.squeezeExciteWorkspacePerImage * batch * 4))")
         let weights = plan.parameters.reduce(0) { $0 + $1.elements } * 4
         line("  weights            \(bytes(weights)) as stored (BatchNorm folded at load for inference)")
