@@ -81,8 +81,8 @@ extension Kernels {
     }
 
     /// Scratch of `expandDepthwise`: where the call runs fused, one band per worker; otherwise the expanded
-    /// tensor, which the two kernels pass through it. So the activation arena never holds a fused expansion's
-    /// output (the plan leaves it out: `MemoryPlanner`), and only the calls that need that tensor pay for it.
+    /// tensor of the images the two kernels take at a time. So the activation arena never holds a fused
+    /// expansion's output (the plan leaves it out: `MemoryPlanner`), and only the calls that need it pay for it.
     public static func expandDepthwiseWorkspaceFloats(batch: Int, height: Int, width: Int, inChannels: Int,
                                                       expandedChannels: Int, kernel: Int, stride: Int, outHeight: Int,
                                                       threads: Int) -> Int {
@@ -92,34 +92,61 @@ extension Kernels {
             return expandDepthwiseBandsFloats(width: width, expandedChannels: expandedChannels, kernel: kernel,
                                               threads: threads)
         }
-        return batch * height * width * expandedChannels
+        return expandDepthwiseFallbackImages(batch: batch, height: height, width: width,
+                                             expandedChannels: expandedChannels) * height * width * expandedChannels
+    }
+
+    /// Expanded floats the two-kernel path may hold at once: 16 MB (`expandDepthwiseFallbackImages`).
+    static let expandDepthwiseFallbackFloats = 4 << 20
+
+    /// Images the two-kernel path expands at a time: as many as fit in `expandDepthwiseFallbackFloats`, at
+    /// least one. Its workspace then stays below a few images' expanded maps whatever the batch: on the
+    /// portable `.swift` path every expansion takes two kernels (B0 at batch 16 would otherwise hold all 16
+    /// images of stage 2's 112x112x96, 77 MB, beside an arena of 64 MB), and B7's widest layers expand
+    /// 1.4 million floats per image. Batches that fit go through in one call each, as before.
+    static func expandDepthwiseFallbackImages(batch: Int, height: Int, width: Int, expandedChannels: Int) -> Int {
+        min(batch, max(1, expandDepthwiseFallbackFloats / max(1, height &* width &* expandedChannels)))
     }
 
     /// output = depthwise(act(expand(input))): `pointwiseConv(inputMajorWeights:)` from `inChannels` to
     /// `expandedChannels` followed by `depthwiseConv`, with the same arguments, without materialising the
     /// expanded tensor where it runs fused. `workspace` holds `expandDepthwiseWorkspaceFloats(...)` floats for
     /// the same shapes and `pool.threadCount`: the workers' bands, or, where the call takes two kernels (small
-    /// maps at small batch, geometries without a C row kernel, the portable `.swift` path), the expanded tensor.
+    /// maps at small batch, geometries without a C row kernel, the portable `.swift` path), the expanded tensor
+    /// of a few images at a time.
     /// With `rowSums`, also the output rows' channel sums (RowChannelSums.swift).
     public static func expandDepthwise(
         input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, inChannels: Int,
         expandWeights: UnsafePointer<Float>, expandBias: UnsafePointer<Float>, expandActivation: Activation,
         expandedChannels: Int, kernel: Int, stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
         depthwiseWeights: UnsafePointer<Float>, depthwiseBias: UnsafePointer<Float>, depthwiseActivation: Activation,
-        output: UnsafeMutablePointer<Float>, rowSums: UnsafeMutablePointer<Float>? = nil, workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
+        output: UnsafeMutablePointer<Float>, rowSums: UnsafeMutablePointer<Float>? = nil,
+        workspace: UnsafeMutablePointer<Float>, pool: WorkerPool
     ) {
         guard let simd = CSIMDKernels.active,
               expandDepthwiseFusesHere(batch: batch, height: height, width: width, inChannels: inChannels,
                                        expandedChannels: expandedChannels, kernel: kernel, stride: stride,
                                        outHeight: outHeight, threads: pool.threadCount) else {
-            let expanded = workspace
-            pointwiseConv(input: input, pixels: batch &* height &* width, inChannels: inChannels,
-                          inputMajorWeights: expandWeights, bias: expandBias, outChannels: expandedChannels,
-                          activation: expandActivation, residual: nil, output: expanded, pool: pool)
-            depthwiseConv(input: expanded, batch: batch, height: height, width: width, channels: expandedChannels,
-                          kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft, outHeight: outHeight,
-                          outWidth: outWidth, weights: depthwiseWeights, bias: depthwiseBias,
-                          activation: depthwiseActivation, output: output, rowSums: rowSums, pool: pool)
+            // Two kernels, a few images at a time through the workspace (`expandDepthwiseFallbackImages`).
+            // On the C kernels no value depends on how the images are grouped (the GEMM's rows are
+            // independent, as are the depthwise output rows and their sums); OpenBLAS, the portable path's
+            // GEMM, may round a row differently with a different row count.
+            let chunk = expandDepthwiseFallbackImages(batch: batch, height: height, width: width,
+                                                      expandedChannels: expandedChannels)
+            let imageIn = height &* width &* inChannels, imageOut = outHeight &* outWidth &* expandedChannels
+            var n0 = 0
+            while n0 < batch {
+                let images = min(chunk, batch &- n0)
+                pointwiseConv(input: input + n0 &* imageIn, pixels: images &* height &* width, inChannels: inChannels,
+                              inputMajorWeights: expandWeights, bias: expandBias, outChannels: expandedChannels,
+                              activation: expandActivation, residual: nil, output: workspace, pool: pool)
+                depthwiseConv(input: workspace, batch: images, height: height, width: width,
+                              channels: expandedChannels, kernel: kernel, stride: stride, padTop: padTop,
+                              padLeft: padLeft, outHeight: outHeight, outWidth: outWidth, weights: depthwiseWeights,
+                              bias: depthwiseBias, activation: depthwiseActivation, output: output + n0 &* imageOut,
+                              rowSums: rowSums.map { $0 + n0 &* outHeight &* expandedChannels }, pool: pool)
+                n0 &+= images
+            }
             return
         }
         let bandRows = expandDepthwiseBandRows(width: width, expandedChannels: expandedChannels, kernel: kernel)

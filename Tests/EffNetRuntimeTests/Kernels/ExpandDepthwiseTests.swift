@@ -112,6 +112,54 @@ final class ExpandDepthwiseTests: XCTestCase {
         }
     }
 
+    /// Where the call runs as two kernels (here a wide expansion whose weights would stream from memory for
+    /// every band), it expands a few images at a time through its workspace: one image of 40x40x2,100 floats
+    /// (13 MB) at a time, not both, with the bits of the two kernels over the whole batch (on the C kernels;
+    /// within rounding on the portable path, whose GEMM is OpenBLAS's).
+    func testTwoKernelPathTakesAFewImagesAtATime() {
+        var rng = TestRandom(seed: 903)
+        let batch = 2, height = 40, width = 40, inChannels = 64, expanded = 2100, g = geometries[0]
+        let input = rng.floats(batch * height * width * inChannels, -2, 2)
+        let expandWeights = rng.floats(inChannels * expanded, -0.2, 0.2), expandBias = rng.floats(expanded)
+        let dwWeights = rng.floats(9 * expanded), dwBias = rng.floats(expanded)
+        let pool = testPools[0]
+        XCTAssertFalse(Kernels.expandDepthwiseFusesHere(
+            batch: batch, height: height, width: width, inChannels: inChannels, expandedChannels: expanded, kernel: 3,
+            stride: 1, outHeight: height, threads: pool.threadCount), "the two-kernel path")
+        var tensor = [Float](repeating: .nan, count: batch * height * width * expanded)
+        var want = [Float](repeating: .nan, count: tensor.count)
+        var wantSums = [Float](repeating: .nan, count: Kernels.rowSumsFloats(batch: batch, outHeight: height,
+                                                                             channels: expanded))
+        Kernels.pointwiseConv(input: input, pixels: batch * height * width, inChannels: inChannels,
+                              inputMajorWeights: expandWeights, bias: expandBias, outChannels: expanded,
+                              activation: .silu, residual: nil, output: &tensor, pool: pool)
+        Kernels.depthwiseConv(input: tensor, batch: batch, height: height, width: width, channels: expanded,
+                              kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: height, outWidth: width,
+                              weights: dwWeights, bias: dwBias, activation: .silu, output: &want, rowSums: &wantSums,
+                              pool: pool)
+        let asked = Kernels.expandDepthwiseWorkspaceFloats(
+            batch: batch, height: height, width: width, inChannels: inChannels, expandedChannels: expanded, kernel: 3,
+            stride: 1, outHeight: height, threads: pool.threadCount)
+        XCTAssertEqual(asked, height * width * expanded, "one image's expanded map")
+        var workspace = [Float](repeating: .nan, count: asked + 4096)
+        var got = [Float](repeating: .nan, count: want.count), gotSums = [Float](repeating: .nan, count: wantSums.count)
+        Kernels.expandDepthwise(
+            input: input, batch: batch, height: height, width: width, inChannels: inChannels,
+            expandWeights: expandWeights, expandBias: expandBias, expandActivation: .silu, expandedChannels: expanded,
+            kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft, outHeight: height,
+            outWidth: width, depthwiseWeights: dwWeights, depthwiseBias: dwBias, depthwiseActivation: .silu,
+            output: &got, rowSums: &gotSums, workspace: &workspace, pool: pool)
+        if CSIMDKernels.active != nil {
+            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "output")
+            XCTAssertEqual(gotSums.map(\.bitPattern), wantSums.map(\.bitPattern), "row sums")
+        } else {
+            // OpenBLAS (the portable path's GEMM) may round a row differently with a different row count.
+            assertClose(got, want.map(Double.init), relativeTolerance: 1e-5, "output")
+            assertClose(gotSums, wantSums.map(Double.init), relativeTolerance: 1e-5, "row sums")
+        }
+        XCTAssert(workspace[asked...].allSatisfy(\.isNaN), "wrote past the workspace it asked for")
+    }
+
     /// Every C path, row ranges that start and end mid-image and bands from the smallest allowed
     /// (kernel rows: one output row per sub-band) up.
     func testEveryPathAndBandSizeMatchesUnfusedKernels() {
