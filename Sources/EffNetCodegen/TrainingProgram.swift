@@ -244,14 +244,9 @@ struct TrainingProgramBuilder {
                 macsPerImage: l.macs))
             // The statistics alone, so that the apply is a call of its own, which the depthwise layer after
             // the stem (EfficientNet's first block) takes into its call as it does an expansion's.
-            calls.append(.init(
-                module: l.name,
-                comment: "\(l.name) BatchNorm's batch statistics on \(shape(l.outputShape))",
-                function: "TrainingKernels.batchNormStatistics",
-                arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
-                            ("channels", .code("\(l.outputShape.channels)"))]
-                    + batchStatisticsArguments(l, statistics: statistics) + [("pool", .code("pool"))],
-                condition: trained))
+            calls.append(batchNormStatisticsCall(l, preActivation: z, statistics: statistics,
+                                                 comment: "\(l.name) BatchNorm's batch statistics on \(shape(l.outputShape))",
+                                                 condition: trained))
             statisticsTaken = true
         case .pointwiseConvolution:
             calls.append(.init(
@@ -360,13 +355,9 @@ struct TrainingProgramBuilder {
                 condition: unfused,
                 macsPerImage: l.macs))
             if let fused, fused != trained {
-                calls.append(.init(
-                    module: l.name,
+                calls.append(batchNormStatisticsCall(
+                    l, preActivation: z, statistics: state.statistics,
                     comment: "\(l.name) \(frozenBefore)BatchNorm's batch statistics on \(shape(l.outputShape))",
-                    function: "TrainingKernels.batchNormStatistics",
-                    arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
-                                ("channels", .code("\(c)"))]
-                        + batchStatisticsArguments(l, statistics: state.statistics) + [("pool", .code("pool"))],
                     condition: "\(trained) && !(\(fused))"))
             }
         default:
@@ -429,6 +420,16 @@ struct TrainingProgramBuilder {
         batchNormInputArguments(l, preActivation: z)
             + [("savedMean", .fixed(statistics)), ("savedInvStd", .fixed(statistics + l.outputShape.channels)),
                ("activation", .code(act(l.activation))), ("output", .tensor(output)), ("pool", .code("pool"))]
+    }
+
+    /// A train-mode BatchNorm's batch statistics in a call of their own (`TrainingKernels.batchNormStatistics`).
+    func batchNormStatisticsCall(_ l: PlannedLayer, preActivation z: Int, statistics: Int, comment: String,
+                                 condition: String) -> TrainingProgram.Call {
+        .init(module: l.name, comment: comment, function: "TrainingKernels.batchNormStatistics",
+              arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
+                          ("channels", .code("\(l.outputShape.channels)"))]
+                  + batchStatisticsArguments(l, statistics: statistics) + [("pool", .code("pool"))],
+              condition: condition)
     }
 
     /// Where a train-mode BatchNorm's batch statistics go: eps and momentum, the saved mean and invStd (the

@@ -50,13 +50,7 @@ extension TrainingKernels {
                                      gradWeights, parts: parts, pool, batchNorm: (passTwo, workspace))
             return
         }
-        let pixels = batch &* outHeight &* outWidth
-        let passParts = bnParts(pixels: pixels, channels: channels, threads: pool.threadCount)
-        let partRows = (pixels + passParts - 1) / passParts
-        pool.parallelFor(passParts) { t in
-            let p0 = min(pixels, t &* partRows), p1 = min(pixels, p0 &+ partRows)
-            passTwo.rows(p0, p1, channels: channels, into: gradOutput + p0 &* channels)
-        }
+        passTwo.inPlace(pixels: batch &* outHeight &* outWidth, channels: channels, pool: pool)
         depthwiseConvBackward(gradOutput: gradOutput, input: input, batch: batch, height: height, width: width,
                               channels: channels, kernel: kernel, stride: stride, padTop: padTop, padLeft: padLeft,
                               outHeight: outHeight, outWidth: outWidth, weights: weights, gradInput: gradInput,

@@ -336,6 +336,18 @@ extension TrainingKernels {
                                        gamma: gamma, beta: beta, savedMean: savedMean, savedInvStd: savedInvStd,
                                        activation: activation, reductions: reductions, gradInput: output)
         }
+
+        /// dZ for all `pixels` rows over dY in place, in the BatchNorm passes' parts: where a conv backward
+        /// cannot take it band by band.
+        func inPlace(pixels: Int, channels C: Int, pool: WorkerPool) {
+            let parts = bnParts(pixels: pixels, channels: C, threads: pool.threadCount)
+            let partRows = (pixels + parts - 1) / parts
+            let dY = UnsafeMutablePointer(mutating: gradOutput)
+            pool.parallelFor(parts) { t in
+                let p0 = min(pixels, t &* partRows), p1 = min(pixels, p0 &+ partRows)
+                rows(p0, p1, channels: C, into: dY + p0 &* C)
+            }
+        }
     }
 
     /// `reductionsOnly`: stop after pass 1 (see `batchNormBackwardSums`). `se`: dOut is a squeeze-excitation's

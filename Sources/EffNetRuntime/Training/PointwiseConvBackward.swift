@@ -78,12 +78,7 @@ extension TrainingKernels {
                                          batchNorm: passTwo, pool: pool)
             return
         }
-        let parts = bnParts(pixels: pixels, channels: outChannels, threads: pool.threadCount)
-        let partRows = (pixels + parts - 1) / parts
-        pool.parallelFor(parts) { t in
-            let p0 = min(pixels, t &* partRows), p1 = min(pixels, p0 &+ partRows)
-            passTwo.rows(p0, p1, channels: outChannels, into: gradOutput + p0 &* outChannels)
-        }
+        passTwo.inPlace(pixels: pixels, channels: outChannels, pool: pool)
         pointwiseConvBackward(gradOutput: gradOutput, input: input, weights: weights, pixels: pixels,
                               inChannels: inChannels, outChannels: outChannels, gradInput: gradInput,
                               gradWeights: gradWeights, workspace: workspace, pool: pool)
