@@ -72,6 +72,40 @@ final class DepthwiseBackwardKernelTests: XCTestCase {
                        outHeight: 1, outWidth: 1), seed: 406, rowSplit: 1, channelSplit: 4)
     }
 
+    /// Channel ranges whose taps outgrow L1 (K·K·channels·8 bytes > 32 KB) take the input gradient in
+    /// channel blocks instead of pixel by pixel: whole and partial blocks, a channel tail, both strides.
+    func testWideChannelRangesTakeTheInputGradientInChannelBlocks() {
+        check(Geometry(batch: 1, height: 9, width: 11, channels: 300, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                       outHeight: 9, outWidth: 11), seed: 407, rowSplit: 4, channelSplit: 20)
+        check(Geometry(batch: 2, height: 8, width: 9, channels: 520, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                       outHeight: 4, outWidth: 5), seed: 408, rowSplit: 3, channelSplit: 8)
+    }
+
+    /// The channel-block order sums every output's taps in the pixel-by-pixel order: one call over all the
+    /// channels (blocks) gives the bits of calls over 16 channels at a time (pixel by pixel).
+    func testChannelBlocksKeepThePixelOrdersBits() {
+        let g = Geometry(batch: 1, height: 7, width: 10, channels: 230, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                         outHeight: 7, outWidth: 10)
+        var rng = TestRandom(seed: 409)
+        let w = rng.floats(g.kernel * g.kernel * g.channels)
+        let dZ = rng.floats(g.outputCount)
+        let shape = DepthwiseShape(batch: g.batch, height: g.height, width: g.width, channels: g.channels,
+                                   kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
+                                   outHeight: g.outHeight, outWidth: g.outWidth)
+        for (name, simd) in paths {
+            var blocks = [Float](repeating: .nan, count: g.inputCount)
+            var pixels = blocks
+            for row in 0..<(g.batch * g.height) {
+                XCTAssertTrue(simd.depthwiseGradInputRow(shape, row: row, channels: 0..<g.channels, dZ, w, &blocks))
+                for c0 in stride(from: 0, to: g.channels, by: 16) {
+                    XCTAssertTrue(simd.depthwiseGradInputRow(shape, row: row, channels: c0..<min(g.channels, c0 + 16),
+                                                             dZ, w, &pixels))
+                }
+            }
+            XCTAssertEqual(blocks.map(\.bitPattern), pixels.map(\.bitPattern), "\(name): bits differ")
+        }
+    }
+
     func testRefusesOtherKernelsWithoutWriting() {
         let shape = DepthwiseShape(batch: 1, height: 8, width: 8, channels: 16, kernel: 7, stride: 1, padTop: 3,
                                    padLeft: 3, outHeight: 8, outWidth: 8)
