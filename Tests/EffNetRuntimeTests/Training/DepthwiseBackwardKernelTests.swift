@@ -14,6 +14,12 @@ final class DepthwiseBackwardKernelTests: XCTestCase {
         SIMDPath.supported.compactMap { path in CSIMDKernels(path).map { (path.rawValue, $0) } }
     }
 
+    private func depthwiseShape(_ g: Geometry) -> DepthwiseShape {
+        DepthwiseShape(batch: g.batch, height: g.height, width: g.width, channels: g.channels, kernel: g.kernel,
+                       stride: g.stride, padTop: g.padTop, padLeft: g.padLeft, outHeight: g.outHeight,
+                       outWidth: g.outWidth)
+    }
+
     private func check(_ g: Geometry, seed: UInt64, rowSplit: Int, channelSplit: Int,
                        file: StaticString = #filePath, line: UInt = #line) {
         var rng = TestRandom(seed: seed)
@@ -22,9 +28,7 @@ final class DepthwiseBackwardKernelTests: XCTestCase {
         let dZ = rng.floats(g.outputCount)
         let ref = TrainingReference.depthwiseBackward(TrainingReference.doubles(dZ), TrainingReference.doubles(x),
                                                       TrainingReference.doubles(w), g)
-        let shape = DepthwiseShape(batch: g.batch, height: g.height, width: g.width, channels: g.channels,
-                                   kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
-                                   outHeight: g.outHeight, outWidth: g.outWidth)
+        let shape = depthwiseShape(g)
         let rows = g.batch * g.outHeight
         for (name, simd) in paths {
             var target = [Float](repeating: 1, count: w.count)  // the kernel adds onto it
@@ -89,9 +93,7 @@ final class DepthwiseBackwardKernelTests: XCTestCase {
         var rng = TestRandom(seed: 409)
         let w = rng.floats(g.kernel * g.kernel * g.channels)
         let dZ = rng.floats(g.outputCount)
-        let shape = DepthwiseShape(batch: g.batch, height: g.height, width: g.width, channels: g.channels,
-                                   kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft,
-                                   outHeight: g.outHeight, outWidth: g.outWidth)
+        let shape = depthwiseShape(g)
         for (name, simd) in paths {
             var blocks = [Float](repeating: .nan, count: g.inputCount)
             var pixels = blocks
