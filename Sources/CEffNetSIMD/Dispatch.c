@@ -84,6 +84,12 @@ void effnet_gemm_bias_activation(int isa, int act, ptrdiff_t M, ptrdiff_t N, ptr
     EFFNET_FORWARD(effnet_gemm_bias_activation, act, M, N, K, x, lda, w, ldb, bias, residual, y, ldc);
 }
 
+void effnet_gemm_prefetching_rows(int isa, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda,
+                                  const float *w, ptrdiff_t ldb, float *y, ptrdiff_t ldc, const float *nextA,
+                                  const float *nextB) {
+    EFFNET_FORWARD(effnet_gemm_prefetching_rows, M, N, K, x, lda, w, ldb, y, ldc, nextA, nextB);
+}
+
 int effnet_expand_depthwise_rows(int isa, int expandAct, int dwAct, const float *input, ptrdiff_t H, ptrdiff_t W,
                                  ptrdiff_t Cin, ptrdiff_t Ce, const float *expandWeights, const float *expandBias,
                                  ptrdiff_t kernel, ptrdiff_t stride, ptrdiff_t padTop, ptrdiff_t padLeft,

@@ -101,7 +101,8 @@ AI void gemm_strip_silu_epilogue(int nv, int full, int hasBias, VF acc[3][GEMM_M
    of copying them into im2col rows. The GEMM passes a literal null, which folds away. */
 AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, int accumulate, int finish, ptrdiff_t K,
                    const float *a, ptrdiff_t lda, const ptrdiff_t *koff, ptrdiff_t mr, const float *b, ptrdiff_t ldb,
-                   VM tail, float *c, ptrdiff_t ldc, const float *bias, const float *residual) {
+                   VM tail, float *c, ptrdiff_t ldc, const float *bias, const float *residual, const char *sideA,
+                   const char *sideB) {
     VF acc[3][GEMM_MR];
     const float *row[GEMM_MR];
     const VM m = tail; /* for LD/ST of the panel's last vector */
@@ -119,6 +120,12 @@ AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, int 
     for (ptrdiff_t k = 0; k < K; k++) {
         const float *bk = b + k * ldb;
         const ptrdiff_t ka = koff ? koff[k] : k;
+        /* A side stream (gemm_prefetching_rows): one cache line per k step, the first K/2 of sideA, then
+           of sideB; null (a literal) everywhere else. */
+        if (sideA) {
+            const ptrdiff_t half = K >> 1;
+            __builtin_prefetch(k < half ? sideA + k * 64 : sideB + (k - half) * 64, 0, 2);
+        }
         GEMM_UNROLL
         for (int v = 0; v < 3; v++) {
             if (v >= nv) break;
@@ -195,34 +202,42 @@ AI void gemm_strip(int act, int nv, int full, int hasBias, int hasResidual, int 
    112x112 layers least. Same operations in the same order: the same bits. */
 AI void gemm_panel(int act, int nv, int full, int hasBias, int hasResidual, int accumulate, int finish, ptrdiff_t M,
                    ptrdiff_t K, const float *A, ptrdiff_t lda, const ptrdiff_t *koff, const float *b, ptrdiff_t ldb,
-                   VM tail, float *c, ptrdiff_t ldc, const float *bias, const float *residual) {
+                   VM tail, float *c, ptrdiff_t ldc, const float *bias, const float *residual, const char *sideA,
+                   const char *sideB) {
     for (ptrdiff_t m0 = 0; m0 < M; m0 += GEMM_MR) {
         const ptrdiff_t mr = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;
         if (koff && __builtin_constant_p(lda) && lda == 1 && mr == GEMM_MR) {
             gemm_strip(act, nv, full, hasBias, hasResidual, accumulate, finish, K, A + m0, 1, koff, GEMM_MR, b, ldb,
-                       tail, c + m0 * ldc, ldc, bias, hasResidual ? residual + m0 * ldc : 0);
+                       tail, c + m0 * ldc, ldc, bias, hasResidual ? residual + m0 * ldc : 0, 0, 0);
             continue;
         }
+        /* The side stream's rows are K floats long, as A's (gemm_prefetching_rows). */
+        const ptrdiff_t side = m0 * K * (ptrdiff_t)sizeof(float);
         gemm_strip(act, nv, full, hasBias, hasResidual, accumulate, finish, K, A + m0 * lda, lda, koff, mr, b, ldb,
-                   tail, c + m0 * ldc, ldc, bias, hasResidual ? residual + m0 * ldc : 0);
+                   tail, c + m0 * ldc, ldc, bias, hasResidual ? residual + m0 * ldc : 0, sideA ? sideA + side : 0,
+                   sideB ? sideB + side : 0);
     }
 }
 
 /* Panels of 3 vectors (48 columns on AVX-512: 96, 144, 240, 480, 672, 1152 output channels divide
    evenly), then the remainder as one panel of 1 to 3 vectors, its last one masked unless whole.
-   `accumulate` / `finish`: see gemm_blocked. */
-AI void gemm_all(int act, int hasBias, int hasResidual, int accumulate, int finish, ptrdiff_t M, ptrdiff_t N,
-                 ptrdiff_t K, const float *x, ptrdiff_t lda, const ptrdiff_t *koff, const float *w, ptrdiff_t ldb,
-                 const float *bias, const float *residual, float *y, ptrdiff_t ldc) {
+   `accumulate` / `finish`: see gemm_blocked. `sideA` / `sideB`: the first panel's side stream
+   (gemm_prefetching_rows); literal nulls from gemm_all. */
+AI void gemm_all_side(int act, int hasBias, int hasResidual, int accumulate, int finish, ptrdiff_t M, ptrdiff_t N,
+                      ptrdiff_t K, const float *x, ptrdiff_t lda, const ptrdiff_t *koff, const float *w, ptrdiff_t ldb,
+                      const float *bias, const float *residual, float *y, ptrdiff_t ldc, const char *sideA,
+                      const char *sideB) {
     const VM unused = V_MASK(1);
     ptrdiff_t n0 = 0;
     for (; n0 + 3 * VW <= N; n0 += 3 * VW)
         gemm_panel(act, 3, 1, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb, unused,
-                   y + n0, ldc, hasBias ? bias + n0 : 0, hasResidual ? residual + n0 : 0);
+                   y + n0, ldc, hasBias ? bias + n0 : 0, hasResidual ? residual + n0 : 0, n0 == 0 ? sideA : 0,
+                   n0 == 0 ? sideB : 0);
     const ptrdiff_t left = N - n0;
     if (left == 0) return;
     const float *bp = hasBias ? bias + n0 : 0;
     const float *rp = hasResidual ? residual + n0 : 0;
+    const char *pa = n0 == 0 ? sideA : 0, *pb = n0 == 0 ? sideB : 0;
     const int vectors = (int)((left + VW - 1) / VW);
     const int whole = left % VW == 0;
     const VM tail = whole ? unused : V_MASK(left % VW);
@@ -230,15 +245,22 @@ AI void gemm_all(int act, int hasBias, int hasResidual, int accumulate, int fini
     do {                                                                                                       \
         if (whole)                                                                                             \
             gemm_panel(act, NV, 1, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb, tail, \
-                       y + n0, ldc, bp, rp);                                                                   \
+                       y + n0, ldc, bp, rp, pa, pb);                                                           \
         else                                                                                                   \
             gemm_panel(act, NV, 0, hasBias, hasResidual, accumulate, finish, M, K, x, lda, koff, w + n0, ldb, tail, \
-                       y + n0, ldc, bp, rp);                                                                   \
+                       y + n0, ldc, bp, rp, pa, pb);                                                           \
     } while (0)
     if (vectors == 1) GEMM_TAIL_PANEL(1);
     else if (vectors == 2) GEMM_TAIL_PANEL(2);
     else GEMM_TAIL_PANEL(3);
 #undef GEMM_TAIL_PANEL
+}
+
+AI void gemm_all(int act, int hasBias, int hasResidual, int accumulate, int finish, ptrdiff_t M, ptrdiff_t N,
+                 ptrdiff_t K, const float *x, ptrdiff_t lda, const ptrdiff_t *koff, const float *w, ptrdiff_t ldb,
+                 const float *bias, const float *residual, float *y, ptrdiff_t ldc) {
+    gemm_all_side(act, hasBias, hasResidual, accumulate, finish, M, N, K, x, lda, koff, w, ldb, bias, residual, y, ldc,
+                  0, 0);
 }
 
 /* Deep GEMMs (K > GEMM_BLOCKED_MIN_DEPTH with more than GEMM_BLOCKED_MIN_ROWS rows per call: the 1,392- to
@@ -308,6 +330,24 @@ void FN(effnet_gemm_bias_activation)(int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_
     } else {
         WITH_ACTIVATION(act, gemm_any(A, 0, 0, M, N, K, x, lda, w, ldb, 0, 0, y, ldc))
     }
+}
+
+/* y = x·w (no bias, no activation) over M rows, as gemm_all, while prefetching (into L2) the M rows of
+   K floats that follow at nextA and at nextB: the 1x1 convolution backward's dX for one band of pixels
+   (TrainingKernels.weightGradientOverPixelParts), whose next band's BatchNorm pass reads those rows of dY
+   and z from memory. Alone that pass streamed at one core's memory speed while the GEMMs before it
+   computed with the memory idle. One line per k step of the first panel (8 rows x K floats x 2 maps = K
+   lines per strip) spreads the requests over the band's GEMM. Same arithmetic as gemm_all: the same bits. */
+AI void gemm_prefetching_rows(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda, const float *w,
+                              ptrdiff_t ldb, float *y, ptrdiff_t ldc, const char *nextA, const char *nextB) {
+    gemm_all_side(EFFNET_ACT_IDENTITY, 0, 0, 0, 1, M, N, K, x, lda, 0, w, ldb, 0, 0, y, ldc, nextA, nextB);
+}
+
+void FN(effnet_gemm_prefetching_rows)(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda,
+                                      const float *w, ptrdiff_t ldb, float *y, ptrdiff_t ldc, const float *nextA,
+                                      const float *nextB) {
+    if (M <= 0 || N <= 0) return;
+    gemm_prefetching_rows(M, N, K, x, lda, w, ldb, y, ldc, (const char *)nextA, (const char *)nextB);
 }
 
 #undef GEMM_UNROLL

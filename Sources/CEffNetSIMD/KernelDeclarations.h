@@ -36,6 +36,9 @@
     void effnet_gemm_bias_activation_##SUFFIX(int act, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x,     \
                                               ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias,     \
                                               const float *residual, float *y, ptrdiff_t ldc);                      \
+    void effnet_gemm_prefetching_rows_##SUFFIX(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda, \
+                                               const float *w, ptrdiff_t ldb, float *y, ptrdiff_t ldc,            \
+                                               const float *nextA, const float *nextB);                           \
     int effnet_expand_depthwise_rows_##SUFFIX(int expandAct, int dwAct, const float *input, ptrdiff_t H,          \
                                               ptrdiff_t W, ptrdiff_t Cin, ptrdiff_t Ce, const float *expandWeights, \
                                               const float *expandBias, ptrdiff_t kernel, ptrdiff_t stride,          \

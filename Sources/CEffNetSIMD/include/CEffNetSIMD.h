@@ -93,6 +93,13 @@ void effnet_gemm_bias_activation(int isa, int act, ptrdiff_t M, ptrdiff_t N, ptr
                                  ptrdiff_t lda, const float *w, ptrdiff_t ldb, const float *bias,
                                  const float *residual, float *y, ptrdiff_t ldc);
 
+/// y = x·w as effnet_gemm_bias_activation with no bias, activation or residual (the same bits), while
+/// prefetching into L2 the M rows of K floats at nextA and at nextB (the next band's dY and z of a 1x1
+/// convolution backward, whose K is the conv's output channels). nextA/nextB are hints: never read.
+void effnet_gemm_prefetching_rows(int isa, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *x, ptrdiff_t lda,
+                                  const float *w, ptrdiff_t ldb, float *y, ptrdiff_t ldc, const float *nextA,
+                                  const float *nextB);
+
 /// An MBConv expansion fused with its depthwise convolution (ExpandDepthwiseTemplate.h): output rows
 /// oy0..<oy1 of image n, channels c0..<c1, of depthwise(act(expand(input))), without writing the expanded
 /// tensor (the output's other channels are left alone). input is

@@ -33,6 +33,14 @@ struct CSIMDKernels {
         effnet_gemm_bias_activation(isa, activation.code, M, N, K, x, ldx, w, ldw, bias, residual, y, ldy)
     }
 
+    /// y = x·w with the bits of `gemmBiasActivation(.identity, ...)` (no bias or residual), prefetching into
+    /// L2 the M rows of K floats at `nextA` and `nextB` while it computes (hints: never read; nil, none).
+    func gemmPrefetchingRows(rows M: Int, cols N: Int, depth K: Int, x: UnsafePointer<Float>, ldx: Int,
+                             w: UnsafePointer<Float>, ldw: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
+                             nextA: UnsafePointer<Float>?, nextB: UnsafePointer<Float>?) {
+        effnet_gemm_prefetching_rows(isa, M, N, K, x, ldx, w, ldw, y, ldy, nextA, nextB)
+    }
+
     /// Output rows `rows` of image `image` of depthwise(act(expand(input))) through a band of `bandRows`
     /// expanded rows (see `Kernels.expandDepthwise`), and with `rowSums` each row's channel sums (as
     /// `rowChannelSums`, at rowSums[(image·outHeight + oy)·expandedChannels]); only the expanded `channels`

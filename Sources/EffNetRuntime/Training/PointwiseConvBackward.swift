@@ -132,7 +132,11 @@ extension TrainingKernels {
     /// depend on how the rows are split (GemmTemplate.h), so they have the bits of `Kernels.pointwiseGemm`.
     /// With `batchNorm` (BatchNorm's pass 2, `batchNormPointwiseConvBackward`) the bands are taken too, and
     /// each band's dZ is first computed into the worker's scratch after the partials (`partials` then holds
-    /// `pointwiseConvBackwardWorkspaceFloats`); `gradOutput` is then BatchNorm's dY or dOut, not dZ.
+    /// `pointwiseConvBackwardWorkspaceFloats`); `gradOutput` is then BatchNorm's dY or dOut, not dZ. The pass
+    /// reads its dY and z rows from memory (B0's first expansion at batch 16: 154 MB), and alone it streamed at
+    /// one core's memory speed while the band's GEMMs ran with the memory idle; so dX's GEMM prefetches the
+    /// next band's rows of both as it computes (`gemmPrefetchingRows`). Harness, one worker's half of that
+    /// layer: 6.3 -> 5.0 ms alone, 6.8-7.2 -> 5.6-6.4 ms with the other core doing the same.
     static func weightGradientOverPixelParts(
         gradOutput dZ: UnsafePointer<Float>, input x: UnsafePointer<Float>, pixels: Int, inChannels: Int,
         outChannels: Int, gradWeights: UnsafeMutablePointer<Float>, partials: UnsafeMutablePointer<Float>,
@@ -166,9 +170,20 @@ extension TrainingKernels {
                         bandDZ = UnsafePointer(bandScratch)
                     }
                     if let (w, gradInput) = inputGradient, n > 0 {
-                        simd.gemmBiasActivation(.identity, rows: n, cols: inChannels, depth: outChannels,
-                                                x: bandDZ, ldx: outChannels, w: w, ldw: inChannels, bias: nil,
-                                                residual: nil, y: gradInput + r0 &* inChannels, ldy: inChannels)
+                        // With BatchNorm's pass 2 here, the next band's pass reads n rows of dY and z from
+                        // memory; dX's GEMM asks for them while it computes (the same bits as without).
+                        let next = r0 &+ n, nextRows = min(n, k0 &+ k &- next)
+                        if let batchNorm, nextRows == n {
+                            simd.gemmPrefetchingRows(rows: n, cols: inChannels, depth: outChannels, x: bandDZ,
+                                                     ldx: outChannels, w: w, ldw: inChannels,
+                                                     y: gradInput + r0 &* inChannels, ldy: inChannels,
+                                                     nextA: batchNorm.gradOutput + next &* outChannels,
+                                                     nextB: batchNorm.preActivation + next &* outChannels)
+                        } else {
+                            simd.gemmBiasActivation(.identity, rows: n, cols: inChannels, depth: outChannels,
+                                                    x: bandDZ, ldx: outChannels, w: w, ldw: inChannels, bias: nil,
+                                                    residual: nil, y: gradInput + r0 &* inChannels, ldy: inChannels)
+                        }
                     }
                     // Natural: [outC][inC] = dZᵀ·X; transposed: [inC][outC] = Xᵀ·dZ.
                     let bandX = x + r0 &* inChannels

@@ -229,6 +229,30 @@ final class SIMDKernelTests: XCTestCase {
         }
     }
 
+    /// The 1x1 backward's dX GEMM that prefetches the next band's rows must give the bits of the plain
+    /// identity GEMM: strides wider than the sizes, 1-3 vector panels with tails, short strips, an odd depth,
+    /// and a prefetch stream that runs past the end of its buffer (a hint: never read, never faults).
+    func testPrefetchingGemmGivesTheBitsOfThePlainGemm() {
+        var rng = TestRandom(seed: 75)
+        for (name, simd) in paths {
+            for (m, n, k) in [(13, 16, 96), (64, 24, 144), (7, 100, 33), (1, 48, 8), (20, 130, 40)] {
+                let ldx = k + 3, ldw = n + 1, ldy = n + 2
+                let x = rng.floats(m * ldx, -3, 3), w = rng.floats(k * ldw, -1, 1)
+                let next = rng.floats(8, -1, 1)  // much shorter than the m·k floats the hints cover
+                var prefetching = [Float](repeating: .nan, count: m * ldy), plain = prefetching
+                prefetching.withUnsafeMutableBufferPointer { y in
+                    simd.gemmPrefetchingRows(rows: m, cols: n, depth: k, x: x, ldx: ldx, w: w, ldw: ldw,
+                                             y: y.baseAddress!, ldy: ldy, nextA: next, nextB: next)
+                }
+                plain.withUnsafeMutableBufferPointer { y in
+                    simd.gemmBiasActivation(.identity, rows: m, cols: n, depth: k, x: x, ldx: ldx, w: w, ldw: ldw,
+                                            bias: nil, residual: nil, y: y.baseAddress!, ldy: ldy)
+                }
+                XCTAssertEqual(prefetching.map(\.bitPattern), plain.map(\.bitPattern), "\(name) \(m)x\(n)x\(k)")
+            }
+        }
+    }
+
     // MARK: - Activation backward
 
     func testActivationBackwardMatchesScalarDerivative() {
